@@ -1,0 +1,724 @@
+//! # Kettle's wire protocol (version 1)
+//!
+//! Everything the backend and the browser say to each other is defined here, and nothing
+//! else: the backend's model servers record [`Event`]s, the recorder ships them to every viewer
+//! in [`ServerMsg::Batch`]es, and the page answers with [`ClientMsg`] commands.
+//!
+//! The crate is deliberately small and wasm-safe: only `serde`, no clocks, no sockets, no
+//! async runtime. Both sides compile it, so a field renamed here is renamed everywhere.
+//!
+//! ## Framing
+//!
+//! One JSON object per WebSocket **text** frame. Every message carries a `"type"` tag
+//! (server → browser) or an `"op"` tag (browser → server) in `snake_case`.
+//!
+//! ## Time
+//!
+//! [`Event::t_ns`] is monotonic nanoseconds since the backend started (`CLOCK_MONOTONIC`,
+//! offset to the start). It never goes backwards for one thread, and different threads share
+//! the same clock, so events can be laid out on one time axis. [`Clock`] in the
+//! [`ServerMsg::Hello`] lets a viewer relate that axis to wall-clock time.
+//!
+//! ## Versioning
+//!
+//! [`PROTOCOL_VERSION`] is sent in the first message. A viewer that sees another version should
+//! say so instead of guessing: fields may have changed meaning.
+
+#![warn(missing_docs)]
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this crate describes. Bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest command (one WebSocket message) the backend accepts, in bytes.
+/// Larger messages close the socket with code 1009 ("message too big").
+pub const MAX_COMMAND_BYTES: usize = 16 * 1024;
+
+/// The longest line the browser echo client may send in one [`Command::EchoSend`], in bytes.
+pub const MAX_ECHO_TEXT_BYTES: usize = 8 * 1024;
+
+/// How many echo clients one viewer may hold open at once.
+pub const MAX_ECHO_CLIENTS_PER_VIEWER: usize = 16;
+
+/// How many bytes of a payload an event carries as a readable preview.
+pub const PREVIEW_BYTES: usize = 48;
+
+// ---------------------------------------------------------------------------------------------
+// The model catalogue
+// ---------------------------------------------------------------------------------------------
+
+/// A static description of one I/O model server: what the model list and the lesson panel show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelDescriptor {
+    /// Stable id used in URLs, the API and events (`"blocking"`).
+    pub id: &'static str,
+    /// Short English title.
+    pub title: &'static str,
+    /// Short Chinese title (the tutorial's wording).
+    pub title_zh: &'static str,
+    /// Which figure of Stevens, *UNIX Network Programming* vol. 1, ch. 6 this model is.
+    pub figure: &'static str,
+    /// A few plain sentences for students, in English.
+    pub lesson: &'static str,
+    /// The same lesson in Chinese.
+    pub lesson_zh: &'static str,
+}
+
+/// Every model Kettle runs, in teaching order. Only models with a real server are listed.
+pub const MODELS: &[ModelDescriptor] = &[ModelDescriptor {
+    id: "blocking",
+    title: "Blocking I/O, one thread",
+    title_zh: "阻塞IO模型(单线程)",
+    figure: "Stevens Fig. 6.1",
+    lesson: "One thread calls accept, then recv, and sleeps inside each call until the kernel \
+             has data and has copied it to the application. While it serves one client, a \
+             second client's connection waits in the kernel's listen backlog: nobody calls \
+             accept for it until the first client leaves. Both phases — waiting for data and \
+             copying it — are spent blocked.",
+    lesson_zh: "一个线程先 accept,再 recv;每次调用都在内核里睡着,直到数据到达并拷贝到用户空间。\
+                它服务一个客户端时,第二个客户端的连接只能在内核的监听队列(backlog)里等着,\
+                直到第一个客户端离开才会被 accept。两个阶段(等待数据、拷贝数据)都被阻塞。",
+}];
+
+/// Looks a model up by its stable id.
+pub fn model(id: &str) -> Option<&'static ModelDescriptor> {
+    MODELS.iter().find(|m| m.id == id)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Models as the API reports them
+// ---------------------------------------------------------------------------------------------
+
+/// Whether a model's server is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelState {
+    /// Not running; `start` will start it.
+    Stopped,
+    /// Listening on [`ModelInfo::port`].
+    Running,
+    /// Cannot run on this machine (for example the kernel refuses io_uring);
+    /// [`ModelInfo::reason`] says why.
+    Unavailable,
+}
+
+/// One model as `GET /api/models` and [`ServerMsg::Hello`] report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Stable id, as in [`ModelDescriptor::id`].
+    pub id: String,
+    /// English title.
+    pub title: String,
+    /// Chinese title.
+    pub title_zh: String,
+    /// The Stevens figure this model is.
+    pub figure: String,
+    /// The TCP port the model listens on while running; the configured port otherwise
+    /// (`None` when it will be chosen by the kernel at start).
+    pub port: Option<u16>,
+    /// Running, stopped or unavailable.
+    pub state: ModelState,
+    /// Why the model is unavailable or why it last stopped unexpectedly; `None` otherwise.
+    pub reason: Option<String>,
+}
+
+/// How the backend's clock relates to wall-clock time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    /// Wall-clock time (Unix epoch, milliseconds) at which `t_ns == 0`.
+    pub start_unix_ms: u64,
+    /// The backend's `t_ns` when this message was written.
+    pub now_ns: u64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------------------------
+
+/// One step a model server took, recorded when it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Sequence number, unique and increasing across the whole backend. A gap means events were
+    /// dropped (see [`ServerMsg::Batch::dropped`]).
+    pub seq: u64,
+    /// When it happened: monotonic nanoseconds since the backend started. For
+    /// [`EventKind::DataArrived`] this is the kernel's own receive timestamp, which can be
+    /// earlier than the event before it.
+    pub t_ns: u64,
+    /// Which model's server recorded it (a [`ModelDescriptor::id`]), or `"client"` for the
+    /// browser echo client's relay.
+    pub model: String,
+    /// The thread that made the call.
+    pub thread: ThreadRef,
+    /// The connection it concerns, numbered per model from 1; `None` for the listener or
+    /// the thread itself.
+    pub conn: Option<u64>,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// A thread of a model server: a small id stable for the thread's life, and a readable name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadRef {
+    /// Small id, unique within the backend process (1, 2, 3…).
+    pub id: u32,
+    /// Name, such as `"blocking"` or `"pool-worker-2"`.
+    pub name: String,
+}
+
+/// Why a system call failed: the errno name and the kernel's message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SysError {
+    /// Symbolic name, such as `"ECONNRESET"`.
+    pub errno: String,
+    /// Human-readable text, such as `"Connection reset by peer"`.
+    pub message: String,
+}
+
+/// What a `recv` returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RecvOutcome {
+    /// Bytes were copied to the application.
+    Data {
+        /// How many bytes.
+        bytes: u32,
+        /// The first [`PREVIEW_BYTES`] bytes, lossily decoded as UTF-8.
+        preview: String,
+    },
+    /// The peer closed its side (`recv` returned 0).
+    Eof,
+    /// No data was ready on a non-blocking socket (`EAGAIN`/`EWOULDBLOCK`).
+    WouldBlock,
+    /// The call failed.
+    Error(SysError),
+}
+
+/// What a `send` returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum SendOutcome {
+    /// The kernel took this many bytes into the socket's send buffer.
+    Sent {
+        /// How many bytes.
+        bytes: u32,
+    },
+    /// The send buffer was full on a non-blocking socket.
+    WouldBlock,
+    /// The call failed.
+    Error(SysError),
+}
+
+/// Why a connection was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// The peer closed its side and everything was echoed.
+    PeerClosed,
+    /// The peer reset the connection (`ECONNRESET`).
+    Reset,
+    /// A call on the connection failed in another way.
+    Error,
+    /// The server refused the connection (a limit was reached).
+    Refused,
+    /// The model was stopped while the connection was open.
+    Stopped,
+}
+
+/// One file descriptor reported ready by a readiness call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadyFd {
+    /// The descriptor.
+    pub fd: i32,
+    /// Readable (data, a pending connection, or end of file).
+    pub readable: bool,
+    /// Writable.
+    pub writable: bool,
+}
+
+/// The readiness APIs a multiplexing model can block in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitApi {
+    /// `select(2)`.
+    Select,
+    /// `poll(2)`.
+    Poll,
+    /// `epoll_wait(2)`, level-triggered.
+    Epoll,
+    /// `epoll_wait(2)`, edge-triggered.
+    EpollEt,
+}
+
+/// What happened. Each variant is one system call boundary or one thing the kernel told us;
+/// `*Enter` is recorded just before the call, `*Exit`/`*Returned` just after it returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    // -- lifecycle ------------------------------------------------------------------------------
+    /// The model's server is listening (`socket`, `bind`, `listen` succeeded).
+    Listen {
+        /// The address it listens on.
+        addr: String,
+        /// The backlog passed to `listen(2)`.
+        backlog: i32,
+    },
+    /// The model was stopped; every descriptor it held is closed.
+    Stopped {
+        /// Why (for example `"stopped by a viewer"`).
+        reason: String,
+    },
+    /// A thread of the model started.
+    ThreadSpawned,
+    /// A thread of the model ended.
+    ThreadExited,
+    /// The thread is about to sleep in the kernel (for example on a condition variable or in a
+    /// blocking call it cannot return from yet).
+    ThreadBlocked {
+        /// What it blocks in (`"recv"`, `"accept"`, `"queue"`…).
+        on: String,
+    },
+    /// The kernel woke the thread: data arrived, a connection came, a signal was sent.
+    ThreadWoken {
+        /// What woke it.
+        by: String,
+    },
+
+    // -- connections ----------------------------------------------------------------------------
+    /// `accept(2)` called.
+    AcceptEnter,
+    /// `accept(2)` returned. On success [`Event::conn`] names the new connection.
+    AcceptExit {
+        /// The new descriptor, on success.
+        fd: Option<i32>,
+        /// The peer's address, on success.
+        peer: Option<String>,
+        /// The failure, if any.
+        error: Option<SysError>,
+    },
+    /// How many finished connections wait in the listen backlog for someone to call `accept`,
+    /// read from the kernel (`TCP_INFO` on the listening socket) whenever it changes.
+    Backlog {
+        /// Connections queued now.
+        queued: u32,
+        /// The most the kernel will queue.
+        max: u32,
+    },
+    /// `recv(2)` (or `recvmsg(2)`) called.
+    RecvEnter {
+        /// The descriptor.
+        fd: i32,
+        /// The buffer size asked for.
+        len: u32,
+    },
+    /// The data the call returns reached the socket at this event's `t_ns` — the end of
+    /// phase 1, read from the kernel's software receive timestamp (`SO_TIMESTAMPING`).
+    DataArrived {
+        /// The descriptor.
+        fd: i32,
+    },
+    /// `recv(2)` returned.
+    RecvExit {
+        /// The descriptor.
+        fd: i32,
+        /// What it returned.
+        outcome: RecvOutcome,
+        /// Phase 1, waiting for data: from the call until the data reached the socket.
+        /// `Some(0)` when the data was already there; `None` when unknown.
+        wait_ns: Option<u64>,
+        /// Phase 2, from the data's arrival (or the call, if later) until the call returned:
+        /// waking up and copying to user space. `None` when unknown.
+        copy_ns: Option<u64>,
+    },
+    /// `send(2)` called.
+    SendEnter {
+        /// The descriptor.
+        fd: i32,
+        /// Bytes offered.
+        bytes: u32,
+    },
+    /// `send(2)` returned.
+    SendExit {
+        /// The descriptor.
+        fd: i32,
+        /// What it returned.
+        outcome: SendOutcome,
+    },
+    /// The server closed a connection.
+    Close {
+        /// The descriptor.
+        fd: i32,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// The server refused or dropped a connection before serving it.
+    Refused {
+        /// Why, in plain words.
+        reason: String,
+    },
+
+    // -- readiness (select / poll / epoll) ------------------------------------------------------
+    /// A readiness call (`select`, `poll`, `epoll_wait`) was entered.
+    WaitEnter {
+        /// Which call.
+        api: WaitApi,
+        /// The descriptors watched.
+        watched: Vec<i32>,
+    },
+    /// The readiness call returned.
+    WaitReturned {
+        /// Which call.
+        api: WaitApi,
+        /// The descriptors it reported ready.
+        ready: Vec<ReadyFd>,
+        /// How many entries user space had to look at to find them.
+        scanned: u32,
+    },
+
+    // -- signals and completions ----------------------------------------------------------------
+    /// A signal handler was installed (`sigaction`).
+    SignalHandler {
+        /// The signal number.
+        signo: i32,
+    },
+    /// The kernel delivered a signal.
+    SignalDelivered {
+        /// The signal number.
+        signo: i32,
+        /// The descriptor the signal is about, when the kernel says (`si_fd`).
+        fd: Option<i32>,
+    },
+    /// An asynchronous operation was submitted (io_uring SQE, `aio_read`).
+    Submit {
+        /// The operation (`"recv"`, `"accept"`, `"aio_read"`…).
+        op: String,
+        /// The descriptor.
+        fd: i32,
+    },
+    /// An asynchronous operation completed.
+    Complete {
+        /// The operation.
+        op: String,
+        /// The descriptor.
+        fd: i32,
+        /// The result: bytes, a new descriptor, or a negated errno.
+        result: i64,
+    },
+    /// Several consecutive calls returned `EAGAIN`; counted rather than sent one by one.
+    WouldBlockBurst {
+        /// Which call (`"accept"`, `"recv"`).
+        call: String,
+        /// How many times.
+        count: u64,
+    },
+    /// Periodic measurement of one thread.
+    ThreadSample {
+        /// CPU time the thread has used, from its thread CPU clock.
+        cpu_ns: u64,
+        /// Connections the thread holds open.
+        conns: u32,
+        /// System calls it has made so far.
+        syscalls: u64,
+    },
+
+    // -- the browser echo client (recorded by the relay) ----------------------------------------
+    /// The relay opened a TCP connection to a model for a browser echo client. The kernel
+    /// finished the handshake; that does not mean the server has accepted it.
+    ClientConnected {
+        /// The echo client's id.
+        client: u32,
+        /// The model it connected to.
+        target: String,
+        /// The relay's local address (the server sees it as the peer address).
+        local: String,
+    },
+    /// The relay sent a line for a browser client.
+    ClientSent {
+        /// The echo client's id.
+        client: u32,
+        /// Bytes sent.
+        bytes: u32,
+    },
+    /// The relay received bytes back from the model.
+    ClientReceived {
+        /// The echo client's id.
+        client: u32,
+        /// Bytes received.
+        bytes: u32,
+    },
+    /// The echo client's connection ended.
+    ClientClosed {
+        /// The echo client's id.
+        client: u32,
+        /// Why, in plain words.
+        reason: String,
+    },
+}
+
+impl EventKind {
+    /// The snake_case name of the variant, as it appears in JSON's `"type"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Listen { .. } => "listen",
+            EventKind::Stopped { .. } => "stopped",
+            EventKind::ThreadSpawned => "thread_spawned",
+            EventKind::ThreadExited => "thread_exited",
+            EventKind::ThreadBlocked { .. } => "thread_blocked",
+            EventKind::ThreadWoken { .. } => "thread_woken",
+            EventKind::AcceptEnter => "accept_enter",
+            EventKind::AcceptExit { .. } => "accept_exit",
+            EventKind::Backlog { .. } => "backlog",
+            EventKind::RecvEnter { .. } => "recv_enter",
+            EventKind::DataArrived { .. } => "data_arrived",
+            EventKind::RecvExit { .. } => "recv_exit",
+            EventKind::SendEnter { .. } => "send_enter",
+            EventKind::SendExit { .. } => "send_exit",
+            EventKind::Close { .. } => "close",
+            EventKind::Refused { .. } => "refused",
+            EventKind::WaitEnter { .. } => "wait_enter",
+            EventKind::WaitReturned { .. } => "wait_returned",
+            EventKind::SignalHandler { .. } => "signal_handler",
+            EventKind::SignalDelivered { .. } => "signal_delivered",
+            EventKind::Submit { .. } => "submit",
+            EventKind::Complete { .. } => "complete",
+            EventKind::WouldBlockBurst { .. } => "would_block_burst",
+            EventKind::ThreadSample { .. } => "thread_sample",
+            EventKind::ClientConnected { .. } => "client_connected",
+            EventKind::ClientSent { .. } => "client_sent",
+            EventKind::ClientReceived { .. } => "client_received",
+            EventKind::ClientClosed { .. } => "client_closed",
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server → browser
+// ---------------------------------------------------------------------------------------------
+
+/// Everything the backend sends to a viewer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// The first message on every connection.
+    Hello {
+        /// [`PROTOCOL_VERSION`] of the backend.
+        protocol_version: u32,
+        /// Every model and its state.
+        models: Vec<ModelInfo>,
+        /// The backend's clock.
+        clock: Clock,
+    },
+    /// Events recorded since the previous batch, in `seq` order, for the models this viewer
+    /// is subscribed to.
+    Batch {
+        /// The events.
+        events: Vec<Event>,
+        /// Events lost since the previous batch: dropped by the recorder because a model
+        /// produced them faster than they could be shipped, or by this viewer's queue because
+        /// the viewer read too slowly.
+        dropped: u64,
+    },
+    /// A model changed state (started, stopped, became unavailable).
+    Model {
+        /// Its new description.
+        model: ModelInfo,
+    },
+    /// Bytes a model echoed back to one of this viewer's echo clients.
+    Echo {
+        /// The echo client's id.
+        client: u32,
+        /// The bytes, lossily decoded as UTF-8.
+        text: String,
+    },
+    /// A command succeeded.
+    Reply {
+        /// The command's id.
+        id: u64,
+        /// What it produced.
+        result: ReplyResult,
+    },
+    /// A command failed; nothing was done.
+    Error {
+        /// The command's id, when the command could be parsed far enough to have one.
+        id: Option<u64>,
+        /// A machine-readable code.
+        code: ErrorCode,
+        /// A sentence for people.
+        message: String,
+    },
+}
+
+/// The result of a successful command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ReplyResult {
+    /// The subscription now covers these models.
+    Subscribed {
+        /// Model ids.
+        models: Vec<String>,
+    },
+    /// A model's state after `start` or `stop`.
+    Model {
+        /// The model.
+        model: ModelInfo,
+    },
+    /// An echo client was opened.
+    EchoOpened {
+        /// Its id, used by [`Command::EchoSend`] and [`Command::EchoClose`].
+        client: u32,
+        /// The model it is connected to.
+        model: String,
+        /// The relay's local address: the model's server sees it as the peer.
+        local: String,
+    },
+    /// A line was handed to the kernel for the echo client.
+    EchoSent {
+        /// The echo client.
+        client: u32,
+        /// Bytes sent.
+        bytes: u32,
+    },
+    /// The echo client was closed.
+    EchoClosed {
+        /// The echo client.
+        client: u32,
+    },
+}
+
+/// Why a command failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The message is not valid JSON or not a command.
+    BadRequest,
+    /// The `op` is not one this protocol knows.
+    UnknownOp,
+    /// No model has that id.
+    UnknownModel,
+    /// No echo client of this viewer has that id.
+    UnknownClient,
+    /// A value is out of range (too long, too many).
+    Limit,
+    /// The model is not running, so it cannot be used.
+    NotRunning,
+    /// The model cannot run on this machine.
+    Unavailable,
+    /// A system call failed while carrying out the command.
+    Io,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browser → server
+// ---------------------------------------------------------------------------------------------
+
+/// A command from a viewer. The backend answers each with a [`ServerMsg::Reply`] or a
+/// [`ServerMsg::Error`] carrying the same `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientMsg {
+    /// Chosen by the viewer; echoed in the answer.
+    pub id: u64,
+    /// What to do.
+    #[serde(flatten)]
+    pub command: Command,
+}
+
+/// What a viewer can ask for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    /// Receive events of these models only (`None`: every model, which is also what a new viewer
+    /// gets before it sends any subscription).
+    Subscribe {
+        /// Model ids, or `None` for all.
+        models: Option<Vec<String>>,
+    },
+    /// Start a model's server.
+    Start {
+        /// Model id.
+        model: String,
+    },
+    /// Stop a model's server, closing its connections.
+    Stop {
+        /// Model id.
+        model: String,
+    },
+    /// Open an echo client: the backend connects to the model's port on the viewer's behalf.
+    EchoOpen {
+        /// Model id.
+        model: String,
+    },
+    /// Send a line through an echo client. The backend sends it as is (add `"\n"` if wanted).
+    EchoSend {
+        /// The echo client.
+        client: u32,
+        /// The text, at most [`MAX_ECHO_TEXT_BYTES`] bytes of UTF-8.
+        text: String,
+    },
+    /// Close an echo client.
+    EchoClose {
+        /// The echo client.
+        client: u32,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_id_is_unique_and_url_safe() {
+        for (i, m) in MODELS.iter().enumerate() {
+            assert!(m.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "{}", m.id);
+            assert!(MODELS[i + 1..].iter().all(|o| o.id != m.id), "{} twice", m.id);
+        }
+        assert_eq!(model("blocking").map(|m| m.figure), Some("Stevens Fig. 6.1"));
+        assert!(model("no-such-model").is_none());
+    }
+
+    #[test]
+    fn command_json_is_flat_with_an_op_tag() {
+        let json = r#"{"id":7,"op":"echo_send","client":2,"text":"hello"}"#;
+        let msg: ClientMsg = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            msg,
+            ClientMsg { id: 7, command: Command::EchoSend { client: 2, text: "hello".into() } }
+        );
+        assert_eq!(serde_json::to_string(&msg).unwrap(), json);
+    }
+
+    #[test]
+    fn unknown_op_does_not_parse() {
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"id":1,"op":"format_disk"}"#).is_err());
+    }
+
+    #[test]
+    fn event_round_trips_with_type_tags() {
+        let ev = Event {
+            seq: 3,
+            t_ns: 1_000,
+            model: "blocking".into(),
+            thread: ThreadRef { id: 1, name: "blocking".into() },
+            conn: Some(1),
+            kind: EventKind::RecvExit {
+                fd: 5,
+                outcome: RecvOutcome::Data { bytes: 5, preview: "hello".into() },
+                wait_ns: Some(10),
+                copy_ns: Some(2),
+            },
+        };
+        let json = serde_json::to_string(&ev).unwrap();
+        assert!(json.contains(r#""type":"recv_exit""#), "{json}");
+        assert!(json.contains(r#""outcome":"data""#), "{json}");
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), ev);
+        assert_eq!(ev.kind.name(), "recv_exit");
+    }
+
+    #[test]
+    fn server_messages_carry_a_type_tag() {
+        let msg = ServerMsg::Error { id: None, code: ErrorCode::BadRequest, message: "x".into() };
+        let json = serde_json::to_string(&msg).unwrap();
+        assert!(json.starts_with(r#"{"type":"error""#), "{json}");
+        assert!(json.contains(r#""code":"bad_request""#), "{json}");
+    }
+}
