@@ -1,1 +1,68 @@
-fn main() {}
+//! `kettle`: the command line of Kettle's backend. See the README for the whole tool.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use kettle_backend::{serve, Config};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kettle",
+    version,
+    about = "Live visualiser of Linux I/O models: real echo servers, every syscall shown in the browser."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Serve the page, the API and the model servers.
+    Serve {
+        /// Address of the web server. Keep the default unless you know why: the page can start
+        /// servers and open connections.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: IpAddr,
+        /// Port of the web server (0: any free port, printed at start).
+        #[arg(long, default_value_t = 7878)]
+        port: u16,
+        /// First port of the model servers, one per model in order (0: any free ports).
+        #[arg(long, default_value_t = 9000)]
+        model_port_base: u16,
+        /// Models to start at once: ids, or `all`.
+        #[arg(long, num_args = 1.., value_name = "ID")]
+        start: Vec<String>,
+        /// Another origin (e.g. http://my-laptop.local:7878) allowed to use the page's API.
+        #[arg(long = "allow-origin", value_name = "URL")]
+        allow_origins: Vec<String>,
+        /// The built frontend (default: found next to the workspace).
+        #[arg(long)]
+        dist: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let Cmd::Serve { bind, port, model_port_base, start, allow_origins, dist } =
+        Cli::parse().command;
+    let config = Config { bind, port, model_port_base, start, allow_origins, dist };
+    let server = serve(config).await?;
+    match &server.dist {
+        Some(dist) => eprintln!("kettle: serving the frontend from {}", dist.display()),
+        None => eprintln!(
+            "kettle: the frontend is not built (no dist/index.html found); the page will say so. \
+             Build it with `cargo xtask run`, or `trunk build --release`."
+        ),
+    }
+    for m in server.registry.list() {
+        eprintln!("kettle: model {:<10} {:?} port {:?}", m.id, m.state, m.port);
+    }
+    println!("Kettle is running at http://{}  (Ctrl-C to stop)", server.addr);
+    tokio::signal::ctrl_c().await?;
+    eprintln!("kettle: stopping every model…");
+    server.shutdown().await?;
+    eprintln!("kettle: stopped; every port is free.");
+    Ok(())
+}

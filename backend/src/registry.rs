@@ -1,0 +1,328 @@
+//! The registry: which models exist, which are running, and starting and stopping them.
+//!
+//! Starting a model binds its listening socket here (127.0.0.1 only: model servers are never
+//! reachable from other machines), then runs the model's server function on its own OS thread,
+//! plus one small "listen queue" thread that reads the kernel's accept-queue length with
+//! `TCP_INFO` so students can see connections waiting that no one has accepted yet.
+//!
+//! Stopping asks the model to stop ([`StopSignal`]), which wakes its blocked calls, and waits
+//! for its threads to end: after `stop` returns every descriptor is closed and the port is free.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use kettle_shared::{EventKind, ModelDescriptor, ModelInfo, ModelState};
+use nix::sys::socket::{
+    bind, getsockname, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag,
+    SockType, SockaddrIn,
+};
+use tokio::sync::broadcast;
+
+use crate::models::{catalogue, ModelContext, ServeFn, StopSignal, LISTEN_BACKLOG};
+use crate::recorder::{Recorder, Tracer};
+
+/// How often the listen-queue thread asks the kernel for the backlog length.
+const BACKLOG_POLL: Duration = Duration::from_millis(10);
+
+/// Why a command on the registry failed.
+#[derive(Debug)]
+pub enum RegistryError {
+    /// No model has that id.
+    UnknownModel(String),
+    /// The model cannot run here.
+    Unavailable(String),
+    /// A system call failed (for example the port is in use).
+    Io(String),
+}
+
+impl std::fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegistryError::UnknownModel(id) => write!(f, "no model is called {id:?}"),
+            RegistryError::Unavailable(why) => write!(f, "unavailable: {why}"),
+            RegistryError::Io(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+struct Slot {
+    descriptor: &'static ModelDescriptor,
+    serve: ServeFn,
+    /// The port to listen on; 0 lets the kernel choose at every start.
+    configured_port: u16,
+    running: Option<Running>,
+    /// Why it is unavailable, or why it last ended by itself.
+    reason: Option<String>,
+    unavailable: bool,
+}
+
+struct Running {
+    port: u16,
+    stop: Arc<StopSignal>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Every model and its state. Cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    slots: Arc<Mutex<BTreeMap<&'static str, Slot>>>,
+    order: Arc<Vec<&'static str>>,
+    recorder: Recorder,
+    changes: broadcast::Sender<ModelInfo>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("models", &self.order).finish()
+    }
+}
+
+impl Registry {
+    /// A registry of every model in the catalogue, all stopped. Model `i` (in catalogue order)
+    /// listens on `port_base + i`, or on a kernel-chosen port when `port_base` is 0.
+    pub fn new(recorder: Recorder, port_base: u16) -> Registry {
+        let mut slots = BTreeMap::new();
+        let mut order = Vec::new();
+        for (i, (descriptor, serve)) in catalogue().into_iter().enumerate() {
+            let configured_port =
+                if port_base == 0 { 0 } else { port_base.saturating_add(i as u16) };
+            order.push(descriptor.id);
+            slots.insert(
+                descriptor.id,
+                Slot {
+                    descriptor,
+                    serve,
+                    configured_port,
+                    running: None,
+                    reason: None,
+                    unavailable: false,
+                },
+            );
+        }
+        let (changes, _) = broadcast::channel(64);
+        Registry { slots: Arc::new(Mutex::new(slots)), order: Arc::new(order), recorder, changes }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, Slot>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every model, in teaching order.
+    pub fn list(&self) -> Vec<ModelInfo> {
+        let slots = self.lock();
+        self.order.iter().map(|id| info(&slots[id])).collect()
+    }
+
+    /// One model.
+    pub fn get(&self, id: &str) -> Result<ModelInfo, RegistryError> {
+        self.lock().get(id).map(info).ok_or_else(|| RegistryError::UnknownModel(id.to_owned()))
+    }
+
+    /// The port a running model listens on; `None` if it is not running.
+    pub fn running_port(&self, id: &str) -> Option<u16> {
+        self.lock().get(id)?.running.as_ref().map(|r| r.port)
+    }
+
+    /// Receives every state change.
+    pub fn changes(&self) -> broadcast::Receiver<ModelInfo> {
+        self.changes.subscribe()
+    }
+
+    /// Starts a model (no-op if it is running) and returns its state.
+    pub fn start(&self, id: &str) -> Result<ModelInfo, RegistryError> {
+        let info = {
+            let mut slots = self.lock();
+            let slot =
+                slots.get_mut(id).ok_or_else(|| RegistryError::UnknownModel(id.to_owned()))?;
+            if slot.unavailable {
+                return Err(RegistryError::Unavailable(slot.reason.clone().unwrap_or_default()));
+            }
+            if slot.running.is_none() {
+                let running = self.launch(slot).map_err(|e| RegistryError::Io(format!("{e:#}")))?;
+                slot.running = Some(running);
+                slot.reason = None;
+            }
+            info(slot)
+        };
+        let _ = self.changes.send(info.clone());
+        Ok(info)
+    }
+
+    /// Stops a model (no-op if it is stopped), waiting until its threads ended and its port is
+    /// free. Blocking: call it from a blocking context.
+    pub fn stop(&self, id: &str) -> Result<ModelInfo, RegistryError> {
+        let running = {
+            let mut slots = self.lock();
+            let slot =
+                slots.get_mut(id).ok_or_else(|| RegistryError::UnknownModel(id.to_owned()))?;
+            slot.running.take()
+        };
+        if let Some(running) = running {
+            running.stop.stop();
+            for t in running.threads {
+                let _ = t.join();
+            }
+        }
+        let info = self.get(id)?;
+        let _ = self.changes.send(info.clone());
+        Ok(info)
+    }
+
+    /// Stops every running model. Blocking.
+    pub fn stop_all(&self) {
+        for id in self.order.iter() {
+            let _ = self.stop(id);
+        }
+    }
+
+    fn launch(&self, slot: &Slot) -> anyhow::Result<Running> {
+        let id = slot.descriptor.id;
+        let listener = bind_listener(slot.configured_port)
+            .with_context(|| format!("cannot listen on 127.0.0.1:{}", slot.configured_port))?;
+        let port = getsockname::<SockaddrIn>(listener.as_raw_fd())?.port();
+        let stop = Arc::new(StopSignal::default());
+        stop.track(&listener);
+        let tracer = self.recorder.tracer(id, "listen queue");
+        tracer.emit(
+            None,
+            EventKind::Listen { addr: format!("127.0.0.1:{port}"), backlog: LISTEN_BACKLOG },
+        );
+        // The watcher gets its own descriptor (a dup) so it never reads a number the model has
+        // closed; both refer to the same socket.
+        let watch = spawn_backlog_watch(listener.try_clone()?, tracer, stop.clone())?;
+        let ctx = ModelContext {
+            descriptor: slot.descriptor,
+            listener,
+            recorder: self.recorder.clone(),
+            stop: stop.clone(),
+        };
+        let server = spawn_server(id, slot.serve, ctx, self.clone());
+        match server {
+            Ok(server) => Ok(Running { port, stop, threads: vec![server, watch] }),
+            Err(e) => {
+                stop.stop();
+                let _ = watch.join();
+                Err(e)
+            }
+        }
+    }
+
+    /// Called by a model's thread when its server function returned without being asked to.
+    fn ended_by_itself(&self, id: &str, reason: String) {
+        let info = {
+            let mut slots = self.lock();
+            let Some(slot) = slots.get_mut(id) else { return };
+            let Some(running) = slot.running.as_ref() else { return };
+            if running.stop.is_stopped() {
+                return;
+            }
+            running.stop.stop();
+            // The thread calling this is one of `threads`: it cannot join itself; dropping the
+            // handles detaches it, and it is about to end anyway.
+            slot.running = None;
+            slot.reason = Some(reason);
+            info(slot)
+        };
+        let _ = self.changes.send(info);
+    }
+}
+
+fn info(slot: &Slot) -> ModelInfo {
+    let d = slot.descriptor;
+    let (state, port) = match (&slot.running, slot.unavailable) {
+        (_, true) => (ModelState::Unavailable, None),
+        (Some(r), false) => (ModelState::Running, Some(r.port)),
+        (None, false) => {
+            (ModelState::Stopped, (slot.configured_port != 0).then_some(slot.configured_port))
+        }
+    };
+    ModelInfo {
+        id: d.id.to_owned(),
+        title: d.title.to_owned(),
+        title_zh: d.title_zh.to_owned(),
+        figure: d.figure.to_owned(),
+        port,
+        state,
+        reason: slot.reason.clone(),
+    }
+}
+
+/// `socket`, `SO_REUSEADDR` (as the tutorial), `bind` 127.0.0.1, `listen`.
+fn bind_listener(port: u16) -> nix::Result<OwnedFd> {
+    let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    bind(fd.as_raw_fd(), &SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)))?;
+    listen(&fd, Backlog::new(LISTEN_BACKLOG)?)?;
+    Ok(fd)
+}
+
+fn spawn_server(
+    id: &'static str,
+    serve: ServeFn,
+    ctx: ModelContext,
+    registry: Registry,
+) -> anyhow::Result<JoinHandle<()>> {
+    let stop = ctx.stop.clone();
+    std::thread::Builder::new()
+        .name(format!("model-{id}"))
+        .spawn(move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(ctx)));
+            let reason = match outcome {
+                Ok(Ok(())) if stop.is_stopped() => return,
+                Ok(Ok(())) => "the server returned by itself".to_owned(),
+                Ok(Err(e)) => format!("the server failed: {e:#}"),
+                Err(_) => "the server panicked".to_owned(),
+            };
+            registry.ended_by_itself(id, reason);
+        })
+        .context("cannot start the model's thread")
+}
+
+/// Reads the listen queue length from the kernel and records each change.
+fn spawn_backlog_watch(
+    listener: OwnedFd,
+    t: Tracer,
+    stop: Arc<StopSignal>,
+) -> anyhow::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("listen-queue".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let mut last = None;
+            while !stop.is_stopped() {
+                if let Some(now) = accept_queue(listener.as_raw_fd()) {
+                    if last != Some(now) {
+                        t.emit(None, EventKind::Backlog { queued: now.0, max: now.1 });
+                        last = Some(now);
+                    }
+                }
+                std::thread::sleep(BACKLOG_POLL);
+            }
+        })
+        .context("cannot start the listen-queue thread")
+}
+
+/// (connections waiting for `accept`, the most the kernel will queue) of a listening socket.
+/// For a listener, `TCP_INFO` reports these in `tcpi_unacked` and `tcpi_sacked`.
+fn accept_queue(listener: RawFd) -> Option<(u32, u32)> {
+    // SAFETY: tcp_info is plain data; the kernel writes at most `len` bytes into it.
+    let mut ti: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            listener,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut ti).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some((ti.tcpi_unacked, ti.tcpi_sacked))
+}

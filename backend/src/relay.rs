@@ -1,0 +1,194 @@
+//! The browser echo client's relay.
+//!
+//! A browser cannot open raw TCP connections, so the backend opens them on its behalf: one real
+//! TCP connection to a model's port per echo client, lines relayed both ways. It only ever
+//! connects to 127.0.0.1 and to a port the [`Registry`] says a running model listens on, so a
+//! page cannot use Kettle to reach anything else.
+//!
+//! The relay records what the client side sees ([`EventKind::ClientConnected`] and friends)
+//! under the target model, so a viewer watching that model sees both ends of the line. Note
+//! that `connect` succeeding only means the kernel finished the handshake: with the blocking
+//! model the connection can then wait in the listen backlog for a long time.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use kettle_shared::{
+    ErrorCode, EventKind, ServerMsg, MAX_ECHO_CLIENTS_PER_VIEWER, MAX_ECHO_TEXT_BYTES,
+};
+use tokio::io::AsyncReadExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::recorder::{Recorder, Tracer};
+use crate::registry::Registry;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// A model that stops reading (the blocking model serving someone else) leaves our line in the
+/// kernel's buffers; only a send that cannot even be buffered for this long is an error.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A command failure: the protocol's code and a sentence for people.
+pub type RelayError = (ErrorCode, String);
+
+/// Echo client ids are unique across viewers, so events name one client unambiguously.
+static NEXT_CLIENT: AtomicU32 = AtomicU32::new(1);
+
+struct Client {
+    writer: OwnedWriteHalf,
+    reader: JoinHandle<()>,
+    tracer: Tracer,
+}
+
+/// The echo clients of one viewer. Dropping it closes them all.
+pub struct EchoClients {
+    clients: HashMap<u32, Client>,
+    registry: Registry,
+    recorder: Recorder,
+    /// Where replies go: the viewer's outgoing queue.
+    out: mpsc::Sender<ServerMsg>,
+}
+
+impl std::fmt::Debug for EchoClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EchoClients").field("open", &self.clients.len()).finish()
+    }
+}
+
+impl EchoClients {
+    /// No clients yet; replies will be queued on `out`.
+    pub fn new(
+        registry: Registry,
+        recorder: Recorder,
+        out: mpsc::Sender<ServerMsg>,
+    ) -> EchoClients {
+        EchoClients { clients: HashMap::new(), registry, recorder, out }
+    }
+
+    /// Connects a new client to a running model. Returns its id and local address.
+    pub async fn open(&mut self, model: &str) -> Result<(u32, String), RelayError> {
+        let descriptor = kettle_shared::model(model)
+            .ok_or_else(|| (ErrorCode::UnknownModel, format!("no model is called {model:?}")))?;
+        if self.clients.len() >= MAX_ECHO_CLIENTS_PER_VIEWER {
+            return Err((
+                ErrorCode::Limit,
+                format!("at most {MAX_ECHO_CLIENTS_PER_VIEWER} echo clients per page"),
+            ));
+        }
+        let port = self.registry.running_port(model).ok_or_else(|| {
+            (ErrorCode::NotRunning, format!("{model} is not running; start it first"))
+        })?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                return Err((ErrorCode::Io, format!("cannot connect to {model} on {addr}: {e}")))
+            }
+            Err(_) => {
+                return Err((ErrorCode::Io, format!("connecting to {model} on {addr} timed out")))
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
+        let tracer = self.recorder.tracer(descriptor.id, format!("echo client {id}"));
+        tracer.emit(
+            None,
+            EventKind::ClientConnected {
+                client: id,
+                target: model.to_owned(),
+                local: local.clone(),
+            },
+        );
+        let (read, writer) = stream.into_split();
+        let reader = tokio::spawn(relay_replies(id, read, tracer.clone(), self.out.clone()));
+        self.clients.insert(id, Client { writer, reader, tracer });
+        Ok((id, local))
+    }
+
+    /// Sends `text` through client `id`. Returns the bytes sent.
+    pub async fn send(&mut self, id: u32, text: &str) -> Result<u32, RelayError> {
+        if text.len() > MAX_ECHO_TEXT_BYTES {
+            return Err((
+                ErrorCode::Limit,
+                format!("a line may be at most {MAX_ECHO_TEXT_BYTES} bytes"),
+            ));
+        }
+        let client = self.clients.get_mut(&id).ok_or_else(|| unknown_client(id))?;
+        if client.reader.is_finished() {
+            return Err((ErrorCode::Io, format!("echo client {id} is closed")));
+        }
+        match tokio::time::timeout(SEND_TIMEOUT, client.writer.write_all(text.as_bytes())).await {
+            Ok(Ok(())) => {
+                let bytes = text.len() as u32;
+                client.tracer.emit(None, EventKind::ClientSent { client: id, bytes });
+                Ok(bytes)
+            }
+            Ok(Err(e)) => Err((ErrorCode::Io, format!("echo client {id}: {e}"))),
+            Err(_) => Err((
+                ErrorCode::Io,
+                format!("echo client {id}: the server has not read for {SEND_TIMEOUT:?}"),
+            )),
+        }
+    }
+
+    /// Closes client `id`.
+    pub fn close(&mut self, id: u32) -> Result<(), RelayError> {
+        let client = self.clients.remove(&id).ok_or_else(|| unknown_client(id))?;
+        close_client(id, client, "closed by the page");
+        Ok(())
+    }
+}
+
+impl Drop for EchoClients {
+    fn drop(&mut self) {
+        for (id, client) in self.clients.drain() {
+            close_client(id, client, "the page went away");
+        }
+    }
+}
+
+fn unknown_client(id: u32) -> RelayError {
+    (ErrorCode::UnknownClient, format!("this page has no echo client {id}"))
+}
+
+fn close_client(id: u32, client: Client, reason: &str) {
+    let finished = client.reader.is_finished();
+    client.reader.abort();
+    // The reader already recorded why it ended; otherwise record the page's reason.
+    if !finished {
+        client.tracer.emit(None, EventKind::ClientClosed { client: id, reason: reason.to_owned() });
+    }
+    drop(client.writer);
+}
+
+/// Forwards what the model sends back to the viewer until the connection ends.
+async fn relay_replies(
+    id: u32,
+    mut read: tokio::net::tcp::OwnedReadHalf,
+    t: Tracer,
+    out: mpsc::Sender<ServerMsg>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let reason = loop {
+        match read.read(&mut buf).await {
+            Ok(0) => break "the server closed the connection".to_owned(),
+            Ok(n) => {
+                t.emit(None, EventKind::ClientReceived { client: id, bytes: n as u32 });
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                // Waiting here when the viewer is slow pushes back on the TCP connection, as a
+                // slow reader would: memory stays bounded.
+                if out.send(ServerMsg::Echo { client: id, text }).await.is_err() {
+                    break "the page went away".to_owned();
+                }
+            }
+            Err(e) => break format!("connection error: {e}"),
+        }
+    };
+    t.emit(None, EventKind::ClientClosed { client: id, reason });
+}

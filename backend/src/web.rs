@@ -1,0 +1,542 @@
+//! The HTTP front: the built frontend, the JSON API and the event WebSocket.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /api/models` | every model (`kettle_shared::ModelInfo`) |
+//! | `POST /api/models/{id}/start`, `/stop` | start or stop one; 404 for an unknown id |
+//! | `GET /ws` | the viewer WebSocket (protocol in `kettle_shared`) |
+//! | anything else | the frontend from `dist/` (`index.html` for unknown paths) |
+//!
+//! Every request passes [`guard`]: the `Host` header must name this server (a DNS-rebinding
+//! page cannot talk to it under another name) and an `Origin`, when a browser sends one, must be
+//! this server or one given with `--allow-origin` (another site cannot drive it).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path as UrlPath, Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use kettle_shared::{
+    ClientMsg, Clock, Command, ErrorCode, ReplyResult, ServerMsg, MAX_COMMAND_BYTES, MODELS,
+    PROTOCOL_VERSION,
+};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::clock::clock;
+use crate::recorder::{Batch, Recorder};
+use crate::registry::{Registry, RegistryError};
+use crate::relay::EchoClients;
+
+/// WebSocket write buffer: beyond this a send fails instead of queueing more.
+const WS_MAX_WRITE_BUFFER: usize = 1024 * 1024;
+/// A viewer whose socket accepts nothing for this long is disconnected.
+const WS_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Replies and echoes waiting for one viewer.
+const VIEWER_QUEUE: usize = 256;
+
+/// How `kettle serve` was asked to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address of the HTTP server.
+    pub bind: IpAddr,
+    /// Port of the HTTP server; 0 lets the kernel choose.
+    pub port: u16,
+    /// First model port; 0 lets the kernel choose each model's port.
+    pub model_port_base: u16,
+    /// Models to start at once (ids, or `all`).
+    pub start: Vec<String>,
+    /// Extra origins allowed to use the API and WebSocket.
+    pub allow_origins: Vec<String>,
+    /// The built frontend; found automatically when `None`.
+    pub dist: Option<PathBuf>,
+}
+
+/// A running Kettle server.
+#[derive(Debug)]
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its models.
+    pub registry: Registry,
+    /// The frontend it serves, if it found one.
+    pub dist: Option<PathBuf>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Stops every model (closing their ports) and the HTTP server.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let registry = self.registry.clone();
+        tokio::task::spawn_blocking(move || registry.stop_all()).await?;
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // Open WebSockets keep graceful shutdown waiting; give them a moment, then stop.
+        match tokio::time::timeout(Duration::from_secs(2), &mut self.task).await {
+            Ok(r) => r??,
+            Err(_) => self.task.abort(),
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    registry: Registry,
+    recorder: Recorder,
+    hosts: Arc<Vec<String>>,
+    origins: Arc<Vec<String>>,
+}
+
+/// Binds, starts the requested models and serves until [`Server::shutdown`].
+pub async fn serve(config: Config) -> anyhow::Result<Server> {
+    let recorder = Recorder::start();
+    let registry = Registry::new(recorder.clone(), config.model_port_base);
+    let listener = tokio::net::TcpListener::bind((config.bind, config.port)).await?;
+    let addr = listener.local_addr()?;
+    let hosts = allowed_hosts(addr);
+    let mut origins: Vec<String> = hosts.iter().map(|h| format!("http://{h}")).collect();
+    origins.extend(config.allow_origins.iter().map(|o| o.trim_end_matches('/').to_owned()));
+
+    for id in start_list(&config.start)? {
+        registry.start(&id).map_err(|e| anyhow::anyhow!("cannot start {id}: {e}"))?;
+    }
+
+    let dist = find_dist(config.dist.as_deref());
+    let state = AppState {
+        registry: registry.clone(),
+        recorder,
+        hosts: Arc::new(hosts),
+        origins: Arc::new(origins),
+    };
+    let app = router(state, dist.as_deref());
+    let (shutdown, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Server { addr, registry, dist, shutdown: Some(shutdown), task })
+}
+
+/// Expands `--start`: model ids, or `all`. Unknown ids are an error, not ignored.
+fn start_list(requested: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for r in requested {
+        if r == "all" {
+            ids.extend(MODELS.iter().map(|m| m.id.to_owned()));
+        } else if kettle_shared::model(r).is_some() {
+            ids.push(r.clone());
+        } else {
+            let known: Vec<_> = MODELS.iter().map(|m| m.id).collect();
+            anyhow::bail!("--start {r}: no such model (known: {}, or all)", known.join(", "));
+        }
+    }
+    Ok(ids)
+}
+
+/// The `Host` values that name this server.
+fn allowed_hosts(addr: SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    let mut hosts =
+        vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
+    let own = match addr.ip() {
+        IpAddr::V4(ip) => format!("{ip}:{port}"),
+        IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+    };
+    if !hosts.contains(&own) && !addr.ip().is_unspecified() {
+        hosts.push(own);
+    }
+    hosts
+}
+
+/// Where the built frontend is: `explicit`, `$KETTLE_DIST`, `./dist`, next to the binary's
+/// workspace (`target/release/kettle` → `dist/`), or the source tree's `dist/`.
+pub fn find_dist(explicit: Option<&Path>) -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    candidates.extend(explicit.map(Path::to_path_buf));
+    candidates.extend(std::env::var_os("KETTLE_DIST").map(PathBuf::from));
+    candidates.push(PathBuf::from("dist"));
+    if let Ok(exe) = std::env::current_exe() {
+        candidates.extend(exe.ancestors().skip(1).take(4).map(|d| d.join("dist")));
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist"));
+    candidates
+        .into_iter()
+        .find(|d| d.join("index.html").is_file())
+        .and_then(|d| d.canonicalize().ok())
+}
+
+fn router(state: AppState, dist: Option<&Path>) -> Router {
+    let api = Router::new()
+        .route("/api/models", get(list_models))
+        .route("/api/models/{id}/start", post(start_model))
+        .route("/api/models/{id}/stop", post(stop_model))
+        .route("/ws", get(websocket));
+    let app = match dist {
+        Some(dist) => api.fallback_service(
+            ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html"))),
+        ),
+        None => api.fallback(frontend_missing),
+    };
+    app.layer(middleware::from_fn_with_state(state.clone(), guard)).with_state(state)
+}
+
+async fn frontend_missing() -> Response {
+    let page = "<!doctype html><meta charset=utf-8><title>Kettle: frontend not built</title>\
+        <h1>Kettle's frontend has not been built</h1>\
+        <p>The backend is running, but it found no <code>dist/index.html</code>.</p>\
+        <p>Build and run everything with <code>cargo xtask run</code>, or build the frontend with \
+        <code>trunk build --release</code> and restart, or point <code>--dist</code> at it.</p>";
+    (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response()
+}
+
+/// Rejects requests whose `Host` is not this server, and browser requests from other origins.
+async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    if !state.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        return forbidden(format!("Host {host:?} is not this Kettle server"));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("");
+        let sensitive = request.method() != Method::GET || request.uri().path() == "/ws";
+        if sensitive && !state.origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
+            return forbidden(format!("Origin {origin:?} is not allowed (see --allow-origin)"));
+        }
+    }
+    next.run(request).await
+}
+
+fn forbidden(message: String) -> Response {
+    (StatusCode::FORBIDDEN, Json(error_body(ErrorCode::BadRequest, message))).into_response()
+}
+
+fn error_body(code: ErrorCode, message: String) -> serde_json::Value {
+    serde_json::json!({ "error": { "code": code, "message": message } })
+}
+
+fn registry_error(e: RegistryError) -> Response {
+    let (status, code) = match &e {
+        RegistryError::UnknownModel(_) => (StatusCode::NOT_FOUND, ErrorCode::UnknownModel),
+        RegistryError::Unavailable(_) => (StatusCode::CONFLICT, ErrorCode::Unavailable),
+        RegistryError::Io(_) => (StatusCode::CONFLICT, ErrorCode::Io),
+    };
+    (status, Json(error_body(code, e.to_string()))).into_response()
+}
+
+async fn list_models(State(state): State<AppState>) -> Response {
+    Json(state.registry.list()).into_response()
+}
+
+async fn start_model(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
+    let registry = state.registry.clone();
+    match tokio::task::spawn_blocking(move || registry.start(&id)).await {
+        Ok(Ok(info)) => Json(info).into_response(),
+        Ok(Err(e)) => registry_error(e),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn stop_model(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
+    let registry = state.registry.clone();
+    match tokio::task::spawn_blocking(move || registry.stop(&id)).await {
+        Ok(Ok(info)) => Json(info).into_response(),
+        Ok(Err(e)) => registry_error(e),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn websocket(
+    State(state): State<AppState>,
+    _headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.max_message_size(MAX_COMMAND_BYTES)
+        .max_frame_size(MAX_COMMAND_BYTES)
+        .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
+        .on_upgrade(move |socket| Viewer::new(state).run(socket))
+}
+
+/// One browser tab connected to `/ws`.
+struct Viewer {
+    state: AppState,
+    /// `None`: every model.
+    subscription: Option<Vec<String>>,
+    /// Recorder drops already reported to this viewer.
+    recorder_dropped_seen: u64,
+    /// Batch events up to this `seq` were already sent as history.
+    history_seq: u64,
+    /// Events this viewer missed because it fell behind, not yet reported.
+    lagged: u64,
+    /// Replies and echoes; the sending side lives in `echo`.
+    out_rx: mpsc::Receiver<ServerMsg>,
+    echo: EchoClients,
+}
+
+/// Why a viewer's loop ended.
+enum End {
+    Closed,
+    Close(u16, &'static str),
+}
+
+impl Viewer {
+    fn new(state: AppState) -> Viewer {
+        let (out_tx, out_rx) = mpsc::channel(VIEWER_QUEUE);
+        let echo = EchoClients::new(state.registry.clone(), state.recorder.clone(), out_tx);
+        let recorder_dropped_seen = state.recorder.dropped_total();
+        Viewer {
+            state,
+            subscription: None,
+            recorder_dropped_seen,
+            history_seq: 0,
+            lagged: 0,
+            out_rx,
+            echo,
+        }
+    }
+
+    async fn run(mut self, mut socket: WebSocket) {
+        let mut batches = self.state.recorder.subscribe();
+        let mut changes = self.state.registry.changes();
+        let hello = ServerMsg::Hello {
+            protocol_version: PROTOCOL_VERSION,
+            models: self.state.registry.list(),
+            clock: Clock { start_unix_ms: clock().start_unix_ms(), now_ns: clock().now_ns() },
+        };
+        let end = match self.greet(&mut socket, &hello).await {
+            Ok(()) => self.serve(&mut socket, &mut batches, &mut changes).await,
+            Err(end) => end,
+        };
+        if let End::Close(code, reason) = end {
+            let frame = CloseFrame { code, reason: reason.into() };
+            let _ = tokio::time::timeout(WS_SEND_TIMEOUT, socket.send(Message::Close(Some(frame))))
+                .await;
+        }
+    }
+
+    /// Hello, then the recent history as a first batch (subscribe to batches before calling).
+    async fn greet(&mut self, socket: &mut WebSocket, hello: &ServerMsg) -> Result<(), End> {
+        send(socket, hello).await?;
+        let history = self.state.recorder.history();
+        self.history_seq = history.last().map_or(0, |e| e.seq);
+        if history.is_empty() {
+            return Ok(());
+        }
+        send(socket, &ServerMsg::Batch { events: history, dropped: 0 }).await
+    }
+
+    async fn serve(
+        &mut self,
+        socket: &mut WebSocket,
+        batches: &mut broadcast::Receiver<Arc<Batch>>,
+        changes: &mut broadcast::Receiver<kettle_shared::ModelInfo>,
+    ) -> End {
+        loop {
+            let outgoing = tokio::select! {
+                incoming = socket.recv() => match incoming {
+                    None => return End::Closed,
+                    Some(Err(e)) => return read_error(e),
+                    Some(Ok(Message::Text(text))) => Some(self.command(text.as_str()).await),
+                    Some(Ok(Message::Binary(_))) => Some(error(None, ErrorCode::BadRequest, "commands are JSON text frames".into())),
+                    Some(Ok(Message::Close(_))) => return End::Closed,
+                    Some(Ok(_)) => None,
+                },
+                batch = batches.recv() => match batch {
+                    Ok(batch) => self.filter(&batch),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        // Whole batches were overwritten before we read them; their size is
+                        // unknown here, so count the worst case of a full batch each.
+                        self.lagged += n * crate::recorder::BATCH_EVENTS as u64;
+                        None
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
+                },
+                change = changes.recv() => match change {
+                    Ok(model) => Some(ServerMsg::Model { model }),
+                    Err(broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
+                },
+                Some(msg) = self.out_rx.recv() => Some(msg),
+            };
+            if let Some(msg) = outgoing {
+                if let Err(end) = send(socket, &msg).await {
+                    return end;
+                }
+            }
+        }
+    }
+
+    /// The part of a batch this viewer subscribed to, with what it missed.
+    fn filter(&mut self, batch: &Batch) -> Option<ServerMsg> {
+        let events: Vec<_> = batch
+            .events
+            .iter()
+            .filter(|e| e.seq > self.history_seq)
+            .filter(|e| {
+                self.subscription.as_ref().is_none_or(|ids| ids.iter().any(|id| *id == e.model))
+            })
+            .cloned()
+            .collect();
+        let dropped =
+            batch.recorder_dropped_total.saturating_sub(self.recorder_dropped_seen) + self.lagged;
+        self.recorder_dropped_seen = self.recorder_dropped_seen.max(batch.recorder_dropped_total);
+        self.lagged = 0;
+        (!events.is_empty() || dropped > 0).then_some(ServerMsg::Batch { events, dropped })
+    }
+
+    /// Parses and carries out one command. Every failure is an `Error` reply; nothing else
+    /// happens for a bad command.
+    async fn command(&mut self, text: &str) -> ServerMsg {
+        let msg: ClientMsg = match serde_json::from_str(text) {
+            Ok(msg) => msg,
+            Err(e) => return parse_error(text, e),
+        };
+        let id = msg.id;
+        let result = match msg.command {
+            Command::Subscribe { models } => self.subscribe(models),
+            Command::Start { model } => self.registry(move |r| r.start(&model)).await,
+            Command::Stop { model } => self.registry(move |r| r.stop(&model)).await,
+            Command::EchoOpen { model } => self
+                .echo
+                .open(&model)
+                .await
+                .map(|(client, local)| ReplyResult::EchoOpened { client, model, local }),
+            Command::EchoSend { client, text } => self
+                .echo
+                .send(client, &text)
+                .await
+                .map(|bytes| ReplyResult::EchoSent { client, bytes }),
+            Command::EchoClose { client } => {
+                self.echo.close(client).map(|()| ReplyResult::EchoClosed { client })
+            }
+        };
+        match result {
+            Ok(result) => ServerMsg::Reply { id, result },
+            Err((code, message)) => error(Some(id), code, message),
+        }
+    }
+
+    fn subscribe(
+        &mut self,
+        models: Option<Vec<String>>,
+    ) -> Result<ReplyResult, (ErrorCode, String)> {
+        if let Some(ids) = &models {
+            if let Some(bad) = ids.iter().find(|id| kettle_shared::model(id).is_none()) {
+                return Err((ErrorCode::UnknownModel, format!("no model is called {bad:?}")));
+            }
+        }
+        let listed =
+            models.clone().unwrap_or_else(|| MODELS.iter().map(|m| m.id.to_owned()).collect());
+        self.subscription = models;
+        Ok(ReplyResult::Subscribed { models: listed })
+    }
+
+    async fn registry<F>(&self, f: F) -> Result<ReplyResult, (ErrorCode, String)>
+    where
+        F: FnOnce(&Registry) -> Result<kettle_shared::ModelInfo, RegistryError> + Send + 'static,
+    {
+        let registry = self.state.registry.clone();
+        match tokio::task::spawn_blocking(move || f(&registry)).await {
+            Ok(Ok(model)) => Ok(ReplyResult::Model { model }),
+            Ok(Err(e)) => Err(match &e {
+                RegistryError::UnknownModel(_) => (ErrorCode::UnknownModel, e.to_string()),
+                RegistryError::Unavailable(_) => (ErrorCode::Unavailable, e.to_string()),
+                RegistryError::Io(_) => (ErrorCode::Io, e.to_string()),
+            }),
+            Err(e) => Err((ErrorCode::Io, e.to_string())),
+        }
+    }
+}
+
+fn error(id: Option<u64>, code: ErrorCode, message: String) -> ServerMsg {
+    ServerMsg::Error { id, code, message }
+}
+
+/// A command that did not parse: say whether the op is unknown or the shape is wrong, and echo
+/// its id when it had one.
+fn parse_error(text: &str, e: serde_json::Error) -> ServerMsg {
+    let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
+    let id = value.as_ref().and_then(|v| v.get("id")).and_then(|v| v.as_u64());
+    let op = value.as_ref().and_then(|v| v.get("op")).and_then(|v| v.as_str());
+    match op {
+        Some(op) if !KNOWN_OPS.contains(&op) => error(
+            id,
+            ErrorCode::UnknownOp,
+            format!("unknown op {op:?}; known: {}", KNOWN_OPS.join(", ")),
+        ),
+        _ => error(id, ErrorCode::BadRequest, format!("not a valid command: {e}")),
+    }
+}
+
+/// The `op` values of [`Command`], for error messages.
+const KNOWN_OPS: &[&str] = &["subscribe", "start", "stop", "echo_open", "echo_send", "echo_close"];
+
+async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), End> {
+    let text = serde_json::to_string(msg).map_err(|_| End::Close(1011, "cannot encode"))?;
+    match tokio::time::timeout(WS_SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Closed),
+        // The viewer stopped reading: drop it rather than let its buffers grow.
+        Err(_) => Err(End::Close(1008, "viewer too slow")),
+    }
+}
+
+/// A read error: an over-long message gets close code 1009, anything else just ends.
+fn read_error(e: axum::Error) -> End {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match e.into_inner().downcast_ref::<WsError>() {
+        Some(WsError::Capacity(_)) => End::Close(1009, "message too big"),
+        _ => End::Closed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_list_expands_all_and_rejects_unknown_ids() {
+        assert_eq!(start_list(&["all".into()]).unwrap().len(), MODELS.len());
+        assert_eq!(start_list(&["blocking".into()]).unwrap(), vec!["blocking".to_owned()]);
+        let err = start_list(&["nope".into()]).unwrap_err().to_string();
+        assert!(err.contains("no such model"), "{err}");
+    }
+
+    #[test]
+    fn allowed_hosts_cover_loopback_names_and_the_bound_address() {
+        let hosts = allowed_hosts("10.1.2.3:7878".parse().unwrap());
+        for h in ["127.0.0.1:7878", "localhost:7878", "[::1]:7878", "10.1.2.3:7878"] {
+            assert!(hosts.iter().any(|x| x == h), "{h} missing from {hosts:?}");
+        }
+        assert!(!allowed_hosts("0.0.0.0:1".parse().unwrap())
+            .iter()
+            .any(|h| h.starts_with("0.0.0.0")));
+    }
+
+    #[test]
+    fn parse_errors_name_unknown_ops_and_keep_the_id() {
+        match parse_error(
+            r#"{"id":4,"op":"reboot"}"#,
+            serde_json::from_str::<ClientMsg>("{").unwrap_err(),
+        ) {
+            ServerMsg::Error { id, code, .. } => {
+                assert_eq!(id, Some(4));
+                assert_eq!(code, ErrorCode::UnknownOp);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

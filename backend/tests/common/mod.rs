@@ -1,0 +1,181 @@
+//! Helpers shared by the integration tests: a real Kettle on port 0, a raw HTTP client (so tests
+//! control every header), and a WebSocket viewer.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use kettle_backend::{serve, Config, Server};
+use kettle_shared::{ClientMsg, Command, Event, ServerMsg};
+use tokio::net::TcpStream as TokioTcp;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A Kettle on ephemeral ports with `start` models running.
+pub async fn kettle(start: &[&str]) -> Server {
+    let config = Config {
+        bind: "127.0.0.1".parse().unwrap(),
+        port: 0,
+        model_port_base: 0,
+        start: start.iter().map(|s| s.to_string()).collect(),
+        allow_origins: vec![],
+        dist: None,
+    };
+    serve(config).await.expect("kettle starts")
+}
+
+/// The address a running model listens on.
+pub fn model_addr(server: &Server, id: &str) -> SocketAddr {
+    let port = server.registry.running_port(id).expect("model running");
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// One HTTP/1.1 request with exactly these headers (plus Connection: close); returns status
+/// and body.
+pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, decode_chunked(&body))
+}
+
+/// Undoes chunked transfer encoding if the body looks chunked.
+fn decode_chunked(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let Some((size, after)) = rest.split_once("\r\n") else { return body.to_owned() };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { return body.to_owned() };
+        if n == 0 {
+            return out;
+        }
+        if after.len() < n {
+            return body.to_owned();
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+}
+
+/// `Host` for this server as a browser would send it.
+pub fn host(server: &Server) -> String {
+    format!("127.0.0.1:{}", server.addr.port())
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TokioTcp>>;
+
+/// A viewer connected to `/ws`, with the Hello already read.
+pub async fn viewer(server: &Server) -> (Ws, ServerMsg) {
+    let mut ws = connect_ws(server, None).await.expect("websocket upgrade");
+    let hello = next_msg(&mut ws).await;
+    (ws, hello)
+}
+
+/// Opens `/ws`, optionally with an `Origin`.
+pub async fn connect_ws(
+    server: &Server,
+    origin: Option<&str>,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let mut req = format!("ws://{}/ws", host(server)).into_client_request().unwrap();
+    if let Some(o) = origin {
+        req.headers_mut().insert("Origin", o.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
+}
+
+/// The next protocol message (skipping pings), within 10 s.
+pub async fn next_msg(ws: &mut Ws) -> ServerMsg {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("stream open")
+            .expect("no websocket error");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(t.as_str())
+                .unwrap_or_else(|e| panic!("bad message {t}: {e}"));
+        }
+    }
+}
+
+/// Sends a command.
+pub async fn send_cmd(ws: &mut Ws, id: u64, command: Command) {
+    let text = serde_json::to_string(&ClientMsg { id, command }).unwrap();
+    ws.send(Message::Text(text.into())).await.unwrap();
+}
+
+/// Reads messages until the answer to command `id`, keeping events seen on the way.
+pub async fn answer(ws: &mut Ws, id: u64, events: &mut Vec<Event>) -> ServerMsg {
+    loop {
+        match next_msg(ws).await {
+            ServerMsg::Batch { events: batch, .. } => events.extend(batch),
+            m @ ServerMsg::Reply { id: rid, .. } if rid == id => return m,
+            m @ ServerMsg::Error { id: Some(rid), .. } if rid == id => return m,
+            m @ ServerMsg::Error { id: None, .. } => return m,
+            _ => {}
+        }
+    }
+}
+
+/// Collects events until `done` holds for the events so far, or panics after `limit`.
+pub async fn events_until(
+    ws: &mut Ws,
+    events: &mut Vec<Event>,
+    limit: Duration,
+    done: impl Fn(&[Event]) -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    while !done(events) {
+        assert!(Instant::now() < deadline, "timed out; events so far: {:#?}", kinds(events));
+        if let ServerMsg::Batch { events: batch, .. } = next_msg(ws).await {
+            events.extend(batch);
+        }
+    }
+}
+
+/// `(conn, kind name)` of each event, for readable assertions.
+pub fn kinds(events: &[Event]) -> Vec<(Option<u64>, &'static str)> {
+    events.iter().map(|e| (e.conn, e.kind.name())).collect()
+}
+
+/// A blocking TCP client with a read timeout.
+pub fn client(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// Reads exactly `n` bytes.
+pub fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    s.read_exact(&mut buf).unwrap();
+    buf
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
+pub fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
