@@ -1,0 +1,189 @@
+//! Browser end-to-end tests: the real page in headless Chromium, driven through ChromeDriver
+//! with fantoccini, against a real Kettle on ephemeral ports.
+//!
+//! They need the built frontend and Chromium, so they are `#[ignore]`d in a plain `cargo test`;
+//! `cargo xtask test` builds and installs what they need and runs them with `--ignored`.
+//! Environment: `KETTLE_DIST` (the built frontend), `CHROMEDRIVER` (default
+//! `/usr/bin/chromedriver`), `CHROMIUM` (default `/usr/lib/chromium/chromium`), and
+//! `KETTLE_SCREENSHOT` (where to write the page's screenshot, e.g. `docs/screenshot.png`).
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use kettle_backend::{serve, Config, Server};
+
+/// A ChromeDriver process, killed on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+    _profile: TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start_driver() -> Driver {
+    let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let port = free_port();
+    let child = Command::new(&bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {bin} ({e}); `cargo xtask test` installs chromium-driver"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start listening on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let profile = std::env::temp_dir().join(format!("kettle-e2e-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&profile).unwrap();
+    Driver { child, port, _profile: TempDir(profile) }
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
+    let args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1600,1000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("--user-data-dir={}", driver._profile.0.display())])
+    .collect::<Vec<_>>();
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": chromium, "args": args }));
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session in headless chromium")
+}
+
+async fn kettle_with_frontend() -> Server {
+    let dist = kettle_backend::web::find_dist(std::env::var_os("KETTLE_DIST").map(std::path::PathBuf::from).as_deref())
+        .expect("the built frontend (dist/index.html): run `cargo xtask test`, which builds it");
+    let config = Config {
+        bind: "127.0.0.1".parse().unwrap(),
+        port: 0,
+        model_port_base: 0,
+        start: vec!["blocking".into()],
+        allow_origins: vec![],
+        dist: Some(dist),
+    };
+    serve(config).await.unwrap()
+}
+
+/// Polls `js` (an expression) until it returns true.
+async fn wait_js(c: &Client, what: &str, js: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = c.execute(&format!("return !!({js});"), vec![]).await.unwrap();
+        if v == serde_json::Value::Bool(true) {
+            return;
+        }
+        if Instant::now() > deadline {
+            let body = c.execute("return document.body.innerText", vec![]).await.unwrap();
+            panic!("timed out waiting for {what}; page text:\n{body}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn text_of(c: &Client, js: &str) -> String {
+    c.execute(&format!("return String({js});"), vec![]).await.unwrap().as_str().unwrap_or_default().to_owned()
+}
+
+/// Opens an echo client on the selected model and returns its element selector.
+async fn open_client(c: &Client, nth: usize) -> String {
+    c.find(Locator::Css("#echo-open")).await.unwrap().click().await.unwrap();
+    wait_js(c, "an echo client", &format!("document.querySelectorAll('.echo-client').length >= {nth}")).await;
+    let id = text_of(c, &format!("document.querySelectorAll('.echo-client')[{}].dataset.client", nth - 1)).await;
+    format!(".echo-client[data-client='{id}']")
+}
+
+async fn send_line(c: &Client, client: &str, text: &str) {
+    let input = c.find(Locator::Css(&format!("{client} .echo-input"))).await.unwrap();
+    input.send_keys(text).await.unwrap();
+    c.find(Locator::Css(&format!("{client} .echo-send"))).await.unwrap().click().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn page_echoes_a_line_and_the_diagram_plays_both_phases() {
+    let server = kettle_with_frontend().await;
+    let driver = start_driver();
+    let c = browser(&driver).await;
+    c.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
+    wait_js(&c, "the blocking model listed as running", "document.querySelector(\"#model-list li[data-model='blocking'] .state[data-state='running']\")").await;
+    wait_js(&c, "connected", "document.querySelector('#conn-status') && /connected/i.test(document.querySelector('#conn-status').textContent)").await;
+
+    // Slowest playback so the short copy phase lasts long enough to be seen.
+    c.execute("const s = document.querySelector('#speed'); s.value = s.options[s.options.length - 1].value; s.dispatchEvent(new Event('change', {bubbles: true}));", vec![]).await.unwrap();
+    // Record every phase the diagram shows from now on.
+    c.execute(
+        "window.__phases = []; setInterval(() => { const d = document.querySelector('#diagram'); \
+         const p = d && d.getAttribute('data-phase'); \
+         if (p && window.__phases[window.__phases.length - 1] !== p) window.__phases.push(p); }, 5);",
+        vec![],
+    )
+    .await
+    .unwrap();
+
+    let first = open_client(&c, 1).await;
+    send_line(&c, &first, "hello").await;
+    wait_js(&c, "the reply HELLO", &format!("[...document.querySelectorAll(\"{first} .echo-reply\")].some(e => e.textContent.trim() === 'HELLO')")).await;
+
+    wait_js(&c, "the diagram to play wait, then copy, then done",
+        "(() => { const p = window.__phases.join(' '); return /wait.*copy.*done/.test(p); })()").await;
+    let wait_label = text_of(&c, "document.querySelector(\"#diagram g.phase[data-phase='wait'] text\").textContent").await;
+    let copy_label = text_of(&c, "document.querySelector(\"#diagram g.phase[data-phase='copy'] text\").textContent").await;
+    assert!(wait_label.chars().any(|ch| ch.is_ascii_digit()), "phase 1 shows a measured duration: {wait_label:?}");
+    assert!(copy_label.chars().any(|ch| ch.is_ascii_digit()), "phase 2 shows a measured duration: {copy_label:?}");
+
+    // A second client waits in the backlog until the first leaves.
+    let second = open_client(&c, 2).await;
+    send_line(&c, &second, "world").await;
+    wait_js(&c, "the second client shown waiting in the backlog", &format!("/backlog/i.test(document.querySelector(\"{second} .echo-status\").textContent)")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let early = text_of(&c, &format!("document.querySelectorAll(\"{second} .echo-reply\").length")).await;
+    assert_eq!(early, "0", "the blocking server must not answer the second client yet");
+
+    if let Some(path) = std::env::var_os("KETTLE_SCREENSHOT") {
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(&path, png).unwrap();
+    }
+
+    c.find(Locator::Css(&format!("{first} .echo-close"))).await.unwrap().click().await.unwrap();
+    wait_js(&c, "the second client's reply WORLD after the first left", &format!("[...document.querySelectorAll(\"{second} .echo-reply\")].some(e => e.textContent.trim() === 'WORLD')")).await;
+
+    c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}
