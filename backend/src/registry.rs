@@ -67,6 +67,8 @@ struct Running {
     port: u16,
     stop: Arc<StopSignal>,
     threads: Vec<JoinHandle<()>>,
+    /// Records the model's lifecycle (listen, stopped) and its listen queue.
+    tracer: Tracer,
 }
 
 /// Every model and its state. Cheap to clone.
@@ -169,6 +171,7 @@ impl Registry {
             for t in running.threads {
                 let _ = t.join();
             }
+            running.tracer.emit(None, EventKind::Stopped { reason: "stopped on request".into() });
         }
         let info = self.get(id)?;
         let _ = self.changes.send(info.clone());
@@ -196,7 +199,7 @@ impl Registry {
         );
         // The watcher gets its own descriptor (a dup) so it never reads a number the model has
         // closed; both refer to the same socket.
-        let watch = spawn_backlog_watch(listener.try_clone()?, tracer, stop.clone())?;
+        let watch = spawn_backlog_watch(listener.try_clone()?, tracer.clone(), stop.clone())?;
         let ctx = ModelContext {
             descriptor: slot.descriptor,
             listener,
@@ -205,7 +208,7 @@ impl Registry {
         };
         let server = spawn_server(id, slot.serve, ctx, self.clone());
         match server {
-            Ok(server) => Ok(Running { port, stop, threads: vec![server, watch] }),
+            Ok(server) => Ok(Running { port, stop, threads: vec![server, watch], tracer }),
             Err(e) => {
                 stop.stop();
                 let _ = watch.join();
@@ -224,6 +227,7 @@ impl Registry {
                 return;
             }
             running.stop.stop();
+            running.tracer.emit(None, EventKind::Stopped { reason: reason.clone() });
             // The thread calling this is one of `threads`: it cannot join itself; dropping the
             // handles detaches it, and it is about to end anyway.
             slot.running = None;

@@ -179,8 +179,20 @@ async fn stopping_with_a_client_connected_frees_the_port() {
     let mut c = client(addr);
     c.write_all(b"x").unwrap();
     assert_eq!(read_n(&mut c, 1), b"X");
+    let (mut ws, _) = viewer(&server).await;
     let registry = server.registry.clone();
     tokio::task::spawn_blocking(move || registry.stop("blocking").unwrap()).await.unwrap();
+    // The stop is itself an event, after the connection's close.
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(5), |ev| {
+        ev.iter().any(|e| matches!(e.kind, EventKind::Stopped { .. }))
+    })
+    .await;
+    let close = events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Stopped, .. }));
+    let stopped = events.iter().position(|e| matches!(e.kind, EventKind::Stopped { .. }));
+    assert!(close.is_some() && close < stopped, "{:?}", kinds(&events));
     // The server side is closed: the client sees end of file.
     let mut buf = [0u8; 1];
     assert_eq!(std::io::Read::read(&mut c, &mut buf).unwrap(), 0);

@@ -49,7 +49,9 @@ fn start_driver() -> Driver {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {bin} ({e}); `cargo xtask test` installs chromium-driver"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {bin} ({e}); `cargo xtask test` installs chromium-driver")
+        });
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "chromedriver did not start listening on {port}");
@@ -61,7 +63,8 @@ fn start_driver() -> Driver {
 }
 
 async fn browser(driver: &Driver) -> Client {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
+    let chromium =
+        std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
     let args = [
         "--headless",
         "--no-sandbox",
@@ -78,7 +81,10 @@ async fn browser(driver: &Driver) -> Client {
     .chain([format!("--user-data-dir={}", driver._profile.0.display())])
     .collect::<Vec<_>>();
     let mut caps = serde_json::Map::new();
-    caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": chromium, "args": args }));
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({ "binary": chromium, "args": args }),
+    );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     ClientBuilder::new(connector)
         .capabilities(caps)
@@ -88,8 +94,10 @@ async fn browser(driver: &Driver) -> Client {
 }
 
 async fn kettle_with_frontend() -> Server {
-    let dist = kettle_backend::web::find_dist(std::env::var_os("KETTLE_DIST").map(std::path::PathBuf::from).as_deref())
-        .expect("the built frontend (dist/index.html): run `cargo xtask test`, which builds it");
+    let dist = kettle_backend::web::find_dist(
+        std::env::var_os("KETTLE_DIST").map(std::path::PathBuf::from).as_deref(),
+    )
+    .expect("the built frontend (dist/index.html): run `cargo xtask test`, which builds it");
     let config = Config {
         bind: "127.0.0.1".parse().unwrap(),
         port: 0,
@@ -118,14 +126,28 @@ async fn wait_js(c: &Client, what: &str, js: &str) {
 }
 
 async fn text_of(c: &Client, js: &str) -> String {
-    c.execute(&format!("return String({js});"), vec![]).await.unwrap().as_str().unwrap_or_default().to_owned()
+    c.execute(&format!("return String({js});"), vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Opens an echo client on the selected model and returns its element selector.
 async fn open_client(c: &Client, nth: usize) -> String {
     c.find(Locator::Css("#echo-open")).await.unwrap().click().await.unwrap();
-    wait_js(c, "an echo client", &format!("document.querySelectorAll('.echo-client').length >= {nth}")).await;
-    let id = text_of(c, &format!("document.querySelectorAll('.echo-client')[{}].dataset.client", nth - 1)).await;
+    wait_js(
+        c,
+        "an echo client",
+        &format!("document.querySelectorAll('.echo-client').length >= {nth}"),
+    )
+    .await;
+    let id = text_of(
+        c,
+        &format!("document.querySelectorAll('.echo-client')[{}].dataset.client", nth - 1),
+    )
+    .await;
     format!(".echo-client[data-client='{id}']")
 }
 
@@ -161,19 +183,43 @@ async fn page_echoes_a_line_and_the_diagram_plays_both_phases() {
     send_line(&c, &first, "hello").await;
     wait_js(&c, "the reply HELLO", &format!("[...document.querySelectorAll(\"{first} .echo-reply\")].some(e => e.textContent.trim() === 'HELLO')")).await;
 
-    wait_js(&c, "the diagram to play wait, then copy, then done",
-        "(() => { const p = window.__phases.join(' '); return /wait.*copy.*done/.test(p); })()").await;
-    let wait_label = text_of(&c, "document.querySelector(\"#diagram g.phase[data-phase='wait'] text\").textContent").await;
-    let copy_label = text_of(&c, "document.querySelector(\"#diagram g.phase[data-phase='copy'] text\").textContent").await;
-    assert!(wait_label.chars().any(|ch| ch.is_ascii_digit()), "phase 1 shows a measured duration: {wait_label:?}");
-    assert!(copy_label.chars().any(|ch| ch.is_ascii_digit()), "phase 2 shows a measured duration: {copy_label:?}");
+    wait_js(
+        &c,
+        "the diagram to play wait, then copy, then done",
+        "(() => { const p = window.__phases.join(' '); return /wait.*copy.*done/.test(p); })()",
+    )
+    .await;
+    let wait_label = text_of(
+        &c,
+        "document.querySelector(\"#diagram g.phase[data-phase='wait'] text\").textContent",
+    )
+    .await;
+    let copy_label = text_of(
+        &c,
+        "document.querySelector(\"#diagram g.phase[data-phase='copy'] text\").textContent",
+    )
+    .await;
+    assert!(
+        wait_label.chars().any(|ch| ch.is_ascii_digit()),
+        "phase 1 shows a measured duration: {wait_label:?}"
+    );
+    assert!(
+        copy_label.chars().any(|ch| ch.is_ascii_digit()),
+        "phase 2 shows a measured duration: {copy_label:?}"
+    );
 
     // A second client waits in the backlog until the first leaves.
     let second = open_client(&c, 2).await;
     send_line(&c, &second, "world").await;
-    wait_js(&c, "the second client shown waiting in the backlog", &format!("/backlog/i.test(document.querySelector(\"{second} .echo-status\").textContent)")).await;
+    wait_js(
+        &c,
+        "the second client shown waiting in the backlog",
+        &format!("/backlog/i.test(document.querySelector(\"{second} .echo-status\").textContent)"),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let early = text_of(&c, &format!("document.querySelectorAll(\"{second} .echo-reply\").length")).await;
+    let early =
+        text_of(&c, &format!("document.querySelectorAll(\"{second} .echo-reply\").length")).await;
     assert_eq!(early, "0", "the blocking server must not answer the second client yet");
 
     if let Some(path) = std::env::var_os("KETTLE_SCREENSHOT") {
