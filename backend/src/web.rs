@@ -385,9 +385,7 @@ impl Viewer {
             .events
             .iter()
             .filter(|e| e.seq > self.history_seq)
-            .filter(|e| {
-                self.subscription.as_ref().is_none_or(|ids| ids.iter().any(|id| *id == e.model))
-            })
+            .filter(|e| self.subscription.as_ref().is_none_or(|ids| ids.contains(&e.model)))
             .cloned()
             .collect();
         let dropped =

@@ -208,10 +208,10 @@ async fn the_echo_client_relays_a_line_and_the_second_client_waits() {
     let mut echoes = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(800);
     while tokio::time::Instant::now() < deadline {
-        if let Ok(msg) = tokio::time::timeout(Duration::from_millis(100), next_msg(&mut ws)).await {
-            if let ServerMsg::Echo { client, text } = msg {
-                echoes.push((client, text));
-            }
+        if let Ok(ServerMsg::Echo { client, text }) =
+            tokio::time::timeout(Duration::from_millis(100), next_msg(&mut ws)).await
+        {
+            echoes.push((client, text));
         }
     }
     assert_eq!(echoes, vec![(first, "HELLO\n".to_owned())], "only the first client is served");
