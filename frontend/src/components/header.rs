@@ -1,0 +1,56 @@
+//! The header: product name, connection status, protocol check and the language toggle.
+
+use kettle_shared::PROTOCOL_VERSION;
+use yew::prelude::*;
+
+use super::{Ctx, StateHandle};
+use crate::i18n::{t, Key};
+use crate::state::{Action, ConnStatus};
+
+/// Properties: the page state.
+#[derive(Properties, PartialEq, Debug)]
+pub struct HeaderProps {
+    /// The page state.
+    pub state: StateHandle,
+}
+
+/// `header` with `#conn-status`, `button#lang` and, on a protocol mismatch, `#version-mismatch`.
+#[component]
+pub fn Header(props: &HeaderProps) -> Html {
+    let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
+    let state = &props.state;
+    let lang = state.lang;
+    let status = state.conn.unwrap_or(ConnStatus::Connecting);
+    let status_text = match status {
+        ConnStatus::Connecting => t(lang, Key::Connecting).to_owned(),
+        ConnStatus::Connected => t(lang, Key::Connected).to_owned(),
+        ConnStatus::Reconnecting { attempt, delay_ms } => {
+            format!(
+                "{} (#{attempt}, {:.1} s)",
+                t(lang, Key::Reconnecting),
+                f64::from(delay_ms) / 1e3
+            )
+        }
+    };
+    let toggle = ctx.dispatch.reform(|_: MouseEvent| Action::ToggleLang);
+    let mismatch = state.version_mismatch.map(|server| {
+        let text = t(lang, Key::VersionMismatch)
+            .replace("{page}", &PROTOCOL_VERSION.to_string())
+            .replace("{server}", &server.to_string());
+        html! { <div id="version-mismatch" class="banner" role="alert">{ text }</div> }
+    });
+    html! {
+        <>
+            <header class="top">
+                <img class="logo" src="/static/kettle.svg" alt="" width="48" height="48" />
+                <h1>{ "Kettle" }</h1>
+                <span class="tagline">{ t(lang, Key::Tagline) }</span>
+                <span id="conn-status" class={classes!("conn", status.id())} data-status={status.id()}>
+                    { status_text }
+                </span>
+                <button id="lang" onclick={toggle} title="L">{ t(lang, Key::SwitchLanguage) }</button>
+            </header>
+            { for mismatch }
+        </>
+    }
+}

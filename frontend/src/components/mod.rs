@@ -1,0 +1,38 @@
+//! The page's components. Each one only draws state and turns clicks into actions or
+//! commands; all decisions live in the pure modules.
+
+pub mod app;
+pub mod diagram_view;
+pub mod echo;
+pub mod errors;
+pub mod event_log;
+pub mod header;
+pub mod models;
+pub mod playback_bar;
+
+use yew::prelude::*;
+
+use crate::service::Sender;
+use crate::state::{Action, State};
+
+/// The reducer handle every component reads.
+pub type StateHandle = UseReducerHandle<State>;
+
+/// How components act: local actions to the reducer, commands to the backend.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Ctx {
+    /// Dispatches an action to the page state.
+    pub dispatch: Callback<Action>,
+    /// Sends commands; `None` until the connection exists.
+    pub sender: Option<Sender>,
+}
+
+impl Ctx {
+    /// Sends a command, or reports that it could not be sent.
+    pub fn send(&self, command: kettle_shared::Command) {
+        match &self.sender {
+            Some(sender) => sender.send(command),
+            None => self.dispatch.emit(Action::SendFailed(command)),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The model list (`ul#model-list`) with start/stop buttons, and the selected model's lesson.
+
+use kettle_shared::{Command, ModelInfo, ModelState};
+use yew::prelude::*;
+
+use super::{Ctx, StateHandle};
+use crate::i18n::{model_state, model_state_id, t, Key, Lang};
+use crate::state::Action;
+
+/// Properties: the page state.
+#[derive(Properties, PartialEq, Debug)]
+pub struct ModelsProps {
+    /// The page state.
+    pub state: StateHandle,
+}
+
+fn title(model: &ModelInfo, lang: Lang) -> &str {
+    match lang {
+        Lang::En => &model.title,
+        Lang::Zh => &model.title_zh,
+    }
+}
+
+/// `ul#model-list > li[data-model]` with `.title`, `.figure`, `.port`, `.state[data-state]`,
+/// `.reason` and `button.start` / `button.stop`. Clicking an item selects it.
+#[component]
+pub fn ModelList(props: &ModelsProps) -> Html {
+    let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
+    let state = &props.state;
+    let lang = state.lang;
+    let item = |m: &ModelInfo| {
+        let id = m.id.clone();
+        let select = ctx.dispatch.reform({
+            let id = id.clone();
+            move |_: MouseEvent| Action::Select(id.clone())
+        });
+        let button = match m.state {
+            ModelState::Running => {
+                let ctx = ctx.clone();
+                let id = id.clone();
+                let stop = Callback::from(move |_: MouseEvent| {
+                    ctx.send(Command::Stop { model: id.clone() })
+                });
+                html! { <button class="stop" onclick={stop}>{ t(lang, Key::Stop) }</button> }
+            }
+            ModelState::Stopped | ModelState::Unavailable => {
+                let ctx = ctx.clone();
+                let id = id.clone();
+                let start = Callback::from(move |_: MouseEvent| {
+                    ctx.send(Command::Start { model: id.clone() })
+                });
+                let unavailable = m.state == ModelState::Unavailable;
+                html! {
+                    <button class="start" onclick={start} disabled={unavailable}>{ t(lang, Key::Start) }</button>
+                }
+            }
+        };
+        let port = match m.port {
+            Some(p) => format!("{} {p}", t(lang, Key::Port)),
+            None => format!("{} {}", t(lang, Key::Port), t(lang, Key::PortChosenAtStart)),
+        };
+        let selected = state.selected.as_deref() == Some(m.id.as_str());
+        html! {
+            <li key={m.id.clone()} data-model={m.id.clone()} class={classes!(selected.then_some("selected"))}
+                onclick={select} aria-selected={selected.to_string()}>
+                <span class="title">{ title(m, lang) }</span>
+                <span class="figure">{ &m.figure }</span>
+                <span class="port">{ port }</span>
+                <span class="state" data-state={model_state_id(m.state)}>{ model_state(lang, m.state) }</span>
+                { for m.reason.as_ref().map(|r| html! { <span class="reason">{ r }</span> }) }
+                { button }
+            </li>
+        }
+    };
+    html! {
+        <section id="models">
+            <h2>{ t(lang, Key::Models) }</h2>
+            <ul id="model-list">{ for state.models.iter().map(item) }</ul>
+        </section>
+    }
+}
+
+/// `#lesson`: the selected model's lesson from `kettle_shared::MODELS`, in the page language.
+#[component]
+pub fn Lesson(props: &ModelsProps) -> Html {
+    let state = &props.state;
+    let lang = state.lang;
+    let body = match state.selected_model() {
+        None => html! { <p>{ t(lang, Key::NoModelSelected) }</p> },
+        Some(m) => {
+            let lesson = kettle_shared::model(&m.id).map(|d| match lang {
+                Lang::En => d.lesson,
+                Lang::Zh => d.lesson_zh,
+            });
+            html! {
+                <>
+                    <h3>{ title(m, lang) }<span class="figure">{ format!(" · {}", m.figure) }</span></h3>
+                    { for lesson.map(|l| html! { <p class="lesson-text">{ l }</p> }) }
+                </>
+            }
+        }
+    };
+    html! {
+        <section id="lesson" data-model={state.selected.clone().unwrap_or_default()}>
+            <h2>{ t(lang, Key::Lesson) }</h2>
+            { body }
+        </section>
+    }
+}

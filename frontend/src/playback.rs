@@ -1,0 +1,277 @@
+//! Slow-motion playback of recorded events, as pure functions.
+//!
+//! Events are microseconds apart, so the diagram replays them on a *screen* clock: a real gap
+//! of `g` nanoseconds takes `g / speed` of screen time, except that no single gap takes more
+//! than [`MAX_GAP_MS`] — a student thinking for five seconds must not freeze the projector for
+//! fourteen hours at 1/10 000. Such a gap is *compressed*, and the diagram says so with the
+//! real length.
+//!
+//! Playback state is an anchor (the event playback last restarted from) plus the screen time
+//! elapsed since; [`position`] turns that into "which event is current". Keeping the anchor as
+//! an event `seq` (not an index) survives the event store trimming old events.
+
+/// The playback speeds, as fractions of real time, fastest first.
+pub const SPEEDS: [f64; 6] = [1.0, 0.1, 0.01, 0.001, 0.000_1, 0.000_01];
+
+/// The speed a fresh page plays at: 1 µs of kernel time becomes 10 ms on screen.
+pub const DEFAULT_SPEED_INDEX: usize = 4;
+
+/// The longest any single gap between two events lasts on screen, in milliseconds.
+pub const MAX_GAP_MS: f64 = 1_500.0;
+
+/// How long a real gap lasts on screen at `speed`, and whether it had to be compressed.
+pub fn screen_gap_ms(real_ns: u64, speed: f64) -> (f64, bool) {
+    let ms = real_ns as f64 / 1e6 / speed;
+    if ms > MAX_GAP_MS {
+        (MAX_GAP_MS, true)
+    } else {
+        (ms, false)
+    }
+}
+
+/// Where playback is among a list of events.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Position {
+    /// The index of the current event (the last one whose screen time has come).
+    pub index: usize,
+    /// How far playback is through the gap to the next event, `0.0..1.0`; `None` at the end.
+    pub progress: Option<f64>,
+}
+
+/// Which event is current, given the events' times, the speed, the index playback started
+/// from and the screen time elapsed since then. Times may go backwards (the kernel's receive
+/// stamp can precede the `recv` call); such a gap takes no screen time.
+pub fn position(times_ns: &[u64], speed: f64, start: usize, elapsed_ms: f64) -> Position {
+    if times_ns.is_empty() {
+        return Position { index: 0, progress: None };
+    }
+    let mut index = start.min(times_ns.len() - 1);
+    let mut remaining = elapsed_ms.max(0.0);
+    while index + 1 < times_ns.len() {
+        let real = times_ns[index + 1].saturating_sub(times_ns[index]);
+        let (gap, _) = screen_gap_ms(real, speed);
+        if remaining < gap {
+            return Position { index, progress: Some(remaining / gap) };
+        }
+        remaining -= gap;
+        index += 1;
+    }
+    Position { index, progress: None }
+}
+
+/// The screen time from `start` until the last event has played.
+pub fn duration_to_end_ms(times_ns: &[u64], speed: f64, start: usize) -> f64 {
+    times_ns.windows(2).skip(start).map(|w| screen_gap_ms(w[1].saturating_sub(w[0]), speed).0).sum()
+}
+
+/// The playback controls' state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Playback {
+    /// Index into [`SPEEDS`].
+    pub speed_index: usize,
+    /// Paused: ticks do not advance; `step` does.
+    pub paused: bool,
+    /// The `seq` of the event playback (re)started from; `None` until the selected model has
+    /// events.
+    pub anchor_seq: Option<u64>,
+    /// Screen milliseconds elapsed since the anchor, never beyond the end of the events.
+    pub elapsed_ms: f64,
+}
+
+impl Default for Playback {
+    fn default() -> Self {
+        Playback {
+            speed_index: DEFAULT_SPEED_INDEX,
+            paused: false,
+            anchor_seq: None,
+            elapsed_ms: 0.0,
+        }
+    }
+}
+
+/// The events playback moves through: their sequence numbers and times, in order.
+#[derive(Debug, Clone, Copy)]
+pub struct Track<'a> {
+    /// Sequence numbers, increasing.
+    pub seqs: &'a [u64],
+    /// Times in nanoseconds, one per sequence number.
+    pub times_ns: &'a [u64],
+}
+
+impl Track<'_> {
+    fn index_of(&self, seq: u64) -> usize {
+        // The anchor may have been trimmed away: the first event still kept stands in.
+        self.seqs.partition_point(|&s| s < seq).min(self.seqs.len().saturating_sub(1))
+    }
+}
+
+impl Playback {
+    /// The current playback speed.
+    pub fn speed(&self) -> f64 {
+        SPEEDS[self.speed_index.min(SPEEDS.len() - 1)]
+    }
+
+    /// Which event of `track` is current.
+    pub fn position(&self, track: Track<'_>) -> Option<Position> {
+        let anchor = self.anchor_seq?;
+        if track.seqs.is_empty() {
+            return None;
+        }
+        Some(position(track.times_ns, self.speed(), track.index_of(anchor), self.elapsed_ms))
+    }
+
+    /// Advances by `dt_ms` of screen time. Returns `None` when nothing changes (paused, or
+    /// already at the newest event), so the caller can skip a re-render.
+    pub fn tick(&self, track: Track<'_>, dt_ms: f64) -> Option<Playback> {
+        if self.paused || track.seqs.is_empty() {
+            return None;
+        }
+        let Some(anchor) = self.anchor_seq else {
+            // Events arrived for the selected model: play them from the first one.
+            return Some(Playback { anchor_seq: Some(track.seqs[0]), elapsed_ms: 0.0, ..*self });
+        };
+        let end = duration_to_end_ms(track.times_ns, self.speed(), track.index_of(anchor));
+        if self.elapsed_ms >= end {
+            return None;
+        }
+        // Clamped at the end, so the next event to arrive plays after its own (capped) gap
+        // instead of flashing past because the clock ran on while nothing happened.
+        Some(Playback { elapsed_ms: (self.elapsed_ms + dt_ms).min(end), ..*self })
+    }
+
+    /// Restarts playback from the event now current, keeping nothing of the partial gap.
+    fn reanchored_at(&self, track: Track<'_>, index: usize) -> Playback {
+        Playback { anchor_seq: track.seqs.get(index).copied(), elapsed_ms: 0.0, ..*self }
+    }
+
+    /// Advances exactly one event (meant for when paused).
+    pub fn step(&self, track: Track<'_>) -> Playback {
+        match self.position(track) {
+            Some(p) if p.index + 1 < track.seqs.len() => self.reanchored_at(track, p.index + 1),
+            Some(p) => self.reanchored_at(track, p.index),
+            None => self.live(track),
+        }
+    }
+
+    /// Jumps to the newest event.
+    pub fn live(&self, track: Track<'_>) -> Playback {
+        Playback { anchor_seq: track.seqs.last().copied(), elapsed_ms: 0.0, ..*self }
+    }
+
+    /// Changes speed by `delta` steps of [`SPEEDS`] (negative: faster), keeping the current
+    /// event.
+    pub fn change_speed(&self, track: Track<'_>, delta: isize) -> Playback {
+        let index = self.speed_index.saturating_add_signed(delta).min(SPEEDS.len() - 1);
+        self.set_speed(track, index)
+    }
+
+    /// Sets the speed to `SPEEDS[index]`, keeping the current event.
+    pub fn set_speed(&self, track: Track<'_>, index: usize) -> Playback {
+        let index = index.min(SPEEDS.len() - 1);
+        let here = self.position(track).map(|p| p.index);
+        let base = match here {
+            Some(i) => self.reanchored_at(track, i),
+            None => self.clone(),
+        };
+        Playback { speed_index: index, ..base }
+    }
+
+    /// Pauses or resumes.
+    pub fn toggle_pause(&self) -> Playback {
+        Playback { paused: !self.paused, ..self.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const US: u64 = 1_000;
+
+    #[test]
+    fn test_position_follows_scaled_gaps() {
+        // 0, 10 µs, 30 µs at 1/1000: gaps of 10 ms and 20 ms on screen.
+        let t = [0, 10 * US, 30 * US];
+        assert_eq!(position(&t, 0.001, 0, 0.0), Position { index: 0, progress: Some(0.0) });
+        assert_eq!(position(&t, 0.001, 0, 5.0), Position { index: 0, progress: Some(0.5) });
+        assert_eq!(position(&t, 0.001, 0, 10.0).index, 1);
+        assert_eq!(position(&t, 0.001, 0, 29.0).index, 1);
+        assert_eq!(position(&t, 0.001, 0, 30.0), Position { index: 2, progress: None });
+        assert_eq!(position(&t, 0.001, 1, 20.0).index, 2);
+    }
+
+    #[test]
+    fn test_long_gap_is_compressed() {
+        // A student thinks for 5 s; at 1/10 000 that would be 14 hours.
+        assert_eq!(screen_gap_ms(5_000_000_000, 0.0001), (MAX_GAP_MS, true));
+        assert_eq!(screen_gap_ms(20 * US, 0.0001), (200.0, false));
+        let t = [0, 5_000_000_000, 5_000_000_000 + 20 * US];
+        assert_eq!(position(&t, 0.0001, 0, MAX_GAP_MS).index, 1);
+        assert_eq!(position(&t, 0.0001, 0, MAX_GAP_MS + 200.0).index, 2);
+    }
+
+    #[test]
+    fn test_time_going_backwards_takes_no_screen_time() {
+        let t = [100 * US, 50 * US, 60 * US];
+        assert_eq!(position(&t, 0.001, 0, 0.0).index, 1);
+        assert_eq!(duration_to_end_ms(&t, 0.001, 0), 10.0);
+    }
+
+    fn track<'a>(seqs: &'a [u64], times: &'a [u64]) -> Track<'a> {
+        Track { seqs, times_ns: times }
+    }
+
+    #[test]
+    fn test_tick_starts_at_first_event_and_stops_at_the_end() {
+        let (seqs, times) = ([7, 8, 9], [0, 10 * US, 20 * US]);
+        let p = Playback { speed_index: 3, ..Playback::default() };
+        let p = p.tick(track(&seqs, &times), 16.0).expect("anchors");
+        assert_eq!(p.anchor_seq, Some(7));
+        let p = p.tick(track(&seqs, &times), 15.0).unwrap();
+        assert_eq!(p.position(track(&seqs, &times)).unwrap().index, 1);
+        let p = p.tick(track(&seqs, &times), 1_000.0).unwrap();
+        assert_eq!(p.elapsed_ms, 20.0, "clamped at the end");
+        assert!(p.tick(track(&seqs, &times), 16.0).is_none(), "nothing left to play");
+        // A new event arrives 1 s later: it plays after its capped gap, not at once.
+        let (seqs, times) = ([7, 8, 9, 10], [0, 10 * US, 20 * US, 1_000_020 * US]);
+        let p = p.tick(track(&seqs, &times), 16.0).unwrap();
+        assert_eq!(p.position(track(&seqs, &times)).unwrap().index, 2);
+    }
+
+    #[test]
+    fn test_paused_does_not_tick_but_steps() {
+        let (seqs, times) = ([1, 2, 3], [0, US, 2 * US]);
+        let p = Playback { paused: true, anchor_seq: Some(1), ..Playback::default() };
+        assert!(p.tick(track(&seqs, &times), 1e9).is_none());
+        let p = p.step(track(&seqs, &times));
+        assert_eq!(p.position(track(&seqs, &times)).unwrap().index, 1);
+        let p = p.step(track(&seqs, &times)).step(track(&seqs, &times));
+        assert_eq!(p.position(track(&seqs, &times)).unwrap().index, 2, "stays on the last");
+    }
+
+    #[test]
+    fn test_live_and_trimmed_anchor() {
+        let (seqs, times) = ([5, 6, 7], [0, US, 2 * US]);
+        let p = Playback::default().live(track(&seqs, &times));
+        assert_eq!(p.anchor_seq, Some(7));
+        // The anchor's event was trimmed from the store: the oldest kept event stands in.
+        let p = Playback { anchor_seq: Some(2), ..Playback::default() };
+        assert_eq!(p.position(track(&seqs, &times)).unwrap().index, 0);
+    }
+
+    #[test]
+    fn test_speed_changes_keep_the_current_event() {
+        let (seqs, times) = ([1, 2, 3], [0, 10 * US, 20 * US]);
+        let p = Playback {
+            speed_index: 3,
+            anchor_seq: Some(1),
+            elapsed_ms: 12.0,
+            ..Default::default()
+        };
+        let slower = p.change_speed(track(&seqs, &times), 1);
+        assert_eq!(slower.speed_index, 4);
+        assert_eq!(slower.anchor_seq, Some(2));
+        assert_eq!(p.change_speed(track(&seqs, &times), -10).speed_index, 0);
+        assert_eq!(p.change_speed(track(&seqs, &times), 10).speed_index, SPEEDS.len() - 1);
+    }
+}

@@ -1,0 +1,761 @@
+//! The page's whole state and the one place that changes it (a yew `Reducible`).
+//!
+//! Everything the WebSocket says and everything the user does becomes an [`Action`]; the
+//! reducer is pure (no DOM, no sockets), so it is unit-tested natively. Sending commands is
+//! the service's job: it reports each sent command back as [`Action::Sent`] so replies and
+//! errors can be matched to what was asked.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use kettle_shared::{
+    Command, Event, EventKind, ModelInfo, ReplyResult, ServerMsg, PROTOCOL_VERSION,
+};
+use yew::Reducible;
+
+use crate::i18n::Lang;
+use crate::playback::{Playback, Track};
+
+/// Most events kept in the page; older ones are trimmed (and counted).
+pub const MAX_EVENTS: usize = 2_000;
+/// Most echo lines kept per client.
+pub const MAX_REPLIES_PER_CLIENT: usize = 200;
+/// Most errors shown at once; the oldest go first.
+pub const MAX_ERRORS: usize = 20;
+/// How many accepted peer addresses are remembered to match late-opened echo clients.
+const MAX_ACCEPTED_PEERS: usize = 512;
+/// Commands awaiting a reply; an answer the backend never sends must not grow memory.
+const MAX_PENDING: usize = 64;
+
+/// The events received so far (all models), bounded.
+///
+/// Equality is by [`EventStore::revision`] only: components take the store as a prop, and
+/// comparing a revision number is what lets the event log skip re-rendering on every
+/// playback tick.
+#[derive(Debug, Clone, Default)]
+pub struct EventStore {
+    events: VecDeque<Rc<Event>>,
+    trimmed: u64,
+    revision: u64,
+}
+
+impl PartialEq for EventStore {
+    fn eq(&self, other: &Self) -> bool {
+        self.revision == other.revision
+    }
+}
+
+impl EventStore {
+    fn push(&mut self, event: Event) {
+        if self.events.len() == MAX_EVENTS {
+            self.events.pop_front();
+            self.trimmed += 1;
+        }
+        self.events.push_back(Rc::new(event));
+        self.revision += 1;
+    }
+
+    /// Events, oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Rc<Event>> {
+        self.events.iter()
+    }
+
+    /// How many events are kept.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Whether no event is kept.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// How many events were trimmed locally to stay under [`MAX_EVENTS`].
+    pub fn trimmed(&self) -> u64 {
+        self.trimmed
+    }
+
+    /// Changes whenever an event is added.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+}
+
+/// The page's WebSocket connection to the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnStatus {
+    /// The first attempt is under way.
+    Connecting,
+    /// Open.
+    Connected,
+    /// Closed; the next attempt comes after `delay_ms`.
+    Reconnecting {
+        /// Attempts so far.
+        attempt: u32,
+        /// Backoff before the next one.
+        delay_ms: u32,
+    },
+}
+
+impl ConnStatus {
+    /// The machine-readable word (`data-status`).
+    pub fn id(self) -> &'static str {
+        match self {
+            ConnStatus::Connecting => "connecting",
+            ConnStatus::Connected => "connected",
+            ConnStatus::Reconnecting { .. } => "reconnecting",
+        }
+    }
+}
+
+/// Why an echo client's connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClosedReason {
+    /// The relay reported `client_closed` with this reason.
+    Relay(String),
+    /// This page asked for it.
+    ByYou,
+    /// The page's WebSocket to Kettle was lost, which ends every relay of this viewer.
+    ConnectionLost,
+}
+
+/// One browser echo client (relayed by the backend to a model's TCP port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EchoClient {
+    /// The backend's client id.
+    pub id: u32,
+    /// The model it is connected to.
+    pub model: String,
+    /// The relay's local address: the server sees it as the peer.
+    pub local: String,
+    /// The model's server returned from `accept` with this client as the peer.
+    pub accepted: bool,
+    /// Set once the connection ended.
+    pub closed: Option<ClosedReason>,
+    /// Echoed text, one entry per `echo` message, as received.
+    pub replies: Vec<String>,
+}
+
+/// What an echo client's status line says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientStatus<'a> {
+    /// Connected by the kernel, but the server has not called `accept` for it.
+    WaitingInBacklog,
+    /// The server accepted it.
+    Accepted,
+    /// The connection ended.
+    Closed(&'a ClosedReason),
+}
+
+impl EchoClient {
+    /// The status line's meaning.
+    pub fn status(&self) -> ClientStatus<'_> {
+        match (&self.closed, self.accepted) {
+            (Some(reason), _) => ClientStatus::Closed(reason),
+            (None, true) => ClientStatus::Accepted,
+            (None, false) => ClientStatus::WaitingInBacklog,
+        }
+    }
+}
+
+/// A command sent and not answered yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The command id.
+    pub id: u64,
+    /// What was asked.
+    pub command: Command,
+}
+
+/// An error shown in `#errors` until dismissed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorNote {
+    /// Stable key for dismissing it.
+    pub key: u64,
+    /// The text.
+    pub text: String,
+}
+
+/// Everything that can change the page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// The WebSocket opened, closed or is retrying.
+    Connection(ConnStatus),
+    /// A message from the backend.
+    Server(ServerMsg),
+    /// Events of a batch that this page could not read (newer protocol).
+    Unreadable(u64),
+    /// A frame that was not a protocol message at all.
+    Garbled(String),
+    /// The service sent a command with this id.
+    Sent {
+        /// The command id.
+        id: u64,
+        /// The command.
+        command: Command,
+    },
+    /// A command could not be sent (the socket is not open).
+    SendFailed(Command),
+    /// Show this model's lesson, events and diagram.
+    Select(String),
+    /// English ↔ Chinese.
+    ToggleLang,
+    /// Hide an error.
+    DismissError(u64),
+    /// Remove a closed echo client from the panel.
+    RemoveClient(u32),
+    /// Show every model's events in the log, or only the selected one's.
+    ToggleLogAllModels,
+    /// Screen time passed.
+    Tick {
+        /// Milliseconds since the previous tick.
+        dt_ms: f64,
+    },
+    /// Space.
+    TogglePause,
+    /// →: one event forward.
+    Step,
+    /// Jump to the newest event.
+    Live,
+    /// `+`.
+    Faster,
+    /// `-`.
+    Slower,
+    /// Pick a speed from `playback::SPEEDS`.
+    SetSpeed(usize),
+}
+
+/// The page's state.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct State {
+    /// The page language.
+    pub lang: Lang,
+    /// The WebSocket's state; `None` before the first attempt.
+    pub conn: Option<ConnStatus>,
+    /// The backend's protocol version, when it differs from ours.
+    pub version_mismatch: Option<u32>,
+    /// Every model, as the backend last described it.
+    pub models: Vec<ModelInfo>,
+    /// The model whose lesson, events and diagram are shown.
+    pub selected: Option<String>,
+    /// Events received (all models).
+    pub events: Rc<EventStore>,
+    /// Events the backend reported as dropped (`batch.dropped`), summed.
+    pub dropped_by_backend: u64,
+    /// Events left out because this page could not read them.
+    pub unreadable: u64,
+    /// Echo clients, oldest first.
+    pub clients: Vec<EchoClient>,
+    /// Commands awaiting an answer.
+    pub pending: Vec<Pending>,
+    /// Errors to show.
+    pub errors: Vec<ErrorNote>,
+    next_error_key: u64,
+    /// `(model, peer)` of recent successful `accept_exit`s.
+    accepted_peers: VecDeque<(String, String)>,
+    /// The diagram's playback.
+    pub playback: Playback,
+    /// The log shows every model, not only the selected one.
+    pub log_all_models: bool,
+}
+
+/// Whether an event is a step of the Stevens diagram (periodic samples and the relay's own
+/// bookkeeping are not: they would pace the playback without showing a call).
+pub fn is_diagram_step(kind: &EventKind) -> bool {
+    !matches!(
+        kind,
+        EventKind::ThreadSample { .. }
+            | EventKind::ClientConnected { .. }
+            | EventKind::ClientSent { .. }
+            | EventKind::ClientReceived { .. }
+            | EventKind::ClientClosed { .. }
+    )
+}
+
+/// `[::ffff:127.0.0.1]:5000` and `127.0.0.1:5000` are the same peer: the relay and the
+/// server may print an IPv4 peer in either form.
+pub fn canonical_addr(addr: &str) -> String {
+    if let Some((ip, port)) = addr.strip_prefix("[::ffff:").and_then(|r| r.split_once("]:")) {
+        return format!("{ip}:{port}");
+    }
+    addr.to_owned()
+}
+
+fn same_addr(a: &str, b: &str) -> bool {
+    canonical_addr(a) == canonical_addr(b)
+}
+
+impl State {
+    /// The selected model's diagram steps, oldest first.
+    pub fn steps(&self) -> Vec<Rc<Event>> {
+        let Some(selected) = &self.selected else { return Vec::new() };
+        self.events
+            .iter()
+            .filter(|e| &e.model == selected && is_diagram_step(&e.kind))
+            .cloned()
+            .collect()
+    }
+
+    /// The model being shown.
+    pub fn selected_model(&self) -> Option<&ModelInfo> {
+        let id = self.selected.as_ref()?;
+        self.models.iter().find(|m| &m.id == id)
+    }
+
+    /// The client ids this page owns for a model.
+    pub fn client_ids_of(&self, model: &str) -> Vec<u32> {
+        self.clients.iter().filter(|c| c.model == model).map(|c| c.id).collect()
+    }
+
+    /// Echo opens sent and not yet answered.
+    pub fn echo_opens_pending(&self) -> usize {
+        self.pending.iter().filter(|p| matches!(p.command, Command::EchoOpen { .. })).count()
+    }
+
+    fn push_error(&mut self, text: String) {
+        if self.errors.len() == MAX_ERRORS {
+            self.errors.remove(0);
+        }
+        self.next_error_key += 1;
+        self.errors.push(ErrorNote { key: self.next_error_key, text });
+    }
+
+    fn upsert_model(&mut self, model: ModelInfo) {
+        match self.models.iter_mut().find(|m| m.id == model.id) {
+            Some(slot) => *slot = model,
+            None => self.models.push(model),
+        }
+    }
+
+    fn take_pending(&mut self, id: u64) -> Option<Pending> {
+        let at = self.pending.iter().position(|p| p.id == id)?;
+        Some(self.pending.remove(at))
+    }
+
+    fn peer_was_accepted(&self, model: &str, local: &str) -> bool {
+        self.accepted_peers.iter().any(|(m, p)| m == model && same_addr(p, local))
+    }
+
+    fn on_event(&mut self, event: &Event) {
+        match &event.kind {
+            EventKind::AcceptExit { peer: Some(peer), .. } => {
+                if self.accepted_peers.len() == MAX_ACCEPTED_PEERS {
+                    self.accepted_peers.pop_front();
+                }
+                self.accepted_peers.push_back((event.model.clone(), peer.clone()));
+                for c in &mut self.clients {
+                    if c.model == event.model && same_addr(&c.local, peer) {
+                        c.accepted = true;
+                    }
+                }
+            }
+            EventKind::ClientClosed { client, reason } => {
+                if let Some(c) = self.clients.iter_mut().find(|c| c.id == *client) {
+                    c.closed.get_or_insert(ClosedReason::Relay(reason.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_server(&mut self, msg: ServerMsg) {
+        match msg {
+            ServerMsg::Hello { protocol_version, models, .. } => {
+                self.version_mismatch =
+                    (protocol_version != PROTOCOL_VERSION).then_some(protocol_version);
+                self.models = models;
+                // A new WebSocket means the backend closed every relay of the old one.
+                for c in &mut self.clients {
+                    c.closed.get_or_insert(ClosedReason::ConnectionLost);
+                }
+                self.pending.clear();
+                let still_there = |id: &String| self.models.iter().any(|m| &m.id == id);
+                if !self.selected.as_ref().is_some_and(still_there) {
+                    self.selected = self.models.first().map(|m| m.id.clone());
+                    self.playback = Playback { anchor_seq: None, ..self.playback.clone() };
+                }
+            }
+            ServerMsg::Batch { events, dropped } => {
+                self.dropped_by_backend += dropped;
+                let store = Rc::make_mut(&mut self.events);
+                for event in &events {
+                    store.push(event.clone());
+                }
+                for event in &events {
+                    self.on_event(event);
+                }
+            }
+            ServerMsg::Model { model } => self.upsert_model(model),
+            ServerMsg::Echo { client, text } => {
+                if let Some(c) = self.clients.iter_mut().find(|c| c.id == client) {
+                    if c.replies.len() == MAX_REPLIES_PER_CLIENT {
+                        c.replies.remove(0);
+                    }
+                    c.replies.push(text);
+                }
+            }
+            ServerMsg::Reply { id, result } => {
+                self.take_pending(id);
+                self.on_reply(result);
+            }
+            ServerMsg::Error { id, code, message } => {
+                let what = id.and_then(|id| self.take_pending(id)).map(|p| describe(&p.command));
+                let code = serde_json::to_value(code)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                self.push_error(match what {
+                    Some(what) => format!("{what}: {message} ({code})"),
+                    None => format!("{message} ({code})"),
+                });
+            }
+        }
+    }
+
+    fn on_reply(&mut self, result: ReplyResult) {
+        match result {
+            ReplyResult::Model { model } => self.upsert_model(model),
+            ReplyResult::EchoOpened { client, model, local } => {
+                let accepted = self.peer_was_accepted(&model, &local);
+                self.clients.retain(|c| c.id != client);
+                self.clients.push(EchoClient {
+                    id: client,
+                    model,
+                    local,
+                    accepted,
+                    closed: None,
+                    replies: Vec::new(),
+                });
+            }
+            ReplyResult::EchoClosed { client } => {
+                if let Some(c) = self.clients.iter_mut().find(|c| c.id == client) {
+                    c.closed.get_or_insert(ClosedReason::ByYou);
+                }
+            }
+            ReplyResult::Subscribed { .. } | ReplyResult::EchoSent { .. } => {}
+        }
+    }
+
+    fn with_playback(&self, f: impl FnOnce(&Playback, Track<'_>) -> Playback) -> Playback {
+        let steps = self.steps();
+        let seqs: Vec<u64> = steps.iter().map(|e| e.seq).collect();
+        let times: Vec<u64> = steps.iter().map(|e| e.t_ns).collect();
+        f(&self.playback, Track { seqs: &seqs, times_ns: &times })
+    }
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::Connection(status) => self.conn = Some(status),
+            Action::Server(msg) => self.on_server(msg),
+            Action::Unreadable(n) => self.unreadable += n,
+            Action::Garbled(why) => {
+                self.push_error(format!("unreadable message from Kettle: {why}"))
+            }
+            Action::Sent { id, command } => {
+                if self.pending.len() == MAX_PENDING {
+                    self.pending.remove(0);
+                }
+                self.pending.push(Pending { id, command });
+            }
+            Action::SendFailed(command) => {
+                self.push_error(format!("{}: not connected to Kettle", describe(&command)))
+            }
+            Action::Select(id) => {
+                self.selected = Some(id);
+                // Start at the newest step of the newly selected model, then follow live.
+                self.playback = self.with_playback(|p, track| p.live(track));
+                if self.playback.anchor_seq.is_none() {
+                    self.playback.elapsed_ms = 0.0;
+                }
+            }
+            Action::ToggleLang => self.lang = self.lang.toggled(),
+            Action::DismissError(key) => self.errors.retain(|e| e.key != key),
+            Action::RemoveClient(id) => self.clients.retain(|c| c.id != id || c.closed.is_none()),
+            Action::ToggleLogAllModels => self.log_all_models = !self.log_all_models,
+            Action::Tick { .. } => {} // handled in `reduce` without cloning
+            Action::TogglePause => self.playback = self.playback.toggle_pause(),
+            Action::Step => {
+                let mut p = self.with_playback(|p, track| p.step(track));
+                p.paused = true; // stepping is for reading; keep the picture still
+                self.playback = p;
+            }
+            Action::Live => self.playback = self.with_playback(|p, track| p.live(track)),
+            Action::Faster => self.playback = self.with_playback(|p, t| p.change_speed(t, -1)),
+            Action::Slower => self.playback = self.with_playback(|p, t| p.change_speed(t, 1)),
+            Action::SetSpeed(i) => self.playback = self.with_playback(|p, t| p.set_speed(t, i)),
+        }
+    }
+}
+
+/// A short description of a command for error messages (`start blocking`).
+pub fn describe(command: &Command) -> String {
+    match command {
+        Command::Subscribe { .. } => "subscribe".into(),
+        Command::Start { model } => format!("start {model}"),
+        Command::Stop { model } => format!("stop {model}"),
+        Command::EchoOpen { model } => format!("open echo client to {model}"),
+        Command::EchoSend { client, .. } => format!("send on echo client {client}"),
+        Command::EchoClose { client } => format!("close echo client {client}"),
+    }
+}
+
+impl Reducible for State {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        if let Action::Tick { dt_ms } = action {
+            // Ticks come 25 times a second: return the same Rc when nothing moves, so yew
+            // skips the render entirely.
+            return match self
+                .with_playback(|p, track| p.tick(track, dt_ms).unwrap_or_else(|| p.clone()))
+            {
+                p if p == self.playback => self,
+                p => Rc::new(State { playback: p, ..(*self).clone() }),
+            };
+        }
+        let mut next = (*self).clone();
+        next.apply(action);
+        Rc::new(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kettle_shared::{Clock, ErrorCode, ModelState, RecvOutcome, ThreadRef};
+
+    pub(crate) fn model_info(id: &str, state: ModelState) -> ModelInfo {
+        ModelInfo {
+            id: id.into(),
+            title: format!("{id} title"),
+            title_zh: format!("{id} 标题"),
+            figure: "Stevens Fig. 6.1".into(),
+            port: Some(9001),
+            state,
+            reason: None,
+        }
+    }
+
+    fn hello(version: u32) -> Action {
+        Action::Server(ServerMsg::Hello {
+            protocol_version: version,
+            models: vec![model_info("blocking", ModelState::Stopped)],
+            clock: Clock { start_unix_ms: 0, now_ns: 0 },
+        })
+    }
+
+    fn ev(seq: u64, t_ns: u64, model: &str, kind: EventKind) -> Event {
+        Event {
+            seq,
+            t_ns,
+            model: model.into(),
+            thread: ThreadRef { id: 1, name: "blocking".into() },
+            conn: Some(1),
+            kind,
+        }
+    }
+
+    fn batch(events: Vec<Event>, dropped: u64) -> Action {
+        Action::Server(ServerMsg::Batch { events, dropped })
+    }
+
+    fn reduce(state: Rc<State>, actions: impl IntoIterator<Item = Action>) -> Rc<State> {
+        actions.into_iter().fold(state, |s, a| s.reduce(a))
+    }
+
+    #[test]
+    fn test_hello_lists_models_and_selects_the_first() {
+        let s = reduce(Rc::default(), [hello(PROTOCOL_VERSION)]);
+        assert_eq!(s.models.len(), 1);
+        assert_eq!(s.selected.as_deref(), Some("blocking"));
+        assert_eq!(s.version_mismatch, None);
+        let s = s.reduce(hello(PROTOCOL_VERSION + 1));
+        assert_eq!(s.version_mismatch, Some(PROTOCOL_VERSION + 1));
+    }
+
+    #[test]
+    fn test_model_message_and_reply_update_state() {
+        let s = reduce(Rc::default(), [hello(1)]);
+        let s = s.reduce(Action::Server(ServerMsg::Model {
+            model: model_info("blocking", ModelState::Running),
+        }));
+        assert_eq!(s.models[0].state, ModelState::Running);
+        let s = reduce(
+            s,
+            [
+                Action::Sent { id: 3, command: Command::Stop { model: "blocking".into() } },
+                Action::Server(ServerMsg::Reply {
+                    id: 3,
+                    result: ReplyResult::Model {
+                        model: model_info("blocking", ModelState::Stopped),
+                    },
+                }),
+            ],
+        );
+        assert_eq!(s.models[0].state, ModelState::Stopped);
+        assert!(s.pending.is_empty());
+    }
+
+    fn opened(client: u32, local: &str) -> Action {
+        Action::Server(ServerMsg::Reply {
+            id: 9,
+            result: ReplyResult::EchoOpened {
+                client,
+                model: "blocking".into(),
+                local: local.into(),
+            },
+        })
+    }
+
+    fn accept_exit(seq: u64, peer: &str) -> Event {
+        ev(
+            seq,
+            seq * 1_000,
+            "blocking",
+            EventKind::AcceptExit { fd: Some(5), peer: Some(peer.into()), error: None },
+        )
+    }
+
+    #[test]
+    fn test_echo_client_waits_in_backlog_until_accepted() {
+        let s = reduce(
+            Rc::default(),
+            [hello(1), opened(1, "127.0.0.1:40001"), opened(2, "127.0.0.1:40002")],
+        );
+        assert_eq!(s.clients[0].status(), ClientStatus::WaitingInBacklog);
+        let s = s.reduce(batch(vec![accept_exit(1, "127.0.0.1:40001")], 0));
+        assert_eq!(s.clients[0].status(), ClientStatus::Accepted);
+        assert_eq!(
+            s.clients[1].status(),
+            ClientStatus::WaitingInBacklog,
+            "second client still queued"
+        );
+        let closed = EventKind::ClientClosed { client: 1, reason: "peer closed".into() };
+        let s = s.reduce(batch(vec![ev(2, 2_000, "client", closed)], 0));
+        assert_eq!(
+            s.clients[0].status(),
+            ClientStatus::Closed(&ClosedReason::Relay("peer closed".into()))
+        );
+    }
+
+    #[test]
+    fn test_accept_seen_before_the_reply_still_counts() {
+        let s = reduce(
+            Rc::default(),
+            [
+                hello(1),
+                batch(vec![accept_exit(1, "[::ffff:127.0.0.1]:40001")], 0),
+                opened(1, "127.0.0.1:40001"),
+            ],
+        );
+        assert_eq!(s.clients[0].status(), ClientStatus::Accepted);
+    }
+
+    #[test]
+    fn test_echo_replies_and_close() {
+        let s = reduce(Rc::default(), [hello(1), opened(4, "127.0.0.1:1")]);
+        let s = s.reduce(Action::Server(ServerMsg::Echo { client: 4, text: "HELLO\n".into() }));
+        assert_eq!(s.clients[0].replies, vec!["HELLO\n".to_string()]);
+        let s = s.reduce(Action::RemoveClient(4));
+        assert_eq!(s.clients.len(), 1, "an open client is not removed");
+        let s = s.reduce(Action::Server(ServerMsg::Reply {
+            id: 1,
+            result: ReplyResult::EchoClosed { client: 4 },
+        }));
+        assert_eq!(s.clients[0].closed, Some(ClosedReason::ByYou));
+        let s = s.reduce(Action::RemoveClient(4));
+        assert!(s.clients.is_empty());
+    }
+
+    #[test]
+    fn test_error_names_the_command_and_can_be_dismissed() {
+        let s = reduce(
+            Rc::default(),
+            [
+                Action::Sent { id: 5, command: Command::Start { model: "blocking".into() } },
+                Action::Server(ServerMsg::Error {
+                    id: Some(5),
+                    code: ErrorCode::Io,
+                    message: "address in use".into(),
+                }),
+            ],
+        );
+        assert_eq!(s.errors.len(), 1);
+        assert_eq!(s.errors[0].text, "start blocking: address in use (io)");
+        let key = s.errors[0].key;
+        assert!(s.reduce(Action::DismissError(key)).errors.is_empty());
+    }
+
+    #[test]
+    fn test_events_are_capped_and_drops_counted() {
+        let events: Vec<Event> = (0..MAX_EVENTS as u64 + 5)
+            .map(|i| ev(i, i, "blocking", EventKind::AcceptEnter))
+            .collect();
+        let s = reduce(Rc::default(), [hello(1), batch(events, 7)]);
+        assert_eq!(s.events.len(), MAX_EVENTS);
+        assert_eq!(s.events.trimmed(), 5);
+        assert_eq!(s.dropped_by_backend, 7);
+        assert_eq!(s.events.iter().next().unwrap().seq, 5);
+    }
+
+    #[test]
+    fn test_tick_without_progress_keeps_the_same_rc() {
+        let s = reduce(Rc::default(), [hello(1)]);
+        let t = s.clone().reduce(Action::Tick { dt_ms: 40.0 });
+        assert!(Rc::ptr_eq(&s, &t), "no steps: nothing to play, no re-render");
+        let recv = EventKind::RecvEnter { fd: 5, len: 1024 };
+        let exit = EventKind::RecvExit {
+            fd: 5,
+            outcome: RecvOutcome::Eof,
+            wait_ns: Some(1),
+            copy_ns: Some(1),
+        };
+        let s = reduce(
+            s,
+            [batch(vec![ev(1, 0, "blocking", recv), ev(2, 10_000, "blocking", exit)], 0)],
+        );
+        let t = s.clone().reduce(Action::Tick { dt_ms: 40.0 });
+        assert!(!Rc::ptr_eq(&s, &t));
+        assert_eq!(t.playback.anchor_seq, Some(1));
+    }
+
+    #[test]
+    fn test_diagram_steps_skip_samples_and_other_models() {
+        let sample = EventKind::ThreadSample { cpu_ns: 1, conns: 0, syscalls: 1 };
+        let s = reduce(
+            Rc::default(),
+            [
+                hello(1),
+                batch(
+                    vec![
+                        ev(1, 1, "blocking", EventKind::AcceptEnter),
+                        ev(2, 2, "blocking", sample),
+                        ev(3, 3, "select", EventKind::AcceptEnter),
+                    ],
+                    0,
+                ),
+            ],
+        );
+        assert_eq!(s.steps().iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1]);
+    }
+
+    #[test]
+    fn test_step_pauses_and_select_goes_live() {
+        let recv = |seq| ev(seq, seq * 1_000, "blocking", EventKind::RecvEnter { fd: 5, len: 1 });
+        let s = reduce(Rc::default(), [hello(1), batch(vec![recv(1), recv(2), recv(3)], 0)]);
+        let s = s.reduce(Action::Select("blocking".into()));
+        assert_eq!(s.playback.anchor_seq, Some(3), "selecting shows the newest step");
+        let s = s.reduce(Action::Step);
+        assert!(s.playback.paused);
+        let s = reduce(s, [Action::TogglePause, Action::Faster, Action::Slower, Action::Slower]);
+        assert!(!s.playback.paused);
+        assert_eq!(s.playback.speed_index, crate::playback::DEFAULT_SPEED_INDEX + 1);
+    }
+
+    #[test]
+    fn test_addresses_match_across_v4_mapped_form() {
+        assert_eq!(canonical_addr("[::ffff:127.0.0.1]:5"), "127.0.0.1:5");
+        assert!(same_addr("[::ffff:127.0.0.1]:5", "127.0.0.1:5"));
+        assert!(!same_addr("127.0.0.1:5", "127.0.0.1:6"));
+    }
+}

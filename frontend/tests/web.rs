@@ -1,0 +1,278 @@
+//! Browser tests (headless chromium via wasm-bindgen-test-runner) for the DOM glue: the app
+//! mounted into a div, fed server messages through its reducer, its clicks recorded as
+//! commands. Run: `CHROMEDRIVER=/usr/bin/chromedriver cargo test -p kettle-frontend --target
+//! wasm32-unknown-unknown`.
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use kettle_frontend::service::Sender;
+use kettle_frontend::state::Action;
+use kettle_frontend::{App, AppProps};
+use kettle_shared::{
+    Clock, Command, Event, EventKind, ModelInfo, ModelState, RecvOutcome, ReplyResult, SendOutcome,
+    ServerMsg, ThreadRef, PROTOCOL_VERSION,
+};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement, HtmlInputElement};
+use yew::Callback;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+struct Page {
+    root: Element,
+    dispatch: Callback<Action>,
+    sent: Rc<RefCell<Vec<Command>>>,
+}
+
+impl Page {
+    async fn mount() -> Page {
+        let document = web_sys::window().unwrap().document().unwrap();
+        let root = document.create_element("div").unwrap();
+        document.body().unwrap().append_child(&root).unwrap();
+        let sent = Rc::new(RefCell::new(Vec::new()));
+        let slot: Rc<RefCell<Option<Callback<Action>>>> = Rc::default();
+        let props = AppProps {
+            sender: Some(Sender::new({
+                let sent = sent.clone();
+                move |c| sent.borrow_mut().push(c)
+            })),
+            on_dispatch: Some(Callback::from({
+                let slot = slot.clone();
+                move |d| *slot.borrow_mut() = Some(d)
+            })),
+        };
+        yew::Renderer::<App>::with_root_and_props(root.clone(), props).render();
+        yew::scheduler::flush().await;
+        let dispatch = slot.borrow().clone().expect("the app hands out its dispatcher");
+        Page { root, dispatch, sent }
+    }
+
+    async fn feed(&self, msg: ServerMsg) {
+        self.dispatch.emit(Action::Server(msg));
+        yew::scheduler::flush().await;
+    }
+
+    fn query(&self, selector: &str) -> Option<Element> {
+        self.root.query_selector(selector).unwrap()
+    }
+
+    fn text(&self, selector: &str) -> String {
+        self.query(selector)
+            .unwrap_or_else(|| panic!("no {selector}"))
+            .text_content()
+            .unwrap_or_default()
+    }
+
+    async fn click(&self, selector: &str) {
+        self.query(selector).unwrap().unchecked_into::<HtmlElement>().click();
+        yew::scheduler::flush().await;
+    }
+}
+
+fn model(state: ModelState) -> ModelInfo {
+    ModelInfo {
+        id: "blocking".into(),
+        title: "Blocking I/O, one thread".into(),
+        title_zh: "阻塞IO模型(单线程)".into(),
+        figure: "Stevens Fig. 6.1".into(),
+        port: Some(9001),
+        state,
+        reason: None,
+    }
+}
+
+fn hello(version: u32, state: ModelState) -> ServerMsg {
+    ServerMsg::Hello {
+        protocol_version: version,
+        models: vec![model(state)],
+        clock: Clock { start_unix_ms: 0, now_ns: 0 },
+    }
+}
+
+fn ev(seq: u64, t_us: u64, model: &str, kind: EventKind) -> Event {
+    Event {
+        seq,
+        t_ns: t_us * 1_000,
+        model: model.into(),
+        thread: ThreadRef { id: 1, name: "blocking".into() },
+        conn: Some(1),
+        kind,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn hello_renders_the_model_list_and_start_sends_a_command() {
+    let page = Page::mount().await;
+    page.feed(hello(PROTOCOL_VERSION, ModelState::Stopped)).await;
+    let state = page.query("#model-list li[data-model=\"blocking\"] .state").unwrap();
+    assert_eq!(state.text_content().unwrap(), "stopped");
+    assert_eq!(state.get_attribute("data-state").as_deref(), Some("stopped"));
+    assert!(page.query("#version-mismatch").is_none());
+    page.click("#model-list li[data-model=\"blocking\"] button.start").await;
+    assert_eq!(page.sent.borrow().as_slice(), &[Command::Start { model: "blocking".into() }]);
+    assert!(page.text("#lesson").contains("listen backlog"));
+
+    page.click("#lang").await;
+    assert_eq!(page.text("#model-list .state"), "已停止");
+    let state = page.query("#model-list .state").unwrap();
+    assert_eq!(state.get_attribute("data-state").as_deref(), Some("stopped"));
+}
+
+#[wasm_bindgen_test]
+async fn protocol_mismatch_is_said_plainly() {
+    let page = Page::mount().await;
+    page.feed(hello(PROTOCOL_VERSION + 1, ModelState::Stopped)).await;
+    assert!(page.text("#version-mismatch").contains("protocol version"));
+}
+
+#[wasm_bindgen_test]
+async fn echo_client_shows_backlog_then_accept_and_sends_lines() {
+    let page = Page::mount().await;
+    page.feed(hello(PROTOCOL_VERSION, ModelState::Running)).await;
+    page.click("#echo-open").await;
+    assert_eq!(page.sent.borrow().last(), Some(&Command::EchoOpen { model: "blocking".into() }));
+    page.dispatch
+        .emit(Action::Sent { id: 1, command: Command::EchoOpen { model: "blocking".into() } });
+    page.feed(ServerMsg::Reply {
+        id: 1,
+        result: ReplyResult::EchoOpened {
+            client: 7,
+            model: "blocking".into(),
+            local: "127.0.0.1:40001".into(),
+        },
+    })
+    .await;
+    let status = ".echo-client[data-client=\"7\"] .echo-status";
+    assert!(page.text(status).contains("waiting in the listen backlog"), "{}", page.text(status));
+
+    let accept =
+        EventKind::AcceptExit { fd: Some(5), peer: Some("127.0.0.1:40001".into()), error: None };
+    page.feed(ServerMsg::Batch { events: vec![ev(1, 1, "blocking", accept)], dropped: 0 }).await;
+    assert_eq!(page.text(status), "accepted by the server");
+
+    let input: HtmlInputElement =
+        page.query(".echo-client[data-client=\"7\"] .echo-input").unwrap().unchecked_into();
+    input.set_value("hello");
+    page.click(".echo-client[data-client=\"7\"] button.echo-send").await;
+    assert_eq!(
+        page.sent.borrow().last(),
+        Some(&Command::EchoSend { client: 7, text: "hello\n".into() })
+    );
+    assert_eq!(input.value(), "");
+
+    page.feed(ServerMsg::Echo { client: 7, text: "HELLO\n".into() }).await;
+    assert_eq!(page.text(".echo-client[data-client=\"7\"] .echo-reply"), "HELLO\n");
+
+    let closed =
+        EventKind::ClientClosed { client: 7, reason: "server closed the connection".into() };
+    page.feed(ServerMsg::Batch { events: vec![ev(2, 2, "client", closed)], dropped: 3 }).await;
+    assert_eq!(page.text(status), "closed: server closed the connection");
+    assert!(page.query(".echo-client[data-client=\"7\"] button.echo-remove").is_some());
+    assert_eq!(
+        page.query("#event-log .log-dropped").unwrap().get_attribute("data-count").as_deref(),
+        Some("3")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn diagram_draws_measured_phases_and_steps() {
+    let page = Page::mount().await;
+    page.feed(hello(PROTOCOL_VERSION, ModelState::Running)).await;
+    let events = vec![
+        ev(1, 0, "blocking", EventKind::RecvEnter { fd: 5, len: 1024 }),
+        ev(2, 200_000, "blocking", EventKind::DataArrived { fd: 5 }),
+        ev(
+            3,
+            200_030,
+            "blocking",
+            EventKind::RecvExit {
+                fd: 5,
+                outcome: RecvOutcome::Data { bytes: 6, preview: "hello\n".into() },
+                wait_ns: Some(200_000_000),
+                copy_ns: Some(30_000),
+            },
+        ),
+        ev(4, 200_040, "blocking", EventKind::SendEnter { fd: 5, bytes: 6 }),
+        ev(
+            5,
+            200_050,
+            "blocking",
+            EventKind::SendExit { fd: 5, outcome: SendOutcome::Sent { bytes: 6 } },
+        ),
+    ];
+    page.feed(ServerMsg::Batch { events, dropped: 0 }).await;
+    page.dispatch.emit(Action::TogglePause);
+    page.dispatch.emit(Action::Live);
+    yew::scheduler::flush().await;
+    let svg = page.query("svg#diagram").unwrap();
+    assert_eq!(svg.get_attribute("data-phase").as_deref(), Some("done"));
+    assert_eq!(svg.get_attribute("data-step").as_deref(), Some("4"));
+    assert!(page.query("g.step[data-kind=\"data_arrived\"]").is_some());
+    assert_eq!(page.text("g.phase[data-phase=\"wait\"] text"), "200 ms");
+    assert_eq!(page.text("g.phase[data-phase=\"copy\"] text"), "30.0 µs");
+    assert_eq!(page.root.query_selector_all("#event-log .event-row").unwrap().length(), 5);
+}
+
+#[wasm_bindgen_test]
+async fn backend_errors_show_and_dismiss() {
+    let page = Page::mount().await;
+    page.feed(hello(PROTOCOL_VERSION, ModelState::Stopped)).await;
+    assert!(page.query("#errors").unwrap().has_attribute("hidden"));
+    page.feed(ServerMsg::Error {
+        id: None,
+        code: kettle_shared::ErrorCode::NotRunning,
+        message: "the model is not running".into(),
+    })
+    .await;
+    assert!(page.text("#errors .error-text").contains("the model is not running"));
+    page.click("#errors button.dismiss").await;
+    assert!(page.query("#errors .error").is_none());
+}
+
+fn key(key: &str) -> web_sys::KeyboardEvent {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key(key);
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn keyboard_controls_playback_but_not_while_typing() {
+    let page = Page::mount().await;
+    page.feed(hello(PROTOCOL_VERSION, ModelState::Running)).await;
+    let document = web_sys::window().unwrap().document().unwrap();
+    let paused = |page: &Page| page.query("#pause").unwrap().get_attribute("data-paused");
+    assert_eq!(paused(&page).as_deref(), Some("false"));
+    document.dispatch_event(&key(" ")).unwrap();
+    yew::scheduler::flush().await;
+    assert_eq!(paused(&page).as_deref(), Some("true"));
+    document.dispatch_event(&key("+")).unwrap();
+    yew::scheduler::flush().await;
+    assert_eq!(
+        page.query("#playback").unwrap().get_attribute("data-speed").as_deref(),
+        Some("1/1 000")
+    );
+
+    page.feed(ServerMsg::Reply {
+        id: 1,
+        result: ReplyResult::EchoOpened {
+            client: 1,
+            model: "blocking".into(),
+            local: "127.0.0.1:1".into(),
+        },
+    })
+    .await;
+    let input = page.query(".echo-input").unwrap();
+    input.dispatch_event(&key(" ")).unwrap();
+    input.dispatch_event(&key("l")).unwrap();
+    yew::scheduler::flush().await;
+    assert_eq!(paused(&page).as_deref(), Some("true"), "a space typed in an echo input is text");
+    assert_eq!(page.text("#lang"), "中文", "and so is an L");
+    document.dispatch_event(&key("L")).unwrap();
+    yew::scheduler::flush().await;
+    assert_eq!(page.text("#lang"), "English");
+}
