@@ -74,7 +74,7 @@ async fn browser(driver: &Driver) -> Client {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--window-size=1600,1000",
+        "--window-size=1600,2200",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -165,10 +165,11 @@ async fn page_echoes_a_line_and_the_diagram_plays_both_phases() {
     let c = browser(&driver).await;
     c.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
     wait_js(&c, "the blocking model listed as running", "document.querySelector(\"#model-list li[data-model='blocking'] .state[data-state='running']\")").await;
-    wait_js(&c, "connected", "document.querySelector('#conn-status') && /connected/i.test(document.querySelector('#conn-status').textContent)").await;
+    wait_js(&c, "connected", "document.querySelector(\"#conn-status[data-status='connected']\")").await;
 
-    // Slowest playback so the short copy phase lasts long enough to be seen.
-    c.execute("const s = document.querySelector('#speed'); s.value = s.options[s.options.length - 1].value; s.dispatchEvent(new Event('change', {bubbles: true}));", vec![]).await.unwrap();
+    // 1/10 000: a copy phase of tens of microseconds plays for a few hundred milliseconds.
+    c.execute("const s = document.querySelector('#speed'); s.value = '4'; s.dispatchEvent(new Event('change', {bubbles: true}));", vec![]).await.unwrap();
+    wait_js(&c, "speed 1/10 000", "document.querySelector('#playback').dataset.speed === '1/10 000'").await;
     // Record every phase the diagram shows from now on.
     c.execute(
         "window.__phases = []; setInterval(() => { const d = document.querySelector('#diagram'); \
@@ -223,6 +224,7 @@ async fn page_echoes_a_line_and_the_diagram_plays_both_phases() {
     assert_eq!(early, "0", "the blocking server must not answer the second client yet");
 
     if let Some(path) = std::env::var_os("KETTLE_SCREENSHOT") {
+        c.execute("window.scrollTo(0, 0); document.activeElement.blur();", vec![]).await.unwrap();
         let png = c.screenshot().await.unwrap();
         std::fs::write(&path, png).unwrap();
     }
