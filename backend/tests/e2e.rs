@@ -165,11 +165,17 @@ async fn page_echoes_a_line_and_the_diagram_plays_both_phases() {
     let c = browser(&driver).await;
     c.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
     wait_js(&c, "the blocking model listed as running", "document.querySelector(\"#model-list li[data-model='blocking'] .state[data-state='running']\")").await;
-    wait_js(&c, "connected", "document.querySelector(\"#conn-status[data-status='connected']\")").await;
+    wait_js(&c, "connected", "document.querySelector(\"#conn-status[data-status='connected']\")")
+        .await;
 
     // 1/10 000: a copy phase of tens of microseconds plays for a few hundred milliseconds.
     c.execute("const s = document.querySelector('#speed'); s.value = '4'; s.dispatchEvent(new Event('change', {bubbles: true}));", vec![]).await.unwrap();
-    wait_js(&c, "speed 1/10 000", "document.querySelector('#playback').dataset.speed === '1/10 000'").await;
+    wait_js(
+        &c,
+        "speed 1/10 000",
+        "document.querySelector('#playback').dataset.speed === '1/10 000'",
+    )
+    .await;
     // Record every phase the diagram shows from now on.
     c.execute(
         "window.__phases = []; setInterval(() => { const d = document.querySelector('#diagram'); \

@@ -1,0 +1,328 @@
+//! Making sure the pinned tools are installed, installing only what is missing.
+//!
+//! Every `ensure_*` first asks the tool for its version and does nothing when it already
+//! matches, so a second run costs a few milliseconds per tool.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::process::{cargo, output_of, run_checked, say, timed};
+use crate::Result;
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const TRUNK_VERSION: &str = "0.21.14";
+/// npm's `binaryen` package; its `wasm-opt` reports the major version, `version 132`.
+const BINARYEN_NPM_VERSION: &str = "132.0.0";
+const WASM_OPT_VERSION: &str = "132";
+/// Where npm installs binaryen, relative to the workspace root (ignored by git).
+const BINARYEN_PREFIX: &str = ".tools/binaryen";
+
+/// The chromium, chromedriver and strace the browser tests need, as (Debian package, file).
+pub const BROWSER_PACKAGES: [(&str, &str); 3] = [
+    ("chromium", "/usr/lib/chromium/chromium"),
+    ("chromium-driver", "/usr/bin/chromedriver"),
+    ("strace", "/usr/bin/strace"),
+];
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub const CHROMIUM: &str = "/usr/lib/chromium/chromium";
+
+/// Puts the project-local binaryen first on `PATH` (so Debian's old `wasm-opt` is never
+/// used), then cargo's bin directory (where `cargo install` puts trunk and wasm-bindgen).
+/// Every child process inherits this `PATH`.
+pub fn put_tools_first_on_path(root: &Path) -> Result<()> {
+    let mut dirs = vec![binaryen_bin(root), cargo_home().join("bin")];
+    if let Some(path) = std::env::var_os("PATH") {
+        let ours = dirs.clone();
+        dirs.extend(std::env::split_paths(&path).filter(|dir| !ours.contains(dir)));
+    }
+    let path = std::env::join_paths(dirs).map_err(|e| format!("cannot build PATH: {e}"))?;
+    std::env::set_var("PATH", path);
+    Ok(())
+}
+
+/// Everything needed to build the frontend: the wasm target, trunk, the wasm-bindgen CLI
+/// and wasm-opt, each at its pinned version.
+pub fn ensure_build_tools(root: &Path) -> Result<()> {
+    ensure_wasm_target()?;
+    ensure_trunk()?;
+    ensure_wasm_bindgen(root)?;
+    ensure_wasm_opt(root)
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed = output_of("rustup", &["target", "list", "--installed"]).ok_or(
+        "`rustup target list --installed` failed: the xtask needs rustup (https://rustup.rs)",
+    )?;
+    if installed.lines().any(|line| line.trim() == WASM_TARGET) {
+        say(&format!("rust target {WASM_TARGET}: installed"));
+        return Ok(());
+    }
+    timed(&format!("adding rust target {WASM_TARGET} (rustup, ~1 min)"), || {
+        run_checked(
+            Command::new("rustup").args(["target", "add", WASM_TARGET]),
+            "rustup needs to reach static.rust-lang.org.",
+        )
+    })
+}
+
+fn ensure_trunk() -> Result<()> {
+    if reports_version(output_of("trunk", &["--version"]), TRUNK_VERSION) {
+        say(&format!("trunk {TRUNK_VERSION}: installed"));
+        return Ok(());
+    }
+    timed(&format!("installing trunk {TRUNK_VERSION} (cargo install, ~10 min on 2 cores)"), || {
+        cargo_install(&["trunk", "--locked", "--version", TRUNK_VERSION])
+    })
+}
+
+fn ensure_wasm_bindgen(root: &Path) -> Result<()> {
+    let version = wasm_bindgen_version(root)?;
+    if reports_version(output_of("wasm-bindgen", &["--version"]), &version) {
+        say(&format!("wasm-bindgen CLI {version}: installed"));
+        return Ok(());
+    }
+    // Not `--locked`: one dependency pinned in its lock file is gone from the registry.
+    timed(
+        &format!("installing wasm-bindgen CLI {version} (cargo install, 3-10 min on 2 cores)"),
+        || cargo_install(&["wasm-bindgen-cli", "--version", &version]),
+    )
+}
+
+/// The `wasm-bindgen` version in Cargo.lock, checked against `Trunk.toml`'s pin.
+fn wasm_bindgen_version(root: &Path) -> Result<String> {
+    let lock = read(&root.join("Cargo.lock"))?;
+    let version = lock_version(&lock, "wasm-bindgen")?;
+    let trunk_toml = read(&root.join("Trunk.toml"))?;
+    match toml_string(&trunk_toml, "tools", "wasm_bindgen") {
+        Some(pinned) if pinned == version => Ok(version),
+        Some(pinned) => Err(format!(
+            "Trunk.toml pins wasm_bindgen = \"{pinned}\" but Cargo.lock has wasm-bindgen \
+             {version}; set `[tools] wasm_bindgen = \"{version}\"` in Trunk.toml"
+        )),
+        None => Err(format!(
+            "Trunk.toml has no `[tools] wasm_bindgen`; add `wasm_bindgen = \"{version}\"` so \
+             trunk uses the installed CLI instead of downloading one"
+        )),
+    }
+}
+
+fn ensure_wasm_opt(root: &Path) -> Result<()> {
+    let local = binaryen_bin(root).join("wasm-opt");
+    if !reports_version(output_of(&local, &["--version"]), WASM_OPT_VERSION) {
+        ensure_npm()?;
+        timed(
+            &format!("installing wasm-opt (npm binaryen@{BINARYEN_NPM_VERSION} into {BINARYEN_PREFIX}, ~10 s)"),
+            || {
+                run_checked(
+                    Command::new("npm").args([
+                        "install",
+                        "--prefix",
+                        BINARYEN_PREFIX,
+                        "--no-audit",
+                        "--no-fund",
+                        &format!("binaryen@{BINARYEN_NPM_VERSION}"),
+                    ]),
+                    "npm needs to reach registry.npmjs.org.",
+                )
+            },
+        )?;
+    }
+    // What trunk will find on PATH, not just what npm installed.
+    let found = output_of("wasm-opt", &["--version"]);
+    if reports_version(found.clone(), WASM_OPT_VERSION) {
+        say(&format!("wasm-opt {WASM_OPT_VERSION}: installed in {BINARYEN_PREFIX}"));
+        Ok(())
+    } else {
+        Err(format!(
+            "`wasm-opt --version` should report version {WASM_OPT_VERSION} but says {:?}; \
+             expected {} first on PATH",
+            found.unwrap_or_default().trim(),
+            local.display()
+        ))
+    }
+}
+
+fn ensure_npm() -> Result<()> {
+    if output_of("npm", &["--version"]).is_some() {
+        return Ok(());
+    }
+    timed("installing node and npm (apt-get, ~1 min)", || apt_install(&["nodejs", "npm"]))
+}
+
+/// chromium, chromedriver and strace for the browser tests, from Debian.
+pub fn ensure_browser_tools() -> Result<()> {
+    let missing: Vec<&str> = BROWSER_PACKAGES
+        .iter()
+        .filter(|(_, file)| !Path::new(file).exists())
+        .map(|(package, _)| *package)
+        .collect();
+    if missing.is_empty() {
+        say("chromium, chromedriver, strace: installed");
+        return Ok(());
+    }
+    timed(&format!("installing {} (apt-get, ~2 min)", missing.join(" ")), || apt_install(&missing))
+}
+
+/// `apt-get update && apt-get install -y <packages>` as root; otherwise a clear error with
+/// the command to run.
+fn apt_install(packages: &[&str]) -> Result<()> {
+    let list = packages.join(" ");
+    if !is_root() {
+        return Err(format!(
+            "missing Debian packages: {list}. Install them, then run the xtask again:\n    \
+             sudo apt-get update && sudo apt-get install -y {list}"
+        ));
+    }
+    let hint = "apt-get needs to reach the Debian mirrors.";
+    run_checked(Command::new("apt-get").arg("update"), hint)?;
+    run_checked(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        hint,
+    )
+}
+
+fn is_root() -> bool {
+    output_of("id", &["-u"]).is_some_and(|uid| uid.trim() == "0")
+}
+
+fn cargo_install(args: &[&str]) -> Result<()> {
+    let mut cmd = cargo();
+    // A temporary build directory, as plain `cargo install` would use: the project's
+    // target dir stays the project's.
+    cmd.arg("install").args(args).env_remove("CARGO_TARGET_DIR");
+    run_checked(
+        &mut cmd,
+        "Installing needs network access to crates.io (or its mirror) and a C compiler; \
+         rerun the command above by hand to see the full error.",
+    )
+}
+
+fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cargo")
+    })
+}
+
+fn binaryen_bin(root: &Path) -> PathBuf {
+    root.join(BINARYEN_PREFIX).join("node_modules").join(".bin")
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Whether a `--version` output names `version` as one of its words:
+/// `trunk 0.21.14`, `wasm-bindgen 0.2.130`, `wasm-opt version 132 (version_132)`.
+fn reports_version(output: Option<String>, version: &str) -> bool {
+    output.is_some_and(|text| text.split_whitespace().any(|word| word == version))
+}
+
+/// The single version of package `name` in a Cargo.lock. Two versions of wasm-bindgen would
+/// need two CLIs, so more than one is an error.
+pub fn lock_version(lock: &str, name: &str) -> Result<String> {
+    let mut versions = Vec::new();
+    for package in lock.split("[[package]]").skip(1) {
+        if toml_value(package, "name") == Some(name) {
+            if let Some(version) = toml_value(package, "version") {
+                versions.push(version.to_string());
+            }
+        }
+    }
+    match versions.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!("Cargo.lock has no `{name}` package")),
+        many => Err(format!("Cargo.lock has several `{name}` versions: {}", many.join(", "))),
+    }
+}
+
+/// The string value of `key` inside `[table]` of a simple TOML file.
+pub fn toml_string(text: &str, table: &str, key: &str) -> Option<String> {
+    let header = format!("[{table}]");
+    let mut in_table = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_table = line == header;
+        } else if in_table {
+            if let Some(value) = toml_value(line, key) {
+                return Some(value.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// The quoted value of the first `key = "value"` line in `text`.
+fn toml_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.split_once('=')?;
+        let v = v.trim();
+        (k.trim() == key).then(|| v.trim_matches('"')).filter(|_| v.starts_with('"'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCK: &str = r#"
+version = 4
+
+[[package]]
+name = "wasm-bindgen-macro"
+version = "0.2.130"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+
+[[package]]
+name = "wasm-bindgen"
+version = "0.2.130"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+dependencies = [
+ "cfg-if",
+ "wasm-bindgen-macro",
+]
+
+[[package]]
+name = "yew"
+version = "0.23.0"
+"#;
+
+    #[test]
+    fn finds_the_locked_version_of_exactly_that_package() {
+        assert_eq!(lock_version(LOCK, "wasm-bindgen").unwrap(), "0.2.130");
+        assert_eq!(lock_version(LOCK, "yew").unwrap(), "0.23.0");
+    }
+
+    #[test]
+    fn a_missing_or_duplicated_package_is_an_error() {
+        assert!(lock_version(LOCK, "trunk").unwrap_err().contains("no `trunk`"));
+        let twice = format!("{LOCK}\n[[package]]\nname = \"yew\"\nversion = \"0.21.0\"\n");
+        assert!(lock_version(&twice, "yew").unwrap_err().contains("0.23.0, 0.21.0"));
+    }
+
+    #[test]
+    fn reads_the_pin_from_the_right_trunk_toml_table() {
+        let trunk = "[build]\nwasm_bindgen = \"no\"\n\n[tools]\n# pinned\nwasm_bindgen = \"0.2.130\"\nwasm_opt = \"version_132\"\n";
+        assert_eq!(toml_string(trunk, "tools", "wasm_bindgen").as_deref(), Some("0.2.130"));
+        assert_eq!(toml_string(trunk, "tools", "wasm_opt").as_deref(), Some("version_132"));
+        assert_eq!(toml_string(trunk, "tools", "sass"), None);
+    }
+
+    #[test]
+    fn the_real_lock_file_and_trunk_toml_agree() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        assert!(wasm_bindgen_version(root).is_ok());
+    }
+
+    #[test]
+    fn version_outputs_are_matched_word_by_word() {
+        let said = |s: &str| Some(s.to_string());
+        assert!(reports_version(said("trunk 0.21.14\n"), "0.21.14"));
+        assert!(!reports_version(said("trunk 0.21.1\n"), "0.21.14"));
+        assert!(reports_version(said("wasm-opt version 132 (version_132)\n"), "132"));
+        assert!(!reports_version(said("wasm-opt version 108\n"), "132"));
+        assert!(!reports_version(None, "132"));
+    }
+}
