@@ -8,11 +8,13 @@
 //! | trunk build   | `trunk build --release` (the end-to-end tests serve `dist/`)             |
 //! | unit+integ    | `cargo test --workspace`                                                 |
 //! | wasm tests    | `cargo test -p kettle-frontend --target wasm32-unknown-unknown`          |
-//! | e2e           | `cargo test --workspace --test e2e -- --ignored --test-threads=1`        |
+//! | e2e           | `cargo test --workspace -- --ignored --test-threads=1`                   |
 //!
 //! `--quick` skips the last two and the trunk build, and does not need chromium.
 //! Native builds always use `--workspace` so cargo unifies features the same way every
-//! time; switching between `-p` and `--workspace` costs a ~55 s rebuild.
+//! time; switching between `-p` and `--workspace` costs a ~55 s rebuild. For the same reason the
+//! e2e stage selects its tests with `--ignored` (only the browser tests are ignored) rather
+//! than `--test e2e`, which would build a different package set and rebuild dependencies.
 
 use std::path::Path;
 use std::process::Command;
@@ -107,7 +109,7 @@ fn stages(root: &Path, quick: bool) -> Vec<Stage> {
     let mut wasm = cargo_with(&["test", "-p", "kettle-frontend", "--target", WASM_TARGET]);
     wasm.env("CHROMEDRIVER", CHROMEDRIVER);
     stages.push(Stage { name: "wasm tests", command: wasm });
-    let mut e2e = cargo_with(&["test", "--workspace", "--test", "e2e", "--"]);
+    let mut e2e = cargo_with(&["test", "--workspace", "--"]);
     e2e.args(["--ignored", "--test-threads=1"])
         .env("KETTLE_DIST", root.join("dist"))
         .env("CHROMEDRIVER", CHROMEDRIVER)
