@@ -52,6 +52,17 @@ impl std::fmt::Display for RegistryError {
 
 impl std::error::Error for RegistryError {}
 
+impl RegistryError {
+    /// The protocol's code for this failure.
+    pub fn code(&self) -> kettle_shared::ErrorCode {
+        match self {
+            RegistryError::UnknownModel(_) => kettle_shared::ErrorCode::UnknownModel,
+            RegistryError::Unavailable(_) => kettle_shared::ErrorCode::Unavailable,
+            RegistryError::Io(_) => kettle_shared::ErrorCode::Io,
+        }
+    }
+}
+
 struct Slot {
     descriptor: &'static ModelDescriptor,
     serve: ServeFn,

@@ -229,12 +229,11 @@ fn error_body(code: ErrorCode, message: String) -> serde_json::Value {
 }
 
 fn registry_error(e: RegistryError) -> Response {
-    let (status, code) = match &e {
-        RegistryError::UnknownModel(_) => (StatusCode::NOT_FOUND, ErrorCode::UnknownModel),
-        RegistryError::Unavailable(_) => (StatusCode::CONFLICT, ErrorCode::Unavailable),
-        RegistryError::Io(_) => (StatusCode::CONFLICT, ErrorCode::Io),
+    let status = match e {
+        RegistryError::UnknownModel(_) => StatusCode::NOT_FOUND,
+        RegistryError::Unavailable(_) | RegistryError::Io(_) => StatusCode::CONFLICT,
     };
-    (status, Json(error_body(code, e.to_string()))).into_response()
+    (status, Json(error_body(e.code(), e.to_string()))).into_response()
 }
 
 async fn list_models(State(state): State<AppState>) -> Response {
@@ -242,17 +241,20 @@ async fn list_models(State(state): State<AppState>) -> Response {
 }
 
 async fn start_model(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
-    let registry = state.registry.clone();
-    match tokio::task::spawn_blocking(move || registry.start(&id)).await {
-        Ok(Ok(info)) => Json(info).into_response(),
-        Ok(Err(e)) => registry_error(e),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    lifecycle(state.registry, move |r| r.start(&id)).await
 }
 
 async fn stop_model(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
-    let registry = state.registry.clone();
-    match tokio::task::spawn_blocking(move || registry.stop(&id)).await {
+    lifecycle(state.registry, move |r| r.stop(&id)).await
+}
+
+/// Runs a start or stop off the async workers (a stop joins threads) and answers with the
+/// model's new state.
+async fn lifecycle<F>(registry: Registry, f: F) -> Response
+where
+    F: FnOnce(&Registry) -> Result<kettle_shared::ModelInfo, RegistryError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(move || f(&registry)).await {
         Ok(Ok(info)) => Json(info).into_response(),
         Ok(Err(e)) => registry_error(e),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -449,11 +451,7 @@ impl Viewer {
         let registry = self.state.registry.clone();
         match tokio::task::spawn_blocking(move || f(&registry)).await {
             Ok(Ok(model)) => Ok(ReplyResult::Model { model }),
-            Ok(Err(e)) => Err(match &e {
-                RegistryError::UnknownModel(_) => (ErrorCode::UnknownModel, e.to_string()),
-                RegistryError::Unavailable(_) => (ErrorCode::Unavailable, e.to_string()),
-                RegistryError::Io(_) => (ErrorCode::Io, e.to_string()),
-            }),
+            Ok(Err(e)) => Err((e.code(), e.to_string())),
             Err(e) => Err((ErrorCode::Io, e.to_string())),
         }
     }
