@@ -164,9 +164,14 @@ fn allowed_hosts(addr: SocketAddr) -> Vec<String> {
 
 /// Where the built frontend is: `explicit`, `$KETTLE_DIST`, `./dist`, next to the binary's
 /// workspace (`target/release/kettle` → `dist/`), or the source tree's `dist/`.
+/// An explicit directory that holds no `index.html` is not second-guessed: `None`, so the
+/// page says the frontend is missing instead of silently serving another build.
 pub fn find_dist(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(dir) = explicit {
+        let built = dir.join("index.html").is_file();
+        return if built { dir.canonicalize().ok() } else { None };
+    }
     let mut candidates: Vec<PathBuf> = Vec::new();
-    candidates.extend(explicit.map(Path::to_path_buf));
     candidates.extend(std::env::var_os("KETTLE_DIST").map(PathBuf::from));
     candidates.push(PathBuf::from("dist"));
     if let Ok(exe) = std::env::current_exe() {

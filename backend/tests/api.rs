@@ -290,3 +290,24 @@ async fn a_viewer_that_never_reads_keeps_memory_bounded_and_others_keep_receivin
     drop(stalled);
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_built_frontend_the_page_says_how_to_build_it() {
+    let config = kettle_backend::Config {
+        bind: "127.0.0.1".parse().unwrap(),
+        port: 0,
+        model_port_base: 0,
+        start: vec![],
+        allow_origins: vec![],
+        dist: Some(std::env::temp_dir().join("kettle-no-such-dist")),
+    };
+    let server = kettle_backend::serve(config).await.unwrap();
+    assert_eq!(server.dist, None);
+    let addr = server.addr;
+    let h = host(&server);
+    let (status, body) =
+        tokio::task::spawn_blocking(move || http(addr, "GET", "/", &[("Host", &h)])).await.unwrap();
+    assert_eq!(status, 503);
+    assert!(body.contains("has not been built") && body.contains("cargo xtask run"), "{body}");
+    server.shutdown().await.unwrap();
+}
