@@ -57,7 +57,12 @@ async fn main() -> anyhow::Result<()> {
         ),
     }
     for m in server.registry.list() {
-        eprintln!("kettle: model {:<10} {:?} port {:?}", m.id, m.state, m.port);
+        let state = serde_json::to_value(m.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let port = m.port.map_or("chosen at start".to_owned(), |p| p.to_string());
+        eprintln!("kettle: model {:<16} {state:<11} port {port}", m.id);
     }
     println!("Kettle is running at http://{}  (Ctrl-C to stop)", server.addr);
     tokio::signal::ctrl_c().await?;
