@@ -17,7 +17,7 @@
 //!   dropped events; each batch is sorted by `seq`.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use kettle_shared::{Event, EventKind, ThreadRef};
@@ -60,6 +60,33 @@ struct Shared {
     next_thread: AtomicU32,
     batches: broadcast::Sender<Arc<Batch>>,
     history: std::sync::Mutex<std::collections::VecDeque<Event>>,
+    /// Threads that asked to be sampled ([`Tracer::sampled`]); dead entries are pruned.
+    sampled: Mutex<Vec<Weak<ThreadStats>>>,
+}
+
+/// What one thread counts about itself, read every 250 ms for [`EventKind::ThreadSample`].
+#[derive(Debug)]
+pub struct ThreadStats {
+    /// The model it belongs to.
+    pub model: &'static str,
+    /// The thread.
+    pub thread: ThreadRef,
+    /// The kernel's id for the thread (`gettid`), to read its CPU clock.
+    pub tid: i32,
+    syscalls: AtomicU64,
+    conns: AtomicU32,
+}
+
+impl ThreadStats {
+    /// System calls made so far.
+    pub fn syscalls(&self) -> u64 {
+        self.syscalls.load(Ordering::Relaxed)
+    }
+
+    /// Connections held now.
+    pub fn conns(&self) -> u32 {
+        self.conns.load(Ordering::Relaxed)
+    }
 }
 
 impl Recorder {
@@ -73,6 +100,7 @@ impl Recorder {
             next_thread: AtomicU32::new(1),
             batches,
             history: Default::default(),
+            sampled: Default::default(),
         });
         tokio::spawn(pump(rx, shared.clone()));
         Recorder { queue, shared }
@@ -97,7 +125,27 @@ impl Recorder {
     /// A tracer for a new thread of `model`: gives the thread its small stable id.
     pub fn tracer(&self, model: &'static str, thread_name: impl Into<String>) -> Tracer {
         let id = self.shared.next_thread.fetch_add(1, Ordering::Relaxed);
-        Tracer { recorder: self.clone(), model, thread: ThreadRef { id, name: thread_name.into() } }
+        let thread = ThreadRef { id, name: thread_name.into() };
+        let stats = Arc::new(ThreadStats {
+            model,
+            thread: thread.clone(),
+            tid: 0,
+            syscalls: AtomicU64::new(0),
+            conns: AtomicU32::new(0),
+        });
+        Tracer { recorder: self.clone(), model, thread, stats }
+    }
+
+    /// The live sampled threads of `model`.
+    pub fn sampled_threads(&self, model: &str) -> Vec<Arc<ThreadStats>> {
+        let mut all = self.shared.sampled.lock().unwrap_or_else(|p| p.into_inner());
+        all.retain(|w| w.strong_count() > 0);
+        all.iter().filter_map(Weak::upgrade).filter(|s| s.model == model).collect()
+    }
+
+    /// Records an event on behalf of another thread (for example its periodic sample).
+    pub fn emit_for(&self, stats: &ThreadStats, conn: Option<u64>, kind: EventKind) {
+        self.record(stats.model, &stats.thread, clock().now_ns(), conn, kind);
     }
 
     fn record(
@@ -118,11 +166,17 @@ impl Recorder {
 }
 
 /// What one thread records through. Owned by that thread; cheap to clone for a helper.
+///
+/// It also counts the thread's system calls for the periodic [`EventKind::ThreadSample`]:
+/// every `accept_enter`, `recv_enter`, `send_enter`, `wait_enter` and `close` it records is
+/// one call; calls not recorded one by one (an `EAGAIN` storm) are added with
+/// [`Tracer::count_syscalls`].
 #[derive(Debug, Clone)]
 pub struct Tracer {
     recorder: Recorder,
     model: &'static str,
     thread: ThreadRef,
+    stats: Arc<ThreadStats>,
 }
 
 impl Tracer {
@@ -133,7 +187,44 @@ impl Tracer {
 
     /// Records `kind` at an instant measured elsewhere (a kernel timestamp, a syscall's entry).
     pub fn emit_at(&self, t_ns: u64, conn: Option<u64>, kind: EventKind) {
+        if matches!(
+            kind,
+            EventKind::AcceptEnter
+                | EventKind::RecvEnter { .. }
+                | EventKind::SendEnter { .. }
+                | EventKind::WaitEnter { .. }
+                | EventKind::Close { .. }
+        ) {
+            self.count_syscalls(1);
+        }
         self.recorder.record(self.model, &self.thread, t_ns, conn, kind);
+    }
+
+    /// Adds system calls that were made but not recorded one by one.
+    pub fn count_syscalls(&self, n: u64) {
+        self.stats.syscalls.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// How many connections this thread holds now.
+    pub fn set_conns(&self, n: u32) {
+        self.stats.conns.store(n, Ordering::Relaxed);
+    }
+
+    /// The same tracer, sampled every 250 ms (CPU time, connections, system calls). Call it on
+    /// the thread being traced: it reads that thread's kernel id.
+    pub fn sampled(mut self) -> Tracer {
+        let stats = ThreadStats {
+            model: self.model,
+            thread: self.thread.clone(),
+            tid: nix::unistd::gettid().as_raw(),
+            syscalls: AtomicU64::new(self.stats.syscalls()),
+            conns: AtomicU32::new(self.stats.conns()),
+        };
+        self.stats = Arc::new(stats);
+        let mut all = self.recorder.shared.sampled.lock().unwrap_or_else(|p| p.into_inner());
+        all.push(Arc::downgrade(&self.stats));
+        drop(all);
+        self
     }
 
     /// The thread this tracer records for.

@@ -28,6 +28,8 @@ use crate::recorder::{Recorder, Tracer};
 
 /// How often the listen-queue thread asks the kernel for the backlog length.
 const BACKLOG_POLL: Duration = Duration::from_millis(10);
+/// How often each model thread is sampled.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 
 /// Why a command on the registry failed.
 #[derive(Debug)]
@@ -210,7 +212,13 @@ impl Registry {
         );
         // The watcher gets its own descriptor (a dup) so it never reads a number the model has
         // closed; both refer to the same socket.
-        let watch = spawn_backlog_watch(listener.try_clone()?, tracer.clone(), stop.clone())?;
+        let watch = spawn_monitor(
+            listener.try_clone()?,
+            tracer.clone(),
+            self.recorder.clone(),
+            id,
+            stop.clone(),
+        )?;
         let ctx = ModelContext {
             descriptor: slot.descriptor,
             listener,
@@ -300,10 +308,14 @@ fn spawn_server(
         .context("cannot start the model's thread")
 }
 
-/// Reads the listen queue length from the kernel and records each change.
-fn spawn_backlog_watch(
+/// The model's monitor thread: reads the listen queue length from the kernel every 10 ms and
+/// records each change, and every 250 ms records a [`EventKind::ThreadSample`] for each
+/// sampled thread of the model (CPU time from the thread's CPU clock, connections, calls).
+fn spawn_monitor(
     listener: OwnedFd,
     t: Tracer,
+    recorder: Recorder,
+    model: &'static str,
     stop: Arc<StopSignal>,
 ) -> anyhow::Result<JoinHandle<()>> {
     std::thread::Builder::new()
@@ -311,6 +323,7 @@ fn spawn_backlog_watch(
         .stack_size(64 * 1024)
         .spawn(move || {
             let mut last = None;
+            let mut next_sample = std::time::Instant::now();
             while !stop.is_stopped() {
                 if let Some(now) = accept_queue(listener.as_raw_fd()) {
                     if last != Some(now) {
@@ -318,10 +331,37 @@ fn spawn_backlog_watch(
                         last = Some(now);
                     }
                 }
+                if std::time::Instant::now() >= next_sample {
+                    sample_threads(&recorder, model);
+                    next_sample += SAMPLE_EVERY;
+                }
                 std::thread::sleep(BACKLOG_POLL);
             }
         })
         .context("cannot start the listen-queue thread")
+}
+
+/// One [`EventKind::ThreadSample`] per live sampled thread of `model`.
+fn sample_threads(recorder: &Recorder, model: &str) {
+    for stats in recorder.sampled_threads(model) {
+        // A thread that just ended has no clock any more: nothing to sample.
+        let Some(cpu_ns) = thread_cpu_ns(stats.tid) else { continue };
+        let kind =
+            EventKind::ThreadSample { cpu_ns, conns: stats.conns(), syscalls: stats.syscalls() };
+        recorder.emit_for(&stats, None, kind);
+    }
+}
+
+/// CPU time a thread of this process has used, from its per-thread CPU clock. The clock id is
+/// built the way the kernel defines it (`MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)`), which,
+/// unlike `pthread_getcpuclockid`, is safe to use after the thread ended: it just fails.
+fn thread_cpu_ns(tid: i32) -> Option<u64> {
+    const CPUCLOCK_PERTHREAD_SCHED: libc::clockid_t = 4 | 2;
+    let clock = (!tid << 3) | CPUCLOCK_PERTHREAD_SCHED;
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec we own; a bad clock id only returns EINVAL.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
 }
 
 /// (connections waiting for `accept`, the most the kernel will queue) of a listening socket.
@@ -340,4 +380,27 @@ fn accept_queue(listener: RawFd) -> Option<(u32, u32)> {
         )
     };
     (rc == 0).then_some((ti.tcpi_unacked, ti.tcpi_sacked))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spinning_thread_shows_cpu_time_and_an_ended_thread_none() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spinner = std::thread::spawn(move || {
+            tx.send(nix::unistd::gettid().as_raw()).unwrap();
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_millis(60) {
+                std::hint::spin_loop();
+            }
+        });
+        let tid = rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let cpu = thread_cpu_ns(tid).expect("a live thread has a CPU clock");
+        assert!(cpu > 1_000_000, "a spinning thread used {cpu} ns");
+        spinner.join().unwrap();
+        assert_eq!(thread_cpu_ns(tid), None);
+    }
 }

@@ -51,8 +51,13 @@ async fn one_line_records_accept_recv_with_both_phases_send_and_close() {
         ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
     })
     .await;
-    let conn: Vec<_> =
-        events.iter().filter(|e| e.model == "blocking" && e.thread.name == "blocking").collect();
+    // Periodic samples are measurements, not steps of the figure.
+    let conn: Vec<_> = events
+        .iter()
+        .filter(|e| {
+            e.model == "blocking" && e.thread.name == "blocking" && e.kind.name() != "thread_sample"
+        })
+        .collect();
     let names: Vec<_> = conn.iter().map(|e| e.kind.name()).collect();
     assert_eq!(
         names,
@@ -199,5 +204,27 @@ async fn stopping_with_a_client_connected_frees_the_port() {
     // And the port can be bound again at once (SO_REUSEADDR aside, nothing listens on it).
     let again = std::net::TcpListener::bind(addr);
     assert!(again.is_ok(), "port still in use: {again:?}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_thread_is_sampled_with_its_calls_and_connections() {
+    let server = kettle(&["blocking"]).await;
+    let addr = model_addr(&server, "blocking");
+    let (mut ws, _) = viewer(&server).await;
+    let mut c = client(addr);
+    for _ in 0..3 {
+        c.write_all(b"ping").unwrap();
+        assert_eq!(read_n(&mut c, 4), b"PING");
+    }
+    let mut events = Vec::new();
+    // accept + 4 recv + 3 send = at least 8 calls, one connection held.
+    events_until(&mut ws, &mut events, Duration::from_secs(5), |ev| {
+        ev.iter().any(|e| {
+            e.thread.name == "blocking"
+                && matches!(e.kind, EventKind::ThreadSample { conns: 1, syscalls, .. } if syscalls >= 8)
+        })
+    })
+    .await;
     server.shutdown().await.unwrap();
 }

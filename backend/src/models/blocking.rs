@@ -70,7 +70,9 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let mut next_conn = 1;
     while !ctx.stop.is_stopped() {
         if let Some(fd) = accept_one(ctx.listener.as_raw_fd(), &tracer, next_conn, &ctx.stop) {
+            tracer.set_conns(1);
             serve_connection(fd, next_conn, &tracer, &ctx.stop);
+            tracer.set_conns(0);
             next_conn += 1;
         }
     }

@@ -54,9 +54,10 @@ pub struct ModelContext {
 }
 
 impl ModelContext {
-    /// A tracer for a new thread of this model.
+    /// A tracer for a new thread of this model, sampled every 250 ms. Call it on the thread it
+    /// will trace (its CPU clock is read by thread id).
     pub fn tracer(&self, thread_name: impl Into<String>) -> Tracer {
-        self.recorder.tracer(self.descriptor.id, thread_name)
+        self.recorder.tracer(self.descriptor.id, thread_name).sampled()
     }
 }
 
