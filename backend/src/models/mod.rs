@@ -21,6 +21,7 @@
 //!    reason to stop serving others.
 
 pub mod blocking;
+pub mod calls;
 
 use std::collections::HashSet;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
