@@ -215,6 +215,9 @@ async fn page_echoes_a_line_and_the_diagram_plays_both_phases() {
         "phase 2 shows a measured duration: {copy_label:?}"
     );
 
+    // The blocking thread is sampled: it sleeps in the kernel, so it is not burning a core.
+    wait_js(&c, "the blocking thread's CPU sample", "document.querySelector(\"#threads tr.thread[data-burning='false'] .cpu\") && /%/.test(document.querySelector('#threads tr.thread .cpu').textContent)").await;
+
     // A second client waits in the backlog until the first leaves.
     let second = open_client(&c, 2).await;
     send_line(&c, &second, "world").await;

@@ -100,6 +100,13 @@ pub enum Key {
     Live,
     KeyHelp,
     NoStepsYet,
+    Threads,
+    Thread,
+    CpuShare,
+    Conns,
+    Syscalls,
+    BurningACore,
+    NoThreadSamples,
 }
 
 /// The label in the given language.
@@ -172,6 +179,13 @@ pub fn t(lang: Lang, key: Key) -> &'static str {
             "Space pause/play · → step · + / - speed · L language",
             "空格 暂停/播放 · → 单步 · + / - 调速 · L 切换语言",
         ),
+        Threads => lang.pick("Threads (sampled every 250 ms)", "线程(每 250 毫秒采样)"),
+        Thread => lang.pick("thread", "线程"),
+        CpuShare => lang.pick("CPU", "CPU 占用"),
+        Conns => lang.pick("connections", "连接数"),
+        Syscalls => lang.pick("system calls", "系统调用次数"),
+        BurningACore => lang.pick("burning a whole core", "占满了一个 CPU 核"),
+        NoThreadSamples => lang.pick("no samples yet — start the model", "还没有采样——请先启动模型"),
         NoStepsYet => lang.pick(
             "No steps of this model yet: start it and open an echo client.",
             "这个模型还没有步骤:启动它并打开一个回显客户端。",
@@ -256,6 +270,13 @@ mod tests {
             Live,
             KeyHelp,
             NoStepsYet,
+            Threads,
+            Thread,
+            CpuShare,
+            Conns,
+            Syscalls,
+            BurningACore,
+            NoThreadSamples,
         ];
         for key in all {
             let (en, zh) = (t(Lang::En, key), t(Lang::Zh, key));

@@ -3,7 +3,8 @@
 //!
 //! Code map:
 //! - pure logic, unit-tested natively: [`state`] (the reducer), [`playback`] (slow-motion
-//!   timing), [`diagram`] (the Stevens-style layout), [`format`], [`i18n`], [`decode`];
+//!   timing), [`diagram`] (the Stevens-style layout), [`format`], [`i18n`], [`decode`],
+//!   [`threads`] (CPU share per thread);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
 
 pub mod components;
@@ -14,5 +15,6 @@ pub mod i18n;
 pub mod playback;
 pub mod service;
 pub mod state;
+pub mod threads;
 
 pub use components::app::{App, AppProps};

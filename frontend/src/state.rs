@@ -257,6 +257,8 @@ pub struct State {
     pub playback: Playback,
     /// The log shows every model, not only the selected one.
     pub log_all_models: bool,
+    /// CPU share, connections and calls of each sampled thread.
+    pub threads: crate::threads::ThreadLoads,
 }
 
 /// Whether an event is a step of the Stevens diagram (periodic samples and the relay's own
@@ -337,6 +339,7 @@ impl State {
     }
 
     fn on_event(&mut self, event: &Event) {
+        self.threads.observe(event);
         match &event.kind {
             EventKind::AcceptExit { peer: Some(peer), .. } => {
                 if self.accepted_peers.len() == MAX_ACCEPTED_PEERS {

@@ -11,7 +11,7 @@ use super::echo::EchoPanel;
 use super::errors::ErrorList;
 use super::event_log::EventLog;
 use super::header::Header;
-use super::models::{Lesson, ModelList};
+use super::models::{Lesson, ModelList, Threads};
 use super::playback_bar::PlaybackBar;
 use super::Ctx;
 use crate::service::{page_ws_url, Connection, Sender};
@@ -108,6 +108,7 @@ pub fn App(props: &AppProps) -> Html {
                 <section class="column-models">
                     <ModelList state={state.clone()} />
                     <Lesson state={state.clone()} />
+                    <Threads state={state.clone()} />
                 </section>
                 <section class="column-diagram">
                     <PlaybackBar state={state.clone()} />

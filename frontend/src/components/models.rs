@@ -107,3 +107,52 @@ pub fn Lesson(props: &ModelsProps) -> Html {
         </section>
     }
 }
+
+/// `#threads`: the selected model's threads with their CPU share, connections and system calls
+/// (`tr.thread[data-thread][data-burning]`); a thread keeping a core busy is flagged
+/// `.burning-core` — the busy loop's lesson.
+#[component]
+pub fn Threads(props: &ModelsProps) -> Html {
+    let state = &props.state;
+    let lang = state.lang;
+    let model = state.selected.clone().unwrap_or_default();
+    let rows: Vec<Html> = state
+        .threads
+        .of_model(&model)
+        .map(|l| {
+            let cpu = l.cpu_percent.map_or("…".to_owned(), |p| format!("{p:.0} %"));
+            let burning = l.burning();
+            html! {
+                <tr class={classes!("thread", burning.then_some("burning"))}
+                    data-thread={l.thread.to_string()} data-burning={burning.to_string()}>
+                    <td class="thread-name">{ &l.name }</td>
+                    <td class="cpu">
+                        { cpu }
+                        { for burning.then(|| html! { <span class="burning-core">{ t(lang, Key::BurningACore) }</span> }) }
+                    </td>
+                    <td class="conns">{ l.conns }</td>
+                    <td class="syscalls">{ l.syscalls }</td>
+                </tr>
+            }
+        })
+        .collect();
+    let body = if rows.is_empty() {
+        html! { <p class="empty">{ t(lang, Key::NoThreadSamples) }</p> }
+    } else {
+        html! {
+            <table>
+                <thead><tr>
+                    <th>{ t(lang, Key::Thread) }</th><th>{ t(lang, Key::CpuShare) }</th>
+                    <th>{ t(lang, Key::Conns) }</th><th>{ t(lang, Key::Syscalls) }</th>
+                </tr></thead>
+                <tbody>{ for rows }</tbody>
+            </table>
+        }
+    };
+    html! {
+        <section id="threads" data-model={model}>
+            <h2>{ t(lang, Key::Threads) }</h2>
+            { body }
+        </section>
+    }
+}
