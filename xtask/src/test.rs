@@ -8,7 +8,7 @@
 //! | trunk build   | `trunk build --release` (the end-to-end tests serve `dist/`)             |
 //! | unit+integ    | `cargo test --workspace`                                                 |
 //! | wasm tests    | `cargo test -p kettle-frontend --target wasm32-unknown-unknown`          |
-//! | e2e           | `cargo test --workspace -- --ignored --test-threads=1`                   |
+//! | e2e + strace  | `cargo test --workspace -- --ignored --test-threads=1` (browser, strace) |
 //!
 //! `--quick` skips the last two and the trunk build, and does not need chromium.
 //! Native builds always use `--workspace` so cargo unifies features the same way every
@@ -114,7 +114,7 @@ fn stages(root: &Path, quick: bool) -> Vec<Stage> {
         .env("KETTLE_DIST", root.join("dist"))
         .env("CHROMEDRIVER", CHROMEDRIVER)
         .env("CHROMIUM", CHROMIUM);
-    stages.push(Stage { name: "e2e", command: e2e });
+    stages.push(Stage { name: "e2e + strace", command: e2e });
     stages
 }
 

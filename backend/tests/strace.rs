@@ -1,0 +1,138 @@
+//! Proof that the models are real: each model runs inside `kettle serve` under `strace -f`
+//! while a client echoes a few lines, and the system calls its lesson is about must appear in
+//! the trace — made by the model's own threads (the `model-<id>` thread and every thread or
+//! process it started), not by the tokio runtime around it.
+//!
+//! Needs Debian's `strace`, so it is `#[ignore]`d in a plain `cargo test`; `cargo xtask test`
+//! installs strace and runs it.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// For each model, patterns that must each match at least one traced line of the model's
+/// threads. A pattern is a list of alternatives (`|`), each a plain substring.
+const EXPECTED: &[(&str, &[&str])] = &[("blocking", &["accept4(", "recvmsg(", "sendto("])];
+
+/// Starts `kettle serve` with one model under strace; returns (strace child, model port,
+/// trace file).
+fn traced_kettle(model: &str) -> (std::process::Child, u16, std::path::PathBuf) {
+    let trace =
+        std::env::temp_dir().join(format!("kettle-strace-{}-{model}.txt", std::process::id()));
+    let mut child = Command::new("strace")
+        .args(["-f", "-qq", "-s", "64", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_kettle"))
+        .args(["serve", "--port", "0", "--model-port-base", "0", "--start", model])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace (Debian package strace; `cargo xtask test` installs it)");
+    // kettle prints "kettle: model <id> running port <n>" on stderr.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let port = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "kettle ended before its model started");
+        let words: Vec<_> = line.split_whitespace().collect();
+        if let ["kettle:", "model", id, "running", "port", port] = words[..] {
+            if id == model {
+                break port.parse().unwrap();
+            }
+        }
+    };
+    // Keep draining stderr so kettle never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, port, trace)
+}
+
+/// Echoes a few lines through the model.
+fn echo_lines(port: u16) {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for line in ["one\n", "two\n", "three\n"] {
+        c.write_all(line.as_bytes()).unwrap();
+        let mut buf = vec![0; line.len()];
+        c.read_exact(&mut buf).unwrap();
+        assert_eq!(buf, line.to_uppercase().as_bytes());
+    }
+}
+
+/// Ctrl-C to kettle (the first pid in the trace), then waits for strace to finish.
+fn stop(mut child: std::process::Child, trace: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(trace).unwrap();
+    let pid: i32 = text.split_whitespace().next().unwrap().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGINT)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "kettle did not stop on Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = std::fs::read_to_string(trace).unwrap();
+    let _ = std::fs::remove_file(trace);
+    text
+}
+
+/// The lines of the model's thread (named `model-<id>` with prctl) and of every thread and
+/// process it started, directly or not.
+fn model_lines<'a>(trace: &'a str, model: &str) -> Vec<&'a str> {
+    let name = format!("prctl(PR_SET_NAME, \"model-{model}\"");
+    let mut ours: HashSet<&str> = HashSet::new();
+    for line in trace.lines() {
+        let Some((tid, call)) = line.split_once(char::is_whitespace) else { continue };
+        if call.starts_with(&name) {
+            ours.insert(tid);
+        }
+        // A clone/fork by one of ours: the returned id is ours too.
+        // (The return value may come on a later "<... clone3 resumed>" line.)
+        let forks = ["clone", "clone3", "fork", "vfork"].iter().any(|f| {
+            call.starts_with(&format!("{f}(")) || call.starts_with(&format!("<... {f} resumed>"))
+        });
+        if ours.contains(tid) && forks {
+            if let Some(child) = call.rsplit("= ").next().map(str::trim) {
+                if let Some(child) = trace_child_id(child) {
+                    ours.insert(child);
+                }
+            }
+        }
+    }
+    trace
+        .lines()
+        .filter(|l| l.split_whitespace().next().is_some_and(|t| ours.contains(t)))
+        .collect()
+}
+
+fn trace_child_id(ret: &str) -> Option<&str> {
+    let id = ret.split_whitespace().next()?;
+    id.bytes().all(|b| b.is_ascii_digit()).then_some(id)
+}
+
+#[test]
+fn every_model_has_strace_expectations() {
+    for m in kettle_shared::MODELS {
+        assert!(EXPECTED.iter().any(|(id, _)| *id == m.id), "add {} to EXPECTED", m.id);
+    }
+}
+
+#[test]
+#[ignore = "needs strace: run `cargo xtask test`"]
+fn each_model_makes_the_system_calls_of_its_lesson() {
+    for (model, patterns) in EXPECTED {
+        let (child, port, trace) = traced_kettle(model);
+        echo_lines(port);
+        let text = stop(child, &trace);
+        let lines = model_lines(&text, model);
+        assert!(!lines.is_empty(), "{model}: no thread named model-{model} in the trace");
+        for pattern in *patterns {
+            let found = lines.iter().any(|l| pattern.split('|').any(|alt| l.contains(alt)));
+            assert!(
+                found,
+                "{model}: no `{pattern}` by the model's threads; they made:\n{}",
+                lines.join("\n")
+            );
+        }
+    }
+}
