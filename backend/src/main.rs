@@ -40,14 +40,32 @@ enum Cmd {
         /// The built frontend (default: found next to the workspace).
         #[arg(long)]
         dist: Option<PathBuf>,
+        /// Worker threads of the thread-pool model.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        pool_workers: u16,
     },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Cmd::Serve { bind, port, model_port_base, start, allow_origins, dist } =
-        Cli::parse().command;
-    let config = Config { bind, port, model_port_base, start, allow_origins, dist };
+    let (bind, port, model_port_base, start, allow_origins, dist, pool_workers) = match Cli::parse()
+        .command
+    {
+        Cmd::Serve { bind, port, model_port_base, start, allow_origins, dist, pool_workers } => {
+            (bind, port, model_port_base, start, allow_origins, dist, pool_workers)
+        }
+    };
+    let pool_workers = usize::from(pool_workers);
+    let config = Config {
+        bind,
+        port,
+        model_port_base,
+        start,
+        allow_origins,
+        dist,
+        pool_workers,
+        child_exe: None,
+    };
     let server = serve(config).await?;
     match &server.dist {
         Some(dist) => eprintln!("kettle: serving the frontend from {}", dist.display()),
