@@ -99,6 +99,23 @@ pub const MODELS: &[ModelDescriptor] = &[
                     观察线程随客户端的来去而创建、结束,以及每个线程的代价:它的栈。\
                     线程数有上限;超过上限或内核拒绝创建线程时,新客户端被拒绝,其他客户端照常服务。",
     },
+    ModelDescriptor {
+        id: "thread-pool",
+        title: "Blocking I/O, a fixed pool of threads",
+        title_zh: "阻塞IO模型(线程池)",
+        figure: "Stevens Fig. 6.1",
+        lesson: "A few worker threads (4 by default) are made once. The acceptor puts every \
+                 accepted connection in a bounded queue; a free worker takes one and serves it \
+                 with blocking recv/send until it closes. Threads and memory stay bounded, but \
+                 so does the service: with every worker busy, a new client is accepted yet \
+                 waits in the queue, unanswered, until a worker is free — watch how long it \
+                 waited. A full queue refuses the client.",
+        lesson_zh: "少数几个工作线程(默认 4 个)只在开始时创建一次。accept 线程把接受的连接放进\
+                    有界队列;空闲的工作线程取出一个连接,用阻塞的 recv/send 服务它直到连接关闭。\
+                    线程数和内存都有上限,服务能力也有上限:所有工作线程都忙时,新客户端虽然已被\
+                    accept,却只能在队列里等着,无人应答,直到有工作线程空闲——注意它等了多久。\
+                    队列满时新客户端被拒绝。",
+    },
 ];
 
 /// Looks a model up by its stable id.

@@ -23,6 +23,7 @@
 pub mod blocking;
 pub mod calls;
 pub mod thread_per_conn;
+pub mod thread_pool;
 
 use std::collections::HashSet;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -106,6 +107,7 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
             let serve: ServeFn = match d.id {
                 "blocking" => blocking::serve,
                 "thread-per-conn" => thread_per_conn::serve,
+                "thread-pool" => thread_pool::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)
