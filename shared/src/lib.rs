@@ -116,6 +116,21 @@ pub const MODELS: &[ModelDescriptor] = &[
                     accept,却只能在队列里等着,无人应答,直到有工作线程空闲——注意它等了多久。\
                     队列满时新客户端被拒绝。",
     },
+    ModelDescriptor {
+        id: "process-per-conn",
+        title: "Blocking I/O, a process per connection",
+        title_zh: "阻塞IO模型(多进程:每个连接一个进程)",
+        figure: "Stevens Fig. 6.1",
+        lesson: "The parent sleeps in accept; for every client it starts a child process and \
+                 hands it the connection. The child runs the blocking recv/send loop, through \
+                 both phases, and exits when the client leaves; the parent then collects its \
+                 exit status (waitpid) so it does not stay a zombie. Each client has its own \
+                 address space: safe, but a process costs much more than a thread.",
+        lesson_zh: "父进程睡在 accept 里;每来一个客户端就创建一个子进程,把连接交给它。\
+                    子进程跑阻塞的 recv/send 循环(两个阶段都阻塞),客户端离开时退出;\
+                    父进程随后用 waitpid 回收它的退出状态,免得它变成僵尸进程。\
+                    每个客户端有自己的地址空间:安全,但一个进程比一个线程贵得多。",
+    },
 ];
 
 /// Looks a model up by its stable id.

@@ -22,6 +22,7 @@
 
 pub mod blocking;
 pub mod calls;
+pub mod process_per_conn;
 pub mod thread_per_conn;
 pub mod thread_pool;
 
@@ -108,6 +109,7 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
                 "blocking" => blocking::serve,
                 "thread-per-conn" => thread_per_conn::serve,
                 "thread-pool" => thread_pool::serve,
+                "process-per-conn" => process_per_conn::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)
