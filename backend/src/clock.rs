@@ -59,6 +59,17 @@ impl Clock {
         (mono - self.mono_start as i128).max(0) as u64
     }
 
+    /// `CLOCK_MONOTONIC` (shared by every process on the machine) of an instant on this axis:
+    /// how a child process tells its parent when its events happened.
+    pub fn to_monotonic(&self, t_ns: u64) -> u64 {
+        self.mono_start + t_ns
+    }
+
+    /// Converts a `CLOCK_MONOTONIC` instant (from any process) to nanoseconds since start.
+    pub fn from_monotonic(&self, mono_ns: u64) -> u64 {
+        mono_ns.saturating_sub(self.mono_start)
+    }
+
     /// Wall-clock time at which `t_ns == 0`, Unix milliseconds.
     pub fn start_unix_ms(&self) -> u64 {
         self.start_unix_ms

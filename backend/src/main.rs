@@ -40,14 +40,43 @@ enum Cmd {
         /// The built frontend (default: found next to the workspace).
         #[arg(long)]
         dist: Option<PathBuf>,
+        /// Worker threads of the thread-pool model.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        pool_workers: u16,
+    },
+    /// One child of the process-per-conn model: echoes the connection that is its standard
+    /// input and writes its events to standard output. Started by `kettle serve`, not by people.
+    #[command(hide = true)]
+    ChildEcho {
+        /// The connection's number in the parent's events.
+        #[arg(long)]
+        conn: u64,
     },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Cmd::Serve { bind, port, model_port_base, start, allow_origins, dist } =
-        Cli::parse().command;
-    let config = Config { bind, port, model_port_base, start, allow_origins, dist };
+    let (bind, port, model_port_base, start, allow_origins, dist, pool_workers) = match Cli::parse()
+        .command
+    {
+        Cmd::ChildEcho { conn } => {
+            return kettle_backend::models::process_per_conn::child_main(conn).await
+        }
+        Cmd::Serve { bind, port, model_port_base, start, allow_origins, dist, pool_workers } => {
+            (bind, port, model_port_base, start, allow_origins, dist, pool_workers)
+        }
+    };
+    let pool_workers = usize::from(pool_workers);
+    let config = Config {
+        bind,
+        port,
+        model_port_base,
+        start,
+        allow_origins,
+        dist,
+        pool_workers,
+        child_exe: None,
+    };
     let server = serve(config).await?;
     match &server.dist {
         Some(dist) => eprintln!("kettle: serving the frontend from {}", dist.display()),

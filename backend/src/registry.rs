@@ -23,7 +23,7 @@ use nix::sys::socket::{
 };
 use tokio::sync::broadcast;
 
-use crate::models::{catalogue, ModelContext, ServeFn, StopSignal, LISTEN_BACKLOG};
+use crate::models::{catalogue, ModelContext, ModelOptions, ServeFn, StopSignal, LISTEN_BACKLOG};
 use crate::recorder::{Recorder, Tracer};
 
 /// How often the listen-queue thread asks the kernel for the backlog length.
@@ -91,6 +91,7 @@ pub struct Registry {
     order: Arc<Vec<&'static str>>,
     recorder: Recorder,
     changes: broadcast::Sender<ModelInfo>,
+    options: Arc<ModelOptions>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -103,6 +104,11 @@ impl Registry {
     /// A registry of every model in the catalogue, all stopped. Model `i` (in catalogue order)
     /// listens on `port_base + i`, or on a kernel-chosen port when `port_base` is 0.
     pub fn new(recorder: Recorder, port_base: u16) -> Registry {
+        Registry::with_options(recorder, port_base, ModelOptions::default())
+    }
+
+    /// [`Registry::new`], with settings for the models that take any.
+    pub fn with_options(recorder: Recorder, port_base: u16, options: ModelOptions) -> Registry {
         let mut slots = BTreeMap::new();
         let mut order = Vec::new();
         for (i, (descriptor, serve)) in catalogue().into_iter().enumerate() {
@@ -122,7 +128,13 @@ impl Registry {
             );
         }
         let (changes, _) = broadcast::channel(64);
-        Registry { slots: Arc::new(Mutex::new(slots)), order: Arc::new(order), recorder, changes }
+        Registry {
+            slots: Arc::new(Mutex::new(slots)),
+            order: Arc::new(order),
+            recorder,
+            changes,
+            options: Arc::new(options),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, Slot>> {
@@ -224,6 +236,7 @@ impl Registry {
             listener,
             recorder: self.recorder.clone(),
             stop: stop.clone(),
+            options: (*self.options).clone(),
         };
         let server = spawn_server(id, slot.serve, ctx, self.clone());
         match server {

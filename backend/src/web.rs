@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::clock::clock;
+use crate::models::ModelOptions;
 use crate::recorder::{Batch, Recorder};
 use crate::registry::{Registry, RegistryError};
 use crate::relay::EchoClients;
@@ -58,6 +59,10 @@ pub struct Config {
     pub allow_origins: Vec<String>,
     /// The built frontend; found automatically when `None`.
     pub dist: Option<PathBuf>,
+    /// Workers of the `thread-pool` model.
+    pub pool_workers: usize,
+    /// The executable `process-per-conn` runs as its children; `None`: this executable.
+    pub child_exe: Option<PathBuf>,
 }
 
 /// A running Kettle server.
@@ -101,7 +106,12 @@ struct AppState {
 /// Binds, starts the requested models and serves until [`Server::shutdown`].
 pub async fn serve(config: Config) -> anyhow::Result<Server> {
     let recorder = Recorder::start();
-    let registry = Registry::new(recorder.clone(), config.model_port_base);
+    let options = ModelOptions {
+        pool_workers: config.pool_workers,
+        child_exe: config.child_exe.clone(),
+        ..ModelOptions::default()
+    };
+    let registry = Registry::with_options(recorder.clone(), config.model_port_base, options);
     let listener = tokio::net::TcpListener::bind((config.bind, config.port)).await?;
     let addr = listener.local_addr()?;
     let hosts = allowed_hosts(addr);

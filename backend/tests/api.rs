@@ -300,6 +300,8 @@ async fn without_a_built_frontend_the_page_says_how_to_build_it() {
         start: vec![],
         allow_origins: vec![],
         dist: Some(std::env::temp_dir().join("kettle-no-such-dist")),
+        pool_workers: 4,
+        child_exe: None,
     };
     let server = kettle_backend::serve(config).await.unwrap();
     assert_eq!(server.dist, None);

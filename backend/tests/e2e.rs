@@ -105,6 +105,8 @@ async fn kettle_with_frontend() -> Server {
         start: vec!["blocking".into()],
         allow_origins: vec![],
         dist: Some(dist),
+        pool_workers: 4,
+        child_exe: None,
     };
     serve(config).await.unwrap()
 }

@@ -66,20 +66,72 @@ pub struct ModelDescriptor {
 }
 
 /// Every model Kettle runs, in teaching order. Only models with a real server are listed.
-pub const MODELS: &[ModelDescriptor] = &[ModelDescriptor {
-    id: "blocking",
-    title: "Blocking I/O, one thread",
-    title_zh: "阻塞IO模型(单线程)",
-    figure: "Stevens Fig. 6.1",
-    lesson: "One thread calls accept, then recv, and sleeps inside each call until the kernel \
+pub const MODELS: &[ModelDescriptor] = &[
+    ModelDescriptor {
+        id: "blocking",
+        title: "Blocking I/O, one thread",
+        title_zh: "阻塞IO模型(单线程)",
+        figure: "Stevens Fig. 6.1",
+        lesson: "One thread calls accept, then recv, and sleeps inside each call until the kernel \
              has data and has copied it to the application. While it serves one client, a \
              second client's connection waits in the kernel's listen backlog: nobody calls \
              accept for it until the first client leaves. Both phases — waiting for data and \
              copying it — are spent blocked.",
-    lesson_zh: "一个线程先 accept,再 recv;每次调用都在内核里睡着,直到数据到达并拷贝到用户空间。\
+        lesson_zh:
+            "一个线程先 accept,再 recv;每次调用都在内核里睡着,直到数据到达并拷贝到用户空间。\
                 它服务一个客户端时,第二个客户端的连接只能在内核的监听队列(backlog)里等着,\
                 直到第一个客户端离开才会被 accept。两个阶段(等待数据、拷贝数据)都被阻塞。",
-}];
+    },
+    ModelDescriptor {
+        id: "thread-per-conn",
+        title: "Blocking I/O, a thread per connection",
+        title_zh: "阻塞IO模型(多线程:每个连接一个线程)",
+        figure: "Stevens Fig. 6.1",
+        lesson: "An acceptor thread sleeps in accept; for every client it creates a new thread \
+                 that runs the blocking recv/send loop. Each thread still blocks through both \
+                 phases, but only its own client waits for it, so many clients are served at \
+                 once. Watch threads appear and end as clients come and go, and what each costs: \
+                 its stack. Threads are capped; past the cap, or when the kernel refuses to \
+                 create one, the new client is refused and everyone else is still served.",
+        lesson_zh: "一个 accept 线程睡在 accept 里;每来一个客户端就新建一个线程,\
+                    在里面跑阻塞的 recv/send 循环。每个线程仍然在两个阶段都被阻塞,\
+                    但只耽误它自己的客户端,所以可以同时服务多个客户端。\
+                    观察线程随客户端的来去而创建、结束,以及每个线程的代价:它的栈。\
+                    线程数有上限;超过上限或内核拒绝创建线程时,新客户端被拒绝,其他客户端照常服务。",
+    },
+    ModelDescriptor {
+        id: "thread-pool",
+        title: "Blocking I/O, a fixed pool of threads",
+        title_zh: "阻塞IO模型(线程池)",
+        figure: "Stevens Fig. 6.1",
+        lesson: "A few worker threads (4 by default) are made once. The acceptor puts every \
+                 accepted connection in a bounded queue; a free worker takes one and serves it \
+                 with blocking recv/send until it closes. Threads and memory stay bounded, but \
+                 so does the service: with every worker busy, a new client is accepted yet \
+                 waits in the queue, unanswered, until a worker is free — watch how long it \
+                 waited. A full queue refuses the client.",
+        lesson_zh: "少数几个工作线程(默认 4 个)只在开始时创建一次。accept 线程把接受的连接放进\
+                    有界队列;空闲的工作线程取出一个连接,用阻塞的 recv/send 服务它直到连接关闭。\
+                    线程数和内存都有上限,服务能力也有上限:所有工作线程都忙时,新客户端虽然已被\
+                    accept,却只能在队列里等着,无人应答,直到有工作线程空闲——注意它等了多久。\
+                    队列满时新客户端被拒绝。",
+    },
+    ModelDescriptor {
+        id: "process-per-conn",
+        title: "Blocking I/O, a process per connection",
+        title_zh: "阻塞IO模型(多进程:每个连接一个进程)",
+        figure: "Stevens Fig. 6.1",
+        lesson: "The parent sleeps in accept; for every client it starts a child process and \
+                 hands it the connection. The child runs the blocking recv/send loop, through \
+                 both phases, and exits when the client leaves; the parent then collects its \
+                 exit status (waitpid) so it does not stay a zombie. Each client has its own \
+                 address space: safe, but a process costs much more than a thread.",
+        lesson_zh: "父进程睡在 accept 里;每来一个客户端就创建一个子进程,把连接交给它。\
+                    子进程跑阻塞的 recv/send 循环(两个阶段都阻塞),客户端离开时退出;\
+                    父进程随后用 waitpid 回收它的退出状态,免得它变成僵尸进程。\
+                    每个客户端有自己的地址空间:安全,但一个进程比一个线程贵得多。",
+    },
+];
 
 /// Looks a model up by its stable id.
 pub fn model(id: &str) -> Option<&'static ModelDescriptor> {
@@ -454,6 +506,48 @@ pub enum EventKind {
         /// Why, in plain words.
         reason: String,
     },
+
+    // -- thread-per-conn, thread-pool, process-per-conn ------------------------------------------
+    /// The memory a new thread reserved for its stack (`std::thread::Builder::stack_size`), the
+    /// price of one more thread. Recorded by the new thread just after [`EventKind::ThreadSpawned`].
+    ThreadStack {
+        /// Bytes of address space reserved for the stack.
+        stack_bytes: u64,
+    },
+    /// The acceptor put an accepted connection in the pool's queue (user space, bounded):
+    /// every worker is busy or about to take it.
+    ConnQueued {
+        /// The accepted descriptor.
+        fd: i32,
+        /// Connections in the queue now, this one included.
+        depth: u32,
+        /// The most the queue holds; one more is refused.
+        capacity: u32,
+    },
+    /// A worker took a connection from the pool's queue to serve it.
+    ConnDequeued {
+        /// The descriptor.
+        fd: i32,
+        /// How long it waited in the queue, in ns.
+        waited_ns: u64,
+        /// Connections left in the queue.
+        depth: u32,
+    },
+    /// A child process was created (`Command::spawn`: `fork`/`exec` of the kettle binary) to
+    /// serve one connection.
+    ChildSpawned {
+        /// The child's process id.
+        pid: i32,
+        /// The connection's descriptor it received as its standard input.
+        fd: i32,
+    },
+    /// The parent collected a child's exit status (`waitpid`): it is gone, not a zombie.
+    ChildReaped {
+        /// The child's process id.
+        pid: i32,
+        /// How it ended, in plain words (`"exit status 0"`, `"killed by signal 9"`).
+        status: String,
+    },
 }
 
 impl EventKind {
@@ -488,6 +582,11 @@ impl EventKind {
             EventKind::ClientSent { .. } => "client_sent",
             EventKind::ClientReceived { .. } => "client_received",
             EventKind::ClientClosed { .. } => "client_closed",
+            EventKind::ThreadStack { .. } => "thread_stack",
+            EventKind::ConnQueued { .. } => "conn_queued",
+            EventKind::ConnDequeued { .. } => "conn_dequeued",
+            EventKind::ChildSpawned { .. } => "child_spawned",
+            EventKind::ChildReaped { .. } => "child_reaped",
         }
     }
 }

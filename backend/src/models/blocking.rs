@@ -82,8 +82,9 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Echoes one connection until the peer closes it, it fails, or the model stops.
-fn serve_connection(fd: OwnedFd, conn: u64, t: &Tracer, stop: &StopSignal) {
+/// Echoes one connection until the peer closes it, it fails, or the model stops: the blocking
+/// recv/send loop, shared by every model that gives a connection its own thread or process.
+pub(crate) fn serve_connection(fd: OwnedFd, conn: u64, t: &Tracer, stop: &StopSignal) {
     if !stop.track(&fd) {
         close_recorded(fd, conn, CloseReason::Stopped, t, stop);
         return;

@@ -22,6 +22,9 @@
 
 pub mod blocking;
 pub mod calls;
+pub mod process_per_conn;
+pub mod thread_per_conn;
+pub mod thread_pool;
 
 use std::collections::HashSet;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -52,6 +55,38 @@ pub struct ModelContext {
     pub recorder: Recorder,
     /// Asks the server to stop.
     pub stop: std::sync::Arc<StopSignal>,
+    /// Settings some models take (pool size, child executable, limits).
+    pub options: ModelOptions,
+}
+
+/// Settings of the models that take any, from `kettle serve`'s flags (and, for the limits,
+/// from tests that want to reach them with few clients).
+#[derive(Debug, Clone)]
+pub struct ModelOptions {
+    /// Workers of `thread-pool`.
+    pub pool_workers: usize,
+    /// Connections `thread-pool` queues for its workers; one more is refused.
+    pub pool_queue: usize,
+    /// Connection threads (or child processes) `thread-per-conn` and `process-per-conn` run at
+    /// once; one more connection is refused.
+    pub max_threads: usize,
+    /// Stack reserved for each thread the thread models create.
+    pub thread_stack_bytes: usize,
+    /// The executable `process-per-conn` runs as its children (`kettle child-echo`); `None`:
+    /// this process's own executable.
+    pub child_exe: Option<std::path::PathBuf>,
+}
+
+impl Default for ModelOptions {
+    fn default() -> ModelOptions {
+        ModelOptions {
+            pool_workers: 4,
+            pool_queue: 128,
+            max_threads: 256,
+            thread_stack_bytes: 64 * 1024,
+            child_exe: None,
+        }
+    }
 }
 
 impl ModelContext {
@@ -72,6 +107,9 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
         .map(|d| {
             let serve: ServeFn = match d.id {
                 "blocking" => blocking::serve,
+                "thread-per-conn" => thread_per_conn::serve,
+                "thread-pool" => thread_pool::serve,
+                "process-per-conn" => process_per_conn::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)

@@ -24,6 +24,8 @@ pub async fn kettle(start: &[&str]) -> Server {
         start: start.iter().map(|s| s.to_string()).collect(),
         allow_origins: vec![],
         dist: None,
+        pool_workers: 4,
+        child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
     };
     serve(config).await.expect("kettle starts")
 }

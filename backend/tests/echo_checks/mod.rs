@@ -1,0 +1,154 @@
+//! Checks every echo model must pass, shared by the thread and process models' tests: random
+//! payloads in random splits from many clients, reset, half-close, a client that never reads,
+//! and stop with clients connected. Plus a Kettle with non-default [`ModelOptions`] (limits
+//! small enough to reach in a test), observed straight from its recorder.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use kettle_backend::models::ModelOptions;
+use kettle_backend::recorder::{Batch, Recorder};
+use kettle_backend::registry::Registry;
+use kettle_shared::Event;
+use tokio::sync::broadcast;
+
+/// Deterministic pseudo-random bytes (xorshift).
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// One client: a random payload of up to 64 KiB written in random splits while another thread
+/// reads the echo; asserts it is the upper-cased payload, byte for byte.
+pub fn echo_one(addr: SocketAddr, seed: u64, timeout: Duration) {
+    let len = 1 + (random_bytes(2, seed)[0] as usize * 256 + random_bytes(2, seed)[1] as usize);
+    let data = random_bytes(len, seed + 1);
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(timeout)).unwrap();
+    s.set_nodelay(true).unwrap();
+    let mut reader = s.try_clone().unwrap();
+    let expected = data.to_ascii_uppercase();
+    let read = std::thread::spawn(move || {
+        let mut got = vec![0; expected.len()];
+        reader.read_exact(&mut got).expect("the whole echo within the timeout");
+        assert!(got == expected, "echo differs for a payload of {} bytes", expected.len());
+    });
+    let splits = random_bytes(64, seed + 2);
+    let mut rest = &data[..];
+    let mut i = 0;
+    while !rest.is_empty() {
+        let n = (1 + splits[i % splits.len()] as usize * 37).min(rest.len());
+        s.write_all(&rest[..n]).unwrap();
+        rest = &rest[n..];
+        i += 1;
+    }
+    read.join().unwrap();
+}
+
+/// `clients` clients at once, each [`echo_one`].
+pub fn echo_concurrently(addr: SocketAddr, clients: u64, timeout: Duration) {
+    let all: Vec<_> = (0..clients)
+        .map(|i| std::thread::spawn(move || echo_one(addr, 1000 + i * 7, timeout)))
+        .collect();
+    for c in all {
+        c.join().expect("client thread");
+    }
+}
+
+/// A connected client with timeouts.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// Sets SO_LINGER {on, 0} so closing resets the connection.
+pub fn linger_zero(s: &TcpStream) {
+    use std::os::fd::AsFd;
+    let linger = nix::sys::socket::sockopt::Linger;
+    nix::sys::socket::setsockopt(&s.as_fd(), linger, &libc::linger { l_onoff: 1, l_linger: 0 })
+        .unwrap();
+}
+
+/// Half-close: the client sends, shuts its writing side, and must read the full echo, then EOF.
+pub fn half_close_gets_full_echo(addr: SocketAddr) {
+    let mut s = connect(addr);
+    let data = random_bytes(10_000, 42);
+    s.write_all(&data).unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    assert!(
+        got == data.to_ascii_uppercase(),
+        "half-closed echo: {} of {} bytes",
+        got.len(),
+        data.len()
+    );
+}
+
+/// A client that writes a lot and never reads. Returns it (still connected) once the server
+/// has stopped taking its bytes, i.e. every buffer on the way is full.
+pub fn stalled_client(addr: SocketAddr) -> TcpStream {
+    let mut s = connect(addr);
+    s.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match s.write(&chunk) {
+            Ok(_) => assert!(Instant::now() < deadline, "the server never stopped reading"),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return s,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return s,
+            Err(e) => panic!("stalled client: {e}"),
+        }
+    }
+}
+
+/// True once nothing listens on `addr` any more (it can be bound again).
+pub fn port_is_free(addr: SocketAddr) -> bool {
+    std::net::TcpListener::bind(addr).is_ok()
+}
+
+/// A registry with these options and its recorder's batches.
+pub fn registry_with(
+    options: ModelOptions,
+) -> (Registry, broadcast::Receiver<std::sync::Arc<Batch>>) {
+    let recorder = Recorder::start();
+    let rx = recorder.subscribe();
+    (Registry::with_options(recorder, 0, options), rx)
+}
+
+/// Collects recorded events until `done` holds, or panics after `limit`.
+pub async fn recorded_until(
+    rx: &mut broadcast::Receiver<std::sync::Arc<Batch>>,
+    events: &mut Vec<Event>,
+    limit: Duration,
+    done: impl Fn(&[Event]) -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    while !done(events) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "timed out; events: {:#?}", names(events));
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Ok(batch)) => events.extend(batch.events.iter().cloned()),
+            Ok(Err(broadcast::error::RecvError::Lagged(n))) => panic!("lagged by {n} batches"),
+            Ok(Err(e)) => panic!("{e}"),
+            Err(_) => {}
+        }
+    }
+}
+
+/// `(thread, conn, kind)` of each event, for readable failures.
+pub fn names(events: &[Event]) -> Vec<(String, Option<u64>, &'static str)> {
+    events.iter().map(|e| (e.thread.name.clone(), e.conn, e.kind.name())).collect()
+}

@@ -1,0 +1,275 @@
+//! The thread-pool model over real sockets: four workers, a bounded queue, the fifth client
+//! waiting while four are busy, and a full queue refusing.
+
+mod common;
+mod echo_checks;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::*;
+use echo_checks::*;
+use kettle_backend::models::ModelOptions;
+use kettle_shared::{CloseReason, Event, EventKind, RecvOutcome};
+
+const ID: &str = "thread-pool";
+
+fn served(addr: SocketAddr, text: &[u8]) -> TcpStream {
+    let mut c = connect(addr);
+    c.write_all(text).unwrap();
+    assert_eq!(read_n(&mut c, text.len()), text.to_ascii_uppercase());
+    c
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
+    let server = kettle(&[ID]).await;
+    let addr = model_addr(&server, ID);
+    let (mut ws, _) = viewer(&server).await;
+    tokio::task::spawn_blocking(move || {
+        let mut c = client(addr);
+        std::thread::sleep(Duration::from_millis(200));
+        c.write_all(b"hello").unwrap();
+        assert_eq!(read_n(&mut c, 5), b"HELLO");
+        c.shutdown(Shutdown::Write).unwrap();
+        assert_eq!(c.read(&mut [0; 1]).unwrap(), 0);
+    })
+    .await
+    .unwrap();
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
+    })
+    .await;
+    let conn1: Vec<_> = events
+        .iter()
+        .filter(|e| e.model == ID && e.conn == Some(1) && e.kind.name() != "thread_sample")
+        .collect();
+    let names: Vec<_> = conn1.iter().map(|e| (e.thread.name.as_str(), e.kind.name())).collect();
+    let worker = conn1[2].thread.name.as_str();
+    assert!(worker.starts_with("pool-worker-"), "{names:?}");
+    assert_eq!(
+        names,
+        [
+            ("acceptor", "accept_exit"),
+            ("acceptor", "conn_queued"),
+            (worker, "conn_dequeued"),
+            (worker, "recv_enter"),
+            (worker, "data_arrived"),
+            (worker, "recv_exit"),
+            (worker, "send_enter"),
+            (worker, "send_exit"),
+            (worker, "recv_enter"),
+            (worker, "recv_exit"),
+            (worker, "close"),
+        ]
+    );
+    assert!(matches!(conn1[1].kind, EventKind::ConnQueued { depth: 1, capacity: 128, .. }));
+    match &conn1[5].kind {
+        EventKind::RecvExit {
+            outcome: RecvOutcome::Data { bytes: 5, .. },
+            wait_ns: Some(w),
+            ..
+        } => {
+            assert!(*w >= 150_000_000, "phase 1 covers the client's 200 ms pause, was {w} ns")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Before it, the worker slept on the empty queue and a queued connection woke it.
+    let before: Vec<_> = events
+        .iter()
+        .filter(|e| e.thread.name == worker && e.seq < conn1[2].seq)
+        .map(|e| e.kind.name())
+        .collect();
+    assert!(before.ends_with(&["thread_blocked", "thread_woken"]), "{before:?}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn random_payloads_echo_byte_exact_for_1_10_and_100_concurrent_clients() {
+    let server = kettle(&[ID]).await;
+    let addr = model_addr(&server, ID);
+    tokio::task::spawn_blocking(move || {
+        // 100 clients, 4 workers: most wait in the queue and are served in turn.
+        for clients in [1, 10, 100] {
+            echo_concurrently(addr, clients, Duration::from_secs(120));
+        }
+    })
+    .await
+    .unwrap();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_four_workers_busy_the_fifth_client_waits_and_is_served_when_one_leaves() {
+    let server = kettle(&[ID]).await;
+    let addr = model_addr(&server, ID);
+    let (mut ws, _) = viewer(&server).await;
+    let busy: Vec<_> = (0..4).map(|i| served(addr, format!("busy{i}").as_bytes())).collect();
+    let mut fifth = connect(addr);
+    fifth.write_all(b"fifth").unwrap();
+    fifth.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let early = fifth.read(&mut [0; 5]);
+    assert!(early.is_err(), "the fifth client must wait, got {early:?}");
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter()
+            .any(|e| e.conn == Some(5) && matches!(e.kind, EventKind::ConnQueued { depth: 1, .. }))
+    })
+    .await;
+    assert!(!events.iter().any(|e| e.conn == Some(5) && e.kind.name() == "conn_dequeued"));
+
+    drop(busy);
+    fifth.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    assert_eq!(read_n(&mut fifth, 5), b"FIFTH");
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| e.conn == Some(5) && e.kind.name() == "conn_dequeued")
+    })
+    .await;
+    let waited = events
+        .iter()
+        .find_map(|e| match e.kind {
+            EventKind::ConnDequeued { waited_ns, .. } if e.conn == Some(5) => Some(waited_ns),
+            _ => None,
+        })
+        .unwrap();
+    assert!(waited >= 400_000_000, "it waited at least the 500 ms we watched it wait: {waited} ns");
+    // Still only the four workers: nobody made a thread for it.
+    let workers: std::collections::HashSet<_> = events
+        .iter()
+        .filter(|e| e.thread.name.starts_with("pool-worker-"))
+        .map(|e| e.thread.name.clone())
+        .collect();
+    assert_eq!(workers.len(), 4, "{workers:?}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_queue_refuses_the_client_and_queued_ones_are_served_in_turn() {
+    let options = ModelOptions { pool_workers: 1, pool_queue: 1, ..Default::default() };
+    let (registry, mut rx) = registry_with(options);
+    registry.start(ID).unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], registry.running_port(ID).unwrap()));
+    let (busy, mut queued) = tokio::task::spawn_blocking(move || {
+        let busy = served(addr, b"busy");
+        let mut queued = connect(addr);
+        queued.write_all(b"queued").unwrap();
+        (busy, queued)
+    })
+    .await
+    .unwrap();
+    let mut events = Vec::new();
+    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| e.conn == Some(2) && e.kind.name() == "conn_queued")
+    })
+    .await;
+    tokio::task::spawn_blocking(move || {
+        let mut refused = connect(addr);
+        let mut buf = Vec::new();
+        let _ = refused.read_to_end(&mut buf);
+        assert!(buf.is_empty(), "a refused client gets nothing back");
+    })
+    .await
+    .unwrap();
+    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| {
+            e.conn == Some(3)
+                && matches!(e.kind, EventKind::Close { reason: CloseReason::Refused, .. })
+        })
+    })
+    .await;
+    assert!(events.iter().any(|e| e.conn == Some(3)
+        && matches!(&e.kind, EventKind::Refused { reason } if reason.contains("queue is full"))));
+    drop(busy);
+    assert_eq!(read_n(&mut queued, 6), b"QUEUED");
+    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
+    assert!(port_is_free(addr));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_a_half_close_and_a_client_that_never_reads_do_not_disturb_the_others() {
+    let server = kettle(&[ID]).await;
+    let addr = model_addr(&server, ID);
+    let (mut ws, _) = viewer(&server).await;
+    let stalled = tokio::task::spawn_blocking(move || {
+        let c = connect(addr);
+        c.try_clone().unwrap().write_all(b"x").unwrap();
+        linger_zero(&c);
+        drop(c);
+        half_close_gets_full_echo(addr);
+        let stalled = stalled_client(addr);
+        // One worker sleeps in send to it; the other three serve everyone else.
+        echo_concurrently(addr, 6, Duration::from_secs(60));
+        stalled
+    })
+    .await
+    .unwrap();
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Reset, .. }))
+    })
+    .await;
+    let registry = server.registry.clone();
+    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
+    drop(stalled);
+    assert!(port_is_free(addr));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stopping_with_busy_workers_and_queued_clients_ends_every_thread_and_frees_the_port() {
+    let server = kettle(&[ID]).await;
+    let addr = model_addr(&server, ID);
+    let (mut ws, _) = viewer(&server).await;
+    let mut clients: Vec<_> = (0..4).map(|i| served(addr, format!("c{i}").as_bytes())).collect();
+    // Two more wait in the queue.
+    clients.push(connect(addr));
+    clients.push(connect(addr));
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().filter(|e| e.kind.name() == "conn_queued").count() == 6
+    })
+    .await;
+    let registry = server.registry.clone();
+    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
+    for c in clients.iter_mut() {
+        let mut buf = Vec::new();
+        c.read_to_end(&mut buf).unwrap();
+        assert!(buf.is_empty());
+    }
+    assert!(port_is_free(addr), "port still in use");
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| matches!(e.kind, EventKind::Stopped { .. }))
+    })
+    .await;
+    let count = |kind: &str| events.iter().filter(|e| e.kind.name() == kind).count();
+    assert_eq!((count("thread_spawned"), count("thread_exited")), (5, 5), "{:?}", names(&events));
+    let stopped = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Stopped, .. }))
+        .count();
+    assert_eq!(stopped, 6, "4 served and 2 queued connections closed by the stop");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_workers_sleep_on_the_queue_without_using_cpu() {
+    let server = kettle(&[ID]).await;
+    let (mut ws, _) = viewer(&server).await;
+    let mut events = Vec::new();
+    let samples = |ev: &[Event]| -> Vec<u64> {
+        ev.iter()
+            .filter(|e| e.thread.name == "pool-worker-1")
+            .filter_map(|e| match e.kind {
+                EventKind::ThreadSample { cpu_ns, .. } => Some(cpu_ns),
+                _ => None,
+            })
+            .collect()
+    };
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| samples(ev).len() >= 6).await;
+    let s = samples(&events);
+    let used = s[s.len() - 1] - s[0];
+    assert!(used < 50_000_000, "an idle worker used {used} ns of CPU");
+    server.shutdown().await.unwrap();
+}

@@ -1,0 +1,131 @@
+//! Out of descriptors: `accept` fails with EMFILE. The thread and process models must record
+//! it, back off instead of spinning, and serve the waiting client once descriptors are free.
+//!
+//! Its own test binary (so its own process): it lowers the process's descriptor limit. The
+//! three models are checked one after another in one test, never at once.
+
+mod common;
+mod echo_checks;
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+use common::*;
+use kettle_shared::EventKind;
+use nix::errno::Errno;
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+
+/// Duplicates stdin until no descriptor below the limit is free; returns the duplicates.
+fn fill_descriptor_table() -> Vec<OwnedFd> {
+    let mut held = Vec::new();
+    let stdin = std::io::stdin();
+    loop {
+        match nix::unistd::dup(&stdin) {
+            Ok(fd) => held.push(fd),
+            Err(Errno::EMFILE) => return held,
+            Err(e) => panic!("dup: {e}"),
+        }
+    }
+}
+
+fn emfile(e: &kettle_shared::Event) -> bool {
+    matches!(&e.kind, EventKind::AcceptExit { error: Some(err), .. } if err.errno == "EMFILE")
+}
+
+async fn backs_off_and_recovers(id: &str) {
+    let server = kettle(&[id]).await;
+    let addr = model_addr(&server, id);
+    let (mut ws, _) = viewer(&server).await;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    // The clients' sockets are made first: once the table is full nobody can make one.
+    let first = tcp_socket();
+    let second = tcp_socket();
+    let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+    setrlimit(Resource::RLIMIT_NOFILE, open + 64, hard).unwrap();
+    let held = fill_descriptor_table();
+    // Linux reserves the new descriptor's number when accept is entered, so the model, blocked
+    // in accept, still gets the first client; its next accept fails at once with EMFILE.
+    connect(&first, addr);
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| ev.iter().any(emfile)).await;
+    // The second client waits in the backlog while the model retries, paced.
+    connect(&second, addr);
+    let mut c = std::net::TcpStream::from(second);
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    c.write_all(b"wait").unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+    drop(held);
+    let echoed = tokio::task::spawn_blocking(move || read_n(&mut c, 4)).await.unwrap();
+    assert_eq!(echoed, b"WAIT", "{id}");
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().filter(|e| matches!(&e.kind, EventKind::AcceptExit { error: None, .. })).count()
+            == 2
+    })
+    .await;
+    let failures = events.iter().filter(|e| emfile(e)).count();
+    assert!(
+        (2..=30).contains(&failures),
+        "{id}: {failures} EMFILE failures: expected a paced retry"
+    );
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, EventKind::Refused { reason } if reason.contains("descriptors"))
+    ));
+    drop(first);
+    server.shutdown().await.unwrap();
+}
+
+fn tcp_socket() -> OwnedFd {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).unwrap()
+}
+
+fn connect(fd: &OwnedFd, addr: std::net::SocketAddr) {
+    use std::os::fd::AsRawFd;
+    let std::net::SocketAddr::V4(v4) = addr else { unreachable!() };
+    nix::sys::socket::connect(fd.as_raw_fd(), &nix::sys::socket::SockaddrIn::from(v4)).unwrap();
+}
+
+/// The process model's accept still gets the first client (its number was reserved), but the
+/// pipe for the child's events cannot be made: the client is refused with EMFILE, the model
+/// goes on, and serves the next client once descriptors are free.
+async fn process_refuses_then_recovers() {
+    let id = "process-per-conn";
+    let server = kettle(&[id]).await;
+    let addr = model_addr(&server, id);
+    let (mut ws, _) = viewer(&server).await;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    let first = tcp_socket();
+    let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+    setrlimit(Resource::RLIMIT_NOFILE, open + 64, hard).unwrap();
+    let held = fill_descriptor_table();
+    connect(&first, addr);
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| {
+            matches!(&e.kind, EventKind::Refused { reason } if reason.contains("Too many open files"))
+        })
+    })
+    .await;
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+    drop(held);
+    let mut buf = Vec::new();
+    let mut refused = std::net::TcpStream::from(first);
+    let _ = std::io::Read::read_to_end(&mut refused, &mut buf);
+    assert!(buf.is_empty());
+    tokio::task::spawn_blocking(move || {
+        echo_checks::echo_one(addr, 5, Duration::from_secs(30));
+    })
+    .await
+    .unwrap();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn out_of_descriptors_backs_off_or_refuses_and_recovers_in_every_thread_and_process_model() {
+    for id in ["thread-per-conn", "thread-pool"] {
+        backs_off_and_recovers(id).await;
+    }
+    process_refuses_then_recovers().await;
+}
