@@ -14,7 +14,18 @@ use std::time::{Duration, Instant};
 
 /// For each model, patterns that must each match at least one traced line of the model's
 /// threads. A pattern is a list of alternatives (`|`), each a plain substring.
-const EXPECTED: &[(&str, &[&str])] = &[("blocking", &["accept4(", "recvmsg(", "sendto("])];
+const EXPECTED: &[(&str, &[&str])] = &[
+    ("blocking", &["accept4(", "recvmsg(", "sendto("]),
+    // A new thread per connection: clone3 (or clone) by the acceptor, then the blocking loop.
+    ("thread-per-conn", &["accept4(", "clone3(|clone(", "recvmsg(", "sendto("]),
+    // Workers sleep on the queue (futex) between connections.
+    ("thread-pool", &["accept4(", "futex(", "recvmsg(", "sendto("]),
+    // A child process runs the loop: fork/clone + execve of kettle, then recvmsg in the child.
+    (
+        "process-per-conn",
+        &["accept4(", "clone3(|clone(|vfork(|fork(", "execve(", "recvmsg(", "sendto("],
+    ),
+];
 
 /// Starts `kettle serve` with one model under strace; returns (strace child, model port,
 /// trace file).
@@ -79,7 +90,10 @@ fn stop(mut child: std::process::Child, trace: &std::path::Path) -> String {
 /// The lines of the model's thread (named `model-<id>` with prctl) and of every thread and
 /// process it started, directly or not.
 fn model_lines<'a>(trace: &'a str, model: &str) -> Vec<&'a str> {
-    let name = format!("prctl(PR_SET_NAME, \"model-{model}\"");
+    // The kernel keeps 15 bytes of a thread's name; the closing quote keeps `model-epoll` from
+    // matching `model-epoll-et`.
+    let full = format!("model-{model}");
+    let name = format!("prctl(PR_SET_NAME, \"{}\"", &full[..full.len().min(15)]);
     let mut ours: HashSet<&str> = HashSet::new();
     for line in trace.lines() {
         let Some((tid, call)) = line.split_once(char::is_whitespace) else { continue };
