@@ -66,7 +66,8 @@ pub struct ModelDescriptor {
 }
 
 /// Every model Kettle runs, in teaching order. Only models with a real server are listed.
-pub const MODELS: &[ModelDescriptor] = &[ModelDescriptor {
+pub const MODELS: &[ModelDescriptor] = &[
+    ModelDescriptor {
     id: "blocking",
     title: "Blocking I/O, one thread",
     title_zh: "阻塞IO模型(单线程)",
@@ -79,7 +80,24 @@ pub const MODELS: &[ModelDescriptor] = &[ModelDescriptor {
     lesson_zh: "一个线程先 accept,再 recv;每次调用都在内核里睡着,直到数据到达并拷贝到用户空间。\
                 它服务一个客户端时,第二个客户端的连接只能在内核的监听队列(backlog)里等着,\
                 直到第一个客户端离开才会被 accept。两个阶段(等待数据、拷贝数据)都被阻塞。",
-}];
+    },
+    ModelDescriptor {
+        id: "sigio",
+        title: "Signal-driven I/O",
+        title_zh: "信号驱动IO模型",
+        figure: "Stevens Fig. 6.4",
+        lesson: "The thread installs a signal handler (sigaction) and asks the kernel to signal it \
+                 when a socket has something (O_ASYNC, F_SETOWN_EX, F_SETSIG). Then it does its \
+                 own work: it is in no I/O call while waiting. When data arrives the kernel \
+                 delivers a signal naming the socket; only then does the thread call recv, and the \
+                 data is already there, so phase 1 costs it nothing. Phase 2 — copying — is \
+                 still done by the thread inside recv: signal-driven I/O is synchronous I/O.",
+        lesson_zh: "线程先用 sigaction 安装信号处理函数,并让内核在套接字可读时给它发信号\
+                    (O_ASYNC、F_SETOWN_EX、F_SETSIG)。然后它去做自己的事:等待期间不在任何 IO 调用里。\
+                    数据到达时内核递送一个指明套接字的信号,线程这时才调用 recv,数据已经在内核里了,\
+                    所以第一阶段不占用它。第二阶段(拷贝)仍由线程在 recv 中完成:信号驱动 IO 仍是同步 IO。",
+    },
+];
 
 /// Looks a model up by its stable id.
 pub fn model(id: &str) -> Option<&'static ModelDescriptor> {
@@ -454,6 +472,15 @@ pub enum EventKind {
         /// Why, in plain words.
         reason: String,
     },
+
+    // -- sigio ----------------------------------------------------------------------------------
+    /// The thread did its own work while no I/O needed it (Stevens Fig. 6.4: "process continues
+    /// executing"). Recorded periodically and just before a signal is handled, so the work done
+    /// between two signals is visible.
+    WorkDone {
+        /// Units of work done since the previous `work_done` of this thread.
+        units: u64,
+    },
 }
 
 impl EventKind {
@@ -488,6 +515,7 @@ impl EventKind {
             EventKind::ClientSent { .. } => "client_sent",
             EventKind::ClientReceived { .. } => "client_received",
             EventKind::ClientClosed { .. } => "client_closed",
+            EventKind::WorkDone { .. } => "work_done",
         }
     }
 }

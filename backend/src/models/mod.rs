@@ -22,6 +22,7 @@
 
 pub mod blocking;
 pub mod calls;
+pub mod sigio;
 
 use std::collections::HashSet;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -72,6 +73,7 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
         .map(|d| {
             let serve: ServeFn = match d.id {
                 "blocking" => blocking::serve,
+                "sigio" => sigio::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)
