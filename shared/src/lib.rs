@@ -97,6 +97,22 @@ pub const MODELS: &[ModelDescriptor] = &[
                     数据到达时内核递送一个指明套接字的信号,线程这时才调用 recv,数据已经在内核里了,\
                     所以第一阶段不占用它。第二阶段(拷贝)仍由线程在 recv 中完成:信号驱动 IO 仍是同步 IO。",
     },
+    ModelDescriptor {
+        id: "posix-aio",
+        title: "POSIX asynchronous I/O (aio_read)",
+        title_zh: "异步IO模型(POSIX aio_read)",
+        figure: "Stevens Fig. 6.5",
+        lesson: "The thread calls aio_read, which returns at once; later a callback is told the \
+                 read is complete and the data is already in the buffer: the caller spends \
+                 neither phase. But look at who did the work: glibc implements POSIX aio in user \
+                 space. A glibc helper thread sleeps in an ordinary blocking read() through both \
+                 phases, then glibc starts a new thread to run the callback — its thread id \
+                 differs from the submitter's. The kernel's own asynchronous I/O is io_uring.",
+        lesson_zh: "线程调用 aio_read,它立刻返回;之后回调函数被告知读已完成,数据已在缓冲区里:\
+                    调用者两个阶段都不用等。但看看是谁在干活:glibc 在用户空间实现 POSIX aio。\
+                    一个 glibc 辅助线程在普通的阻塞 read() 里睡过两个阶段,然后 glibc 新建一个线程\
+                    来运行回调——它的线程号与提交者不同。内核自己的异步 IO 是 io_uring。",
+    },
 ];
 
 /// Looks a model up by its stable id.

@@ -22,6 +22,7 @@
 
 pub mod blocking;
 pub mod calls;
+pub mod posix_aio;
 pub mod sigio;
 
 use std::collections::HashSet;
@@ -74,6 +75,7 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
             let serve: ServeFn = match d.id {
                 "blocking" => blocking::serve,
                 "sigio" => sigio::serve,
+                "posix-aio" => posix_aio::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)
