@@ -23,7 +23,7 @@ use nix::sys::socket::{
 };
 use tokio::sync::broadcast;
 
-use crate::models::{catalogue, ModelContext, ServeFn, StopSignal, LISTEN_BACKLOG};
+use crate::models::{catalogue, ModelContext, ProbeFn, ServeFn, StopSignal, LISTEN_BACKLOG};
 use crate::recorder::{Recorder, Tracer};
 
 /// How often the listen-queue thread asks the kernel for the backlog length.
@@ -103,11 +103,22 @@ impl Registry {
     /// A registry of every model in the catalogue, all stopped. Model `i` (in catalogue order)
     /// listens on `port_base + i`, or on a kernel-chosen port when `port_base` is 0.
     pub fn new(recorder: Recorder, port_base: u16) -> Registry {
+        Registry::with_probes(recorder, port_base, crate::models::probe)
+    }
+
+    /// [`Registry::new`] with the probe of each model given by `probe_of`: a model whose probe
+    /// fails is unavailable, with the probe's answer as the reason.
+    fn with_probes(
+        recorder: Recorder,
+        port_base: u16,
+        probe_of: impl Fn(&str) -> Option<ProbeFn>,
+    ) -> Registry {
         let mut slots = BTreeMap::new();
         let mut order = Vec::new();
         for (i, (descriptor, serve)) in catalogue().into_iter().enumerate() {
             let configured_port =
                 if port_base == 0 { 0 } else { port_base.saturating_add(i as u16) };
+            let refused = probe_of(descriptor.id).and_then(|probe| probe().err());
             order.push(descriptor.id);
             slots.insert(
                 descriptor.id,
@@ -116,8 +127,8 @@ impl Registry {
                     serve,
                     configured_port,
                     running: None,
-                    reason: None,
-                    unavailable: false,
+                    unavailable: refused.is_some(),
+                    reason: refused,
                 },
             );
         }
@@ -385,6 +396,37 @@ fn accept_queue(listener: RawFd) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_model_whose_probe_fails_is_unavailable_with_the_reason_and_the_rest_run() {
+        fn refused() -> Result<(), String> {
+            Err("io_uring_setup refused: Operation not permitted (os error 1)".into())
+        }
+        let registry = Registry::with_probes(Recorder::start(), 0, |id| {
+            (id == "blocking").then_some(refused as ProbeFn)
+        });
+        let blocking = registry.get("blocking").unwrap();
+        assert_eq!(blocking.state, ModelState::Unavailable);
+        assert!(blocking.reason.as_deref().unwrap().contains("Operation not permitted"));
+        match registry.start("blocking") {
+            Err(RegistryError::Unavailable(why)) => assert!(why.contains("io_uring_setup")),
+            other => panic!("{other:?}"),
+        }
+        // Every other model is unaffected.
+        let others: Vec<_> = registry.list().into_iter().filter(|m| m.id != "blocking").collect();
+        assert!(others.iter().all(|m| m.state == ModelState::Stopped), "{others:?}");
+        let sigio = tokio::task::spawn_blocking({
+            let r = registry.clone();
+            move || {
+                let info = r.start("sigio").unwrap();
+                r.stop("sigio").unwrap();
+                info
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(sigio.state, ModelState::Running);
+    }
 
     #[test]
     fn a_spinning_thread_shows_cpu_time_and_an_ended_thread_none() {

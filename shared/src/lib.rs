@@ -98,6 +98,22 @@ pub const MODELS: &[ModelDescriptor] = &[
                     所以第一阶段不占用它。第二阶段(拷贝)仍由线程在 recv 中完成:信号驱动 IO 仍是同步 IO。",
     },
     ModelDescriptor {
+        id: "io-uring",
+        title: "Asynchronous I/O (io_uring)",
+        title_zh: "异步IO模型(io_uring)",
+        figure: "Stevens Fig. 6.5",
+        lesson: "The thread puts requests — accept, recv, send — into a submission queue shared \
+                 with the kernel and goes on; one io_uring_enter submits them and waits for any \
+                 completion. When a recv completes, the kernel has done both phases: it waited \
+                 for the data and copied it into the application's buffer. The thread never \
+                 waits on one socket and never copies: this is asynchronous I/O, done by the \
+                 kernel itself. If the kernel refuses io_uring, the model shows as unavailable.",
+        lesson_zh: "线程把请求(accept、recv、send)放进与内核共享的提交队列,然后继续;一次 \
+                    io_uring_enter 提交它们并等待任意一个完成。recv 完成时,内核已经做完两个阶段:\
+                    等数据、把数据拷贝到应用的缓冲区。线程从不等某一个套接字,也从不拷贝:\
+                    这是由内核自己完成的异步 IO。如果内核不允许 io_uring,该模型显示为不可用。",
+    },
+    ModelDescriptor {
         id: "posix-aio",
         title: "POSIX asynchronous I/O (aio_read)",
         title_zh: "异步IO模型(POSIX aio_read)",
