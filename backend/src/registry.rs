@@ -23,7 +23,9 @@ use nix::sys::socket::{
 };
 use tokio::sync::broadcast;
 
-use crate::models::{catalogue, ModelContext, ModelOptions, ServeFn, StopSignal, LISTEN_BACKLOG};
+use crate::models::{
+    catalogue, ModelContext, ModelOptions, ProbeFn, ServeFn, StopSignal, LISTEN_BACKLOG,
+};
 use crate::recorder::{Recorder, Tracer};
 
 /// How often the listen-queue thread asks the kernel for the backlog length.
@@ -109,11 +111,23 @@ impl Registry {
 
     /// [`Registry::new`], with settings for the models that take any.
     pub fn with_options(recorder: Recorder, port_base: u16, options: ModelOptions) -> Registry {
+        Registry::with_probes(recorder, port_base, options, crate::models::probe)
+    }
+
+    /// [`Registry::with_options`] with the probe of each model given by `probe_of`: a model
+    /// whose probe fails is unavailable, with the probe's answer as the reason.
+    fn with_probes(
+        recorder: Recorder,
+        port_base: u16,
+        options: ModelOptions,
+        probe_of: impl Fn(&str) -> Option<ProbeFn>,
+    ) -> Registry {
         let mut slots = BTreeMap::new();
         let mut order = Vec::new();
         for (i, (descriptor, serve)) in catalogue().into_iter().enumerate() {
             let configured_port =
                 if port_base == 0 { 0 } else { port_base.saturating_add(i as u16) };
+            let refused = probe_of(descriptor.id).and_then(|probe| probe().err());
             order.push(descriptor.id);
             slots.insert(
                 descriptor.id,
@@ -122,8 +136,8 @@ impl Registry {
                     serve,
                     configured_port,
                     running: None,
-                    reason: None,
-                    unavailable: false,
+                    unavailable: refused.is_some(),
+                    reason: refused,
                 },
             );
         }
@@ -399,21 +413,62 @@ fn accept_queue(listener: RawFd) -> Option<(u32, u32)> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_model_whose_probe_fails_is_unavailable_with_the_reason_and_the_rest_run() {
+        fn refused() -> Result<(), String> {
+            Err("io_uring_setup refused: Operation not permitted (os error 1)".into())
+        }
+        let registry = Registry::with_probes(Recorder::start(), 0, ModelOptions::default(), |id| {
+            (id == "blocking").then_some(refused as ProbeFn)
+        });
+        let blocking = registry.get("blocking").unwrap();
+        assert_eq!(blocking.state, ModelState::Unavailable);
+        assert!(blocking.reason.as_deref().unwrap().contains("Operation not permitted"));
+        match registry.start("blocking") {
+            Err(RegistryError::Unavailable(why)) => assert!(why.contains("io_uring_setup")),
+            other => panic!("{other:?}"),
+        }
+        // Every other model is unaffected.
+        let others: Vec<_> = registry.list().into_iter().filter(|m| m.id != "blocking").collect();
+        assert!(others.iter().all(|m| m.state == ModelState::Stopped), "{others:?}");
+        let sigio = tokio::task::spawn_blocking({
+            let r = registry.clone();
+            move || {
+                let info = r.start("sigio").unwrap();
+                r.stop("sigio").unwrap();
+                info
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(sigio.state, ModelState::Running);
+    }
+
     #[test]
-    fn a_spinning_thread_shows_cpu_time_and_an_ended_thread_none() {
-        let (tx, rx) = std::sync::mpsc::channel();
+    fn a_spinning_thread_shows_its_cpu_time() {
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let spinner = std::thread::spawn(move || {
-            tx.send(nix::unistd::gettid().as_raw()).unwrap();
-            let start = std::time::Instant::now();
-            while start.elapsed() < Duration::from_millis(60) {
+            // Spin until this thread has itself used 5 ms of CPU, however loaded the machine,
+            // then wait (without using CPU) while the test reads the clock.
+            let own =
+                || nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).unwrap();
+            while own().tv_sec() == 0 && own().tv_nsec() < 5_000_000 {
                 std::hint::spin_loop();
             }
+            tid_tx.send(nix::unistd::gettid().as_raw()).unwrap();
+            let _ = done_rx.recv();
         });
-        let tid = rx.recv().unwrap();
-        std::thread::sleep(Duration::from_millis(30));
+        let tid = tid_rx.recv().unwrap();
         let cpu = thread_cpu_ns(tid).expect("a live thread has a CPU clock");
-        assert!(cpu > 1_000_000, "a spinning thread used {cpu} ns");
+        done_tx.send(()).unwrap();
         spinner.join().unwrap();
-        assert_eq!(thread_cpu_ns(tid), None);
+        assert!(cpu >= 5_000_000, "a thread that spun for 5 ms of CPU shows {cpu} ns");
+    }
+
+    #[test]
+    fn a_thread_of_another_process_has_no_readable_clock() {
+        // Thread CPU clocks are only readable within this process; pid 1 is never one of ours.
+        assert_eq!(thread_cpu_ns(1), None);
     }
 }

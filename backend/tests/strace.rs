@@ -25,6 +25,12 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "process-per-conn",
         &["accept4(", "clone3(|clone(|vfork(|fork(", "execve(", "recvmsg(", "sendto("],
     ),
+    // A handler, signals aimed at one thread carrying the fd, and their delivery.
+    ("sigio", &["rt_sigaction(", "F_SETOWN_EX", "F_SETSIG", "--- SIG", "recvmsg("]),
+    // Requests in a ring shared with the kernel: no recv/send system calls at all.
+    ("io-uring", &["io_uring_setup(", "io_uring_enter("]),
+    // glibc's aio: helper threads (clone) doing plain blocking reads.
+    ("posix-aio", &["accept4(", "clone3(|clone(", "read("]),
 ];
 
 /// Starts `kettle serve` with one model under strace; returns (strace child, model port,

@@ -498,6 +498,14 @@ pub fn describe_step(event: &Event, lang: Lang) -> (Shape, String) {
         EventKind::WouldBlockBurst { call, count } => {
             (Shape::Return, format!("{count} × {call} → EAGAIN"))
         }
+        EventKind::WorkDone { units } => (
+            Shape::AppNote,
+            if zh {
+                format!("进程继续执行:{units} 单位工作")
+            } else {
+                format!("process continues executing: {units} units of work")
+            },
+        ),
         // Not diagram steps (filtered out before layout); drawn generically if they get here.
         other => (Shape::AppNote, other.name().to_owned()),
     }

@@ -131,6 +131,54 @@ pub const MODELS: &[ModelDescriptor] = &[
                     父进程随后用 waitpid 回收它的退出状态,免得它变成僵尸进程。\
                     每个客户端有自己的地址空间:安全,但一个进程比一个线程贵得多。",
     },
+    ModelDescriptor {
+        id: "sigio",
+        title: "Signal-driven I/O",
+        title_zh: "信号驱动IO模型",
+        figure: "Stevens Fig. 6.4",
+        lesson: "The thread installs a signal handler (sigaction) and asks the kernel to signal it \
+                 when a socket has something (O_ASYNC, F_SETOWN_EX, F_SETSIG). Then it does its \
+                 own work: it is in no I/O call while waiting. When data arrives the kernel \
+                 delivers a signal naming the socket; only then does the thread call recv, and the \
+                 data is already there, so phase 1 costs it nothing. Phase 2 — copying — is \
+                 still done by the thread inside recv: signal-driven I/O is synchronous I/O.",
+        lesson_zh: "线程先用 sigaction 安装信号处理函数,并让内核在套接字可读时给它发信号\
+                    (O_ASYNC、F_SETOWN_EX、F_SETSIG)。然后它去做自己的事:等待期间不在任何 IO 调用里。\
+                    数据到达时内核递送一个指明套接字的信号,线程这时才调用 recv,数据已经在内核里了,\
+                    所以第一阶段不占用它。第二阶段(拷贝)仍由线程在 recv 中完成:信号驱动 IO 仍是同步 IO。",
+    },
+    ModelDescriptor {
+        id: "io-uring",
+        title: "Asynchronous I/O (io_uring)",
+        title_zh: "异步IO模型(io_uring)",
+        figure: "Stevens Fig. 6.5",
+        lesson: "The thread puts requests — accept, recv, send — into a submission queue shared \
+                 with the kernel and goes on; one io_uring_enter submits them and waits for any \
+                 completion. When a recv completes, the kernel has done both phases: it waited \
+                 for the data and copied it into the application's buffer. The thread never \
+                 waits on one socket and never copies: this is asynchronous I/O, done by the \
+                 kernel itself. If the kernel refuses io_uring, the model shows as unavailable.",
+        lesson_zh: "线程把请求(accept、recv、send)放进与内核共享的提交队列,然后继续;一次 \
+                    io_uring_enter 提交它们并等待任意一个完成。recv 完成时,内核已经做完两个阶段:\
+                    等数据、把数据拷贝到应用的缓冲区。线程从不等某一个套接字,也从不拷贝:\
+                    这是由内核自己完成的异步 IO。如果内核不允许 io_uring,该模型显示为不可用。",
+    },
+    ModelDescriptor {
+        id: "posix-aio",
+        title: "POSIX asynchronous I/O (aio_read)",
+        title_zh: "异步IO模型(POSIX aio_read)",
+        figure: "Stevens Fig. 6.5",
+        lesson: "The thread calls aio_read, which returns at once; later a callback is told the \
+                 read is complete and the data is already in the buffer: the caller spends \
+                 neither phase. But look at who did the work: glibc implements POSIX aio in user \
+                 space. A glibc helper thread sleeps in an ordinary blocking read() through both \
+                 phases, then glibc starts a new thread to run the callback — its thread id \
+                 differs from the submitter's. The kernel's own asynchronous I/O is io_uring.",
+        lesson_zh: "线程调用 aio_read,它立刻返回;之后回调函数被告知读已完成,数据已在缓冲区里:\
+                    调用者两个阶段都不用等。但看看是谁在干活:glibc 在用户空间实现 POSIX aio。\
+                    一个 glibc 辅助线程在普通的阻塞 read() 里睡过两个阶段,然后 glibc 新建一个线程\
+                    来运行回调——它的线程号与提交者不同。内核自己的异步 IO 是 io_uring。",
+    },
 ];
 
 /// Looks a model up by its stable id.
@@ -548,6 +596,15 @@ pub enum EventKind {
         /// How it ended, in plain words (`"exit status 0"`, `"killed by signal 9"`).
         status: String,
     },
+
+    // -- sigio ----------------------------------------------------------------------------------
+    /// The thread did its own work while no I/O needed it (Stevens Fig. 6.4: "process continues
+    /// executing"). Recorded periodically and just before a signal is handled, so the work done
+    /// between two signals is visible.
+    WorkDone {
+        /// Units of work done since the previous `work_done` of this thread.
+        units: u64,
+    },
 }
 
 impl EventKind {
@@ -587,6 +644,7 @@ impl EventKind {
             EventKind::ConnDequeued { .. } => "conn_dequeued",
             EventKind::ChildSpawned { .. } => "child_spawned",
             EventKind::ChildReaped { .. } => "child_reaped",
+            EventKind::WorkDone { .. } => "work_done",
         }
     }
 }

@@ -22,7 +22,10 @@
 
 pub mod blocking;
 pub mod calls;
+pub mod io_uring;
+pub mod posix_aio;
 pub mod process_per_conn;
+pub mod sigio;
 pub mod thread_per_conn;
 pub mod thread_pool;
 
@@ -110,11 +113,26 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
                 "thread-per-conn" => thread_per_conn::serve,
                 "thread-pool" => thread_pool::serve,
                 "process-per-conn" => process_per_conn::serve,
+                "sigio" => sigio::serve,
+                "io-uring" => io_uring::serve,
+                "posix-aio" => posix_aio::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)
         })
         .collect()
+}
+
+/// Checks whether a model can run on this machine; `Err` says why not, in plain words.
+pub type ProbeFn = fn() -> Result<(), String>;
+
+/// The probe of a model that depends on what the kernel allows (run once, when the registry is
+/// made); `None` for models that run everywhere.
+pub fn probe(id: &str) -> Option<ProbeFn> {
+    match id {
+        "io-uring" => Some(io_uring::probe),
+        _ => None,
+    }
 }
 
 /// The stop request shared by a running model and the registry.

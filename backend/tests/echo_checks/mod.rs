@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use crate::common::{client, payload, read_n};
 use kettle_backend::models::ModelOptions;
 use kettle_backend::recorder::{Batch, Recorder};
 use kettle_backend::registry::Registry;
@@ -109,6 +110,8 @@ pub fn stalled_client(addr: SocketAddr) -> TcpStream {
             Ok(_) => assert!(Instant::now() < deadline, "the server never stopped reading"),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return s,
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return s,
+            // A signal (the children's SIGCHLD, say) can cut a timed write short: try again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => panic!("stalled client: {e}"),
         }
     }
@@ -151,4 +154,77 @@ pub async fn recorded_until(
 /// `(thread, conn, kind)` of each event, for readable failures.
 pub fn names(events: &[Event]) -> Vec<(String, Option<u64>, &'static str)> {
     events.iter().map(|e| (e.thread.name.clone(), e.conn, e.kind.name())).collect()
+}
+
+pub fn echo_in_pieces(addr: SocketAddr, data: Vec<u8>, seed: u64) {
+    let mut c = client(addr);
+    c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut w = c.try_clone().unwrap();
+    let expected = data.to_ascii_uppercase();
+    let writer = std::thread::spawn(move || {
+        let cuts = payload(64, seed);
+        let mut rest = &data[..];
+        let mut i = 0;
+        while !rest.is_empty() {
+            let n = (1 + (cuts[i % cuts.len()] as usize) * 32).min(rest.len());
+            w.write_all(&rest[..n]).unwrap();
+            rest = &rest[n..];
+            i += 1;
+        }
+    });
+    let got = read_n(&mut c, expected.len());
+    writer.join().unwrap();
+    assert!(got == expected, "echo of {} bytes differs", expected.len());
+}
+
+pub fn concurrent_echo(addr: SocketAddr, clients: usize) {
+    let threads: Vec<_> = (0..clients)
+        .map(|i| {
+            let seed = 7 + i as u64;
+            let len = 1
+                + (u32::from_le_bytes(payload(4, seed)[..4].try_into().unwrap()) as usize
+                    % (64 * 1024));
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || echo_in_pieces(addr, payload(len, seed), seed))
+                .unwrap()
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+pub fn reset_then_next_is_served(addr: SocketAddr) {
+    let mut c = client(addr);
+    c.write_all(b"before").unwrap();
+    assert_eq!(read_n(&mut c, 6), b"BEFORE");
+    linger_zero(&c);
+    drop(c);
+    let mut next = client(addr);
+    next.write_all(b"after reset").unwrap();
+    assert_eq!(read_n(&mut next, 11), b"AFTER RESET");
+}
+
+pub fn never_reader_does_not_block_others(addr: SocketAddr) -> TcpStream {
+    let hog = client(addr);
+    let mut w = hog.try_clone().unwrap();
+    w.set_write_timeout(Some(Duration::from_millis(100))).unwrap();
+    // Fill every buffer on the way: the server's output bound, both sockets' buffers.
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut sent = 0usize;
+    while sent < 64 * 1024 * 1024 {
+        match w.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(_) => break, // the write timed out: everything is full
+        }
+    }
+    assert!(sent < 64 * 1024 * 1024, "the server kept reading a client that never reads");
+    let mut other = client(addr);
+    for i in 0..5 {
+        let line = format!("line {i}\n");
+        other.write_all(line.as_bytes()).unwrap();
+        assert_eq!(read_n(&mut other, line.len()), line.to_ascii_uppercase().as_bytes());
+    }
+    hog
 }
