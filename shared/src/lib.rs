@@ -66,20 +66,39 @@ pub struct ModelDescriptor {
 }
 
 /// Every model Kettle runs, in teaching order. Only models with a real server are listed.
-pub const MODELS: &[ModelDescriptor] = &[ModelDescriptor {
-    id: "blocking",
-    title: "Blocking I/O, one thread",
-    title_zh: "阻塞IO模型(单线程)",
-    figure: "Stevens Fig. 6.1",
-    lesson: "One thread calls accept, then recv, and sleeps inside each call until the kernel \
+pub const MODELS: &[ModelDescriptor] = &[
+    ModelDescriptor {
+        id: "blocking",
+        title: "Blocking I/O, one thread",
+        title_zh: "阻塞IO模型(单线程)",
+        figure: "Stevens Fig. 6.1",
+        lesson: "One thread calls accept, then recv, and sleeps inside each call until the kernel \
              has data and has copied it to the application. While it serves one client, a \
              second client's connection waits in the kernel's listen backlog: nobody calls \
              accept for it until the first client leaves. Both phases — waiting for data and \
              copying it — are spent blocked.",
-    lesson_zh: "一个线程先 accept,再 recv;每次调用都在内核里睡着,直到数据到达并拷贝到用户空间。\
+        lesson_zh:
+            "一个线程先 accept,再 recv;每次调用都在内核里睡着,直到数据到达并拷贝到用户空间。\
                 它服务一个客户端时,第二个客户端的连接只能在内核的监听队列(backlog)里等着,\
                 直到第一个客户端离开才会被 accept。两个阶段(等待数据、拷贝数据)都被阻塞。",
-}];
+    },
+    ModelDescriptor {
+        id: "epoll",
+        title: "epoll, level-triggered",
+        title_zh: "IO多路复用(epoll,水平触发)",
+        figure: "Stevens Fig. 6.3",
+        lesson:
+            "One thread sleeps in epoll_wait for every socket at once: phase 1 is spent there, \
+             and recv only copies. Unlike select, the watched set lives in the kernel (added \
+             once with epoll_ctl) and epoll_wait returns only the ready descriptors, so its \
+             cost follows the ready set, not the watched set. Level-triggered: a socket is \
+             reported again and again for as long as data is waiting.",
+        lesson_zh: "一个线程在 epoll_wait 里同时等待所有套接字:阶段1在这里度过,recv 只做拷贝。\
+                与 select 不同,被监视的集合保存在内核里(用 epoll_ctl 只添加一次),\
+                epoll_wait 只返回就绪的描述符,所以开销取决于就绪的数量,而不是监视的数量。\
+                水平触发:只要还有数据没读,每次 epoll_wait 都会再次报告这个套接字。",
+    },
+];
 
 /// Looks a model up by its stable id.
 pub fn model(id: &str) -> Option<&'static ModelDescriptor> {
@@ -454,6 +473,45 @@ pub enum EventKind {
         /// Why, in plain words.
         reason: String,
     },
+
+    // -- epoll's interest list and the reactor (models epoll, epoll-et, reactor) ----------------
+    /// `epoll_ctl(2)` changed the kernel's interest list of an epoll instance. Not a blocking
+    /// call: it returns at once.
+    EpollCtl {
+        /// `"add"`, `"mod"` or `"del"` (`EPOLL_CTL_ADD`, `EPOLL_CTL_MOD`, `EPOLL_CTL_DEL`).
+        op: String,
+        /// The descriptor whose interest changed.
+        fd: i32,
+        /// The events now asked for, such as `"EPOLLIN|EPOLLET"`; empty for `del`, and for a
+        /// listener paused after `EMFILE` (the kernel still reports hang-ups).
+        events: String,
+        /// The failure, if any.
+        error: Option<SysError>,
+    },
+    /// The reactor's registry now calls `callback` when `fd` is ready for `interest` (the
+    /// tutorial's `sel.register(conn, EVENT_READ, read)`; also recorded for `sel.modify`).
+    /// User-space bookkeeping: the system call it makes is the [`EventKind::EpollCtl`] after it.
+    Register {
+        /// The descriptor.
+        fd: i32,
+        /// `"read"`, `"write"` (selectors' `EVENT_READ`, `EVENT_WRITE`).
+        interest: String,
+        /// The name of the function to call (`"accept"`, `"read"`, `"write"`).
+        callback: String,
+    },
+    /// The reactor's registry forgot `fd` (the tutorial's `sel.unregister(conn)`).
+    Unregister {
+        /// The descriptor.
+        fd: i32,
+    },
+    /// The reactor's loop called the callback registered for a ready descriptor (the
+    /// tutorial's `callback(sel_obj.fileobj, mask)`).
+    Callback {
+        /// The callback's name (`"accept"`, `"read"`, `"write"`).
+        name: String,
+        /// The ready descriptor it was called for.
+        fd: i32,
+    },
 }
 
 impl EventKind {
@@ -488,6 +546,10 @@ impl EventKind {
             EventKind::ClientSent { .. } => "client_sent",
             EventKind::ClientReceived { .. } => "client_received",
             EventKind::ClientClosed { .. } => "client_closed",
+            EventKind::EpollCtl { .. } => "epoll_ctl",
+            EventKind::Register { .. } => "register",
+            EventKind::Unregister { .. } => "unregister",
+            EventKind::Callback { .. } => "callback",
         }
     }
 }
