@@ -98,6 +98,19 @@ pub const MODELS: &[ModelDescriptor] = &[
                 epoll_wait 只返回就绪的描述符,所以开销取决于就绪的数量,而不是监视的数量。\
                 水平触发:只要还有数据没读,每次 epoll_wait 都会再次报告这个套接字。",
     },
+    ModelDescriptor {
+        id: "epoll-et",
+        title: "epoll, edge-triggered",
+        title_zh: "IO多路复用(epoll,边缘触发)",
+        figure: "Stevens Fig. 6.3",
+        lesson: "With EPOLLET the kernel reports a socket only when it becomes ready — when new \
+             data arrives — not for as long as it stays ready. So after each report the server \
+             must drain: recv again and again until the kernel answers EAGAIN. Stopping early \
+             would leave bytes that no new report will ever announce.",
+        lesson_zh: "设置 EPOLLET 后,内核只在套接字变为就绪(新数据到达)的那一刻报告一次,\
+                而不是只要就绪就一直报告。所以每次报告之后,服务器必须把数据读干净:\
+                反复 recv,直到内核返回 EAGAIN。提前停下,剩下的数据就再也不会被报告。",
+    },
 ];
 
 /// Looks a model up by its stable id.

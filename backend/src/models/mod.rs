@@ -23,6 +23,7 @@
 pub mod blocking;
 pub mod calls;
 pub mod epoll;
+pub mod epoll_et;
 pub mod event_loop;
 
 use std::collections::HashSet;
@@ -75,6 +76,7 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
             let serve: ServeFn = match d.id {
                 "blocking" => blocking::serve,
                 "epoll" => epoll::serve,
+                "epoll-et" => epoll_et::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)
