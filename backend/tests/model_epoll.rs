@@ -34,10 +34,7 @@ async fn one_line_is_epoll_wait_returning_the_connection_then_recv_then_send() {
     .await
     .unwrap();
     let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
-    })
-    .await;
+    events_until(&mut ws, &mut events, Duration::from_secs(10), closed_and_waiting_again).await;
     let steps = steps(&events, MODEL);
     let names: Vec<_> = steps.iter().map(|e| e.kind.name()).collect();
     let accepted = names.iter().position(|n| *n == "accept_exit").expect("accepted");

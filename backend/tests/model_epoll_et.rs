@@ -21,24 +21,18 @@ async fn one_line_is_one_edge_then_recv_until_eagain() {
     let server = kettle(&[MODEL]).await;
     let addr = model_addr(&server, MODEL);
     let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        std::thread::sleep(Duration::from_millis(200));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        // Later than the drain's last recv, so that one finds the socket empty (EAGAIN).
-        std::thread::sleep(Duration::from_millis(200));
-        c.shutdown(Shutdown::Write).unwrap();
-        let mut rest = Vec::new();
-        std::io::Read::read_to_end(&mut c, &mut rest).unwrap();
-    })
-    .await
-    .unwrap();
+    let mut c = client(addr);
+    std::thread::sleep(Duration::from_millis(200));
+    c.write_all(b"hello").unwrap();
+    assert_eq!(read_n(&mut c, 5), b"HELLO");
     let mut events = Vec::new();
+    // The end of file is sent only after the drain found the socket empty (EAGAIN).
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
+        ev.iter().any(|e| e.model == MODEL && recv_would_block(e))
     })
     .await;
+    c.shutdown(Shutdown::Write).unwrap();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), closed_and_waiting_again).await;
     let steps = steps(&events, MODEL);
     let names: Vec<_> = steps.iter().map(|e| e.kind.name()).collect();
     let accepted = names.iter().position(|n| *n == "accept_exit").expect("accepted");
@@ -88,12 +82,15 @@ async fn one_edge_for_several_pieces_is_drained_with_several_recvs_ending_in_eag
     let server = kettle(&[MODEL]).await;
     let addr = model_addr(&server, MODEL);
     let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || {
+    // Kept open until the end: a FIN arriving during the drain would end it with end of
+    // file instead of EAGAIN.
+    let _open = tokio::task::spawn_blocking(move || {
         let mut c = client(addr);
         std::thread::sleep(Duration::from_millis(100));
         let data = payload(3000, 11);
         c.write_all(&data).unwrap();
         assert_eq!(read_n(&mut c, 3000), data.to_ascii_uppercase());
+        c
     })
     .await
     .unwrap();
