@@ -34,7 +34,7 @@ fn fill_descriptor_table() -> Vec<OwnedFd> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn emfile_on_accept_pauses_the_listener_and_recovers_in_every_event_loop_model() {
-    for model in ["epoll", "epoll-et"] {
+    for model in ["epoll", "epoll-et", "reactor"] {
         emfile_pauses_and_recovers(model).await;
     }
 }

@@ -111,6 +111,20 @@ pub const MODELS: &[ModelDescriptor] = &[
                 而不是只要就绪就一直报告。所以每次报告之后,服务器必须把数据读干净:\
                 反复 recv,直到内核返回 EAGAIN。提前停下,剩下的数据就再也不会被报告。",
     },
+    ModelDescriptor {
+        id: "reactor",
+        title: "Reactor (selectors-style callbacks)",
+        title_zh: "selectors 模块(回调)",
+        figure: "Stevens Fig. 6.3",
+        lesson: "The tutorial's selectors server: each socket is registered with a callback \
+             (register(fd, EVENT_READ, read)), and the loop calls the callback of every ready \
+             socket. The accept callback registers a read callback for each new connection. \
+             Underneath it is epoll: the same system calls, organised as small handlers.",
+        lesson_zh: "教程里的 selectors 服务器:每个套接字注册时带一个回调函数\
+                (register(fd, EVENT_READ, read)),循环对每个就绪的套接字调用它的回调。\
+                accept 回调为每个新连接注册 read 回调。底层仍是 epoll:系统调用相同,\
+                只是组织成一个个小的处理函数。",
+    },
 ];
 
 /// Looks a model up by its stable id.

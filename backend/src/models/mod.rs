@@ -25,6 +25,7 @@ pub mod calls;
 pub mod epoll;
 pub mod epoll_et;
 pub mod event_loop;
+pub mod reactor;
 
 use std::collections::HashSet;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -77,6 +78,7 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
                 "blocking" => blocking::serve,
                 "epoll" => epoll::serve,
                 "epoll-et" => epoll_et::serve,
+                "reactor" => reactor::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)
