@@ -58,9 +58,11 @@ impl Ready {
         self.flags.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR)
     }
 
-    /// The send buffer has room (or the socket failed: a write will report it).
+    /// The send buffer has room, or the socket failed or hung up: a write will not block
+    /// (it reports the failure). Counting hang-ups here means a connection that only owes
+    /// output is never reported, level-triggered, without the server acting on it.
     pub fn writable(&self) -> bool {
-        self.flags.intersects(EpollFlags::EPOLLOUT | EpollFlags::EPOLLERR)
+        self.flags.intersects(EpollFlags::EPOLLOUT | EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP)
     }
 }
 
