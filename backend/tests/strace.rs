@@ -25,6 +25,12 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "process-per-conn",
         &["accept4(", "clone3(|clone(|vfork(|fork(", "execve(", "recvmsg(", "sendto("],
     ),
+    // One thread asleep in epoll_wait; the watched set is kept in the kernel by epoll_ctl.
+    ("epoll", &["epoll_create1(", "epoll_ctl(", "epoll_wait(|epoll_pwait(", "recvmsg(", "sendto("]),
+    // Edge-triggered: EPOLLET, and the drain loop's last recv fails with EAGAIN.
+    ("epoll-et", &["EPOLLET", "epoll_wait(|epoll_pwait(", "recvmsg(", "= -1 EAGAIN"]),
+    // The selectors-style reactor is epoll underneath.
+    ("reactor", &["epoll_ctl(", "epoll_wait(|epoll_pwait(", "recvmsg(", "sendto("]),
     // A handler, signals aimed at one thread carrying the fd, and their delivery.
     ("sigio", &["rt_sigaction(", "F_SETOWN_EX", "F_SETSIG", "--- SIG", "recvmsg("]),
     // Requests in a ring shared with the kernel: no recv/send system calls at all.
@@ -145,7 +151,13 @@ fn each_model_makes_the_system_calls_of_its_lesson() {
         echo_lines(port);
         let text = stop(child, &trace);
         let lines = model_lines(&text, model);
-        assert!(!lines.is_empty(), "{model}: no thread named model-{model} in the trace");
+        let named: Vec<_> = text.lines().filter(|l| l.contains("PR_SET_NAME")).collect();
+        assert!(
+            !lines.is_empty(),
+            "{model}: no thread named model-{model} in the trace ({} lines); named threads:\n{}",
+            text.lines().count(),
+            named.join("\n")
+        );
         for pattern in *patterns {
             let found = lines.iter().any(|l| pattern.split('|').any(|alt| l.contains(alt)));
             assert!(

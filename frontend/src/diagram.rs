@@ -506,6 +506,32 @@ pub fn describe_step(event: &Event, lang: Lang) -> (Shape, String) {
                 format!("process continues executing: {units} units of work")
             },
         ),
+        EventKind::EpollCtl { op, fd, events, error } => (
+            Shape::Call,
+            match error {
+                None => format!("epoll_ctl({}, fd {fd}, {events})", op.to_uppercase()),
+                Some(e) => format!("epoll_ctl({}, fd {fd}) → {}", op.to_uppercase(), e.errno),
+            },
+        ),
+        EventKind::Register { fd, interest, callback } => (
+            Shape::AppNote,
+            if zh {
+                format!("注册 fd {fd}:{interest} → {callback}()")
+            } else {
+                format!("register fd {fd}: {interest} → {callback}()")
+            },
+        ),
+        EventKind::Unregister { fd } => {
+            (Shape::AppNote, format!("{} fd {fd}", if zh { "注销" } else { "unregister" }))
+        }
+        EventKind::Callback { name, fd } => (
+            Shape::AppNote,
+            if zh {
+                format!("调用回调 {name}(fd {fd})")
+            } else {
+                format!("call {name}(fd {fd})")
+            },
+        ),
         // Not diagram steps (filtered out before layout); drawn generically if they get here.
         other => (Shape::AppNote, other.name().to_owned()),
     }

@@ -179,6 +179,49 @@ pub const MODELS: &[ModelDescriptor] = &[
                     一个 glibc 辅助线程在普通的阻塞 read() 里睡过两个阶段,然后 glibc 新建一个线程\
                     来运行回调——它的线程号与提交者不同。内核自己的异步 IO 是 io_uring。",
     },
+    ModelDescriptor {
+        id: "epoll",
+        title: "epoll, level-triggered",
+        title_zh: "IO多路复用(epoll,水平触发)",
+        figure: "Stevens Fig. 6.3",
+        lesson:
+            "One thread sleeps in epoll_wait for every socket at once: phase 1 is spent there, \
+             and recv only copies. Unlike select, the watched set lives in the kernel (added \
+             once with epoll_ctl) and epoll_wait returns only the ready descriptors, so its \
+             cost follows the ready set, not the watched set. Level-triggered: a socket is \
+             reported again and again for as long as data is waiting.",
+        lesson_zh: "一个线程在 epoll_wait 里同时等待所有套接字:阶段1在这里度过,recv 只做拷贝。\
+                与 select 不同,被监视的集合保存在内核里(用 epoll_ctl 只添加一次),\
+                epoll_wait 只返回就绪的描述符,所以开销取决于就绪的数量,而不是监视的数量。\
+                水平触发:只要还有数据没读,每次 epoll_wait 都会再次报告这个套接字。",
+    },
+    ModelDescriptor {
+        id: "epoll-et",
+        title: "epoll, edge-triggered",
+        title_zh: "IO多路复用(epoll,边缘触发)",
+        figure: "Stevens Fig. 6.3",
+        lesson: "With EPOLLET the kernel reports a socket only when it becomes ready — when new \
+             data arrives — not for as long as it stays ready. So after each report the server \
+             must drain: recv again and again until the kernel answers EAGAIN. Stopping early \
+             would leave bytes that no new report will ever announce.",
+        lesson_zh: "设置 EPOLLET 后,内核只在套接字变为就绪(新数据到达)的那一刻报告一次,\
+                而不是只要就绪就一直报告。所以每次报告之后,服务器必须把数据读干净:\
+                反复 recv,直到内核返回 EAGAIN。提前停下,剩下的数据就再也不会被报告。",
+    },
+    ModelDescriptor {
+        id: "reactor",
+        title: "Reactor (selectors-style callbacks)",
+        title_zh: "selectors 模块(回调)",
+        figure: "Stevens Fig. 6.3",
+        lesson: "The tutorial's selectors server: each socket is registered with a callback \
+             (register(fd, EVENT_READ, read)), and the loop calls the callback of every ready \
+             socket. The accept callback registers a read callback for each new connection. \
+             Underneath it is epoll: the same system calls, organised as small handlers.",
+        lesson_zh: "教程里的 selectors 服务器:每个套接字注册时带一个回调函数\
+                (register(fd, EVENT_READ, read)),循环对每个就绪的套接字调用它的回调。\
+                accept 回调为每个新连接注册 read 回调。底层仍是 epoll:系统调用相同,\
+                只是组织成一个个小的处理函数。",
+    },
 ];
 
 /// Looks a model up by its stable id.
@@ -605,6 +648,45 @@ pub enum EventKind {
         /// Units of work done since the previous `work_done` of this thread.
         units: u64,
     },
+
+    // -- epoll's interest list and the reactor (models epoll, epoll-et, reactor) ----------------
+    /// `epoll_ctl(2)` changed the kernel's interest list of an epoll instance. Not a blocking
+    /// call: it returns at once.
+    EpollCtl {
+        /// `"add"`, `"mod"` or `"del"` (`EPOLL_CTL_ADD`, `EPOLL_CTL_MOD`, `EPOLL_CTL_DEL`).
+        op: String,
+        /// The descriptor whose interest changed.
+        fd: i32,
+        /// The events now asked for, such as `"EPOLLIN|EPOLLET"`; empty for `del`, and for a
+        /// listener paused after `EMFILE` (the kernel still reports hang-ups).
+        events: String,
+        /// The failure, if any.
+        error: Option<SysError>,
+    },
+    /// The reactor's registry now calls `callback` when `fd` is ready for `interest` (the
+    /// tutorial's `sel.register(conn, EVENT_READ, read)`; also recorded for `sel.modify`).
+    /// User-space bookkeeping: the system call it makes is the [`EventKind::EpollCtl`] after it.
+    Register {
+        /// The descriptor.
+        fd: i32,
+        /// `"read"`, `"write"` (selectors' `EVENT_READ`, `EVENT_WRITE`).
+        interest: String,
+        /// The name of the function to call (`"accept"`, `"read"`, `"write"`).
+        callback: String,
+    },
+    /// The reactor's registry forgot `fd` (the tutorial's `sel.unregister(conn)`).
+    Unregister {
+        /// The descriptor.
+        fd: i32,
+    },
+    /// The reactor's loop called the callback registered for a ready descriptor (the
+    /// tutorial's `callback(sel_obj.fileobj, mask)`).
+    Callback {
+        /// The callback's name (`"accept"`, `"read"`, `"write"`).
+        name: String,
+        /// The ready descriptor it was called for.
+        fd: i32,
+    },
 }
 
 impl EventKind {
@@ -645,6 +727,10 @@ impl EventKind {
             EventKind::ChildSpawned { .. } => "child_spawned",
             EventKind::ChildReaped { .. } => "child_reaped",
             EventKind::WorkDone { .. } => "work_done",
+            EventKind::EpollCtl { .. } => "epoll_ctl",
+            EventKind::Register { .. } => "register",
+            EventKind::Unregister { .. } => "unregister",
+            EventKind::Callback { .. } => "callback",
         }
     }
 }

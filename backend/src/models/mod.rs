@@ -22,9 +22,13 @@
 
 pub mod blocking;
 pub mod calls;
+pub mod epoll;
+pub mod epoll_et;
+pub mod event_loop;
 pub mod io_uring;
 pub mod posix_aio;
 pub mod process_per_conn;
+pub mod reactor;
 pub mod sigio;
 pub mod thread_per_conn;
 pub mod thread_pool;
@@ -116,6 +120,9 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
                 "sigio" => sigio::serve,
                 "io-uring" => io_uring::serve,
                 "posix-aio" => posix_aio::serve,
+                "epoll" => epoll::serve,
+                "epoll-et" => epoll_et::serve,
+                "reactor" => reactor::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)

@@ -1,0 +1,107 @@
+//! # epoll, level-triggered, one thread — Stevens Fig. 6.3
+//!
+//! The select server again, with Linux's `epoll` instead of `select`:
+//!
+//! ```text
+//! ep = epoll_create1()
+//! epoll_ctl(ep, ADD, listener, EPOLLIN)           # once: the kernel keeps the interest list
+//! while True:
+//!     for fd, events in epoll_wait(ep):           # sleeps until some descriptor is ready
+//!         if fd is listener:
+//!             conn = accept(listener)             # non-blocking
+//!             epoll_ctl(ep, ADD, conn, EPOLLIN)
+//!         else:
+//!             data = recv(fd, 1024)               # ready: only phase 2 is left
+//!             send(fd, data.upper())
+//! ```
+//!
+//! ## What a student should notice
+//!
+//! - Like select, one thread sleeps in one call (`epoll_wait`) for all sockets: phase 1 is
+//!   spent there, and `recv` only copies (its `wait_ns` is 0). Two system calls per message.
+//! - Unlike select, the list of watched descriptors lives **in the kernel**: it is given once
+//!   per descriptor with `epoll_ctl(ADD)` instead of being copied in on every call, and
+//!   `epoll_wait` returns only the ready ones. `wait_returned`'s `scanned` is the number of
+//!   ready entries, not the number watched: epoll's cost follows the ready set.
+//! - **Level-triggered**: a descriptor is reported on every `epoll_wait` for as long as it is
+//!   ready. The server reads one 1024-byte piece per report; if more is waiting, the next
+//!   `epoll_wait` returns at once with the same descriptor.
+//!
+//! ## Differences from the tutorial, and why
+//!
+//! - Sockets are non-blocking, so a `send` can take only part of a reply (the client does
+//!   not read). The rest waits in a backlog ([`super::event_loop`]) and the connection asks
+//!   for `EPOLLOUT` (`epoll_ctl(MOD)`); over [`OUTPUT_BOUND`] bytes it stops asking for
+//!   `EPOLLIN`, so memory stays bounded and other clients keep being served.
+//! - Out of descriptors (`EMFILE`), the listener's interest is emptied for 100 ms; a readable
+//!   listener would otherwise wake `epoll_wait` at once, forever.
+//! - A closed connection is not removed with `epoll_ctl(DEL)`: closing its only descriptor
+//!   removes it from the interest list.
+
+use kettle_shared::{CloseReason, EventKind, WaitApi};
+use nix::sys::epoll::EpollFlags;
+
+use super::event_loop::{interest, Accepted, EventLoop, Ready};
+use super::ModelContext;
+use crate::recorder::Tracer;
+
+/// Reply bytes a connection may have waiting before the server stops reading it.
+pub const OUTPUT_BOUND: usize = 64 * 1024;
+
+/// Serves every client from one thread until stopped. See the module docs.
+pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
+    let t = ctx.tracer("epoll");
+    t.emit(None, EventKind::ThreadSpawned);
+    let mut lp = EventLoop::new(&ctx, WaitApi::Epoll)?;
+    let result = run(&mut lp, &t);
+    lp.close_all(&t);
+    t.emit(None, EventKind::ThreadExited);
+    Ok(result?)
+}
+
+fn run(lp: &mut EventLoop<'_>, t: &Tracer) -> nix::Result<()> {
+    lp.watch_listener(EpollFlags::EPOLLIN, t)?;
+    while !lp.stopped() {
+        for ready in lp.wait(t)? {
+            if lp.stopped() {
+                break;
+            }
+            if ready.fd == lp.listener() {
+                accept_one(lp, t);
+            } else {
+                serve_ready(lp, ready, t);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One `accept` per report: if more connections wait, the listener stays readable and the
+/// next `epoll_wait` reports it again (level-triggered).
+fn accept_one(lp: &mut EventLoop<'_>, t: &Tracer) {
+    if let Accepted::Conn(conn) = lp.accept(t) {
+        let flags = interest(&conn, OUTPUT_BOUND, false);
+        lp.insert(conn, flags, t);
+    }
+}
+
+/// A ready connection: send what is owed if it is writable, read one piece if it is readable,
+/// then ask epoll for what the connection needs next.
+fn serve_ready(lp: &mut EventLoop<'_>, ready: Ready, t: &Tracer) {
+    let Some(conn) = lp.conns.get_mut(&ready.fd) else { return };
+    let mut step = || {
+        if ready.writable() {
+            conn.flush(t)?;
+        }
+        if ready.readable() && conn.wants_read(OUTPUT_BOUND) {
+            conn.receive(t)?;
+            conn.flush(t)?;
+        }
+        Ok(())
+    };
+    match step() {
+        Err(reason) => lp.close(ready.fd, reason, t),
+        Ok(()) if conn.finished() => lp.close(ready.fd, CloseReason::PeerClosed, t),
+        Ok(()) => lp.update_interest(ready.fd, OUTPUT_BOUND, false, t),
+    }
+}

@@ -1,0 +1,444 @@
+//! The pieces shared by the epoll models (`epoll`, `epoll-et`, `reactor`): a recorded epoll
+//! instance, a non-blocking connection with its output backlog, and accepting with a pause
+//! when the process is out of descriptors.
+//!
+//! The three models differ only in how they react to readiness; everything here is the same
+//! for all of them, so it is written once.
+//!
+//! ## The output backlog
+//!
+//! A non-blocking `send` may take fewer bytes than offered, or none (`EAGAIN`: the socket's
+//! send buffer is full because the client does not read). The bytes it did not take are kept
+//! in the connection's backlog and `EPOLLOUT` is asked for, so `epoll_wait` says when the
+//! kernel has room again. While the backlog is over a bound the connection is not read any
+//! more (no `EPOLLIN`): a client that never reads cannot make the server buffer without limit,
+//! and its own unread data stays in the kernel, where TCP flow control stops it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::Instant;
+
+use kettle_shared::{CloseReason, EventKind, ReadyFd, WaitApi};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::socket::{MsgFlags, SockFlag};
+
+use super::calls::{accept_recorded, close_reason, close_recorded, out_of_descriptors};
+use super::calls::{prepare_connection, recv_recorded, send_recorded, EMFILE_BACKOFF};
+use super::{sys_error, upper, ModelContext, StopSignal, RECV_BYTES};
+use crate::recorder::Tracer;
+
+/// Ready descriptors one `epoll_wait` may return.
+const MAX_EVENTS: usize = 64;
+
+/// A recorded epoll instance that remembers its interest list, to show what it watches and to
+/// skip `epoll_ctl` calls that would change nothing.
+#[derive(Debug)]
+pub struct Poller {
+    epoll: Epoll,
+    api: WaitApi,
+    interest: BTreeMap<RawFd, EpollFlags>,
+    events: Vec<EpollEvent>,
+}
+
+/// One descriptor `epoll_wait` reported, with what the kernel said about it.
+#[derive(Debug, Clone, Copy)]
+pub struct Ready {
+    /// The descriptor.
+    pub fd: RawFd,
+    /// The events (`EPOLLIN`, `EPOLLOUT`, `EPOLLHUP`, `EPOLLERR`…).
+    pub flags: EpollFlags,
+}
+
+impl Ready {
+    /// Data, a connection, end of file or an error is waiting: a read will not block.
+    pub fn readable(&self) -> bool {
+        self.flags.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR)
+    }
+
+    /// The send buffer has room, or the socket failed or hung up: a write will not block
+    /// (it reports the failure). Counting hang-ups here means a connection that only owes
+    /// output is never reported, level-triggered, without the server acting on it.
+    pub fn writable(&self) -> bool {
+        self.flags.intersects(EpollFlags::EPOLLOUT | EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP)
+    }
+}
+
+impl Poller {
+    /// `epoll_create1(EPOLL_CLOEXEC)`; `api` says how its waits are recorded.
+    pub fn new(api: WaitApi) -> nix::Result<Poller> {
+        Ok(Poller {
+            epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
+            api,
+            interest: BTreeMap::new(),
+            events: vec![EpollEvent::empty(); MAX_EVENTS],
+        })
+    }
+
+    /// `EPOLL_CTL_ADD`, recorded.
+    pub fn add(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        flags: EpollFlags,
+        conn: Option<u64>,
+        t: &Tracer,
+    ) -> nix::Result<()> {
+        let result = self.epoll.add(fd, EpollEvent::new(flags, fd.as_raw_fd() as u64));
+        record_ctl("add", fd.as_raw_fd(), flags, result, conn, t);
+        if result.is_ok() {
+            self.interest.insert(fd.as_raw_fd(), flags);
+        }
+        result
+    }
+
+    /// `EPOLL_CTL_MOD`, recorded; nothing at all when the interest is already `flags`.
+    pub fn modify(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        flags: EpollFlags,
+        conn: Option<u64>,
+        t: &Tracer,
+    ) -> nix::Result<()> {
+        let raw = fd.as_raw_fd();
+        if self.interest.get(&raw) == Some(&flags) {
+            return Ok(());
+        }
+        let result = self.epoll.modify(fd, &mut EpollEvent::new(flags, raw as u64));
+        record_ctl("mod", raw, flags, result, conn, t);
+        if result.is_ok() {
+            self.interest.insert(raw, flags);
+        }
+        result
+    }
+
+    /// `EPOLL_CTL_DEL`, recorded.
+    pub fn delete(&mut self, fd: BorrowedFd<'_>, conn: Option<u64>, t: &Tracer) -> nix::Result<()> {
+        let result = self.epoll.delete(fd);
+        record_ctl("del", fd.as_raw_fd(), EpollFlags::empty(), result, conn, t);
+        self.interest.remove(&fd.as_raw_fd());
+        result
+    }
+
+    /// Forgets `fd` without a system call: closing a socket's last descriptor removes it from
+    /// every interest list.
+    pub fn forget(&mut self, fd: RawFd) {
+        self.interest.remove(&fd);
+    }
+
+    /// One `epoll_wait(2)`, recorded: `wait_enter` with the interest list, `wait_returned`
+    /// with the ready list. `scanned` is the number of entries returned — user space looks
+    /// only at ready descriptors, however many are watched.
+    pub fn wait(&mut self, timeout: EpollTimeout, t: &Tracer) -> nix::Result<Vec<Ready>> {
+        let watched = self.interest.keys().copied().collect();
+        t.emit(None, EventKind::WaitEnter { api: self.api, watched });
+        let n = match self.epoll.wait(&mut self.events, timeout) {
+            Ok(n) => n,
+            Err(e) => {
+                t.emit(None, EventKind::WaitReturned { api: self.api, ready: vec![], scanned: 0 });
+                return Err(e);
+            }
+        };
+        let ready: Vec<Ready> = self.events[..n]
+            .iter()
+            .map(|e| Ready { fd: e.data() as RawFd, flags: e.events() })
+            .collect();
+        let shown = ready
+            .iter()
+            .map(|r| ReadyFd { fd: r.fd, readable: r.readable(), writable: r.writable() })
+            .collect();
+        t.emit(None, EventKind::WaitReturned { api: self.api, ready: shown, scanned: n as u32 });
+        Ok(ready)
+    }
+}
+
+fn record_ctl(
+    op: &str,
+    fd: RawFd,
+    flags: EpollFlags,
+    result: nix::Result<()>,
+    conn: Option<u64>,
+    t: &Tracer,
+) {
+    t.count_syscalls(1);
+    let error = result.err().map(sys_error);
+    t.emit(conn, EventKind::EpollCtl { op: op.to_owned(), fd, events: flag_names(flags), error });
+}
+
+/// `EPOLLIN|EPOLLOUT|EPOLLET`, as a C programmer would write the mask.
+pub fn flag_names(flags: EpollFlags) -> String {
+    let names = [
+        (EpollFlags::EPOLLIN, "EPOLLIN"),
+        (EpollFlags::EPOLLOUT, "EPOLLOUT"),
+        (EpollFlags::EPOLLRDHUP, "EPOLLRDHUP"),
+        (EpollFlags::EPOLLHUP, "EPOLLHUP"),
+        (EpollFlags::EPOLLERR, "EPOLLERR"),
+        (EpollFlags::EPOLLET, "EPOLLET"),
+    ];
+    let set: Vec<&str> =
+        names.iter().filter(|(f, _)| flags.contains(*f)).map(|(_, n)| *n).collect();
+    set.join("|")
+}
+
+/// What one `recv` on a connection came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// Bytes were read, upper-cased and queued for sending.
+    Data(usize),
+    /// Nothing to read now (`EAGAIN`).
+    WouldBlock,
+    /// The peer shut down its side.
+    Eof,
+}
+
+/// An accepted, non-blocking connection and the reply bytes the kernel has not taken yet.
+#[derive(Debug)]
+pub struct Conn {
+    /// The socket.
+    pub fd: OwnedFd,
+    /// Its number in the events.
+    pub id: u64,
+    /// Upper-cased bytes not sent yet: `out[sent..]`.
+    out: Vec<u8>,
+    sent: usize,
+    /// The peer shut down its side (`recv` returned 0); the connection closes once the
+    /// backlog is sent.
+    pub eof: bool,
+}
+
+impl Conn {
+    fn new(fd: OwnedFd, id: u64) -> Conn {
+        Conn { fd, id, out: Vec::new(), sent: 0, eof: false }
+    }
+
+    /// The descriptor's number.
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Bytes waiting to be sent.
+    pub fn pending(&self) -> usize {
+        self.out.len() - self.sent
+    }
+
+    /// Whether to read more: not after end of file, nor while the backlog is over `bound`.
+    pub fn wants_read(&self, bound: usize) -> bool {
+        !self.eof && self.pending() <= bound
+    }
+
+    /// Whether to wait for room in the send buffer.
+    pub fn wants_write(&self) -> bool {
+        self.pending() > 0
+    }
+
+    /// Everything echoed and the peer is done: time to close.
+    pub fn finished(&self) -> bool {
+        self.eof && self.pending() == 0
+    }
+
+    /// One recorded `recv` of at most [`RECV_BYTES`]; data is upper-cased into the backlog.
+    pub fn receive(&mut self, t: &Tracer) -> Result<Received, CloseReason> {
+        let mut buf = [0u8; RECV_BYTES];
+        loop {
+            match recv_recorded(self.raw(), &mut buf, MsgFlags::empty(), self.id, t) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(Received::Eof);
+                }
+                Ok(n) => {
+                    upper(&mut buf[..n]);
+                    self.out.extend_from_slice(&buf[..n]);
+                    return Ok(Received::Data(n));
+                }
+                Err(Errno::EAGAIN) => return Ok(Received::WouldBlock),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(close_reason(e)),
+            }
+        }
+    }
+
+    /// Sends the backlog with recorded `send`s until it is empty or the kernel has no room
+    /// (`EAGAIN`). Makes no call when there is nothing to send.
+    pub fn flush(&mut self, t: &Tracer) -> Result<(), CloseReason> {
+        while self.pending() > 0 {
+            match send_recorded(self.raw(), &self.out[self.sent..], self.id, t) {
+                Ok(n) => self.sent += n,
+                Err(Errno::EAGAIN) => break,
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(close_reason(e)),
+            }
+        }
+        if self.sent == self.out.len() {
+            self.out.clear();
+            self.sent = 0;
+        } else if self.sent > RECV_BYTES * 16 {
+            // Keep the backlog from sliding along forever in a growing buffer.
+            self.out.drain(..self.sent);
+            self.sent = 0;
+        }
+        Ok(())
+    }
+}
+
+/// The epoll interest a connection needs now: `EPOLLIN` while it may read, `EPOLLOUT` while it
+/// has a backlog, plus `EPOLLET` for edge-triggered models.
+pub fn interest(conn: &Conn, bound: usize, edge: bool) -> EpollFlags {
+    let mut flags = EpollFlags::empty();
+    if conn.wants_read(bound) {
+        flags |= EpollFlags::EPOLLIN;
+    }
+    if conn.wants_write() {
+        flags |= EpollFlags::EPOLLOUT;
+    }
+    if edge {
+        flags |= EpollFlags::EPOLLET;
+    }
+    flags
+}
+
+/// What one `accept` came to.
+#[derive(Debug)]
+pub enum Accepted {
+    /// A new connection, non-blocking, tracked for stop, registered nowhere yet.
+    Conn(Conn),
+    /// No connection was waiting (`EAGAIN`).
+    WouldBlock,
+    /// Out of descriptors: accepting is paused (see [`EventLoop::accept`]).
+    Paused,
+    /// Another failure (or the model is stopping); nothing to do.
+    Failed,
+}
+
+/// One epoll model's state: the poller, the listener and the open connections.
+#[derive(Debug)]
+pub struct EventLoop<'a> {
+    /// The epoll instance.
+    pub poller: Poller,
+    listener: BorrowedFd<'a>,
+    listener_flags: EpollFlags,
+    paused_until: Option<Instant>,
+    /// Open connections by descriptor.
+    pub conns: HashMap<RawFd, Conn>,
+    next_conn: u64,
+    stop: Arc<StopSignal>,
+}
+
+impl<'a> EventLoop<'a> {
+    /// Creates the epoll instance and makes the listener non-blocking (an `accept` after a
+    /// readiness report must never sleep). The listener is not registered yet.
+    pub fn new(ctx: &'a ModelContext, api: WaitApi) -> nix::Result<EventLoop<'a>> {
+        let flags = OFlag::from_bits_truncate(fcntl(&ctx.listener, FcntlArg::F_GETFL)?);
+        fcntl(&ctx.listener, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+        Ok(EventLoop {
+            poller: Poller::new(api)?,
+            listener: ctx.listener.as_fd(),
+            listener_flags: EpollFlags::EPOLLIN,
+            paused_until: None,
+            conns: HashMap::new(),
+            next_conn: 1,
+            stop: ctx.stop.clone(),
+        })
+    }
+
+    /// The listening socket's descriptor.
+    pub fn listener(&self) -> RawFd {
+        self.listener.as_raw_fd()
+    }
+
+    /// Registers the listener for `flags` (`EPOLLIN`, plus `EPOLLET` if edge-triggered).
+    pub fn watch_listener(&mut self, flags: EpollFlags, t: &Tracer) -> nix::Result<()> {
+        self.listener_flags = flags;
+        self.poller.add(self.listener, flags, None, t)
+    }
+
+    /// True once a stop was requested.
+    pub fn stopped(&self) -> bool {
+        self.stop.is_stopped()
+    }
+
+    /// Waits for readiness: forever, or until an `EMFILE` pause ends. Afterwards the listener
+    /// is watched again if its pause is over. `EINTR` comes back as an empty ready list.
+    pub fn wait(&mut self, t: &Tracer) -> nix::Result<Vec<Ready>> {
+        let timeout = match self.paused_until {
+            None => EpollTimeout::NONE,
+            Some(until) => {
+                let left = until.saturating_duration_since(Instant::now());
+                // Rounded up: a 0 ms timeout just before the pause ends would spin.
+                let ms = left.as_millis().saturating_add(1).min(i32::MAX as u128);
+                EpollTimeout::try_from(ms).unwrap_or(EpollTimeout::MAX)
+            }
+        };
+        let ready = match self.poller.wait(timeout, t) {
+            Err(Errno::EINTR) => Vec::new(),
+            other => other?,
+        };
+        if self.paused_until.is_some_and(|until| Instant::now() >= until) {
+            self.paused_until = None;
+            let _ = self.poller.modify(self.listener, self.listener_flags, None, t);
+        }
+        Ok(ready)
+    }
+
+    /// One recorded non-blocking `accept4`. Out of descriptors, the listener's interest is
+    /// emptied for [`EMFILE_BACKOFF`] — otherwise it would stay readable and `epoll_wait`
+    /// would return at once, forever: a busy loop — and [`EventLoop::wait`] restores it.
+    pub fn accept(&mut self, t: &Tracer) -> Accepted {
+        let id = self.next_conn;
+        let listener = self.listener.as_raw_fd();
+        match accept_recorded(listener, SockFlag::SOCK_NONBLOCK, id, t, &self.stop) {
+            Ok(fd) => {
+                if !self.stop.track(&fd) {
+                    close_recorded(fd, id, CloseReason::Stopped, t, &self.stop);
+                    return Accepted::Failed;
+                }
+                prepare_connection(&fd);
+                self.next_conn += 1;
+                Accepted::Conn(Conn::new(fd, id))
+            }
+            Err(Errno::EAGAIN) => Accepted::WouldBlock,
+            Err(e) if out_of_descriptors(e) => {
+                self.paused_until = Some(Instant::now() + EMFILE_BACKOFF);
+                let _ = self.poller.modify(self.listener, EpollFlags::empty(), None, t);
+                Accepted::Paused
+            }
+            Err(_) => Accepted::Failed,
+        }
+    }
+
+    /// Registers a new connection for `flags` and keeps it; closes it if epoll refuses.
+    pub fn insert(&mut self, conn: Conn, flags: EpollFlags, t: &Tracer) {
+        if self.poller.add(conn.fd.as_fd(), flags, Some(conn.id), t).is_err() {
+            close_recorded(conn.fd, conn.id, CloseReason::Error, t, &self.stop);
+            return;
+        }
+        self.conns.insert(conn.raw(), conn);
+        t.set_conns(self.conns.len() as u32);
+    }
+
+    /// Brings a connection's epoll interest up to date ([`interest`]); no call if unchanged.
+    pub fn update_interest(&mut self, fd: RawFd, bound: usize, edge: bool, t: &Tracer) {
+        let Some(conn) = self.conns.get(&fd) else { return };
+        let flags = interest(conn, bound, edge);
+        if self.poller.modify(conn.fd.as_fd(), flags, Some(conn.id), t).is_err() {
+            self.close(fd, CloseReason::Error, t);
+        }
+    }
+
+    /// Closes a connection (which also removes it from the interest list) and records why.
+    pub fn close(&mut self, fd: RawFd, reason: CloseReason, t: &Tracer) {
+        if let Some(conn) = self.conns.remove(&fd) {
+            self.poller.forget(fd);
+            close_recorded(conn.fd, conn.id, reason, t, &self.stop);
+            t.set_conns(self.conns.len() as u32);
+        }
+    }
+
+    /// Closes every connection: the model is stopping (or failed).
+    pub fn close_all(&mut self, t: &Tracer) {
+        let fds: Vec<RawFd> = self.conns.keys().copied().collect();
+        for fd in fds {
+            self.close(fd, CloseReason::Stopped, t);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Out of descriptors in the event-loop models (epoll, epoll-et, reactor): `accept` fails with
+//! EMFILE while the listener stays readable. Each model must record it, pause the listener
+//! instead of letting `epoll_wait` return at once forever, and accept the waiting client once
+//! descriptors are free again.
+//!
+//! Its own test binary (so its own process) with a single test: it lowers the process's
+//! descriptor limit, which would break any test running beside it.
+
+mod common;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
+
+use common::*;
+use kettle_shared::EventKind;
+use nix::errno::Errno;
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
+
+/// Duplicates stdin until no descriptor below the limit is free; returns the duplicates.
+fn fill_descriptor_table() -> Vec<OwnedFd> {
+    let mut held = Vec::new();
+    let stdin = std::io::stdin();
+    loop {
+        match nix::unistd::dup(&stdin) {
+            Ok(fd) => held.push(fd),
+            Err(Errno::EMFILE) => return held,
+            Err(e) => panic!("dup: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emfile_on_accept_pauses_the_listener_and_recovers_in_every_event_loop_model() {
+    for model in ["epoll", "epoll-et", "reactor"] {
+        emfile_pauses_and_recovers(model).await;
+    }
+}
+
+async fn emfile_pauses_and_recovers(model: &str) {
+    let server = kettle(&[model]).await;
+    let addr = model_addr(&server, model);
+    let (mut ws, _) = viewer(&server).await;
+    let mut first = client(addr);
+    first.write_all(b"one").unwrap();
+    assert_eq!(read_n(&mut first, 3), b"ONE");
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| matches!(e.kind, EventKind::AcceptExit { fd: Some(_), .. }))
+    })
+    .await;
+    let served_fd = events
+        .iter()
+        .find_map(|e| match e.kind {
+            EventKind::AcceptExit { fd: Some(fd), .. } => Some(fd),
+            _ => None,
+        })
+        .unwrap();
+    // The second client's socket is made now; it connects once no descriptor is left.
+    let second =
+        socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).unwrap();
+
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, served_fd as u64, hard).unwrap();
+    let held = fill_descriptor_table();
+    let SocketAddr::V4(v4) = addr else { panic!("IPv4 expected") };
+    connect(second.as_raw_fd(), &SockaddrIn::from(v4)).unwrap();
+    let mut second = TcpStream::from(second);
+    second.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    second.write_all(b"two").unwrap();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| matches!(&e.kind, EventKind::AcceptExit { error: Some(err), .. } if err.errno == "EMFILE"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Meanwhile the first client is still served: the loop is not stuck.
+    first.write_all(b"still").unwrap();
+    assert_eq!(read_n(&mut first, 5), b"STILL");
+
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+    drop(held);
+    assert_eq!(read_n(&mut second, 3), b"TWO", "{model}");
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().filter(|e| matches!(&e.kind, EventKind::AcceptExit { error: None, .. })).count()
+            == 2
+    })
+    .await;
+    let failures = events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::AcceptExit { error: Some(err), .. } if err.errno == "EMFILE"))
+        .count();
+    assert!(
+        (2..=30).contains(&failures),
+        "{model}: {failures} EMFILE failures, expected a paced retry"
+    );
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, EventKind::Refused { reason } if reason.contains("descriptors"))
+    ));
+    // The pause is visible: the listener's interest was emptied, then restored.
+    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::EpollCtl { op, events, .. } if op == "mod" && events.is_empty())), "{model}");
+    server.shutdown().await.unwrap();
+}
