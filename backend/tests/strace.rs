@@ -83,10 +83,18 @@ fn echo_lines(port: u16) {
     }
 }
 
-/// Ctrl-C to kettle (the first pid in the trace), then waits for strace to finish.
+/// Ctrl-C to kettle (strace's only child), then waits for strace to finish.
 fn stop(mut child: std::process::Child, trace: &std::path::Path) -> String {
-    let text = std::fs::read_to_string(trace).unwrap();
-    let pid: i32 = text.split_whitespace().next().unwrap().parse().unwrap();
+    // strace writes its trace buffered, so the file is not a reliable place to learn the
+    // pid from while it runs; the kernel's list of strace's children is.
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let pid: i32 = std::fs::read_to_string(&children)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .expect("strace has started kettle")
+        .parse()
+        .unwrap();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGINT)
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
