@@ -66,20 +66,38 @@ pub struct ModelDescriptor {
 }
 
 /// Every model Kettle runs, in teaching order. Only models with a real server are listed.
-pub const MODELS: &[ModelDescriptor] = &[ModelDescriptor {
-    id: "blocking",
-    title: "Blocking I/O, one thread",
-    title_zh: "阻塞IO模型(单线程)",
-    figure: "Stevens Fig. 6.1",
-    lesson: "One thread calls accept, then recv, and sleeps inside each call until the kernel \
+pub const MODELS: &[ModelDescriptor] = &[
+    ModelDescriptor {
+        id: "blocking",
+        title: "Blocking I/O, one thread",
+        title_zh: "阻塞IO模型(单线程)",
+        figure: "Stevens Fig. 6.1",
+        lesson: "One thread calls accept, then recv, and sleeps inside each call until the kernel \
              has data and has copied it to the application. While it serves one client, a \
              second client's connection waits in the kernel's listen backlog: nobody calls \
              accept for it until the first client leaves. Both phases — waiting for data and \
              copying it — are spent blocked.",
-    lesson_zh: "一个线程先 accept,再 recv;每次调用都在内核里睡着,直到数据到达并拷贝到用户空间。\
+        lesson_zh:
+            "一个线程先 accept,再 recv;每次调用都在内核里睡着,直到数据到达并拷贝到用户空间。\
                 它服务一个客户端时,第二个客户端的连接只能在内核的监听队列(backlog)里等着,\
                 直到第一个客户端离开才会被 accept。两个阶段(等待数据、拷贝数据)都被阻塞。",
-}];
+    },
+    ModelDescriptor {
+        id: "nonblocking",
+        title: "Non-blocking I/O, a busy loop",
+        title_zh: "非阻塞IO模型",
+        figure: "Stevens Fig. 6.2",
+        lesson: "Every socket is non-blocking: a call that cannot be satisfied returns EAGAIN at \
+                 once instead of sleeping. One thread loops over accept and every connection's \
+                 recv, again and again, so it serves many clients — but it never sleeps: thousands \
+                 of EAGAINs every 100 ms, and a whole CPU core used even with no client at all. \
+                 The recv that finds data still waits while the kernel copies it.",
+        lesson_zh: "所有套接字都设为非阻塞:不能立即完成的调用马上返回 EAGAIN(BlockingIOError),\
+                    而不是睡眠。一个线程反复地轮询 accept 和每个连接的 recv,因此能服务多个客户端,\
+                    但它从不睡眠:每 100 毫秒成千上万次 EAGAIN,即使没有客户端也占满一个 CPU 核。\
+                    真正取到数据的那次 recv 在内核拷贝数据时仍然阻塞。",
+    },
+];
 
 /// Looks a model up by its stable id.
 pub fn model(id: &str) -> Option<&'static ModelDescriptor> {

@@ -22,6 +22,8 @@
 
 pub mod blocking;
 pub mod calls;
+pub mod multiplex;
+pub mod nonblocking;
 
 use std::collections::HashSet;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -72,6 +74,7 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
         .map(|d| {
             let serve: ServeFn = match d.id {
                 "blocking" => blocking::serve,
+                "nonblocking" => nonblocking::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)

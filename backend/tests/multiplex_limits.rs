@@ -1,0 +1,122 @@
+//! The one-thread models at the process's descriptor limits: EMFILE on accept (all three) and
+//! a connection numbered beyond FD_SETSIZE (select).
+//!
+//! Its own test binary (so its own process): these tests change the process's descriptor
+//! limit and fill its descriptor table, so they also run one at a time.
+
+mod common;
+
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+use common::*;
+use kettle_shared::{Event, EventKind};
+use nix::errno::Errno;
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+
+/// One test at a time: each one owns the process's descriptor table while it runs.
+static TABLE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Duplicates stdin until `done(fd)` holds for the last duplicate or the limit is reached;
+/// returns the duplicates.
+fn dup_stdin_until(done: impl Fn(i32) -> bool) -> Vec<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let mut held = Vec::new();
+    let stdin = std::io::stdin();
+    loop {
+        match nix::unistd::dup(&stdin) {
+            Ok(fd) => {
+                let last = done(fd.as_raw_fd());
+                held.push(fd);
+                if last {
+                    return held;
+                }
+            }
+            Err(Errno::EMFILE) => return held,
+            Err(e) => panic!("dup: {e}"),
+        }
+    }
+}
+
+/// Lowers the soft descriptor limit; restores it when dropped, even if the test fails.
+struct LimitGuard(u64, u64);
+
+impl LimitGuard {
+    fn lower_to(soft: u64) -> LimitGuard {
+        let (old, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+        setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+        LimitGuard(old, hard)
+    }
+}
+
+impl Drop for LimitGuard {
+    fn drop(&mut self) {
+        setrlimit(Resource::RLIMIT_NOFILE, self.0, self.1).unwrap();
+    }
+}
+
+fn emfile_failures(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::AcceptExit { error: Some(err), .. } if err.errno == "EMFILE"))
+        .count()
+}
+
+/// Out of descriptors, accept is retried about every 100 ms (not in a busy loop), the
+/// connected client keeps being served meanwhile, and the waiting one is served afterwards.
+async fn emfile_pauses_accept_and_keeps_serving(id: &str) {
+    let _table = TABLE.lock().await;
+    let server = kettle(&[id]).await;
+    let addr = model_addr(&server, id);
+    let (mut ws, _) = viewer(&server).await;
+    let mut first = client(addr);
+    first.write_all(b"one").unwrap();
+    assert_eq!(read_n(&mut first, 3), b"ONE");
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| matches!(e.kind, EventKind::AcceptExit { fd: Some(_), .. }))
+    })
+    .await;
+    // One descriptor left for the second client's own socket, then none: the limit is set
+    // just above the lowest free number, and every free number below it is taken.
+    let lowest_free = {
+        use std::os::fd::AsRawFd;
+        nix::unistd::dup(std::io::stdin()).unwrap().as_raw_fd()
+    };
+    let limit = LimitGuard::lower_to(lowest_free as u64 + 1);
+    let mut held = dup_stdin_until(|_| false);
+    held.pop();
+    let mut second = client(addr);
+    second.write_all(b"two").unwrap();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| emfile_failures(ev) > 0).await;
+    let before = emfile_failures(&events);
+
+    // While accept is paused, the connected client is still served.
+    for _ in 0..4 {
+        first.write_all(b"during").unwrap();
+        assert_eq!(read_n(&mut first, 6), b"DURING");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    drop(limit);
+    drop(held);
+    assert_eq!(read_n(&mut second, 3), b"TWO");
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().filter(|e| matches!(&e.kind, EventKind::AcceptExit { error: None, .. })).count()
+            == 2
+    })
+    .await;
+    // About one try per 100 ms over ~1 s; a busy loop would fail thousands of times.
+    let failures = emfile_failures(&events) - before + 1;
+    assert!((2..=30).contains(&failures), "{failures} EMFILE failures: expected a paced retry");
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, EventKind::Refused { reason } if reason.contains("descriptors"))
+    ));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nonblocking_emfile_on_accept_is_retried_every_100ms_while_clients_are_served() {
+    emfile_pauses_accept_and_keeps_serving("nonblocking").await;
+}
