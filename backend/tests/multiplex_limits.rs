@@ -6,12 +6,12 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use common::*;
-use kettle_shared::{Event, EventKind};
+use kettle_shared::{CloseReason, Event, EventKind};
 use nix::errno::Errno;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
@@ -119,4 +119,54 @@ async fn emfile_pauses_accept_and_keeps_serving(id: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn nonblocking_emfile_on_accept_is_retried_every_100ms_while_clients_are_served() {
     emfile_pauses_accept_and_keeps_serving("nonblocking").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn select_emfile_on_accept_is_retried_every_100ms_while_clients_are_served() {
+    emfile_pauses_accept_and_keeps_serving("select").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn select_refuses_a_connection_beyond_fd_setsize_and_serves_the_rest() {
+    let _table = TABLE.lock().await;
+    let server = kettle(&["select"]).await;
+    let addr = model_addr(&server, "select");
+    let (mut ws, _) = viewer(&server).await;
+    let mut served = client(addr);
+    served.write_all(b"a").unwrap();
+    assert_eq!(read_n(&mut served, 1), b"A");
+
+    // Every descriptor below 1024 taken: the next connection's number is 1024 or more.
+    let held = dup_stdin_until(|fd| fd >= 1023);
+    let mut big = client(addr);
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Refused, .. }))
+    })
+    .await;
+    let fd = events
+        .iter()
+        .find_map(|e| match e.kind {
+            EventKind::AcceptExit { fd: Some(fd), .. } if fd >= 1024 => Some(fd),
+            _ => None,
+        })
+        .expect("a connection numbered 1024 or more");
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, EventKind::Refused { reason } if reason.contains("FD_SETSIZE"))
+    ));
+    // No select ever watched it.
+    assert!(!events
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::WaitEnter { watched, .. } if watched.contains(&fd))));
+    let mut buf = [0u8; 1];
+    assert_eq!(big.read(&mut buf).unwrap(), 0, "the refused client reads end of file");
+
+    // The others are still served, before and after the descriptors are released.
+    served.write_all(b"still").unwrap();
+    assert_eq!(read_n(&mut served, 5), b"STILL");
+    drop(held);
+    let mut next = client(addr);
+    next.write_all(b"next").unwrap();
+    assert_eq!(read_n(&mut next, 4), b"NEXT");
+    server.shutdown().await.unwrap();
 }

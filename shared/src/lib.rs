@@ -68,17 +68,16 @@ pub struct ModelDescriptor {
 /// Every model Kettle runs, in teaching order. Only models with a real server are listed.
 pub const MODELS: &[ModelDescriptor] = &[
     ModelDescriptor {
-        id: "blocking",
-        title: "Blocking I/O, one thread",
-        title_zh: "阻塞IO模型(单线程)",
-        figure: "Stevens Fig. 6.1",
-        lesson: "One thread calls accept, then recv, and sleeps inside each call until the kernel \
+    id: "blocking",
+    title: "Blocking I/O, one thread",
+    title_zh: "阻塞IO模型(单线程)",
+    figure: "Stevens Fig. 6.1",
+    lesson: "One thread calls accept, then recv, and sleeps inside each call until the kernel \
              has data and has copied it to the application. While it serves one client, a \
              second client's connection waits in the kernel's listen backlog: nobody calls \
              accept for it until the first client leaves. Both phases — waiting for data and \
              copying it — are spent blocked.",
-        lesson_zh:
-            "一个线程先 accept,再 recv;每次调用都在内核里睡着,直到数据到达并拷贝到用户空间。\
+    lesson_zh: "一个线程先 accept,再 recv;每次调用都在内核里睡着,直到数据到达并拷贝到用户空间。\
                 它服务一个客户端时,第二个客户端的连接只能在内核的监听队列(backlog)里等着,\
                 直到第一个客户端离开才会被 accept。两个阶段(等待数据、拷贝数据)都被阻塞。",
     },
@@ -96,6 +95,22 @@ pub const MODELS: &[ModelDescriptor] = &[
                     而不是睡眠。一个线程反复地轮询 accept 和每个连接的 recv,因此能服务多个客户端,\
                     但它从不睡眠:每 100 毫秒成千上万次 EAGAIN,即使没有客户端也占满一个 CPU 核。\
                     真正取到数据的那次 recv 在内核拷贝数据时仍然阻塞。",
+    },
+    ModelDescriptor {
+        id: "select",
+        title: "I/O multiplexing: select",
+        title_zh: "IO多路复用(select)",
+        figure: "Stevens Fig. 6.3",
+        lesson: "One thread sleeps in select over the listening socket and every connection, and \
+                 wakes when one of them is ready; then it accepts or calls recv, which only copies \
+                 the data that is already there. Two system calls per message: for one client this \
+                 is no faster than blocking I/O; it wins only with many clients. Every call passes \
+                 the whole set and every descriptor is scanned, and descriptors from 1024 \
+                 (FD_SETSIZE) up cannot be watched at all.",
+        lesson_zh: "一个线程阻塞在 select 上,同时监视监听套接字和所有连接,其中任何一个就绪就返回;\
+                    然后再 accept 或 recv,此时 recv 只需拷贝已经到达的数据。每条消息需要两个系统调用\
+                    (select 和 recv):只有一个连接时并不比阻塞IO快,优势在于能处理多个连接。\
+                    每次调用都要传入整个集合并逐个扫描;编号 1024(FD_SETSIZE)及以上的描述符根本无法监视。",
     },
 ];
 

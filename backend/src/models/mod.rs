@@ -24,6 +24,7 @@ pub mod blocking;
 pub mod calls;
 pub mod multiplex;
 pub mod nonblocking;
+pub mod select;
 
 use std::collections::HashSet;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -75,6 +76,7 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
             let serve: ServeFn = match d.id {
                 "blocking" => blocking::serve,
                 "nonblocking" => nonblocking::serve,
+                "select" => select::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)
