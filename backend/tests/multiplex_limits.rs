@@ -127,6 +127,11 @@ async fn select_emfile_on_accept_is_retried_every_100ms_while_clients_are_served
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn poll_emfile_on_accept_is_retried_every_100ms_while_clients_are_served() {
+    emfile_pauses_accept_and_keeps_serving("poll").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn select_refuses_a_connection_beyond_fd_setsize_and_serves_the_rest() {
     let _table = TABLE.lock().await;
     let server = kettle(&["select"]).await;

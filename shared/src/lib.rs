@@ -112,6 +112,19 @@ pub const MODELS: &[ModelDescriptor] = &[
                     (select 和 recv):只有一个连接时并不比阻塞IO快,优势在于能处理多个连接。\
                     每次调用都要传入整个集合并逐个扫描;编号 1024(FD_SETSIZE)及以上的描述符根本无法监视。",
     },
+    ModelDescriptor {
+        id: "poll",
+        title: "I/O multiplexing: poll",
+        title_zh: "IO多路复用(poll)",
+        figure: "Stevens Fig. 6.3",
+        lesson: "The same loop as select, waiting in poll: an array of (descriptor, events) \
+                 instead of bitmaps, so there is no 1024 limit. The cost stays the same: every \
+                 call passes every descriptor, and every entry is checked to find the few that \
+                 are ready. Phase 1 is spent in poll; recv only copies.",
+        lesson_zh: "与 select 相同的循环,只是阻塞在 poll 上:传入 (描述符, 事件) 数组而不是位图,\
+                    因此没有 1024 的限制。代价不变:每次调用都要传入全部描述符,并逐个检查才能找到\
+                    少数就绪的。阶段1在 poll 中等待,recv 只负责拷贝。",
+    },
 ];
 
 /// Looks a model up by its stable id.

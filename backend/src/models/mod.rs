@@ -24,6 +24,7 @@ pub mod blocking;
 pub mod calls;
 pub mod multiplex;
 pub mod nonblocking;
+pub mod poll;
 pub mod select;
 
 use std::collections::HashSet;
@@ -77,6 +78,7 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
                 "blocking" => blocking::serve,
                 "nonblocking" => nonblocking::serve,
                 "select" => select::serve,
+                "poll" => poll::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)
