@@ -286,7 +286,15 @@ pub fn serve_ready<R: Readiness>(
     let mut accept_paused_until: Option<Instant> = None;
     while !ctx.stop.is_stopped() {
         let paused = accept_paused_until.filter(|until| *until > Instant::now());
-        let ready = wait_recorded(&mut call, &ctx.listener, &conns, paused, &t)?;
+        let ready = match wait_recorded(&mut call, &ctx.listener, &conns, paused, &t) {
+            Ok(ready) => ready,
+            Err(e) => {
+                // Untracked and closed before returning, so the registry's stop never shuts
+                // down a descriptor number the kernel has already given to someone else.
+                close_all(conns, &t, &ctx.stop);
+                return Err(e);
+            }
+        };
         if ctx.stop.is_stopped() {
             break;
         }
