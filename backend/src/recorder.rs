@@ -27,10 +27,12 @@ use crate::clock::clock;
 
 /// Events the model threads can have in flight before new ones are dropped.
 pub const QUEUE_EVENTS: usize = 64 * 1024;
-/// The most events in one batch.
-pub const BATCH_EVENTS: usize = 4096;
-/// Batches the broadcast ring keeps for viewers that are behind.
-pub const RING_BATCHES: usize = 64;
+/// The most events in one batch: with [`BATCH_INTERVAL`], the most the recorder ships, about
+/// 80 000 events a second; beyond that the queue fills and events are dropped (counted).
+pub const BATCH_EVENTS: usize = 2048;
+/// Batches the broadcast ring keeps for viewers that are behind (~0.4 s at full rate). The
+/// ring holds them whoever reads, so this, times [`BATCH_EVENTS`], bounds its memory (~10 MB).
+pub const RING_BATCHES: usize = 16;
 /// Recent events kept so a viewer that connects later sees what the models are doing (for
 /// example a thread that has been sitting in `accept` since before the page opened).
 pub const HISTORY_EVENTS: usize = 512;

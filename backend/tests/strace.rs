@@ -25,6 +25,11 @@ const EXPECTED: &[(&str, &[&str])] = &[
         "process-per-conn",
         &["accept4(", "clone3(|clone(|vfork(|fork(", "execve(", "recvmsg(", "sendto("],
     ),
+    // The busy loop: non-blocking calls failing with EAGAIN, over and over.
+    ("nonblocking", &["accept4(", "recvmsg(", "= -1 EAGAIN"]),
+    // One thread asleep in select over every descriptor, then recv only copies.
+    ("select", &["select(|pselect6(", "recvmsg(", "sendto("]),
+    ("poll", &["poll(|ppoll(", "recvmsg(", "sendto("]),
     // One thread asleep in epoll_wait; the watched set is kept in the kernel by epoll_ctl.
     ("epoll", &["epoll_create1(", "epoll_ctl(", "epoll_wait(|epoll_pwait(", "recvmsg(", "sendto("]),
     // Edge-triggered: EPOLLET, and the drain loop's last recv fails with EAGAIN.

@@ -100,6 +100,21 @@ pub const MODELS: &[ModelDescriptor] = &[
                     线程数有上限;超过上限或内核拒绝创建线程时,新客户端被拒绝,其他客户端照常服务。",
     },
     ModelDescriptor {
+        id: "process-per-conn",
+        title: "Blocking I/O, a process per connection",
+        title_zh: "阻塞IO模型(多进程:每个连接一个进程)",
+        figure: "Stevens Fig. 6.1",
+        lesson: "The parent sleeps in accept; for every client it starts a child process and \
+                 hands it the connection. The child runs the blocking recv/send loop, through \
+                 both phases, and exits when the client leaves; the parent then collects its \
+                 exit status (waitpid) so it does not stay a zombie. Each client has its own \
+                 address space: safe, but a process costs much more than a thread.",
+        lesson_zh: "父进程睡在 accept 里;每来一个客户端就创建一个子进程,把连接交给它。\
+                    子进程跑阻塞的 recv/send 循环(两个阶段都阻塞),客户端离开时退出;\
+                    父进程随后用 waitpid 回收它的退出状态,免得它变成僵尸进程。\
+                    每个客户端有自己的地址空间:安全,但一个进程比一个线程贵得多。",
+    },
+    ModelDescriptor {
         id: "thread-pool",
         title: "Blocking I/O, a fixed pool of threads",
         title_zh: "阻塞IO模型(线程池)",
@@ -117,19 +132,91 @@ pub const MODELS: &[ModelDescriptor] = &[
                     队列满时新客户端被拒绝。",
     },
     ModelDescriptor {
-        id: "process-per-conn",
-        title: "Blocking I/O, a process per connection",
-        title_zh: "阻塞IO模型(多进程:每个连接一个进程)",
-        figure: "Stevens Fig. 6.1",
-        lesson: "The parent sleeps in accept; for every client it starts a child process and \
-                 hands it the connection. The child runs the blocking recv/send loop, through \
-                 both phases, and exits when the client leaves; the parent then collects its \
-                 exit status (waitpid) so it does not stay a zombie. Each client has its own \
-                 address space: safe, but a process costs much more than a thread.",
-        lesson_zh: "父进程睡在 accept 里;每来一个客户端就创建一个子进程,把连接交给它。\
-                    子进程跑阻塞的 recv/send 循环(两个阶段都阻塞),客户端离开时退出;\
-                    父进程随后用 waitpid 回收它的退出状态,免得它变成僵尸进程。\
-                    每个客户端有自己的地址空间:安全,但一个进程比一个线程贵得多。",
+        id: "nonblocking",
+        title: "Non-blocking I/O, a busy loop",
+        title_zh: "非阻塞IO模型",
+        figure: "Stevens Fig. 6.2",
+        lesson: "Every socket is non-blocking: a call that cannot be satisfied returns EAGAIN at \
+                 once instead of sleeping. One thread loops over accept and every connection's \
+                 recv, again and again, so it serves many clients — but it never sleeps: thousands \
+                 of EAGAINs every 100 ms, and a whole CPU core used even with no client at all. \
+                 The recv that finds data still waits while the kernel copies it.",
+        lesson_zh: "所有套接字都设为非阻塞:不能立即完成的调用马上返回 EAGAIN(BlockingIOError),\
+                    而不是睡眠。一个线程反复地轮询 accept 和每个连接的 recv,因此能服务多个客户端,\
+                    但它从不睡眠:每 100 毫秒成千上万次 EAGAIN,即使没有客户端也占满一个 CPU 核。\
+                    真正取到数据的那次 recv 在内核拷贝数据时仍然阻塞。",
+    },
+    ModelDescriptor {
+        id: "select",
+        title: "I/O multiplexing: select",
+        title_zh: "IO多路复用(select)",
+        figure: "Stevens Fig. 6.3",
+        lesson: "One thread sleeps in select over the listening socket and every connection, and \
+                 wakes when one of them is ready; then it accepts or calls recv, which only copies \
+                 the data that is already there. Two system calls per message: for one client this \
+                 is no faster than blocking I/O; it wins only with many clients. Every call passes \
+                 the whole set and every descriptor is scanned, and descriptors from 1024 \
+                 (FD_SETSIZE) up cannot be watched at all.",
+        lesson_zh: "一个线程阻塞在 select 上,同时监视监听套接字和所有连接,其中任何一个就绪就返回;\
+                    然后再 accept 或 recv,此时 recv 只需拷贝已经到达的数据。每条消息需要两个系统调用\
+                    (select 和 recv):只有一个连接时并不比阻塞IO快,优势在于能处理多个连接。\
+                    每次调用都要传入整个集合并逐个扫描;编号 1024(FD_SETSIZE)及以上的描述符根本无法监视。",
+    },
+    ModelDescriptor {
+        id: "poll",
+        title: "I/O multiplexing: poll",
+        title_zh: "IO多路复用(poll)",
+        figure: "Stevens Fig. 6.3",
+        lesson: "The same loop as select, waiting in poll: an array of (descriptor, events) \
+                 instead of bitmaps, so there is no 1024 limit. The cost stays the same: every \
+                 call passes every descriptor, and every entry is checked to find the few that \
+                 are ready. Phase 1 is spent in poll; recv only copies.",
+        lesson_zh: "与 select 相同的循环,只是阻塞在 poll 上:传入 (描述符, 事件) 数组而不是位图,\
+                    因此没有 1024 的限制。代价不变:每次调用都要传入全部描述符,并逐个检查才能找到\
+                    少数就绪的。阶段1在 poll 中等待,recv 只负责拷贝。",
+    },
+    ModelDescriptor {
+        id: "epoll",
+        title: "epoll, level-triggered",
+        title_zh: "IO多路复用(epoll,水平触发)",
+        figure: "Stevens Fig. 6.3",
+        lesson:
+            "One thread sleeps in epoll_wait for every socket at once: phase 1 is spent there, \
+             and recv only copies. Unlike select, the watched set lives in the kernel (added \
+             once with epoll_ctl) and epoll_wait returns only the ready descriptors, so its \
+             cost follows the ready set, not the watched set. Level-triggered: a socket is \
+             reported again and again for as long as data is waiting.",
+        lesson_zh: "一个线程在 epoll_wait 里同时等待所有套接字:阶段1在这里度过,recv 只做拷贝。\
+                与 select 不同,被监视的集合保存在内核里(用 epoll_ctl 只添加一次),\
+                epoll_wait 只返回就绪的描述符,所以开销取决于就绪的数量,而不是监视的数量。\
+                水平触发:只要还有数据没读,每次 epoll_wait 都会再次报告这个套接字。",
+    },
+    ModelDescriptor {
+        id: "epoll-et",
+        title: "epoll, edge-triggered",
+        title_zh: "IO多路复用(epoll,边缘触发)",
+        figure: "Stevens Fig. 6.3",
+        lesson: "With EPOLLET the kernel reports a socket only when it becomes ready — when new \
+             data arrives — not for as long as it stays ready. So after each report the server \
+             must drain: recv again and again until the kernel answers EAGAIN. Stopping early \
+             would leave bytes that no new report will ever announce.",
+        lesson_zh: "设置 EPOLLET 后,内核只在套接字变为就绪(新数据到达)的那一刻报告一次,\
+                而不是只要就绪就一直报告。所以每次报告之后,服务器必须把数据读干净:\
+                反复 recv,直到内核返回 EAGAIN。提前停下,剩下的数据就再也不会被报告。",
+    },
+    ModelDescriptor {
+        id: "reactor",
+        title: "Reactor (selectors-style callbacks)",
+        title_zh: "selectors 模块(回调)",
+        figure: "Stevens Fig. 6.3",
+        lesson: "The tutorial's selectors server: each socket is registered with a callback \
+             (register(fd, EVENT_READ, read)), and the loop calls the callback of every ready \
+             socket. The accept callback registers a read callback for each new connection. \
+             Underneath it is epoll: the same system calls, organised as small handlers.",
+        lesson_zh: "教程里的 selectors 服务器:每个套接字注册时带一个回调函数\
+                (register(fd, EVENT_READ, read)),循环对每个就绪的套接字调用它的回调。\
+                accept 回调为每个新连接注册 read 回调。底层仍是 epoll:系统调用相同,\
+                只是组织成一个个小的处理函数。",
     },
     ModelDescriptor {
         id: "sigio",
@@ -178,49 +265,6 @@ pub const MODELS: &[ModelDescriptor] = &[
                     调用者两个阶段都不用等。但看看是谁在干活:glibc 在用户空间实现 POSIX aio。\
                     一个 glibc 辅助线程在普通的阻塞 read() 里睡过两个阶段,然后 glibc 新建一个线程\
                     来运行回调——它的线程号与提交者不同。内核自己的异步 IO 是 io_uring。",
-    },
-    ModelDescriptor {
-        id: "epoll",
-        title: "epoll, level-triggered",
-        title_zh: "IO多路复用(epoll,水平触发)",
-        figure: "Stevens Fig. 6.3",
-        lesson:
-            "One thread sleeps in epoll_wait for every socket at once: phase 1 is spent there, \
-             and recv only copies. Unlike select, the watched set lives in the kernel (added \
-             once with epoll_ctl) and epoll_wait returns only the ready descriptors, so its \
-             cost follows the ready set, not the watched set. Level-triggered: a socket is \
-             reported again and again for as long as data is waiting.",
-        lesson_zh: "一个线程在 epoll_wait 里同时等待所有套接字:阶段1在这里度过,recv 只做拷贝。\
-                与 select 不同,被监视的集合保存在内核里(用 epoll_ctl 只添加一次),\
-                epoll_wait 只返回就绪的描述符,所以开销取决于就绪的数量,而不是监视的数量。\
-                水平触发:只要还有数据没读,每次 epoll_wait 都会再次报告这个套接字。",
-    },
-    ModelDescriptor {
-        id: "epoll-et",
-        title: "epoll, edge-triggered",
-        title_zh: "IO多路复用(epoll,边缘触发)",
-        figure: "Stevens Fig. 6.3",
-        lesson: "With EPOLLET the kernel reports a socket only when it becomes ready — when new \
-             data arrives — not for as long as it stays ready. So after each report the server \
-             must drain: recv again and again until the kernel answers EAGAIN. Stopping early \
-             would leave bytes that no new report will ever announce.",
-        lesson_zh: "设置 EPOLLET 后,内核只在套接字变为就绪(新数据到达)的那一刻报告一次,\
-                而不是只要就绪就一直报告。所以每次报告之后,服务器必须把数据读干净:\
-                反复 recv,直到内核返回 EAGAIN。提前停下,剩下的数据就再也不会被报告。",
-    },
-    ModelDescriptor {
-        id: "reactor",
-        title: "Reactor (selectors-style callbacks)",
-        title_zh: "selectors 模块(回调)",
-        figure: "Stevens Fig. 6.3",
-        lesson: "The tutorial's selectors server: each socket is registered with a callback \
-             (register(fd, EVENT_READ, read)), and the loop calls the callback of every ready \
-             socket. The accept callback registers a read callback for each new connection. \
-             Underneath it is epoll: the same system calls, organised as small handlers.",
-        lesson_zh: "教程里的 selectors 服务器:每个套接字注册时带一个回调函数\
-                (register(fd, EVENT_READ, read)),循环对每个就绪的套接字调用它的回调。\
-                accept 回调为每个新连接注册 read 回调。底层仍是 epoll:系统调用相同,\
-                只是组织成一个个小的处理函数。",
     },
 ];
 

@@ -53,15 +53,56 @@ pub fn accept_recorded(
         }
         Err(e) => {
             if !stop.is_stopped() {
-                let error = Some(sys_error(e));
-                t.emit(None, EventKind::AcceptExit { fd: None, peer: None, error });
-                if out_of_descriptors(e) {
-                    let reason = format!("out of descriptors ({e}); retrying in 100 ms");
-                    t.emit(None, EventKind::Refused { reason });
-                }
+                record_accept_failure(e, t);
             }
             Err(e)
         }
+    }
+}
+
+/// As [`accept_recorded`] on a non-blocking listener, except that `EAGAIN` (nobody is
+/// connecting) is only counted as a system call, not recorded: the busy loop asks thousands of
+/// times per second. A connection or a real failure is recorded as usual.
+pub fn accept_unless_would_block(
+    listener: RawFd,
+    flags: SockFlag,
+    conn: u64,
+    t: &Tracer,
+    stop: &StopSignal,
+) -> nix::Result<OwnedFd> {
+    let enter = clock().now_ns();
+    match accept4(listener, flags | SockFlag::SOCK_CLOEXEC) {
+        Err(Errno::EAGAIN) => {
+            t.count_syscalls(1);
+            Err(Errno::EAGAIN)
+        }
+        Ok(raw) => {
+            // SAFETY: accept4 just returned this descriptor and nothing else owns it.
+            let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+            t.emit_at(enter, None, EventKind::AcceptEnter);
+            let peer = getpeername::<SockaddrStorage>(raw).ok().map(|a| a.to_string());
+            t.emit(Some(conn), EventKind::AcceptExit { fd: Some(raw), peer, error: None });
+            Ok(fd)
+        }
+        Err(e) => {
+            if !stop.is_stopped() {
+                t.emit_at(enter, None, EventKind::AcceptEnter);
+                record_accept_failure(e, t);
+            } else {
+                t.count_syscalls(1);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Records a failed `accept`, and a [`EventKind::Refused`] when it is for want of descriptors.
+fn record_accept_failure(e: Errno, t: &Tracer) {
+    let error = Some(sys_error(e));
+    t.emit(None, EventKind::AcceptExit { fd: None, peer: None, error });
+    if out_of_descriptors(e) {
+        let reason = format!("out of descriptors ({e}); retrying in 100 ms");
+        t.emit(None, EventKind::Refused { reason });
     }
 }
 
@@ -107,10 +148,45 @@ pub fn recv_recorded(
     conn: u64,
     t: &Tracer,
 ) -> nix::Result<usize> {
+    recv_traced(fd, buf, flags, conn, t, true)
+}
+
+/// As [`recv_recorded`], except that an `EAGAIN` is not recorded, only counted as a system call:
+/// the busy loop makes thousands per second and reports them in bulk
+/// ([`EventKind::WouldBlockBurst`]).
+pub fn recv_unless_would_block(
+    fd: RawFd,
+    buf: &mut [u8],
+    conn: u64,
+    t: &Tracer,
+) -> nix::Result<usize> {
+    recv_traced(fd, buf, MsgFlags::MSG_DONTWAIT, conn, t, false)
+}
+
+fn recv_traced(
+    fd: RawFd,
+    buf: &mut [u8],
+    flags: MsgFlags,
+    conn: u64,
+    t: &Tracer,
+    record_would_block: bool,
+) -> nix::Result<usize> {
     let enter = clock().now_ns();
-    t.emit_at(enter, Some(conn), EventKind::RecvEnter { fd, len: buf.len() as u32 });
+    let entered = EventKind::RecvEnter { fd, len: buf.len() as u32 };
+    if record_would_block {
+        // Recorded before the call, so a viewer sees the thread inside a call that blocks.
+        t.emit_at(enter, Some(conn), entered.clone());
+    }
     let result = recv_stamped(fd, buf, flags);
     let exit = clock().now_ns();
+    if !record_would_block {
+        if matches!(result, Err(Errno::EAGAIN)) {
+            t.count_syscalls(1);
+            return Err(Errno::EAGAIN);
+        }
+        // A call that cannot block is recorded once it returned, at the instant it was entered.
+        t.emit_at(enter, Some(conn), entered);
+    }
     let (outcome, split) = match &result {
         Ok((0, _)) => (RecvOutcome::Eof, None),
         Ok((n, arrival)) => {
@@ -139,9 +215,41 @@ pub fn phases(enter: u64, arrival: u64, exit: u64) -> (u64, u64) {
 /// One `send(2)`, recorded. `EAGAIN` (a full send buffer on a non-blocking socket) is recorded
 /// as [`SendOutcome::WouldBlock`].
 pub fn send_recorded(fd: RawFd, data: &[u8], conn: u64, t: &Tracer) -> nix::Result<usize> {
-    t.emit(Some(conn), EventKind::SendEnter { fd, bytes: data.len() as u32 });
+    send_traced(fd, data, conn, t, true)
+}
+
+/// As [`send_recorded`], except that an `EAGAIN` is only counted as a system call (see
+/// [`recv_unless_would_block`]).
+pub fn send_unless_would_block(
+    fd: RawFd,
+    data: &[u8],
+    conn: u64,
+    t: &Tracer,
+) -> nix::Result<usize> {
+    send_traced(fd, data, conn, t, false)
+}
+
+fn send_traced(
+    fd: RawFd,
+    data: &[u8],
+    conn: u64,
+    t: &Tracer,
+    record_would_block: bool,
+) -> nix::Result<usize> {
+    let enter = clock().now_ns();
+    let entered = EventKind::SendEnter { fd, bytes: data.len() as u32 };
+    if record_would_block {
+        t.emit_at(enter, Some(conn), entered.clone());
+    }
     // MSG_NOSIGNAL: a peer that went away must give EPIPE here, not kill the process.
     let result = send(fd, data, MsgFlags::MSG_NOSIGNAL);
+    if !record_would_block {
+        if matches!(result, Err(Errno::EAGAIN)) {
+            t.count_syscalls(1);
+            return result;
+        }
+        t.emit_at(enter, Some(conn), entered);
+    }
     let outcome = match result {
         Ok(n) => SendOutcome::Sent { bytes: n as u32 },
         Err(Errno::EAGAIN) => SendOutcome::WouldBlock,

@@ -26,9 +26,13 @@ pub mod epoll;
 pub mod epoll_et;
 pub mod event_loop;
 pub mod io_uring;
+pub mod multiplex;
+pub mod nonblocking;
+pub mod poll;
 pub mod posix_aio;
 pub mod process_per_conn;
 pub mod reactor;
+pub mod select;
 pub mod sigio;
 pub mod thread_per_conn;
 pub mod thread_pool;
@@ -123,6 +127,9 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
                 "epoll" => epoll::serve,
                 "epoll-et" => epoll_et::serve,
                 "reactor" => reactor::serve,
+                "nonblocking" => nonblocking::serve,
+                "select" => select::serve,
+                "poll" => poll::serve,
                 other => unreachable!("model {other} is in MODELS but has no server"),
             };
             (d, serve)

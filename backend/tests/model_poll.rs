@@ -1,0 +1,107 @@
+//! The poll model (Stevens Fig. 6.3 with `poll(2)`) over real sockets: one thread blocked in
+//! `poll` serves every client; the whole array is passed and scanned on every call however few
+//! entries are ready. EMFILE is in `multiplex_limits.rs`.
+
+mod common;
+mod multiplex_common;
+
+use std::io::Write;
+use std::time::Duration;
+
+use common::*;
+use kettle_shared::{EventKind, RecvOutcome, WaitApi};
+use multiplex_common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_line_is_poll_then_recv_then_send_two_calls_to_receive_it() {
+    let calls = one_line_is_wait_then_recv_then_send("poll", WaitApi::Poll).await;
+    assert_eq!(calls, 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn echo_is_byte_exact_for_1_10_and_100_concurrent_clients() {
+    let server = kettle(&["poll"]).await;
+    let addr = model_addr(&server, "poll");
+    for clients in [1, 10, 100] {
+        tokio::task::spawn_blocking(move || concurrent_echo(addr, clients)).await.unwrap();
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_client_is_closed_and_the_others_are_served() {
+    a_reset_is_closed_and_others_are_served("poll").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_half_closed_client_gets_its_whole_echo_then_end_of_file() {
+    a_half_closed_client_gets_its_full_echo_then_eof("poll").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_reads_costs_bounded_memory_and_blocks_no_one() {
+    a_client_that_never_reads_is_bounded_and_others_are_served("poll").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stopping_with_clients_connected_wakes_poll_closes_them_and_frees_the_port() {
+    stopping_with_clients_closes_them_and_frees_the_port("poll").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_poll_passes_and_scans_all_entries_however_few_are_ready() {
+    let server = kettle(&["poll"]).await;
+    let addr = model_addr(&server, "poll");
+    let (mut ws, _) = viewer(&server).await;
+    let mut idle: Vec<_> = (0..20).map(|_| client(addr)).collect();
+    for c in idle.iter_mut() {
+        c.write_all(b"x").unwrap();
+        assert_eq!(read_n(c, 1), b"X");
+    }
+    let mut active = client(addr);
+    active.write_all(b"ping").unwrap();
+    assert_eq!(read_n(&mut active, 4), b"PING");
+    let is_ping = |e: &kettle_shared::Event| matches!(&e.kind, EventKind::RecvExit { outcome: RecvOutcome::Data { preview, .. }, .. } if preview == "ping");
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| ev.iter().any(is_ping)).await;
+    let steps = steps(&events, "poll");
+    let recv = steps.iter().position(|e| is_ping(e)).unwrap();
+    let (EventKind::WaitEnter { watched, .. }, EventKind::WaitReturned { ready, scanned, .. }) =
+        (&steps[recv - 4].kind, &steps[recv - 3].kind)
+    else {
+        panic!("{:?}", kinds(&events));
+    };
+    // The listener and 21 connections passed in; one ready; every entry's revents read.
+    assert_eq!(watched.len(), 22, "{watched:?}");
+    assert_eq!(ready.len(), 1, "{ready:?}");
+    assert_eq!(*scanned, 22);
+    drop(idle);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_poll_thread_sleeps_in_the_kernel_making_no_calls() {
+    let server = kettle(&["poll"]).await;
+    let addr = model_addr(&server, "poll");
+    let mut c = client(addr);
+    c.write_all(b"x").unwrap();
+    assert_eq!(read_n(&mut c, 1), b"X");
+    let (mut ws, _) = viewer(&server).await;
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().filter(|e| e.thread.name == "poll" && e.kind.name() == "thread_sample").count()
+            >= 5
+    })
+    .await;
+    let calls: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::ThreadSample { syscalls, conns: 1, .. } if e.thread.name == "poll" => {
+                Some(syscalls)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(calls.len() >= 4 && calls.windows(2).all(|w| w[0] == w[1]), "{calls:?}");
+    server.shutdown().await.unwrap();
+}
