@@ -93,7 +93,7 @@ async fn browser(driver: &Driver) -> Client {
         .expect("a WebDriver session in headless chromium")
 }
 
-async fn kettle_with_frontend() -> Server {
+async fn kettle_with_frontend(start: &[&str]) -> Server {
     let dist = kettle_backend::web::find_dist(
         std::env::var_os("KETTLE_DIST").map(std::path::PathBuf::from).as_deref(),
     )
@@ -102,11 +102,11 @@ async fn kettle_with_frontend() -> Server {
         bind: "127.0.0.1".parse().unwrap(),
         port: 0,
         model_port_base: 0,
-        start: vec!["blocking".into()],
+        start: start.iter().map(|s| s.to_string()).collect(),
         allow_origins: vec![],
         dist: Some(dist),
         pool_workers: 4,
-        child_exe: None,
+        child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
     };
     serve(config).await.unwrap()
 }
@@ -162,7 +162,7 @@ async fn send_line(c: &Client, client: &str, text: &str) {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn page_echoes_a_line_and_the_diagram_plays_both_phases() {
-    let server = kettle_with_frontend().await;
+    let server = kettle_with_frontend(&["blocking"]).await;
     let driver = start_driver();
     let c = browser(&driver).await;
     c.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
@@ -243,6 +243,59 @@ async fn page_echoes_a_line_and_the_diagram_plays_both_phases() {
     c.find(Locator::Css(&format!("{first} .echo-close"))).await.unwrap().click().await.unwrap();
     wait_js(&c, "the second client's reply WORLD after the first left", &format!("[...document.querySelectorAll(\"{second} .echo-reply\")].some(e => e.textContent.trim() === 'WORLD')")).await;
 
+    c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn every_model_is_listed_echoes_from_the_page_and_draws_its_steps() {
+    let ids: Vec<&str> = kettle_shared::MODELS.iter().map(|m| m.id).collect();
+    let server = kettle_with_frontend(&ids).await;
+    let driver = start_driver();
+    let c = browser(&driver).await;
+    c.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
+    wait_js(&c, "connected", "document.querySelector(\"#conn-status[data-status='connected']\")")
+        .await;
+    for (i, id) in ids.iter().enumerate() {
+        wait_js(&c, &format!("{id} listed as running"), &format!("document.querySelector(\"#model-list li[data-model='{id}'] .state[data-state='running']\")")).await;
+        // Select the model: its lesson, log and diagram follow.
+        c.execute(
+            &format!("document.querySelector(\"#model-list li[data-model='{id}']\").click()"),
+            vec![],
+        )
+        .await
+        .unwrap();
+        wait_js(&c, &format!("{id}'s lesson"), &format!("document.querySelector('#lesson').dataset.model === '{id}' && document.querySelector('#lesson .lesson-text').textContent.length > 100")).await;
+        // Open an echo client on it and send a line.
+        c.execute(&format!("const s = document.querySelector('#echo-model'); s.value = '{id}'; s.dispatchEvent(new Event('change', {{bubbles: true}}));"), vec![]).await.unwrap();
+        let client = open_client(&c, i + 1).await;
+        let line = format!("line for {id}");
+        send_line(&c, &client, &line).await;
+        let want = line.to_uppercase();
+        wait_js(&c, &format!("{id}'s reply"), &format!("[...document.querySelectorAll(\"{client} .echo-reply\")].some(e => e.textContent.trim() === '{want}')")).await;
+        // The diagram draws the model's own steps, whatever their kinds.
+        c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();
+        wait_js(
+            &c,
+            &format!("{id}'s steps in the diagram"),
+            "document.querySelectorAll('#diagram g.step').length > 0",
+        )
+        .await;
+        wait_js(
+            &c,
+            &format!("{id}'s events in the log"),
+            &format!("document.querySelector(\"#event-log tr.event-row[data-model='{id}']\")"),
+        )
+        .await;
+        let errors = text_of(&c, "document.querySelector('#errors').hidden").await;
+        assert_eq!(
+            errors,
+            "true",
+            "the page shows an error after {id}: {}",
+            text_of(&c, "document.querySelector('#errors').textContent").await
+        );
+    }
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
 }

@@ -87,14 +87,7 @@ async fn emfile_pauses_and_recovers(model: &str) {
             == 2
     })
     .await;
-    let failures = events
-        .iter()
-        .filter(|e| matches!(&e.kind, EventKind::AcceptExit { error: Some(err), .. } if err.errno == "EMFILE"))
-        .count();
-    assert!(
-        (2..=30).contains(&failures),
-        "{model}: {failures} EMFILE failures, expected a paced retry"
-    );
+    assert_paced_emfile_retries(&events, model, 30);
     assert!(events.iter().any(
         |e| matches!(&e.kind, EventKind::Refused { reason } if reason.contains("descriptors"))
     ));

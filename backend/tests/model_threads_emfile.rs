@@ -64,11 +64,7 @@ async fn backs_off_and_recovers(id: &str) {
             == 2
     })
     .await;
-    let failures = events.iter().filter(|e| emfile(e)).count();
-    assert!(
-        (2..=30).contains(&failures),
-        "{id}: {failures} EMFILE failures: expected a paced retry"
-    );
+    assert_paced_emfile_retries(&events, id, 30);
     assert!(events.iter().any(
         |e| matches!(&e.kind, EventKind::Refused { reason } if reason.contains("descriptors"))
     ));

@@ -6,9 +6,9 @@
 //! | clippy        | `cargo clippy --workspace --all-targets -- -D warnings`                  |
 //! | clippy wasm   | `cargo clippy -p kettle-frontend --all-targets --target wasm32-… -- -D warnings` |
 //! | trunk build   | `trunk build --release` (the end-to-end tests serve `dist/`)             |
-//! | unit+integ    | `cargo test --workspace`                                                 |
+//! | unit+integ    | `cargo test --workspace --no-fail-fast`                                  |
 //! | wasm tests    | `cargo test -p kettle-frontend --target wasm32-unknown-unknown`          |
-//! | e2e + strace  | `cargo test --workspace -- --ignored --test-threads=1` (browser, strace) |
+//! | e2e + strace  | `cargo test --workspace --no-fail-fast -- --ignored --test-threads=1`    |
 //!
 //! `--quick` skips the last two and the trunk build, and does not need chromium.
 //! Native builds always use `--workspace` so cargo unifies features the same way every
@@ -102,14 +102,16 @@ fn stages(root: &Path, quick: bool) -> Vec<Stage> {
     if !quick {
         stages.push(Stage { name: "trunk build", command: trunk_build() });
     }
-    stages.push(Stage { name: "unit+integ", command: cargo_with(&["test", "--workspace"]) });
+    // --no-fail-fast: one failing test binary must not hide the results of the others.
+    let unit = cargo_with(&["test", "--workspace", "--no-fail-fast"]);
+    stages.push(Stage { name: "unit+integ", command: unit });
     if quick {
         return stages;
     }
     let mut wasm = cargo_with(&["test", "-p", "kettle-frontend", "--target", WASM_TARGET]);
     wasm.env("CHROMEDRIVER", CHROMEDRIVER);
     stages.push(Stage { name: "wasm tests", command: wasm });
-    let mut e2e = cargo_with(&["test", "--workspace", "--"]);
+    let mut e2e = cargo_with(&["test", "--workspace", "--no-fail-fast", "--"]);
     e2e.args(["--ignored", "--test-threads=1"])
         .env("KETTLE_DIST", root.join("dist"))
         .env("CHROMEDRIVER", CHROMEDRIVER)

@@ -181,3 +181,32 @@ pub fn payload(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Out of descriptors, `accept` must be retried at a pace (every ~100 ms), not in a busy loop:
+/// `model`'s EMFILE failures are at least one, at most `most`, and never closer together than
+/// 80 ms. (How many there are depends on how long the test held the limit and on the load;
+/// the spacing does not.)
+pub fn assert_paced_emfile_retries(events: &[Event], model: &str, most: usize) {
+    let times: Vec<u64> = events
+        .iter()
+        .filter(|e| e.model == model)
+        .filter(|e| match &e.kind {
+            kettle_shared::EventKind::AcceptExit { error: Some(err), .. } => err.errno == "EMFILE",
+            // io_uring reports a failed accept as its completion's result.
+            kettle_shared::EventKind::Complete { op, result, .. } => {
+                op == "accept" && *result == -24
+            }
+            _ => false,
+        })
+        .map(|e| e.t_ns)
+        .collect();
+    assert!(
+        (1..=most).contains(&times.len()),
+        "{model}: {} EMFILE failures, expected 1..={most}",
+        times.len()
+    );
+    for pair in times.windows(2) {
+        let gap_ms = (pair[1] - pair[0]) / 1_000_000;
+        assert!(gap_ms >= 80, "{model}: accept retried after {gap_ms} ms: not paced");
+    }
+}
