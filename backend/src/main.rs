@@ -77,6 +77,11 @@ async fn main() -> anyhow::Result<()> {
         pool_workers,
         child_exe: None,
     };
+    // Listen for Ctrl-C (and SIGTERM) before saying we run: a signal that arrives between the
+    // "running" line and the first poll of a lazily registered listener would be lost.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     let server = serve(config).await?;
     match &server.dist {
         Some(dist) => eprintln!("kettle: serving the frontend from {}", dist.display()),
@@ -94,7 +99,10 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("kettle: model {:<16} {state:<11} port {port}", m.id);
     }
     println!("Kettle is running at http://{}  (Ctrl-C to stop)", server.addr);
-    tokio::signal::ctrl_c().await?;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
     eprintln!("kettle: stopping every model…");
     server.shutdown().await?;
     eprintln!("kettle: stopped; every port is free.");

@@ -288,6 +288,15 @@ async fn every_model_is_listed_echoes_from_the_page_and_draws_its_steps() {
             &format!("document.querySelector(\"#event-log tr.event-row[data-model='{id}']\")"),
         )
         .await;
+        if *id == "nonblocking" {
+            // The busy loop's thread keeps a core busy even while nobody talks to it.
+            wait_js(
+                &c,
+                "the busy loop shown burning a core",
+                "document.querySelector(\"#threads tr.thread[data-burning='true'] .burning-core\")",
+            )
+            .await;
+        }
         let errors = text_of(&c, "document.querySelector('#errors').hidden").await;
         assert_eq!(
             errors,

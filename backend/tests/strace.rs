@@ -102,9 +102,12 @@ fn stop(mut child: std::process::Child, trace: &std::path::Path) -> String {
         .unwrap();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGINT)
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "kettle did not stop on Ctrl-C");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kettle ({}) did not stop within 60 s of Ctrl-C", trace.display());
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     let text = std::fs::read_to_string(trace).unwrap();
@@ -121,7 +124,9 @@ fn model_lines<'a>(trace: &'a str, model: &str) -> Vec<&'a str> {
     let name = format!("prctl(PR_SET_NAME, \"{}\"", &full[..full.len().min(15)]);
     let mut ours: HashSet<&str> = HashSet::new();
     for line in trace.lines() {
+        // strace pads the id column ("5344  prctl(…"), so trim before reading the call.
         let Some((tid, call)) = line.split_once(char::is_whitespace) else { continue };
+        let call = call.trim_start();
         if call.starts_with(&name) {
             ours.insert(tid);
         }
