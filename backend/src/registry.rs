@@ -369,7 +369,7 @@ fn spawn_monitor(
 }
 
 /// One [`EventKind::ThreadSample`] per live sampled thread of `model`.
-fn sample_threads(recorder: &Recorder, model: &str) {
+pub(crate) fn sample_threads(recorder: &Recorder, model: &str) {
     for stats in recorder.sampled_threads(model) {
         // A thread that just ended has no clock any more: nothing to sample.
         let Some(cpu_ns) = thread_cpu_ns(stats.tid) else { continue };

@@ -251,3 +251,24 @@ async fn a_child_that_cannot_be_created_refuses_the_client_and_the_parent_goes_o
     tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
     assert!(port_is_free(addr));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_child_samples_its_own_thread_and_the_samples_reach_the_parent() {
+    let server = kettle(&[ID]).await;
+    let addr = model_addr(&server, ID);
+    let (mut ws, _) = viewer(&server).await;
+    let mut c = common::client(addr);
+    c.write_all(b"sampled").unwrap();
+    assert_eq!(common::read_n(&mut c, 7), b"SAMPLED");
+    let mut events = Vec::new();
+    // The child's echo thread, forwarded as `child-<pid>`, with its calls and its connection.
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| {
+            e.thread.name.starts_with("child-")
+                && matches!(e.kind, EventKind::ThreadSample { conns: 1, syscalls, .. } if syscalls >= 2)
+        })
+    })
+    .await;
+    drop(c);
+    server.shutdown().await.unwrap();
+}

@@ -246,15 +246,32 @@ pub async fn child_main(conn: u64) -> anyhow::Result<()> {
     let recorder = Recorder::start();
     let mut batches = recorder.subscribe();
     let tracer = recorder.tracer(ID, "child");
+    // The child samples its own echo thread every 250 ms (its CPU clock is only readable from
+    // inside this process) and sends the samples up with the other events. The sampler keeps
+    // a recorder handle only while the echo thread runs, so the stream still ends with it.
+    let echoing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (recorder, echoing) = (recorder.clone(), echoing.clone());
+        std::thread::spawn(move || {
+            while echoing.load(std::sync::atomic::Ordering::Acquire) {
+                std::thread::sleep(crate::registry::SAMPLE_EVERY);
+                crate::registry::sample_threads(&recorder, ID);
+            }
+        })
+    };
     drop(recorder);
     let echo = std::thread::spawn(move || {
+        let tracer = tracer.sampled();
         tracer.emit(Some(conn), EventKind::ThreadSpawned);
         // SAFETY: the parent made descriptor 0 this connection; nothing else in this process
         // owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(0) };
         prepare_connection(&fd);
+        tracer.set_conns(1);
         serve_connection(fd, conn, &tracer, &StopSignal::default());
+        tracer.set_conns(0);
         tracer.emit(Some(conn), EventKind::ThreadExited);
+        echoing.store(false, std::sync::atomic::Ordering::Release);
     });
     let mut out = std::io::stdout().lock();
     // The recorder closes the stream once the echo thread (the last tracer) has ended and
@@ -275,5 +292,6 @@ pub async fn child_main(conn: u64) -> anyhow::Result<()> {
         }
     }
     echo.join().map_err(|_| anyhow::anyhow!("the echo thread panicked"))?;
+    sampler.join().map_err(|_| anyhow::anyhow!("the sampler thread panicked"))?;
     Ok(())
 }
