@@ -16,24 +16,11 @@ use kettle_backend::registry::Registry;
 use kettle_shared::Event;
 use tokio::sync::broadcast;
 
-/// Deterministic pseudo-random bytes (xorshift).
-pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// One client: a random payload of up to 64 KiB written in random splits while another thread
 /// reads the echo; asserts it is the upper-cased payload, byte for byte.
 pub fn echo_one(addr: SocketAddr, seed: u64, timeout: Duration) {
-    let len = 1 + (random_bytes(2, seed)[0] as usize * 256 + random_bytes(2, seed)[1] as usize);
-    let data = random_bytes(len, seed + 1);
+    let len = 1 + (payload(2, seed)[0] as usize * 256 + payload(2, seed)[1] as usize);
+    let data = payload(len, seed + 1);
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(timeout)).unwrap();
     s.set_nodelay(true).unwrap();
@@ -44,7 +31,7 @@ pub fn echo_one(addr: SocketAddr, seed: u64, timeout: Duration) {
         reader.read_exact(&mut got).expect("the whole echo within the timeout");
         assert!(got == expected, "echo differs for a payload of {} bytes", expected.len());
     });
-    let splits = random_bytes(64, seed + 2);
+    let splits = payload(64, seed + 2);
     let mut rest = &data[..];
     let mut i = 0;
     while !rest.is_empty() {
@@ -85,7 +72,7 @@ pub fn linger_zero(s: &TcpStream) {
 /// Half-close: the client sends, shuts its writing side, and must read the full echo, then EOF.
 pub fn half_close_gets_full_echo(addr: SocketAddr) {
     let mut s = connect(addr);
-    let data = random_bytes(10_000, 42);
+    let data = payload(10_000, 42);
     s.write_all(&data).unwrap();
     s.shutdown(Shutdown::Write).unwrap();
     let mut got = Vec::new();
