@@ -169,14 +169,6 @@ async fn a_reset_client_is_closed_and_the_next_one_is_served() {
     server.shutdown().await.unwrap();
 }
 
-/// Sets SO_LINGER {on, 0} so closing resets the connection.
-fn linger_zero(s: &std::net::TcpStream) {
-    use std::os::fd::AsFd;
-    let linger = nix::sys::socket::sockopt::Linger;
-    nix::sys::socket::setsockopt(&s.as_fd(), linger, &libc::linger { l_onoff: 1, l_linger: 0 })
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn stopping_with_a_client_connected_frees_the_port() {
     let server = kettle(&["blocking"]).await;

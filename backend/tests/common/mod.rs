@@ -210,3 +210,11 @@ pub fn assert_paced_emfile_retries(events: &[Event], model: &str, most: usize) {
         assert!(gap_ms >= 80, "{model}: accept retried after {gap_ms} ms: not paced");
     }
 }
+
+/// Sets SO_LINGER {on, 0} so closing the socket resets the connection (RST, not FIN).
+pub fn linger_zero(s: &TcpStream) {
+    use std::os::fd::AsFd;
+    let linger = nix::sys::socket::sockopt::Linger;
+    nix::sys::socket::setsockopt(&s.as_fd(), linger, &libc::linger { l_onoff: 1, l_linger: 0 })
+        .unwrap();
+}

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+use crate::common::linger_zero;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -59,14 +60,6 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     s.set_nodelay(true).unwrap();
     s
-}
-
-/// Sets SO_LINGER {on, 0} so closing resets the connection.
-pub fn linger_zero(s: &TcpStream) {
-    use std::os::fd::AsFd;
-    let linger = nix::sys::socket::sockopt::Linger;
-    nix::sys::socket::setsockopt(&s.as_fd(), linger, &libc::linger { l_onoff: 1, l_linger: 0 })
-        .unwrap();
 }
 
 /// Half-close: the client sends, shuts its writing side, and must read the full echo, then EOF.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+use crate::common::linger_zero;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
@@ -68,14 +69,6 @@ pub async fn concurrent_random_echo(model: &str, clients: u64) {
     .await
     .unwrap();
     server.shutdown().await.unwrap();
-}
-
-/// Sets SO_LINGER {on, 0} so closing resets the connection.
-pub fn linger_zero(s: &TcpStream) {
-    use std::os::fd::AsFd;
-    let linger = nix::sys::socket::sockopt::Linger;
-    nix::sys::socket::setsockopt(&s.as_fd(), linger, &libc::linger { l_onoff: 1, l_linger: 0 })
-        .unwrap();
 }
 
 /// A client that resets its connection mid-stream is closed as `reset`; others are served.

@@ -3,8 +3,9 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+use crate::common::linger_zero;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
 use crate::common::*;
@@ -56,14 +57,6 @@ pub fn concurrent_echo(addr: SocketAddr, clients: u64) {
     for h in handles {
         h.join().unwrap();
     }
-}
-
-/// Sets SO_LINGER {on, 0} so closing resets the connection.
-pub fn linger_zero(s: &TcpStream) {
-    use std::os::fd::AsFd;
-    let linger = nix::sys::socket::sockopt::Linger;
-    nix::sys::socket::setsockopt(&s.as_fd(), linger, &libc::linger { l_onoff: 1, l_linger: 0 })
-        .unwrap();
 }
 
 /// A client resets its connection (while another is connected); the server closes it as reset
