@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{CloseReason, Event, EventKind, RecvOutcome};
+use kettle_shared::{Event, EventKind, RecvOutcome};
 
 const ID: &str = "process-per-conn";
 
@@ -128,32 +128,13 @@ async fn random_payloads_echo_byte_exact_for_1_10_and_100_concurrent_clients() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reset_a_half_close_and_a_client_that_never_reads_do_not_disturb_the_others() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    let stalled = tokio::task::spawn_blocking(move || {
-        let c = connect(addr);
-        c.try_clone().unwrap().write_all(b"x").unwrap();
-        std::thread::sleep(Duration::from_millis(300));
-        linger_zero(&c);
-        drop(c);
-        half_close_gets_full_echo(addr);
-        let stalled = stalled_client(addr);
-        echo_concurrently(addr, 5, Duration::from_secs(60));
-        stalled
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(20), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Reset, .. }))
-    })
-    .await;
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    drop(stalled);
-    assert!(port_is_free(addr));
-    server.shutdown().await.unwrap();
+    let patience = Patience {
+        before_reset: Duration::from_millis(300),
+        others: 5,
+        echo: Duration::from_secs(60),
+        events: Duration::from_secs(20),
+    };
+    reset_half_close_and_never_reader(ID, patience).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -128,33 +128,13 @@ async fn threads_appear_with_clients_and_end_when_they_leave() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reset_a_half_close_and_a_client_that_never_reads_do_not_disturb_the_others() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    let stalled = tokio::task::spawn_blocking(move || {
-        let c = connect(addr);
-        c.try_clone().unwrap().write_all(b"x").unwrap();
-        linger_zero(&c);
-        drop(c);
-        half_close_gets_full_echo(addr);
-        let stalled = stalled_client(addr);
-        // Everyone else is still served while that client's thread sleeps in send.
-        echo_concurrently(addr, 5, Duration::from_secs(30));
-        stalled
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Reset, .. }))
-    })
-    .await;
-    // Stopping wakes the thread blocked in send to the client that never reads.
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    drop(stalled);
-    assert!(port_is_free(addr));
-    server.shutdown().await.unwrap();
+    let patience = Patience {
+        before_reset: Duration::from_millis(0),
+        others: 5,
+        echo: Duration::from_secs(30),
+        events: Duration::from_secs(10),
+    };
+    reset_half_close_and_never_reader(ID, patience).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

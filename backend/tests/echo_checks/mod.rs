@@ -5,16 +5,17 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use crate::common::linger_zero;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::common::{client, payload, read_n};
+use crate::common::{
+    client, events_until, kettle, linger_zero, model_addr, payload, read_n, viewer,
+};
 use kettle_backend::models::ModelOptions;
 use kettle_backend::recorder::{Batch, Recorder};
 use kettle_backend::registry::Registry;
-use kettle_shared::Event;
+use kettle_shared::{CloseReason, Event, EventKind};
 use tokio::sync::broadcast;
 
 /// One client: a random payload of up to 64 KiB written in random splits while another thread
@@ -207,4 +208,53 @@ pub fn never_reader_does_not_block_others(addr: SocketAddr) -> TcpStream {
         assert_eq!(read_n(&mut other, line.len()), line.to_ascii_uppercase().as_bytes());
     }
     hog
+}
+
+/// How long [`reset_half_close_and_never_reader`] gives each step.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    /// Pause between the doomed client's first byte and its reset (a child process may need
+    /// it to be running before the reset arrives).
+    pub before_reset: Duration,
+    /// Clients echoed concurrently while one client never reads.
+    pub others: u64,
+    /// How long those clients may take.
+    pub echo: Duration,
+    /// How long the reset's `close` event may take to arrive.
+    pub events: Duration,
+}
+
+/// A client resets its connection, another half-closes (and gets its full echo), a third never
+/// reads while others are served; the reset is recorded as such, and a stop still ends the
+/// model with the stalled client connected and frees its port.
+pub async fn reset_half_close_and_never_reader(id: &str, p: Patience) {
+    let server = kettle(&[id]).await;
+    let addr = model_addr(&server, id);
+    let (mut ws, _) = viewer(&server).await;
+    let stalled = tokio::task::spawn_blocking(move || {
+        let c = connect(addr);
+        c.try_clone().unwrap().write_all(b"x").unwrap();
+        std::thread::sleep(p.before_reset);
+        linger_zero(&c);
+        drop(c);
+        half_close_gets_full_echo(addr);
+        let stalled = stalled_client(addr);
+        // Whoever sleeps in send to the stalled client, everyone else is still served.
+        echo_concurrently(addr, p.others, p.echo);
+        stalled
+    })
+    .await
+    .unwrap();
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, p.events, |ev| {
+        ev.iter().any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Reset, .. }))
+    })
+    .await;
+    // Stopping wakes whatever is blocked in send to the client that never reads.
+    let registry = server.registry.clone();
+    let model = id.to_owned();
+    tokio::task::spawn_blocking(move || registry.stop(&model).unwrap()).await.unwrap();
+    drop(stalled);
+    assert!(port_is_free(addr));
+    server.shutdown().await.unwrap();
 }
