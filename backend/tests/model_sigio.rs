@@ -106,40 +106,12 @@ async fn one_line_is_signal_work_then_deliver_signal_then_recv_with_the_data_alr
 
 #[tokio::test(flavor = "multi_thread")]
 async fn echo_is_byte_exact_for_1_10_and_100_concurrent_clients_in_random_pieces() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    tokio::task::spawn_blocking(move || {
-        for n in [1, 10, 100] {
-            concurrent_echo(addr, n);
-        }
-    })
-    .await
-    .unwrap();
-    server.shutdown().await.unwrap();
+    echo_1_10_100_concurrent_clients(MODEL).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reset_half_close_and_a_never_reading_client_leave_others_served() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
-    let hog = tokio::task::spawn_blocking(move || {
-        reset_then_next_is_served(addr);
-        half_close_gets_full_echo(addr);
-        never_reader_does_not_block_others(addr)
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Reset, .. }))
-            && ev
-                .iter()
-                .any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::PeerClosed, .. }))
-    })
-    .await;
-    drop(hog);
-    server.shutdown().await.unwrap();
+    reset_half_close_never_reader_then_stop(MODEL).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -258,3 +258,46 @@ pub async fn reset_half_close_and_never_reader(id: &str, p: Patience) {
     assert!(port_is_free(addr));
     server.shutdown().await.unwrap();
 }
+
+/// Byte-exact echo in random pieces for 1, then 10, then 100 concurrent clients.
+pub async fn echo_1_10_100_concurrent_clients(id: &str) {
+    let server = kettle(&[id]).await;
+    let addr = model_addr(&server, id);
+    tokio::task::spawn_blocking(move || {
+        for n in [1, 10, 100] {
+            concurrent_echo(addr, n);
+        }
+    })
+    .await
+    .unwrap();
+    server.shutdown().await.unwrap();
+}
+
+/// A reset client is recorded as reset and the next one served; a half-closed client gets its
+/// full echo and a normal close; a client that never reads does not stop the others; then a
+/// stop, with that client still connected and its reply stuck, ends the model cleanly.
+pub async fn reset_half_close_never_reader_then_stop(id: &str) {
+    let server = kettle(&[id]).await;
+    let addr = model_addr(&server, id);
+    let (mut ws, _) = viewer(&server).await;
+    let hog = tokio::task::spawn_blocking(move || {
+        reset_then_next_is_served(addr);
+        half_close_gets_full_echo(addr);
+        never_reader_does_not_block_others(addr)
+    })
+    .await
+    .unwrap();
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        let closed = |r: CloseReason| {
+            ev.iter().any(|e| matches!(e.kind, EventKind::Close { reason, .. } if reason == r))
+        };
+        closed(CloseReason::Reset) && closed(CloseReason::PeerClosed)
+    })
+    .await;
+    let registry = server.registry.clone();
+    let model = id.to_owned();
+    tokio::task::spawn_blocking(move || registry.stop(&model).unwrap()).await.unwrap();
+    drop(hog);
+    server.shutdown().await.unwrap();
+}
