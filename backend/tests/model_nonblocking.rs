@@ -3,6 +3,7 @@
 //! thread never sleeps. EMFILE is in `multiplex_limits.rs`.
 
 mod common;
+mod event_loops;
 mod multiplex_common;
 
 use std::io::Write;
@@ -10,6 +11,10 @@ use std::net::Shutdown;
 use std::time::Duration;
 
 use common::*;
+use event_loops::{
+    concurrent_random_echo, half_close_gets_full_echo_then_eof,
+    reset_client_is_closed_and_others_served,
+};
 use kettle_shared::{EventKind, RecvOutcome, SendOutcome};
 use multiplex_common::*;
 
@@ -116,22 +121,19 @@ async fn an_idle_busy_loop_never_sleeps_its_cpu_time_and_calls_keep_growing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn echo_is_byte_exact_for_1_10_and_100_concurrent_clients() {
-    let server = kettle(&["nonblocking"]).await;
-    let addr = model_addr(&server, "nonblocking");
     for clients in [1, 10, 100] {
-        tokio::task::spawn_blocking(move || concurrent_echo(addr, clients)).await.unwrap();
+        concurrent_random_echo("nonblocking", clients).await;
     }
-    server.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reset_client_is_closed_and_the_others_are_served() {
-    a_reset_is_closed_and_others_are_served("nonblocking").await;
+    reset_client_is_closed_and_others_served("nonblocking").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_half_closed_client_gets_its_whole_echo_then_end_of_file() {
-    a_half_closed_client_gets_its_full_echo_then_eof("nonblocking").await;
+    half_close_gets_full_echo_then_eof("nonblocking").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,12 +3,17 @@
 //! entries are ready. EMFILE is in `multiplex_limits.rs`.
 
 mod common;
+mod event_loops;
 mod multiplex_common;
 
 use std::io::Write;
 use std::time::Duration;
 
 use common::*;
+use event_loops::{
+    concurrent_random_echo, half_close_gets_full_echo_then_eof,
+    reset_client_is_closed_and_others_served,
+};
 use kettle_shared::{EventKind, RecvOutcome, WaitApi};
 use multiplex_common::*;
 
@@ -20,22 +25,19 @@ async fn one_line_is_poll_then_recv_then_send_two_calls_to_receive_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn echo_is_byte_exact_for_1_10_and_100_concurrent_clients() {
-    let server = kettle(&["poll"]).await;
-    let addr = model_addr(&server, "poll");
     for clients in [1, 10, 100] {
-        tokio::task::spawn_blocking(move || concurrent_echo(addr, clients)).await.unwrap();
+        concurrent_random_echo("poll", clients).await;
     }
-    server.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reset_client_is_closed_and_the_others_are_served() {
-    a_reset_is_closed_and_others_are_served("poll").await;
+    reset_client_is_closed_and_others_served("poll").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_half_closed_client_gets_its_whole_echo_then_end_of_file() {
-    a_half_closed_client_gets_its_full_echo_then_eof("poll").await;
+    half_close_gets_full_echo_then_eof("poll").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,12 +4,17 @@
 //! descriptor table).
 
 mod common;
+mod event_loops;
 mod multiplex_common;
 
 use std::io::Write;
 use std::time::Duration;
 
 use common::*;
+use event_loops::{
+    concurrent_random_echo, half_close_gets_full_echo_then_eof,
+    reset_client_is_closed_and_others_served,
+};
 use kettle_shared::{EventKind, WaitApi};
 use multiplex_common::*;
 
@@ -22,22 +27,19 @@ async fn one_line_is_select_then_recv_then_send_two_calls_to_receive_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn echo_is_byte_exact_for_1_10_and_100_concurrent_clients() {
-    let server = kettle(&["select"]).await;
-    let addr = model_addr(&server, "select");
     for clients in [1, 10, 100] {
-        tokio::task::spawn_blocking(move || concurrent_echo(addr, clients)).await.unwrap();
+        concurrent_random_echo("select", clients).await;
     }
-    server.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reset_client_is_closed_and_the_others_are_served() {
-    a_reset_is_closed_and_others_are_served("select").await;
+    reset_client_is_closed_and_others_served("select").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_half_closed_client_gets_its_whole_echo_then_end_of_file() {
-    a_half_closed_client_gets_its_full_echo_then_eof("select").await;
+    half_close_gets_full_echo_then_eof("select").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,5 +1,6 @@
-//! Behaviour every single-threaded event-loop model must have (epoll, epoll-et, reactor),
-//! written once and run against each model by its own `model_<id>.rs`.
+//! Behaviour every single-threaded non-blocking model must have (nonblocking, select, poll,
+//! epoll, epoll-et, reactor), written once and run against each model by its own
+//! `model_<id>.rs`.
 
 #![allow(dead_code)] // each test file uses its own subset
 

@@ -3,115 +3,12 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use crate::common::linger_zero;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::time::Duration;
 
 use crate::common::*;
 use kettle_shared::{CloseReason, Event, EventKind, ReadyFd, RecvOutcome, WaitApi};
-
-/// Writes `data` in pseudo-random splits (1 byte to 3000) while a second thread reads the echo;
-/// returns what came back.
-pub fn echo_in_splits(addr: SocketAddr, data: Vec<u8>, seed: u64) -> Vec<u8> {
-    let mut s = client(addr);
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut reader = s.try_clone().unwrap();
-    let len = data.len();
-    let read = std::thread::spawn(move || {
-        let mut back = vec![0; len];
-        reader.read_exact(&mut back).unwrap();
-        back
-    });
-    let splits = payload(len, seed ^ 0x5eed);
-    let mut rest = &data[..];
-    let mut i = 0;
-    while !rest.is_empty() {
-        let n = (1 + (splits[i % len] as usize) * 12).min(rest.len());
-        s.write_all(&rest[..n]).unwrap();
-        rest = &rest[n..];
-        i += 1;
-    }
-    let back = read.join().unwrap();
-    s.shutdown(Shutdown::Write).unwrap();
-    back
-}
-
-/// `clients` concurrent clients, each echoing a random payload of up to 64 KiB; every echo must
-/// be byte-exact and upper-cased.
-pub fn concurrent_echo(addr: SocketAddr, clients: u64) {
-    let handles: Vec<_> = (0..clients)
-        .map(|i| {
-            std::thread::Builder::new()
-                .stack_size(256 * 1024)
-                .spawn(move || {
-                    let len = 1 + (payload(1, 77 + i)[0] as usize * 257) % (64 * 1024);
-                    let len = if i == 0 { 64 * 1024 } else { len };
-                    let data = payload(len, 1000 + i);
-                    let back = echo_in_splits(addr, data.clone(), i);
-                    assert!(back == data.to_ascii_uppercase(), "client {i}: {len} bytes differ");
-                })
-                .unwrap()
-        })
-        .collect();
-    for h in handles {
-        h.join().unwrap();
-    }
-}
-
-/// A client resets its connection (while another is connected); the server closes it as reset
-/// and goes on serving.
-pub async fn a_reset_is_closed_and_others_are_served(id: &str) {
-    let server = kettle(&[id]).await;
-    let addr = model_addr(&server, id);
-    let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || {
-        let mut other = client(addr);
-        let mut c = client(addr);
-        c.write_all(b"before").unwrap();
-        assert_eq!(read_n(&mut c, 6), b"BEFORE");
-        // Data in flight in both directions, then RST.
-        c.write_all(b"unanswered").unwrap();
-        linger_zero(&c);
-        drop(c);
-        other.write_all(b"still here").unwrap();
-        assert_eq!(read_n(&mut other, 10), b"STILL HERE");
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Reset, .. }))
-    })
-    .await;
-    server.shutdown().await.unwrap();
-}
-
-/// The client shuts down its sending side after a large write: everything is echoed, then the
-/// server closes (the client reads end of file).
-pub async fn a_half_closed_client_gets_its_full_echo_then_eof(id: &str) {
-    let server = kettle(&[id]).await;
-    let addr = model_addr(&server, id);
-    let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        let data = payload(200 * 1024, 9);
-        c.write_all(&data).unwrap();
-        c.shutdown(Shutdown::Write).unwrap();
-        let mut back = Vec::new();
-        c.read_to_end(&mut back).unwrap();
-        assert!(back == data.to_ascii_uppercase(), "echo of {} bytes differs", back.len());
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter()
-            .any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::PeerClosed, .. }))
-    })
-    .await;
-    server.shutdown().await.unwrap();
-}
 
 /// One client sends without ever reading. The server must stop reading from it (bounded
 /// memory: the client's writes end up blocked), keep serving another client, and echo every
