@@ -39,8 +39,15 @@ async fn one_line_is_echoed_by_a_child_process_whose_calls_reach_the_parent_as_f
     let server = kettle(&[ID]).await;
     let addr = model_addr(&server, ID);
     let (mut ws, _) = viewer(&server).await;
+    let mut c = client(addr);
+    let mut events = Vec::new();
+    // Starting a child takes a while on a loaded machine: wait until it sits in recv, so the
+    // pause below is all phase 1.
+    events_until(&mut ws, &mut events, Duration::from_secs(20), |ev| {
+        ev.iter().any(|e| e.thread.name.starts_with("child-") && e.kind.name() == "recv_enter")
+    })
+    .await;
     tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
         std::thread::sleep(Duration::from_millis(200));
         c.write_all(b"hello").unwrap();
         assert_eq!(read_n(&mut c, 5), b"HELLO");
@@ -49,7 +56,6 @@ async fn one_line_is_echoed_by_a_child_process_whose_calls_reach_the_parent_as_f
     })
     .await
     .unwrap();
-    let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(20), |ev| {
         ev.iter().any(|e| e.kind.name() == "child_reaped")
     })
