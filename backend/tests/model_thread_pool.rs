@@ -27,6 +27,15 @@ async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
     let server = kettle(&[ID]).await;
     let addr = model_addr(&server, ID);
     let (mut ws, _) = viewer(&server).await;
+    let mut events = Vec::new();
+    // The claim below is that a worker slept on the empty queue before the connection came:
+    // wait until every worker has gone to sleep there, instead of assuming it has by now.
+    let workers = ModelOptions::default().pool_workers;
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().filter(|e| matches!(&e.kind, EventKind::ThreadBlocked { on } if on == "queue")).count()
+            >= workers
+    })
+    .await;
     tokio::task::spawn_blocking(move || {
         let mut c = client(addr);
         std::thread::sleep(Duration::from_millis(200));
@@ -37,7 +46,6 @@ async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
     })
     .await
     .unwrap();
-    let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
         ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
     })
