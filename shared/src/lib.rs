@@ -1,4 +1,4 @@
-//! # Kettle's wire protocol (version 1)
+//! # Kettle's wire protocol (version 2)
 //!
 //! Everything the backend and the browser say to each other is defined here, and nothing
 //! else: the backend's model servers record [`Event`]s, the recorder ships them to every viewer
@@ -29,7 +29,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this crate describes. Bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest command (one WebSocket message) the backend accepts, in bytes.
 /// Larger messages close the socket with code 1009 ("message too big").
@@ -568,11 +568,18 @@ pub enum EventKind {
     SignalHandler {
         /// The signal number.
         signo: i32,
+        /// Its name as a program would write it: `"SIGIO"`, or `"SIGRTMIN+2"` for a realtime
+        /// signal (counted from glibc's `SIGRTMIN()`, which is 34 on Linux, not the kernel's 32).
+        #[serde(default)]
+        name: String,
     },
     /// The kernel delivered a signal.
     SignalDelivered {
         /// The signal number.
         signo: i32,
+        /// Its name, as in [`EventKind::SignalHandler::name`].
+        #[serde(default)]
+        name: String,
         /// The descriptor the signal is about, when the kernel says (`si_fd`).
         fd: Option<i32>,
     },
@@ -591,6 +598,39 @@ pub enum EventKind {
         fd: i32,
         /// The result: bytes, a new descriptor, or a negated errno.
         result: i64,
+        /// For a successful `accept`: the new connection's peer address (`getpeername(2)` on
+        /// the new descriptor), so a viewer knows which of its clients was accepted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<String>,
+    },
+    /// `io_uring_enter(2)` was called: the SQEs written into the submission queue since the
+    /// last call are handed to the kernel, and the thread sleeps until at least `wait_for`
+    /// completions are in the completion queue (or the call's timeout passes).
+    RingEnter {
+        /// SQEs the call submitted (what it returned).
+        submitted: u32,
+        /// Completions it waits for.
+        wait_for: u32,
+    },
+    /// `io_uring_enter(2)` returned.
+    RingExit {
+        /// CQEs now waiting in the completion queue, to be reaped (each one a
+        /// [`EventKind::Complete`] that follows).
+        completions: u32,
+        /// It returned because its timeout passed, not for a completion. The model waits with
+        /// a timeout only to notice a stop: such a wake-up is housekeeping, not I/O.
+        timed_out: bool,
+    },
+    /// Kettle read `/proc/self/task/<tid>/syscall` and found a thread it does not run itself
+    /// — glibc's POSIX aio helper — asleep in a blocking system call on a model's descriptor.
+    /// Recorded on that thread's behalf (its own [`Event::thread`]), so the helper gets a lane.
+    SeenInSyscall {
+        /// The kernel's id of the thread (`gettid`).
+        tid: i32,
+        /// The system call it is in (`"read"`).
+        call: String,
+        /// The descriptor it is called on.
+        fd: i32,
     },
     /// Several consecutive calls returned `EAGAIN`; counted rather than sent one by one.
     WouldBlockBurst {
@@ -759,6 +799,9 @@ impl EventKind {
             EventKind::SignalDelivered { .. } => "signal_delivered",
             EventKind::Submit { .. } => "submit",
             EventKind::Complete { .. } => "complete",
+            EventKind::RingEnter { .. } => "ring_enter",
+            EventKind::RingExit { .. } => "ring_exit",
+            EventKind::SeenInSyscall { .. } => "seen_in_syscall",
             EventKind::WouldBlockBurst { .. } => "would_block_burst",
             EventKind::ThreadSample { .. } => "thread_sample",
             EventKind::ClientConnected { .. } => "client_connected",
@@ -787,7 +830,11 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
-    /// The first message on every connection.
+    /// The first message on every connection. It is followed by one [`ServerMsg::Batch`] of
+    /// recent history: for every model, its newest events (periodic
+    /// [`EventKind::ThreadSample`]s excluded, so a busy model cannot push another's steps
+    /// out). A viewer that gets a second `Hello` (it reconnected) starts afresh: that history
+    /// replaces the events it kept, rather than adding to them.
     Hello {
         /// [`PROTOCOL_VERSION`] of the backend.
         protocol_version: u32,
@@ -801,9 +848,11 @@ pub enum ServerMsg {
     Batch {
         /// The events.
         events: Vec<Event>,
-        /// Events lost since the previous batch: dropped by the recorder because a model
-        /// produced them faster than they could be shipped, or by this viewer's queue because
-        /// the viewer read too slowly.
+        /// Events lost since the previous batch, counted exactly from gaps in [`Event::seq`]
+        /// (every event recorded takes the next `seq`, whatever model it belongs to): dropped by
+        /// the recorder because models produced them faster than they could be shipped, or
+        /// skipped for this viewer because it read too slowly. Counted over every model, also
+        /// those this viewer is not subscribed to.
         dropped: u64,
     },
     /// A model changed state (started, stopped, became unavailable).
