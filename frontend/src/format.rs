@@ -58,6 +58,29 @@ pub fn format_speed(speed: f64) -> String {
     format!("1/{}", group_thousands(denominator))
 }
 
+/// A count for people: `1234567` → `1 234 567`.
+pub fn format_count(n: u64) -> String {
+    group_thousands(n)
+}
+
+/// A rate for people: `950`, `12.3k`, `1.20M`.
+pub fn format_rate(per_s: f64) -> String {
+    match per_s {
+        r if r < 1_000.0 => format!("{r:.0}"),
+        r if r < 1e6 => format!("{}k", three_significant(r / 1e3)),
+        r => format!("{}M", three_significant(r / 1e6)),
+    }
+}
+
+/// Bytes for people: `512 B`, `8.00 KiB`, `2.00 MiB`.
+pub fn format_bytes(n: u64) -> String {
+    match n {
+        n if n < 1024 => format!("{n} B"),
+        n if n < 1024 * 1024 => format!("{} KiB", three_significant(n as f64 / 1024.0)),
+        n => format!("{} MiB", three_significant(n as f64 / (1024.0 * 1024.0))),
+    }
+}
+
 /// `10000` → `10 000` (thin grouping that reads the same in English and Chinese).
 fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -85,6 +108,15 @@ mod tests {
         assert_eq!(format_duration(200_170_000), "200 ms");
         assert_eq!(format_duration(4_200_000_000), "4.20 s");
         assert_eq!(format_duration(125_000_000_000), "2 min 5 s");
+    }
+
+    #[test]
+    fn counts_and_bytes_read_easily() {
+        assert_eq!(format_count(1_234_567), "1 234 567");
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(8 * 1024 * 1024), "8.00 MiB");
+        assert_eq!(format_rate(352_830.0), "353k");
+        assert_eq!(format_rate(1_200_000.0), "1.20M");
     }
 
     #[test]

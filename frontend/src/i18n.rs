@@ -1,7 +1,14 @@
-//! Every label of the page in English and Chinese.
+//! Every string of the page, in English and Chinese, in one table.
 //!
-//! Labels are looked up by [`Key`] so a missing translation is a compile error, not a blank
-//! on the projector. Lessons and model titles come from `kettle_shared::MODELS`, not from here.
+//! Strings are looked up by [`Key`]: a missing key is a compile error, and a key without
+//! both languages fails the unit test below, so nothing reaches the projector half
+//! translated. Strings with values in them are templates with positional placeholders,
+//! `{0}`, `{1}`…, filled by [`tf`]; each language may order them as its grammar wants, and
+//! the test checks both use the same placeholders. System call names (`recv`, `epoll_wait`)
+//! and errno names stay as in the man pages in both languages. Lessons and model titles come
+//! from `kettle_shared::MODELS`, not from here.
+
+use std::fmt::Display;
 
 use kettle_shared::ModelState;
 
@@ -31,8 +38,226 @@ impl Lang {
             Lang::Zh => "zh-CN",
         }
     }
+}
 
-    fn pick(self, en: &'static str, zh: &'static str) -> &'static str {
+/// Declares [`Key`], [`Key::ALL`] and the table from one list, so a key and its two
+/// translations are always written together.
+macro_rules! table {
+    ($($key:ident => $en:expr, $zh:expr;)*) => {
+        /// A string of the page.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub enum Key { $($key,)* }
+
+        impl Key {
+            /// Every key, for the test that both languages are there.
+            pub const ALL: &'static [Key] = &[$(Key::$key,)*];
+        }
+
+        fn entry(key: Key) -> (&'static str, &'static str) {
+            match key { $(Key::$key => ($en, $zh),)* }
+        }
+    };
+}
+
+table! {
+    // -- the page ---------------------------------------------------------------------------
+    Tagline => "Linux I/O models, live", "Linux I/O 模型,实时演示";
+    SwitchLanguage => "中文", "English";
+    Connecting => "connecting", "正在连接";
+    Connected => "connected", "已连接";
+    Reconnecting => "reconnecting", "正在重连";
+    VersionMismatch =>
+        "This page speaks Kettle protocol version {0}, the server speaks version {1}. Reload the page or rebuild: what you see may be wrong.",
+        "本页面使用 Kettle 协议第 {0} 版,服务器使用第 {1} 版。请刷新页面或重新构建:显示的内容可能不正确。";
+    Presenter => "Presenter", "演示模式";
+    PresenterHelp => "F: presenter mode (figure and echo clients only, large type)", "F:演示模式(只显示图和回显客户端,大字号)";
+    Models => "I/O models", "I/O 模型";
+    Port => "port {0}", "端口 {0}";
+    PortChosenAtStart => "port chosen at start", "启动时分配端口";
+    Start => "Start", "启动";
+    Stop => "Stop", "停止";
+    Lesson => "Lesson", "讲解";
+    NoModelSelected => "Select a model to see its lesson.", "选择一个模型查看讲解。";
+    Echo => "Echo clients", "回显客户端";
+    EchoTarget => "Model", "模型";
+    OpenClient => "Open client", "打开客户端";
+    NoRunningModel => "no model is running", "没有正在运行的模型";
+    EchoPlaceholder => "type a line, Enter sends", "输入一行文字,回车发送";
+    Send => "Send", "发送";
+    CloseClient => "Close", "关闭";
+    Remove => "Remove", "移除";
+    ClientOpening => "connecting…", "正在连接…";
+    ClientWaitingInBacklog =>
+        "connected: waiting in the listen backlog — the server has not called accept for it yet",
+        "已连接:正在监听队列(backlog)中等待 —— 服务器还没有为它调用 accept";
+    ClientAccepted => "accepted by the server", "已被服务器 accept";
+    ClientQueued =>
+        "accepted, waiting in the pool's queue: every worker is busy",
+        "已被 accept,正在线程池队列中等待:所有工作线程都在忙";
+    ClientClosed => "closed: {0}", "已关闭:{0}";
+    ClosedByYou => "closed by you", "由你关闭";
+    KettleConnectionLost => "the page lost its connection to Kettle", "页面与 Kettle 的连接已断开";
+    Errors => "Errors", "错误";
+    Dismiss => "Dismiss", "关闭";
+    EventLog => "Event log", "事件日志";
+    AllModels => "all models", "所有模型";
+    DroppedByBackend => "lost on the way (sequence gaps)", "传输中丢失(序号缺口)";
+    TrimmedLocally => "trimmed from this page", "本页面已清除";
+    UnreadableEvents => "unreadable (newer protocol)", "无法识别(协议更新)";
+    NoEvents => "No events yet.", "还没有事件。";
+    EventsShown => "events shown", "条事件";
+    Playback => "Playback", "回放";
+    Speed => "Speed", "速度";
+    Pause => "Pause", "暂停";
+    Play => "Play", "播放";
+    StepOne => "Step", "单步";
+    Live => "Live", "最新";
+    KeyHelp =>
+        "Space pause/play · → step · + / - speed · L language · F presenter",
+        "空格 暂停/播放 · → 单步 · + / - 调速 · L 切换语言 · F 演示模式";
+    Threads => "Threads (sampled every 250 ms)", "线程(每 250 毫秒采样)";
+    Thread => "thread", "线程";
+    CpuShare => "CPU", "CPU 占用";
+    Conns => "connections", "连接数";
+    Syscalls => "system calls", "系统调用次数";
+    BurningACore => "burning a whole core", "占满了一个 CPU 核";
+    NoThreadSamples => "no samples yet — start the model", "还没有采样——请先启动模型";
+
+    // -- the figure -------------------------------------------------------------------------
+    FigureTitle => "Stevens Fig. {0} — {1}", "Stevens 图 {0} —— {1}";
+    Fig61 => "blocking I/O: the thread sleeps through both phases", "阻塞 IO:线程在两个阶段都在睡眠";
+    Fig62 => "non-blocking I/O: ask again and again", "非阻塞 IO:一遍又一遍地询问";
+    Fig63 => "I/O multiplexing: sleep in the readiness call, then copy", "IO 多路复用:在就绪调用中睡眠,然后拷贝";
+    Fig64 => "signal-driven I/O: told when to read", "信号驱动 IO:数据来了再通知你去读";
+    Fig65 => "asynchronous I/O: told when it is done", "异步 IO:做完了再通知你";
+    Fig66 => "the models side by side, from one line", "同一行数据,各模型并排对比";
+    Application => "application", "应用程序";
+    Kernel => "kernel", "内核";
+    NoStepsYet =>
+        "No steps of this model yet: start it and open an echo client.",
+        "这个模型还没有步骤:启动它并打开一个回显客户端。";
+    WaitForData => "wait for data", "等待数据";
+    CopyData => "copy to user", "拷贝到用户空间";
+    BothPhases => "both phases, in glibc's read()", "两个阶段都在 glibc 的 read() 中";
+    KernelCopies => "kernel copies, posts CQE", "内核拷贝并放入 CQE";
+    StillWaiting => "waiting…", "等待中…";
+    StillCopying => "copying…", "拷贝中…";
+    AlreadyThere => "0: already there", "0:数据早已到达";
+    Unknown => "not measured", "未测得";
+    Compressed => "compressed", "已压缩";
+    ProcessBlocksIn => "blocked in {0}", "阻塞于 {0}";
+    LaneAsleepIn => "asleep in {0}", "睡在 {0} 中";
+    LaneRunning => "running", "运行中";
+    LaneExited => "exited", "已结束";
+    LaneHelper => "glibc helper (seen in /proc)", "glibc 辅助线程(从 /proc 看到)";
+    LaneCpu => "{0} % CPU", "CPU {0}%";
+    LaneStack => "stack {0}", "栈 {0}";
+    MoreLanes => "+{0} more threads", "另有 {0} 个线程";
+    Housekeeping => "wake-ups to check for a stop (faint ticks)", "为检查是否停止而醒来(淡色刻度)";
+
+    // -- steps: what each row of a figure says ----------------------------------------------
+    StepListen => "listen({0}, backlog {1})", "listen({0},backlog {1})";
+    StepStopped => "model stopped: {0}", "模型已停止:{0}";
+    StepThreadStarted => "thread starts", "线程启动";
+    StepThreadExited => "thread exits", "线程结束";
+    StepSleepsOnQueue => "sleeps on the empty queue", "在空队列上睡眠";
+    StepThreadBlocked => "sleeps in {0}", "在 {0} 中睡眠";
+    StepThreadWoken => "woken: {0}", "被唤醒:{0}";
+    StepAcceptReturned => "return fd {0} ({1})", "返回 fd {0}({1})";
+    StepReturnErr => "return {0}", "返回 {0}";
+    StepDataArrived => "data arrives (fd {0})", "数据到达(fd {0})";
+    StepRecvData => "return {0} bytes \"{1}\"", "返回 {0} 字节 “{1}”";
+    StepRecvEof => "return 0: peer closed", "返回 0:对端已关闭";
+    StepSend => "send(fd {0}, {1} bytes)", "send(fd {0},{1} 字节)";
+    StepSent => "return {0}", "返回 {0}";
+    StepClose => "close(fd {0}): {1}", "close(fd {0}):{1}";
+    StepRefused => "refused: {0}", "拒绝:{0}";
+    StepWait => "{0}({1} fds)", "{0}({1} 个描述符)";
+    StepWaitReturned => "return {0} ready: {1}", "返回 {0} 个就绪:{1}";
+    StepWaitNothing => "return: nothing ready", "返回:没有就绪的";
+    StepSigaction => "sigaction({0}, handler)", "sigaction({0},处理函数)";
+    StepSignal => "deliver {0}: fd {1}", "递送 {0}:fd {1}";
+    StepSignalNoFd => "deliver {0}: which fd is not said", "递送 {0}:未指明是哪个 fd";
+    StepSqe => "SQE {0}(fd {1}) into the SQ — no system call", "把 SQE {0}(fd {1})写入 SQ——不是系统调用";
+    StepAioRead => "aio_read(fd {0}) returns at once", "aio_read(fd {0}) 立即返回";
+    StepCqe => "reap CQE: {0}(fd {1}) = {2}", "取出 CQE:{0}(fd {1})= {2}";
+    StepAioDone => "callback: {1} bytes already in the buffer (fd {0})", "回调:缓冲区里已有 {1} 字节(fd {0})";
+    StepRingEnter => "io_uring_enter(submit {0}, wait {1})", "io_uring_enter(提交 {0},等待 {1})";
+    StepRingExit => "return: {0} CQEs", "返回:{0} 个 CQE";
+    StepRingTimeout => "return: timeout", "返回:超时";
+    StepEagain => "{0} × {1} → EAGAIN", "{0} × {1} → EAGAIN";
+    StepEagainRate => "{0} × {1} → EAGAIN, {2}/s", "{0} × {1} → EAGAIN,每秒 {2} 次";
+    StepWork => "continues executing: {0} units of work", "继续执行自己的工作:{0} 个单位";
+    StepEpollCtl => "epoll_ctl({0}, fd {1}) {2}", "epoll_ctl({0},fd {1}){2}";
+    StepRegister => "register(fd {0}, {1}, {2})", "注册(fd {0},{1},{2})";
+    StepUnregister => "unregister(fd {0})", "注销(fd {0})";
+    StepCallback => "call {0}(fd {1})", "调用回调 {0}(fd {1})";
+    StepQueued => "queue fd {0}: {1} waiting", "fd {0} 放入队列:{1} 个在等";
+    StepDequeued => "take fd {0}, queued {1}", "取出 fd {0},排队 {1}";
+    StepChildSpawned => "child pid {0} serves fd {1}", "子进程 pid {0} 服务 fd {1}";
+    StepChildReaped => "waitpid: pid {0}, {1}", "waitpid:pid {0},{1}";
+    StepSeenInSyscall => "seen asleep in {0}(fd {1})", "看到它睡在 {0}(fd {1}) 中";
+    ClosePeerClosed => "peer closed", "对端关闭";
+    CloseReset => "reset", "连接被重置";
+    CloseError => "error", "出错";
+    CloseRefused => "refused", "拒绝";
+    CloseStopped => "model stopped", "模型已停止";
+
+    // -- the kernel's (and user space's) state beside the figure ----------------------------
+    InKernel => "kernel", "内核";
+    InUserSpace => "user space", "用户空间";
+    InSharedMemory => "shared memory", "共享内存";
+    Empty => "empty", "空";
+    WBacklog => "listen backlog", "监听队列 backlog";
+    WBacklogNote => "{0} of {1} (TCP_INFO)", "{0}/{1}(TCP_INFO)";
+    WBacklogItem => "waits for accept", "等待 accept";
+    WBuffers => "receive buffers", "接收缓冲区";
+    WBufferItem => "fd {0}: {1} B", "fd {0}:{1} 字节";
+    WBufferEmpty => "fd {0}: empty", "fd {0}:空";
+    WNoConnection => "no connection", "没有连接";
+    WQueue => "pool queue", "线程池队列";
+    WQueueItem => "fd {0}: {1}", "fd {0}:{1}";
+    WQueueWaited => "last one waited {0}", "上一个等了 {0}";
+    WChildren => "child processes", "子进程";
+    WChildItem => "pid {0}", "pid {0}";
+    WFdSet => "fd set handed to {0}", "传给 {0} 的描述符集合";
+    WScanned => "{0} entries scanned", "扫描了 {0} 项";
+    WReady => "ready set returned", "返回的就绪集合";
+    WInterest => "interest list (epoll_ctl)", "兴趣列表(epoll_ctl)";
+    WReadyList => "ready list", "就绪列表";
+    WEdgeNote => "edge-triggered: reported once, then drain to EAGAIN", "边缘触发:只报告一次,然后读到 EAGAIN 为止";
+    WRegistry => "selector registry", "selector 注册表";
+    WRegistryItem => "fd {0} → {1}()", "fd {0} → {1}()";
+    WSignal => "signal for this thread", "发给该线程的信号";
+    WSignalItem => "{0}, si_fd {1}", "{0},si_fd {1}";
+    WSignalNone => "none yet: the thread works", "还没有:线程在做自己的事";
+    WSq => "submission queue (SQ)", "提交队列(SQ)";
+    WCq => "completion queue (CQ)", "完成队列(CQ)";
+    WInFlight => "requests in the kernel", "内核中的请求";
+    WRingItem => "{0} fd {1}", "{0} fd {1}";
+    WCqItem => "{0} fd {1} = {2}", "{0} fd {1} = {2}";
+    WAioRequests => "aio_read requests (glibc)", "aio_read 请求(glibc)";
+
+    // -- Fig. 6.6 -----------------------------------------------------------------------------
+    Compare => "Compare the models (Stevens Fig. 6.6, measured)", "对比各模型(Stevens 图 6.6,实测)";
+    CompareHelp =>
+        "Tick running models, type one line: it is sent through one client on each at the same moment, and their phases are drawn on one time axis.",
+        "勾选正在运行的模型,输入一行:同一时刻经由每个模型的一个客户端发出,它们的阶段画在同一条时间轴上。";
+    CompareSend => "Send to all", "同时发送";
+    CompareNeedModels => "start at least two of the ticked models", "请至少启动两个已勾选的模型";
+    CompareWaiting => "waiting for the replies…", "等待回复…";
+    CompareAxis => "time since the line was sent", "自发送这一行起的时间";
+    CompareBlocked => "application blocked", "应用程序阻塞";
+    CompareFree => "application free", "应用程序空闲";
+    CompareReply => "reply received {0}", "收到回复 {0}";
+    CompareBefore => "before the line was sent: {0}", "发送之前:{0}";
+    CompareNoData => "no measured phase for this model", "该模型没有测得的阶段";
+}
+
+impl Lang {
+    fn pick(self, key: Key) -> &'static str {
+        let (en, zh) = entry(key);
         match self {
             Lang::En => en,
             Lang::Zh => zh,
@@ -40,165 +265,46 @@ impl Lang {
     }
 }
 
-/// A fixed label of the page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum Key {
-    Tagline,
-    SwitchLanguage,
-    Connecting,
-    Connected,
-    Reconnecting,
-    VersionMismatch,
-    Models,
-    Port,
-    PortChosenAtStart,
-    Start,
-    Stop,
-    Lesson,
-    NoModelSelected,
-    Echo,
-    EchoTarget,
-    OpenClient,
-    NoRunningModel,
-    EchoPlaceholder,
-    Send,
-    CloseClient,
-    Remove,
-    ClientOpening,
-    ClientWaitingInBacklog,
-    ClientAccepted,
-    ClientClosed,
-    ClosedByYou,
-    KettleConnectionLost,
-    Errors,
-    Dismiss,
-    EventLog,
-    AllModels,
-    DroppedByBackend,
-    TrimmedLocally,
-    UnreadableEvents,
-    NoEvents,
-    EventsShown,
-    Diagram,
-    Application,
-    Kernel,
-    WaitForData,
-    CopyData,
-    ProcessBlocksIn,
-    StillWaiting,
-    StillCopying,
-    Unknown,
-    Compressed,
-    DataArrived,
-    DataAlreadyThere,
-    Playback,
-    Speed,
-    Pause,
-    Play,
-    StepOne,
-    Live,
-    KeyHelp,
-    NoStepsYet,
-    Threads,
-    Thread,
-    CpuShare,
-    Conns,
-    Syscalls,
-    BurningACore,
-    NoThreadSamples,
+/// The string in the given language.
+pub fn t(lang: Lang, key: Key) -> &'static str {
+    lang.pick(key)
 }
 
-/// The label in the given language.
-pub fn t(lang: Lang, key: Key) -> &'static str {
-    use Key::*;
-    match key {
-        Tagline => lang.pick("Linux I/O models, live", "Linux I/O 模型,实时演示"),
-        SwitchLanguage => lang.pick("中文", "English"),
-        Connecting => lang.pick("connecting", "正在连接"),
-        Connected => lang.pick("connected", "已连接"),
-        Reconnecting => lang.pick("reconnecting", "正在重连"),
-        VersionMismatch => lang.pick(
-            "This page speaks Kettle protocol version {page}, the server speaks version {server}. \
-             Reload the page or rebuild: what you see may be wrong.",
-            "本页面使用 Kettle 协议第 {page} 版,服务器使用第 {server} 版。请刷新页面或重新构建:\
-             显示的内容可能不正确。",
-        ),
-        Models => lang.pick("I/O models", "I/O 模型"),
-        Port => lang.pick("port", "端口"),
-        PortChosenAtStart => lang.pick("chosen at start", "启动时分配"),
-        Start => lang.pick("Start", "启动"),
-        Stop => lang.pick("Stop", "停止"),
-        Lesson => lang.pick("Lesson", "讲解"),
-        NoModelSelected => lang.pick("Select a model to see its lesson.", "选择一个模型查看讲解。"),
-        Echo => lang.pick("Echo clients", "回显客户端"),
-        EchoTarget => lang.pick("Model", "模型"),
-        OpenClient => lang.pick("Open client", "打开客户端"),
-        NoRunningModel => lang.pick("no model is running", "没有正在运行的模型"),
-        EchoPlaceholder => lang.pick("type a line, Enter sends", "输入一行文字,回车发送"),
-        Send => lang.pick("Send", "发送"),
-        CloseClient => lang.pick("Close", "关闭"),
-        Remove => lang.pick("Remove", "移除"),
-        ClientOpening => lang.pick("connecting…", "正在连接…"),
-        ClientWaitingInBacklog => lang.pick(
-            "connected: waiting in the listen backlog — the server has not called accept for it yet",
-            "已连接:正在监听队列(backlog)中等待 —— 服务器还没有为它调用 accept",
-        ),
-        ClientAccepted => lang.pick("accepted by the server", "已被服务器 accept"),
-        ClientClosed => lang.pick("closed", "已关闭"),
-        ClosedByYou => lang.pick("closed by you", "由你关闭"),
-        KettleConnectionLost => lang.pick("the page lost its connection to Kettle", "页面与 Kettle 的连接已断开"),
-        Errors => lang.pick("Errors", "错误"),
-        Dismiss => lang.pick("Dismiss", "关闭"),
-        EventLog => lang.pick("Event log", "事件日志"),
-        AllModels => lang.pick("all models", "所有模型"),
-        DroppedByBackend => lang.pick("dropped by the server", "被服务器丢弃"),
-        TrimmedLocally => lang.pick("trimmed from this page", "本页面已清除"),
-        UnreadableEvents => lang.pick("unreadable (newer protocol)", "无法识别(协议更新)"),
-        NoEvents => lang.pick("No events yet.", "还没有事件。"),
-        EventsShown => lang.pick("events shown", "条事件"),
-        Diagram => lang.pick("What the kernel did (Stevens Fig. 6.1)", "内核做了什么(Stevens 图 6.1)"),
-        Application => lang.pick("application", "应用程序"),
-        Kernel => lang.pick("kernel", "内核"),
-        WaitForData => lang.pick("wait for data", "等待数据"),
-        CopyData => lang.pick("copy data from kernel to user", "把数据从内核拷贝到用户空间"),
-        ProcessBlocksIn => lang.pick("process blocks in call to", "进程阻塞于调用"),
-        StillWaiting => lang.pick("waiting…", "等待中…"),
-        StillCopying => lang.pick("copying…", "拷贝中…"),
-        Unknown => lang.pick("not measured", "未测得"),
-        Compressed => lang.pick("compressed", "已压缩"),
-        DataArrived => lang.pick("data arrived", "数据到达"),
-        DataAlreadyThere => lang.pick("data was already there", "数据早已到达"),
-        Playback => lang.pick("Playback", "回放"),
-        Speed => lang.pick("Speed", "速度"),
-        Pause => lang.pick("Pause", "暂停"),
-        Play => lang.pick("Play", "播放"),
-        StepOne => lang.pick("Step", "单步"),
-        Live => lang.pick("Live", "最新"),
-        KeyHelp => lang.pick(
-            "Space pause/play · → step · + / - speed · L language",
-            "空格 暂停/播放 · → 单步 · + / - 调速 · L 切换语言",
-        ),
-        Threads => lang.pick("Threads (sampled every 250 ms)", "线程(每 250 毫秒采样)"),
-        Thread => lang.pick("thread", "线程"),
-        CpuShare => lang.pick("CPU", "CPU 占用"),
-        Conns => lang.pick("connections", "连接数"),
-        Syscalls => lang.pick("system calls", "系统调用次数"),
-        BurningACore => lang.pick("burning a whole core", "占满了一个 CPU 核"),
-        NoThreadSamples => lang.pick("no samples yet — start the model", "还没有采样——请先启动模型"),
-        NoStepsYet => lang.pick(
-            "No steps of this model yet: start it and open an echo client.",
-            "这个模型还没有步骤:启动它并打开一个回显客户端。",
-        ),
+/// A template filled with values: `{0}` is `args[0]`, and so on.
+pub fn tf(lang: Lang, key: Key, args: &[&dyn Display]) -> String {
+    let template = t(lang, key);
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}').and_then(|close| Some((close, after[..close].parse::<usize>().ok()?)))
+        {
+            Some((close, n)) => {
+                if let Some(arg) = args.get(n) {
+                    out.push_str(&arg.to_string());
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
     }
+    out.push_str(rest);
+    out
 }
 
 /// A model state as shown on the page (the `data-state` attribute always stays English).
 pub fn model_state(lang: Lang, state: ModelState) -> &'static str {
-    match state {
-        ModelState::Running => lang.pick("running", "运行中"),
-        ModelState::Stopped => lang.pick("stopped", "已停止"),
-        ModelState::Unavailable => lang.pick("unavailable", "不可用"),
+    match (lang, state) {
+        (Lang::En, ModelState::Running) => "running",
+        (Lang::En, ModelState::Stopped) => "stopped",
+        (Lang::En, ModelState::Unavailable) => "unavailable",
+        (Lang::Zh, ModelState::Running) => "运行中",
+        (Lang::Zh, ModelState::Stopped) => "已停止",
+        (Lang::Zh, ModelState::Unavailable) => "不可用",
     }
 }
 
@@ -211,80 +317,35 @@ pub fn model_state_id(state: ModelState) -> &'static str {
 mod tests {
     use super::*;
 
+    fn placeholders(s: &str) -> Vec<usize> {
+        let mut found: Vec<usize> = s
+            .split('{')
+            .skip(1)
+            .filter_map(|p| p.split_once('}').and_then(|(n, _)| n.parse().ok()))
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
     #[test]
-    fn every_label_exists_in_both_languages() {
-        use Key::*;
-        let all = [
-            Tagline,
-            SwitchLanguage,
-            Connecting,
-            Connected,
-            Reconnecting,
-            VersionMismatch,
-            Models,
-            Port,
-            PortChosenAtStart,
-            Start,
-            Stop,
-            Lesson,
-            NoModelSelected,
-            Echo,
-            EchoTarget,
-            OpenClient,
-            NoRunningModel,
-            EchoPlaceholder,
-            Send,
-            CloseClient,
-            Remove,
-            ClientOpening,
-            ClientWaitingInBacklog,
-            ClientAccepted,
-            ClientClosed,
-            ClosedByYou,
-            KettleConnectionLost,
-            Errors,
-            Dismiss,
-            EventLog,
-            AllModels,
-            DroppedByBackend,
-            TrimmedLocally,
-            UnreadableEvents,
-            NoEvents,
-            Diagram,
-            Application,
-            Kernel,
-            WaitForData,
-            CopyData,
-            ProcessBlocksIn,
-            StillWaiting,
-            StillCopying,
-            Unknown,
-            Compressed,
-            DataArrived,
-            DataAlreadyThere,
-            Playback,
-            Speed,
-            Pause,
-            Play,
-            StepOne,
-            Live,
-            KeyHelp,
-            NoStepsYet,
-            Threads,
-            Thread,
-            CpuShare,
-            Conns,
-            Syscalls,
-            BurningACore,
-            NoThreadSamples,
-        ];
-        for key in all {
-            let (en, zh) = (t(Lang::En, key), t(Lang::Zh, key));
+    fn every_key_exists_in_both_languages_with_the_same_placeholders() {
+        for &key in Key::ALL {
+            let (en, zh) = entry(key);
             assert!(!en.is_empty() && !zh.is_empty(), "{key:?}");
-            if key != SwitchLanguage {
-                assert_ne!(en, zh, "{key:?} is not translated");
-            }
+            assert_eq!(placeholders(en), placeholders(zh), "{key:?}: placeholders differ");
         }
+    }
+
+    #[test]
+    fn templates_fill_positionally_in_each_language_order() {
+        assert_eq!(
+            tf(Lang::En, Key::StepAioDone, &[&5, &12]),
+            "callback: 12 bytes already in the buffer (fd 5)"
+        );
+        assert_eq!(tf(Lang::En, Key::Port, &[&9000]), "port 9000");
+        assert_eq!(tf(Lang::Zh, Key::Port, &[&9000]), "端口 9000");
+        assert_eq!(tf(Lang::En, Key::StepRecvData, &[&3, &"{x}"]), "return 3 bytes \"{x}\"");
     }
 
     #[test]

@@ -2,19 +2,25 @@
 //! model servers do in the kernel.
 //!
 //! Code map:
-//! - pure logic, unit-tested natively: [`state`] (the reducer), [`playback`] (slow-motion
-//!   timing), [`diagram`] (the Stevens-style layout), [`format`], [`i18n`], [`decode`],
-//!   [`threads`] (CPU share per thread);
+//! - pure logic, unit-tested natively: [`state`] (the reducer), [`store`] (each model's
+//!   events and figure steps), [`timeline`] (lanes, calls matched to returns, the two phases),
+//!   [`figures`] (one module per Stevens figure, and their layout), [`compare`] (Fig. 6.6's
+//!   state), [`labels`] (what each step says), [`playback`] (slow-motion timing), [`format`],
+//!   [`i18n`] (every string, both languages), [`decode`], [`threads`] (CPU share per thread);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
 
+pub mod compare;
 pub mod components;
 pub mod decode;
-pub mod diagram;
+pub mod figures;
 pub mod format;
 pub mod i18n;
+pub mod labels;
 pub mod playback;
 pub mod service;
 pub mod state;
+pub mod store;
 pub mod threads;
+pub mod timeline;
 
 pub use components::app::{App, AppProps};

@@ -7,8 +7,10 @@
 //! real length.
 //!
 //! Playback state is an anchor (the event playback last restarted from) plus the screen time
-//! elapsed since; [`position`] turns that into "which event is current". Keeping the anchor as
-//! an event `seq` (not an index) survives the event store trimming old events.
+//! elapsed since; [`position`] turns that into "which event is current". The anchor is the
+//! event's sort key, `(t_ns, seq)`, not an index: it survives the store trimming old events,
+//! an event arriving late and sorting in before it, and runs of steps merging into one row
+//! (the anchor then falls on the next step in time).
 
 /// The playback speeds, as fractions of real time, fastest first.
 pub const SPEEDS: [f64; 6] = [1.0, 0.1, 0.01, 0.001, 0.000_1, 0.000_01];
@@ -71,37 +73,32 @@ pub struct Playback {
     pub speed_index: usize,
     /// Paused: ticks do not advance; `step` does.
     pub paused: bool,
-    /// The `seq` of the event playback (re)started from; `None` until the selected model has
-    /// events.
-    pub anchor_seq: Option<u64>,
+    /// The sort key `(t_ns, seq)` of the step playback (re)started from; `None` until the
+    /// selected model has steps.
+    pub anchor: Option<(u64, u64)>,
     /// Screen milliseconds elapsed since the anchor, never beyond the end of the events.
     pub elapsed_ms: f64,
 }
 
 impl Default for Playback {
     fn default() -> Self {
-        Playback {
-            speed_index: DEFAULT_SPEED_INDEX,
-            paused: false,
-            anchor_seq: None,
-            elapsed_ms: 0.0,
-        }
+        Playback { speed_index: DEFAULT_SPEED_INDEX, paused: false, anchor: None, elapsed_ms: 0.0 }
     }
 }
 
-/// The events playback moves through: their sequence numbers and times, in order.
+/// The steps playback moves through: their sort keys and times, in order.
 #[derive(Debug, Clone, Copy)]
 pub struct Track<'a> {
-    /// Sequence numbers, increasing.
-    pub seqs: &'a [u64],
-    /// Times in nanoseconds, one per sequence number.
+    /// Sort keys `(t_ns, seq)`, increasing.
+    pub keys: &'a [(u64, u64)],
+    /// Times in nanoseconds, one per key.
     pub times_ns: &'a [u64],
 }
 
 impl Track<'_> {
-    fn index_of(&self, seq: u64) -> usize {
-        // The anchor may have been trimmed away: the first event still kept stands in.
-        self.seqs.partition_point(|&s| s < seq).min(self.seqs.len().saturating_sub(1))
+    fn index_of(&self, anchor: (u64, u64)) -> usize {
+        // The anchor may be gone (trimmed, merged): the next step in time stands in.
+        self.keys.partition_point(|&k| k < anchor).min(self.keys.len().saturating_sub(1))
     }
 }
 
@@ -113,8 +110,8 @@ impl Playback {
 
     /// Which event of `track` is current.
     pub fn position(&self, track: Track<'_>) -> Option<Position> {
-        let anchor = self.anchor_seq?;
-        if track.seqs.is_empty() {
+        let anchor = self.anchor?;
+        if track.keys.is_empty() {
             return None;
         }
         Some(position(track.times_ns, self.speed(), track.index_of(anchor), self.elapsed_ms))
@@ -123,12 +120,12 @@ impl Playback {
     /// Advances by `dt_ms` of screen time. Returns `None` when nothing changes (paused, or
     /// already at the newest event), so the caller can skip a re-render.
     pub fn tick(&self, track: Track<'_>, dt_ms: f64) -> Option<Playback> {
-        if self.paused || track.seqs.is_empty() {
+        if self.paused || track.keys.is_empty() {
             return None;
         }
-        let Some(anchor) = self.anchor_seq else {
-            // Events arrived for the selected model: play them from the first one.
-            return Some(Playback { anchor_seq: Some(track.seqs[0]), elapsed_ms: 0.0, ..*self });
+        let Some(anchor) = self.anchor else {
+            // Steps arrived for the selected model: play them from the first one.
+            return Some(Playback { anchor: Some(track.keys[0]), elapsed_ms: 0.0, ..*self });
         };
         let end = duration_to_end_ms(track.times_ns, self.speed(), track.index_of(anchor));
         if self.elapsed_ms >= end {
@@ -141,13 +138,13 @@ impl Playback {
 
     /// Restarts playback from the event now current, keeping nothing of the partial gap.
     fn reanchored_at(&self, track: Track<'_>, index: usize) -> Playback {
-        Playback { anchor_seq: track.seqs.get(index).copied(), elapsed_ms: 0.0, ..*self }
+        Playback { anchor: track.keys.get(index).copied(), elapsed_ms: 0.0, ..*self }
     }
 
     /// Advances exactly one event (meant for when paused).
     pub fn step(&self, track: Track<'_>) -> Playback {
         match self.position(track) {
-            Some(p) if p.index + 1 < track.seqs.len() => self.reanchored_at(track, p.index + 1),
+            Some(p) if p.index + 1 < track.keys.len() => self.reanchored_at(track, p.index + 1),
             Some(p) => self.reanchored_at(track, p.index),
             None => self.live(track),
         }
@@ -155,7 +152,7 @@ impl Playback {
 
     /// Jumps to the newest event.
     pub fn live(&self, track: Track<'_>) -> Playback {
-        Playback { anchor_seq: track.seqs.last().copied(), elapsed_ms: 0.0, ..*self }
+        Playback { anchor: track.keys.last().copied(), elapsed_ms: 0.0, ..*self }
     }
 
     /// Changes speed by `delta` steps of [`SPEEDS`] (negative: faster), keeping the current
@@ -217,31 +214,35 @@ mod tests {
         assert_eq!(duration_to_end_ms(&t, 0.001, 0), 10.0);
     }
 
-    fn track<'a>(seqs: &'a [u64], times: &'a [u64]) -> Track<'a> {
-        Track { seqs, times_ns: times }
+    fn track<'a>(keys: &'a [(u64, u64)], times: &'a [u64]) -> Track<'a> {
+        Track { keys, times_ns: times }
+    }
+
+    fn keys<const N: usize>(seqs: [u64; N], times: [u64; N]) -> ([(u64, u64); N], [u64; N]) {
+        (std::array::from_fn(|i| (times[i], seqs[i])), times)
     }
 
     #[test]
     fn test_tick_starts_at_first_event_and_stops_at_the_end() {
-        let (seqs, times) = ([7, 8, 9], [0, 10 * US, 20 * US]);
+        let (seqs, times) = keys([7, 8, 9], [0, 10 * US, 20 * US]);
         let p = Playback { speed_index: 3, ..Playback::default() };
         let p = p.tick(track(&seqs, &times), 16.0).expect("anchors");
-        assert_eq!(p.anchor_seq, Some(7));
+        assert_eq!(p.anchor, Some((0, 7)));
         let p = p.tick(track(&seqs, &times), 15.0).unwrap();
         assert_eq!(p.position(track(&seqs, &times)).unwrap().index, 1);
         let p = p.tick(track(&seqs, &times), 1_000.0).unwrap();
         assert_eq!(p.elapsed_ms, 20.0, "clamped at the end");
         assert!(p.tick(track(&seqs, &times), 16.0).is_none(), "nothing left to play");
         // A new event arrives 1 s later: it plays after its capped gap, not at once.
-        let (seqs, times) = ([7, 8, 9, 10], [0, 10 * US, 20 * US, 1_000_020 * US]);
+        let (seqs, times) = keys([7, 8, 9, 10], [0, 10 * US, 20 * US, 1_000_020 * US]);
         let p = p.tick(track(&seqs, &times), 16.0).unwrap();
         assert_eq!(p.position(track(&seqs, &times)).unwrap().index, 2);
     }
 
     #[test]
     fn test_paused_does_not_tick_but_steps() {
-        let (seqs, times) = ([1, 2, 3], [0, US, 2 * US]);
-        let p = Playback { paused: true, anchor_seq: Some(1), ..Playback::default() };
+        let (seqs, times) = keys([1, 2, 3], [0, US, 2 * US]);
+        let p = Playback { paused: true, anchor: Some((0, 1)), ..Playback::default() };
         assert!(p.tick(track(&seqs, &times), 1e9).is_none());
         let p = p.step(track(&seqs, &times));
         assert_eq!(p.position(track(&seqs, &times)).unwrap().index, 1);
@@ -251,26 +252,29 @@ mod tests {
 
     #[test]
     fn test_live_and_trimmed_anchor() {
-        let (seqs, times) = ([5, 6, 7], [0, US, 2 * US]);
+        let (seqs, times) = keys([5, 6, 7], [0, US, 2 * US]);
         let p = Playback::default().live(track(&seqs, &times));
-        assert_eq!(p.anchor_seq, Some(7));
+        assert_eq!(p.anchor, Some((2 * US, 7)));
         // The anchor's event was trimmed from the store: the oldest kept event stands in.
-        let p = Playback { anchor_seq: Some(2), ..Playback::default() };
+        let p = Playback { anchor: Some((0, 2)), ..Playback::default() };
         assert_eq!(p.position(track(&seqs, &times)).unwrap().index, 0);
+        // The anchor's step merged into a later one: that one stands in.
+        let p = Playback { anchor: Some((US / 2, 99)), ..Playback::default() };
+        assert_eq!(p.position(track(&seqs, &times)).unwrap().index, 1);
     }
 
     #[test]
     fn test_speed_changes_keep_the_current_event() {
-        let (seqs, times) = ([1, 2, 3], [0, 10 * US, 20 * US]);
+        let (seqs, times) = keys([1, 2, 3], [0, 10 * US, 20 * US]);
         let p = Playback {
             speed_index: 3,
-            anchor_seq: Some(1),
+            anchor: Some((0, 1)),
             elapsed_ms: 12.0,
             ..Default::default()
         };
         let slower = p.change_speed(track(&seqs, &times), 1);
         assert_eq!(slower.speed_index, 4);
-        assert_eq!(slower.anchor_seq, Some(2));
+        assert_eq!(slower.anchor, Some((10 * US, 2)));
         assert_eq!(p.change_speed(track(&seqs, &times), -10).speed_index, 0);
         assert_eq!(p.change_speed(track(&seqs, &times), 10).speed_index, SPEEDS.len() - 1);
     }

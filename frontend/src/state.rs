@@ -5,7 +5,7 @@
 //! the service's job: it reports each sent command back as [`Action::Sent`] so replies and
 //! errors can be matched to what was asked.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use kettle_shared::{
@@ -13,10 +13,13 @@ use kettle_shared::{
 };
 use yew::Reducible;
 
+use crate::compare::Comparison;
 use crate::i18n::Lang;
 use crate::playback::{Playback, Track};
+use crate::store::ModelStore;
 
-/// Most events kept in the page; older ones are trimmed (and counted).
+/// Most events kept for the event log (all models); older ones are trimmed (and counted).
+/// The figures do not use it: each model has its own [`ModelStore`].
 pub const MAX_EVENTS: usize = 2_000;
 /// Most echo lines kept per client.
 pub const MAX_REPLIES_PER_CLIENT: usize = 200;
@@ -27,7 +30,7 @@ const MAX_ACCEPTED_PEERS: usize = 512;
 /// Commands awaiting a reply; an answer the backend never sends must not grow memory.
 const MAX_PENDING: usize = 64;
 
-/// The events received so far (all models), bounded.
+/// The event log's events (all models, thread samples left out), bounded.
 ///
 /// Equality is by [`EventStore::revision`] only: components take the store as a prop, and
 /// comparing a revision number is what lets the event log skip re-rendering on every
@@ -46,12 +49,12 @@ impl PartialEq for EventStore {
 }
 
 impl EventStore {
-    fn push(&mut self, event: Event) {
+    fn push(&mut self, event: Rc<Event>) {
         if self.events.len() == MAX_EVENTS {
             self.events.pop_front();
             self.trimmed += 1;
         }
-        self.events.push_back(Rc::new(event));
+        self.events.push_back(event);
         self.revision += 1;
     }
 
@@ -128,8 +131,11 @@ pub struct EchoClient {
     pub model: String,
     /// The relay's local address: the server sees it as the peer.
     pub local: String,
-    /// The model's server returned from `accept` with this client as the peer.
-    pub accepted: bool,
+    /// The model's server returned from `accept` with this client as the peer (an
+    /// `accept_exit`, or an io_uring accept completion), naming this connection.
+    pub accepted: Option<u64>,
+    /// The connection waits in the thread pool's queue (accepted, no worker yet).
+    pub queued: bool,
     /// Set once the connection ended.
     pub closed: Option<ClosedReason>,
     /// Echoed text, one entry per `echo` message, as received.
@@ -141,6 +147,8 @@ pub struct EchoClient {
 pub enum ClientStatus<'a> {
     /// Connected by the kernel, but the server has not called `accept` for it.
     WaitingInBacklog,
+    /// Accepted, but waiting in the thread pool's queue for a free worker.
+    Queued,
     /// The server accepted it.
     Accepted,
     /// The connection ended.
@@ -150,10 +158,11 @@ pub enum ClientStatus<'a> {
 impl EchoClient {
     /// The status line's meaning.
     pub fn status(&self) -> ClientStatus<'_> {
-        match (&self.closed, self.accepted) {
-            (Some(reason), _) => ClientStatus::Closed(reason),
-            (None, true) => ClientStatus::Accepted,
-            (None, false) => ClientStatus::WaitingInBacklog,
+        match (&self.closed, self.accepted, self.queued) {
+            (Some(reason), _, _) => ClientStatus::Closed(reason),
+            (None, Some(_), true) => ClientStatus::Queued,
+            (None, Some(_), false) => ClientStatus::Accepted,
+            (None, None, _) => ClientStatus::WaitingInBacklog,
         }
     }
 }
@@ -223,6 +232,14 @@ pub enum Action {
     Slower,
     /// Pick a speed from `playback::SPEEDS`.
     SetSpeed(usize),
+    /// Presenter mode on or off (key `F`).
+    TogglePresenter,
+    /// Tick or untick a model for the Fig. 6.6 comparison.
+    CompareToggle(String),
+    /// Send one line through one client on each ticked model.
+    CompareSend(String),
+    /// The commands of the outbox up to this generation were sent.
+    OutboxSent(u64),
 }
 
 /// The page's state.
@@ -238,9 +255,11 @@ pub struct State {
     pub models: Vec<ModelInfo>,
     /// The model whose lesson, events and diagram are shown.
     pub selected: Option<String>,
-    /// Events received (all models).
+    /// The event log's events (all models).
     pub events: Rc<EventStore>,
-    /// Events the backend reported as dropped (`batch.dropped`), summed.
+    /// Each model's events and figure steps (the relay's under `"client"`).
+    pub stores: BTreeMap<String, Rc<ModelStore>>,
+    /// Events the backend reported as lost (`batch.dropped`: sequence gaps), summed.
     pub dropped_by_backend: u64,
     /// Events left out because this page could not read them.
     pub unreadable: u64,
@@ -251,27 +270,24 @@ pub struct State {
     /// Errors to show.
     pub errors: Vec<ErrorNote>,
     next_error_key: u64,
-    /// `(model, peer)` of recent successful `accept_exit`s.
-    accepted_peers: VecDeque<(String, String)>,
+    /// `(model, peer, conn)` of recent successful accepts.
+    accepted_peers: VecDeque<(String, String, u64)>,
+    /// `(model, conn)` of connections waiting in the thread pool's queue.
+    queued_conns: Vec<(String, u64)>,
     /// The diagram's playback.
     pub playback: Playback,
     /// The log shows every model, not only the selected one.
     pub log_all_models: bool,
     /// CPU share, connections and calls of each sampled thread.
     pub threads: crate::threads::ThreadLoads,
-}
-
-/// Whether an event is a step of the Stevens diagram (periodic samples and the relay's own
-/// bookkeeping are not: they would pace the playback without showing a call).
-pub fn is_diagram_step(kind: &EventKind) -> bool {
-    !matches!(
-        kind,
-        EventKind::ThreadSample { .. }
-            | EventKind::ClientConnected { .. }
-            | EventKind::ClientSent { .. }
-            | EventKind::ClientReceived { .. }
-            | EventKind::ClientClosed { .. }
-    )
+    /// Presenter mode: the figure and the echo clients only, in large type.
+    pub presenter: bool,
+    /// The Fig. 6.6 comparison.
+    pub compare: Comparison,
+    /// Commands the reducer wants sent (the app sends them when the generation changes).
+    pub outbox: Rc<Vec<Command>>,
+    /// Changes whenever `outbox` gets new commands.
+    pub outbox_gen: u64,
 }
 
 /// `[::ffff:127.0.0.1]:5000` and `127.0.0.1:5000` are the same peer: the relay and the
@@ -288,14 +304,19 @@ fn same_addr(a: &str, b: &str) -> bool {
 }
 
 impl State {
-    /// The selected model's diagram steps, oldest first.
-    pub fn steps(&self) -> Vec<Rc<Event>> {
-        let Some(selected) = &self.selected else { return Vec::new() };
-        self.events
-            .iter()
-            .filter(|e| &e.model == selected && is_diagram_step(&e.kind))
-            .cloned()
-            .collect()
+    /// The store of the selected model, if it has events.
+    pub fn selected_store(&self) -> Option<&Rc<ModelStore>> {
+        self.stores.get(self.selected.as_deref()?)
+    }
+
+    /// A model's store, if it has events.
+    pub fn store(&self, model: &str) -> Option<&Rc<ModelStore>> {
+        self.stores.get(model)
+    }
+
+    /// Where playback is in the selected model's steps.
+    pub fn position(&self) -> Option<crate::playback::Position> {
+        self.playback.position(self.selected_store()?.steps().track())
     }
 
     /// The model being shown.
@@ -334,31 +355,70 @@ impl State {
         Some(self.pending.remove(at))
     }
 
-    fn peer_was_accepted(&self, model: &str, local: &str) -> bool {
-        self.accepted_peers.iter().any(|(m, p)| m == model && same_addr(p, local))
+    fn accepted_conn(&self, model: &str, local: &str) -> Option<u64> {
+        self.accepted_peers
+            .iter()
+            .rev()
+            .find(|(m, p, _)| m == model && same_addr(p, local))
+            .map(|(_, _, conn)| *conn)
+    }
+
+    fn on_accepted(&mut self, model: &str, peer: &str, conn: u64) {
+        if self.accepted_peers.len() == MAX_ACCEPTED_PEERS {
+            self.accepted_peers.pop_front();
+        }
+        self.accepted_peers.push_back((model.to_owned(), peer.to_owned(), conn));
+        for c in &mut self.clients {
+            if c.model == model && same_addr(&c.local, peer) {
+                c.accepted = Some(conn);
+            }
+        }
+    }
+
+    fn set_queued(&mut self, model: &str, conn: u64, queued: bool) {
+        self.queued_conns.retain(|(m, c)| !(m == model && *c == conn));
+        if queued {
+            if self.queued_conns.len() == MAX_ACCEPTED_PEERS {
+                self.queued_conns.remove(0);
+            }
+            self.queued_conns.push((model.to_owned(), conn));
+        }
+        for c in &mut self.clients {
+            if c.model == model && c.accepted == Some(conn) {
+                c.queued = queued;
+            }
+        }
     }
 
     fn on_event(&mut self, event: &Event) {
         self.threads.observe(event);
-        match &event.kind {
-            EventKind::AcceptExit { peer: Some(peer), .. } => {
-                if self.accepted_peers.len() == MAX_ACCEPTED_PEERS {
-                    self.accepted_peers.pop_front();
-                }
-                self.accepted_peers.push_back((event.model.clone(), peer.clone()));
-                for c in &mut self.clients {
-                    if c.model == event.model && same_addr(&c.local, peer) {
-                        c.accepted = true;
-                    }
-                }
+        match (&event.kind, event.conn) {
+            (EventKind::AcceptExit { peer: Some(peer), .. }, Some(conn)) => {
+                self.on_accepted(&event.model, peer, conn)
             }
-            EventKind::ClientClosed { client, reason } => {
+            (EventKind::Complete { op, peer: Some(peer), .. }, Some(conn)) if op == "accept" => {
+                self.on_accepted(&event.model, peer, conn)
+            }
+            (EventKind::ConnQueued { .. }, Some(conn)) => self.set_queued(&event.model, conn, true),
+            (EventKind::ConnDequeued { .. }, Some(conn)) => {
+                self.set_queued(&event.model, conn, false)
+            }
+            (EventKind::ClientClosed { client, reason }, _) => {
                 if let Some(c) = self.clients.iter_mut().find(|c| c.id == *client) {
                     c.closed.get_or_insert(ClosedReason::Relay(reason.clone()));
                 }
             }
             _ => {}
         }
+    }
+
+    /// Queues commands for the app to send.
+    fn send_later(&mut self, commands: Vec<Command>) {
+        if commands.is_empty() {
+            return;
+        }
+        Rc::make_mut(&mut self.outbox).extend(commands);
+        self.outbox_gen += 1;
     }
 
     fn on_server(&mut self, msg: ServerMsg) {
@@ -372,17 +432,34 @@ impl State {
                     c.closed.get_or_insert(ClosedReason::ConnectionLost);
                 }
                 self.pending.clear();
+                // The history that follows replaces what this page kept: adding it again would
+                // show every step twice.
+                self.events = Rc::default();
+                self.stores.clear();
+                self.threads = Default::default();
+                self.accepted_peers.clear();
+                self.queued_conns.clear();
+                self.compare.forget_clients();
+                self.playback = Playback { anchor: None, elapsed_ms: 0.0, ..self.playback.clone() };
                 let still_there = |id: &String| self.models.iter().any(|m| &m.id == id);
                 if !self.selected.as_ref().is_some_and(still_there) {
                     self.selected = self.models.first().map(|m| m.id.clone());
-                    self.playback = Playback { anchor_seq: None, ..self.playback.clone() };
                 }
             }
             ServerMsg::Batch { events, dropped } => {
                 self.dropped_by_backend += dropped;
-                let store = Rc::make_mut(&mut self.events);
+                let events: Vec<Rc<Event>> = events.into_iter().map(Rc::new).collect();
+                let log = Rc::make_mut(&mut self.events);
+                let mut by_model: BTreeMap<&str, Vec<Rc<Event>>> = BTreeMap::new();
                 for event in &events {
-                    store.push(event.clone());
+                    if crate::store::is_kept(&event.kind) {
+                        log.push(event.clone());
+                    }
+                    by_model.entry(event.model.as_str()).or_default().push(event.clone());
+                }
+                for (model, events) in by_model {
+                    let store = self.stores.entry(model.to_owned()).or_default();
+                    Rc::make_mut(store).extend(events);
                 }
                 for event in &events {
                     self.on_event(event);
@@ -402,7 +479,12 @@ impl State {
                 self.on_reply(result);
             }
             ServerMsg::Error { id, code, message } => {
-                let what = id.and_then(|id| self.take_pending(id)).map(|p| describe(&p.command));
+                let failed = id.and_then(|id| self.take_pending(id));
+                if let Some(Pending { command: Command::EchoOpen { model }, .. }) = &failed {
+                    let sends = self.compare.open_failed(model);
+                    self.send_later(sends);
+                }
+                let what = failed.map(|p| describe(&p.command));
                 let code = serde_json::to_value(code)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
@@ -419,16 +501,22 @@ impl State {
         match result {
             ReplyResult::Model { model } => self.upsert_model(model),
             ReplyResult::EchoOpened { client, model, local } => {
-                let accepted = self.peer_was_accepted(&model, &local);
+                let accepted = self.accepted_conn(&model, &local);
+                let queued = accepted.is_some_and(|conn| {
+                    self.queued_conns.iter().any(|(m, c)| *m == model && *c == conn)
+                });
                 self.clients.retain(|c| c.id != client);
                 self.clients.push(EchoClient {
                     id: client,
-                    model,
+                    model: model.clone(),
                     local,
                     accepted,
+                    queued,
                     closed: None,
                     replies: Vec::new(),
                 });
+                let sends = self.compare.opened(&model, client);
+                self.send_later(sends);
             }
             ReplyResult::EchoClosed { client } => {
                 if let Some(c) = self.clients.iter_mut().find(|c| c.id == client) {
@@ -440,10 +528,10 @@ impl State {
     }
 
     fn with_playback(&self, f: impl FnOnce(&Playback, Track<'_>) -> Playback) -> Playback {
-        let steps = self.steps();
-        let seqs: Vec<u64> = steps.iter().map(|e| e.seq).collect();
-        let times: Vec<u64> = steps.iter().map(|e| e.t_ns).collect();
-        f(&self.playback, Track { seqs: &seqs, times_ns: &times })
+        match self.selected_store() {
+            Some(store) => f(&self.playback, store.steps().track()),
+            None => f(&self.playback, Track { keys: &[], times_ns: &[] }),
+        }
     }
 
     fn apply(&mut self, action: Action) {
@@ -467,8 +555,31 @@ impl State {
                 self.selected = Some(id);
                 // Start at the newest step of the newly selected model, then follow live.
                 self.playback = self.with_playback(|p, track| p.live(track));
-                if self.playback.anchor_seq.is_none() {
+                if self.playback.anchor.is_none() {
                     self.playback.elapsed_ms = 0.0;
+                }
+            }
+            Action::TogglePresenter => self.presenter = !self.presenter,
+            Action::CompareToggle(model) => self.compare.toggle(&model),
+            Action::CompareSend(text) => {
+                let running: Vec<String> = self
+                    .models
+                    .iter()
+                    .filter(|m| m.state == kettle_shared::ModelState::Running)
+                    .map(|m| m.id.clone())
+                    .collect();
+                let open: Vec<(String, u32)> = self
+                    .clients
+                    .iter()
+                    .filter(|c| c.closed.is_none())
+                    .map(|c| (c.model.clone(), c.id))
+                    .collect();
+                let commands = self.compare.start(text, &running, &open);
+                self.send_later(commands);
+            }
+            Action::OutboxSent(generation) => {
+                if generation == self.outbox_gen {
+                    self.outbox = Rc::default();
                 }
             }
             Action::ToggleLang => self.lang = self.lang.toggled(),
@@ -719,27 +830,92 @@ mod tests {
         );
         let t = s.clone().reduce(Action::Tick { dt_ms: 40.0 });
         assert!(!Rc::ptr_eq(&s, &t));
-        assert_eq!(t.playback.anchor_seq, Some(1));
+        assert_eq!(t.playback.anchor, Some((0, 1)));
     }
 
     #[test]
-    fn test_diagram_steps_skip_samples_and_other_models() {
+    fn test_each_model_has_its_own_store_that_samples_and_other_models_cannot_evict() {
         let sample = EventKind::ThreadSample { cpu_ns: 1, conns: 0, syscalls: 1 };
+        let mut events = vec![ev(1, 1, "blocking", EventKind::AcceptEnter)];
+        // Far more samples and select steps than any store holds.
+        for i in 0..crate::store::MAX_MODEL_EVENTS as u64 + 10 {
+            events.push(ev(10 + 2 * i, 10 + i, "blocking", sample.clone()));
+            events.push(ev(11 + 2 * i, 10 + i, "select", EventKind::AcceptEnter));
+        }
+        let s = reduce(Rc::default(), [hello(1), batch(events, 0)]);
+        let blocking = s.store("blocking").unwrap();
+        assert_eq!(blocking.steps().list.iter().map(|st| st.event.seq).collect::<Vec<_>>(), [1]);
+        assert_eq!(s.store("select").unwrap().trimmed(), 10);
+    }
+
+    #[test]
+    fn test_hello_after_a_reconnect_replaces_what_it_had_instead_of_adding_it_again() {
+        let history = || batch(vec![ev(1, 1, "blocking", EventKind::AcceptEnter)], 0);
+        let s = reduce(Rc::default(), [hello(1), history(), hello(1), history()]);
+        assert_eq!(s.store("blocking").unwrap().events().len(), 1);
+        assert_eq!(s.events.len(), 1);
+    }
+
+    #[test]
+    fn test_io_uring_accept_completion_marks_its_client_accepted() {
+        let s = reduce(Rc::default(), [hello(1), opened(1, "127.0.0.1:40001")]);
+        let done = EventKind::Complete {
+            op: "accept".into(),
+            fd: 3,
+            result: 9,
+            peer: Some("127.0.0.1:40001".into()),
+        };
+        let s = s.reduce(batch(vec![ev(1, 1, "blocking", done)], 0));
+        assert_eq!(s.clients[0].status(), ClientStatus::Accepted);
+        assert_eq!(s.clients[0].accepted, Some(1));
+    }
+
+    #[test]
+    fn test_pool_client_is_queued_until_a_worker_takes_it() {
+        let s = reduce(Rc::default(), [hello(1), opened(1, "127.0.0.1:40001")]);
+        let s = s.reduce(batch(
+            vec![
+                accept_exit(1, "127.0.0.1:40001"),
+                ev(2, 2, "blocking", EventKind::ConnQueued { fd: 5, depth: 1, capacity: 8 }),
+            ],
+            0,
+        ));
+        assert_eq!(s.clients[0].status(), ClientStatus::Queued);
+        let done = EventKind::ConnDequeued { fd: 5, waited_ns: 1, depth: 0 };
+        let s = s.reduce(batch(vec![ev(3, 3, "blocking", done)], 0));
+        assert_eq!(s.clients[0].status(), ClientStatus::Accepted);
+    }
+
+    #[test]
+    fn test_comparison_opens_missing_clients_then_sends_through_the_outbox() {
+        let running = |id: &str| model_info(id, ModelState::Running);
         let s = reduce(
             Rc::default(),
-            [
-                hello(1),
-                batch(
-                    vec![
-                        ev(1, 1, "blocking", EventKind::AcceptEnter),
-                        ev(2, 2, "blocking", sample),
-                        ev(3, 3, "select", EventKind::AcceptEnter),
-                    ],
-                    0,
-                ),
-            ],
+            [Action::Server(ServerMsg::Hello {
+                protocol_version: PROTOCOL_VERSION,
+                models: vec![running("blocking"), running("select")],
+                clock: Clock { start_unix_ms: 0, now_ns: 0 },
+            })],
         );
-        assert_eq!(s.steps().iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1]);
+        let s = s.reduce(Action::CompareSend("hi".into()));
+        assert_eq!(s.outbox.len(), 2, "{:?}", s.outbox);
+        let generation = s.outbox_gen;
+        let s = s.reduce(Action::OutboxSent(generation));
+        assert!(s.outbox.is_empty());
+        let open = |client, model: &str| {
+            Action::Server(ServerMsg::Reply {
+                id: 1,
+                result: ReplyResult::EchoOpened { client, model: model.into(), local: "l".into() },
+            })
+        };
+        let s = reduce(s, [open(1, "blocking"), open(2, "select")]);
+        assert_eq!(
+            *s.outbox,
+            [
+                Command::EchoSend { client: 1, text: "hi\n".into() },
+                Command::EchoSend { client: 2, text: "hi\n".into() }
+            ]
+        );
     }
 
     #[test]
@@ -747,7 +923,7 @@ mod tests {
         let recv = |seq| ev(seq, seq * 1_000, "blocking", EventKind::RecvEnter { fd: 5, len: 1 });
         let s = reduce(Rc::default(), [hello(1), batch(vec![recv(1), recv(2), recv(3)], 0)]);
         let s = s.reduce(Action::Select("blocking".into()));
-        assert_eq!(s.playback.anchor_seq, Some(3), "selecting shows the newest step");
+        assert_eq!(s.playback.anchor, Some((3_000, 3)), "selecting shows the newest step");
         let s = s.reduce(Action::Step);
         assert!(s.playback.paused);
         let s = reduce(s, [Action::TogglePause, Action::Faster, Action::Slower, Action::Slower]);

@@ -17,11 +17,13 @@ const WASM_OPT_VERSION: &str = "132";
 /// Where npm installs binaryen, relative to the workspace root (ignored by git).
 const BINARYEN_PREFIX: &str = ".tools/binaryen";
 
-/// The chromium, chromedriver and strace the browser tests need, as (Debian package, file).
-pub const BROWSER_PACKAGES: [(&str, &str); 3] = [
+/// What the browser tests need, as (Debian package, file): chromium and chromedriver, strace,
+/// and a CJK font so the Chinese page (and its screenshots) show characters, not boxes.
+pub const BROWSER_PACKAGES: [(&str, &str); 4] = [
     ("chromium", "/usr/lib/chromium/chromium"),
     ("chromium-driver", "/usr/bin/chromedriver"),
     ("strace", "/usr/bin/strace"),
+    ("fonts-noto-cjk", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
 ];
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const CHROMIUM: &str = "/usr/lib/chromium/chromium";
@@ -149,7 +151,7 @@ fn ensure_npm() -> Result<()> {
     timed("installing node and npm (apt-get, ~1 min)", || apt_install(&["nodejs", "npm"]))
 }
 
-/// chromium, chromedriver and strace for the browser tests, from Debian.
+/// chromium, chromedriver, strace and a CJK font for the browser tests, from Debian.
 pub fn ensure_browser_tools() -> Result<()> {
     let missing: Vec<&str> = BROWSER_PACKAGES
         .iter()
@@ -157,7 +159,7 @@ pub fn ensure_browser_tools() -> Result<()> {
         .map(|(package, _)| *package)
         .collect();
     if missing.is_empty() {
-        say("chromium, chromedriver, strace: installed");
+        say("chromium, chromedriver, strace, fonts-noto-cjk: installed");
         return Ok(());
     }
     timed(&format!("installing {} (apt-get, ~2 min)", missing.join(" ")), || apt_install(&missing))

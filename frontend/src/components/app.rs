@@ -6,10 +6,11 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, KeyboardEvent};
 use yew::prelude::*;
 
-use super::diagram_view::DiagramView;
+use super::compare_view::CompareView;
 use super::echo::EchoPanel;
 use super::errors::ErrorList;
 use super::event_log::EventLog;
+use super::figure_view::FigureView;
 use super::header::Header;
 use super::models::{Lesson, ModelList, Threads};
 use super::playback_bar::PlaybackBar;
@@ -97,32 +98,54 @@ pub fn App(props: &AppProps) -> Html {
         });
     }
 
-    let ctx = Ctx { dispatch, sender: (*sender).clone() };
+    let ctx = Ctx { dispatch: dispatch.clone(), sender: (*sender).clone() };
+    {
+        // The reducer cannot send; it leaves commands in the outbox (the comparison's opens and
+        // sends) and they go out here, all in one turn, then the outbox is emptied.
+        let ctx = ctx.clone();
+        let outbox = state.outbox.clone();
+        use_effect_with(state.outbox_gen, move |generation| {
+            if !outbox.is_empty() {
+                for command in outbox.iter() {
+                    ctx.send(command.clone());
+                }
+                ctx.dispatch.emit(Action::OutboxSent(*generation));
+            }
+        });
+    }
     let selected_clients =
         state.selected.as_deref().map(|m| state.client_ids_of(m)).unwrap_or_default();
+    let presenter = state.presenter;
     html! {
         <ContextProvider<Ctx> context={ctx}>
             <Header state={state.clone()} />
             <ErrorList state={state.clone()} />
-            <main class="layout">
-                <section class="column-models">
-                    <ModelList state={state.clone()} />
-                    <Lesson state={state.clone()} />
-                    <Threads state={state.clone()} />
-                </section>
-                <section class="column-diagram">
+            <main class={classes!("layout", presenter.then_some("presenter"))} data-presenter={presenter.to_string()}>
+                if !presenter {
+                    <nav class="column-models">
+                        <ModelList state={state.clone()} />
+                    </nav>
+                }
+                <section class="column-figure">
                     <PlaybackBar state={state.clone()} />
-                    <DiagramView state={state.clone()} />
+                    <FigureView state={state.clone()} />
                 </section>
                 <EchoPanel state={state.clone()} />
-                <EventLog
+                if !presenter {
+                    <section class="column-lesson">
+                        <Lesson state={state.clone()} />
+                        <Threads state={state.clone()} />
+                    </section>
+                    <CompareView state={state.clone()} />
+                    <EventLog
                     store={state.events.clone()}
                     model={if state.log_all_models { None } else { state.selected.clone() }}
                     clients={selected_clients}
                     lang={state.lang}
                     dropped={state.dropped_by_backend}
                     unreadable={state.unreadable}
-                />
+                    />
+                }
             </main>
         </ContextProvider<Ctx>>
     }
@@ -147,6 +170,7 @@ fn on_key(event: &Event, dispatch: &Callback<Action>) {
         "+" | "=" => Action::Faster,
         "-" | "_" => Action::Slower,
         "l" | "L" => Action::ToggleLang,
+        "f" | "F" => Action::TogglePresenter,
         _ => return,
     };
     // Space would otherwise scroll the page or press the focused button a second time.

@@ -8,7 +8,7 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
-use crate::i18n::{t, Key, Lang};
+use crate::i18n::{t, tf, Key, Lang};
 use crate::state::{Action, ClientStatus, ClosedReason, EchoClient};
 
 /// Properties: the page state.
@@ -83,6 +83,7 @@ fn status_line(client: &EchoClient, lang: Lang) -> (&'static str, String) {
         ClientStatus::WaitingInBacklog => {
             ("waiting", t(lang, Key::ClientWaitingInBacklog).to_owned())
         }
+        ClientStatus::Queued => ("queued", t(lang, Key::ClientQueued).to_owned()),
         ClientStatus::Accepted => ("accepted", t(lang, Key::ClientAccepted).to_owned()),
         ClientStatus::Closed(reason) => {
             let why = match reason {
@@ -90,7 +91,7 @@ fn status_line(client: &EchoClient, lang: Lang) -> (&'static str, String) {
                 ClosedReason::ByYou => t(lang, Key::ClosedByYou),
                 ClosedReason::ConnectionLost => t(lang, Key::KettleConnectionLost),
             };
-            ("closed", format!("{}: {why}", t(lang, Key::ClientClosed)))
+            ("closed", tf(lang, Key::ClientClosed, &[&why]))
         }
     }
 }

@@ -10,9 +10,9 @@ use web_sys::Element;
 use yew::prelude::*;
 
 use super::Ctx;
-use crate::diagram::describe_step;
 use crate::format::{format_clock, format_delta};
 use crate::i18n::{t, Key, Lang};
+use crate::labels::describe;
 use crate::state::{Action, EventStore};
 
 /// Properties: what to show and the counters.
@@ -51,24 +51,9 @@ fn shown(e: &Event, props: &EventLogProps) -> bool {
     }
 }
 
-/// Key fields of events the diagram does not describe.
+/// What the event says, as the figures say it.
 fn fields(e: &Event, lang: Lang) -> String {
-    match &e.kind {
-        EventKind::ClientConnected { client, target, local } => {
-            format!("#{client} → {target} ({local})")
-        }
-        EventKind::ClientSent { client, bytes } | EventKind::ClientReceived { client, bytes } => {
-            format!("#{client}: {bytes} bytes")
-        }
-        EventKind::ClientClosed { client, reason } => format!("#{client}: {reason}"),
-        EventKind::ThreadSample { cpu_ns, conns, syscalls } => {
-            format!(
-                "cpu {} · conns {conns} · syscalls {syscalls}",
-                crate::format::format_duration(*cpu_ns)
-            )
-        }
-        _ => describe_step(e, lang).1,
-    }
+    describe(e, lang).1
 }
 
 /// `section#event-log` with `table > tbody > tr.event-row[data-seq][data-kind][data-model]`

@@ -4,7 +4,7 @@ use kettle_shared::PROTOCOL_VERSION;
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
-use crate::i18n::{t, Key};
+use crate::i18n::{t, tf, Key};
 use crate::state::{Action, ConnStatus};
 
 /// Properties: the page state.
@@ -33,10 +33,9 @@ pub fn Header(props: &HeaderProps) -> Html {
         }
     };
     let toggle = ctx.dispatch.reform(|_: MouseEvent| Action::ToggleLang);
+    let presenter = ctx.dispatch.reform(|_: MouseEvent| Action::TogglePresenter);
     let mismatch = state.version_mismatch.map(|server| {
-        let text = t(lang, Key::VersionMismatch)
-            .replace("{page}", &PROTOCOL_VERSION.to_string())
-            .replace("{server}", &server.to_string());
+        let text = tf(lang, Key::VersionMismatch, &[&PROTOCOL_VERSION, &server]);
         html! { <div id="version-mismatch" class="banner" role="alert">{ text }</div> }
     });
     html! {
@@ -48,6 +47,8 @@ pub fn Header(props: &HeaderProps) -> Html {
                 <span id="conn-status" class={classes!("conn", status.id())} data-status={status.id()}>
                     { status_text }
                 </span>
+                <button id="presenter" onclick={presenter} title={t(lang, Key::PresenterHelp)}
+                    aria-pressed={state.presenter.to_string()}>{ t(lang, Key::Presenter) }</button>
                 <button id="lang" onclick={toggle} title="L">{ t(lang, Key::SwitchLanguage) }</button>
             </header>
             { for mismatch }

@@ -2,10 +2,11 @@
 //! commands; all decisions live in the pure modules.
 
 pub mod app;
-pub mod diagram_view;
+pub mod compare_view;
 pub mod echo;
 pub mod errors;
 pub mod event_log;
+pub mod figure_view;
 pub mod header;
 pub mod models;
 pub mod playback_bar;

@@ -4,7 +4,7 @@ use kettle_shared::{Command, ModelInfo, ModelState};
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
-use crate::i18n::{model_state, model_state_id, t, Key, Lang};
+use crate::i18n::{model_state, model_state_id, t, tf, Key, Lang};
 use crate::state::Action;
 
 /// Properties: the page state.
@@ -56,8 +56,8 @@ pub fn ModelList(props: &ModelsProps) -> Html {
             }
         };
         let port = match m.port {
-            Some(p) => format!("{} {p}", t(lang, Key::Port)),
-            None => format!("{} {}", t(lang, Key::Port), t(lang, Key::PortChosenAtStart)),
+            Some(p) => tf(lang, Key::Port, &[&p]),
+            None => t(lang, Key::PortChosenAtStart).to_owned(),
         };
         let selected = state.selected.as_deref() == Some(m.id.as_str());
         html! {

@@ -1,0 +1,290 @@
+//! `#figure`: the selected model's own Stevens figure, drawn from
+//! [`crate::figures::layout`] at the playback position.
+//!
+//! SVG rather than canvas: crisp on a projector at any size, and every lane, phase and box is
+//! an element tests (and curious students) can inspect. The SVG is sized to its container in
+//! CSS pixels (divided by the presenter zoom), so its font sizes are the sizes on screen, and
+//! the number of rows follows the height left in the window.
+
+use gloo::events::EventListener;
+use yew::prelude::*;
+
+use super::StateHandle;
+use crate::figures::layout::{
+    brace, layout, FigureLayout, LaneLayout, PlacedWidget, Room, RowLayout, BOX_HEIGHT, BOX_Y,
+    GUTTER, HEADER_NAME, HEADER_TITLES, ROW_H,
+};
+use crate::figures::{Figure, Hook};
+use crate::i18n::{t, tf, Key, Lang};
+use crate::labels::Shape;
+
+/// Properties: the page state.
+#[derive(Properties, PartialEq, Debug)]
+pub struct FigureProps {
+    /// The page state.
+    pub state: StateHandle,
+}
+
+/// How large presenter mode draws everything.
+pub const PRESENTER_ZOOM: f64 = 1.3;
+
+/// The room measured for the figure, in CSS px.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Measured {
+    width: f64,
+    height: f64,
+}
+
+/// `section#figure-panel` holding `svg#figure[data-model][data-figure][data-phase][data-seq]`:
+/// the panel (`g.widget[data-backlog|data-queue|…]` with `rect.box[data-fd]`), the lanes
+/// (`g.lane[data-lane][data-thread]`, `[data-helper]` for glibc's aio helpers) with their
+/// steps (`g.step[data-kind][data-seq][data-shape]`, `[data-eagain]` on the staircase), sleep
+/// bars (`g.bar[data-call]`) and phases (`g.phase[data-phase][data-ns]`), the gap labels
+/// (`text.gap`) and the playback line (`line.now`).
+#[component]
+pub fn FigureView(props: &FigureProps) -> Html {
+    let state = &props.state;
+    let lang = state.lang;
+    let zoom = if state.presenter { PRESENTER_ZOOM } else { 1.0 };
+    let holder = use_node_ref();
+    let measured = use_state(|| Measured { width: 760.0, height: 560.0 });
+    let resized = use_state(|| 0u32);
+    {
+        // Re-measure when the window changes size.
+        let resized = resized.clone();
+        use_effect_with((), move |_| {
+            let listener = web_sys::window()
+                .map(|w| EventListener::new(&w, "resize", move |_| resized.set(*resized + 1)));
+            move || drop(listener)
+        });
+    }
+    {
+        // After every render: the room the figure has (its width, and the height left in the
+        // window below its top); only a real change re-renders.
+        let holder = holder.clone();
+        let measured = measured.clone();
+        use_effect(move || {
+            if let (Some(el), Some(win)) = (holder.cast::<web_sys::Element>(), web_sys::window()) {
+                let rect = el.get_bounding_client_rect();
+                let top = rect.top() + win.scroll_y().unwrap_or(0.0);
+                let window_h = win.inner_height().ok().and_then(|v| v.as_f64()).unwrap_or(768.0);
+                let next =
+                    Measured { width: rect.width(), height: (window_h - top - 14.0).max(200.0) };
+                if (next.width - measured.width).abs() > 2.0
+                    || (next.height - measured.height).abs() > 2.0
+                {
+                    measured.set(next);
+                }
+            }
+        });
+    }
+    let Some(model) = state.selected.clone() else {
+        return html! { <section id="figure-panel"><div class="figure-room" ref={holder}></div></section> };
+    };
+    let figure = Figure::of_model(&model);
+    let room = Room { width: measured.width / zoom, height: measured.height / zoom };
+    let store = state.selected_store().cloned().unwrap_or_default();
+    let cpu = |thread: u32| {
+        state.threads.of_model(&model).find(|l| l.thread == thread).and_then(|l| l.cpu_percent)
+    };
+    let d = layout(&model, &store, state.position(), state.playback.speed(), lang, room, &cpu);
+    let px_w = d.width * zoom;
+    html! {
+        <section id="figure-panel">
+            <h2 id="figure-title">{ figure.title(lang) }</h2>
+            <div class="figure-room" ref={holder}>
+            <svg id="figure" xmlns="http://www.w3.org/2000/svg"
+                width={format!("{px_w:.0}")} height={format!("{:.0}", d.height * zoom)}
+                viewBox={format!("0 0 {:.0} {:.0}", d.width, d.height)}
+                data-model={model.clone()} data-figure={figure.number()} data-phase={d.phase_now}
+                data-seq={d.current_seq.map(|s| s.to_string()).unwrap_or_default()}
+                role="img" aria-label={figure.title(lang)}>
+                <defs>
+                    <marker id="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse"
+                        markerWidth="14" markerHeight="14" orient="auto-start-reverse">
+                        <path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" />
+                    </marker>
+                </defs>
+                { for d.panel.iter().map(widget) }
+                { columns(&d, lang) }
+                if d.lanes.is_empty() {
+                    <text class="empty" x={(d.width / 2.0).to_string()} y={(d.timeline_top + ROW_H).to_string()} text-anchor="middle">
+                        { t(lang, Key::NoStepsYet) }
+                    </text>
+                }
+                { for d.gaps.iter().map(|g| html! {
+                    <text class={classes!("gap", g.compressed.then_some("compressed"))}
+                        x={(GUTTER - 6.0).to_string()} y={(g.y + 5.0 - 8.0 * (g.lines.len() as f64 - 1.0)).to_string()} text-anchor="end">
+                        { for g.lines.iter().enumerate().map(|(i, line)| html! {
+                            <tspan x={(GUTTER - 6.0).to_string()} dy={if i == 0 { "0" } else { "16" }}>{ line }</tspan>
+                        }) }
+                    </text>
+                }) }
+                { for d.lanes.iter().map(|l| lane(l, &d, lang)) }
+                { for d.now_y.map(|y| html! {
+                    <line class="now" x1={GUTTER.to_string()} y1={y.to_string()} x2={d.kernel_x.to_string()} y2={y.to_string()} />
+                }) }
+            </svg>
+            </div>
+        </section>
+    }
+}
+
+/// The application and kernel column titles and the kernel's line.
+fn columns(d: &FigureLayout, lang: Lang) -> Html {
+    let title_y = d.timeline_top - HEADER_TITLES;
+    let bottom = d.height - 6.0;
+    html! {
+        <g class="columns">
+            <text class="column-title" x={(GUTTER + 6.0).to_string()} y={title_y.to_string()}>{ t(lang, Key::Application) }</text>
+            <text class="column-title" x={(d.kernel_x - 8.0).to_string()} y={title_y.to_string()} text-anchor="end">{ t(lang, Key::Kernel) }</text>
+            <line class="kernel" x1={d.kernel_x.to_string()} y1={(title_y + 8.0).to_string()} x2={d.kernel_x.to_string()} y2={bottom.to_string()} />
+            if d.hidden_lanes > 0 {
+                <text class="more-lanes" x={(GUTTER + 6.0).to_string()} y={(d.height - 6.0).to_string()}>
+                    { tf(lang, Key::MoreLanes, &[&d.hidden_lanes]) }
+                </text>
+            }
+        </g>
+    }
+}
+
+/// One object of the panel.
+fn widget(p: &PlacedWidget) -> Html {
+    let w = &p.widget;
+    let (name, value) = w.hook.attr();
+    let attr = |hook: &'static str| (name == hook).then(|| AttrValue::from(value));
+    let ring = matches!(w.hook, Hook::Sq | Hook::Cq).then(|| AttrValue::from(value));
+    html! {
+        <g class={classes!("widget", w.place.id())} data-place={w.place.id()}
+            data-backlog={attr("backlog")} data-buffers={attr("buffers")} data-queue={attr("queue")}
+            data-children={attr("children")} data-fdset={attr("fdset")} data-ready={attr("ready")}
+            data-interest={attr("interest")} data-readylist={attr("readylist")}
+            data-registry={attr("registry")} data-signal={attr("signal")} data-ring={ring}
+            data-inflight={attr("inflight")} data-aio={attr("aio")}>
+            <rect class="widget-frame" x={(p.x - 4.0).to_string()} y={(p.y + 2.0).to_string()}
+                width={(p.w + 8.0).to_string()} height="54" rx="6" />
+            <text class="widget-title" x={p.x.to_string()} y={(p.y + 18.0).to_string()}>{ &p.title }</text>
+            { for p.boxes.iter().map(|(item, x, bw)| html! {
+                <g class={classes!("item", item.lit.then_some("lit"))}
+                    data-fd={item.fd.map(|f| AttrValue::from(f.to_string()))}
+                    data-callback={item.callback.clone().map(AttrValue::from)}>
+                    <rect class="box" x={x.to_string()} y={(p.y + BOX_Y).to_string()} width={bw.to_string()} height={BOX_HEIGHT.to_string()} rx="4" />
+                    <text x={(x + 8.0).to_string()} y={(p.y + BOX_Y + 18.0).to_string()}>{ &item.label }</text>
+                </g>
+            }) }
+            if p.more > 0 {
+                <text class="more" x={(p.boxes.last().map_or(p.x, |(_, x, w)| x + w) + 6.0).to_string()} y={(p.y + BOX_Y + 18.0).to_string()}>
+                    { format!("+{}", p.more) }
+                </text>
+            }
+            { for p.note.as_ref().map(|(n, x)| html! {
+                <text class="widget-note" x={x.to_string()} y={(p.y + BOX_Y + 18.0).to_string()}>{ n }</text>
+            }) }
+        </g>
+    }
+}
+
+/// One thread's lane: header, line, sleep bars, steps, phases and housekeeping ticks.
+fn lane(l: &LaneLayout, d: &FigureLayout, lang: Lang) -> Html {
+    let name_y = d.timeline_top - HEADER_NAME;
+    let helper = l.helper.then(|| AttrValue::from("true"));
+    let _ = lang;
+    html! {
+        <g class={classes!("lane", l.helper.then_some("helper"))} data-lane="" data-thread={l.thread.to_string()}
+            data-helper={helper} data-name={l.name.clone()}>
+            <text class="lane-name" x={l.x.to_string()} y={name_y.to_string()} text-anchor="middle">{ &l.title }</text>
+            { for l.state.iter().enumerate().map(|(i, line)| html! {
+                <text class="lane-state" x={l.x.to_string()} y={(name_y + 18.0 + 16.0 * i as f64).to_string()} text-anchor="middle">{ line }</text>
+            }) }
+            <line class="lane-line" x1={l.x.to_string()} y1={l.y0.to_string()} x2={l.x.to_string()} y2={l.y1.to_string()} />
+            { for l.bars.iter().map(|b| html! {
+                <g class={classes!("bar", b.open.then_some("open"))} data-call={b.call.clone()}>
+                    <rect x={(l.x - 5.0).to_string()} y={b.y0.to_string()} width="10" height={(b.y1 - b.y0).max(2.0).to_string()} rx="3" />
+                    <title>{ tf(lang, Key::ProcessBlocksIn, &[&b.call]) }</title>
+                </g>
+            }) }
+            { for l.caption.iter().map(|(y, lines)| html! {
+                <text class="caption" x={(l.x - 16.0).to_string()} y={(y - 4.0 - 9.0 * (lines.len() as f64 - 1.0)).to_string()} text-anchor="end">
+                    { for lines.iter().enumerate().map(|(i, line)| html! {
+                        <tspan x={(l.x - 16.0).to_string()} dy={if i == 0 { "0" } else { "18" }}>{ line }</tspan>
+                    }) }
+                </text>
+            }) }
+            { for l.ticks.iter().map(|y| html! {
+                <line class="tick" data-housekeeping="" x1={(l.x - 9.0).to_string()} y1={y.to_string()} x2={(l.x + 9.0).to_string()} y2={y.to_string()}>
+                    <title>{ t(lang, Key::Housekeeping) }</title>
+                </line>
+            }) }
+            { for l.phases.iter().map(|p| {
+                let mid = (p.y0 + p.y1) / 2.0;
+                let ns = p.ns.map(|ns| AttrValue::from(ns.to_string()));
+                let path = brace(p.x, p.y0, p.y1, 12.0);
+                html! {
+                    <g class={classes!("phase", p.in_progress.then_some("in-progress"), p.app_blocked.then_some("app-blocked"))}
+                        data-phase={p.phase.id()} data-ns={ns}>
+                        <path class="brace" d={path} />
+                        <text class="duration" x={(p.x + 20.0).to_string()} y={(mid + 1.0).to_string()}>{ &p.label }</text>
+                        <text class="phase-title" x={(p.x + 20.0).to_string()} y={(mid + 19.0).to_string()}>{ &p.title }</text>
+                    </g>
+                }
+            }) }
+            { for l.rows.iter().map(step) }
+        </g>
+    }
+}
+
+/// One step: an arrow between the lane and the kernel, a staircase, or a note on a line.
+fn step(r: &RowLayout) -> Html {
+    let y = r.y;
+    let class = classes!("step", r.current.then_some("current"));
+    let label = html! {
+        <text class="label" x={r.label_x.to_string()} y={(y - 8.0).to_string()} text-anchor={r.anchor}>
+            { for r.lines.iter().map(|l| html! { <tspan>{ l }</tspan> }) }
+        </text>
+    };
+    let body = match r.shape {
+        Shape::Call | Shape::Return => html! {
+            <>
+                <line class={if r.shape == Shape::Call { "call" } else { "return" }}
+                    x1={r.x1.to_string()} y1={(y - 2.0).to_string()} x2={r.x2.to_string()} y2={(y + 8.0).to_string()}
+                    marker-end="url(#arrowhead)" />
+                { label }
+            </>
+        },
+        Shape::Stair => {
+            // Three small call/return pairs stacked: many calls, each answered EAGAIN.
+            let (x1, x2) = (r.x1, r.x2);
+            html! {
+                <>
+                    { for (0..3).map(|k| {
+                        let yy = y - 4.0 + f64::from(k) * 5.0;
+                        html! { <line class="stair" x1={x1.to_string()} y1={yy.to_string()} x2={x2.to_string()} y2={(yy + 2.0).to_string()} /> }
+                    }) }
+                    { label }
+                </>
+            }
+        }
+        Shape::KernelNote => html! {
+            <>
+                <circle class="note kernel-note" cx={r.x1.to_string()} cy={y.to_string()} r="6" />
+                <text class="label" x={r.label_x.to_string()} y={(y + 5.0).to_string()} text-anchor="end">
+                    { for r.lines.iter().map(|l| html! { <tspan>{ l }</tspan> }) }
+                </text>
+            </>
+        },
+        Shape::AppNote => html! {
+            <>
+                <circle class="note" cx={r.x1.to_string()} cy={y.to_string()} r="6" />
+                <text class="label" x={r.label_x.to_string()} y={(y + 5.0).to_string()} text-anchor={r.anchor}>
+                    { for r.lines.iter().map(|l| html! { <tspan>{ l }</tspan> }) }
+                </text>
+            </>
+        },
+    };
+    let eagain = r.eagain.map(|n| AttrValue::from(n.to_string()));
+    html! {
+        <g class={class} key={r.seq} data-kind={r.kind} data-seq={r.seq.to_string()} data-shape={r.shape.id()} data-eagain={eagain}>
+            { body }
+        </g>
+    }
+}

@@ -1,0 +1,935 @@
+//! Where everything of a figure goes, in SVG user units, as pure data.
+//!
+//! The figure is drawn at one user unit per CSS pixel (divided by the presenter zoom), so the
+//! font sizes here are what a student sees: nothing is smaller than [`FONT_MIN`]. Widths of
+//! text are *estimated* ([`text_width`], generous on purpose) so labels are wrapped or placed
+//! before they would run into each other or off the edge; the browser tests check the real
+//! boxes.
+//!
+//! ```text
+//!  ┌ panel: the kernel's (and user space's) objects at this step ───────────────────────┐
+//!  │ listen backlog [waits] [waits]    receive buffers [fd 5: 6 B]                       │
+//!  ├──────────────────────────────────────────────────────────────────────────────────────┤
+//!  │ gap     lane: acceptor   lane: conn-1                kernel │ braces: phases       │
+//!  │ +12 µs     │   recv(fd 5) ──────────────────────────────▶  │ ⎫ 2.00 s             │
+//!  │            ┃ (asleep)                       data arrives ●  │ ⎭ wait for data      │
+//!  │            ┃   ◀──────────────── return 6 bytes "hello⏎"   │ } 25 µs copy to user │
+//!  └──────────────────────────────────────────────────────────────────────────────────────┘
+//! ```
+
+use kettle_shared::EventKind;
+
+use super::{panel, Figure, Item, Moment, Widget};
+use crate::format::{format_delta, format_duration};
+use crate::i18n::{t, tf, Key, Lang};
+use crate::labels::{describe_step, Shape};
+use crate::playback::{screen_gap_ms, Position};
+use crate::store::{ModelStore, Step};
+use crate::timeline::{self, Lane, Pair, Phase, PhaseSpan};
+
+/// The smallest font the figure uses, in CSS px at zoom 1.
+pub const FONT_MIN: f64 = 14.0;
+const _: () = assert!(FONT >= FONT_MIN && FONT_DURATION >= FONT_MIN);
+/// Labels of steps.
+pub const FONT: f64 = 15.0;
+/// Measured durations.
+pub const FONT_DURATION: f64 = 16.0;
+/// Height of one step.
+pub const ROW_H: f64 = 36.0;
+/// Left gutter holding the real time between rows.
+pub const GUTTER: f64 = 100.0;
+/// How far above the first row the column titles sit (the lane headers are below them).
+pub const HEADER_TITLES: f64 = 70.0;
+/// How far above the first row a lane's name sits; its state's lines follow, 16 apart.
+pub const HEADER_NAME: f64 = 46.0;
+/// Fewest and most rows a figure shows.
+pub const ROWS: (usize, usize) = (5, 16);
+/// Column titles, then lane headers: the thread's name and what it is doing.
+const HEADERS_H: f64 = 86.0;
+/// One line of widgets in the panel.
+const WIDGET_H: f64 = 58.0;
+/// One box of a widget.
+const BOX_H: f64 = 26.0;
+/// Narrowest lane spacing that keeps lane headers apart.
+const LANE_MIN_W: f64 = 120.0;
+/// Width of one column of phase braces and their labels.
+const BRACE_COL_W: f64 = 118.0;
+
+/// How much room the figure has, in user units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Room {
+    /// Width.
+    pub width: f64,
+    /// Height available before the page would scroll.
+    pub height: f64,
+}
+
+/// Estimated width of `text` at `px`: the advance widths of DejaVu Sans (Debian's default
+/// sans, which `system-ui` falls back to), plus 6 %, so what fits here fits on screen. Wide
+/// (CJK) characters count as a full em.
+pub fn text_width(text: &str, px: f64) -> f64 {
+    let em: f64 = text
+        .chars()
+        .map(|c| match c {
+            c if (c as u32) >= 0x2E80 => 1.0,
+            'i' | 'j' | 'l' => 0.28,
+            ' ' | '.' | ',' | '·' | '\'' | '|' | '!' | ':' | ';' | '/' => 0.34,
+            'f' | 't' | 'r' | '(' | ')' | '[' | ']' | '-' | '"' | '{' | '}' => 0.46,
+            's' | 'c' | 'z' | 'k' => 0.58,
+            'm' => 0.98,
+            'w' => 0.82,
+            'v' | 'x' | 'y' => 0.6,
+            'M' | 'W' | '%' | '@' => 1.0,
+            '→' | '×' | '+' | '=' | '<' | '>' | '⏎' | '…' | '—' => 0.9,
+            c if c.is_ascii_digit() => 0.64,
+            c if c.is_ascii_uppercase() => 0.74,
+            c if c.is_ascii_lowercase() => 0.64,
+            _ => 0.8,
+        })
+        .sum();
+    em * px * 1.06
+}
+
+/// Breaks `text` into at most `lines` lines of at most `width`; the last line is shortened
+/// with `…` if it still does not fit.
+pub fn wrap(text: &str, width: f64, px: f64, lines: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    // Words, keeping CJK characters breakable one by one.
+    let mut words: Vec<String> = Vec::new();
+    for piece in text.split(' ') {
+        let mut word = String::new();
+        for c in piece.chars() {
+            if (c as u32) >= 0x2E80 {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                words.push(c.to_string());
+            } else {
+                word.push(c);
+            }
+        }
+        words.push(word + " ");
+    }
+    for w in words {
+        let candidate = format!("{line}{w}");
+        if text_width(candidate.trim_end(), px) <= width || line.is_empty() {
+            line = candidate;
+        } else {
+            out.push(line.trim_end().to_owned());
+            line = w;
+        }
+    }
+    if !line.trim().is_empty() {
+        out.push(line.trim_end().to_owned());
+    }
+    if out.len() > lines {
+        let rest = out.split_off(lines - 1).join(" ");
+        out.push(rest);
+    }
+    if let Some(last) = out.last_mut() {
+        if text_width(last, px) > width {
+            while !last.is_empty() && text_width(&format!("{last}…"), px) > width {
+                last.pop();
+            }
+            last.push('…');
+        }
+    }
+    out
+}
+
+/// A widget placed in the panel, with its boxes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlacedWidget {
+    /// The widget.
+    pub widget: Widget,
+    /// Left.
+    pub x: f64,
+    /// Top.
+    pub y: f64,
+    /// Width.
+    pub w: f64,
+    /// The title line (place · title).
+    pub title: String,
+    /// Boxes: the item, its left and width.
+    pub boxes: Vec<(Item, f64, f64)>,
+    /// Items left out for want of room.
+    pub more: usize,
+    /// The note, and where it starts.
+    pub note: Option<(String, f64)>,
+}
+
+/// One step drawn on its lane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowLayout {
+    /// Index into the steps.
+    pub index: usize,
+    /// The event's seq (`data-seq`).
+    pub seq: u64,
+    /// The event kind (`data-kind`).
+    pub kind: &'static str,
+    /// How it is drawn.
+    pub shape: Shape,
+    /// Its centre line.
+    pub y: f64,
+    /// Where the arrow or note starts and ends (lane or kernel line).
+    pub x1: f64,
+    /// The other end.
+    pub x2: f64,
+    /// The label's lines.
+    pub lines: Vec<String>,
+    /// The label's anchor point.
+    pub label_x: f64,
+    /// `start` or `end`.
+    pub anchor: &'static str,
+    /// The step playback is on.
+    pub current: bool,
+    /// For the staircase: how many `EAGAIN`s (`data-eagain`).
+    pub eagain: Option<u64>,
+}
+
+/// Where a thread slept in a call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    /// Top.
+    pub y0: f64,
+    /// Bottom.
+    pub y1: f64,
+    /// The call (`recv`).
+    pub call: String,
+    /// Still inside it at the step being played.
+    pub open: bool,
+}
+
+/// One phase drawn as a brace right of the kernel line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseMark {
+    /// Which phase.
+    pub phase: Phase,
+    /// The brace's x.
+    pub x: f64,
+    /// Top.
+    pub y0: f64,
+    /// Bottom.
+    pub y1: f64,
+    /// The measured duration (`data-ns`), once it ended.
+    pub ns: Option<u64>,
+    /// The duration's text, or what is going on.
+    pub label: String,
+    /// The phase's name.
+    pub title: String,
+    /// It has not ended at the step being played.
+    pub in_progress: bool,
+    /// The application's thread was blocked in it.
+    pub app_blocked: bool,
+}
+
+/// One thread's lane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneLayout {
+    /// The backend's thread id (`data-thread`).
+    pub thread: u32,
+    /// The thread's name.
+    pub name: String,
+    /// A glibc aio helper (`data-helper`).
+    pub helper: bool,
+    /// Its x.
+    pub x: f64,
+    /// Its line's top and bottom.
+    pub y0: f64,
+    /// Bottom.
+    pub y1: f64,
+    /// Its name, fitted to the lane's width.
+    pub title: String,
+    /// What it does at the step being played, and its CPU share when sampled, in lines that
+    /// fit the lane's width.
+    pub state: Vec<String>,
+    /// Its steps.
+    pub rows: Vec<RowLayout>,
+    /// Where it slept.
+    pub bars: Vec<Bar>,
+    /// The phases of its inputs.
+    pub phases: Vec<PhaseMark>,
+    /// Housekeeping wake-ups (y).
+    pub ticks: Vec<f64>,
+    /// The caption of a blocked call, for a figure with a single lane ("blocked in recv").
+    pub caption: Option<(f64, Vec<String>)>,
+}
+
+/// Real time between two rows, in the gutter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GapLabel {
+    /// Its y.
+    pub y: f64,
+    /// `+12.3 µs`; or `4.20 s` over `compressed`.
+    pub lines: Vec<String>,
+    /// Playback shortened this gap.
+    pub compressed: bool,
+}
+
+/// Everything a figure draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureLayout {
+    /// Which figure.
+    pub figure: Figure,
+    /// Width.
+    pub width: f64,
+    /// Height.
+    pub height: f64,
+    /// The panel's widgets.
+    pub panel: Vec<PlacedWidget>,
+    /// Where the timeline starts.
+    pub timeline_top: f64,
+    /// The kernel's line.
+    pub kernel_x: f64,
+    /// The lanes.
+    pub lanes: Vec<LaneLayout>,
+    /// Threads with steps in the window that did not fit.
+    pub hidden_lanes: usize,
+    /// Gap labels.
+    pub gaps: Vec<GapLabel>,
+    /// The playback line between the current step and the next.
+    pub now_y: Option<f64>,
+    /// The step being played.
+    pub current: Option<usize>,
+    /// Its seq.
+    pub current_seq: Option<u64>,
+    /// The phase the current step's thread is in (`data-phase`: idle, wait, copy, done).
+    pub phase_now: &'static str,
+}
+
+/// Lays a model's figure out at a playback position.
+pub fn layout(
+    model: &str,
+    store: &ModelStore,
+    pos: Option<Position>,
+    speed: f64,
+    lang: Lang,
+    room: Room,
+    cpu_of: &dyn Fn(u32) -> Option<f64>,
+) -> FigureLayout {
+    let figure = Figure::of_model(model);
+    let steps = &store.steps().list;
+    let width = room.width.max(420.0);
+    let cur = pos.filter(|_| !steps.is_empty()).map(|p| p.index.min(steps.len() - 1));
+    let upto = match cur {
+        Some(c) => steps[c].at,
+        None => store.events().len().saturating_sub(1),
+    };
+    let moment = Moment { events: store.events(), upto, lang };
+    let (placed, panel_h) = place_panel(panel(model, &moment), width, lang);
+    let timeline_top = panel_h + HEADERS_H;
+    let rows = (((room.height - timeline_top - 16.0) / ROW_H).floor().max(0.0) as usize)
+        .clamp(ROWS.0, ROWS.1);
+    let kernel_x = (width * 0.64).round();
+    let mut out = FigureLayout {
+        figure,
+        width,
+        height: timeline_top + ROW_H * 2.0,
+        panel: placed,
+        timeline_top,
+        kernel_x,
+        lanes: Vec::new(),
+        hidden_lanes: 0,
+        gaps: Vec::new(),
+        now_y: None,
+        current: cur,
+        current_seq: cur.map(|c| steps[c].event.seq),
+        phase_now: "idle",
+    };
+    let Some(cur) = cur else { return out };
+
+    let first = (cur + 1).saturating_sub(rows);
+    let y_of = |i: usize| timeline_top + (i - first) as f64 * ROW_H + ROW_H / 2.0;
+    let bottom = y_of(cur) + ROW_H * 0.75;
+    out.height = bottom + 12.0;
+    let now_y = pos
+        .and_then(|p| p.progress)
+        .filter(|_| cur + 1 < steps.len())
+        .map(|p| y_of(cur) + p * ROW_H);
+    out.now_y = now_y;
+    let open_end = now_y.unwrap_or(y_of(cur) + ROW_H * 0.6);
+
+    let all_lanes = timeline::lanes(steps);
+    let pairs = timeline::pairs(steps);
+    let spans = timeline::phases(figure, steps, &pairs);
+    let (shown, hidden) = visible_lanes(&all_lanes, &pairs, steps, first, cur, width, kernel_x);
+    out.hidden_lanes = hidden;
+
+    // Lane x positions across the application side.
+    let left = GUTTER + 12.0;
+    let right = kernel_x - 44.0;
+    let n = shown.len().max(1) as f64;
+    let single = shown.len() == 1;
+    // The room each lane's header has.
+    let spacing = if single { (right - left) * 0.84 } else { (right - left) / n };
+    let lane_x = |i: usize| {
+        if single {
+            (left + (right - left) * 0.42).round()
+        } else {
+            (left + (right - left) * (i as f64 + 0.5) / n).round()
+        }
+    };
+
+    for (li, lane) in shown.iter().enumerate() {
+        let x = lane_x(li);
+        let y0 = if lane.first >= first { y_of(lane.first) - ROW_H / 2.0 } else { timeline_top };
+        let y1 = match lane.exited {
+            Some(e) if e <= cur => y_of(e),
+            _ => bottom,
+        };
+        let mut l = LaneLayout {
+            thread: lane.thread,
+            name: lane.name.clone(),
+            helper: lane.helper,
+            x,
+            y0,
+            y1,
+            title: wrap(&lane.name, spacing - 10.0, FONT, 1).join(""),
+            state: Vec::new(),
+            rows: Vec::new(),
+            bars: Vec::new(),
+            phases: Vec::new(),
+            ticks: Vec::new(),
+            caption: None,
+        };
+        // Rows.
+        for (i, step) in steps.iter().enumerate().take(cur + 1).skip(first) {
+            if step.event.thread.id == lane.thread {
+                l.rows.push(row(step, i, x, kernel_x, y_of(i), i == cur, lang));
+            }
+        }
+        // Where it slept.
+        let mut asleep_in = None;
+        for p in pairs.iter().filter(|p| p.thread == lane.thread && p.sleeps(steps)) {
+            if p.enter > cur || p.exit.is_some_and(|x| x < first) {
+                continue;
+            }
+            let open = p.exit.is_none_or(|x| x > cur);
+            if open {
+                asleep_in = Some(p.name.clone());
+            }
+            let y0 = if p.enter >= first { y_of(p.enter) } else { timeline_top };
+            let y1 = if open { open_end } else { y_of(p.exit.expect("closed")) };
+            l.bars.push(Bar { y0, y1, call: p.name.clone(), open });
+        }
+        let state = match (&asleep_in, lane.exited) {
+            (_, Some(e)) if e <= cur => t(lang, Key::LaneExited).into(),
+            (Some(call), _) => tf(lang, Key::LaneAsleepIn, &[call]),
+            (None, _) if lane.helper => t(lang, Key::LaneHelper).into(),
+            (None, _) => t(lang, Key::LaneRunning).into(),
+        };
+        let cpu = cpu_of(lane.thread).map(|p| tf(lang, Key::LaneCpu, &[&format!("{p:.0}")]));
+        let state = match cpu {
+            Some(cpu) if text_width(&format!("{state} · {cpu}"), FONT_MIN) <= spacing - 10.0 => {
+                vec![format!("{state} · {cpu}")]
+            }
+            Some(cpu) => vec![wrap(&state, spacing - 10.0, FONT_MIN, 1).join(""), cpu],
+            None => wrap(&state, spacing - 10.0, FONT_MIN, 2),
+        };
+        l.state = state;
+        if single {
+            // Stevens' left-hand caption, where no label runs across it.
+            if let Some(bar) = l.bars.iter().max_by(|a, b| a.y1.total_cmp(&b.y1)) {
+                let text = tf(lang, Key::ProcessBlocksIn, &[&bar.call]);
+                let lines = wrap(&text, x - left - 24.0, FONT_MIN, 2);
+                let mid = (bar.y0 + bar.y1) / 2.0;
+                let (top, bottom) = (mid - 22.0, mid + 10.0 + 18.0 * lines.len() as f64);
+                let crossed = l.rows.iter().any(|r| {
+                    let extends_left = r.lines.iter().any(|line| {
+                        r.anchor == "end" && r.label_x - text_width(line, FONT) < x - 8.0
+                    });
+                    extends_left && r.y > top && r.y - 12.0 < bottom
+                });
+                if !crossed {
+                    l.caption = Some((mid, lines));
+                }
+            }
+        }
+        // Housekeeping ticks, placed by time between the rows around them.
+        let (t_first, t_cur) = (steps[first].event.t_ns, steps[cur].event.t_ns);
+        for tick in store.steps().ticks.iter().filter(|k| k.thread == lane.thread) {
+            if tick.t_ns < t_first || tick.t_ns > t_cur || l.ticks.len() >= 40 {
+                continue;
+            }
+            let i = first + steps[first..=cur].partition_point(|s| s.event.t_ns <= tick.t_ns) - 1;
+            let span =
+                steps.get(i + 1).map_or(0, |s| s.event.t_ns.saturating_sub(steps[i].event.t_ns));
+            let frac = if span == 0 {
+                0.5
+            } else {
+                (tick.t_ns - steps[i].event.t_ns) as f64 / span as f64
+            };
+            l.ticks.push(y_of(i) + frac.clamp(0.1, 0.9) * ROW_H);
+        }
+        out.lanes.push(l);
+    }
+
+    place_phases(&mut out, &spans, steps, first, cur, open_end, &y_of, lang);
+    out.phase_now = phase_now(&spans, steps, cur);
+
+    // Real time between rows.
+    for i in first + 1..=cur {
+        out.gaps.push(gap_label(
+            steps[i - 1].event.t_ns,
+            steps[i].event.t_ns,
+            speed,
+            (y_of(i - 1) + y_of(i)) / 2.0,
+            lang,
+        ));
+    }
+    if let Some(y) = now_y {
+        let next = gap_label(steps[cur].event.t_ns, steps[cur + 1].event.t_ns, speed, y, lang);
+        if next.compressed {
+            out.gaps.push(next);
+        }
+    }
+    out
+}
+
+/// The lanes to draw: threads with a step in the window, or asleep across it; at most as
+/// many as fit, the most recently active first.
+fn visible_lanes(
+    lanes: &[Lane],
+    pairs: &[Pair],
+    steps: &[Step],
+    first: usize,
+    cur: usize,
+    width: f64,
+    kernel_x: f64,
+) -> (Vec<Lane>, usize) {
+    let _ = width;
+    let active = |lane: &Lane| -> Option<usize> {
+        if lane.first > cur || lane.exited.is_some_and(|e| e < first) {
+            return None;
+        }
+        let last_step = (first..=cur).rev().find(|&i| steps[i].event.thread.id == lane.thread);
+        let asleep = pairs.iter().any(|p| {
+            p.thread == lane.thread
+                && p.enter < first
+                && p.exit.is_none_or(|x| x >= first)
+                && p.sleeps(steps)
+        });
+        last_step.or(asleep.then_some(first))
+    };
+    let mut candidates: Vec<(usize, &Lane)> =
+        lanes.iter().filter_map(|l| active(l).map(|a| (a, l))).collect();
+    let fit = (((kernel_x - 44.0 - GUTTER - 12.0) / LANE_MIN_W).floor() as usize).max(1);
+    let hidden = candidates.len().saturating_sub(fit);
+    if hidden > 0 {
+        candidates.sort_by_key(|c| std::cmp::Reverse(c.0));
+        candidates.truncate(fit);
+        candidates.sort_by_key(|(_, l)| l.first);
+    }
+    (candidates.into_iter().map(|(_, l)| l.clone()).collect(), hidden)
+}
+
+fn row(
+    step: &Step,
+    index: usize,
+    lane_x: f64,
+    kernel_x: f64,
+    y: f64,
+    current: bool,
+    lang: Lang,
+) -> RowLayout {
+    let (shape, text) = describe_step(step, lang);
+    let to_kernel = kernel_x - 10.0;
+    let room = to_kernel - (GUTTER + 12.0);
+    let (x1, x2, label_x, anchor, width) = match shape {
+        // Arrows between the lane and the kernel: the label ends at the kernel line and may
+        // pass over the lanes to its left (drawn with a halo), since one row is one step.
+        Shape::Call | Shape::Stair => (lane_x, kernel_x, to_kernel, "end", room),
+        Shape::Return => (kernel_x, lane_x, to_kernel, "end", room),
+        Shape::KernelNote => (kernel_x, kernel_x, kernel_x - 14.0, "end", room),
+        // A note on the lane goes to the side with more room.
+        Shape::AppNote if to_kernel - lane_x >= lane_x - (GUTTER + 12.0) => {
+            (lane_x, lane_x, lane_x + 14.0, "start", to_kernel - lane_x - 14.0)
+        }
+        Shape::AppNote => (lane_x, lane_x, lane_x - 14.0, "end", lane_x - 14.0 - (GUTTER + 12.0)),
+    };
+    let lines = wrap(&text, width, FONT, 1);
+    RowLayout {
+        index,
+        seq: step.event.seq,
+        kind: step.event.kind.name(),
+        shape,
+        y,
+        x1,
+        x2,
+        lines,
+        label_x,
+        anchor,
+        current,
+        eagain: matches!(step.event.kind, EventKind::WouldBlockBurst { .. })
+            .then(|| step.counts.iter().map(|(_, n)| n).sum()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn place_phases(
+    out: &mut FigureLayout,
+    spans: &[PhaseSpan],
+    steps: &[Step],
+    first: usize,
+    cur: usize,
+    open_end: f64,
+    y_of: &dyn Fn(usize) -> f64,
+    lang: Lang,
+) {
+    let region = out.width - out.kernel_x - 18.0;
+    let columns = ((region / BRACE_COL_W).floor() as usize).max(1);
+    let col_w = region / columns as f64;
+    // The lowest y each column is taken to.
+    let mut taken = vec![f64::NEG_INFINITY; columns];
+    let mut marks: Vec<(u32, PhaseMark)> = Vec::new();
+    let mut visible: Vec<&PhaseSpan> = spans
+        .iter()
+        .filter(|s| s.from <= cur && s.to.is_none_or(|to| to >= first))
+        .filter(|s| out.lanes.iter().any(|l| l.thread == s.thread))
+        .collect();
+    visible.sort_by_key(|s| s.from);
+    for s in visible {
+        let ended = s.to.is_some_and(|to| to <= cur);
+        let y0 = if s.from >= first { y_of(s.from) } else { out.timeline_top };
+        let y1 = if ended { y_of(s.to.expect("ended")) } else { open_end };
+        let mid = (y0 + y1) / 2.0;
+        let (top, low) = (y0.min(mid - 16.0), y1.max(mid + 24.0));
+        let col = taken.iter().position(|&bottom| bottom + 4.0 < top).unwrap_or(columns - 1);
+        taken[col] = low;
+        let x = out.kernel_x + 16.0 + col as f64 * col_w;
+        let title = t(
+            lang,
+            match (s.phase, s.app_blocked) {
+                (Phase::Wait, _) => Key::WaitForData,
+                (Phase::Copy, false) => Key::KernelCopies,
+                (Phase::Copy, true) => Key::CopyData,
+                (Phase::Both, _) => Key::BothPhases,
+            },
+        );
+        let label = match (ended, s.ns) {
+            (false, _) if s.phase == Phase::Copy => t(lang, Key::StillCopying).into(),
+            (false, _) => t(lang, Key::StillWaiting).into(),
+            (true, Some(0)) => t(lang, Key::AlreadyThere).into(),
+            (true, Some(ns)) => format_duration(ns),
+            (true, None) => t(lang, Key::Unknown).into(),
+        };
+        let _ = steps;
+        marks.push((
+            s.thread,
+            PhaseMark {
+                phase: s.phase,
+                x,
+                y0,
+                y1,
+                ns: s.ns.filter(|_| ended),
+                label,
+                title: wrap(title, col_w - 26.0, FONT_MIN, 1).join(""),
+                in_progress: !ended,
+                app_blocked: s.app_blocked,
+            },
+        ));
+    }
+    for (thread, mark) in marks {
+        if let Some(lane) = out.lanes.iter_mut().find(|l| l.thread == thread) {
+            lane.phases.push(mark);
+        }
+    }
+}
+
+/// The phase the thread of the current step is in.
+fn phase_now(spans: &[PhaseSpan], steps: &[Step], cur: usize) -> &'static str {
+    let thread = steps[cur].event.thread.id;
+    let mine = || spans.iter().filter(|s| s.thread == thread);
+    if let Some(s) = mine().find(|s| s.from <= cur && s.to.is_none_or(|to| to > cur)) {
+        return s.phase.id();
+    }
+    if mine().any(|s| s.phase == Phase::Copy && s.to == Some(cur)) {
+        return "done";
+    }
+    "idle"
+}
+
+fn gap_label(from: u64, to: u64, speed: f64, y: f64, lang: Lang) -> GapLabel {
+    let real = to.saturating_sub(from);
+    let (_, compressed) = screen_gap_ms(real, speed);
+    let lines = if compressed {
+        vec![format_duration(real), t(lang, Key::Compressed).to_owned()]
+    } else {
+        vec![format_delta(from, to.max(from))]
+    };
+    GapLabel { y, lines, compressed }
+}
+
+/// Places the widgets in lines across the width; returns them and the panel's height.
+fn place_panel(widgets: Vec<Widget>, width: f64, lang: Lang) -> (Vec<PlacedWidget>, f64) {
+    const GAP: f64 = 18.0;
+    const PAD: f64 = 10.0;
+    const LEFT: f64 = 6.0;
+    let mut placed = Vec::new();
+    let (mut x, mut y) = (LEFT, 0.0);
+    for mut widget in widgets {
+        if widget.items.is_empty() && widget.note.is_none() {
+            widget.note = Some(t(lang, Key::Empty).to_owned());
+        }
+        let title = format!("{} · {}", widget.place.label(lang), widget.title);
+        let title_w = text_width(&title, FONT_MIN);
+        let note_w = widget.note.as_deref().map_or(0.0, |n| text_width(n, FONT_MIN) + 8.0);
+        let mut boxes = Vec::new();
+        let mut bx = 0.0;
+        let max_w = width - PAD - LEFT;
+        let mut more = 0;
+        let count = widget.items.len();
+        for (k, item) in widget.items.iter().enumerate() {
+            let w = text_width(&item.label, FONT_MIN) + 16.0;
+            // Keep room for a "+n" box if more items follow.
+            let reserve = if k + 1 < count { 44.0 } else { 0.0 };
+            if bx + w + reserve > max_w - note_w.min(max_w / 3.0) {
+                more = count - k;
+                break;
+            }
+            boxes.push((item.clone(), bx, w));
+            bx += w + 6.0;
+        }
+        let boxes_w = if more > 0 { bx + 40.0 } else { bx };
+        let w = title_w.max(boxes_w + note_w).min(max_w);
+        if x > LEFT && x + w > width - 4.0 {
+            x = LEFT;
+            y += WIDGET_H;
+        }
+        let note_x = if more > 0 { bx + 44.0 } else { bx + 2.0 };
+        let note = widget.note.clone().map(|n| {
+            let room = (w - note_x).max(60.0);
+            (wrap(&n, room, FONT_MIN, 1).join(""), note_x)
+        });
+        placed.push(PlacedWidget {
+            boxes: boxes.into_iter().map(|(i, bx, bw)| (i, x + bx, bw)).collect(),
+            note: note.map(|(n, nx)| (n, x + nx)),
+            widget,
+            x,
+            y,
+            w,
+            title: wrap(&title, w.max(title_w.min(max_w)), FONT_MIN, 1).join(""),
+            more,
+        });
+        x += w + GAP;
+    }
+    let height = if placed.is_empty() { 0.0 } else { y + WIDGET_H + 6.0 };
+    (placed, height)
+}
+
+/// An SVG path for a curly brace from `y0` to `y1` at `x`, its tip pointing `width` to the
+/// right. A span too short for a brace gets a flat bracket, never a crossed one.
+pub fn brace(x: f64, y0: f64, y1: f64, width: f64) -> String {
+    let (y0, y1) = if y1 < y0 { (y1, y0) } else { (y0, y1) };
+    if y1 - y0 < 8.0 {
+        let m = (y0 + y1) / 2.0;
+        return format!(
+            "M {x:.1} {:.1} L {:.1} {m:.1} L {x:.1} {:.1}",
+            m - 4.0,
+            x + width,
+            m + 4.0
+        );
+    }
+    let r = ((y1 - y0) / 4.0).min(10.0);
+    let mid = (y0 + y1) / 2.0;
+    let w = width / 2.0;
+    format!(
+        "M {x:.1} {y0:.1} Q {xa:.1} {y0:.1} {xa:.1} {ya:.1} L {xa:.1} {yb:.1} Q {xa:.1} {mid:.1} {xt:.1} {mid:.1} \
+         Q {xa:.1} {mid:.1} {xa:.1} {yc:.1} L {xa:.1} {yd:.1} Q {xa:.1} {y1:.1} {x:.1} {y1:.1}",
+        xa = x + w,
+        xt = x + width,
+        ya = y0 + r,
+        yb = mid - r,
+        yc = mid + r,
+        yd = y1 - r,
+    )
+}
+
+/// The y of a widget's boxes, relative to the widget's top.
+pub const BOX_Y: f64 = 24.0;
+/// Box height, for the view.
+pub const BOX_HEIGHT: f64 = BOX_H;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::ev;
+    use kettle_shared::RecvOutcome;
+
+    fn store(events: Vec<std::rc::Rc<kettle_shared::Event>>) -> ModelStore {
+        let mut s = ModelStore::default();
+        s.extend(events);
+        s
+    }
+
+    fn echo_round() -> ModelStore {
+        store(vec![
+            ev(1, 0, 1, EventKind::AcceptEnter),
+            ev(
+                2,
+                10_000,
+                1,
+                EventKind::AcceptExit {
+                    fd: Some(5),
+                    peer: Some("127.0.0.1:4000".into()),
+                    error: None,
+                },
+            ),
+            ev(3, 20_000, 1, EventKind::RecvEnter { fd: 5, len: 1024 }),
+            ev(4, 2_000_020_000, 1, EventKind::DataArrived { fd: 5 }),
+            ev(
+                5,
+                2_000_045_000,
+                1,
+                EventKind::RecvExit {
+                    fd: 5,
+                    outcome: RecvOutcome::Data { bytes: 6, preview: "hello\n".into() },
+                    wait_ns: Some(2_000_000_000),
+                    copy_ns: Some(25_000),
+                },
+            ),
+        ])
+    }
+
+    const ROOM: Room = Room { width: 760.0, height: 600.0 };
+
+    fn at(index: usize) -> Option<Position> {
+        Some(Position { index, progress: None })
+    }
+
+    #[test]
+    fn test_blocking_recv_gets_both_braces_with_measured_durations() {
+        let s = echo_round();
+        let d = layout("blocking", &s, at(4), 1e-4, Lang::En, ROOM, &|_| None);
+        assert_eq!(d.figure, Figure::Blocking);
+        let lane = &d.lanes[0];
+        let wait = lane.phases.iter().find(|p| p.phase == Phase::Wait).unwrap();
+        let copy = lane.phases.iter().find(|p| p.phase == Phase::Copy).unwrap();
+        assert_eq!((wait.ns, wait.label.as_str()), (Some(2_000_000_000), "2.00 s"));
+        assert_eq!((copy.ns, copy.label.as_str()), (Some(25_000), "25.0 µs"));
+        assert!(wait.y1 <= copy.y0 + 0.01 && copy.y0 < copy.y1);
+        assert_eq!(d.phase_now, "done");
+        assert!(lane.caption.is_some(), "one lane: Stevens' left-hand caption");
+    }
+
+    #[test]
+    fn test_phase_in_progress_has_no_duration_yet() {
+        let s = echo_round();
+        let d = layout("blocking", &s, at(2), 1e-4, Lang::En, ROOM, &|_| None);
+        let wait = &d.lanes[0].phases[0];
+        assert!(wait.in_progress && wait.ns.is_none());
+        assert_eq!(wait.label, "waiting…");
+        assert_eq!(d.phase_now, "wait");
+        assert_eq!(d.lanes[0].state, ["asleep in recv"]);
+    }
+
+    #[test]
+    fn test_gaps_are_never_negative_and_long_ones_say_compressed() {
+        let s = echo_round();
+        let d = layout("blocking", &s, at(4), 1e-4, Lang::En, ROOM, &|_| None);
+        assert!(d.gaps.iter().all(|g| !g.lines[0].starts_with('-')), "{:?}", d.gaps);
+        assert!(d.gaps.iter().any(|g| g.compressed && g.lines == ["2.00 s", "compressed"]));
+        for g in &d.gaps {
+            assert!(g.lines.iter().all(|l| text_width(l, FONT_MIN) <= GUTTER - 8.0), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn test_nothing_is_placed_outside_the_width_or_below_the_minimum_font() {
+        let s = echo_round();
+        for width in [420.0, 560.0, 760.0, 1100.0] {
+            let d = layout(
+                "blocking",
+                &s,
+                at(4),
+                1e-4,
+                Lang::En,
+                Room { width, height: 600.0 },
+                &|_| None,
+            );
+            for lane in &d.lanes {
+                for r in &lane.rows {
+                    for line in &r.lines {
+                        let w = text_width(line, FONT);
+                        let (l, rt) = if r.anchor == "end" {
+                            (r.label_x - w, r.label_x)
+                        } else {
+                            (r.label_x, r.label_x + w)
+                        };
+                        assert!(l >= 0.0 && rt <= width, "{width}: {line} spans {l}..{rt}");
+                    }
+                }
+                for p in &lane.phases {
+                    let w = text_width(&p.title, FONT_MIN).max(text_width(&p.label, FONT_DURATION));
+                    assert!(p.x + 26.0 + w <= width + 0.5, "{width}: {} at {}", p.title, p.x);
+                }
+            }
+            for w in &d.panel {
+                assert!(w.x + w.w <= width, "{width}: widget {:?}", w.title);
+            }
+        }
+    }
+
+    #[test]
+    fn test_rows_fit_the_room() {
+        let s = store((0..40).map(|i| ev(i, i * 1_000, 1, EventKind::AcceptEnter)).collect());
+        let d = layout(
+            "blocking",
+            &s,
+            at(39),
+            1e-4,
+            Lang::En,
+            Room { width: 760.0, height: 560.0 },
+            &|_| None,
+        );
+        assert!(d.height <= 560.0, "height {}", d.height);
+        let rows: usize = d.lanes.iter().map(|l| l.rows.len()).sum();
+        assert!((ROWS.0..=ROWS.1).contains(&rows), "{rows} rows");
+    }
+
+    #[test]
+    fn test_brace_spans_its_range_and_short_spans_stay_flat() {
+        let p = brace(10.0, 100.0, 200.0, 20.0);
+        assert!(p.starts_with("M 10.0 100.0"), "{p}");
+        assert!(p.ends_with("10.0 200.0"), "{p}");
+        assert!(p.contains("30.0 150.0"), "tip at the middle: {p}");
+        assert_eq!(brace(10.0, 100.0, 102.0, 20.0), "M 10.0 97.0 L 30.0 101.0 L 10.0 105.0");
+    }
+
+    #[test]
+    fn test_wrap_breaks_at_spaces_and_shortens_the_last_line() {
+        assert_eq!(wrap("blocked in recv", 200.0, 14.0, 2), ["blocked in recv"]);
+        assert_eq!(wrap("blocked in recv", 80.0, 14.0, 2), ["blocked in", "recv"]);
+        let one = wrap("a very long label that cannot fit", 100.0, 14.0, 1);
+        assert_eq!(one.len(), 1);
+        assert!(one[0].ends_with('…') && text_width(&one[0], 14.0) <= 100.0);
+        assert_eq!(wrap("阻塞于 recv", 60.0, 14.0, 2).len(), 2);
+    }
+
+    #[test]
+    fn test_two_threads_get_two_lanes_each_with_its_own_phases() {
+        let data = |fd, w, c| EventKind::RecvExit {
+            fd,
+            outcome: RecvOutcome::Data { bytes: 3, preview: "hi\n".into() },
+            wait_ns: Some(w),
+            copy_ns: Some(c),
+        };
+        let s = store(vec![
+            ev(1, 1_000, 2, EventKind::RecvEnter { fd: 5, len: 1024 }),
+            ev(2, 2_000, 3, EventKind::RecvEnter { fd: 6, len: 1024 }),
+            ev(3, 5_000, 3, EventKind::DataArrived { fd: 6 }),
+            ev(4, 5_400, 3, data(6, 3_000, 400)),
+            ev(5, 9_000, 2, EventKind::DataArrived { fd: 5 }),
+            ev(6, 9_700, 2, data(5, 8_000, 700)),
+        ]);
+        let d = layout("thread-per-conn", &s, at(5), 1e-4, Lang::En, ROOM, &|_| Some(0.0));
+        assert_eq!(d.lanes.len(), 2);
+        for (lane, wait) in d.lanes.iter().zip([8_000, 3_000]) {
+            let w = lane.phases.iter().find(|p| p.phase == Phase::Wait).unwrap();
+            assert_eq!(w.ns, Some(wait), "lane {}", lane.thread);
+            assert!(lane.state.join(" ").contains("0 % CPU"), "{:?}", lane.state);
+        }
+        assert_ne!(d.lanes[0].x, d.lanes[1].x);
+    }
+}

@@ -1,0 +1,293 @@
+//! What each step says, and how it is drawn: the words of Stevens' figures ("system call",
+//! "return", "data ready") filled with what was measured. Used by the figures and the event
+//! log, so a step reads the same in both.
+
+use kettle_shared::{CloseReason, Event, EventKind, RecvOutcome, SendOutcome};
+
+use crate::format::{format_count, format_duration, format_rate};
+use crate::i18n::{t, tf, Key, Lang};
+use crate::store::Step;
+
+/// How a step is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// "system call": an arrow from the thread's lane to the kernel.
+    Call,
+    /// "return …": an arrow from the kernel back to the lane.
+    Return,
+    /// Something the kernel did on its own (data arrived, a signal generated).
+    KernelNote,
+    /// Something the thread did without a system call.
+    AppNote,
+    /// The busy loop's staircase: many calls that each returned `EAGAIN`.
+    Stair,
+}
+
+impl Shape {
+    /// `data-shape`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Shape::Call => "call",
+            Shape::Return => "return",
+            Shape::KernelNote => "kernel-note",
+            Shape::AppNote => "app-note",
+            Shape::Stair => "stair",
+        }
+    }
+}
+
+/// Payload previews on one line: a newline shows as ⏎.
+pub fn preview(text: &str) -> String {
+    text.replace('\n', "⏎").replace('\r', "")
+}
+
+/// A close reason in words.
+pub fn close_reason(lang: Lang, reason: CloseReason) -> &'static str {
+    t(
+        lang,
+        match reason {
+            CloseReason::PeerClosed => Key::ClosePeerClosed,
+            CloseReason::Reset => Key::CloseReset,
+            CloseReason::Error => Key::CloseError,
+            CloseReason::Refused => Key::CloseRefused,
+            CloseReason::Stopped => Key::CloseStopped,
+        },
+    )
+}
+
+/// Describes one row: a single event, or a merged run (the staircase, sigio's work).
+pub fn describe_step(step: &Step, lang: Lang) -> (Shape, String) {
+    match &step.event.kind {
+        EventKind::WouldBlockBurst { .. } => {
+            let total: u64 = step.counts.iter().map(|(_, n)| n).sum();
+            let calls = step.counts.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join("/");
+            let span_ns = step.event.t_ns.saturating_sub(step.first_ns);
+            // Each burst counts the EAGAINs of one window since the previous one, so a rate
+            // needs at least two bursts to have a time span.
+            let text = if step.merged > 1 && span_ns > 0 {
+                let per_s = total as f64 * 1e9 / span_ns as f64;
+                tf(lang, Key::StepEagainRate, &[&format_count(total), &calls, &format_rate(per_s)])
+            } else {
+                tf(lang, Key::StepEagain, &[&format_count(total), &calls])
+            };
+            (Shape::Stair, text)
+        }
+        EventKind::WorkDone { .. } => {
+            (Shape::AppNote, tf(lang, Key::StepWork, &[&format_count(step.count("units"))]))
+        }
+        _ => describe(&step.event, lang),
+    }
+}
+
+/// Describes one event.
+pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
+    use Shape::*;
+    match &event.kind {
+        EventKind::Listen { addr, backlog } => (Call, tf(lang, Key::StepListen, &[addr, backlog])),
+        EventKind::Stopped { reason } => (AppNote, tf(lang, Key::StepStopped, &[reason])),
+        EventKind::ThreadSpawned => (AppNote, t(lang, Key::StepThreadStarted).into()),
+        EventKind::ThreadExited => (AppNote, t(lang, Key::StepThreadExited).into()),
+        EventKind::ThreadBlocked { on } if on == "queue" => {
+            (AppNote, t(lang, Key::StepSleepsOnQueue).into())
+        }
+        EventKind::ThreadBlocked { on } => (AppNote, tf(lang, Key::StepThreadBlocked, &[on])),
+        EventKind::ThreadWoken { by } => (KernelNote, tf(lang, Key::StepThreadWoken, &[by])),
+        EventKind::AcceptEnter => (Call, "accept()".into()),
+        EventKind::AcceptExit { fd, peer, error } => match (fd, error) {
+            (_, Some(e)) => (Return, tf(lang, Key::StepReturnErr, &[&e.errno])),
+            (fd, None) => (
+                Return,
+                tf(
+                    lang,
+                    Key::StepAcceptReturned,
+                    &[&fd.map_or("?".into(), |f| f.to_string()), &peer.clone().unwrap_or_default()],
+                ),
+            ),
+        },
+        EventKind::Backlog { queued, max } => {
+            (KernelNote, tf(lang, Key::WBacklogNote, &[queued, max]))
+        }
+        EventKind::RecvEnter { fd, .. } => (Call, format!("recv(fd {fd})")),
+        EventKind::DataArrived { fd } => (KernelNote, tf(lang, Key::StepDataArrived, &[fd])),
+        EventKind::RecvExit { outcome, .. } => (
+            Return,
+            match outcome {
+                RecvOutcome::Data { bytes, preview: p } => {
+                    tf(lang, Key::StepRecvData, &[bytes, &preview(p)])
+                }
+                RecvOutcome::Eof => t(lang, Key::StepRecvEof).into(),
+                RecvOutcome::WouldBlock => tf(lang, Key::StepReturnErr, &[&"EAGAIN"]),
+                RecvOutcome::Error(e) => tf(lang, Key::StepReturnErr, &[&e.errno]),
+            },
+        ),
+        EventKind::SendEnter { fd, bytes } => (Call, tf(lang, Key::StepSend, &[fd, bytes])),
+        EventKind::SendExit { outcome, .. } => (
+            Return,
+            match outcome {
+                SendOutcome::Sent { bytes } => tf(lang, Key::StepSent, &[bytes]),
+                SendOutcome::WouldBlock => tf(lang, Key::StepReturnErr, &[&"EAGAIN"]),
+                SendOutcome::Error(e) => tf(lang, Key::StepReturnErr, &[&e.errno]),
+            },
+        ),
+        EventKind::Close { fd, reason } => {
+            (Call, tf(lang, Key::StepClose, &[fd, &close_reason(lang, *reason)]))
+        }
+        EventKind::Refused { reason } => (AppNote, tf(lang, Key::StepRefused, &[reason])),
+        EventKind::WaitEnter { api, watched } => {
+            (Call, tf(lang, Key::StepWait, &[&crate::timeline::wait_name(*api), &watched.len()]))
+        }
+        EventKind::WaitReturned { ready, .. } if ready.is_empty() => {
+            (Return, t(lang, Key::StepWaitNothing).into())
+        }
+        EventKind::WaitReturned { ready, .. } => {
+            let fds = ready.iter().map(|r| format!("fd {}", r.fd)).collect::<Vec<_>>().join(", ");
+            (Return, tf(lang, Key::StepWaitReturned, &[&ready.len(), &fds]))
+        }
+        EventKind::SignalHandler { signo, name } => {
+            (Call, tf(lang, Key::StepSigaction, &[&signal_name(*signo, name)]))
+        }
+        EventKind::SignalDelivered { signo, name, fd } => (
+            Return,
+            match fd {
+                Some(fd) => tf(lang, Key::StepSignal, &[&signal_name(*signo, name), fd]),
+                None => tf(lang, Key::StepSignalNoFd, &[&signal_name(*signo, name)]),
+            },
+        ),
+        EventKind::Submit { op, fd } if op == "aio_read" => {
+            (Call, tf(lang, Key::StepAioRead, &[fd]))
+        }
+        EventKind::Submit { op, fd } => (AppNote, tf(lang, Key::StepSqe, &[op, fd])),
+        EventKind::Complete { op, fd, result, .. } if op == "aio_read" => {
+            (AppNote, tf(lang, Key::StepAioDone, &[fd, result]))
+        }
+        EventKind::Complete { op, fd, result, .. } => {
+            (Return, tf(lang, Key::StepCqe, &[op, fd, &completion_result(*result)]))
+        }
+        EventKind::RingEnter { submitted, wait_for } => {
+            (Call, tf(lang, Key::StepRingEnter, &[submitted, wait_for]))
+        }
+        EventKind::RingExit { timed_out: true, completions: 0 } => {
+            (Return, t(lang, Key::StepRingTimeout).into())
+        }
+        EventKind::RingExit { completions, .. } => {
+            (Return, tf(lang, Key::StepRingExit, &[completions]))
+        }
+        EventKind::WouldBlockBurst { call, count } => {
+            (Stair, tf(lang, Key::StepEagain, &[&format_count(*count), call]))
+        }
+        EventKind::WorkDone { units } => (AppNote, tf(lang, Key::StepWork, &[units])),
+        EventKind::EpollCtl { op, fd, events, error } => (
+            Call,
+            tf(
+                lang,
+                Key::StepEpollCtl,
+                &[
+                    &format!("EPOLL_CTL_{}", op.to_uppercase()),
+                    fd,
+                    &match error {
+                        Some(e) => format!("→ {}", e.errno),
+                        None => events.clone(),
+                    },
+                ],
+            ),
+        ),
+        EventKind::Register { fd, interest, callback } => {
+            (AppNote, tf(lang, Key::StepRegister, &[fd, interest, callback]))
+        }
+        EventKind::Unregister { fd } => (AppNote, tf(lang, Key::StepUnregister, &[fd])),
+        EventKind::Callback { name, fd } => (AppNote, tf(lang, Key::StepCallback, &[name, fd])),
+        EventKind::ConnQueued { fd, depth, .. } => {
+            (AppNote, tf(lang, Key::StepQueued, &[fd, depth]))
+        }
+        EventKind::ConnDequeued { fd, waited_ns, .. } => {
+            (AppNote, tf(lang, Key::StepDequeued, &[fd, &format_duration(*waited_ns)]))
+        }
+        EventKind::ChildSpawned { pid, fd } => {
+            (AppNote, tf(lang, Key::StepChildSpawned, &[pid, fd]))
+        }
+        EventKind::ChildReaped { pid, status } => {
+            (Return, tf(lang, Key::StepChildReaped, &[pid, status]))
+        }
+        EventKind::SeenInSyscall { call, fd, .. } => {
+            (AppNote, tf(lang, Key::StepSeenInSyscall, &[call, fd]))
+        }
+        EventKind::ThreadStack { stack_bytes } => {
+            (AppNote, tf(lang, Key::LaneStack, &[&crate::format::format_bytes(*stack_bytes)]))
+        }
+        EventKind::ThreadSample { cpu_ns, conns, syscalls } => (
+            AppNote,
+            format!("cpu {} · conns {conns} · syscalls {syscalls}", format_duration(*cpu_ns)),
+        ),
+        EventKind::ClientConnected { client, target, local } => {
+            (AppNote, format!("#{client} → {target} ({local})"))
+        }
+        EventKind::ClientSent { client, bytes } | EventKind::ClientReceived { client, bytes } => {
+            (AppNote, format!("#{client}: {bytes} B"))
+        }
+        EventKind::ClientClosed { client, reason } => (AppNote, format!("#{client}: {reason}")),
+    }
+}
+
+/// A signal's name: the backend's (`SIGRTMIN+2`), or for an older backend, the number.
+pub fn signal_name(signo: i32, name: &str) -> String {
+    if name.is_empty() {
+        format!("signal {signo}")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// An io_uring result: bytes or a descriptor, or the errno of a negative result.
+fn completion_result(result: i64) -> String {
+    match result {
+        r if r >= 0 => r.to_string(),
+        -11 => "-EAGAIN".into(),
+        -104 => "-ECONNRESET".into(),
+        -24 => "-EMFILE".into(),
+        r => r.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::ev;
+    use crate::store::ModelStore;
+
+    #[test]
+    fn test_staircase_row_says_how_many_and_how_fast() {
+        let mut s = ModelStore::default();
+        s.extend((1..=11).map(|i| {
+            ev(
+                i,
+                i * 100_000_000,
+                1,
+                EventKind::WouldBlockBurst { call: "recv".into(), count: 30_000 },
+            )
+        }));
+        let step = &s.steps().list[0];
+        let (shape, text) = describe_step(step, Lang::En);
+        assert_eq!(shape, Shape::Stair);
+        assert_eq!(text, "330 000 × recv → EAGAIN, 330k/s");
+    }
+
+    #[test]
+    fn test_signal_is_named_as_the_backend_names_it() {
+        let e = ev(
+            1,
+            1,
+            1,
+            EventKind::SignalDelivered { signo: 36, name: "SIGRTMIN+2".into(), fd: Some(7) },
+        );
+        assert_eq!(describe(&e, Lang::En).1, "deliver SIGRTMIN+2: fd 7");
+        assert_eq!(describe(&e, Lang::Zh).1, "递送 SIGRTMIN+2:fd 7");
+    }
+
+    #[test]
+    fn test_io_uring_sqe_is_not_a_system_call_but_aio_read_is() {
+        let sqe = ev(1, 1, 1, EventKind::Submit { op: "recv".into(), fd: 7 });
+        assert_eq!(describe(&sqe, Lang::En).0, Shape::AppNote);
+        let aio = ev(1, 1, 1, EventKind::Submit { op: "aio_read".into(), fd: 7 });
+        assert_eq!(describe(&aio, Lang::En).0, Shape::Call);
+    }
+}
