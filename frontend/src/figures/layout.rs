@@ -37,7 +37,7 @@ pub const FONT_DURATION: f64 = 16.0;
 /// Height of one step.
 pub const ROW_H: f64 = 36.0;
 /// Left gutter holding the real time between rows.
-pub const GUTTER: f64 = 100.0;
+pub const GUTTER: f64 = 104.0;
 /// How far above the first row the column titles sit (the lane headers are below them).
 pub const HEADER_TITLES: f64 = 70.0;
 /// How far above the first row a lane's name sits; its state's lines follow, 16 apart.
