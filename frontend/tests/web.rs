@@ -178,7 +178,7 @@ async fn echo_client_shows_backlog_then_accept_and_sends_lines() {
 }
 
 #[wasm_bindgen_test]
-async fn diagram_draws_measured_phases_and_steps() {
+async fn figure_draws_its_lane_with_measured_phases_and_steps() {
     let page = Page::mount().await;
     page.feed(hello(PROTOCOL_VERSION, ModelState::Running)).await;
     let events = vec![
@@ -207,12 +207,16 @@ async fn diagram_draws_measured_phases_and_steps() {
     page.dispatch.emit(Action::TogglePause);
     page.dispatch.emit(Action::Live);
     yew::scheduler::flush().await;
-    let svg = page.query("svg#diagram").unwrap();
+    let svg = page.query("svg#figure[data-model=\"blocking\"][data-figure=\"6.1\"]").unwrap();
     assert_eq!(svg.get_attribute("data-phase").as_deref(), Some("done"));
-    assert_eq!(svg.get_attribute("data-step").as_deref(), Some("4"));
-    assert!(page.query("g.step[data-kind=\"data_arrived\"]").is_some());
-    assert_eq!(page.text("g.phase[data-phase=\"wait\"] text"), "200 ms");
-    assert_eq!(page.text("g.phase[data-phase=\"copy\"] text"), "30.0 µs");
+    assert_eq!(svg.get_attribute("data-seq").as_deref(), Some("5"));
+    let lane = "#figure [data-lane][data-thread=\"1\"]";
+    assert!(page.query(&format!("{lane} g.step[data-kind=\"data_arrived\"]")).is_some());
+    let wait = format!("{lane} g.phase[data-phase=\"wait\"][data-ns=\"200000000\"] text.duration");
+    assert_eq!(page.text(&wait), "200 ms");
+    let copy = format!("{lane} g.phase[data-phase=\"copy\"][data-ns=\"30000\"] text.duration");
+    assert_eq!(page.text(&copy), "30.0 µs");
+    assert!(page.query("#figure [data-backlog]").is_some(), "the kernel's listen backlog");
     assert_eq!(page.root.query_selector_all("#event-log .event-row").unwrap().length(), 5);
 }
 
@@ -275,4 +279,9 @@ async fn keyboard_controls_playback_but_not_while_typing() {
     document.dispatch_event(&key("L")).unwrap();
     yew::scheduler::flush().await;
     assert_eq!(page.text("#lang"), "English");
+    // F: presenter mode, the figure and the echo clients only.
+    document.dispatch_event(&key("f")).unwrap();
+    yew::scheduler::flush().await;
+    assert!(page.query("main.layout.presenter #figure-panel").is_some());
+    assert!(page.query("#model-list").is_none() && page.query("#echo").is_some());
 }

@@ -637,17 +637,19 @@ fn place_phases(
     }
 }
 
-/// The phase the thread of the current step is in.
+/// The phase the thread of the current step is in: of its latest input that has begun, the
+/// phase going on, or `done` once its copy ended; `idle` before any.
 fn phase_now(spans: &[PhaseSpan], steps: &[Step], cur: usize) -> &'static str {
     let thread = steps[cur].event.thread.id;
-    let mine = || spans.iter().filter(|s| s.thread == thread);
-    if let Some(s) = mine().find(|s| s.from <= cur && s.to.is_none_or(|to| to > cur)) {
+    let mine = || spans.iter().filter(|s| s.thread == thread && s.from <= cur);
+    if let Some(s) = mine().find(|s| s.to.is_none_or(|to| to > cur)) {
         return s.phase.id();
     }
-    if mine().any(|s| s.phase == Phase::Copy && s.to == Some(cur)) {
-        return "done";
+    match mine().max_by_key(|s| (s.from, s.phase != Phase::Wait)) {
+        Some(s) if s.phase != Phase::Wait => "done",
+        Some(_) => Phase::Copy.id(),
+        None => "idle",
     }
-    "idle"
 }
 
 fn gap_label(from: u64, to: u64, speed: f64, y: f64, lang: Lang) -> GapLabel {
