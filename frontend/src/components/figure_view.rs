@@ -216,7 +216,7 @@ fn lane(l: &LaneLayout, d: &FigureLayout, lang: Lang) -> Html {
                 </line>
             }) }
             { for l.phases.iter().map(|p| {
-                let mid = (p.y0 + p.y1) / 2.0;
+                let mid = p.label_y;
                 let ns = p.ns.map(|ns| AttrValue::from(ns.to_string()));
                 let path = brace(p.x, p.y0, p.y1, 12.0);
                 html! {

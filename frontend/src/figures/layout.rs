@@ -212,6 +212,8 @@ pub struct PhaseMark {
     pub y0: f64,
     /// Bottom.
     pub y1: f64,
+    /// Where its labels sit (at the brace's tip, or just below the label above it).
+    pub label_y: f64,
     /// The measured duration (`data-ns`), once it ended.
     pub ns: Option<u64>,
     /// The duration's text, or what is going on.
@@ -465,7 +467,7 @@ pub fn layout(
         out.lanes.push(l);
     }
 
-    place_phases(&mut out, &spans, steps, first, cur, open_end, &y_of, lang);
+    place_phases(&mut out, &spans, first, cur, open_end, &y_of, lang);
     out.phase_now = phase_now(&spans, steps, cur);
 
     // Real time between rows.
@@ -566,11 +568,9 @@ fn row(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn place_phases(
     out: &mut FigureLayout,
     spans: &[PhaseSpan],
-    steps: &[Step],
     first: usize,
     cur: usize,
     open_end: f64,
@@ -580,8 +580,12 @@ fn place_phases(
     let region = out.width - out.kernel_x - 18.0;
     let columns = ((region / BRACE_COL_W).floor() as usize).max(1);
     let col_w = region / columns as f64;
-    // The lowest y each column is taken to.
-    let mut taken = vec![f64::NEG_INFINITY; columns];
+    // Per column: where its lowest brace ends, and where its lowest label ends. Braces of one
+    // column never overlap; a label that would run into the one above it moves down (the wait
+    // and copy of one input, one above the other, share a column, as in Stevens).
+    let mut brace_end = vec![f64::NEG_INFINITY; columns];
+    let mut label_end = vec![f64::NEG_INFINITY; columns];
+    let limit = out.height - 26.0;
     let mut marks: Vec<(u32, PhaseMark)> = Vec::new();
     let mut visible: Vec<&PhaseSpan> = spans
         .iter()
@@ -594,9 +598,13 @@ fn place_phases(
         let y0 = if s.from >= first { y_of(s.from) } else { out.timeline_top };
         let y1 = if ended { y_of(s.to.expect("ended")) } else { open_end };
         let mid = (y0 + y1) / 2.0;
-        let (top, low) = (y0.min(mid - 16.0), y1.max(mid + 24.0));
-        let col = taken.iter().position(|&bottom| bottom + 4.0 < top).unwrap_or(columns - 1);
-        taken[col] = low;
+        let label_at = |col: usize| mid.max(label_end[col] + 20.0);
+        let col = (0..columns)
+            .find(|&c| brace_end[c] + 2.0 <= y0 && label_at(c) <= limit)
+            .unwrap_or(columns - 1);
+        let label_y = label_at(col).min(limit);
+        brace_end[col] = y1;
+        label_end[col] = label_y + 22.0;
         let x = out.kernel_x + 16.0 + col as f64 * col_w;
         let title = t(
             lang,
@@ -614,7 +622,6 @@ fn place_phases(
             (true, Some(ns)) => format_duration(ns),
             (true, None) => t(lang, Key::Unknown).into(),
         };
-        let _ = steps;
         marks.push((
             s.thread,
             PhaseMark {
@@ -622,6 +629,7 @@ fn place_phases(
                 x,
                 y0,
                 y1,
+                label_y,
                 ns: s.ns.filter(|_| ended),
                 label,
                 title: wrap(title, col_w - 26.0, FONT_MIN, 1).join(""),
