@@ -32,7 +32,9 @@ async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
     // wait until every worker has gone to sleep there, instead of assuming it has by now.
     let workers = ModelOptions::default().pool_workers;
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().filter(|e| matches!(&e.kind, EventKind::ThreadBlocked { on } if on == "queue")).count()
+        ev.iter()
+            .filter(|e| matches!(&e.kind, EventKind::ThreadBlocked { on } if on == "queue"))
+            .count()
             >= workers
     })
     .await;
