@@ -155,6 +155,11 @@ impl Registry {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The recorder the models record through.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
     /// Every model, in teaching order.
     pub fn list(&self) -> Vec<ModelInfo> {
         let slots = self.lock();

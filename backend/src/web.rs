@@ -33,7 +33,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use crate::clock::clock;
 use crate::models::ModelOptions;
-use crate::recorder::{Batch, Recorder};
+use crate::recorder::{Batch, Position, Recorder};
 use crate::registry::{Registry, RegistryError};
 use crate::relay::EchoClients;
 
@@ -292,12 +292,9 @@ struct Viewer {
     state: AppState,
     /// `None`: every model.
     subscription: Option<Vec<String>>,
-    /// Recorder drops already reported to this viewer.
-    recorder_dropped_seen: u64,
-    /// Batch events up to this `seq` were already sent as history.
-    history_seq: u64,
-    /// Events this viewer missed because it fell behind, not yet reported.
-    lagged: u64,
+    /// Where this viewer is in the batch stream: which seqs it has had (the history included)
+    /// and how many it lost, counted from the holes.
+    position: Position,
     /// Replies and echoes; the sending side lives in `echo`.
     out_rx: mpsc::Receiver<ServerMsg>,
     echo: EchoClients,
@@ -313,16 +310,7 @@ impl Viewer {
     fn new(state: AppState) -> Viewer {
         let (out_tx, out_rx) = mpsc::channel(VIEWER_QUEUE);
         let echo = EchoClients::new(state.registry.clone(), state.recorder.clone(), out_tx);
-        let recorder_dropped_seen = state.recorder.dropped_total();
-        Viewer {
-            state,
-            subscription: None,
-            recorder_dropped_seen,
-            history_seq: 0,
-            lagged: 0,
-            out_rx,
-            echo,
-        }
+        Viewer { state, subscription: None, position: Position::after(0), out_rx, echo }
     }
 
     async fn run(mut self, mut socket: WebSocket) {
@@ -347,8 +335,9 @@ impl Viewer {
     /// Hello, then the recent history as a first batch (subscribe to batches before calling).
     async fn greet(&mut self, socket: &mut WebSocket, hello: &ServerMsg) -> Result<(), End> {
         send(socket, hello).await?;
-        let history = self.state.recorder.history();
-        self.history_seq = history.last().map_or(0, |e| e.seq);
+        let (history, through) = self.state.recorder.history();
+        // Losses are counted from here: what happened before this viewer came is not its loss.
+        self.position = Position::after(through);
         if history.is_empty() {
             return Ok(());
         }
@@ -373,12 +362,9 @@ impl Viewer {
                 },
                 batch = batches.recv() => match batch {
                     Ok(batch) => self.filter(&batch),
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        // Whole batches were overwritten before we read them; their size is
-                        // unknown here, so count the worst case of a full batch each.
-                        self.lagged += n * crate::recorder::BATCH_EVENTS as u64;
-                        None
-                    }
+                    // Whole batches were overwritten before we read them. Nothing to count here:
+                    // their seqs are a hole that the next batch we read reveals, exactly.
+                    Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
                 change = changes.recv() => match change {
@@ -396,19 +382,16 @@ impl Viewer {
         }
     }
 
-    /// The part of a batch this viewer subscribed to, with what it missed.
+    /// The part of a batch this viewer subscribed to, with what it lost since the last one:
+    /// the holes in the seqs of the whole batch stream, counted before the subscription
+    /// filter (a lost event's model is unknown).
     fn filter(&mut self, batch: &Batch) -> Option<ServerMsg> {
-        let events: Vec<_> = batch
-            .events
+        let (fresh, dropped) = self.position.take(batch);
+        let events: Vec<_> = fresh
             .iter()
-            .filter(|e| e.seq > self.history_seq)
             .filter(|e| self.subscription.as_ref().is_none_or(|ids| ids.contains(&e.model)))
             .cloned()
             .collect();
-        let dropped =
-            batch.recorder_dropped_total.saturating_sub(self.recorder_dropped_seen) + self.lagged;
-        self.recorder_dropped_seen = self.recorder_dropped_seen.max(batch.recorder_dropped_total);
-        self.lagged = 0;
         (!events.is_empty() || dropped > 0).then_some(ServerMsg::Batch { events, dropped })
     }
 

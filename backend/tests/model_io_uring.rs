@@ -1,5 +1,6 @@
 //! io_uring (Stevens Fig. 6.5, done by the kernel) over real sockets: requests are submitted,
-//! and a recv's completion means the data is already in the buffer.
+//! a recv's completion means the data is already in the buffer, and the kernel's receive stamp
+//! (`data_arrived`) splits the wait between the two phases the kernel did.
 //!
 //! Where the kernel refuses io_uring these tests check that the model is listed as
 //! unavailable with a reason instead (the registry's unit test covers that path for sure).
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use common::*;
 use echo_checks::*;
-use kettle_shared::{CloseReason, EventKind, ModelState};
+use kettle_shared::{CloseReason, Event, EventKind, ModelState};
 
 const MODEL: &str = "io-uring";
 
@@ -73,6 +74,8 @@ async fn one_line_is_submit_recv_then_complete_with_the_data_then_submit_send() 
         steps[1..],
         [
             "submit recv",
+            // The kernel's stamp of the data's arrival: the end of phase 1.
+            "data_arrived",
             "complete recv 5",
             "submit send",
             "complete send 5",
@@ -82,12 +85,189 @@ async fn one_line_is_submit_recv_then_complete_with_the_data_then_submit_send() 
         ],
         "{steps:?}"
     );
-    // Between submit and completion the thread slept in io_uring_enter, for every socket at once.
-    assert!(events.iter().any(|e| e.model == MODEL
-        && matches!(&e.kind, EventKind::ThreadBlocked { on } if on == "io_uring_enter")));
+    // Between submit and completion the thread slept in io_uring_enter, for every socket at once:
+    // the call that handed the recv to the kernel submitted it, and the one that returned with
+    // its completion counted it.
+    let ring = ring_steps(&events);
+    let submit_recv = ring.iter().position(|s| s == "submit recv").unwrap();
+    let entered = ring[submit_recv..].iter().find(|s| s.starts_with("ring_enter")).unwrap();
+    assert_ne!(entered, "ring_enter 0", "{ring:?}");
+    let completed = ring.iter().position(|s| s == "complete recv 5").unwrap();
+    let exit = ring[..completed].iter().rposition(|s| s.starts_with("ring_exit")).unwrap();
+    assert!(!ring[exit].ends_with("timed out"), "{ring:?}");
     assert!(events
         .iter()
         .any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::PeerClosed, .. })));
+    server.shutdown().await.unwrap();
+}
+
+/// The io-uring thread's ring calls and requests, as words: `ring_enter <submitted>`,
+/// `ring_exit <completions>[ timed out]`, `submit <op>`, `complete <op> <result>`.
+fn ring_steps(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e.model == MODEL && e.thread.name == MODEL)
+        .filter_map(|e| match &e.kind {
+            EventKind::RingEnter { submitted, wait_for } => {
+                assert_eq!(*wait_for, 1);
+                Some(format!("ring_enter {submitted}"))
+            }
+            EventKind::RingExit { completions, timed_out } => Some(format!(
+                "ring_exit {completions}{}",
+                if *timed_out { " timed out" } else { "" }
+            )),
+            EventKind::Submit { op, .. } => Some(format!("submit {op}")),
+            EventKind::Complete { op, result, .. } => Some(format!("complete {op} {result}")),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_ring_enter_submits_the_queued_requests_and_each_ring_exit_counts_the_completions() {
+    let Some(server) = kettle_with_io_uring().await else { return };
+    let addr = model_addr(&server, MODEL);
+    let (mut ws, _) = viewer(&server).await;
+    tokio::task::spawn_blocking(move || {
+        let mut clients: Vec<_> = (0..3).map(|_| client(addr)).collect();
+        for (i, c) in clients.iter_mut().enumerate() {
+            let line = format!("line {i}");
+            c.write_all(line.as_bytes()).unwrap();
+            assert_eq!(read_n(c, line.len()), line.to_uppercase().as_bytes());
+        }
+    })
+    .await
+    .unwrap();
+    let mut events = Vec::new();
+    // Wait for the three closes, and for an idle wait that ends on the 250 ms stop check.
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        let closes = ev.iter().filter(|e| matches!(e.kind, EventKind::Close { .. })).count();
+        let idle = ev.iter().any(|e| matches!(e.kind, EventKind::RingExit { timed_out: true, .. }));
+        closes == 3 && idle
+    })
+    .await;
+    let steps = ring_steps(&events);
+    // Cut the thread's story at each ring_enter: the SQEs queued since the previous call are
+    // what it submits, and its ring_exit counts the completions reaped right after it.
+    let starts: Vec<usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.starts_with("ring_enter"))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(starts.len() >= 4, "{steps:?}");
+    for pair in starts.windows(2) {
+        let (enter, next) = (pair[0], pair[1]);
+        let exit = enter + 1;
+        assert!(steps[exit].starts_with("ring_exit"), "{:?}", &steps[enter..next]);
+        let completions: usize =
+            steps[exit]["ring_exit ".len()..].split(' ').next().unwrap().parse().unwrap();
+        let completes = steps[exit..next].iter().filter(|s| s.starts_with("complete")).count();
+        assert_eq!(completions, completes, "{:?}", &steps[enter..next]);
+        // The requests queued while reaping are what the next call submits.
+        let submits = steps[exit..next].iter().filter(|s| s.starts_with("submit")).count();
+        assert_eq!(steps[next], format!("ring_enter {submits}"), "{:?}", &steps[enter..=next]);
+        // An idle wait that ended on the stop-check timeout found nothing.
+        if steps[exit].ends_with("timed out") {
+            assert_eq!(completions, 0, "{:?}", &steps[enter..next]);
+        }
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_accept_completion_names_the_client_it_accepted() {
+    let Some(server) = kettle_with_io_uring().await else { return };
+    let addr = model_addr(&server, MODEL);
+    let (mut ws, _) = viewer(&server).await;
+    let clients: Vec<_> = (0..2).map(|_| client(addr)).collect();
+    let locals: Vec<String> = clients.iter().map(|c| c.local_addr().unwrap().to_string()).collect();
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        let accepted = ev.iter().filter(|e| {
+            matches!(&e.kind, EventKind::Complete { op, result, .. } if op == "accept" && *result >= 0)
+        });
+        accepted.count() == 2
+    })
+    .await;
+    let mut peers: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Complete { op, result, peer, .. } if op == "accept" && *result >= 0 => {
+                Some(peer.clone().expect("a successful accept names its peer"))
+            }
+            _ => None,
+        })
+        .collect();
+    peers.sort();
+    let mut expected = locals.clone();
+    expected.sort();
+    assert_eq!(peers, expected, "each accept names the client it accepted");
+    drop(clients);
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_line_sent_200_ms_after_the_recv_was_submitted_shows_200_ms_of_phase_1() {
+    let Some(server) = kettle_with_io_uring().await else { return };
+    let addr = model_addr(&server, MODEL);
+    let (mut ws, _) = viewer(&server).await;
+    let mut c = client(addr);
+    let local = c.local_addr().unwrap().to_string();
+    let mut events = Vec::new();
+    // Wait until the recv for this client is submitted: the accept that names it, then its recv.
+    let conn_of = |ev: &[Event]| {
+        ev.iter().find_map(|e| match &e.kind {
+            EventKind::Complete { op, peer: Some(p), .. } if op == "accept" && *p == local => {
+                e.conn
+            }
+            _ => None,
+        })
+    };
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        conn_of(ev).is_some_and(|conn| {
+            ev.iter().any(|e| {
+                e.conn == Some(conn)
+                    && matches!(&e.kind, EventKind::Submit { op, .. } if op == "recv")
+            })
+        })
+    })
+    .await;
+    let conn = conn_of(&events).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reply = tokio::task::spawn_blocking(move || {
+        c.write_all(b"late").unwrap();
+        read_n(&mut c, 4)
+    });
+    assert_eq!(reply.await.unwrap(), b"LATE");
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| {
+            e.conn == Some(conn)
+                && matches!(&e.kind, EventKind::Complete { op, .. } if op == "recv")
+        })
+    })
+    .await;
+    let ours: Vec<&Event> = events.iter().filter(|e| e.conn == Some(conn)).collect();
+    let submit = ours
+        .iter()
+        .find(|e| matches!(&e.kind, EventKind::Submit { op, .. } if op == "recv"))
+        .unwrap();
+    let arrived = ours
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::DataArrived { .. }))
+        .expect("the kernel's receive stamp came with the completion");
+    // Recorded before the completion it came with, and (clocks converted) no later than it.
+    let complete = &ours[arrived + 1];
+    assert!(
+        matches!(&complete.kind, EventKind::Complete { op, result: 4, .. } if op == "recv"),
+        "{:?}",
+        kinds(&events)
+    );
+    let arrived = ours[arrived];
+    assert!(arrived.t_ns <= complete.t_ns + 1_000_000);
+    // Phase 1, waited for in the kernel, ends when the line reached the socket.
+    let phase_1_ms = (arrived.t_ns.saturating_sub(submit.t_ns)) / 1_000_000;
+    assert!(phase_1_ms >= 150, "phase 1 lasted only {phase_1_ms} ms");
     server.shutdown().await.unwrap();
 }
 

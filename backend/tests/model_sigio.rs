@@ -45,11 +45,10 @@ async fn one_line_is_signal_work_then_deliver_signal_then_recv_with_the_data_alr
     let names: Vec<_> = s.iter().map(|e| e.kind.name()).collect();
     // The handler is established first, for the realtime signal and for plain SIGIO.
     assert_eq!(names[..3], ["thread_spawned", "signal_handler", "signal_handler"], "{names:?}");
-    let rt = match s[1].kind {
-        EventKind::SignalHandler { signo } => signo,
-        _ => unreachable!(),
-    };
-    assert_eq!(s[2].kind, EventKind::SignalHandler { signo: libc::SIGIO });
+    // Named as a program would write them: the realtime one counted from glibc's SIGRTMIN().
+    let rt = libc::SIGRTMIN() + 2;
+    assert_eq!(s[1].kind, EventKind::SignalHandler { signo: rt, name: "SIGRTMIN+2".into() });
+    assert_eq!(s[2].kind, EventKind::SignalHandler { signo: libc::SIGIO, name: "SIGIO".into() });
     let fd = s
         .iter()
         .find_map(|e| match e.kind {
@@ -80,7 +79,7 @@ async fn one_line_is_signal_work_then_deliver_signal_then_recv_with_the_data_alr
     );
     assert_eq!(
         s[data_recv - 3].kind,
-        EventKind::SignalDelivered { signo: rt, fd: Some(fd) },
+        EventKind::SignalDelivered { signo: rt, name: "SIGRTMIN+2".into(), fd: Some(fd) },
         "the signal says which socket"
     );
     match s[data_recv - 4].kind {

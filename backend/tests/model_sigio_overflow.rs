@@ -23,7 +23,10 @@ async fn a_full_signal_queue_brings_plain_sigio_and_a_rescan_that_still_echoes_e
     tokio::task::spawn_blocking(move || echo_checks::concurrent_echo(addr, 10)).await.unwrap();
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| e.kind == EventKind::SignalDelivered { signo: libc::SIGIO, fd: None })
+        ev.iter().any(|e| {
+            e.kind
+                == EventKind::SignalDelivered { signo: libc::SIGIO, name: "SIGIO".into(), fd: None }
+        })
     })
     .await;
     server.shutdown().await.unwrap();

@@ -40,8 +40,10 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("sigio", &["rt_sigaction(", "F_SETOWN_EX", "F_SETSIG", "--- SIG", "recvmsg("]),
     // Requests in a ring shared with the kernel: no recv/send system calls at all.
     ("io-uring", &["io_uring_setup(", "io_uring_enter("]),
-    // glibc's aio: helper threads (clone) doing plain blocking reads.
-    ("posix-aio", &["accept4(", "clone3(|clone(", "read("]),
+    // glibc's aio: helper threads (clone) doing plain blocking reads — after a pread that a
+    // socket refuses with ESPIPE, which only glibc's helper does (the model's own threads also
+    // read(2), the /proc files where they look for the helper).
+    ("posix-aio", &["accept4(", "clone3(|clone(", "ESPIPE", "read("]),
 ];
 
 /// Starts `kettle serve` with one model under strace; returns (strace child, model port,

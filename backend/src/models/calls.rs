@@ -4,16 +4,20 @@
 //! needs) and records its entry and exit through the thread's [`Tracer`], so every model tells
 //! its story with the same words. A model that must *not* record each call — the busy loop,
 //! whose `EAGAIN`s are counted in bulk — calls nix directly and uses [`recv_stamped`].
+//!
+//! The kernel's receive timestamp (the end of phase 1) comes in a control message of
+//! `recvmsg(2)`. [`StampedMsg`] is the one place that asks for it and reads it: the models that
+//! call `recvmsg` themselves use it through [`recv_stamped`], and io_uring hands the same
+//! message header to the kernel in its `IORING_OP_RECVMSG` requests.
 
-use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use kettle_shared::{CloseReason, EventKind, RecvOutcome, SendOutcome};
 use nix::errno::Errno;
 use nix::sys::socket::{
-    accept4, getpeername, recvmsg, send, setsockopt, sockopt, ControlMessageOwned, MsgFlags,
-    SockFlag, SockaddrStorage, TimestampingFlag, Timestamps,
+    accept4, getpeername, send, setsockopt, sockopt, MsgFlags, SockFlag, SockaddrStorage,
+    TimestampingFlag,
 };
 
 use super::{preview, sys_error, StopSignal};
@@ -47,7 +51,7 @@ pub fn accept_recorded(
         Ok(raw) => {
             // SAFETY: accept4 just returned this descriptor and nothing else owns it.
             let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-            let peer = getpeername::<SockaddrStorage>(raw).ok().map(|a| a.to_string());
+            let peer = peer_name(raw);
             t.emit(Some(conn), EventKind::AcceptExit { fd: Some(raw), peer, error: None });
             Ok(fd)
         }
@@ -80,7 +84,7 @@ pub fn accept_unless_would_block(
             // SAFETY: accept4 just returned this descriptor and nothing else owns it.
             let fd = unsafe { OwnedFd::from_raw_fd(raw) };
             t.emit_at(enter, None, EventKind::AcceptEnter);
-            let peer = getpeername::<SockaddrStorage>(raw).ok().map(|a| a.to_string());
+            let peer = peer_name(raw);
             t.emit(Some(conn), EventKind::AcceptExit { fd: Some(raw), peer, error: None });
             Ok(fd)
         }
@@ -94,6 +98,13 @@ pub fn accept_unless_would_block(
             Err(e)
         }
     }
+}
+
+/// The peer address of an accepted connection (`getpeername(2)`), written as every model
+/// reports it (`127.0.0.1:50412`), so a viewer can match it with its echo client's local
+/// address. `None` if the peer is already gone.
+pub fn peer_name(fd: RawFd) -> Option<String> {
+    getpeername::<SockaddrStorage>(fd).ok().map(|a| a.to_string())
 }
 
 /// Records a failed `accept`, and a [`EventKind::Refused`] when it is for want of descriptors.
@@ -117,6 +128,82 @@ pub fn prepare_connection(fd: &OwnedFd) {
     let _ = setsockopt(fd, sockopt::TcpNoDelay, &true);
 }
 
+/// Bytes of control buffer for one `SCM_TIMESTAMPING` message (three timespecs: software,
+/// and two hardware stamps that stay zero here).
+const STAMP_CONTROL_BYTES: usize =
+    // SAFETY: CMSG_SPACE is arithmetic on its argument.
+    unsafe { libc::CMSG_SPACE((3 * std::mem::size_of::<libc::timespec>()) as u32) } as usize;
+
+/// The message header of one `recvmsg(2)` into one buffer, with a control buffer for the
+/// kernel's receive timestamp (`SCM_TIMESTAMPING`, asked for by [`prepare_connection`]).
+///
+/// The header points at the iovec and the control buffer inside this same value, and at the
+/// caller's data buffer: [`StampedMsg::prepare`] sets those pointers, so from then until the
+/// kernel is done with the header (the call returned, or io_uring's completion was reaped)
+/// neither this value nor the data buffer may move or be freed. io_uring keeps it in the
+/// connection's heap box for that reason.
+#[derive(Debug)]
+pub struct StampedMsg {
+    hdr: libc::msghdr,
+    iov: libc::iovec,
+    /// `u64`s so the buffer is aligned for `cmsghdr`.
+    control: [u64; STAMP_CONTROL_BYTES.div_ceil(8)],
+}
+
+impl Default for StampedMsg {
+    fn default() -> StampedMsg {
+        // SAFETY: msghdr and iovec are plain C structs; all zero (null pointers, zero lengths)
+        // is a valid, empty value of each.
+        unsafe { std::mem::zeroed() }
+    }
+}
+
+impl StampedMsg {
+    /// Points the header at `buf` (data) and at this value's own iovec and cleared control
+    /// buffer, and returns it for `recvmsg(2)` or an `IORING_OP_RECVMSG` request. See the type's
+    /// docs for how long both must then stay where they are.
+    pub fn prepare(&mut self, buf: &mut [u8]) -> *mut libc::msghdr {
+        self.control = Default::default();
+        self.iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        self.hdr = StampedMsg::default().hdr;
+        self.hdr.msg_iov = &raw mut self.iov;
+        self.hdr.msg_iovlen = 1;
+        self.hdr.msg_control = self.control.as_mut_ptr().cast();
+        self.hdr.msg_controllen = std::mem::size_of_val(&self.control) as _;
+        &raw mut self.hdr
+    }
+
+    /// After the kernel filled the header: when the data reached the socket, in ns on the
+    /// events' axis (converted from the kernel's `CLOCK_REALTIME` stamp), or `None` if the
+    /// kernel sent no stamp.
+    pub fn arrival(&self) -> Option<u64> {
+        // A header not prepared here, or moved since, points elsewhere: read nothing.
+        let control = self.control.as_ptr().cast::<libc::c_void>();
+        if self.hdr.msg_control.cast_const() != control
+            || self.hdr.msg_flags & libc::MSG_CTRUNC != 0
+        {
+            return None;
+        }
+        // SAFETY: msg_control points at our own control buffer and msg_controllen is at most its
+        // size (the kernel only lowers it), so the CMSG macros stay inside it; the data of an
+        // SCM_TIMESTAMPING message is three timespecs, read unaligned as the kernel packs them.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&self.hdr);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPING {
+                    let software =
+                        std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                    // A zero software stamp means "not stamped" (only a hardware one was asked).
+                    return (software.tv_sec != 0)
+                        .then(|| clock().from_realtime(software.tv_sec, software.tv_nsec));
+                }
+                c = libc::CMSG_NXTHDR(&self.hdr, c);
+            }
+        }
+        None
+    }
+}
+
 /// One `recvmsg(2)` without recording: bytes read and, when the kernel stamped them, when the
 /// data reached the socket (ns on the events' axis).
 pub fn recv_stamped(
@@ -124,18 +211,11 @@ pub fn recv_stamped(
     buf: &mut [u8],
     flags: MsgFlags,
 ) -> nix::Result<(usize, Option<u64>)> {
-    let mut cmsg = nix::cmsg_space!(Timestamps);
-    let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<()>(fd, &mut iov, Some(&mut cmsg), flags)?;
-    let arrival = msg.cmsgs().ok().and_then(|mut c| {
-        c.find_map(|c| match c {
-            ControlMessageOwned::ScmTimestampsns(ts) if ts.system.tv_sec() != 0 => {
-                Some(clock().from_realtime(ts.system.tv_sec(), ts.system.tv_nsec()))
-            }
-            _ => None,
-        })
-    });
-    Ok((msg.bytes, arrival))
+    let mut msg = StampedMsg::default();
+    let hdr = msg.prepare(buf);
+    // SAFETY: the header points into `msg` and `buf`, both alive and unmoved until it returns.
+    let n = Errno::result(unsafe { libc::recvmsg(fd, hdr, flags.bits()) })?;
+    Ok((n as usize, msg.arrival()))
 }
 
 /// One `recvmsg(2)`, recorded with its two phases: `recv_enter`, `data_arrived` (at the
@@ -291,7 +371,7 @@ pub fn close_recorded(fd: OwnedFd, conn: u64, reason: CloseReason, t: &Tracer, s
 
 #[cfg(test)]
 mod tests {
-    use super::phases;
+    use super::*;
 
     #[test]
     fn data_arriving_during_the_call_splits_it_in_two() {
@@ -306,5 +386,44 @@ mod tests {
     #[test]
     fn an_arrival_stamp_after_exit_is_clamped() {
         assert_eq!(phases(100, 400, 350), (250, 0));
+    }
+
+    #[test]
+    fn a_stamped_recv_reads_when_the_kernel_received_the_data() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let server = OwnedFd::from(server);
+        prepare_connection(&server);
+        // When no socket on the machine wanted receive stamps, the kernel switches them on a
+        // moment after the first one asks (a deferred static key), so the first bytes may come
+        // unstamped. Try until one is stamped.
+        for _ in 0..100 {
+            let before = clock().now_ns();
+            std::io::Write::write_all(&mut client, b"stamp").unwrap();
+            let mut buf = [0u8; 16];
+            let (n, arrival) =
+                recv_stamped(server.as_raw_fd(), &mut buf, MsgFlags::empty()).unwrap();
+            let after = clock().now_ns();
+            assert_eq!(&buf[..n], b"stamp");
+            if let Some(arrival) = arrival {
+                // Clocks are converted, so allow a millisecond either side.
+                let window = before.saturating_sub(1_000_000)..=after + 1_000_000;
+                assert!(window.contains(&arrival), "{before} {arrival} {after}");
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("no receive stamp in a second with SO_TIMESTAMPING on");
+    }
+
+    #[test]
+    fn an_unprepared_or_moved_message_reads_no_stamp() {
+        assert_eq!(StampedMsg::default().arrival(), None);
+        let mut buf = [0u8; 4];
+        let mut msg = Box::new(StampedMsg::default());
+        msg.prepare(&mut buf);
+        let moved = StampedMsg { ..*msg };
+        assert_eq!(moved.arrival(), None);
     }
 }

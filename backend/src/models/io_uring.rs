@@ -10,7 +10,7 @@
 //! loop:
 //!   io_uring_enter(submit queued SQEs, wait for ≥ 1 CQE)
 //!   for each CQE:
-//!     accept done → submit recv(new fd, buf)   the kernel waits for data AND copies it
+//!     accept done → submit recvmsg(new fd, buf)   the kernel waits for data AND copies it
 //!     recv done (n bytes already in buf) → upper-case, submit send(fd, buf[..n])
 //!     send done → submit the next recv
 //! ```
@@ -19,19 +19,32 @@
 //!
 //! - No call here waits for one socket or copies its data: `submit` only queues a request;
 //!   `complete` says the request is *finished* — for a `recv`, the bytes are already in the
-//!   buffer (phase 1 and phase 2 both happened in the kernel). Compare `sigio`, where the
-//!   signal only says "you may recv now" and the thread still copies.
-//! - One `io_uring_enter` both submits new requests and waits for completions, for every
-//!   connection at once. An echoed message typically costs two of them (one that submits the
-//!   send, one that submits the next recv) — counted in the thread's samples. The thread is
-//!   shown blocked in `io_uring_enter` between them (`thread_blocked`/`thread_woken`).
+//!   buffer. Compare `sigio`, where the signal only says "you may recv now" and the thread
+//!   still copies.
+//! - **Both phases are measured, and both were the kernel's.** The recv is an
+//!   `IORING_OP_RECVMSG` that also brings back the kernel's receive timestamp, recorded as
+//!   `data_arrived` just before the recv's `complete`. Phase 1, waiting for data, runs from the
+//!   recv's `submit` (handed to the kernel by the next `ring_enter`, a moment later) to that
+//!   stamp. Phase 2 runs from the stamp until the thread reaped the completion: somewhere in
+//!   that span the kernel copied the bytes into our buffer and posted the CQE — io_uring does
+//!   not say exactly when. The thread took part in neither: it slept in `io_uring_enter` for
+//!   every connection at once, or served others.
+//! - One `io_uring_enter` both submits new requests and waits for completions: `ring_enter`
+//!   says how many SQEs it handed to the kernel, `ring_exit` how many CQEs it found (each one a
+//!   `complete` that follows). An echoed message typically costs two of them (one that submits
+//!   the send, one that submits the next recv) — counted in the thread's samples. A
+//!   `ring_exit` with `timed_out` is the 250 ms stop check, not I/O.
+//! - Each accept's `complete` carries the client's address (`peer`), like `accept_exit` in the
+//!   blocking models, so a viewer can tell which client was accepted.
 //! - The kernel may refuse io_uring (`kernel.io_uring_disabled`, seccomp in containers): the
 //!   model is then listed as unavailable with the kernel's answer, and everything else runs.
 //!
 //! ## Details, and why
 //!
 //! - Each connection has exactly one request in flight (a recv or a send), so its id is the
-//!   request's `user_data`; the listener's accept is 0, an `EMFILE` back-off timer is 1. A
+//!   request's `user_data`; the listener's accept is 0, an `EMFILE` back-off timer is 1. Its
+//!   buffer and the recv's message header (with the iovec and the control buffer for the
+//!   timestamp) share one heap box, which stays put while the kernel may use it. A
 //!   client that never reads leaves its send pending in the kernel, and its connection is not
 //!   read meanwhile: at most [`RECV_BYTES`] wait per connection.
 //! - The submission queue has [`RING_ENTRIES`] slots; requests that do not fit wait in a
@@ -39,9 +52,10 @@
 //! - Out of descriptors, the accept completes with `-EMFILE`: recorded, and the next accept is
 //!   submitted after a 100 ms `IORING_OP_TIMEOUT` (no busy loop, no sleeping thread).
 //! - The wait in `io_uring_enter` has a 250 ms timeout so a stop is noticed even with nothing
-//!   in flight. On a stop the sockets are shut down (every recv completes with 0), and the
-//!   model waits for every request in flight to complete before the buffers and the ring are
-//!   freed: the kernel may write into a buffer until its CQE is seen.
+//!   in flight. On a stop the sockets are shut down (every recv completes with 0), the back-off
+//!   timer is cancelled (`async_cancel`), and the model waits for every request in flight to
+//!   complete before the buffers and the ring are freed: the kernel may write into a buffer
+//!   until its CQE is seen. Every CQE, the timer's and the cancel's too, is a `complete`.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -52,7 +66,8 @@ use io_uring::{opcode, squeue, types, IoUring};
 use kettle_shared::{CloseReason, EventKind};
 use nix::errno::Errno;
 
-use super::calls::{close_reason, close_recorded, out_of_descriptors, prepare_connection};
+use super::calls::{close_reason, close_recorded, out_of_descriptors, peer_name};
+use super::calls::{prepare_connection, StampedMsg};
 use super::{upper, ModelContext, StopSignal, RECV_BYTES};
 use crate::recorder::Tracer;
 
@@ -62,6 +77,8 @@ pub const RING_ENTRIES: u32 = 256;
 const ACCEPT: u64 = 0;
 /// `user_data` of the out-of-descriptors back-off timer.
 const BACKOFF: u64 = 1;
+/// `user_data` of the request that cancels the back-off timer when the model stops.
+const CANCEL: u64 = u64::MAX;
 /// The first connection's `user_data`.
 const FIRST_CONN: u64 = 2;
 /// How long one `io_uring_enter` waits before the stop flag is looked at again.
@@ -78,7 +95,7 @@ pub fn probe() -> Result<(), String> {
         .map_err(|e| format!("io_uring probe refused: {e}"))?;
     for (name, code) in [
         ("accept", opcode::Accept::CODE),
-        ("recv", opcode::Recv::CODE),
+        ("recvmsg", opcode::RecvMsg::CODE),
         ("send", opcode::Send::CODE),
         ("timeout", opcode::Timeout::CODE),
     ] {
@@ -92,9 +109,20 @@ pub fn probe() -> Result<(), String> {
 /// A connection and its one request in flight.
 struct Conn {
     fd: OwnedFd,
-    buf: Box<[u8; RECV_BYTES]>,
+    /// What the kernel reads from and writes into while a request is in flight. Boxed so it
+    /// stays put when the connection map grows and moves its entries.
+    io: Box<ConnIo>,
     /// `Some((sent, len))` while a send is in flight, `None` while a recv is.
     sending: Option<(usize, usize)>,
+}
+
+/// A connection's buffer, and the `recvmsg` header of its recv: the header points at the
+/// buffer and at its own iovec and control buffer (where the kernel puts the receive
+/// timestamp), so all of them live in this one heap box, never moved or freed while the
+/// request is in flight.
+struct ConnIo {
+    buf: [u8; RECV_BYTES],
+    msg: StampedMsg,
 }
 
 struct Server<'a> {
@@ -128,8 +156,8 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     };
     s.submit_accept(&mut ring);
     while !ctx.stop.is_stopped() {
-        s.enter(&mut ring)?;
-        s.reap(&mut ring);
+        let done = s.enter(&mut ring)?;
+        s.reap(&mut ring, done);
     }
     s.drain_after_stop(&mut ring)?;
     t.emit(None, EventKind::ThreadExited);
@@ -147,8 +175,9 @@ impl Server<'_> {
         conn: Option<u64>,
     ) {
         self.in_flight += 1;
-        // SAFETY: every buffer an entry points to (a connection's boxed buffer, the back-off
-        // timespec) lives until its completion is reaped: see `drain_after_stop`.
+        // SAFETY: everything an entry points to (a connection's boxed buffer and recvmsg
+        // header, the back-off timespec) lives, unmoved, until its completion is reaped: see
+        // `drain_after_stop`.
         match unsafe { ring.submission().push(&entry) } {
             Ok(()) => self.t.emit(conn, EventKind::Submit { op: op.into(), fd }),
             Err(_) => self.backlog.push((entry, op, fd, conn)),
@@ -179,13 +208,15 @@ impl Server<'_> {
         self.push(ring, entry, "accept", self.listener, None);
     }
 
+    /// A recv, as `IORING_OP_RECVMSG` so the kernel also hands back its receive timestamp.
+    /// Recorded as op `recv`, the same word as the other models' `recv`.
     fn submit_recv(&mut self, ring: &mut IoUring, id: u64) {
         let Some(c) = self.conns.get_mut(&id) else { return };
         c.sending = None;
         let fd = c.fd.as_raw_fd();
-        let entry = opcode::Recv::new(types::Fd(fd), c.buf.as_mut_ptr(), RECV_BYTES as u32)
-            .build()
-            .user_data(id);
+        let io = &mut *c.io;
+        let hdr = io.msg.prepare(&mut io.buf);
+        let entry = opcode::RecvMsg::new(types::Fd(fd), hdr).build().user_data(id);
         self.push(ring, entry, "recv", fd, Some(id));
     }
 
@@ -193,7 +224,7 @@ impl Server<'_> {
         let Some(c) = self.conns.get_mut(&id) else { return };
         c.sending = Some((sent, len));
         let fd = c.fd.as_raw_fd();
-        let rest = &c.buf[sent..len];
+        let rest = &c.io.buf[sent..len];
         let entry = opcode::Send::new(types::Fd(fd), rest.as_ptr(), rest.len() as u32)
             // A peer that went away must give EPIPE, not kill the process.
             .flags(libc::MSG_NOSIGNAL)
@@ -202,40 +233,57 @@ impl Server<'_> {
         self.push(ring, entry, "send", fd, Some(id));
     }
 
-    /// One `io_uring_enter`: submits what is queued and sleeps until a completion (or the
-    /// timeout).
-    fn enter(&mut self, ring: &mut IoUring) -> anyhow::Result<()> {
+    /// One `io_uring_enter`, recorded as `ring_enter` … `ring_exit`: submits what is queued
+    /// and sleeps until a completion (or the timeout). Returns the completions it found, taken
+    /// off the completion queue at once, so `ring_exit`'s count is exactly the `complete`
+    /// events that follow (a CQE posted a moment later waits for the next call, which then
+    /// returns at once).
+    fn enter(&mut self, ring: &mut IoUring) -> anyhow::Result<Vec<(u64, i32)>> {
         let ts = types::Timespec::new().nsec(ENTER_TIMEOUT.as_nanos() as u32);
         let args = types::SubmitArgs::new().timespec(&ts);
-        self.t.emit(None, EventKind::ThreadBlocked { on: "io_uring_enter".into() });
+        // The io-uring crate passes the queue's length as `to_submit`, and every SQE this model
+        // writes is well formed, so the call submits exactly these. Recorded before the call,
+        // so a viewer sees the thread inside it while it sleeps.
+        let submitted = ring.submission().len() as u32;
+        self.t.emit(None, EventKind::RingEnter { submitted, wait_for: 1 });
+        let entered = Instant::now();
         let result = ring.submitter().submit_with_args(1, &args);
         self.t.count_syscalls(1);
-        let woken = match result {
-            Ok(_) => format!("{} completions", ring.completion().len()),
-            Err(e) if e.raw_os_error() == Some(libc::ETIME) => "timeout".to_owned(),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => {
-                "interrupted".to_owned()
-            }
-            Err(e) => return Err(e).context("io_uring_enter"),
-        };
-        self.t.emit(None, EventKind::ThreadWoken { by: woken });
-        Ok(())
-    }
-
-    /// Handles every completion in the queue, then refills the queue from the backlog.
-    fn reap(&mut self, ring: &mut IoUring) {
         let done: Vec<(u64, i32)> =
             ring.completion().map(|cqe| (cqe.user_data(), cqe.result())).collect();
+        let timed_out = match result {
+            // A call that submitted something returns that count even when its wait then timed
+            // out; only the clock tells.
+            Ok(_) => done.is_empty() && entered.elapsed() >= ENTER_TIMEOUT,
+            Err(e) if e.raw_os_error() == Some(libc::ETIME) => true,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => false,
+            Err(e) => return Err(e).context("io_uring_enter"),
+        };
+        let completions = done.len() as u32;
+        self.t.emit(None, EventKind::RingExit { completions, timed_out });
+        Ok(done)
+    }
+
+    /// Handles the completions `enter` found, then refills the queue from the backlog.
+    fn reap(&mut self, ring: &mut IoUring, done: Vec<(u64, i32)>) {
         for (user_data, result) in done {
-            self.in_flight -= 1;
             match user_data {
-                ACCEPT => self.accepted(ring, result),
+                CANCEL => self.t.emit(None, complete("async_cancel", -1, result)),
+                ACCEPT => {
+                    self.in_flight -= 1;
+                    self.accepted(ring, result);
+                }
                 BACKOFF => {
+                    self.in_flight -= 1;
+                    self.t.emit(None, complete("timeout", -1, result));
                     if !self.stop.is_stopped() {
                         self.submit_accept(ring);
                     }
                 }
-                id => self.conn_done(ring, id, result),
+                id => {
+                    self.in_flight -= 1;
+                    self.conn_done(ring, id, result);
+                }
             }
         }
         self.push_backlog(ring);
@@ -244,9 +292,12 @@ impl Server<'_> {
     fn accepted(&mut self, ring: &mut IoUring, result: i32) {
         let id = self.next_conn;
         let conn = (result >= 0).then_some(id);
+        // Which client this is: the blocking models' accept_exit says it the same way.
+        let peer = (result >= 0).then(|| peer_name(result)).flatten();
+        let fd = self.listener;
         self.t.emit(
             conn,
-            EventKind::Complete { op: "accept".into(), fd: self.listener, result: result as i64 },
+            EventKind::Complete { op: "accept".into(), fd, result: result as i64, peer },
         );
         if self.stop.is_stopped() {
             if result >= 0 {
@@ -277,7 +328,8 @@ impl Server<'_> {
             return;
         }
         prepare_connection(&fd);
-        self.conns.insert(id, Conn { fd, buf: Box::new([0; RECV_BYTES]), sending: None });
+        let io = Box::new(ConnIo { buf: [0; RECV_BYTES], msg: StampedMsg::default() });
+        self.conns.insert(id, Conn { fd, io, sending: None });
         self.t.set_conns(self.conns.len() as u32);
         self.submit_recv(ring, id);
     }
@@ -287,14 +339,21 @@ impl Server<'_> {
         let fd = c.fd.as_raw_fd();
         let sending = c.sending;
         let op = if sending.is_some() { "send" } else { "recv" };
-        self.t.emit(Some(id), EventKind::Complete { op: op.into(), fd, result: result as i64 });
+        if sending.is_none() && result > 0 {
+            // The end of phase 1, from the kernel: when the data reached the socket. Phase 2
+            // (the copy, then the CQE) happened after it, so it is recorded first.
+            if let Some(at) = c.io.msg.arrival() {
+                self.t.emit_at(at, Some(id), EventKind::DataArrived { fd });
+            }
+        }
+        self.t.emit(Some(id), complete(op, fd, result));
         let finished = match (sending, result) {
             _ if self.stop.is_stopped() => Some(CloseReason::Stopped),
             (_, r) if r < 0 => Some(close_reason(Errno::from_raw(-r))),
             (None, 0) => Some(CloseReason::PeerClosed),
             (None, n) => {
                 let n = n as usize;
-                upper(&mut c.buf[..n]);
+                upper(&mut c.io.buf[..n]);
                 self.submit_send(ring, id, 0, n);
                 None
             }
@@ -320,34 +379,28 @@ impl Server<'_> {
     fn drain_after_stop(&mut self, ring: &mut IoUring) -> anyhow::Result<()> {
         let deadline = Instant::now() + STOP_WAIT;
         // The back-off timer would complete by itself; cancel it so the stop is prompt.
-        let cancel = opcode::AsyncCancel::new(BACKOFF).build().user_data(u64::MAX);
+        let cancel = opcode::AsyncCancel::new(BACKOFF).build().user_data(CANCEL);
         // SAFETY: a cancel request points to no buffer.
-        let _ = unsafe { ring.submission().push(&cancel) };
+        if unsafe { ring.submission().push(&cancel) }.is_ok() {
+            self.t.emit(None, EventKind::Submit { op: "async_cancel".into(), fd: -1 });
+        }
         while self.in_flight > 0 || !self.conns.is_empty() {
             anyhow::ensure!(
                 Instant::now() < deadline,
                 "{} io_uring requests still in flight after the stop",
                 self.in_flight
             );
-            self.enter(ring)?;
-            let done: Vec<(u64, i32)> =
-                ring.completion().map(|cqe| (cqe.user_data(), cqe.result())).collect();
-            for (user_data, result) in done {
-                match user_data {
-                    u64::MAX => {}
-                    ACCEPT => {
-                        self.in_flight -= 1;
-                        self.accepted(ring, result);
-                    }
-                    BACKOFF => self.in_flight -= 1,
-                    id => {
-                        self.in_flight -= 1;
-                        self.conn_done(ring, id, result);
-                    }
-                }
-            }
-            self.push_backlog(ring);
+            let done = self.enter(ring)?;
+            // The same handling as while running: after a stop, a completion closes its
+            // connection (`conn_done`), an accept's new descriptor is closed (`accepted`) and
+            // the back-off timer does not submit another accept.
+            self.reap(ring, done);
         }
         Ok(())
     }
+}
+
+/// The `complete` event of one CQE.
+fn complete(op: &str, fd: RawFd, result: i32) -> EventKind {
+    EventKind::Complete { op: op.into(), fd, result: result as i64, peer: None }
 }

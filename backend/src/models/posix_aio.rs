@@ -24,6 +24,13 @@
 //!   its own `thread_spawned`/`thread_exited`). So one in-flight read costs one sleeping thread,
 //!   just like thread-per-connection, with more machinery. The kernel's own asynchronous
 //!   interface is io_uring (the `io-uring` model).
+//! - **The helper is seen, not guessed.** Kettle does not run glibc's helper thread, so it
+//!   cannot record the helper's calls; but the kernel shows every thread's current system call
+//!   in `/proc/self/task/<tid>/syscall`. Right after each `aio_read` the submitting thread looks
+//!   there for a thread asleep in `read` on that connection's descriptor and records what it
+//!   found as `seen_in_syscall`, on a lane of its own (`aio-helper <tid>`): the sleeping thread
+//!   that POSIX aio hides. The same helper comes back for later reads (glibc keeps it for a
+//!   second), and a new one appears when none is free.
 //!
 //! ## Details, and why
 //!
@@ -42,10 +49,18 @@
 //!   until no read is in flight before it returns.
 //! - If glibc cannot create a helper thread, `aio_read` fails with `EAGAIN`: the connection is
 //!   refused (an event) and closed.
+//! - Looking for the helper ([`thread_in_read`]) costs the submitting thread a few reads of
+//!   `/proc` every [`HELPER_LOOK_EVERY`], for at most [`HELPER_LOOK_FOR`]; it ends as soon as
+//!   the helper is found or the read has completed (data that was already there is read before
+//!   anyone could see the helper sleep). Not finding the helper records nothing. The helpers'
+//!   lanes are bounded by glibc's own cap, [`AIO_THREADS`], and helpers whose `/proc` entry is
+//!   gone are forgotten.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kettle_shared::{CloseReason, EventKind};
 use nix::errno::Errno;
@@ -60,6 +75,11 @@ use crate::recorder::{Recorder, Tracer};
 pub const AIO_THREADS: i32 = 256;
 /// How long a stop waits for the callbacks of reads in flight.
 const STOP_WAIT: Duration = Duration::from_secs(10);
+/// How often the submitting thread looks in `/proc` for the helper that took its read.
+pub const HELPER_LOOK_EVERY: Duration = Duration::from_micros(200);
+/// How long it keeps looking. A helper usually sits in `read` well within a millisecond; a
+/// busy machine may be slower, and a helper not found is only a step not shown.
+pub const HELPER_LOOK_FOR: Duration = Duration::from_millis(20);
 
 /// glibc's `struct aioinit` (`<aio.h>`), absent from the libc crate.
 #[repr(C)]
@@ -90,6 +110,9 @@ struct Shared {
     /// Reads in flight; the model's thread waits for 0 before it returns.
     in_flight: Mutex<usize>,
     idle: Condvar,
+    /// One tracer per glibc helper thread seen in `read`, by kernel thread id, so each helper
+    /// keeps one lane. At most [`AIO_THREADS`] (glibc runs no more); dead ones are forgotten.
+    helpers: Mutex<HashMap<i32, Tracer>>,
 }
 
 /// One connection with its one read in flight. Boxed: the control block must not move while
@@ -100,6 +123,9 @@ struct Conn {
     fd: OwnedFd,
     id: u64,
     shared: Arc<Shared>,
+    /// Reads of this connection completed so far. Shared with a submitter that is still
+    /// looking for the helper after glibc took the box: it stops when this moves.
+    reads_done: Arc<AtomicU64>,
 }
 
 /// Accepts and submits reads until stopped. See the module docs.
@@ -113,6 +139,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
         stop: ctx.stop.clone(),
         in_flight: Mutex::new(0),
         idle: Condvar::new(),
+        helpers: Mutex::new(HashMap::new()),
     });
     let mut next_conn = 1;
     while !ctx.stop.is_stopped() {
@@ -158,8 +185,14 @@ fn adopt(fd: OwnedFd, id: u64, shared: &Arc<Shared>, t: &Tracer) {
         return;
     }
     prepare_connection(&fd);
-    let conn =
-        Box::new(Conn { cb: zeroed_aiocb(), buf: [0; RECV_BYTES], fd, id, shared: shared.clone() });
+    let conn = Box::new(Conn {
+        cb: zeroed_aiocb(),
+        buf: [0; RECV_BYTES],
+        fd,
+        id,
+        shared: shared.clone(),
+        reads_done: Arc::default(),
+    });
     submit(conn, t);
 }
 
@@ -185,6 +218,9 @@ fn submit(mut conn: Box<Conn>, t: &Tracer) {
     }
     *conn.shared.in_flight.lock().unwrap_or_else(|p| p.into_inner()) += 1;
     let id = conn.id;
+    // What the look for the helper needs once glibc owns the box.
+    let (shared, reads_done) = (conn.shared.clone(), conn.reads_done.clone());
+    let read = reads_done.load(Ordering::Acquire);
     t.emit(Some(id), EventKind::Submit { op: "aio_read".into(), fd });
     let raw = Box::into_raw(conn);
     // SAFETY: raw is a live box; the callback receives the pointer and takes the box back.
@@ -198,13 +234,96 @@ fn submit(mut conn: Box<Conn>, t: &Tracer) {
         let reason = format!("aio_read failed ({e}): glibc could not queue the read");
         t.emit(Some(id), EventKind::Refused { reason });
         finish(conn, CloseReason::Refused, t);
+        return;
     }
+    look_for_helper(fd, id, &shared, &reads_done, read);
+}
+
+/// After an `aio_read` on `fd`: finds the glibc helper asleep in `read` on it (see the module
+/// docs) and records it on the helper's own lane. Gives up when the read `read` (the value
+/// of `reads_done` when it was submitted) has completed, on a stop, or after
+/// [`HELPER_LOOK_FOR`].
+fn look_for_helper(fd: RawFd, id: u64, shared: &Shared, reads_done: &AtomicU64, read: u64) {
+    let pending = || reads_done.load(Ordering::Acquire) == read && !shared.stop.is_stopped();
+    let deadline = Instant::now() + HELPER_LOOK_FOR;
+    while pending() {
+        // Kettle's own threads (those it samples) never read a connection with read(2), but a
+        // thread it names is not a helper whatever it does.
+        if let Some((tid, call)) = thread_in_read(fd, |tid| shared.recorder.is_sampled_tid(tid)) {
+            // Checked again: while the read is still pending the descriptor cannot have been
+            // closed and reused, so the thread seen was reading this connection.
+            if pending() {
+                let t = helper_tracer(shared, tid);
+                t.emit(Some(id), EventKind::SeenInSyscall { tid, call: call.into(), fd });
+            }
+            return;
+        }
+        if Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(HELPER_LOOK_EVERY);
+    }
+}
+
+/// The lane of helper `tid`: the same tracer each time it is seen, a new one the first time.
+fn helper_tracer(shared: &Shared, tid: i32) -> Tracer {
+    let mut helpers = shared.helpers.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(t) = helpers.get(&tid) {
+        return t.clone();
+    }
+    // A new helper: forget those that have ended (glibc ends idle ones after a second).
+    helpers.retain(|tid, _| std::path::Path::new(&format!("/proc/self/task/{tid}")).exists());
+    let t = shared.recorder.tracer(shared.model, format!("aio-helper {tid}"));
+    if helpers.len() < AIO_THREADS as usize {
+        helpers.insert(tid, t.clone());
+    }
+    t
+}
+
+/// `(system call number, first argument)` of a line of `/proc/<pid>/task/<tid>/syscall`, or
+/// `None` when the thread is not in a system call (`running`, or `-1 …` for a thread stopped
+/// elsewhere). The line is the number in decimal, then the six arguments, the stack pointer
+/// and the program counter in hex: `0 0x7 0x7f3c2c000b70 0x400 …` is `read(7, …, 1024)` on
+/// x86_64.
+fn parse_syscall_line(line: &str) -> Option<(libc::c_long, u64)> {
+    let mut words = line.split_whitespace();
+    let nr: libc::c_long = words.next()?.parse().ok()?;
+    let arg0 = u64::from_str_radix(words.next()?.strip_prefix("0x")?, 16).ok()?;
+    (nr >= 0).then_some((nr, arg0))
+}
+
+/// A thread of this process asleep in `read` or `pread64` on `fd` — neither the calling
+/// thread nor one `skip` names — found from what the kernel shows in
+/// `/proc/self/task/*/syscall`; its kernel id and the call's name.
+pub fn thread_in_read(fd: RawFd, skip: impl Fn(i32) -> bool) -> Option<(i32, &'static str)> {
+    let me = nix::unistd::gettid().as_raw();
+    for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Some(tid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if tid == me {
+            continue;
+        }
+        // A thread that ended meanwhile has no file any more: simply not a candidate.
+        let Ok(line) = std::fs::read_to_string(entry.path().join("syscall")) else { continue };
+        let call = match parse_syscall_line(&line) {
+            Some((nr, arg)) if arg == fd as u64 && nr == libc::SYS_read => "read",
+            Some((nr, arg)) if arg == fd as u64 && nr == libc::SYS_pread64 => "pread64",
+            _ => continue,
+        };
+        if !skip(tid) {
+            return Some((tid, call));
+        }
+    }
+    None
 }
 
 /// The `SIGEV_THREAD` callback, on a thread glibc created for this completion.
 extern "C" fn completed(value: libc::sigval) {
     // SAFETY: the pointer is the box `submit` gave glibc; this is its only completion.
     let mut conn = unsafe { Box::from_raw(value.sival_ptr.cast::<Conn>()) };
+    // First of all, so a submitter still looking for this read's helper stops looking.
+    conn.reads_done.fetch_add(1, Ordering::AcqRel);
     let tid = nix::unistd::gettid().as_raw();
     let t = conn.shared.recorder.tracer(conn.shared.model, format!("aio-notify {tid}"));
     t.emit(None, EventKind::ThreadSpawned);
@@ -213,7 +332,8 @@ extern "C" fn completed(value: libc::sigval) {
     let n = unsafe { libc::aio_return(&mut conn.cb) };
     let fd = conn.fd.as_raw_fd();
     let result = if n < 0 { -(err as i64) } else { n as i64 };
-    t.emit(Some(conn.id), EventKind::Complete { op: "aio_read".into(), fd, result });
+    let op = "aio_read".into();
+    t.emit(Some(conn.id), EventKind::Complete { op, fd, result, peer: None });
     let outcome = if conn.shared.stop.is_stopped() {
         Some(CloseReason::Stopped)
     } else if n == 0 {
@@ -261,5 +381,48 @@ fn wait_for_callbacks(shared: &Shared, t: &Tracer) {
     if timeout.timed_out() {
         let reason = format!("{} aio reads did not complete after the stop", *n);
         t.emit(None, EventKind::Refused { reason });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_syscall_line_gives_the_call_and_its_first_argument() {
+        let line = "0 0x7 0x7f3c2c000b70 0x400 0x0 0x0 0x0 0x7f3c3effc8e8 0x7f3c4a71a25d\n";
+        assert_eq!(parse_syscall_line(line), Some((0, 7)));
+        assert_eq!(parse_syscall_line("17 0x1f 0x0 0x0 0x0 0x0 0x0 0x1 0x2"), Some((17, 31)));
+        assert_eq!(parse_syscall_line("running\n"), None);
+        assert_eq!(parse_syscall_line("-1 0x7ffd5a1b3c40 0x7f3c4a71a25d\n"), None);
+        assert_eq!(parse_syscall_line(""), None);
+    }
+
+    #[test]
+    fn a_thread_asleep_in_read_on_a_pipe_is_found_in_proc() {
+        use std::io::{Read, Write};
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let fd = r.as_raw_fd();
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            tid_tx.send(nix::unistd::gettid().as_raw()).unwrap();
+            let mut buf = [0u8; 8];
+            std::fs::File::from(r).read(&mut buf).unwrap()
+        });
+        let tid = tid_rx.recv().unwrap();
+        // Wait for the reader to be inside read(2): nothing says when it gets there.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let found = loop {
+            if let Some(found) = thread_in_read(fd, |_| false) {
+                break found;
+            }
+            assert!(Instant::now() < deadline, "thread {tid} never seen in read({fd})");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert_eq!(found, (tid, "read"));
+        // A thread the caller names is skipped.
+        assert_eq!(thread_in_read(fd, |t| t == tid), None);
+        std::fs::File::from(w).write_all(b"x").unwrap();
+        assert_eq!(reader.join().unwrap(), 1);
     }
 }

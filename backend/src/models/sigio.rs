@@ -206,8 +206,29 @@ fn establish_handler(signo: libc::c_int, t: &Tracer) -> anyhow::Result<()> {
     let rc = unsafe { libc::sigaction(signo, &action, std::ptr::null_mut()) };
     Errno::result(rc).with_context(|| format!("sigaction({signo})"))?;
     t.count_syscalls(1);
-    t.emit(None, EventKind::SignalHandler { signo });
+    t.emit(None, EventKind::SignalHandler { signo, name: signal_name(signo) });
     Ok(())
+}
+
+/// A signal's name as a program would write it: `SIGIO`, `SIGRTMIN+2` for a realtime signal
+/// (counted from glibc's `SIGRTMIN()`, as [`rt_signal`] is; the kernel's first realtime signal,
+/// 32, is glibc's own), `SIGINT` and so on, or `signal N` for a number with no name.
+pub fn signal_name(signo: libc::c_int) -> String {
+    if signo == libc::SIGIO {
+        // Also known as SIGPOLL (the same number on Linux); the tutorial and Stevens say SIGIO.
+        return "SIGIO".to_owned();
+    }
+    let (rtmin, rtmax) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    if signo == rtmin {
+        return "SIGRTMIN".to_owned();
+    }
+    if (rtmin..=rtmax).contains(&signo) {
+        return format!("SIGRTMIN+{}", signo - rtmin);
+    }
+    match nix::sys::signal::Signal::try_from(signo) {
+        Ok(signal) => signal.as_str().to_owned(),
+        Err(_) => format!("signal {signo}"),
+    }
 }
 
 /// Both signals, blocked while the handler runs so it never nests in itself.
@@ -358,7 +379,8 @@ impl Server<'_> {
             self.t.count_syscalls(1);
             let conn = self.conns.get(&d.fd).map(|c| c.id);
             let fd = (d.fd >= 0).then_some(d.fd);
-            self.t.emit_at(d.t_ns, conn, EventKind::SignalDelivered { signo: d.signo, fd });
+            let name = signal_name(d.signo);
+            self.t.emit_at(d.t_ns, conn, EventKind::SignalDelivered { signo: d.signo, name, fd });
             if d.signo != self.signo || fd.is_none() {
                 // Plain SIGIO: the realtime queue overflowed; it does not say which socket.
                 rescan = true;
@@ -495,4 +517,23 @@ fn flush(c: &mut Conn, t: &Tracer) -> Result<(), CloseReason> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_names_are_written_as_a_program_would() {
+        assert_eq!(signal_name(libc::SIGIO), "SIGIO");
+        assert_eq!(signal_name(rt_signal()), "SIGRTMIN+2");
+        assert_eq!(signal_name(libc::SIGRTMIN()), "SIGRTMIN");
+        assert_eq!(
+            signal_name(libc::SIGRTMAX()),
+            format!("SIGRTMIN+{}", libc::SIGRTMAX() - libc::SIGRTMIN())
+        );
+        assert_eq!(signal_name(libc::SIGINT), "SIGINT");
+        // 32 and 33 are realtime signals to the kernel but glibc keeps them for itself.
+        assert_eq!(signal_name(32), "signal 32");
+    }
 }

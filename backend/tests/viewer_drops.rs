@@ -1,0 +1,58 @@
+//! A viewer that stops reading for a while is told, exactly, how many events it missed: the
+//! backend counts the holes in the seqs it did not ship to that viewer, nothing is estimated.
+//!
+//! Its own test binary (so its own process): it ships tens of megabytes of events, which would
+//! upset the memory measurements of the other API tests running beside it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use kettle_shared::{EventKind, ServerMsg};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_viewer_that_pauses_is_told_exactly_how_many_events_it_missed() {
+    // No model runs, so the test's own events are the only ones recorded: seqs 1..=total.
+    let server = kettle(&[]).await;
+    let (mut ws, _) = viewer(&server).await;
+    let recorder = server.registry.recorder().clone();
+    // About half a megabyte of JSON per tick (one message, within the WebSocket's write buffer)
+    // for three seconds: far more than the socket buffers and the broadcast ring hold while the
+    // viewer is not reading.
+    let total = 120 * 2000;
+    let flood = std::thread::spawn(move || {
+        let t = recorder.tracer("blocking", "flood");
+        let reason = "a reason long enough to make each event weigh about 250 bytes ".repeat(2);
+        for i in 0..total {
+            t.emit(None, EventKind::Refused { reason: reason.clone() });
+            if i % 2000 == 1999 {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+    });
+    // The viewer does not read while the flood lasts.
+    while !flood.is_finished() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    flood.join().unwrap();
+    let (mut received, mut dropped, mut last_seq) = (0u64, 0u64, 0u64);
+    while received + dropped < total {
+        if let ServerMsg::Batch { events, dropped: d } = next_msg(&mut ws).await {
+            for e in &events {
+                assert!(e.seq > last_seq, "seq {} after {last_seq}", e.seq);
+                last_seq = e.seq;
+            }
+            received += events.len() as u64;
+            dropped += d;
+        }
+    }
+    assert!(dropped > 0, "the viewer was meant to miss events ({received} received)");
+    assert!(received > 0);
+    assert_eq!(received + dropped, total, "{received} received + {dropped} dropped");
+    // Nothing more is claimed afterwards.
+    if let Ok(msg) = tokio::time::timeout(Duration::from_millis(500), next_msg(&mut ws)).await {
+        panic!("after the flood: {msg:?}");
+    }
+    server.shutdown().await.unwrap();
+}
