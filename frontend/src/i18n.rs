@@ -139,8 +139,8 @@ table! {
         "这个模型还没有步骤:启动它并打开一个回显客户端。";
     WaitForData => "wait for data", "等待数据";
     CopyData => "copy to user", "拷贝到用户空间";
-    BothPhases => "both phases, in glibc's read()", "两个阶段都在 glibc 的 read() 中";
-    KernelCopies => "kernel copies, posts CQE", "内核拷贝并放入 CQE";
+    BothPhases => "both, in read()", "两阶段都在 read()";
+    KernelCopies => "kernel copies", "内核拷贝";
     StillWaiting => "waiting…", "等待中…";
     StillCopying => "copying…", "拷贝中…";
     AlreadyThere => "0: already there", "0:数据早已到达";
@@ -179,16 +179,16 @@ table! {
     StepSigaction => "sigaction({0}, handler)", "sigaction({0},处理函数)";
     StepSignal => "deliver {0}: fd {1}", "递送 {0}:fd {1}";
     StepSignalNoFd => "deliver {0}: which fd is not said", "递送 {0}:未指明是哪个 fd";
-    StepSqe => "SQE {0}(fd {1}) into the SQ — no system call", "把 SQE {0}(fd {1})写入 SQ——不是系统调用";
+    StepSqe => "SQE {0} fd {1}, no syscall", "写 SQE:{0} fd {1},非系统调用";
     StepAioRead => "aio_read(fd {0}) returns at once", "aio_read(fd {0}) 立即返回";
     StepCqe => "reap CQE: {0}(fd {1}) = {2}", "取出 CQE:{0}(fd {1})= {2}";
-    StepAioDone => "callback: {1} bytes already in the buffer (fd {0})", "回调:缓冲区里已有 {1} 字节(fd {0})";
+    StepAioDone => "callback: {1} B in buffer (fd {0})", "回调:缓冲区已有 {1} 字节(fd {0})";
     StepRingEnter => "io_uring_enter(submit {0}, wait {1})", "io_uring_enter(提交 {0},等待 {1})";
     StepRingExit => "return: {0} CQEs", "返回:{0} 个 CQE";
     StepRingTimeout => "return: timeout", "返回:超时";
     StepEagain => "{0} × {1} → EAGAIN", "{0} × {1} → EAGAIN";
     StepEagainRate => "{0} × {1} → EAGAIN, {2}/s", "{0} × {1} → EAGAIN,每秒 {2} 次";
-    StepWork => "continues executing: {0} units of work", "继续执行自己的工作:{0} 个单位";
+    StepWork => "continues executing ({0} units)", "继续执行({0} 个单位)";
     StepEpollCtl => "epoll_ctl({0}, fd {1}) {2}", "epoll_ctl({0},fd {1}){2}";
     StepRegister => "register(fd {0}, {1}, {2})", "注册(fd {0},{1},{2})";
     StepUnregister => "unregister(fd {0})", "注销(fd {0})";
@@ -339,10 +339,7 @@ mod tests {
 
     #[test]
     fn templates_fill_positionally_in_each_language_order() {
-        assert_eq!(
-            tf(Lang::En, Key::StepAioDone, &[&5, &12]),
-            "callback: 12 bytes already in the buffer (fd 5)"
-        );
+        assert_eq!(tf(Lang::En, Key::StepAioDone, &[&5, &12]), "callback: 12 B in buffer (fd 5)");
         assert_eq!(tf(Lang::En, Key::Port, &[&9000]), "port 9000");
         assert_eq!(tf(Lang::Zh, Key::Port, &[&9000]), "端口 9000");
         assert_eq!(tf(Lang::En, Key::StepRecvData, &[&3, &"{x}"]), "return 3 bytes \"{x}\"");

@@ -222,18 +222,24 @@ impl Steps {
                     _ => steps.list.push(Step::new(at, event)),
                 },
                 Role::Housekeeping => {
-                    // The call that timed out submitted nothing: it was only a stop check.
+                    // A call that submitted nothing and timed out was only a stop check: both
+                    // its rows become ticks. One that submitted requests keeps its return.
                     let thread = event.thread.id;
-                    if let Some(i) = steps.list.iter().rposition(|s| s.event.thread.id == thread) {
-                        if matches!(
+                    let last = steps.list.iter().rposition(|s| s.event.thread.id == thread);
+                    let stop_check = last.is_some_and(|i| {
+                        matches!(
                             steps.list[i].event.kind,
                             EventKind::RingEnter { submitted: 0, .. }
-                        ) {
+                        )
+                    });
+                    match last {
+                        Some(i) if stop_check => {
                             let enter = steps.list.remove(i);
                             steps.ticks.push(Tick { t_ns: enter.event.t_ns, thread });
+                            steps.ticks.push(Tick { t_ns: event.t_ns, thread });
                         }
+                        _ => steps.list.push(Step::new(at, event)),
                     }
-                    steps.ticks.push(Tick { t_ns: event.t_ns, thread });
                 }
             }
         }
@@ -331,7 +337,7 @@ pub(crate) mod tests {
             ev(4, 40, 1, timeout),
         ]);
         let kinds: Vec<_> = s.steps().list.iter().map(|st| st.event.kind.name()).collect();
-        assert_eq!(kinds, ["ring_enter"], "the call that submitted an SQE stays");
-        assert_eq!(s.steps().ticks.len(), 3);
+        assert_eq!(kinds, ["ring_enter", "ring_exit"], "the call that submitted an SQE stays");
+        assert_eq!(s.steps().ticks.len(), 2);
     }
 }

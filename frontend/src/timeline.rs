@@ -105,6 +105,9 @@ pub struct Pair {
     pub enter: usize,
     /// Index of the returning step, once it returned.
     pub exit: Option<usize>,
+    /// No return was recorded, and the same thread entered the same call again at this step:
+    /// the call ended before it (its return was lost, or not a step).
+    pub abandoned: Option<usize>,
     /// Index of the `data_arrived` for the data this call returned (may precede `enter`).
     pub arrival: Option<usize>,
 }
@@ -181,6 +184,7 @@ pub fn pairs(steps: &[Step]) -> Vec<Pair> {
                 fd,
                 enter: i,
                 exit: None,
+                abandoned: None,
                 arrival,
             });
             pairs.len() - 1
@@ -190,36 +194,36 @@ pub fn pairs(steps: &[Step]) -> Vec<Pair> {
         };
         match &e.kind {
             EventKind::AcceptEnter => {
-                close_stale(&pairs, &mut open, same_thread(Call::Accept, None));
+                close_stale(&mut pairs, &mut open, i, same_thread(Call::Accept, None));
                 open.push(start(Call::Accept, "accept", None, &mut pairs));
             }
             EventKind::RecvEnter { fd, .. } => {
-                close_stale(&pairs, &mut open, same_thread(Call::Recv, Some(*fd)));
+                close_stale(&mut pairs, &mut open, i, same_thread(Call::Recv, Some(*fd)));
                 open.push(start(Call::Recv, "recv", Some(*fd), &mut pairs));
             }
             EventKind::SendEnter { fd, .. } => {
-                close_stale(&pairs, &mut open, same_thread(Call::Send, Some(*fd)));
+                close_stale(&mut pairs, &mut open, i, same_thread(Call::Send, Some(*fd)));
                 open.push(start(Call::Send, "send", Some(*fd), &mut pairs));
             }
             EventKind::WaitEnter { api, .. } => {
-                close_stale(&pairs, &mut open, same_thread(Call::Wait, None));
+                close_stale(&mut pairs, &mut open, i, same_thread(Call::Wait, None));
                 open.push(start(Call::Wait, wait_name(*api), None, &mut pairs));
             }
             EventKind::RingEnter { .. } => {
-                close_stale(&pairs, &mut open, same_thread(Call::Ring, None));
+                close_stale(&mut pairs, &mut open, i, same_thread(Call::Ring, None));
                 open.push(start(Call::Ring, "io_uring_enter", None, &mut pairs));
             }
             EventKind::ThreadBlocked { on } if on == "queue" => {
-                close_stale(&pairs, &mut open, same_thread(Call::Queue, None));
+                close_stale(&mut pairs, &mut open, i, same_thread(Call::Queue, None));
                 open.push(start(Call::Queue, "queue", None, &mut pairs));
             }
             EventKind::Submit { op, fd } => {
                 let same = |p: &Pair| p.call == Call::Async && p.fd == Some(*fd) && p.name == *op;
-                close_stale(&pairs, &mut open, same);
+                close_stale(&mut pairs, &mut open, i, same);
                 open.push(start(Call::Async, op, Some(*fd), &mut pairs));
             }
             EventKind::SeenInSyscall { call, fd, .. } => {
-                close_stale(&pairs, &mut open, same_thread(Call::HelperRead, Some(*fd)));
+                close_stale(&mut pairs, &mut open, i, same_thread(Call::HelperRead, Some(*fd)));
                 open.push(start(Call::HelperRead, call, Some(*fd), &mut pairs));
             }
             EventKind::AcceptExit { .. } => {
@@ -274,9 +278,23 @@ pub fn pairs(steps: &[Step]) -> Vec<Pair> {
     pairs
 }
 
-/// A call entered again while still open lost its return: forget it as open.
-fn close_stale(pairs: &[Pair], open: &mut Vec<usize>, same: impl Fn(&Pair) -> bool) {
-    open.retain(|&p| !same(&pairs[p]));
+/// A call entered again while still open lost its return: it ended before `at`.
+fn close_stale(pairs: &mut [Pair], open: &mut Vec<usize>, at: usize, same: impl Fn(&Pair) -> bool) {
+    open.retain(|&p| {
+        if same(&pairs[p]) {
+            pairs[p].abandoned = Some(at);
+            false
+        } else {
+            true
+        }
+    });
+}
+
+impl Pair {
+    /// Where the call ended: its return, or where the thread entered it again.
+    pub fn end(&self) -> Option<usize> {
+        self.exit.or(self.abandoned)
+    }
 }
 
 fn finish(pairs: &mut [Pair], open: &mut Vec<usize>, exit: usize, same: impl Fn(&Pair) -> bool) {
@@ -570,6 +588,17 @@ mod tests {
         assert_eq!(l.iter().map(|l| l.thread).collect::<Vec<_>>(), [1, 2, 9]);
         assert_eq!(l[1].exited, Some(2));
         assert!(l[2].helper && !l[0].helper);
+    }
+
+    #[test]
+    fn test_a_call_entered_again_without_a_return_ends_there() {
+        let s = steps_of(vec![
+            ev(1, 1, 1, EventKind::RingEnter { submitted: 1, wait_for: 1 }),
+            ev(2, 2, 1, EventKind::RingEnter { submitted: 0, wait_for: 1 }),
+        ]);
+        let p = pairs(&s);
+        assert_eq!((p[0].exit, p[0].abandoned, p[0].end()), (None, Some(1), Some(1)));
+        assert_eq!(p[1].end(), None, "the second is still open");
     }
 
     #[test]

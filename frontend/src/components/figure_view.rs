@@ -275,8 +275,10 @@ fn step(r: &RowLayout) -> Html {
         Shape::AppNote => html! {
             <>
                 <circle class="note" cx={r.x1.to_string()} cy={y.to_string()} r="6" />
-                <text class="label" x={r.label_x.to_string()} y={(y + 5.0).to_string()} text-anchor={r.anchor}>
-                    { for r.lines.iter().map(|l| html! { <tspan>{ l }</tspan> }) }
+                <text class="label" x={r.label_x.to_string()} y={(y + 5.0 - 8.0 * (r.lines.len() as f64 - 1.0)).to_string()} text-anchor={r.anchor}>
+                    { for r.lines.iter().enumerate().map(|(i, l)| html! {
+                        <tspan x={r.label_x.to_string()} dy={if i == 0 { "0" } else { "16" }}>{ l }</tspan>
+                    }) }
                 </text>
             </>
         },

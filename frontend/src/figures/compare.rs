@@ -107,7 +107,7 @@ pub fn measure(input: &Input<'_>) -> Option<Measured> {
         .iter()
         .filter(|p| p.sleeps(steps))
         .filter_map(|p| {
-            let to = p.exit.map_or(end, t);
+            let to = p.end().map_or(end, t);
             (to >= sent && t(p.enter) <= end).then(|| (t(p.enter), to.min(end), p.name.clone()))
         })
         .collect();

@@ -53,7 +53,7 @@ const BOX_H: f64 = 26.0;
 /// Narrowest lane spacing that keeps lane headers apart.
 const LANE_MIN_W: f64 = 120.0;
 /// Width of one column of phase braces and their labels.
-const BRACE_COL_W: f64 = 118.0;
+const BRACE_COL_W: f64 = 122.0;
 
 /// How much room the figure has, in user units.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,7 +65,8 @@ pub struct Room {
 }
 
 /// Estimated width of `text` at `px`: the advance widths of DejaVu Sans (Debian's default
-/// sans, which `system-ui` falls back to), plus 6 %, so what fits here fits on screen. Wide
+/// sans, which `system-ui` falls back to), rounded up, plus 2 %, so what fits here fits on
+/// screen. Wide
 /// (CJK) characters count as a full em.
 pub fn text_width(text: &str, px: f64) -> f64 {
     let em: f64 = text
@@ -87,7 +88,7 @@ pub fn text_width(text: &str, px: f64) -> f64 {
             _ => 0.8,
         })
         .sum();
-    em * px * 1.06
+    em * px * 1.02
 }
 
 /// Breaks `text` into at most `lines` lines of at most `width`; the last line is shortened
@@ -323,7 +324,7 @@ pub fn layout(
     let timeline_top = panel_h + HEADERS_H;
     let rows = (((room.height - timeline_top - 16.0) / ROW_H).floor().max(0.0) as usize)
         .clamp(ROWS.0, ROWS.1);
-    let kernel_x = (width * 0.64).round();
+    let kernel_x = (width * 0.66).round();
     let mut out = FigureLayout {
         figure,
         width,
@@ -367,7 +368,7 @@ pub fn layout(
     let spacing = if single { (right - left) * 0.84 } else { (right - left) / n };
     let lane_x = |i: usize| {
         if single {
-            (left + (right - left) * 0.42).round()
+            (left + (right - left) * 0.3).round()
         } else {
             (left + (right - left) * (i as f64 + 0.5) / n).round()
         }
@@ -404,15 +405,15 @@ pub fn layout(
         // Where it slept.
         let mut asleep_in = None;
         for p in pairs.iter().filter(|p| p.thread == lane.thread && p.sleeps(steps)) {
-            if p.enter > cur || p.exit.is_some_and(|x| x < first) {
+            if p.enter > cur || p.end().is_some_and(|x| x < first) {
                 continue;
             }
-            let open = p.exit.is_none_or(|x| x > cur);
+            let open = p.end().is_none_or(|x| x > cur);
             if open {
                 asleep_in = Some(p.name.clone());
             }
             let y0 = if p.enter >= first { y_of(p.enter) } else { timeline_top };
-            let y1 = if open { open_end } else { y_of(p.exit.expect("closed")) };
+            let y1 = if open { open_end } else { y_of(p.end().expect("closed")) };
             l.bars.push(Bar { y0, y1, call: p.name.clone(), open });
         }
         let state = match (&asleep_in, lane.exited) {
@@ -509,7 +510,7 @@ fn visible_lanes(
         let asleep = pairs.iter().any(|p| {
             p.thread == lane.thread
                 && p.enter < first
-                && p.exit.is_none_or(|x| x >= first)
+                && p.end().is_none_or(|x| x >= first)
                 && p.sleeps(steps)
         });
         last_step.or(asleep.then_some(first))
