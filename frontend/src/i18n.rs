@@ -247,11 +247,11 @@ table! {
     CompareSend => "Send to all", "同时发送";
     CompareNeedModels => "start at least two of the ticked models", "请至少启动两个已勾选的模型";
     CompareWaiting => "waiting for the replies…", "等待回复…";
-    CompareAxis => "time since the line was sent", "自发送这一行起的时间";
-    CompareBlocked => "application blocked", "应用程序阻塞";
-    CompareFree => "application free", "应用程序空闲";
+    CompareAxis => "0 = the line reaches the server's socket", "0 = 这一行到达服务器套接字";
+    CompareLegend =>
+        "Left of each column: the application's thread, a bar where it was blocked in the call named beside it. Right: the kernel — orange, phase 1 (wait for data, cut at the top when it began earlier); purple, phase 2 (copy to user).",
+        "每列左侧:应用程序的线程,竖条表示它阻塞在旁边所写的调用中。右侧:内核——橙色为阶段1(等待数据,若更早开始则在顶部截断);紫色为阶段2(拷贝到用户空间)。";
     CompareReply => "reply received {0}", "收到回复 {0}";
-    CompareBefore => "before the line was sent: {0}", "发送之前:{0}";
     CompareNoData => "no measured phase for this model", "该模型没有测得的阶段";
 }
 

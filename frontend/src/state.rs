@@ -257,7 +257,7 @@ pub struct State {
     pub selected: Option<String>,
     /// The event log's events (all models).
     pub events: Rc<EventStore>,
-    /// Each model's events and figure steps (the relay's under `"client"`).
+    /// Each model's events and figure steps (with the relay's events of its echo clients).
     pub stores: BTreeMap<String, Rc<ModelStore>>,
     /// Events the backend reported as lost (`batch.dropped`: sequence gaps), summed.
     pub dropped_by_backend: u64,

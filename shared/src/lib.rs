@@ -333,8 +333,8 @@ pub struct Event {
     /// [`EventKind::DataArrived`] this is the kernel's own receive timestamp, which can be
     /// earlier than the event before it.
     pub t_ns: u64,
-    /// Which model's server recorded it (a [`ModelDescriptor::id`]), or `"client"` for the
-    /// browser echo client's relay.
+    /// Which model's server recorded it (a [`ModelDescriptor::id`]); for the browser echo
+    /// client's relay (`client_*` events), the model the client is connected to.
     pub model: String,
     /// The thread that made the call.
     pub thread: ThreadRef,

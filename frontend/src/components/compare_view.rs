@@ -87,13 +87,15 @@ pub fn CompareView(props: &CompareProps) -> Html {
                 }
             </div>
             { chart(state, lang) }
+            if state.compare.run.is_some() {
+                <p class="hint compare-legend">{ t(lang, Key::CompareLegend) }</p>
+            }
         </section>
     }
 }
 
 fn chart(state: &StateHandle, lang: Lang) -> Html {
     let Some(run) = &state.compare.run else { return html! {} };
-    let relay = state.store("client").map(|s| &**s);
     let inputs: Vec<Input<'_>> = run
         .lanes
         .iter()
@@ -105,7 +107,6 @@ fn chart(state: &StateHandle, lang: Lang) -> Html {
                 client,
                 conn,
                 store: state.store(&lane.model).map(|s| &**s),
-                relay,
             })
         })
         .collect();
@@ -120,8 +121,9 @@ fn chart(state: &StateHandle, lang: Lang) -> Html {
                 <text class="axis" x={(AXIS_W - 8.0).to_string()} y={(y + 5.0).to_string()} text-anchor="end">{ label }</text>
             }) }
             { for d.columns.iter().map(|c| {
-                let app_x = c.x + c.w * 0.25;
-                let kernel_x = c.x + c.w * 0.5;
+                let app_x = c.x + c.w * 0.12;
+                let kernel_x = c.x + c.w * 0.56;
+                let call_w = kernel_x - app_x - 20.0;
                 html! {
                     <g class="column" data-figure={c.figure.number()} data-model={c.model.clone()}>
                         <text class="column-title" x={(c.x + c.w / 2.0).to_string()} y="44" text-anchor="middle">
@@ -129,9 +131,14 @@ fn chart(state: &StateHandle, lang: Lang) -> Html {
                         </text>
                         <line class="lane-line" x1={app_x.to_string()} y1="56" x2={app_x.to_string()} y2={(d.height - 36.0).to_string()} />
                         <line class="kernel" x1={kernel_x.to_string()} y1="56" x2={kernel_x.to_string()} y2={(d.height - 36.0).to_string()} />
-                        { for c.blocked.iter().map(|(y0, y1, call, _cut)| html! {
+                        { for c.blocked.iter().map(|(y0, y1, call)| html! {
                             <g class="bar" data-call={call.clone()}>
                                 <rect x={(app_x - 6.0).to_string()} y={y0.to_string()} width="12" height={(y1 - y0).max(2.0).to_string()} rx="3" />
+                                if y1 - y0 > 22.0 {
+                                    <text class="call" x={(app_x + 12.0).to_string()} y={((y0 + y1) / 2.0 + 5.0).to_string()}>
+                                        { crate::figures::layout::wrap(call, call_w, 14.0, 1).join("") }
+                                    </text>
+                                }
                                 <title>{ crate::i18n::tf(lang, Key::ProcessBlocksIn, &[call]) }</title>
                             </g>
                         }) }
@@ -141,17 +148,14 @@ fn chart(state: &StateHandle, lang: Lang) -> Html {
                             html! {
                                 <g class={classes!("phase", class)} data-phase={p.phase.id()} data-ns={ns}>
                                     <rect x={(kernel_x + 4.0).to_string()} y={p.y0.to_string()} width="10" height={(p.y1 - p.y0).max(2.0).to_string()} rx="2" />
-                                    <text class="duration" x={(kernel_x + 20.0).to_string()} y={((p.y0 + p.y1) / 2.0 + 5.0).max(p.y0 + 14.0).to_string()}>{ &p.label }</text>
-                                    { for p.since.iter().map(|s| html! {
-                                        <text class="since" x={(kernel_x + 20.0).to_string()} y={(p.y0 + 14.0).to_string()}>{ s }</text>
-                                    }) }
+                                    <text class="duration" x={(kernel_x + 20.0).to_string()} y={p.label_y.to_string()}>{ &p.label }</text>
                                 </g>
                             }
                         }) }
                         { for c.reply.iter().map(|(y, label)| html! {
                             <g class="reply">
                                 <line x1={(c.x + 8.0).to_string()} y1={y.to_string()} x2={(c.x + c.w - 8.0).to_string()} y2={y.to_string()} />
-                                <text x={(c.x + 8.0).to_string()} y={(y + 18.0).to_string()}>{ label }</text>
+                                <text x={(c.x + 8.0).to_string()} y={c.reply_label_y.to_string()}>{ label }</text>
                             </g>
                         }) }
                         { for c.note.iter().map(|n| html! {

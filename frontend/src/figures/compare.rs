@@ -1,22 +1,25 @@
 //! Fig. 6.6, measured: one line sent through one client on each of several models at once,
 //! their figures side by side on one time axis.
 //!
-//! Time runs down from the moment the relay sent the line (`client_sent`, 0 on the axis)
-//! to the moment the reply came back (`client_received`). Each column shows, for its model,
-//! where the application's thread was blocked (the bar on the left, named after the call)
-//! and the two phases of that line's input on the right, with their measured durations.
-//! Stevens' point appears as measured: the first four models differ in phase 1 (blocked in
-//! `recv`, spinning, blocked in `select`, free until the signal) and are alike in phase 2
-//! (the thread copies); with io_uring the kernel does both. Phase 1 usually started long
-//! before the line was sent (the server was already waiting): it is cut at the top of the
-//! axis and says since when.
+//! Every column's 0 is the moment the line reached that model's socket — the kernel's receive
+//! timestamp, the end of phase 1 — so the columns line up where Stevens' do: above 0 is phase
+//! 1, *wait for data*; below it phase 2, *copy to user*, then the reply. (Not the relay's
+//! send: a fast server has often copied and answered the line before the relay's own send
+//! call has returned and been recorded.) Each column shows where the serving thread was
+//! blocked (the bar on the left, named after the call) and the two phases on the right with
+//! their measured durations. Stevens' point appears as measured: the first models differ in
+//! phase 1 (blocked in `recv`, blocked in `select`, free until the signal) and are alike in
+//! phase 2 (the thread copies); with io_uring the kernel does both. Phase 1 usually began long
+//! before (the server was already waiting). The axis is logarithmic on both sides of 0 —
+//! hundreds of milliseconds of waiting and microseconds of copying are both readable — with
+//! each measured duration written beside its bar.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use kettle_shared::{Event, EventKind};
+use kettle_shared::{Event, EventKind, RecvOutcome};
 
-use super::layout::{text_width, wrap, FONT_MIN};
+use super::layout::{wrap, FONT_MIN};
 use super::Figure;
 use crate::format::format_duration;
 use crate::i18n::{t, tf, Key, Lang};
@@ -32,86 +35,117 @@ pub struct Input<'a> {
     pub client: u32,
     /// The model's connection for that client, once accepted.
     pub conn: Option<u64>,
-    /// The model's events.
+    /// The model's events, with the relay's (`client_sent`, `client_received`) for its clients.
     pub store: Option<&'a ModelStore>,
-    /// The relay's events (`client_sent`, `client_received`).
-    pub relay: Option<&'a ModelStore>,
 }
 
 /// One model's line, measured (absolute nanoseconds).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measured {
-    /// The relay sent the line.
-    pub sent: u64,
-    /// The reply came back.
-    pub reply: Option<u64>,
+    /// The line reached the server's socket (the kernel's stamp), or — where no stamp exists
+    /// (glibc's aio reads with `read`) — the read completed.
+    pub origin: u64,
+    /// The reply came back to the relay.
+    pub reply: u64,
     /// Where the serving thread slept: (from, to, call).
     pub blocked: Vec<(u64, u64, String)>,
     /// The phases of this line's input: (phase, from, to, ns, app blocked).
     pub phases: Vec<(Phase, u64, u64, Option<u64>, bool)>,
 }
 
-/// Measures one model's handling of the line from the recorded events.
+/// A step that returned data to the application (the input the line was).
+fn returns_data(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::RecvExit { outcome: RecvOutcome::Data { .. }, .. } => true,
+        EventKind::Complete { op, result, .. } => *result > 0 && (op == "recv" || op == "aio_read"),
+        _ => false,
+    }
+}
+
+/// Measures one model's handling of the line from the recorded events; `None` until its
+/// reply came back.
 pub fn measure(input: &Input<'_>) -> Option<Measured> {
-    let relay = input.relay?.events();
-    let sent = relay.iter().rev().find_map(|e| match e.kind {
-        EventKind::ClientSent { client, .. } if client == input.client => Some(e.t_ns),
+    let events = input.store?.events();
+    let conn = input.conn?;
+    let reply = events.iter().rev().find_map(|e| match e.kind {
+        EventKind::ClientReceived { client, .. } if client == input.client => Some(e.t_ns),
         _ => None,
     })?;
-    let reply = relay.iter().find_map(|e| match e.kind {
-        EventKind::ClientReceived { client, .. } if client == input.client && e.t_ns >= sent => {
-            Some(e.t_ns)
-        }
-        _ => None,
-    });
-    let conn = input.conn?;
-    let events = input.store?.events();
-    let end = reply.unwrap_or(u64::MAX);
-    let serving: Vec<u32> = events
-        .iter()
-        .filter(|e| e.conn == Some(conn))
-        .map(|e| e.thread.id)
-        .fold(Vec::new(), |mut v, t| {
+    let on_conn = |e: &Rc<Event>| e.conn == Some(conn);
+    // The input that returned the line, and the data's arrival (after the previous input).
+    let got =
+        events.iter().rposition(|e| on_conn(e) && e.t_ns <= reply && returns_data(&e.kind))?;
+    let previous = events.range(..got).rposition(|e| on_conn(e) && returns_data(&e.kind));
+    let arrival = events
+        .range(..got)
+        .enumerate()
+        .rev()
+        .take_while(|&(i, _)| previous.is_none_or(|p| i > p))
+        .find(|(_, e)| on_conn(e) && matches!(e.kind, EventKind::DataArrived { .. }))
+        .map(|(_, e)| e.t_ns);
+    let origin = arrival.unwrap_or(events[got].t_ns);
+    let serving: Vec<u32> =
+        events.iter().filter(|e| on_conn(e)).map(|e| e.thread.id).fold(Vec::new(), |mut v, t| {
             if !v.contains(&t) {
                 v.push(t);
             }
             v
         });
-    let ours = |e: &Rc<Event>| {
-        e.conn == Some(conn) || (e.conn.is_none() && serving.contains(&e.thread.id))
-    };
-    // From the last thing this connection and its threads did before the line was sent.
+    let ours = |e: &Rc<Event>| on_conn(e) || (e.conn.is_none() && serving.contains(&e.thread.id));
+    // From the calls the serving thread was in when the data came: the last call this
+    // connection entered (or the recv that last drained it, where phase 1 starts for the busy
+    // loop and sigio), and the last readiness call or io_uring_enter of its threads.
     let before = |pick: &dyn Fn(&Rc<Event>) -> bool| {
-        events.iter().rposition(|e| e.t_ns < sent && ours(e) && pick(e))
+        events.iter().rposition(|e| e.t_ns < origin && ours(e) && pick(e))
     };
-    let start = [before(&|e| e.conn == Some(conn)), before(&|e| e.conn.is_none())]
-        .into_iter()
-        .flatten()
-        .min()
-        .unwrap_or(0);
+    let start = [
+        before(&|e| on_conn(e) && (enters_call(&e.kind) || drains(&e.kind))),
+        before(&|e| e.conn.is_none() && enters_call(&e.kind)),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(0);
     let subset: VecDeque<Rc<Event>> =
-        events.range(start..).filter(|e| ours(e) && e.t_ns <= end).cloned().collect();
+        events.range(start..).filter(|e| ours(e) && e.t_ns <= reply).cloned().collect();
     let mut store = ModelStore::default();
     store.extend(subset);
     let steps = &store.steps().list;
     let t = |i: usize| steps[i].event.t_ns;
     let pairs = timeline::pairs(steps);
+    // The phases of this line: those ending after the first step (a span ending there is the
+    // previous line's copy).
     let phases = timeline::phases(Figure::of_model(input.model), steps, &pairs)
         .into_iter()
         .filter_map(|p| {
-            let to = p.to?;
-            (t(to) >= sent).then(|| (p.phase, t(p.from), t(to), p.ns, p.app_blocked))
+            let to = p.to.filter(|&to| to > 0)?;
+            Some((p.phase, t(p.from), t(to), p.ns, p.app_blocked))
         })
         .collect();
     let blocked = pairs
         .iter()
         .filter(|p| p.sleeps(steps))
-        .filter_map(|p| {
-            let to = p.end().map_or(end, t);
-            (to >= sent && t(p.enter) <= end).then(|| (t(p.enter), to.min(end), p.name.clone()))
-        })
+        .map(|p| (t(p.enter), p.end().map_or(reply, t).min(reply), p.name.clone()))
         .collect();
-    Some(Measured { sent, reply, blocked, phases })
+    Some(Measured { origin, reply, blocked, phases })
+}
+
+/// A step where a thread enters a call (or submits a request) that can span the line.
+fn enters_call(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::RecvEnter { .. }
+            | EventKind::AcceptEnter
+            | EventKind::WaitEnter { .. }
+            | EventKind::RingEnter { .. }
+            | EventKind::Submit { .. }
+            | EventKind::SeenInSyscall { .. }
+    )
+}
+
+/// A recv that returned: the socket was drained, phase 1 of the next data starts.
+fn drains(kind: &EventKind) -> bool {
+    matches!(kind, EventKind::RecvExit { .. })
 }
 
 /// One model's column.
@@ -127,12 +161,14 @@ pub struct Column {
     pub w: f64,
     /// The title (the model's id).
     pub title: String,
-    /// The application's blocked spans: top, bottom, call, cut at the top.
-    pub blocked: Vec<(f64, f64, String, bool)>,
-    /// Phases: phase, top, bottom, measured ns, label, title, "since" label when cut.
+    /// The application's blocked spans: top, bottom, call.
+    pub blocked: Vec<(f64, f64, String)>,
+    /// The phases.
     pub phases: Vec<ComparePhase>,
     /// The reply: y and its label.
     pub reply: Option<(f64, String)>,
+    /// Where the reply's label sits.
+    pub reply_label_y: f64,
     /// Why nothing is drawn.
     pub note: Option<String>,
 }
@@ -146,12 +182,12 @@ pub struct ComparePhase {
     pub y0: f64,
     /// Bottom.
     pub y1: f64,
+    /// Where its label sits.
+    pub label_y: f64,
     /// Measured duration (`data-ns`).
     pub ns: Option<u64>,
     /// The duration's text.
     pub label: String,
-    /// Started before the axis: how long before the line was sent.
-    pub since: Option<String>,
 }
 
 /// The comparison figure.
@@ -161,7 +197,7 @@ pub struct CompareLayout {
     pub width: f64,
     /// Height.
     pub height: f64,
-    /// Where the line was sent.
+    /// Where the line reached the sockets.
     pub zero_y: f64,
     /// Axis labels: y and text.
     pub axis: Vec<(f64, String)>,
@@ -172,37 +208,58 @@ pub struct CompareLayout {
 /// The comparison's left axis.
 pub const AXIS_W: f64 = 92.0;
 const TOP: f64 = 56.0;
-const PLOT_H: f64 = 330.0;
+const PLOT_H: f64 = 360.0;
+
+/// Where a time relative to the origin is drawn: a logarithmic scale on each side of 0,
+/// phase 1 above (in `pre` of the height), phase 2 and the reply below.
+#[derive(Debug, Clone, Copy)]
+struct Axis {
+    zero_y: f64,
+    above: f64,
+    below: f64,
+    pre_decades: f64,
+    post_decades: f64,
+}
+
+/// Decades of a duration, counted from 100 ns (so 0 is at 0 and 100 ns at 0.3).
+fn decades(ns: u64) -> f64 {
+    (1.0 + ns as f64 / 100.0).log10()
+}
+
+impl Axis {
+    fn y(&self, rel: i64) -> f64 {
+        if rel >= 0 {
+            self.zero_y + decades(rel as u64) / self.post_decades * self.below
+        } else {
+            self.zero_y - (decades(rel.unsigned_abs()) / self.pre_decades).min(1.0) * self.above
+        }
+    }
+}
 
 /// Lays the comparison out.
 pub fn layout(inputs: &[Input<'_>], width: f64, lang: Lang) -> CompareLayout {
     let measured: Vec<Option<Measured>> = inputs.iter().map(measure).collect();
-    let sent_of = |m: &Measured| m.sent;
-    // Each model on its own clock origin: 0 is the moment its line was sent.
-    let span = measured
+    // Every model on its own origin: 0 is when its line reached its socket.
+    let post =
+        measured.iter().flatten().map(|m| m.reply.saturating_sub(m.origin)).max().unwrap_or(0);
+    let pre = measured
         .iter()
         .flatten()
-        .map(|m| {
-            let last = m.reply.unwrap_or_else(|| {
-                m.phases
-                    .iter()
-                    .map(|p| p.2)
-                    .chain(m.blocked.iter().map(|b| b.1))
-                    .max()
-                    .unwrap_or(m.sent)
-            });
-            last.saturating_sub(sent_of(m))
-        })
+        .flat_map(|m| m.phases.iter().map(move |p| m.origin.saturating_sub(p.1)))
         .max()
-        .unwrap_or(0)
-        .max(1_000);
-    let pre = (span as f64 * 0.35) as u64;
-    let total = (span + pre) as f64 * 1.08;
-    let y_of = |rel: i64| TOP + ((rel + pre as i64) as f64 / total) * PLOT_H;
-    let zero_y = y_of(0);
+        .unwrap_or(0);
+    let axis = Axis {
+        zero_y: TOP + PLOT_H * 0.36,
+        above: PLOT_H * 0.36,
+        below: PLOT_H * 0.64,
+        pre_decades: decades(pre).max(1.0),
+        post_decades: decades(post).max(1.0),
+    };
+    let y_of = |rel: i64| axis.y(rel);
+    let zero_y = axis.zero_y;
     let n = inputs.len().max(1) as f64;
     let col_w = ((width - AXIS_W) / n).max(120.0);
-    let columns = inputs
+    let columns: Vec<Column> = inputs
         .iter()
         .zip(&measured)
         .enumerate()
@@ -217,59 +274,79 @@ pub fn layout(inputs: &[Input<'_>], width: f64, lang: Lang) -> CompareLayout {
                 blocked: Vec::new(),
                 phases: Vec::new(),
                 reply: None,
+                reply_label_y: 0.0,
                 note: None,
             };
             let Some(m) = m else {
-                col.note = Some(t(lang, Key::CompareWaiting).into());
+                col.note =
+                    Some(wrap(t(lang, Key::CompareWaiting), col_w - 16.0, FONT_MIN, 2).join(" "));
                 return col;
             };
-            let rel = |abs: u64| abs as i64 - m.sent as i64;
-            let clamp = |abs: u64| y_of(rel(abs).max(-(pre as i64)));
+            let rel = |abs: u64| abs as i64 - m.origin as i64;
             for (from, to, call) in &m.blocked {
-                col.blocked.push((
-                    clamp(*from),
-                    clamp(*to),
-                    call.clone(),
-                    rel(*from) < -(pre as i64),
-                ));
+                col.blocked.push((y_of(rel(*from)), y_of(rel(*to)), call.clone()));
             }
+            let mut label_end = f64::NEG_INFINITY;
             for &(phase, from, to, ns, _) in &m.phases {
-                let cut = rel(from) < -(pre as i64);
+                let (y0, y1) = (y_of(rel(from)), y_of(rel(to)).max(y_of(rel(from)) + 2.0));
+                let label_y = ((y0 + y1) / 2.0 + 5.0).max(label_end + 18.0);
+                label_end = label_y;
                 col.phases.push(ComparePhase {
                     phase,
-                    y0: clamp(from),
-                    y1: clamp(to).max(clamp(from) + 2.0),
+                    y0,
+                    y1,
+                    label_y,
                     ns,
                     label: match ns {
                         Some(0) => t(lang, Key::AlreadyThere).into(),
                         Some(ns) => format_duration(ns),
                         None => t(lang, Key::Unknown).into(),
                     },
-                    since: cut.then(|| {
-                        let text =
-                            tf(lang, Key::CompareBefore, &[&format_duration((-rel(from)) as u64)]);
-                        wrap(&text, col_w / 2.0 - 8.0, FONT_MIN, 2).join(" ")
-                    }),
                 });
             }
             if m.phases.is_empty() {
-                col.note = Some(t(lang, Key::CompareNoData).into());
+                col.note =
+                    Some(wrap(t(lang, Key::CompareNoData), col_w - 16.0, FONT_MIN, 2).join(" "));
             }
-            col.reply = m.reply.map(|r| {
-                let text =
-                    tf(lang, Key::CompareReply, &[&format!("+{}", format_duration(r - m.sent))]);
-                (y_of(rel(r)), wrap(&text, col_w - 10.0, FONT_MIN, 1).join(""))
-            });
+            let text = tf(
+                lang,
+                Key::CompareReply,
+                &[&format!("+{}", format_duration(m.reply - m.origin))],
+            );
+            // Below the reply's line, and below the last phase label so they never meet; a
+            // phase label sitting on the reply's line moves just above it.
+            let reply_y = y_of(rel(m.reply));
+            for p in &mut col.phases {
+                if (p.label_y - 5.0 - reply_y).abs() < 12.0 {
+                    p.label_y = reply_y - 7.0;
+                }
+            }
+            let label_end = col.phases.iter().map(|p| p.label_y).fold(label_end, f64::max);
+            col.reply = Some((reply_y, wrap(&text, col_w - 10.0, FONT_MIN, 1).join("")));
+            col.reply_label_y = (reply_y + 18.0).max(label_end + 20.0);
             col
         })
         .collect();
-    let mut axis = vec![(zero_y, "0".to_owned())];
-    for k in 1..=3 {
-        let rel = span as f64 * k as f64 / 3.0;
-        axis.push((y_of(rel as i64), format!("+{}", format_duration(rel as u64))));
+    // Ticks at whole decades that fit on each side.
+    let mut ticks = vec![(zero_y, "0".to_owned())];
+    let mut last_y = zero_y;
+    for ns in [1_000u64, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000] {
+        let y = axis.y(ns as i64);
+        if ns <= post && y - last_y >= 20.0 {
+            ticks.push((y, format!("+{}", format_duration(ns))));
+            last_y = y;
+        }
     }
-    let _ = text_width;
-    CompareLayout { width, height: TOP + PLOT_H + 40.0, zero_y, axis, columns }
+    let mut last_y = zero_y;
+    for ns in [1_000u64, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000] {
+        let y = axis.y(-(ns as i64));
+        if ns <= pre && last_y - y >= 20.0 {
+            ticks.push((y, format!("-{}", format_duration(ns))));
+            last_y = y;
+        }
+    }
+    let height = columns.iter().map(|c| c.reply_label_y + 12.0).fold(TOP + PLOT_H + 40.0, f64::max);
+    CompareLayout { width, height, zero_y, axis: ticks, columns }
 }
 
 #[cfg(test)]
@@ -290,14 +367,14 @@ mod tests {
     }
 
     #[test]
-    fn test_blocking_line_measured_from_the_relay_send_to_the_reply() {
-        let relay = store(vec![
-            ev(10, 1_000_000, 50, EventKind::ClientSent { client: 3, bytes: 3 }),
-            ev(20, 1_090_000, 50, EventKind::ClientReceived { client: 3, bytes: 3 }),
-        ]);
+    fn test_blocking_line_measured_from_its_arrival_to_the_reply() {
+        let relayed = |e: Rc<Event>| on_conn(e, None);
         let model = store(vec![
+            relayed(ev(10, 1_000_000, 50, EventKind::ClientSent { client: 3, bytes: 3 })),
+            relayed(ev(20, 1_090_000, 50, EventKind::ClientReceived { client: 3, bytes: 3 })),
             on_conn(ev(1, 100, 1, EventKind::RecvEnter { fd: 5, len: 1024 }), Some(1)),
-            on_conn(ev(11, 1_020_000, 1, EventKind::DataArrived { fd: 5 }), Some(1)),
+            // The kernel stamps the data's arrival before the relay's send returns.
+            on_conn(ev(11, 999_990, 1, EventKind::DataArrived { fd: 5 }), Some(1)),
             on_conn(
                 ev(
                     12,
@@ -306,36 +383,33 @@ mod tests {
                     EventKind::RecvExit {
                         fd: 5,
                         outcome: RecvOutcome::Data { bytes: 3, preview: "hi\n".into() },
-                        wait_ns: Some(1_019_900),
+                        wait_ns: Some(999_890),
                         copy_ns: Some(30_000),
                     },
                 ),
                 Some(1),
             ),
         ]);
-        let input = Input {
-            model: "blocking",
-            client: 3,
-            conn: Some(1),
-            store: Some(&model),
-            relay: Some(&relay),
-        };
+        let input = Input { model: "blocking", client: 3, conn: Some(1), store: Some(&model) };
         let m = measure(&input).unwrap();
-        assert_eq!((m.sent, m.reply), (1_000_000, Some(1_090_000)));
+        assert_eq!((m.origin, m.reply), (999_990, 1_090_000), "0 is the data's arrival");
         assert_eq!(m.phases.len(), 2);
-        assert_eq!(m.phases[0].3, Some(1_019_900));
+        assert_eq!(m.phases[0].3, Some(999_890));
         assert_eq!(m.blocked, [(100, 1_050_000, "recv".to_string())]);
         let l = layout(&[input], 600.0, Lang::En);
         let col = &l.columns[0];
         assert_eq!(col.figure.number(), "6.1");
-        assert!(col.phases[0].since.is_some(), "phase 1 began long before the line was sent");
-        assert!(col.blocked[0].3, "the recv began before the axis");
-        assert!(col.reply.as_ref().unwrap().1.contains("90.0 µs"));
+        assert!(
+            col.phases[0].y0 < l.zero_y && col.phases[1].y0 >= l.zero_y - 0.5,
+            "wait above 0, copy below"
+        );
+        assert!(col.reply_label_y > col.phases[1].label_y, "labels never meet");
+        assert!(col.reply.as_ref().unwrap().1.contains("90.0 µs"), "{:?}", col.reply);
     }
 
     #[test]
     fn test_a_model_without_a_reply_yet_says_it_is_waiting() {
-        let input = Input { model: "select", client: 1, conn: None, store: None, relay: None };
+        let input = Input { model: "select", client: 1, conn: None, store: None };
         let l = layout(&[input], 600.0, Lang::En);
         assert_eq!(l.columns[0].note.as_deref(), Some("waiting for the replies…"));
     }

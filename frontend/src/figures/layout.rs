@@ -482,11 +482,17 @@ pub fn layout(
         ));
     }
     if let Some(y) = now_y {
+        // Beside the moving line, but never onto the gap label above it.
+        let y = y.max(y_of(cur) + 24.0);
         let next = gap_label(steps[cur].event.t_ns, steps[cur + 1].event.t_ns, speed, y, lang);
         if next.compressed {
             out.gaps.push(next);
         }
     }
+    // A two-line gap label near the bottom must not hang below the figure.
+    let lowest =
+        out.gaps.iter().map(|g| g.y + 8.0 + 16.0 * g.lines.len() as f64).fold(0.0, f64::max);
+    out.height = out.height.max(lowest);
     out
 }
 
