@@ -229,6 +229,18 @@ async fn open_client_on(c: &Client, id: &str) -> String {
     format!(".echo-client[data-client='{client}']")
 }
 
+/// Waits until the model has accepted the client's connection. A line sent before that can
+/// reach the socket before the server asked the kernel for receive timestamps
+/// (`SO_TIMESTAMPING` is set on the accepted socket), and its phases are then not measured.
+async fn wait_accepted(c: &Client, client: &str) {
+    wait_js(
+        c,
+        &format!("{client} accepted"),
+        &format!("document.querySelector(\"{client} .echo-status\").dataset.status === 'accepted'"),
+    )
+    .await;
+}
+
 async fn wait_reply(c: &Client, client: &str, want: &str) {
     wait_js(c, &format!("the reply {want}"), &format!("[...document.querySelectorAll(\"{client} .echo-reply\")].some(e => e.textContent.trim() === '{want}')")).await;
 }
@@ -315,6 +327,7 @@ async fn page_echoes_a_line_and_the_figure_plays_both_phases() {
     .unwrap();
 
     let first = open_client_on(&c, "blocking").await;
+    wait_accepted(&c, &first).await;
     send_line(&c, &first, "hello").await;
     wait_reply(&c, &first, "HELLO").await;
     wait_js(
@@ -399,17 +412,24 @@ async fn every_model_draws_its_own_figure_from_a_line_echoed_on_the_page() {
         .await;
         wait_js(&c, &format!("{id}'s lesson"), &format!("document.querySelector('#lesson').dataset.model === '{id}' && document.querySelector('#lesson .lesson-text').textContent.length > 100")).await;
         let client = open_client_on(&c, id).await;
+        wait_accepted(&c, &client).await;
+        // Every measured phase a lane shows while the line plays, whatever scrolls by later.
+        c.execute(
+            "clearInterval(window.__phaseWatch); window.__seen = {}; \
+             window.__phaseWatch = setInterval(() => document.querySelectorAll(\
+             '#figure [data-lane] [data-phase][data-ns]').forEach(e => { \
+             window.__seen[e.dataset.phase] = e.dataset.ns; }), 10);",
+            vec![],
+        )
+        .await
+        .unwrap();
         let line = format!("line for {id}");
         send_line(&c, &client, &line).await;
         wait_reply(&c, &client, &line.to_uppercase()).await;
-        wait_js(
-            &c,
-            &format!("{id}'s client shown accepted"),
-            &format!(
-                "document.querySelector(\"{client} .echo-status\").dataset.status === 'accepted'"
-            ),
-        )
-        .await;
+        for phase in phases_of(id) {
+            let played = format!("/^[0-9]+$/.test(window.__seen['{phase}'])");
+            wait_js(&c, &format!("{id}'s measured {phase} phase, played"), &played).await;
+        }
         c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();
         wait_js(
             &c,
@@ -424,9 +444,6 @@ async fn every_model_draws_its_own_figure_from_a_line_echoed_on_the_page() {
                 &format!("document.querySelector(\"#figure {hook}\")"),
             )
             .await;
-        }
-        for phase in phases_of(id) {
-            wait_js(&c, &format!("{id}'s measured {phase} phase"), &format!("document.querySelector(\"#figure [data-lane] [data-phase='{phase}'][data-ns]\")")).await;
         }
         // The figure and the echo input are both on screen without scrolling.
         let on_screen = format!("(() => {{ const f = document.querySelector('#figure').getBoundingClientRect(); const i = document.querySelector(\"{client} .echo-input\").getBoundingClientRect(); return f.bottom <= innerHeight && i.bottom <= innerHeight && f.top >= 0 && scrollY === 0; }})()");
@@ -591,6 +608,7 @@ async fn page_fits_a_projector_at_1024x768_and_1280x720_and_has_a_presenter_mode
         wait_js(&c, &format!("{id} running"), &format!("document.querySelector(\"#model-list li[data-model='{id}'] .state[data-state='running']\")")).await;
         select_model(&c, id).await;
         let client = open_client_on(&c, id).await;
+        wait_accepted(&c, &client).await;
         send_line(&c, &client, "fits?").await;
         wait_reply(&c, &client, "FITS?").await;
         c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();

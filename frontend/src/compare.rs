@@ -5,8 +5,10 @@
 //! A comparison reuses an open echo client of each model where there is one (the oldest):
 //! a second client of the one-thread blocking server would wait in the backlog forever while
 //! the first is connected. Models without one get a new client first, and the line goes out
-//! on all of them together once every client is open — back to back in one turn of the
-//! page's event loop, so the models see it within microseconds of each other.
+//! on all of them together once every client is open and accepted by its server — back to
+//! back in one turn of the page's event loop, so the models see it within microseconds of
+//! each other. Waiting for the accept matters: a line that reaches a socket before the server
+//! has switched on receive timestamps for it cannot have its phases measured.
 
 use kettle_shared::Command;
 
@@ -70,12 +72,14 @@ impl Comparison {
     }
 
     /// Starts a run: the commands to open missing clients, or to send at once.
-    /// `open` lists open echo clients as (model, id), oldest first.
+    /// `open` lists open echo clients as (model, id), oldest first; `accepted` tells which
+    /// clients their server has accepted.
     pub fn start(
         &mut self,
         text: String,
         running: &[String],
         open: &[(String, u32)],
+        accepted: &dyn Fn(u32) -> bool,
     ) -> Vec<Command> {
         let lanes: Vec<RunLane> = self
             .chosen(running)
@@ -95,27 +99,37 @@ impl Comparison {
             .collect::<Vec<_>>();
         self.run = Some(Run { text, lanes, sent: false });
         if opens.is_empty() {
-            self.sends()
+            self.sends(accepted)
         } else {
             opens
         }
     }
 
     /// A client was opened; if the run was waiting for it, maybe send now.
-    pub fn opened(&mut self, model: &str, client: u32) -> Vec<Command> {
+    pub fn opened(
+        &mut self,
+        model: &str,
+        client: u32,
+        accepted: &dyn Fn(u32) -> bool,
+    ) -> Vec<Command> {
         let Some(run) = self.run.as_mut().filter(|r| !r.sent) else { return Vec::new() };
         match run.lanes.iter_mut().find(|l| l.model == model && l.client.is_none()) {
             Some(lane) => lane.client = Some(client),
             None => return Vec::new(),
         }
-        self.sends()
+        self.sends(accepted)
     }
 
     /// A client could not be opened: that model leaves the run.
-    pub fn open_failed(&mut self, model: &str) -> Vec<Command> {
+    pub fn open_failed(&mut self, model: &str, accepted: &dyn Fn(u32) -> bool) -> Vec<Command> {
         let Some(run) = self.run.as_mut().filter(|r| !r.sent) else { return Vec::new() };
         run.lanes.retain(|l| !(l.model == model && l.client.is_none()));
-        self.sends()
+        self.sends(accepted)
+    }
+
+    /// A server accepted a connection: the run may be complete now.
+    pub fn accepted(&mut self, accepted: &dyn Fn(u32) -> bool) -> Vec<Command> {
+        self.sends(accepted)
     }
 
     /// The page reconnected: every client is gone, and with them the run.
@@ -123,10 +137,10 @@ impl Comparison {
         self.run = None;
     }
 
-    /// The line for every lane, once all have a client.
-    fn sends(&mut self) -> Vec<Command> {
+    /// The line for every lane, once every lane's client is open and accepted.
+    fn sends(&mut self, accepted: &dyn Fn(u32) -> bool) -> Vec<Command> {
         let Some(run) = self.run.as_mut().filter(|r| !r.sent) else { return Vec::new() };
-        if run.lanes.iter().any(|l| l.client.is_none()) {
+        if run.lanes.iter().any(|l| !l.client.is_some_and(accepted)) {
             return Vec::new();
         }
         run.sent = true;
@@ -151,7 +165,8 @@ mod tests {
     fn test_reuses_open_clients_and_opens_the_missing_ones_then_sends_together() {
         let mut c = Comparison::default();
         let open = vec![("blocking".to_string(), 4), ("select".to_string(), 7)];
-        let cmds = c.start("hi".into(), &running(), &open);
+        let all = |_: u32| true;
+        let cmds = c.start("hi".into(), &running(), &open, &all);
         assert_eq!(
             cmds,
             [
@@ -159,8 +174,10 @@ mod tests {
                 Command::EchoOpen { model: "io-uring".into() }
             ]
         );
-        assert!(c.opened("sigio", 9).is_empty(), "io-uring still opening");
-        let sends = c.opened("io-uring", 10);
+        assert!(c.opened("sigio", 9, &all).is_empty(), "io-uring still opening");
+        // Opened, but its server has not accepted it yet: the line waits.
+        assert!(c.opened("io-uring", 10, &|id| id != 10).is_empty());
+        let sends = c.accepted(&all);
         let clients: Vec<u32> = sends
             .iter()
             .map(|s| match s {
@@ -172,7 +189,7 @@ mod tests {
             })
             .collect();
         assert_eq!(clients, [4, 7, 9, 10]);
-        assert!(c.opened("io-uring", 11).is_empty(), "sent once");
+        assert!(c.opened("io-uring", 11, &all).is_empty(), "sent once");
     }
 
     #[test]
@@ -180,8 +197,9 @@ mod tests {
         let mut c = Comparison::default();
         c.toggle("sigio");
         c.toggle("io-uring");
-        c.start("x".into(), &running(), &[("blocking".into(), 1)]);
-        let sends = c.open_failed("select");
+        let all = |_: u32| true;
+        c.start("x".into(), &running(), &[("blocking".into(), 1)], &all);
+        let sends = c.open_failed("select", &all);
         assert_eq!(sends, [Command::EchoSend { client: 1, text: "x\n".into() }]);
         assert_eq!(c.run.unwrap().lanes.len(), 1);
     }

@@ -373,6 +373,9 @@ impl State {
                 c.accepted = Some(conn);
             }
         }
+        let clients = self.clients.clone();
+        let sends = self.compare.accepted(&|id| is_accepted(&clients, id));
+        self.send_later(sends);
     }
 
     fn set_queued(&mut self, model: &str, conn: u64, queued: bool) {
@@ -481,7 +484,8 @@ impl State {
             ServerMsg::Error { id, code, message } => {
                 let failed = id.and_then(|id| self.take_pending(id));
                 if let Some(Pending { command: Command::EchoOpen { model }, .. }) = &failed {
-                    let sends = self.compare.open_failed(model);
+                    let clients = self.clients.clone();
+                    let sends = self.compare.open_failed(model, &|id| is_accepted(&clients, id));
                     self.send_later(sends);
                 }
                 let what = failed.map(|p| describe(&p.command));
@@ -515,7 +519,8 @@ impl State {
                     closed: None,
                     replies: Vec::new(),
                 });
-                let sends = self.compare.opened(&model, client);
+                let clients = self.clients.clone();
+                let sends = self.compare.opened(&model, client, &|id| is_accepted(&clients, id));
                 self.send_later(sends);
             }
             ReplyResult::EchoClosed { client } => {
@@ -574,7 +579,9 @@ impl State {
                     .filter(|c| c.closed.is_none())
                     .map(|c| (c.model.clone(), c.id))
                     .collect();
-                let commands = self.compare.start(text, &running, &open);
+                let clients = self.clients.clone();
+                let commands =
+                    self.compare.start(text, &running, &open, &|id| is_accepted(&clients, id));
                 self.send_later(commands);
             }
             Action::OutboxSent(generation) => {
@@ -599,6 +606,11 @@ impl State {
             Action::SetSpeed(i) => self.playback = self.with_playback(|p, t| p.set_speed(t, i)),
         }
     }
+}
+
+/// Whether the echo client `id` is open and its server accepted it.
+fn is_accepted(clients: &[EchoClient], id: u32) -> bool {
+    clients.iter().any(|c| c.id == id && c.closed.is_none() && c.accepted.is_some())
 }
 
 /// A short description of a command for error messages (`start blocking`).
@@ -902,13 +914,25 @@ mod tests {
         let generation = s.outbox_gen;
         let s = s.reduce(Action::OutboxSent(generation));
         assert!(s.outbox.is_empty());
-        let open = |client, model: &str| {
+        let open = |client: u32, model: &str| {
             Action::Server(ServerMsg::Reply {
                 id: 1,
-                result: ReplyResult::EchoOpened { client, model: model.into(), local: "l".into() },
+                result: ReplyResult::EchoOpened {
+                    client,
+                    model: model.into(),
+                    local: format!("127.0.0.1:{client}"),
+                },
             })
         };
         let s = reduce(s, [open(1, "blocking"), open(2, "select")]);
+        assert!(s.outbox.is_empty(), "not yet: neither server has accepted its client");
+        let accept = |seq, model: &str, client: u32| {
+            let peer = Some(format!("127.0.0.1:{client}"));
+            ev(seq, seq, model, EventKind::AcceptExit { fd: Some(5), peer, error: None })
+        };
+        let s = s.reduce(batch(vec![accept(1, "blocking", 1)], 0));
+        assert!(s.outbox.is_empty(), "select's client is not accepted yet");
+        let s = s.reduce(batch(vec![accept(2, "select", 2)], 0));
         assert_eq!(
             *s.outbox,
             [

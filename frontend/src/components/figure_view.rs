@@ -194,7 +194,7 @@ fn lane(l: &LaneLayout, d: &FigureLayout, lang: Lang) -> Html {
             data-helper={helper} data-name={l.name.clone()}>
             <text class="lane-name" x={l.x.to_string()} y={name_y.to_string()} text-anchor="middle">{ &l.title }</text>
             { for l.state.iter().enumerate().map(|(i, line)| html! {
-                <text class="lane-state" x={l.x.to_string()} y={(name_y + 18.0 + 16.0 * i as f64).to_string()} text-anchor="middle">{ line }</text>
+                <text class="lane-state" x={l.x.to_string()} y={(name_y + 17.0 + 15.0 * i as f64).to_string()} text-anchor="middle">{ line }</text>
             }) }
             <line class="lane-line" x1={l.x.to_string()} y1={l.y0.to_string()} x2={l.x.to_string()} y2={l.y1.to_string()} />
             { for l.bars.iter().map(|b| html! {

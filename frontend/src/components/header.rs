@@ -44,6 +44,7 @@ pub fn Header(props: &HeaderProps) -> Html {
                 <img class="logo" src="/static/kettle.svg" alt="" width="48" height="48" />
                 <h1>{ "Kettle" }</h1>
                 <span class="tagline">{ t(lang, Key::Tagline) }</span>
+                <span class="keys">{ t(lang, Key::KeyHelp) }</span>
                 <span id="conn-status" class={classes!("conn", status.id())} data-status={status.id()}>
                     { status_text }
                 </span>

@@ -46,7 +46,6 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
             </button>
             <button id="step" onclick={step}>{ t(lang, Key::StepOne) }</button>
             <button id="live" onclick={live}>{ t(lang, Key::Live) }</button>
-            <span class="keys">{ t(lang, Key::KeyHelp) }</span>
         </div>
     }
 }

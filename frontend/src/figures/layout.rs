@@ -35,19 +35,19 @@ pub const FONT: f64 = 15.0;
 /// Measured durations.
 pub const FONT_DURATION: f64 = 16.0;
 /// Height of one step.
-pub const ROW_H: f64 = 36.0;
+pub const ROW_H: f64 = 33.0;
 /// Left gutter holding the real time between rows.
 pub const GUTTER: f64 = 104.0;
 /// How far above the first row the column titles sit (the lane headers are below them).
-pub const HEADER_TITLES: f64 = 70.0;
+pub const HEADER_TITLES: f64 = 64.0;
 /// How far above the first row a lane's name sits; its state's lines follow, 16 apart.
-pub const HEADER_NAME: f64 = 46.0;
+pub const HEADER_NAME: f64 = 42.0;
 /// Fewest and most rows a figure shows.
 pub const ROWS: (usize, usize) = (5, 16);
 /// Column titles, then lane headers: the thread's name and what it is doing.
-const HEADERS_H: f64 = 86.0;
+const HEADERS_H: f64 = 78.0;
 /// One line of widgets in the panel.
-const WIDGET_H: f64 = 58.0;
+const WIDGET_H: f64 = 56.0;
 /// One box of a widget.
 const BOX_H: f64 = 26.0;
 /// Narrowest lane spacing that keeps lane headers apart.
@@ -315,9 +315,20 @@ pub fn layout(
     let steps = &store.steps().list;
     let width = room.width.max(420.0);
     let cur = pos.filter(|_| !steps.is_empty()).map(|p| p.index.min(steps.len() - 1));
-    let upto = match cur {
-        Some(c) => steps[c].at,
-        None => store.events().len().saturating_sub(1),
+    // The panel shows the state at the playback's moment: up to the current step, plus what
+    // happened between it and the moment playback has reached (state-only events such as the
+    // backlog's length have no step of their own), or everything after the newest step.
+    let last_event = store.events().len().saturating_sub(1);
+    let upto = match (cur, pos.and_then(|p| p.progress)) {
+        (None, _) => last_event,
+        (Some(c), _) if c + 1 == steps.len() => last_event,
+        (Some(c), progress) => {
+            let (t0, t1) = (steps[c].event.t_ns, steps[c + 1].event.t_ns);
+            let now = t0 + (t1.saturating_sub(t0) as f64 * progress.unwrap_or(0.0)) as u64;
+            let before_next = steps[c + 1].at.saturating_sub(1);
+            let reached = store.events().partition_point(|e| e.t_ns <= now).saturating_sub(1);
+            reached.clamp(steps[c].at, before_next.max(steps[c].at))
+        }
     };
     let moment = Moment { events: store.events(), upto, lang };
     let (placed, panel_h) = place_panel(panel(model, &moment), width, lang);
