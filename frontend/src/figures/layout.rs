@@ -51,7 +51,7 @@ const WIDGET_H: f64 = 56.0;
 /// One box of a widget.
 const BOX_H: f64 = 26.0;
 /// Narrowest lane spacing that keeps lane headers apart.
-const LANE_MIN_W: f64 = 120.0;
+const LANE_MIN_W: f64 = 96.0;
 /// Width of one column of phase braces and their labels.
 const BRACE_COL_W: f64 = 122.0;
 
@@ -353,22 +353,32 @@ pub fn layout(
     };
     let Some(cur) = cur else { return out };
 
-    let first = (cur + 1).saturating_sub(rows);
-    let y_of = |i: usize| timeline_top + (i - first) as f64 * ROW_H + ROW_H / 2.0;
-    let bottom = y_of(cur) + ROW_H * 0.75;
-    out.height = bottom + 12.0;
-    let now_y = pos
-        .and_then(|p| p.progress)
-        .filter(|_| cur + 1 < steps.len())
-        .map(|p| y_of(cur) + p * ROW_H);
-    out.now_y = now_y;
-    let open_end = now_y.unwrap_or(y_of(cur) + ROW_H * 0.6);
-
     let all_lanes = timeline::lanes(steps);
     let pairs = timeline::pairs(steps);
     let spans = timeline::phases(figure, steps, &pairs);
-    let (shown, hidden) = visible_lanes(&all_lanes, &pairs, steps, first, cur, width, kernel_x);
+    // The lanes that fit, chosen among the threads active over a few screens back; then the
+    // rows: the newest steps of those lanes, so a thread left out leaves no empty rows.
+    let lookback = (cur + 1).saturating_sub(3 * rows);
+    let (shown, hidden) = visible_lanes(&all_lanes, &pairs, steps, lookback, cur, kernel_x);
     out.hidden_lanes = hidden;
+    let on_shown = |i: usize| shown.iter().any(|l| l.thread == steps[i].event.thread.id);
+    let mut window: Vec<usize> = (0..=cur).rev().filter(|&i| on_shown(i)).take(rows).collect();
+    window.reverse();
+    let first = window.first().copied().unwrap_or(cur);
+    // A step's y: its row's centre; a step without a row (another lane's, or older) sits on
+    // the boundary where it falls in time, so braces that start or end there stay in order.
+    let y_of = |i: usize| {
+        let rank = window.partition_point(|&w| w < i);
+        let at_row = window.get(rank) == Some(&i);
+        timeline_top + rank as f64 * ROW_H + if at_row { ROW_H / 2.0 } else { 0.0 }
+    };
+    let last_y = window.last().map_or(timeline_top, |&w| y_of(w));
+    let bottom = last_y + ROW_H * 0.75;
+    out.height = bottom + 12.0;
+    let now_y =
+        pos.and_then(|p| p.progress).filter(|_| cur + 1 < steps.len()).map(|p| last_y + p * ROW_H);
+    out.now_y = now_y;
+    let open_end = now_y.unwrap_or(last_y + ROW_H * 0.6);
 
     // Lane x positions across the application side.
     let left = GUTTER + 12.0;
@@ -408,9 +418,9 @@ pub fn layout(
             caption: None,
         };
         // Rows.
-        for (i, step) in steps.iter().enumerate().take(cur + 1).skip(first) {
-            if step.event.thread.id == lane.thread {
-                l.rows.push(row(step, i, x, kernel_x, y_of(i), i == cur, lang));
+        for &i in &window {
+            if steps[i].event.thread.id == lane.thread {
+                l.rows.push(row(&steps[i], i, x, kernel_x, y_of(i), i == cur, lang));
             }
         }
         // Where it slept.
@@ -483,18 +493,14 @@ pub fn layout(
     out.phase_now = phase_now(&spans, steps, cur);
 
     // Real time between rows.
-    for i in first + 1..=cur {
-        out.gaps.push(gap_label(
-            steps[i - 1].event.t_ns,
-            steps[i].event.t_ns,
-            speed,
-            (y_of(i - 1) + y_of(i)) / 2.0,
-            lang,
-        ));
+    for pair in window.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        let y = (y_of(a) + y_of(b)) / 2.0;
+        out.gaps.push(gap_label(steps[a].event.t_ns, steps[b].event.t_ns, speed, y, lang));
     }
     if let Some(y) = now_y {
         // Beside the moving line, but never onto the gap label above it.
-        let y = y.max(y_of(cur) + 24.0);
+        let y = y.max(last_y + 24.0);
         let next = gap_label(steps[cur].event.t_ns, steps[cur + 1].event.t_ns, speed, y, lang);
         if next.compressed {
             out.gaps.push(next);
@@ -515,10 +521,8 @@ fn visible_lanes(
     steps: &[Step],
     first: usize,
     cur: usize,
-    width: f64,
     kernel_x: f64,
 ) -> (Vec<Lane>, usize) {
-    let _ = width;
     let active = |lane: &Lane| -> Option<usize> {
         if lane.first > cur || lane.exited.is_some_and(|e| e < first) {
             return None;
@@ -532,8 +536,12 @@ fn visible_lanes(
         });
         last_step.or(asleep.then_some(first))
     };
-    let mut candidates: Vec<(usize, &Lane)> =
-        lanes.iter().filter_map(|l| active(l).map(|a| (a, l))).collect();
+    // The current step's thread is always shown (it counts as the most recent).
+    let current = steps[cur].event.thread.id;
+    let mut candidates: Vec<(usize, &Lane)> = lanes
+        .iter()
+        .filter_map(|l| active(l).map(|a| (if l.thread == current { usize::MAX } else { a }, l)))
+        .collect();
     let fit = (((kernel_x - 44.0 - GUTTER - 12.0) / LANE_MIN_W).floor() as usize).max(1);
     let hidden = candidates.len().saturating_sub(fit);
     if hidden > 0 {
@@ -923,6 +931,33 @@ mod tests {
         assert!(p.ends_with("10.0 200.0"), "{p}");
         assert!(p.contains("30.0 150.0"), "tip at the middle: {p}");
         assert_eq!(brace(10.0, 100.0, 102.0, 20.0), "M 10.0 97.0 L 30.0 101.0 L 10.0 105.0");
+    }
+
+    #[test]
+    fn test_threads_that_do_not_fit_leave_no_empty_rows() {
+        // Eight threads take turns; a narrow figure has room for fewer lanes.
+        let s = store(
+            (0..40).map(|i| ev(i, i * 1_000, (i % 8) as u32, EventKind::AcceptEnter)).collect(),
+        );
+        let d = layout(
+            "thread-per-conn",
+            &s,
+            at(39),
+            1e-4,
+            Lang::En,
+            Room { width: 700.0, height: 600.0 },
+            &|_| None,
+        );
+        assert!(
+            d.hidden_lanes > 0 && d.lanes.len() >= 2,
+            "{} shown, {} hidden",
+            d.lanes.len(),
+            d.hidden_lanes
+        );
+        let mut ys: Vec<f64> = d.lanes.iter().flat_map(|l| l.rows.iter().map(|r| r.y)).collect();
+        ys.sort_by(f64::total_cmp);
+        assert!(ys.windows(2).all(|w| (w[1] - w[0] - ROW_H).abs() < 0.01), "rows packed: {ys:?}");
+        assert!(d.lanes.iter().any(|l| l.thread == 39 % 8), "the current step's thread is shown");
     }
 
     #[test]
