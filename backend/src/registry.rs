@@ -363,9 +363,15 @@ fn spawn_monitor(
                         last = Some(now);
                     }
                 }
-                if std::time::Instant::now() >= next_sample {
+                let now = std::time::Instant::now();
+                if now >= next_sample {
                     sample_threads(&recorder, model);
-                    next_sample += SAMPLE_EVERY;
+                    // A monitor that fell behind (a busy machine kept it off the CPU) skips
+                    // the samples it missed instead of taking them back to back: two samples
+                    // a few ms apart would show a running thread as one that used no CPU.
+                    while next_sample <= now {
+                        next_sample += SAMPLE_EVERY;
+                    }
                 }
                 std::thread::sleep(BACKLOG_POLL);
             }

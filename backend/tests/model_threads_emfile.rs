@@ -29,6 +29,27 @@ fn fill_descriptor_table() -> Vec<OwnedFd> {
     }
 }
 
+/// Waits until the model's own thread (`model-<id>`, as the kernel keeps its first 15 bytes) is
+/// asleep in `accept`, as the kernel says in `/proc`. Only a thread already inside `accept` has
+/// the new descriptor's number reserved; one that enters it after the table is full fails with
+/// EMFILE even for the first client (a slow machine may start the model that late).
+fn wait_until_in_accept(id: &str) {
+    let name = format!("model-{id}");
+    let name = &name[..name.len().min(15)];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let in_accept = std::fs::read_dir("/proc/self/task").unwrap().flatten().any(|t| {
+            let read = |f: &str| std::fs::read_to_string(t.path().join(f)).unwrap_or_default();
+            read("comm").trim() == name && read("wchan") == "inet_csk_accept"
+        });
+        if in_accept {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{name} never slept in accept");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn emfile(e: &kettle_shared::Event) -> bool {
     matches!(&e.kind, EventKind::AcceptExit { error: Some(err), .. } if err.errno == "EMFILE")
 }
@@ -41,6 +62,7 @@ async fn backs_off_and_recovers(id: &str) {
     // The clients' sockets are made first: once the table is full nobody can make one.
     let first = tcp_socket();
     let second = tcp_socket();
+    wait_until_in_accept(id);
     let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
     setrlimit(Resource::RLIMIT_NOFILE, open + 64, hard).unwrap();
     let held = fill_descriptor_table();
@@ -93,6 +115,7 @@ async fn process_refuses_then_recovers() {
     let (mut ws, _) = viewer(&server).await;
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
     let first = tcp_socket();
+    wait_until_in_accept(id);
     let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
     setrlimit(Resource::RLIMIT_NOFILE, open + 64, hard).unwrap();
     let held = fill_descriptor_table();
@@ -108,7 +131,13 @@ async fn process_refuses_then_recovers() {
     drop(held);
     let mut buf = Vec::new();
     let mut refused = std::net::TcpStream::from(first);
-    let _ = std::io::Read::read_to_end(&mut refused, &mut buf);
+    // A connection served instead of refused would never end: fail rather than hang.
+    refused.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    match std::io::Read::read_to_end(&mut refused, &mut buf) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("the refused connection was not closed: {e}"),
+    }
     assert!(buf.is_empty());
     tokio::task::spawn_blocking(move || {
         echo_checks::echo_one(addr, 5, Duration::from_secs(30));

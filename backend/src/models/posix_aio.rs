@@ -49,12 +49,14 @@
 //!   until no read is in flight before it returns.
 //! - If glibc cannot create a helper thread, `aio_read` fails with `EAGAIN`: the connection is
 //!   refused (an event) and closed.
-//! - Looking for the helper ([`thread_in_read`]) costs the submitting thread a few reads of
-//!   `/proc` every [`HELPER_LOOK_EVERY`], for at most [`HELPER_LOOK_FOR`]; it ends as soon as
-//!   the helper is found or the read has completed (data that was already there is read before
-//!   anyone could see the helper sleep). Not finding the helper records nothing. The helpers'
-//!   lanes are bounded by glibc's own cap, [`AIO_THREADS`], and helpers whose `/proc` entry is
-//!   gone are forgotten.
+//! - Looking for the helper ([`thread_in_read`]) reads one small `/proc` file per thread of
+//!   the process, so the submitting thread looks only a handful of times: first after
+//!   [`HELPER_LOOK_FIRST`] (the helper needs a moment to take the request), then after waits
+//!   that double, for at most [`HELPER_LOOK_FOR`]. It stops as soon as the helper is found, the
+//!   read has completed, or the socket holds unread data (`FIONREAD`): then the helper's read
+//!   returns without sleeping, and there is no sleep to see. Not finding the helper records
+//!   nothing. The helpers' lanes are bounded by
+//!   glibc's own cap, [`AIO_THREADS`], and helpers whose `/proc` entry is gone are forgotten.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -75,8 +77,10 @@ use crate::recorder::{Recorder, Tracer};
 pub const AIO_THREADS: i32 = 256;
 /// How long a stop waits for the callbacks of reads in flight.
 const STOP_WAIT: Duration = Duration::from_secs(10);
-/// How often the submitting thread looks in `/proc` for the helper that took its read.
-pub const HELPER_LOOK_EVERY: Duration = Duration::from_micros(200);
+/// When the submitting thread first looks in `/proc` for the helper that took its read; each
+/// later look waits twice as long as the one before (a look reads a file per thread, so
+/// looking every 200 µs for 20 ms would cost more than the lesson is worth under load).
+pub const HELPER_LOOK_FIRST: Duration = Duration::from_micros(200);
 /// How long it keeps looking. A helper usually sits in `read` well within a millisecond; a
 /// busy machine may be slower, and a helper not found is only a step not shown.
 pub const HELPER_LOOK_FOR: Duration = Duration::from_millis(20);
@@ -246,7 +250,13 @@ fn submit(mut conn: Box<Conn>, t: &Tracer) {
 fn look_for_helper(fd: RawFd, id: u64, shared: &Shared, reads_done: &AtomicU64, read: u64) {
     let pending = || reads_done.load(Ordering::Acquire) == read && !shared.stop.is_stopped();
     let deadline = Instant::now() + HELPER_LOOK_FOR;
-    while pending() {
+    let mut wait = HELPER_LOOK_FIRST;
+    loop {
+        std::thread::sleep(wait.min(deadline.saturating_duration_since(Instant::now())));
+        // While the read is pending the descriptor is still this connection's.
+        if !pending() || queued_bytes(fd) != Some(0) {
+            return;
+        }
         // Kettle's own threads (those it samples) never read a connection with read(2), but a
         // thread it names is not a helper whatever it does.
         if let Some((tid, call)) = thread_in_read(fd, |tid| shared.recorder.is_sampled_tid(tid)) {
@@ -261,8 +271,16 @@ fn look_for_helper(fd: RawFd, id: u64, shared: &Shared, reads_done: &AtomicU64, 
         if Instant::now() >= deadline {
             return;
         }
-        std::thread::sleep(HELPER_LOOK_EVERY);
+        wait *= 2;
     }
+}
+
+/// Bytes waiting in the socket's receive queue (`ioctl(FIONREAD)`), `None` if it cannot say.
+fn queued_bytes(fd: RawFd) -> Option<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int through the pointer.
+    let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    (rc == 0).then_some(n as usize)
 }
 
 /// The lane of helper `tid`: the same tracer each time it is seen, a new one the first time.
@@ -304,9 +322,17 @@ pub fn thread_in_read(fd: RawFd, skip: impl Fn(i32) -> bool) -> Option<(i32, &'s
         if tid == me {
             continue;
         }
-        // A thread that ended meanwhile has no file any more: simply not a candidate.
-        let Ok(line) = std::fs::read_to_string(entry.path().join("syscall")) else { continue };
-        let call = match parse_syscall_line(&line) {
+        // A thread that ended meanwhile has no file any more: simply not a candidate. The
+        // line is short: read into the stack, no allocation per thread.
+        let mut buf = [0u8; 256];
+        let Ok(n) = std::fs::File::open(entry.path().join("syscall")).and_then(|mut f| {
+            use std::io::Read;
+            f.read(&mut buf)
+        }) else {
+            continue;
+        };
+        let Ok(line) = std::str::from_utf8(&buf[..n]) else { continue };
+        let call = match parse_syscall_line(line) {
             Some((nr, arg)) if arg == fd as u64 && nr == libc::SYS_read => "read",
             Some((nr, arg)) if arg == fd as u64 && nr == libc::SYS_pread64 => "pread64",
             _ => continue,
