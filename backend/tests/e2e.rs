@@ -64,10 +64,6 @@ fn start_driver() -> Driver {
     Driver { child, port, _profile: TempDir(profile) }
 }
 
-async fn browser(driver: &Driver) -> Client {
-    browser_sized(driver, 1600, 2200).await
-}
-
 /// A headless chromium whose viewport is `width` × `height` CSS px.
 async fn browser_sized(driver: &Driver, width: u32, height: u32) -> Client {
     let chromium =

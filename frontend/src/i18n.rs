@@ -126,6 +126,7 @@ table! {
 
     // -- the figure -------------------------------------------------------------------------
     FigureTitle => "Stevens Fig. {0} — {1}", "Stevens 图 {0} —— {1}";
+    FigureShort => "Stevens Fig. {0}", "Stevens 图 {0}";
     Fig61 => "blocking I/O: the thread sleeps through both phases", "阻塞 IO:线程在两个阶段都在睡眠";
     Fig62 => "non-blocking I/O: ask again and again", "非阻塞 IO:一遍又一遍地询问";
     Fig63 => "I/O multiplexing: sleep in the readiness call, then copy", "IO 多路复用:在就绪调用中睡眠,然后拷贝";
@@ -198,6 +199,11 @@ table! {
     StepChildSpawned => "child pid {0} serves fd {1}", "子进程 pid {0} 服务 fd {1}";
     StepChildReaped => "waitpid: pid {0}, {1}", "waitpid:pid {0},{1}";
     StepSeenInSyscall => "seen asleep in {0}(fd {1})", "看到它睡在 {0}(fd {1}) 中";
+    LogSample => "CPU {0} · {1} connections · {2} system calls", "CPU {0} · {1} 个连接 · {2} 次系统调用";
+    LogClientConnected => "echo client #{0} connected to {1} from {2}", "回显客户端 #{0} 从 {2} 连接到 {1}";
+    LogClientSent => "echo client #{0} sent {1} bytes", "回显客户端 #{0} 发送 {1} 字节";
+    LogClientReceived => "echo client #{0} received {1} bytes", "回显客户端 #{0} 收到 {1} 字节";
+    LogClientClosed => "echo client #{0} closed: {1}", "回显客户端 #{0} 已关闭:{1}";
     ClosePeerClosed => "peer closed", "对端关闭";
     CloseReset => "reset", "连接被重置";
     CloseError => "error", "出错";

@@ -214,17 +214,21 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
         EventKind::ThreadStack { stack_bytes } => {
             (AppNote, tf(lang, Key::LaneStack, &[&crate::format::format_bytes(*stack_bytes)]))
         }
-        EventKind::ThreadSample { cpu_ns, conns, syscalls } => (
-            AppNote,
-            format!("cpu {} · conns {conns} · syscalls {syscalls}", format_duration(*cpu_ns)),
-        ),
+        EventKind::ThreadSample { cpu_ns, conns, syscalls } => {
+            (AppNote, tf(lang, Key::LogSample, &[&format_duration(*cpu_ns), conns, syscalls]))
+        }
         EventKind::ClientConnected { client, target, local } => {
-            (AppNote, format!("#{client} → {target} ({local})"))
+            (AppNote, tf(lang, Key::LogClientConnected, &[client, target, local]))
         }
-        EventKind::ClientSent { client, bytes } | EventKind::ClientReceived { client, bytes } => {
-            (AppNote, format!("#{client}: {bytes} B"))
+        EventKind::ClientSent { client, bytes } => {
+            (AppNote, tf(lang, Key::LogClientSent, &[client, bytes]))
         }
-        EventKind::ClientClosed { client, reason } => (AppNote, format!("#{client}: {reason}")),
+        EventKind::ClientReceived { client, bytes } => {
+            (AppNote, tf(lang, Key::LogClientReceived, &[client, bytes]))
+        }
+        EventKind::ClientClosed { client, reason } => {
+            (AppNote, tf(lang, Key::LogClientClosed, &[client, reason]))
+        }
     }
 }
 

@@ -14,6 +14,11 @@ pub struct ModelsProps {
     pub state: StateHandle,
 }
 
+/// "Stevens Fig. 6.3" in the page language, from the figure the page draws the model as.
+fn figure_name(model: &ModelInfo, lang: Lang) -> String {
+    tf(lang, Key::FigureShort, &[&crate::figures::Figure::of_model(&model.id).number()])
+}
+
 fn title(model: &ModelInfo, lang: Lang) -> &str {
     match lang {
         Lang::En => &model.title,
@@ -64,7 +69,7 @@ pub fn ModelList(props: &ModelsProps) -> Html {
             <li key={m.id.clone()} data-model={m.id.clone()} class={classes!(selected.then_some("selected"))}
                 onclick={select} aria-selected={selected.to_string()}>
                 <span class="title">{ title(m, lang) }</span>
-                <span class="figure">{ &m.figure }</span>
+                <span class="figure">{ figure_name(m, lang) }</span>
                 <span class="port">{ port }</span>
                 <span class="state" data-state={model_state_id(m.state)}>{ model_state(lang, m.state) }</span>
                 { for m.reason.as_ref().map(|r| html! { <span class="reason">{ r }</span> }) }
@@ -94,7 +99,7 @@ pub fn Lesson(props: &ModelsProps) -> Html {
             });
             html! {
                 <>
-                    <h3>{ title(m, lang) }<span class="figure">{ format!(" · {}", m.figure) }</span></h3>
+                    <h3>{ title(m, lang) }<span class="figure">{ format!(" · {}", figure_name(m, lang)) }</span></h3>
                     { for lesson.map(|l| html! { <p class="lesson-text">{ l }</p> }) }
                 </>
             }
