@@ -122,6 +122,8 @@ impl Registry {
         options: ModelOptions,
         probe_of: impl Fn(&str) -> Option<ProbeFn>,
     ) -> Registry {
+        // Before any model runs: the kernel turns receive stamping on a moment after asking.
+        crate::models::calls::keep_receive_timestamps_on();
         let mut slots = BTreeMap::new();
         let mut order = Vec::new();
         for (i, (descriptor, serve)) in catalogue().into_iter().enumerate() {

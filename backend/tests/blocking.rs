@@ -220,3 +220,34 @@ async fn the_thread_is_sampled_with_its_calls_and_connections() {
     .await;
     server.shutdown().await.unwrap();
 }
+
+/// The kernel stamps incoming data only while some socket asks for stamps, and turns stamping
+/// on a moment after the first one asks. Kettle keeps it on from the start, so even a line
+/// written the instant the connection exists — before the server accepted it and set
+/// `SO_TIMESTAMPING` on it — gets its arrival measured.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_line_sent_before_the_server_accepted_still_has_its_arrival_measured() {
+    let server = kettle(&["blocking"]).await;
+    let addr = model_addr(&server, "blocking");
+    let (mut ws, _) = viewer(&server).await;
+    tokio::task::spawn_blocking(move || {
+        let mut c = client(addr);
+        c.write_all(b"early\n").unwrap();
+        assert_eq!(read_n(&mut c, 6), b"EARLY\n");
+    })
+    .await
+    .unwrap();
+    let mut events = Vec::new();
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
+        ev.iter().any(|e| matches!(e.kind, EventKind::RecvExit { .. }))
+    })
+    .await;
+    let exit = events.iter().find(|e| matches!(e.kind, EventKind::RecvExit { .. })).unwrap();
+    let EventKind::RecvExit { wait_ns, copy_ns, .. } = exit.kind else { unreachable!() };
+    assert!(wait_ns.is_some() && copy_ns.is_some(), "phases measured: {:?}", exit.kind);
+    assert!(
+        events.iter().any(|e| matches!(e.kind, EventKind::DataArrived { .. })),
+        "the kernel's receive stamp was recorded"
+    );
+    server.shutdown().await.unwrap();
+}

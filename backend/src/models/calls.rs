@@ -128,6 +128,28 @@ pub fn prepare_connection(fd: &OwnedFd) {
     let _ = setsockopt(fd, sockopt::TcpNoDelay, &true);
 }
 
+/// Keeps the kernel's software receive timestamps switched on for as long as Kettle runs.
+///
+/// The kernel stamps incoming packets only while some socket on the machine has asked for
+/// receive timestamps, and it switches the stamping on *a moment after* the first socket asks
+/// (a deferred static key, `net_enable_timestamp`), and off again after the last one closes.
+/// Without this, the first line a fresh Kettle receives — or any line on a machine where no
+/// other socket wants stamps — arrives unstamped and its phases cannot be measured. One UDP
+/// socket with `SO_TIMESTAMPING`, held until the process exits, keeps stamping on; it also
+/// stamps data that reaches a connection before the server set the option on it. Idempotent.
+pub fn keep_receive_timestamps_on() {
+    static KEEPER: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
+    KEEPER.get_or_init(|| {
+        use nix::sys::socket::{socket, AddressFamily, SockType};
+        let fd =
+            socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None).ok()?;
+        let flags = TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
+            | TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE;
+        setsockopt(&fd, sockopt::Timestamping, &flags).ok()?;
+        Some(fd)
+    });
+}
+
 /// Bytes of control buffer for one `SCM_TIMESTAMPING` message (three timespecs: software,
 /// and two hardware stamps that stay zero here).
 const STAMP_CONTROL_BYTES: usize =
