@@ -352,14 +352,7 @@ pub fn phases(figure: Figure, steps: &[Step], pairs: &[Pair]) -> Vec<PhaseSpan> 
                 let Some(exit) = p.exit else {
                     // Still inside recv: for a blocking recv, phase 1 is going on.
                     if figure == Figure::Blocking && p.arrival.is_none() {
-                        spans.push(PhaseSpan {
-                            phase: Phase::Wait,
-                            thread: p.thread,
-                            from: p.enter,
-                            to: None,
-                            ns: None,
-                            app_blocked: true,
-                        });
+                        spans.push(still_waiting(p, true));
                     }
                     continue;
                 };
@@ -399,14 +392,7 @@ pub fn phases(figure: Figure, steps: &[Step], pairs: &[Pair]) -> Vec<PhaseSpan> 
             Call::Async if p.name == "recv" => {
                 let Some(a) = p.arrival else {
                     if p.exit.is_none() {
-                        spans.push(PhaseSpan {
-                            phase: Phase::Wait,
-                            thread: p.thread,
-                            from: p.enter,
-                            to: None,
-                            ns: None,
-                            app_blocked: false,
-                        });
+                        spans.push(still_waiting(p, false));
                     }
                     continue;
                 };
@@ -439,6 +425,18 @@ pub fn phases(figure: Figure, steps: &[Step], pairs: &[Pair]) -> Vec<PhaseSpan> 
         }
     }
     spans
+}
+
+/// Phase 1 of a call that is still waiting for its data.
+fn still_waiting(p: &Pair, app_blocked: bool) -> PhaseSpan {
+    PhaseSpan {
+        phase: Phase::Wait,
+        thread: p.thread,
+        from: p.enter,
+        to: None,
+        ns: None,
+        app_blocked,
+    }
 }
 
 /// Where phase 1 of the data that arrived at step `a` began, for the recv `p`.
