@@ -174,7 +174,11 @@ enum Role {
 
 fn role(kind: &EventKind) -> Role {
     match kind {
-        EventKind::Backlog { .. }
+        // The registry's monitor thread records these for the model: they are the kernel's
+        // state (the listening socket and its queue), not a step of any model thread, and a
+        // row would give that monitor a lane of its own.
+        EventKind::Listen { .. }
+        | EventKind::Backlog { .. }
         | EventKind::ThreadStack { .. }
         | EventKind::ThreadSample { .. }
         | EventKind::ClientConnected { .. }
