@@ -188,7 +188,6 @@ fn widget(p: &PlacedWidget) -> Html {
 fn lane(l: &LaneLayout, d: &FigureLayout, lang: Lang) -> Html {
     let name_y = d.timeline_top - HEADER_NAME;
     let helper = l.helper.then(|| AttrValue::from("true"));
-    let _ = lang;
     html! {
         <g class={classes!("lane", l.helper.then_some("helper"))} data-lane="" data-thread={l.thread.to_string()}
             data-helper={helper} data-name={l.name.clone()}>
