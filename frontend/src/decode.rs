@@ -1,7 +1,7 @@
 //! Turning WebSocket text frames into protocol messages, tolerantly.
 //!
 //! A newer backend may record event kinds this page does not know yet. One unknown event must
-//! not make a whole batch (and the diagram) disappear, so a batch that does not parse as a
+//! not make a whole batch (and the figure) disappear, so a batch that does not parse as a
 //! whole is parsed event by event and the unreadable ones are counted, not hidden.
 
 use kettle_shared::{Event, ServerMsg};

@@ -1,6 +1,6 @@
 //! Formatting of durations, times and speeds for people reading a projector.
 //!
-//! Pure functions only: the event log, the diagram and the playback bar all format through
+//! Pure functions only: the event log, the figures and the playback bar all format through
 //! here so a duration looks the same everywhere (three significant digits, the smallest
 //! unit that keeps the number at least 1).
 

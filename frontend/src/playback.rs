@@ -1,9 +1,9 @@
 //! Slow-motion playback of recorded events, as pure functions.
 //!
-//! Events are microseconds apart, so the diagram replays them on a *screen* clock: a real gap
+//! Events are microseconds apart, so the figure replays them on a *screen* clock: a real gap
 //! of `g` nanoseconds takes `g / speed` of screen time, except that no single gap takes more
 //! than [`MAX_GAP_MS`] — a student thinking for five seconds must not freeze the projector for
-//! fourteen hours at 1/10 000. Such a gap is *compressed*, and the diagram says so with the
+//! fourteen hours at 1/10 000. Such a gap is *compressed*, and the figure says so with the
 //! real length.
 //!
 //! Playback state is an anchor (the event playback last restarted from) plus the screen time

@@ -205,7 +205,7 @@ pub enum Action {
     },
     /// A command could not be sent (the socket is not open).
     SendFailed(Command),
-    /// Show this model's lesson, events and diagram.
+    /// Show this model's lesson, events and figure.
     Select(String),
     /// English ↔ Chinese.
     ToggleLang,
@@ -253,7 +253,7 @@ pub struct State {
     pub version_mismatch: Option<u32>,
     /// Every model, as the backend last described it.
     pub models: Vec<ModelInfo>,
-    /// The model whose lesson, events and diagram are shown.
+    /// The model whose lesson, events and figure are shown.
     pub selected: Option<String>,
     /// The event log's events (all models).
     pub events: Rc<EventStore>,
@@ -274,7 +274,7 @@ pub struct State {
     accepted_peers: VecDeque<(String, String, u64)>,
     /// `(model, conn)` of connections waiting in the thread pool's queue.
     queued_conns: Vec<(String, u64)>,
-    /// The diagram's playback.
+    /// The figure's playback.
     pub playback: Playback,
     /// The log shows every model, not only the selected one.
     pub log_all_models: bool,
