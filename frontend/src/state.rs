@@ -330,6 +330,16 @@ impl State {
         self.clients.iter().filter(|c| c.model == model).map(|c| c.id).collect()
     }
 
+    /// The echo clients that are open and accepted by their server (the comparison sends only
+    /// through those).
+    fn accepted_clients(&self) -> Vec<u32> {
+        self.clients
+            .iter()
+            .filter(|c| c.closed.is_none() && c.accepted.is_some())
+            .map(|c| c.id)
+            .collect()
+    }
+
     /// Echo opens sent and not yet answered.
     pub fn echo_opens_pending(&self) -> usize {
         self.pending.iter().filter(|p| matches!(p.command, Command::EchoOpen { .. })).count()
@@ -373,8 +383,8 @@ impl State {
                 c.accepted = Some(conn);
             }
         }
-        let clients = self.clients.clone();
-        let sends = self.compare.accepted(&|id| is_accepted(&clients, id));
+        let accepted = self.accepted_clients();
+        let sends = self.compare.accepted(&|id| accepted.contains(&id));
         self.send_later(sends);
     }
 
@@ -484,8 +494,8 @@ impl State {
             ServerMsg::Error { id, code, message } => {
                 let failed = id.and_then(|id| self.take_pending(id));
                 if let Some(Pending { command: Command::EchoOpen { model }, .. }) = &failed {
-                    let clients = self.clients.clone();
-                    let sends = self.compare.open_failed(model, &|id| is_accepted(&clients, id));
+                    let accepted = self.accepted_clients();
+                    let sends = self.compare.open_failed(model, &|id| accepted.contains(&id));
                     self.send_later(sends);
                 }
                 let what = failed.map(|p| describe(&p.command));
@@ -519,8 +529,8 @@ impl State {
                     closed: None,
                     replies: Vec::new(),
                 });
-                let clients = self.clients.clone();
-                let sends = self.compare.opened(&model, client, &|id| is_accepted(&clients, id));
+                let accepted = self.accepted_clients();
+                let sends = self.compare.opened(&model, client, &|id| accepted.contains(&id));
                 self.send_later(sends);
             }
             ReplyResult::EchoClosed { client } => {
@@ -579,9 +589,9 @@ impl State {
                     .filter(|c| c.closed.is_none())
                     .map(|c| (c.model.clone(), c.id))
                     .collect();
-                let clients = self.clients.clone();
+                let accepted = self.accepted_clients();
                 let commands =
-                    self.compare.start(text, &running, &open, &|id| is_accepted(&clients, id));
+                    self.compare.start(text, &running, &open, &|id| accepted.contains(&id));
                 self.send_later(commands);
             }
             Action::OutboxSent(generation) => {
@@ -606,11 +616,6 @@ impl State {
             Action::SetSpeed(i) => self.playback = self.with_playback(|p, t| p.set_speed(t, i)),
         }
     }
-}
-
-/// Whether the echo client `id` is open and its server accepted it.
-fn is_accepted(clients: &[EchoClient], id: u32) -> bool {
-    clients.iter().any(|c| c.id == id && c.closed.is_none() && c.accepted.is_some())
 }
 
 /// A short description of a command for error messages (`start blocking`).

@@ -48,8 +48,8 @@ pub const ROWS: (usize, usize) = (5, 16);
 const HEADERS_H: f64 = 78.0;
 /// One line of widgets in the panel.
 const WIDGET_H: f64 = 56.0;
-/// One box of a widget.
-const BOX_H: f64 = 26.0;
+/// The height of one box of a widget.
+pub const BOX_HEIGHT: f64 = 26.0;
 /// Narrowest lane spacing that keeps lane headers apart.
 const LANE_MIN_W: f64 = 96.0;
 /// Width of one column of phase braces and their labels.
@@ -784,8 +784,6 @@ pub fn brace(x: f64, y0: f64, y1: f64, width: f64) -> String {
 
 /// The y of a widget's boxes, relative to the widget's top.
 pub const BOX_Y: f64 = 24.0;
-/// Box height, for the view.
-pub const BOX_HEIGHT: f64 = BOX_H;
 
 #[cfg(test)]
 mod tests {
