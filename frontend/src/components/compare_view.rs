@@ -136,7 +136,7 @@ fn chart(state: &StateHandle, lang: Lang) -> Html {
                                 <rect x={(app_x - 6.0).to_string()} y={y0.to_string()} width="12" height={(y1 - y0).max(2.0).to_string()} rx="3" />
                                 if y1 - y0 > 22.0 {
                                     <text class="call" x={(app_x + 12.0).to_string()} y={((y0 + y1) / 2.0 + 5.0).to_string()}>
-                                        { crate::figures::layout::wrap(call, call_w, 14.0, 1).join("") }
+                                        { crate::figures::layout::fit(call, call_w, 14.0) }
                                     </text>
                                 }
                                 <title>{ crate::i18n::tf(lang, Key::ProcessBlocksIn, &[call]) }</title>

@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use kettle_shared::{Event, EventKind, RecvOutcome};
 
-use super::layout::{wrap, FONT_MIN};
+use super::layout::{fit, FONT_MIN};
 use super::Figure;
 use crate::format::format_duration;
 use crate::i18n::{t, tf, Key, Lang};
@@ -270,7 +270,7 @@ pub fn layout(inputs: &[Input<'_>], width: f64, lang: Lang) -> CompareLayout {
                 figure: Figure::of_model(input.model),
                 x,
                 w: col_w,
-                title: wrap(input.model, col_w - 12.0, FONT_MIN + 1.0, 1).join(""),
+                title: fit(input.model, col_w - 12.0, FONT_MIN + 1.0),
                 blocked: Vec::new(),
                 phases: Vec::new(),
                 reply: None,
@@ -278,8 +278,7 @@ pub fn layout(inputs: &[Input<'_>], width: f64, lang: Lang) -> CompareLayout {
                 note: None,
             };
             let Some(m) = m else {
-                col.note =
-                    Some(wrap(t(lang, Key::CompareWaiting), col_w - 16.0, FONT_MIN, 2).join(" "));
+                col.note = Some(fit(t(lang, Key::CompareWaiting), col_w - 16.0, FONT_MIN));
                 return col;
             };
             let rel = |abs: u64| abs as i64 - m.origin as i64;
@@ -305,8 +304,7 @@ pub fn layout(inputs: &[Input<'_>], width: f64, lang: Lang) -> CompareLayout {
                 });
             }
             if m.phases.is_empty() {
-                col.note =
-                    Some(wrap(t(lang, Key::CompareNoData), col_w - 16.0, FONT_MIN, 2).join(" "));
+                col.note = Some(fit(t(lang, Key::CompareNoData), col_w - 16.0, FONT_MIN));
             }
             let text = tf(
                 lang,
@@ -322,7 +320,7 @@ pub fn layout(inputs: &[Input<'_>], width: f64, lang: Lang) -> CompareLayout {
                 }
             }
             let label_end = col.phases.iter().map(|p| p.label_y).fold(label_end, f64::max);
-            col.reply = Some((reply_y, wrap(&text, col_w - 10.0, FONT_MIN, 1).join("")));
+            col.reply = Some((reply_y, fit(&text, col_w - 10.0, FONT_MIN)));
             col.reply_label_y = (reply_y + 18.0).max(label_end + 20.0);
             col
         })

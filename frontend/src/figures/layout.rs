@@ -139,6 +139,11 @@ pub fn wrap(text: &str, width: f64, px: f64, lines: usize) -> Vec<String> {
     out
 }
 
+/// `text` on one line of at most `width`, shortened with `…` if it must be.
+pub fn fit(text: &str, width: f64, px: f64) -> String {
+    wrap(text, width, px, 1).pop().unwrap_or_default()
+}
+
 /// A widget placed in the panel, with its boxes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacedWidget {
@@ -409,7 +414,7 @@ pub fn layout(
             x,
             y0,
             y1,
-            title: wrap(&lane.name, spacing - 10.0, FONT, 1).join(""),
+            title: fit(&lane.name, spacing - 10.0, FONT),
             state: Vec::new(),
             rows: Vec::new(),
             bars: Vec::new(),
@@ -448,7 +453,7 @@ pub fn layout(
             Some(cpu) if text_width(&format!("{state} · {cpu}"), FONT_MIN) <= spacing - 10.0 => {
                 vec![format!("{state} · {cpu}")]
             }
-            Some(cpu) => vec![wrap(&state, spacing - 10.0, FONT_MIN, 1).join(""), cpu],
+            Some(cpu) => vec![fit(&state, spacing - 10.0, FONT_MIN), cpu],
             None => wrap(&state, spacing - 10.0, FONT_MIN, 2),
         };
         l.state = state;
@@ -658,7 +663,7 @@ fn place_phases(
                 label_y,
                 ns: s.ns.filter(|_| ended),
                 label,
-                title: wrap(title, col_w - 26.0, FONT_MIN, 1).join(""),
+                title: fit(title, col_w - 26.0, FONT_MIN),
                 in_progress: !ended,
                 app_blocked: s.app_blocked,
             },
@@ -736,7 +741,7 @@ fn place_panel(widgets: Vec<Widget>, width: f64, lang: Lang) -> (Vec<PlacedWidge
         let note_x = if more > 0 { bx + 44.0 } else { bx + 2.0 };
         let note = widget.note.clone().map(|n| {
             let room = (w - note_x).max(60.0);
-            (wrap(&n, room, FONT_MIN, 1).join(""), note_x)
+            (fit(&n, room, FONT_MIN), note_x)
         });
         placed.push(PlacedWidget {
             boxes: boxes.into_iter().map(|(i, bx, bw)| (i, x + bx, bw)).collect(),
@@ -745,7 +750,7 @@ fn place_panel(widgets: Vec<Widget>, width: f64, lang: Lang) -> (Vec<PlacedWidge
             x,
             y,
             w,
-            title: wrap(&title, w.max(title_w.min(max_w)), FONT_MIN, 1).join(""),
+            title: fit(&title, w.max(title_w.min(max_w)), FONT_MIN),
             more,
         });
         x += w + GAP;
