@@ -115,9 +115,7 @@ pub fn FigureView(props: &FigureProps) -> Html {
                 { for d.gaps.iter().map(|g| html! {
                     <text class={classes!("gap", g.compressed.then_some("compressed"))}
                         x={(GUTTER - 6.0).to_string()} y={(g.y + 5.0 - 8.0 * (g.lines.len() as f64 - 1.0)).to_string()} text-anchor="end">
-                        { for g.lines.iter().enumerate().map(|(i, line)| html! {
-                            <tspan x={(GUTTER - 6.0).to_string()} dy={if i == 0 { "0" } else { "16" }}>{ line }</tspan>
-                        }) }
+                        { lines(GUTTER - 6.0, &g.lines, 16.0) }
                     </text>
                 }) }
                 { for d.lanes.iter().map(|l| lane(l, &d, lang)) }
@@ -204,9 +202,7 @@ fn lane(l: &LaneLayout, d: &FigureLayout, lang: Lang) -> Html {
             }) }
             { for l.caption.iter().map(|(y, lines)| html! {
                 <text class="caption" x={(l.x - 16.0).to_string()} y={(y - 4.0 - 9.0 * (lines.len() as f64 - 1.0)).to_string()} text-anchor="end">
-                    { for lines.iter().enumerate().map(|(i, line)| html! {
-                        <tspan x={(l.x - 16.0).to_string()} dy={if i == 0 { "0" } else { "18" }}>{ line }</tspan>
-                    }) }
+                    { self::lines(l.x - 16.0, lines, 18.0) }
                 </text>
             }) }
             { for l.ticks.iter().map(|y| html! {
@@ -232,14 +228,21 @@ fn lane(l: &LaneLayout, d: &FigureLayout, lang: Lang) -> Html {
     }
 }
 
+/// Lines of one `<text>`, each starting again at `x`, `dy` apart.
+fn lines(x: f64, lines: &[String], dy: f64) -> Html {
+    html! {
+        { for lines.iter().enumerate().map(|(i, line)| html! {
+            <tspan x={x.to_string()} dy={if i == 0 { "0".to_owned() } else { dy.to_string() }}>{ line }</tspan>
+        }) }
+    }
+}
+
 /// One step: an arrow between the lane and the kernel, a staircase, or a note on a line.
 fn step(r: &RowLayout) -> Html {
     let y = r.y;
     let class = classes!("step", r.current.then_some("current"));
     let label = html! {
-        <text class="label" x={r.label_x.to_string()} y={(y - 8.0).to_string()} text-anchor={r.anchor}>
-            { for r.lines.iter().map(|l| html! { <tspan>{ l }</tspan> }) }
-        </text>
+        <text class="label" x={r.label_x.to_string()} y={(y - 8.0).to_string()} text-anchor={r.anchor}>{ &r.label }</text>
     };
     let body = match r.shape {
         Shape::Call | Shape::Return => html! {
@@ -266,19 +269,13 @@ fn step(r: &RowLayout) -> Html {
         Shape::KernelNote => html! {
             <>
                 <circle class="note kernel-note" cx={r.x1.to_string()} cy={y.to_string()} r="6" />
-                <text class="label" x={r.label_x.to_string()} y={(y + 5.0).to_string()} text-anchor="end">
-                    { for r.lines.iter().map(|l| html! { <tspan>{ l }</tspan> }) }
-                </text>
+                <text class="label" x={r.label_x.to_string()} y={(y + 5.0).to_string()} text-anchor="end">{ &r.label }</text>
             </>
         },
         Shape::AppNote => html! {
             <>
                 <circle class="note" cx={r.x1.to_string()} cy={y.to_string()} r="6" />
-                <text class="label" x={r.label_x.to_string()} y={(y + 5.0 - 8.0 * (r.lines.len() as f64 - 1.0)).to_string()} text-anchor={r.anchor}>
-                    { for r.lines.iter().enumerate().map(|(i, l)| html! {
-                        <tspan x={r.label_x.to_string()} dy={if i == 0 { "0" } else { "16" }}>{ l }</tspan>
-                    }) }
-                </text>
+                <text class="label" x={r.label_x.to_string()} y={(y + 5.0).to_string()} text-anchor={r.anchor}>{ &r.label }</text>
             </>
         },
     };

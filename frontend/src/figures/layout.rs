@@ -182,8 +182,8 @@ pub struct RowLayout {
     pub x1: f64,
     /// The other end.
     pub x2: f64,
-    /// The label's lines.
-    pub lines: Vec<String>,
+    /// The label, fitted to one line.
+    pub label: String,
     /// The label's anchor point.
     pub label_x: f64,
     /// `start` or `end`.
@@ -465,9 +465,8 @@ pub fn layout(
                 let mid = (bar.y0 + bar.y1) / 2.0;
                 let (top, bottom) = (mid - 22.0, mid + 10.0 + 18.0 * lines.len() as f64);
                 let crossed = l.rows.iter().any(|r| {
-                    let extends_left = r.lines.iter().any(|line| {
-                        r.anchor == "end" && r.label_x - text_width(line, FONT) < x - 8.0
-                    });
+                    let extends_left =
+                        r.anchor == "end" && r.label_x - text_width(&r.label, FONT) < x - 8.0;
                     extends_left && r.y > top && r.y - 12.0 < bottom
                 });
                 if !crossed {
@@ -581,7 +580,6 @@ fn row(
         }
         Shape::AppNote => (lane_x, lane_x, lane_x - 14.0, "end", lane_x - 14.0 - (GUTTER + 12.0)),
     };
-    let lines = wrap(&text, width, FONT, 1);
     RowLayout {
         index,
         seq: step.event.seq,
@@ -590,7 +588,7 @@ fn row(
         y,
         x1,
         x2,
-        lines,
+        label: fit(&text, width, FONT),
         label_x,
         anchor,
         current,
@@ -889,15 +887,13 @@ mod tests {
             );
             for lane in &d.lanes {
                 for r in &lane.rows {
-                    for line in &r.lines {
-                        let w = text_width(line, FONT);
-                        let (l, rt) = if r.anchor == "end" {
-                            (r.label_x - w, r.label_x)
-                        } else {
-                            (r.label_x, r.label_x + w)
-                        };
-                        assert!(l >= 0.0 && rt <= width, "{width}: {line} spans {l}..{rt}");
-                    }
+                    let w = text_width(&r.label, FONT);
+                    let (l, rt) = if r.anchor == "end" {
+                        (r.label_x - w, r.label_x)
+                    } else {
+                        (r.label_x, r.label_x + w)
+                    };
+                    assert!(l >= 0.0 && rt <= width, "{width}: {} spans {l}..{rt}", r.label);
                 }
                 for p in &lane.phases {
                     let w = text_width(&p.title, FONT_MIN).max(text_width(&p.label, FONT_DURATION));
