@@ -192,6 +192,25 @@ fn phases_of(id: &str) -> &'static [&'static str] {
     }
 }
 
+/// Opens Kettle's page and waits until it is connected.
+async fn open_page(c: &Client, server: &Server) {
+    c.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
+    wait_js(c, "connected", "document.querySelector(\"#conn-status[data-status='connected']\")")
+        .await;
+}
+
+/// Waits until the model list shows `id` running.
+async fn wait_running(c: &Client, id: &str) {
+    wait_js(
+        c,
+        &format!("{id} listed as running"),
+        &format!(
+            "document.querySelector(\"#model-list li[data-model='{id}'] .state[data-state='running']\")"
+        ),
+    )
+    .await;
+}
+
 async fn select_model(c: &Client, id: &str) {
     c.execute(
         &format!("document.querySelector(\"#model-list li[data-model='{id}']\").click()"),
@@ -300,10 +319,8 @@ async fn page_echoes_a_line_and_the_figure_plays_both_phases() {
     let server = kettle_with_frontend(&["blocking"]).await;
     let driver = start_driver();
     let c = browser_sized(&driver, 1280, 720).await;
-    c.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
-    wait_js(&c, "the blocking model listed as running", "document.querySelector(\"#model-list li[data-model='blocking'] .state[data-state='running']\")").await;
-    wait_js(&c, "connected", "document.querySelector(\"#conn-status[data-status='connected']\")")
-        .await;
+    open_page(&c, &server).await;
+    wait_running(&c, "blocking").await;
     // 1/10 000: a copy phase of tens of microseconds plays for a few hundred milliseconds.
     c.execute("const s = document.querySelector('#speed'); s.value = '4'; s.dispatchEvent(new Event('change', {bubbles: true}));", vec![]).await.unwrap();
     wait_js(
@@ -390,12 +407,10 @@ async fn every_model_draws_its_own_figure_from_a_line_echoed_on_the_page() {
     let server = kettle_with_frontend(&ids).await;
     let driver = start_driver();
     let c = browser_sized(&driver, 1280, 720).await;
-    c.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
-    wait_js(&c, "connected", "document.querySelector(\"#conn-status[data-status='connected']\")")
-        .await;
+    open_page(&c, &server).await;
     let figures = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from);
     for id in &ids {
-        wait_js(&c, &format!("{id} listed as running"), &format!("document.querySelector(\"#model-list li[data-model='{id}'] .state[data-state='running']\")")).await;
+        wait_running(&c, id).await;
         select_model(&c, id).await;
         let (figure, hooks) = expected(id);
         wait_js(
@@ -495,10 +510,8 @@ async fn two_clients_of_thread_per_conn_are_two_lanes_each_with_its_own_phases()
     let server = kettle_with_frontend(&["thread-per-conn"]).await;
     let driver = start_driver();
     let c = browser_sized(&driver, 1280, 1000).await;
-    c.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
-    wait_js(&c, "connected", "document.querySelector(\"#conn-status[data-status='connected']\")")
-        .await;
-    wait_js(&c, "thread-per-conn running", "document.querySelector(\"#model-list li[data-model='thread-per-conn'] .state[data-state='running']\")").await;
+    open_page(&c, &server).await;
+    wait_running(&c, "thread-per-conn").await;
     select_model(&c, "thread-per-conn").await;
     let a = open_client_on(&c, "thread-per-conn").await;
     let b = open_client_on(&c, "thread-per-conn").await;
@@ -543,11 +556,9 @@ async fn one_line_compares_blocking_select_sigio_and_io_uring_side_by_side() {
     let server = kettle_with_frontend(&models).await;
     let driver = start_driver();
     let c = browser_sized(&driver, 1280, 720).await;
-    c.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
-    wait_js(&c, "connected", "document.querySelector(\"#conn-status[data-status='connected']\")")
-        .await;
+    open_page(&c, &server).await;
     for id in models {
-        wait_js(&c, &format!("{id} running"), &format!("document.querySelector(\"#model-list li[data-model='{id}'] .state[data-state='running']\")")).await;
+        wait_running(&c, id).await;
     }
     // Frame times from now on (the figure keeps playing while the comparison is drawn).
     c.execute("window.__frames = []; let last = performance.now(); const f = t => { window.__frames.push(t - last); last = t; requestAnimationFrame(f); }; requestAnimationFrame(f);", vec![]).await.unwrap();
@@ -597,11 +608,9 @@ async fn page_fits_a_projector_at_1024x768_and_1280x720_and_has_a_presenter_mode
     let server = kettle_with_frontend(&models).await;
     let driver = start_driver();
     let c = browser_sized(&driver, 1024, 768).await;
-    c.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
-    wait_js(&c, "connected", "document.querySelector(\"#conn-status[data-status='connected']\")")
-        .await;
+    open_page(&c, &server).await;
     for id in models {
-        wait_js(&c, &format!("{id} running"), &format!("document.querySelector(\"#model-list li[data-model='{id}'] .state[data-state='running']\")")).await;
+        wait_running(&c, id).await;
         select_model(&c, id).await;
         let client = open_client_on(&c, id).await;
         wait_accepted(&c, &client).await;
