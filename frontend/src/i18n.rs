@@ -245,6 +245,21 @@ table! {
     WCqItem => "{0} fd {1} = {2}", "{0} fd {1} = {2}";
     WAioRequests => "aio_read requests (glibc)", "aio_read 请求(glibc)";
 
+    // -- the kernel's words: /proc samples on lanes, reasons from the backend (issue 7) ----
+    KSectionStart => "-", "-";
+
+    // -- the code panel --------------------------------------------------------------------
+    CSectionStart => "-", "-";
+
+    // -- narration and time travel ---------------------------------------------------------
+    NSectionStart => "-", "-";
+
+    // -- the kettle story, views and links -------------------------------------------------
+    SSectionStart => "-", "-";
+
+    // -- the guided tour -------------------------------------------------------------------
+    TSectionStart => "-", "-";
+
     // -- Fig. 6.6 -----------------------------------------------------------------------------
     Compare => "Compare the models (Stevens Fig. 6.6, measured)", "对比各模型(Stevens 图 6.6,实测)";
     CompareHelp =>

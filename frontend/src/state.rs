@@ -240,6 +240,11 @@ pub enum Action {
     CompareSend(String),
     /// The commands of the outbox up to this generation were sent.
     OutboxSent(u64),
+    // -- time travel ----------------------------------------------------------------------
+
+    // -- views and links ------------------------------------------------------------------
+
+    // -- the guided tour ------------------------------------------------------------------
 }
 
 /// The page's state.
@@ -288,6 +293,9 @@ pub struct State {
     pub outbox: Rc<Vec<Command>>,
     /// Changes whenever `outbox` gets new commands.
     pub outbox_gen: u64,
+    // -- views and links ------------------------------------------------------------------
+
+    // -- the guided tour ------------------------------------------------------------------
 }
 
 /// `[::ffff:127.0.0.1]:5000` and `127.0.0.1:5000` are the same peer: the relay and the
@@ -614,6 +622,11 @@ impl State {
             Action::Faster => self.playback = self.with_playback(|p, t| p.change_speed(t, -1)),
             Action::Slower => self.playback = self.with_playback(|p, t| p.change_speed(t, 1)),
             Action::SetSpeed(i) => self.playback = self.with_playback(|p, t| p.set_speed(t, i)),
+            // -- time travel ------------------------------------------------------------------
+
+            // -- views and links --------------------------------------------------------------
+
+            // -- the guided tour --------------------------------------------------------------
         }
     }
 }
