@@ -259,6 +259,63 @@ table! {
 
     // -- the guided tour -------------------------------------------------------------------
     TSectionStart => "-", "-";
+    TourStart => "Guided tour", "导览";
+    TourStartHelp => "T: a guided tour of every model, in the tutorial's order", "T:按教程顺序导览每个模型";
+    TourOf => "Tour — stop {0} of {1}", "导览 —— 第 {0} 站,共 {1} 站";
+    TourNext => "Next →", "下一站 →";
+    TourBack => "← Back", "← 上一站";
+    TourLeave => "Leave the tour (Esc)", "离开导览(Esc)";
+    TourFinish => "Finish", "结束";
+    TourStarting => "starting the model…", "正在启动模型…";
+    TourOpening => "opening an echo client and waiting for the server to accept it…", "正在打开回显客户端,等待服务器 accept…";
+    TourWatching => "a line was sent: waiting for the server to record the moment…", "已发送一行:等待服务器记录下关键的一步…";
+    TourArrived => "paused on the moment: press → for the next stop, or explore (Space plays on)", "已暂停在关键的一步:按 → 去下一站,或自己探索(空格继续播放)";
+    TourReady => "press → for the next stop", "按 → 去下一站";
+    TourUnavailable => "this model cannot run on this machine: see the model list for why", "这个模型无法在本机运行:原因见模型列表";
+    TourBlockingTitle => "Blocking I/O: one thread, one client", "阻塞 IO:一个线程,一个客户端";
+    TourBlocking =>
+        "The thread called recv and the kernel put it to sleep until the line arrived and was copied: it was blocked through both phases. While it sleeps it serves nobody else — a second client would wait in the listen backlog.",
+        "线程调用 recv 后被内核挂起,直到这一行到达并拷贝完成:两个阶段它都处于阻塞状态。它睡着的时候谁也服务不了——第二个客户端只能在监听队列里等。";
+    TourThreadsTitle => "A thread per connection", "每个连接一个线程";
+    TourThreads =>
+        "Each client gets a thread of its own, so one sleeping recv no longer stops the others. Every lane is a real thread, and each one costs a stack and a place in the scheduler: this stops scaling long before ten thousand clients.",
+        "每个客户端都有自己的线程,一个 recv 睡着不再拖住别人。每条泳道都是一个真实的线程,每个线程都要一块栈空间和调度开销:离一万个客户端还远,它就撑不住了。";
+    TourPoolTitle => "A thread pool", "线程池";
+    TourPool =>
+        "A fixed set of workers is made once; the acceptor hands each connection to a free one. The cost is bounded, but so is the service: when every worker is held by a client, the next one waits in the pool's queue.",
+        "一组固定数量的工作线程只创建一次;accept 线程把每个连接交给一个空闲的工作线程。开销有了上限,服务能力也有了上限:所有工作线程都被占住时,下一个连接只能在队列里等。";
+    TourNonblockingTitle => "Non-blocking I/O: asking again and again", "非阻塞 IO:一遍又一遍地问";
+    TourNonblocking =>
+        "Every socket is non-blocking, so recv on an empty socket returns EAGAIN at once and the loop asks again — the staircase above. Phase 1 costs no sleep but a whole core; only the copy of the line was waited for.",
+        "所有套接字都是非阻塞的,空套接字上的 recv 立刻返回 EAGAIN,循环接着再问——就是上面那段阶梯。阶段1不睡觉,却占满一个 CPU 核;只有拷贝这一行时才等待。";
+    TourSelectTitle => "I/O multiplexing: select (and poll)", "IO 多路复用:select(和 poll)";
+    TourSelect =>
+        "The thread sleeps in select over the listening socket and every connection; select returned because the line's socket became readable. Phase 1 was spent inside select; the recv that follows only copies. poll is the same loop with an array instead of a bitmap.",
+        "线程阻塞在 select 上,同时盯着监听套接字和所有连接;这一行的套接字变为可读,select 就返回了。阶段1是在 select 里度过的,接下来的 recv 只负责拷贝。poll 是同样的循环,只是用数组代替位图。";
+    TourEpollTitle => "epoll: the kernel keeps the list", "epoll:由内核保存监视列表";
+    TourEpoll =>
+        "The sockets were registered once with epoll_ctl; epoll_wait returns only the ready ones, so its cost follows the ready set, not the number of connections. Like select, it is still blocking in the wait call.",
+        "套接字只需用 epoll_ctl 注册一次;epoll_wait 只返回就绪的那些,所以开销取决于就绪的数量,而不是连接总数。和 select 一样,线程仍然阻塞在等待调用里。";
+    TourReactorTitle => "The reactor: a callback per socket", "反应器:每个套接字一个回调";
+    TourReactor =>
+        "The tutorial's selectors server: each socket is registered with the function to call when it is ready. The loop waits in epoll_wait, then calls the callback of the line's socket — the same multiplexing, written as events and handlers.",
+        "教程里的 selectors 服务器:每个套接字注册时带上它就绪时要调用的函数。循环在 epoll_wait 里等待,然后调用这一行所在套接字的回调——同样是多路复用,只是写成了事件加处理函数。";
+    TourSigioTitle => "Signal-driven I/O", "信号驱动 IO";
+    TourSigio =>
+        "The thread asked the kernel for a signal when data arrives and went on with its own work. Here the signal came for the line's socket; the recv that follows still copies while the thread waits, so this is still synchronous I/O.",
+        "线程让内核在数据到达时发信号,然后继续做自己的事。这里信号为这一行所在的套接字而来;接下来的 recv 拷贝数据时线程仍要等待,所以这仍然是同步 IO。";
+    TourAsyncTitle => "Asynchronous I/O: io_uring", "异步 IO:io_uring";
+    TourAsync =>
+        "The thread put a read request in the submission queue and did not wait for it. The kernel waited for the line and copied it into the buffer on its own; the completion says it is done. Only this model frees the thread in both phases.",
+        "线程把读请求放进提交队列,不等它完成。内核自己等数据、自己把它拷贝进缓冲区;完成队列里的 CQE 告诉线程已经做完了。只有这个模型在两个阶段都不占用线程。";
+    TourCompareTitle => "The models side by side (Fig. 6.6)", "各模型并排对比(图 6.6)";
+    TourCompare =>
+        "One line went through every ticked model at the same moment. The columns differ in phase 1 — asleep in recv, in select, working until a signal — and are the same in phase 2, except asynchronous I/O, where the kernel copied on its own.",
+        "同一行数据在同一时刻发给每个勾选的模型。各列在阶段1不同——睡在 recv 里、睡在 select 里、干活直到信号到来——在阶段2相同,只有异步 IO 是内核自己完成拷贝。";
+    TourStoryTitle => "The kettle story", "老张烧水";
+    TourStory =>
+        "Four ways to boil water, four pairs of words: the kettle that whistles is the call that tells you, staying in the kitchen is the thread that sleeps. Click a case to see the models that act it out.",
+        "烧水的四种方式,对应四组词:会响的水壶是会通知你的调用,守在厨房是睡着的线程。点一个情形,看看哪些模型在演它。";
 
     // -- Fig. 6.6 -----------------------------------------------------------------------------
     Compare => "Compare the models (Stevens Fig. 6.6, measured)", "对比各模型(Stevens 图 6.6,实测)";

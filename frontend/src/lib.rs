@@ -22,5 +22,6 @@ pub mod state;
 pub mod store;
 pub mod threads;
 pub mod timeline;
+pub mod tour;
 
 pub use components::app::{App, AppProps};

@@ -17,6 +17,7 @@ use crate::compare::Comparison;
 use crate::i18n::Lang;
 use crate::playback::{Playback, Track};
 use crate::store::ModelStore;
+use crate::tour::{ClientView, Effect, Tour, World, STOPS};
 
 /// Most events kept for the event log (all models); older ones are trimmed (and counted).
 /// The figures do not use it: each model has its own [`ModelStore`].
@@ -245,6 +246,15 @@ pub enum Action {
     // -- views and links ------------------------------------------------------------------
 
     // -- the guided tour ------------------------------------------------------------------
+    /// Go to this stop of the guided tour (and start the tour if it is not running).
+    TourGo(usize),
+    /// `→` during the tour: the next stop (after the last, the tour ends); starts the tour
+    /// when it is not running.
+    TourNext,
+    /// The previous stop.
+    TourBack,
+    /// Leave the tour; everything it started stays as it is, to explore.
+    TourLeave,
 }
 
 /// The page's state.
@@ -296,6 +306,8 @@ pub struct State {
     // -- views and links ------------------------------------------------------------------
 
     // -- the guided tour ------------------------------------------------------------------
+    /// The guided tour, while it runs.
+    pub tour: Option<Tour>,
 }
 
 /// `[::ffff:127.0.0.1]:5000` and `127.0.0.1:5000` are the same peer: the relay and the
@@ -550,6 +562,82 @@ impl State {
         }
     }
 
+    /// Sends one line through one client on each ticked running model (Fig. 6.6).
+    fn compare_send(&mut self, text: String) {
+        let running: Vec<String> = self
+            .models
+            .iter()
+            .filter(|m| m.state == kettle_shared::ModelState::Running)
+            .map(|m| m.id.clone())
+            .collect();
+        let open: Vec<(String, u32)> = self
+            .clients
+            .iter()
+            .filter(|c| c.closed.is_none())
+            .map(|c| (c.model.clone(), c.id))
+            .collect();
+        let accepted = self.accepted_clients();
+        let commands = self.compare.start(text, &running, &open, &|id| accepted.contains(&id));
+        self.send_later(commands);
+    }
+
+    /// Moves the guided tour on as far as the state allows (after every action).
+    fn drive_tour(&mut self) {
+        let Some(mut tour) = self.tour.take() else { return };
+        let model = tour.current().model;
+        let store = model.and_then(|m| self.stores.get(m));
+        let models: Vec<(String, kettle_shared::ModelState)> =
+            self.models.iter().map(|m| (m.id.clone(), m.state)).collect();
+        let clients: Vec<ClientView<'_>> = self
+            .clients
+            .iter()
+            .map(|c| ClientView {
+                id: c.id,
+                model: &c.model,
+                accepted: c.accepted,
+                open: c.closed.is_none(),
+            })
+            .collect();
+        let world = World {
+            models: &models,
+            clients: &clients,
+            compare: &self.compare.ticked,
+            steps: store.map(|s| &**s.steps()),
+            newest_seq: store.and_then(|s| s.events().iter().map(|e| e.seq).max()).unwrap_or(0),
+        };
+        let effects = tour.drive(&world);
+        let on_screen = model.is_some() && self.selected.as_deref() == model;
+        self.tour = Some(tour);
+        for effect in effects {
+            match effect {
+                Effect::Send(command) => self.send_later(vec![command]),
+                Effect::CompareSend(text) => self.compare_send(text),
+                // Only while the teacher still looks at the stop's model: a key of one model's
+                // steps means nothing on another's.
+                Effect::PauseAt(key) if on_screen => {
+                    self.playback = Playback {
+                        anchor: Some(key),
+                        elapsed_ms: 0.0,
+                        paused: true,
+                        ..self.playback.clone()
+                    };
+                }
+                Effect::PauseAt(_) => {}
+            }
+        }
+    }
+
+    /// Goes to a stop of the tour: its model on screen, playing live until its moment.
+    fn tour_go(&mut self, stop: usize) {
+        let tour = Tour::at(stop);
+        if let Some(model) = tour.current().model {
+            self.selected = Some(model.to_owned());
+            self.playback = self.with_playback(|p, track| p.live(track));
+            self.playback.paused = false;
+        }
+        self.tour = Some(tour);
+    }
+
     fn with_playback(&self, f: impl FnOnce(&Playback, Track<'_>) -> Playback) -> Playback {
         match self.selected_store() {
             Some(store) => f(&self.playback, store.steps().track()),
@@ -584,24 +672,7 @@ impl State {
             }
             Action::TogglePresenter => self.presenter = !self.presenter,
             Action::CompareToggle(model) => self.compare.toggle(&model),
-            Action::CompareSend(text) => {
-                let running: Vec<String> = self
-                    .models
-                    .iter()
-                    .filter(|m| m.state == kettle_shared::ModelState::Running)
-                    .map(|m| m.id.clone())
-                    .collect();
-                let open: Vec<(String, u32)> = self
-                    .clients
-                    .iter()
-                    .filter(|c| c.closed.is_none())
-                    .map(|c| (c.model.clone(), c.id))
-                    .collect();
-                let accepted = self.accepted_clients();
-                let commands =
-                    self.compare.start(text, &running, &open, &|id| accepted.contains(&id));
-                self.send_later(commands);
-            }
+            Action::CompareSend(text) => self.compare_send(text),
             Action::OutboxSent(generation) => {
                 if generation == self.outbox_gen {
                     self.outbox = Rc::default();
@@ -627,6 +698,18 @@ impl State {
             // -- views and links --------------------------------------------------------------
 
             // -- the guided tour --------------------------------------------------------------
+            Action::TourGo(stop) => self.tour_go(stop),
+            Action::TourNext => match &self.tour {
+                Some(t) if t.stop + 1 < STOPS.len() => self.tour_go(t.stop + 1),
+                Some(_) => self.tour = None,
+                None => self.tour_go(0),
+            },
+            Action::TourBack => {
+                if let Some(t) = &self.tour {
+                    self.tour_go(t.stop.saturating_sub(1));
+                }
+            }
+            Action::TourLeave => self.tour = None,
         }
     }
 }
@@ -659,6 +742,7 @@ impl Reducible for State {
         }
         let mut next = (*self).clone();
         next.apply(action);
+        next.drive_tour();
         Rc::new(next)
     }
 }

@@ -14,6 +14,7 @@ use super::figure_view::FigureView;
 use super::header::Header;
 use super::models::{Lesson, ModelList, Threads};
 use super::playback_bar::PlaybackBar;
+use super::tour_view::TourView;
 use super::Ctx;
 use crate::service::{page_ws_url, Connection, Sender};
 use crate::state::{Action, State};
@@ -38,6 +39,7 @@ pub struct AppProps {
 pub fn App(props: &AppProps) -> Html {
     let state = use_reducer(State::default);
     let dispatch: Callback<Action> = state.dispatcher().to_callback();
+    let touring = state.tour.is_some();
     let sender = use_state(|| props.sender.clone());
 
     {
@@ -74,6 +76,9 @@ pub fn App(props: &AppProps) -> Html {
         });
     }
     {
+        // The listener outlives renders; it reads whether the tour runs through this cell.
+        let touring_now = use_mut_ref(|| false);
+        *touring_now.borrow_mut() = touring;
         let dispatch = dispatch.clone();
         use_effect_with((), move |_| {
             let listener = web_sys::window().and_then(|w| w.document()).map(|doc| {
@@ -81,7 +86,7 @@ pub fn App(props: &AppProps) -> Html {
                     &doc,
                     "keydown",
                     EventListenerOptions::enable_prevent_default(),
-                    move |e| on_key(e, &dispatch),
+                    move |e| on_key(e, &dispatch, *touring_now.borrow()),
                 )
             });
             move || drop(listener)
@@ -127,6 +132,7 @@ pub fn App(props: &AppProps) -> Html {
                     </nav>
                 }
                 <section class="column-figure">
+                    <TourView state={state.clone()} />
                     <PlaybackBar state={state.clone()} />
                     <FigureView state={state.clone()} />
                 </section>
@@ -152,7 +158,7 @@ pub fn App(props: &AppProps) -> Html {
 }
 
 /// Keyboard shortcuts for the teacher at the projector; typing in an input is left alone.
-fn on_key(event: &Event, dispatch: &Callback<Action>) {
+fn on_key(event: &Event, dispatch: &Callback<Action>, touring: bool) {
     let Some(key) = event.dyn_ref::<KeyboardEvent>() else { return };
     if key.ctrl_key() || key.meta_key() || key.alt_key() {
         return;
@@ -166,6 +172,10 @@ fn on_key(event: &Event, dispatch: &Callback<Action>) {
     }
     let action = match key.key().as_str() {
         " " | "Spacebar" => Action::TogglePause,
+        // During the tour → is the teacher's "next slide"; the step button still steps.
+        "ArrowRight" if touring => Action::TourNext,
+        "Escape" if touring => Action::TourLeave,
+        "t" | "T" if !touring => Action::TourGo(0),
         "ArrowRight" => Action::Step,
         "+" | "=" => Action::Faster,
         "-" | "_" => Action::Slower,

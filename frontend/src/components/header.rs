@@ -34,6 +34,7 @@ pub fn Header(props: &HeaderProps) -> Html {
     };
     let toggle = ctx.dispatch.reform(|_: MouseEvent| Action::ToggleLang);
     let presenter = ctx.dispatch.reform(|_: MouseEvent| Action::TogglePresenter);
+    let tour = ctx.dispatch.reform(|_: MouseEvent| Action::TourGo(0));
     let mismatch = state.version_mismatch.map(|server| {
         let text = tf(lang, Key::VersionMismatch, &[&PROTOCOL_VERSION, &server]);
         html! { <div id="version-mismatch" class="banner" role="alert">{ text }</div> }
@@ -48,6 +49,8 @@ pub fn Header(props: &HeaderProps) -> Html {
                 <span id="conn-status" class={classes!("conn", status.id())} data-status={status.id()}>
                     { status_text }
                 </span>
+                <button id="tour-start" onclick={tour} title={t(lang, Key::TourStartHelp)}
+                    aria-pressed={state.tour.is_some().to_string()}>{ t(lang, Key::TourStart) }</button>
                 <button id="presenter" onclick={presenter} title={t(lang, Key::PresenterHelp)}
                     aria-pressed={state.presenter.to_string()}>{ t(lang, Key::Presenter) }</button>
                 <button id="lang" onclick={toggle} title="L">{ t(lang, Key::SwitchLanguage) }</button>
