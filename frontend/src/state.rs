@@ -1058,6 +1058,48 @@ mod tests {
     }
 
     #[test]
+    fn test_tour_stop_starts_its_model_sends_once_accepted_and_pauses_on_the_copy() {
+        let s = reduce(Rc::default(), [hello(PROTOCOL_VERSION), Action::TourGo(0)]);
+        assert_eq!(*s.outbox, [Command::Start { model: "blocking".into() }]);
+        let s = reduce(
+            s,
+            [
+                Action::OutboxSent(u64::MAX),
+                Action::Server(ServerMsg::Model {
+                    model: model_info("blocking", ModelState::Running),
+                }),
+            ],
+        );
+        assert_eq!(s.outbox.last(), Some(&Command::EchoOpen { model: "blocking".into() }));
+        let s = reduce(s, [opened(3, "127.0.0.1:40003")]);
+        assert_eq!(s.tour.as_ref().unwrap().progress.id(), "opening", "not accepted yet");
+        let s = s.reduce(batch(vec![accept_exit(1, "127.0.0.1:40003")], 0));
+        assert_eq!(
+            s.outbox.last(),
+            Some(&Command::EchoSend { client: 3, text: crate::tour::line_of(0) })
+        );
+        let data = EventKind::RecvExit {
+            fd: 5,
+            outcome: RecvOutcome::Data { bytes: 14, preview: "kettle tour 1".into() },
+            wait_ns: Some(1),
+            copy_ns: Some(1),
+        };
+        let s = s.reduce(batch(
+            vec![
+                ev(2, 2_000, "blocking", EventKind::RecvEnter { fd: 5, len: 1024 }),
+                ev(3, 3_000, "blocking", data),
+            ],
+            0,
+        ));
+        assert_eq!(s.tour.as_ref().unwrap().progress.id(), "arrived");
+        assert!(s.playback.paused);
+        assert_eq!(s.position().map(|p| p.index), Some(2), "the copy is the step on screen");
+        let s = reduce(s, [Action::TourNext, Action::TourLeave]);
+        assert!(s.tour.is_none());
+        assert_eq!(s.selected.as_deref(), Some("thread-per-conn"), "what the tour showed stays");
+    }
+
+    #[test]
     fn test_addresses_match_across_v4_mapped_form() {
         assert_eq!(canonical_addr("[::ffff:127.0.0.1]:5"), "127.0.0.1:5");
         assert!(same_addr("[::ffff:127.0.0.1]:5", "127.0.0.1:5"));
