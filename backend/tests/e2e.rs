@@ -646,3 +646,92 @@ async fn page_fits_a_projector_at_1024x768_and_1280x720_and_has_a_presenter_mode
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
 }
+
+/// Presses a key on the page (the page listens on `document`).
+async fn press(c: &Client, key: &str) {
+    c.execute(
+        &format!(
+            "document.dispatchEvent(new KeyboardEvent('keydown', {{key: '{key}', bubbles: true}}))"
+        ),
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
+/// Walks the guided tour from its first stop to its last in one language: each stop starts its
+/// model itself, sends its line, and must reach the recorded step it is about before `→`.
+async fn walk_the_tour(c: &Client, zh: bool) {
+    const FIGURE_STOPS: [&str; 9] = [
+        "blocking",
+        "thread-per-conn",
+        "thread-pool",
+        "nonblocking",
+        "select",
+        "epoll",
+        "reactor",
+        "sigio",
+        "io-uring",
+    ];
+    if zh {
+        c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+        wait_js(c, "the page in Chinese", "document.documentElement.lang === 'zh-CN'").await;
+    }
+    press(c, "t").await;
+    let stops = FIGURE_STOPS.len() + 2;
+    for step in 1..=stops {
+        let here = format!("#tour[data-step='{step}']");
+        wait_js(c, &format!("tour stop {step}"), &format!("document.querySelector(\"{here}\")"))
+            .await;
+        if let Some(model) = FIGURE_STOPS.get(step - 1) {
+            wait_js(
+                c,
+                &format!("{model}'s figure at stop {step}"),
+                &format!("document.querySelector(\"#figure[data-model='{model}']\")"),
+            )
+            .await;
+            // The stop pauses on the step it is about, once the server has recorded it.
+            wait_js(
+                c,
+                &format!("stop {step} ({model}) reaching its moment"),
+                &format!("document.querySelector(\"{here}[data-state='arrived']\")"),
+            )
+            .await;
+            let playing = text_of(c, "document.querySelector('#figure').dataset.seq").await;
+            assert!(!playing.is_empty(), "stop {step}: a step is on screen");
+        } else {
+            wait_js(
+                c,
+                &format!("stop {step} ready"),
+                &format!("document.querySelector(\"{here}[data-state='ready']\")"),
+            )
+            .await;
+        }
+        let text = text_of(c, "document.querySelector('#tour .tour-text').textContent").await;
+        let cjk = text.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch));
+        assert_eq!(cjk, zh, "stop {step} is told in the page's language: {text}");
+        if step == 5 && zh {
+            if let Some(dir) = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from) {
+                let png = c.screenshot().await.unwrap();
+                std::fs::write(dir.join("tour-zh.png"), png).unwrap();
+            }
+        }
+        press(c, "ArrowRight").await;
+    }
+    wait_js(c, "the tour ended after its last stop", "!document.querySelector('#tour')").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn the_guided_tour_walks_every_stop_in_english_and_in_chinese() {
+    let server = kettle_with_frontend(&[]).await;
+    let driver = start_driver();
+    let c = browser_sized(&driver, 1280, 720).await;
+    open_page(&c, &server).await;
+    walk_the_tour(&c, false).await;
+    // Again in Chinese: every model is running now, and the open clients are reused.
+    walk_the_tour(&c, true).await;
+    assert_no_errors_shown(&c, "the tour").await;
+    c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}
