@@ -725,6 +725,9 @@ async fn code_panel_lights_the_line_making_each_step_for_blocking_select_epoll_a
         send_line(&c, &client, &line).await;
         wait_reply(&c, &client, &line.to_uppercase()).await;
         tokio::time::sleep(Duration::from_millis(300)).await; // the batch after the reply
+                                                              // Typing in the client may have scrolled the page to it; stepping must not move it.
+        let scroll_y: serde_json::Value =
+            text_of(&c, "scrollY").await.parse::<u64>().unwrap().into();
         let mut judged: Vec<String> = Vec::new();
         let mut seq = String::new();
         for _ in 0..60 {
@@ -748,7 +751,10 @@ async fn code_panel_lights_the_line_making_each_step_for_blocking_select_epoll_a
             assert_eq!(now["model"], id, "{now}");
             assert_eq!(now["codeKind"], kind, "{id}: the panel follows the figure: {now}");
             assert!(now["lines"].as_u64().unwrap() <= 1, "{id}: one lit line at most: {now}");
-            assert_eq!(now["scrollY"], 0, "{id}: lighting a line never scrolls the page: {now}");
+            assert_eq!(
+                now["scrollY"], scroll_y,
+                "{id}: lighting a line never scrolls the page: {now}"
+            );
             let call = now["call"].as_str().unwrap_or_default();
             let text = now["line"].as_str();
             if let Some(text) = text {
@@ -789,6 +795,14 @@ async fn code_panel_lights_the_line_making_each_step_for_blocking_select_epoll_a
         if id == "io-uring" {
             let caption = text_of(&c, "document.querySelector('#code-caption').textContent").await;
             assert!(caption.contains("这一步"), "the caption in Chinese: {caption}");
+        }
+        let problems = layout_problems(&c).await;
+        assert!(problems.is_empty(), "{id} at 1280×720:\n{}", problems.join("\n"));
+        if let Some(dir) = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from) {
+            std::fs::create_dir_all(&dir).unwrap();
+            let panel = c.find(Locator::Css("#code-panel")).await.unwrap();
+            let png = panel.screenshot().await.unwrap();
+            std::fs::write(dir.join(format!("code-{id}.png")), png).unwrap();
         }
         press(&c, " ").await; // play again for the next model
         wait_js(&c, "playing", "document.querySelector(\"#pause[data-paused='false']\")").await;
