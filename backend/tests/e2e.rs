@@ -647,18 +647,6 @@ async fn page_fits_a_projector_at_1024x768_and_1280x720_and_has_a_presenter_mode
     server.shutdown().await.unwrap();
 }
 
-/// Presses a key on the page (the page listens on `document`).
-async fn press(c: &Client, key: &str) {
-    c.execute(
-        &format!(
-            "document.dispatchEvent(new KeyboardEvent('keydown', {{key: '{key}', bubbles: true}}))"
-        ),
-        vec![],
-    )
-    .await
-    .unwrap();
-}
-
 /// Walks the guided tour from its first stop to its last in one language: each stop starts its
 /// model itself, sends its line, and must reach the recorded step it is about before `→`.
 async fn walk_the_tour(c: &Client, zh: bool) {
@@ -732,6 +720,171 @@ async fn the_guided_tour_walks_every_stop_in_english_and_in_chinese() {
     // Again in Chinese: every model is running now, and the open clients are reused.
     walk_the_tour(&c, true).await;
     assert_no_errors_shown(&c, "the tour").await;
+    c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+/// Presses `key` on the page (a `keydown` on the document, as the keyboard shortcuts read it).
+async fn press(c: &Client, key: &str) {
+    let js = format!(
+        "document.dispatchEvent(new KeyboardEvent('keydown', {{key: '{key}', bubbles: true, cancelable: true}}))"
+    );
+    c.execute(&js, vec![]).await.unwrap();
+}
+
+/// The figure's current step and the code panel, read in one go (one render).
+const CODE_NOW: &str = r#"(() => {
+  const f = document.querySelector('#figure');
+  const seq = f ? f.dataset.seq : '';
+  const step = f && seq ? f.querySelector(`g.step[data-seq="${seq}"]`) : null;
+  const code = document.querySelector('#code');
+  const cur = code ? code.querySelector('[data-current]') : null;
+  const inside = cur ? (() => { const a = code.getBoundingClientRect(), b = cur.getBoundingClientRect();
+    return b.top >= a.top - 1 && b.bottom <= a.bottom + 1; })() : null;
+  return JSON.stringify({
+    seq, kind: step ? step.dataset.kind : null,
+    model: code ? code.dataset.model : null, call: code ? code.dataset.call : null,
+    codeKind: code ? code.dataset.kind : null, why: code ? code.dataset.why : null,
+    line: cur ? cur.querySelector('.src').textContent : null,
+    lines: code ? code.querySelectorAll('[data-current]').length : 0,
+    inside, scrollY, caption: document.querySelector('#code-caption').textContent,
+  });
+})()"#;
+
+/// The call the code panel must light for a step of `model` of this kind: `Some(None)` for a
+/// step no line of the server makes, `None` for kinds this test does not judge.
+fn lit_call(model: &str, kind: &str) -> Option<Option<&'static str>> {
+    Some(match kind {
+        "accept_enter" | "accept_exit" => Some("accept"),
+        "recv_enter" | "recv_exit" => Some("recv"),
+        "send_enter" | "send_exit" => Some("send"),
+        "close" => Some("close"),
+        "wait_enter" | "wait_returned" if model == "select" => Some("select"),
+        "wait_enter" | "wait_returned" => Some("epoll.wait"),
+        "ring_enter" | "ring_exit" => Some("submit_with_args"),
+        "complete" => Some("completion"),
+        "data_arrived" => None,
+        _ => return None,
+    })
+}
+
+/// For blocking, select, epoll and io_uring: a line echoed, then played step by step (paused,
+/// `→`): at every step the code panel lights the line that makes the figure's current step —
+/// its text contains the system call of that step — or, for the kernel's receive stamp, no
+/// line and says why; the lit line is scrolled into view inside the panel, not the page.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn code_panel_lights_the_line_making_each_step_for_blocking_select_epoll_and_io_uring() {
+    let models = ["blocking", "select", "epoll", "io-uring"];
+    let server = kettle_with_frontend(&models).await;
+    let driver = start_driver();
+    let c = browser_sized(&driver, 1280, 720).await;
+    open_page(&c, &server).await;
+    for id in models {
+        wait_running(&c, id).await;
+        select_model(&c, id).await;
+        wait_js(
+            &c,
+            &format!("{id}'s code"),
+            &format!("document.querySelector(\"#code[data-model='{id}'] [data-line]\")"),
+        )
+        .await;
+        let client = open_client_on(&c, id).await;
+        wait_accepted(&c, &client).await;
+        if id == "io-uring" {
+            press(&c, "l").await; // the rest in Chinese
+            wait_js(&c, "the page in Chinese", "document.documentElement.lang === 'zh-CN'").await;
+        }
+        // Paused where playback is: every step of the line comes after it.
+        press(&c, " ").await;
+        wait_js(&c, "paused", "document.querySelector(\"#pause[data-paused='true']\")").await;
+        let line = format!("code of {id}");
+        send_line(&c, &client, &line).await;
+        wait_reply(&c, &client, &line.to_uppercase()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await; // the batch after the reply
+                                                              // Typing in the client may have scrolled the page to it; stepping must not move it.
+        let scroll_y: serde_json::Value =
+            text_of(&c, "scrollY").await.parse::<u64>().unwrap().into();
+        let mut judged: Vec<String> = Vec::new();
+        let mut seq = String::new();
+        for _ in 0..60 {
+            press(&c, "ArrowRight").await;
+            let deadline = Instant::now() + Duration::from_millis(600);
+            let now = loop {
+                let now: serde_json::Value =
+                    serde_json::from_str(&text_of(&c, CODE_NOW).await).unwrap();
+                if now["seq"].as_str() != Some(seq.as_str()) || Instant::now() > deadline {
+                    break now;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            };
+            if now["seq"].as_str() == Some(seq.as_str()) {
+                break; // the last step
+            }
+            seq = now["seq"].as_str().unwrap_or_default().to_owned();
+            let kind = now["kind"].as_str().unwrap_or_else(|| {
+                panic!("{id}: the figure does not draw its current step {seq}: {now}")
+            });
+            assert_eq!(now["model"], id, "{now}");
+            assert_eq!(now["codeKind"], kind, "{id}: the panel follows the figure: {now}");
+            assert!(now["lines"].as_u64().unwrap() <= 1, "{id}: one lit line at most: {now}");
+            assert_eq!(
+                now["scrollY"], scroll_y,
+                "{id}: lighting a line never scrolls the page: {now}"
+            );
+            let call = now["call"].as_str().unwrap_or_default();
+            let text = now["line"].as_str();
+            if let Some(text) = text {
+                assert!(!call.is_empty() && text.contains(call), "{id}: {now}");
+                assert_eq!(now["inside"], true, "{id}: the lit line is in the panel's view: {now}");
+            }
+            match (kind, lit_call(id, kind)) {
+                ("submit", _) => {
+                    let text = text.unwrap_or_else(|| panic!("{id}: no line for a submit: {now}"));
+                    assert!(["accept", "recv", "send"].contains(&call), "{id}: {now}");
+                    assert!(
+                        text.contains("push(") && text.contains(&format!("\"{call}\"")),
+                        "{now}"
+                    );
+                }
+                (_, Some(Some(want))) => {
+                    assert_eq!(call, want, "{id}: {kind} lights the wrong call: {now}");
+                    assert!(text.is_some_and(|t| t.contains(want)), "{id}: {now}");
+                }
+                (_, Some(None)) => {
+                    assert!(text.is_none(), "{id}: {kind} is the kernel's, no line: {now}");
+                    assert_eq!(now["why"], "kernel", "{id}: {now}");
+                    assert!(!now["caption"].as_str().unwrap_or_default().is_empty());
+                }
+                (_, None) => continue,
+            }
+            judged.push(kind.to_owned());
+        }
+        eprintln!("{id}: judged steps {judged:?}");
+        let must: &[&str] = match id {
+            "blocking" => &["data_arrived", "recv_exit", "send_enter"],
+            "select" | "epoll" => &["wait_returned", "recv_enter", "send_enter", "wait_enter"],
+            _ => &["ring_exit", "complete", "submit", "ring_enter"],
+        };
+        for kind in must {
+            assert!(judged.iter().any(|k| k == kind), "{id}: no {kind} step judged: {judged:?}");
+        }
+        if id == "io-uring" {
+            let caption = text_of(&c, "document.querySelector('#code-caption').textContent").await;
+            assert!(caption.contains("这一步"), "the caption in Chinese: {caption}");
+        }
+        let problems = layout_problems(&c).await;
+        assert!(problems.is_empty(), "{id} at 1280×720:\n{}", problems.join("\n"));
+        if let Some(dir) = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from) {
+            std::fs::create_dir_all(&dir).unwrap();
+            let panel = c.find(Locator::Css("#code-panel")).await.unwrap();
+            let png = panel.screenshot().await.unwrap();
+            std::fs::write(dir.join(format!("code-{id}.png")), png).unwrap();
+        }
+        press(&c, " ").await; // play again for the next model
+        wait_js(&c, "playing", "document.querySelector(\"#pause[data-paused='false']\")").await;
+    }
+    assert_no_errors_shown(&c, "stepping through the code").await;
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
 }

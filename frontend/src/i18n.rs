@@ -250,6 +250,27 @@ table! {
 
     // -- the code panel --------------------------------------------------------------------
     CSectionStart => "-", "-";
+    CodeTitle => "The code that ran", "运行的代码";
+    CodeLit =>
+        "Line {0} of {1} made this step ({2}).",
+        "这一步由 {1} 的第 {0} 行产生({2})。";
+    CodeKernel =>
+        "The kernel did this step by itself: no line of ours ran.",
+        "这一步是内核自己完成的:我们的代码一行也没有运行。";
+    CodeGlibc =>
+        "A glibc helper thread did this step, inside aio_read: no line of ours ran.",
+        "这一步是 glibc 的辅助线程在 aio_read 内部完成的:我们的代码一行也没有运行。";
+    CodeClient =>
+        "The echo client did this step, not the server: no line of the server ran.",
+        "这一步是回显客户端做的,不是服务器:服务器的代码一行也没有运行。";
+    CodeOutside =>
+        "No line shown here made this step: it happened outside the serving loop (a thread starting or ending, setting up, refusing a client).",
+        "这里显示的代码没有产生这一步:它发生在服务循环之外(线程启动或结束、初始化、拒绝客户端)。";
+    CodeNoStep =>
+        "No step yet: start the model, open an echo client and send a line.",
+        "还没有步骤:启动模型,打开一个回显客户端并发送一行。";
+    CodeNoModel => "Choose a model to see its code.", "选择一个模型查看它的代码。";
+    CodeExcerpt => "{0}, lines {1}–{2}", "{0},第 {1}–{2} 行";
 
     // -- narration and time travel ---------------------------------------------------------
     NSectionStart => "-", "-";

@@ -3,12 +3,13 @@
 //!
 //! Code map:
 //! - pure logic, unit-tested natively: [`state`] (the reducer), [`store`] (each model's
-//!   events and figure steps), [`timeline`] (lanes, calls matched to returns, the two phases),
+//!   events and figure steps), [`code`] (each model's serving loop and the line of each step), [`timeline`] (lanes, calls matched to returns, the two phases),
 //!   [`figures`] (one module per Stevens figure, and their layout), [`compare`] (Fig. 6.6's
 //!   state), [`labels`] (what each step says), [`playback`] (slow-motion timing), [`format`],
 //!   [`i18n`] (every string, both languages), [`decode`], [`threads`] (CPU share per thread);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
 
+pub mod code;
 pub mod compare;
 pub mod components;
 pub mod decode;

@@ -285,3 +285,54 @@ async fn keyboard_controls_playback_but_not_while_typing() {
     assert!(page.query("main.layout.presenter #figure-panel").is_some());
     assert!(page.query("#model-list").is_none() && page.query("#echo").is_some());
 }
+
+#[wasm_bindgen_test]
+async fn code_panel_lights_the_line_of_the_current_step_and_says_why_when_none() {
+    let page = Page::mount().await;
+    page.feed(hello(PROTOCOL_VERSION, ModelState::Running)).await;
+    let events = vec![
+        ev(1, 0, "blocking", EventKind::RecvEnter { fd: 5, len: 1024 }),
+        ev(2, 200_000, "blocking", EventKind::DataArrived { fd: 5 }),
+    ];
+    page.feed(ServerMsg::Batch { events, dropped: 0 }).await;
+    page.dispatch.emit(Action::TogglePause);
+    page.dispatch.emit(Action::Live);
+    yew::scheduler::flush().await;
+    let code = page.query("#code[data-model=\"blocking\"]").expect("the blocking model's code");
+    assert_eq!(code.get_attribute("data-kind").as_deref(), Some("data_arrived"));
+    assert!(page.query("#code [data-current]").is_none(), "the kernel's step has no line");
+    assert_eq!(code.get_attribute("data-why").as_deref(), Some("kernel"));
+    assert!(page.text("#code-caption").contains("kernel"));
+
+    let sent = EventKind::SendExit { fd: 5, outcome: SendOutcome::Sent { bytes: 6 } };
+    let events = vec![
+        ev(
+            3,
+            200_030,
+            "blocking",
+            EventKind::RecvExit {
+                fd: 5,
+                outcome: RecvOutcome::Data { bytes: 6, preview: "hello\n".into() },
+                wait_ns: Some(200_000_000),
+                copy_ns: Some(30_000),
+            },
+        ),
+        ev(4, 200_040, "blocking", EventKind::SendEnter { fd: 5, bytes: 6 }),
+        ev(5, 200_050, "blocking", sent),
+    ];
+    page.feed(ServerMsg::Batch { events, dropped: 0 }).await;
+    page.dispatch.emit(Action::Live);
+    yew::scheduler::flush().await;
+    assert_eq!(page.root.query_selector_all("#code [data-current]").unwrap().length(), 1);
+    let lit = page.query("#code .code-line[data-current][data-line]").unwrap();
+    let code = page.query("#code").unwrap();
+    assert_eq!(code.get_attribute("data-kind").as_deref(), Some("send_exit"));
+    assert_eq!(code.get_attribute("data-call").as_deref(), Some("send"));
+    assert!(lit.text_content().unwrap_or_default().contains("send"));
+    let line = lit.get_attribute("data-line").unwrap();
+    assert!(page.text("#code-caption").contains(&line), "the caption names the line");
+    let document = web_sys::window().unwrap().document().unwrap();
+    document.dispatch_event(&key("L")).unwrap();
+    yew::scheduler::flush().await;
+    assert!(page.text("#code-caption").contains("这一步"), "{}", page.text("#code-caption"));
+}

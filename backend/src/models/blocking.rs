@@ -55,6 +55,7 @@ use super::calls::{close_reason, recv_recorded, send_all, EMFILE_BACKOFF};
 use super::{upper, ModelContext, StopSignal, RECV_BYTES};
 use crate::recorder::Tracer;
 
+// kettle:code-begin blocking-accept
 /// Serves clients one after another until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let tracer = ctx.tracer("blocking");
@@ -81,7 +82,9 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     tracer.emit(None, EventKind::ThreadExited);
     Ok(())
 }
+// kettle:code-end blocking-accept
 
+// kettle:code-begin echo-connection
 /// Echoes one connection until the peer closes it, it fails, or the model stops: the blocking
 /// recv/send loop, shared by every model that gives a connection its own thread or process.
 pub(crate) fn serve_connection(fd: OwnedFd, conn: u64, t: &Tracer, stop: &StopSignal) {
@@ -107,3 +110,4 @@ pub(crate) fn serve_connection(fd: OwnedFd, conn: u64, t: &Tracer, stop: &StopSi
     };
     close_recorded(fd, conn, reason, t, stop);
 }
+// kettle:code-end echo-connection

@@ -59,6 +59,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     Ok(result?)
 }
 
+// kettle:code-begin epoll-loop
 fn run(lp: &mut EventLoop<'_>, t: &Tracer) -> nix::Result<()> {
     lp.watch_listener(EpollFlags::EPOLLIN, t)?;
     while !lp.stopped() {
@@ -105,3 +106,4 @@ fn serve_ready(lp: &mut EventLoop<'_>, ready: Ready, t: &Tracer) {
         Ok(()) => lp.update_interest(ready.fd, OUTPUT_BOUND, false, t),
     }
 }
+// kettle:code-end epoll-loop

@@ -57,6 +57,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     Ok(result?)
 }
 
+// kettle:code-begin epoll-et-loop
 fn run(lp: &mut EventLoop<'_>, t: &Tracer) -> nix::Result<()> {
     lp.watch_listener(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, t)?;
     while !lp.stopped() {
@@ -115,3 +116,4 @@ fn drain(conn: &mut Conn, t: &Tracer) -> Result<(), CloseReason> {
         }
     }
 }
+// kettle:code-end epoll-et-loop

@@ -77,6 +77,7 @@ impl Poller {
         })
     }
 
+    // kettle:code-begin epoll-ctl
     /// `EPOLL_CTL_ADD`, recorded.
     pub fn add(
         &mut self,
@@ -120,6 +121,7 @@ impl Poller {
         self.interest.remove(&fd.as_raw_fd());
         result
     }
+    // kettle:code-end epoll-ctl
 
     /// Forgets `fd` without a system call: closing a socket's last descriptor removes it from
     /// every interest list.
@@ -127,6 +129,7 @@ impl Poller {
         self.interest.remove(&fd);
     }
 
+    // kettle:code-begin epoll-wait
     /// One `epoll_wait(2)`, recorded: `wait_enter` with the interest list, `wait_returned`
     /// with the ready list. `scanned` is the number of entries returned — user space looks
     /// only at ready descriptors, however many are watched.
@@ -151,6 +154,7 @@ impl Poller {
         t.emit(None, EventKind::WaitReturned { api: self.api, ready: shown, scanned: n as u32 });
         Ok(ready)
     }
+    // kettle:code-end epoll-wait
 }
 
 fn record_ctl(
@@ -237,6 +241,7 @@ impl Conn {
         self.eof && self.pending() == 0
     }
 
+    // kettle:code-begin conn-receive
     /// One recorded `recv` of at most [`RECV_BYTES`]; data is upper-cased into the backlog.
     pub fn receive(&mut self, t: &Tracer) -> Result<Received, CloseReason> {
         let mut buf = [0u8; RECV_BYTES];
@@ -257,7 +262,9 @@ impl Conn {
             }
         }
     }
+    // kettle:code-end conn-receive
 
+    // kettle:code-begin conn-flush
     /// Sends the backlog with recorded `send`s until it is empty or the kernel has no room
     /// (`EAGAIN`). Makes no call when there is nothing to send.
     pub fn flush(&mut self, t: &Tracer) -> Result<(), CloseReason> {
@@ -279,6 +286,7 @@ impl Conn {
         }
         Ok(())
     }
+    // kettle:code-end conn-flush
 }
 
 /// The epoll interest a connection needs now: `EPOLLIN` while it may read, `EPOLLOUT` while it
@@ -380,6 +388,7 @@ impl<'a> EventLoop<'a> {
         Ok(ready)
     }
 
+    // kettle:code-begin loop-accept
     /// One recorded non-blocking `accept4`. Out of descriptors, the listener's interest is
     /// emptied for [`EMFILE_BACKOFF`] — otherwise it would stay readable and `epoll_wait`
     /// would return at once, forever: a busy loop — and [`EventLoop::wait`] restores it.
@@ -405,6 +414,7 @@ impl<'a> EventLoop<'a> {
             Err(_) => Accepted::Failed,
         }
     }
+    // kettle:code-end loop-accept
 
     /// Registers a new connection for `flags` and keeps it; closes it if epoll refuses.
     pub fn insert(&mut self, conn: Conn, flags: EpollFlags, t: &Tracer) {
@@ -425,6 +435,7 @@ impl<'a> EventLoop<'a> {
         }
     }
 
+    // kettle:code-begin loop-close
     /// Closes a connection (which also removes it from the interest list) and records why.
     pub fn close(&mut self, fd: RawFd, reason: CloseReason, t: &Tracer) {
         if let Some(conn) = self.conns.remove(&fd) {
@@ -433,6 +444,7 @@ impl<'a> EventLoop<'a> {
             t.set_conns(self.conns.len() as u32);
         }
     }
+    // kettle:code-end loop-close
 
     /// Closes every connection: the model is stopping (or failed).
     pub fn close_all(&mut self, t: &Tracer) {

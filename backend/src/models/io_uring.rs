@@ -138,6 +138,7 @@ struct Server<'a> {
     backoff: types::Timespec,
 }
 
+// kettle:code-begin uring-loop
 /// Serves every client from one thread through one ring. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let t = ctx.tracer("io-uring");
@@ -163,8 +164,10 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     t.emit(None, EventKind::ThreadExited);
     Ok(())
 }
+// kettle:code-end uring-loop
 
 impl Server<'_> {
+    // kettle:code-begin uring-server
     /// Queues one request, recorded as `submit`; into the backlog if the queue is full.
     fn push(
         &mut self,
@@ -373,6 +376,7 @@ impl Server<'_> {
             self.t.set_conns(self.conns.len() as u32);
         }
     }
+    // kettle:code-end uring-server
 
     /// After a stop: the sockets are shut down, so every request completes soon; wait for all
     /// of them before the buffers they point to are freed.

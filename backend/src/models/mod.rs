@@ -19,6 +19,15 @@
 //! 4. closes every descriptor and joins every thread it started before it returns;
 //! 5. treats per-connection errors (resets, a peer that vanished) as events, never as a
 //!    reason to stop serving others.
+//!
+//! # The lines the page shows
+//!
+//! The page's code panel shows each model's serving loop from these files, cut out when the
+//! page is built between comment lines `// kettle:code-begin NAME` and `// kettle:code-end
+//! NAME` (see `frontend/src/code.rs`, which also says which line makes which event, found by
+//! a piece of the line's text). Keep the markers around what a student should read; a missing
+//! marker fails the frontend's build, and a line its table names that is changed or
+//! duplicated fails its tests.
 
 pub mod blocking;
 pub mod calls;

@@ -115,6 +115,7 @@ impl EchoConn {
         !self.pending.is_empty()
     }
 
+    // kettle:code-begin echo-read
     /// One `recv` of at most [`RECV_BYTES`], and the upper-cased bytes queued for sending; if
     /// nothing was queued before, they are sent at once. `Err` means the connection is over.
     /// With a `tally`, `EAGAIN`s are counted there instead of recorded.
@@ -156,7 +157,9 @@ impl EchoConn {
             Err(e) => Err(close_reason(e)),
         }
     }
+    // kettle:code-end echo-read
 
+    // kettle:code-begin echo-write
     /// Sends queued bytes until the kernel takes less than offered. `Err` means the connection
     /// is over: it failed, or the client had finished sending and everything was echoed.
     pub fn write(
@@ -196,6 +199,7 @@ impl EchoConn {
             Ok(())
         }
     }
+    // kettle:code-end echo-write
 
     /// Stops tracking, closes and records it.
     pub fn close(self, reason: CloseReason, t: &Tracer, stop: &StopSignal) {
@@ -203,6 +207,7 @@ impl EchoConn {
     }
 }
 
+// kettle:code-begin step-each
 /// Runs `step` on each connection and closes those for which it says the connection is over.
 pub fn step_each(
     conns: &mut Vec<EchoConn>,
@@ -219,6 +224,7 @@ pub fn step_each(
     }
     t.set_conns(conns.len() as u32);
 }
+// kettle:code-end step-each
 
 /// Prepares and tracks an accepted connection; `None` if the model is stopping (then it is
 /// closed).
@@ -269,6 +275,7 @@ pub trait Readiness {
     ) -> nix::Result<(Vec<ReadyFd>, u32)>;
 }
 
+// kettle:code-begin ready-loop
 /// The tutorial's select server, for any readiness call: one thread waits until the listener
 /// or a connection is ready, then accepts once or makes one `recv`/`send` on each ready
 /// connection, and waits again.
@@ -338,6 +345,7 @@ pub fn serve_ready<R: Readiness>(
     t.emit(None, EventKind::ThreadExited);
     Ok(())
 }
+// kettle:code-end ready-loop
 
 /// Builds the watched set, makes the call, records `wait_enter` and `wait_returned`.
 fn wait_recorded<R: Readiness>(

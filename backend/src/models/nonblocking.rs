@@ -58,6 +58,7 @@ use super::calls::{accept_unless_would_block, out_of_descriptors, EMFILE_BACKOFF
 use super::multiplex::{admit, close_all, step_each, EchoConn, WouldBlockTally};
 use super::ModelContext;
 
+// kettle:code-begin busy-loop
 /// Serves every client from one thread that never sleeps. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let t = ctx.tracer("nonblocking");
@@ -113,3 +114,4 @@ fn serve_turn(
     }
     Ok(())
 }
+// kettle:code-end busy-loop

@@ -40,6 +40,7 @@ struct Poll;
 impl Readiness for Poll {
     const API: WaitApi = WaitApi::Poll;
 
+    // kettle:code-begin poll-wait
     fn wait(
         &mut self,
         interests: &[Interest<'_>],
@@ -79,4 +80,5 @@ impl Readiness for Poll {
             .collect();
         Ok((ready, fds.len() as u32))
     }
+    // kettle:code-end poll-wait
 }

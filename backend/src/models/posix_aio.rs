@@ -132,6 +132,7 @@ struct Conn {
     reads_done: Arc<AtomicU64>,
 }
 
+// kettle:code-begin aio-loop
 /// Accepts and submits reads until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let t = ctx.tracer("posix-aio");
@@ -161,6 +162,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     t.emit(None, EventKind::ThreadExited);
     Ok(())
 }
+// kettle:code-end aio-loop
 
 /// `aio_init` once per process: enough helper threads for every read in flight.
 fn raise_helper_cap() {
@@ -205,6 +207,7 @@ fn zeroed_aiocb() -> libc::aiocb {
     unsafe { std::mem::zeroed() }
 }
 
+// kettle:code-begin aio-submit
 /// `aio_read` for the connection's next [`RECV_BYTES`], recorded. On failure the connection is
 /// refused and closed.
 fn submit(mut conn: Box<Conn>, t: &Tracer) {
@@ -242,6 +245,7 @@ fn submit(mut conn: Box<Conn>, t: &Tracer) {
     }
     look_for_helper(fd, id, &shared, &reads_done, read);
 }
+// kettle:code-end aio-submit
 
 /// After an `aio_read` on `fd`: finds the glibc helper asleep in `read` on it (see the module
 /// docs) and records it on the helper's own lane. Gives up when the read `read` (the value
@@ -344,6 +348,7 @@ pub fn thread_in_read(fd: RawFd, skip: impl Fn(i32) -> bool) -> Option<(i32, &'s
     None
 }
 
+// kettle:code-begin aio-completed
 /// The `SIGEV_THREAD` callback, on a thread glibc created for this completion.
 extern "C" fn completed(value: libc::sigval) {
     // SAFETY: the pointer is the box `submit` gave glibc; this is its only completion.
@@ -390,6 +395,7 @@ fn finish(conn: Box<Conn>, reason: CloseReason, t: &Tracer) {
     close_recorded(fd, id, reason, t, &shared.stop);
     done_one(&shared);
 }
+// kettle:code-end aio-completed
 
 fn done_one(shared: &Shared) {
     let mut n = shared.in_flight.lock().unwrap_or_else(|p| p.into_inner());

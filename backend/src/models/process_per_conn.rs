@@ -78,6 +78,7 @@ struct ChildLine {
 /// The children alive now, by connection number: their pids, present until they are reaped.
 type Children = Arc<Mutex<HashMap<u64, i32>>>;
 
+// kettle:code-begin ppc-parent
 /// Accepts clients and starts one child process for each until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let tracer = ctx.tracer("parent");
@@ -110,6 +111,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     tracer.emit(None, EventKind::ThreadExited);
     Ok(())
 }
+// kettle:code-end ppc-parent
 
 /// Spawns `kettle child-echo` with the connection as its standard input, and the thread that
 /// forwards its events and reaps it. Refuses the connection (recorded, closed) past the cap or
@@ -131,6 +133,7 @@ fn start_child(
         close_recorded(fd, conn, CloseReason::Stopped, t, &ctx.stop);
         return None;
     }
+    // kettle:code-begin ppc-fork
     let spawned = fd.try_clone().and_then(|for_child| {
         Command::new(exe)
             .arg("child-echo")
@@ -150,6 +153,7 @@ fn start_child(
     };
     let pid = child.id() as i32;
     t.emit(Some(conn), EventKind::ChildSpawned { pid, fd: fd.as_raw_fd() });
+    // kettle:code-end ppc-fork
     children.lock().unwrap_or_else(|p| p.into_inner()).insert(conn, pid);
     let stdout = child.stdout.take().expect("stdout is piped");
     let waiter = Waiter {
@@ -192,6 +196,7 @@ struct Waiter {
     pid: i32,
 }
 
+// kettle:code-begin ppc-waiter
 impl Waiter {
     fn run(mut self, mut child: Child, stdout: ChildStdout) {
         let t = self.recorder.tracer(ID, format!("waiter-{}", self.pid)).sampled();
@@ -216,6 +221,7 @@ impl Waiter {
         }
     }
 }
+// kettle:code-end ppc-waiter
 
 /// `"exit status 0"` or `"killed by signal 9"`.
 fn describe(status: std::process::ExitStatus) -> String {

@@ -88,6 +88,7 @@ struct Reactor<'a> {
     registry: HashMap<RawFd, Registration>,
 }
 
+// kettle:code-begin reactor-registry
 impl Reactor<'_> {
     /// `sel.register(server, EVENT_READ, accept)`: a table entry and `epoll_ctl(ADD)`.
     fn register_listener(&mut self, t: &Tracer) -> nix::Result<()> {
@@ -161,6 +162,7 @@ impl Reactor<'_> {
         (reg.callback)(self, ready, t);
     }
 }
+// kettle:code-end reactor-registry
 
 /// Serves every client from one thread until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
@@ -174,6 +176,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     Ok(result?)
 }
 
+// kettle:code-begin reactor-loop
 fn run(r: &mut Reactor<'_>, t: &Tracer) -> nix::Result<()> {
     r.register_listener(t)?;
     while !r.lp.stopped() {
@@ -222,3 +225,4 @@ fn write(r: &mut Reactor<'_>, ready: Ready, t: &Tracer) {
         Ok(()) => r.modify(ready.fd, Interest::Read, "read", read, t),
     }
 }
+// kettle:code-end reactor-loop

@@ -78,6 +78,7 @@ impl Readiness for Select {
         Ok(())
     }
 
+    // kettle:code-begin select-wait
     fn wait(
         &mut self,
         interests: &[Interest<'_>],
@@ -115,4 +116,5 @@ impl Readiness for Select {
         ready.sort_by_key(|r| r.fd);
         Ok((ready, nfds as u32))
     }
+    // kettle:code-end select-wait
 }

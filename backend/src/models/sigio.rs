@@ -176,6 +176,7 @@ struct Delivered {
     t_ns: u64,
 }
 
+// kettle:code-begin sigio-handler
 /// The signal handler: notes the signal and its descriptor, nothing else.
 extern "C" fn on_signal(signo: libc::c_int, info: *mut libc::siginfo_t, _: *mut c_void) {
     let t_ns = clock().now_ns();
@@ -191,6 +192,7 @@ extern "C" fn on_signal(signo: libc::c_int, info: *mut libc::siginfo_t, _: *mut 
     };
     DELIVERED.with(|r| r.push(signo, fd, t_ns));
 }
+// kettle:code-end sigio-handler
 
 /// `sigaction` for `signo` with [`on_signal`], recorded. Through libc: nix's `Signal` has no
 /// realtime signals.
@@ -292,6 +294,7 @@ struct Server<'a> {
     last_report: Instant,
 }
 
+// kettle:code-begin sigio-loop
 /// Serves every client from one thread driven by signals. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let t = ctx.tracer("sigio");
@@ -331,8 +334,10 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     t.emit(None, EventKind::ThreadExited);
     Ok(())
 }
+// kettle:code-end sigio-loop
 
 impl Server<'_> {
+    // kettle:code-begin sigio-work
     /// The thread's own work: a unit of counting, then a nap that a signal cuts short.
     fn other_work(&mut self) {
         let mut acc = 0u64;
@@ -350,6 +355,7 @@ impl Server<'_> {
         unsafe { libc::nanosleep(&nap, std::ptr::null_mut()) };
         self.t.count_syscalls(1);
     }
+    // kettle:code-end sigio-work
 
     fn report_work(&mut self, at: u64) {
         if self.units > 0 {
@@ -359,6 +365,7 @@ impl Server<'_> {
         self.last_report = Instant::now();
     }
 
+    // kettle:code-begin sigio-signals
     /// Everything the handler noted since last time, in order; a rescan if any was lost.
     fn handle_signals(&mut self) {
         let mut delivered = Vec::new();
@@ -461,6 +468,7 @@ impl Server<'_> {
             self.t.set_conns(self.conns.len() as u32);
         }
     }
+    // kettle:code-end sigio-signals
 }
 
 /// How far to read a connection.
@@ -474,6 +482,7 @@ enum Drain {
     UntilEagain,
 }
 
+// kettle:code-begin sigio-conn
 /// Works one connection until it would block. `Some(reason)` when it is finished.
 fn serve_conn(c: &mut Conn, drain: Drain, t: &Tracer) -> Option<CloseReason> {
     let raw = c.fd.as_raw_fd();
@@ -518,6 +527,7 @@ fn flush(c: &mut Conn, t: &Tracer) -> Result<(), CloseReason> {
     }
     Ok(())
 }
+// kettle:code-end sigio-conn
 
 #[cfg(test)]
 mod tests {

@@ -47,6 +47,7 @@ use super::calls::{accept_recorded, close_recorded, out_of_descriptors, EMFILE_B
 use super::{ModelContext, StopSignal};
 use crate::recorder::{Recorder, Tracer};
 
+// kettle:code-begin tpc-acceptor
 /// Accepts clients and starts one thread for each until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let tracer = ctx.tracer("acceptor");
@@ -74,6 +75,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     tracer.emit(None, EventKind::ThreadExited);
     Ok(())
 }
+// kettle:code-end tpc-acceptor
 
 /// Starts the thread that serves `fd`, or refuses the connection (recorded, then closed) when
 /// the cap is reached or the kernel will not create the thread.
@@ -104,6 +106,7 @@ fn start_worker(
         stack,
         conn,
     };
+    // kettle:code-begin tpc-spawn
     match std::thread::Builder::new()
         .name(format!("conn-{conn}"))
         .stack_size(stack)
@@ -119,6 +122,7 @@ fn start_worker(
             None
         }
     }
+    // kettle:code-end tpc-spawn
 }
 
 /// What a connection thread needs.
@@ -132,6 +136,7 @@ struct Worker {
     conn: u64,
 }
 
+// kettle:code-begin tpc-worker
 impl Worker {
     fn run(self) {
         let t = self.recorder.tracer(self.model, format!("conn-{}", self.conn)).sampled();
@@ -147,6 +152,7 @@ impl Worker {
         self.live.fetch_sub(1, Ordering::AcqRel);
     }
 }
+// kettle:code-end tpc-worker
 
 /// Records why a connection is not served, and closes it.
 pub(crate) fn refuse(fd: OwnedFd, conn: u64, reason: String, t: &Tracer, stop: &StopSignal) {

@@ -73,6 +73,7 @@ impl Queue {
     }
 }
 
+// kettle:code-begin pool-acceptor
 /// Starts the workers, then accepts and queues clients until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let tracer = ctx.tracer("acceptor");
@@ -111,6 +112,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     tracer.emit(None, EventKind::ThreadExited);
     Ok(())
 }
+// kettle:code-end pool-acceptor
 
 /// Creates the pool. A worker the kernel will not create is recorded and the pool runs smaller.
 fn start_workers(ctx: &ModelContext, queue: &Arc<Queue>, t: &Tracer) -> Vec<JoinHandle<()>> {
@@ -139,6 +141,7 @@ fn start_workers(ctx: &ModelContext, queue: &Arc<Queue>, t: &Tracer) -> Vec<Join
     workers
 }
 
+// kettle:code-begin pool-enqueue
 /// Queues an accepted connection for the next free worker, or refuses it if the queue is full.
 fn enqueue(queue: &Queue, fd: OwnedFd, conn: u64, capacity: usize, t: &Tracer, stop: &StopSignal) {
     let mut items = queue.lock();
@@ -153,6 +156,7 @@ fn enqueue(queue: &Queue, fd: OwnedFd, conn: u64, capacity: usize, t: &Tracer, s
     t.emit(Some(conn), EventKind::ConnQueued { fd: raw, depth, capacity: capacity as u32 });
     queue.ready.notify_one();
 }
+// kettle:code-end pool-enqueue
 
 /// One worker of the pool.
 struct Worker {
@@ -164,6 +168,7 @@ struct Worker {
     stop: Arc<StopSignal>,
 }
 
+// kettle:code-begin pool-worker
 impl Worker {
     fn run(self) {
         let t = self.recorder.tracer(self.model, self.name.clone()).sampled();
@@ -200,3 +205,4 @@ impl Worker {
         }
     }
 }
+// kettle:code-end pool-worker

@@ -6,6 +6,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, KeyboardEvent};
 use yew::prelude::*;
 
+use super::code_view::CodeView;
 use super::compare_view::CompareView;
 use super::echo::EchoPanel;
 use super::errors::ErrorList;
@@ -140,6 +141,7 @@ pub fn App(props: &AppProps) -> Html {
                 if !presenter {
                     <section class="column-lesson">
                         <Lesson state={state.clone()} />
+                        <CodeView state={state.clone()} />
                         <Threads state={state.clone()} />
                     </section>
                     <CompareView state={state.clone()} />

@@ -2,6 +2,7 @@
 //! commands; all decisions live in the pure modules.
 
 pub mod app;
+pub mod code_view;
 pub mod compare_view;
 pub mod echo;
 pub mod errors;

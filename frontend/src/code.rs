@@ -1,0 +1,799 @@
+//! The code that ran: each model's serving loop, cut from its own source file, and which line
+//! of it made the step on the figure.
+//!
+//! A figure shows *what* happened — the thread entered `recv`, the kernel copied 13 bytes —
+//! and this module says *where in the program* it happened. The lesson is that an I/O model is
+//! a shape of code: the blocking server's whole life is `accept`, then `recv`/`send`; the
+//! select server sleeps on one line (`select(…)`) and then makes calls that no longer wait;
+//! io_uring writes requests into a queue and makes one call (`submit_with_args`, the
+//! `io_uring_enter(2)`) for all of them.
+//!
+//! ## Where the code comes from
+//!
+//! The backend's model files mark the lines a student should read with two comment lines,
+//! `// kettle:code-begin NAME` and `// kettle:code-end NAME`. [`excerpt!`] cuts the lines
+//! between them out of the file while the page is compiled (const evaluation over
+//! `include_str!`), so the page carries those lines only, never the whole files; a marker that
+//! goes missing is a compile error, not an empty panel. Line numbers are the file's own.
+//!
+//! ## Which line made a step
+//!
+//! Each model has one table ([`ModelCode::entries`]): an event kind (its name on the wire,
+//! `recv_enter`) → the line, found by a *needle* (a piece of the line's text, usually the call)
+//! rather than by a line number, so editing the file does not break the table. The tests check
+//! that every needle is found exactly once in its excerpt and that its line contains the call
+//! the entry claims. Some steps have no line of ours: the kernel stamping arriving data, or a
+//! glibc helper thread reading for `aio_read`. Then no line is lit and the panel says why
+//! ([`Why`]).
+
+use kettle_shared::EventKind;
+
+use crate::store::Step;
+
+const BEGIN: &str = "// kettle:code-begin ";
+const END: &str = "// kettle:code-end ";
+
+/// Whether bytes `start..end` of `src` are, after their indentation, exactly `tag` + `name`.
+const fn is_marker(src: &[u8], start: usize, end: usize, tag: &str, name: &str) -> bool {
+    let mut i = start;
+    while i < end && src[i] == b' ' {
+        i += 1;
+    }
+    let (tag, name) = (tag.as_bytes(), name.as_bytes());
+    if end - i != tag.len() + name.len() {
+        return false;
+    }
+    let mut k = 0;
+    while k < tag.len() {
+        if src[i + k] != tag[k] {
+            return false;
+        }
+        k += 1;
+    }
+    let mut k = 0;
+    while k < name.len() {
+        if src[i + tag.len() + k] != name[k] {
+            return false;
+        }
+        k += 1;
+    }
+    true
+}
+
+/// Where region `name` of `src` is: `(first byte, end byte, line number of its first line)`.
+/// Panics (at compile time, when used in a constant) if either marker is missing.
+pub const fn region(src: &str, name: &str) -> (usize, usize, usize) {
+    let b = src.as_bytes();
+    let (mut start, mut line) = (0, 1);
+    let mut begun: Option<(usize, usize)> = None;
+    while start < b.len() {
+        let mut end = start;
+        while end < b.len() && b[end] != b'\n' {
+            end += 1;
+        }
+        match begun {
+            None => {
+                if is_marker(b, start, end, BEGIN, name) {
+                    begun = Some((end + 1, line + 1));
+                }
+            }
+            Some((from, first)) => {
+                if is_marker(b, start, end, END, name) {
+                    return (from, start, first);
+                }
+            }
+        }
+        start = end + 1;
+        line += 1;
+    }
+    panic!("a `// kettle:code-begin`/`-end` marker pair is missing from a model file")
+}
+
+/// `N` bytes of `src` from `from`: the excerpt's own copy, so the file itself is not kept.
+pub const fn copy<const N: usize>(src: &str, from: usize) -> [u8; N] {
+    let b = src.as_bytes();
+    let mut out = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = b[from + i];
+        i += 1;
+    }
+    out
+}
+
+/// The lines of region `$name` of `backend/src/models/$file`, cut out at compile time.
+macro_rules! excerpt {
+    ($file:literal, $name:literal) => {{
+        const SRC: &str = include_str!(concat!("../../backend/src/models/", $file));
+        const AT: (usize, usize, usize) = region(SRC, $name);
+        const BYTES: [u8; AT.1 - AT.0] = copy::<{ AT.1 - AT.0 }>(SRC, AT.0);
+        const TEXT: &str = match std::str::from_utf8(&BYTES) {
+            Ok(text) => text,
+            Err(_) => panic!("a model file is not UTF-8"),
+        };
+        Excerpt {
+            file: concat!("backend/src/models/", $file),
+            name: $name,
+            first: AT.2,
+            text: TEXT,
+        }
+    }};
+}
+
+/// Consecutive lines of one source file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Excerpt {
+    /// The file, from the repository's root.
+    pub file: &'static str,
+    /// The name its markers give it.
+    pub name: &'static str,
+    /// The file's line number of the first line.
+    pub first: usize,
+    /// The lines, each ending in `\n`.
+    pub text: &'static str,
+}
+
+impl Excerpt {
+    /// `(line number in the file, text)` of each line, without marker lines.
+    pub fn lines(&self) -> impl Iterator<Item = (usize, &'static str)> + use<> {
+        let first = self.first;
+        self.text
+            .lines()
+            .enumerate()
+            .map(move |(i, l)| (first + i, l))
+            .filter(|(_, l)| !l.trim_start().starts_with("// kettle:code-"))
+    }
+
+    /// The file's line number of the last line.
+    pub fn last(&self) -> usize {
+        self.first + self.text.lines().count().saturating_sub(1)
+    }
+
+    /// The line numbers whose text contains `needle`.
+    pub fn find(&self, needle: &str) -> Vec<usize> {
+        self.lines().filter(|(_, l)| l.contains(needle)).map(|(n, _)| n).collect()
+    }
+
+    /// The text of line `n` of the file, if it is in this excerpt.
+    pub fn line(&self, n: usize) -> Option<&'static str> {
+        self.lines().find(|(m, _)| *m == n).map(|(_, l)| l)
+    }
+}
+
+/// One row of a model's table: the steps it matches, and the line that made them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// Event kinds, by their wire names (`recv_enter`).
+    pub kinds: &'static [&'static str],
+    /// When set, the event's operation must be this ([`detail`]: an io_uring op, the call of an
+    /// `EAGAIN` burst, a callback's name…).
+    pub detail: Option<&'static str>,
+    /// When set, the thread's name must start with this (`child` against `waiter`).
+    pub thread: Option<&'static str>,
+    /// When set, the step must happen inside the reactor callback of this name.
+    pub within: Option<&'static str>,
+    /// Index of the excerpt, in [`ModelCode::excerpts`].
+    pub excerpt: usize,
+    /// A piece of the line's text that appears once in the excerpt.
+    pub needle: &'static str,
+    /// The call the line makes, as written in it (`recv`, `select`, `submit_with_args`).
+    pub call: &'static str,
+}
+
+/// An entry for `kinds`: the line of excerpt `excerpt` containing `needle`, which calls `call`.
+const fn at(
+    kinds: &'static [&'static str],
+    excerpt: usize,
+    needle: &'static str,
+    call: &'static str,
+) -> Entry {
+    Entry { kinds, detail: None, thread: None, within: None, excerpt, needle, call }
+}
+
+impl Entry {
+    const fn detail(self, detail: &'static str) -> Entry {
+        Entry { detail: Some(detail), ..self }
+    }
+
+    const fn thread(self, prefix: &'static str) -> Entry {
+        Entry { thread: Some(prefix), ..self }
+    }
+
+    const fn within(self, callback: &'static str) -> Entry {
+        Entry { within: Some(callback), ..self }
+    }
+}
+
+/// A model's code: the excerpts shown, in order, and its table.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ModelCode {
+    /// The model's id.
+    pub model: &'static str,
+    /// What the panel shows: the model's own loop first, then the calls it makes.
+    pub excerpts: &'static [&'static Excerpt],
+    /// Which line made which step.
+    pub entries: &'static [Entry],
+}
+
+const ACCEPT: &[&str] = &["accept_enter", "accept_exit"];
+const RECV: &[&str] = &["recv_enter", "recv_exit"];
+const SEND: &[&str] = &["send_enter", "send_exit"];
+const CLOSE: &[&str] = &["close"];
+const WAIT: &[&str] = &["wait_enter", "wait_returned"];
+
+static BLOCKING_ACCEPT: Excerpt = excerpt!("blocking.rs", "blocking-accept");
+static ECHO_CONNECTION: Excerpt = excerpt!("blocking.rs", "echo-connection");
+static TPC_ACCEPTOR: Excerpt = excerpt!("thread_per_conn.rs", "tpc-acceptor");
+static TPC_SPAWN: Excerpt = excerpt!("thread_per_conn.rs", "tpc-spawn");
+static TPC_WORKER: Excerpt = excerpt!("thread_per_conn.rs", "tpc-worker");
+static POOL_ACCEPTOR: Excerpt = excerpt!("thread_pool.rs", "pool-acceptor");
+static POOL_ENQUEUE: Excerpt = excerpt!("thread_pool.rs", "pool-enqueue");
+static POOL_WORKER: Excerpt = excerpt!("thread_pool.rs", "pool-worker");
+static PPC_PARENT: Excerpt = excerpt!("process_per_conn.rs", "ppc-parent");
+static PPC_FORK: Excerpt = excerpt!("process_per_conn.rs", "ppc-fork");
+static PPC_WAITER: Excerpt = excerpt!("process_per_conn.rs", "ppc-waiter");
+static BUSY_LOOP: Excerpt = excerpt!("nonblocking.rs", "busy-loop");
+static ECHO_READ: Excerpt = excerpt!("multiplex.rs", "echo-read");
+static ECHO_WRITE: Excerpt = excerpt!("multiplex.rs", "echo-write");
+static STEP_EACH: Excerpt = excerpt!("multiplex.rs", "step-each");
+static READY_LOOP: Excerpt = excerpt!("multiplex.rs", "ready-loop");
+static SELECT_WAIT: Excerpt = excerpt!("select.rs", "select-wait");
+static POLL_WAIT: Excerpt = excerpt!("poll.rs", "poll-wait");
+static EPOLL_LOOP: Excerpt = excerpt!("epoll.rs", "epoll-loop");
+static EPOLL_ET_LOOP: Excerpt = excerpt!("epoll_et.rs", "epoll-et-loop");
+static EPOLL_CTL: Excerpt = excerpt!("event_loop.rs", "epoll-ctl");
+static EPOLL_WAIT: Excerpt = excerpt!("event_loop.rs", "epoll-wait");
+static CONN_RECEIVE: Excerpt = excerpt!("event_loop.rs", "conn-receive");
+static CONN_FLUSH: Excerpt = excerpt!("event_loop.rs", "conn-flush");
+static LOOP_ACCEPT: Excerpt = excerpt!("event_loop.rs", "loop-accept");
+static LOOP_CLOSE: Excerpt = excerpt!("event_loop.rs", "loop-close");
+static REACTOR_LOOP: Excerpt = excerpt!("reactor.rs", "reactor-loop");
+static REACTOR_REGISTRY: Excerpt = excerpt!("reactor.rs", "reactor-registry");
+static SIGIO_LOOP: Excerpt = excerpt!("sigio.rs", "sigio-loop");
+static SIGIO_HANDLER: Excerpt = excerpt!("sigio.rs", "sigio-handler");
+static SIGIO_WORK: Excerpt = excerpt!("sigio.rs", "sigio-work");
+static SIGIO_SIGNALS: Excerpt = excerpt!("sigio.rs", "sigio-signals");
+static SIGIO_CONN: Excerpt = excerpt!("sigio.rs", "sigio-conn");
+static URING_LOOP: Excerpt = excerpt!("io_uring.rs", "uring-loop");
+static URING_SERVER: Excerpt = excerpt!("io_uring.rs", "uring-server");
+static AIO_LOOP: Excerpt = excerpt!("posix_aio.rs", "aio-loop");
+static AIO_SUBMIT: Excerpt = excerpt!("posix_aio.rs", "aio-submit");
+static AIO_COMPLETED: Excerpt = excerpt!("posix_aio.rs", "aio-completed");
+
+/// The epoll instance's calls, shared by epoll, epoll-et and the reactor: excerpts 1..=6 of
+/// each (after the model's own loop) are wait, ctl, accept, receive, flush and close.
+const EPOLL_CALLS: [Entry; 8] = [
+    at(WAIT, 1, "self.epoll.wait(", "epoll.wait"),
+    at(&["epoll_ctl"], 2, "self.epoll.add(", "epoll.add").detail("add"),
+    at(&["epoll_ctl"], 2, "self.epoll.modify(", "epoll.modify").detail("mod"),
+    at(&["epoll_ctl"], 2, "self.epoll.delete(", "epoll.delete").detail("del"),
+    at(ACCEPT, 3, "match accept_recorded(", "accept"),
+    at(RECV, 4, "match recv_recorded(", "recv"),
+    at(SEND, 5, "match send_recorded(", "send"),
+    at(CLOSE, 6, "close_recorded(conn.fd", "close"),
+];
+
+/// Every model's code, in the catalogue's order.
+pub static CODES: &[ModelCode] = &[
+    ModelCode {
+        model: "blocking",
+        excerpts: &[&BLOCKING_ACCEPT, &ECHO_CONNECTION],
+        entries: &[
+            at(ACCEPT, 0, "match accept_recorded(", "accept"),
+            at(RECV, 1, "match recv_recorded(", "recv"),
+            at(SEND, 1, "send_all(raw", "send"),
+            at(CLOSE, 1, "close_recorded(fd, conn, reason", "close"),
+        ],
+    },
+    ModelCode {
+        model: "thread-per-conn",
+        excerpts: &[&TPC_ACCEPTOR, &TPC_SPAWN, &TPC_WORKER, &ECHO_CONNECTION],
+        entries: &[
+            at(ACCEPT, 0, "match accept_recorded(", "accept"),
+            at(&["thread_spawned"], 1, ".spawn(move || job.run())", "spawn").thread("conn-"),
+            at(RECV, 3, "match recv_recorded(", "recv"),
+            at(SEND, 3, "send_all(raw", "send"),
+            at(CLOSE, 3, "close_recorded(fd, conn, reason", "close").thread("conn-"),
+        ],
+    },
+    ModelCode {
+        model: "process-per-conn",
+        excerpts: &[&PPC_PARENT, &PPC_FORK, &PPC_WAITER, &ECHO_CONNECTION],
+        entries: &[
+            at(ACCEPT, 0, "match accept_recorded(", "accept"),
+            at(&["child_spawned"], 1, ".spawn()", "spawn"),
+            at(RECV, 3, "match recv_recorded(", "recv"),
+            at(SEND, 3, "send_all(raw", "send"),
+            at(CLOSE, 3, "close_recorded(fd, conn, reason", "close").thread("child"),
+            at(&["child_reaped"], 2, "match child.wait()", "wait"),
+            at(CLOSE, 2, "close_recorded(fd, self.conn", "close").thread("waiter"),
+        ],
+    },
+    ModelCode {
+        model: "thread-pool",
+        excerpts: &[&POOL_ACCEPTOR, &POOL_ENQUEUE, &POOL_WORKER, &ECHO_CONNECTION],
+        entries: &[
+            at(ACCEPT, 0, "match accept_recorded(", "accept"),
+            at(&["conn_queued"], 1, "items.push_back(", "push_back"),
+            at(&["conn_dequeued"], 2, "items.pop_front()", "pop_front"),
+            at(&["thread_blocked", "thread_woken"], 2, "self.queue.ready.wait(", "wait"),
+            at(RECV, 3, "match recv_recorded(", "recv"),
+            at(SEND, 3, "send_all(raw", "send"),
+            at(CLOSE, 3, "close_recorded(fd, conn, reason", "close").thread("pool-worker"),
+        ],
+    },
+    ModelCode {
+        model: "nonblocking",
+        excerpts: &[&BUSY_LOOP, &ECHO_READ, &ECHO_WRITE, &STEP_EACH],
+        entries: &[
+            at(&["would_block_burst"], 0, "match accept_unless_would_block(", "accept")
+                .detail("accept"),
+            at(&["would_block_burst"], 1, "recv_unless_would_block(", "recv").detail("recv"),
+            at(&["would_block_burst"], 2, "send_unless_would_block(", "send").detail("send"),
+            at(ACCEPT, 0, "match accept_unless_would_block(", "accept"),
+            at(RECV, 1, "recv_unless_would_block(", "recv"),
+            at(SEND, 2, "send_unless_would_block(", "send"),
+            at(CLOSE, 3, "conns.remove(i).close(", "close"),
+        ],
+    },
+    ModelCode {
+        model: "select",
+        excerpts: &[&READY_LOOP, &SELECT_WAIT, &ECHO_READ, &ECHO_WRITE, &STEP_EACH],
+        entries: &[
+            at(WAIT, 1, "select(nfds", "select"),
+            at(ACCEPT, 0, "match accept_recorded(", "accept"),
+            at(RECV, 2, "None => recv_recorded(", "recv"),
+            at(SEND, 3, "None => send_recorded(", "send"),
+            at(CLOSE, 4, "conns.remove(i).close(", "close"),
+        ],
+    },
+    ModelCode {
+        model: "poll",
+        excerpts: &[&READY_LOOP, &POLL_WAIT, &ECHO_READ, &ECHO_WRITE, &STEP_EACH],
+        entries: &[
+            at(WAIT, 1, "poll(&mut fds", "poll"),
+            at(ACCEPT, 0, "match accept_recorded(", "accept"),
+            at(RECV, 2, "None => recv_recorded(", "recv"),
+            at(SEND, 3, "None => send_recorded(", "send"),
+            at(CLOSE, 4, "conns.remove(i).close(", "close"),
+        ],
+    },
+    ModelCode {
+        model: "epoll",
+        excerpts: &[
+            &EPOLL_LOOP,
+            &EPOLL_WAIT,
+            &EPOLL_CTL,
+            &LOOP_ACCEPT,
+            &CONN_RECEIVE,
+            &CONN_FLUSH,
+            &LOOP_CLOSE,
+        ],
+        entries: &EPOLL_CALLS,
+    },
+    ModelCode {
+        model: "epoll-et",
+        excerpts: &[
+            &EPOLL_ET_LOOP,
+            &EPOLL_WAIT,
+            &EPOLL_CTL,
+            &LOOP_ACCEPT,
+            &CONN_RECEIVE,
+            &CONN_FLUSH,
+            &LOOP_CLOSE,
+        ],
+        entries: &EPOLL_CALLS,
+    },
+    ModelCode {
+        model: "reactor",
+        excerpts: &[
+            &REACTOR_LOOP,
+            &EPOLL_WAIT,
+            &EPOLL_CTL,
+            &LOOP_ACCEPT,
+            &CONN_RECEIVE,
+            &CONN_FLUSH,
+            &LOOP_CLOSE,
+            &REACTOR_REGISTRY,
+        ],
+        entries: &[
+            EPOLL_CALLS[0],
+            EPOLL_CALLS[1],
+            EPOLL_CALLS[2],
+            EPOLL_CALLS[3],
+            EPOLL_CALLS[4],
+            EPOLL_CALLS[5],
+            EPOLL_CALLS[6],
+            EPOLL_CALLS[7],
+            at(&["callback"], 7, "(reg.callback)(self, ready, t)", "callback"),
+            at(&["register"], 7, "Interest::Read, \"accept\"", "record_register").detail("accept"),
+            at(&["register"], 7, "Interest::Read, \"read\"", "record_register")
+                .detail("read")
+                .within("accept"),
+            at(&["register"], 7, "self.record_register(fd, interest, name", "record_register"),
+            at(&["unregister"], 7, "self.registry.remove(&fd)", "registry.remove"),
+        ],
+    },
+    ModelCode {
+        model: "sigio",
+        excerpts: &[&SIGIO_LOOP, &SIGIO_HANDLER, &SIGIO_WORK, &SIGIO_SIGNALS, &SIGIO_CONN],
+        entries: &[
+            at(&["signal_handler"], 0, "establish_handler(signo", "establish_handler")
+                .detail("SIGRTMIN+2"),
+            at(&["signal_handler"], 0, "establish_handler(libc::SIGIO", "establish_handler")
+                .detail("SIGIO"),
+            at(&["work_done"], 0, "s.other_work()", "other_work"),
+            at(&["signal_delivered"], 1, "extern \"C\" fn on_signal(", "on_signal"),
+            at(ACCEPT, 3, "match accept_recorded(", "accept"),
+            at(RECV, 4, "match recv_recorded(", "recv"),
+            at(SEND, 4, "match send_recorded(", "send"),
+            at(CLOSE, 3, "close_recorded(c.fd, c.id, reason", "close"),
+        ],
+    },
+    ModelCode {
+        model: "io-uring",
+        excerpts: &[&URING_LOOP, &URING_SERVER],
+        entries: &[
+            at(&["submit"], 1, "self.push(ring, entry, \"accept\"", "accept").detail("accept"),
+            at(&["submit"], 1, "self.push(ring, entry, \"recv\"", "recv").detail("recv"),
+            at(&["submit"], 1, "self.push(ring, entry, \"send\"", "send").detail("send"),
+            at(&["submit"], 1, "self.push(ring, timer, \"timeout\"", "timeout").detail("timeout"),
+            at(&["ring_enter", "ring_exit"], 1, ".submit_with_args(", "submit_with_args"),
+            at(&["complete"], 1, "ring.completion()", "completion"),
+            at(CLOSE, 1, "close_recorded(c.fd, id, reason", "close"),
+        ],
+    },
+    ModelCode {
+        model: "posix-aio",
+        excerpts: &[&AIO_LOOP, &AIO_SUBMIT, &AIO_COMPLETED],
+        entries: &[
+            at(ACCEPT, 0, "match accept_recorded(", "accept"),
+            at(&["submit"], 1, "libc::aio_read(", "aio_read"),
+            at(&["thread_spawned"], 2, "extern \"C\" fn completed(", "completed")
+                .thread("aio-notify"),
+            at(&["complete"], 2, "libc::aio_return(", "aio_return"),
+            at(SEND, 2, "send_all(fd, &conn.buf", "send"),
+            at(CLOSE, 2, "close_recorded(fd, id, reason", "close"),
+        ],
+    },
+];
+
+/// A model's code, if it has any.
+pub fn of_model(model: &str) -> Option<&'static ModelCode> {
+    CODES.iter().find(|c| c.model == model)
+}
+
+/// The operation an event names, for entries that tell steps of one kind apart: an io_uring
+/// or aio request's op, the call of an `EAGAIN` burst, an `epoll_ctl` op, a callback's name,
+/// the callback a registration names, a signal's name.
+pub fn detail(kind: &EventKind) -> Option<&str> {
+    match kind {
+        EventKind::Submit { op, .. }
+        | EventKind::Complete { op, .. }
+        | EventKind::EpollCtl { op, .. } => Some(op),
+        EventKind::WouldBlockBurst { call, .. } => Some(call),
+        EventKind::ThreadBlocked { on } => Some(on),
+        EventKind::Callback { name, .. } => Some(name),
+        EventKind::Register { callback, .. } => Some(callback),
+        EventKind::SignalHandler { name, .. } | EventKind::SignalDelivered { name, .. } => {
+            Some(name)
+        }
+        _ => None,
+    }
+}
+
+/// Why no line is lit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// The kernel did it (stamped arriving data, queued a connection): no line of ours ran.
+    Kernel,
+    /// A glibc helper thread did it, inside `aio_read`'s machinery: no line of ours ran.
+    Glibc,
+    /// The page's echo client did it, through the relay: not the server's code.
+    Client,
+    /// It happened outside the lines shown: starting or ending a thread, setting up, refusing.
+    Outside,
+    /// There is no step to show yet.
+    NoStep,
+}
+
+impl Why {
+    /// The word for `data-why`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Why::Kernel => "kernel",
+            Why::Glibc => "glibc",
+            Why::Client => "client",
+            Why::Outside => "outside",
+            Why::NoStep => "no-step",
+        }
+    }
+}
+
+/// What the panel lights for a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lit {
+    /// Line `line` (the file's number) of excerpt `excerpt` made the step, calling `call`.
+    Line {
+        /// Index in [`ModelCode::excerpts`].
+        excerpt: usize,
+        /// The file's line number.
+        line: usize,
+        /// The call the line makes.
+        call: &'static str,
+    },
+    /// No line of the code shown made it.
+    None(Why),
+}
+
+impl ModelCode {
+    /// The line an entry points at: the first in its excerpt containing its needle.
+    pub fn line_of(&self, entry: &Entry) -> Option<usize> {
+        self.excerpts.get(entry.excerpt)?.find(entry.needle).first().copied()
+    }
+
+    /// The line that made step `index` of `steps` (the figure's rows).
+    pub fn lit(&self, steps: &[Step], index: usize) -> Lit {
+        let Some(step) = steps.get(index) else { return Lit::None(Why::NoStep) };
+        let event = &step.event;
+        let name = event.kind.name();
+        let found = self.entries.iter().find(|e| {
+            e.kinds.contains(&name)
+                && e.detail.is_none_or(|d| detail(&event.kind) == Some(d))
+                && e.thread.is_none_or(|p| event.thread.name.starts_with(p))
+                && e.within.is_none_or(|c| callback_at(steps, index) == Some(c))
+        });
+        match found.and_then(|e| Some((e, self.line_of(e)?))) {
+            Some((e, line)) => Lit::Line { excerpt: e.excerpt, line, call: e.call },
+            None => Lit::None(why_no_line(&event.kind)),
+        }
+    }
+}
+
+/// The reactor callback running at step `index`: the newest `callback` step of its thread.
+fn callback_at(steps: &[Step], index: usize) -> Option<&str> {
+    let thread = steps[index].event.thread.id;
+    steps[..=index].iter().rev().filter(|s| s.event.thread.id == thread).find_map(|s| {
+        match &s.event.kind {
+            EventKind::Callback { name, .. } => Some(name.as_str()),
+            _ => None,
+        }
+    })
+}
+
+/// Why a step no table entry claims has no line.
+fn why_no_line(kind: &EventKind) -> Why {
+    match kind {
+        EventKind::DataArrived { .. } | EventKind::Backlog { .. } => Why::Kernel,
+        EventKind::SeenInSyscall { .. } => Why::Glibc,
+        EventKind::ClientConnected { .. }
+        | EventKind::ClientSent { .. }
+        | EventKind::ClientReceived { .. }
+        | EventKind::ClientClosed { .. } => Why::Client,
+        _ => Why::Outside,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+
+    use kettle_shared::{RecvOutcome, WaitApi};
+
+    use super::*;
+    use crate::store::tests::ev;
+    use crate::store::Steps;
+
+    #[test]
+    fn every_model_in_the_catalogue_has_its_code() {
+        let ids: Vec<&str> = kettle_shared::MODELS.iter().map(|m| m.id).collect();
+        let coded: Vec<&str> = CODES.iter().map(|c| c.model).collect();
+        assert_eq!(coded, ids);
+        for code in CODES {
+            assert!(!code.excerpts.is_empty(), "{}", code.model);
+            for x in code.excerpts {
+                assert!(x.lines().count() >= 5, "{} {}: too short to read", code.model, x.name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_mapped_line_is_found_once_in_its_excerpt_and_makes_the_call_it_claims() {
+        for code in CODES {
+            for e in code.entries {
+                let x = code.excerpts.get(e.excerpt).unwrap_or_else(|| {
+                    panic!("{}: {:?} points past the excerpts", code.model, e.kinds)
+                });
+                let hits = x.find(e.needle);
+                assert_eq!(
+                    hits.len(),
+                    1,
+                    "{}: {:?} needle {:?} found at lines {hits:?} of {} ({})",
+                    code.model,
+                    e.kinds,
+                    e.needle,
+                    x.file,
+                    x.name
+                );
+                let line = x.line(hits[0]).unwrap();
+                assert!(
+                    line.contains(e.call),
+                    "{}: {:?} claims {:?} but line {} is {line:?}",
+                    code.model,
+                    e.kinds,
+                    e.call,
+                    hits[0]
+                );
+                assert!(
+                    !line.trim_start().starts_with("//"),
+                    "{}: {:?} points at a comment: {line:?}",
+                    code.model,
+                    e.kinds
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_entry_names_a_real_event_kind() {
+        for code in CODES {
+            for kind in code.entries.iter().flat_map(|e| e.kinds) {
+                // A known tag without its fields fails for a missing field, never as unknown.
+                let json = format!("{{\"type\":\"{kind}\"}}");
+                if let Err(e) = serde_json::from_str::<EventKind>(&json) {
+                    assert!(!e.to_string().contains("unknown variant"), "{}: {e}", code.model);
+                }
+            }
+        }
+    }
+
+    /// The calls the tutorial's lesson is about are on the lines the issue names.
+    #[test]
+    fn the_lesson_calls_are_mapped_to_the_lines_that_make_them() {
+        let claim = |model: &str, kind: &str, detail: Option<&str>| {
+            let code = of_model(model).unwrap();
+            let e = code
+                .entries
+                .iter()
+                .find(|e| e.kinds.contains(&kind) && (detail.is_none() || e.detail == detail))
+                .unwrap_or_else(|| panic!("{model} has no line for {kind}"));
+            code.excerpts[e.excerpt].line(code.line_of(e).unwrap()).unwrap()
+        };
+        for model in ["blocking", "thread-per-conn", "process-per-conn", "thread-pool"] {
+            assert!(claim(model, "recv_enter", None).contains("recv"));
+            assert!(claim(model, "accept_enter", None).contains("accept"));
+        }
+        assert!(claim("select", "wait_enter", None).trim_start().starts_with("select("));
+        assert!(claim("poll", "wait_enter", None).trim_start().starts_with("poll("));
+        for model in ["epoll", "epoll-et", "reactor"] {
+            assert!(claim(model, "wait_returned", None).contains("epoll.wait("));
+        }
+        let recv_sqe = claim("io-uring", "submit", Some("recv"));
+        assert!(recv_sqe.contains("push") && recv_sqe.contains("\"recv\""), "{recv_sqe}");
+        assert!(claim("io-uring", "ring_enter", None).contains("submit_with_args"));
+        assert!(claim("posix-aio", "submit", None).contains("aio_read("));
+        assert!(claim("sigio", "signal_delivered", None).contains("fn on_signal"));
+    }
+
+    #[test]
+    fn excerpts_keep_the_files_own_line_numbers() {
+        let src = include_str!("../../backend/src/models/blocking.rs");
+        for code in CODES.iter().filter(|c| c.model == "blocking") {
+            for x in code.excerpts {
+                for (n, text) in x.lines() {
+                    assert_eq!(src.lines().nth(n - 1), Some(text), "line {n}");
+                }
+                assert!(x.last() > x.first);
+            }
+        }
+    }
+
+    #[test]
+    fn a_region_is_found_between_its_markers_only() {
+        let src = "a\n  // kettle:code-begin x2\nno\n  // kettle:code-end x2\n// kettle:code-begin x\nb\nc\n// kettle:code-end x\nd\n";
+        let (from, to, first) = region(src, "x");
+        assert_eq!(&src[from..to], "b\nc\n");
+        assert_eq!(first, 6);
+        let x =
+            Excerpt { file: "f", name: "x2", first: 3, text: "no\n// kettle:code-end y\nyes\n" };
+        assert_eq!(x.lines().collect::<Vec<_>>(), [(3, "no"), (5, "yes")]);
+    }
+
+    fn steps_of(events: Vec<Rc<kettle_shared::Event>>) -> Vec<Step> {
+        Steps::derive(&events.into_iter().collect::<VecDeque<_>>()).list
+    }
+
+    fn recv_exit(fd: i32) -> EventKind {
+        let outcome = RecvOutcome::Data { bytes: 3, preview: "hi\n".into() };
+        EventKind::RecvExit { fd, outcome, wait_ns: Some(5), copy_ns: Some(1) }
+    }
+
+    #[test]
+    fn a_step_lights_the_line_that_made_it_and_the_kernels_step_lights_none() {
+        let code = of_model("blocking").unwrap();
+        let steps = steps_of(vec![
+            ev(1, 10, 1, EventKind::AcceptEnter),
+            ev(2, 20, 1, EventKind::RecvEnter { fd: 5, len: 1024 }),
+            ev(4, 30, 1, EventKind::DataArrived { fd: 5 }),
+            ev(3, 40, 1, recv_exit(5)),
+        ]);
+        let kinds: Vec<_> = steps.iter().map(|s| s.event.kind.name()).collect();
+        assert_eq!(kinds, ["accept_enter", "recv_enter", "data_arrived", "recv_exit"]);
+        let Lit::Line { excerpt, line, call } = code.lit(&steps, 1) else { panic!() };
+        assert_eq!((excerpt, call), (1, "recv"));
+        let text = code.excerpts[1].line(line).unwrap();
+        assert!(text.contains("recv_recorded("), "{text}");
+        assert_eq!(code.lit(&steps, 3), code.lit(&steps, 1), "the return is the same line");
+        let Lit::Line { excerpt: 0, call: "accept", .. } = code.lit(&steps, 0) else { panic!() };
+        assert_eq!(code.lit(&steps, 2), Lit::None(Why::Kernel));
+        assert_eq!(code.lit(&steps, 9), Lit::None(Why::NoStep));
+    }
+
+    #[test]
+    fn one_kind_of_step_is_told_apart_by_its_operation_and_its_thread() {
+        let uring = of_model("io-uring").unwrap();
+        let submit = |seq, op: &str| ev(seq, seq, 1, EventKind::Submit { op: op.into(), fd: 5 });
+        let steps = steps_of(vec![submit(1, "accept"), submit(2, "recv"), submit(3, "send")]);
+        let lines: Vec<&str> = (0..3)
+            .map(|i| match uring.lit(&steps, i) {
+                Lit::Line { excerpt, line, .. } => uring.excerpts[excerpt].line(line).unwrap(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(lines[0].contains("\"accept\"") && lines[1].contains("\"recv\""));
+        assert!(lines[2].contains("\"send\""));
+
+        let ppc = of_model("process-per-conn").unwrap();
+        let close = EventKind::Close { fd: 5, reason: kettle_shared::CloseReason::PeerClosed };
+        let mut child = ev(1, 1, 2, close.clone());
+        Rc::make_mut(&mut child).thread.name = "child-77".into();
+        let mut waiter = ev(2, 2, 3, close);
+        Rc::make_mut(&mut waiter).thread.name = "waiter-77".into();
+        let steps = steps_of(vec![child, waiter]);
+        let (Lit::Line { excerpt: a, .. }, Lit::Line { excerpt: b, .. }) =
+            (ppc.lit(&steps, 0), ppc.lit(&steps, 1))
+        else {
+            panic!()
+        };
+        assert_eq!(ppc.excerpts[a].name, "echo-connection", "the child closes its connection");
+        assert_eq!(ppc.excerpts[b].name, "ppc-waiter", "the parent closes its copy");
+    }
+
+    #[test]
+    fn the_reactor_registers_read_in_the_accept_callback_and_again_in_write() {
+        let code = of_model("reactor").unwrap();
+        let callback =
+            |seq, name: &str| ev(seq, seq, 1, EventKind::Callback { name: name.into(), fd: 5 });
+        let register = |seq, callback: &str| {
+            let kind =
+                EventKind::Register { fd: 5, interest: "read".into(), callback: callback.into() };
+            ev(seq, seq, 1, kind)
+        };
+        let steps = steps_of(vec![
+            callback(1, "accept"),
+            register(2, "read"),
+            callback(3, "write"),
+            register(4, "read"),
+        ]);
+        let text = |i| match code.lit(&steps, i) {
+            Lit::Line { excerpt, line, .. } => code.excerpts[excerpt].line(line).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        assert!(text(1).contains("Interest::Read, \"read\""), "{}", text(1));
+        assert!(text(3).contains("interest, name"), "{}", text(3));
+    }
+
+    #[test]
+    fn a_select_step_lights_select_and_a_glibc_helper_lights_nothing() {
+        let select = of_model("select").unwrap();
+        let wait = EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3] };
+        let steps = steps_of(vec![ev(1, 1, 1, wait)]);
+        let Lit::Line { call: "select", .. } = select.lit(&steps, 0) else { panic!() };
+        let aio = of_model("posix-aio").unwrap();
+        let seen = EventKind::SeenInSyscall { tid: 9, call: "read".into(), fd: 5 };
+        let steps = steps_of(vec![ev(1, 1, 1, seen), ev(2, 2, 1, EventKind::ThreadExited)]);
+        assert_eq!(aio.lit(&steps, 0), Lit::None(Why::Glibc));
+        assert_eq!(aio.lit(&steps, 1), Lit::None(Why::Outside));
+    }
+}

@@ -1,0 +1,129 @@
+//! `#code-panel`: the chosen model's serving loop, from its own source file, with the line that
+//! made the figure's current step lit ([`crate::code`]).
+//!
+//! The lines are drawn by an inner component whose properties are the model and the lit line
+//! only, so the playback clock's 25 ticks a second re-render them only when the lit line moves.
+//! The lit line is scrolled into view inside the panel, never by scrolling the page: the
+//! teacher's figure must stay where it is.
+
+use yew::prelude::*;
+
+use super::StateHandle;
+use crate::code::{of_model, Lit, Why};
+use crate::i18n::{t, tf, Key, Lang};
+
+/// Properties: the page state.
+#[derive(Properties, PartialEq, Debug)]
+pub struct CodeProps {
+    /// The page state.
+    pub state: StateHandle,
+}
+
+/// `section#code-panel` with `p#code-caption` (why this line, or why none) and
+/// `div#code[data-model][data-call][data-kind][data-why]` holding one `div.excerpt[data-file]`
+/// per excerpt and one `div.code-line[data-line][data-file]` per line; the lit line has
+/// `data-current`. `data-call` names the call the lit line makes (empty when none is lit),
+/// `data-kind` the current step's kind, `data-why` why nothing is lit (`kernel`, `glibc`,
+/// `client`, `outside`, `no-step`).
+#[component]
+pub fn CodeView(props: &CodeProps) -> Html {
+    let state = &props.state;
+    let lang = state.lang;
+    let model = state.selected.clone();
+    let code = model.as_deref().and_then(of_model);
+    let step = state.selected_store().zip(state.position()).and_then(|(store, pos)| {
+        let steps = store.steps().clone();
+        let index = pos.index.min(steps.list.len().checked_sub(1)?);
+        Some((steps, index))
+    });
+    let lit = match (code, &step) {
+        (Some(code), Some((steps, index))) => code.lit(&steps.list, *index),
+        _ => Lit::None(Why::NoStep),
+    };
+    let kind = step.as_ref().map(|(steps, i)| steps.list[*i].event.kind.name()).unwrap_or_default();
+    let caption = match (code, lit) {
+        (None, _) => t(lang, Key::CodeNoModel).to_owned(),
+        (Some(code), Lit::Line { excerpt, line, call }) => {
+            tf(lang, Key::CodeLit, &[&line, &code.excerpts[excerpt].file, &call])
+        }
+        (Some(_), Lit::None(why)) => t(lang, why_key(why)).to_owned(),
+    };
+    html! {
+        <section id="code-panel">
+            <h2>{ t(lang, Key::CodeTitle) }</h2>
+            <p id="code-caption">{ caption }</p>
+            if let Some(code) = code {
+                <CodeLines model={code.model} {lit} kind={kind} {lang} />
+            }
+        </section>
+    }
+}
+
+fn why_key(why: Why) -> Key {
+    match why {
+        Why::Kernel => Key::CodeKernel,
+        Why::Glibc => Key::CodeGlibc,
+        Why::Client => Key::CodeClient,
+        Why::Outside => Key::CodeOutside,
+        Why::NoStep => Key::CodeNoStep,
+    }
+}
+
+/// Properties of the lines: cheap to compare, so they re-render only when something moved.
+#[derive(Properties, PartialEq, Debug)]
+struct LinesProps {
+    model: &'static str,
+    lit: Lit,
+    kind: &'static str,
+    lang: Lang,
+}
+
+#[component]
+fn CodeLines(props: &LinesProps) -> Html {
+    let holder = use_node_ref();
+    let current = match props.lit {
+        Lit::Line { excerpt, line, .. } => Some((excerpt, line)),
+        Lit::None(_) => None,
+    };
+    {
+        // Bring the lit line into the panel's view when it moves, by scrolling the panel only
+        // (`scrollIntoView` would scroll the page too).
+        let holder = holder.clone();
+        use_effect_with((props.model, current), move |_| {
+            let Some(panel) = holder.cast::<web_sys::Element>() else { return };
+            let Ok(Some(line)) = panel.query_selector("[data-current]") else { return };
+            let (p, l) = (panel.get_bounding_client_rect(), line.get_bounding_client_rect());
+            let margin = l.height() * 2.0;
+            if l.top() < p.top() + margin || l.bottom() > p.bottom() - margin {
+                let middle = l.top() - p.top() - (p.height() - l.height()) / 2.0;
+                panel.set_scroll_top(panel.scroll_top() + middle.round() as i32);
+            }
+        });
+    }
+    let Some(code) = of_model(props.model) else { return html! {} };
+    let (call, why) = match props.lit {
+        Lit::Line { call, .. } => (call, ""),
+        Lit::None(why) => ("", why.id()),
+    };
+    html! {
+        <div id="code" ref={holder} data-model={code.model} data-call={call} data-kind={props.kind}
+            data-why={why} tabindex="0">
+            { for code.excerpts.iter().enumerate().map(|(i, x)| html! {
+                <div class="excerpt" data-file={x.file}>
+                    <div class="excerpt-head">{ tf(props.lang, Key::CodeExcerpt, &[&x.file, &x.first, &x.last()]) }</div>
+                    { for x.lines().map(|(n, text)| {
+                        let lit = current == Some((i, n));
+                        let comment = text.trim_start().starts_with("//");
+                        html! {
+                            <div class={classes!("code-line", comment.then_some("comment"))}
+                                data-line={n.to_string()} data-file={x.file} data-current={lit.then_some("true")}>
+                                <span class="ln">{ n }</span>
+                                <span class="src">{ text }</span>
+                            </div>
+                        }
+                    }) }
+                </div>
+            }) }
+        </div>
+    }
+}
