@@ -167,6 +167,7 @@ fn on_key(event: &Event, dispatch: &Callback<Action>) {
     let action = match key.key().as_str() {
         " " | "Spacebar" => Action::TogglePause,
         "ArrowRight" => Action::Step,
+        "ArrowLeft" => Action::StepBack,
         "+" | "=" => Action::Faster,
         "-" | "_" => Action::Slower,
         "l" | "L" => Action::ToggleLang,
