@@ -120,6 +120,18 @@ impl Scene<'_> {
         )
     }
 
+    /// The readiness call this step's thread is asleep in: entered and not yet returned.
+    fn asleep_in_wait(&self) -> Option<&'static str> {
+        let thread = self.step.event.thread.id;
+        self.steps[..self.index].iter().rev().filter(|s| s.event.thread.id == thread).find_map(
+            |s| match &s.event.kind {
+                EventKind::WaitEnter { api, .. } => Some(Some(wait_name(*api))),
+                EventKind::WaitReturned { .. } => Some(None),
+                _ => None,
+            },
+        )?
+    }
+
     /// The listen backlog as the kernel last reported it, up to this step.
     fn backlog_now(&self) -> Option<u32> {
         let end = (self.step.at + 1).min(self.events.len());
@@ -415,8 +427,10 @@ impl Scene<'_> {
                 }
                 None => Sentence::new(NarrArrived, vec![s(fd)]),
             },
-            Figure::Multiplex => match self.wait_before() {
+            Figure::Multiplex => match self.asleep_in_wait() {
                 Some(wait) => Sentence::new(NarrArrivedReadable, vec![s(fd), s(wait)]),
+                // The thread is busy elsewhere (serving another socket): the data waits.
+                None if early => Sentence::new(NarrArrivedEarly, vec![s(fd)]),
                 None => Sentence::new(NarrArrived, vec![s(fd)]),
             },
             Figure::BusyLoop => Sentence::new(NarrArrivedBusy, vec![s(fd)]),
@@ -751,6 +765,15 @@ mod tests {
         ]);
         let say = |i| narrate(&store, i, "select", Lang::En);
         assert!(say(1).contains("wakes the thread sleeping in select"), "{}", say(1));
+        // Data that comes while the thread is not in select waits in the socket instead.
+        let busy = store_of(vec![
+            (1_000, EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3, 5] }),
+            (2_000, EventKind::WaitReturned { api: WaitApi::Select, ready: vec![], scanned: 6 }),
+            (5_000, EventKind::DataArrived { fd: 5 }),
+            (10_000, EventKind::RecvEnter { fd: 5, len: 1024 }),
+            (18_000, line(13, 0, 8_000)),
+        ]);
+        assert!(narrate(&busy, 2, "select", Lang::En).contains("before anyone asked"));
         assert!(say(2).contains("scanned 6 entries"), "{}", say(2));
         assert_eq!(
             say(4),
