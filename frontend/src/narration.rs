@@ -99,8 +99,10 @@ impl Scene<'_> {
         self.pairs.get_or_init(|| pairs(self.steps))
     }
 
+    /// The thread's name, quoted: threads are named after their model ("blocking", "select"),
+    /// and "thread select sleeps in select" would not read as a name.
     fn thread(&self) -> String {
-        self.step.event.thread.name.clone()
+        format!("“{}”", self.step.event.thread.name)
     }
 
     fn duration(&self, ns: Option<u64>) -> String {
@@ -167,6 +169,7 @@ impl Scene<'_> {
         let lang = self.lang;
         let event = &self.step.event;
         let thread = self.thread();
+        let name = event.thread.name.as_str();
         let model = self.model;
         match &event.kind {
             EventKind::Listen { addr, backlog } => {
@@ -175,14 +178,14 @@ impl Scene<'_> {
             EventKind::Stopped { reason } => Sentence::new(NarrStopped, vec![s(reason)]),
             EventKind::ThreadSpawned => {
                 let key = match model {
-                    "thread-pool" if thread.starts_with("worker") => NarrWorkerStarts,
-                    "thread-per-conn" if thread.starts_with("conn-") => NarrConnThreadStarts,
-                    "posix-aio" if thread.starts_with("aio-notify") => NarrNotifyThreadStarts,
+                    "thread-pool" if name.starts_with("pool-worker") => NarrWorkerStarts,
+                    "thread-per-conn" if name.starts_with("conn-") => NarrConnThreadStarts,
+                    "posix-aio" if name.starts_with("aio-notify") => NarrNotifyThreadStarts,
                     _ => NarrThreadStarts,
                 };
                 Sentence::new(key, vec![thread])
             }
-            EventKind::ThreadExited if thread.starts_with("aio-notify") => {
+            EventKind::ThreadExited if name.starts_with("aio-notify") => {
                 Sentence::new(NarrNotifyThreadEnds, vec![thread])
             }
             EventKind::ThreadExited => Sentence::new(NarrThreadEnds, vec![thread]),
@@ -735,7 +738,7 @@ mod tests {
         let say = |i, lang| narrate(&store, i, "blocking", lang);
         assert_eq!(
             say(0, Lang::En),
-            "Thread t1 calls recv on fd 5 and sleeps: phase 1, waiting for data, begins."
+            "Thread “t1” calls recv on fd 5 and sleeps: phase 1, waiting for data, begins."
         );
         assert_eq!(
             say(1, Lang::En),
@@ -819,6 +822,22 @@ mod tests {
         assert!(narrate(&store, 0, "blocking", Lang::En).contains("already waits"));
         let store = store_of(vec![(2_000, EventKind::AcceptEnter)]);
         assert!(narrate(&store, 0, "blocking", Lang::En).contains("sleeps in the kernel"));
+    }
+
+    #[test]
+    fn a_new_thread_is_introduced_as_what_it_is_for() {
+        let spawned = |name: &str| {
+            let mut store = ModelStore::default();
+            let mut e = (*ev(1, 1, 1, EventKind::ThreadSpawned)).clone();
+            e.thread.name = name.into();
+            store.extend([Rc::new(e)]);
+            store
+        };
+        let say = |name: &str, model: &str| narrate(&spawned(name), 0, model, Lang::En);
+        assert!(say("pool-worker-2", "thread-pool").starts_with("Worker “pool-worker-2” starts"));
+        assert!(say("conn-3", "thread-per-conn").contains("this one connection"));
+        assert!(say("aio-notify 812", "posix-aio").contains("only to run the completion"));
+        assert_eq!(say("acceptor", "thread-pool"), "Thread “acceptor” starts.");
     }
 
     #[test]
