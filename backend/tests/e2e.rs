@@ -888,3 +888,81 @@ async fn code_panel_lights_the_line_making_each_step_for_blocking_select_epoll_a
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
 }
+
+/// Narration and time travel: on blocking, after a line was echoed, "jump to the last echoed
+/// line" pauses on the recv that waited for it; two steps forward and one back show the
+/// previous step's sentence again — in English, then in Chinese.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn stepping_back_shows_the_previous_steps_narration_in_both_languages() {
+    let server = kettle_with_frontend(&["blocking"]).await;
+    let driver = start_driver();
+    let c = browser_sized(&driver, 1280, 720).await;
+    open_page(&c, &server).await;
+    wait_running(&c, "blocking").await;
+    select_model(&c, "blocking").await;
+    let client = open_client_on(&c, "blocking").await;
+    wait_accepted(&c, &client).await;
+    send_line(&c, &client, "hello, kettle").await;
+    wait_reply(&c, &client, "HELLO, KETTLE").await;
+    wait_js(&c, "the jump to the echoed line", "!document.querySelector('#jump-echo').disabled")
+        .await;
+    c.find(Locator::Css("#jump-echo")).await.unwrap().click().await.unwrap();
+    wait_js(
+        &c,
+        "paused, and saying so",
+        "document.querySelector(\"#playback[data-paused='true'][data-live='false'] #playback-mode[data-mode='paused']\")",
+    )
+    .await;
+    let current = "document.querySelector('#figure .step.current').dataset.kind";
+    assert_eq!(text_of(&c, current).await, "recv_enter", "the line's story starts at its recv");
+
+    let seq = "document.querySelector('#narration').dataset.seq";
+    let said = "document.querySelector('#narration').textContent.trim()";
+    // One step either way, then the sentence of the step it landed on.
+    let click = |id: &'static str| {
+        let c = c.clone();
+        async move {
+            let before = text_of(&c, seq).await;
+            c.find(Locator::Css(id)).await.unwrap().click().await.unwrap();
+            wait_js(&c, &format!("{id} to move"), &format!("{seq} !== '{before}'")).await;
+            let figure = text_of(&c, "document.querySelector('#figure').dataset.seq").await;
+            assert_eq!(figure, text_of(&c, seq).await, "the narration is the figure's step");
+            (text_of(&c, seq).await, text_of(&c, said).await)
+        }
+    };
+    let cjk = |s: &str| s.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch));
+    for lang in ["en", "zh"] {
+        let (first_seq, first) = click("#step").await;
+        let (_, second) = click("#step").await;
+        let (back_seq, back) = click("#step-back").await;
+        eprintln!("{lang}: {first}\n{lang}: {second}\n{lang}: back → {back}");
+        assert_eq!(back_seq, first_seq);
+        assert_eq!(back, first, "stepping back shows the previous step's narration again");
+        assert_ne!(first, second);
+        assert_eq!(cjk(&first) && cjk(&second), lang == "zh", "{first} / {second}");
+        if lang == "en" {
+            // The data's arrival, with the bytes the kernel copies: "hello, kettle" and ⏎.
+            assert!(first.contains("14 bytes"), "{first}");
+            c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+            wait_js(&c, "Chinese", "document.documentElement.lang === 'zh-CN'").await;
+            assert!(cjk(&text_of(&c, said).await), "the same step, narrated in Chinese");
+            assert!(
+                cjk(&text_of(&c, "document.querySelector('#playback-mode').textContent").await),
+                "the badge in Chinese"
+            );
+        }
+    }
+    c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();
+    wait_js(
+        &c,
+        "live again",
+        "document.querySelector(\"#playback[data-live='true'][data-paused='false']\")",
+    )
+    .await;
+    let problems = layout_problems(&c).await;
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_no_errors_shown(&c, "time travel").await;
+    c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}

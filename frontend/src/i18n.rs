@@ -114,8 +114,8 @@ table! {
     StepOne => "Step", "单步";
     Live => "Live", "最新";
     KeyHelp =>
-        "Space pause/play · → step · + / - speed · L language · F presenter",
-        "空格 暂停/播放 · → 单步 · + / - 调速 · L 切换语言 · F 演示模式";
+        "Space pause/play · ← → step back/forward · + / - speed · L language · F presenter",
+        "空格 暂停/播放 · ← → 后退/单步 · + / - 调速 · L 切换语言 · F 演示模式";
     Threads => "Threads (sampled every 250 ms)", "线程(每 250 毫秒采样)";
     Thread => "thread", "线程";
     CpuShare => "CPU", "CPU 占用";
@@ -274,6 +274,260 @@ table! {
 
     // -- narration and time travel ---------------------------------------------------------
     NSectionStart => "-", "-";
+    // narration: one sentence per step, under the figure
+    Narration => "What is happening", "正在发生什么";
+    NarrListen =>
+        "The server listens on {0}; until it calls accept, the kernel queues up to {1} finished connections for it.",
+        "服务器在 {0} 上监听;在它调用 accept 之前,内核最多替它排队 {1} 个已完成握手的连接。";
+    NarrStopped => "The model stopped ({0}); every descriptor it held is closed.", "模型已停止({0});它持有的所有描述符都已关闭。";
+    NarrThreadStarts => "Thread {0} starts.", "线程 {0} 启动。";
+    NarrWorkerStarts =>
+        "Worker {0} starts: the pool makes its threads once, before any client comes.",
+        "工作线程 {0} 启动:线程池只在开始时创建一次线程,不等客户端到来。";
+    NarrConnThreadStarts =>
+        "A new thread, {0}, starts to serve this one connection and no other.",
+        "新线程 {0} 启动,只为这一个连接服务。";
+    NarrNotifyThreadStarts =>
+        "glibc starts a brand-new thread, {0}, only to run the completion callback.",
+        "glibc 新建了一个线程 {0},只为运行完成回调。";
+    NarrThreadEnds => "Thread {0} ends.", "线程 {0} 结束。";
+    NarrNotifyThreadEnds =>
+        "The callback's thread {0} ends: POSIX aio spent a whole thread to report one finished read.",
+        "回调线程 {0} 结束:POSIX aio 为报告一次读完成,花掉了一整个线程。";
+    NarrSleepsOnQueue =>
+        "Worker {0} sleeps on the empty queue: no accepted connection is waiting for it.",
+        "工作线程 {0} 在空队列上睡眠:没有已被 accept 的连接在等它。";
+    NarrThreadBlocked => "Thread {0} is about to sleep in {1}.", "线程 {0} 即将在 {1} 中睡眠。";
+    NarrWokenByQueue =>
+        "Worker {0} is woken: the acceptor put a connection in the queue.",
+        "工作线程 {0} 被唤醒:accept 线程把一个连接放进了队列。";
+    NarrWokenByStop => "Thread {0} is woken so that it can stop.", "线程 {0} 被唤醒,以便停止。";
+    NarrThreadWoken => "Thread {0} is woken: {1}.", "线程 {0} 被唤醒:{1}。";
+    NarrAcceptSleeps =>
+        "Thread {0} calls accept and sleeps in the kernel until a client connects.",
+        "线程 {0} 调用 accept,在内核里睡眠,直到有客户端连上来。";
+    NarrAcceptWaiting =>
+        "Thread {0} calls accept; a connection already waits in the listen backlog, so the call returns at once.",
+        "线程 {0} 调用 accept;监听队列里已经有连接在等,所以调用立即返回。";
+    NarrAcceptReady =>
+        "Thread {0} calls accept on the listening socket; it has been told a connection is waiting, so the call will not sleep.",
+        "线程 {0} 对监听套接字调用 accept;它已得知有连接在等,所以这次调用不会睡眠。";
+    NarrAcceptTry =>
+        "Thread {0} tries accept once more on the non-blocking listening socket.",
+        "线程 {0} 在非阻塞的监听套接字上再试一次 accept。";
+    NarrAccepted =>
+        "accept returns fd {0}: the client at {1} is connected, and the server can now talk to it.",
+        "accept 返回 fd {0}:来自 {1} 的客户端连上了,服务器现在可以和它通信。";
+    NarrAcceptEagain =>
+        "accept returns EAGAIN: nobody is connecting, and the non-blocking call does not wait.",
+        "accept 返回 EAGAIN:没有人在连接,非阻塞调用不会等待。";
+    NarrCallFailed => "{0} fails with {1}: {2}.", "{0} 失败,返回 {1}:{2}。";
+    NarrBacklog =>
+        "The kernel's listen backlog holds {0} of at most {1} connections: connected, but nobody has called accept for them yet.",
+        "内核的监听队列里有 {0} 个连接(最多 {1} 个):已经连上,但还没有人为它们调用 accept。";
+    NarrBacklogEmpty =>
+        "The listen backlog is empty: every connection has been accepted.",
+        "监听队列空了:每个连接都已被 accept。";
+    NarrRecvBlocks =>
+        "Thread {0} calls recv on fd {1} and sleeps: phase 1, waiting for data, begins.",
+        "线程 {0} 对 fd {1} 调用 recv 并睡眠:阶段 1(等待数据)开始。";
+    NarrRecvDataThere =>
+        "Thread {0} calls recv on fd {1}; the data is already in the socket, so only the copy remains.",
+        "线程 {0} 对 fd {1} 调用 recv;数据已经在套接字里,只剩拷贝了。";
+    NarrRecvAfterWait =>
+        "Thread {0} calls recv on fd {1}: {2} said it is readable, so the call waits only for the copy, not for data.",
+        "线程 {0} 对 fd {1} 调用 recv:{2} 说它可读,所以这次调用只等拷贝,不等数据。";
+    NarrRecvAsk =>
+        "Thread {0} asks fd {1} again with recv; on a non-blocking socket the call never sleeps waiting for data.",
+        "线程 {0} 又用 recv 询问 fd {1};在非阻塞套接字上,这个调用从不为等数据而睡眠。";
+    NarrRecvAfterSignal =>
+        "Answering the signal, thread {0} calls recv on fd {1}: the data is already there, but the thread still copies it itself.",
+        "为响应信号,线程 {0} 对 fd {1} 调用 recv:数据已经在那里,但仍要线程自己去拷贝。";
+    NarrRecvCall => "Thread {0} calls recv on fd {1}.", "线程 {0} 对 fd {1} 调用 recv。";
+    NarrArrivedCopy =>
+        "The data has arrived on fd {1} after {2} of waiting; the kernel now copies {0} bytes into the application's buffer.",
+        "数据已经到达 fd {1}(等了 {2});内核正把 {0} 个字节拷贝到应用程序的缓冲区。";
+    NarrArrivedCopyUnmeasured =>
+        "The data has arrived on fd {1}; the kernel now copies {0} bytes into the application's buffer.",
+        "数据已经到达 fd {1};内核正把 {0} 个字节拷贝到应用程序的缓冲区。";
+    NarrArrivedEarly =>
+        "Data reaches fd {0} before anyone asked for it: it waits in the socket's receive buffer.",
+        "数据在还没有人读的时候就到达了 fd {0}:它在套接字的接收缓冲区里等着。";
+    NarrArrivedReadable =>
+        "Data reaches fd {0}: the kernel marks it readable and wakes the thread sleeping in {1}.",
+        "数据到达 fd {0}:内核把它标记为可读,并唤醒睡在 {1} 里的线程。";
+    NarrArrivedBusy =>
+        "Data reaches fd {0}; the next recv that asks will find it. Until then the thread keeps asking.",
+        "数据到达 fd {0};下一次询问的 recv 会拿到它。在那之前,线程一直在问。";
+    NarrArrivedSignal =>
+        "Data reaches fd {0}; the kernel queues a signal for the thread that owns the socket.",
+        "数据到达 fd {0};内核为拥有这个套接字的线程排队一个信号。";
+    NarrArrivedRing =>
+        "Data reaches fd {0}: the kernel itself completes the recv request, copying {1} bytes into the buffer the request named.",
+        "数据到达 fd {0}:内核自己完成这个 recv 请求,把 {1} 个字节拷贝进请求指定的缓冲区。";
+    NarrArrived => "Data reaches fd {0}.", "数据到达 fd {0}。";
+    NarrRecvBothPhases =>
+        "recv returns {0} bytes, \"{1}\": the thread slept through both phases — {2} waiting for data, {3} while the kernel copied it.",
+        "recv 返回 {0} 字节 “{1}”:线程在两个阶段都在睡眠——等待数据 {2},内核拷贝 {3}。";
+    NarrRecvOnlyCopy =>
+        "recv returns {0} bytes, \"{1}\": the data was already there, so the thread slept only {2}, for the copy.",
+        "recv 返回 {0} 字节 “{1}”:数据早已到达,线程只为拷贝睡了 {2}。";
+    NarrRecvAfterSelect =>
+        "recv returns {0} bytes, \"{1}\", after {2}: only the copy was waited for here — the wait for data was spent asleep in {3}.",
+        "recv 返回 {0} 字节 “{1}”,用了 {2}:这里只等了拷贝——等待数据的时间是睡在 {3} 里度过的。";
+    NarrRecvBusy =>
+        "recv returns {0} bytes, \"{1}\", after {2} of copying: the wait for data was spent asking again and again, never asleep.",
+        "recv 返回 {0} 字节 “{1}”,拷贝用了 {2}:等待数据的时间是一遍遍询问度过的,从没睡眠。";
+    NarrRecvSignal =>
+        "recv returns {0} bytes, \"{1}\", after {2}: the signal said when to read, but the thread still copied the data itself — synchronous I/O.",
+        "recv 返回 {0} 字节 “{1}”,用了 {2}:信号只告诉它何时去读,数据仍是线程自己拷贝的——这是同步 IO。";
+    NarrRecvData => "recv returns {0} bytes, \"{1}\".", "recv 返回 {0} 字节 “{1}”。";
+    NarrRecvEof =>
+        "recv returns 0: the client closed its side, so the server closes the connection too.",
+        "recv 返回 0:客户端关闭了它那一端,所以服务器也关闭这个连接。";
+    NarrRecvEagain =>
+        "recv returns EAGAIN: no data yet, and on a non-blocking socket the call does not wait.",
+        "recv 返回 EAGAIN:还没有数据,在非阻塞套接字上调用不会等待。";
+    NarrRecvDrained =>
+        "recv returns EAGAIN: the socket is drained, and the thread goes back to its own work.",
+        "recv 返回 EAGAIN:套接字已读空,线程回去做自己的事。";
+    NarrSend =>
+        "Thread {0} sends {1} bytes back on fd {2}: the line, in upper case.",
+        "线程 {0} 在 fd {2} 上发回 {1} 个字节:转成大写的那一行。";
+    NarrSent =>
+        "send returns {0}: the kernel has taken the reply into the socket's send buffer, and the line is echoed.",
+        "send 返回 {0}:内核已把回复放进套接字的发送缓冲区,这一行回显完成。";
+    NarrSendEagain =>
+        "send returns EAGAIN: the send buffer is full; the rest waits in the server's own buffer until the client reads.",
+        "send 返回 EAGAIN:发送缓冲区满了;剩下的在服务器自己的缓冲区里等,直到客户端读走。";
+    NarrClose => "The server closes fd {0}: {1}.", "服务器关闭 fd {0}:{1}。";
+    NarrRefused => "The server refuses a connection: {0}.", "服务器拒绝了一个连接:{0}。";
+    NarrSelectEnter =>
+        "Thread {0} sleeps in {1}, handing the kernel all {2} descriptors again: it waits for any of them to be ready, not for one.",
+        "线程 {0} 睡在 {1} 里,又把全部 {2} 个描述符交给内核:它等的是其中任意一个就绪,而不是某一个。";
+    NarrEpollEnter =>
+        "Thread {0} sleeps in epoll_wait on an interest list of {1} descriptors kept in the kernel: it waits for any of them to be ready.",
+        "线程 {0} 睡在 epoll_wait 里,兴趣列表中的 {1} 个描述符保存在内核里:它等其中任意一个就绪。";
+    NarrWaitNothing => "{0} returns with nothing ready.", "{0} 返回,没有就绪的描述符。";
+    NarrSelectReturned =>
+        "{0} returns {1} ready ({2}); the thread scanned {3} entries to find them. The data is still in the kernel: the copy is still to do.",
+        "{0} 返回 {1} 个就绪({2});线程扫描了 {3} 项才找到它们。数据还在内核里:拷贝还没做。";
+    NarrEpollReturned =>
+        "epoll_wait returns {0} ready ({1}), straight from the kernel's ready list. The copy is still to do.",
+        "epoll_wait 返回 {0} 个就绪({1}),直接来自内核的就绪列表。拷贝还没做。";
+    NarrEpollEtReturned =>
+        "epoll_wait returns {0} ready ({1}). Edge-triggered: it says so only once, so the thread must read until EAGAIN.",
+        "epoll_wait 返回 {0} 个就绪({1})。边缘触发:只报告一次,所以线程必须一直读到 EAGAIN。";
+    NarrSigaction =>
+        "The thread installs a handler for {0} with sigaction and goes on with its own work: the kernel will tell it when a socket needs it.",
+        "线程用 sigaction 为 {0} 安装处理函数,然后继续做自己的事:套接字需要它时,内核会通知它。";
+    NarrSignalFd =>
+        "The kernel interrupts the thread's work with {0}: fd {1} has something for it. The waiting was the kernel's; the copy will be the thread's.",
+        "内核用 {0} 打断线程的工作:fd {1} 有东西给它。等待是内核做的;拷贝要由线程自己做。";
+    NarrSignalNoFd =>
+        "The kernel delivers {0} without saying which descriptor: the thread must check every socket.",
+        "内核递送 {0},但没说是哪个描述符:线程只好检查每个套接字。";
+    NarrAioSubmit =>
+        "aio_read(fd {0}) returns at once: glibc takes the request, and the thread goes on with other things.",
+        "aio_read(fd {0}) 立即返回:glibc 接下请求,线程继续做别的事。";
+    NarrSqeRecv =>
+        "The thread writes a recv request for fd {0} into the submission queue (an SQE), with no system call: the kernel will wait for the data and copy it.",
+        "线程把 fd {0} 的 recv 请求写进提交队列(一个 SQE),不用系统调用:内核会等数据并拷贝它。";
+    NarrSqeAccept =>
+        "The thread writes an accept request for the listening socket, fd {0}, into the submission queue (an SQE).",
+        "线程把监听套接字 fd {0} 的 accept 请求写进提交队列(一个 SQE)。";
+    NarrSqeSend =>
+        "The thread writes a send request for fd {0} into the submission queue (an SQE): the reply goes out without a blocking call.",
+        "线程把 fd {0} 的 send 请求写进提交队列(一个 SQE):回复不经过阻塞调用就发出去。";
+    NarrSqe =>
+        "The thread writes a {0} request for fd {1} into the submission queue (an SQE).",
+        "线程把 fd {1} 的 {0} 请求写进提交队列(一个 SQE)。";
+    NarrAioDone =>
+        "The callback runs on another thread: {1} bytes are already in the buffer of fd {0} — glibc's helper did the waiting and the copying.",
+        "回调在另一个线程上运行:fd {0} 的缓冲区里已经有 {1} 个字节——等待和拷贝都由 glibc 的辅助线程完成。";
+    NarrCqeRecv =>
+        "The thread reaps a CQE: the recv on fd {0} is done, and {1} bytes are already in its buffer — the kernel did both phases.",
+        "线程取出一个 CQE:fd {0} 上的 recv 已完成,{1} 个字节已在它的缓冲区里——两个阶段都是内核做的。";
+    NarrCqeAccept =>
+        "The thread reaps a CQE: the accept is done, and the new connection is fd {0}.",
+        "线程取出一个 CQE:accept 已完成,新连接是 fd {0}。";
+    NarrCqeSend =>
+        "The thread reaps a CQE: the send on fd {0} handed {1} bytes to the kernel, and the line is echoed.",
+        "线程取出一个 CQE:fd {0} 上的 send 已把 {1} 个字节交给内核,这一行回显完成。";
+    NarrCqeFailed =>
+        "The thread reaps a CQE: {0} on fd {1} failed with {2}.",
+        "线程取出一个 CQE:fd {1} 上的 {0} 失败,结果是 {2}。";
+    NarrCqe =>
+        "The thread reaps a CQE: {0} on fd {1} returned {2}.",
+        "线程取出一个 CQE:fd {1} 上的 {0} 返回 {2}。";
+    NarrRingEnter =>
+        "io_uring_enter hands the kernel the requests written since the last call ({0}) and sleeps until the completion queue holds {1}.",
+        "io_uring_enter 把上次调用以来写下的请求({0} 个)交给内核,然后睡眠,直到完成队列里有 {1} 个完成事件。";
+    NarrRingTimeout =>
+        "io_uring_enter returns after its timeout with nothing done: a wake-up only to check for a stop.",
+        "io_uring_enter 超时返回,什么也没完成:只是醒来检查是否要停止。";
+    NarrRingExit =>
+        "io_uring_enter returns: the completion queue holds {0}, each to be reaped.",
+        "io_uring_enter 返回:完成队列里有 {0} 个完成事件,逐个取出。";
+    NarrSeenInSyscall =>
+        "Kettle reads /proc and finds glibc's helper thread {0} asleep in {1}(fd {2}): the waiting that POSIX aio hides is a blocking read on another thread.",
+        "Kettle 读 /proc,发现 glibc 的辅助线程 {0} 睡在 {1}(fd {2}) 里:POSIX aio 藏起来的等待,是另一个线程上的阻塞读。";
+    NarrStaircase =>
+        "{0} calls to {1} returned EAGAIN in {2}: the thread asks again and again and never sleeps — a whole core spent asking.",
+        "{2} 内有 {0} 次 {1} 调用返回 EAGAIN:线程一遍遍地问,从不睡眠——整整一个 CPU 核都花在询问上。";
+    NarrEagainBurst =>
+        "{0} calls to {1} returned EAGAIN: the thread asks again and again and never sleeps.",
+        "{0} 次 {1} 调用返回 EAGAIN:线程一遍遍地问,从不睡眠。";
+    NarrSample =>
+        "Thread {0} has used {1} of CPU and made {2} system calls so far.",
+        "线程 {0} 到目前为止用了 {1} 的 CPU 时间,做了 {2} 次系统调用。";
+    NarrClientConnected =>
+        "Echo client #{0} connects to {1}: the kernel finished the handshake, but the server has not accepted it yet.",
+        "回显客户端 #{0} 连接到 {1}:内核完成了握手,但服务器还没有 accept 它。";
+    NarrClientSent => "Echo client #{0} sends {1} bytes to the server.", "回显客户端 #{0} 向服务器发送 {1} 个字节。";
+    NarrClientReceived =>
+        "Echo client #{0} gets {1} bytes back: the line is echoed.",
+        "回显客户端 #{0} 收回 {1} 个字节:这一行回显完成。";
+    NarrClientClosed => "Echo client #{0} is closed: {1}.", "回显客户端 #{0} 已关闭:{1}。";
+    NarrThreadStack =>
+        "Thread {0} reserved {1} for its stack: the price of one more thread.",
+        "线程 {0} 为它的栈预留了 {1}:多一个线程的代价。";
+    NarrConnQueued =>
+        "The acceptor puts fd {0} in the pool's queue ({1} of {2} places taken): accepted, it waits there until a worker is free.",
+        "accept 线程把 fd {0} 放进线程池队列(已占 {1} 个位置,共 {2} 个):已被 accept,它在那里等到有空闲的工作线程。";
+    NarrConnDequeued =>
+        "Worker {0} takes fd {1} from the queue, where it waited {2} unanswered; {3} still wait.",
+        "工作线程 {0} 从队列取出 fd {1},它在那里没人理地等了 {2};还有 {3} 个在等。";
+    NarrChildSpawned =>
+        "The parent starts child process {0} to serve fd {1}, and goes back to accept.",
+        "父进程创建子进程 {0} 来服务 fd {1},然后回去 accept。";
+    NarrChildReaped =>
+        "waitpid collects child {0} ({1}): it is gone, not left as a zombie.",
+        "waitpid 回收了子进程 {0}({1}):它已消失,不会留下僵尸进程。";
+    NarrWork =>
+        "The thread does its own work ({0} units) and is in no I/O call: a signal will interrupt it when data comes.",
+        "线程在做自己的事({0} 个单位),不在任何 IO 调用里:数据来了,信号会打断它。";
+    NarrEpollCtl =>
+        "epoll_ctl {0} changes the kernel's interest list for fd {1} ({2}) and returns at once: it never waits.",
+        "epoll_ctl {0} 修改内核中 fd {1} 的兴趣列表({2}),立即返回:它从不等待。";
+    NarrEpollCtlFailed => "epoll_ctl {0} on fd {1} fails with {2}.", "对 fd {1} 的 epoll_ctl {0} 失败,返回 {2}。";
+    NarrRegister =>
+        "The reactor notes in its registry: when fd {0} is ready to {1}, call {2}().",
+        "reactor 在注册表里记下:fd {0} 可以 {1} 时,调用 {2}()。";
+    NarrUnregister => "The reactor forgets fd {0}.", "reactor 从注册表中删掉 fd {0}。";
+    NarrCallback => "The reactor's loop calls {0}() for the ready fd {1}.", "reactor 的循环为就绪的 fd {1} 调用 {0}()。";
+    // time travel: the playback bar
+    StepBack => "Step back", "后退一步";
+    JumpEcho => "Jump to the last echoed line", "跳到最后回显的一行";
+    JumpEchoNone => "no line echoed yet", "还没有回显过任何一行";
+    History => "History", "历史";
+    HistoryPos => "step {0} of {1}", "第 {0} 步,共 {1} 步";
+    BadgeLive => "● LIVE", "● 实时";
+    BadgePausedAtLive => "❚❚ PAUSED at the newest step", "❚❚ 已暂停在最新一步";
+    BadgePausedOne => "❚❚ PAUSED — 1 step behind live", "❚❚ 已暂停 —— 比最新落后 1 步";
+    BadgePaused => "❚❚ PAUSED — {0} steps behind live", "❚❚ 已暂停 —— 比最新落后 {0} 步";
+    BadgeReplayingOne => "▶ REPLAYING — 1 step behind live", "▶ 回放中 —— 比最新落后 1 步";
+    BadgeReplaying => "▶ REPLAYING — {0} steps behind live", "▶ 回放中 —— 比最新落后 {0} 步";
 
     // -- the kettle story, views and links -------------------------------------------------
     SSectionStart => "-", "-";

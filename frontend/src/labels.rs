@@ -242,7 +242,7 @@ pub fn signal_name(signo: i32, name: &str) -> String {
 }
 
 /// An io_uring result: bytes or a descriptor, or the errno of a negative result.
-fn completion_result(result: i64) -> String {
+pub fn completion_result(result: i64) -> String {
     match result {
         r if r >= 0 => r.to_string(),
         -11 => "-EAGAIN".into(),

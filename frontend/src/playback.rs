@@ -11,6 +11,16 @@
 //! event's sort key, `(t_ns, seq)`, not an index: it survives the store trimming old events,
 //! an event arriving late and sorting in before it, and runs of steps merging into one row
 //! (the anchor then falls on the next step in time).
+//!
+//! Time travel is the same anchor moved by hand: one step back, a scrub bar over the steps the
+//! model's store still keeps (bounded, so the oldest may be gone), or a jump to where the last
+//! echoed line's story began ([`last_echo_start`]). Any of them pauses, and [`Mode`] says
+//! whether the figure shows now or the past, so a class never mistakes one for the other.
+
+use kettle_shared::{EventKind, RecvOutcome, SendOutcome};
+
+use crate::figures::Figure;
+use crate::store::Step;
 
 /// The playback speeds, as fractions of real time, fastest first.
 pub const SPEEDS: [f64; 6] = [1.0, 0.1, 0.01, 0.001, 0.000_1, 0.000_01];
@@ -177,6 +187,103 @@ impl Playback {
     pub fn toggle_pause(&self) -> Playback {
         Playback { paused: !self.paused, ..self.clone() }
     }
+
+    // -- time travel ----------------------------------------------------------------------
+
+    /// Goes back exactly one step (meant for when paused). At the oldest step the store
+    /// still keeps, it stays there: older ones were trimmed and cannot be shown.
+    pub fn step_back(&self, track: Track<'_>) -> Playback {
+        match self.position(track) {
+            Some(p) => self.reanchored_at(track, p.index.saturating_sub(1)),
+            None => self.live(track),
+        }
+    }
+
+    /// Shows step `index` (clamped to the steps there are), as the scrub bar asks.
+    pub fn seek(&self, track: Track<'_>, index: usize) -> Playback {
+        if track.keys.is_empty() {
+            return self.clone();
+        }
+        self.reanchored_at(track, index.min(track.keys.len() - 1))
+    }
+
+    /// Jumps to the newest step and follows what comes next: the "live" button.
+    pub fn go_live(&self, track: Track<'_>) -> Playback {
+        Playback { paused: false, ..self.live(track) }
+    }
+
+    /// Whether the page shows what is happening now, replays the past, or stands still.
+    pub fn mode(&self, track: Track<'_>) -> Mode {
+        let behind = match self.position(track) {
+            Some(p) => track.keys.len() - 1 - p.index.min(track.keys.len() - 1),
+            None => 0,
+        };
+        match (self.paused, behind) {
+            (true, behind) => Mode::Paused { behind },
+            (false, 0) => Mode::Live,
+            (false, behind) => Mode::Replaying { behind },
+        }
+    }
+}
+
+/// What the playback bar's badge says: the teacher must never mistake the past for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Playing, at the newest step: what the figure shows is happening now.
+    Live,
+    /// Playing, but `behind` steps behind the newest (slow motion catching up).
+    Replaying {
+        /// Steps between the one shown and the newest.
+        behind: usize,
+    },
+    /// Paused (stepping, scrubbing, a jump): `behind` steps behind the newest.
+    Paused {
+        /// Steps between the one shown and the newest.
+        behind: usize,
+    },
+}
+
+/// Where the story of the last line this model echoed begins, as an index into `steps`: the
+/// call that waited for the line's data, so that playing forward from there shows both of its
+/// phases and the echo.
+///
+/// The line is the input echoed by the newest successful `send` (or io_uring send
+/// completion): the last input on the same descriptor before it — a `recv` that returned data
+/// or an asynchronous read's completion. Its story starts where the model waited for it: the
+/// `recv` itself in the blocking models (Fig. 6.1), the readiness call the thread slept in
+/// when the data came (Fig. 6.3), the request's submission for asynchronous I/O (Fig. 6.5), or
+/// the data's arrival when the thread was busy elsewhere (Fig. 6.2, 6.4) — whichever came
+/// first, since the data may have arrived before anybody asked for it.
+pub fn last_echo_start(steps: &[Step], figure: Figure) -> Option<usize> {
+    let (send, fd) = steps.iter().enumerate().rev().find_map(|(i, s)| match &s.event.kind {
+        EventKind::SendExit { fd, outcome: SendOutcome::Sent { bytes } } if *bytes > 0 => {
+            Some((i, *fd))
+        }
+        EventKind::Complete { op, fd, result, .. } if op == "send" && *result > 0 => Some((i, *fd)),
+        _ => None,
+    })?;
+    let input = steps[..send].iter().rposition(|s| match &s.event.kind {
+        EventKind::RecvExit { fd: f, outcome: RecvOutcome::Data { .. }, .. } => *f == fd,
+        EventKind::Complete { op, fd: f, result, .. } => {
+            *f == fd && *result > 0 && (op == "recv" || op == "aio_read")
+        }
+        _ => false,
+    });
+    let pairs = crate::timeline::pairs(steps);
+    let Some(pair) = input.and_then(|i| pairs.iter().find(|p| p.exit == Some(i))) else {
+        // The input was trimmed away: the echo's own send is the oldest part of it left.
+        return Some(pairs.iter().find(|p| p.exit == Some(send)).map_or(send, |p| p.enter));
+    };
+    let first = pair.arrival.map_or(pair.enter, |a| a.min(pair.enter));
+    if figure == Figure::Multiplex {
+        let slept_in = steps[..first].iter().rposition(|s| {
+            s.event.thread.id == pair.thread && matches!(s.event.kind, EventKind::WaitEnter { .. })
+        });
+        if let Some(wait) = slept_in {
+            return Some(wait);
+        }
+    }
+    Some(first)
 }
 
 #[cfg(test)]
@@ -277,5 +384,156 @@ mod tests {
         assert_eq!(slower.anchor, Some((10 * US, 2)));
         assert_eq!(p.change_speed(track(&seqs, &times), -10).speed_index, 0);
         assert_eq!(p.change_speed(track(&seqs, &times), 10).speed_index, SPEEDS.len() - 1);
+    }
+
+    #[test]
+    fn test_step_back_from_the_middle_shows_the_previous_step() {
+        let (seqs, times) = keys([1, 2, 3, 4], [0, 10 * US, 20 * US, 30 * US]);
+        let tr = track(&seqs, &times);
+        // Playing, a third of the way from step 2 to step 3.
+        let p = Playback {
+            anchor: Some((0, 1)),
+            elapsed_ms: 23.0,
+            speed_index: 3,
+            ..Default::default()
+        };
+        assert_eq!(p.position(tr).unwrap().index, 2);
+        let back = p.step_back(tr);
+        assert_eq!(back.position(tr).unwrap(), Position { index: 1, progress: Some(0.0) });
+        assert_eq!(back.step(tr).position(tr).unwrap().index, 2, "forward undoes back");
+    }
+
+    #[test]
+    fn test_step_back_at_the_first_kept_step_stays_there() {
+        let (seqs, times) = keys([5, 6], [0, US]);
+        let tr = track(&seqs, &times);
+        let p = Playback { anchor: Some((0, 5)), paused: true, ..Default::default() };
+        assert_eq!(p.step_back(tr).position(tr).unwrap().index, 0);
+        // The anchor's step was trimmed: the oldest kept one stands in, and back stays there.
+        let p = Playback { anchor: Some((0, 1)), paused: true, ..Default::default() };
+        assert_eq!(p.step_back(tr).anchor, Some((0, 5)));
+    }
+
+    #[test]
+    fn test_seek_shows_that_step_and_clamps() {
+        let (seqs, times) = keys([1, 2, 3], [0, US, 2 * US]);
+        let tr = track(&seqs, &times);
+        let p = Playback::default().seek(tr, 1);
+        assert_eq!(p.anchor, Some((US, 2)));
+        assert_eq!(p.elapsed_ms, 0.0);
+        assert_eq!(Playback::default().seek(tr, 99).anchor, Some((2 * US, 3)));
+        let empty = track(&[], &[]);
+        assert_eq!(Playback::default().seek(empty, 3), Playback::default());
+    }
+
+    #[test]
+    fn test_mode_tells_live_from_replaying_and_paused() {
+        let (seqs, times) = keys([1, 2, 3], [0, US, 2 * US]);
+        let tr = track(&seqs, &times);
+        let at = |i: usize, paused| Playback { paused, ..Playback::default().seek(tr, i) };
+        assert_eq!(at(2, false).mode(tr), Mode::Live);
+        assert_eq!(at(0, false).mode(tr), Mode::Replaying { behind: 2 });
+        assert_eq!(at(1, true).mode(tr), Mode::Paused { behind: 1 });
+        assert_eq!(at(0, true).go_live(tr).mode(tr), Mode::Live);
+    }
+
+    use crate::store::tests::ev;
+    use crate::store::ModelStore;
+    use kettle_shared::{ReadyFd, WaitApi};
+
+    fn recv_exit(fd: i32, text: &str) -> EventKind {
+        EventKind::RecvExit {
+            fd,
+            outcome: RecvOutcome::Data { bytes: text.len() as u32, preview: text.into() },
+            wait_ns: Some(1_000),
+            copy_ns: Some(1_000),
+        }
+    }
+
+    fn sent(fd: i32, bytes: u32) -> EventKind {
+        EventKind::SendExit { fd, outcome: SendOutcome::Sent { bytes } }
+    }
+
+    fn steps_of(events: Vec<EventKind>) -> ModelStore {
+        let mut store = ModelStore::default();
+        // Times are the order given, 1 µs apart, on one thread.
+        store.extend(events.into_iter().enumerate().map(|(i, k)| {
+            let i = i as u64 + 1;
+            ev(i, i * US, 1, k)
+        }));
+        store
+    }
+
+    fn kind_at(store: &ModelStore, i: usize) -> &'static str {
+        store.steps().list[i].event.kind.name()
+    }
+
+    #[test]
+    fn test_last_echo_starts_at_the_recv_that_waited_for_the_last_line() {
+        let store = steps_of(vec![
+            EventKind::AcceptEnter,
+            EventKind::AcceptExit { fd: Some(5), peer: Some("127.0.0.1:4".into()), error: None },
+            EventKind::RecvEnter { fd: 5, len: 1024 },
+            EventKind::DataArrived { fd: 5 },
+            recv_exit(5, "one\n"),
+            EventKind::SendEnter { fd: 5, bytes: 4 },
+            sent(5, 4),
+            EventKind::RecvEnter { fd: 5, len: 1024 }, // 7: the second line's story
+            EventKind::DataArrived { fd: 5 },
+            recv_exit(5, "two\n"),
+            EventKind::SendEnter { fd: 5, bytes: 4 },
+            sent(5, 4),
+            EventKind::RecvEnter { fd: 5, len: 1024 }, // waiting for a third, not echoed yet
+        ]);
+        let start = last_echo_start(&store.steps().list, Figure::Blocking);
+        assert_eq!(start, Some(7));
+        assert_eq!(kind_at(&store, 7), "recv_enter");
+        assert_eq!(
+            last_echo_start(&store.steps().list[..6], Figure::Blocking),
+            None,
+            "no echo yet"
+        );
+    }
+
+    #[test]
+    fn test_last_echo_after_select_starts_at_the_select_the_data_woke() {
+        let ready = || vec![ReadyFd { fd: 5, readable: true, writable: false }];
+        let wait = || EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3, 5] };
+        let store = steps_of(vec![
+            wait(),
+            EventKind::WaitReturned { api: WaitApi::Select, ready: ready(), scanned: 6 },
+            EventKind::RecvEnter { fd: 5, len: 1024 },
+            recv_exit(5, "one\n"),
+            EventKind::SendEnter { fd: 5, bytes: 4 },
+            sent(5, 4),
+            wait(), // 6: slept here until the line came
+            EventKind::DataArrived { fd: 5 },
+            EventKind::WaitReturned { api: WaitApi::Select, ready: ready(), scanned: 6 },
+            EventKind::RecvEnter { fd: 5, len: 1024 },
+            recv_exit(5, "two\n"),
+            EventKind::SendEnter { fd: 5, bytes: 4 },
+            sent(5, 4),
+            wait(),
+        ]);
+        assert_eq!(last_echo_start(&store.steps().list, Figure::Multiplex), Some(6));
+    }
+
+    #[test]
+    fn test_last_echo_on_io_uring_starts_at_the_recv_sqe() {
+        let complete =
+            |op: &str, fd, result| EventKind::Complete { op: op.into(), fd, result, peer: None };
+        let store = steps_of(vec![
+            EventKind::Submit { op: "recv".into(), fd: 7 }, // 0: the request the kernel served
+            EventKind::RingEnter { submitted: 1, wait_for: 1 },
+            EventKind::DataArrived { fd: 7 },
+            EventKind::RingExit { completions: 1, timed_out: false },
+            complete("recv", 7, 4),
+            EventKind::Submit { op: "send".into(), fd: 7 },
+            EventKind::RingEnter { submitted: 1, wait_for: 1 },
+            EventKind::RingExit { completions: 1, timed_out: false },
+            complete("send", 7, 4),
+            EventKind::Submit { op: "recv".into(), fd: 7 },
+        ]);
+        assert_eq!(last_echo_start(&store.steps().list, Figure::Async), Some(0));
     }
 }

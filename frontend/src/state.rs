@@ -242,7 +242,12 @@ pub enum Action {
     /// The commands of the outbox up to this generation were sent.
     OutboxSent(u64),
     // -- time travel ----------------------------------------------------------------------
-
+    /// ←: one step back (pauses).
+    StepBack,
+    /// The scrub bar: show this step of the selected model's kept history (pauses).
+    Seek(usize),
+    /// Show where the story of the last line the selected model echoed begins (pauses).
+    JumpToLastEcho,
     // -- views and links ------------------------------------------------------------------
 
     // -- the guided tour ------------------------------------------------------------------
@@ -689,11 +694,33 @@ impl State {
                 p.paused = true; // stepping is for reading; keep the picture still
                 self.playback = p;
             }
-            Action::Live => self.playback = self.with_playback(|p, track| p.live(track)),
+            Action::Live => self.playback = self.with_playback(Playback::go_live),
             Action::Faster => self.playback = self.with_playback(|p, t| p.change_speed(t, -1)),
             Action::Slower => self.playback = self.with_playback(|p, t| p.change_speed(t, 1)),
             Action::SetSpeed(i) => self.playback = self.with_playback(|p, t| p.set_speed(t, i)),
             // -- time travel ------------------------------------------------------------------
+            // Going back in time is for reading: each of these pauses, like a step forward.
+            Action::StepBack => {
+                self.playback = Playback { paused: true, ..self.with_playback(Playback::step_back) }
+            }
+            Action::Seek(index) => {
+                let p = self.with_playback(|p, track| p.seek(track, index));
+                self.playback = Playback { paused: true, ..p };
+            }
+            Action::JumpToLastEcho => {
+                let start = self.selected.as_deref().zip(self.selected_store()).and_then(
+                    |(model, store)| {
+                        crate::playback::last_echo_start(
+                            &store.steps().list,
+                            crate::figures::Figure::of_model(model),
+                        )
+                    },
+                );
+                if let Some(index) = start {
+                    let p = self.with_playback(|p, track| p.seek(track, index));
+                    self.playback = Playback { paused: true, ..p };
+                }
+            }
 
             // -- views and links --------------------------------------------------------------
 
@@ -1097,6 +1124,53 @@ mod tests {
         let s = reduce(s, [Action::TourNext, Action::TourLeave]);
         assert!(s.tour.is_none());
         assert_eq!(s.selected.as_deref(), Some("thread-per-conn"), "what the tour showed stays");
+    }
+
+    #[test]
+    fn test_step_back_and_seek_pause_and_live_resumes() {
+        let recv = |seq| ev(seq, seq * 1_000, "blocking", EventKind::RecvEnter { fd: 5, len: 1 });
+        let s = reduce(Rc::default(), [hello(1), batch(vec![recv(1), recv(2), recv(3)], 0)]);
+        let s = s.reduce(Action::Select("blocking".into()));
+        assert!(!s.playback.paused);
+        let s = s.reduce(Action::StepBack);
+        assert!(s.playback.paused, "stepping back is for reading: it pauses");
+        assert_eq!(s.position().unwrap().index, 1);
+        let s = reduce(s, [Action::StepBack, Action::StepBack]);
+        assert_eq!(s.position().unwrap().index, 0, "stays on the first kept step");
+        let s = reduce(s, [Action::TogglePause, Action::Seek(2)]);
+        assert!(s.playback.paused, "the scrub bar pauses");
+        assert_eq!(s.position().unwrap().index, 2);
+        let s = reduce(s, [Action::Seek(0), Action::Live]);
+        assert!(!s.playback.paused, "live follows what happens now");
+        assert_eq!(s.position().unwrap().index, 2);
+    }
+
+    #[test]
+    fn test_jump_to_last_echo_pauses_where_the_line_was_waited_for() {
+        let at = |seq: u64, kind| ev(seq, seq * 1_000, "blocking", kind);
+        let line = |bytes| EventKind::RecvExit {
+            fd: 5,
+            outcome: RecvOutcome::Data { bytes, preview: "hi".into() },
+            wait_ns: Some(1),
+            copy_ns: Some(1),
+        };
+        let sent = |bytes| EventKind::SendExit {
+            fd: 5,
+            outcome: kettle_shared::SendOutcome::Sent { bytes },
+        };
+        let events = vec![
+            at(1, EventKind::RecvEnter { fd: 5, len: 64 }),
+            at(2, line(3)),
+            at(3, EventKind::SendEnter { fd: 5, bytes: 3 }),
+            at(4, sent(3)),
+            at(5, EventKind::RecvEnter { fd: 5, len: 64 }),
+        ];
+        let s = reduce(Rc::default(), [hello(1), Action::JumpToLastEcho]);
+        assert!(!s.playback.paused, "nothing echoed, nothing to jump to: nothing changes");
+        let s = reduce(s, [batch(events, 0), Action::Select("blocking".into())]);
+        let s = s.reduce(Action::JumpToLastEcho);
+        assert!(s.playback.paused);
+        assert_eq!(s.playback.anchor, Some((1_000, 1)), "the recv that waited for the line");
     }
 
     #[test]

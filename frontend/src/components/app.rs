@@ -179,6 +179,7 @@ fn on_key(event: &Event, dispatch: &Callback<Action>, touring: bool) {
         "Escape" if touring => Action::TourLeave,
         "t" | "T" if !touring => Action::TourGo(0),
         "ArrowRight" => Action::Step,
+        "ArrowLeft" => Action::StepBack,
         "+" | "=" => Action::Faster,
         "-" | "_" => Action::Slower,
         "l" | "L" => Action::ToggleLang,

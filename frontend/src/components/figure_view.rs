@@ -9,6 +9,7 @@
 use gloo::events::EventListener;
 use yew::prelude::*;
 
+use super::narration::Narration;
 use super::StateHandle;
 use crate::figures::layout::{
     brace, layout, FigureLayout, LaneLayout, PlacedWidget, Room, RowLayout, BOX_HEIGHT, BOX_Y,
@@ -40,13 +41,15 @@ struct Measured {
 /// (`g.lane[data-lane][data-thread]`, `[data-helper]` for glibc's aio helpers) with their
 /// steps (`g.step[data-kind][data-seq][data-shape]`, `[data-eagain]` on the staircase), sleep
 /// bars (`g.bar[data-call]`) and phases (`g.phase[data-phase][data-ns]`), the gap labels
-/// (`text.gap`) and the playback line (`line.now`).
+/// (`text.gap`) and the playback line (`line.now`); under the figure, `p#narration` says what
+/// the current step means.
 #[component]
 pub fn FigureView(props: &FigureProps) -> Html {
     let state = &props.state;
     let lang = state.lang;
     let zoom = if state.presenter { PRESENTER_ZOOM } else { 1.0 };
     let holder = use_node_ref();
+    let narration = use_node_ref();
     let measured = use_state(|| Measured { width: 760.0, height: 560.0 });
     let resized = use_state(|| 0u32);
     {
@@ -60,16 +63,22 @@ pub fn FigureView(props: &FigureProps) -> Html {
     }
     {
         // After every render: the room the figure has (its width, and the height left in the
-        // window below its top); only a real change re-renders.
+        // window below its top, less the narration under it); only a real change re-renders.
         let holder = holder.clone();
+        let narration = narration.clone();
         let measured = measured.clone();
         use_effect(move || {
             if let (Some(el), Some(win)) = (holder.cast::<web_sys::Element>(), web_sys::window()) {
                 let rect = el.get_bounding_client_rect();
                 let top = rect.top() + win.scroll_y().unwrap_or(0.0);
                 let window_h = win.inner_height().ok().and_then(|v| v.as_f64()).unwrap_or(768.0);
-                let next =
-                    Measured { width: rect.width(), height: (window_h - top - 14.0).max(200.0) };
+                let below = narration
+                    .cast::<web_sys::Element>()
+                    .map_or(0.0, |n| n.get_bounding_client_rect().height() + 8.0);
+                let next = Measured {
+                    width: rect.width(),
+                    height: (window_h - top - 14.0 - below).max(200.0),
+                };
                 if (next.width - measured.width).abs() > 2.0
                     || (next.height - measured.height).abs() > 2.0
                 {
@@ -123,6 +132,9 @@ pub fn FigureView(props: &FigureProps) -> Html {
                     <line class="now" x1={GUTTER.to_string()} y1={y.to_string()} x2={d.kernel_x.to_string()} y2={y.to_string()} />
                 }) }
             </svg>
+            </div>
+            <div class="narration-room" ref={narration}>
+                <Narration state={state.clone()} />
             </div>
         </section>
     }

@@ -10,6 +10,7 @@ pub mod event_log;
 pub mod figure_view;
 pub mod header;
 pub mod models;
+pub mod narration;
 pub mod playback_bar;
 pub mod tour_view;
 

@@ -1,12 +1,15 @@
-//! `#playback`: speed, pause/play, one step, jump to live.
+//! `#playback`: where the figure is in time — live, replaying or paused — and the controls
+//! that move it: speed, pause/play, a step either way, a scrub bar over the model's kept
+//! history, a jump to the last echoed line, and back to live.
 
-use web_sys::HtmlSelectElement;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
+use crate::figures::Figure;
 use crate::format::format_speed;
-use crate::i18n::{t, Key};
-use crate::playback::SPEEDS;
+use crate::i18n::{t, tf, Key, Lang};
+use crate::playback::{last_echo_start, Mode, SPEEDS};
 use crate::state::Action;
 
 /// Properties: the page state.
@@ -16,13 +19,40 @@ pub struct PlaybackBarProps {
     pub state: StateHandle,
 }
 
-/// `div#playback` with `select#speed` (option values are indices into the speeds, texts
-/// `1×`…`1/100 000`), `button#pause[data-paused]`, `button#step`, `button#live`.
+/// The badge's words: a teacher must never take the past for now.
+fn badge(lang: Lang, mode: Mode) -> String {
+    match mode {
+        Mode::Live => t(lang, Key::BadgeLive).into(),
+        Mode::Paused { behind: 0 } => t(lang, Key::BadgePausedAtLive).into(),
+        Mode::Paused { behind: 1 } => t(lang, Key::BadgePausedOne).into(),
+        Mode::Paused { behind } => tf(lang, Key::BadgePaused, &[&behind]),
+        Mode::Replaying { behind: 1 } => t(lang, Key::BadgeReplayingOne).into(),
+        Mode::Replaying { behind } => tf(lang, Key::BadgeReplaying, &[&behind]),
+    }
+}
+
+/// `div#playback[data-speed][data-live][data-paused]` with `#playback-mode` (the badge,
+/// `data-mode="live|replaying|paused"`), `select#speed` (option values are indices into the
+/// speeds, texts `1×`…`1/100 000`), `button#pause[data-paused]`, `button#step-back`,
+/// `button#step`, `input#scrub[type=range]` over the selected model's kept steps (its value
+/// follows playback), `button#jump-echo` and `button#live`.
 #[component]
 pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
-    let lang = props.state.lang;
-    let playback = &props.state.playback;
+    let state = &props.state;
+    let lang = state.lang;
+    let playback = &state.playback;
+    let store = state.selected_store();
+    let steps = store.map_or(0, |s| s.steps().list.len());
+    let mode = match store {
+        Some(store) => playback.mode(store.steps().track()),
+        None => playback.mode(crate::playback::Track { keys: &[], times_ns: &[] }),
+    };
+    let index = state.position().map_or(0, |p| p.index.min(steps.saturating_sub(1)));
+    let echo_start =
+        state.selected.as_deref().zip(store).and_then(|(model, store)| {
+            last_echo_start(&store.steps().list, Figure::of_model(model))
+        });
     let on_speed = ctx.dispatch.reform(|e: Event| {
         let index = e
             .target_dyn_into::<HtmlSelectElement>()
@@ -30,11 +60,30 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
             .unwrap_or(crate::playback::DEFAULT_SPEED_INDEX);
         Action::SetSpeed(index)
     });
+    let on_scrub = ctx.dispatch.reform(|e: InputEvent| {
+        let index = e
+            .target_dyn_into::<HtmlInputElement>()
+            .and_then(|i| i.value().parse().ok())
+            .unwrap_or(0);
+        Action::Seek(index)
+    });
     let pause = ctx.dispatch.reform(|_: MouseEvent| Action::TogglePause);
+    let back = ctx.dispatch.reform(|_: MouseEvent| Action::StepBack);
     let step = ctx.dispatch.reform(|_: MouseEvent| Action::Step);
+    let jump = ctx.dispatch.reform(|_: MouseEvent| Action::JumpToLastEcho);
     let live = ctx.dispatch.reform(|_: MouseEvent| Action::Live);
+    let mode_id = match mode {
+        Mode::Live => "live",
+        Mode::Replaying { .. } => "replaying",
+        Mode::Paused { .. } => "paused",
+    };
+    let position = tf(lang, Key::HistoryPos, &[&(index + 1).min(steps), &steps]);
     html! {
-        <div id="playback" data-speed={format_speed(playback.speed())}>
+        <div id="playback" data-speed={format_speed(playback.speed())}
+            data-live={(mode == Mode::Live).to_string()} data-paused={playback.paused.to_string()}>
+            <span id="playback-mode" class={classes!("badge", mode_id)} data-mode={mode_id} role="status">
+                { badge(lang, mode) }
+            </span>
             <label for="speed">{ t(lang, Key::Speed) }</label>
             <select id="speed" onchange={on_speed}>
                 { for SPEEDS.iter().enumerate().map(|(i, s)| html! {
@@ -44,8 +93,21 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
             <button id="pause" data-paused={playback.paused.to_string()} onclick={pause}>
                 { if playback.paused { t(lang, Key::Play) } else { t(lang, Key::Pause) } }
             </button>
-            <button id="step" onclick={step}>{ t(lang, Key::StepOne) }</button>
+            <button id="step-back" onclick={back} title="←" disabled={steps == 0}>{ t(lang, Key::StepBack) }</button>
+            <button id="step" onclick={step} title="→">{ t(lang, Key::StepOne) }</button>
             <button id="live" onclick={live}>{ t(lang, Key::Live) }</button>
+            <div class="scrub-row">
+                <label for="scrub">{ t(lang, Key::History) }</label>
+                <input id="scrub" type="range" min="0" max={steps.saturating_sub(1).to_string()}
+                    value={index.to_string()} disabled={steps == 0} oninput={on_scrub}
+                    aria-valuetext={position.clone()} />
+                <span class="scrub-pos">{ position }</span>
+                <button id="jump-echo" onclick={jump} disabled={echo_start.is_none()}
+                    data-step={echo_start.map(|i| AttrValue::from(i.to_string()))}
+                    title={echo_start.is_none().then(|| t(lang, Key::JumpEchoNone))}>
+                    { t(lang, Key::JumpEcho) }
+                </button>
+            </div>
         </div>
     }
 }

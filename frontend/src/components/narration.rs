@@ -1,0 +1,47 @@
+//! `#narration`: what the step on screen means, in one sentence, under the figure.
+//!
+//! The sentence comes from [`crate::narration`]; this component only finds the step playback
+//! is on and remembers the sentence until the step, the model's store or the language changes
+//! (playback re-renders 25 times a second; the sentence changes a few times a second at most).
+
+use yew::prelude::*;
+
+use super::StateHandle;
+use crate::i18n::{t, Key};
+use crate::narration::narrate;
+
+/// Properties: the page state.
+#[derive(Properties, PartialEq, Debug)]
+pub struct NarrationProps {
+    /// The page state.
+    pub state: StateHandle,
+}
+
+/// `p#narration[data-seq][aria-live=polite]`: the sentence of the current step (`data-seq` is
+/// the step's event, the same as `#figure[data-seq]`), read out by screen readers as it
+/// changes.
+#[component]
+pub fn Narration(props: &NarrationProps) -> Html {
+    let state = &props.state;
+    let lang = state.lang;
+    let model = state.selected.clone();
+    let store = state.selected_store().cloned();
+    let index = state.position().map(|p| p.index);
+    let revision = store.as_ref().map(|s| s.revision());
+    let said = use_memo((model, revision, index, lang), move |(model, _, index, lang)| {
+        match (model, store, index) {
+            (Some(model), Some(store), Some(i)) if *i < store.steps().list.len() => {
+                let seq = store.steps().list[*i].event.seq;
+                (narrate(&store, *i, model, *lang), Some(seq))
+            }
+            _ => (t(*lang, Key::NoStepsYet).to_owned(), None),
+        }
+    });
+    let (text, seq) = &*said;
+    html! {
+        <p id="narration" aria-live="polite" aria-label={t(lang, Key::Narration)}
+            data-seq={seq.map(|s| AttrValue::from(s.to_string()))}>
+            { text }
+        </p>
+    }
+}
