@@ -6,7 +6,8 @@
 //!   events and figure steps), [`timeline`] (lanes, calls matched to returns, the two phases),
 //!   [`figures`] (one module per Stevens figure, and their layout), [`compare`] (Fig. 6.6's
 //!   state), [`labels`] (what each step says), [`playback`] (slow-motion timing), [`format`],
-//!   [`i18n`] (every string, both languages), [`decode`], [`threads`] (CPU share per thread);
+//!   [`i18n`] (every string, both languages), [`reasons`] (the backend's reasons in words),
+//!   [`decode`], [`threads`] (CPU share per thread);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
 
 pub mod compare;
@@ -17,6 +18,7 @@ pub mod format;
 pub mod i18n;
 pub mod labels;
 pub mod playback;
+pub mod reasons;
 pub mod service;
 pub mod state;
 pub mod store;
