@@ -256,6 +256,7 @@ table! {
     RPanicked =>
         "thread {0} panicked: a bug in Kettle (its terminal says more)",
         "线程 {0} 崩溃了:这是 Kettle 的缺陷(详见运行它的终端)";
+    RConnectionQueued => "a connection was queued", "有连接放进了队列";
     RNoWorkers => "not one worker thread could be created", "一个工作线程也创建不了";
     RKernelRefused => "the kernel refused {0}: {1}", "内核拒绝了 {0}:{1}";
     RIoUringOpMissing => "this kernel's io_uring cannot do {0}", "这个内核的 io_uring 不支持 {0} 操作";

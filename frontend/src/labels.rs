@@ -93,7 +93,9 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
             (AppNote, t(lang, Key::StepSleepsOnQueue).into())
         }
         EventKind::ThreadBlocked { on } => (AppNote, tf(lang, Key::StepThreadBlocked, &[on])),
-        EventKind::ThreadWoken { by } => (KernelNote, tf(lang, Key::StepThreadWoken, &[by])),
+        EventKind::ThreadWoken { by } => {
+            (KernelNote, tf(lang, Key::StepThreadWoken, &[&crate::reasons::reason(lang, by)]))
+        }
         EventKind::AcceptEnter => (Call, "accept()".into()),
         EventKind::AcceptExit { fd, peer, error } => match (fd, error) {
             (_, Some(e)) => (Return, tf(lang, Key::StepReturnErr, &[&e.errno])),

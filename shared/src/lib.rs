@@ -479,8 +479,8 @@ pub enum EventKind {
     },
     /// The kernel woke the thread: data arrived, a connection came, a signal was sent.
     ThreadWoken {
-        /// What woke it.
-        by: String,
+        /// What woke it ([`Reason::ConnectionQueued`], [`Reason::StoppedOnRequest`]).
+        by: Reason,
     },
 
     // -- connections ----------------------------------------------------------------------------

@@ -53,6 +53,10 @@ pub enum Reason {
     /// The thread pool could not create a single worker, so it cannot serve anyone.
     NoWorkers,
 
+    // -- why a sleeping thread woke ([`crate::EventKind::ThreadWoken`]; also a stop) ---------
+    /// A connection was put in the thread pool's queue, and the worker woke to take it.
+    ConnectionQueued,
+
     // -- why a model cannot run or start ([`crate::ModelState::Unavailable`], start errors) ---
     /// The kernel refused a system call the model needs (`io_uring_setup` when io_uring is
     /// disabled or forbidden by a seccomp filter).

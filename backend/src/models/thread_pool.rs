@@ -201,8 +201,9 @@ impl Worker {
             }
             t.emit(None, EventKind::ThreadBlocked { on: "queue".into() });
             items = self.queue.ready.wait(items).unwrap_or_else(|p| p.into_inner());
-            let by = if self.stop.is_stopped() { "stop" } else { "a queued connection" };
-            t.emit(None, EventKind::ThreadWoken { by: by.into() });
+            let stopping = self.stop.is_stopped();
+            let by = if stopping { Reason::StoppedOnRequest } else { Reason::ConnectionQueued };
+            t.emit(None, EventKind::ThreadWoken { by });
         }
     }
 }
