@@ -9,6 +9,7 @@
 //! everything else runs on tokio.
 
 pub mod clock;
+pub mod failure;
 pub mod models;
 pub mod recorder;
 pub mod registry;

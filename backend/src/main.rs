@@ -96,7 +96,8 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         let port = m.port.map_or("chosen at start".to_owned(), |p| p.to_string());
-        eprintln!("kettle: model {:<16} {state:<11} port {port}", m.id);
+        let why = m.reason.as_ref().map(kettle_backend::failure::for_terminal).unwrap_or_default();
+        eprintln!("kettle: model {:<16} {state:<11} port {port} {why}", m.id);
     }
     println!("Kettle is running at http://{}  (Ctrl-C to stop)", server.addr);
     tokio::select! {

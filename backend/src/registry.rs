@@ -15,14 +15,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anyhow::Context as _;
-use kettle_shared::{EventKind, ModelDescriptor, ModelInfo, ModelState};
+use kettle_shared::{EventKind, ModelDescriptor, ModelInfo, ModelState, Reason};
 use nix::sys::socket::{
     bind, getsockname, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag,
     SockType, SockaddrIn,
 };
 use tokio::sync::broadcast;
 
+use crate::failure::{self, because, errno_name, for_terminal, io_errno};
 use crate::models::{
     catalogue, ModelContext, ModelOptions, ProbeFn, ServeFn, StopSignal, LISTEN_BACKLOG,
 };
@@ -38,19 +38,16 @@ pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 pub enum RegistryError {
     /// No model has that id.
     UnknownModel(String),
-    /// The model cannot run here.
-    Unavailable(String),
+    /// The model cannot run here, for this reason.
+    Unavailable(Reason),
     /// A system call failed (for example the port is in use).
-    Io(String),
+    Io(Reason),
 }
 
 impl std::fmt::Display for RegistryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RegistryError::UnknownModel(id) => write!(f, "no model is called {id:?}"),
-            RegistryError::Unavailable(why) => write!(f, "unavailable: {why}"),
-            RegistryError::Io(why) => f.write_str(why),
-        }
+        let code = serde_json::to_value(self.code()).unwrap_or_default();
+        write!(f, "{}: {}", code.as_str().unwrap_or("error"), for_terminal(&self.reason()))
     }
 }
 
@@ -65,6 +62,14 @@ impl RegistryError {
             RegistryError::Io(_) => kettle_shared::ErrorCode::Io,
         }
     }
+
+    /// What exactly failed, for the page to word.
+    pub fn reason(&self) -> Reason {
+        match self {
+            RegistryError::UnknownModel(id) => Reason::NoSuchModel { model: id.clone() },
+            RegistryError::Unavailable(why) | RegistryError::Io(why) => why.clone(),
+        }
+    }
 }
 
 struct Slot {
@@ -74,7 +79,7 @@ struct Slot {
     configured_port: u16,
     running: Option<Running>,
     /// Why it is unavailable, or why it last ended by itself.
-    reason: Option<String>,
+    reason: Option<Reason>,
     unavailable: bool,
 }
 
@@ -190,10 +195,14 @@ impl Registry {
             let slot =
                 slots.get_mut(id).ok_or_else(|| RegistryError::UnknownModel(id.to_owned()))?;
             if slot.unavailable {
-                return Err(RegistryError::Unavailable(slot.reason.clone().unwrap_or_default()));
+                let why = slot.reason.clone().unwrap_or(Reason::ServerFailed { errno: None });
+                return Err(RegistryError::Unavailable(why));
             }
             if slot.running.is_none() {
-                let running = self.launch(slot).map_err(|e| RegistryError::Io(format!("{e:#}")))?;
+                let running = self.launch(slot).map_err(|e| {
+                    eprintln!("kettle: cannot start {id}: {e:#}");
+                    RegistryError::Io(failure::server_gave_up(&e))
+                })?;
                 slot.running = Some(running);
                 slot.reason = None;
             }
@@ -217,7 +226,7 @@ impl Registry {
             for t in running.threads {
                 let _ = t.join();
             }
-            running.tracer.emit(None, EventKind::Stopped { reason: "stopped on request".into() });
+            running.tracer.emit(None, EventKind::Stopped { reason: Reason::StoppedOnRequest });
         }
         let info = self.get(id)?;
         let _ = self.changes.send(info.clone());
@@ -233,8 +242,9 @@ impl Registry {
 
     fn launch(&self, slot: &Slot) -> anyhow::Result<Running> {
         let id = slot.descriptor.id;
-        let listener = bind_listener(slot.configured_port)
-            .with_context(|| format!("cannot listen on 127.0.0.1:{}", slot.configured_port))?;
+        let port = slot.configured_port;
+        let listener = bind_listener(port)
+            .map_err(|e| because(Reason::CannotListen { port, errno: errno_name(e) }))?;
         let port = getsockname::<SockaddrIn>(listener.as_raw_fd())?.port();
         let stop = Arc::new(StopSignal::default());
         stop.track(&listener);
@@ -271,7 +281,7 @@ impl Registry {
     }
 
     /// Called by a model's thread when its server function returned without being asked to.
-    fn ended_by_itself(&self, id: &str, reason: String) {
+    fn ended_by_itself(&self, id: &str, reason: Reason) {
         let info = {
             let mut slots = self.lock();
             let Some(slot) = slots.get_mut(id) else { return };
@@ -333,13 +343,18 @@ fn spawn_server(
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(ctx)));
             let reason = match outcome {
                 Ok(Ok(())) if stop.is_stopped() => return,
-                Ok(Ok(())) => "the server returned by itself".to_owned(),
-                Ok(Err(e)) => format!("the server failed: {e:#}"),
-                Err(_) => "the server panicked".to_owned(),
+                Ok(Ok(())) => Reason::ServerReturned,
+                Ok(Err(e)) => {
+                    // The page gets the reason; the whole chain is for whoever runs Kettle.
+                    eprintln!("kettle: model {id} failed: {e:#}");
+                    failure::server_gave_up(&e)
+                }
+                // The panic hook already printed the message on the terminal.
+                Err(_) => Reason::Panicked { thread: format!("model-{id}") },
             };
             registry.ended_by_itself(id, reason);
         })
-        .context("cannot start the model's thread")
+        .map_err(|e| because(Reason::CannotCreateThread { errno: io_errno(&e) }))
 }
 
 /// The model's monitor thread: reads the listen queue length from the kernel every 10 ms and
@@ -378,7 +393,7 @@ fn spawn_monitor(
                 std::thread::sleep(BACKLOG_POLL);
             }
         })
-        .context("cannot start the listen-queue thread")
+        .map_err(|e| because(Reason::CannotCreateThread { errno: io_errno(&e) }))
 }
 
 /// One [`EventKind::ThreadSample`] per live sampled thread of `model`.
@@ -428,17 +443,19 @@ mod tests {
 
     #[tokio::test]
     async fn a_model_whose_probe_fails_is_unavailable_with_the_reason_and_the_rest_run() {
-        fn refused() -> Result<(), String> {
-            Err("io_uring_setup refused: Operation not permitted (os error 1)".into())
+        fn refused() -> Result<(), Reason> {
+            Err(Reason::KernelRefused { call: "io_uring_setup".into(), errno: "EPERM".into() })
         }
+        let expected =
+            Reason::KernelRefused { call: "io_uring_setup".into(), errno: "EPERM".into() };
         let registry = Registry::with_probes(Recorder::start(), 0, ModelOptions::default(), |id| {
             (id == "blocking").then_some(refused as ProbeFn)
         });
         let blocking = registry.get("blocking").unwrap();
         assert_eq!(blocking.state, ModelState::Unavailable);
-        assert!(blocking.reason.as_deref().unwrap().contains("Operation not permitted"));
+        assert_eq!(blocking.reason.as_ref(), Some(&expected));
         match registry.start("blocking") {
-            Err(RegistryError::Unavailable(why)) => assert!(why.contains("io_uring_setup")),
+            Err(RegistryError::Unavailable(why)) => assert_eq!(why, expected),
             other => panic!("{other:?}"),
         }
         // Every other model is unaffected.

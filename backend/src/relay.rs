@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use kettle_shared::{
-    ErrorCode, EventKind, ServerMsg, MAX_ECHO_CLIENTS_PER_VIEWER, MAX_ECHO_TEXT_BYTES,
+    ErrorCode, EventKind, Reason, ServerMsg, MAX_ECHO_CLIENTS_PER_VIEWER, MAX_ECHO_TEXT_BYTES,
 };
 use tokio::io::AsyncReadExt;
 use tokio::io::AsyncWriteExt;
@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::failure::io_errno;
 use crate::recorder::{Recorder, Tracer};
 use crate::registry::Registry;
 
@@ -33,8 +34,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// kernel's buffers; only a send that cannot even be buffered for this long is an error.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A command failure: the protocol's code and a sentence for people.
-pub type RelayError = (ErrorCode, String);
+/// A command failure: the protocol's code and what exactly failed.
+pub type RelayError = (ErrorCode, Reason);
 
 /// Echo client ids are unique across viewers, so events name one client unambiguously.
 static NEXT_CLIENT: AtomicU32 = AtomicU32::new(1);
@@ -72,25 +73,27 @@ impl EchoClients {
 
     /// Connects a new client to a running model. Returns its id and local address.
     pub async fn open(&mut self, model: &str) -> Result<(u32, String), RelayError> {
-        let descriptor = kettle_shared::model(model)
-            .ok_or_else(|| (ErrorCode::UnknownModel, format!("no model is called {model:?}")))?;
+        let descriptor = kettle_shared::model(model).ok_or_else(|| {
+            (ErrorCode::UnknownModel, Reason::NoSuchModel { model: model.to_owned() })
+        })?;
         if self.clients.len() >= MAX_ECHO_CLIENTS_PER_VIEWER {
-            return Err((
-                ErrorCode::Limit,
-                format!("at most {MAX_ECHO_CLIENTS_PER_VIEWER} echo clients per page"),
-            ));
+            let limit = MAX_ECHO_CLIENTS_PER_VIEWER as u32;
+            return Err((ErrorCode::Limit, Reason::TooManyClients { limit }));
         }
         let port = self.registry.running_port(model).ok_or_else(|| {
-            (ErrorCode::NotRunning, format!("{model} is not running; start it first"))
+            (ErrorCode::NotRunning, Reason::NotRunning { model: model.to_owned() })
         })?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
-                return Err((ErrorCode::Io, format!("cannot connect to {model} on {addr}: {e}")))
+                let (model, addr, errno) = (model.to_owned(), addr.to_string(), io_errno(&e));
+                return Err((ErrorCode::Io, Reason::ConnectFailed { model, addr, errno }));
             }
             Err(_) => {
-                return Err((ErrorCode::Io, format!("connecting to {model} on {addr} timed out")))
+                let (model, addr) = (model.to_owned(), addr.to_string());
+                let after_ms = CONNECT_TIMEOUT.as_millis() as u64;
+                return Err((ErrorCode::Io, Reason::ConnectTimedOut { model, addr, after_ms }));
             }
         };
         let _ = stream.set_nodelay(true);
@@ -114,14 +117,12 @@ impl EchoClients {
     /// Sends `text` through client `id`. Returns the bytes sent.
     pub async fn send(&mut self, id: u32, text: &str) -> Result<u32, RelayError> {
         if text.len() > MAX_ECHO_TEXT_BYTES {
-            return Err((
-                ErrorCode::Limit,
-                format!("a line may be at most {MAX_ECHO_TEXT_BYTES} bytes"),
-            ));
+            let limit = MAX_ECHO_TEXT_BYTES as u32;
+            return Err((ErrorCode::Limit, Reason::LineTooLong { limit }));
         }
         let client = self.clients.get_mut(&id).ok_or_else(|| unknown_client(id))?;
         if client.reader.is_finished() {
-            return Err((ErrorCode::Io, format!("echo client {id} is closed")));
+            return Err((ErrorCode::Io, Reason::ClientAlreadyClosed { client: id }));
         }
         match tokio::time::timeout(SEND_TIMEOUT, client.writer.write_all(text.as_bytes())).await {
             Ok(Ok(())) => {
@@ -129,18 +130,20 @@ impl EchoClients {
                 client.tracer.emit(None, EventKind::ClientSent { client: id, bytes });
                 Ok(bytes)
             }
-            Ok(Err(e)) => Err((ErrorCode::Io, format!("echo client {id}: {e}"))),
-            Err(_) => Err((
-                ErrorCode::Io,
-                format!("echo client {id}: the server has not read for {SEND_TIMEOUT:?}"),
-            )),
+            Ok(Err(e)) => {
+                Err((ErrorCode::Io, Reason::SendFailed { client: id, errno: io_errno(&e) }))
+            }
+            Err(_) => {
+                let after_ms = SEND_TIMEOUT.as_millis() as u64;
+                Err((ErrorCode::Io, Reason::SendTimedOut { client: id, after_ms }))
+            }
         }
     }
 
     /// Closes client `id`.
     pub fn close(&mut self, id: u32) -> Result<(), RelayError> {
         let client = self.clients.remove(&id).ok_or_else(|| unknown_client(id))?;
-        close_client(id, client, "closed by the page");
+        close_client(id, client, Reason::ClosedByPage);
         Ok(())
     }
 }
@@ -148,21 +151,21 @@ impl EchoClients {
 impl Drop for EchoClients {
     fn drop(&mut self) {
         for (id, client) in self.clients.drain() {
-            close_client(id, client, "the page went away");
+            close_client(id, client, Reason::PageWentAway);
         }
     }
 }
 
 fn unknown_client(id: u32) -> RelayError {
-    (ErrorCode::UnknownClient, format!("this page has no echo client {id}"))
+    (ErrorCode::UnknownClient, Reason::NoSuchClient { client: id })
 }
 
-fn close_client(id: u32, client: Client, reason: &str) {
+fn close_client(id: u32, client: Client, reason: Reason) {
     let finished = client.reader.is_finished();
     client.reader.abort();
     // The reader already recorded why it ended; otherwise record the page's reason.
     if !finished {
-        client.tracer.emit(None, EventKind::ClientClosed { client: id, reason: reason.to_owned() });
+        client.tracer.emit(None, EventKind::ClientClosed { client: id, reason });
     }
     drop(client.writer);
 }
@@ -177,17 +180,17 @@ async fn relay_replies(
     let mut buf = vec![0u8; 16 * 1024];
     let reason = loop {
         match read.read(&mut buf).await {
-            Ok(0) => break "the server closed the connection".to_owned(),
+            Ok(0) => break Reason::ServerClosed,
             Ok(n) => {
                 t.emit(None, EventKind::ClientReceived { client: id, bytes: n as u32 });
                 let text = String::from_utf8_lossy(&buf[..n]).into_owned();
                 // Waiting here when the viewer is slow pushes back on the TCP connection, as a
                 // slow reader would: memory stays bounded.
                 if out.send(ServerMsg::Echo { client: id, text }).await.is_err() {
-                    break "the page went away".to_owned();
+                    break Reason::PageWentAway;
                 }
             }
-            Err(e) => break format!("connection error: {e}"),
+            Err(e) => break Reason::ConnectionError { errno: io_errno(&e) },
         }
     };
     t.emit(None, EventKind::ClientClosed { client: id, reason });

@@ -24,8 +24,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kettle_shared::{
-    ClientMsg, Clock, Command, ErrorCode, ReplyResult, ServerMsg, MAX_COMMAND_BYTES, MODELS,
-    PROTOCOL_VERSION,
+    ClientMsg, Clock, Command, ErrorCode, Reason, ReplyResult, ServerMsg, MAX_COMMAND_BYTES,
+    MODELS, PROTOCOL_VERSION,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -223,24 +223,26 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
     let headers = request.headers();
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
     if !state.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-        return forbidden(format!("Host {host:?} is not this Kettle server"));
+        return forbidden(Reason::HostNotAllowed { host: host.to_owned() });
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
         let sensitive = request.method() != Method::GET || request.uri().path() == "/ws";
         if sensitive && !state.origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
-            return forbidden(format!("Origin {origin:?} is not allowed (see --allow-origin)"));
+            return forbidden(Reason::OriginNotAllowed { origin: origin.to_owned() });
         }
     }
     next.run(request).await
 }
 
-fn forbidden(message: String) -> Response {
-    (StatusCode::FORBIDDEN, Json(error_body(ErrorCode::BadRequest, message))).into_response()
+fn forbidden(reason: Reason) -> Response {
+    (StatusCode::FORBIDDEN, Json(error_body(ErrorCode::BadRequest, reason))).into_response()
 }
 
-fn error_body(code: ErrorCode, message: String) -> serde_json::Value {
-    serde_json::json!({ "error": { "code": code, "message": message } })
+/// The body of an HTTP error: `{"error": {"code": …, "reason": {"code": …, …}}}`, the same
+/// code and reason a WebSocket `error` carries.
+fn error_body(code: ErrorCode, reason: Reason) -> serde_json::Value {
+    serde_json::json!({ "error": { "code": code, "reason": reason } })
 }
 
 fn registry_error(e: RegistryError) -> Response {
@@ -248,7 +250,7 @@ fn registry_error(e: RegistryError) -> Response {
         RegistryError::UnknownModel(_) => StatusCode::NOT_FOUND,
         RegistryError::Unavailable(_) | RegistryError::Io(_) => StatusCode::CONFLICT,
     };
-    (status, Json(error_body(e.code(), e.to_string()))).into_response()
+    (status, Json(error_body(e.code(), e.reason()))).into_response()
 }
 
 async fn list_models(State(state): State<AppState>) -> Response {
@@ -356,7 +358,7 @@ impl Viewer {
                     None => return End::Closed,
                     Some(Err(e)) => return read_error(e),
                     Some(Ok(Message::Text(text))) => Some(self.command(text.as_str()).await),
-                    Some(Ok(Message::Binary(_))) => Some(error(None, ErrorCode::BadRequest, "commands are JSON text frames".into())),
+                    Some(Ok(Message::Binary(_))) => Some(error(None, ErrorCode::BadRequest, Reason::BinaryFrame)),
                     Some(Ok(Message::Close(_))) => return End::Closed,
                     Some(Ok(_)) => None,
                 },
@@ -423,17 +425,17 @@ impl Viewer {
         };
         match result {
             Ok(result) => ServerMsg::Reply { id, result },
-            Err((code, message)) => error(Some(id), code, message),
+            Err((code, reason)) => error(Some(id), code, reason),
         }
     }
 
     fn subscribe(
         &mut self,
         models: Option<Vec<String>>,
-    ) -> Result<ReplyResult, (ErrorCode, String)> {
+    ) -> Result<ReplyResult, (ErrorCode, Reason)> {
         if let Some(ids) = &models {
             if let Some(bad) = ids.iter().find(|id| kettle_shared::model(id).is_none()) {
-                return Err((ErrorCode::UnknownModel, format!("no model is called {bad:?}")));
+                return Err((ErrorCode::UnknownModel, Reason::NoSuchModel { model: bad.clone() }));
             }
         }
         let listed =
@@ -442,21 +444,22 @@ impl Viewer {
         Ok(ReplyResult::Subscribed { models: listed })
     }
 
-    async fn registry<F>(&self, f: F) -> Result<ReplyResult, (ErrorCode, String)>
+    async fn registry<F>(&self, f: F) -> Result<ReplyResult, (ErrorCode, Reason)>
     where
         F: FnOnce(&Registry) -> Result<kettle_shared::ModelInfo, RegistryError> + Send + 'static,
     {
         let registry = self.state.registry.clone();
         match tokio::task::spawn_blocking(move || f(&registry)).await {
             Ok(Ok(model)) => Ok(ReplyResult::Model { model }),
-            Ok(Err(e)) => Err((e.code(), e.to_string())),
-            Err(e) => Err((ErrorCode::Io, e.to_string())),
+            Ok(Err(e)) => Err((e.code(), e.reason())),
+            // The panic hook printed the message on the backend's terminal.
+            Err(_) => Err((ErrorCode::Io, Reason::Panicked { thread: "registry".into() })),
         }
     }
 }
 
-fn error(id: Option<u64>, code: ErrorCode, message: String) -> ServerMsg {
-    ServerMsg::Error { id, code, message }
+fn error(id: Option<u64>, code: ErrorCode, reason: Reason) -> ServerMsg {
+    ServerMsg::Error { id, code, reason }
 }
 
 /// A command that did not parse: say whether the op is unknown or the shape is wrong, and echo
@@ -466,12 +469,11 @@ fn parse_error(text: &str, e: serde_json::Error) -> ServerMsg {
     let id = value.as_ref().and_then(|v| v.get("id")).and_then(|v| v.as_u64());
     let op = value.as_ref().and_then(|v| v.get("op")).and_then(|v| v.as_str());
     match op {
-        Some(op) if !KNOWN_OPS.contains(&op) => error(
-            id,
-            ErrorCode::UnknownOp,
-            format!("unknown op {op:?}; known: {}", KNOWN_OPS.join(", ")),
-        ),
-        _ => error(id, ErrorCode::BadRequest, format!("not a valid command: {e}")),
+        Some(op) if !KNOWN_OPS.contains(&op) => {
+            let known = KNOWN_OPS.iter().map(|&k| k.to_owned()).collect();
+            error(id, ErrorCode::UnknownOp, Reason::UnknownOp { op: op.to_owned(), known })
+        }
+        _ => error(id, ErrorCode::BadRequest, Reason::NotACommand { detail: e.to_string() }),
     }
 }
 

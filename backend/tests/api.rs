@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use futures_util::SinkExt;
 use kettle_shared::{
-    Command, ErrorCode, ModelInfo, ModelState, ReplyResult, ServerMsg, PROTOCOL_VERSION,
+    Command, ErrorCode, ModelInfo, ModelState, Reason, ReplyResult, ServerMsg, PROTOCOL_VERSION,
 };
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
@@ -52,6 +52,8 @@ async fn models_are_listed_started_and_stopped_over_http() {
     assert_eq!(unknown.0, 404);
     let body: serde_json::Value = serde_json::from_str(&unknown.1).unwrap();
     assert_eq!(body["error"]["code"], "unknown_model");
+    assert_eq!(body["error"]["reason"]["code"], "no_such_model");
+    assert_eq!(body["error"]["reason"]["model"], "no-such-model");
     server.shutdown().await.unwrap();
 }
 
@@ -65,7 +67,9 @@ async fn a_foreign_host_is_refused_with_403() {
     .await
     .unwrap();
     assert_eq!(status, 403, "{body}");
-    assert!(body.contains("not this Kettle server"), "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["reason"]["code"], "host_not_allowed", "{body}");
+    assert_eq!(body["error"]["reason"]["host"], "evil.example:7878", "{body}");
     server.shutdown().await.unwrap();
 }
 
@@ -142,7 +146,11 @@ async fn bad_commands_get_error_replies_and_the_server_keeps_serving() {
     ws.send(raw(r#"{"id":1,"op":"rm_rf"}"#)).await.unwrap();
     assert!(matches!(
         answer(&mut ws, 1, &mut ev).await,
-        ServerMsg::Error { code: ErrorCode::UnknownOp, .. }
+        ServerMsg::Error {
+            code: ErrorCode::UnknownOp,
+            reason: Reason::UnknownOp { op, known },
+            ..
+        } if op == "rm_rf" && known.iter().any(|k| k == "echo_send")
     ));
 
     ws.send(raw(r#"{"id":2,"op":"start"}"#)).await.unwrap();
@@ -151,27 +159,46 @@ async fn bad_commands_get_error_replies_and_the_server_keeps_serving() {
         ServerMsg::Error { code: ErrorCode::BadRequest, .. }
     ));
 
-    let cases: Vec<(Command, ErrorCode)> = vec![
-        (Command::Start { model: "../../etc/passwd".into() }, ErrorCode::UnknownModel),
-        (Command::Subscribe { models: Some(vec!["nope".into()]) }, ErrorCode::UnknownModel),
-        (Command::EchoOpen { model: "blocking".into() }, ErrorCode::NotRunning),
-        (Command::EchoSend { client: 4_000_000_000, text: "x".into() }, ErrorCode::UnknownClient),
+    let limit = kettle_shared::MAX_ECHO_TEXT_BYTES;
+    let cases: Vec<(Command, ErrorCode, Reason)> = vec![
         (
-            Command::EchoSend {
-                client: 1,
-                text: "x".repeat(kettle_shared::MAX_ECHO_TEXT_BYTES + 1),
-            },
-            ErrorCode::Limit,
+            Command::Start { model: "../../etc/passwd".into() },
+            ErrorCode::UnknownModel,
+            Reason::NoSuchModel { model: "../../etc/passwd".into() },
         ),
-        (Command::EchoClose { client: 77 }, ErrorCode::UnknownClient),
+        (
+            Command::Subscribe { models: Some(vec!["nope".into()]) },
+            ErrorCode::UnknownModel,
+            Reason::NoSuchModel { model: "nope".into() },
+        ),
+        (
+            Command::EchoOpen { model: "blocking".into() },
+            ErrorCode::NotRunning,
+            Reason::NotRunning { model: "blocking".into() },
+        ),
+        (
+            Command::EchoSend { client: 4_000_000_000, text: "x".into() },
+            ErrorCode::UnknownClient,
+            Reason::NoSuchClient { client: 4_000_000_000 },
+        ),
+        (
+            Command::EchoSend { client: 1, text: "x".repeat(limit + 1) },
+            ErrorCode::Limit,
+            Reason::LineTooLong { limit: limit as u32 },
+        ),
+        (
+            Command::EchoClose { client: 77 },
+            ErrorCode::UnknownClient,
+            Reason::NoSuchClient { client: 77 },
+        ),
     ];
-    for (i, (cmd, code)) in cases.into_iter().enumerate() {
+    for (i, (cmd, code, reason)) in cases.into_iter().enumerate() {
         let id = 10 + i as u64;
         send_cmd(&mut ws, id, cmd.clone()).await;
         match answer(&mut ws, id, &mut ev).await {
-            ServerMsg::Error { code: got, message, .. } => {
-                assert_eq!(got, code, "{cmd:?}: {message}");
-                assert!(!message.is_empty());
+            ServerMsg::Error { code: got, reason: said, .. } => {
+                assert_eq!(got, code, "{cmd:?}: {said:?}");
+                assert_eq!(said, reason, "{cmd:?}");
             }
             other => panic!("{cmd:?} should fail, got {other:?}"),
         }

@@ -966,3 +966,60 @@ async fn stepping_back_shows_the_previous_steps_narration_in_both_languages() {
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
 }
+
+/// Latin words of three letters or more left in a Chinese text once the names that stay as
+/// they are (calls, errno and signal names, Kettle) are taken out: there should be none.
+const ENGLISH_LEFT: &str = r#"((text) => text.split(/[^A-Za-z0-9_\-]+/)
+  .filter(w => (w.match(/[A-Za-z]/g) || []).length >= 3)
+  .filter(w => !/^(E[A-Z]+|SIG[A-Z0-9+]+|Kettle|accept|recv|send|select|poll|epoll_wait|io_uring|aio_read|glibc|waitpid|fd|FD_SETSIZE|TCP_INFO)$/.test(w)))"#;
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn in_chinese_the_backends_reasons_are_worded_in_chinese_and_reworded_on_a_toggle() {
+    let server = kettle_with_frontend(&["blocking"]).await;
+    let driver = start_driver();
+    let c = browser_sized(&driver, 1280, 720).await;
+    open_page(&c, &server).await;
+    wait_running(&c, "blocking").await;
+    select_model(&c, "blocking").await;
+    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+    wait_js(&c, "the page in Chinese", "document.documentElement.lang === 'zh-CN'").await;
+    let client = open_client_on(&c, "blocking").await;
+    wait_accepted(&c, &client).await;
+
+    // Stopping the model closes the client's connection: the relay reads end of file
+    // (`server_closed`) and the registry records why the model stopped (`stopped_on_request`).
+    c.find(Locator::Css("#model-list li[data-model='blocking'] button.stop"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = format!("document.querySelector(\"{client} .echo-status\")");
+    wait_js(&c, "the client closed", &format!("{status}.dataset.status === 'closed'")).await;
+    let closed = text_of(&c, &format!("{status}.textContent")).await;
+    assert!(closed.starts_with("已关闭:"), "{closed}");
+    let left = text_of(&c, &format!("{ENGLISH_LEFT}({status}.textContent).join(' ')")).await;
+    assert!(left.is_empty(), "English in {closed:?}: {left}");
+    wait_js(
+        &c,
+        "the stop's reason in the event log",
+        "document.querySelector('#event-log').innerText.includes('模型已停止:按请求停止')",
+    )
+    .await;
+
+    // The same reasons, re-worded in English when the language is switched back.
+    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+    wait_js(&c, "the page in English", "document.documentElement.lang === 'en'").await;
+    let closed = text_of(&c, &format!("{status}.textContent")).await;
+    assert!(closed.starts_with("closed: "), "{closed}");
+    wait_js(
+        &c,
+        "the stop's reason in English",
+        "document.querySelector('#event-log').innerText.includes('model stopped: stopped on request')",
+    )
+    .await;
+    assert_no_errors_shown(&c, "stopping a model with a client open").await;
+    c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}

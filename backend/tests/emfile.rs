@@ -11,7 +11,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use common::*;
-use kettle_shared::EventKind;
+use kettle_shared::{EventKind, Reason};
 use nix::errno::Errno;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
@@ -78,8 +78,9 @@ async fn emfile_on_accept_backs_off_and_recovers() {
     })
     .await;
     assert_paced_emfile_retries(&events, "blocking", 30);
-    assert!(events.iter().any(
-        |e| matches!(&e.kind, EventKind::Refused { reason } if reason.contains("descriptors"))
-    ));
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::Refused { reason: Reason::OutOfDescriptors { .. } }
+    )));
     server.shutdown().await.unwrap();
 }

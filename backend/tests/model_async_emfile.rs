@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::time::Duration;
 
 use common::*;
-use kettle_shared::{EventKind, ModelState};
+use kettle_shared::{EventKind, ModelState, Reason};
 use nix::errno::Errno;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
@@ -74,7 +74,10 @@ async fn check(server: &kettle_backend::Server, model: &str) {
     c.write_all(b"after emfile").unwrap();
     assert_eq!(read_n(&mut c, 12), b"AFTER EMFILE", "{model}");
     events_until(&mut ws, &mut events, Duration::from_secs(5), |ev| {
-        ev.iter().any(|e| e.model == model && matches!(&e.kind, EventKind::Refused { reason } if reason.contains("descriptors")))
+        ev.iter().any(|e| {
+            e.model == model
+                && matches!(&e.kind, EventKind::Refused { reason: Reason::OutOfDescriptors { .. } })
+        })
     })
     .await;
     assert_paced_emfile_retries(&events, model, 40);

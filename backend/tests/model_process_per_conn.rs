@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{Event, EventKind, RecvOutcome};
+use kettle_shared::{ChildExit, Event, EventKind, Reason, RecvOutcome};
 
 const ID: &str = "process-per-conn";
 
@@ -111,9 +111,10 @@ async fn one_line_is_echoed_by_a_child_process_whose_calls_reach_the_parent_as_f
             (w, "close")
         ]
     );
-    assert!(events.iter().any(
-        |e| matches!(&e.kind, EventKind::ChildReaped { status, .. } if status == "exit status 0")
-    ));
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::ChildReaped { status: ChildExit::Exited { code: 0 }, .. }
+    )));
     assert!(reaped(pid), "child {pid} left behind");
     server.shutdown().await.unwrap();
 }
@@ -196,7 +197,10 @@ async fn past_the_process_cap_a_client_is_refused_and_later_ones_are_served() {
     recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
         ev.iter().any(|e| {
             e.conn == Some(2)
-                && matches!(&e.kind, EventKind::Refused { reason } if reason.contains("1 child processes"))
+                && matches!(
+                    &e.kind,
+                    EventKind::Refused { reason: Reason::ProcessCapReached { limit: 1 } }
+                )
         })
     })
     .await;
@@ -229,7 +233,9 @@ async fn a_child_that_cannot_be_created_refuses_the_client_and_the_parent_goes_o
     let mut events = Vec::new();
     recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
         ev.iter()
-            .filter(|e| matches!(&e.kind, EventKind::Refused { reason } if reason.contains("cannot create a process")))
+            .filter(|e| {
+                matches!(&e.kind, EventKind::Refused { reason: Reason::CannotCreateProcess { .. } })
+            })
             .count()
             == 2
     })

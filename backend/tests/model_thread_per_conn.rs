@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{CloseReason, Event, EventKind, RecvOutcome};
+use kettle_shared::{CloseReason, Event, EventKind, Reason, RecvOutcome};
 
 const ID: &str = "thread-per-conn";
 
@@ -197,7 +197,10 @@ async fn past_the_thread_cap_a_client_is_refused_and_later_ones_are_served() {
     })
     .await;
     assert!(events.iter().any(|e| e.conn == Some(3)
-        && matches!(&e.kind, EventKind::Refused { reason } if reason.contains("2 connection threads"))));
+        && matches!(
+            &e.kind,
+            EventKind::Refused { reason: Reason::ThreadCapReached { limit: 2 } }
+        )));
     // One leaves; its thread ends, and the next client gets a thread.
     drop(first);
     recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
@@ -231,7 +234,9 @@ async fn a_thread_the_kernel_cannot_create_refuses_the_client_and_the_acceptor_g
     let mut events = Vec::new();
     recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
         ev.iter()
-            .filter(|e| matches!(&e.kind, EventKind::Refused { reason } if reason.contains("cannot create a thread")))
+            .filter(|e| {
+                matches!(&e.kind, EventKind::Refused { reason: Reason::CannotCreateThread { .. } })
+            })
             .count()
             == 2
     })

@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{CloseReason, Event, EventKind, RecvOutcome};
+use kettle_shared::{CloseReason, Event, EventKind, Reason, RecvOutcome};
 
 const ID: &str = "thread-pool";
 
@@ -201,7 +201,7 @@ async fn a_full_queue_refuses_the_client_and_queued_ones_are_served_in_turn() {
     })
     .await;
     assert!(events.iter().any(|e| e.conn == Some(3)
-        && matches!(&e.kind, EventKind::Refused { reason } if reason.contains("queue is full"))));
+        && matches!(&e.kind, EventKind::Refused { reason: Reason::QueueFull { .. } })));
     drop(busy);
     assert_eq!(read_n(&mut queued, 6), b"QUEUED");
     tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();

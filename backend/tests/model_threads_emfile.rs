@@ -12,7 +12,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use common::*;
-use kettle_shared::EventKind;
+use kettle_shared::{EventKind, Reason};
 use nix::errno::Errno;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 
@@ -87,9 +87,10 @@ async fn backs_off_and_recovers(id: &str) {
     })
     .await;
     assert_paced_emfile_retries(&events, id, 30);
-    assert!(events.iter().any(
-        |e| matches!(&e.kind, EventKind::Refused { reason } if reason.contains("descriptors"))
-    ));
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        EventKind::Refused { reason: Reason::OutOfDescriptors { .. } }
+    )));
     drop(first);
     server.shutdown().await.unwrap();
 }
@@ -123,7 +124,7 @@ async fn process_refuses_then_recovers() {
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
         ev.iter().any(|e| {
-            matches!(&e.kind, EventKind::Refused { reason } if reason.contains("Too many open files"))
+            matches!(&e.kind, EventKind::Refused { reason: Reason::CannotCreateProcess { errno } } if errno == "EMFILE")
         })
     })
     .await;

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use kettle_shared::{EventKind, ServerMsg};
+use kettle_shared::{EventKind, Reason, ServerMsg};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_viewer_that_pauses_is_told_exactly_how_many_events_it_missed() {
@@ -23,7 +23,9 @@ async fn a_viewer_that_pauses_is_told_exactly_how_many_events_it_missed() {
     let total = 120 * 2000;
     let flood = std::thread::spawn(move || {
         let t = recorder.tracer("blocking", "flood");
-        let reason = "a reason long enough to make each event weigh about 250 bytes ".repeat(2);
+        // Any reason will do: its free-text detail is what gives each event its weight.
+        let detail = "a detail long enough to make each event weigh about 250 bytes ".repeat(2);
+        let reason = Reason::NotACommand { detail };
         for i in 0..total {
             t.emit(None, EventKind::Refused { reason: reason.clone() });
             if i % 2000 == 1999 {

@@ -247,6 +247,74 @@ table! {
 
     // -- the kernel's words: /proc samples on lanes, reasons from the backend (issue 7) ----
     KSectionStart => "-", "-";
+    // reasons from the backend (`kettle_shared::Reason`, worded by `crate::reasons`)
+    RStoppedOnRequest => "stopped on request", "按请求停止";
+    RServerReturned => "the server returned by itself", "服务器函数自行返回了";
+    RSyscallFailed => "{0} failed: {1}", "{0} 失败:{1}";
+    RServerFailed => "the server failed", "服务器出错";
+    RServerFailedErrno => "the server failed: {0}", "服务器出错:{0}";
+    RPanicked =>
+        "thread {0} panicked: a bug in Kettle (its terminal says more)",
+        "线程 {0} 崩溃了:这是 Kettle 的缺陷(详见运行它的终端)";
+    RConnectionQueued => "a connection was queued", "有连接放进了队列";
+    RNoWorkers => "not one worker thread could be created", "一个工作线程也创建不了";
+    RKernelRefused => "the kernel refused {0}: {1}", "内核拒绝了 {0}:{1}";
+    RIoUringOpMissing => "this kernel's io_uring cannot do {0}", "这个内核的 io_uring 不支持 {0} 操作";
+    RCannotListen => "cannot listen on port {0}: {1}", "无法在端口 {0} 上监听:{1}";
+    ROutOfDescriptors =>
+        "out of descriptors ({0}): accept again in {1} ms",
+        "文件描述符用完了({0}):{1} 毫秒后再 accept";
+    RAboveFdSetSize =>
+        "fd {0} is not below FD_SETSIZE ({1}): select cannot watch it",
+        "fd {0} 不小于 FD_SETSIZE({1}):select 无法监视它";
+    RThreadCapReached => "{0} connection threads already running", "已有 {0} 个连接线程在运行";
+    RProcessCapReached => "{0} child processes already running", "已有 {0} 个子进程在运行";
+    RQueueFull => "the queue is full ({0} connections wait)", "队列已满({0} 个连接在等)";
+    RCannotCreateThread => "the kernel would not create a thread: {0}", "内核无法创建线程:{0}";
+    RCannotCreateWorker => "the kernel would not create worker {0}: {1}", "内核无法创建第 {0} 个工作线程:{1}";
+    RCannotCreateProcess => "the kernel would not create a process: {0}", "内核无法创建进程:{0}";
+    RAioQueueFailed =>
+        "aio_read failed ({0}): glibc could not queue the read",
+        "aio_read 失败({0}):glibc 无法把这次读操作排入队列";
+    RAioUnfinished => "{0} aio reads had not completed after the stop", "停止后仍有 {0} 个 aio 读操作没有完成";
+    RServerClosed => "the server closed the connection", "服务器关闭了连接";
+    RClosedByPage => "closed by the page", "由页面关闭";
+    RPageWentAway => "the page went away", "页面已离开";
+    RConnectionError => "connection error: {0}", "连接出错:{0}";
+    RNoSuchModel => "no model is called “{0}”", "没有名为“{0}”的模型";
+    RNoSuchClient => "this page has no echo client #{0}", "本页面没有回显客户端 #{0}";
+    RNotRunning => "{0} is not running; start it first", "{0} 没有在运行,请先启动它";
+    RTooManyClients => "at most {0} echo clients per page", "每个页面最多 {0} 个回显客户端";
+    RLineTooLong => "a line may be at most {0} bytes", "一行最多 {0} 字节";
+    RClientAlreadyClosed => "echo client #{0} is already closed", "回显客户端 #{0} 已经关闭";
+    RConnectFailed => "cannot connect to {0} at {1}: {2}", "无法连接到 {0}({1}):{2}";
+    RConnectTimedOut => "connecting to {0} at {1} took over {2}", "连接 {0}({1})超过了 {2}";
+    RSendFailed => "echo client #{0} could not send: {1}", "回显客户端 #{0} 发送失败:{1}";
+    RSendTimedOut =>
+        "echo client #{0}: the server has not read for {1}",
+        "回显客户端 #{0}:服务器已经 {1} 没有读取数据";
+    RBinaryFrame => "commands must be JSON text frames", "命令必须是 JSON 文本帧";
+    RUnknownOp => "unknown op “{0}”; known: {1}", "未知的操作“{0}”;已知的有:{1}";
+    RNotACommand => "not a valid command", "不是有效的命令";
+    RHostNotAllowed => "Host {0} is not this Kettle server", "Host {0} 不是这台 Kettle 服务器";
+    ROriginNotAllowed =>
+        "Origin {0} may not command this server (see --allow-origin)",
+        "Origin {0} 无权控制这台服务器(见 --allow-origin)";
+    ChildExited => "exit status {0}", "退出状态 {0}";
+    ChildKilled => "killed by {0}", "被 {0} 杀死";
+    ChildWaitFailed => "waitpid failed: {0}", "waitpid 失败:{0}";
+    CmdSubscribe => "subscribe", "订阅";
+    CmdStart => "start {0}", "启动 {0}";
+    CmdStop => "stop {0}", "停止 {0}";
+    CmdEchoOpen => "open an echo client to {0}", "打开连接 {0} 的回显客户端";
+    CmdEchoSend => "send on echo client #{0}", "通过回显客户端 #{0} 发送";
+    CmdEchoClose => "close echo client #{0}", "关闭回显客户端 #{0}";
+    ErrorOfCommand => "{0}: {1}", "{0}:{1}";
+    NotConnected => "the page is not connected to Kettle", "页面没有连接到 Kettle";
+    CannotOpenSocket => "the page cannot open {0}", "页面无法打开 {0}";
+    GarbledBinary => "Kettle sent a binary frame, not a protocol message", "Kettle 发来了二进制帧,而不是协议消息";
+    GarbledText => "a message from Kettle could not be read", "无法读取来自 Kettle 的一条消息";
+    BrowserRefusedSend => "the browser refused to send a command", "浏览器拒绝发送命令";
 
     // -- the code panel --------------------------------------------------------------------
     CSectionStart => "-", "-";
@@ -647,6 +715,16 @@ pub fn tf(lang: Lang, key: Key, args: &[&dyn Display]) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A text of the model catalogue (`kettle_shared::MODELS`, `ModelInfo`), which carries both
+/// languages itself: the one for `lang`. Components call this rather than branch on the
+/// language.
+pub fn catalogue<'a>(lang: Lang, en: &'a str, zh: &'a str) -> &'a str {
+    match lang {
+        Lang::En => en,
+        Lang::Zh => zh,
+    }
 }
 
 /// A model state as shown on the page (the `data-state` attribute always stays English).

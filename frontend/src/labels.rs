@@ -84,14 +84,18 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
     use Shape::*;
     match &event.kind {
         EventKind::Listen { addr, backlog } => (Call, tf(lang, Key::StepListen, &[addr, backlog])),
-        EventKind::Stopped { reason } => (AppNote, tf(lang, Key::StepStopped, &[reason])),
+        EventKind::Stopped { reason } => {
+            (AppNote, tf(lang, Key::StepStopped, &[&crate::reasons::reason(lang, reason)]))
+        }
         EventKind::ThreadSpawned => (AppNote, t(lang, Key::StepThreadStarted).into()),
         EventKind::ThreadExited => (AppNote, t(lang, Key::StepThreadExited).into()),
         EventKind::ThreadBlocked { on } if on == "queue" => {
             (AppNote, t(lang, Key::StepSleepsOnQueue).into())
         }
         EventKind::ThreadBlocked { on } => (AppNote, tf(lang, Key::StepThreadBlocked, &[on])),
-        EventKind::ThreadWoken { by } => (KernelNote, tf(lang, Key::StepThreadWoken, &[by])),
+        EventKind::ThreadWoken { by } => {
+            (KernelNote, tf(lang, Key::StepThreadWoken, &[&crate::reasons::reason(lang, by)]))
+        }
         EventKind::AcceptEnter => (Call, "accept()".into()),
         EventKind::AcceptExit { fd, peer, error } => match (fd, error) {
             (_, Some(e)) => (Return, tf(lang, Key::StepReturnErr, &[&e.errno])),
@@ -132,7 +136,9 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
         EventKind::Close { fd, reason } => {
             (Call, tf(lang, Key::StepClose, &[fd, &close_reason(lang, *reason)]))
         }
-        EventKind::Refused { reason } => (AppNote, tf(lang, Key::StepRefused, &[reason])),
+        EventKind::Refused { reason } => {
+            (AppNote, tf(lang, Key::StepRefused, &[&crate::reasons::reason(lang, reason)]))
+        }
         EventKind::WaitEnter { api, watched } => {
             (Call, tf(lang, Key::StepWait, &[&crate::timeline::wait_name(*api), &watched.len()]))
         }
@@ -205,9 +211,10 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
         EventKind::ChildSpawned { pid, fd } => {
             (AppNote, tf(lang, Key::StepChildSpawned, &[pid, fd]))
         }
-        EventKind::ChildReaped { pid, status } => {
-            (Return, tf(lang, Key::StepChildReaped, &[pid, status]))
-        }
+        EventKind::ChildReaped { pid, status } => (
+            Return,
+            tf(lang, Key::StepChildReaped, &[pid, &crate::reasons::child_exit(lang, status)]),
+        ),
         EventKind::SeenInSyscall { call, fd, .. } => {
             (AppNote, tf(lang, Key::StepSeenInSyscall, &[call, fd]))
         }
@@ -226,9 +233,10 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
         EventKind::ClientReceived { client, bytes } => {
             (AppNote, tf(lang, Key::LogClientReceived, &[client, bytes]))
         }
-        EventKind::ClientClosed { client, reason } => {
-            (AppNote, tf(lang, Key::LogClientClosed, &[client, reason]))
-        }
+        EventKind::ClientClosed { client, reason } => (
+            AppNote,
+            tf(lang, Key::LogClientClosed, &[client, &crate::reasons::reason(lang, reason)]),
+        ),
     }
 }
 

@@ -3,11 +3,13 @@
 //!
 //! Code map:
 //! - pure logic, unit-tested natively: [`state`] (the reducer), [`store`] (each model's
-//!   events and figure steps), [`code`] (each model's serving loop and the line of each step), [`timeline`] (lanes, calls matched to returns, the two phases),
+//!   events and figure steps), [`code`] (each model's serving loop and the line of each
+//!   step), [`timeline`] (lanes, calls matched to returns, the two phases),
 //!   [`figures`] (one module per Stevens figure, and their layout), [`compare`] (Fig. 6.6's
 //!   state), [`labels`] (what each step says), [`narration`] (what each step means, one
 //!   sentence), [`playback`] (slow-motion timing and time travel), [`format`],
-//!   [`i18n`] (every string, both languages), [`decode`], [`threads`] (CPU share per thread);
+//!   [`i18n`] (every string, both languages), [`reasons`] (the backend's reasons in words),
+//!   [`decode`], [`threads`] (CPU share per thread), [`tour`] (the guided tour);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
 
 pub mod code;
@@ -20,6 +22,7 @@ pub mod i18n;
 pub mod labels;
 pub mod narration;
 pub mod playback;
+pub mod reasons;
 pub mod service;
 pub mod state;
 pub mod store;

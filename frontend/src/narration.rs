@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use kettle_shared::{Event, EventKind, RecvOutcome, SendOutcome, WaitApi};
+use kettle_shared::{Event, EventKind, Reason, RecvOutcome, SendOutcome, WaitApi};
 
 use crate::figures::Figure;
 use crate::format::{format_bytes, format_count, format_duration};
@@ -175,7 +175,9 @@ impl Scene<'_> {
             EventKind::Listen { addr, backlog } => {
                 Sentence::new(NarrListen, vec![s(addr), s(backlog)])
             }
-            EventKind::Stopped { reason } => Sentence::new(NarrStopped, vec![s(reason)]),
+            EventKind::Stopped { reason } => {
+                Sentence::new(NarrStopped, vec![crate::reasons::reason(lang, reason)])
+            }
             EventKind::ThreadSpawned => {
                 let key = match model {
                     "thread-pool" if name.starts_with("pool-worker") => NarrWorkerStarts,
@@ -195,10 +197,10 @@ impl Scene<'_> {
             EventKind::ThreadBlocked { on } => {
                 Sentence::new(NarrThreadBlocked, vec![thread, s(on)])
             }
-            EventKind::ThreadWoken { by } => match by.as_str() {
-                "stop" => Sentence::new(NarrWokenByStop, vec![thread]),
-                "a queued connection" => Sentence::new(NarrWokenByQueue, vec![thread]),
-                _ => Sentence::new(NarrThreadWoken, vec![thread, s(by)]),
+            EventKind::ThreadWoken { by } => match by {
+                Reason::StoppedOnRequest => Sentence::new(NarrWokenByStop, vec![thread]),
+                Reason::ConnectionQueued => Sentence::new(NarrWokenByQueue, vec![thread]),
+                _ => Sentence::new(NarrThreadWoken, vec![thread, crate::reasons::reason(lang, by)]),
             },
             EventKind::AcceptEnter => {
                 // POSIX aio has no aio_accept: its acceptor is a plain blocking one.
@@ -255,7 +257,9 @@ impl Scene<'_> {
             EventKind::Close { fd, reason } => {
                 Sentence::new(NarrClose, vec![s(fd), s(close_reason(lang, *reason))])
             }
-            EventKind::Refused { reason } => Sentence::new(NarrRefused, vec![s(reason)]),
+            EventKind::Refused { reason } => {
+                Sentence::new(NarrRefused, vec![crate::reasons::reason(lang, reason)])
+            }
             EventKind::WaitEnter { api, watched } => match api {
                 WaitApi::Select | WaitApi::Poll => Sentence::new(
                     NarrSelectEnter,
@@ -345,9 +349,10 @@ impl Scene<'_> {
             EventKind::ClientReceived { client, bytes } => {
                 Sentence::new(NarrClientReceived, vec![s(client), s(bytes)])
             }
-            EventKind::ClientClosed { client, reason } => {
-                Sentence::new(NarrClientClosed, vec![s(client), s(reason)])
-            }
+            EventKind::ClientClosed { client, reason } => Sentence::new(
+                NarrClientClosed,
+                vec![s(client), crate::reasons::reason(lang, reason)],
+            ),
             EventKind::ThreadStack { stack_bytes } => {
                 Sentence::new(NarrThreadStack, vec![thread, format_bytes(*stack_bytes)])
             }
@@ -361,9 +366,10 @@ impl Scene<'_> {
             EventKind::ChildSpawned { pid, fd } => {
                 Sentence::new(NarrChildSpawned, vec![s(pid), s(fd)])
             }
-            EventKind::ChildReaped { pid, status } => {
-                Sentence::new(NarrChildReaped, vec![s(pid), s(status)])
-            }
+            EventKind::ChildReaped { pid, status } => Sentence::new(
+                NarrChildReaped,
+                vec![s(pid), crate::reasons::child_exit(lang, status)],
+            ),
             EventKind::WorkDone { .. } => {
                 Sentence::new(NarrWork, vec![format_count(self.step.count("units"))])
             }
@@ -486,13 +492,13 @@ mod tests {
         let ready = vec![ReadyFd { fd: 5, readable: true, writable: false }];
         vec![
             EventKind::Listen { addr: "127.0.0.1:9000".into(), backlog: 128 },
-            EventKind::Stopped { reason: "stopped by a viewer".into() },
+            EventKind::Stopped { reason: Reason::StoppedOnRequest },
             EventKind::ThreadSpawned,
             EventKind::ThreadExited,
             EventKind::ThreadBlocked { on: "queue".into() },
             EventKind::ThreadBlocked { on: "recv".into() },
-            EventKind::ThreadWoken { by: "a queued connection".into() },
-            EventKind::ThreadWoken { by: "stop".into() },
+            EventKind::ThreadWoken { by: Reason::ConnectionQueued },
+            EventKind::ThreadWoken { by: Reason::StoppedOnRequest },
             EventKind::AcceptEnter,
             EventKind::AcceptExit {
                 fd: Some(5),
@@ -528,7 +534,7 @@ mod tests {
             EventKind::SendExit { fd: 5, outcome: SendOutcome::WouldBlock },
             EventKind::SendExit { fd: 5, outcome: SendOutcome::Error(err()) },
             EventKind::Close { fd: 5, reason: CloseReason::PeerClosed },
-            EventKind::Refused { reason: "too many threads".into() },
+            EventKind::Refused { reason: Reason::ThreadCapReached { limit: 64 } },
             EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3, 5] },
             EventKind::WaitEnter { api: WaitApi::Epoll, watched: vec![3, 5] },
             EventKind::WaitReturned { api: WaitApi::Poll, ready: ready.clone(), scanned: 2 },
@@ -562,12 +568,15 @@ mod tests {
             },
             EventKind::ClientSent { client: 1, bytes: 13 },
             EventKind::ClientReceived { client: 1, bytes: 13 },
-            EventKind::ClientClosed { client: 1, reason: "peer closed".into() },
+            EventKind::ClientClosed { client: 1, reason: Reason::ServerClosed },
             EventKind::ThreadStack { stack_bytes: 65_536 },
             EventKind::ConnQueued { fd: 5, depth: 1, capacity: 8 },
             EventKind::ConnDequeued { fd: 5, waited_ns: 1_500_000, depth: 0 },
             EventKind::ChildSpawned { pid: 4242, fd: 5 },
-            EventKind::ChildReaped { pid: 4242, status: "exit status 0".into() },
+            EventKind::ChildReaped {
+                pid: 4242,
+                status: kettle_shared::ChildExit::Exited { code: 0 },
+            },
             EventKind::WorkDone { units: 40 },
             EventKind::EpollCtl { op: "add".into(), fd: 5, events: "EPOLLIN".into(), error: None },
             EventKind::EpollCtl { op: "del".into(), fd: 5, events: String::new(), error: None },

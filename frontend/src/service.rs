@@ -17,7 +17,7 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 use yew::Callback;
 
 use crate::decode::decode;
-use crate::state::{Action, ConnStatus};
+use crate::state::{Action, ConnStatus, Garble};
 
 /// The first retry waits this long; each further one twice as long, up to [`MAX_BACKOFF_MS`].
 pub const FIRST_BACKOFF_MS: u32 = 500;
@@ -146,9 +146,10 @@ impl Inner {
         }
         let ws = match WebSocket::new(&this.url) {
             Ok(ws) => ws,
-            Err(e) => {
-                // Only a malformed URL fails here; retrying would fail the same way.
-                this.on_action.emit(Action::Garbled(format!("cannot open {}: {e:?}", this.url)));
+            Err(_) => {
+                // Only a malformed URL fails here (so the URL says what is wrong); retrying
+                // would fail the same way.
+                this.on_action.emit(Action::Garbled(Garble::CannotOpen { url: this.url.clone() }));
                 return;
             }
         };
@@ -167,7 +168,7 @@ impl Inner {
             move |e: MessageEvent| {
                 let Some(inner) = weak.upgrade() else { return };
                 let Some(text) = e.data().as_string() else {
-                    inner.on_action.emit(Action::Garbled("a binary frame".into()));
+                    inner.on_action.emit(Action::Garbled(Garble::Binary));
                     return;
                 };
                 match decode(&text) {
@@ -177,7 +178,9 @@ impl Inner {
                         }
                         inner.on_action.emit(Action::Server(decoded.msg));
                     }
-                    Err(why) => inner.on_action.emit(Action::Garbled(why)),
+                    Err(detail) => {
+                        inner.on_action.emit(Action::Garbled(Garble::Unreadable { detail }))
+                    }
                 }
             }
         });
@@ -226,7 +229,7 @@ impl Inner {
         // Recorded before sending so the reply can never arrive first.
         self.on_action.emit(Action::Sent { id, command: msg.command });
         if ws.send_with_str(&json).is_err() {
-            self.on_action.emit(Action::Garbled("the browser refused to send a command".into()));
+            self.on_action.emit(Action::Garbled(Garble::SendRefused));
         }
     }
 }

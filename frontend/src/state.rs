@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use kettle_shared::{
-    Command, Event, EventKind, ModelInfo, ReplyResult, ServerMsg, PROTOCOL_VERSION,
+    Command, ErrorCode, Event, EventKind, ModelInfo, Reason, ReplyResult, ServerMsg,
+    PROTOCOL_VERSION,
 };
 use yew::Reducible;
 
@@ -116,7 +117,7 @@ impl ConnStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClosedReason {
     /// The relay reported `client_closed` with this reason.
-    Relay(String),
+    Relay(Reason),
     /// This page asked for it.
     ByYou,
     /// The page's WebSocket to Kettle was lost, which ends every relay of this viewer.
@@ -177,13 +178,51 @@ pub struct Pending {
     pub command: Command,
 }
 
-/// An error shown in `#errors` until dismissed.
+/// An error shown in `#errors` until dismissed. Kept as data, not text: it is worded when
+/// drawn (`crate::reasons::error_note`), so switching the language re-words it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorNote {
     /// Stable key for dismissing it.
     pub key: u64,
-    /// The text.
-    pub text: String,
+    /// The command that failed, when the error answers one.
+    pub command: Option<Command>,
+    /// What went wrong.
+    pub problem: Problem,
+}
+
+/// What went wrong, for an [`ErrorNote`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The backend answered with an `error`.
+    Backend {
+        /// The kind of failure (`data-code`).
+        code: ErrorCode,
+        /// What exactly failed.
+        reason: Reason,
+    },
+    /// The command could not be sent: the WebSocket is not open.
+    NotConnected,
+    /// Something on the WebSocket this page could not use.
+    Garbled(Garble),
+}
+
+/// A WebSocket problem that is not a protocol message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Garble {
+    /// The WebSocket to this URL could not even be created (a malformed URL).
+    CannotOpen {
+        /// The URL.
+        url: String,
+    },
+    /// A binary frame came; the protocol is text.
+    Binary,
+    /// A text frame that is not a message of this protocol.
+    Unreadable {
+        /// The JSON parser's words, for `data-detail`.
+        detail: String,
+    },
+    /// The browser would not send a command on the open socket.
+    SendRefused,
 }
 
 /// Everything that can change the page.
@@ -195,8 +234,8 @@ pub enum Action {
     Server(ServerMsg),
     /// Events of a batch that this page could not read (newer protocol).
     Unreadable(u64),
-    /// A frame that was not a protocol message at all.
-    Garbled(String),
+    /// A frame that was not a protocol message at all, or a socket that could not be used.
+    Garbled(Garble),
     /// The service sent a command with this id.
     Sent {
         /// The command id.
@@ -370,12 +409,12 @@ impl State {
         self.pending.iter().filter(|p| matches!(p.command, Command::EchoOpen { .. })).count()
     }
 
-    fn push_error(&mut self, text: String) {
+    fn push_error(&mut self, command: Option<Command>, problem: Problem) {
         if self.errors.len() == MAX_ERRORS {
             self.errors.remove(0);
         }
         self.next_error_key += 1;
-        self.errors.push(ErrorNote { key: self.next_error_key, text });
+        self.errors.push(ErrorNote { key: self.next_error_key, command, problem });
     }
 
     fn upsert_model(&mut self, model: ModelInfo) {
@@ -443,7 +482,7 @@ impl State {
             }
             (EventKind::ClientClosed { client, reason }, _) => {
                 if let Some(c) = self.clients.iter_mut().find(|c| c.id == *client) {
-                    c.closed.get_or_insert(ClosedReason::Relay(reason.clone()));
+                    c.closed.get_or_insert_with(|| ClosedReason::Relay(reason.clone()));
                 }
             }
             _ => {}
@@ -516,22 +555,14 @@ impl State {
                 self.take_pending(id);
                 self.on_reply(result);
             }
-            ServerMsg::Error { id, code, message } => {
+            ServerMsg::Error { id, code, reason } => {
                 let failed = id.and_then(|id| self.take_pending(id));
                 if let Some(Pending { command: Command::EchoOpen { model }, .. }) = &failed {
                     let accepted = self.accepted_clients();
                     let sends = self.compare.open_failed(model, &|id| accepted.contains(&id));
                     self.send_later(sends);
                 }
-                let what = failed.map(|p| describe(&p.command));
-                let code = serde_json::to_value(code)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                self.push_error(match what {
-                    Some(what) => format!("{what}: {message} ({code})"),
-                    None => format!("{message} ({code})"),
-                });
+                self.push_error(failed.map(|p| p.command), Problem::Backend { code, reason });
             }
         }
     }
@@ -655,18 +686,14 @@ impl State {
             Action::Connection(status) => self.conn = Some(status),
             Action::Server(msg) => self.on_server(msg),
             Action::Unreadable(n) => self.unreadable += n,
-            Action::Garbled(why) => {
-                self.push_error(format!("unreadable message from Kettle: {why}"))
-            }
+            Action::Garbled(what) => self.push_error(None, Problem::Garbled(what)),
             Action::Sent { id, command } => {
                 if self.pending.len() == MAX_PENDING {
                     self.pending.remove(0);
                 }
                 self.pending.push(Pending { id, command });
             }
-            Action::SendFailed(command) => {
-                self.push_error(format!("{}: not connected to Kettle", describe(&command)))
-            }
+            Action::SendFailed(command) => self.push_error(Some(command), Problem::NotConnected),
             Action::Select(id) => {
                 self.selected = Some(id);
                 // Start at the newest step of the newly selected model, then follow live.
@@ -741,18 +768,6 @@ impl State {
     }
 }
 
-/// A short description of a command for error messages (`start blocking`).
-pub fn describe(command: &Command) -> String {
-    match command {
-        Command::Subscribe { .. } => "subscribe".into(),
-        Command::Start { model } => format!("start {model}"),
-        Command::Stop { model } => format!("stop {model}"),
-        Command::EchoOpen { model } => format!("open echo client to {model}"),
-        Command::EchoSend { client, .. } => format!("send on echo client {client}"),
-        Command::EchoClose { client } => format!("close echo client {client}"),
-    }
-}
-
 impl Reducible for State {
     type Action = Action;
 
@@ -777,7 +792,7 @@ impl Reducible for State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kettle_shared::{Clock, ErrorCode, ModelState, RecvOutcome, ThreadRef};
+    use kettle_shared::{Clock, ModelState, RecvOutcome, ThreadRef};
 
     pub(crate) fn model_info(id: &str, state: ModelState) -> ModelInfo {
         ModelInfo {
@@ -885,11 +900,11 @@ mod tests {
             ClientStatus::WaitingInBacklog,
             "second client still queued"
         );
-        let closed = EventKind::ClientClosed { client: 1, reason: "peer closed".into() };
+        let closed = EventKind::ClientClosed { client: 1, reason: Reason::ServerClosed };
         let s = s.reduce(batch(vec![ev(2, 2_000, "client", closed)], 0));
         assert_eq!(
             s.clients[0].status(),
-            ClientStatus::Closed(&ClosedReason::Relay("peer closed".into()))
+            ClientStatus::Closed(&ClosedReason::Relay(Reason::ServerClosed))
         );
     }
 
@@ -931,14 +946,57 @@ mod tests {
                 Action::Server(ServerMsg::Error {
                     id: Some(5),
                     code: ErrorCode::Io,
-                    message: "address in use".into(),
+                    reason: Reason::CannotListen { port: 9000, errno: "EADDRINUSE".into() },
                 }),
             ],
         );
         assert_eq!(s.errors.len(), 1);
-        assert_eq!(s.errors[0].text, "start blocking: address in use (io)");
+        assert_eq!(
+            crate::reasons::error_note(s.lang, &s.errors[0]),
+            "start Blocking I/O, one thread: cannot listen on port 9000: EADDRINUSE"
+        );
         let key = s.errors[0].key;
         assert!(s.reduce(Action::DismissError(key)).errors.is_empty());
+    }
+
+    #[test]
+    fn test_errors_already_shown_are_reworded_when_the_language_changes() {
+        let s = reduce(
+            Rc::default(),
+            [
+                Action::Sent { id: 5, command: Command::EchoOpen { model: "select".into() } },
+                Action::Server(ServerMsg::Error {
+                    id: Some(5),
+                    code: ErrorCode::NotRunning,
+                    reason: Reason::NotRunning { model: "select".into() },
+                }),
+                Action::SendFailed(Command::Stop { model: "epoll".into() }),
+                Action::Garbled(Garble::Unreadable { detail: "expected value".into() }),
+            ],
+        );
+        let words = |s: &State| {
+            s.errors.iter().map(|e| crate::reasons::error_note(s.lang, e)).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            words(&s),
+            [
+                "open an echo client to I/O multiplexing: select: I/O multiplexing: select is not \
+                 running; start it first",
+                "stop epoll, level-triggered: the page is not connected to Kettle",
+                "a message from Kettle could not be read",
+            ]
+        );
+        let zh = s.clone().reduce(Action::ToggleLang);
+        assert_eq!(zh.errors, s.errors, "the same errors, not new ones");
+        assert_eq!(
+            words(&zh),
+            [
+                "打开连接 IO多路复用(select) 的回显客户端:IO多路复用(select) 没有在运行,请先启动它",
+                "停止 IO多路复用(epoll,水平触发):页面没有连接到 Kettle",
+                "无法读取来自 Kettle 的一条消息",
+            ]
+        );
+        assert_eq!(crate::reasons::error_detail(&zh.errors[2]), Some("expected value"));
     }
 
     #[test]

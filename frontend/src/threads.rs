@@ -146,7 +146,11 @@ mod tests {
         loads.observe(&sample(0, 2, 0));
         loads.observe(&ev(1, 1, EventKind::ThreadExited));
         assert_eq!(loads.of_model("nonblocking").map(|l| l.thread).collect::<Vec<_>>(), vec![2]);
-        loads.observe(&ev(2, 3, EventKind::Stopped { reason: "x".into() }));
+        loads.observe(&ev(
+            2,
+            3,
+            EventKind::Stopped { reason: kettle_shared::Reason::StoppedOnRequest },
+        ));
         assert_eq!(loads.of_model("nonblocking").count(), 0);
     }
 }

@@ -166,10 +166,9 @@ async fn echo_client_shows_backlog_then_accept_and_sends_lines() {
     page.feed(ServerMsg::Echo { client: 7, text: "HELLO\n".into() }).await;
     assert_eq!(page.text(".echo-client[data-client=\"7\"] .echo-reply"), "HELLO\n");
 
-    let closed =
-        EventKind::ClientClosed { client: 7, reason: "server closed the connection".into() };
+    let closed = EventKind::ClientClosed { client: 7, reason: kettle_shared::Reason::ServerClosed };
     page.feed(ServerMsg::Batch { events: vec![ev(2, 2, "client", closed)], dropped: 3 }).await;
-    assert_eq!(page.text(status), "closed: server closed the connection");
+    assert_eq!(page.text(status), "closed: the server closed the connection");
     assert!(page.query(".echo-client[data-client=\"7\"] button.echo-remove").is_some());
     assert_eq!(
         page.query("#event-log .log-dropped").unwrap().get_attribute("data-count").as_deref(),
@@ -228,10 +227,20 @@ async fn backend_errors_show_and_dismiss() {
     page.feed(ServerMsg::Error {
         id: None,
         code: kettle_shared::ErrorCode::NotRunning,
-        message: "the model is not running".into(),
+        reason: kettle_shared::Reason::NotRunning { model: "blocking".into() },
     })
     .await;
-    assert!(page.text("#errors .error-text").contains("the model is not running"));
+    assert_eq!(
+        page.text("#errors .error-text"),
+        "Blocking I/O, one thread is not running; start it first"
+    );
+    assert_eq!(
+        page.query("#errors .error").unwrap().get_attribute("data-code").as_deref(),
+        Some("not_running")
+    );
+    // The error already shown is re-worded in the other language.
+    page.click("#lang").await;
+    assert_eq!(page.text("#errors .error-text"), "阻塞IO模型(单线程) 没有在运行,请先启动它");
     page.click("#errors button.dismiss").await;
     assert!(page.query("#errors .error").is_none());
 }

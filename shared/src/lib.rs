@@ -1,4 +1,4 @@
-//! # Kettle's wire protocol (version 2)
+//! # Kettle's wire protocol (version 3)
 //!
 //! Everything the backend and the browser say to each other is defined here, and nothing
 //! else: the backend's model servers record [`Event`]s, the recorder ships them to every viewer
@@ -23,13 +23,24 @@
 //!
 //! [`PROTOCOL_VERSION`] is sent in the first message. A viewer that sees another version should
 //! say so instead of guessing: fields may have changed meaning.
+//!
+//! ## Reasons
+//!
+//! Whenever the backend explains something — why a model stopped or cannot run, why a
+//! connection was refused or ended, why a command failed — it sends a [`Reason`]: a code and
+//! its parameters, never a sentence. The page words it in the reader's language (see
+//! [`reason`]).
 
 #![warn(missing_docs)]
+
+pub mod reason;
+
+pub use reason::{ChildExit, Reason};
 
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this crate describes. Bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest command (one WebSocket message) the backend accepts, in bytes.
 /// Larger messages close the socket with code 1009 ("message too big").
@@ -307,7 +318,7 @@ pub struct ModelInfo {
     /// Running, stopped or unavailable.
     pub state: ModelState,
     /// Why the model is unavailable or why it last stopped unexpectedly; `None` otherwise.
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
 }
 
 /// How the backend's clock relates to wall-clock time.
@@ -453,8 +464,8 @@ pub enum EventKind {
     },
     /// The model was stopped; every descriptor it held is closed.
     Stopped {
-        /// Why (for example `"stopped by a viewer"`).
-        reason: String,
+        /// Why ([`Reason::StoppedOnRequest`], or why the server gave up by itself).
+        reason: Reason,
     },
     /// A thread of the model started.
     ThreadSpawned,
@@ -468,8 +479,8 @@ pub enum EventKind {
     },
     /// The kernel woke the thread: data arrived, a connection came, a signal was sent.
     ThreadWoken {
-        /// What woke it.
-        by: String,
+        /// What woke it ([`Reason::ConnectionQueued`], [`Reason::StoppedOnRequest`]).
+        by: Reason,
     },
 
     // -- connections ----------------------------------------------------------------------------
@@ -541,8 +552,8 @@ pub enum EventKind {
     },
     /// The server refused or dropped a connection before serving it.
     Refused {
-        /// Why, in plain words.
-        reason: String,
+        /// Why (a limit reached, the kernel refusing a descriptor, a thread…).
+        reason: Reason,
     },
 
     // -- readiness (select / poll / epoll) ------------------------------------------------------
@@ -678,8 +689,8 @@ pub enum EventKind {
     ClientClosed {
         /// The echo client's id.
         client: u32,
-        /// Why, in plain words.
-        reason: String,
+        /// Why ([`Reason::ServerClosed`], [`Reason::ClosedByPage`]…).
+        reason: Reason,
     },
 
     // -- thread-per-conn, thread-pool, process-per-conn ------------------------------------------
@@ -720,8 +731,8 @@ pub enum EventKind {
     ChildReaped {
         /// The child's process id.
         pid: i32,
-        /// How it ended, in plain words (`"exit status 0"`, `"killed by signal 9"`).
-        status: String,
+        /// How it ended.
+        status: ChildExit,
     },
 
     // -- sigio ----------------------------------------------------------------------------------
@@ -878,10 +889,10 @@ pub enum ServerMsg {
     Error {
         /// The command's id, when the command could be parsed far enough to have one.
         id: Option<u64>,
-        /// A machine-readable code.
+        /// The kind of failure.
         code: ErrorCode,
-        /// A sentence for people.
-        message: String,
+        /// What exactly failed, with its parameters, for the page to word.
+        reason: Reason,
     },
 }
 
@@ -1052,9 +1063,11 @@ mod tests {
 
     #[test]
     fn server_messages_carry_a_type_tag() {
-        let msg = ServerMsg::Error { id: None, code: ErrorCode::BadRequest, message: "x".into() };
+        let msg =
+            ServerMsg::Error { id: None, code: ErrorCode::BadRequest, reason: Reason::BinaryFrame };
         let json = serde_json::to_string(&msg).unwrap();
         assert!(json.starts_with(r#"{"type":"error""#), "{json}");
         assert!(json.contains(r#""code":"bad_request""#), "{json}");
+        assert!(json.contains(r#""reason":{"code":"binary_frame"}"#), "{json}");
     }
 }

@@ -112,7 +112,7 @@ fn record_accept_failure(e: Errno, t: &Tracer) {
     let error = Some(sys_error(e));
     t.emit(None, EventKind::AcceptExit { fd: None, peer: None, error });
     if out_of_descriptors(e) {
-        let reason = format!("out of descriptors ({e}); retrying in 100 ms");
+        let reason = refused_for_descriptors(e);
         t.emit(None, EventKind::Refused { reason });
     }
 }
@@ -389,6 +389,13 @@ pub fn close_recorded(fd: OwnedFd, conn: u64, reason: CloseReason, t: &Tracer, s
     stop.untrack(&fd);
     drop(fd);
     t.emit(Some(conn), EventKind::Close { fd: raw, reason });
+}
+
+/// Why `accept` gave no connection when the process (or system) is out of descriptors, and
+/// how long the caller pauses ([`EMFILE_BACKOFF`]).
+pub fn refused_for_descriptors(e: Errno) -> kettle_shared::Reason {
+    let retry_ms = EMFILE_BACKOFF.as_millis() as u64;
+    kettle_shared::Reason::OutOfDescriptors { errno: crate::failure::errno_name(e), retry_ms }
 }
 
 #[cfg(test)]

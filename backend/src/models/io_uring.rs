@@ -63,13 +63,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use io_uring::{opcode, squeue, types, IoUring};
-use kettle_shared::{CloseReason, EventKind};
+use kettle_shared::{CloseReason, EventKind, Reason};
 use nix::errno::Errno;
 
 use super::calls::{close_reason, close_recorded, out_of_descriptors, peer_name};
 use super::calls::{prepare_connection, StampedMsg};
 use super::{upper, ModelContext, StopSignal, RECV_BYTES};
-use crate::recorder::Tracer;
+use crate::{failure::refused_by_kernel, failure::Syscall, recorder::Tracer};
 
 /// Submission queue slots.
 pub const RING_ENTRIES: u32 = 256;
@@ -87,12 +87,12 @@ const ENTER_TIMEOUT: Duration = Duration::from_millis(250);
 const STOP_WAIT: Duration = Duration::from_secs(10);
 
 /// Whether this kernel lets us use io_uring with the operations this model needs.
-pub fn probe() -> Result<(), String> {
-    let ring = IoUring::new(2).map_err(|e| format!("io_uring_setup refused: {e}"))?;
+pub fn probe() -> Result<(), Reason> {
+    let ring = IoUring::new(2).map_err(refused_by_kernel("io_uring_setup"))?;
     let mut probe = io_uring::Probe::new();
     ring.submitter()
-        .register_probe(&mut probe)
-        .map_err(|e| format!("io_uring probe refused: {e}"))?;
+        .register_probe(&mut probe) // IORING_REGISTER_PROBE
+        .map_err(refused_by_kernel("io_uring_register"))?;
     for (name, code) in [
         ("accept", opcode::Accept::CODE),
         ("recvmsg", opcode::RecvMsg::CODE),
@@ -100,7 +100,7 @@ pub fn probe() -> Result<(), String> {
         ("timeout", opcode::Timeout::CODE),
     ] {
         if !probe.is_supported(code) {
-            return Err(format!("this kernel's io_uring has no {name}"));
+            return Err(Reason::IoUringOpMissing { op: name.into() });
         }
     }
     Ok(())
@@ -143,7 +143,7 @@ struct Server<'a> {
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let t = ctx.tracer("io-uring");
     t.emit(None, EventKind::ThreadSpawned);
-    let mut ring = IoUring::new(RING_ENTRIES).context("io_uring_setup")?;
+    let mut ring = IoUring::new(RING_ENTRIES).context(Syscall("io_uring_setup"))?;
     t.count_syscalls(1);
     let mut s = Server {
         t: &t,
@@ -260,7 +260,7 @@ impl Server<'_> {
             Ok(_) => done.is_empty() && entered.elapsed() >= ENTER_TIMEOUT,
             Err(e) if e.raw_os_error() == Some(libc::ETIME) => true,
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => false,
-            Err(e) => return Err(e).context("io_uring_enter"),
+            Err(e) => return Err(e).context(Syscall("io_uring_enter")),
         };
         let completions = done.len() as u32;
         self.t.emit(None, EventKind::RingExit { completions, timed_out });
@@ -313,7 +313,7 @@ impl Server<'_> {
         if result < 0 {
             let e = Errno::from_raw(-result);
             if out_of_descriptors(e) {
-                let reason = format!("out of descriptors ({e}); retrying in 100 ms");
+                let reason = super::calls::refused_for_descriptors(e);
                 self.t.emit(None, EventKind::Refused { reason });
                 let timer = opcode::Timeout::new(&self.backoff).build().user_data(BACKOFF);
                 self.push(ring, timer, "timeout", -1, None);

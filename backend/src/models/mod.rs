@@ -146,8 +146,8 @@ pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
         .collect()
 }
 
-/// Checks whether a model can run on this machine; `Err` says why not, in plain words.
-pub type ProbeFn = fn() -> Result<(), String>;
+/// Checks whether a model can run on this machine; `Err` says why not.
+pub type ProbeFn = fn() -> Result<(), kettle_shared::Reason>;
 
 /// The probe of a model that depends on what the kernel allows (run once, when the registry is
 /// made); `None` for models that run everywhere.

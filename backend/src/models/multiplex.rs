@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use kettle_shared::{CloseReason, EventKind, ReadyFd, WaitApi};
+use kettle_shared::{CloseReason, EventKind, ReadyFd, Reason, WaitApi};
 use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, SockFlag};
 
@@ -262,7 +262,7 @@ pub trait Readiness {
     const API: WaitApi;
 
     /// Whether the call can watch `fd` at all; `Err` says why not (select: `FD_SETSIZE`).
-    fn can_watch(&self, _fd: RawFd) -> Result<(), String> {
+    fn can_watch(&self, _fd: RawFd) -> Result<(), Reason> {
         Ok(())
     }
 
@@ -286,7 +286,7 @@ pub fn serve_ready<R: Readiness>(
 ) -> anyhow::Result<()> {
     let t = ctx.tracer(thread);
     t.emit(None, EventKind::ThreadSpawned);
-    call.can_watch(ctx.listener.as_raw_fd()).map_err(anyhow::Error::msg)?;
+    call.can_watch(ctx.listener.as_raw_fd()).map_err(crate::failure::because)?;
     let mut conns: Vec<EchoConn> = Vec::new();
     let mut next_conn = 1;
     // While out of descriptors, the listener is left out of the watched set until then.
@@ -376,7 +376,8 @@ fn wait_recorded<R: Readiness>(
             }
             Err(Errno::EINTR) => continue,
             Err(e) => {
-                anyhow::bail!("{:?} failed: {e}", R::API);
+                let call = crate::failure::Syscall(crate::failure::wait_call(R::API));
+                return Err(anyhow::Error::new(e).context(call));
             }
         }
     }

@@ -64,7 +64,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};
 use std::time::{Duration, Instant};
 
-use kettle_shared::{CloseReason, EventKind};
+use kettle_shared::{CloseReason, EventKind, Reason};
 use nix::errno::Errno;
 use nix::sys::socket::SockFlag;
 
@@ -238,7 +238,7 @@ fn submit(mut conn: Box<Conn>, t: &Tracer) {
         let e = Errno::last();
         // SAFETY: glibc refused the request, so it holds no pointer to the box.
         let conn = unsafe { Box::from_raw(raw) };
-        let reason = format!("aio_read failed ({e}): glibc could not queue the read");
+        let reason = Reason::AioQueueFailed { errno: crate::failure::errno_name(e) };
         t.emit(Some(id), EventKind::Refused { reason });
         finish(conn, CloseReason::Refused, t);
         return;
@@ -411,7 +411,7 @@ fn wait_for_callbacks(shared: &Shared, t: &Tracer) {
     let (n, timeout) =
         shared.idle.wait_timeout_while(n, STOP_WAIT, |n| *n > 0).unwrap_or_else(|p| p.into_inner());
     if timeout.timed_out() {
-        let reason = format!("{} aio reads did not complete after the stop", *n);
+        let reason = Reason::AioUnfinished { count: *n as u32 };
         t.emit(None, EventKind::Refused { reason });
     }
 }

@@ -47,7 +47,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kettle_shared::{CloseReason, EventKind};
+use kettle_shared::{ChildExit, CloseReason, EventKind, Reason};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::SockFlag;
 use nix::unistd::Pid;
@@ -126,7 +126,7 @@ fn start_child(
 ) -> Option<JoinHandle<()>> {
     let cap = ctx.options.max_threads;
     if children.lock().unwrap_or_else(|p| p.into_inner()).len() >= cap {
-        refuse(fd, conn, format!("{cap} child processes already running"), t, &ctx.stop);
+        refuse(fd, conn, Reason::ProcessCapReached { limit: cap as u32 }, t, &ctx.stop);
         return None;
     }
     if !ctx.stop.track(&fd) {
@@ -147,7 +147,8 @@ fn start_child(
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {
-            refuse(fd, conn, format!("cannot create a process: {e}"), t, &ctx.stop);
+            let reason = Reason::CannotCreateProcess { errno: crate::failure::io_errno(&e) };
+            refuse(fd, conn, reason, t, &ctx.stop);
             return None;
         }
     };
@@ -173,10 +174,8 @@ fn start_child(
         Err(e) => {
             // The waiter (and with it the child handle and the descriptor) was dropped with the
             // closure: end the child here so it is not left behind.
-            t.emit(
-                Some(conn),
-                EventKind::Refused { reason: format!("cannot create a thread: {e}") },
-            );
+            let reason = Reason::CannotCreateThread { errno: crate::failure::io_errno(&e) };
+            t.emit(Some(conn), EventKind::Refused { reason });
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
             children.lock().unwrap_or_else(|p| p.into_inner()).remove(&conn);
@@ -212,8 +211,8 @@ impl Waiter {
         // reaping, so nobody signals a pid the kernel may give to another process.
         self.children.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.conn);
         let status = match child.wait() {
-            Ok(s) => describe(s),
-            Err(e) => format!("waitpid failed: {e}"),
+            Ok(s) => exit_of(s),
+            Err(e) => ChildExit::WaitFailed { errno: crate::failure::io_errno(&e) },
         };
         t.emit(Some(self.conn), EventKind::ChildReaped { pid: self.pid, status });
         if let Some(fd) = self.fd.take() {
@@ -223,13 +222,17 @@ impl Waiter {
 }
 // kettle:code-end ppc-waiter
 
-/// `"exit status 0"` or `"killed by signal 9"`.
-fn describe(status: std::process::ExitStatus) -> String {
+/// How `waitpid` says the child ended: its exit status, or the signal that killed it.
+fn exit_of(status: std::process::ExitStatus) -> ChildExit {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit status {code}"),
-        (None, Some(sig)) => format!("killed by signal {sig}"),
-        _ => status.to_string(),
+        (Some(code), _) => ChildExit::Exited { code },
+        (None, Some(signo)) => {
+            let name = Signal::try_from(signo).map(|s| s.as_str().to_owned()).unwrap_or_default();
+            ChildExit::Killed { signo, name }
+        }
+        // Stopped or continued: `wait` reports neither for a child it reaps.
+        _ => ChildExit::Exited { code: -1 },
     }
 }
 

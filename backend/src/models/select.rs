@@ -51,7 +51,7 @@
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use kettle_shared::{ReadyFd, WaitApi};
+use kettle_shared::{ReadyFd, Reason, WaitApi};
 use nix::sys::select::{select, FdSet, FD_SETSIZE};
 use nix::sys::time::TimeVal;
 
@@ -69,11 +69,9 @@ struct Select;
 impl Readiness for Select {
     const API: WaitApi = WaitApi::Select;
 
-    fn can_watch(&self, fd: RawFd) -> Result<(), String> {
+    fn can_watch(&self, fd: RawFd) -> Result<(), Reason> {
         if fd < 0 || fd as usize >= FD_SETSIZE {
-            return Err(format!(
-                "descriptor {fd} is beyond FD_SETSIZE ({FD_SETSIZE}): select cannot watch it"
-            ));
+            return Err(Reason::AboveFdSetSize { fd, limit: FD_SETSIZE as u32 });
         }
         Ok(())
     }

@@ -64,7 +64,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use kettle_shared::{CloseReason, EventKind};
+use kettle_shared::{CloseReason, EventKind, Reason};
 use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, SockFlag};
 
@@ -72,7 +72,7 @@ use super::calls::{accept_recorded, close_reason, close_recorded, out_of_descrip
 use super::calls::{prepare_connection, recv_recorded, send_recorded, EMFILE_BACKOFF};
 use super::{upper, ModelContext, StopSignal, RECV_BYTES};
 use crate::clock::clock;
-use crate::recorder::Tracer;
+use crate::{failure::Syscall, recorder::Tracer};
 
 /// Bytes of reply a connection may have waiting for a slow reader before it is not read.
 pub const OUTPUT_BOUND: usize = 64 * 1024;
@@ -206,7 +206,7 @@ fn establish_handler(signo: libc::c_int, t: &Tracer) -> anyhow::Result<()> {
     // SAFETY: a valid action whose handler only touches atomics in a const thread-local and
     // reads a clock; the old action is not wanted.
     let rc = unsafe { libc::sigaction(signo, &action, std::ptr::null_mut()) };
-    Errno::result(rc).with_context(|| format!("sigaction({signo})"))?;
+    Errno::result(rc).context(Syscall("sigaction"))?;
     t.count_syscalls(1);
     t.emit(None, EventKind::SignalHandler { signo, name: signal_name(signo) });
     Ok(())
@@ -302,7 +302,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let signo = rt_signal();
     establish_handler(signo, &t)?;
     establish_handler(libc::SIGIO, &t)?;
-    unblock_signals().context("pthread_sigmask")?;
+    unblock_signals().context(Syscall("pthread_sigmask"))?;
     let mut s = Server {
         t: &t,
         stop: &ctx.stop,
@@ -315,7 +315,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
         units: 0,
         last_report: Instant::now(),
     };
-    own_signals(s.listener, s.tid, signo, &t).context("fcntl on the listener")?;
+    own_signals(s.listener, s.tid, signo, &t).context(Syscall("fcntl"))?;
     // Connections that were already waiting will not be signalled.
     s.accept_all();
     while !ctx.stop.is_stopped() {
@@ -449,7 +449,8 @@ impl Server<'_> {
         prepare_connection(&fd);
         let raw = fd.as_raw_fd();
         if let Err(e) = own_signals(raw, self.tid, self.signo, self.t) {
-            self.t.emit(Some(id), EventKind::Refused { reason: format!("fcntl: {e}") });
+            let reason = Reason::SyscallFailed { call: "fcntl".into(), errno: format!("{e:?}") };
+            self.t.emit(Some(id), EventKind::Refused { reason });
             close_recorded(fd, id, CloseReason::Error, self.t, self.stop);
             return;
         }

@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use kettle_shared::{CloseReason, EventKind};
+use kettle_shared::{CloseReason, EventKind, Reason};
 use nix::sys::socket::SockFlag;
 
 use super::blocking::serve_connection;
@@ -88,7 +88,7 @@ fn start_worker(
 ) -> Option<JoinHandle<()>> {
     let cap = ctx.options.max_threads;
     if live.load(Ordering::Acquire) >= cap {
-        refuse(fd, conn, format!("{cap} connection threads already running"), t, &ctx.stop);
+        refuse(fd, conn, Reason::ThreadCapReached { limit: cap as u32 }, t, &ctx.stop);
         return None;
     }
     // Counted before the thread runs, so a burst of clients cannot overshoot the cap.
@@ -117,7 +117,8 @@ fn start_worker(
             live.fetch_sub(1, Ordering::AcqRel);
             let fd = handoff.lock().unwrap_or_else(|p| p.into_inner()).take();
             if let Some(fd) = fd {
-                refuse(fd, conn, format!("cannot create a thread: {e}"), t, &ctx.stop);
+                let reason = Reason::CannotCreateThread { errno: crate::failure::io_errno(&e) };
+                refuse(fd, conn, reason, t, &ctx.stop);
             }
             None
         }
@@ -155,7 +156,7 @@ impl Worker {
 // kettle:code-end tpc-worker
 
 /// Records why a connection is not served, and closes it.
-pub(crate) fn refuse(fd: OwnedFd, conn: u64, reason: String, t: &Tracer, stop: &StopSignal) {
+pub(crate) fn refuse(fd: OwnedFd, conn: u64, reason: Reason, t: &Tracer, stop: &StopSignal) {
     t.emit(Some(conn), EventKind::Refused { reason });
     close_recorded(fd, conn, CloseReason::Refused, t, stop);
 }

@@ -41,7 +41,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use kettle_shared::{CloseReason, EventKind};
+use kettle_shared::{CloseReason, EventKind, Reason};
 use nix::sys::socket::SockFlag;
 
 use super::blocking::serve_connection;
@@ -82,7 +82,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let workers = start_workers(&ctx, &queue, &tracer);
     if workers.is_empty() {
         tracer.emit(None, EventKind::ThreadExited);
-        anyhow::bail!("no worker thread could be created");
+        return Err(crate::failure::because(Reason::NoWorkers));
     }
     let capacity = ctx.options.pool_queue;
     let mut next_conn = 1;
@@ -134,7 +134,13 @@ fn start_workers(ctx: &ModelContext, queue: &Arc<Queue>, t: &Tracer) -> Vec<Join
         {
             Ok(h) => workers.push(h),
             Err(e) => {
-                t.emit(None, EventKind::Refused { reason: format!("cannot create {name}: {e}") })
+                let errno = crate::failure::io_errno(&e);
+                t.emit(
+                    None,
+                    EventKind::Refused {
+                        reason: Reason::CannotCreateWorker { worker: n as u32, errno },
+                    },
+                )
             }
         }
     }
@@ -147,7 +153,7 @@ fn enqueue(queue: &Queue, fd: OwnedFd, conn: u64, capacity: usize, t: &Tracer, s
     let mut items = queue.lock();
     if items.len() >= capacity {
         drop(items);
-        refuse(fd, conn, format!("the queue is full ({capacity} connections wait)"), t, stop);
+        refuse(fd, conn, Reason::QueueFull { capacity: capacity as u32 }, t, stop);
         return;
     }
     let raw = fd.as_raw_fd();
@@ -200,8 +206,9 @@ impl Worker {
             }
             t.emit(None, EventKind::ThreadBlocked { on: "queue".into() });
             items = self.queue.ready.wait(items).unwrap_or_else(|p| p.into_inner());
-            let by = if self.stop.is_stopped() { "stop" } else { "a queued connection" };
-            t.emit(None, EventKind::ThreadWoken { by: by.into() });
+            let stopping = self.stop.is_stopped();
+            let by = if stopping { Reason::StoppedOnRequest } else { Reason::ConnectionQueued };
+            t.emit(None, EventKind::ThreadWoken { by });
         }
     }
 }

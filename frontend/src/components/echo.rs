@@ -8,7 +8,7 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
-use crate::i18n::{t, tf, Key, Lang};
+use crate::i18n::{catalogue, t, tf, Key, Lang};
 use crate::state::{Action, ClientStatus, ClosedReason, EchoClient};
 
 /// Properties: the page state.
@@ -54,7 +54,7 @@ pub fn EchoPanel(props: &EchoProps) -> Html {
                 <select id="echo-model" ref={select_ref} disabled={running.is_empty()}>
                     { for running.iter().map(|m| html! {
                         <option value={m.id.clone()} selected={preferred.as_deref() == Some(m.id.as_str())}>
-                            { match lang { Lang::En => &m.title, Lang::Zh => &m.title_zh } }
+                            { catalogue(lang, &m.title, &m.title_zh) }
                         </option>
                     }) }
                 </select>
@@ -87,9 +87,9 @@ fn status_line(client: &EchoClient, lang: Lang) -> (&'static str, String) {
         ClientStatus::Accepted => ("accepted", t(lang, Key::ClientAccepted).to_owned()),
         ClientStatus::Closed(reason) => {
             let why = match reason {
-                ClosedReason::Relay(r) => r.as_str(),
-                ClosedReason::ByYou => t(lang, Key::ClosedByYou),
-                ClosedReason::ConnectionLost => t(lang, Key::KettleConnectionLost),
+                ClosedReason::Relay(r) => crate::reasons::reason(lang, r),
+                ClosedReason::ByYou => t(lang, Key::ClosedByYou).to_owned(),
+                ClosedReason::ConnectionLost => t(lang, Key::KettleConnectionLost).to_owned(),
             };
             ("closed", tf(lang, Key::ClientClosed, &[&why]))
         }

@@ -4,7 +4,9 @@ use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
 use crate::i18n::{t, Key};
+use crate::reasons::{error_detail, error_note};
 use crate::state::Action;
+use crate::state::Problem;
 
 /// Properties: the page state.
 #[derive(Properties, PartialEq, Debug)]
@@ -14,6 +16,9 @@ pub struct ErrorListProps {
 }
 
 /// `div#errors` (hidden when empty) with `div.error > span.error-text + button.dismiss`.
+/// Each error is worded in the current language when drawn; `data-code` holds the protocol's
+/// error code (`not_running`…, or `page` for the page's own problems) and `data-detail` the
+/// machine's own English words, when there are any, for developer tools.
 #[component]
 pub fn ErrorList(props: &ErrorListProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
@@ -24,9 +29,17 @@ pub fn ErrorList(props: &ErrorListProps) -> Html {
             { for errors.iter().map(|e| {
                 let key = e.key;
                 let dismiss = ctx.dispatch.reform(move |_: MouseEvent| Action::DismissError(key));
+                let code = match &e.problem {
+                    Problem::Backend { code, .. } => serde_json::to_value(code)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    Problem::NotConnected | Problem::Garbled(_) => "page".to_owned(),
+                };
                 html! {
-                    <div class="error" key={key} data-key={key.to_string()}>
-                        <span class="error-text">{ &e.text }</span>
+                    <div class="error" key={key} data-key={key.to_string()} data-code={code}
+                        data-detail={error_detail(e).map(str::to_owned)}>
+                        <span class="error-text">{ error_note(lang, e) }</span>
                         <button class="dismiss" onclick={dismiss}>{ t(lang, Key::Dismiss) }</button>
                     </div>
                 }

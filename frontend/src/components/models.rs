@@ -4,7 +4,8 @@ use kettle_shared::{Command, ModelInfo, ModelState};
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
-use crate::i18n::{model_state, model_state_id, t, tf, Key, Lang};
+use crate::i18n::{catalogue, model_state, model_state_id, t, tf, Key, Lang};
+use crate::reasons::reason_code;
 use crate::state::Action;
 
 /// Properties: the page state.
@@ -20,10 +21,7 @@ fn figure_name(model: &ModelInfo, lang: Lang) -> String {
 }
 
 fn title(model: &ModelInfo, lang: Lang) -> &str {
-    match lang {
-        Lang::En => &model.title,
-        Lang::Zh => &model.title_zh,
-    }
+    catalogue(lang, &model.title, &model.title_zh)
 }
 
 /// `ul#model-list > li[data-model]` with `.title`, `.figure`, `.port`, `.state[data-state]`,
@@ -72,7 +70,9 @@ pub fn ModelList(props: &ModelsProps) -> Html {
                 <span class="figure">{ figure_name(m, lang) }</span>
                 <span class="port">{ port }</span>
                 <span class="state" data-state={model_state_id(m.state)}>{ model_state(lang, m.state) }</span>
-                { for m.reason.as_ref().map(|r| html! { <span class="reason">{ r }</span> }) }
+                { for m.reason.as_ref().map(|r| html! {
+                    <span class="reason" data-reason={reason_code(r)}>{ crate::reasons::reason(lang, r) }</span>
+                }) }
                 { button }
             </li>
         }
@@ -93,10 +93,8 @@ pub fn Lesson(props: &ModelsProps) -> Html {
     let body = match state.selected_model() {
         None => html! { <p>{ t(lang, Key::NoModelSelected) }</p> },
         Some(m) => {
-            let lesson = kettle_shared::model(&m.id).map(|d| match lang {
-                Lang::En => d.lesson,
-                Lang::Zh => d.lesson_zh,
-            });
+            let lesson =
+                kettle_shared::model(&m.id).map(|d| catalogue(lang, d.lesson, d.lesson_zh));
             html! {
                 <>
                     <h3>{ title(m, lang) }<span class="figure">{ format!(" · {}", figure_name(m, lang)) }</span></h3>

@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn test_children_come_and_go() {
-        let status = "exit status 0".to_string();
+        let status = kettle_shared::ChildExit::Exited { code: 0 };
         let events = deque(vec![
             ev(1, 1, 1, EventKind::ChildSpawned { pid: 42, fd: 5 }),
             ev(2, 2, 1, EventKind::ChildReaped { pid: 42, status }),

@@ -1,0 +1,289 @@
+//! Why something happened, as a code with parameters — never as a sentence.
+//!
+//! The backend explains itself in many places: why a model stopped or cannot run, why a
+//! connection was refused, why an echo client's connection ended, why a command failed. Each
+//! explanation is a [`Reason`]: a `"code"` naming the case in `snake_case` and the values that
+//! make it concrete (an errno name, a descriptor, a limit, a model id). The page turns it into
+//! a sentence in the reader's language, so no English written by the backend ever reaches a
+//! Chinese page. Names from the man pages — system calls, errno names (`EMFILE`), signal names
+//! — are parameters and stay as they are in every language.
+//!
+//! On the wire a reason is one JSON object:
+//!
+//! ```json
+//! {"code":"out_of_descriptors","errno":"EMFILE","retry_ms":100}
+//! {"code":"queue_full","capacity":8}
+//! {"code":"stopped_on_request"}
+//! ```
+//!
+//! A new case is a new variant (and a [`crate::PROTOCOL_VERSION`] bump); the page's tests fail
+//! until it has words for it in both languages.
+
+use serde::{Deserialize, Serialize};
+
+/// Why something happened. See the module documentation for the wire format.
+///
+/// `errno` fields hold the symbolic name of the kernel's error as `errno(3)` lists it
+/// (`"EMFILE"`, `"EAGAIN"`); `call` fields the name of a system call as its man page spells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Reason {
+    // -- why a model stopped ([`crate::EventKind::Stopped`], [`crate::ModelInfo::reason`]) ------
+    /// A viewer (or the command line) asked for the stop.
+    StoppedOnRequest,
+    /// The model's server function returned although nobody asked it to stop.
+    ServerReturned,
+    /// A system call failed and the server gave up.
+    SyscallFailed {
+        /// The call, as in its man page (`"epoll_wait"`, `"fcntl"`).
+        call: String,
+        /// What it returned.
+        errno: String,
+    },
+    /// The server failed for a reason that names no system call.
+    ServerFailed {
+        /// The kernel's error, when there was one.
+        errno: Option<String>,
+    },
+    /// A thread of the model panicked: a bug in Kettle, reported on the backend's terminal.
+    Panicked {
+        /// The thread's name (`"model-blocking"`).
+        thread: String,
+    },
+    /// The thread pool could not create a single worker, so it cannot serve anyone.
+    NoWorkers,
+
+    // -- why a sleeping thread woke ([`crate::EventKind::ThreadWoken`]; also a stop) ---------
+    /// A connection was put in the thread pool's queue, and the worker woke to take it.
+    ConnectionQueued,
+
+    // -- why a model cannot run or start ([`crate::ModelState::Unavailable`], start errors) ---
+    /// The kernel refused a system call the model needs (`io_uring_setup` when io_uring is
+    /// disabled or forbidden by a seccomp filter).
+    KernelRefused {
+        /// The call.
+        call: String,
+        /// What it returned (`"EPERM"`, `"ENOSYS"`).
+        errno: String,
+    },
+    /// This kernel's io_uring lacks an operation the model uses (`IORING_OP_*`).
+    IoUringOpMissing {
+        /// The operation (`"accept"`, `"recvmsg"`).
+        op: String,
+    },
+    /// The model's listening socket could not be bound (`bind`/`listen` failed).
+    CannotListen {
+        /// The port asked for; 0 means any.
+        port: u16,
+        /// What the kernel said (`"EADDRINUSE"`).
+        errno: String,
+    },
+
+    // -- why a connection was refused ([`crate::EventKind::Refused`]) ----------------------------
+    /// `accept` failed for want of descriptors; the server pauses before trying again.
+    OutOfDescriptors {
+        /// `"EMFILE"` (this process) or `"ENFILE"` (the whole system).
+        errno: String,
+        /// How long the server waits before it accepts again, in milliseconds.
+        retry_ms: u64,
+    },
+    /// `select` cannot watch a descriptor this large: its bitmaps stop at `FD_SETSIZE`.
+    AboveFdSetSize {
+        /// The descriptor.
+        fd: i32,
+        /// `FD_SETSIZE` (1024).
+        limit: u32,
+    },
+    /// A thread per connection: the cap on connection threads is reached.
+    ThreadCapReached {
+        /// Connection threads running (the cap).
+        limit: u32,
+    },
+    /// A process per connection: the cap on child processes is reached.
+    ProcessCapReached {
+        /// Children running (the cap).
+        limit: u32,
+    },
+    /// The thread pool's queue is full.
+    QueueFull {
+        /// Connections the queue holds.
+        capacity: u32,
+    },
+    /// The kernel would not create a thread for the connection (`clone`/`pthread_create`).
+    CannotCreateThread {
+        /// What it said (`"EAGAIN"`).
+        errno: String,
+    },
+    /// The kernel would not create one of the pool's workers; the pool runs smaller.
+    CannotCreateWorker {
+        /// Which worker (1, 2…).
+        worker: u32,
+        /// What it said.
+        errno: String,
+    },
+    /// The kernel would not create a child process for the connection (`fork`/`exec`).
+    CannotCreateProcess {
+        /// What it said.
+        errno: String,
+    },
+    /// `aio_read` failed: glibc could not queue the read.
+    AioQueueFailed {
+        /// What it returned.
+        errno: String,
+    },
+    /// After a stop, some `aio_read` requests had still not completed when the model gave up
+    /// waiting for them.
+    AioUnfinished {
+        /// How many.
+        count: u32,
+    },
+
+    // -- why an echo client's connection ended ([`crate::EventKind::ClientClosed`]) -------------
+    /// The model's server closed the connection (the relay's `recv` returned 0).
+    ServerClosed,
+    /// The page closed the echo client.
+    ClosedByPage,
+    /// The page's WebSocket ended, so the relay closed the page's echo clients.
+    PageWentAway,
+    /// The connection failed (`ECONNRESET`…).
+    ConnectionError {
+        /// What the kernel said.
+        errno: String,
+    },
+
+    // -- why a command failed ([`crate::ServerMsg::Error`]) -------------------------------------
+    /// No model has this id.
+    NoSuchModel {
+        /// The id asked for.
+        model: String,
+    },
+    /// This viewer has no echo client with this id.
+    NoSuchClient {
+        /// The id asked for.
+        client: u32,
+    },
+    /// The model must be running for this command.
+    NotRunning {
+        /// The model.
+        model: String,
+    },
+    /// One viewer may have only so many echo clients.
+    TooManyClients {
+        /// [`crate::MAX_ECHO_CLIENTS_PER_VIEWER`].
+        limit: u32,
+    },
+    /// The echo line is too long.
+    LineTooLong {
+        /// [`crate::MAX_ECHO_TEXT_BYTES`].
+        limit: u32,
+    },
+    /// The echo client's connection has already ended.
+    ClientAlreadyClosed {
+        /// The echo client.
+        client: u32,
+    },
+    /// The relay's `connect` to the model failed.
+    ConnectFailed {
+        /// The model.
+        model: String,
+        /// The address it listens on.
+        addr: String,
+        /// What the kernel said (`"ECONNREFUSED"`).
+        errno: String,
+    },
+    /// The relay's `connect` to the model did not finish in time.
+    ConnectTimedOut {
+        /// The model.
+        model: String,
+        /// The address it listens on.
+        addr: String,
+        /// How long the relay waited, in milliseconds.
+        after_ms: u64,
+    },
+    /// Sending the echo line failed.
+    SendFailed {
+        /// The echo client.
+        client: u32,
+        /// What the kernel said (`"EPIPE"`).
+        errno: String,
+    },
+    /// The line could not even be buffered: the server has not read for this long.
+    SendTimedOut {
+        /// The echo client.
+        client: u32,
+        /// How long the relay waited, in milliseconds.
+        after_ms: u64,
+    },
+    /// Commands are JSON text frames; a binary frame came.
+    BinaryFrame,
+    /// The command's `op` is not one this protocol knows.
+    UnknownOp {
+        /// The op sent.
+        op: String,
+        /// The ops the protocol knows.
+        known: Vec<String>,
+    },
+    /// The message is not a command (bad JSON, a missing or mistyped field).
+    NotACommand {
+        /// The JSON parser's own words (English), for people debugging a client by hand; the
+        /// page does not show them.
+        detail: String,
+    },
+    /// The `Host` header names another server (HTTP 403).
+    HostNotAllowed {
+        /// The header's value.
+        host: String,
+    },
+    /// The `Origin` header names a page that may not command this server (HTTP 403).
+    OriginNotAllowed {
+        /// The header's value.
+        origin: String,
+    },
+}
+
+/// How a child process ended, as `waitpid(2)` reported it
+/// ([`crate::EventKind::ChildReaped`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "how", rename_all = "snake_case")]
+pub enum ChildExit {
+    /// It called `exit` (`WIFEXITED`).
+    Exited {
+        /// Its exit status (`WEXITSTATUS`).
+        code: i32,
+    },
+    /// A signal ended it (`WIFSIGNALED`).
+    Killed {
+        /// The signal number (`WTERMSIG`).
+        signo: i32,
+        /// Its name (`"SIGKILL"`), when it has one.
+        name: String,
+    },
+    /// `waitpid` itself failed.
+    WaitFailed {
+        /// What it returned.
+        errno: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_is_one_object_tagged_with_its_code() {
+        let r = Reason::OutOfDescriptors { errno: "EMFILE".into(), retry_ms: 100 };
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(json, r#"{"code":"out_of_descriptors","errno":"EMFILE","retry_ms":100}"#);
+        assert_eq!(serde_json::from_str::<Reason>(&json).unwrap(), r);
+        assert_eq!(
+            serde_json::to_string(&Reason::StoppedOnRequest).unwrap(),
+            r#"{"code":"stopped_on_request"}"#
+        );
+    }
+
+    #[test]
+    fn a_child_exit_says_how() {
+        let json = serde_json::to_string(&ChildExit::Killed { signo: 9, name: "SIGKILL".into() });
+        assert_eq!(json.unwrap(), r#"{"how":"killed","signo":9,"name":"SIGKILL"}"#);
+    }
+}
