@@ -6,7 +6,9 @@
 //!   events and figure steps), [`timeline`] (lanes, calls matched to returns, the two phases),
 //!   [`figures`] (one module per Stevens figure, and their layout), [`compare`] (Fig. 6.6's
 //!   state), [`labels`] (what each step says), [`playback`] (slow-motion timing), [`format`],
-//!   [`i18n`] (every string, both languages), [`decode`], [`threads`] (CPU share per thread);
+//!   [`i18n`] (every string, both languages), [`decode`], [`threads`] (CPU share per thread),
+//!   [`view`] (which panel the figure column shows), [`story`] (the kettle story's cases and
+//!   their models), [`link`] (the address that restores the page);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
 
 pub mod compare;
@@ -16,11 +18,14 @@ pub mod figures;
 pub mod format;
 pub mod i18n;
 pub mod labels;
+pub mod link;
 pub mod playback;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod story;
 pub mod threads;
 pub mod timeline;
+pub mod view;
 
 pub use components::app::{App, AppProps};

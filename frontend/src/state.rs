@@ -243,6 +243,8 @@ pub enum Action {
     // -- time travel ----------------------------------------------------------------------
 
     // -- views and links ------------------------------------------------------------------
+    /// Show this panel in the figure column (a tab, or a story case's model link).
+    SetView(crate::view::View),
 
     // -- the guided tour ------------------------------------------------------------------
 }
@@ -294,6 +296,11 @@ pub struct State {
     /// Changes whenever `outbox` gets new commands.
     pub outbox_gen: u64,
     // -- views and links ------------------------------------------------------------------
+    /// The panel the figure column shows.
+    pub view: crate::view::View,
+    /// The guided tour's step a link asked for (`tour=N`), kept for the tour to start from and
+    /// written back into the link.
+    pub link_tour: Option<usize>,
 
     // -- the guided tour ------------------------------------------------------------------
 }
@@ -625,6 +632,7 @@ impl State {
             // -- time travel ------------------------------------------------------------------
 
             // -- views and links --------------------------------------------------------------
+            Action::SetView(view) => self.view = view,
 
             // -- the guided tour --------------------------------------------------------------
         }
