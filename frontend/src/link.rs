@@ -226,7 +226,10 @@ mod tests {
             lang: Some(Lang::Zh),
             compare: ids(&["blocking", "select"]),
         };
-        assert_eq!(link.to_query(), "?model=epoll&view=figure&speed=4&lang=zh&compare=blocking,select");
+        assert_eq!(
+            link.to_query(),
+            "?model=epoll&view=figure&speed=4&lang=zh&compare=blocking,select"
+        );
     }
 
     #[test]
@@ -248,13 +251,16 @@ mod tests {
     fn odd_but_harmless_input_is_read_as_meant() {
         // Encoded commas and spaces, `+` for a space, a repeated key, unknown and repeated
         // models in the comparison.
-        let link = Link::parse("?compare=blocking%2C+select,epoll,select,nope&lang=zh-CN&speed=1&speed=x");
+        let link =
+            Link::parse("?compare=blocking%2C+select,epoll,select,nope&lang=zh-CN&speed=1&speed=x");
         assert_eq!(link.compare, ids(&["blocking", "select", "epoll"]));
         assert_eq!(link.lang, Some(Lang::Zh));
         assert_eq!(link.speed, Some(1), "the readable value stays");
         assert_eq!(Link::parse("compare=").compare, ids(&[]), "none ticked");
         assert_eq!(Link::parse("model=%E2%9C%93").model, None);
-        for junk in ["%", "%zz", "?&&&", "model=%FF%FE", "\u{0}=\u{0}", "tour=99999999999999999999999"] {
+        for junk in
+            ["%", "%zz", "?&&&", "model=%FF%FE", "\u{0}=\u{0}", "tour=99999999999999999999999"]
+        {
             let _ = Link::parse(junk);
         }
     }
@@ -313,6 +319,10 @@ mod tests {
         let listed = start.clone().reduce(hello(&["blocking", "select"]));
         assert_eq!(listed.selected.as_deref(), Some("select"));
         let missing = start.reduce(hello(&["blocking", "epoll"]));
-        assert_eq!(missing.selected.as_deref(), Some("blocking"), "the first model, as without a link");
+        assert_eq!(
+            missing.selected.as_deref(),
+            Some("blocking"),
+            "the first model, as without a link"
+        );
     }
 }

@@ -245,7 +245,6 @@ pub enum Action {
     // -- views and links ------------------------------------------------------------------
     /// Show this panel in the figure column (a tab, or a story case's model link).
     SetView(crate::view::View),
-
     // -- the guided tour ------------------------------------------------------------------
 }
 
@@ -301,7 +300,6 @@ pub struct State {
     /// The guided tour's step a link asked for (`tour=N`), kept for the tour to start from and
     /// written back into the link.
     pub link_tour: Option<usize>,
-
     // -- the guided tour ------------------------------------------------------------------
 }
 
@@ -633,7 +631,6 @@ impl State {
 
             // -- views and links --------------------------------------------------------------
             Action::SetView(view) => self.view = view,
-
             // -- the guided tour --------------------------------------------------------------
         }
     }

@@ -59,7 +59,9 @@ impl Case {
     /// The models that act the case out, in the catalogue's order.
     pub fn models(self) -> &'static [&'static str] {
         match self {
-            Case::SyncBlocking => &["blocking", "thread-per-conn", "process-per-conn", "thread-pool"],
+            Case::SyncBlocking => {
+                &["blocking", "thread-per-conn", "process-per-conn", "thread-pool"]
+            }
             Case::SyncNonblocking => &["nonblocking"],
             Case::AsyncBlocking => &["select", "poll", "epoll", "epoll-et", "reactor"],
             Case::AsyncNonblocking => &["sigio", "io-uring", "posix-aio"],
@@ -142,6 +144,9 @@ mod tests {
         assert_eq!(named(Case::SyncNonblocking), (false, false));
         assert_eq!(named(Case::AsyncNonblocking), (true, false));
         let ids: Vec<&str> = Case::ALL.iter().map(|c| c.id()).collect();
-        assert_eq!(ids, ["sync-blocking", "async-blocking", "sync-nonblocking", "async-nonblocking"]);
+        assert_eq!(
+            ids,
+            ["sync-blocking", "async-blocking", "sync-nonblocking", "async-nonblocking"]
+        );
     }
 }

@@ -10,6 +10,8 @@ pub mod figure_view;
 pub mod header;
 pub mod models;
 pub mod playback_bar;
+pub mod story_view;
+pub mod views;
 
 use yew::prelude::*;
 
