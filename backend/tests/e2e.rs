@@ -681,7 +681,7 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
     wait_js(&c, "select's figure", "document.querySelector(\"#figure[data-model='select']\")")
         .await;
     wait_js(&c, "speed 3 chosen", "document.querySelector('#speed').value === '3' && document.querySelector('#speed option:checked').value === '3'").await;
-    assert_eq!(text_of(&c, "document.querySelector('#playback').dataset.speed").await, "1/1000");
+    assert_eq!(text_of(&c, "document.querySelector('#playback').dataset.speed").await, "1/1 000");
     assert_eq!(text_of(&c, "document.documentElement.lang").await, "zh-CN");
     assert_eq!(text_of(&c, "document.querySelector('#lang').textContent").await, "English");
 
@@ -738,6 +738,20 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
         let png = c.find(Locator::Css("#story")).await.unwrap().screenshot().await.unwrap();
         std::fs::write(dir.join("story.png"), png).unwrap();
     }
+    // The same panel in Chinese fits too.
+    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+    wait_js(&c, "Chinese", "document.documentElement.lang === 'zh-CN'").await;
+    let problems = layout_problems(&c).await;
+    assert!(problems.is_empty(), "the story in Chinese at 1280×720:\n{}", problems.join("\n"));
+    let posix_on_screen = "document.querySelector('#story .story-posix').getBoundingClientRect().bottom <= innerHeight";
+    assert_eq!(text_of(&c, posix_on_screen).await, "true", "the whole story fits 1280×720");
+    if let Some(dir) = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from) {
+        c.execute("document.activeElement.blur();", vec![]).await.unwrap();
+        let png = c.find(Locator::Css("#story")).await.unwrap().screenshot().await.unwrap();
+        std::fs::write(dir.join("story.zh.png"), png).unwrap();
+    }
+    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+    wait_js(&c, "English again", "document.documentElement.lang === 'en'").await;
     // Presenter mode keeps the view.
     c.execute("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: 'f', bubbles: true}));", vec![]).await.unwrap();
     wait_js(&c, "the story in presenter mode", "document.querySelector('main.layout.presenter #story [data-case][data-active]') && !document.querySelector('#model-list')").await;

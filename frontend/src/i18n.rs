@@ -262,12 +262,12 @@ table! {
     ViewStory => "The kettle story", "烧水的故事";
     StoryTitle => "The kettle story: Lao Zhang boils water", "烧水的故事:老张烧开水";
     StoryIntro =>
-        "Kettle is named after this story. Two kettles — an ordinary one that stays silent, a whistling one that calls out when the water boils — and two places to wait. Click a model to watch it act its case out.",
-        "Kettle 的名字就来自这个故事。两种水壶——普通水壶开了也不出声,响水壶水一开就会叫——和两种等法。点一个模型,看它把这种情形演出来。";
+        "Kettle is named after this story. Click a model to watch it act its case out.",
+        "Kettle 的名字就来自这个故事。点一个模型,看它把这种情形演出来。";
     StorySync => "synchronous: he checks the kettle himself", "同步:水开没开,他自己去看";
     StoryAsync => "asynchronous: the kettle tells him", "异步:水开了,水壶告诉他";
-    StoryBlocking => "blocking: stays in the kitchen", "阻塞:守在厨房";
-    StoryNonblocking => "non-blocking: watches TV", "非阻塞:去客厅看电视";
+    StoryBlocking => "blocking: he stays in the kitchen", "阻塞:他守在厨房";
+    StoryNonblocking => "non-blocking: he watches TV in the living room", "非阻塞:他去客厅看电视";
     StoryCaseSyncBlocking => "synchronous blocking", "同步阻塞";
     StoryCaseAsyncBlocking => "asynchronous blocking", "异步阻塞";
     StoryCaseSyncNonblocking => "synchronous non-blocking", "同步非阻塞";
@@ -299,7 +299,7 @@ table! {
     StoryActedBy => "acted out by", "演示这一情形的模型";
     StoryShowModel => "show {0} in the figure", "在示意图中查看 {0}";
     StoryPosix =>
-        "Here the story and POSIX disagree: in Stevens' terms (§6.2) only Fig. 6.5's model — io_uring, aio — is asynchronous I/O, select and epoll are \"blocking in select\", signal-driven I/O stays synchronous because recv still copies the data while the thread waits, and a thread asleep beside a whistling kettle is how signal-driven I/O could be used (sigwait), not what Kettle's sigio model does.",
+        "Here the story and POSIX disagree: in Stevens' terms (§6.2) only Fig. 6.5's model — io_uring, aio — is asynchronous I/O, select and epoll are “blocking in select”, signal-driven I/O stays synchronous because recv still copies the data while the thread waits, and a thread asleep beside a whistling kettle is how signal-driven I/O could be used (sigwait), not what Kettle's sigio model does.",
         "这里故事与 POSIX 的说法不同:按 Stevens(§6.2)的定义,只有图 6.5 的模型(io_uring、aio)才是异步 IO,select 和 epoll 是“阻塞在 select 上”,信号驱动 IO 仍是同步的,因为 recv 拷贝数据时线程还在等待;而睡在响水壶旁边等它叫的线程,是信号驱动 IO 可能的一种用法(sigwait),并不是 Kettle 的 sigio 模型的做法。";
 
     // -- the guided tour -------------------------------------------------------------------

@@ -80,7 +80,6 @@ pub fn StoryView(props: &StoryProps) -> Html {
             <h2>{ t(lang, Key::StoryTitle) }</h2>
             <p class="story-intro">{ t(lang, Key::StoryIntro) }</p>
             <div class="story-grid">
-                <span class="story-corner"></span>
                 <div class="story-head story-col">{ t(lang, Key::StorySync) }</div>
                 <div class="story-head story-col">{ t(lang, Key::StoryAsync) }</div>
                 <div class="story-head story-row">{ t(lang, Key::StoryBlocking) }</div>
