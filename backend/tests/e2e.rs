@@ -211,6 +211,22 @@ async fn wait_running(c: &Client, id: &str) {
     .await;
 }
 
+/// Shows a view of the figure column through its tab (`figure`, `compare`, `story`).
+async fn show_view(c: &Client, view: &str) {
+    c.find(Locator::Css(&format!("#views [data-view='{view}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        c,
+        &format!("the {view} view"),
+        &format!("document.querySelector(\"main[data-view='{view}'] #views [data-view='{view}'][data-active]\")"),
+    )
+    .await;
+}
+
 async fn select_model(c: &Client, id: &str) {
     c.execute(
         &format!("document.querySelector(\"#model-list li[data-model='{id}']\").click()"),
@@ -562,6 +578,7 @@ async fn one_line_compares_blocking_select_sigio_and_io_uring_side_by_side() {
     }
     // Frame times from now on (the figure keeps playing while the comparison is drawn).
     c.execute("window.__frames = []; let last = performance.now(); const f = t => { window.__frames.push(t - last); last = t; requestAnimationFrame(f); }; requestAnimationFrame(f);", vec![]).await.unwrap();
+    show_view(&c, "compare").await;
     wait_js(&c, "the send button", "!document.querySelector('#compare-send').disabled").await;
     let input = c.find(Locator::Css("#compare-input")).await.unwrap();
     input.send_keys("same line").await.unwrap();
@@ -694,7 +711,21 @@ async fn walk_the_tour(c: &Client, zh: bool) {
                 &format!("document.querySelector(\"{here}[data-state='ready']\")"),
             )
             .await;
+            let (view, panel) =
+                if step == stops { ("story", "#story") } else { ("compare", "#compare") };
+            wait_js(
+                c,
+                &format!("stop {step} shows the {view} view"),
+                &format!("document.querySelector(\"main[data-view='{view}'] {panel}\")"),
+            )
+            .await;
         }
+        wait_js(
+            c,
+            &format!("the address names stop {step}"),
+            &format!("new URLSearchParams(location.search).get('tour') === '{step}'"),
+        )
+        .await;
         let text = text_of(c, "document.querySelector('#tour .tour-text').textContent").await;
         let cjk = text.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch));
         assert_eq!(cjk, zh, "stop {step} is told in the page's language: {text}");
@@ -1020,6 +1051,137 @@ async fn in_chinese_the_backends_reasons_are_worded_in_chinese_and_reworded_on_a
     )
     .await;
     assert_no_errors_shown(&c, "stopping a model with a client open").await;
+    c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+/// A link restores model, speed and language; changes on the page go into the address and
+/// survive a reload; the language is remembered; the kettle story lights the chosen model's
+/// case and its links select a model and show its figure; presenter mode keeps each view.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chosen_case() {
+    let server = kettle_with_frontend(&["blocking", "select", "epoll"]).await;
+    let driver = start_driver();
+    let c = browser_sized(&driver, 1280, 720).await;
+    let base = format!("http://127.0.0.1:{}/", server.addr.port());
+    let connected = "document.querySelector(\"#conn-status[data-status='connected']\")";
+    c.goto(&format!("{base}?model=select&speed=3&lang=zh")).await.unwrap();
+    wait_js(&c, "connected", connected).await;
+    wait_running(&c, "select").await;
+    wait_js(&c, "select's figure", "document.querySelector(\"#figure[data-model='select']\")")
+        .await;
+    wait_js(&c, "speed 3 chosen", "document.querySelector('#speed').value === '3' && document.querySelector('#speed option:checked').value === '3'").await;
+    assert_eq!(text_of(&c, "document.querySelector('#playback').dataset.speed").await, "1/1 000");
+    assert_eq!(text_of(&c, "document.documentElement.lang").await, "zh-CN");
+    assert_eq!(text_of(&c, "document.querySelector('#lang').textContent").await, "English");
+
+    // Change model and language on the page: the address follows, without a reload.
+    c.execute("window.__sameDocument = true; window.__history = history.length;", vec![])
+        .await
+        .unwrap();
+    select_model(&c, "epoll").await;
+    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+    wait_js(&c, "English", "document.documentElement.lang === 'en'").await;
+    wait_js(&c, "the address to follow", "/model=epoll/.test(location.search) && /lang=en/.test(location.search) && /speed=3/.test(location.search)").await;
+    assert_eq!(text_of(&c, "window.__sameDocument === true").await, "true", "no reload");
+    assert_eq!(
+        text_of(&c, "history.length === window.__history").await,
+        "true",
+        "no history entry per change"
+    );
+    c.refresh().await.unwrap();
+    wait_js(&c, "connected after the reload", connected).await;
+    wait_js(
+        &c,
+        "epoll's figure restored",
+        "document.querySelector(\"#figure[data-model='epoll']\")",
+    )
+    .await;
+    assert_eq!(text_of(&c, "document.documentElement.lang").await, "en");
+    assert_eq!(text_of(&c, "document.querySelector('#speed').value").await, "3");
+
+    // The language chosen is remembered for a plain address; a link naming one wins.
+    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+    wait_js(&c, "Chinese", "document.documentElement.lang === 'zh-CN'").await;
+    c.goto(&base).await.unwrap();
+    wait_js(&c, "connected at the plain address", connected).await;
+    assert_eq!(text_of(&c, "document.documentElement.lang").await, "zh-CN", "remembered");
+    c.goto(&format!("{base}?lang=en&model=epoll")).await.unwrap();
+    wait_js(&c, "connected at the English link", connected).await;
+    wait_js(&c, "epoll's figure", "document.querySelector(\"#figure[data-model='epoll']\")").await;
+    assert_eq!(text_of(&c, "document.documentElement.lang").await, "en", "the link wins");
+
+    // The story: epoll is told by its kettle which socket is ready, yet waits in the kitchen.
+    show_view(&c, "story").await;
+    wait_js(&c, "the address says story", "/view=story/.test(location.search)").await;
+    let lit = "[...document.querySelectorAll('#story [data-case][data-active]')].map(e => e.dataset.case).join(',')";
+    assert_eq!(text_of(&c, lit).await, "async-blocking");
+    for case in ["sync-blocking", "async-blocking", "sync-nonblocking", "async-nonblocking"] {
+        let drawn = format!("document.querySelector(\"#story [data-case='{case}'] svg.story-picture path\") && document.querySelector(\"#story [data-case='{case}'] .story-telling\").textContent.length > 40");
+        wait_js(&c, &format!("{case} drawn and told"), &drawn).await;
+    }
+    let problems = layout_problems(&c).await;
+    assert!(problems.is_empty(), "the story at 1280×720:\n{}", problems.join("\n"));
+    if let Some(dir) = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from) {
+        std::fs::create_dir_all(&dir).unwrap();
+        c.execute("document.activeElement.blur();", vec![]).await.unwrap();
+        let png = c.find(Locator::Css("#story")).await.unwrap().screenshot().await.unwrap();
+        std::fs::write(dir.join("story.png"), png).unwrap();
+    }
+    // The same panel in Chinese fits too.
+    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+    wait_js(&c, "Chinese", "document.documentElement.lang === 'zh-CN'").await;
+    let problems = layout_problems(&c).await;
+    assert!(problems.is_empty(), "the story in Chinese at 1280×720:\n{}", problems.join("\n"));
+    let posix_on_screen = "document.querySelector('#story .story-posix').getBoundingClientRect().bottom <= innerHeight";
+    assert_eq!(text_of(&c, posix_on_screen).await, "true", "the whole story fits 1280×720");
+    if let Some(dir) = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from) {
+        c.execute("document.activeElement.blur();", vec![]).await.unwrap();
+        let png = c.find(Locator::Css("#story")).await.unwrap().screenshot().await.unwrap();
+        std::fs::write(dir.join("story.zh.png"), png).unwrap();
+    }
+    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+    wait_js(&c, "English again", "document.documentElement.lang === 'en'").await;
+    // Presenter mode keeps the view.
+    c.execute("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: 'f', bubbles: true}));", vec![]).await.unwrap();
+    wait_js(&c, "the story in presenter mode", "document.querySelector('main.layout.presenter #story [data-case][data-active]') && !document.querySelector('#model-list')").await;
+    c.execute(
+        "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'f', bubbles: true}));",
+        vec![],
+    )
+    .await
+    .unwrap();
+    wait_js(&c, "back from presenter mode", "document.querySelector('#model-list')").await;
+
+    // A model link in another case selects that model and shows its figure.
+    c.find(Locator::Css("#story [data-case='sync-blocking'] a.story-model[data-model='blocking']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        &c,
+        "blocking's figure",
+        "document.querySelector(\"main[data-view='figure'] #figure[data-model='blocking']\")",
+    )
+    .await;
+    wait_js(
+        &c,
+        "blocking selected in the list",
+        "document.querySelector(\"#model-list li[data-model='blocking'].selected\")",
+    )
+    .await;
+    wait_js(
+        &c,
+        "the address says so",
+        "/model=blocking/.test(location.search) && /view=figure/.test(location.search)",
+    )
+    .await;
+    show_view(&c, "story").await;
+    assert_eq!(text_of(&c, lit).await, "sync-blocking");
+    assert_no_errors_shown(&c, "the links and the story").await;
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
 }

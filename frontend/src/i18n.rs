@@ -599,6 +599,51 @@ table! {
 
     // -- the kettle story, views and links -------------------------------------------------
     SSectionStart => "-", "-";
+    Views => "What the column shows", "这一栏显示的内容";
+    ViewFigure => "Figure", "示意图";
+    ViewCompare => "Compare (Fig. 6.6)", "对比(图 6.6)";
+    ViewStory => "The kettle story", "烧水的故事";
+    StoryTitle => "The kettle story: Lao Zhang boils water", "烧水的故事:老张烧开水";
+    StoryIntro =>
+        "Kettle is named after this story. Click a model to watch it act its case out.",
+        "Kettle 的名字就来自这个故事。点一个模型,看它把这种情形演出来。";
+    StorySync => "synchronous: he checks the kettle himself", "同步:水开没开,他自己去看";
+    StoryAsync => "asynchronous: the kettle tells him", "异步:水开了,水壶告诉他";
+    StoryBlocking => "blocking: he stays in the kitchen", "阻塞:他守在厨房";
+    StoryNonblocking => "non-blocking: he watches TV in the living room", "非阻塞:他去客厅看电视";
+    StoryCaseSyncBlocking => "synchronous blocking", "同步阻塞";
+    StoryCaseAsyncBlocking => "asynchronous blocking", "异步阻塞";
+    StoryCaseSyncNonblocking => "synchronous non-blocking", "同步非阻塞";
+    StoryCaseAsyncNonblocking => "asynchronous non-blocking", "异步非阻塞";
+    StoryTellSyncBlocking =>
+        "He puts an ordinary kettle on and stands beside it until it boils, good for nothing else meanwhile. So sleeps a thread in recv: until the data has arrived and been copied.",
+        "他把普通水壶放上炉子,就站在旁边一直等到水开,其间什么也干不了。线程睡在 recv 里也是这样:直到数据到达并拷贝完。";
+    StoryTellAsyncBlocking =>
+        "The kettle will whistle, yet he still waits in the kitchen. A readiness call names the socket that is ready, but the thread sleeps in that call until something is.",
+        "水壶会叫,他却还是守在厨房里等。就绪调用会说出哪个套接字好了,可在有套接字就绪之前,线程一直睡在这个调用里。";
+    StoryTellSyncNonblocking =>
+        "He watches TV and keeps walking back to look at the kettle. Every look at water not yet boiling is a recv that returns EAGAIN, and the walking keeps a whole core busy.",
+        "他在客厅看电视,时不时跑回厨房看一眼。每次看到水还没开,就是一次返回 EAGAIN 的 recv;这样来回跑,会占满一整个 CPU 核。";
+    StoryTellAsyncNonblocking =>
+        "He watches TV until the whistle calls him. sigio's thread is interrupted by a signal when data arrives; io_uring and aio are told only once the data is already in the buffer.",
+        "他安心看电视,直到水壶叫他。数据一到,sigio 的线程就被信号打断;io_uring 和 aio 被告知时,数据已经在缓冲区里了。";
+    StoryPictureSyncBlocking =>
+        "An ordinary kettle on the stove, Lao Zhang standing beside it in the kitchen.",
+        "炉子上一把普通水壶,老张站在厨房里的壶旁边。";
+    StoryPictureAsyncBlocking =>
+        "A whistling kettle on the stove, Lao Zhang standing beside it in the kitchen.",
+        "炉子上一把响水壶,老张站在厨房里的壶旁边。";
+    StoryPictureSyncNonblocking =>
+        "An ordinary kettle in the kitchen; Lao Zhang on the sofa by the TV, a dotted path back to the kettle.",
+        "厨房里一把普通水壶;老张坐在客厅电视前的沙发上,一条虚线通回水壶。";
+    StoryPictureAsyncNonblocking =>
+        "A whistling kettle in the kitchen calling out; Lao Zhang on the sofa by the TV.",
+        "厨房里的响水壶在叫;老张坐在客厅电视前的沙发上。";
+    StoryActedBy => "acted out by", "演示这一情形的模型";
+    StoryShowModel => "show {0} in the figure", "在示意图中查看 {0}";
+    StoryPosix =>
+        "Here the story and POSIX disagree: in Stevens' terms (§6.2) only Fig. 6.5's model — io_uring, aio — is asynchronous I/O, select and epoll are “blocking in select”, signal-driven I/O stays synchronous because recv still copies the data while the thread waits, and a thread asleep beside a whistling kettle is how signal-driven I/O could be used (sigwait), not what Kettle's sigio model does.",
+        "这里故事与 POSIX 的说法不同:按 Stevens(§6.2)的定义,只有图 6.5 的模型(io_uring、aio)才是异步 IO,select 和 epoll 是“阻塞在 select 上”,信号驱动 IO 仍是同步的,因为 recv 拷贝数据时线程还在等待;而睡在响水壶旁边等它叫的线程,是信号驱动 IO 可能的一种用法(sigwait),并不是 Kettle 的 sigio 模型的做法。";
 
     // -- the guided tour -------------------------------------------------------------------
     TSectionStart => "-", "-";

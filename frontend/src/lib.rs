@@ -9,7 +9,9 @@
 //!   state), [`labels`] (what each step says), [`narration`] (what each step means, one
 //!   sentence), [`playback`] (slow-motion timing and time travel), [`format`],
 //!   [`i18n`] (every string, both languages), [`reasons`] (the backend's reasons in words),
-//!   [`decode`], [`threads`] (CPU share per thread), [`tour`] (the guided tour);
+//!   [`decode`], [`threads`] (CPU share per thread), [`tour`] (the guided tour),
+//!   [`view`] (which panel the figure column shows), [`story`] (the kettle story's cases and
+//!   their models), [`link`] (the address that restores the page);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
 
 pub mod code;
@@ -20,14 +22,17 @@ pub mod figures;
 pub mod format;
 pub mod i18n;
 pub mod labels;
+pub mod link;
 pub mod narration;
 pub mod playback;
 pub mod reasons;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod story;
 pub mod threads;
 pub mod timeline;
 pub mod tour;
+pub mod view;
 
 pub use components::app::{App, AppProps};

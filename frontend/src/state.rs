@@ -18,7 +18,8 @@ use crate::compare::Comparison;
 use crate::i18n::Lang;
 use crate::playback::{Playback, Track};
 use crate::store::ModelStore;
-use crate::tour::{ClientView, Effect, Tour, World, STOPS};
+use crate::tour::{ClientView, Effect, Scene, Tour, World, STOPS};
+use crate::view::View;
 
 /// Most events kept for the event log (all models); older ones are trimmed (and counted).
 /// The figures do not use it: each model has its own [`ModelStore`].
@@ -288,7 +289,8 @@ pub enum Action {
     /// Show where the story of the last line the selected model echoed begins (pauses).
     JumpToLastEcho,
     // -- views and links ------------------------------------------------------------------
-
+    /// Show this panel in the figure column (a tab, or a story case's model link).
+    SetView(crate::view::View),
     // -- the guided tour ------------------------------------------------------------------
     /// Go to this stop of the guided tour (and start the tour if it is not running).
     TourGo(usize),
@@ -348,7 +350,8 @@ pub struct State {
     /// Changes whenever `outbox` gets new commands.
     pub outbox_gen: u64,
     // -- views and links ------------------------------------------------------------------
-
+    /// The panel the figure column shows.
+    pub view: crate::view::View,
     // -- the guided tour ------------------------------------------------------------------
     /// The guided tour, while it runs.
     pub tour: Option<Tour>,
@@ -619,6 +622,10 @@ impl State {
 
     /// Moves the guided tour on as far as the state allows (after every action).
     fn drive_tour(&mut self) {
+        // Before `hello` the tour knows no model's state, and nothing can be sent yet.
+        if self.models.is_empty() {
+            return;
+        }
         let Some(mut tour) = self.tour.take() else { return };
         let model = tour.current().model;
         let store = model.and_then(|m| self.stores.get(m));
@@ -664,13 +671,18 @@ impl State {
     }
 
     /// Goes to a stop of the tour: its model on screen, playing live until its moment.
-    fn tour_go(&mut self, stop: usize) {
+    pub(crate) fn tour_go(&mut self, stop: usize) {
         let tour = Tour::at(stop);
         if let Some(model) = tour.current().model {
             self.selected = Some(model.to_owned());
             self.playback = self.with_playback(|p, track| p.live(track));
             self.playback.paused = false;
         }
+        self.view = match tour.current().scene {
+            Scene::Figure => View::Figure,
+            Scene::Compare => View::Compare,
+            Scene::Story => View::Story,
+        };
         self.tour = Some(tour);
     }
 
@@ -750,7 +762,7 @@ impl State {
             }
 
             // -- views and links --------------------------------------------------------------
-
+            Action::SetView(view) => self.view = view,
             // -- the guided tour --------------------------------------------------------------
             Action::TourGo(stop) => self.tour_go(stop),
             Action::TourNext => match &self.tour {

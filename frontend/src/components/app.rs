@@ -1,4 +1,5 @@
-//! The root component: owns the state, the WebSocket, the playback clock and the keyboard.
+//! The root component: owns the state, the WebSocket, the playback clock, the keyboard and
+//! the page's address (the link that restores it, and the remembered language).
 
 use gloo::events::{EventListener, EventListenerOptions};
 use gloo::timers::callback::Interval;
@@ -15,14 +16,22 @@ use super::figure_view::FigureView;
 use super::header::Header;
 use super::models::{Lesson, ModelList, Threads};
 use super::playback_bar::PlaybackBar;
+use super::story_view::StoryView;
 use super::tour_view::TourView;
+use super::views::ViewTabs;
 use super::Ctx;
+use crate::i18n::Lang;
+use crate::link::{lang_from_id, lang_id, Link};
 use crate::service::{page_ws_url, Connection, Sender};
 use crate::state::{Action, State};
+use crate::view::View;
 
 /// How often the playback clock ticks. 25 Hz is smooth enough for arrows appearing one by
 /// one and leaves the (shared, two-core) classroom machine alone.
 const TICK_MS: u32 = 40;
+
+/// Where the page remembers the language chosen last (`localStorage`).
+const LANG_STORAGE_KEY: &str = "kettle.lang";
 
 /// Root properties. The defaults are what the real page uses; tests replace the connection.
 #[derive(Properties, PartialEq, Default, Debug)]
@@ -38,7 +47,16 @@ pub struct AppProps {
 /// The whole page.
 #[component]
 pub fn App(props: &AppProps) -> Html {
-    let state = use_reducer(State::default);
+    // The real page starts from its address and remembers; a test page (with its own sender)
+    // leaves the address bar and the storage of the browser running it alone.
+    let real_page = props.sender.is_none();
+    let state = use_reducer(move || {
+        if real_page {
+            State::from_link(&Link::parse(&address_query()), remembered_lang())
+        } else {
+            State::default()
+        }
+    });
     let dispatch: Callback<Action> = state.dispatcher().to_callback();
     let touring = state.tour.is_some();
     let sender = use_state(|| props.sender.clone());
@@ -104,6 +122,32 @@ pub fn App(props: &AppProps) -> Html {
         });
     }
 
+    {
+        // Every change that the link carries rewrites the address in place: no reload, and no
+        // history entry per click (Back leaves Kettle as it would any page).
+        let link = state.link();
+        use_effect_with(link, move |link| {
+            if real_page {
+                replace_query(&link.to_query());
+            }
+        });
+    }
+    {
+        // The language chosen here is remembered for the next visit; the language a page
+        // started with (from a link, say) is not a choice.
+        let lang = state.lang;
+        let first = use_mut_ref(|| true);
+        use_effect_with(lang, move |lang| {
+            if std::mem::replace(&mut *first.borrow_mut(), false) || !real_page {
+                return;
+            }
+            if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+            {
+                let _ = storage.set_item(LANG_STORAGE_KEY, lang_id(*lang));
+            }
+        });
+    }
+
     let ctx = Ctx { dispatch: dispatch.clone(), sender: (*sender).clone() };
     {
         // The reducer cannot send; it leaves commands in the outbox (the comparison's opens and
@@ -122,11 +166,13 @@ pub fn App(props: &AppProps) -> Html {
     let selected_clients =
         state.selected.as_deref().map(|m| state.client_ids_of(m)).unwrap_or_default();
     let presenter = state.presenter;
+    let view = state.view;
     html! {
         <ContextProvider<Ctx> context={ctx}>
             <Header state={state.clone()} />
             <ErrorList state={state.clone()} />
-            <main class={classes!("layout", presenter.then_some("presenter"))} data-presenter={presenter.to_string()}>
+            <main class={classes!("layout", presenter.then_some("presenter"))} data-presenter={presenter.to_string()}
+                data-view={view.id()}>
                 if !presenter {
                     <nav class="column-models">
                         <ModelList state={state.clone()} />
@@ -134,8 +180,19 @@ pub fn App(props: &AppProps) -> Html {
                 }
                 <section class="column-figure">
                     <TourView state={state.clone()} />
-                    <PlaybackBar state={state.clone()} />
-                    <FigureView state={state.clone()} />
+                    <ViewTabs state={state.clone()} />
+                    {
+                        match view {
+                            View::Figure => html! {
+                                <>
+                                    <PlaybackBar state={state.clone()} />
+                                    <FigureView state={state.clone()} />
+                                </>
+                            },
+                            View::Compare => html! { <CompareView state={state.clone()} /> },
+                            View::Story => html! { <StoryView state={state.clone()} /> },
+                        }
+                    }
                 </section>
                 <EchoPanel state={state.clone()} />
                 if !presenter {
@@ -144,7 +201,6 @@ pub fn App(props: &AppProps) -> Html {
                         <CodeView state={state.clone()} />
                         <Threads state={state.clone()} />
                     </section>
-                    <CompareView state={state.clone()} />
                     <EventLog
                     store={state.events.clone()}
                     model={if state.log_all_models { None } else { state.selected.clone() }}
@@ -156,6 +212,32 @@ pub fn App(props: &AppProps) -> Html {
                 }
             </main>
         </ContextProvider<Ctx>>
+    }
+}
+
+/// The address's query string (`?model=…`), or nothing outside a browser.
+fn address_query() -> String {
+    web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
+}
+
+/// The language chosen on an earlier visit, if the browser kept it.
+fn remembered_lang() -> Option<Lang> {
+    let storage = web_sys::window()?.local_storage().ok()??;
+    lang_from_id(&storage.get_item(LANG_STORAGE_KEY).ok()??)
+}
+
+/// Puts `query` in the address bar in place of the current one, keeping path and fragment.
+fn replace_query(query: &str) {
+    let Some(window) = web_sys::window() else { return };
+    let location = window.location();
+    if location.search().ok().as_deref() == Some(query) {
+        return;
+    }
+    let path = location.pathname().unwrap_or_default();
+    let hash = location.hash().unwrap_or_default();
+    if let Ok(history) = window.history() {
+        let url = format!("{path}{query}{hash}");
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
     }
 }
 

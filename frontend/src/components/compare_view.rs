@@ -2,6 +2,7 @@
 //! through one client on each at once, and each model's column shows where its thread was
 //! blocked and its two phases, on one time axis.
 
+use gloo::events::EventListener;
 use kettle_shared::ModelState;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -29,6 +30,8 @@ pub fn CompareView(props: &CompareProps) -> Html {
     let state = &props.state;
     let lang = state.lang;
     let input_ref = use_node_ref();
+    let holder = use_node_ref();
+    let width = use_width(&holder);
     let running: Vec<String> = state
         .models
         .iter()
@@ -86,7 +89,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
                     <span class="hint">{ t(lang, Key::CompareNeedModels) }</span>
                 }
             </div>
-            { chart(state, lang) }
+            <div class="compare-room" ref={holder}>{ chart(state, lang, width) }</div>
             if state.compare.run.is_some() {
                 <p class="hint compare-legend">{ t(lang, Key::CompareLegend) }</p>
             }
@@ -94,7 +97,37 @@ pub fn CompareView(props: &CompareProps) -> Html {
     }
 }
 
-fn chart(state: &StateHandle, lang: Lang) -> Html {
+/// The width of `holder` in CSS px, measured after each render and on window resizes: the
+/// chart is laid out in CSS px (1 SVG unit = 1 px) so its font sizes are the sizes on screen,
+/// whether the column is the full page or the figure column beside the echo clients.
+#[hook]
+fn use_width(holder: &NodeRef) -> f64 {
+    let width = use_state(|| 1000.0_f64);
+    let resized = use_state(|| 0u32);
+    {
+        let resized = resized.clone();
+        use_effect_with((), move |_| {
+            let listener = web_sys::window()
+                .map(|w| EventListener::new(&w, "resize", move |_| resized.set(*resized + 1)));
+            move || drop(listener)
+        });
+    }
+    {
+        let holder = holder.clone();
+        let width = width.clone();
+        use_effect(move || {
+            if let Some(el) = holder.cast::<web_sys::Element>() {
+                let now = el.get_bounding_client_rect().width();
+                if now > 0.0 && (now - *width).abs() > 2.0 {
+                    width.set(now);
+                }
+            }
+        });
+    }
+    *width
+}
+
+fn chart(state: &StateHandle, lang: Lang, width: f64) -> Html {
     let Some(run) = &state.compare.run else { return html! {} };
     let inputs: Vec<Input<'_>> = run
         .lanes
@@ -110,7 +143,7 @@ fn chart(state: &StateHandle, lang: Lang) -> Html {
             })
         })
         .collect();
-    let width = 1000.0;
+    let width = width.floor();
     let d = layout(&inputs, width, lang);
     html! {
         <svg id="compare" xmlns="http://www.w3.org/2000/svg" viewBox={format!("0 0 {width} {:.0}", d.height)}

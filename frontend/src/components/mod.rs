@@ -12,7 +12,9 @@ pub mod header;
 pub mod models;
 pub mod narration;
 pub mod playback_bar;
+pub mod story_view;
 pub mod tour_view;
+pub mod views;
 
 use yew::prelude::*;
 

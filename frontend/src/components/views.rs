@@ -1,0 +1,39 @@
+//! `#views`: the tabs above the figure column. A projector shows one panel at a time; the
+//! tabs are plain buttons, so Tab and Enter reach them like every other control.
+
+use yew::prelude::*;
+
+use super::{Ctx, StateHandle};
+use crate::i18n::{t, Key};
+use crate::state::Action;
+use crate::view::View;
+
+/// Properties: the page state.
+#[derive(Properties, PartialEq, Debug)]
+pub struct ViewTabsProps {
+    /// The page state.
+    pub state: StateHandle,
+}
+
+/// `nav#views` with one `button[data-view]` per view; the one shown carries `data-active`
+/// and `aria-pressed="true"`.
+#[component]
+pub fn ViewTabs(props: &ViewTabsProps) -> Html {
+    let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
+    let lang = props.state.lang;
+    let shown = props.state.view;
+    html! {
+        <nav id="views" aria-label={t(lang, Key::Views)}>
+            { for View::ALL.into_iter().map(|view| {
+                let active = view == shown;
+                let show = ctx.dispatch.reform(move |_: MouseEvent| Action::SetView(view));
+                html! {
+                    <button class={classes!("view-tab", active.then_some("active"))} data-view={view.id()}
+                        data-active={active.then_some("true")} aria-pressed={active.to_string()} onclick={show}>
+                        { t(lang, view.label()) }
+                    </button>
+                }
+            }) }
+        </nav>
+    }
+}

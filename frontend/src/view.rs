@@ -1,0 +1,60 @@
+//! Which panel the figure column shows. A projector shows one thing at a time: the chosen
+//! model's own Stevens figure, the measured Fig. 6.6 comparison, or the kettle story the
+//! project is named after. The choice is a tab above the column, and part of the page's link
+//! (`view=`), so a reload or a shared link opens the same panel.
+
+use crate::i18n::Key;
+
+/// A panel of the figure column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    /// The chosen model's figure (Stevens Fig. 6.1–6.5), with the playback bar.
+    #[default]
+    Figure,
+    /// Fig. 6.6: one line through several models, measured side by side.
+    Compare,
+    /// The kettle story's four cases, linked to the models that act them out.
+    Story,
+}
+
+impl View {
+    /// Every view, in the order of the tabs.
+    pub const ALL: [View; 3] = [View::Figure, View::Compare, View::Story];
+
+    /// The word in the link and in `data-view`.
+    pub fn id(self) -> &'static str {
+        match self {
+            View::Figure => "figure",
+            View::Compare => "compare",
+            View::Story => "story",
+        }
+    }
+
+    /// The view a word names, if any.
+    pub fn from_id(id: &str) -> Option<View> {
+        View::ALL.into_iter().find(|v| v.id() == id)
+    }
+
+    /// The tab's label.
+    pub fn label(self) -> Key {
+        match self {
+            View::Figure => Key::ViewFigure,
+            View::Compare => Key::ViewCompare,
+            View::Story => Key::ViewStory,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_view_is_named_back_by_its_own_word() {
+        for view in View::ALL {
+            assert_eq!(View::from_id(view.id()), Some(view));
+        }
+        assert_eq!(View::from_id("Figure"), None, "words are exact");
+        assert_eq!(View::from_id(""), None);
+    }
+}
