@@ -9,7 +9,9 @@
 //! everything else runs on tokio.
 
 pub mod clock;
+pub mod lesson;
 pub mod models;
+pub mod proc_task;
 pub mod recorder;
 pub mod registry;
 pub mod relay;
