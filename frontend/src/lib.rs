@@ -6,15 +6,19 @@
 //!   events and figure steps), [`timeline`] (lanes, calls matched to returns, the two phases),
 //!   [`figures`] (one module per Stevens figure, and their layout), [`compare`] (Fig. 6.6's
 //!   state), [`labels`] (what each step says), [`playback`] (slow-motion timing), [`format`],
-//!   [`i18n`] (every string, both languages), [`decode`], [`threads`] (CPU share per thread);
+//!   [`i18n`] (every string, both languages), [`decode`], [`threads`] (CPU share and the
+//!   kernel's view per thread), [`kernel`] (the kernel's words on a thread), [`definitions`]
+//!   (the tutorial's definitions and the threads that show them);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
 
 pub mod compare;
 pub mod components;
 pub mod decode;
+pub mod definitions;
 pub mod figures;
 pub mod format;
 pub mod i18n;
+pub mod kernel;
 pub mod labels;
 pub mod playback;
 pub mod service;

@@ -7,6 +7,7 @@ use web_sys::{Element, KeyboardEvent};
 use yew::prelude::*;
 
 use super::compare_view::CompareView;
+use super::definitions::Definitions;
 use super::echo::EchoPanel;
 use super::errors::ErrorList;
 use super::event_log::EventLog;
@@ -135,6 +136,7 @@ pub fn App(props: &AppProps) -> Html {
                     <section class="column-lesson">
                         <Lesson state={state.clone()} />
                         <Threads state={state.clone()} />
+                        <Definitions state={state.clone()} />
                     </section>
                     <CompareView state={state.clone()} />
                     <EventLog

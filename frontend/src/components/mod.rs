@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod compare_view;
+pub mod definitions;
 pub mod echo;
 pub mod errors;
 pub mod event_log;
