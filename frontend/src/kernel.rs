@@ -137,11 +137,40 @@ pub fn describe(view: &KernelView, lang: Lang, detail: Detail) -> String {
     std::iter::once(sentence).chain(notes).collect::<Vec<_>>().join("; ")
 }
 
-/// What a lane's header says about its thread: the short sentence in at most two lines of
-/// `width` at the figure's smallest font (the last shortened with `…` if it must be).
+/// The fewest words for a narrow lane: the state letter and where the thread sleeps (the
+/// stack's frame, else `wchan`), else the call it is in: `S · sk_wait_data`, `R`.
+pub fn compact(view: &KernelView, lang: Lang) -> String {
+    let Some(letter) = sched_state(view) else {
+        return unreadable(lang, "stat", &view.state).unwrap_or_default();
+    };
+    let at = view
+        .stack
+        .value()
+        .and_then(|s| where_asleep(s))
+        .map(|(at, _)| at.to_owned())
+        .filter(|_| letter != "R")
+        .or_else(|| wchan(view).filter(|w| *w != "0").map(str::to_owned))
+        .or_else(|| view.syscall.value().and_then(|c| call_text(c, lang)));
+    match at {
+        Some(at) => format!("{letter} · {at}"),
+        None => letter.to_owned(),
+    }
+}
+
+/// What a lane's header says about its thread in at most two lines of `width` at the
+/// figure's smallest font: the short sentence when it fits, else [`compact`] (shortened with
+/// `…` if even that must be).
 pub fn lane_lines(view: &KernelView, lang: Lang, width: f64) -> Vec<String> {
-    use crate::figures::layout::{wrap, FONT_MIN};
-    wrap(&describe(view, lang, Detail::Short), width, FONT_MIN, 2)
+    use crate::figures::layout::{fit, text_width, wrap, FONT_MIN};
+    let fits = |lines: &[String]| {
+        lines.iter().all(|l| !l.ends_with('…') && text_width(l, FONT_MIN) <= width)
+    };
+    let sentence = wrap(&describe(view, lang, Detail::Short), width, FONT_MIN, 2);
+    if fits(&sentence) {
+        return sentence;
+    }
+    let short = wrap(&compact(view, lang), width, FONT_MIN, 2);
+    short.iter().map(|l| fit(l, width, FONT_MIN)).collect()
 }
 
 #[cfg(test)]
@@ -197,6 +226,28 @@ mod tests {
         let lines = lane_lines(&blocked_in_recv(read(stack)), Lang::En, 300.0);
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(lines.join(" ").contains("sk_wait_data (S)"), "{lines:?}");
+    }
+
+    #[test]
+    fn a_narrow_lane_shows_the_letter_and_the_frame_and_never_overflows() {
+        use crate::figures::layout::{text_width, FONT_MIN};
+        let stack = frames(&["wait_woken", "sk_wait_data", "tcp_recvmsg_locked"]);
+        let view = blocked_in_recv(read(stack));
+        assert_eq!(compact(&view, Lang::En), "S · sk_wait_data");
+        let lines = lane_lines(&view, Lang::En, 170.0);
+        assert_eq!(lines, ["S · sk_wait_data"]);
+        for width in [40.0, 86.0, 120.0, 200.0] {
+            for line in lane_lines(&view, Lang::Zh, width) {
+                assert!(text_width(&line, FONT_MIN) <= width, "{line:?} wider than {width}");
+            }
+        }
+        let running = KernelView {
+            state: read("R".into()),
+            syscall: read(InSyscall::Running),
+            wchan: read("0".into()),
+            stack: read(vec![]),
+        };
+        assert_eq!(compact(&running, Lang::En), "R");
     }
 
     #[test]
