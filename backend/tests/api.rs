@@ -164,6 +164,8 @@ async fn bad_commands_get_error_replies_and_the_server_keeps_serving() {
             ErrorCode::Limit,
         ),
         (Command::EchoClose { client: 77 }, ErrorCode::UnknownClient),
+        (Command::Compute { ms: 0 }, ErrorCode::Limit),
+        (Command::Compute { ms: kettle_shared::MAX_COMPUTE_MS + 1 }, ErrorCode::Limit),
     ];
     for (i, (cmd, code)) in cases.into_iter().enumerate() {
         let id = 10 + i as u64;
