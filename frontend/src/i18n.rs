@@ -247,6 +247,7 @@ table! {
 
     // -- the kernel's words: /proc samples on lanes, reasons from the backend (issue 7) ----
     KSectionStart => "-", "-";
+    KernelNow => "now: {0}", "此刻:{0}";
     KernelRunning => "running ({0})", "正在运行({0})";
     KernelRunningIn => "in {0}, running or runnable (R)", "在 {0} 中,正在运行或等待 CPU(R)";
     KernelAsleepAt => "asleep in the kernel at {0} ({1})", "在内核中睡眠,位置 {0}({1})";

@@ -50,9 +50,11 @@ pub fn where_asleep(stack: &[String]) -> Option<(&str, Option<&str>)> {
 /// How much a sentence says: a lane is narrow, a table row is not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
-    /// The frame that names the wait only.
+    /// Where it sleeps (the frame that names the wait), without the call.
+    Bare,
+    /// The call, and the frame that names the wait.
     Short,
-    /// The frame and its caller.
+    /// The call, the frame and its caller.
     Full,
 }
 
@@ -97,7 +99,8 @@ pub fn describe(view: &KernelView, lang: Lang, detail: Detail) -> String {
     let Some(letter) = sched_state(view) else {
         return unreadable(lang, "stat", &view.state).unwrap_or_default();
     };
-    let call = view.syscall.value().and_then(|c| call_text(c, lang));
+    let call =
+        view.syscall.value().and_then(|c| call_text(c, lang)).filter(|_| detail != Detail::Bare);
     let mut notes = Vec::new();
     let sentence = if letter == "R" {
         notes.extend(unreadable(lang, "syscall", &view.syscall));
@@ -157,19 +160,23 @@ pub fn compact(view: &KernelView, lang: Lang) -> String {
     }
 }
 
-/// What a lane's header says about its thread in at most two lines of `width` at the
-/// figure's smallest font: the short sentence when it fits, else [`compact`] (shortened with
-/// `…` if even that must be).
+/// What a lane's header says about its thread, "now: …" (the lane's other lines are the
+/// moment playback shows, which may be in the past), in at most two lines of `width` at the
+/// figure's smallest font: the sentence with the call if it fits, else without it, else
+/// [`compact`] (shortened with `…` if even that must be).
 pub fn lane_lines(view: &KernelView, lang: Lang, width: f64) -> Vec<String> {
     use crate::figures::layout::{fit, text_width, wrap, FONT_MIN};
+    let now = |text: String| tf(lang, Key::KernelNow, &[&text]);
     let fits = |lines: &[String]| {
         lines.iter().all(|l| !l.ends_with('…') && text_width(l, FONT_MIN) <= width)
     };
-    let sentence = wrap(&describe(view, lang, Detail::Short), width, FONT_MIN, 2);
-    if fits(&sentence) {
-        return sentence;
+    for detail in [Detail::Short, Detail::Bare] {
+        let sentence = wrap(&now(describe(view, lang, detail)), width, FONT_MIN, 2);
+        if fits(&sentence) {
+            return sentence;
+        }
     }
-    let short = wrap(&compact(view, lang), width, FONT_MIN, 2);
+    let short = wrap(&now(compact(view, lang)), width, FONT_MIN, 2);
     short.iter().map(|l| fit(l, width, FONT_MIN)).collect()
 }
 
@@ -221,11 +228,20 @@ mod tests {
     }
 
     #[test]
-    fn a_single_lane_shows_the_whole_short_sentence_in_two_lines() {
+    fn a_lane_says_now_and_drops_the_call_before_the_frame() {
         let stack = frames(&["wait_woken", "sk_wait_data", "tcp_recvmsg_locked"]);
-        let lines = lane_lines(&blocked_in_recv(read(stack)), Lang::En, 300.0);
-        assert_eq!(lines.len(), 2, "{lines:?}");
-        assert!(lines.join(" ").contains("sk_wait_data (S)"), "{lines:?}");
+        let view = blocked_in_recv(read(stack));
+        let wide = lane_lines(&view, Lang::En, 300.0);
+        assert_eq!(
+            wide.join(" "),
+            "now: in recvfrom(fd 5), asleep in the kernel at sk_wait_data (S)"
+        );
+        let single = lane_lines(&view, Lang::En, 240.0);
+        assert_eq!(single.join(" "), "now: asleep in the kernel at sk_wait_data (S)");
+        assert_eq!(
+            describe(&view, Lang::En, Detail::Bare),
+            "asleep in the kernel at sk_wait_data (S)"
+        );
     }
 
     #[test]
@@ -235,7 +251,7 @@ mod tests {
         let view = blocked_in_recv(read(stack));
         assert_eq!(compact(&view, Lang::En), "S · sk_wait_data");
         let lines = lane_lines(&view, Lang::En, 170.0);
-        assert_eq!(lines, ["S · sk_wait_data"]);
+        assert_eq!(lines, ["now: S · sk_wait_data"]);
         for width in [40.0, 86.0, 120.0, 200.0] {
             for line in lane_lines(&view, Lang::Zh, width) {
                 assert!(text_width(&line, FONT_MIN) <= width, "{line:?} wider than {width}");
