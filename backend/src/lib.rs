@@ -10,7 +10,9 @@
 
 pub mod clock;
 pub mod failure;
+pub mod lesson;
 pub mod models;
+pub mod proc_task;
 pub mod recorder;
 pub mod registry;
 pub mod relay;

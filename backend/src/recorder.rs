@@ -90,17 +90,21 @@ struct History {
     through: u64,
 }
 
-/// What one thread counts about itself, read every 250 ms for [`EventKind::ThreadSample`].
+/// What one thread counts about itself, read every [`crate::registry::SAMPLE_EVERY`] for
+/// [`EventKind::ThreadSample`].
 #[derive(Debug)]
 pub struct ThreadStats {
     /// The model it belongs to.
     pub model: &'static str,
     /// The thread.
     pub thread: ThreadRef,
-    /// The kernel's id for the thread (`gettid`), to read its CPU clock.
+    /// The kernel's id for the thread (`gettid`), to read its CPU clock and its
+    /// `/proc/self/task/<tid>/` files.
     pub tid: i32,
     syscalls: AtomicU64,
     conns: AtomicU32,
+    /// What the sampler last read in `/proc` for this thread (only the sampler touches it).
+    pub last_view: Mutex<crate::proc_task::LastView>,
 }
 
 impl ThreadStats {
@@ -172,6 +176,7 @@ impl Recorder {
             tid: 0,
             syscalls: AtomicU64::new(0),
             conns: AtomicU32::new(0),
+            last_view: Mutex::default(),
         });
         Tracer { recorder: self.clone(), model, thread, stats }
     }
@@ -250,7 +255,8 @@ impl Tracer {
         self.stats.conns.store(n, Ordering::Relaxed);
     }
 
-    /// The same tracer, sampled every 250 ms (CPU time, connections, system calls). Call it on
+    /// The same tracer, sampled every [`crate::registry::SAMPLE_EVERY`] (CPU time, connections,
+    /// system calls, the kernel's view). Call it on
     /// the thread being traced: it reads that thread's kernel id.
     pub fn sampled(mut self) -> Tracer {
         let stats = ThreadStats {
@@ -259,6 +265,7 @@ impl Tracer {
             tid: nix::unistd::gettid().as_raw(),
             syscalls: AtomicU64::new(self.stats.syscalls()),
             conns: AtomicU32::new(self.stats.conns()),
+            last_view: Mutex::default(),
         };
         self.stats = Arc::new(stats);
         let mut all = self.recorder.shared.sampled.lock().unwrap_or_else(|p| p.into_inner());
@@ -578,7 +585,7 @@ mod tests {
         rec.emit_for(
             &quiet.stats,
             None,
-            EventKind::ThreadSample { cpu_ns: 1, conns: 0, syscalls: 1 },
+            EventKind::ThreadSample { cpu_ns: 1, conns: 0, syscalls: 1, kernel: None },
         );
         let last = flood + 3;
         batches_through(&mut rx, last).await;

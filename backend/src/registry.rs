@@ -3,7 +3,8 @@
 //! Starting a model binds its listening socket here (127.0.0.1 only: model servers are never
 //! reachable from other machines), then runs the model's server function on its own OS thread,
 //! plus one small "listen queue" thread that reads the kernel's accept-queue length with
-//! `TCP_INFO` so students can see connections waiting that no one has accepted yet.
+//! `TCP_INFO` so students can see connections waiting that no one has accepted yet, and
+//! samples the model's threads: their CPU clocks and what `/proc` says about each.
 //!
 //! Stopping asks the model to stop ([`StopSignal`]), which wakes its blocked calls, and waits
 //! for its threads to end: after `stop` returns every descriptor is closed and the port is free.
@@ -30,8 +31,8 @@ use crate::recorder::{Recorder, Tracer};
 
 /// How often the listen-queue thread asks the kernel for the backlog length.
 const BACKLOG_POLL: Duration = Duration::from_millis(10);
-/// How often each model thread is sampled.
-pub const SAMPLE_EVERY: Duration = Duration::from_millis(250);
+/// How often each model thread is sampled (CPU time and the kernel's view of it).
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(kettle_shared::SAMPLE_EVERY_MS);
 
 /// Why a command on the registry failed.
 #[derive(Debug)]
@@ -358,8 +359,9 @@ fn spawn_server(
 }
 
 /// The model's monitor thread: reads the listen queue length from the kernel every 10 ms and
-/// records each change, and every 250 ms records a [`EventKind::ThreadSample`] for each
-/// sampled thread of the model (CPU time from the thread's CPU clock, connections, calls).
+/// records each change, and every [`SAMPLE_EVERY`] records a [`EventKind::ThreadSample`] for
+/// each sampled thread of the model (CPU time from the thread's CPU clock, connections, calls,
+/// and what `/proc/self/task/<tid>/` says: [`crate::proc_task`]).
 fn spawn_monitor(
     listener: OwnedFd,
     t: Tracer,
@@ -401,8 +403,16 @@ pub(crate) fn sample_threads(recorder: &Recorder, model: &str) {
     for stats in recorder.sampled_threads(model) {
         // A thread that just ended has no clock any more: nothing to sample.
         let Some(cpu_ns) = thread_cpu_ns(stats.tid) else { continue };
-        let kind =
-            EventKind::ThreadSample { cpu_ns, conns: stats.conns(), syscalls: stats.syscalls() };
+        let kernel = {
+            let mut last = stats.last_view.lock().unwrap_or_else(|p| p.into_inner());
+            Some(crate::proc_task::read_since(stats.tid, cpu_ns, &mut last))
+        };
+        let kind = EventKind::ThreadSample {
+            cpu_ns,
+            conns: stats.conns(),
+            syscalls: stats.syscalls(),
+            kernel,
+        };
         recorder.emit_for(&stats, None, kind);
     }
 }

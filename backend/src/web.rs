@@ -24,14 +24,15 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kettle_shared::{
-    ClientMsg, Clock, Command, ErrorCode, Reason, ReplyResult, ServerMsg, MAX_COMMAND_BYTES,
-    MODELS, PROTOCOL_VERSION,
+    ClientMsg, Clock, Command, ErrorCode, Reason, ReplyResult, ServerMsg, LESSON_MODEL,
+    MAX_COMMAND_BYTES, MODELS, PROTOCOL_VERSION,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::clock::clock;
+use crate::lesson::Lesson;
 use crate::models::ModelOptions;
 use crate::recorder::{Batch, Position, Recorder};
 use crate::registry::{Registry, RegistryError};
@@ -99,6 +100,8 @@ impl Server {
 struct AppState {
     registry: Registry,
     recorder: Recorder,
+    /// The lesson's computation ([`Command::Compute`]).
+    lesson: Lesson,
     hosts: Arc<Vec<String>>,
     origins: Arc<Vec<String>>,
 }
@@ -124,6 +127,7 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
 
     let dist = find_dist(config.dist.as_deref());
     let state = AppState {
+        lesson: Lesson::new(recorder.clone()),
         registry: registry.clone(),
         recorder,
         hosts: Arc::new(hosts),
@@ -386,14 +390,15 @@ impl Viewer {
 
     /// The part of a batch this viewer subscribed to, with what it lost since the last one:
     /// the holes in the seqs of the whole batch stream, counted before the subscription
-    /// filter (a lost event's model is unknown).
+    /// filter (a lost event's model is unknown). The lesson's computation is not a model one
+    /// can subscribe to: its events go to every viewer.
     fn filter(&mut self, batch: &Batch) -> Option<ServerMsg> {
         let (fresh, dropped) = self.position.take(batch);
-        let events: Vec<_> = fresh
-            .iter()
-            .filter(|e| self.subscription.as_ref().is_none_or(|ids| ids.contains(&e.model)))
-            .cloned()
-            .collect();
+        let wanted = |model: &String| {
+            model == LESSON_MODEL
+                || self.subscription.as_ref().is_none_or(|ids| ids.contains(model))
+        };
+        let events: Vec<_> = fresh.iter().filter(|e| wanted(&e.model)).cloned().collect();
         (!events.is_empty() || dropped > 0).then_some(ServerMsg::Batch { events, dropped })
     }
 
@@ -421,6 +426,9 @@ impl Viewer {
                 .map(|bytes| ReplyResult::EchoSent { client, bytes }),
             Command::EchoClose { client } => {
                 self.echo.close(client).map(|()| ReplyResult::EchoClosed { client })
+            }
+            Command::Compute { ms } => {
+                self.state.lesson.compute(ms).map(|thread| ReplyResult::Computing { thread, ms })
             }
         };
         match result {
@@ -478,7 +486,8 @@ fn parse_error(text: &str, e: serde_json::Error) -> ServerMsg {
 }
 
 /// The `op` values of [`Command`], for error messages.
-const KNOWN_OPS: &[&str] = &["subscribe", "start", "stop", "echo_open", "echo_send", "echo_close"];
+const KNOWN_OPS: &[&str] =
+    &["subscribe", "start", "stop", "echo_open", "echo_send", "echo_close", "compute"];
 
 async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), End> {
     let text = serde_json::to_string(msg).map_err(|_| End::Close(1011, "cannot encode"))?;

@@ -191,6 +191,19 @@ async fn bad_commands_get_error_replies_and_the_server_keeps_serving() {
             ErrorCode::UnknownClient,
             Reason::NoSuchClient { client: 77 },
         ),
+        (
+            Command::Compute { ms: 0 },
+            ErrorCode::Limit,
+            Reason::ComputeOutOfRange { ms: 0, max: kettle_shared::MAX_COMPUTE_MS },
+        ),
+        (
+            Command::Compute { ms: kettle_shared::MAX_COMPUTE_MS + 1 },
+            ErrorCode::Limit,
+            Reason::ComputeOutOfRange {
+                ms: kettle_shared::MAX_COMPUTE_MS + 1,
+                max: kettle_shared::MAX_COMPUTE_MS,
+            },
+        ),
     ];
     for (i, (cmd, code, reason)) in cases.into_iter().enumerate() {
         let id = 10 + i as u64;

@@ -1185,3 +1185,69 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
 }
+
+/// The kernel's own words on the lanes, from `/proc/self/task/<tid>/`: the blocking model's
+/// thread waiting for data (a client is open and sends nothing) is asleep (`S`) at
+/// `sk_wait_data` (its stack, where readable) or `wait_woken` (its wchan); the busy loop's
+/// thread is `R`. In the definitions panel, the lesson's computation is `R` beside it: a
+/// synchronous call that never sleeps.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn lanes_say_where_the_kernel_has_each_thread_and_a_computation_never_sleeps() {
+    let server = kettle_with_frontend(&["blocking", "nonblocking"]).await;
+    let driver = start_driver();
+    let c = browser_sized(&driver, 1280, 720).await;
+    open_page(&c, &server).await;
+    wait_running(&c, "blocking").await;
+    select_model(&c, "blocking").await;
+    let client = open_client_on(&c, "blocking").await;
+    wait_accepted(&c, &client).await;
+    // The samples come every 100 ms, and the thread reaches recv after the accept: poll.
+    let waiting = "[...document.querySelectorAll('#figure g.lane[data-lane]')].find(l => l.dataset.schedState === 'S' && (l.textContent.includes('sk_wait_data') || l.dataset.wchan === 'wait_woken'))";
+    wait_js(&c, "the blocking lane asleep waiting for data", waiting).await;
+    // This process is the server: where it can read a kernel stack, the lane names the frame.
+    if std::fs::read_to_string("/proc/thread-self/stack").is_ok() {
+        let with_frame = "[...document.querySelectorAll('#figure g.lane[data-lane]')].find(l => l.dataset.schedState === 'S' && l.querySelector('.lane-kernel') && l.textContent.includes('sk_wait_data'))";
+        wait_js(&c, "sk_wait_data on the blocking lane", with_frame).await;
+    }
+    let problems = layout_problems(&c).await;
+    assert!(problems.is_empty(), "blocking at 1280×720:\n{}", problems.join("\n"));
+    // The same in Chinese: the kernel's names stay as read.
+    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+    wait_js(&c, "the page in Chinese", "document.documentElement.lang === 'zh-CN'").await;
+    wait_js(&c, "the blocking lane asleep, in Chinese", waiting).await;
+    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+
+    wait_running(&c, "nonblocking").await;
+    select_model(&c, "nonblocking").await;
+    wait_js(
+        &c,
+        "the busy loop's lane running",
+        "document.querySelector('#figure g.lane[data-lane][data-sched-state=\"R\"]')",
+    )
+    .await;
+    let problems = layout_problems(&c).await;
+    assert!(problems.is_empty(), "nonblocking at 1280×720:\n{}", problems.join("\n"));
+
+    // The definitions panel: a computation (R) beside the blocking model's thread (S).
+    c.find(Locator::Css("#compute")).await.unwrap().click().await.unwrap();
+    wait_js(
+        &c,
+        "the computation running",
+        "document.querySelector('#definitions .contrast-thread[data-role=\"compute\"][data-sched-state=\"R\"]')",
+    )
+    .await;
+    wait_js(
+        &c,
+        "the blocked recv asleep beside it",
+        "document.querySelector('#definitions .contrast-thread[data-role=\"blocked-recv\"][data-sched-state=\"S\"]')",
+    )
+    .await;
+    // The lesson's computation is not a model.
+    let listed =
+        text_of(&c, "!!document.querySelector(\"#model-list li[data-model='lesson']\")").await;
+    assert_eq!(listed, "false");
+    assert_no_errors_shown(&c, "computing").await;
+    c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}

@@ -254,11 +254,23 @@ async fn the_child_samples_its_own_thread_and_the_samples_reach_the_parent() {
     c.write_all(b"sampled").unwrap();
     assert_eq!(common::read_n(&mut c, 7), b"SAMPLED");
     let mut events = Vec::new();
-    // The child's echo thread, forwarded as `child-<pid>`, with its calls and its connection.
+    // The child's echo thread, forwarded as `child-<pid>`, with its calls and its connection,
+    // and what its own /proc says: asleep (S) in recvfrom, waiting for the next line.
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
         ev.iter().any(|e| {
+            let asleep_in_recv = |k: &Option<kettle_shared::KernelView>| {
+                k.as_ref().is_some_and(|k| {
+                    k.state.value().is_some_and(|s| s == "S")
+                        && matches!(
+                            k.syscall.value(),
+                            Some(kettle_shared::InSyscall::Call { name: Some(n), .. })
+                                if n == "recvfrom" || n == "recvmsg"
+                        )
+                })
+            };
             e.thread.name.starts_with("child-")
-                && matches!(e.kind, EventKind::ThreadSample { conns: 1, syscalls, .. } if syscalls >= 2)
+                && matches!(&e.kind, EventKind::ThreadSample { conns: 1, syscalls, kernel, .. }
+                    if *syscalls >= 2 && asleep_in_recv(kernel))
         })
     })
     .await;

@@ -116,7 +116,7 @@ table! {
     KeyHelp =>
         "Space pause/play · ← → step back/forward · + / - speed · L language · F presenter",
         "空格 暂停/播放 · ← → 后退/单步 · + / - 调速 · L 切换语言 · F 演示模式";
-    Threads => "Threads (sampled every 250 ms)", "线程(每 250 毫秒采样)";
+    Threads => "Threads (sampled every {0} ms)", "线程(每 {0} 毫秒采样)";
     Thread => "thread", "线程";
     CpuShare => "CPU", "CPU 占用";
     Conns => "connections", "连接数";
@@ -315,6 +315,54 @@ table! {
     GarbledBinary => "Kettle sent a binary frame, not a protocol message", "Kettle 发来了二进制帧,而不是协议消息";
     GarbledText => "a message from Kettle could not be read", "无法读取来自 Kettle 的一条消息";
     BrowserRefusedSend => "the browser refused to send a command", "浏览器拒绝发送命令";
+    KernelNow => "now: {0}", "此刻:{0}";
+    KernelRunning => "running ({0})", "正在运行({0})";
+    KernelRunningIn => "in {0}, running or runnable (R)", "在 {0} 中,正在运行或等待 CPU(R)";
+    KernelAsleepAt => "asleep in the kernel at {0} ({1})", "在内核中睡眠,位置 {0}({1})";
+    KernelInCallAsleepAt => "in {0}, asleep in the kernel at {1} ({2})", "在 {0} 中,睡在内核的 {1}({2})";
+    KernelInCallAsleep => "in {0}, asleep ({1})", "在 {0} 中睡眠({1})";
+    KernelAsleep => "asleep ({0})", "睡眠中({0})";
+    KernelState => "kernel state {0}", "内核状态 {0}";
+    KernelStateIn => "kernel state {0}, in {1}", "内核状态 {0},在 {1} 中";
+    KernelFrameIn => "{0} in {1}", "{1} 里的 {0}";
+    KernelCallFd => "{0}(fd {1})", "{0}(fd {1})";
+    KernelCallNr => "system call {0}", "系统调用 {0}";
+    KernelUnreadable => "{0} unreadable: {1}", "{0} 无法读取:{1}";
+    KernelSays => "the kernel says (/proc)", "内核怎么说(/proc)";
+    KernelSaysTitle =>
+        "What /proc/self/task/<tid>/ says now: stat (state letter), syscall, wchan, stack",
+        "/proc/self/task/<tid>/ 此刻的内容:stat(状态字母)、syscall、wchan、stack";
+    Definitions => "Words the tutorial defines, shown live", "教程里的几个概念,现场演示";
+    DefSyncTitle => "Synchronous or asynchronous: about the call", "同步还是异步:说的是调用";
+    DefSyncText =>
+        "A synchronous call gives its result back when it returns, so the caller waits for it, whichever way the waiting is done. An asynchronous call only hands the work over; later the kernel tells the caller it is finished, and the data is already in the caller's buffer.",
+        "同步调用在返回时交回结果,所以调用者要等它,不管用哪种方式等。异步调用只是把工作交出去;之后由内核告诉调用者已经完成,数据已经在调用者的缓冲区里了。";
+    DefSyncPoint => "light the results coming back", "在图中标出结果的返回";
+    DefBlockTitle => "Blocking or non-blocking: about the thread", "阻塞还是非阻塞:说的是线程";
+    DefBlockText =>
+        "A blocked thread is suspended by the kernel: it sleeps, uses no CPU, and runs again only when something wakes it. A non-blocking call returns at once, with EAGAIN when nothing is ready, so the thread keeps running and must ask again.",
+        "被阻塞的线程由内核挂起:它睡眠、不占用 CPU,直到被唤醒才再运行。非阻塞调用立即返回,没有就绪时返回 EAGAIN,所以线程一直在运行,只能一遍遍再问。";
+    DefBlockPoint => "light where threads sleep", "在图中标出线程睡眠之处";
+    DefPhasesTitle => "The two phases of an input", "一次输入的两个阶段";
+    DefPhasesText =>
+        "Phase 1, wait for data: nothing has arrived, and the kernel waits for the network. Phase 2, copy to user: the data is in the kernel and is copied into the application's buffer. The I/O models differ in which of the two the thread spends waiting.",
+        "阶段1,等待数据:数据还没到,内核在等网络。阶段2,拷贝到用户空间:数据已在内核中,被拷贝进应用程序的缓冲区。各种 IO 模型的区别,就在于线程在哪个阶段里等。";
+    DefPhasesPoint => "light the two phases", "在图中标出两个阶段";
+    DefPointOff => "stop lighting", "取消标出";
+    ContrastTitle => "Synchronous, yet not blocked", "同步,却不阻塞";
+    ContrastText =>
+        "The tutorial's example: a long computation is a synchronous call (its caller waits for the sum), yet its thread never sleeps: the kernel shows it R, running or waiting for a CPU. A thread blocked in recv is asleep in the kernel. Both below are real threads, as the kernel reports them now.",
+        "教程里的例子:一段很长的计算是同步调用(调用者要等结果),但它的线程从不睡眠:内核显示它是 R,正在运行或等待 CPU。阻塞在 recv 里的线程则在内核中睡眠。下面两个都是真实的线程,显示的是内核此刻的报告。";
+    ContrastCompute => "A computation (sum 0..10⁸, again and again)", "一段计算(反复求 0..10⁸ 的和)";
+    ContrastComputeStart => "Compute for 3 s", "计算 3 秒";
+    ContrastComputeIdle => "not computing: press the button", "没有在计算:请按按钮";
+    ContrastRecv => "The blocking model's thread", "阻塞模型的线程";
+    ContrastRecvStart => "Start it and open a client that sends nothing", "启动它并打开一个不发送的客户端";
+    ContrastRecvIdle => "the blocking model is not running", "阻塞模型没有运行";
+    ContrastNoView => "no word from the kernel yet", "内核还没有报告";
+    CmdCompute => "compute for {0} ms", "计算 {0} 毫秒";
+    RComputeOutOfRange => "a computation lasts 1 to {1} ms, not {0}", "一次计算持续 1 到 {1} 毫秒,不能是 {0}";
+    RComputeBusy => "a computation is already running", "已经有一个计算在运行";
 
     // -- the code panel --------------------------------------------------------------------
     CSectionStart => "-", "-";

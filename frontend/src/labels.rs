@@ -221,7 +221,7 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
         EventKind::ThreadStack { stack_bytes } => {
             (AppNote, tf(lang, Key::LaneStack, &[&crate::format::format_bytes(*stack_bytes)]))
         }
-        EventKind::ThreadSample { cpu_ns, conns, syscalls } => {
+        EventKind::ThreadSample { cpu_ns, conns, syscalls, .. } => {
             (AppNote, tf(lang, Key::LogSample, &[&format_duration(*cpu_ns), conns, syscalls]))
         }
         EventKind::ClientConnected { client, target, local } => {

@@ -9,18 +9,22 @@
 //!   state), [`labels`] (what each step says), [`narration`] (what each step means, one
 //!   sentence), [`playback`] (slow-motion timing and time travel), [`format`],
 //!   [`i18n`] (every string, both languages), [`reasons`] (the backend's reasons in words),
-//!   [`decode`], [`threads`] (CPU share per thread), [`tour`] (the guided tour),
-//!   [`view`] (which panel the figure column shows), [`story`] (the kettle story's cases and
-//!   their models), [`link`] (the address that restores the page);
+//!   [`decode`], [`threads`] (CPU share and the kernel's view per thread), [`kernel`] (the
+//!   kernel's words on a thread), [`definitions`] (the tutorial's definitions and the threads
+//!   that show them), [`tour`] (the guided tour), [`view`] (which panel the figure column
+//!   shows), [`story`] (the kettle story's cases and their models), [`link`] (the address
+//!   that restores the page);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
 
 pub mod code;
 pub mod compare;
 pub mod components;
 pub mod decode;
+pub mod definitions;
 pub mod figures;
 pub mod format;
 pub mod i18n;
+pub mod kernel;
 pub mod labels;
 pub mod link;
 pub mod narration;

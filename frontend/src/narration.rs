@@ -560,7 +560,12 @@ mod tests {
             EventKind::RingExit { completions: 0, timed_out: true },
             EventKind::SeenInSyscall { tid: 812, call: "read".into(), fd: 5 },
             EventKind::WouldBlockBurst { call: "recv".into(), count: 30_000 },
-            EventKind::ThreadSample { cpu_ns: 250_000_000, conns: 1, syscalls: 1_200 },
+            EventKind::ThreadSample {
+                cpu_ns: 250_000_000,
+                conns: 1,
+                syscalls: 1_200,
+                kernel: None,
+            },
             EventKind::ClientConnected {
                 client: 1,
                 target: "blocking".into(),

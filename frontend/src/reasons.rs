@@ -71,6 +71,8 @@ pub fn reason(lang: Lang, r: &Reason) -> String {
         R::NoSuchClient { client } => tf(lang, Key::RNoSuchClient, &[client]),
         R::NotRunning { model } => tf(lang, Key::RNotRunning, &[&model_title(lang, model)]),
         R::TooManyClients { limit } => tf(lang, Key::RTooManyClients, &[limit]),
+        R::ComputeOutOfRange { ms, max } => tf(lang, Key::RComputeOutOfRange, &[ms, max]),
+        R::ComputeBusy => t(lang, Key::RComputeBusy).to_owned(),
         R::LineTooLong { limit } => tf(lang, Key::RLineTooLong, &[limit]),
         R::ClientAlreadyClosed { client } => tf(lang, Key::RClientAlreadyClosed, &[client]),
         R::ConnectFailed { model, addr, errno } => {
@@ -112,6 +114,7 @@ pub fn command(lang: Lang, command: &Command) -> String {
         Command::EchoOpen { model } => tf(lang, Key::CmdEchoOpen, &[&model_title(lang, model)]),
         Command::EchoSend { client, .. } => tf(lang, Key::CmdEchoSend, &[client]),
         Command::EchoClose { client } => tf(lang, Key::CmdEchoClose, &[client]),
+        Command::Compute { ms } => tf(lang, Key::CmdCompute, &[ms]),
     }
 }
 
@@ -188,6 +191,8 @@ mod tests {
             Reason::NotRunning { model: model() },
             Reason::TooManyClients { limit: 16 },
             Reason::LineTooLong { limit: 8192 },
+            Reason::ComputeOutOfRange { ms: 0, max: 5000 },
+            Reason::ComputeBusy,
             Reason::ClientAlreadyClosed { client: 5 },
             Reason::ConnectFailed { model: model(), addr: addr(), errno: "ECONNREFUSED".into() },
             Reason::ConnectTimedOut { model: model(), addr: addr(), after_ms: 3000 },

@@ -597,7 +597,10 @@ impl State {
                     c.closed.get_or_insert(ClosedReason::ByYou);
                 }
             }
-            ReplyResult::Subscribed { .. } | ReplyResult::EchoSent { .. } => {}
+            // The computation shows itself through its thread's samples.
+            ReplyResult::Subscribed { .. }
+            | ReplyResult::EchoSent { .. }
+            | ReplyResult::Computing { .. } => {}
         }
     }
 
@@ -1046,7 +1049,7 @@ mod tests {
 
     #[test]
     fn test_each_model_has_its_own_store_that_samples_and_other_models_cannot_evict() {
-        let sample = EventKind::ThreadSample { cpu_ns: 1, conns: 0, syscalls: 1 };
+        let sample = EventKind::ThreadSample { cpu_ns: 1, conns: 0, syscalls: 1, kernel: None };
         let mut events = vec![ev(1, 1, "blocking", EventKind::AcceptEnter)];
         // Far more samples and select steps than any store holds.
         for i in 0..crate::store::MAX_MODEL_EVENTS as u64 + 10 {

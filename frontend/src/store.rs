@@ -296,7 +296,7 @@ pub(crate) mod tests {
     #[test]
     fn test_samples_are_not_kept_and_duplicates_are_ignored() {
         let mut s = ModelStore::default();
-        let sample = EventKind::ThreadSample { cpu_ns: 1, conns: 0, syscalls: 0 };
+        let sample = EventKind::ThreadSample { cpu_ns: 1, conns: 0, syscalls: 0, kernel: None };
         s.extend([ev(1, 1, 1, sample), ev(2, 2, 1, EventKind::AcceptEnter)]);
         s.extend([ev(2, 2, 1, EventKind::AcceptEnter)]);
         assert_eq!(s.events().len(), 1);

@@ -1,10 +1,13 @@
-//! How hard each model thread works: CPU share, connections and system calls, from the
-//! backend's periodic `thread_sample` events (every 250 ms, the thread's own CPU clock).
+//! How hard each model thread works, and where the kernel says it is: CPU share, connections
+//! and system calls, from the backend's periodic `thread_sample` events (every
+//! [`kettle_shared::SAMPLE_EVERY_MS`], the thread's own CPU clock), and the latest
+//! [`KernelView`] of each thread (`/proc/self/task/<tid>/`: state letter, system call, wchan,
+//! stack), worded by [`crate::kernel`].
 //!
 //! CPU share is the CPU time a thread used between two samples divided by the time between
 //! them, so 100 % means the thread kept one core busy the whole time — the busy loop's lesson.
 
-use kettle_shared::{Event, EventKind};
+use kettle_shared::{Event, EventKind, KernelView};
 
 /// At or above this CPU share a thread is shown as burning a core.
 pub const BURNING_PERCENT: f64 = 80.0;
@@ -27,6 +30,8 @@ pub struct ThreadLoad {
     pub conns: u32,
     /// System calls it has made.
     pub syscalls: u64,
+    /// What the kernel said about it in the latest sample.
+    pub kernel: Option<KernelView>,
     last_t_ns: u64,
     last_cpu_ns: u64,
 }
@@ -49,8 +54,8 @@ impl ThreadLoads {
     /// forgotten.
     pub fn observe(&mut self, e: &Event) {
         match e.kind {
-            EventKind::ThreadSample { cpu_ns, conns, syscalls } => {
-                self.sample(e, cpu_ns, conns, syscalls)
+            EventKind::ThreadSample { cpu_ns, conns, syscalls, ref kernel } => {
+                self.sample(e, cpu_ns, conns, syscalls, kernel)
             }
             EventKind::ThreadExited => {
                 self.loads.retain(|l| !(l.model == e.model && l.thread == e.thread.id))
@@ -60,7 +65,14 @@ impl ThreadLoads {
         }
     }
 
-    fn sample(&mut self, e: &Event, cpu_ns: u64, conns: u32, syscalls: u64) {
+    fn sample(
+        &mut self,
+        e: &Event,
+        cpu_ns: u64,
+        conns: u32,
+        syscalls: u64,
+        kernel: &Option<KernelView>,
+    ) {
         let found = self.loads.iter_mut().find(|l| l.model == e.model && l.thread == e.thread.id);
         match found {
             Some(l) => {
@@ -71,6 +83,7 @@ impl ThreadLoads {
                 }
                 l.conns = conns;
                 l.syscalls = syscalls;
+                l.kernel = kernel.clone();
                 l.last_t_ns = e.t_ns;
                 l.last_cpu_ns = cpu_ns;
             }
@@ -85,11 +98,17 @@ impl ThreadLoads {
                     cpu_percent: None,
                     conns,
                     syscalls,
+                    kernel: kernel.clone(),
                     last_t_ns: e.t_ns,
                     last_cpu_ns: cpu_ns,
                 });
             }
         }
+    }
+
+    /// One thread of one model.
+    pub fn get(&self, model: &str, thread: u32) -> Option<&ThreadLoad> {
+        self.loads.iter().find(|l| l.model == model && l.thread == thread)
     }
 
     /// The threads of one model.
@@ -115,7 +134,7 @@ mod tests {
     }
 
     fn sample(t_ns: u64, thread: u32, cpu_ns: u64) -> Event {
-        ev(t_ns, thread, EventKind::ThreadSample { cpu_ns, conns: 2, syscalls: 10 })
+        ev(t_ns, thread, EventKind::ThreadSample { cpu_ns, conns: 2, syscalls: 10, kernel: None })
     }
 
     #[test]
@@ -137,6 +156,29 @@ mod tests {
         let l = loads.of_model("nonblocking").next().unwrap();
         assert!(l.cpu_percent.unwrap() < 1.0 && !l.burning());
         assert!(loads.of_model("blocking").next().is_none());
+    }
+
+    #[test]
+    fn the_latest_kernel_view_of_each_thread_is_kept() {
+        use kettle_shared::{InSyscall, ProcRead};
+        let view = |letter: &str| KernelView {
+            state: ProcRead::Read(letter.into()),
+            syscall: ProcRead::Read(InSyscall::Running),
+            wchan: ProcRead::Read("0".into()),
+            stack: ProcRead::Unreadable("EACCES".into()),
+        };
+        let mut loads = ThreadLoads::default();
+        for (t, letter) in [(0, "S"), (100, "R")] {
+            let kind = EventKind::ThreadSample {
+                cpu_ns: t,
+                conns: 0,
+                syscalls: 0,
+                kernel: Some(view(letter)),
+            };
+            loads.observe(&ev(t, 1, kind));
+        }
+        assert_eq!(loads.get("nonblocking", 1).unwrap().kernel, Some(view("R")));
+        assert!(loads.get("nonblocking", 2).is_none());
     }
 
     #[test]

@@ -172,6 +172,15 @@ pub enum Reason {
         /// [`crate::MAX_ECHO_CLIENTS_PER_VIEWER`].
         limit: u32,
     },
+    /// The lesson's computation (`Command::Compute`) lasts 1 ms to [`crate::MAX_COMPUTE_MS`].
+    ComputeOutOfRange {
+        /// What was asked.
+        ms: u32,
+        /// [`crate::MAX_COMPUTE_MS`].
+        max: u32,
+    },
+    /// One lesson computation runs at a time.
+    ComputeBusy,
     /// The echo line is too long.
     LineTooLong {
         /// [`crate::MAX_ECHO_TEXT_BYTES`].

@@ -255,8 +255,8 @@ pub async fn child_main(conn: u64) -> anyhow::Result<()> {
     let recorder = Recorder::start();
     let mut batches = recorder.subscribe();
     let tracer = recorder.tracer(ID, "child");
-    // The child samples its own echo thread every 250 ms (its CPU clock is only readable from
-    // inside this process) and sends the samples up with the other events. The sampler keeps
+    // The child samples its own echo thread every SAMPLE_EVERY (its CPU clock and its
+    // `/proc/self/task` are only readable from inside this process) and sends the samples up with the other events. The sampler keeps
     // a recorder handle only while the echo thread runs, so the stream still ends with it.
     let echoing = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = {

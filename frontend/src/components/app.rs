@@ -9,6 +9,7 @@ use yew::prelude::*;
 
 use super::code_view::CodeView;
 use super::compare_view::CompareView;
+use super::definitions::Definitions;
 use super::echo::EchoPanel;
 use super::errors::ErrorList;
 use super::event_log::EventLog;
@@ -200,6 +201,7 @@ pub fn App(props: &AppProps) -> Html {
                         <Lesson state={state.clone()} />
                         <CodeView state={state.clone()} />
                         <Threads state={state.clone()} />
+                        <Definitions state={state.clone()} />
                     </section>
                     <EventLog
                     store={state.events.clone()}

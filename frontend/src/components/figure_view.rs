@@ -18,6 +18,7 @@ use crate::figures::layout::{
 use crate::figures::{Figure, Hook};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::labels::Shape;
+use kettle_shared::KernelView;
 
 /// Properties: the page state.
 #[derive(Properties, PartialEq, Debug)]
@@ -38,7 +39,9 @@ struct Measured {
 
 /// `section#figure-panel` holding `svg#figure[data-model][data-figure][data-phase][data-seq]`:
 /// the panel (`g.widget[data-backlog|data-queue|…]` with `rect.box[data-fd]`), the lanes
-/// (`g.lane[data-lane][data-thread]`, `[data-helper]` for glibc's aio helpers) with their
+/// (`g.lane[data-lane][data-thread]`, `[data-helper]` for glibc's aio helpers, and what the
+/// kernel last said about the thread: `[data-sched-state]` its state letter and `[data-wchan]`
+/// as read from `/proc`, in words in `text.lane-kernel`) with their
 /// steps (`g.step[data-kind][data-seq][data-shape]`, `[data-eagain]` on the staircase), sleep
 /// bars (`g.bar[data-call]`) and phases (`g.phase[data-phase][data-ns]`), the gap labels
 /// (`text.gap`) and the playback line (`line.now`); under the figure, `p#narration` says what
@@ -127,7 +130,10 @@ pub fn FigureView(props: &FigureProps) -> Html {
                         { lines(GUTTER - 6.0, &g.lines, 16.0) }
                     </text>
                 }) }
-                { for d.lanes.iter().map(|l| lane(l, &d, lang)) }
+                { for d.lanes.iter().map(|l| {
+                    let kernel = state.threads.get(&model, l.thread).and_then(|t| t.kernel.as_ref());
+                    lane(l, kernel, &d, lang)
+                }) }
                 { for d.now_y.map(|y| html! {
                     <line class="now" x1={GUTTER.to_string()} y1={y.to_string()} x2={d.kernel_x.to_string()} y2={y.to_string()} />
                 }) }
@@ -194,16 +200,30 @@ fn widget(p: &PlacedWidget) -> Html {
     }
 }
 
-/// One thread's lane: header, line, sleep bars, steps, phases and housekeeping ticks.
-fn lane(l: &LaneLayout, d: &FigureLayout, lang: Lang) -> Html {
+/// One thread's lane: header (with what the kernel says about the thread, when sampled), line,
+/// sleep bars, steps, phases and housekeeping ticks.
+fn lane(l: &LaneLayout, kernel: Option<&KernelView>, d: &FigureLayout, lang: Lang) -> Html {
     let name_y = d.timeline_top - HEADER_NAME;
     let helper = l.helper.then(|| AttrValue::from("true"));
+    let sched_state =
+        kernel.and_then(crate::kernel::sched_state).map(|s| AttrValue::from(s.to_owned()));
+    let wchan = kernel.and_then(crate::kernel::wchan).map(|w| AttrValue::from(w.to_owned()));
+    let kernel_lines =
+        kernel.map(|k| crate::kernel::lane_lines(k, lang, l.header_w)).unwrap_or_default();
+    let kernel_full = kernel.map(|k| crate::kernel::describe(k, lang, crate::kernel::Detail::Full));
+    let line_y = |i: usize| (name_y + 17.0 + 15.0 * i as f64).to_string();
     html! {
         <g class={classes!("lane", l.helper.then_some("helper"))} data-lane="" data-thread={l.thread.to_string()}
-            data-helper={helper} data-name={l.name.clone()}>
+            data-helper={helper} data-name={l.name.clone()} data-sched-state={sched_state} data-wchan={wchan}>
             <text class="lane-name" x={l.x.to_string()} y={name_y.to_string()} text-anchor="middle">{ &l.title }</text>
             { for l.state.iter().enumerate().map(|(i, line)| html! {
-                <text class="lane-state" x={l.x.to_string()} y={(name_y + 17.0 + 15.0 * i as f64).to_string()} text-anchor="middle">{ line }</text>
+                <text class="lane-state" x={l.x.to_string()} y={line_y(i)} text-anchor="middle">{ line }</text>
+            }) }
+            { for kernel_lines.iter().enumerate().map(|(i, line)| html! {
+                <text class="lane-kernel" x={l.x.to_string()} y={line_y(l.state.len() + i)} text-anchor="middle">
+                    { line }
+                    { for kernel_full.clone().map(|full| html! { <title>{ format!("{}: {full}", t(lang, Key::KernelSays)) }</title> }) }
+                </text>
             }) }
             <line class="lane-line" x1={l.x.to_string()} y1={l.y0.to_string()} x2={l.x.to_string()} y2={l.y1.to_string()} />
             { for l.bars.iter().map(|b| html! {

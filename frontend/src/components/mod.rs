@@ -4,6 +4,7 @@
 pub mod app;
 pub mod code_view;
 pub mod compare_view;
+pub mod definitions;
 pub mod echo;
 pub mod errors;
 pub mod event_log;

@@ -111,9 +111,10 @@ pub fn Lesson(props: &ModelsProps) -> Html {
     }
 }
 
-/// `#threads`: the selected model's threads with their CPU share, connections and system calls
-/// (`tr.thread[data-thread][data-burning]`); a thread keeping a core busy is flagged
-/// `.burning-core` — the busy loop's lesson.
+/// `#threads`: the selected model's threads with their CPU share, connections, system calls and
+/// what the kernel says about them (`tr.thread[data-thread][data-burning][data-sched-state]
+/// [data-wchan]`, its words in the `tr.thread-kernel > td.kernel` below it); a thread keeping a core busy is flagged `.burning-core` — the
+/// busy loop's lesson.
 #[component]
 pub fn Threads(props: &ModelsProps) -> Html {
     let state = &props.state;
@@ -125,9 +126,16 @@ pub fn Threads(props: &ModelsProps) -> Html {
         .map(|l| {
             let cpu = l.cpu_percent.map_or("…".to_owned(), |p| format!("{p:.0} %"));
             let burning = l.burning();
+            let kernel = l.kernel.as_ref();
+            let sched_state =
+                kernel.and_then(crate::kernel::sched_state).map(|s| AttrValue::from(s.to_owned()));
+            let wchan = kernel.and_then(crate::kernel::wchan).map(|w| AttrValue::from(w.to_owned()));
+            let words = kernel.map(|k| crate::kernel::describe(k, lang, crate::kernel::Detail::Full));
             html! {
+                <>
                 <tr class={classes!("thread", burning.then_some("burning"))}
-                    data-thread={l.thread.to_string()} data-burning={burning.to_string()}>
+                    data-thread={l.thread.to_string()} data-burning={burning.to_string()}
+                    data-sched-state={sched_state} data-wchan={wchan}>
                     <td class="thread-name">{ &l.name }</td>
                     <td class="cpu">
                         { cpu }
@@ -136,6 +144,12 @@ pub fn Threads(props: &ModelsProps) -> Html {
                     <td class="conns">{ l.conns }</td>
                     <td class="syscalls">{ l.syscalls }</td>
                 </tr>
+                { for words.map(|w| html! {
+                    <tr class="thread-kernel" data-thread={l.thread.to_string()}>
+                        <td class="kernel" colspan="4" title={t(lang, Key::KernelSaysTitle)}>{ w }</td>
+                    </tr>
+                }) }
+                </>
             }
         })
         .collect();
@@ -154,7 +168,7 @@ pub fn Threads(props: &ModelsProps) -> Html {
     };
     html! {
         <section id="threads" data-model={model}>
-            <h2>{ t(lang, Key::Threads) }</h2>
+            <h2>{ tf(lang, Key::Threads, &[&kettle_shared::SAMPLE_EVERY_MS]) }</h2>
             { body }
         </section>
     }

@@ -39,13 +39,14 @@ pub const ROW_H: f64 = 33.0;
 /// Left gutter holding the real time between rows.
 pub const GUTTER: f64 = 104.0;
 /// How far above the first row the column titles sit (the lane headers are below them).
-pub const HEADER_TITLES: f64 = 64.0;
-/// How far above the first row a lane's name sits; its state's lines follow, 16 apart.
-pub const HEADER_NAME: f64 = 42.0;
+pub const HEADER_TITLES: f64 = 94.0;
+/// How far above the first row a lane's name sits; its state's lines follow, 15 apart, then
+/// what the kernel says about the thread ([`crate::kernel::lane_lines`]): four lines at most.
+pub const HEADER_NAME: f64 = 72.0;
 /// Fewest and most rows a figure shows.
 pub const ROWS: (usize, usize) = (5, 16);
-/// Column titles, then lane headers: the thread's name and what it is doing.
-const HEADERS_H: f64 = 78.0;
+/// Column titles, then lane headers: the thread's name, what it is doing, what the kernel says.
+const HEADERS_H: f64 = 108.0;
 /// One line of widgets in the panel.
 const WIDGET_H: f64 = 56.0;
 /// The height of one box of a widget.
@@ -249,6 +250,8 @@ pub struct LaneLayout {
     pub y1: f64,
     /// Its name, fitted to the lane's width.
     pub title: String,
+    /// The width its header's lines may take.
+    pub header_w: f64,
     /// What it does at the step being played, and its CPU share when sampled, in lines that
     /// fit the lane's width.
     pub state: Vec<String>,
@@ -415,6 +418,7 @@ pub fn layout(
             y0,
             y1,
             title: fit(&lane.name, spacing - 10.0, FONT),
+            header_w: spacing - 10.0,
             state: Vec::new(),
             rows: Vec::new(),
             bars: Vec::new(),
