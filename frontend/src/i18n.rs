@@ -245,8 +245,7 @@ table! {
     WCqItem => "{0} fd {1} = {2}", "{0} fd {1} = {2}";
     WAioRequests => "aio_read requests (glibc)", "aio_read 请求(glibc)";
 
-    // -- the kernel's words: /proc samples on lanes, reasons from the backend (issue 7) ----
-    KSectionStart => "-", "-";
+    // -- the kernel's words: /proc samples on lanes; reasons from the backend ------------
     // reasons from the backend (`kettle_shared::Reason`, worded by `crate::reasons`)
     RStoppedOnRequest => "stopped on request", "按请求停止";
     RServerReturned => "the server returned by itself", "服务器函数自行返回了";
@@ -365,7 +364,6 @@ table! {
     RComputeBusy => "a computation is already running", "已经有一个计算在运行";
 
     // -- the code panel --------------------------------------------------------------------
-    CSectionStart => "-", "-";
     CodeTitle => "The code that ran", "运行的代码";
     CodeLit =>
         "Line {0} of {1} made this step ({2}).",
@@ -389,7 +387,6 @@ table! {
     CodeExcerpt => "{0}, lines {1}–{2}", "{0},第 {1}–{2} 行";
 
     // -- narration and time travel ---------------------------------------------------------
-    NSectionStart => "-", "-";
     // narration: one sentence per step, under the figure
     Narration => "What is happening", "正在发生什么";
     NarrListen =>
@@ -646,7 +643,6 @@ table! {
     BadgeReplaying => "▶ REPLAYING — {0} steps behind live", "▶ 回放中 —— 比最新落后 {0} 步";
 
     // -- the kettle story, views and links -------------------------------------------------
-    SSectionStart => "-", "-";
     Views => "What the column shows", "这一栏显示的内容";
     ViewFigure => "Figure", "示意图";
     ViewCompare => "Compare (Fig. 6.6)", "对比(图 6.6)";
@@ -694,7 +690,6 @@ table! {
         "这里故事与 POSIX 的说法不同:按 Stevens(§6.2)的定义,只有图 6.5 的模型(io_uring、aio)才是异步 IO,select 和 epoll 是“阻塞在 select 上”,信号驱动 IO 仍是同步的,因为 recv 拷贝数据时线程还在等待;而睡在响水壶旁边等它叫的线程,是信号驱动 IO 可能的一种用法(sigwait),并不是 Kettle 的 sigio 模型的做法。";
 
     // -- the guided tour -------------------------------------------------------------------
-    TSectionStart => "-", "-";
     TourStart => "Guided tour", "导览";
     TourStartHelp => "T: a guided tour of every model, in the tutorial's order", "T:按教程顺序导览每个模型";
     TourOf => "Tour — stop {0} of {1}", "导览 —— 第 {0} 站,共 {1} 站";

@@ -19,7 +19,7 @@ use crate::i18n::Lang;
 use crate::playback::{Playback, Track};
 use crate::store::ModelStore;
 use crate::tour::{ClientView, Effect, Scene, Tour, World, STOPS};
-use crate::view::View;
+use View;
 
 /// Most events kept for the event log (all models); older ones are trimmed (and counted).
 /// The figures do not use it: each model has its own [`ModelStore`].
@@ -290,7 +290,7 @@ pub enum Action {
     JumpToLastEcho,
     // -- views and links ------------------------------------------------------------------
     /// Show this panel in the figure column (a tab, or a story case's model link).
-    SetView(crate::view::View),
+    SetView(View),
     // -- the guided tour ------------------------------------------------------------------
     /// Go to this stop of the guided tour (and start the tour if it is not running).
     TourGo(usize),
@@ -351,7 +351,7 @@ pub struct State {
     pub outbox_gen: u64,
     // -- views and links ------------------------------------------------------------------
     /// The panel the figure column shows.
-    pub view: crate::view::View,
+    pub view: View,
     // -- the guided tour ------------------------------------------------------------------
     /// The guided tour, while it runs.
     pub tour: Option<Tour>,

@@ -110,8 +110,8 @@ impl Default for ModelOptions {
 }
 
 impl ModelContext {
-    /// A tracer for a new thread of this model, sampled every 250 ms. Call it on the thread it
-    /// will trace (its CPU clock is read by thread id).
+    /// A tracer for a new thread of this model, sampled every 100 ms (`SAMPLE_EVERY`). Call
+    /// it on the thread it will trace (its CPU clock is read by thread id).
     pub fn tracer(&self, thread_name: impl Into<String>) -> Tracer {
         self.recorder.tracer(self.descriptor.id, thread_name).sampled()
     }

@@ -26,7 +26,7 @@
 //!   count them, thousands in every 100 ms. The one call that finds data still blocks while the
 //!   kernel copies it (phase 2): this is synchronous I/O.
 //! - One thread serves many clients, but it **never sleeps**: with no client at all its
-//!   `thread_sample` CPU time grows by about 250 ms every 250 ms — a whole core spent asking.
+//!   `thread_sample` CPU time grows by about 100 ms every 100 ms — a whole core spent asking.
 //!
 //! ## How the phases are measured
 //!
