@@ -37,8 +37,16 @@ pub fn read(tid: i32) -> KernelView {
 }
 
 /// The last view of one thread and the CPU time it had used when it was read.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct LastView(Option<(u64, KernelView)>);
+
+impl LastView {
+    /// Whether the last [`read_since`] found the thread exactly as before: it had not run and
+    /// its state letter was the same, so the view returned was the previous one.
+    pub fn unchanged_since(&self, cpu_ns: u64, view: &KernelView) -> bool {
+        self.0.as_ref().is_some_and(|(then, last)| *then == cpu_ns && last == view)
+    }
+}
 
 /// [`read`] for a sampler that asks again and again: when the thread has not run at all since
 /// the last read (its CPU clock, `cpu_ns`, has not moved) and its state letter is the same, its
@@ -338,5 +346,20 @@ mod tests {
         assert!(view.syscall.value().is_some(), "{view:?}");
         let gone = read(i32::MAX);
         assert_eq!(gone.state, ProcRead::Unreadable("ENOENT".into()));
+    }
+
+    #[test]
+    fn a_thread_that_has_not_run_is_unchanged_and_one_that_ran_is_not() {
+        let view = |letter: &str| KernelView {
+            state: ProcRead::Read(letter.into()),
+            syscall: ProcRead::Unreadable("EACCES".into()),
+            wchan: ProcRead::Read("wait_woken".into()),
+            stack: ProcRead::Unreadable("EACCES".into()),
+        };
+        let last = LastView(Some((500, view("S"))));
+        assert!(last.unchanged_since(500, &view("S")));
+        assert!(!last.unchanged_since(501, &view("S")), "it ran");
+        assert!(!last.unchanged_since(500, &view("R")), "woken, not yet run");
+        assert!(!LastView::default().unchanged_since(500, &view("S")), "never read");
     }
 }

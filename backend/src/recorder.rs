@@ -105,6 +105,8 @@ pub struct ThreadStats {
     conns: AtomicU32,
     /// What the sampler last read in `/proc` for this thread (only the sampler touches it).
     pub last_view: Mutex<crate::proc_task::LastView>,
+    /// When the sampler last sent a sample of this thread.
+    pub last_sent: Mutex<Option<std::time::Instant>>,
 }
 
 impl ThreadStats {
@@ -134,6 +136,11 @@ impl Recorder {
         });
         tokio::spawn(pump(rx, shared.clone()));
         Recorder { queue, shared }
+    }
+
+    /// Whether any viewer is subscribed now (samplers slow down when nobody watches).
+    pub fn watched(&self) -> bool {
+        self.shared.batches.receiver_count() > 0
     }
 
     /// A new receiver of every batch shipped from now on.
@@ -177,6 +184,7 @@ impl Recorder {
             syscalls: AtomicU64::new(0),
             conns: AtomicU32::new(0),
             last_view: Mutex::default(),
+            last_sent: Mutex::default(),
         });
         Tracer { recorder: self.clone(), model, thread, stats }
     }
@@ -266,6 +274,7 @@ impl Tracer {
             syscalls: AtomicU64::new(self.stats.syscalls()),
             conns: AtomicU32::new(self.stats.conns()),
             last_view: Mutex::default(),
+            last_sent: Mutex::default(),
         };
         self.stats = Arc::new(stats);
         let mut all = self.recorder.shared.sampled.lock().unwrap_or_else(|p| p.into_inner());
@@ -461,6 +470,16 @@ impl Position {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_recorder_is_watched_exactly_while_a_viewer_is_subscribed() {
+        let recorder = Recorder::start();
+        assert!(!recorder.watched(), "nobody yet: samplers may slow down");
+        let viewer = recorder.subscribe();
+        assert!(recorder.watched());
+        drop(viewer);
+        assert!(!recorder.watched());
+    }
 
     /// Batches until one is settled through `seq`, with every event in them.
     async fn batches_through(

@@ -33,6 +33,9 @@ use crate::recorder::{Recorder, Tracer};
 const BACKLOG_POLL: Duration = Duration::from_millis(10);
 /// How often each model thread is sampled (CPU time and the kernel's view of it).
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(kettle_shared::SAMPLE_EVERY_MS);
+/// How often a thread that has not run at all is sampled anyway (so a viewer that has just
+/// connected hears of every thread within a second).
+pub const QUIET_SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a command on the registry failed.
 #[derive(Debug)]
@@ -385,11 +388,14 @@ fn spawn_monitor(
                 let now = std::time::Instant::now();
                 if now >= next_sample {
                     sample_threads(&recorder, model);
+                    // Often enough to catch a wait of a few hundred ms while someone watches;
+                    // once a second when nobody does, so an idle machine pays next to nothing.
+                    let every = if recorder.watched() { SAMPLE_EVERY } else { QUIET_SAMPLE_EVERY };
                     // A monitor that fell behind (a busy machine kept it off the CPU) skips
                     // the samples it missed instead of taking them back to back: two samples
                     // a few ms apart would show a running thread as one that used no CPU.
                     while next_sample <= now {
-                        next_sample += SAMPLE_EVERY;
+                        next_sample += every;
                     }
                 }
                 std::thread::sleep(BACKLOG_POLL);
@@ -405,7 +411,20 @@ pub(crate) fn sample_threads(recorder: &Recorder, model: &str) {
         let Some(cpu_ns) = thread_cpu_ns(stats.tid) else { continue };
         let kernel = {
             let mut last = stats.last_view.lock().unwrap_or_else(|p| p.into_inner());
-            Some(crate::proc_task::read_since(stats.tid, cpu_ns, &mut last))
+            let before = last.clone();
+            let view = crate::proc_task::read_since(stats.tid, cpu_ns, &mut last);
+            // A thread that has not run since its last sample has nothing new to say: an idle
+            // machine's sleeping threads are sent once a second, not ten times. (A viewer's
+            // CPU share spans the longer interval; the kernel's words stay true.)
+            let mut sent = stats.last_sent.lock().unwrap_or_else(|p| p.into_inner());
+            let now = std::time::Instant::now();
+            if before.unchanged_since(cpu_ns, &view)
+                && sent.is_some_and(|at| now.duration_since(at) < QUIET_SAMPLE_EVERY)
+            {
+                continue;
+            }
+            *sent = Some(now);
+            Some(view)
         };
         let kind = EventKind::ThreadSample {
             cpu_ns,
