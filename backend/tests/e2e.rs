@@ -199,6 +199,16 @@ async fn open_page(c: &Client, server: &Server) {
         .await;
 }
 
+/// Kettle (with models `start` running) and its page open in a `width` × `height` browser,
+/// connected. Keep the driver alive as long as the browser.
+async fn page_on(start: &[&str], width: u32, height: u32) -> (Server, Driver, Client) {
+    let server = kettle_with_frontend(start).await;
+    let driver = start_driver();
+    let c = browser_sized(&driver, width, height).await;
+    open_page(&c, &server).await;
+    (server, driver, c)
+}
+
 /// Waits until the model list shows `id` running.
 async fn wait_running(c: &Client, id: &str) {
     wait_js(
@@ -332,10 +342,7 @@ async fn assert_no_errors_shown(c: &Client, after: &str) {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn page_echoes_a_line_and_the_figure_plays_both_phases() {
-    let server = kettle_with_frontend(&["blocking"]).await;
-    let driver = start_driver();
-    let c = browser_sized(&driver, 1280, 720).await;
-    open_page(&c, &server).await;
+    let (server, _driver, c) = page_on(&["blocking"], 1280, 720).await;
     wait_running(&c, "blocking").await;
     // 1/10 000: a copy phase of tens of microseconds plays for a few hundred milliseconds.
     c.execute("const s = document.querySelector('#speed'); s.value = '4'; s.dispatchEvent(new Event('change', {bubbles: true}));", vec![]).await.unwrap();
@@ -420,10 +427,7 @@ async fn page_echoes_a_line_and_the_figure_plays_both_phases() {
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn every_model_draws_its_own_figure_from_a_line_echoed_on_the_page() {
     let ids: Vec<&str> = kettle_shared::MODELS.iter().map(|m| m.id).collect();
-    let server = kettle_with_frontend(&ids).await;
-    let driver = start_driver();
-    let c = browser_sized(&driver, 1280, 720).await;
-    open_page(&c, &server).await;
+    let (server, _driver, c) = page_on(&ids, 1280, 720).await;
     let figures = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from);
     for id in &ids {
         wait_running(&c, id).await;
@@ -523,10 +527,7 @@ async fn every_model_draws_its_own_figure_from_a_line_echoed_on_the_page() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn two_clients_of_thread_per_conn_are_two_lanes_each_with_its_own_phases() {
-    let server = kettle_with_frontend(&["thread-per-conn"]).await;
-    let driver = start_driver();
-    let c = browser_sized(&driver, 1280, 1000).await;
-    open_page(&c, &server).await;
+    let (server, _driver, c) = page_on(&["thread-per-conn"], 1280, 1000).await;
     wait_running(&c, "thread-per-conn").await;
     select_model(&c, "thread-per-conn").await;
     let a = open_client_on(&c, "thread-per-conn").await;
@@ -569,10 +570,7 @@ async fn two_clients_of_thread_per_conn_are_two_lanes_each_with_its_own_phases()
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn one_line_compares_blocking_select_sigio_and_io_uring_side_by_side() {
     let models = ["blocking", "select", "sigio", "io-uring"];
-    let server = kettle_with_frontend(&models).await;
-    let driver = start_driver();
-    let c = browser_sized(&driver, 1280, 720).await;
-    open_page(&c, &server).await;
+    let (server, _driver, c) = page_on(&models, 1280, 720).await;
     for id in models {
         wait_running(&c, id).await;
     }
@@ -622,10 +620,7 @@ async fn one_line_compares_blocking_select_sigio_and_io_uring_side_by_side() {
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn page_fits_a_projector_at_1024x768_and_1280x720_and_has_a_presenter_mode() {
     let models = ["blocking", "thread-pool", "select", "epoll", "reactor", "io-uring"];
-    let server = kettle_with_frontend(&models).await;
-    let driver = start_driver();
-    let c = browser_sized(&driver, 1024, 768).await;
-    open_page(&c, &server).await;
+    let (server, _driver, c) = page_on(&models, 1024, 768).await;
     for id in models {
         wait_running(&c, id).await;
         select_model(&c, id).await;
@@ -743,10 +738,7 @@ async fn walk_the_tour(c: &Client, zh: bool) {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn the_guided_tour_walks_every_stop_in_english_and_in_chinese() {
-    let server = kettle_with_frontend(&[]).await;
-    let driver = start_driver();
-    let c = browser_sized(&driver, 1280, 720).await;
-    open_page(&c, &server).await;
+    let (server, _driver, c) = page_on(&[], 1280, 720).await;
     walk_the_tour(&c, false).await;
     // Again in Chinese: every model is running now, and the open clients are reused.
     walk_the_tour(&c, true).await;
@@ -807,10 +799,7 @@ fn lit_call(model: &str, kind: &str) -> Option<Option<&'static str>> {
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn code_panel_lights_the_line_making_each_step_for_blocking_select_epoll_and_io_uring() {
     let models = ["blocking", "select", "epoll", "io-uring"];
-    let server = kettle_with_frontend(&models).await;
-    let driver = start_driver();
-    let c = browser_sized(&driver, 1280, 720).await;
-    open_page(&c, &server).await;
+    let (server, _driver, c) = page_on(&models, 1280, 720).await;
     for id in models {
         wait_running(&c, id).await;
         select_model(&c, id).await;
@@ -926,10 +915,7 @@ async fn code_panel_lights_the_line_making_each_step_for_blocking_select_epoll_a
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn stepping_back_shows_the_previous_steps_narration_in_both_languages() {
-    let server = kettle_with_frontend(&["blocking"]).await;
-    let driver = start_driver();
-    let c = browser_sized(&driver, 1280, 720).await;
-    open_page(&c, &server).await;
+    let (server, _driver, c) = page_on(&["blocking"], 1280, 720).await;
     wait_running(&c, "blocking").await;
     select_model(&c, "blocking").await;
     let client = open_client_on(&c, "blocking").await;
@@ -1007,10 +993,7 @@ const ENGLISH_LEFT: &str = r#"((text) => text.split(/[^A-Za-z0-9_\-]+/)
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn in_chinese_the_backends_reasons_are_worded_in_chinese_and_reworded_on_a_toggle() {
-    let server = kettle_with_frontend(&["blocking"]).await;
-    let driver = start_driver();
-    let c = browser_sized(&driver, 1280, 720).await;
-    open_page(&c, &server).await;
+    let (server, _driver, c) = page_on(&["blocking"], 1280, 720).await;
     wait_running(&c, "blocking").await;
     select_model(&c, "blocking").await;
     c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
@@ -1194,10 +1177,7 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn lanes_say_where_the_kernel_has_each_thread_and_a_computation_never_sleeps() {
-    let server = kettle_with_frontend(&["blocking", "nonblocking"]).await;
-    let driver = start_driver();
-    let c = browser_sized(&driver, 1280, 720).await;
-    open_page(&c, &server).await;
+    let (server, _driver, c) = page_on(&["blocking", "nonblocking"], 1280, 720).await;
     wait_running(&c, "blocking").await;
     select_model(&c, "blocking").await;
     let client = open_client_on(&c, "blocking").await;
