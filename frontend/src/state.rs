@@ -19,7 +19,7 @@ use crate::i18n::Lang;
 use crate::playback::{Playback, Track};
 use crate::store::ModelStore;
 use crate::tour::{ClientView, Effect, Scene, Tour, World, STOPS};
-use View;
+use crate::view::View;
 
 /// Most events kept for the event log (all models); older ones are trimmed (and counted).
 /// The figures do not use it: each model has its own [`ModelStore`].
