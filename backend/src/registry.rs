@@ -377,7 +377,7 @@ fn spawn_monitor(
         .stack_size(64 * 1024)
         .spawn(move || {
             let mut last = None;
-            let mut next_sample = std::time::Instant::now();
+            let mut last_sample: Option<std::time::Instant> = None;
             while !stop.is_stopped() {
                 if let Some(now) = accept_queue(listener.as_raw_fd()) {
                     if last != Some(now) {
@@ -385,18 +385,18 @@ fn spawn_monitor(
                         last = Some(now);
                     }
                 }
+                // Often enough to catch a wait of a few hundred ms while someone watches;
+                // once a second when nobody does, so an idle machine pays next to nothing.
+                // Asked on every turn, so a viewer who just arrived gets 100 ms at once.
+                let every = if recorder.watched() { SAMPLE_EVERY } else { QUIET_SAMPLE_EVERY };
                 let now = std::time::Instant::now();
-                if now >= next_sample {
+                // Spaced from the last sample taken, not from a schedule: a monitor that fell
+                // behind (a busy machine kept it off the CPU) does not take the missed samples
+                // back to back — two samples a few ms apart would show a running thread as
+                // one that used no CPU.
+                if last_sample.is_none_or(|at| now.duration_since(at) >= every) {
                     sample_threads(&recorder, model);
-                    // Often enough to catch a wait of a few hundred ms while someone watches;
-                    // once a second when nobody does, so an idle machine pays next to nothing.
-                    let every = if recorder.watched() { SAMPLE_EVERY } else { QUIET_SAMPLE_EVERY };
-                    // A monitor that fell behind (a busy machine kept it off the CPU) skips
-                    // the samples it missed instead of taking them back to back: two samples
-                    // a few ms apart would show a running thread as one that used no CPU.
-                    while next_sample <= now {
-                        next_sample += every;
-                    }
+                    last_sample = Some(now);
                 }
                 std::thread::sleep(BACKLOG_POLL);
             }
