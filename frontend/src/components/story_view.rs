@@ -6,7 +6,7 @@
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
-use crate::i18n::{t, tf, Key, Lang};
+use crate::i18n::{catalogue, t, tf, Key, Lang};
 use crate::link::Link;
 use crate::state::Action;
 use crate::story::Case;
@@ -50,10 +50,7 @@ pub fn StoryView(props: &StoryProps) -> Html {
                 dispatch.emit(Action::SetView(View::Figure));
             });
             let selected = state.selected.as_deref() == Some(model);
-            let title = kettle_shared::model(model).map(|m| match lang {
-                Lang::En => m.title,
-                Lang::Zh => m.title_zh,
-            });
+            let title = kettle_shared::model(model).map(|m| catalogue(lang, m.title, m.title_zh));
             html! {
                 <a class={classes!("story-model", selected.then_some("selected"))} data-model={model}
                     href={href} onclick={show}
