@@ -43,16 +43,16 @@ pub fn TourView(props: &TourViewProps) -> Html {
             <header>
                 <span class="tour-count">{ tf(lang, Key::TourOf, &[&(tour.stop + 1), &STOPS.len()]) }</span>
                 <h2>{ t(lang, stop.title) }</h2>
+                <div class="tour-buttons">
+                    <button id="tour-back" onclick={back} disabled={tour.stop == 0}>{ t(lang, Key::TourBack) }</button>
+                    <button id="tour-next" onclick={next} title="→">
+                        { t(lang, if last { Key::TourFinish } else { Key::TourNext }) }
+                    </button>
+                    <button id="tour-leave" onclick={leave} title="Esc">{ t(lang, Key::TourLeave) }</button>
+                </div>
             </header>
             <p class="tour-text">{ t(lang, stop.text) }</p>
             <p class="tour-status" data-done={tour.progress.done().to_string()}>{ t(lang, status) }</p>
-            <div class="tour-buttons">
-                <button id="tour-back" onclick={back} disabled={tour.stop == 0}>{ t(lang, Key::TourBack) }</button>
-                <button id="tour-next" onclick={next} title="→">
-                    { t(lang, if last { Key::TourFinish } else { Key::TourNext }) }
-                </button>
-                <button id="tour-leave" onclick={leave} title="Esc">{ t(lang, Key::TourLeave) }</button>
-            </div>
         </section>
     }
 }
