@@ -7,26 +7,11 @@ mod common;
 
 use std::io::Write;
 use std::net::Shutdown;
-use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use common::*;
 use kettle_shared::{EventKind, Reason};
-use nix::errno::Errno;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
-
-/// Duplicates stdin until no descriptor below the limit is free; returns the duplicates.
-fn fill_descriptor_table() -> Vec<OwnedFd> {
-    let mut held = Vec::new();
-    let stdin = std::io::stdin();
-    loop {
-        match nix::unistd::dup(&stdin) {
-            Ok(fd) => held.push(fd),
-            Err(Errno::EMFILE) => return held,
-            Err(e) => panic!("dup: {e}"),
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn emfile_on_accept_backs_off_and_recovers() {

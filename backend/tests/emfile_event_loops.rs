@@ -10,27 +10,13 @@ mod common;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use common::*;
 use kettle_shared::{EventKind, Reason};
-use nix::errno::Errno;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
-
-/// Duplicates stdin until no descriptor below the limit is free; returns the duplicates.
-fn fill_descriptor_table() -> Vec<OwnedFd> {
-    let mut held = Vec::new();
-    let stdin = std::io::stdin();
-    loop {
-        match nix::unistd::dup(&stdin) {
-            Ok(fd) => held.push(fd),
-            Err(Errno::EMFILE) => return held,
-            Err(e) => panic!("dup: {e}"),
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn emfile_on_accept_pauses_the_listener_and_recovers_in_every_event_loop_model() {

@@ -8,27 +8,13 @@ mod common;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::time::Duration;
 
 use common::*;
 use kettle_shared::{EventKind, ModelState, Reason};
-use nix::errno::Errno;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
-
-/// Duplicates stdin until no descriptor below the limit is free; returns the duplicates.
-fn fill_descriptor_table() -> Vec<OwnedFd> {
-    let mut held = Vec::new();
-    let stdin = std::io::stdin();
-    loop {
-        match nix::unistd::dup(&stdin) {
-            Ok(fd) => held.push(fd),
-            Err(Errno::EMFILE) => return held,
-            Err(e) => panic!("dup: {e}"),
-        }
-    }
-}
 
 fn emfile_failures(events: &[kettle_shared::Event], model: &str) -> usize {
     events

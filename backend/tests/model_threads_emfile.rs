@@ -13,21 +13,7 @@ use std::time::Duration;
 
 use common::*;
 use kettle_shared::{EventKind, Reason};
-use nix::errno::Errno;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
-
-/// Duplicates stdin until no descriptor below the limit is free; returns the duplicates.
-fn fill_descriptor_table() -> Vec<OwnedFd> {
-    let mut held = Vec::new();
-    let stdin = std::io::stdin();
-    loop {
-        match nix::unistd::dup(&stdin) {
-            Ok(fd) => held.push(fd),
-            Err(Errno::EMFILE) => return held,
-            Err(e) => panic!("dup: {e}"),
-        }
-    }
-}
 
 /// Waits until the model's own thread (`model-<id>`, as the kernel keeps its first 15 bytes) is
 /// asleep in `accept`, as the kernel says in `/proc`. Only a thread already inside `accept` has

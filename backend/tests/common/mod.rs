@@ -218,3 +218,25 @@ pub fn linger_zero(s: &TcpStream) {
     nix::sys::socket::setsockopt(&s.as_fd(), linger, &libc::linger { l_onoff: 1, l_linger: 0 })
         .unwrap();
 }
+
+/// Duplicates stdin until no descriptor below the limit is free; returns the duplicates.
+///
+/// Kettle's monitors open `/proc/self/task/<tid>/…` files for a few microseconds every 100 ms
+/// while a viewer watches: a slot one of them held when the table filled is free again a moment
+/// later, and a model's `accept` would take it instead of meeting `EMFILE`. So the table is
+/// filled again after more than one sampling period, taking any slot freed meanwhile.
+pub fn fill_descriptor_table() -> Vec<std::os::fd::OwnedFd> {
+    let stdin = std::io::stdin();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        loop {
+            match nix::unistd::dup(&stdin) {
+                Ok(fd) => held.push(fd),
+                Err(nix::errno::Errno::EMFILE) => break,
+                Err(e) => panic!("dup: {e}"),
+            }
+        }
+        std::thread::sleep(Duration::from_millis(120));
+    }
+    held
+}
