@@ -2,7 +2,6 @@
 //! through one client on each at once, and each model's column shows where its thread was
 //! blocked and its two phases, on one time axis.
 
-use gloo::events::EventListener;
 use kettle_shared::ModelState;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -103,15 +102,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
 #[hook]
 fn use_width(holder: &NodeRef) -> f64 {
     let width = use_state(|| 1000.0_f64);
-    let resized = use_state(|| 0u32);
-    {
-        let resized = resized.clone();
-        use_effect_with((), move |_| {
-            let listener = web_sys::window()
-                .map(|w| EventListener::new(&w, "resize", move |_| resized.set(*resized + 1)));
-            move || drop(listener)
-        });
-    }
+    super::use_rerender_on_resize();
     {
         let holder = holder.clone();
         let width = width.clone();

@@ -6,7 +6,6 @@
 //! CSS pixels (divided by the presenter zoom), so its font sizes are the sizes on screen, and
 //! the number of rows follows the height left in the window.
 
-use gloo::events::EventListener;
 use yew::prelude::*;
 
 use super::narration::Narration;
@@ -54,16 +53,8 @@ pub fn FigureView(props: &FigureProps) -> Html {
     let holder = use_node_ref();
     let narration = use_node_ref();
     let measured = use_state(|| Measured { width: 760.0, height: 560.0 });
-    let resized = use_state(|| 0u32);
-    {
-        // Re-measure when the window changes size.
-        let resized = resized.clone();
-        use_effect_with((), move |_| {
-            let listener = web_sys::window()
-                .map(|w| EventListener::new(&w, "resize", move |_| resized.set(*resized + 1)));
-            move || drop(listener)
-        });
-    }
+    // Re-measure when the window changes size.
+    super::use_rerender_on_resize();
     {
         // After every render: the room the figure has (its width, and the height left in the
         // window below its top, less the narration under it); only a real change re-renders.

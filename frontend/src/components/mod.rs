@@ -22,6 +22,20 @@ use yew::prelude::*;
 use crate::service::Sender;
 use crate::state::{Action, State};
 
+/// Renders the calling component again whenever the window is resized, so an effect that
+/// measures its element (after every render) sees the new size. The listener goes with the
+/// component.
+#[hook]
+pub fn use_rerender_on_resize() {
+    let resized = use_state(|| 0u32);
+    use_effect_with((), move |_| {
+        let listener = web_sys::window().map(|w| {
+            gloo::events::EventListener::new(&w, "resize", move |_| resized.set(*resized + 1))
+        });
+        move || drop(listener)
+    });
+}
+
 /// The reducer handle every component reads.
 pub type StateHandle = UseReducerHandle<State>;
 
