@@ -176,33 +176,30 @@ async fn echo_client_shows_backlog_then_accept_and_sends_lines() {
     );
 }
 
+/// The blocking model echoing "hello": `recv` entered at 0, the data arriving 200 µs later,
+/// copied in 30 µs, then sent back (seqs 1–5, thread 1, fd 5).
+fn hello_echoed_by_blocking() -> Vec<Event> {
+    let copied = EventKind::RecvExit {
+        fd: 5,
+        outcome: RecvOutcome::Data { bytes: 6, preview: "hello\n".into() },
+        wait_ns: Some(200_000_000),
+        copy_ns: Some(30_000),
+    };
+    let sent = EventKind::SendExit { fd: 5, outcome: SendOutcome::Sent { bytes: 6 } };
+    vec![
+        ev(1, 0, "blocking", EventKind::RecvEnter { fd: 5, len: 1024 }),
+        ev(2, 200_000, "blocking", EventKind::DataArrived { fd: 5 }),
+        ev(3, 200_030, "blocking", copied),
+        ev(4, 200_040, "blocking", EventKind::SendEnter { fd: 5, bytes: 6 }),
+        ev(5, 200_050, "blocking", sent),
+    ]
+}
+
 #[wasm_bindgen_test]
 async fn figure_draws_its_lane_with_measured_phases_and_steps() {
     let page = Page::mount().await;
     page.feed(hello(PROTOCOL_VERSION, ModelState::Running)).await;
-    let events = vec![
-        ev(1, 0, "blocking", EventKind::RecvEnter { fd: 5, len: 1024 }),
-        ev(2, 200_000, "blocking", EventKind::DataArrived { fd: 5 }),
-        ev(
-            3,
-            200_030,
-            "blocking",
-            EventKind::RecvExit {
-                fd: 5,
-                outcome: RecvOutcome::Data { bytes: 6, preview: "hello\n".into() },
-                wait_ns: Some(200_000_000),
-                copy_ns: Some(30_000),
-            },
-        ),
-        ev(4, 200_040, "blocking", EventKind::SendEnter { fd: 5, bytes: 6 }),
-        ev(
-            5,
-            200_050,
-            "blocking",
-            EventKind::SendExit { fd: 5, outcome: SendOutcome::Sent { bytes: 6 } },
-        ),
-    ];
-    page.feed(ServerMsg::Batch { events, dropped: 0 }).await;
+    page.feed(ServerMsg::Batch { events: hello_echoed_by_blocking(), dropped: 0 }).await;
     page.dispatch.emit(Action::TogglePause);
     page.dispatch.emit(Action::Live);
     yew::scheduler::flush().await;
@@ -299,10 +296,8 @@ async fn keyboard_controls_playback_but_not_while_typing() {
 async fn code_panel_lights_the_line_of_the_current_step_and_says_why_when_none() {
     let page = Page::mount().await;
     page.feed(hello(PROTOCOL_VERSION, ModelState::Running)).await;
-    let events = vec![
-        ev(1, 0, "blocking", EventKind::RecvEnter { fd: 5, len: 1024 }),
-        ev(2, 200_000, "blocking", EventKind::DataArrived { fd: 5 }),
-    ];
+    let mut events = hello_echoed_by_blocking();
+    let copied_and_sent = events.split_off(2); // up to the data's arrival first
     page.feed(ServerMsg::Batch { events, dropped: 0 }).await;
     page.dispatch.emit(Action::TogglePause);
     page.dispatch.emit(Action::Live);
@@ -313,23 +308,7 @@ async fn code_panel_lights_the_line_of_the_current_step_and_says_why_when_none()
     assert_eq!(code.get_attribute("data-why").as_deref(), Some("kernel"));
     assert!(page.text("#code-caption").contains("kernel"));
 
-    let sent = EventKind::SendExit { fd: 5, outcome: SendOutcome::Sent { bytes: 6 } };
-    let events = vec![
-        ev(
-            3,
-            200_030,
-            "blocking",
-            EventKind::RecvExit {
-                fd: 5,
-                outcome: RecvOutcome::Data { bytes: 6, preview: "hello\n".into() },
-                wait_ns: Some(200_000_000),
-                copy_ns: Some(30_000),
-            },
-        ),
-        ev(4, 200_040, "blocking", EventKind::SendEnter { fd: 5, bytes: 6 }),
-        ev(5, 200_050, "blocking", sent),
-    ];
-    page.feed(ServerMsg::Batch { events, dropped: 0 }).await;
+    page.feed(ServerMsg::Batch { events: copied_and_sent, dropped: 0 }).await;
     page.dispatch.emit(Action::Live);
     yew::scheduler::flush().await;
     assert_eq!(page.root.query_selector_all("#code [data-current]").unwrap().length(), 1);
