@@ -270,6 +270,31 @@ async fn open_client_on(c: &Client, id: &str) -> String {
     format!(".echo-client[data-client='{client}']")
 }
 
+/// With `id` running: shows its figure, opens an echo client on it and waits until the server
+/// has accepted it; returns the client's selector.
+async fn accepted_client_on(c: &Client, id: &str) -> String {
+    wait_running(c, id).await;
+    select_model(c, id).await;
+    let client = open_client_on(c, id).await;
+    wait_accepted(c, &client).await;
+    client
+}
+
+/// When `KETTLE_FIGURES` names a folder, writes there a screenshot of the element `of` (the
+/// whole viewport when `None`), focus removed so no focus ring shows; otherwise does nothing.
+async fn save_picture(c: &Client, of: Option<&str>, name: &str) {
+    let Some(dir) = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from) else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    c.execute("document.activeElement.blur();", vec![]).await.unwrap();
+    let png = match of {
+        Some(css) => c.find(Locator::Css(css)).await.unwrap().screenshot().await.unwrap(),
+        None => c.screenshot().await.unwrap(),
+    };
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
 /// Waits until the model has accepted the client's connection. A line sent before that can
 /// reach the socket before the server asked the kernel for receive timestamps
 /// (`SO_TIMESTAMPING` is set on the accepted socket), and its phases are then not measured.
@@ -428,7 +453,6 @@ async fn page_echoes_a_line_and_the_figure_plays_both_phases() {
 async fn every_model_draws_its_own_figure_from_a_line_echoed_on_the_page() {
     let ids: Vec<&str> = kettle_shared::MODELS.iter().map(|m| m.id).collect();
     let (server, _driver, c) = page_on(&ids, 1280, 720).await;
-    let figures = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from);
     for id in &ids {
         wait_running(&c, id).await;
         select_model(&c, id).await;
@@ -482,12 +506,7 @@ async fn every_model_draws_its_own_figure_from_a_line_echoed_on_the_page() {
             .await;
         let problems = layout_problems(&c).await;
         assert!(problems.is_empty(), "{id} at 1280×720:\n{}", problems.join("\n"));
-        if let Some(dir) = &figures {
-            std::fs::create_dir_all(dir).unwrap();
-            c.execute("document.activeElement.blur();", vec![]).await.unwrap();
-            let png = c.screenshot().await.unwrap();
-            std::fs::write(dir.join(format!("{id}.png")), png).unwrap();
-        }
+        save_picture(&c, None, &format!("{id}.png")).await;
         if *id == "nonblocking" {
             busy_loop_never_sleeps(&c).await;
         }
@@ -630,11 +649,7 @@ async fn one_line_compares_blocking_select_sigio_and_io_uring_side_by_side() {
     c.execute("document.querySelector('#compare-panel').scrollIntoView()", vec![]).await.unwrap();
     let problems = layout_problems(&c).await;
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    if let Some(dir) = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from) {
-        std::fs::create_dir_all(&dir).unwrap();
-        let png = c.find(Locator::Css("#compare-panel")).await.unwrap().screenshot().await.unwrap();
-        std::fs::write(dir.join("compare.png"), png).unwrap();
-    }
+    save_picture(&c, Some("#compare-panel"), "compare.png").await;
     assert_no_errors_shown(&c, "the comparison").await;
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
@@ -648,10 +663,7 @@ async fn page_fits_a_projector_at_1024x768_and_1280x720_and_has_a_presenter_mode
     let models = ["blocking", "thread-pool", "select", "epoll", "reactor", "io-uring"];
     let (server, _driver, c) = page_on(&models, 1024, 768).await;
     for id in models {
-        wait_running(&c, id).await;
-        select_model(&c, id).await;
-        let client = open_client_on(&c, id).await;
-        wait_accepted(&c, &client).await;
+        let client = accepted_client_on(&c, id).await;
         send_line(&c, &client, "fits?").await;
         wait_reply(&c, &client, "FITS?").await;
         c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();
@@ -751,10 +763,7 @@ async fn walk_the_tour(c: &Client, zh: bool) {
         let cjk = text.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch));
         assert_eq!(cjk, zh, "stop {step} is told in the page's language: {text}");
         if step == 5 && zh {
-            if let Some(dir) = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from) {
-                let png = c.screenshot().await.unwrap();
-                std::fs::write(dir.join("tour-zh.png"), png).unwrap();
-            }
+            save_picture(c, None, "tour-zh.png").await;
         }
         press(c, "ArrowRight").await;
     }
@@ -921,12 +930,7 @@ async fn code_panel_lights_the_line_making_each_step_for_blocking_select_epoll_a
         }
         let problems = layout_problems(&c).await;
         assert!(problems.is_empty(), "{id} at 1280×720:\n{}", problems.join("\n"));
-        if let Some(dir) = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from) {
-            std::fs::create_dir_all(&dir).unwrap();
-            let panel = c.find(Locator::Css("#code-panel")).await.unwrap();
-            let png = panel.screenshot().await.unwrap();
-            std::fs::write(dir.join(format!("code-{id}.png")), png).unwrap();
-        }
+        save_picture(&c, Some("#code-panel"), &format!("code-{id}.png")).await;
         press(&c, " ").await; // play again for the next model
         wait_js(&c, "playing", "document.querySelector(\"#pause[data-paused='false']\")").await;
     }
@@ -942,10 +946,7 @@ async fn code_panel_lights_the_line_making_each_step_for_blocking_select_epoll_a
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn stepping_back_shows_the_previous_steps_narration_in_both_languages() {
     let (server, _driver, c) = page_on(&["blocking"], 1280, 720).await;
-    wait_running(&c, "blocking").await;
-    select_model(&c, "blocking").await;
-    let client = open_client_on(&c, "blocking").await;
-    wait_accepted(&c, &client).await;
+    let client = accepted_client_on(&c, "blocking").await;
     send_line(&c, &client, "hello, kettle").await;
     wait_reply(&c, &client, "HELLO, KETTLE").await;
     wait_js(&c, "the jump to the echoed line", "!document.querySelector('#jump-echo').disabled")
@@ -1132,12 +1133,7 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
     }
     let problems = layout_problems(&c).await;
     assert!(problems.is_empty(), "the story at 1280×720:\n{}", problems.join("\n"));
-    if let Some(dir) = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from) {
-        std::fs::create_dir_all(&dir).unwrap();
-        c.execute("document.activeElement.blur();", vec![]).await.unwrap();
-        let png = c.find(Locator::Css("#story")).await.unwrap().screenshot().await.unwrap();
-        std::fs::write(dir.join("story.png"), png).unwrap();
-    }
+    save_picture(&c, Some("#story"), "story.png").await;
     // The same panel in Chinese fits too.
     c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
     wait_js(&c, "Chinese", "document.documentElement.lang === 'zh-CN'").await;
@@ -1145,11 +1141,7 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
     assert!(problems.is_empty(), "the story in Chinese at 1280×720:\n{}", problems.join("\n"));
     let posix_on_screen = "document.querySelector('#story .story-posix').getBoundingClientRect().bottom <= innerHeight";
     assert_eq!(text_of(&c, posix_on_screen).await, "true", "the whole story fits 1280×720");
-    if let Some(dir) = std::env::var_os("KETTLE_FIGURES").map(std::path::PathBuf::from) {
-        c.execute("document.activeElement.blur();", vec![]).await.unwrap();
-        let png = c.find(Locator::Css("#story")).await.unwrap().screenshot().await.unwrap();
-        std::fs::write(dir.join("story.zh.png"), png).unwrap();
-    }
+    save_picture(&c, Some("#story"), "story.zh.png").await;
     c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
     wait_js(&c, "English again", "document.documentElement.lang === 'en'").await;
     // Presenter mode keeps the view.
@@ -1204,11 +1196,8 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn lanes_say_where_the_kernel_has_each_thread_and_a_computation_never_sleeps() {
     let (server, _driver, c) = page_on(&["blocking", "nonblocking"], 1280, 720).await;
-    wait_running(&c, "blocking").await;
-    select_model(&c, "blocking").await;
-    let client = open_client_on(&c, "blocking").await;
-    wait_accepted(&c, &client).await;
-    // The samples come every 100 ms, and the thread reaches recv after the accept: poll.
+    accepted_client_on(&c, "blocking").await; // open, and it sends nothing
+                                              // The samples come every 100 ms, and the thread reaches recv after the accept: poll.
     let waiting = "[...document.querySelectorAll('#figure g.lane[data-lane]')].find(l => l.dataset.schedState === 'S' && (l.textContent.includes('sk_wait_data') || l.dataset.wchan === 'wait_woken'))";
     wait_js(&c, "the blocking lane asleep waiting for data", waiting).await;
     // This process is the server: where it can read a kernel stack, the lane names the frame.
