@@ -37,14 +37,16 @@ pub fn read(tid: i32) -> KernelView {
 }
 
 /// The last view of one thread and the CPU time it had used when it was read.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct LastView(Option<(u64, KernelView)>);
 
 impl LastView {
-    /// Whether the last [`read_since`] found the thread exactly as before: it had not run and
-    /// its state letter was the same, so the view returned was the previous one.
-    pub fn unchanged_since(&self, cpu_ns: u64, view: &KernelView) -> bool {
-        self.0.as_ref().is_some_and(|(then, last)| *then == cpu_ns && last == view)
+    /// The view last read, if it still holds: the thread has not run since (its CPU clock
+    /// still reads `cpu_ns`) and `state`, just read from `stat`, is the same letter.
+    fn still(&self, cpu_ns: u64, state: &ProcRead<String>) -> Option<&KernelView> {
+        let (then, view) = self.0.as_ref()?;
+        let same = *then == cpu_ns && matches!(state, ProcRead::Read(_)) && view.state == *state;
+        same.then_some(view)
     }
 }
 
@@ -53,18 +55,17 @@ impl LastView {
 /// `syscall`, `wchan` and `stack` cannot have changed — only the thread itself changes its
 /// kernel stack — so the last reads of those are returned again and only `stat` is read. A
 /// sleeping thread, the common case on an idle machine, costs one small file a sample.
-pub fn read_since(tid: i32, cpu_ns: u64, last: &mut LastView) -> KernelView {
+/// Returns the view and whether it is the last one again (the thread has nothing new to say).
+pub fn read_since(tid: i32, cpu_ns: u64, last: &mut LastView) -> (KernelView, bool) {
     let dir = format!("/proc/self/task/{tid}/");
     let mut buf = [0u8; 2048];
     let state = read_with(&dir, "stat", &mut buf, parse_state);
-    if let Some((then, view)) = &last.0 {
-        if *then == cpu_ns && matches!(&state, ProcRead::Read(_)) && view.state == state {
-            return view.clone();
-        }
+    if let Some(view) = last.still(cpu_ns, &state) {
+        return (view.clone(), true);
     }
     let view = read_rest(&dir, state, &mut buf);
     last.0 = Some((cpu_ns, view.clone()));
-    view
+    (view, false)
 }
 
 fn read_rest(dir: &str, state: ProcRead<String>, buf: &mut [u8]) -> KernelView {
@@ -329,13 +330,13 @@ mod tests {
     fn a_thread_that_has_not_run_is_read_again_only_when_its_clock_moved() {
         let me = nix::unistd::gettid().as_raw();
         let mut last = LastView::default();
-        let first = read_since(me, 7, &mut last);
+        let (first, _) = read_since(me, 7, &mut last);
         // Pretend the last read found something else at the same CPU time: it is kept only
         // while the clock has not moved and the state is the same.
         let planted = KernelView { wchan: ProcRead::Read("planted".into()), ..first.clone() };
         last.0 = Some((7, planted.clone()));
-        assert_eq!(read_since(me, 7, &mut last), planted);
-        assert_ne!(read_since(me, 8, &mut last).wchan, planted.wchan);
+        assert_eq!(read_since(me, 7, &mut last), (planted.clone(), true));
+        assert_ne!(read_since(me, 8, &mut last).0.wchan, planted.wchan);
     }
 
     #[test]
@@ -356,10 +357,11 @@ mod tests {
             wchan: ProcRead::Read("wait_woken".into()),
             stack: ProcRead::Unreadable("EACCES".into()),
         };
+        let state = |letter: &str| ProcRead::Read(letter.to_owned());
         let last = LastView(Some((500, view("S"))));
-        assert!(last.unchanged_since(500, &view("S")));
-        assert!(!last.unchanged_since(501, &view("S")), "it ran");
-        assert!(!last.unchanged_since(500, &view("R")), "woken, not yet run");
-        assert!(!LastView::default().unchanged_since(500, &view("S")), "never read");
+        assert_eq!(last.still(500, &state("S")), Some(&view("S")));
+        assert_eq!(last.still(501, &state("S")), None, "it ran");
+        assert_eq!(last.still(500, &state("R")), None, "woken, not yet run");
+        assert_eq!(LastView::default().still(500, &state("S")), None, "never read");
     }
 }

@@ -103,10 +103,17 @@ pub struct ThreadStats {
     pub tid: i32,
     syscalls: AtomicU64,
     conns: AtomicU32,
-    /// What the sampler last read in `/proc` for this thread (only the sampler touches it).
-    pub last_view: Mutex<crate::proc_task::LastView>,
-    /// When the sampler last sent a sample of this thread.
-    pub last_sent: Mutex<Option<std::time::Instant>>,
+    /// What the sampler remembers of this thread between samples.
+    pub sampler: Mutex<SamplerMemory>,
+}
+
+/// What the sampler remembers of one thread between samples (only the sampler touches it).
+#[derive(Debug, Default)]
+pub struct SamplerMemory {
+    /// What it last read in `/proc` for the thread.
+    pub view: crate::proc_task::LastView,
+    /// When it last sent a sample of the thread.
+    pub sent_at: Option<std::time::Instant>,
 }
 
 impl ThreadStats {
@@ -183,8 +190,7 @@ impl Recorder {
             tid: 0,
             syscalls: AtomicU64::new(0),
             conns: AtomicU32::new(0),
-            last_view: Mutex::default(),
-            last_sent: Mutex::default(),
+            sampler: Mutex::default(),
         });
         Tracer { recorder: self.clone(), model, thread, stats }
     }
@@ -273,8 +279,7 @@ impl Tracer {
             tid: nix::unistd::gettid().as_raw(),
             syscalls: AtomicU64::new(self.stats.syscalls()),
             conns: AtomicU32::new(self.stats.conns()),
-            last_view: Mutex::default(),
-            last_sent: Mutex::default(),
+            sampler: Mutex::default(),
         };
         self.stats = Arc::new(stats);
         let mut all = self.recorder.shared.sampled.lock().unwrap_or_else(|p| p.into_inner());

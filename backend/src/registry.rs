@@ -410,20 +410,19 @@ pub(crate) fn sample_threads(recorder: &Recorder, model: &str) {
         // A thread that just ended has no clock any more: nothing to sample.
         let Some(cpu_ns) = thread_cpu_ns(stats.tid) else { continue };
         let kernel = {
-            let mut last = stats.last_view.lock().unwrap_or_else(|p| p.into_inner());
-            let before = last.clone();
-            let view = crate::proc_task::read_since(stats.tid, cpu_ns, &mut last);
+            let mut memory = stats.sampler.lock().unwrap_or_else(|p| p.into_inner());
+            let (view, unchanged) =
+                crate::proc_task::read_since(stats.tid, cpu_ns, &mut memory.view);
             // A thread that has not run since its last sample has nothing new to say: an idle
             // machine's sleeping threads are sent once a second, not ten times. (A viewer's
             // CPU share spans the longer interval; the kernel's words stay true.)
-            let mut sent = stats.last_sent.lock().unwrap_or_else(|p| p.into_inner());
             let now = std::time::Instant::now();
-            if before.unchanged_since(cpu_ns, &view)
-                && sent.is_some_and(|at| now.duration_since(at) < QUIET_SAMPLE_EVERY)
+            if unchanged
+                && memory.sent_at.is_some_and(|at| now.duration_since(at) < QUIET_SAMPLE_EVERY)
             {
                 continue;
             }
-            *sent = Some(now);
+            memory.sent_at = Some(now);
             Some(view)
         };
         let kind = EventKind::ThreadSample {
