@@ -411,7 +411,12 @@ impl Viewer {
         };
         let id = msg.id;
         let result = match msg.command {
-            Command::Subscribe { models } => self.subscribe(models),
+            Command::Subscribe { models, aggregates: _ } => self.subscribe(models),
+            // TODO(issue 8, in progress): follow connections, load, experiments.
+            Command::Spotlight { .. }
+            | Command::LoadStart { .. }
+            | Command::LoadStop
+            | Command::ExperimentRun { .. } => Err((ErrorCode::UnknownOp, Reason::NoLoadRunning)),
             Command::Start { model } => self.registry(move |r| r.start(&model)).await,
             Command::Stop { model } => self.registry(move |r| r.stop(&model)).await,
             Command::EchoOpen { model } => self
@@ -486,8 +491,7 @@ fn parse_error(text: &str, e: serde_json::Error) -> ServerMsg {
 }
 
 /// The `op` values of [`Command`], for error messages.
-const KNOWN_OPS: &[&str] =
-    &["subscribe", "start", "stop", "echo_open", "echo_send", "echo_close", "compute"];
+const KNOWN_OPS: &[&str] = kettle_shared::COMMAND_OPS;
 
 async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), End> {
     let text = serde_json::to_string(msg).map_err(|_| End::Close(1011, "cannot encode"))?;

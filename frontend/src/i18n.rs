@@ -303,6 +303,10 @@ table! {
     ChildKilled => "killed by {0}", "被 {0} 杀死";
     ChildWaitFailed => "waitpid failed: {0}", "waitpid 失败:{0}";
     CmdSubscribe => "subscribe", "订阅";
+    CmdSpotlight => "follow connections of {0}", "跟随 {0} 的连接";
+    CmdLoadStart => "start a load on {0}", "在 {0} 上启动负载";
+    CmdLoadStop => "stop the load", "停止负载";
+    CmdExperimentRun => "run the experiment {0}", "运行实验 {0}";
     CmdStart => "start {0}", "启动 {0}";
     CmdStop => "stop {0}", "停止 {0}";
     CmdEchoOpen => "open an echo client to {0}", "打开连接 {0} 的回显客户端";
@@ -362,6 +366,17 @@ table! {
     CmdCompute => "compute for {0} ms", "计算 {0} 毫秒";
     RComputeOutOfRange => "a computation lasts 1 to {1} ms, not {0}", "一次计算持续 1 到 {1} 毫秒,不能是 {0}";
     RComputeBusy => "a computation is already running", "已经有一个计算在运行";
+    ROutOfRange => "{0} must be from {2} to {3}, not {1}", "{0} 必须在 {2} 到 {3} 之间,不能是 {1}";
+    RLoadRunning => "a load is already running on {0}: stop it first", "{0} 上已经有负载在运行:请先停止它";
+    RNoLoadRunning => "no load is running", "没有正在运行的负载";
+    RNotAModelPort => "{0} is not one of Kettle's model servers: load goes only to them", "{0} 不是 Kettle 的模型服务器:负载只发给它们";
+    RNoSuchExperiment => "there is no experiment \"{0}\" (there are: {1})", "没有名为“{0}”的实验(现有:{1})";
+    RExperimentRunning => "the experiment \"{0}\" is still running", "实验“{0}”仍在运行";
+    FieldConns => "connections", "连接数";
+    FieldSecs => "seconds", "秒数";
+    FieldSize => "line size", "行长度";
+    FieldRate => "rate", "速率";
+    FieldSample => "connections to follow", "跟随的连接数";
 
     // -- the code panel --------------------------------------------------------------------
     CodeTitle => "The code that ran", "运行的代码";

@@ -73,6 +73,16 @@ pub fn reason(lang: Lang, r: &Reason) -> String {
         R::TooManyClients { limit } => tf(lang, Key::RTooManyClients, &[limit]),
         R::ComputeOutOfRange { ms, max } => tf(lang, Key::RComputeOutOfRange, &[ms, max]),
         R::ComputeBusy => t(lang, Key::RComputeBusy).to_owned(),
+        R::OutOfRange { field, value, min, max } => {
+            tf(lang, Key::ROutOfRange, &[&field_name(lang, field), value, min, max])
+        }
+        R::LoadRunning { model } => tf(lang, Key::RLoadRunning, &[&model_title(lang, model)]),
+        R::NoLoadRunning => t(lang, Key::RNoLoadRunning).to_owned(),
+        R::NotAModelPort { addr } => tf(lang, Key::RNotAModelPort, &[addr]),
+        R::NoSuchExperiment { name, known } => {
+            tf(lang, Key::RNoSuchExperiment, &[name, &known.join(", ")])
+        }
+        R::ExperimentRunning { name } => tf(lang, Key::RExperimentRunning, &[name]),
         R::LineTooLong { limit } => tf(lang, Key::RLineTooLong, &[limit]),
         R::ClientAlreadyClosed { client } => tf(lang, Key::RClientAlreadyClosed, &[client]),
         R::ConnectFailed { model, addr, errno } => {
@@ -115,7 +125,28 @@ pub fn command(lang: Lang, command: &Command) -> String {
         Command::EchoSend { client, .. } => tf(lang, Key::CmdEchoSend, &[client]),
         Command::EchoClose { client } => tf(lang, Key::CmdEchoClose, &[client]),
         Command::Compute { ms } => tf(lang, Key::CmdCompute, &[ms]),
+        Command::Spotlight { model, .. } => {
+            tf(lang, Key::CmdSpotlight, &[&model_title(lang, model)])
+        }
+        Command::LoadStart { spec } => {
+            tf(lang, Key::CmdLoadStart, &[&model_title(lang, &spec.model)])
+        }
+        Command::LoadStop => t(lang, Key::CmdLoadStop).to_owned(),
+        Command::ExperimentRun { name, .. } => tf(lang, Key::CmdExperimentRun, &[name]),
     }
+}
+
+/// A command's field, as [`Reason::OutOfRange`] names it, in words (an unknown one as is).
+fn field_name(lang: Lang, field: &str) -> String {
+    let key = match field {
+        "conns" => Key::FieldConns,
+        "secs" => Key::FieldSecs,
+        "size" => Key::FieldSize,
+        "rate" => Key::FieldRate,
+        "sample" => Key::FieldSample,
+        other => return other.to_owned(),
+    };
+    t(lang, key).to_owned()
 }
 
 /// What went wrong, without saying which command.
@@ -193,6 +224,12 @@ mod tests {
             Reason::LineTooLong { limit: 8192 },
             Reason::ComputeOutOfRange { ms: 0, max: 5000 },
             Reason::ComputeBusy,
+            Reason::OutOfRange { field: "conns".into(), value: 0, min: 1, max: 10_000 },
+            Reason::LoadRunning { model: model() },
+            Reason::NoLoadRunning,
+            Reason::NotAModelPort { addr: addr() },
+            Reason::NoSuchExperiment { name: "nope".into(), known: vec!["scan".into()] },
+            Reason::ExperimentRunning { name: "scan".into() },
             Reason::ClientAlreadyClosed { client: 5 },
             Reason::ConnectFailed { model: model(), addr: addr(), errno: "ECONNREFUSED".into() },
             Reason::ConnectTimedOut { model: model(), addr: addr(), after_ms: 3000 },
@@ -223,6 +260,7 @@ mod tests {
             .filter(|(k, v)| k != "detail" && !v.is_null()) // the detail is deliberately not shown
             .flat_map(|(k, v)| match v {
                 serde_json::Value::String(s) if k == "model" => vec![model_title(lang, &s)],
+                serde_json::Value::String(s) if k == "field" => vec![field_name(lang, &s)],
                 serde_json::Value::String(s) => vec![s],
                 serde_json::Value::Array(items) => {
                     items.iter().map(|i| i.as_str().unwrap().to_owned()).collect()

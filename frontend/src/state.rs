@@ -567,6 +567,10 @@ impl State {
                 }
                 self.push_error(failed.map(|p| p.command), Problem::Backend { code, reason });
             }
+            // TODO(issue 8, in progress): the crowd's counts, the load and experiment reports.
+            ServerMsg::Aggregates { .. }
+            | ServerMsg::Load { .. }
+            | ServerMsg::Experiment { .. } => {}
         }
     }
 
@@ -601,6 +605,11 @@ impl State {
             ReplyResult::Subscribed { .. }
             | ReplyResult::EchoSent { .. }
             | ReplyResult::Computing { .. } => {}
+            // TODO(issue 8, in progress): the load, spotlight and experiment replies.
+            ReplyResult::Spotlit { .. }
+            | ReplyResult::LoadStarted { .. }
+            | ReplyResult::LoadStopped
+            | ReplyResult::ExperimentStarted { .. } => {}
         }
     }
 

@@ -181,6 +181,42 @@ pub enum Reason {
     },
     /// One lesson computation runs at a time.
     ComputeBusy,
+    /// A number in a command is out of its range (a load's connections, seconds, line size or
+    /// rate; how many connections to follow).
+    OutOfRange {
+        /// Which field (`"conns"`, `"secs"`, `"size"`, `"rate"`, `"sample"`).
+        field: String,
+        /// What was asked.
+        value: u64,
+        /// The smallest allowed.
+        min: u64,
+        /// The largest allowed.
+        max: u64,
+    },
+    /// One load runs at a time, and one is running.
+    LoadRunning {
+        /// The model it runs against.
+        model: String,
+    },
+    /// There is no load running to stop.
+    NoLoadRunning,
+    /// The load generator only connects to Kettle's own model ports on 127.0.0.1.
+    NotAModelPort {
+        /// The address asked for.
+        addr: String,
+    },
+    /// No experiment has this id.
+    NoSuchExperiment {
+        /// The id asked for.
+        name: String,
+        /// The experiments there are ([`crate::EXPERIMENTS`]).
+        known: Vec<String>,
+    },
+    /// One experiment runs at a time, and one is running.
+    ExperimentRunning {
+        /// The one running.
+        name: String,
+    },
     /// The echo line is too long.
     LineTooLong {
         /// [`crate::MAX_ECHO_TEXT_BYTES`].
