@@ -777,6 +777,12 @@ table! {
         "每列左侧:应用程序的线程,竖条表示它阻塞在旁边所写的调用中。右侧:内核——橙色为阶段1(等待数据,若更早开始则在顶部截断);紫色为阶段2(拷贝到用户空间)。";
     CompareReply => "reply received {0}", "收到回复 {0}";
     CompareNoData => "no measured phase for this model", "该模型没有测得的阶段";
+
+    // -- under load: the crowd, following connections, the load panel ----------------------
+    LSectionStart => "-", "-";
+
+    // -- experiments ---------------------------------------------------------------------------
+    XSectionStart => "-", "-";
 }
 
 impl Lang {

@@ -301,6 +301,8 @@ pub enum Action {
     TourBack,
     /// Leave the tour; everything it started stays as it is, to explore.
     TourLeave,
+    // -- under load -----------------------------------------------------------------------
+    // -- experiments ----------------------------------------------------------------------
 }
 
 /// The page's state.
@@ -355,6 +357,8 @@ pub struct State {
     // -- the guided tour ------------------------------------------------------------------
     /// The guided tour, while it runs.
     pub tour: Option<Tour>,
+    // -- under load -----------------------------------------------------------------------
+    // -- experiments ----------------------------------------------------------------------
 }
 
 /// `[::ffff:127.0.0.1]:5000` and `127.0.0.1:5000` are the same peer: the relay and the
@@ -788,6 +792,8 @@ impl State {
                 }
             }
             Action::TourLeave => self.tour = None,
+            // -- under load -------------------------------------------------------------------
+            // -- experiments ------------------------------------------------------------------
         }
     }
 }
