@@ -24,6 +24,24 @@
 //! [`PROTOCOL_VERSION`] is sent in the first message. A viewer that sees another version should
 //! say so instead of guessing: fields may have changed meaning.
 //!
+//! ## Under load
+//!
+//! Every event a model records is counted; only some are sent one by one. Each viewer
+//! subscribes to a model's steps ([`Command::Subscribe`]`::models`) and to its counts
+//! (`::aggregates`): under load — more than [`DETAIL_BUDGET_PER_S`] events a second — only the
+//! connections a viewer follows (its echo clients, and those it asks for with
+//! [`Command::Spotlight`]) are sent step by step, and everything is counted in an
+//! [`Aggregate`] every [`AGGREGATE_EVERY_MS`] ([`ServerMsg::Aggregates`]). Load itself comes
+//! from the backend's own generator ([`LoadSpec`], [`ServerMsg::Load`]); the tutorial's claims
+//! about scale are [`EXPERIMENTS`] whose rows arrive as [`ServerMsg::Experiment`].
+//!
+//! ## The crate's parts
+//!
+//! `catalogue` (the models), `event` (what a model records), `kernel` (what `/proc` says about
+//! a thread), `aggregate` (counts under load), `load`, `experiment`, `command` (browser →
+//! server), `server` (server → browser) and `reason` (every explanation as a code). All are
+//! re-exported at the crate root.
+//!
 //! ## Reasons
 //!
 //! Whenever the backend explains something — why a model stopped or cannot run, why a
