@@ -303,6 +303,11 @@ async fn a_viewer_that_never_reads_keeps_memory_bounded_and_others_keep_receivin
     // The stalled viewer: connected, never read again.
     let stalled = connect_ws(&server, None).await.unwrap();
     let (mut live, _) = viewer(&server).await;
+    // So much traffic crowds the model: the live viewer follows the one connection, so every
+    // step of it is still sent (and the stalled viewer is sent it all too).
+    let spotlight = Command::Spotlight { model: "blocking".into(), sample: 1 };
+    send_cmd(&mut live, 1, spotlight).await;
+    assert!(matches!(answer(&mut live, 1, &mut Vec::new()).await, ServerMsg::Reply { .. }));
     let addr = model_addr(&server, "blocking");
     let before = rss_kib();
     // ~9 events per line; 30 000 lines ≈ 270 000 events ≈ 60 MB of JSON if it were all kept.

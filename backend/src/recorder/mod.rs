@@ -75,9 +75,9 @@ pub const QUEUE_EVENTS: usize = 64 * 1024;
 /// The most events in one batch (a tick ships everything the queue holds, in batches of this).
 pub const BATCH_EVENTS: usize = 2048;
 /// Batches the broadcast ring keeps for viewers that are behind (at a million events a second,
-/// about an eighth of a second). The ring holds them whoever reads, so this, times
-/// [`BATCH_EVENTS`], bounds its memory (~30 MB at 250 bytes an event).
-pub const RING_BATCHES: usize = 64;
+/// about 65 ms). The ring holds them whoever reads, so this, times [`BATCH_EVENTS`], bounds its
+/// memory (~16 MB at 250 bytes an event).
+pub const RING_BATCHES: usize = 32;
 /// Recent events kept per model so a viewer that connects later sees what each model is doing
 /// (for example a thread that has been sitting in `accept` since before the page opened).
 pub const HISTORY_PER_MODEL: usize = 256;
@@ -270,6 +270,12 @@ impl Recorder {
     pub fn is_sampled_tid(&self, tid: i32) -> bool {
         let all = self.shared.sampled.lock().unwrap_or_else(|p| p.into_inner());
         all.iter().filter_map(Weak::upgrade).any(|s| s.tid == tid)
+    }
+
+    /// True while `model` is crowded: over its detail budget in the last interval, so only
+    /// followed connections and lifecycle events are sent in detail.
+    pub fn crowded(&self, model: &'static str) -> bool {
+        self.ledger(model).crowded.load(Ordering::Relaxed)
     }
 
     /// The model's ledger, made on first use.
