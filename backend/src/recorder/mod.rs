@@ -72,12 +72,17 @@ use spotlight::{Decision, Follow, Held};
 
 /// Events the model threads can have in flight before new ones are dropped.
 pub const QUEUE_EVENTS: usize = 64 * 1024;
+/// The most events the pump takes from the queue in one tick: with [`BATCH_INTERVAL`], about
+/// 1.3 million events a second, beyond which the queue fills and events are dropped (counted).
+/// What a tick takes is all in memory at once (as records, then as events in the ring), so
+/// this bounds the pump's own memory too.
+pub const TICK_EVENTS: usize = 16 * BATCH_EVENTS;
 /// The most events in one batch (a tick ships everything the queue holds, in batches of this).
 pub const BATCH_EVENTS: usize = 2048;
 /// Batches the broadcast ring keeps for viewers that are behind (at a million events a second,
 /// about 65 ms). The ring holds them whoever reads, so this, times [`BATCH_EVENTS`], bounds its
 /// memory (~16 MB at 250 bytes an event).
-pub const RING_BATCHES: usize = 32;
+pub const RING_BATCHES: usize = 16;
 /// Recent events kept per model so a viewer that connects later sees what each model is doing
 /// (for example a thread that has been sitting in `accept` since before the page opened).
 pub const HISTORY_PER_MODEL: usize = 256;
@@ -597,7 +602,7 @@ async fn pump(mut rx: mpsc::Receiver<Record>, shared: Arc<Shared>) {
         // models, and memory stays bounded by the queue's size.
         let mut incoming = Vec::new();
         let mut emptied = false;
-        while incoming.len() < QUEUE_EVENTS {
+        while incoming.len() < TICK_EVENTS {
             match rx.try_recv() {
                 Ok(r) => incoming.push(r),
                 Err(mpsc::error::TryRecvError::Empty) => {
