@@ -311,7 +311,7 @@ struct Viewer {
 /// What goes out next: a message, or a batch already encoded from the shared events (no
 /// copy of them per viewer).
 enum Outgoing {
-    Msg(ServerMsg),
+    Msg(Box<ServerMsg>),
     Text(String),
 }
 
@@ -381,8 +381,8 @@ impl Viewer {
                 incoming = socket.recv() => match incoming {
                     None => return End::Closed,
                     Some(Err(e)) => return read_error(e),
-                    Some(Ok(Message::Text(text))) => Some(Outgoing::Msg(self.command(text.as_str()).await)),
-                    Some(Ok(Message::Binary(_))) => Some(Outgoing::Msg(error(None, ErrorCode::BadRequest, Reason::BinaryFrame))),
+                    Some(Ok(Message::Text(text))) => Some(Outgoing::Msg(Box::new(self.command(text.as_str()).await))),
+                    Some(Ok(Message::Binary(_))) => Some(Outgoing::Msg(Box::new(error(None, ErrorCode::BadRequest, Reason::BinaryFrame)))),
                     Some(Ok(Message::Close(_))) => return End::Closed,
                     Some(Ok(_)) => None,
                 },
@@ -397,17 +397,17 @@ impl Viewer {
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
                 cut = aggregates.recv() => match cut {
-                    Ok(cut) => self.aggregates(&cut).map(Outgoing::Msg),
+                    Ok(cut) => self.aggregates(&cut).map(|m| Outgoing::Msg(Box::new(m))),
                     // Counts of an interval this viewer was too slow for: the next ones come.
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
                 change = changes.recv() => match change {
-                    Ok(model) => Some(Outgoing::Msg(ServerMsg::Model { model })),
+                    Ok(model) => Some(Outgoing::Msg(Box::new(ServerMsg::Model { model }))),
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
-                Some(msg) = self.out_rx.recv() => Some(Outgoing::Msg(msg)),
+                Some(msg) = self.out_rx.recv() => Some(Outgoing::Msg(Box::new(msg))),
             };
             let sent = match outgoing {
                 None => Ok(()),
