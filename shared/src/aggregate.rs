@@ -101,8 +101,10 @@ pub struct Aggregate {
     pub events: BTreeMap<String, u64>,
     /// Of those, how many were sent in detail (to viewers subscribed to the model's steps).
     pub detailed: u64,
-    /// The model recorded more than [`DETAIL_BUDGET_PER_S`] events a second: only followed
-    /// connections were sent in detail.
+    /// The model was crowded during this interval — it had recorded more than
+    /// [`DETAIL_BUDGET_PER_S`] events a second in the interval before (the backend decides at
+    /// each cut, for the next interval) — so only followed connections and thread and
+    /// lifecycle events were sent in detail.
     pub crowded: bool,
     /// System calls made in the interval (the threads' own counts, also those not recorded
     /// one by one, like the busy loop's `EAGAIN`s).

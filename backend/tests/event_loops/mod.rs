@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use kettle_shared::{CloseReason, Event, EventKind, RecvOutcome};
+use kettle_shared::{CloseReason, Command, Event, EventKind, RecvOutcome, ServerMsg};
 
 use super::common::*;
 
@@ -140,6 +140,11 @@ pub async fn never_reading_client_does_not_block_others(
     let server = kettle(&[model]).await;
     let addr = model_addr(&server, model);
     let (mut ws, _) = viewer(&server).await;
+    // Megabytes of echo crowd the model: follow the hog (the next connection to make a call)
+    // so its steps are still sent in detail.
+    let spotlight = Command::Spotlight { model: model.into(), sample: 1 };
+    send_cmd(&mut ws, 1, spotlight).await;
+    assert!(matches!(answer(&mut ws, 1, &mut Vec::new()).await, ServerMsg::Reply { .. }));
     let data = payload(HOG_BYTES, 5);
     let mut hog = small_window_client(addr);
     hog.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
