@@ -33,6 +33,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use crate::clock::clock;
 use crate::lesson::Lesson;
+use crate::load::Loads;
 use crate::models::ModelOptions;
 use crate::recorder::{Batch, Position, Recorder};
 use crate::registry::{Registry, RegistryError};
@@ -102,6 +103,8 @@ struct AppState {
     recorder: Recorder,
     /// The lesson's computation ([`Command::Compute`]).
     lesson: Lesson,
+    /// The load generator ([`Command::LoadStart`]): one load at a time on the whole server.
+    loads: Loads,
     hosts: Arc<Vec<String>>,
     origins: Arc<Vec<String>>,
 }
@@ -128,6 +131,7 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
     let dist = find_dist(config.dist.as_deref());
     let state = AppState {
         lesson: Lesson::new(recorder.clone()),
+        loads: Loads::new(),
         registry: registry.clone(),
         recorder,
         hosts: Arc::new(hosts),
@@ -322,13 +326,14 @@ impl Viewer {
     async fn run(mut self, mut socket: WebSocket) {
         let mut batches = self.state.recorder.subscribe();
         let mut changes = self.state.registry.changes();
+        let mut loads = self.state.loads.subscribe();
         let hello = ServerMsg::Hello {
             protocol_version: PROTOCOL_VERSION,
             models: self.state.registry.list(),
             clock: Clock { start_unix_ms: clock().start_unix_ms(), now_ns: clock().now_ns() },
         };
         let end = match self.greet(&mut socket, &hello).await {
-            Ok(()) => self.serve(&mut socket, &mut batches, &mut changes).await,
+            Ok(()) => self.serve(&mut socket, &mut batches, &mut changes, &mut loads).await,
             Err(end) => end,
         };
         if let End::Close(code, reason) = end {
@@ -355,6 +360,7 @@ impl Viewer {
         socket: &mut WebSocket,
         batches: &mut broadcast::Receiver<Arc<Batch>>,
         changes: &mut broadcast::Receiver<kettle_shared::ModelInfo>,
+        loads: &mut broadcast::Receiver<kettle_shared::LoadReport>,
     ) -> End {
         loop {
             let outgoing = tokio::select! {
@@ -375,6 +381,12 @@ impl Viewer {
                 },
                 change = changes.recv() => match change {
                     Ok(model) => Some(ServerMsg::Model { model }),
+                    Err(broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
+                },
+                report = loads.recv() => match report {
+                    Ok(report) => Some(ServerMsg::Load { report }),
+                    // Each report is the whole picture so far: a skipped one loses nothing.
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
@@ -412,11 +424,16 @@ impl Viewer {
         let id = msg.id;
         let result = match msg.command {
             Command::Subscribe { models, aggregates: _ } => self.subscribe(models),
-            // TODO(issue 8, in progress): follow connections, load, experiments.
-            Command::Spotlight { .. }
-            | Command::LoadStart { .. }
-            | Command::LoadStop
-            | Command::ExperimentRun { .. } => Err((ErrorCode::UnknownOp, Reason::NoLoadRunning)),
+            // TODO(issue 8, in progress): follow connections, experiments.
+            Command::Spotlight { .. } | Command::ExperimentRun { .. } => {
+                Err((ErrorCode::UnknownOp, Reason::NoLoadRunning))
+            }
+            Command::LoadStart { spec } => self
+                .state
+                .loads
+                .start(&self.state.registry, spec.clone())
+                .map(|()| ReplyResult::LoadStarted { spec }),
+            Command::LoadStop => self.state.loads.stop().map(|()| ReplyResult::LoadStopped),
             Command::Start { model } => self.registry(move |r| r.start(&model)).await,
             Command::Stop { model } => self.registry(move |r| r.stop(&model)).await,
             Command::EchoOpen { model } => self
