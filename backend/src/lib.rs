@@ -8,6 +8,7 @@
 //! Threads: model servers run on their own OS threads (they block in the kernel on purpose);
 //! everything else runs on tokio.
 
+pub mod bench;
 pub mod clock;
 pub mod failure;
 pub mod lesson;

@@ -18,6 +18,7 @@
 //! `RLIMIT_NOFILE` to the hard limit ([`raise_nofile_limit`]) and reports what it got;
 //! connections beyond it fail with `EMFILE` and are counted, not hidden.
 
+pub mod cli;
 pub mod engine;
 pub mod latency;
 pub mod line;
