@@ -186,3 +186,50 @@ async fn a_model_stopped_under_load_ends_the_load_and_says_so() {
     assert_eq!(last.mismatches, 0);
     server.shutdown().await.unwrap();
 }
+
+/// Runs `kettle load` against `server`; returns (success, stdout, stderr).
+fn kettle_load(server: &kettle_backend::Server, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kettle"))
+        .arg("load")
+        .args(["--server", &format!("http://127.0.0.1:{}", server.addr.port())])
+        .args(args)
+        .output()
+        .expect("kettle runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kettle_load_loads_a_model_of_the_running_server_and_nothing_else() {
+    let server = kettle(&["epoll"]).await;
+    let port = server.registry.running_port("epoll").unwrap();
+    let web = server.addr.port();
+    let (server, results) = tokio::task::spawn_blocking(move || {
+        let by_id = kettle_load(&server, &["--model", "epoll", "--conns", "4", "--secs", "1"]);
+        let by_addr = format!("127.0.0.1:{port}");
+        let by_addr = kettle_load(&server, &["--addr", &by_addr, "--conns", "2", "--secs", "1"]);
+        let refused: Vec<_> =
+            [format!("127.0.0.1:{web}"), "10.0.0.1:80".into(), "127.0.0.1:22".into()]
+                .iter()
+                .map(|a| (a.clone(), kettle_load(&server, &["--addr", a, "--secs", "1"])))
+                .collect();
+        let stopped = kettle_load(&server, &["--model", "select", "--secs", "1"]);
+        (server, (by_id, by_addr, refused, stopped))
+    })
+    .await
+    .unwrap();
+    let (by_id, by_addr, refused, stopped) = results;
+    for (ok, stdout, stderr) in [&by_id, &by_addr] {
+        assert!(ok, "{stdout}\n{stderr}");
+        assert!(stderr.contains("RLIMIT_NOFILE"), "says what limit it got: {stderr}");
+        let mismatches = stdout.lines().find(|l| l.contains("mismatches")).unwrap_or_default();
+        assert!(mismatches.contains(" 0 "), "{stdout}");
+    }
+    for (addr, (ok, stdout, stderr)) in refused {
+        assert!(!ok, "{addr} was loaded: {stdout}");
+        assert!(stderr.contains("not_a_model_port"), "{addr}: {stderr}");
+        assert!(!stdout.contains("lines echoed"), "{addr}: nothing ran: {stdout}");
+    }
+    assert!(!stopped.0 && stopped.2.contains("not_running"), "{stopped:?}");
+    server.shutdown().await.unwrap();
+}

@@ -40,7 +40,20 @@ pub struct LoadArgs {
 pub async fn main(args: LoadArgs) -> anyhow::Result<bool> {
     let models = fetch_models(&args.server)?;
     let target = Target::from_listing(&models, args.model.as_deref(), args.addr.as_deref())
-        .map_err(|r| anyhow::anyhow!("kettle load: {}", for_terminal(&r)))?;
+        .map_err(|r| {
+            let running: Vec<String> = models
+                .iter()
+                .filter(|m| m.state == kettle_shared::ModelState::Running)
+                .filter_map(|m| Some(format!("{} 127.0.0.1:{}", m.id, m.port?)))
+                .collect();
+            let running = if running.is_empty() { "none".to_owned() } else { running.join(", ") };
+            anyhow::anyhow!(
+                "kettle load refused: {} — it only loads a running model of the server at {} \
+                 (running: {running})",
+                for_terminal(&r),
+                args.server
+            )
+        })?;
     let spec = LoadSpec {
         model: target.model.clone(),
         conns: args.conns,
