@@ -22,6 +22,9 @@
 //!   made in its children and posix-aio's reads in glibc's helper threads, so those have no
 //!   count.
 //!
+//! - **load CPU %**: the generator's own CPU (from `wait4`), to show what driving each server
+//!   cost the client side — and whether the client, not the server, was the limit.
+//!
 //! Runs are repeated and alternated (A B C, then C B A…) so a machine that gets slower or
 //! faster during the bench shifts every server alike, and each ratio is taken within one
 //! round; the spread (min–max over the rounds) shows the noise. The epoll model is also run
@@ -47,6 +50,10 @@ use crate::models::ModelOptions;
 use crate::recorder::{Position, Recorder, ThreadStats};
 use crate::registry::Registry;
 use generator::Load;
+
+/// Models whose calls are not all made by threads that count them: process-per-conn's
+/// children count in their own process, posix-aio's reads are made by glibc's helper threads.
+const UNCOUNTED: [&str; 2] = ["process-per-conn", "posix-aio"];
 
 /// The model run a second time with a viewer reading everything.
 pub const WATCHED_MODEL: &str = "epoll";
@@ -111,6 +118,8 @@ pub struct Run {
     pub cpu_percent: f64,
     /// Growth of resident memory during the run, KiB.
     pub rss_kib: u64,
+    /// The generator's own CPU over the run (its process), 100 = one core.
+    pub generator_cpu_percent: f64,
     /// System calls per echoed line, when counted.
     pub syscalls_per_line: Option<f64>,
     /// The viewer's tally (watched runs only).
@@ -158,6 +167,8 @@ pub struct Row {
     pub cpu_percent: Spread,
     /// Largest RSS growth, KiB.
     pub rss_kib: u64,
+    /// The generator's CPU, 100 = one core: what driving this server cost the client side.
+    pub generator_cpu_percent: Spread,
     /// Calls per line (median), when counted.
     pub syscalls_per_line: Option<f64>,
     /// lines/s over plain epoll's in the same round.
@@ -359,10 +370,9 @@ fn measure(
     track(false);
     let lines = ran.report.lines.max(1) as f64;
     let syscalls_per_line = match (server, counter, counted_before) {
-        (Server::Model(id) | Server::Watched(id), _, _) if id != "process-per-conn" => {
+        (Server::Model(id) | Server::Watched(id), _, _) if !UNCOUNTED.contains(&id.as_str()) => {
             let calls: u64 = threads.values().map(|(t, s)| t.syscalls().saturating_sub(*s)).sum();
-            // posix-aio's reads are made by glibc's helper threads, which count nothing.
-            (calls > 0).then(|| calls as f64 / lines)
+            Some(calls as f64 / lines)
         }
         (_, Some(c), Some(before)) => {
             let calls = c.load(std::sync::atomic::Ordering::Relaxed) - before;
@@ -394,6 +404,7 @@ fn measure(
         report: ran.report,
         cpu_percent,
         rss_kib: rss_peak.saturating_sub(rss_before),
+        generator_cpu_percent: ran.cpu_ns as f64 / wall.as_nanos().max(1) as f64 * 100.0,
         syscalls_per_line,
         viewer,
     })
@@ -456,6 +467,8 @@ fn row(server: &str, runs: &[Run]) -> Row {
         p99_us: median_u64(&|r| r.report.latency.p99_us),
         cpu_percent: Spread::of(mine.iter().map(|r| r.cpu_percent).collect()).unwrap_or_default(),
         rss_kib: mine.iter().map(|r| r.rss_kib).max().unwrap_or(0),
+        generator_cpu_percent: Spread::of(mine.iter().map(|r| r.generator_cpu_percent).collect())
+            .unwrap_or_default(),
         syscalls_per_line: Spread::of(mine.iter().filter_map(|r| r.syscalls_per_line).collect())
             .map(|s| s.median),
         vs_plain_epoll: ratio("plain epoll"),
@@ -482,6 +495,7 @@ pub fn table(bench: &Bench) -> Table {
         "× plain epoll",
         "× tokio",
         "lines/conn",
+        "load CPU %",
         "checked",
     ]);
     let spread = |s: &Spread, digits: usize| {
@@ -512,10 +526,11 @@ pub fn table(bench: &Bench) -> Table {
             r.vs_plain_epoll.as_ref().map_or("—".into(), |s| spread(s, 2)),
             r.vs_tokio.as_ref().map_or("—".into(), |s| spread(s, 2)),
             format!("{}–{}", r.fairness.0, r.fairness.1),
+            format!("{:.0}", r.generator_cpu_percent.median),
             checked,
         ]);
     }
-    for i in 1..=10 {
+    for i in 1..=11 {
         if let Some(c) = t.column_mut(i) {
             c.set_cell_alignment(CellAlignment::Right);
         }

@@ -9,7 +9,10 @@
 //!
 //! - **Connecting in waves.** A listener queues at most its backlog of finished handshakes;
 //!   beyond that the kernel drops SYNs and the client retries a second later. So at most
-//!   [`CONNECT_WAVE`] connects are in flight at once; `ECONNREFUSED`/`EAGAIN` are retried
+//!   [`CONNECT_WAVE`] connections are in flight at once — connecting, or open and not yet
+//!   answered (up to [`SETTLE`]). No line is sent until the ramp is over (every connection
+//!   open or failed, none opened for [`SETTLE`], or a quarter of the run gone): a server is
+//!   measured serving, not accepting; `ECONNREFUSED`/`EAGAIN` are retried
 //!   after a doubling pause, [`CONNECT_TRIES`] times, then the connection counts as failed.
 //! - **Closed loop**: each connection sends its next line when the echo of the last one is
 //!   complete. **Open loop**: lines fall due at `rate` a second, handed to the open
@@ -36,6 +39,9 @@ use crate::failure::io_errno;
 pub const REPORT_EVERY: Duration = Duration::from_millis(500);
 /// Connects in flight at once: about a listener's backlog ([`crate::models::LISTEN_BACKLOG`]).
 pub const CONNECT_WAVE: usize = 64;
+/// How long an open connection counts against the wave if the server never answers it (a
+/// server that serves one client at a time, or an open-loop line not yet due).
+const SETTLE: Duration = Duration::from_secs(1);
 /// Attempts to connect one connection before it counts as failed.
 pub const CONNECT_TRIES: u32 = 6;
 /// The pause before the first retry of a refused connect; it doubles with each retry.
@@ -133,11 +139,15 @@ pub fn run(
     let mut t = Totals::default();
     let mut fresh = 0usize;
     let mut retries: Vec<usize> = Vec::new();
-    // Open loop: lines handed out so far, the next connection to offer one, and when the
-    // schedule started (with the first open connection: none could take a line before).
+    // Open, and not yet answered by the server: (connection, when it opened).
+    let mut unsettled: Vec<(usize, Instant)> = Vec::new();
+    // Open loop: lines handed out so far, and the next connection to offer one.
     let mut issued = 0u64;
     let mut turn = 0usize;
-    let mut schedule_start: Option<Instant> = None;
+    // When the lines started: once the ramp is over (every connection open or failed, or
+    // none opened for SETTLE), so the servers' lines/s are not measured while they accept.
+    let mut traffic_from: Option<Instant> = None;
+    let mut last_opened = Instant::now();
     let mut dirty: Vec<usize> = Vec::new();
     let mut buf = vec![0u8; READ_CHUNK];
 
@@ -155,8 +165,18 @@ pub fn run(
             break None;
         }
 
-        // Connect in waves: retries that are due first, then connections never tried.
-        while t.connecting < CONNECT_WAVE {
+        // Connect in waves: retries that are due first, then connections never tried. A
+        // connection is off the wave once the server has answered it (its first echo) or
+        // after SETTLE: a handshake the kernel completed may still sit in the accept queue,
+        // and connecting faster than the server accepts overflows that queue (SYNs dropped,
+        // each retried a second later).
+        unsettled.retain(|&(i, at): &(usize, Instant)| {
+            conns[i].state == State::Open && conns[i].check.lines() == 0 && now < at + SETTLE
+        });
+        // During the ramp no line is sent, so no connection is answered: only the
+        // handshakes in flight count.
+        let in_wave = if traffic_from.is_some() { unsettled.len() } else { 0 };
+        while t.connecting + in_wave < CONNECT_WAVE {
             let due = retries
                 .iter()
                 .position(|&i| matches!(conns[i].state, State::Retry { at, .. } if at <= now));
@@ -173,14 +193,29 @@ pub fn run(
                 None => break,
             };
             start_connect(&poll, addr, &mut conns, i, tries, &mut t, &mut retries)?;
-            if t.open > 0 && schedule_start.is_none() {
-                schedule_start = Some(now);
+        }
+
+        // The ramp is over: every connection is open or failed, or no more open (a server
+        // that stopped accepting). Closed loop: every open connection sends its first line.
+        // A ramp that drags on (a server that accepts slowly, ephemeral ports scarce) ends
+        // after a quarter of the run anyway; the rest start as they open.
+        let ramped = fresh == n && t.connecting == 0 && retries.is_empty();
+        let dragging = now >= last_opened + SETTLE || now >= start + settings.duration / 4;
+        if traffic_from.is_none() && t.open > 0 && (ramped || dragging) {
+            traffic_from = Some(now);
+            if spec.rate.is_none() {
+                for i in 0..n {
+                    if conns[i].state == State::Open {
+                        queue_line(&mut conns[i], i as u32, size, ns_since(now));
+                        flush(&poll, &mut conns, i, &mut t);
+                    }
+                }
             }
         }
 
         // Open loop: hand out the lines due by now.
         let mut next_due: Option<Instant> = None;
-        if let (Some(rate), Some(s0)) = (spec.rate, schedule_start) {
+        if let (Some(rate), Some(s0)) = (spec.rate, traffic_from) {
             let rate = u128::from(rate);
             let due = (now.duration_since(s0).as_nanos() * rate / 1_000_000_000) as u64;
             let mut offered = 0usize;
@@ -210,7 +245,7 @@ pub fn run(
         }
 
         if now >= next_report {
-            on_report(&report(spec, settings, start, &conns, &t, false, None));
+            on_report(&report(spec, settings, start, traffic_from, &conns, &t, false, None));
             next_report = (next_report + REPORT_EVERY).max(now);
         }
 
@@ -254,18 +289,14 @@ pub fn run(
                             retry_or_fail(&mut conns[i], i, tries, &e, &mut t, &mut retries);
                         }
                         None => {
-                            let now_ns = ns_since(Instant::now());
-                            opened(
-                                &mut conns[i],
-                                i as u32,
-                                size,
-                                spec.rate.is_none(),
-                                now_ns,
-                                &mut t,
-                            );
-                            if schedule_start.is_none() {
-                                schedule_start = Some(Instant::now());
+                            last_opened = Instant::now();
+                            // After the ramp a connection that opens starts at once.
+                            let send_now = traffic_from.is_some() && spec.rate.is_none();
+                            if traffic_from.is_some() {
+                                unsettled.push((i, last_opened));
                             }
+                            let now_ns = ns_since(last_opened);
+                            opened(&mut conns[i], i as u32, size, send_now, now_ns, &mut t);
                             flush(&poll, &mut conns, i, &mut t);
                         }
                     }
@@ -290,7 +321,7 @@ pub fn run(
     if ended_by.is_none() && t.lines == 0 && t.open == 0 {
         ended_by = t.last_failure.clone();
     }
-    let last = report(spec, settings, start, &conns, &t, true, ended_by);
+    let last = report(spec, settings, start, traffic_from, &conns, &t, true, ended_by);
     // Closing happens when `conns` drops: every descriptor goes with it.
     drop(conns);
     Ok(last)
@@ -348,10 +379,10 @@ fn retry_or_fail(
     }
 }
 
-fn opened(c: &mut Conn, conn: u32, size: u32, closed_loop: bool, now_ns: u64, t: &mut Totals) {
+fn opened(c: &mut Conn, conn: u32, size: u32, send_now: bool, now_ns: u64, t: &mut Totals) {
     c.state = State::Open;
     t.open += 1;
-    if closed_loop {
+    if send_now {
         // Its first line now; the next when this one's echo is complete.
         queue_line(c, conn, size, now_ns);
     }
@@ -452,10 +483,12 @@ fn drop_stream(poll: &Poll, c: &mut Conn) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report(
     spec: &LoadSpec,
     settings: &Settings,
     start: Instant,
+    traffic_from: Option<Instant>,
     conns: &[Conn],
     t: &Totals,
     finished: bool,
@@ -476,7 +509,8 @@ fn report(
         lines: t.lines,
         bytes: t.bytes,
         mismatches: t.mismatches,
-        lines_per_s: t.lines * 1000 / elapsed_ms.max(1),
+        lines_per_s: traffic_from
+            .map_or(0, |from| t.lines * 1000 / (from.elapsed().as_millis() as u64).max(1)),
         latency: t.latencies.summary(),
         fairness: if most == 0 && least == u64::MAX { (0, 0) } else { (least, most) },
         finished,
