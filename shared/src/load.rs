@@ -57,7 +57,8 @@ pub struct LoadReport {
     pub spec: LoadSpec,
     /// Since the load started, in ms.
     pub elapsed_ms: u64,
-    /// Connections open now.
+    /// Connections open now (in the final report: open when the load ended; the generator
+    /// closes them all as it finishes).
     pub conns_open: u32,
     /// Connections that could not be opened or ended early (refused, reset, timed out).
     pub conns_failed: u32,
@@ -70,7 +71,8 @@ pub struct LoadReport {
     pub bytes: u64,
     /// Echoed lines that differed from what was sent (should be 0).
     pub mismatches: u64,
-    /// Lines echoed per second since the start.
+    /// Lines echoed per second since the first line was sent (after the connections were
+    /// opened).
     pub lines_per_s: u64,
     /// Latency of the echoed lines so far.
     pub latency: Latency,
