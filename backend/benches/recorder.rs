@@ -24,7 +24,8 @@ fn recv_exit() -> EventKind {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
+    // As `kettle serve` runs on this machine: one worker per core.
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
 fn record(c: &mut Criterion) {
