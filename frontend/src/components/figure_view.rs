@@ -8,6 +8,7 @@
 
 use yew::prelude::*;
 
+use super::crowd_view::CrowdView;
 use super::narration::Narration;
 use super::StateHandle;
 use crate::figures::layout::{
@@ -132,6 +133,8 @@ pub fn FigureView(props: &FigureProps) -> Html {
             </div>
             <div class="narration-room" ref={narration}>
                 <Narration state={state.clone()} />
+                <CrowdView model={model.clone()} rates={state.crowd.rates(&model).cloned()}
+                    followed={state.spotlight.get(&model).copied().unwrap_or(0)} lang={lang} />
             </div>
         </section>
     }
