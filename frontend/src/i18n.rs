@@ -780,6 +780,7 @@ table! {
 
     // -- under load: the crowd, following connections, the load panel ----------------------
     LSectionStart => "-", "-";
+    LogNewestRows => "(the newest {0} drawn)", "(只画出最新的 {0} 条)";
     CrowdTitle => "The crowd: every connection, counted", "全体连接:计数与速率";
     CrowdConns => "connections", "连接";
     CrowdThreads => "threads", "线程";

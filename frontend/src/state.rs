@@ -1403,6 +1403,112 @@ mod tests {
         assert!(words.contains("connections") && words.contains("10000"), "{words}");
     }
 
+    /// A crowded epoll model's steps as the backend sends them for the connections a page
+    /// follows: per line, the wait (watching all 51 descriptors), the recv with its arrival
+    /// stamp, the send — seven events, round-robin over five followed connections.
+    fn crowded_epoll_events(lines: u64) -> Vec<Event> {
+        use kettle_shared::{ReadyFd, SendOutcome, WaitApi};
+        let mut out = Vec::new();
+        for line in 0..lines {
+            let fd = 5 + (line % 5) as i32;
+            let t = line * 12_000;
+            let mut e = |dt: u64, conn: Option<u64>, kind: EventKind| {
+                let mut event = ev(out.len() as u64 + 1, t + dt, "epoll", kind);
+                event.conn = conn;
+                out.push(event);
+            };
+            let watched = (3..54).collect();
+            e(0, None, EventKind::WaitEnter { api: WaitApi::Epoll, watched });
+            let ready = vec![ReadyFd { fd, readable: true, writable: false }];
+            e(2_000, None, EventKind::WaitReturned { api: WaitApi::Epoll, ready, scanned: 1 });
+            let conn = Some(fd as u64);
+            e(2_500, conn, EventKind::RecvEnter { fd, len: 4096 });
+            e(1_000, conn, EventKind::DataArrived { fd });
+            let outcome = RecvOutcome::Data { bytes: 64, preview: "x".repeat(32) };
+            e(
+                3_000,
+                conn,
+                EventKind::RecvExit { fd, outcome, wait_ns: Some(0), copy_ns: Some(500) },
+            );
+            e(3_500, conn, EventKind::SendEnter { fd, bytes: 64 });
+            e(5_000, conn, EventKind::SendExit { fd, outcome: SendOutcome::Sent { bytes: 64 } });
+        }
+        out
+    }
+
+    /// Not a benchmark with a verdict (timings are printed, never asserted: run with
+    /// `--nocapture` to read them), but the proof that the work per batch and per frame is
+    /// bounded by what is kept, not by what has arrived: 50 000 events of a crowded model go
+    /// through the reducer in 25 ms batches while the page plays live, and the figure is laid
+    /// out after each.
+    #[test]
+    fn test_fifty_thousand_events_cost_bounded_work_per_batch_and_per_frame() {
+        use std::time::Instant;
+        let running = model_info("epoll", ModelState::Running);
+        let mut s = reduce(
+            Rc::default(),
+            [
+                Action::Server(ServerMsg::Hello {
+                    protocol_version: PROTOCOL_VERSION,
+                    models: vec![running],
+                    clock: Clock { start_unix_ms: 0, now_ns: 0 },
+                }),
+                Action::Select("epoll".into()),
+            ],
+        );
+        let events = crowded_epoll_events(50_000 / 7);
+        let total = events.len();
+        let (mut reduce_ns, mut layout_ns, mut log_ns) = (Vec::new(), Vec::new(), Vec::new());
+        // 1 000 events a batch: 40 000 events a second at the recorder's 25 ms.
+        for chunk in events.chunks(1_000) {
+            let held = s.clone(); // a component still holding the previous state
+            let t0 = Instant::now();
+            s = s.reduce(batch(chunk.to_vec(), 0));
+            s = s.reduce(Action::Tick { dt_ms: 40.0 });
+            reduce_ns.push(t0.elapsed().as_nanos());
+            drop(held);
+            let t1 = Instant::now();
+            let store = s.selected_store().unwrap();
+            let room = crate::figures::layout::Room { width: 760.0, height: 560.0 };
+            let d = crate::figures::layout::layout(
+                "epoll",
+                store,
+                s.position(),
+                s.playback.speed(),
+                s.lang,
+                room,
+                &|_| None,
+            );
+            assert!(!d.lanes.is_empty());
+            layout_ns.push(t1.elapsed().as_nanos());
+            let t2 = Instant::now();
+            let (_, shown) = crate::components::event_log::window(&s.events, Some("epoll"), &[]);
+            for e in &shown {
+                std::hint::black_box(crate::labels::describe(e, s.lang));
+            }
+            log_ns.push(t2.elapsed().as_nanos());
+        }
+        assert_eq!(s.store("epoll").unwrap().events().len(), crate::store::MAX_MODEL_EVENTS);
+        assert_eq!(s.events.len(), MAX_EVENTS);
+        let report = |name: &str, v: &mut Vec<u128>| {
+            v.sort_unstable();
+            let at = |q: f64| v[((v.len() - 1) as f64 * q) as usize] as f64 / 1e6;
+            println!(
+                "{name}: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",
+                at(0.5),
+                at(0.95),
+                at(1.0)
+            );
+        };
+        println!(
+            "{total} events in {} batches (debug build: release is several times faster)",
+            reduce_ns.len()
+        );
+        report("reducer per batch (batch + tick)", &mut reduce_ns);
+        report("figure layout per frame", &mut layout_ns);
+        report("event log rows described per batch", &mut log_ns);
+    }
+
     #[test]
     fn test_addresses_match_across_v4_mapped_form() {
         assert_eq!(canonical_addr("[::ffff:127.0.0.1]:5"), "127.0.0.1:5");
