@@ -59,7 +59,8 @@ fn phase(name: &'static str, label: &str, q: Quantiles, lang: Lang) -> Html {
     }
 }
 
-/// `section#crowd[data-model][data-crowded]` with `dl.crowd-rates > div.rate[data-rate]`
+/// `section#crowd[data-model][data-crowded][data-at-ms]` (`data-at-ms`: the backend's time the
+/// numbers reach, in ms) with `dl.crowd-rates > div.rate[data-rate]`
 /// (`conns`, `threads`, `lines`, `bytes`, `eagain`, `waits`, `scanned`, `phase1`, `phase2`;
 /// the number in `data-value`), `p.crowd-note` when crowded, and `select#spotlight`
 /// (0 to [`MAX_SAMPLED_CONNS`] connections to follow, `data-followed` as confirmed).
@@ -83,7 +84,8 @@ pub fn CrowdView(props: &CrowdProps) -> Html {
         })
     };
     html! {
-        <section id="crowd" data-model={props.model.clone()} data-crowded={r.crowded.to_string()}>
+        <section id="crowd" data-model={props.model.clone()} data-crowded={r.crowded.to_string()}
+            data-at-ms={(r.at_ns / 1_000_000).to_string()}>
             <h3>{ t(lang, Key::CrowdTitle) }</h3>
             <dl class="crowd-rates">
                 { rate("conns", t(lang, Key::CrowdConns), r.conns.to_string(), format_count(r.conns.into())) }
