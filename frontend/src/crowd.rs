@@ -141,6 +141,13 @@ impl Crowd {
     }
 }
 
+/// Whether the crowd panel is worth its room under the figure: when the model is crowded, a
+/// load runs on it, or it holds connections besides this page's own echo clients. A model
+/// serving only the page's clients is all in the figure already, step by step.
+pub fn worth_showing(rates: &Rates, own_clients: usize, loaded: bool) -> bool {
+    rates.crowded || loaded || rates.conns as usize > own_clients
+}
+
 /// The rates of a model's kept aggregates (oldest first, at least one).
 fn rates(aggregates: &VecDeque<Aggregate>) -> Rates {
     let Some(newest) = aggregates.back() else { return Rates::default() };
@@ -275,6 +282,15 @@ mod tests {
         assert_eq!(r.scanned_per_wait, None);
         assert_eq!(r.phase2, Quantiles::default());
         assert_eq!(r.lines_per_s, 0.0);
+    }
+
+    #[test]
+    fn the_panel_shows_only_when_there_is_a_crowd() {
+        let quiet = Rates { conns: 1, ..Rates::default() };
+        assert!(!worth_showing(&quiet, 1, false), "only the page's own client");
+        assert!(worth_showing(&quiet, 0, false), "someone else's connection");
+        assert!(worth_showing(&quiet, 1, true), "a load runs on it");
+        assert!(worth_showing(&Rates { crowded: true, ..quiet }, 1, false));
     }
 
     #[test]

@@ -22,8 +22,8 @@ use crate::i18n::{t, tf, Key, Lang};
 pub struct CrowdProps {
     /// The selected model.
     pub model: String,
-    /// Its crowd's rates, once an aggregate came.
-    pub rates: Option<Rc<Rates>>,
+    /// Its crowd's rates.
+    pub rates: Rc<Rates>,
     /// Connections the backend follows for this page besides its echo clients.
     pub followed: u32,
     /// Page language.
@@ -68,7 +68,7 @@ fn phase(name: &'static str, label: &str, q: Quantiles, lang: Lang) -> Html {
 pub fn CrowdView(props: &CrowdProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
     let lang = props.lang;
-    let Some(r) = props.rates.as_deref() else { return html! {} };
+    let r = &*props.rates;
     let per_s = |v: f64| (format!("{v:.0}"), format_rate(v));
     let (lines, lines_shown) = per_s(r.lines_per_s);
     let (bytes, _) = per_s(r.bytes_per_s);
