@@ -9,7 +9,7 @@
 //! [`Lesson::compute`] ([`kettle_shared::Command::Compute`]) starts such a computation on a
 //! thread of its own — summing `0..10^8` again and again for a bounded time — recorded under
 //! the pseudo-model [`LESSON_MODEL`] and sampled like a model thread (CPU time and the
-//! kernel's view, every [`crate::registry::SAMPLE_EVERY`]), so the page can show it beside the
+//! kernel's view, every [`crate::recorder::sampling::SAMPLE_EVERY`]), so the page can show it beside the
 //! blocking model's thread. One computation at a time, at most [`MAX_COMPUTE_MS`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use kettle_shared::{ErrorCode, EventKind, Reason, LESSON_MODEL, MAX_COMPUTE_MS};
 
+use crate::recorder::sampling::{sample_threads, SAMPLE_EVERY};
 use crate::recorder::Recorder;
-use crate::registry::{sample_threads, SAMPLE_EVERY};
 
 /// The numbers one round sums: the tutorial's "sum 0 to 10^8".
 pub const ROUND: u64 = 100_000_000;

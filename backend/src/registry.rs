@@ -27,15 +27,11 @@ use crate::failure::{self, because, errno_name, for_terminal, io_errno};
 use crate::models::{
     catalogue, ModelContext, ModelOptions, ProbeFn, ServeFn, StopSignal, LISTEN_BACKLOG,
 };
+use crate::recorder::sampling::{sample_threads, QUIET_SAMPLE_EVERY, SAMPLE_EVERY};
 use crate::recorder::{Recorder, Tracer};
 
 /// How often the listen-queue thread asks the kernel for the backlog length.
 const BACKLOG_POLL: Duration = Duration::from_millis(10);
-/// How often each model thread is sampled (CPU time and the kernel's view of it).
-pub const SAMPLE_EVERY: Duration = Duration::from_millis(kettle_shared::SAMPLE_EVERY_MS);
-/// How often a thread that has not run at all is sampled anyway (so a viewer that has just
-/// connected hears of every thread within a second).
-pub const QUIET_SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a command on the registry failed.
 #[derive(Debug)]
@@ -404,49 +400,6 @@ fn spawn_monitor(
         .map_err(|e| because(Reason::CannotCreateThread { errno: io_errno(&e) }))
 }
 
-/// One [`EventKind::ThreadSample`] per live sampled thread of `model`.
-pub(crate) fn sample_threads(recorder: &Recorder, model: &str) {
-    for stats in recorder.sampled_threads(model) {
-        // A thread that just ended has no clock any more: nothing to sample.
-        let Some(cpu_ns) = thread_cpu_ns(stats.tid) else { continue };
-        let kernel = {
-            let mut memory = stats.sampler.lock().unwrap_or_else(|p| p.into_inner());
-            let (view, unchanged) =
-                crate::proc_task::read_since(stats.tid, cpu_ns, &mut memory.view);
-            // A thread that has not run since its last sample has nothing new to say: an idle
-            // machine's sleeping threads are sent once a second, not ten times. (A viewer's
-            // CPU share spans the longer interval; the kernel's words stay true.)
-            let now = std::time::Instant::now();
-            if unchanged
-                && memory.sent_at.is_some_and(|at| now.duration_since(at) < QUIET_SAMPLE_EVERY)
-            {
-                continue;
-            }
-            memory.sent_at = Some(now);
-            Some(view)
-        };
-        let kind = EventKind::ThreadSample {
-            cpu_ns,
-            conns: stats.conns(),
-            syscalls: stats.syscalls(),
-            kernel,
-        };
-        recorder.emit_for(&stats, None, kind);
-    }
-}
-
-/// CPU time a thread of this process has used, from its per-thread CPU clock. The clock id is
-/// built the way the kernel defines it (`MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)`), which,
-/// unlike `pthread_getcpuclockid`, is safe to use after the thread ended: it just fails.
-fn thread_cpu_ns(tid: i32) -> Option<u64> {
-    const CPUCLOCK_PERTHREAD_SCHED: libc::clockid_t = 4 | 2;
-    let clock = (!tid << 3) | CPUCLOCK_PERTHREAD_SCHED;
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec we own; a bad clock id only returns EINVAL.
-    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
-    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
-}
-
 /// (connections waiting for `accept`, the most the kernel will queue) of a listening socket.
 /// For a listener, `TCP_INFO` reports these in `tcpi_unacked` and `tcpi_sacked`.
 fn accept_queue(listener: RawFd) -> Option<(u32, u32)> {
@@ -500,33 +453,5 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(sigio.state, ModelState::Running);
-    }
-
-    #[test]
-    fn a_spinning_thread_shows_its_cpu_time() {
-        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let spinner = std::thread::spawn(move || {
-            // Spin until this thread has itself used 5 ms of CPU, however loaded the machine,
-            // then wait (without using CPU) while the test reads the clock.
-            let own =
-                || nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).unwrap();
-            while own().tv_sec() == 0 && own().tv_nsec() < 5_000_000 {
-                std::hint::spin_loop();
-            }
-            tid_tx.send(nix::unistd::gettid().as_raw()).unwrap();
-            let _ = done_rx.recv();
-        });
-        let tid = tid_rx.recv().unwrap();
-        let cpu = thread_cpu_ns(tid).expect("a live thread has a CPU clock");
-        done_tx.send(()).unwrap();
-        spinner.join().unwrap();
-        assert!(cpu >= 5_000_000, "a thread that spun for 5 ms of CPU shows {cpu} ns");
-    }
-
-    #[test]
-    fn a_thread_of_another_process_has_no_readable_clock() {
-        // Thread CPU clocks are only readable within this process; pid 1 is never one of ours.
-        assert_eq!(thread_cpu_ns(1), None);
     }
 }

@@ -9,6 +9,9 @@
 //! under the target model, so a viewer watching that model sees both ends of the line. Note
 //! that `connect` succeeding only means the kernel finished the handshake: with the blocking
 //! model the connection can then wait in the listen backlog for a long time.
+//!
+//! Each echo client's connection is *followed* (see [`crate::recorder::spotlight`]): however
+//! crowded the model, every step of it is sent in detail.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -21,12 +24,12 @@ use kettle_shared::{
 use tokio::io::AsyncReadExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
+use tokio::net::TcpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::failure::io_errno;
-use crate::recorder::{Recorder, Tracer};
+use crate::recorder::{FollowedPeer, Recorder, Tracer};
 use crate::registry::Registry;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -44,6 +47,8 @@ struct Client {
     writer: OwnedWriteHalf,
     reader: JoinHandle<()>,
     tracer: Tracer,
+    /// The model's accept of this client is followed while the client is open.
+    _followed: FollowedPeer,
 }
 
 /// The echo clients of one viewer. Dropping it closes them all.
@@ -84,7 +89,18 @@ impl EchoClients {
             (ErrorCode::NotRunning, Reason::NotRunning { model: model.to_owned() })
         })?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        let connect_failed = |e: std::io::Error| {
+            let (model, addr, errno) = (model.to_owned(), addr.to_string(), io_errno(&e));
+            (ErrorCode::Io, Reason::ConnectFailed { model, addr, errno })
+        };
+        // Bound first, so the local address — the peer the model's accept will report — is
+        // known before the connection exists: the recorder follows that connection from its
+        // accept on, even when a thread is already asleep in `accept` and returns at once.
+        let socket = TcpSocket::new_v4().map_err(connect_failed)?;
+        socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).map_err(connect_failed)?;
+        let local = socket.local_addr().map_err(connect_failed)?.to_string();
+        let followed = self.recorder.follow_peer(descriptor.id, local.clone());
+        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 let (model, addr, errno) = (model.to_owned(), addr.to_string(), io_errno(&e));
@@ -97,7 +113,6 @@ impl EchoClients {
             }
         };
         let _ = stream.set_nodelay(true);
-        let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
         let tracer = self.recorder.tracer(descriptor.id, format!("echo client {id}"));
         tracer.emit(
@@ -110,7 +125,7 @@ impl EchoClients {
         );
         let (read, writer) = stream.into_split();
         let reader = tokio::spawn(relay_replies(id, read, tracer.clone(), self.out.clone()));
-        self.clients.insert(id, Client { writer, reader, tracer });
+        self.clients.insert(id, Client { writer, reader, tracer, _followed: followed });
         Ok((id, local))
     }
 

@@ -24,8 +24,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kettle_shared::{
-    ClientMsg, Clock, Command, ErrorCode, Reason, ReplyResult, ServerMsg, LESSON_MODEL,
-    MAX_COMMAND_BYTES, MODELS, PROTOCOL_VERSION,
+    Aggregate, ClientMsg, Clock, Command, ErrorCode, Event, Reason, ReplyResult, ServerMsg,
+    LESSON_MODEL, MAX_COMMAND_BYTES, MAX_SAMPLED_CONNS, MODELS, PROTOCOL_VERSION,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -34,7 +34,7 @@ use tower_http::services::{ServeDir, ServeFile};
 use crate::clock::clock;
 use crate::lesson::Lesson;
 use crate::models::ModelOptions;
-use crate::recorder::{Batch, Position, Recorder};
+use crate::recorder::{Batch, Position, Recorder, Watcher};
 use crate::registry::{Registry, RegistryError};
 use crate::relay::EchoClients;
 
@@ -304,6 +304,23 @@ struct Viewer {
     /// Replies and echoes; the sending side lives in `echo`.
     out_rx: mpsc::Receiver<ServerMsg>,
     echo: EchoClients,
+    /// Whose aggregates it receives and which connections it spotlit, told to the recorder.
+    watcher: Watcher,
+}
+
+/// What goes out next: a message, or a batch already encoded from the shared events (no
+/// copy of them per viewer).
+enum Outgoing {
+    Msg(ServerMsg),
+    Text(String),
+}
+
+/// [`ServerMsg::Batch`] written from borrowed events: the same JSON.
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename = "batch")]
+struct BatchOut<'a> {
+    events: Vec<&'a Event>,
+    dropped: u64,
 }
 
 /// Why a viewer's loop ended.
@@ -316,11 +333,13 @@ impl Viewer {
     fn new(state: AppState) -> Viewer {
         let (out_tx, out_rx) = mpsc::channel(VIEWER_QUEUE);
         let echo = EchoClients::new(state.registry.clone(), state.recorder.clone(), out_tx);
-        Viewer { state, subscription: None, position: Position::after(0), out_rx, echo }
+        let watcher = state.recorder.watcher();
+        Viewer { state, subscription: None, position: Position::after(0), out_rx, echo, watcher }
     }
 
     async fn run(mut self, mut socket: WebSocket) {
         let mut batches = self.state.recorder.subscribe();
+        let mut aggregates = self.state.recorder.subscribe_aggregates();
         let mut changes = self.state.registry.changes();
         let hello = ServerMsg::Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -328,7 +347,7 @@ impl Viewer {
             clock: Clock { start_unix_ms: clock().start_unix_ms(), now_ns: clock().now_ns() },
         };
         let end = match self.greet(&mut socket, &hello).await {
-            Ok(()) => self.serve(&mut socket, &mut batches, &mut changes).await,
+            Ok(()) => self.serve(&mut socket, &mut batches, &mut aggregates, &mut changes).await,
             Err(end) => end,
         };
         if let End::Close(code, reason) = end {
@@ -354,6 +373,7 @@ impl Viewer {
         &mut self,
         socket: &mut WebSocket,
         batches: &mut broadcast::Receiver<Arc<Batch>>,
+        aggregates: &mut broadcast::Receiver<Arc<[Aggregate]>>,
         changes: &mut broadcast::Receiver<kettle_shared::ModelInfo>,
     ) -> End {
         loop {
@@ -361,29 +381,41 @@ impl Viewer {
                 incoming = socket.recv() => match incoming {
                     None => return End::Closed,
                     Some(Err(e)) => return read_error(e),
-                    Some(Ok(Message::Text(text))) => Some(self.command(text.as_str()).await),
-                    Some(Ok(Message::Binary(_))) => Some(error(None, ErrorCode::BadRequest, Reason::BinaryFrame)),
+                    Some(Ok(Message::Text(text))) => Some(Outgoing::Msg(self.command(text.as_str()).await)),
+                    Some(Ok(Message::Binary(_))) => Some(Outgoing::Msg(error(None, ErrorCode::BadRequest, Reason::BinaryFrame))),
                     Some(Ok(Message::Close(_))) => return End::Closed,
                     Some(Ok(_)) => None,
                 },
                 batch = batches.recv() => match batch {
-                    Ok(batch) => self.filter(&batch),
+                    Ok(batch) => match self.filter(&batch) {
+                        Ok(text) => text.map(Outgoing::Text),
+                        Err(end) => return end,
+                    },
                     // Whole batches were overwritten before we read them. Nothing to count here:
                     // their seqs are a hole that the next batch we read reveals, exactly.
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
-                change = changes.recv() => match change {
-                    Ok(model) => Some(ServerMsg::Model { model }),
+                cut = aggregates.recv() => match cut {
+                    Ok(cut) => self.aggregates(&cut).map(Outgoing::Msg),
+                    // Counts of an interval this viewer was too slow for: the next ones come.
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
-                Some(msg) = self.out_rx.recv() => Some(msg),
+                change = changes.recv() => match change {
+                    Ok(model) => Some(Outgoing::Msg(ServerMsg::Model { model })),
+                    Err(broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
+                },
+                Some(msg) = self.out_rx.recv() => Some(Outgoing::Msg(msg)),
             };
-            if let Some(msg) = outgoing {
-                if let Err(end) = send(socket, &msg).await {
-                    return end;
-                }
+            let sent = match outgoing {
+                None => Ok(()),
+                Some(Outgoing::Msg(msg)) => send(socket, &msg).await,
+                Some(Outgoing::Text(text)) => send_text(socket, text).await,
+            };
+            if let Err(end) = sent {
+                return end;
             }
         }
     }
@@ -392,14 +424,26 @@ impl Viewer {
     /// the holes in the seqs of the whole batch stream, counted before the subscription
     /// filter (a lost event's model is unknown). The lesson's computation is not a model one
     /// can subscribe to: its events go to every viewer.
-    fn filter(&mut self, batch: &Batch) -> Option<ServerMsg> {
+    fn filter(&mut self, batch: &Batch) -> Result<Option<String>, End> {
         let (fresh, dropped) = self.position.take(batch);
         let wanted = |model: &String| {
             model == LESSON_MODEL
                 || self.subscription.as_ref().is_none_or(|ids| ids.contains(model))
         };
-        let events: Vec<_> = fresh.iter().filter(|e| wanted(&e.model)).cloned().collect();
-        (!events.is_empty() || dropped > 0).then_some(ServerMsg::Batch { events, dropped })
+        let events: Vec<&Event> = fresh.iter().filter(|e| wanted(&e.model)).collect();
+        if events.is_empty() && dropped == 0 {
+            return Ok(None);
+        }
+        let text = serde_json::to_string(&BatchOut { events, dropped })
+            .map_err(|_| End::Close(1011, "cannot encode"))?;
+        Ok(Some(text))
+    }
+
+    /// The aggregates of one cut that this viewer subscribed to.
+    fn aggregates(&self, cut: &[Aggregate]) -> Option<ServerMsg> {
+        let aggregates: Vec<Aggregate> =
+            cut.iter().filter(|a| self.watcher.wants_aggregates_of(&a.model)).cloned().collect();
+        (!aggregates.is_empty()).then_some(ServerMsg::Aggregates { aggregates })
     }
 
     /// Parses and carries out one command. Every failure is an `Error` reply; nothing else
@@ -411,12 +455,12 @@ impl Viewer {
         };
         let id = msg.id;
         let result = match msg.command {
-            Command::Subscribe { models, aggregates: _ } => self.subscribe(models),
-            // TODO(issue 8, in progress): follow connections, load, experiments.
-            Command::Spotlight { .. }
-            | Command::LoadStart { .. }
-            | Command::LoadStop
-            | Command::ExperimentRun { .. } => Err((ErrorCode::UnknownOp, Reason::NoLoadRunning)),
+            Command::Subscribe { models, aggregates } => self.subscribe(models, aggregates),
+            Command::Spotlight { model, sample } => self.spotlight(&model, sample),
+            // TODO(issue 8, in progress): load, experiments.
+            Command::LoadStart { .. } | Command::LoadStop | Command::ExperimentRun { .. } => {
+                Err((ErrorCode::UnknownOp, Reason::NoLoadRunning))
+            }
             Command::Start { model } => self.registry(move |r| r.start(&model)).await,
             Command::Stop { model } => self.registry(move |r| r.stop(&model)).await,
             Command::EchoOpen { model } => self
@@ -442,11 +486,14 @@ impl Viewer {
         }
     }
 
+    /// Which models' steps and which models' aggregates this viewer receives. Every id is
+    /// checked before anything changes.
     fn subscribe(
         &mut self,
         models: Option<Vec<String>>,
+        aggregates: Option<Vec<String>>,
     ) -> Result<ReplyResult, (ErrorCode, Reason)> {
-        if let Some(ids) = &models {
+        for ids in [&models, &aggregates].into_iter().flatten() {
             if let Some(bad) = ids.iter().find(|id| kettle_shared::model(id).is_none()) {
                 return Err((ErrorCode::UnknownModel, Reason::NoSuchModel { model: bad.clone() }));
             }
@@ -454,7 +501,22 @@ impl Viewer {
         let listed =
             models.clone().unwrap_or_else(|| MODELS.iter().map(|m| m.id.to_owned()).collect());
         self.subscription = models;
+        self.watcher.set_aggregates(aggregates.as_deref());
         Ok(ReplyResult::Subscribed { models: listed })
+    }
+
+    /// Follows `sample` of the model's connections in detail for this viewer.
+    fn spotlight(&mut self, model: &str, sample: u32) -> Result<ReplyResult, (ErrorCode, Reason)> {
+        let Some(descriptor) = kettle_shared::model(model) else {
+            return Err((ErrorCode::UnknownModel, Reason::NoSuchModel { model: model.to_owned() }));
+        };
+        if sample > MAX_SAMPLED_CONNS {
+            let field = "sample".to_owned();
+            let (value, max) = (sample as u64, MAX_SAMPLED_CONNS as u64);
+            return Err((ErrorCode::Limit, Reason::OutOfRange { field, value, min: 0, max }));
+        }
+        self.watcher.spotlight(descriptor.id, sample);
+        Ok(ReplyResult::Spotlit { model: descriptor.id.to_owned(), sample })
     }
 
     async fn registry<F>(&self, f: F) -> Result<ReplyResult, (ErrorCode, Reason)>
@@ -495,6 +557,10 @@ const KNOWN_OPS: &[&str] = kettle_shared::COMMAND_OPS;
 
 async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<(), End> {
     let text = serde_json::to_string(msg).map_err(|_| End::Close(1011, "cannot encode"))?;
+    send_text(socket, text).await
+}
+
+async fn send_text(socket: &mut WebSocket, text: String) -> Result<(), End> {
     match tokio::time::timeout(WS_SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(End::Closed),

@@ -167,7 +167,7 @@ async fn bad_commands_get_error_replies_and_the_server_keeps_serving() {
             Reason::NoSuchModel { model: "../../etc/passwd".into() },
         ),
         (
-            Command::Subscribe { models: Some(vec!["nope".into()]) },
+            Command::Subscribe { models: Some(vec!["nope".into()]), aggregates: None },
             ErrorCode::UnknownModel,
             Reason::NoSuchModel { model: "nope".into() },
         ),

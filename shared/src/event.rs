@@ -126,10 +126,27 @@ pub enum WaitApi {
 
 /// What happened. Each variant is one system call boundary or one thing the kernel told us;
 /// `*Enter` is recorded just before the call, `*Exit`/`*Returned` just after it returned.
+///
+/// Each variant also has a field-less twin in [`EventKindId`], in the same order, so a kind can
+/// be counted by index (`EventKindId::from(&kind) as usize`, below `EventKindId::COUNT`) without
+/// looking at its name: the backend counts every event of a crowded model that way.
 #[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantNames,
+    strum::EnumDiscriminants,
 )]
 #[strum(serialize_all = "snake_case")]
+#[strum_discriminants(
+    name(EventKindId),
+    derive(strum::EnumCount, strum::VariantArray),
+    doc = "Which kind of [`EventKind`] an event is, without its fields: the variants in the same order, numbered from 0 (the index into [`EventKind`]'s `VARIANTS` names)."
+)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     // -- lifecycle ------------------------------------------------------------------------------
@@ -498,6 +515,21 @@ mod tests {
         assert!(json.contains(r#""outcome":"data""#), "{json}");
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), ev);
         assert_eq!(ev.kind.name(), "recv_exit");
+    }
+
+    #[test]
+    fn a_kinds_index_names_it() {
+        use strum::{EnumCount, VariantArray, VariantNames};
+        assert_eq!(EventKindId::COUNT, EventKind::VARIANTS.len());
+        for (i, id) in EventKindId::VARIANTS.iter().enumerate() {
+            assert_eq!(*id as usize, i);
+        }
+        let kind = EventKind::WouldBlockBurst { call: "recv".into(), count: 3 };
+        assert_eq!(EventKind::VARIANTS[EventKindId::from(&kind) as usize], kind.name());
+        assert_eq!(
+            EventKind::VARIANTS[EventKindId::from(&EventKind::AcceptEnter) as usize],
+            "accept_enter"
+        );
     }
 
     #[test]

@@ -252,7 +252,8 @@ fn kill_stragglers(children: &Children, waiters: &[JoinHandle<()>]) {
 /// blocking echo loop, recording as usual, and writes every event to standard output as a
 /// [`ChildLine`]. Returns when the connection is closed.
 pub async fn child_main(conn: u64) -> anyhow::Result<()> {
-    let recorder = Recorder::start();
+    // Every event goes up to the parent, which decides what it sends on in detail.
+    let recorder = Recorder::start_with(crate::recorder::Detail::Everything);
     let mut batches = recorder.subscribe();
     let tracer = recorder.tracer(ID, "child");
     // The child samples its own echo thread every SAMPLE_EVERY (its CPU clock and its
@@ -263,8 +264,8 @@ pub async fn child_main(conn: u64) -> anyhow::Result<()> {
         let (recorder, echoing) = (recorder.clone(), echoing.clone());
         std::thread::spawn(move || {
             while echoing.load(std::sync::atomic::Ordering::Acquire) {
-                std::thread::sleep(crate::registry::SAMPLE_EVERY);
-                crate::registry::sample_threads(&recorder, ID);
+                std::thread::sleep(crate::recorder::sampling::SAMPLE_EVERY);
+                crate::recorder::sampling::sample_threads(&recorder, ID);
             }
         })
     };

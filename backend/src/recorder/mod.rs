@@ -1,55 +1,90 @@
 //! The recorder: how events get from model threads to every viewer without slowing anyone.
 //!
 //! ```text
-//!  model threads ──try_send──▶ [bounded queue] ──pump──▶ batch ──broadcast──▶ viewer 1
-//!   (never block;                                (every 25 ms)     (ring;    ─▶ viewer 2
-//!    full = drop + count)                                           lag = count)
+//!                  ┌─ count (always: atomics per model) ──────────────▶ Tally ──cut every 100 ms──▶ Aggregates
+//!  model thread ───┤                                                                     (to viewers who asked)
+//!   (Tracer)       └─ detail? ──try_send──▶ [bounded queue] ──pump──▶ batches ──broadcast──▶ viewer 1
+//!                     (quiet model, followed    (full = drop,    (every 25 ms,   (ring; lag   ─▶ viewer 2
+//!                      connection, lifecycle)    counted)         in seq order)   = counted)
 //! ```
 //!
-//! Invariants:
+//! ## Under load: counted always, detail where a viewer looks
+//!
+//! Every event a model records is *counted* on the thread that records it ([`aggregate`]: a
+//! few relaxed atomic additions in the model's counter block, no allocation, no lock). It is
+//! *sent in detail* — queued, shipped in a batch, kept in the history — only if the model is
+//! quiet (fewer than [`DETAIL_BUDGET_PER_S`] events a second in the last interval, decided by
+//! the pump and read by the thread from an atomic), or it is a thread or lifecycle event, or
+//! it concerns a connection somebody follows: an echo client's, or one spotlit by a viewer
+//! ([`spotlight`]). Every [`AGGREGATE_EVERY_MS`] the pump cuts each model's counts into an
+//! [`Aggregate`] and sends them to the viewers subscribed to that model's aggregates (built
+//! only if somebody subscribed). A quiet model is sent in detail even while nobody watches:
+//! it costs little, and a viewer who comes later gets its recent steps as history (the
+//! thread that has been sitting in `accept` since before the page opened).
+//!
+//! The queue carries a [`Record`] — the model as a `&'static str`, the thread as a shared
+//! `Arc<ThreadRef>` — so recording allocates no strings; the pump builds the wire's
+//! [`Event`]s.
+//!
+//! ## Invariants
+//!
 //! - A model thread never blocks on recording: [`Tracer::emit`] is a `try_send`. When the
 //!   queue is full the event is dropped.
-//! - Every event recorded takes the next `seq` (one counter for every model) just before its
-//!   `try_send`, so a seq that never reaches a viewer is a lost event, and a hole in the seqs
-//!   is the exact count of them. Nothing guesses a drop count: viewers count holes
-//!   ([`Position`]) and report them as `Batch::dropped`.
-//! - Shipped seqs only increase, across batches too. Two threads can enqueue out of their seq
-//!   order, so the pump ([`Sequencer`]) ships an event only once every lower seq had a full
-//!   tick to arrive, holding the rest back one tick; an event that still comes after a higher
-//!   seq was shipped is dropped (viewers already counted its hole).
+//! - Every event sent in detail takes the next `seq` (one counter for every model) just before
+//!   its `try_send`, so a seq that never reaches a viewer is a lost event, and a hole in the
+//!   seqs is the exact count of them. Nothing guesses a drop count: viewers count holes
+//!   ([`Position`]) and report them as `Batch::dropped`. (An event only counted takes no seq:
+//!   it was never meant to be sent, and the aggregates count it.)
+//! - Shipped seqs only increase, across batches too ([`sequencer`]): an event that comes after
+//!   a higher seq was shipped is dropped (viewers already counted its hole).
 //! - Every batch carries `through`, the seq up to which the stream is settled (each event
 //!   shipped or lost for good), so a viewer learns of lost events even when nothing is recorded
 //!   after them.
-//! - Memory is bounded everywhere: the queue holds [`QUEUE_EVENTS`] events, the broadcast ring
-//!   [`RING_BATCHES`] batches of at most [`BATCH_EVENTS`], the history [`HISTORY_PER_MODEL`]
-//!   events per model. A viewer that reads too slowly skips batches (their seqs are holes to
-//!   it, so counted) instead of holding memory.
-//! - The history keeps each model's newest steps ([`EventKind::ThreadSample`]s excluded), so
-//!   one busy model, or the periodic samples, cannot push another model's steps out.
+//! - Memory is bounded everywhere: the queue holds [`QUEUE_EVENTS`] events (each tick drains at
+//!   most that), the broadcast ring [`RING_BATCHES`] batches of at most [`BATCH_EVENTS`], the
+//!   history [`HISTORY_PER_MODEL`] events per model, each thread at most a few held steps. A
+//!   viewer that reads too slowly skips batches (their seqs are holes to it, so counted)
+//!   instead of holding memory.
+//! - The history keeps each model's newest steps sent in detail ([`EventKind::ThreadSample`]s
+//!   excluded), so one busy model, or the periodic samples, cannot push another model's steps
+//!   out.
+
+pub mod aggregate;
+pub mod sampling;
+pub mod sequencer;
+pub mod spotlight;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use kettle_shared::{Event, EventKind, ThreadRef};
+use kettle_shared::{
+    Aggregate, Event, EventKind, ThreadRef, AGGREGATE_EVERY_MS, DETAIL_BUDGET_PER_S, MODELS,
+};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::clock::clock;
+use aggregate::{Span, Tally};
+use sampling::ThreadStats;
+use sequencer::Sequencer;
+use spotlight::{Decision, Follow, Held};
 
 /// Events the model threads can have in flight before new ones are dropped.
 pub const QUEUE_EVENTS: usize = 64 * 1024;
-/// The most events in one batch: with [`BATCH_INTERVAL`], the most the recorder ships, about
-/// 80 000 events a second; beyond that the queue fills and events are dropped (counted).
+/// The most events in one batch (a tick ships everything the queue holds, in batches of this).
 pub const BATCH_EVENTS: usize = 2048;
-/// Batches the broadcast ring keeps for viewers that are behind (~0.4 s at full rate). The
-/// ring holds them whoever reads, so this, times [`BATCH_EVENTS`], bounds its memory (~10 MB).
-pub const RING_BATCHES: usize = 16;
+/// Batches the broadcast ring keeps for viewers that are behind (at a million events a second,
+/// about an eighth of a second). The ring holds them whoever reads, so this, times
+/// [`BATCH_EVENTS`], bounds its memory (~30 MB at 250 bytes an event).
+pub const RING_BATCHES: usize = 64;
 /// Recent events kept per model so a viewer that connects later sees what each model is doing
 /// (for example a thread that has been sitting in `accept` since before the page opened).
 pub const HISTORY_PER_MODEL: usize = 256;
 /// How often the pump ships a batch.
 pub const BATCH_INTERVAL: Duration = Duration::from_millis(25);
+/// Aggregate messages the ring keeps for a viewer that is behind.
+const RING_AGGREGATES: usize = 16;
 
 /// One shipment to viewers.
 #[derive(Debug)]
@@ -61,24 +96,100 @@ pub struct Batch {
     pub through: u64,
 }
 
+/// Which events are sent in detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// A quiet model's every event; a crowded model's followed connections and lifecycle
+    /// only (`kettle serve`).
+    WhereWatched,
+    /// Every event (a `process-per-conn` child: its parent decides what to send on; tests of
+    /// the recorder's own drop counting).
+    Everything,
+}
+
+/// An event as the model thread recorded it, before it has the wire's owned strings.
+#[derive(Debug)]
+pub struct Record {
+    seq: u64,
+    t_ns: u64,
+    model: &'static str,
+    thread: Arc<ThreadRef>,
+    conn: Option<u64>,
+    kind: EventKind,
+}
+
+impl Record {
+    fn into_event(self) -> Event {
+        let thread = ThreadRef::clone(&self.thread);
+        Event {
+            seq: self.seq,
+            t_ns: self.t_ns,
+            model: self.model.to_owned(),
+            thread,
+            conn: self.conn,
+            kind: self.kind,
+        }
+    }
+}
+
+/// What the recorder keeps per model: its counts, who follows which of its connections, and
+/// whether it is crowded now.
+#[derive(Debug)]
+pub struct Ledger {
+    model: &'static str,
+    tally: Tally,
+    follow: Follow,
+    /// Over its detail budget in the last interval: only followed connections are sent.
+    crowded: AtomicBool,
+    /// Viewers subscribed to this model's aggregates by name.
+    aggregate_viewers: AtomicU32,
+    /// How many connections each viewer spotlit (the most of them are followed).
+    samples: Mutex<HashMap<u64, u32>>,
+}
+
+impl Ledger {
+    fn new(model: &'static str) -> Ledger {
+        Ledger {
+            model,
+            tally: Tally::default(),
+            follow: Follow::default(),
+            crowded: AtomicBool::new(false),
+            aggregate_viewers: AtomicU32::new(0),
+            samples: Mutex::default(),
+        }
+    }
+
+    fn respotlight(&self) {
+        let samples = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        self.follow.set_sample(samples.values().copied().max().unwrap_or(0));
+    }
+}
+
 /// Cloneable handle that model threads and the relay record through.
 #[derive(Debug, Clone)]
 pub struct Recorder {
-    queue: mpsc::Sender<Event>,
+    queue: mpsc::Sender<Record>,
     shared: Arc<Shared>,
 }
 
 #[derive(Debug)]
 struct Shared {
+    detail: Detail,
     seq: AtomicU64,
     /// Events lost so far: refused by the full queue, or arriving after a higher seq was
     /// shipped. A diagnostic total; viewers count their own losses from the seqs.
     dropped: AtomicU64,
     next_thread: AtomicU32,
     batches: broadcast::Sender<Arc<Batch>>,
+    aggregates: broadcast::Sender<Arc<[Aggregate]>>,
     history: Mutex<History>,
     /// Threads that asked to be sampled ([`Tracer::sampled`]); dead entries are pruned.
     sampled: Mutex<Vec<Weak<ThreadStats>>>,
+    /// One per model that has recorded or been watched (a fixed few).
+    ledgers: Mutex<Vec<Arc<Ledger>>>,
+    /// Viewers subscribed to every model's aggregates.
+    all_aggregates: AtomicU32,
+    next_watcher: AtomicU64,
 }
 
 /// Recent events for viewers that connect later.
@@ -90,56 +201,31 @@ struct History {
     through: u64,
 }
 
-/// What one thread counts about itself, read every [`crate::registry::SAMPLE_EVERY`] for
-/// [`EventKind::ThreadSample`].
-#[derive(Debug)]
-pub struct ThreadStats {
-    /// The model it belongs to.
-    pub model: &'static str,
-    /// The thread.
-    pub thread: ThreadRef,
-    /// The kernel's id for the thread (`gettid`), to read its CPU clock and its
-    /// `/proc/self/task/<tid>/` files.
-    pub tid: i32,
-    syscalls: AtomicU64,
-    conns: AtomicU32,
-    /// What the sampler remembers of this thread between samples.
-    pub sampler: Mutex<SamplerMemory>,
-}
-
-/// What the sampler remembers of one thread between samples (only the sampler touches it).
-#[derive(Debug, Default)]
-pub struct SamplerMemory {
-    /// What it last read in `/proc` for the thread.
-    pub view: crate::proc_task::LastView,
-    /// When it last sent a sample of the thread.
-    pub sent_at: Option<std::time::Instant>,
-}
-
-impl ThreadStats {
-    /// System calls made so far.
-    pub fn syscalls(&self) -> u64 {
-        self.syscalls.load(Ordering::Relaxed)
-    }
-
-    /// Connections held now.
-    pub fn conns(&self) -> u32 {
-        self.conns.load(Ordering::Relaxed)
-    }
-}
-
 impl Recorder {
-    /// Creates the recorder and starts its pump on the current tokio runtime.
+    /// Creates the recorder — detail where watched — and starts its pump on the current tokio
+    /// runtime.
     pub fn start() -> Recorder {
+        Recorder::start_with(Detail::WhereWatched)
+    }
+
+    /// Creates the recorder sending `detail`, and starts its pump.
+    pub fn start_with(detail: Detail) -> Recorder {
         let (queue, rx) = mpsc::channel(QUEUE_EVENTS);
         let (batches, _) = broadcast::channel(RING_BATCHES);
+        let (aggregates, _) = broadcast::channel(RING_AGGREGATES);
+        let ledgers = MODELS.iter().map(|m| Arc::new(Ledger::new(m.id))).collect();
         let shared = Arc::new(Shared {
+            detail,
             seq: AtomicU64::new(1),
             dropped: AtomicU64::new(0),
             next_thread: AtomicU32::new(1),
             batches,
+            aggregates,
             history: Mutex::default(),
             sampled: Mutex::default(),
+            ledgers: Mutex::new(ledgers),
+            all_aggregates: AtomicU32::new(0),
+            next_watcher: AtomicU64::new(1),
         });
         tokio::spawn(pump(rx, shared.clone()));
         Recorder { queue, shared }
@@ -153,6 +239,12 @@ impl Recorder {
     /// A new receiver of every batch shipped from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Batch>> {
         self.shared.batches.subscribe()
+    }
+
+    /// A new receiver of the aggregates cut from now on: every [`AGGREGATE_EVERY_MS`], those of
+    /// the models some [`Watcher`] asked for.
+    pub fn subscribe_aggregates(&self) -> broadcast::Receiver<Arc<[Aggregate]>> {
+        self.shared.aggregates.subscribe()
     }
 
     /// The recent history — each model's newest events (at most [`HISTORY_PER_MODEL`], no
@@ -180,19 +272,30 @@ impl Recorder {
         all.iter().filter_map(Weak::upgrade).any(|s| s.tid == tid)
     }
 
+    /// The model's ledger, made on first use.
+    fn ledger(&self, model: &'static str) -> Arc<Ledger> {
+        let mut ledgers = self.shared.ledgers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = ledgers.iter().find(|l| l.model == model) {
+            return l.clone();
+        }
+        let ledger = Arc::new(Ledger::new(model));
+        ledgers.push(ledger.clone());
+        ledger
+    }
+
     /// A tracer for a new thread of `model`: gives the thread its small stable id.
     pub fn tracer(&self, model: &'static str, thread_name: impl Into<String>) -> Tracer {
         let id = self.shared.next_thread.fetch_add(1, Ordering::Relaxed);
-        let thread = ThreadRef { id, name: thread_name.into() };
-        let stats = Arc::new(ThreadStats {
+        let thread = Arc::new(ThreadRef { id, name: thread_name.into() });
+        let stats = Arc::new(ThreadStats::new(model, thread.clone(), 0));
+        Tracer {
+            recorder: self.clone(),
             model,
-            thread: thread.clone(),
-            tid: 0,
-            syscalls: AtomicU64::new(0),
-            conns: AtomicU32::new(0),
-            sampler: Mutex::default(),
-        });
-        Tracer { recorder: self.clone(), model, thread, stats }
+            thread,
+            stats,
+            ledger: self.ledger(model),
+            held: Arc::default(),
+        }
     }
 
     /// The live sampled threads of `model`.
@@ -204,22 +307,140 @@ impl Recorder {
 
     /// Records an event on behalf of another thread (for example its periodic sample).
     pub fn emit_for(&self, stats: &ThreadStats, conn: Option<u64>, kind: EventKind) {
-        self.record(stats.model, &stats.thread, clock().now_ns(), conn, kind);
+        let ledger = self.ledger(stats.model);
+        ledger.tally.count(&kind);
+        let record = Record {
+            seq: 0,
+            t_ns: clock().now_ns(),
+            model: stats.model,
+            thread: stats.thread.clone(),
+            conn,
+            kind,
+        };
+        self.enqueue(&ledger, record);
     }
 
-    fn record(
-        &self,
-        model: &'static str,
-        thread: &ThreadRef,
-        t_ns: u64,
-        conn: Option<u64>,
-        kind: EventKind,
-    ) {
-        let seq = self.shared.seq.fetch_add(1, Ordering::Relaxed);
-        let event =
-            Event { seq, t_ns, model: model.to_owned(), thread: thread.clone(), conn, kind };
-        if self.queue.try_send(event).is_err() {
+    /// Sends one record in detail: its seq, then the queue.
+    fn enqueue(&self, ledger: &Ledger, mut record: Record) {
+        record.seq = self.shared.seq.fetch_add(1, Ordering::Relaxed);
+        if self.queue.try_send(record).is_err() {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            ledger.tally.count_detailed();
+        }
+    }
+
+    /// Follows the connection of `model` whose accept reports `peer` (a browser echo client's
+    /// local address), for as long as the returned guard lives. Call it before connecting.
+    pub fn follow_peer(&self, model: &'static str, peer: String) -> FollowedPeer {
+        let ledger = self.ledger(model);
+        ledger.follow.watch_peer(peer.clone());
+        FollowedPeer { ledger, peer }
+    }
+
+    /// What one viewer asks of the recorder: aggregates (every model's, at first) and
+    /// spotlights. Dropping it withdraws both.
+    pub fn watcher(&self) -> Watcher {
+        self.shared.all_aggregates.fetch_add(1, Ordering::Relaxed);
+        Watcher {
+            recorder: self.clone(),
+            id: self.shared.next_watcher.fetch_add(1, Ordering::Relaxed),
+            aggregates: None,
+            spotlit: Vec::new(),
+        }
+    }
+}
+
+/// A browser echo client's peer address, watched for while the guard lives.
+#[derive(Debug)]
+pub struct FollowedPeer {
+    ledger: Arc<Ledger>,
+    peer: String,
+}
+
+impl Drop for FollowedPeer {
+    fn drop(&mut self) {
+        self.ledger.follow.unwatch_peer(&self.peer);
+    }
+}
+
+/// One viewer's standing requests: whose aggregates it receives, which models it spotlit.
+#[derive(Debug)]
+pub struct Watcher {
+    recorder: Recorder,
+    id: u64,
+    /// `None`: every model's.
+    aggregates: Option<Vec<Arc<Ledger>>>,
+    spotlit: Vec<Arc<Ledger>>,
+}
+
+impl Watcher {
+    fn release_aggregates(&mut self) {
+        match self.aggregates.take() {
+            None => {
+                self.recorder.shared.all_aggregates.fetch_sub(1, Ordering::Relaxed);
+            }
+            Some(ledgers) => {
+                for l in ledgers {
+                    l.aggregate_viewers.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Receive the aggregates of these models (`None`: of every model). Ids must be valid
+    /// model ids (checked by the caller).
+    pub fn set_aggregates(&mut self, models: Option<&[String]>) {
+        self.release_aggregates();
+        self.aggregates = match models {
+            None => {
+                self.recorder.shared.all_aggregates.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            Some(ids) => {
+                let ledgers: Vec<_> = ids
+                    .iter()
+                    .filter_map(|id| kettle_shared::model(id))
+                    .map(|m| self.recorder.ledger(m.id))
+                    .collect();
+                for l in &ledgers {
+                    l.aggregate_viewers.fetch_add(1, Ordering::Relaxed);
+                }
+                Some(ledgers)
+            }
+        };
+    }
+
+    /// True if this viewer asked for `model`'s aggregates.
+    pub fn wants_aggregates_of(&self, model: &str) -> bool {
+        self.aggregates.as_ref().is_none_or(|ls| ls.iter().any(|l| l.model == model))
+    }
+
+    /// Follow `sample` of the model's connections for this viewer (0 stops). Each model
+    /// follows the most any of its viewers asked for: every viewer of its steps sees them.
+    pub fn spotlight(&mut self, model: &'static str, sample: u32) {
+        let ledger = self.recorder.ledger(model);
+        {
+            let mut samples = ledger.samples.lock().unwrap_or_else(|p| p.into_inner());
+            if sample == 0 {
+                samples.remove(&self.id);
+            } else {
+                samples.insert(self.id, sample);
+            }
+        }
+        ledger.respotlight();
+        if !self.spotlit.iter().any(|l| Arc::ptr_eq(l, &ledger)) {
+            self.spotlit.push(ledger);
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.release_aggregates();
+        for ledger in std::mem::take(&mut self.spotlit) {
+            ledger.samples.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+            ledger.respotlight();
         }
     }
 }
@@ -234,8 +455,11 @@ impl Recorder {
 pub struct Tracer {
     recorder: Recorder,
     model: &'static str,
-    thread: ThreadRef,
+    thread: Arc<ThreadRef>,
     stats: Arc<ThreadStats>,
+    ledger: Arc<Ledger>,
+    /// Steps held until the thread knows whose story they are ([`spotlight`]).
+    held: Arc<Mutex<Held>>,
 }
 
 impl Tracer {
@@ -244,7 +468,8 @@ impl Tracer {
         self.emit_at(clock().now_ns(), conn, kind);
     }
 
-    /// Records `kind` at an instant measured elsewhere (a kernel timestamp, a syscall's entry).
+    /// Records `kind` at an instant measured elsewhere (a kernel timestamp, a syscall's entry):
+    /// counts it, and sends it in detail if somebody may look (see the module's docs).
     pub fn emit_at(&self, t_ns: u64, conn: Option<u64>, kind: EventKind) {
         if matches!(
             kind,
@@ -256,12 +481,74 @@ impl Tracer {
         ) {
             self.count_syscalls(1);
         }
-        self.recorder.record(self.model, &self.thread, t_ns, conn, kind);
+        let ledger = &*self.ledger;
+        ledger.tally.count(&kind);
+        if matches!(kind, EventKind::Listen { .. } | EventKind::Stopped { .. }) {
+            ledger.follow.forget_connections();
+        }
+        let record = |kind| Record {
+            seq: 0,
+            t_ns,
+            model: self.model,
+            thread: self.thread.clone(),
+            conn,
+            kind,
+        };
+        if !ledger.crowded.load(Ordering::Relaxed) {
+            // Quiet: every step is sent. A return whose call was held while the model was
+            // crowded brings that call along.
+            if matches!(
+                kind,
+                EventKind::WaitReturned { .. }
+                    | EventKind::AcceptExit { .. }
+                    | EventKind::RingExit { .. }
+                    | EventKind::Complete { .. }
+            ) {
+                self.send_held();
+            }
+            self.recorder.enqueue(ledger, record(kind));
+            return;
+        }
+        if spotlight::always_sent(&kind) {
+            self.recorder.enqueue(ledger, record(kind));
+            return;
+        }
+        match ledger.follow.decide(conn, &kind) {
+            Decision::Send => {
+                self.send_held();
+                self.recorder.enqueue(ledger, record(kind));
+            }
+            Decision::SendAndUnfollow(conn) => {
+                self.recorder.enqueue(ledger, record(kind));
+                ledger.follow.unfollow(conn);
+            }
+            Decision::HoldAfresh => {
+                let mut held = self.held();
+                held.records.clear();
+                held.push(record(kind));
+            }
+            Decision::HoldMore => self.held().push(record(kind)),
+            Decision::Skip { clear: true } => self.held().records.clear(),
+            Decision::Skip { clear: false } => {}
+        }
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sends what the thread held: the opening of a followed connection's story.
+    fn send_held(&self) {
+        let held = std::mem::take(&mut self.held().records);
+        for r in held {
+            self.recorder.enqueue(&self.ledger, r);
+        }
     }
 
     /// Adds system calls that were made but not recorded one by one.
     pub fn count_syscalls(&self, n: u64) {
         self.stats.syscalls.fetch_add(n, Ordering::Relaxed);
+        self.ledger.tally.count_syscalls(n);
     }
 
     /// How many connections this thread holds now.
@@ -269,18 +556,14 @@ impl Tracer {
         self.stats.conns.store(n, Ordering::Relaxed);
     }
 
-    /// The same tracer, sampled every [`crate::registry::SAMPLE_EVERY`] (CPU time, connections,
-    /// system calls, the kernel's view). Call it on
-    /// the thread being traced: it reads that thread's kernel id.
+    /// The same tracer, sampled every [`sampling::SAMPLE_EVERY`] (CPU time, connections,
+    /// system calls, the kernel's view). Call it on the thread being traced: it reads that
+    /// thread's kernel id.
     pub fn sampled(mut self) -> Tracer {
-        let stats = ThreadStats {
-            model: self.model,
-            thread: self.thread.clone(),
-            tid: nix::unistd::gettid().as_raw(),
-            syscalls: AtomicU64::new(self.stats.syscalls()),
-            conns: AtomicU32::new(self.stats.conns()),
-            sampler: Mutex::default(),
-        };
+        let stats =
+            ThreadStats::new(self.model, self.thread.clone(), nix::unistd::gettid().as_raw());
+        stats.syscalls.store(self.stats.syscalls(), Ordering::Relaxed);
+        stats.conns.store(self.stats.conns(), Ordering::Relaxed);
         self.stats = Arc::new(stats);
         let mut all = self.recorder.shared.sampled.lock().unwrap_or_else(|p| p.into_inner());
         all.push(Arc::downgrade(&self.stats));
@@ -294,23 +577,23 @@ impl Tracer {
     }
 }
 
-async fn pump(mut rx: mpsc::Receiver<Event>, shared: Arc<Shared>) {
+async fn pump(mut rx: mpsc::Receiver<Record>, shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(BATCH_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut sequencer = Sequencer::default();
     // The last seq taken before the previous tick began.
     let mut taken_before = 0;
+    let mut cut_at = clock().now_ns();
     loop {
         tick.tick().await;
         let taken_now = shared.seq.load(Ordering::Acquire) - 1;
-        // A full tick's worth whatever is held back: under overload (a backlog with holes where
-        // the queue refused events) nearly every tick holds most of what it took, and shipping
-        // that next to a full new intake keeps the rate at BATCH_EVENTS per tick.
-        let mut incoming = Vec::with_capacity(BATCH_EVENTS);
+        // Everything there, up to what the queue can hold: the intake keeps up with the
+        // models, and memory stays bounded by the queue's size.
+        let mut incoming = Vec::new();
         let mut emptied = false;
-        while incoming.len() < BATCH_EVENTS {
+        while incoming.len() < QUEUE_EVENTS {
             match rx.try_recv() {
-                Ok(e) => incoming.push(e),
+                Ok(r) => incoming.push(r),
                 Err(mpsc::error::TryRecvError::Empty) => {
                     emptied = true;
                     break;
@@ -330,14 +613,19 @@ async fn pump(mut rx: mpsc::Receiver<Event>, shared: Arc<Shared>) {
         let settled = if emptied { taken_before } else { 0 };
         taken_before = taken_now;
         let (late_before, through_before) = (sequencer.late, sequencer.through);
-        let mut events = sequencer.tick(incoming, settled);
+        let records = sequencer.tick(incoming, settled);
         shared.dropped.fetch_add(sequencer.late - late_before, Ordering::Relaxed);
-        if events.is_empty() && sequencer.through == through_before {
+        let now = clock().now_ns();
+        if now.saturating_sub(cut_at) >= AGGREGATE_EVERY_MS * 1_000_000 {
+            cut_aggregates(&shared, cut_at, now);
+            cut_at = now;
+        }
+        if records.is_empty() && sequencer.through == through_before {
             continue;
         }
-        // At most BATCH_EVENTS per batch (what was held back and the new intake can make up to
-        // twice that). Every seq below a shipped one is shipped or lost, so a batch that is not
-        // the tick's last is settled through its own last event.
+        // At most BATCH_EVENTS per batch. Every seq below a shipped one is shipped or lost,
+        // so a batch that is not the tick's last is settled through its own last event.
+        let mut events: Vec<Event> = records.into_iter().map(Record::into_event).collect();
         while events.len() > BATCH_EVENTS {
             let rest = events.split_off(BATCH_EVENTS);
             let through = events.last().map_or(0, |e| e.seq);
@@ -348,6 +636,45 @@ async fn pump(mut rx: mpsc::Receiver<Event>, shared: Arc<Shared>) {
     }
 }
 
+/// Cuts every model's counts for the interval `from_ns..to_ns`: decides whether each model is
+/// crowded for the next one, and sends the aggregates somebody asked for.
+fn cut_aggregates(shared: &Shared, from_ns: u64, to_ns: u64) {
+    let ledgers = shared.ledgers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let listening = shared.aggregates.receiver_count() > 0;
+    let all = shared.all_aggregates.load(Ordering::Relaxed) > 0;
+    let budget = DETAIL_BUDGET_PER_S as u128 * (to_ns - from_ns) as u128 / 1_000_000_000;
+    let mut out = Vec::new();
+    for ledger in ledgers {
+        let cut = ledger.tally.cut();
+        let crowded = shared.detail == Detail::WhereWatched && cut.total() as u128 > budget.max(1);
+        let was_crowded = ledger.crowded.swap(crowded, Ordering::Relaxed);
+        let wanted = all || ledger.aggregate_viewers.load(Ordering::Relaxed) > 0;
+        if !listening || !wanted {
+            continue;
+        }
+        let threads = sampled_threads(shared, ledger.model);
+        if cut.total() == 0 && threads.is_empty() {
+            continue;
+        }
+        let span = Span {
+            from_ns,
+            to_ns,
+            crowded: was_crowded,
+            threads: threads.len() as u32,
+            conns: threads.iter().map(|t| t.conns()).sum(),
+        };
+        out.push(cut.into_aggregate(ledger.model, span));
+    }
+    if !out.is_empty() {
+        let _ = shared.aggregates.send(out.into());
+    }
+}
+
+fn sampled_threads(shared: &Shared, model: &str) -> Vec<Arc<ThreadStats>> {
+    let all = shared.sampled.lock().unwrap_or_else(|p| p.into_inner());
+    all.iter().filter_map(Weak::upgrade).filter(|s| s.model == model).collect()
+}
+
 fn ship(shared: &Shared, batch: Batch) {
     let batch = Arc::new(batch);
     // Remembered before it is sent: a viewer subscribes, then reads the history; whichever
@@ -356,54 +683,6 @@ fn ship(shared: &Shared, batch: Batch) {
     remember(shared, &batch);
     // No receivers is fine: nobody is watching, the batch is simply not kept.
     let _ = shared.batches.send(batch);
-}
-
-/// Puts events back in `seq` order across batches.
-///
-/// Threads take their seq just before they enqueue, so two threads racing can enqueue out of
-/// order, and the lower seq may come a tick later than the higher one. If the higher one were
-/// shipped first, viewers would count the lower one as lost and then receive it too. So each
-/// tick ships every event up to `cut` — the highest seq received by the previous tick: every
-/// lower seq has had a whole tick to arrive, or was refused by the full queue (a real loss) —
-/// and the unbroken run of seqs after it; what follows a hole is held for one tick. An event
-/// that arrives even later than that is dropped and counted in `late`.
-#[derive(Debug, Default)]
-struct Sequencer {
-    /// Received, not shipped yet.
-    held: Vec<Event>,
-    /// The highest seq received in the ticks so far.
-    received_max: u64,
-    /// Every seq up to this one has been shipped or is lost.
-    through: u64,
-    /// Events dropped for arriving after a higher seq was shipped.
-    late: u64,
-}
-
-impl Sequencer {
-    /// One tick: takes the events received since the last one and returns those to ship, in
-    /// order. `settled` is a seq known to be settled by the caller — every event up to it has
-    /// been received or was refused — or 0.
-    fn tick(&mut self, incoming: Vec<Event>, settled: u64) -> Vec<Event> {
-        let cut = self.received_max.max(settled);
-        self.received_max = incoming.iter().map(|e| e.seq).fold(self.received_max, u64::max);
-        let mut pending = std::mem::take(&mut self.held);
-        pending.extend(incoming);
-        let before = pending.len();
-        pending.retain(|e| e.seq > self.through);
-        self.late += (before - pending.len()) as u64;
-        pending.sort_unstable_by_key(|e| e.seq);
-        self.through = self.through.max(cut);
-        let mut ship = Vec::with_capacity(pending.len());
-        for e in pending {
-            if e.seq <= cut || e.seq == self.through + 1 {
-                self.through = self.through.max(e.seq);
-                ship.push(e);
-            } else {
-                self.held.push(e);
-            }
-        }
-        ship
-    }
 }
 
 /// Keeps each model's newest [`HISTORY_PER_MODEL`] events, thread samples excluded (they are
@@ -531,32 +810,11 @@ mod tests {
         assert_eq!(events[0].thread.name, "test");
     }
 
-    #[test]
-    fn the_pump_ships_in_order_and_holds_what_follows_a_hole_for_one_tick() {
-        let mut s = Sequencer::default();
-        // 1, 2 and 4 came; 3 was taken but is not there yet. 1 and 2 run unbroken: shipped.
-        assert_eq!(seqs(&s.tick(vec![event(2, "a"), event(4, "a"), event(1, "a")], 0)), [1, 2]);
-        assert_eq!(s.through, 2);
-        // 3 comes a tick later, after 5: all go out in order.
-        assert_eq!(seqs(&s.tick(vec![event(5, "a"), event(3, "a")], 0)), [3, 4, 5]);
-        // 6 never comes (the full queue refused it). 7 waits one tick, then goes out over the
-        // hole, which is settled: viewers count 6 as lost.
-        assert_eq!(seqs(&s.tick(vec![event(7, "a")], 0)), Vec::<u64>::new());
-        assert_eq!(s.through, 5);
-        assert_eq!(seqs(&s.tick(vec![], 0)), [7]);
-        assert_eq!(s.through, 7);
-        // 6 after all: too late, 7 is out. Dropped and counted, never shipped out of order.
-        assert_eq!(seqs(&s.tick(vec![event(6, "a"), event(8, "a")], 0)), [8]);
-        assert_eq!(s.late, 1);
-        // Lost events at the end of the stream: settled by the caller, they move `through`.
-        assert_eq!(seqs(&s.tick(vec![], 12)), Vec::<u64>::new());
-        assert_eq!(s.through, 12);
-    }
-
     // Multi-threaded: the pump must ship while the test's own thread waits for the flood.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_viewer_that_stops_reading_counts_exactly_the_events_it_missed() {
-        let rec = Recorder::start();
+        // Every event sent: this is about counting losses, not about crowds.
+        let rec = Recorder::start_with(Detail::Everything);
         let mut rx = rec.subscribe();
         let (history, through) = rec.history();
         assert!(history.is_empty());
@@ -595,7 +853,7 @@ mod tests {
 
     #[tokio::test]
     async fn history_keeps_each_models_newest_steps_when_another_model_floods() {
-        let rec = Recorder::start();
+        let rec = Recorder::start_with(Detail::Everything);
         let mut rx = rec.subscribe();
         let quiet = rec.tracer("blocking", "quiet");
         quiet.emit(None, EventKind::AcceptEnter);
@@ -663,7 +921,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_drops_and_counts_instead_of_blocking() {
-        let rec = Recorder::start();
+        let rec = Recorder::start_with(Detail::Everything);
         let t = rec.tracer("blocking", "flood");
         // Emitting from a plain thread must finish even though nothing drains fast enough.
         let flood = std::thread::spawn(move || {
@@ -677,7 +935,7 @@ mod tests {
 
     #[tokio::test]
     async fn events_refused_by_a_full_queue_are_holes_a_viewer_counts_even_with_nothing_after() {
-        let rec = Recorder::start();
+        let rec = Recorder::start_with(Detail::Everything);
         let mut rx = rec.subscribe();
         let mut position = Position::after(rec.history().1);
         let t = rec.tracer("blocking", "flood");
