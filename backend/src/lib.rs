@@ -11,6 +11,7 @@
 pub mod clock;
 pub mod failure;
 pub mod lesson;
+pub mod load;
 pub mod models;
 pub mod proc_task;
 pub mod recorder;

@@ -33,6 +33,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use crate::clock::clock;
 use crate::lesson::Lesson;
+use crate::load::Loads;
 use crate::models::ModelOptions;
 use crate::recorder::{Batch, Position, Recorder, Watcher};
 use crate::registry::{Registry, RegistryError};
@@ -102,6 +103,8 @@ struct AppState {
     recorder: Recorder,
     /// The lesson's computation ([`Command::Compute`]).
     lesson: Lesson,
+    /// The load generator ([`Command::LoadStart`]): one load at a time on the whole server.
+    loads: Loads,
     hosts: Arc<Vec<String>>,
     origins: Arc<Vec<String>>,
 }
@@ -128,6 +131,7 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
     let dist = find_dist(config.dist.as_deref());
     let state = AppState {
         lesson: Lesson::new(recorder.clone()),
+        loads: Loads::new(),
         registry: registry.clone(),
         recorder,
         hosts: Arc::new(hosts),
@@ -309,7 +313,9 @@ struct Viewer {
 }
 
 /// What goes out next: a message, or a batch already encoded from the shared events (no
-/// copy of them per viewer).
+/// copy of them per viewer). One lives at a time, on the viewer loop's stack, so the size of
+/// the largest message (a load report) costs nothing worth a box per message.
+#[allow(clippy::large_enum_variant)]
 enum Outgoing {
     Msg(ServerMsg),
     Text(String),
@@ -341,13 +347,17 @@ impl Viewer {
         let mut batches = self.state.recorder.subscribe();
         let mut aggregates = self.state.recorder.subscribe_aggregates();
         let mut changes = self.state.registry.changes();
+        let mut loads = self.state.loads.subscribe();
         let hello = ServerMsg::Hello {
             protocol_version: PROTOCOL_VERSION,
             models: self.state.registry.list(),
             clock: Clock { start_unix_ms: clock().start_unix_ms(), now_ns: clock().now_ns() },
         };
         let end = match self.greet(&mut socket, &hello).await {
-            Ok(()) => self.serve(&mut socket, &mut batches, &mut aggregates, &mut changes).await,
+            Ok(()) => {
+                self.serve(&mut socket, &mut batches, &mut aggregates, &mut changes, &mut loads)
+                    .await
+            }
             Err(end) => end,
         };
         if let End::Close(code, reason) = end {
@@ -375,6 +385,7 @@ impl Viewer {
         batches: &mut broadcast::Receiver<Arc<Batch>>,
         aggregates: &mut broadcast::Receiver<Arc<[Aggregate]>>,
         changes: &mut broadcast::Receiver<kettle_shared::ModelInfo>,
+        loads: &mut broadcast::Receiver<kettle_shared::LoadReport>,
     ) -> End {
         loop {
             let outgoing = tokio::select! {
@@ -404,6 +415,12 @@ impl Viewer {
                 },
                 change = changes.recv() => match change {
                     Ok(model) => Some(Outgoing::Msg(ServerMsg::Model { model })),
+                    Err(broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
+                },
+                report = loads.recv() => match report {
+                    Ok(report) => Some(Outgoing::Msg(ServerMsg::Load { report })),
+                    // Each report is the whole picture so far: a skipped one loses nothing.
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
@@ -457,10 +474,14 @@ impl Viewer {
         let result = match msg.command {
             Command::Subscribe { models, aggregates } => self.subscribe(models, aggregates),
             Command::Spotlight { model, sample } => self.spotlight(&model, sample),
-            // TODO(issue 8, in progress): load, experiments.
-            Command::LoadStart { .. } | Command::LoadStop | Command::ExperimentRun { .. } => {
-                Err((ErrorCode::UnknownOp, Reason::NoLoadRunning))
-            }
+            // TODO(issue 8, in progress): experiments.
+            Command::ExperimentRun { .. } => Err((ErrorCode::UnknownOp, Reason::NoLoadRunning)),
+            Command::LoadStart { spec } => self
+                .state
+                .loads
+                .start(&self.state.registry, spec.clone())
+                .map(|()| ReplyResult::LoadStarted { spec }),
+            Command::LoadStop => self.state.loads.stop().map(|()| ReplyResult::LoadStopped),
             Command::Start { model } => self.registry(move |r| r.start(&model)).await,
             Command::Stop { model } => self.registry(move |r| r.stop(&model)).await,
             Command::EchoOpen { model } => self
