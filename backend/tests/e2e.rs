@@ -1279,15 +1279,16 @@ async fn under_load_the_figure_follows_the_echo_client_and_the_crowd_is_counted(
     let client = accepted_client_on(&c, "epoll").await;
     let frames_idle = frame_times(&c, 2_000).await;
 
-    // The load panel: 50 connections, closed loop, 64-byte lines (its defaults), 8 seconds.
+    // The load panel: 50 connections, closed loop, 64-byte lines (its defaults), 15 seconds
+    // (stopped from the panel once the test has seen what it needs).
     c.execute(
-        "const s = document.querySelector('#load-secs'); s.value = '8'; \
+        "const s = document.querySelector('#load-secs'); s.value = '15'; \
          s.dispatchEvent(new Event('input', {bubbles: true}));",
         vec![],
     )
     .await
     .unwrap();
-    wait_js(&c, "8 seconds typed", "document.querySelector('#load-secs').value === '8'").await;
+    wait_js(&c, "15 seconds typed", "document.querySelector('#load-secs').value === '15'").await;
     c.find(Locator::Css("#load-start")).await.unwrap().click().await.unwrap();
     wait_js(
         &c,
