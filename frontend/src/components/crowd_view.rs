@@ -1,4 +1,4 @@
-//! `#crowd`: under the figure, the selected model's connections as counts and rates — the
+//! `#crowd`: beside the figure (under the echo clients), the selected model's connections as counts and rates — the
 //! crowd the figure cannot draw step by step — and the control that picks how many of them
 //! the figure follows (`#spotlight`).
 //!
@@ -16,6 +16,7 @@ use super::Ctx;
 use crate::crowd::{Quantiles, Rates};
 use crate::format::{format_bytes, format_count, format_duration, format_rate};
 use crate::i18n::{t, tf, Key, Lang};
+use crate::state::State;
 
 /// Properties: the model and its crowd.
 #[derive(Properties, PartialEq, Debug)]
@@ -28,6 +29,24 @@ pub struct CrowdProps {
     pub followed: u32,
     /// Page language.
     pub lang: Lang,
+}
+
+/// The selected model's crowd, when it is worth showing ([`crate::crowd::worth_showing`]).
+pub fn selected_crowd(state: &State) -> Html {
+    let Some(model) = state.selected.clone() else { return html! {} };
+    let own_clients =
+        state.clients.iter().filter(|c| c.model == model && c.closed.is_none()).count();
+    let loaded = state.load.as_ref().is_some_and(|l| l.running() && l.spec.model == model);
+    let Some(rates) = state
+        .crowd
+        .rates(&model)
+        .filter(|r| crate::crowd::worth_showing(r, own_clients, loaded))
+        .cloned()
+    else {
+        return html! {};
+    };
+    let followed = state.spotlight.get(&model).copied().unwrap_or(0);
+    html! { <CrowdView {model} {rates} {followed} lang={state.lang} /> }
 }
 
 /// One number: `div.rate[data-rate][data-value] > dt + dd`.

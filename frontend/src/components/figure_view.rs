@@ -8,7 +8,6 @@
 
 use yew::prelude::*;
 
-use super::crowd_view::CrowdView;
 use super::narration::Narration;
 use super::StateHandle;
 use crate::figures::layout::{
@@ -93,14 +92,6 @@ pub fn FigureView(props: &FigureProps) -> Html {
     };
     let d = layout(&model, &store, state.position(), state.playback.speed(), lang, room, &cpu);
     let px_w = d.width * zoom;
-    let own_clients =
-        state.clients.iter().filter(|c| c.model == model && c.closed.is_none()).count();
-    let loaded = state.load.as_ref().is_some_and(|l| l.running() && l.spec.model == model);
-    let crowd = state
-        .crowd
-        .rates(&model)
-        .filter(|r| crate::crowd::worth_showing(r, own_clients, loaded))
-        .cloned();
     html! {
         <section id="figure-panel">
             <h2 id="figure-title">{ figure.title(lang) }</h2>
@@ -141,10 +132,6 @@ pub fn FigureView(props: &FigureProps) -> Html {
             </div>
             <div class="narration-room" ref={narration}>
                 <Narration state={state.clone()} />
-                if let Some(rates) = crowd {
-                    <CrowdView model={model.clone()} rates={rates}
-                        followed={state.spotlight.get(&model).copied().unwrap_or(0)} lang={lang} />
-                }
             </div>
         </section>
     }
