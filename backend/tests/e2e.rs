@@ -1307,8 +1307,21 @@ async fn under_load_the_figure_follows_the_echo_client_and_the_crowd_is_counted(
     // While the crowd runs, the page's own client sends a line; the figure must draw it.
     send_line(&c, &client, "ul7").await;
     wait_reply(&c, &client, "UL7").await;
+    // The echo can come back before the batch with the server's steps: wait for them.
+    wait_js(
+        &c,
+        "the server's steps of that line on the page",
+        "[...document.querySelectorAll(\"#event-log tr.event-row[data-kind='recv_exit']\")].some(r => r.textContent.includes('ul7'))",
+    )
+    .await;
     c.find(Locator::Css("#jump-echo")).await.unwrap().click().await.unwrap();
-    press(&c, " ").await; // play on from where that line's story starts
+    wait_js(
+        &c,
+        "paused where that line's story starts",
+        "document.querySelector(\"#playback[data-paused='true']\")",
+    )
+    .await;
+    press(&c, " ").await; // play on from there
     wait_js(
         &c,
         "the figure drawing the echo client's line",
