@@ -36,6 +36,7 @@ const STORY: &[&str] = &[
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Sums {
     kinds: BTreeMap<&'static str, u64>,
+    inputs: u64,
     bytes_received: u64,
     bytes_sent: u64,
     accepts: u64,
@@ -50,6 +51,7 @@ fn detail_sums(events: &[Event], model: &str) -> Sums {
         }
         match &e.kind {
             EventKind::RecvExit { outcome: RecvOutcome::Data { bytes, .. }, .. } => {
+                s.inputs += 1;
                 s.bytes_received += *bytes as u64
             }
             EventKind::SendExit { outcome: kettle_shared::SendOutcome::Sent { bytes }, .. } => {
@@ -71,6 +73,7 @@ fn aggregate_sums(aggregates: &[Aggregate], model: &str) -> Sums {
                 *s.kinds.entry(k).or_default() += n;
             }
         }
+        s.inputs += a.inputs;
         s.bytes_received += a.bytes_received;
         s.bytes_sent += a.bytes_sent;
         s.accepts += a.accepts;

@@ -780,6 +780,51 @@ table! {
 
     // -- under load: the crowd, following connections, the load panel ----------------------
     LSectionStart => "-", "-";
+    LogNewestRows => "(the newest {0} drawn)", "(只画出最新的 {0} 条)";
+    CrowdTitle => "The crowd: every connection, counted", "全体连接:计数与速率";
+    CrowdConns => "connections", "连接";
+    CrowdThreads => "threads", "线程";
+    CrowdLines => "lines received / s", "收到的行 / 秒";
+    CrowdBytes => "bytes received / s", "收到的字节 / 秒";
+    CrowdEagain => "EAGAIN / s", "EAGAIN / 秒";
+    CrowdWaits => "readiness calls / s", "就绪等待调用 / 秒";
+    CrowdScanned => "descriptors looked at per call", "每次调用查看的描述符";
+    CrowdPhase1 => "phase 1 (wait) p50 / p99", "阶段1(等待)p50 / p99";
+    CrowdPhase2 => "phase 2 (copy) p50 / p99", "阶段2(拷贝)p50 / p99";
+    CrowdNone => "–", "–";
+    CrowdOver => "rates over the last {0}, phases over the last 5 s", "速率取最近 {0},阶段取最近 5 秒";
+    CrowdCrowded =>
+        "Too busy to draw every step ({0} events a second). The figure follows your echo clients and {1} more connections step by step; all the others are counted here.",
+        "太忙了,无法画出每一步(每秒 {0} 个事件)。图中只逐步跟随你的回显客户端和另外 {1} 个连接;其余连接都在这里计数。";
+    SpotlightLabel => "Also follow", "另外跟随";
+    SpotlightUnit => "connections of the crowd step by step", "个连接,逐步显示";
+    LoadTitle => "Load: many clients at once", "负载:许多客户端同时连接";
+    LoadHelp =>
+        "Opens real connections to the selected model and sends lines: closed loop sends the next line when the echo is back, open loop keeps a fixed rate. Every echo is checked byte for byte.",
+        "向所选模型打开真实连接并发送数据行:闭环在收到回显后才发下一行,开环保持固定速率。每个回显都逐字节核对。";
+    LoadConns => "connections", "连接数";
+    LoadLoop => "loop", "方式";
+    LoadClosed => "closed loop", "闭环";
+    LoadOpen => "open loop", "开环";
+    LoadRate => "lines / s (open loop)", "行 / 秒(开环)";
+    LoadSize => "bytes per line", "每行字节数";
+    LoadSecs => "seconds", "秒数";
+    LoadStart => "Start load", "开始负载";
+    LoadStop => "Stop load", "停止负载";
+    LoadHide => "Hide", "隐藏";
+    LoadNeedsModel => "start the selected model first", "请先启动所选模型";
+    LoadStarting => "starting on {0}…", "正在 {0} 上启动…";
+    LoadRunning => "on {0}: {1} s of {2} s", "{0}:第 {1} 秒,共 {2} 秒";
+    LoadFinished => "on {0}: finished after {1} s", "{0}:{1} 秒后结束";
+    LoadEndedBy => "ended early: {0}", "提前结束:{0}";
+    LoadLinesPerS => "lines echoed / s", "回显的行 / 秒";
+    LoadLines => "lines echoed", "回显的行";
+    LoadLatency => "latency p50 / p99", "延迟 p50 / p99";
+    LoadConnsOpen => "connections open", "打开的连接";
+    LoadConnsFailed => "connections failed", "失败的连接";
+    LoadMismatches => "echoes that differed", "不一致的回显";
+    LoadFairness => "fewest / most lines of one connection", "单个连接最少 / 最多的行";
+    LoadNofile => "descriptor limit {0}", "描述符上限 {0}";
 
     // -- experiments ---------------------------------------------------------------------------
     XSectionStart => "-", "-";

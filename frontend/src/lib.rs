@@ -6,7 +6,7 @@
 //!   events and figure steps), [`code`] (each model's serving loop and the line of each
 //!   step), [`timeline`] (lanes, calls matched to returns, the two phases),
 //!   [`figures`] (one module per Stevens figure, and their layout), [`compare`] (Fig. 6.6's
-//!   state), [`labels`] (what each step says), [`narration`] (what each step means, one
+//!   state), [`crowd`] (a model's connections under load as counts and rates), [`labels`] (what each step says), [`narration`] (what each step means, one
 //!   sentence), [`playback`] (slow-motion timing and time travel), [`format`],
 //!   [`i18n`] (every string, both languages), [`reasons`] (the backend's reasons in words),
 //!   [`decode`], [`threads`] (CPU share and the kernel's view per thread), [`kernel`] (the
@@ -19,6 +19,7 @@
 pub mod code;
 pub mod compare;
 pub mod components;
+pub mod crowd;
 pub mod decode;
 pub mod definitions;
 pub mod figures;

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use kettle_shared::{
-    Command, ErrorCode, Event, EventKind, ModelInfo, Reason, ReplyResult, ServerMsg,
-    PROTOCOL_VERSION,
+    Command, ErrorCode, Event, EventKind, LoadReport, LoadSpec, ModelInfo, Reason, ReplyResult,
+    ServerMsg, PROTOCOL_VERSION,
 };
 use yew::Reducible;
 
@@ -302,7 +302,25 @@ pub enum Action {
     /// Leave the tour; everything it started stays as it is, to explore.
     TourLeave,
     // -- under load -----------------------------------------------------------------------
+    /// Hide the report of a load that has finished.
+    DismissLoad,
     // -- experiments ----------------------------------------------------------------------
+}
+
+/// The load on the server, as this page knows it: asked for, running, or over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadView {
+    /// What load.
+    pub spec: LoadSpec,
+    /// The newest report; `None` until the first comes.
+    pub report: Option<LoadReport>,
+}
+
+impl LoadView {
+    /// The load still runs (started, and no final report yet).
+    pub fn running(&self) -> bool {
+        !self.report.as_ref().is_some_and(|r| r.finished)
+    }
 }
 
 /// The page's state.
@@ -358,6 +376,13 @@ pub struct State {
     /// The guided tour, while it runs.
     pub tour: Option<Tour>,
     // -- under load -----------------------------------------------------------------------
+    /// Every model's recent aggregates and the crowd's rates derived from them.
+    pub crowd: crate::crowd::Crowd,
+    /// How many connections of each model the backend follows for this page besides its echo
+    /// clients, as it confirmed ([`ReplyResult::Spotlit`]).
+    pub spotlight: BTreeMap<String, u32>,
+    /// The load, once one was started or reported.
+    pub load: Option<LoadView>,
     // -- experiments ----------------------------------------------------------------------
 }
 
@@ -524,6 +549,9 @@ impl State {
                 self.accepted_peers.clear();
                 self.queued_conns.clear();
                 self.compare.forget_clients();
+                // A new connection is a new viewer: followed by nobody, counted afresh.
+                self.crowd.clear();
+                self.spotlight.clear();
                 self.playback = Playback { anchor: None, elapsed_ms: 0.0, ..self.playback.clone() };
                 let still_there = |id: &String| self.models.iter().any(|m| &m.id == id);
                 if !self.selected.as_ref().is_some_and(still_there) {
@@ -571,10 +599,12 @@ impl State {
                 }
                 self.push_error(failed.map(|p| p.command), Problem::Backend { code, reason });
             }
-            // TODO(issue 8, in progress): the crowd's counts, the load and experiment reports.
-            ServerMsg::Aggregates { .. }
-            | ServerMsg::Load { .. }
-            | ServerMsg::Experiment { .. } => {}
+            ServerMsg::Aggregates { aggregates } => self.crowd.observe(aggregates),
+            ServerMsg::Load { report } => {
+                self.load = Some(LoadView { spec: report.spec.clone(), report: Some(report) })
+            }
+            // TODO(issue 8, in progress): the experiment reports.
+            ServerMsg::Experiment { .. } => {}
         }
     }
 
@@ -609,11 +639,14 @@ impl State {
             ReplyResult::Subscribed { .. }
             | ReplyResult::EchoSent { .. }
             | ReplyResult::Computing { .. } => {}
-            // TODO(issue 8, in progress): the load, spotlight and experiment replies.
-            ReplyResult::Spotlit { .. }
-            | ReplyResult::LoadStarted { .. }
-            | ReplyResult::LoadStopped
-            | ReplyResult::ExperimentStarted { .. } => {}
+            ReplyResult::Spotlit { model, sample } => {
+                self.spotlight.insert(model, sample);
+            }
+            ReplyResult::LoadStarted { spec } => self.load = Some(LoadView { spec, report: None }),
+            // The load's last report (`finished`, ended by the stop) follows.
+            ReplyResult::LoadStopped => {}
+            // TODO(issue 8, in progress): the experiment replies.
+            ReplyResult::ExperimentStarted { .. } => {}
         }
     }
 
@@ -793,7 +826,11 @@ impl State {
             }
             Action::TourLeave => self.tour = None,
             // -- under load -------------------------------------------------------------------
-            // -- experiments ------------------------------------------------------------------
+            Action::DismissLoad => {
+                if self.load.as_ref().is_some_and(|l| !l.running()) {
+                    self.load = None;
+                }
+            } // -- experiments ------------------------------------------------------------------
         }
     }
 }
@@ -1259,6 +1296,217 @@ mod tests {
         let s = s.reduce(Action::JumpToLastEcho);
         assert!(s.playback.paused);
         assert_eq!(s.playback.anchor, Some((1_000, 1)), "the recv that waited for the line");
+    }
+
+    // -- under load -----------------------------------------------------------------------
+
+    fn load_spec() -> LoadSpec {
+        LoadSpec { model: "epoll".into(), conns: 50, rate: None, size: 64, secs: 10 }
+    }
+
+    fn load_report(elapsed_ms: u64, lines: u64, finished: bool) -> Action {
+        Action::Server(ServerMsg::Load {
+            report: LoadReport {
+                spec: load_spec(),
+                elapsed_ms,
+                conns_open: 50,
+                conns_failed: 0,
+                nofile_limit: 1024,
+                lines,
+                bytes: lines * 64,
+                mismatches: 0,
+                lines_per_s: lines * 1000 / elapsed_ms.max(1),
+                latency: Default::default(),
+                fairness: (1, 2),
+                finished,
+                ended_by: None,
+            },
+        })
+    }
+
+    #[test]
+    fn test_aggregates_feed_the_crowd_and_a_reconnect_forgets_it() {
+        let aggregate = kettle_shared::Aggregate {
+            model: "epoll".into(),
+            from_ns: 0,
+            to_ns: 100_000_000,
+            inputs: 800,
+            conns: 50,
+            crowded: true,
+            ..Default::default()
+        };
+        let s = reduce(
+            Rc::default(),
+            [hello(1), Action::Server(ServerMsg::Aggregates { aggregates: vec![aggregate] })],
+        );
+        let rates = s.crowd.rates("epoll").unwrap();
+        assert_eq!((rates.lines_per_s, rates.conns, rates.crowded), (8_000.0, 50, true));
+        assert!(s.reduce(hello(1)).crowd.rates("epoll").is_none());
+    }
+
+    #[test]
+    fn test_spotlight_is_what_the_backend_confirmed_per_model() {
+        let spotlit = |model: &str, sample| {
+            Action::Server(ServerMsg::Reply {
+                id: 1,
+                result: ReplyResult::Spotlit { model: model.into(), sample },
+            })
+        };
+        let s = reduce(Rc::default(), [hello(1), spotlit("epoll", 3), spotlit("select", 1)]);
+        assert_eq!(s.spotlight.get("epoll"), Some(&3));
+        let s = s.reduce(spotlit("epoll", 0));
+        assert_eq!(s.spotlight.get("epoll"), Some(&0));
+        assert_eq!(s.spotlight.get("select"), Some(&1));
+        assert!(s.reduce(hello(1)).spotlight.is_empty(), "a new viewer follows nothing yet");
+    }
+
+    #[test]
+    fn test_a_load_runs_from_its_start_until_its_final_report_then_can_be_hidden() {
+        let started = Action::Server(ServerMsg::Reply {
+            id: 1,
+            result: ReplyResult::LoadStarted { spec: load_spec() },
+        });
+        let s = reduce(Rc::default(), [hello(1), started]);
+        assert!(s.load.as_ref().unwrap().running());
+        let s = s.reduce(Action::DismissLoad);
+        assert!(s.load.is_some(), "a running load is not hidden");
+        let s = s.reduce(load_report(500, 40_000, false));
+        assert_eq!(s.load.as_ref().unwrap().report.as_ref().unwrap().lines, 40_000);
+        assert!(s.load.as_ref().unwrap().running());
+        let s = s.reduce(load_report(10_000, 800_000, true));
+        assert!(!s.load.as_ref().unwrap().running());
+        assert!(s.reduce(Action::DismissLoad).load.is_none());
+    }
+
+    #[test]
+    fn test_a_refused_load_is_worded_with_its_field_and_range() {
+        let spec = LoadSpec { conns: 0, ..load_spec() };
+        let s = reduce(
+            Rc::default(),
+            [
+                hello(1),
+                Action::Sent { id: 4, command: Command::LoadStart { spec } },
+                Action::Server(ServerMsg::Error {
+                    id: Some(4),
+                    code: ErrorCode::Limit,
+                    reason: Reason::OutOfRange {
+                        field: "conns".into(),
+                        value: 0,
+                        min: 1,
+                        max: u64::from(kettle_shared::MAX_LOAD_CONNS),
+                    },
+                }),
+            ],
+        );
+        assert!(s.load.is_none(), "nothing started");
+        let words = crate::reasons::error_note(s.lang, &s.errors[0]);
+        assert!(words.contains("connections") && words.contains("10000"), "{words}");
+    }
+
+    /// A crowded epoll model's steps as the backend sends them for the connections a page
+    /// follows: per line, the wait (watching all 51 descriptors), the recv with its arrival
+    /// stamp, the send — seven events, round-robin over five followed connections.
+    fn crowded_epoll_events(lines: u64) -> Vec<Event> {
+        use kettle_shared::{ReadyFd, SendOutcome, WaitApi};
+        let mut out = Vec::new();
+        for line in 0..lines {
+            let fd = 5 + (line % 5) as i32;
+            let t = line * 12_000;
+            let mut e = |dt: u64, conn: Option<u64>, kind: EventKind| {
+                let mut event = ev(out.len() as u64 + 1, t + dt, "epoll", kind);
+                event.conn = conn;
+                out.push(event);
+            };
+            let watched = (3..54).collect();
+            e(0, None, EventKind::WaitEnter { api: WaitApi::Epoll, watched });
+            let ready = vec![ReadyFd { fd, readable: true, writable: false }];
+            e(2_000, None, EventKind::WaitReturned { api: WaitApi::Epoll, ready, scanned: 1 });
+            let conn = Some(fd as u64);
+            e(2_500, conn, EventKind::RecvEnter { fd, len: 4096 });
+            e(1_000, conn, EventKind::DataArrived { fd });
+            let outcome = RecvOutcome::Data { bytes: 64, preview: "x".repeat(32) };
+            e(
+                3_000,
+                conn,
+                EventKind::RecvExit { fd, outcome, wait_ns: Some(0), copy_ns: Some(500) },
+            );
+            e(3_500, conn, EventKind::SendEnter { fd, bytes: 64 });
+            e(5_000, conn, EventKind::SendExit { fd, outcome: SendOutcome::Sent { bytes: 64 } });
+        }
+        out
+    }
+
+    /// Not a benchmark with a verdict (timings are printed, never asserted: run with
+    /// `--nocapture` to read them), but the proof that the work per batch and per frame is
+    /// bounded by what is kept, not by what has arrived: 50 000 events of a crowded model go
+    /// through the reducer in 25 ms batches while the page plays live, and the figure is laid
+    /// out after each.
+    #[test]
+    fn test_fifty_thousand_events_cost_bounded_work_per_batch_and_per_frame() {
+        use std::time::Instant;
+        let running = model_info("epoll", ModelState::Running);
+        let mut s = reduce(
+            Rc::default(),
+            [
+                Action::Server(ServerMsg::Hello {
+                    protocol_version: PROTOCOL_VERSION,
+                    models: vec![running],
+                    clock: Clock { start_unix_ms: 0, now_ns: 0 },
+                }),
+                Action::Select("epoll".into()),
+            ],
+        );
+        let events = crowded_epoll_events(50_000 / 7);
+        let total = events.len();
+        let (mut reduce_ns, mut layout_ns, mut log_ns) = (Vec::new(), Vec::new(), Vec::new());
+        // 1 000 events a batch: 40 000 events a second at the recorder's 25 ms.
+        for chunk in events.chunks(1_000) {
+            let held = s.clone(); // a component still holding the previous state
+            let t0 = Instant::now();
+            s = s.reduce(batch(chunk.to_vec(), 0));
+            s = s.reduce(Action::Tick { dt_ms: 40.0 });
+            reduce_ns.push(t0.elapsed().as_nanos());
+            drop(held);
+            let t1 = Instant::now();
+            let store = s.selected_store().unwrap();
+            let room = crate::figures::layout::Room { width: 760.0, height: 560.0 };
+            let d = crate::figures::layout::layout(
+                "epoll",
+                store,
+                s.position(),
+                s.playback.speed(),
+                s.lang,
+                room,
+                &|_| None,
+            );
+            assert!(!d.lanes.is_empty());
+            layout_ns.push(t1.elapsed().as_nanos());
+            let t2 = Instant::now();
+            let (_, shown) = crate::components::event_log::window(&s.events, Some("epoll"), &[]);
+            for e in &shown {
+                std::hint::black_box(crate::labels::describe(e, s.lang));
+            }
+            log_ns.push(t2.elapsed().as_nanos());
+        }
+        assert_eq!(s.store("epoll").unwrap().events().len(), crate::store::MAX_MODEL_EVENTS);
+        assert_eq!(s.events.len(), MAX_EVENTS);
+        let report = |name: &str, v: &mut Vec<u128>| {
+            v.sort_unstable();
+            let at = |q: f64| v[((v.len() - 1) as f64 * q) as usize] as f64 / 1e6;
+            println!(
+                "{name}: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms",
+                at(0.5),
+                at(0.95),
+                at(1.0)
+            );
+        };
+        println!(
+            "{total} events in {} batches (debug build: release is several times faster)",
+            reduce_ns.len()
+        );
+        report("reducer per batch (batch + tick)", &mut reduce_ns);
+        report("figure layout per frame", &mut layout_ns);
+        report("event log rows described per batch", &mut log_ns);
     }
 
     #[test]

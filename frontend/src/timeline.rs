@@ -441,28 +441,35 @@ fn still_waiting(p: &Pair, app_blocked: bool) -> PhaseSpan {
 
 /// Where phase 1 of the data that arrived at step `a` began, for the recv `p`.
 fn wait_start(figure: Figure, steps: &[Step], pairs: &[Pair], p: &Pair, a: usize) -> usize {
-    let before = |i: usize| i < a;
+    // Pairs are in the order their calls were entered: those entered before the arrival are a
+    // prefix, searched from its end, so each recv looks back only as far as its answer (a
+    // search of every pair for every recv made a crowded figure's layout quadratic).
+    let earlier = &pairs[..pairs.partition_point(|w| w.enter < a)];
     match figure {
         // The call waited: phase 1 is inside it (or zero, the data was already there).
         Figure::Blocking => p.enter,
         // The readiness call this thread slept in when the data came.
-        Figure::Multiplex => pairs
+        Figure::Multiplex => earlier
             .iter()
-            .filter(|w| w.call == Call::Wait && w.thread == p.thread && before(w.enter))
-            .map(|w| w.enter)
-            .max()
-            .unwrap_or(p.enter),
+            .rev()
+            .find(|w| w.call == Call::Wait && w.thread == p.thread)
+            .map_or(p.enter, |w| w.enter),
         // Since the socket was last drained (or accepted): the thread spun or worked meanwhile.
         Figure::BusyLoop | Figure::Signal | Figure::Async => {
             let conn = steps[p.enter].event.conn;
-            let drained = pairs
+            // A descriptor's receives follow one another: the latest entered one that has
+            // returned is the one that returned last.
+            let drained = earlier
                 .iter()
-                .filter(|q| q.call == Call::Recv && q.fd == p.fd && q.exit.is_some_and(before))
-                .filter_map(|q| q.exit)
-                .max();
-            let accepted = steps[..a]
+                .rev()
+                .filter(|q| q.call == Call::Recv && q.fd == p.fd)
+                .find_map(|q| q.exit.filter(|&x| x < a));
+            // An accept after that drain is all that can move the start later.
+            let from = drained.unwrap_or(0);
+            let accepted = steps[from..a]
                 .iter()
-                .rposition(|s| s.event.conn == conn && is_accept_return(&s.event.kind));
+                .rposition(|s| s.event.conn == conn && is_accept_return(&s.event.kind))
+                .map(|i| from + i);
             drained.max(accepted).unwrap_or(p.enter)
         }
     }

@@ -109,6 +109,11 @@ pub struct Aggregate {
     /// System calls made in the interval (the threads' own counts, also those not recorded
     /// one by one, like the busy loop's `EAGAIN`s).
     pub syscalls: u64,
+    /// Inputs that brought data: `recv` returns and read completions with at least one
+    /// byte — the lines a person would count (an echo client's line is usually one input).
+    /// Added after protocol v4 was declared; an older backend leaves it out (0).
+    #[serde(default)]
+    pub inputs: u64,
     /// Bytes the server received (returns of `recv` and completions of reads).
     pub bytes_received: u64,
     /// Bytes the server sent.

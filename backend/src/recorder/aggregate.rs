@@ -14,6 +14,7 @@
 //! |---|---|
 //! | `events` | every event, by kind |
 //! | `syscalls` | every call the threads counted ([`super::Tracer::count_syscalls`], which recording a call's entry does too) |
+//! | `inputs` | `recv_exit` with data; `complete` of `recv`/`recvmsg`/`aio_read` with a positive result (one each) |
 //! | `bytes_received` | `recv_exit` with data; `complete` of `recv`/`recvmsg`/`aio_read` with a positive result |
 //! | `bytes_sent` | `send_exit` sent; `complete` of `send` with a positive result |
 //! | `would_block` | `recv_exit`/`send_exit` `would_block`, `complete` with `-EAGAIN`, an `accept_exit` failing with `EAGAIN`, and `would_block_burst.count` |
@@ -40,6 +41,7 @@ pub(crate) struct Tally {
     events: [AtomicU64; KINDS],
     detailed: AtomicU64,
     syscalls: AtomicU64,
+    inputs: AtomicU64,
     bytes_received: AtomicU64,
     bytes_sent: AtomicU64,
     would_block: AtomicU64,
@@ -59,6 +61,7 @@ pub(crate) struct Cut {
     pub events: [u64; KINDS],
     pub detailed: u64,
     pub syscalls: u64,
+    pub inputs: u64,
     pub bytes_received: u64,
     pub bytes_sent: u64,
     pub would_block: u64,
@@ -90,6 +93,7 @@ impl Default for Tally {
             events: zeros(),
             detailed: AtomicU64::new(0),
             syscalls: AtomicU64::new(0),
+            inputs: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
             would_block: AtomicU64::new(0),
@@ -112,7 +116,10 @@ impl Tally {
         match kind {
             EventKind::RecvExit { outcome, wait_ns, copy_ns, .. } => {
                 match outcome {
-                    RecvOutcome::Data { bytes, .. } => add(&self.bytes_received, *bytes as u64),
+                    RecvOutcome::Data { bytes, .. } => {
+                        add(&self.inputs, 1);
+                        add(&self.bytes_received, *bytes as u64)
+                    }
                     RecvOutcome::WouldBlock => add(&self.would_block, 1),
                     RecvOutcome::Eof | RecvOutcome::Error(_) => {}
                 }
@@ -132,6 +139,7 @@ impl Tally {
                 (_, r) if r == -EAGAIN => add(&self.would_block, 1),
                 ("accept", r) if r >= 0 => add(&self.accepts, 1),
                 ("recv" | "recvmsg" | "aio_read", r) if r > 0 => {
+                    add(&self.inputs, 1);
                     add(&self.bytes_received, r as u64)
                 }
                 ("send", r) if r > 0 => add(&self.bytes_sent, r as u64),
@@ -171,6 +179,7 @@ impl Tally {
             events: std::array::from_fn(|i| take(&self.events[i])),
             detailed: take(&self.detailed),
             syscalls: take(&self.syscalls),
+            inputs: take(&self.inputs),
             bytes_received: take(&self.bytes_received),
             bytes_sent: take(&self.bytes_sent),
             would_block: take(&self.would_block),
@@ -225,6 +234,7 @@ impl Cut {
             detailed: self.detailed,
             crowded: span.crowded,
             syscalls: self.syscalls,
+            inputs: self.inputs,
             bytes_received: self.bytes_received,
             bytes_sent: self.bytes_sent,
             would_block: self.would_block,
@@ -275,6 +285,7 @@ mod tests {
             (agg.bytes_received, agg.bytes_sent, agg.would_block, agg.accepts),
             (5, 5, 8, 1)
         );
+        assert_eq!(agg.inputs, 1, "the recv with data (the completion was EAGAIN)");
         assert_eq!((agg.waits, agg.fds_watched, agg.fds_ready, agg.fds_scanned), (1, 2, 1, 6));
         assert_eq!(agg.phase1.counts, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(agg.phase2.counts, [0, 1]);

@@ -517,6 +517,7 @@ impl Tracer {
             ) {
                 self.send_held();
             }
+            ledger.follow.note_quiet(conn, &kind);
             self.recorder.enqueue(ledger, record(kind));
             return;
         }

@@ -254,6 +254,24 @@ impl Follow {
         }
     }
 
+    /// Takes note of a *quiet* model's event, which is sent whatever it is: which connections
+    /// are followed must still be known the moment the model becomes crowded. An echo client
+    /// accepted while the model was quiet (opened before a load started, say) is followed from
+    /// its accept, and a followed connection that closes is let go.
+    pub fn note_quiet(&self, conn: Option<u64>, kind: &EventKind) {
+        let Some(conn) = conn else { return };
+        if let Some(peer) = accepted_peer(kind) {
+            if self.peers_len.load(Ordering::Relaxed) > 0 {
+                let mut book = self.book();
+                if book.peers.iter().any(|p| p == peer) {
+                    self.add(&mut book, conn, fd_of(kind), Why::Peer);
+                }
+            }
+        } else if matches!(kind, EventKind::Close { .. }) && self.slot_of(conn).is_some() {
+            self.unfollow(conn);
+        }
+    }
+
     /// Forgets every followed connection (the model stopped or started: connection ids start
     /// again from 1).
     pub fn forget_connections(&self) {
@@ -392,6 +410,20 @@ mod tests {
 
     fn recv(fd: i32) -> EventKind {
         EventKind::RecvEnter { fd, len: 1024 }
+    }
+
+    #[test]
+    fn an_echo_client_accepted_while_the_model_was_quiet_is_followed_once_it_is_crowded() {
+        let f = Follow::default();
+        f.watch_peer("127.0.0.1:5000".into());
+        let ours =
+            EventKind::AcceptExit { fd: Some(8), peer: Some("127.0.0.1:5000".into()), error: None };
+        f.note_quiet(Some(2), &ours);
+        f.note_quiet(Some(3), &recv(9));
+        assert_eq!(f.decide(Some(2), &recv(8)), Decision::Send);
+        assert_eq!(f.decide(Some(3), &recv(9)), Decision::Skip { clear: false });
+        f.note_quiet(Some(2), &EventKind::Close { fd: 8, reason: CloseReason::PeerClosed });
+        assert_eq!(f.decide(Some(2), &recv(8)), Decision::Skip { clear: false });
     }
 
     #[test]

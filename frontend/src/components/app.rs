@@ -15,6 +15,7 @@ use super::errors::ErrorList;
 use super::event_log::EventLog;
 use super::figure_view::FigureView;
 use super::header::Header;
+use super::load_panel::LoadPanel;
 use super::models::{Lesson, ModelList, Threads};
 use super::playback_bar::PlaybackBar;
 use super::story_view::StoryView;
@@ -177,6 +178,7 @@ pub fn App(props: &AppProps) -> Html {
                 if !presenter {
                     <nav class="column-models">
                         <ModelList state={state.clone()} />
+                        <LoadPanel model={state.selected_model().cloned()} load={state.load.clone()} lang={state.lang} />
                     </nav>
                 }
                 <section class="column-figure">

@@ -65,6 +65,7 @@ pub fn EchoPanel(props: &EchoProps) -> Html {
             <div class="echo-clients">
                 { for state.clients.iter().map(|c| html! { <EchoClientView key={c.id} client={c.clone()} lang={lang} /> }) }
             </div>
+            { super::crowd_view::selected_crowd(state) }
         </section>
     }
 }

@@ -1,7 +1,10 @@
 //! `#event-log`: every recorded step as a table row, newest at the bottom.
 //!
 //! Its props compare by the event store's revision, so the playback clock's 25 re-renders a
-//! second never touch these (up to 2 000) rows.
+//! second never touch it. Of the (up to 2 000) events kept it draws only the newest
+//! [`LOG_WINDOW`]: under load a batch comes every 25 ms, and re-describing and diffing two
+//! thousand rows each time is what made the page stutter; nobody reads further back in a
+//! log that scrolls forty times a second (the figure's scrub bar is for going back).
 
 use std::rc::Rc;
 
@@ -11,9 +14,12 @@ use yew::prelude::*;
 
 use super::Ctx;
 use crate::format::{format_clock, format_delta};
-use crate::i18n::{t, Key, Lang};
+use crate::i18n::{t, tf, Key, Lang};
 use crate::labels::describe;
 use crate::state::{Action, EventStore};
+
+/// Most rows drawn: the newest events shown; older ones stay kept and counted.
+pub const LOG_WINDOW: usize = 200;
 
 /// Properties: what to show and the counters.
 #[derive(Properties, PartialEq, Debug)]
@@ -42,13 +48,30 @@ fn relay_client(kind: &EventKind) -> Option<u32> {
     }
 }
 
-fn shown(e: &Event, props: &EventLogProps) -> bool {
-    match &props.model {
+fn shown(e: &Event, model: Option<&str>, clients: &[u32]) -> bool {
+    match model {
         None => true,
-        Some(m) => {
-            &e.model == m || relay_client(&e.kind).is_some_and(|c| props.clients.contains(&c))
+        Some(m) => e.model == m || relay_client(&e.kind).is_some_and(|c| clients.contains(&c)),
+    }
+}
+
+/// How many kept events the log shows (`model`'s and its `clients`' relay events, or all),
+/// and the newest [`LOG_WINDOW`] of them, oldest first: the rows drawn.
+pub fn window<'a>(
+    store: &'a EventStore,
+    model: Option<&str>,
+    clients: &[u32],
+) -> (usize, Vec<&'a Rc<Event>>) {
+    let mut count = 0;
+    let mut rows: Vec<&Rc<Event>> = Vec::with_capacity(LOG_WINDOW);
+    for e in store.iter().rev().filter(|e| shown(e, model, clients)) {
+        count += 1;
+        if rows.len() < LOG_WINDOW {
+            rows.push(e);
         }
     }
+    rows.reverse();
+    (count, rows)
 }
 
 /// What the event says, as the figures say it.
@@ -57,7 +80,8 @@ fn fields(e: &Event, lang: Lang) -> String {
 }
 
 /// `section#event-log` with `table > tbody > tr.event-row[data-seq][data-kind][data-model]`
-/// and the counters `.log-count`, `.log-dropped`, `.log-trimmed`, `.log-unreadable`.
+/// (the newest [`LOG_WINDOW`]) and the counters `.log-count` (`data-count` events shown,
+/// `data-rows` rows drawn), `.log-dropped`, `.log-trimmed`, `.log-unreadable`.
 #[component]
 pub fn EventLog(props: &EventLogProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
@@ -72,7 +96,7 @@ pub fn EventLog(props: &EventLogProps) -> Html {
             }
         });
     }
-    let events: Vec<&Rc<Event>> = props.store.iter().filter(|e| shown(e, props)).collect();
+    let (count, events) = window(&props.store, props.model.as_deref(), &props.clients);
     let mut previous: Option<u64> = None;
     let rows = events.iter().map(|e| {
         let delta = previous.map_or_else(String::new, |p| format_delta(p, e.t_ns));
@@ -94,8 +118,11 @@ pub fn EventLog(props: &EventLogProps) -> Html {
         <section id="event-log">
             <h2>{ t(lang, Key::EventLog) }</h2>
             <div class="log-counters">
-                <span class="log-count" data-count={events.len().to_string()}>
-                    <b>{ events.len() }</b>{ format!(" {}", t(lang, Key::EventsShown)) }
+                <span class="log-count" data-count={count.to_string()} data-rows={events.len().to_string()}>
+                    <b>{ count }</b>{ format!(" {}", t(lang, Key::EventsShown)) }
+                    if count > events.len() {
+                        { format!(" {}", tf(lang, Key::LogNewestRows, &[&events.len()])) }
+                    }
                 </span>
                 <span class="log-dropped" data-count={props.dropped.to_string()}>
                     { format!("{} {}", props.dropped, t(lang, Key::DroppedByBackend)) }

@@ -4,12 +4,14 @@
 pub mod app;
 pub mod code_view;
 pub mod compare_view;
+pub mod crowd_view;
 pub mod definitions;
 pub mod echo;
 pub mod errors;
 pub mod event_log;
 pub mod figure_view;
 pub mod header;
+pub mod load_panel;
 pub mod models;
 pub mod narration;
 pub mod playback_bar;
