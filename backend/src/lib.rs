@@ -9,6 +9,7 @@
 //! everything else runs on tokio.
 
 pub mod clock;
+pub mod experiments;
 pub mod failure;
 pub mod lesson;
 pub mod models;

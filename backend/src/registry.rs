@@ -438,7 +438,8 @@ pub(crate) fn sample_threads(recorder: &Recorder, model: &str) {
 /// CPU time a thread of this process has used, from its per-thread CPU clock. The clock id is
 /// built the way the kernel defines it (`MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)`), which,
 /// unlike `pthread_getcpuclockid`, is safe to use after the thread ended: it just fails.
-fn thread_cpu_ns(tid: i32) -> Option<u64> {
+/// (Also read by the experiments, for a model's CPU time over a measurement.)
+pub(crate) fn thread_cpu_ns(tid: i32) -> Option<u64> {
     const CPUCLOCK_PERTHREAD_SCHED: libc::clockid_t = 4 | 2;
     let clock = (!tid << 3) | CPUCLOCK_PERTHREAD_SCHED;
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
