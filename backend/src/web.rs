@@ -24,8 +24,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kettle_shared::{
-    ClientMsg, Clock, Command, ErrorCode, Reason, ReplyResult, ServerMsg, LESSON_MODEL,
-    MAX_COMMAND_BYTES, MODELS, PROTOCOL_VERSION,
+    ClientMsg, Clock, Command, ErrorCode, ExperimentTable, Reason, ReplyResult, ServerMsg,
+    LESSON_MODEL, MAX_COMMAND_BYTES, MODELS, PROTOCOL_VERSION,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -102,6 +102,8 @@ struct AppState {
     recorder: Recorder,
     /// The lesson's computation ([`Command::Compute`]).
     lesson: Lesson,
+    /// The experiment running, if any ([`Command::ExperimentRun`]).
+    experiments: Experiments,
     hosts: Arc<Vec<String>>,
     origins: Arc<Vec<String>>,
 }
@@ -128,6 +130,7 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
     let dist = find_dist(config.dist.as_deref());
     let state = AppState {
         lesson: Lesson::new(recorder.clone()),
+        experiments: Experiments::new(),
         registry: registry.clone(),
         recorder,
         hosts: Arc::new(hosts),
@@ -322,13 +325,14 @@ impl Viewer {
     async fn run(mut self, mut socket: WebSocket) {
         let mut batches = self.state.recorder.subscribe();
         let mut changes = self.state.registry.changes();
+        let mut tables = self.state.experiments.tables.subscribe();
         let hello = ServerMsg::Hello {
             protocol_version: PROTOCOL_VERSION,
             models: self.state.registry.list(),
             clock: Clock { start_unix_ms: clock().start_unix_ms(), now_ns: clock().now_ns() },
         };
         let end = match self.greet(&mut socket, &hello).await {
-            Ok(()) => self.serve(&mut socket, &mut batches, &mut changes).await,
+            Ok(()) => self.serve(&mut socket, &mut batches, &mut changes, &mut tables).await,
             Err(end) => end,
         };
         if let End::Close(code, reason) = end {
@@ -341,6 +345,10 @@ impl Viewer {
     /// Hello, then the recent history as a first batch (subscribe to batches before calling).
     async fn greet(&mut self, socket: &mut WebSocket, hello: &ServerMsg) -> Result<(), End> {
         send(socket, hello).await?;
+        // The experiment running or last run, so a page opened meanwhile shows it too.
+        if let Some(table) = self.state.experiments.last() {
+            send(socket, &ServerMsg::Experiment { table }).await?;
+        }
         let (history, through) = self.state.recorder.history();
         // Losses are counted from here: what happened before this viewer came is not its loss.
         self.position = Position::after(through);
@@ -355,6 +363,7 @@ impl Viewer {
         socket: &mut WebSocket,
         batches: &mut broadcast::Receiver<Arc<Batch>>,
         changes: &mut broadcast::Receiver<kettle_shared::ModelInfo>,
+        tables: &mut broadcast::Receiver<ExperimentTable>,
     ) -> End {
         loop {
             let outgoing = tokio::select! {
@@ -375,6 +384,12 @@ impl Viewer {
                 },
                 change = changes.recv() => match change {
                     Ok(model) => Some(ServerMsg::Model { model }),
+                    Err(broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
+                },
+                table = tables.recv() => match table {
+                    Ok(table) => Some(ServerMsg::Experiment { table }),
+                    // Each table holds every row so far: the next one makes up for those skipped.
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
@@ -412,11 +427,15 @@ impl Viewer {
         let id = msg.id;
         let result = match msg.command {
             Command::Subscribe { models, aggregates: _ } => self.subscribe(models),
-            // TODO(issue 8, in progress): follow connections, load, experiments.
-            Command::Spotlight { .. }
-            | Command::LoadStart { .. }
-            | Command::LoadStop
-            | Command::ExperimentRun { .. } => Err((ErrorCode::UnknownOp, Reason::NoLoadRunning)),
+            // TODO(issue 8, in progress): follow connections, load.
+            Command::Spotlight { .. } | Command::LoadStart { .. } | Command::LoadStop => {
+                Err((ErrorCode::UnknownOp, Reason::NoLoadRunning))
+            }
+            Command::ExperimentRun { name, short } => self
+                .state
+                .experiments
+                .start(&name, short)
+                .map(|()| ReplyResult::ExperimentStarted { name, short }),
             Command::Start { model } => self.registry(move |r| r.start(&model)).await,
             Command::Stop { model } => self.registry(move |r| r.stop(&model)).await,
             Command::EchoOpen { model } => self
@@ -468,6 +487,69 @@ impl Viewer {
             // The panic hook printed the message on the backend's terminal.
             Err(_) => Err((ErrorCode::Io, Reason::Panicked { thread: "registry".into() })),
         }
+    }
+}
+
+/// The experiments of this server: one runs at a time, in a lab of its own (its own models on
+/// ports of their own: the class's models are not touched), on a blocking thread; every
+/// table it produces goes to every viewer.
+#[derive(Clone)]
+struct Experiments {
+    /// The id of the one running.
+    running: Arc<std::sync::Mutex<Option<String>>>,
+    /// The latest table (of the one running, or the last one run).
+    last: Arc<std::sync::Mutex<Option<ExperimentTable>>>,
+    tables: broadcast::Sender<ExperimentTable>,
+}
+
+impl Experiments {
+    fn new() -> Experiments {
+        let (tables, _) = broadcast::channel(16);
+        Experiments { running: Arc::default(), last: Arc::default(), tables }
+    }
+
+    fn last(&self) -> Option<ExperimentTable> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Starts experiment `name`, unless it does not exist or another one runs.
+    fn start(&self, name: &str, short: bool) -> Result<(), (ErrorCode, Reason)> {
+        if crate::experiments::find(name).is_none() {
+            let known = crate::experiments::ids();
+            return Err((
+                ErrorCode::BadRequest,
+                Reason::NoSuchExperiment { name: name.into(), known },
+            ));
+        }
+        {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(other) = running.as_ref() {
+                return Err((ErrorCode::Limit, Reason::ExperimentRunning { name: other.clone() }));
+            }
+            *running = Some(name.to_owned());
+        }
+        let this = self.clone();
+        let name = name.to_owned();
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            // Cleared however the run ends (a panic included), so the next one can start.
+            struct Done(Experiments);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    *self.0.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                }
+            }
+            let done = Done(this);
+            crate::experiments::run(&name, short, &handle, &mut |table| {
+                *done.0.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(table.clone());
+                if table.finished {
+                    // A viewer told it finished may start the next one at once.
+                    *done.0.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                }
+                let _ = done.0.tables.send(table.clone());
+            });
+        });
+        Ok(())
     }
 }
 

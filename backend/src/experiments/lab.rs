@@ -429,18 +429,15 @@ pub struct Driven {
 /// one of its clients, waits for the echo, and goes on to its next client, round and round,
 /// for at least `duration` and until every client was tried once. So `threads` lines are in
 /// flight at any moment, spread over every connection. A client that fails is not tried
-/// again.
-pub fn drive(clients: Vec<Client>, threads: usize, duration: Duration) -> Driven {
+/// again. The clients stay connected (the caller measures with them still there).
+pub fn drive(clients: &mut [Client], threads: usize, duration: Duration) -> Driven {
     let threads = threads.clamp(1, clients.len().max(1));
-    let mut shares: Vec<Vec<Client>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, c) in clients.into_iter().enumerate() {
-        shares[i % threads].push(c);
-    }
+    let shares = clients.chunks_mut(clients.len().div_ceil(threads).max(1));
     let started = Instant::now();
     let parts: Vec<Driven> = std::thread::scope(|s| {
         let handles: Vec<_> = shares
             .into_iter()
-            .map(|mut share| {
+            .map(|share| {
                 s.spawn(move || {
                     let mut out = Driven::default();
                     let mut alive = vec![true; share.len()];

@@ -74,7 +74,7 @@ impl Experiment for UringBatching {
             let before = lab.tap.tally(model)?;
             let lost0 = lab.tap.lost();
             let calls0 = lab.syscalls(model);
-            let driven = drive(clients, conns, secs);
+            let driven = drive(&mut clients, conns, secs);
             let calls1 = lab.syscalls(model);
             let after = lab.tap.tally(model)?;
             lab.stop(model);
