@@ -7,9 +7,9 @@
 //!
 //! Measured here: one client sends K lines, one at a time, to the blocking, select, poll and
 //! epoll models. System calls per line come from the model threads' own counters (blocking:
-//! `recv` + `send`; the multiplexers add their readiness call: `select`/`poll`/`epoll_wait`
-//! + `recv` + `send`), and each line's latency from the client (send until the whole echo was
-//! read), as p50 and p99.
+//! `recv` + `send`; the multiplexers add their readiness call, `select`, `poll` or
+//! `epoll_wait`, to the `recv` and the `send`), and each line's latency from the client (send
+//! until the whole echo was read), as p50 and p99.
 
 use std::time::Duration;
 

@@ -87,7 +87,7 @@ impl Experiment for Scan {
                     idle.push(Client::connect(addr)?);
                 }
                 wait_for(PATIENCE, "every idle client accepted", || {
-                    lab.tap.tally_now(api).accepted >= accepted0 + n as u64 + 1
+                    lab.tap.tally_now(api).accepted > accepted0 + n as u64
                 })?;
                 std::thread::sleep(QUIET);
                 let before = lab.tap.tally(api)?;
