@@ -21,6 +21,7 @@ pub mod compare;
 pub mod components;
 pub mod decode;
 pub mod definitions;
+pub mod experiments;
 pub mod figures;
 pub mod format;
 pub mod i18n;

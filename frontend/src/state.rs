@@ -303,6 +303,10 @@ pub enum Action {
     TourLeave,
     // -- under load -----------------------------------------------------------------------
     // -- experiments ----------------------------------------------------------------------
+    /// Show this experiment in the experiments view.
+    ExperimentShow(String),
+    /// The page asked the server to run this experiment (shown at once as running).
+    ExperimentAsked(String),
 }
 
 /// The page's state.
@@ -359,6 +363,8 @@ pub struct State {
     pub tour: Option<Tour>,
     // -- under load -----------------------------------------------------------------------
     // -- experiments ----------------------------------------------------------------------
+    /// The experiments' latest tables, and which one is shown.
+    pub experiments: crate::experiments::Experiments,
 }
 
 /// `[::ffff:127.0.0.1]:5000` and `127.0.0.1:5000` are the same peer: the relay and the
@@ -569,12 +575,15 @@ impl State {
                     let sends = self.compare.open_failed(model, &|id| accepted.contains(&id));
                     self.send_later(sends);
                 }
+                if let Some(Pending { command: Command::ExperimentRun { name, .. }, .. }) = &failed
+                {
+                    self.experiments.refused(name);
+                }
                 self.push_error(failed.map(|p| p.command), Problem::Backend { code, reason });
             }
-            // TODO(issue 8, in progress): the crowd's counts, the load and experiment reports.
-            ServerMsg::Aggregates { .. }
-            | ServerMsg::Load { .. }
-            | ServerMsg::Experiment { .. } => {}
+            ServerMsg::Experiment { table } => self.experiments.update(table),
+            // TODO(issue 8, in progress): the crowd's counts, the load reports.
+            ServerMsg::Aggregates { .. } | ServerMsg::Load { .. } => {}
         }
     }
 
@@ -609,11 +618,12 @@ impl State {
             ReplyResult::Subscribed { .. }
             | ReplyResult::EchoSent { .. }
             | ReplyResult::Computing { .. } => {}
-            // TODO(issue 8, in progress): the load, spotlight and experiment replies.
+            // Its tables follow; it was shown as running when asked.
+            ReplyResult::ExperimentStarted { .. } => {}
+            // TODO(issue 8, in progress): the load and spotlight replies.
             ReplyResult::Spotlit { .. }
             | ReplyResult::LoadStarted { .. }
-            | ReplyResult::LoadStopped
-            | ReplyResult::ExperimentStarted { .. } => {}
+            | ReplyResult::LoadStopped => {}
         }
     }
 
@@ -794,6 +804,8 @@ impl State {
             Action::TourLeave => self.tour = None,
             // -- under load -------------------------------------------------------------------
             // -- experiments ------------------------------------------------------------------
+            Action::ExperimentShow(id) => self.experiments.chosen = Some(id),
+            Action::ExperimentAsked(id) => self.experiments.started(id),
         }
     }
 }
