@@ -8,10 +8,12 @@
 //! Threads: model servers run on their own OS threads (they block in the kernel on purpose);
 //! everything else runs on tokio.
 
+pub mod bench;
 pub mod clock;
 pub mod experiments;
 pub mod failure;
 pub mod lesson;
+pub mod load;
 pub mod models;
 pub mod proc_task;
 pub mod recorder;

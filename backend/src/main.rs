@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use kettle_backend::{serve, Config};
@@ -60,6 +62,72 @@ enum Cmd {
         #[arg(long, value_name = "FILE")]
         csv: Option<PathBuf>,
     },
+    /// Put a load on a model of a running Kettle: many echo clients at once, every echo
+    /// checked byte for byte. Only the server's own model ports can be loaded.
+    Load {
+        /// The model to load (its id, as in `kettle serve`'s list).
+        #[arg(long, required_unless_present = "addr")]
+        model: Option<String>,
+        /// Or the address of one of the server's model ports (127.0.0.1:PORT).
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
+        /// Connections to open.
+        #[arg(long, default_value_t = 50)]
+        conns: u32,
+        /// Lines a second over all connections (open loop); without it each connection sends
+        /// its next line when the last echo is back (closed loop).
+        #[arg(long)]
+        rate: Option<u32>,
+        /// Bytes per line, newline included.
+        #[arg(long, default_value_t = 64)]
+        size: u32,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10)]
+        secs: u32,
+        /// The running Kettle.
+        #[arg(long, default_value = "http://127.0.0.1:7878")]
+        server: String,
+    },
+    /// Every model under the same load, beside a plain epoll loop and a tokio echo server:
+    /// lines/s, latency, CPU, memory, system calls per line.
+    Bench {
+        /// Connections per run.
+        #[arg(long, default_value_t = 50)]
+        conns: u32,
+        /// Bytes per line, newline included.
+        #[arg(long, default_value_t = 64)]
+        size: u32,
+        /// Seconds per run.
+        #[arg(long, default_value_t = 3)]
+        secs: u32,
+        /// Rounds (each server once per round, alternating the order).
+        #[arg(long, default_value_t = 3)]
+        repeats: u32,
+        /// Only these models (ids, comma-separated); the baselines always run.
+        #[arg(long, value_delimiter = ',')]
+        models: Option<Vec<String>>,
+        /// Also write every number as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// A fraction of a second per server, one round, 8 connections: checks every server
+        /// answers right, measures nothing worth keeping.
+        #[arg(long)]
+        short: bool,
+    },
+    /// The bench's load generator, run by `kettle bench` in a child process. Not for people.
+    #[command(hide = true)]
+    BenchLoad {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        conns: u32,
+        #[arg(long)]
+        size: u32,
+        #[arg(long)]
+        millis: u64,
+    },
     /// One child of the process-per-conn model: echoes the connection that is its standard
     /// input and writes its events to standard output. Started by `kettle serve`, not by people.
     #[command(hide = true)]
@@ -71,15 +139,42 @@ enum Cmd {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let (bind, port, model_port_base, start, allow_origins, dist, pool_workers) = match Cli::parse()
         .command
     {
         Cmd::ChildEcho { conn } => {
-            return kettle_backend::models::process_per_conn::child_main(conn).await
+            kettle_backend::models::process_per_conn::child_main(conn).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Load { model, addr, conns, rate, size, secs, server } => {
+            let args = kettle_backend::load::cli::LoadArgs {
+                server,
+                model,
+                addr,
+                conns,
+                rate,
+                size,
+                secs,
+            };
+            let clean = kettle_backend::load::cli::main(args).await?;
+            return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+        Cmd::Bench { conns, size, secs, repeats, models, json, short } => {
+            return bench(conns, size, secs, repeats, models, json, short).await;
+        }
+        Cmd::BenchLoad { name, port, conns, size, millis } => {
+            let load = kettle_backend::bench::generator::Load {
+                conns,
+                size,
+                duration: Duration::from_millis(millis),
+            };
+            kettle_backend::bench::generator::child_main(&name, port, &load)?;
+            return Ok(ExitCode::SUCCESS);
         }
         Cmd::Experiment { id, short, json, csv } => {
-            return experiment(id, short, json, csv).await;
+            experiment(id, short, json, csv).await?;
+            return Ok(ExitCode::SUCCESS);
         }
         Cmd::Serve { bind, port, model_port_base, start, allow_origins, dist, pool_workers } => {
             (bind, port, model_port_base, start, allow_origins, dist, pool_workers)
@@ -126,7 +221,52 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("kettle: stopping every model…");
     server.shutdown().await?;
     eprintln!("kettle: stopped; every port is free.");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kettle bench`: runs it off the async workers, prints the table, writes the JSON.
+async fn bench(
+    conns: u32,
+    size: u32,
+    secs: u32,
+    repeats: u32,
+    models: Option<Vec<String>>,
+    json: Option<PathBuf>,
+    short: bool,
+) -> anyhow::Result<ExitCode> {
+    use kettle_backend::bench;
+    let load = bench::generator::Load {
+        conns: if short { 8 } else { conns },
+        size,
+        duration: if short { bench::SHORT_RUN } else { Duration::from_secs(secs.into()) },
+    };
+    let options = bench::BenchOptions {
+        load,
+        repeats: if short { 1 } else { repeats.max(1) },
+        models,
+        exe: std::env::current_exe()?,
+        progress: true,
+    };
+    if cfg!(debug_assertions) && !short {
+        eprintln!(
+            "kettle bench: this is a debug build; measure with `cargo run --release -- bench`"
+        );
+    }
+    let result = tokio::task::spawn_blocking(move || bench::run(&options)).await??;
+    let m = &result.machine;
+    println!(
+        "{} ({} cores), Linux {}, {}; {} conns, {}-byte lines, {} ms a run, {} round(s)",
+        m.cpu, m.cores, m.kernel, m.rustc, result.conns, result.size, result.millis, result.repeats
+    );
+    println!("{}", bench::table(&result));
+    for (id, why) in &result.skipped {
+        println!("skipped {id}: {why}");
+    }
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_vec_pretty(&result)?)?;
+        eprintln!("kettle bench: every number written to {}", path.display());
+    }
+    Ok(if bench::all_verified(&result) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// `kettle experiment`: runs it off the runtime's workers, with a progress bar, then prints the

@@ -33,6 +33,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use crate::clock::clock;
 use crate::lesson::Lesson;
+use crate::load::Loads;
 use crate::models::ModelOptions;
 use crate::recorder::{Batch, Position, Recorder};
 use crate::registry::{Registry, RegistryError};
@@ -104,6 +105,8 @@ struct AppState {
     lesson: Lesson,
     /// The experiment running, if any ([`Command::ExperimentRun`]).
     experiments: Experiments,
+    /// The load generator ([`Command::LoadStart`]): one load at a time on the whole server.
+    loads: Loads,
     hosts: Arc<Vec<String>>,
     origins: Arc<Vec<String>>,
 }
@@ -131,6 +134,7 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
     let state = AppState {
         lesson: Lesson::new(recorder.clone()),
         experiments: Experiments::new(),
+        loads: Loads::new(),
         registry: registry.clone(),
         recorder,
         hosts: Arc::new(hosts),
@@ -326,13 +330,16 @@ impl Viewer {
         let mut batches = self.state.recorder.subscribe();
         let mut changes = self.state.registry.changes();
         let mut tables = self.state.experiments.tables.subscribe();
+        let mut loads = self.state.loads.subscribe();
         let hello = ServerMsg::Hello {
             protocol_version: PROTOCOL_VERSION,
             models: self.state.registry.list(),
             clock: Clock { start_unix_ms: clock().start_unix_ms(), now_ns: clock().now_ns() },
         };
         let end = match self.greet(&mut socket, &hello).await {
-            Ok(()) => self.serve(&mut socket, &mut batches, &mut changes, &mut tables).await,
+            Ok(()) => {
+                self.serve(&mut socket, &mut batches, &mut changes, &mut loads, &mut tables).await
+            }
             Err(end) => end,
         };
         if let End::Close(code, reason) = end {
@@ -363,6 +370,7 @@ impl Viewer {
         socket: &mut WebSocket,
         batches: &mut broadcast::Receiver<Arc<Batch>>,
         changes: &mut broadcast::Receiver<kettle_shared::ModelInfo>,
+        loads: &mut broadcast::Receiver<kettle_shared::LoadReport>,
         tables: &mut broadcast::Receiver<ExperimentTable>,
     ) -> End {
         loop {
@@ -390,6 +398,12 @@ impl Viewer {
                 table = tables.recv() => match table {
                     Ok(table) => Some(ServerMsg::Experiment { table }),
                     // Each table holds every row so far: the next one makes up for those skipped.
+                    Err(broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
+                },
+                report = loads.recv() => match report {
+                    Ok(report) => Some(ServerMsg::Load { report }),
+                    // Each report is the whole picture so far: a skipped one loses nothing.
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
@@ -427,10 +441,14 @@ impl Viewer {
         let id = msg.id;
         let result = match msg.command {
             Command::Subscribe { models, aggregates: _ } => self.subscribe(models),
-            // TODO(issue 8, in progress): follow connections, load.
-            Command::Spotlight { .. } | Command::LoadStart { .. } | Command::LoadStop => {
-                Err((ErrorCode::UnknownOp, Reason::NoLoadRunning))
-            }
+            // TODO(issue 8, in progress): follow connections.
+            Command::Spotlight { .. } => Err((ErrorCode::UnknownOp, Reason::NoLoadRunning)),
+            Command::LoadStart { spec } => self
+                .state
+                .loads
+                .start(&self.state.registry, spec.clone())
+                .map(|()| ReplyResult::LoadStarted { spec }),
+            Command::LoadStop => self.state.loads.stop().map(|()| ReplyResult::LoadStopped),
             Command::ExperimentRun { name, short } => self
                 .state
                 .experiments

@@ -190,6 +190,9 @@ impl Tap {
 #[derive(Debug)]
 pub struct Lab {
     registry: Registry,
+    /// The CPU time last read of every thread seen, per model: a thread that has ended
+    /// (a connection's, in thread per connection) still counts what it used.
+    cpu_seen: Mutex<BTreeMap<String, BTreeMap<i32, u64>>>,
     /// Counts the lab's events.
     pub tap: Tap,
 }
@@ -206,7 +209,7 @@ impl Lab {
         let recorder = Recorder::start();
         let tap = Tap::start(&recorder, handle);
         let registry = Registry::with_options(recorder, 0, options);
-        Lab { registry, tap }
+        Lab { registry, tap, cpu_seen: Mutex::default() }
     }
 
     /// Starts `model` on a port of its own and returns its address.
@@ -241,9 +244,34 @@ impl Lab {
         self.threads(model).iter().map(|t| t.syscalls()).sum()
     }
 
-    /// CPU time the model's live threads have used, from their CPU clocks, in ns.
+    /// CPU time the model's threads have used, from their CPU clocks, in ns: the live ones
+    /// read now, those that ended as last read (see [`Lab::watch_cpu`]).
     pub fn cpu_ns(&self, model: &str) -> u64 {
-        self.threads(model).iter().filter_map(|t| crate::registry::thread_cpu_ns(t.tid)).sum()
+        let mut seen = self.cpu_seen.lock().unwrap_or_else(|p| p.into_inner());
+        let threads = seen.entry(model.to_owned()).or_default();
+        for t in self.threads(model) {
+            if let Some(ns) = crate::registry::thread_cpu_ns(t.tid) {
+                threads.insert(t.tid, ns);
+            }
+        }
+        threads.values().sum()
+    }
+
+    /// Reads the model's threads' CPU clocks every 20 ms until `done` returns, so threads
+    /// that end meanwhile are counted with (nearly) all the CPU they used.
+    pub fn watch_cpu<T>(&self, model: &str, done: impl FnOnce() -> T) -> T {
+        let finished = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !finished.load(std::sync::atomic::Ordering::Relaxed) {
+                    self.cpu_ns(model);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+            let out = done();
+            finished.store(true, std::sync::atomic::Ordering::Relaxed);
+            out
+        })
     }
 
     /// Connections the model's threads hold now (as each thread counts them).
@@ -310,18 +338,7 @@ pub fn process_status() -> anyhow::Result<ProcessStatus> {
 /// servers share this process's descriptor table: N connections cost 2N descriptors).
 /// Returns the soft limit now in force.
 pub fn raise_descriptor_limit() -> u64 {
-    use nix::sys::resource::{getrlimit, setrlimit, Resource};
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((soft, hard)) if soft < hard => {
-            if setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
-                hard
-            } else {
-                soft
-            }
-        }
-        Ok((soft, _)) => soft,
-        Err(_) => 1024,
-    }
+    crate::load::raise_nofile_limit()
 }
 
 /// A client of a model's echo server: a real TCP connection on the loopback.
@@ -410,77 +427,26 @@ impl Latencies {
     }
 }
 
-/// What [`drive`] measured.
-#[derive(Debug, Default)]
-pub struct Driven {
-    /// Lines echoed.
-    pub lines: u64,
-    /// Their latencies.
-    pub latencies: Latencies,
-    /// Clients that got at least one echo.
-    pub served: usize,
-    /// Clients whose connection failed (refused, reset, no echo within their patience).
-    pub failed: usize,
-    /// How long the drive lasted, in seconds.
-    pub secs: f64,
-}
-
-/// A closed loop over `clients`: `threads` threads share them out, and each sends a line on
-/// one of its clients, waits for the echo, and goes on to its next client, round and round,
-/// for at least `duration` and until every client was tried once. So `threads` lines are in
-/// flight at any moment, spread over every connection. A client that fails is not tried
-/// again. The clients stay connected (the caller measures with them still there).
-pub fn drive(clients: &mut [Client], threads: usize, duration: Duration) -> Driven {
-    let threads = threads.clamp(1, clients.len().max(1));
-    let shares = clients.chunks_mut(clients.len().div_ceil(threads).max(1));
-    let started = Instant::now();
-    let parts: Vec<Driven> = std::thread::scope(|s| {
-        let handles: Vec<_> = shares
-            .into_iter()
-            .map(|share| {
-                s.spawn(move || {
-                    let mut out = Driven::default();
-                    let mut alive = vec![true; share.len()];
-                    let mut served = vec![false; share.len()];
-                    let mut first_pass = true;
-                    while first_pass || started.elapsed() < duration {
-                        for (i, c) in share.iter_mut().enumerate() {
-                            if !alive[i] {
-                                continue;
-                            }
-                            match c.line(LINE) {
-                                Ok(d) => {
-                                    out.latencies.add(d);
-                                    out.lines += 1;
-                                    served[i] = true;
-                                }
-                                Err(_) => alive[i] = false,
-                            }
-                            if !first_pass && started.elapsed() >= duration {
-                                break;
-                            }
-                        }
-                        first_pass = false;
-                        if !alive.iter().any(|&a| a) {
-                            break;
-                        }
-                    }
-                    out.served = served.iter().filter(|&&s| s).count();
-                    out.failed = alive.iter().filter(|&&a| !a).count();
-                    out
-                })
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
-    let mut total = Driven { secs: started.elapsed().as_secs_f64(), ..Driven::default() };
-    for p in parts {
-        total.lines += p.lines;
-        total.latencies.merge(&p.latencies);
-        total.served += p.served;
-        total.failed += p.failed;
-    }
-    total
+/// A closed-loop load from Kettle's load generator ([`crate::load`]) on a model of the lab:
+/// `conns` connections, 64-byte lines, for `duration`, every echo checked. `during` is called
+/// with each report while the load runs (about twice a second; the last one finished).
+pub fn load(
+    lab: &Lab,
+    model: &str,
+    conns: u32,
+    duration: Duration,
+    during: impl FnMut(&kettle_shared::LoadReport) + Send + 'static,
+) -> anyhow::Result<kettle_shared::LoadReport> {
+    let target = crate::load::Target::model(&lab.registry, model).map_err(because)?;
+    let spec = kettle_shared::LoadSpec {
+        model: model.to_owned(),
+        conns,
+        rate: None,
+        size: LINE.len() as u32,
+        secs: duration.as_secs().max(1) as u32,
+    };
+    let thread = crate::load::spawn(target, spec, duration, crate::load::StopToken::new(), during)?;
+    thread.join().map_err(|_| anyhow!("the load generator panicked"))?.context("the load")
 }
 
 /// The line every experiment's clients send: 64 bytes with the newline, lower case, so the

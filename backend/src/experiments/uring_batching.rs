@@ -6,8 +6,8 @@
 //! connections' sends and recvs. epoll batches too — one `epoll_wait` reports every ready
 //! connection — but each of those still costs a `recv` and a `send` of its own.
 //!
-//! Measured here: C clients in a closed loop (each sends a line, waits for its echo, sends
-//! the next) against the io-uring and epoll models for a few seconds. System calls per line
+//! Measured here: Kettle's load generator with C connections in a closed loop (each sends a
+//! line, waits for its echo, sends the next) against the io-uring and epoll models for a few seconds. System calls per line
 //! come from the model thread's own counter (every `io_uring_enter`; every `epoll_wait`,
 //! `recv`, `send`); requests per `io_uring_enter` and ready descriptors per `epoll_wait` from
 //! the recorded events; lines per second and latencies from the clients.
@@ -17,14 +17,14 @@ use std::time::Duration;
 use kettle_shared::Column;
 use tokio::runtime::Handle;
 
-use super::lab::{drive, raise_descriptor_limit, Client, Lab, LINE};
+use super::lab::{load, raise_descriptor_limit, Lab};
 use super::{col, num, ratio, text, Experiment, Rows};
 
 /// The experiment.
 #[derive(Debug)]
 pub struct UringBatching;
 
-fn load(short: bool) -> (usize, Duration) {
+fn size(short: bool) -> (usize, Duration) {
     if short {
         (16, Duration::from_millis(700))
     } else {
@@ -57,28 +57,22 @@ impl Experiment for UringBatching {
     fn run(&self, handle: &Handle, short: bool, rows: &mut Rows<'_>) -> anyhow::Result<()> {
         raise_descriptor_limit();
         let lab = Lab::new(handle);
-        let (conns, secs) = load(short);
+        let (conns, secs) = size(short);
         for model in ["io-uring", "epoll"] {
             if lab.unavailable(model).is_some() {
                 let no = || text("unavailable");
                 rows.push(vec![text(model), num(conns as f64), no(), no(), no(), no(), no(), no()]);
                 continue;
             }
-            let addr = lab.start(model)?;
-            let mut clients = Vec::with_capacity(conns);
-            for _ in 0..conns {
-                let mut c = Client::connect(addr)?;
-                c.line(LINE)?;
-                clients.push(c);
-            }
+            lab.start(model)?;
             let before = lab.tap.tally(model)?;
             let lost0 = lab.tap.lost();
             let calls0 = lab.syscalls(model);
-            let driven = drive(&mut clients, conns, secs);
+            let report = load(&lab, model, conns as u32, secs, |_| {})?;
             let calls1 = lab.syscalls(model);
             let after = lab.tap.tally(model)?;
             lab.stop(model);
-            let lines = driven.lines as f64;
+            let lines = report.lines as f64;
             // What one wake-up of the thread covered: requests handed over per
             // io_uring_enter, or descriptors reported ready per epoll_wait.
             let per_wakeup = if model == "io-uring" {
@@ -96,11 +90,11 @@ impl Experiment for UringBatching {
             rows.push(vec![
                 text(model),
                 num(conns as f64),
-                num(ratio(lines, driven.secs)),
+                num(report.lines_per_s as f64),
                 num(ratio(calls1.saturating_sub(calls0) as f64, lines)),
                 num(per_wakeup),
-                num(driven.latencies.quantile_us(0.5)),
-                num(driven.latencies.quantile_us(0.99)),
+                num(report.latency.p50_us as f64),
+                num(report.latency.p99_us as f64),
                 text(if lost > 0 { "events_lost" } else { "" }),
             ]);
         }

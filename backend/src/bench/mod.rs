@@ -1,0 +1,609 @@
+//! `kettle bench`: every model under the same load, beside two servers that record nothing.
+//!
+//! Kettle's models are real servers, but they pay for being watched: each call is recorded.
+//! The bench measures what that costs. Every model, and two plain echo servers compiled in
+//! ([`baselines`]: a single-thread epoll loop and a tokio server), gets the same closed-loop
+//! load from the same generator, which runs in a child process ([`generator`]) so that what
+//! this process uses is the server's alone:
+//!
+//! - **lines/s and latency** from the generator's last report (every echo checked byte for
+//!   byte: a server that answers wrong is marked, not measured);
+//! - **CPU %**: this process's CPU time (`getrusage(RUSAGE_SELF)`: the server's threads, the
+//!   recorder, the monitor — everything that serving and recording cost) plus its children's
+//!   (`RUSAGE_CHILDREN`: process-per-conn's) without the generator's, over the run's wall
+//!   time; 100 % is one core;
+//! - **RSS**: how much this process's resident memory (`VmRSS` in `/proc/self/status`, plus
+//!   the server's child processes') grew during the run over what it held before the server
+//!   started, at its highest. Memory an earlier run freed and this one reused does not show:
+//!   read it as "new memory this server needed";
+//! - **calls per line**: the system calls the server's threads counted
+//!   (`ThreadStats::syscalls`, read through [`Recorder::sampled_threads`]) per echoed line;
+//!   plain epoll counts its own; tokio's calls are inside its runtime, process-per-conn's are
+//!   made in its children and posix-aio's reads in glibc's helper threads, so those have no
+//!   count.
+//!
+//! Runs are repeated and alternated (A B C, then C B A…) so a machine that gets slower or
+//! faster during the bench shifts every server alike, and each ratio is taken within one
+//! round; the spread (min–max over the rounds) shows the noise. The epoll model is also run
+//! with one viewer reading everything: an in-process subscriber that encodes every batch to
+//! JSON as the web front does, and counts what it got and what was dropped.
+
+pub mod baselines;
+pub mod generator;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
+use indicatif::{ProgressBar, ProgressStyle};
+use kettle_shared::{LoadReport, ModelState, ServerMsg, MODELS};
+use serde::Serialize;
+
+use crate::failure::for_terminal;
+use crate::models::ModelOptions;
+use crate::recorder::{Position, Recorder, ThreadStats};
+use crate::registry::Registry;
+use generator::Load;
+
+/// The model run a second time with a viewer reading everything.
+pub const WATCHED_MODEL: &str = "epoll";
+
+/// What `kettle bench` was asked.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// The load on each server.
+    pub load: Load,
+    /// Rounds.
+    pub repeats: u32,
+    /// Models to run (`None`: all).
+    pub models: Option<Vec<String>>,
+    /// The `kettle` executable (the generator, and process-per-conn's children).
+    pub exe: PathBuf,
+    /// Show progress on the terminal.
+    pub progress: bool,
+}
+
+/// One server the bench runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Server {
+    PlainEpoll,
+    Tokio,
+    Model(String),
+    /// The model again, with one viewer reading every event.
+    Watched(String),
+}
+
+impl Server {
+    fn name(&self) -> String {
+        match self {
+            Server::PlainEpoll => "plain epoll".into(),
+            Server::Tokio => "tokio".into(),
+            Server::Model(id) => id.clone(),
+            Server::Watched(id) => format!("{id} + viewer"),
+        }
+    }
+}
+
+/// What the in-process viewer got during a watched run.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ViewerStats {
+    /// Events it received.
+    pub events: u64,
+    /// Events it was told it lost (holes in the seqs).
+    pub dropped: u64,
+    /// JSON it encoded, in bytes.
+    pub json_bytes: u64,
+}
+
+/// One run of one server.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    /// The server.
+    pub server: String,
+    /// Which round.
+    pub round: u32,
+    /// The generator's last report.
+    pub report: LoadReport,
+    /// The server's CPU over the run, 100 = one core.
+    pub cpu_percent: f64,
+    /// Growth of resident memory during the run, KiB.
+    pub rss_kib: u64,
+    /// System calls per echoed line, when counted.
+    pub syscalls_per_line: Option<f64>,
+    /// The viewer's tally (watched runs only).
+    pub viewer: Option<ViewerStats>,
+}
+
+/// Median, least and most over the rounds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Spread {
+    /// Median.
+    pub median: f64,
+    /// Least.
+    pub min: f64,
+    /// Most.
+    pub max: f64,
+}
+
+impl Spread {
+    fn of(mut v: Vec<f64>) -> Option<Spread> {
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let median = if v.len() % 2 == 1 {
+            v[v.len() / 2]
+        } else {
+            (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+        };
+        Some(Spread { median, min: v[0], max: v[v.len() - 1] })
+    }
+}
+
+/// One line of the table: a server over every round.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// The server.
+    pub server: String,
+    /// Echoed lines a second.
+    pub lines_per_s: Spread,
+    /// Median over the rounds of each round's latency p50, µs.
+    pub p50_us: u64,
+    /// Median of the p99s, µs.
+    pub p99_us: u64,
+    /// CPU, 100 = one core.
+    pub cpu_percent: Spread,
+    /// Largest RSS growth, KiB.
+    pub rss_kib: u64,
+    /// Calls per line (median), when counted.
+    pub syscalls_per_line: Option<f64>,
+    /// lines/s over plain epoll's in the same round.
+    pub vs_plain_epoll: Option<Spread>,
+    /// lines/s over tokio's in the same round.
+    pub vs_tokio: Option<Spread>,
+    /// Mismatched echoes over every round (should be 0).
+    pub mismatches: u64,
+    /// Connections that failed, the most in one round.
+    pub conns_failed: u32,
+    /// Lines per connection (least, most) in the last round.
+    pub fairness: (u64, u64),
+    /// The viewer's tally, summed over the rounds.
+    pub viewer: Option<ViewerStats>,
+}
+
+/// The machine the bench ran on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// CPU model.
+    pub cpu: String,
+    /// Cores this process may use.
+    pub cores: usize,
+    /// Kernel release.
+    pub kernel: String,
+    /// `rustc --version`, if a rustc is on the PATH.
+    pub rustc: String,
+    /// Whether this is a release build.
+    pub release_build: bool,
+}
+
+/// Everything the bench measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bench {
+    /// Where.
+    pub machine: Machine,
+    /// Connections per run.
+    pub conns: u32,
+    /// Bytes per line.
+    pub size: u32,
+    /// Milliseconds per run.
+    pub millis: u64,
+    /// Rounds.
+    pub repeats: u32,
+    /// Models that could not run here, and why.
+    pub skipped: Vec<(String, String)>,
+    /// The table.
+    pub rows: Vec<Row>,
+    /// Every run.
+    pub runs: Vec<Run>,
+}
+
+/// Runs the bench. Blocking; call it on a thread that may block, inside a tokio runtime
+/// (the recorder and the viewer run on it).
+pub fn run(options: &BenchOptions) -> anyhow::Result<Bench> {
+    let handle = tokio::runtime::Handle::current();
+    let recorder = Recorder::start();
+    let model_options =
+        ModelOptions { child_exe: Some(options.exe.clone()), ..ModelOptions::default() };
+    let registry = Registry::with_options(recorder.clone(), 0, model_options);
+    let limit = crate::load::raise_nofile_limit();
+    if u64::from(options.load.conns) + 64 > limit {
+        eprintln!(
+            "kettle bench: {} connections need more descriptors than RLIMIT_NOFILE {limit}",
+            options.load.conns
+        );
+    }
+
+    let mut servers = vec![Server::PlainEpoll, Server::Tokio];
+    let mut skipped = Vec::new();
+    for m in registry.list() {
+        if options.models.as_ref().is_some_and(|ids| !ids.contains(&m.id)) {
+            continue;
+        }
+        if m.state == ModelState::Unavailable {
+            let why = m.reason.as_ref().map(for_terminal).unwrap_or_default();
+            eprintln!("kettle bench: skipping {}: {why}", m.id);
+            skipped.push((m.id.clone(), why));
+            continue;
+        }
+        servers.push(Server::Model(m.id.clone()));
+    }
+    if servers.contains(&Server::Model(WATCHED_MODEL.into())) {
+        servers.push(Server::Watched(WATCHED_MODEL.into()));
+    }
+    if let Some(ids) = &options.models {
+        if let Some(bad) = ids.iter().find(|id| kettle_shared::model(id).is_none()) {
+            let known: Vec<_> = MODELS.iter().map(|m| m.id).collect();
+            anyhow::bail!("--models {bad}: no such model (known: {})", known.join(", "));
+        }
+    }
+
+    let bar = if options.progress {
+        let bar = ProgressBar::new(servers.len() as u64 * u64::from(options.repeats));
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed:>4} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut runs = Vec::new();
+    for round in 1..=options.repeats {
+        // A B C, then C B A: drift during the bench weighs on every server alike.
+        let order: Vec<&Server> =
+            if round % 2 == 1 { servers.iter().collect() } else { servers.iter().rev().collect() };
+        for server in order {
+            bar.set_message(format!("round {round}: {}", server.name()));
+            let run = measure(server, round, options, &registry, &recorder, &handle, &bar)
+                .with_context(|| format!("bench of {}", server.name()))?;
+            bar.inc(1);
+            runs.push(run);
+        }
+    }
+    bar.finish_and_clear();
+    let rows = servers.iter().map(|s| row(&s.name(), &runs)).collect();
+    Ok(Bench {
+        machine: machine(),
+        conns: options.load.conns,
+        size: options.load.size,
+        millis: options.load.duration.as_millis() as u64,
+        repeats: options.repeats,
+        skipped,
+        rows,
+        runs,
+    })
+}
+
+/// A server's started form.
+enum Started {
+    Baseline(baselines::Baseline),
+    Model(String),
+}
+
+fn measure(
+    server: &Server,
+    round: u32,
+    options: &BenchOptions,
+    registry: &Registry,
+    recorder: &Recorder,
+    handle: &tokio::runtime::Handle,
+    bar: &ProgressBar,
+) -> anyhow::Result<Run> {
+    let rss_before = rss_kib(std::process::id(), None);
+    let (started, port, counter) = match server {
+        Server::PlainEpoll => {
+            let b = baselines::plain_epoll()?;
+            let (port, counter) = (b.port, b.syscalls.clone());
+            (Started::Baseline(b), port, counter)
+        }
+        Server::Tokio => {
+            let b = baselines::tokio_echo()?;
+            let port = b.port;
+            (Started::Baseline(b), port, None)
+        }
+        Server::Model(id) | Server::Watched(id) => {
+            registry.start(id)?;
+            let port = registry.running_port(id).context("the model did not stay up")?;
+            (Started::Model(id.clone()), port, None)
+        }
+    };
+    let viewer = matches!(server, Server::Watched(_)).then(|| {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        (stop, handle.spawn(read_everything(recorder.clone(), stopped)))
+    });
+    // The model's threads, held so a thread that ends during the run still counts.
+    let model_id = match server {
+        Server::Model(id) | Server::Watched(id) => Some(id.as_str()),
+        _ => None,
+    };
+    let mut threads: HashMap<i32, (Arc<ThreadStats>, u64)> = HashMap::new();
+    let mut track = |first: bool| {
+        if let Some(id) = model_id {
+            for t in recorder.sampled_threads(id) {
+                let at_start = if first { t.syscalls() } else { 0 };
+                threads.entry(t.tid).or_insert((t, at_start));
+            }
+        }
+    };
+    track(true);
+    let counted_before = counter.as_ref().map(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+    let self_before = rusage(libc::RUSAGE_SELF);
+    let children_before = rusage(libc::RUSAGE_CHILDREN);
+    let started_at = Instant::now();
+    let mut rss_peak = 0u64;
+    let ran = generator::run(&options.exe, &server.name(), port, &options.load, |r, pid| {
+        track(false);
+        rss_peak = rss_peak.max(rss_kib(std::process::id(), Some(pid)));
+        bar.set_message(format!(
+            "round {round}: {} — {} lines/s, p99 {} µs",
+            server.name(),
+            r.lines_per_s,
+            r.latency.p99_us
+        ));
+    })?;
+    let wall = started_at.elapsed();
+    let self_cpu = rusage(libc::RUSAGE_SELF).saturating_sub(self_before);
+    track(false);
+    let lines = ran.report.lines.max(1) as f64;
+    let syscalls_per_line = match (server, counter, counted_before) {
+        (Server::Model(id) | Server::Watched(id), _, _) if id != "process-per-conn" => {
+            let calls: u64 = threads.values().map(|(t, s)| t.syscalls().saturating_sub(*s)).sum();
+            // posix-aio's reads are made by glibc's helper threads, which count nothing.
+            (calls > 0).then(|| calls as f64 / lines)
+        }
+        (_, Some(c), Some(before)) => {
+            let calls = c.load(std::sync::atomic::Ordering::Relaxed) - before;
+            Some(calls as f64 / lines)
+        }
+        _ => None,
+    };
+    drop(threads);
+    match started {
+        Started::Baseline(b) => b.stop(),
+        Started::Model(id) => {
+            registry.stop(&id)?;
+        }
+    }
+    let viewer = match viewer {
+        Some((stop, task)) => {
+            let _ = stop.send(());
+            Some(handle.block_on(task)?)
+        }
+        None => None,
+    };
+    // Children the server ran (process-per-conn) are reaped by now; the generator is not theirs.
+    let children_cpu =
+        rusage(libc::RUSAGE_CHILDREN).saturating_sub(children_before).saturating_sub(ran.cpu_ns);
+    let cpu_percent = (self_cpu + children_cpu) as f64 / wall.as_nanos().max(1) as f64 * 100.0;
+    Ok(Run {
+        server: server.name(),
+        round,
+        report: ran.report,
+        cpu_percent,
+        rss_kib: rss_peak.saturating_sub(rss_before),
+        syscalls_per_line,
+        viewer,
+    })
+}
+
+/// The in-process viewer: every batch, encoded as the web front encodes it for a browser.
+async fn read_everything(
+    recorder: Recorder,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> ViewerStats {
+    let mut batches = recorder.subscribe();
+    let (_, through) = recorder.history();
+    let mut position = Position::after(through);
+    let mut stats = ViewerStats::default();
+    loop {
+        tokio::select! {
+            _ = &mut stop => return stats,
+            batch = batches.recv() => match batch {
+                Ok(batch) => {
+                    let (fresh, dropped) = position.take(&batch);
+                    stats.events += fresh.len() as u64;
+                    stats.dropped += dropped;
+                    let msg = ServerMsg::Batch { events: fresh.to_vec(), dropped };
+                    stats.json_bytes += serde_json::to_string(&msg).map_or(0, |j| j.len() as u64);
+                }
+                // Skipped batches are holes the next batch reveals, counted there.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return stats,
+            }
+        }
+    }
+}
+
+fn row(server: &str, runs: &[Run]) -> Row {
+    let mine: Vec<&Run> = runs.iter().filter(|r| r.server == server).collect();
+    let ratio = |base: &str| {
+        let v: Vec<f64> = mine
+            .iter()
+            .filter_map(|r| {
+                let b = runs.iter().find(|b| b.server == base && b.round == r.round)?;
+                (b.report.lines_per_s > 0)
+                    .then(|| r.report.lines_per_s as f64 / b.report.lines_per_s as f64)
+            })
+            .collect();
+        Spread::of(v)
+    };
+    let median_u64 = |f: &dyn Fn(&Run) -> u64| {
+        Spread::of(mine.iter().map(|r| f(r) as f64).collect()).map_or(0, |s| s.median as u64)
+    };
+    let viewer = mine.iter().filter_map(|r| r.viewer).reduce(|a, b| ViewerStats {
+        events: a.events + b.events,
+        dropped: a.dropped + b.dropped,
+        json_bytes: a.json_bytes + b.json_bytes,
+    });
+    Row {
+        server: server.to_owned(),
+        lines_per_s: Spread::of(mine.iter().map(|r| r.report.lines_per_s as f64).collect())
+            .unwrap_or_default(),
+        p50_us: median_u64(&|r| r.report.latency.p50_us),
+        p99_us: median_u64(&|r| r.report.latency.p99_us),
+        cpu_percent: Spread::of(mine.iter().map(|r| r.cpu_percent).collect()).unwrap_or_default(),
+        rss_kib: mine.iter().map(|r| r.rss_kib).max().unwrap_or(0),
+        syscalls_per_line: Spread::of(mine.iter().filter_map(|r| r.syscalls_per_line).collect())
+            .map(|s| s.median),
+        vs_plain_epoll: ratio("plain epoll"),
+        vs_tokio: ratio("tokio"),
+        mismatches: mine.iter().map(|r| r.report.mismatches).sum(),
+        conns_failed: mine.iter().map(|r| r.report.conns_failed).max().unwrap_or(0),
+        fairness: mine.last().map_or((0, 0), |r| r.report.fairness),
+        viewer,
+    }
+}
+
+/// The table for the terminal (and `docs/bench.md`).
+pub fn table(bench: &Bench) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec![
+        "server",
+        "lines/s (min–max)",
+        "p50 µs",
+        "p99 µs",
+        "CPU %",
+        "RSS +MiB",
+        "calls/line",
+        "× plain epoll",
+        "× tokio",
+        "lines/conn",
+        "checked",
+    ]);
+    let spread = |s: &Spread, digits: usize| {
+        if s.min == s.max {
+            format!("{:.digits$}", s.median)
+        } else {
+            format!("{:.digits$} ({:.digits$}–{:.digits$})", s.median, s.min, s.max)
+        }
+    };
+    for r in &bench.rows {
+        let checked = if r.mismatches == 0 && r.conns_failed == 0 {
+            "ok".to_owned()
+        } else {
+            format!("{} wrong, {} conns failed", r.mismatches, r.conns_failed)
+        };
+        let mut server = r.server.clone();
+        if let Some(v) = r.viewer {
+            server.push_str(&format!("\n(got {} events, {} dropped)", v.events, v.dropped));
+        }
+        t.add_row(vec![
+            server,
+            spread(&r.lines_per_s, 0),
+            r.p50_us.to_string(),
+            r.p99_us.to_string(),
+            spread(&r.cpu_percent, 0),
+            format!("{:.1}", r.rss_kib as f64 / 1024.0),
+            r.syscalls_per_line.map_or("—".into(), |c| format!("{c:.2}")),
+            r.vs_plain_epoll.as_ref().map_or("—".into(), |s| spread(s, 2)),
+            r.vs_tokio.as_ref().map_or("—".into(), |s| spread(s, 2)),
+            format!("{}–{}", r.fairness.0, r.fairness.1),
+            checked,
+        ]);
+    }
+    for i in 1..=10 {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    t
+}
+
+/// Whether every echo of every run was right and every connection opened.
+pub fn all_verified(bench: &Bench) -> bool {
+    bench.rows.iter().all(|r| r.mismatches == 0 && r.conns_failed == 0)
+}
+
+/// CPU time (user + system) of `who`, in ns.
+fn rusage(who: libc::c_int) -> u64 {
+    // SAFETY: getrusage fills the struct we own.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(who, &mut u) };
+    generator::rusage_ns(&u)
+}
+
+/// Resident memory of process `pid` and its children except `except`, in KiB, from
+/// `/proc/<pid>/status` and `/proc/<pid>/task/*/children`.
+fn rss_kib(pid: u32, except: Option<u32>) -> u64 {
+    let vm_rss = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+                line.split_whitespace().nth(1)?.parse::<u64>().ok()
+            })
+            .unwrap_or(0)
+    };
+    let mut total = vm_rss(pid);
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let kids = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for kid in kids.split_whitespace().filter_map(|k| k.parse::<u32>().ok()) {
+                if Some(kid) != except {
+                    total += vm_rss(kid);
+                }
+            }
+        }
+    }
+    total
+}
+
+fn machine() -> Machine {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("model name"))?.to_owned();
+            Some(line.split_once(':')?.1.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into());
+    let rustc = std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| "unknown".into());
+    Machine {
+        cpu,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        kernel,
+        rustc,
+        release_build: !cfg!(debug_assertions),
+    }
+}
+
+/// The default run length, and the short form's.
+pub const RUN: Duration = Duration::from_secs(3);
+/// The short form (`--short`): every server for a fraction of a second, once.
+pub const SHORT_RUN: Duration = Duration::from_millis(400);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spread_is_the_median_with_the_least_and_the_most() {
+        let s = Spread::of(vec![3.0, 1.0, 2.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
+        let s = Spread::of(vec![4.0, 1.0]).unwrap();
+        assert_eq!(s.median, 2.5);
+        assert!(Spread::of(vec![]).is_none());
+    }
+}
