@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod clock;
+pub mod experiments;
 pub mod failure;
 pub mod lesson;
 pub mod load;

@@ -46,6 +46,22 @@ enum Cmd {
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
         pool_workers: u16,
     },
+    /// Run one of the tutorial's claims as a measurement on this machine, in models of its
+    /// own (on ports of their own), and print the table; ids: starve, threads, pool,
+    /// busy-loop, one-conn, scan, sigio-work, uring-batching, c10k.
+    Experiment {
+        /// The experiment's id.
+        id: String,
+        /// The short form: fewer connections, shorter runs (as CI runs it).
+        #[arg(long)]
+        short: bool,
+        /// Also write the table as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Also write the table as CSV to this file.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+    },
     /// Put a load on a model of a running Kettle: many echo clients at once, every echo
     /// checked byte for byte. Only the server's own model ports can be loaded.
     Load {
@@ -156,6 +172,10 @@ async fn main() -> anyhow::Result<ExitCode> {
             kettle_backend::bench::generator::child_main(&name, port, &load)?;
             return Ok(ExitCode::SUCCESS);
         }
+        Cmd::Experiment { id, short, json, csv } => {
+            experiment(id, short, json, csv).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Cmd::Serve { bind, port, model_port_base, start, allow_origins, dist, pool_workers } => {
             (bind, port, model_port_base, start, allow_origins, dist, pool_workers)
         }
@@ -247,4 +267,61 @@ async fn bench(
         eprintln!("kettle bench: every number written to {}", path.display());
     }
     Ok(if bench::all_verified(&result) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `kettle experiment`: runs it off the runtime's workers, with a progress bar, then prints the
+/// table and writes the files asked for.
+async fn experiment(
+    id: String,
+    short: bool,
+    json: Option<PathBuf>,
+    csv: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    use kettle_backend::experiments::{self, export};
+    if experiments::find(&id).is_none() {
+        anyhow::bail!("no experiment {id} (known: {})", experiments::ids().join(", "));
+    }
+    let handle = tokio::runtime::Handle::current();
+    let table = tokio::task::spawn_blocking(move || {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {prefix} [{bar:30}] {pos}/{len} measurements, {elapsed} {msg}",
+            )
+            .expect("a valid progress template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(id.clone());
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        let table = experiments::run(&id, short, &handle, &mut |t| {
+            bar.set_length(u64::from(t.steps));
+            bar.set_position(u64::from(t.step));
+            if let Some(last) = t.rows.last() {
+                let first = last.first().map(export::cell_text).unwrap_or_default();
+                bar.set_message(format!("last: {first}"));
+            }
+        });
+        bar.finish_and_clear();
+        table
+    })
+    .await?
+    .expect("the id was checked");
+    println!("{}", export::terminal_table(&table));
+    if let Some(path) = &json {
+        export::write_json(&table, std::fs::File::create(path)?)?;
+        eprintln!("kettle: wrote {}", path.display());
+    }
+    if let Some(path) = &csv {
+        export::write_csv(&table, std::fs::File::create(path)?)?;
+        eprintln!("kettle: wrote {}", path.display());
+    }
+    if let Some(why) = &table.failed {
+        anyhow::bail!(
+            "the experiment stopped after {} of {} measurements: {}",
+            table.step,
+            table.steps,
+            kettle_backend::failure::for_terminal(why)
+        );
+    }
+    Ok(())
 }

@@ -24,8 +24,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kettle_shared::{
-    Aggregate, ClientMsg, Clock, Command, ErrorCode, Event, Reason, ReplyResult, ServerMsg,
-    LESSON_MODEL, MAX_COMMAND_BYTES, MAX_SAMPLED_CONNS, MODELS, PROTOCOL_VERSION,
+    Aggregate, ClientMsg, Clock, Command, ErrorCode, Event, ExperimentTable, Reason, ReplyResult,
+    ServerMsg, LESSON_MODEL, MAX_COMMAND_BYTES, MAX_SAMPLED_CONNS, MODELS, PROTOCOL_VERSION,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -103,6 +103,8 @@ struct AppState {
     recorder: Recorder,
     /// The lesson's computation ([`Command::Compute`]).
     lesson: Lesson,
+    /// The experiment running, if any ([`Command::ExperimentRun`]).
+    experiments: Experiments,
     /// The load generator ([`Command::LoadStart`]): one load at a time on the whole server.
     loads: Loads,
     hosts: Arc<Vec<String>>,
@@ -131,6 +133,7 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
     let dist = find_dist(config.dist.as_deref());
     let state = AppState {
         lesson: Lesson::new(recorder.clone()),
+        experiments: Experiments::new(),
         loads: Loads::new(),
         registry: registry.clone(),
         recorder,
@@ -345,6 +348,7 @@ impl Viewer {
         let mut batches = self.state.recorder.subscribe();
         let mut aggregates = self.state.recorder.subscribe_aggregates();
         let mut changes = self.state.registry.changes();
+        let mut tables = self.state.experiments.tables.subscribe();
         let mut loads = self.state.loads.subscribe();
         let hello = ServerMsg::Hello {
             protocol_version: PROTOCOL_VERSION,
@@ -353,8 +357,15 @@ impl Viewer {
         };
         let end = match self.greet(&mut socket, &hello).await {
             Ok(()) => {
-                self.serve(&mut socket, &mut batches, &mut aggregates, &mut changes, &mut loads)
-                    .await
+                self.serve(
+                    &mut socket,
+                    &mut batches,
+                    &mut aggregates,
+                    &mut changes,
+                    &mut loads,
+                    &mut tables,
+                )
+                .await
             }
             Err(end) => end,
         };
@@ -368,6 +379,10 @@ impl Viewer {
     /// Hello, then the recent history as a first batch (subscribe to batches before calling).
     async fn greet(&mut self, socket: &mut WebSocket, hello: &ServerMsg) -> Result<(), End> {
         send(socket, hello).await?;
+        // The experiment running or last run, so a page opened meanwhile shows it too.
+        if let Some(table) = self.state.experiments.last() {
+            send(socket, &ServerMsg::Experiment { table }).await?;
+        }
         let (history, through) = self.state.recorder.history();
         // Losses are counted from here: what happened before this viewer came is not its loss.
         self.position = Position::after(through);
@@ -384,6 +399,7 @@ impl Viewer {
         aggregates: &mut broadcast::Receiver<Arc<[Aggregate]>>,
         changes: &mut broadcast::Receiver<kettle_shared::ModelInfo>,
         loads: &mut broadcast::Receiver<kettle_shared::LoadReport>,
+        tables: &mut broadcast::Receiver<ExperimentTable>,
     ) -> End {
         loop {
             let outgoing = tokio::select! {
@@ -413,6 +429,12 @@ impl Viewer {
                 },
                 change = changes.recv() => match change {
                     Ok(model) => Some(Outgoing::Msg(Box::new(ServerMsg::Model { model }))),
+                    Err(broadcast::error::RecvError::Lagged(_)) => None,
+                    Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
+                },
+                table = tables.recv() => match table {
+                    Ok(table) => Some(Outgoing::Msg(Box::new(ServerMsg::Experiment { table }))),
+                    // Each table holds every row so far: the next one makes up for those skipped.
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
@@ -472,14 +494,17 @@ impl Viewer {
         let result = match msg.command {
             Command::Subscribe { models, aggregates } => self.subscribe(models, aggregates),
             Command::Spotlight { model, sample } => self.spotlight(&model, sample),
-            // TODO(issue 8, in progress): experiments.
-            Command::ExperimentRun { .. } => Err((ErrorCode::UnknownOp, Reason::NoLoadRunning)),
             Command::LoadStart { spec } => self
                 .state
                 .loads
                 .start(&self.state.registry, spec.clone())
                 .map(|()| ReplyResult::LoadStarted { spec }),
             Command::LoadStop => self.state.loads.stop().map(|()| ReplyResult::LoadStopped),
+            Command::ExperimentRun { name, short } => self
+                .state
+                .experiments
+                .start(&name, short)
+                .map(|()| ReplyResult::ExperimentStarted { name, short }),
             Command::Start { model } => self.registry(move |r| r.start(&model)).await,
             Command::Stop { model } => self.registry(move |r| r.stop(&model)).await,
             Command::EchoOpen { model } => self
@@ -549,6 +574,69 @@ impl Viewer {
             // The panic hook printed the message on the backend's terminal.
             Err(_) => Err((ErrorCode::Io, Reason::Panicked { thread: "registry".into() })),
         }
+    }
+}
+
+/// The experiments of this server: one runs at a time, in a lab of its own (its own models on
+/// ports of their own: the class's models are not touched), on a blocking thread; every
+/// table it produces goes to every viewer.
+#[derive(Clone)]
+struct Experiments {
+    /// The id of the one running.
+    running: Arc<std::sync::Mutex<Option<String>>>,
+    /// The latest table (of the one running, or the last one run).
+    last: Arc<std::sync::Mutex<Option<ExperimentTable>>>,
+    tables: broadcast::Sender<ExperimentTable>,
+}
+
+impl Experiments {
+    fn new() -> Experiments {
+        let (tables, _) = broadcast::channel(16);
+        Experiments { running: Arc::default(), last: Arc::default(), tables }
+    }
+
+    fn last(&self) -> Option<ExperimentTable> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Starts experiment `name`, unless it does not exist or another one runs.
+    fn start(&self, name: &str, short: bool) -> Result<(), (ErrorCode, Reason)> {
+        if crate::experiments::find(name).is_none() {
+            let known = crate::experiments::ids();
+            return Err((
+                ErrorCode::BadRequest,
+                Reason::NoSuchExperiment { name: name.into(), known },
+            ));
+        }
+        {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(other) = running.as_ref() {
+                return Err((ErrorCode::Limit, Reason::ExperimentRunning { name: other.clone() }));
+            }
+            *running = Some(name.to_owned());
+        }
+        let this = self.clone();
+        let name = name.to_owned();
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            // Cleared however the run ends (a panic included), so the next one can start.
+            struct Done(Experiments);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    *self.0.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                }
+            }
+            let done = Done(this);
+            crate::experiments::run(&name, short, &handle, &mut |table| {
+                *done.0.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(table.clone());
+                if table.finished {
+                    // A viewer told it finished may start the next one at once.
+                    *done.0.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                }
+                let _ = done.0.tables.send(table.clone());
+            });
+        });
+        Ok(())
     }
 }
 

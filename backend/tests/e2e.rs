@@ -1365,3 +1365,59 @@ async fn under_load_the_figure_follows_the_echo_client_and_the_crowd_is_counted(
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
 }
+
+/// The experiments view: run `one-conn` in its short form from the page; the list shows it
+/// running then done, the chart is an SVG drawn with a bar per model, the table has a row per
+/// model (blocking, select, poll, epoll), the exports are offered, and nothing else moved:
+/// the experiment ran its own models.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn the_experiments_view_runs_one_conn_and_draws_its_chart_and_table() {
+    let (server, _driver, c) = page_on(&[], 1280, 720).await;
+    show_view(&c, "experiments").await;
+    wait_js(&c, "the list", "document.querySelectorAll('#experiments button.experiment[data-state=\"idle\"]').length === 9").await;
+    c.find(Locator::Css("#experiments button[data-experiment='one-conn']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        &c,
+        "one-conn shown",
+        "document.querySelector(\"#experiments .experiment-detail[data-experiment='one-conn']\")",
+    )
+    .await;
+    c.find(Locator::Css("#run-short")).await.unwrap().click().await.unwrap();
+    wait_js(
+        &c,
+        "one-conn done",
+        "document.querySelector(\"#experiments button[data-experiment='one-conn'][data-state='done']\")",
+    )
+    .await;
+    // A bar per model: plotters draws a rect for the background, and one per bar.
+    wait_js(&c, "the chart", "document.querySelector('#experiment-chart svg') && document.querySelectorAll('#experiment-chart svg rect').length >= 5").await;
+    let chart = text_of(&c, "document.querySelector('#experiment-chart svg').textContent").await;
+    for model in ["blocking", "select", "poll", "epoll"] {
+        assert!(chart.contains(model), "the chart labels {model}: {chart}");
+    }
+    let rows = text_of(
+        &c,
+        "[...document.querySelectorAll('#experiment-table tbody tr')].map(r => r.cells[0].textContent).join(',')",
+    )
+    .await;
+    assert_eq!(rows, "blocking,select,poll,epoll");
+    let enabled = text_of(
+        &c,
+        "!document.querySelector('#export-csv').disabled && !document.querySelector('#export-json').disabled",
+    )
+    .await;
+    assert_eq!(enabled, "true");
+    let problems = layout_problems(&c).await;
+    assert!(problems.is_empty(), "experiments at 1280×720:\n{}", problems.join("\n"));
+    save_picture(&c, Some("#experiments"), "experiments-one-conn.png").await;
+    assert_no_errors_shown(&c, "running one-conn").await;
+    assert!(server.registry.list().iter().all(|m| m.state != kettle_shared::ModelState::Running));
+    c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}

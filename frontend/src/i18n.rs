@@ -828,6 +828,115 @@ table! {
 
     // -- experiments ---------------------------------------------------------------------------
     XSectionStart => "-", "-";
+    ViewExperiments => "Experiments", "实验";
+    XHeading => "The tutorial's claims, measured", "教程的论断,实测";
+    XIntro =>
+        "Each experiment starts its own copies of the models on ports of their own (the class's models are not touched), drives them with real clients on this machine, and reads the answer from the models' recorded calls, their threads' counters and CPU clocks, and /proc.",
+        "每个实验在自己的端口上启动模型的独立副本(不影响课堂上正在运行的模型),在本机用真实客户端驱动它们,并从模型记录的调用、线程的计数器和 CPU 时钟以及 /proc 读出结果。";
+    XRunShort => "Run (short)", "运行(快速)";
+    XRunFull => "Run (full)", "运行(完整)";
+    XStateIdle => "not run yet", "尚未运行";
+    XStateRunning => "running", "运行中";
+    XStateDone => "done", "完成";
+    XProgress => "{0} of {1} measurements", "已完成 {0} / {1} 项测量";
+    XShortForm => "short form", "快速版";
+    XFullForm => "full form", "完整版";
+    XFailed => "The experiment stopped early: {0}", "实验提前停止:{0}";
+    XNoRows => "No measurement yet: press Run.", "还没有测量结果:请点击“运行”。";
+    XExportCsv => "Export CSV", "导出 CSV";
+    XExportJson => "Export JSON", "导出 JSON";
+    XChart => "Chart of the measurements", "测量结果图表";
+    XTable => "The measurements", "测量结果";
+    XOneAtATimeBusy => "Another experiment is running; one runs at a time.", "另一个实验正在运行;一次只能运行一个。";
+    XStarveTitle => "Blocking starves the second client", "阻塞模型让第二个客户端饿死";
+    XStarveStory =>
+        "Claim: a blocking server serves one connection at a time, so while client A stays connected, client B's line waits. Measured: how long B waits for its echo with A idle, with A gone, and with a thread per connection, and whether B was echoed while A was still connected.",
+        "论断:阻塞服务器一次只服务一个连接,所以客户端 A 保持连接时,客户端 B 的消息只能等待。测量:A 空闲、A 已离开、以及每连接一个线程时,B 等待回显的时间,以及 B 是否在 A 仍连接时得到回显。";
+    XThreadsTitle => "A thread per connection: threads and memory grow", "每连接一个线程:线程和内存随之增长";
+    XThreadsStory =>
+        "Claim: a thread per connection occupies a lot of system resources when hundreds or thousands of clients come. Measured: with N idle clients, the threads and the memory of the process as the kernel reports them in /proc/self/status, in total and per client.",
+        "论断:成百上千个客户端同时到来时,每连接一个线程会严重占用系统资源。测量:N 个空闲客户端时,内核在 /proc/self/status 中报告的进程线程数和内存,总量以及每个客户端的份额。";
+    XPoolTitle => "The pool's ceiling", "线程池的上限";
+    XPoolStory =>
+        "Claim: a pool always has an upper limit; beyond it, clients wait. Measured: 4 workers, 2 to 16 clients sending lines: the deepest the pool's queue got, how long connections waited in it, and how many clients were echoed only after another had left.",
+        "论断:池总有上限,超过上限客户端就要等待。测量:4 个工作线程,2 到 16 个客户端发送消息:池队列最长有多长,连接在队列中等了多久,以及有多少客户端要等另一个客户端离开后才得到回显。";
+    XBusyLoopTitle => "The busy loop burns a core", "忙等循环烧掉一个核";
+    XBusyLoopStory =>
+        "Claim: non-blocking I/O keeps asking the kernel whether data is ready, which occupies the CPU heavily. Measured: with no client at all, the CPU time of the non-blocking model's thread and of the blocking model's, from their CPU clocks, and the EAGAIN returns counted.",
+        "论断:非阻塞 IO 不停地询问内核数据是否就绪,大量占用 CPU。测量:在没有任何客户端时,非阻塞模型和阻塞模型线程的 CPU 时间(来自线程 CPU 时钟),以及统计到的 EAGAIN 返回次数。";
+    XOneConnTitle => "One connection: multiplexing is not faster", "单个连接:多路复用并不更快";
+    XOneConnStory =>
+        "Claim: with few connections, select/epoll is not better than blocking I/O and may even have more latency; its strength is many connections. Measured: one client sends lines; system calls per line from the models' own counters (blocking: recv and send; select, poll, epoll: one more call to wait), and the latency of each line, p50 and p99.",
+        "论断:连接数不多时,select/epoll 并不比阻塞 IO 好,延迟甚至可能更大;它的优势在于能处理更多连接。测量:一个客户端发送消息;每条消息的系统调用数(来自模型自己的计数:阻塞为 recv 和 send;select、poll、epoll 多一次等待调用),以及每条消息的延迟 p50 和 p99。";
+    XScanTitle => "Many idle connections: select and poll scan them all", "大量空闲连接:select 和 poll 全部扫描";
+    XScanStory =>
+        "Claim: select spends a lot of time polling each handle when there are many; epoll does not. Kerrisk measured about 170 times at 1 000 descriptors. Measured: N idle connections and one active: descriptors scanned per wait and CPU per line, for select, poll and epoll.",
+        "论断:句柄很多时,select 要花大量时间逐个轮询;epoll 不会。Kerrisk 在 1000 个描述符时测得约 170 倍的差距。测量:N 个空闲连接加一个活跃连接时,select、poll、epoll 每次等待扫描的描述符数和每条消息的 CPU 时间。";
+    XSigioWorkTitle => "Signal-driven I/O: work done while waiting", "信号驱动 IO:等待时完成的工作";
+    XSigioWorkStory =>
+        "Claim: with a signal handler installed by sigaction, the process goes on with its work until the kernel signals that data is ready. Measured: a line every few ms; the units of work the sigio model's thread reported while it waited, against the blocking model, which can only wait.",
+        "论断:用 sigaction 注册信号处理函数后,进程继续做自己的事,直到内核发信号通知数据就绪。测量:每隔几毫秒发送一条消息;sigio 模型的线程在等待期间报告完成的工作量,与只能等待的阻塞模型对比。";
+    XUringTitle => "io_uring under load: batched system calls", "负载下的 io_uring:批量系统调用";
+    XUringStory =>
+        "Claim: asynchronous I/O hands the kernel both phases; with io_uring one io_uring_enter submits many requests. Measured: many clients in a closed loop; system calls per line for io_uring and epoll, requests per wake-up, lines per second and latency.",
+        "论断:异步 IO 把两个阶段都交给内核;使用 io_uring 时,一次 io_uring_enter 可以提交许多请求。测量:许多客户端闭环发送;io_uring 与 epoll 每条消息的系统调用数、每次唤醒处理的请求数、每秒消息数和延迟。";
+    XC10kTitle => "C10K: who holds 10 000 connections", "C10K:谁能撑住一万个连接";
+    XC10kStory =>
+        "Claim: facing thousands or tens of thousands of clients, threads and pools hit their limits, and epoll is recommended. Measured: every model that can try holds N connections while lines go round all of them: connections served, lines per second, latency, CPU, memory and threads added. Models that cannot try say why.",
+        "论断:面对成千上万的客户端,线程和线程池都会遇到瓶颈,推荐使用 epoll。测量:每个能尝试的模型保持 N 个连接,消息轮流经过所有连接:得到服务的连接数、每秒消息数、延迟、CPU、增加的内存和线程。不能尝试的模型会说明原因。";
+    XColModel => "model", "模型";
+    XColClientA => "client A", "客户端 A";
+    XColAStayed => "A stayed after B sent", "B 发送后 A 停留";
+    XColBWait => "B waited for its echo", "B 等待回显";
+    XColBWhileA => "B echoed while A connected", "A 连接时 B 得到回显";
+    XColClients => "clients", "客户端数";
+    XColModelThreads => "model threads", "模型线程数";
+    XColThreadsAdded => "threads added", "增加的线程";
+    XColRssAdded => "resident memory added", "增加的常驻内存";
+    XColRssPerClient => "resident memory per client", "每客户端常驻内存";
+    XColVmPerClient => "address space per client", "每客户端地址空间";
+    XColWorkers => "workers", "工作线程";
+    XColQueueMax => "longest queue", "最长队列";
+    XColQueueWaitMax => "longest wait in the queue", "队列中最长等待";
+    XColFirstEchoP50 => "first echo, median", "首次回显中位数";
+    XColFirstEchoMax => "first echo, slowest", "首次回显最慢";
+    XColAfterAnother => "echoed only after another left", "等别人离开后才回显";
+    XColCpuPercent => "CPU", "CPU";
+    XColCpuMs => "CPU time", "CPU 时间";
+    XColSyscallsPerS => "system calls per second", "每秒系统调用";
+    XColEagainPerS => "EAGAIN per second", "每秒 EAGAIN";
+    XColLines => "lines", "消息数";
+    XColSyscallsPerLine => "system calls per line", "每条消息的系统调用";
+    XColP50 => "latency p50", "延迟 p50";
+    XColP99 => "latency p99", "延迟 p99";
+    XColCpuPerLine => "CPU per line", "每条消息的 CPU";
+    XColApi => "call", "调用";
+    XColIdleConns => "idle connections", "空闲连接";
+    XColHeld => "held", "保持的连接";
+    XColScanned => "descriptors scanned per wait", "每次等待扫描的描述符";
+    XColReady => "ready per wait", "每次等待就绪数";
+    XColNote => "note", "说明";
+    XColEvery => "a line every", "发送间隔";
+    XColWorkUnits => "work units done", "完成的工作量";
+    XColWorkPerS => "work units per second", "每秒工作量";
+    XColConns => "connections", "连接数";
+    XColLinesPerS => "lines per second", "每秒消息数";
+    XColPerWakeup => "requests per wake-up", "每次唤醒的请求数";
+    XColServed => "served", "得到服务";
+    XYes => "yes", "是";
+    XNo => "no", "否";
+    XIdle => "A connected, idle", "A 已连接、空闲";
+    XGone => "A gone", "A 已离开";
+    XAlone => "B alone", "只有 B";
+    XUnavailable => "unavailable here", "本机不可用";
+    XAboveFdSetSize => "select cannot watch descriptors of 1024 or more (FD_SETSIZE)", "select 无法监视 1024 及以上的描述符(FD_SETSIZE)";
+    XRefused => "some connections refused", "部分连接被拒绝";
+    XEventsLost => "some recorded events were lost: counts from events are low", "部分记录的事件丢失:基于事件的计数偏低";
+    XOneAtATime => "serves one connection at a time: the rest wait forever", "一次只服务一个连接:其余的永远等待";
+    XPoolCeiling => "4 workers keep one connection each until it closes: the rest wait or are refused", "4 个工作线程各自占用一个连接直到关闭:其余的等待或被拒绝";
+    XProcessPerConn => "one child process per connection", "每个连接一个子进程";
+    XDescriptorLimit => "fewer connections: the descriptor limit (RLIMIT_NOFILE) allows no more", "连接数减少:描述符上限(RLIMIT_NOFILE)不允许更多";
+    XSomeFailed => "some connections got no echo", "部分连接没有得到回显";
 }
 
 impl Lang {

@@ -22,6 +22,7 @@ pub mod components;
 pub mod crowd;
 pub mod decode;
 pub mod definitions;
+pub mod experiments;
 pub mod figures;
 pub mod format;
 pub mod i18n;

@@ -305,6 +305,10 @@ pub enum Action {
     /// Hide the report of a load that has finished.
     DismissLoad,
     // -- experiments ----------------------------------------------------------------------
+    /// Show this experiment in the experiments view.
+    ExperimentShow(String),
+    /// The page asked the server to run this experiment (shown at once as running).
+    ExperimentAsked(String),
 }
 
 /// The load on the server, as this page knows it: asked for, running, or over.
@@ -384,6 +388,8 @@ pub struct State {
     /// The load, once one was started or reported.
     pub load: Option<LoadView>,
     // -- experiments ----------------------------------------------------------------------
+    /// The experiments' latest tables, and which one is shown.
+    pub experiments: crate::experiments::Experiments,
 }
 
 /// `[::ffff:127.0.0.1]:5000` and `127.0.0.1:5000` are the same peer: the relay and the
@@ -597,14 +603,17 @@ impl State {
                     let sends = self.compare.open_failed(model, &|id| accepted.contains(&id));
                     self.send_later(sends);
                 }
+                if let Some(Pending { command: Command::ExperimentRun { name, .. }, .. }) = &failed
+                {
+                    self.experiments.refused(name);
+                }
                 self.push_error(failed.map(|p| p.command), Problem::Backend { code, reason });
             }
             ServerMsg::Aggregates { aggregates } => self.crowd.observe(aggregates),
             ServerMsg::Load { report } => {
                 self.load = Some(LoadView { spec: report.spec.clone(), report: Some(report) })
             }
-            // TODO(issue 8, in progress): the experiment reports.
-            ServerMsg::Experiment { .. } => {}
+            ServerMsg::Experiment { table } => self.experiments.update(table),
         }
     }
 
@@ -645,7 +654,7 @@ impl State {
             ReplyResult::LoadStarted { spec } => self.load = Some(LoadView { spec, report: None }),
             // The load's last report (`finished`, ended by the stop) follows.
             ReplyResult::LoadStopped => {}
-            // TODO(issue 8, in progress): the experiment replies.
+            // Its tables follow; it was shown as running when asked.
             ReplyResult::ExperimentStarted { .. } => {}
         }
     }
@@ -830,7 +839,10 @@ impl State {
                 if self.load.as_ref().is_some_and(|l| !l.running()) {
                     self.load = None;
                 }
-            } // -- experiments ------------------------------------------------------------------
+            }
+            // -- experiments ------------------------------------------------------------------
+            Action::ExperimentShow(id) => self.experiments.chosen = Some(id),
+            Action::ExperimentAsked(id) => self.experiments.started(id),
         }
     }
 }

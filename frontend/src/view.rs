@@ -1,6 +1,6 @@
 //! Which panel the figure column shows. A projector shows one thing at a time: the chosen
-//! model's own Stevens figure, the measured Fig. 6.6 comparison, or the kettle story the
-//! project is named after. The choice is a tab above the column, and part of the page's link
+//! model's own Stevens figure, the measured Fig. 6.6 comparison, the kettle story the
+//! project is named after, or the experiments (the tutorial's claims, measured). The choice is a tab above the column, and part of the page's link
 //! (`view=`), so a reload or a shared link opens the same panel.
 
 use crate::i18n::Key;
@@ -15,11 +15,13 @@ pub enum View {
     Compare,
     /// The kettle story's four cases, linked to the models that act them out.
     Story,
+    /// The tutorial's claims as experiments: run, chart, table, export.
+    Experiments,
 }
 
 impl View {
     /// Every view, in the order of the tabs.
-    pub const ALL: [View; 3] = [View::Figure, View::Compare, View::Story];
+    pub const ALL: [View; 4] = [View::Figure, View::Compare, View::Story, View::Experiments];
 
     /// The word in the link and in `data-view`.
     pub fn id(self) -> &'static str {
@@ -27,6 +29,7 @@ impl View {
             View::Figure => "figure",
             View::Compare => "compare",
             View::Story => "story",
+            View::Experiments => "experiments",
         }
     }
 
@@ -41,6 +44,7 @@ impl View {
             View::Figure => Key::ViewFigure,
             View::Compare => Key::ViewCompare,
             View::Story => Key::ViewStory,
+            View::Experiments => Key::ViewExperiments,
         }
     }
 }

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::Reason;
+
 /// The experiments, by id, in the order the tutorial tells them.
 pub const EXPERIMENTS: &[&str] = &[
     // The blocking server serves one client at a time: the second waits for the first.
@@ -65,6 +67,10 @@ pub struct ExperimentTable {
     pub step: u32,
     /// Measurements planned.
     pub steps: u32,
-    /// Every measurement is done.
+    /// Every measurement is done, or the experiment stopped early (then `failed` says why).
     pub finished: bool,
+    /// Why the experiment stopped before its last measurement (a model that could not
+    /// start, a client the kernel refused…); `None` while it runs and when it completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<Reason>,
 }

@@ -13,6 +13,7 @@ use super::definitions::Definitions;
 use super::echo::EchoPanel;
 use super::errors::ErrorList;
 use super::event_log::EventLog;
+use super::experiments_view::ExperimentsView;
 use super::figure_view::FigureView;
 use super::header::Header;
 use super::load_panel::LoadPanel;
@@ -194,6 +195,7 @@ pub fn App(props: &AppProps) -> Html {
                             },
                             View::Compare => html! { <CompareView state={state.clone()} /> },
                             View::Story => html! { <StoryView state={state.clone()} /> },
+                            View::Experiments => html! { <ExperimentsView state={state.clone()} /> },
                         }
                     }
                 </section>

@@ -9,6 +9,7 @@ pub mod definitions;
 pub mod echo;
 pub mod errors;
 pub mod event_log;
+pub mod experiments_view;
 pub mod figure_view;
 pub mod header;
 pub mod load_panel;
