@@ -17,7 +17,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::time::Instant;
 
 use kettle_shared::{CloseReason, EventKind, ReadyFd, WaitApi};
 use nix::errno::Errno;
@@ -25,8 +24,9 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::socket::{MsgFlags, SockFlag};
 
-use super::calls::{accept_recorded, close_reason, close_recorded, out_of_descriptors};
-use super::calls::{prepare_connection, recv_recorded, send_recorded, EMFILE_BACKOFF};
+use super::accept_pause::AcceptPause;
+use super::calls::{accept_recorded, close_reason, close_recorded};
+use super::calls::{prepare_connection, recv_recorded, send_recorded};
 use super::{sys_error, upper, ModelContext, StopSignal, RECV_BYTES};
 use crate::recorder::Tracer;
 
@@ -325,7 +325,7 @@ pub struct EventLoop<'a> {
     pub poller: Poller,
     listener: BorrowedFd<'a>,
     listener_flags: EpollFlags,
-    paused_until: Option<Instant>,
+    pause: AcceptPause,
     /// Open connections by descriptor.
     pub conns: HashMap<RawFd, Conn>,
     next_conn: u64,
@@ -342,7 +342,7 @@ impl<'a> EventLoop<'a> {
             poller: Poller::new(api)?,
             listener: ctx.listener.as_fd(),
             listener_flags: EpollFlags::EPOLLIN,
-            paused_until: None,
+            pause: AcceptPause::default(),
             conns: HashMap::new(),
             next_conn: 1,
             stop: ctx.stop.clone(),
@@ -368,10 +368,9 @@ impl<'a> EventLoop<'a> {
     /// Waits for readiness: forever, or until an `EMFILE` pause ends. Afterwards the listener
     /// is watched again if its pause is over. `EINTR` comes back as an empty ready list.
     pub fn wait(&mut self, t: &Tracer) -> nix::Result<Vec<Ready>> {
-        let timeout = match self.paused_until {
+        let timeout = match self.pause.left() {
             None => EpollTimeout::NONE,
-            Some(until) => {
-                let left = until.saturating_duration_since(Instant::now());
+            Some(left) => {
                 // Rounded up: a 0 ms timeout just before the pause ends would spin.
                 let ms = left.as_millis().saturating_add(1).min(i32::MAX as u128);
                 EpollTimeout::try_from(ms).unwrap_or(EpollTimeout::MAX)
@@ -381,8 +380,8 @@ impl<'a> EventLoop<'a> {
             Err(Errno::EINTR) => Vec::new(),
             other => other?,
         };
-        if self.paused_until.is_some_and(|until| Instant::now() >= until) {
-            self.paused_until = None;
+        // The pause is over: watch the listener again (no call if it is watched already).
+        if !self.pause.holds() {
             let _ = self.poller.modify(self.listener, self.listener_flags, None, t);
         }
         Ok(ready)
@@ -390,7 +389,7 @@ impl<'a> EventLoop<'a> {
 
     // kettle:code-begin loop-accept
     /// One recorded non-blocking `accept4`. Out of descriptors, the listener's interest is
-    /// emptied for [`EMFILE_BACKOFF`] — otherwise it would stay readable and `epoll_wait`
+    /// emptied for the [`AcceptPause`] — otherwise it would stay readable and `epoll_wait`
     /// would return at once, forever: a busy loop — and [`EventLoop::wait`] restores it.
     pub fn accept(&mut self, t: &Tracer) -> Accepted {
         let id = self.next_conn;
@@ -406,8 +405,7 @@ impl<'a> EventLoop<'a> {
                 Accepted::Conn(Conn::new(fd, id))
             }
             Err(Errno::EAGAIN) => Accepted::WouldBlock,
-            Err(e) if out_of_descriptors(e) => {
-                self.paused_until = Some(Instant::now() + EMFILE_BACKOFF);
+            Err(e) if self.pause.after_failure(e, t) => {
                 let _ = self.poller.modify(self.listener, EpollFlags::empty(), None, t);
                 Accepted::Paused
             }

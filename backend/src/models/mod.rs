@@ -29,6 +29,7 @@
 //! marker fails the frontend's build, and a line its table names that is changed or
 //! duplicated fails its tests.
 
+pub mod accept_pause;
 pub mod blocking;
 pub mod calls;
 pub mod epoll;

@@ -18,9 +18,9 @@
 //! The registry's stop shuts the listener and every tracked connection down (`shutdown(2)`).
 //! A shut-down listener is in `TCP_CLOSE`, which `poll`/`select` report as readable (`POLLHUP`
 //! is in select's read set), and a shut-down connection reads end of file: the call returns at
-//! once, and the loop sees the stop. While `accept` is paused (out of descriptors) the listener
-//! is not watched, but the call then has a timeout of at most [`EMFILE_BACKOFF`]. No extra
-//! wake-up descriptor is needed.
+//! once, and the loop sees the stop. While `accept` is paused (out of descriptors: see
+//! [`AcceptPause`]) the listener is not watched, but the call then waits at most until the
+//! pause is over. No extra wake-up descriptor is needed.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
@@ -30,9 +30,10 @@ use kettle_shared::{CloseReason, EventKind, ReadyFd, Reason, WaitApi};
 use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, SockFlag};
 
-use super::calls::{accept_recorded, close_reason, close_recorded, out_of_descriptors};
+use super::accept_pause::AcceptPause;
+use super::calls::{accept_recorded, close_reason, close_recorded};
 use super::calls::{prepare_connection, recv_recorded, recv_unless_would_block};
-use super::calls::{send_recorded, send_unless_would_block, EMFILE_BACKOFF};
+use super::calls::{send_recorded, send_unless_would_block};
 use super::{upper, ModelContext, StopSignal, RECV_BYTES};
 use crate::recorder::Tracer;
 
@@ -289,11 +290,11 @@ pub fn serve_ready<R: Readiness>(
     call.can_watch(ctx.listener.as_raw_fd()).map_err(crate::failure::because)?;
     let mut conns: Vec<EchoConn> = Vec::new();
     let mut next_conn = 1;
-    // While out of descriptors, the listener is left out of the watched set until then.
-    let mut accept_paused_until: Option<Instant> = None;
+    // While out of descriptors, the listener is left out of the watched set.
+    let mut pause = AcceptPause::default();
     while !ctx.stop.is_stopped() {
-        let paused = accept_paused_until.filter(|until| *until > Instant::now());
-        let ready = match wait_recorded(&mut call, &ctx.listener, &conns, paused, &t) {
+        let paused = pause.holds();
+        let ready = match wait_recorded(&mut call, &ctx.listener, &conns, &pause, &t) {
             Ok(ready) => ready,
             Err(e) => {
                 // Untracked and closed before returning, so the registry's stop never shuts
@@ -306,7 +307,7 @@ pub fn serve_ready<R: Readiness>(
             break;
         }
         let by_fd: HashMap<RawFd, ReadyFd> = ready.into_iter().map(|r| (r.fd, r)).collect();
-        if paused.is_none() && by_fd.contains_key(&ctx.listener.as_raw_fd()) {
+        if !paused && by_fd.contains_key(&ctx.listener.as_raw_fd()) {
             match accept_recorded(
                 ctx.listener.as_raw_fd(),
                 SockFlag::SOCK_NONBLOCK,
@@ -324,10 +325,9 @@ pub fn serve_ready<R: Readiness>(
                         conns.push(conn);
                     }
                 }
-                Err(e) if out_of_descriptors(e) => {
-                    accept_paused_until = Some(Instant::now() + EMFILE_BACKOFF)
+                Err(e) => {
+                    pause.after_failure(e, &t);
                 }
-                Err(_) => {}
             }
         }
         step_each(&mut conns, &t, &ctx.stop, |c| {
@@ -352,17 +352,19 @@ fn wait_recorded<R: Readiness>(
     call: &mut R,
     listener: &OwnedFd,
     conns: &[EchoConn],
-    accept_paused: Option<Instant>,
+    pause: &AcceptPause,
     t: &Tracer,
 ) -> anyhow::Result<Vec<ReadyFd>> {
     let mut interests = Vec::with_capacity(conns.len() + 1);
-    if accept_paused.is_none() {
+    // Out of descriptors, the listener is not watched, and the call waits at most until the
+    // pause is over.
+    let timeout = pause.left();
+    if timeout.is_none() {
         interests.push(Interest { fd: listener.as_fd(), read: true, write: false });
     }
     for c in conns {
         interests.push(Interest { fd: c.fd(), read: c.wants_read(), write: c.wants_write() });
     }
-    let timeout = accept_paused.map(|until| until.saturating_duration_since(Instant::now()));
     let watched = interests.iter().map(|i| i.fd.as_raw_fd()).collect();
     t.emit(None, EventKind::WaitEnter { api: R::API, watched });
     loop {

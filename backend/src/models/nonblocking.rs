@@ -47,14 +47,14 @@
 //!   still served.
 
 use std::os::fd::AsRawFd;
-use std::time::Instant;
 
 use kettle_shared::{CloseReason, EventKind};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::socket::SockFlag;
 
-use super::calls::{accept_unless_would_block, out_of_descriptors, EMFILE_BACKOFF};
+use super::accept_pause::AcceptPause;
+use super::calls::accept_unless_would_block;
 use super::multiplex::{admit, close_all, step_each, EchoConn, WouldBlockTally};
 use super::ModelContext;
 
@@ -68,10 +68,9 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let mut conns: Vec<EchoConn> = Vec::new();
     let mut tally = WouldBlockTally::default();
     let mut next_conn = 1;
-    let mut accept_paused_until: Option<Instant> = None;
+    let mut pause = AcceptPause::default();
     while !ctx.stop.is_stopped() {
-        if accept_paused_until.is_none_or(|until| Instant::now() >= until) {
-            accept_paused_until = None;
+        if !pause.holds() {
             match accept_unless_would_block(
                 ctx.listener.as_raw_fd(),
                 SockFlag::SOCK_NONBLOCK,
@@ -86,10 +85,9 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
                     next_conn += 1;
                 }
                 Err(Errno::EAGAIN) => tally.accept(),
-                Err(e) if out_of_descriptors(e) => {
-                    accept_paused_until = Some(Instant::now() + EMFILE_BACKOFF)
+                Err(e) => {
+                    pause.after_failure(e, &t);
                 }
-                Err(_) => {}
             }
         }
         step_each(&mut conns, &t, &ctx.stop, |c| serve_turn(c, &t, &mut tally));

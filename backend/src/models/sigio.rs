@@ -68,8 +68,9 @@ use kettle_shared::{CloseReason, EventKind, Reason};
 use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, SockFlag};
 
-use super::calls::{accept_recorded, close_reason, close_recorded, out_of_descriptors};
-use super::calls::{prepare_connection, recv_recorded, send_recorded, EMFILE_BACKOFF};
+use super::accept_pause::AcceptPause;
+use super::calls::{accept_recorded, close_reason, close_recorded};
+use super::calls::{prepare_connection, recv_recorded, send_recorded};
 use super::{upper, ModelContext, StopSignal, RECV_BYTES};
 use crate::clock::clock;
 use crate::{failure::Syscall, recorder::Tracer};
@@ -287,8 +288,8 @@ struct Server<'a> {
     signo: libc::c_int,
     conns: BTreeMap<RawFd, Conn>,
     next_conn: u64,
-    /// Out of descriptors: do not accept before this.
-    accept_after: Option<Instant>,
+    /// Out of descriptors: no accept until this is over.
+    pause: AcceptPause,
     /// Units of work since the last `work_done`.
     units: u64,
     last_report: Instant,
@@ -311,7 +312,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
         signo,
         conns: BTreeMap::new(),
         next_conn: 1,
-        accept_after: None,
+        pause: AcceptPause::default(),
         units: 0,
         last_report: Instant::now(),
     };
@@ -320,8 +321,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     s.accept_all();
     while !ctx.stop.is_stopped() {
         s.handle_signals();
-        if s.accept_after.is_some_and(|at| Instant::now() >= at) {
-            s.accept_after = None;
+        if s.pause.ends_now() {
             s.accept_all();
         }
         s.other_work();
@@ -392,7 +392,7 @@ impl Server<'_> {
                 // Plain SIGIO: the realtime queue overflowed; it does not say which socket.
                 rescan = true;
             } else if d.fd == self.listener {
-                if self.accept_after.is_none() {
+                if !self.pause.holds() {
                     self.accept_one();
                 }
             } else {
@@ -406,7 +406,7 @@ impl Server<'_> {
 
     /// After a lost signal: every socket may have something.
     fn rescan(&mut self) {
-        if self.accept_after.is_none() {
+        if !self.pause.holds() {
             self.accept_all();
         }
         let fds: Vec<RawFd> = self.conns.keys().copied().collect();
@@ -431,12 +431,12 @@ impl Server<'_> {
                 self.adopt(fd, id);
                 true
             }
-            Err(e) if out_of_descriptors(e) => {
-                // The connection stays in the backlog and will not signal again: retry later.
-                self.accept_after = Some(Instant::now() + EMFILE_BACKOFF);
+            // Out of descriptors, the connection stays in the backlog and will not signal
+            // again: the main loop accepts once the pause is over.
+            Err(e) => {
+                self.pause.after_failure(e, self.t);
                 false
             }
-            Err(_) => false,
         }
     }
 
