@@ -6,11 +6,11 @@
 //! (CQEs) from a completion queue.
 //!
 //! ```text
-//! submit accept(listener)                      SQE → kernel
+//! submit accept(listener, multishot)           SQE → kernel, armed for every client
 //! loop:
 //!   io_uring_enter(submit queued SQEs, wait for ≥ 1 CQE)
 //!   for each CQE:
-//!     accept done → submit recvmsg(new fd, buf)   the kernel waits for data AND copies it
+//!     a client accepted → submit recvmsg(new fd, buf)   the kernel waits for data AND copies it
 //!     recv done (n bytes already in buf) → upper-case, submit send(fd, buf[..n])
 //!     send done → submit the next recv
 //! ```
@@ -35,7 +35,11 @@
 //!   the send, one that submits the next recv) — counted in the thread's samples. A
 //!   `ring_exit` with `timed_out` is the 250 ms stop check, not I/O.
 //! - Each accept's `complete` carries the client's address (`peer`), like `accept_exit` in the
-//!   blocking models, so a viewer can tell which client was accepted.
+//!   blocking models, so a viewer can tell which client was accepted. The accept is
+//!   *multishot*: submitted once, it completes once per client and stays in the kernel (its
+//!   completions say `more`, the kernel's `IORING_CQE_F_MORE`), so accepting never waits for
+//!   the thread to come round and ask again — with thousands of clients connecting at once,
+//!   the listen queue is emptied as fast as the kernel can.
 //! - The kernel may refuse io_uring (`kernel.io_uring_disabled`, seccomp in containers): the
 //!   model is then listed as unavailable with the kernel's answer, and everything else runs.
 //!
@@ -47,10 +51,21 @@
 //!   timestamp) share one heap box, which stays put while the kernel may use it. A
 //!   client that never reads leaves its send pending in the kernel, and its connection is not
 //!   read meanwhile: at most [`RECV_BYTES`] wait per connection.
-//! - The submission queue has [`RING_ENTRIES`] slots; requests that do not fit wait in a
-//!   backlog in user space and are pushed after the next `io_uring_enter`.
-//! - Out of descriptors, the accept completes with `-EMFILE`: recorded, and the next accept is
-//!   submitted after a 100 ms `IORING_OP_TIMEOUT` (no busy loop, no sleeping thread).
+//! - **Every connection gets its turn.** The thread takes every CQE there is after each
+//!   `io_uring_enter` and handles them in the order the kernel posted them; each one queues
+//!   that connection's next request. Requests go into the submission queue ([`RING_ENTRIES`]
+//!   slots) oldest first; when it is full mid-way, one `io_uring_enter` that waits for nothing
+//!   (`ring_enter` with `wait_for` 0) hands it to the kernel and writing goes on. The
+//!   completion queue has [`CQ_ENTRIES`] slots, room for a completion of every connection of
+//!   a C10K crowd; beyond that the kernel holds completions back in its overflow list and
+//!   hands them over at the next call. Should the kernel ever drop one (`EBADR`), its request
+//!   could never finish: the model stops with that error rather than leave a client hanging.
+//! - A kernel before 5.19 does not know the multishot flag and fails the accept with `EINVAL`
+//!   (recorded, like every completion): the model then keeps [`ACCEPTS_IN_FLIGHT`] single
+//!   accepts in the kernel instead, each re-submitted when it completes.
+//! - Out of descriptors, the accept completes with `-EMFILE` (which also ends a multishot
+//!   accept): recorded, the pause is said ([`AcceptPause`]), and the next accept is submitted
+//!   when a 100 ms `IORING_OP_TIMEOUT` completes (no busy loop, no sleeping thread).
 //! - The wait in `io_uring_enter` has a 250 ms timeout so a stop is noticed even with nothing
 //!   in flight. On a stop the sockets are shut down (every recv completes with 0), the back-off
 //!   timer is cancelled (`async_cancel`), and the model waits for every request in flight to
