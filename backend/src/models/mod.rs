@@ -38,6 +38,7 @@ pub mod event_loop;
 pub mod io_uring;
 pub mod multiplex;
 pub mod nonblocking;
+pub mod nonblocking_conn;
 pub mod poll;
 pub mod posix_aio;
 pub mod process_per_conn;
