@@ -314,3 +314,104 @@ async fn stopping_with_clients_connected_completes_their_requests_and_frees_the_
     assert!(std::net::TcpListener::bind(addr).is_ok(), "port still in use");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_multishot_accept_brings_every_client_and_stays_armed() {
+    let Some(server) = kettle_with_io_uring().await else { return };
+    let addr = model_addr(&server, MODEL);
+    let (mut ws, _) = viewer(&server).await;
+    let clients: Vec<_> = (0..3).map(|_| client(addr)).collect();
+    let mut events = Vec::new();
+    let accepted = |ev: &[Event]| {
+        ev.iter()
+            .filter(|e| {
+                matches!(&e.kind, EventKind::Complete { op, result, .. } if op == "accept" && *result >= 0)
+            })
+            .count()
+    };
+    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| accepted(ev) == 3).await;
+    let steps = ring_steps(&events);
+    let accepts: Vec<&String> = steps.iter().filter(|s| s.contains(" accept")).collect();
+    if accepts.iter().any(|s| *s == "complete accept -22") {
+        // A kernel before 5.19: it refused the multishot flag, and single accepts took over.
+        eprintln!("no multishot accept here: {accepts:?}");
+        assert!(
+            accepts.iter().filter(|s| s.as_str() == "submit accept").count() > 1,
+            "{accepts:?}"
+        );
+        return;
+    }
+    assert_eq!(accepts[0], "submit accept", "{accepts:?}");
+    assert_eq!(accepts.iter().filter(|s| s.as_str() == "submit accept").count(), 1, "{accepts:?}");
+    // Each completion says the request is still in the kernel, waiting for the next client.
+    let more: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Complete { op, more, .. } if op == "accept" => Some(*more),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(more, [true, true, true]);
+    drop(clients);
+    server.shutdown().await.unwrap();
+}
+
+/// Raises this process's soft descriptor limit to at least `want` (as far as the hard limit
+/// allows) and returns what it is now.
+fn raise_nofile(want: u64) -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    let soft = soft.max(want.min(hard));
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+    soft
+}
+
+/// Percentile `p` (0..=1) of sorted durations, in ms.
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thousand_connections_each_get_their_line_echoed() {
+    const CONNS: usize = 1_000;
+    // The clients' descriptors and the server's live in this one process.
+    let limit = raise_nofile(3 * CONNS as u64);
+    assert!(limit >= 2 * CONNS as u64 + 100, "RLIMIT_NOFILE only {limit}: cannot open {CONNS}");
+    let Some(server) = kettle_with_io_uring().await else { return };
+    let addr = model_addr(&server, MODEL);
+    // All connect at once (the listen queue overflows and the kernel retries some SYNs: the
+    // accepts must keep up), then, all connected, each sends one line at the same moment.
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(CONNS));
+    let tasks: Vec<_> = (0..CONNS)
+        .map(|i| {
+            let start = start.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                s.set_nodelay(true).unwrap();
+                start.wait().await;
+                let line = format!("line {i:05} of many\n");
+                let sent = std::time::Instant::now();
+                s.write_all(line.as_bytes()).await.unwrap();
+                let mut back = vec![0u8; line.len()];
+                s.read_exact(&mut back).await.unwrap();
+                assert_eq!(back, line.to_uppercase().as_bytes(), "connection {i}");
+                sent.elapsed()
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for t in tasks {
+        let echoed = tokio::time::timeout(Duration::from_secs(120), t).await;
+        latencies.push(echoed.expect("every connection is echoed").unwrap());
+    }
+    latencies.sort();
+    eprintln!(
+        "{CONNS} connections, one line each, echo latency: p50 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms",
+        percentile_ms(&latencies, 0.5),
+        percentile_ms(&latencies, 0.999),
+        percentile_ms(&latencies, 1.0)
+    );
+    server.shutdown().await.unwrap();
+}

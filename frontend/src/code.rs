@@ -233,8 +233,6 @@ static PPC_PARENT: Excerpt = excerpt!("process_per_conn.rs", "ppc-parent");
 static PPC_FORK: Excerpt = excerpt!("process_per_conn.rs", "ppc-fork");
 static PPC_WAITER: Excerpt = excerpt!("process_per_conn.rs", "ppc-waiter");
 static BUSY_LOOP: Excerpt = excerpt!("nonblocking.rs", "busy-loop");
-static ECHO_READ: Excerpt = excerpt!("multiplex.rs", "echo-read");
-static ECHO_WRITE: Excerpt = excerpt!("multiplex.rs", "echo-write");
 static STEP_EACH: Excerpt = excerpt!("multiplex.rs", "step-each");
 static READY_LOOP: Excerpt = excerpt!("multiplex.rs", "ready-loop");
 static SELECT_WAIT: Excerpt = excerpt!("select.rs", "select-wait");
@@ -243,8 +241,8 @@ static EPOLL_LOOP: Excerpt = excerpt!("epoll.rs", "epoll-loop");
 static EPOLL_ET_LOOP: Excerpt = excerpt!("epoll_et.rs", "epoll-et-loop");
 static EPOLL_CTL: Excerpt = excerpt!("event_loop.rs", "epoll-ctl");
 static EPOLL_WAIT: Excerpt = excerpt!("event_loop.rs", "epoll-wait");
-static CONN_RECEIVE: Excerpt = excerpt!("event_loop.rs", "conn-receive");
-static CONN_FLUSH: Excerpt = excerpt!("event_loop.rs", "conn-flush");
+static CONN_RECEIVE: Excerpt = excerpt!("nonblocking_conn.rs", "conn-receive");
+static CONN_FLUSH: Excerpt = excerpt!("nonblocking_conn.rs", "conn-flush");
 static LOOP_ACCEPT: Excerpt = excerpt!("event_loop.rs", "loop-accept");
 static LOOP_CLOSE: Excerpt = excerpt!("event_loop.rs", "loop-close");
 static REACTOR_LOOP: Excerpt = excerpt!("reactor.rs", "reactor-loop");
@@ -268,9 +266,9 @@ const EPOLL_CALLS: [Entry; 8] = [
     at(&["epoll_ctl"], 2, "self.epoll.modify(", "epoll.modify").detail("mod"),
     at(&["epoll_ctl"], 2, "self.epoll.delete(", "epoll.delete").detail("del"),
     at(ACCEPT, 3, "match accept_recorded(", "accept"),
-    at(RECV, 4, "match recv_recorded(", "recv"),
-    at(SEND, 5, "match send_recorded(", "send"),
-    at(CLOSE, 6, "close_recorded(conn.fd", "close"),
+    at(RECV, 4, "None => recv_recorded(", "recv"),
+    at(SEND, 5, "None => send_recorded(", "send"),
+    at(CLOSE, 6, "conn.close(reason", "close"),
 ];
 
 /// Every model's code, in the catalogue's order.
@@ -324,7 +322,7 @@ pub static CODES: &[ModelCode] = &[
     },
     ModelCode {
         model: "nonblocking",
-        excerpts: &[&BUSY_LOOP, &ECHO_READ, &ECHO_WRITE, &STEP_EACH],
+        excerpts: &[&BUSY_LOOP, &CONN_RECEIVE, &CONN_FLUSH, &STEP_EACH],
         entries: &[
             at(&["would_block_burst"], 0, "match accept_unless_would_block(", "accept")
                 .detail("accept"),
@@ -338,7 +336,7 @@ pub static CODES: &[ModelCode] = &[
     },
     ModelCode {
         model: "select",
-        excerpts: &[&READY_LOOP, &SELECT_WAIT, &ECHO_READ, &ECHO_WRITE, &STEP_EACH],
+        excerpts: &[&READY_LOOP, &SELECT_WAIT, &CONN_RECEIVE, &CONN_FLUSH, &STEP_EACH],
         entries: &[
             at(WAIT, 1, "select(nfds", "select"),
             at(ACCEPT, 0, "match accept_recorded(", "accept"),
@@ -349,7 +347,7 @@ pub static CODES: &[ModelCode] = &[
     },
     ModelCode {
         model: "poll",
-        excerpts: &[&READY_LOOP, &POLL_WAIT, &ECHO_READ, &ECHO_WRITE, &STEP_EACH],
+        excerpts: &[&READY_LOOP, &POLL_WAIT, &CONN_RECEIVE, &CONN_FLUSH, &STEP_EACH],
         entries: &[
             at(WAIT, 1, "poll(&mut fds", "poll"),
             at(ACCEPT, 0, "match accept_recorded(", "accept"),
@@ -416,7 +414,15 @@ pub static CODES: &[ModelCode] = &[
     },
     ModelCode {
         model: "sigio",
-        excerpts: &[&SIGIO_LOOP, &SIGIO_HANDLER, &SIGIO_WORK, &SIGIO_SIGNALS, &SIGIO_CONN],
+        excerpts: &[
+            &SIGIO_LOOP,
+            &SIGIO_HANDLER,
+            &SIGIO_WORK,
+            &SIGIO_SIGNALS,
+            &SIGIO_CONN,
+            &CONN_RECEIVE,
+            &CONN_FLUSH,
+        ],
         entries: &[
             at(&["signal_handler"], 0, "establish_handler(signo", "establish_handler")
                 .detail("SIGRTMIN+2"),
@@ -425,9 +431,9 @@ pub static CODES: &[ModelCode] = &[
             at(&["work_done"], 0, "s.other_work()", "other_work"),
             at(&["signal_delivered"], 1, "extern \"C\" fn on_signal(", "on_signal"),
             at(ACCEPT, 3, "match accept_recorded(", "accept"),
-            at(RECV, 4, "match recv_recorded(", "recv"),
-            at(SEND, 4, "match send_recorded(", "send"),
-            at(CLOSE, 3, "close_recorded(c.fd, c.id, reason", "close"),
+            at(RECV, 5, "None => recv_recorded(", "recv"),
+            at(SEND, 6, "None => send_recorded(", "send"),
+            at(CLOSE, 3, "c.close(reason, self.t", "close"),
         ],
     },
     ModelCode {

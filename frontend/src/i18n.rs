@@ -577,8 +577,8 @@ table! {
         "The thread reaps a CQE: the recv on fd {0} is done, and {1} bytes are already in its buffer — the kernel did both phases.",
         "线程取出一个 CQE:fd {0} 上的 recv 已完成,{1} 个字节已在它的缓冲区里——两个阶段都是内核做的。";
     NarrCqeAccept =>
-        "The thread reaps a CQE: the accept is done, and the new connection is fd {0}.",
-        "线程取出一个 CQE:accept 已完成,新连接是 fd {0}。";
+        "The thread reaps a CQE: a client was accepted, and its new connection is fd {0}.",
+        "线程取出一个 CQE:accept 接受了一个客户端,它的新连接是 fd {0}。";
     NarrCqeSend =>
         "The thread reaps a CQE: the send on fd {0} handed {1} bytes to the kernel, and the line is echoed.",
         "线程取出一个 CQE:fd {0} 上的 send 已把 {1} 个字节交给内核,这一行回显完成。";

@@ -549,12 +549,18 @@ mod tests {
             EventKind::Submit { op: "send".into(), fd: 5 },
             EventKind::Submit { op: "aio_read".into(), fd: 5 },
             EventKind::Submit { op: "timeout".into(), fd: -1 },
-            EventKind::Complete { op: "recv".into(), fd: 5, result: 13, peer: None },
-            EventKind::Complete { op: "accept".into(), fd: 3, result: 6, peer: None },
-            EventKind::Complete { op: "send".into(), fd: 5, result: 13, peer: None },
-            EventKind::Complete { op: "aio_read".into(), fd: 5, result: 13, peer: None },
-            EventKind::Complete { op: "recv".into(), fd: 5, result: -104, peer: None },
-            EventKind::Complete { op: "recv".into(), fd: 5, result: 0, peer: None },
+            EventKind::Complete { op: "recv".into(), fd: 5, result: 13, peer: None, more: false },
+            EventKind::Complete { op: "accept".into(), fd: 3, result: 6, peer: None, more: false },
+            EventKind::Complete { op: "send".into(), fd: 5, result: 13, peer: None, more: false },
+            EventKind::Complete {
+                op: "aio_read".into(),
+                fd: 5,
+                result: 13,
+                peer: None,
+                more: false,
+            },
+            EventKind::Complete { op: "recv".into(), fd: 5, result: -104, peer: None, more: false },
+            EventKind::Complete { op: "recv".into(), fd: 5, result: 0, peer: None, more: false },
             EventKind::RingEnter { submitted: 1, wait_for: 1 },
             EventKind::RingExit { completions: 1, timed_out: false },
             EventKind::RingExit { completions: 0, timed_out: true },
@@ -819,7 +825,16 @@ mod tests {
         let store = store_of(vec![
             (1_000, EventKind::Submit { op: "recv".into(), fd: 7 }),
             (5_000, EventKind::DataArrived { fd: 7 }),
-            (9_000, EventKind::Complete { op: "recv".into(), fd: 7, result: 13, peer: None }),
+            (
+                9_000,
+                EventKind::Complete {
+                    op: "recv".into(),
+                    fd: 7,
+                    result: 13,
+                    peer: None,
+                    more: false,
+                },
+            ),
         ]);
         let say = |i| narrate(&store, i, "io-uring", Lang::En);
         assert!(say(0).contains("submission queue (an SQE)"), "{}", say(0));

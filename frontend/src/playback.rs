@@ -520,8 +520,13 @@ mod tests {
 
     #[test]
     fn test_last_echo_on_io_uring_starts_at_the_recv_sqe() {
-        let complete =
-            |op: &str, fd, result| EventKind::Complete { op: op.into(), fd, result, peer: None };
+        let complete = |op: &str, fd, result| EventKind::Complete {
+            op: op.into(),
+            fd,
+            result,
+            peer: None,
+            more: false,
+        };
         let store = steps_of(vec![
             EventKind::Submit { op: "recv".into(), fd: 7 }, // 0: the request the kernel served
             EventKind::RingEnter { submitted: 1, wait_for: 1 },

@@ -1142,6 +1142,7 @@ mod tests {
             fd: 3,
             result: 9,
             peer: Some("127.0.0.1:40001".into()),
+            more: true,
         };
         let s = s.reduce(batch(vec![ev(1, 1, "blocking", done)], 0));
         assert_eq!(s.clients[0].status(), ClientStatus::Accepted);

@@ -571,7 +571,13 @@ mod tests {
                 3,
                 51_000,
                 1,
-                EventKind::Complete { op: "recv".into(), fd: 7, result: 6, peer: None },
+                EventKind::Complete {
+                    op: "recv".into(),
+                    fd: 7,
+                    result: 6,
+                    peer: None,
+                    more: false,
+                },
             ),
         ]);
         let ph = phases(Figure::Async, &s, &pairs(&s));

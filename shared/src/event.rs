@@ -308,6 +308,11 @@ pub enum EventKind {
         /// the new descriptor), so a viewer knows which of its clients was accepted.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         peer: Option<String>,
+        /// The request is still in the kernel and will complete again (io_uring's
+        /// `IORING_CQE_F_MORE`: a multishot accept posts one completion per connection and
+        /// stays armed). False for every request that is now finished, so absent on the wire.
+        #[serde(default, skip_serializing_if = "is_false")]
+        more: bool,
     },
     /// `io_uring_enter(2)` was called: the SQEs written into the submission queue since the
     /// last call are handed to the kernel, and the thread sleeps until at least `wait_for`
@@ -321,7 +326,10 @@ pub enum EventKind {
     /// `io_uring_enter(2)` returned.
     RingExit {
         /// CQEs now waiting in the completion queue, to be reaped (each one a
-        /// [`EventKind::Complete`] that follows).
+        /// [`EventKind::Complete`] that follows). Always 0 after a call that waited for none
+        /// (`wait_for` 0): such a call only hands SQEs over because the submission queue is
+        /// full, in the middle of reaping, and what the kernel posted meanwhile is reaped after
+        /// the next call that waits.
         completions: u32,
         /// It returned because its timeout passed, not for a completion. The model waits with
         /// a timeout only to notice a stop: such a wake-up is housekeeping, not I/O.
@@ -491,6 +499,11 @@ impl EventKind {
     }
 }
 
+/// For `skip_serializing_if`: a flag that is false is left out of the JSON.
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,6 +543,20 @@ mod tests {
             EventKind::VARIANTS[EventKindId::from(&EventKind::AcceptEnter) as usize],
             "accept_enter"
         );
+    }
+
+    #[test]
+    fn a_finished_completion_leaves_more_out_and_a_multishot_one_says_it() {
+        let done =
+            EventKind::Complete { op: "recv".into(), fd: 5, result: 3, peer: None, more: false };
+        let json = serde_json::to_string(&done).unwrap();
+        assert!(!json.contains("more"), "{json}");
+        assert_eq!(serde_json::from_str::<EventKind>(&json).unwrap(), done);
+        let armed =
+            EventKind::Complete { op: "accept".into(), fd: 3, result: 7, peer: None, more: true };
+        let json = serde_json::to_string(&armed).unwrap();
+        assert!(json.contains(r#""more":true"#), "{json}");
+        assert_eq!(serde_json::from_str::<EventKind>(&json).unwrap(), armed);
     }
 
     #[test]

@@ -50,8 +50,9 @@ use kettle_shared::{CloseReason, EventKind};
 use nix::errno::Errno;
 use nix::sys::socket::{MsgFlags, SockFlag};
 
-use super::calls::{accept_recorded, close_recorded, out_of_descriptors, prepare_connection};
-use super::calls::{close_reason, recv_recorded, send_all, EMFILE_BACKOFF};
+use super::accept_pause::AcceptPause;
+use super::calls::{accept_recorded, close_reason, close_recorded, prepare_connection};
+use super::calls::{recv_recorded, send_all};
 use super::{upper, ModelContext, StopSignal, RECV_BYTES};
 use crate::recorder::Tracer;
 
@@ -61,6 +62,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let tracer = ctx.tracer("blocking");
     tracer.emit(None, EventKind::ThreadSpawned);
     let mut next_conn = 1;
+    let mut pause = AcceptPause::default();
     while !ctx.stop.is_stopped() {
         match accept_recorded(
             ctx.listener.as_raw_fd(),
@@ -75,8 +77,11 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
                 tracer.set_conns(0);
                 next_conn += 1;
             }
-            Err(e) if out_of_descriptors(e) => std::thread::sleep(EMFILE_BACKOFF),
-            Err(_) => {}
+            Err(e) => {
+                if pause.after_failure(e, &tracer) {
+                    pause.sleep_out();
+                }
+            }
         }
     }
     tracer.emit(None, EventKind::ThreadExited);

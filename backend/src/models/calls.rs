@@ -11,7 +11,6 @@
 //! message header to the kernel in its `IORING_OP_RECVMSG` requests.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Duration;
 
 use kettle_shared::{CloseReason, EventKind, RecvOutcome, SendOutcome};
 use nix::errno::Errno;
@@ -24,19 +23,11 @@ use super::{preview, sys_error, StopSignal};
 use crate::clock::clock;
 use crate::recorder::Tracer;
 
-/// How long a model waits before calling `accept` again when the process is out of
-/// descriptors. Without a pause `accept` would fail at once, forever: a busy loop.
-pub const EMFILE_BACKOFF: Duration = Duration::from_millis(100);
-
-/// True for the `accept` failures that mean "no descriptor or memory for a new connection".
-pub fn out_of_descriptors(e: Errno) -> bool {
-    matches!(e, Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM)
-}
-
 /// One `accept4(2)` with `flags` (e.g. `SOCK_NONBLOCK`), recorded. On success [`Event::conn`]
-/// of the exit event is `conn`. Out of descriptors, it also records a
-/// [`EventKind::Refused`]; the caller must then pause (see [`EMFILE_BACKOFF`]). After a stop
-/// the failure is expected (the listener was shut down) and not recorded.
+/// of the exit event is `conn`. A failure goes to the caller's
+/// [`AcceptPause::after_failure`](super::accept_pause::AcceptPause::after_failure), which says
+/// so and pauses when it is for want of descriptors. After a stop the failure is expected (the
+/// listener was shut down) and not recorded.
 ///
 /// [`Event::conn`]: kettle_shared::Event::conn
 pub fn accept_recorded(
@@ -107,14 +98,10 @@ pub fn peer_name(fd: RawFd) -> Option<String> {
     getpeername::<SockaddrStorage>(fd).ok().map(|a| a.to_string())
 }
 
-/// Records a failed `accept`, and a [`EventKind::Refused`] when it is for want of descriptors.
+/// Records a failed `accept`.
 fn record_accept_failure(e: Errno, t: &Tracer) {
     let error = Some(sys_error(e));
     t.emit(None, EventKind::AcceptExit { fd: None, peer: None, error });
-    if out_of_descriptors(e) {
-        let reason = refused_for_descriptors(e);
-        t.emit(None, EventKind::Refused { reason });
-    }
 }
 
 /// Prepares an accepted connection: kernel receive timestamps (to split each `recv` into its two
@@ -389,13 +376,6 @@ pub fn close_recorded(fd: OwnedFd, conn: u64, reason: CloseReason, t: &Tracer, s
     stop.untrack(&fd);
     drop(fd);
     t.emit(Some(conn), EventKind::Close { fd: raw, reason });
-}
-
-/// Why `accept` gave no connection when the process (or system) is out of descriptors, and
-/// how long the caller pauses ([`EMFILE_BACKOFF`]).
-pub fn refused_for_descriptors(e: Errno) -> kettle_shared::Reason {
-    let retry_ms = EMFILE_BACKOFF.as_millis() as u64;
-    kettle_shared::Reason::OutOfDescriptors { errno: crate::failure::errno_name(e), retry_ms }
 }
 
 #[cfg(test)]

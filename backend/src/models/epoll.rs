@@ -30,8 +30,9 @@
 //! ## Differences from the tutorial, and why
 //!
 //! - Sockets are non-blocking, so a `send` can take only part of a reply (the client does
-//!   not read). The rest waits in a backlog ([`super::event_loop`]) and the connection asks
-//!   for `EPOLLOUT` (`epoll_ctl(MOD)`); over [`OUTPUT_BOUND`] bytes it stops asking for
+//!   not read). The rest waits in its output buffer ([`super::nonblocking_conn`]) and the
+//!   connection asks for `EPOLLOUT` (`epoll_ctl(MOD)`); at
+//!   [`OUTPUT_BOUND`](super::nonblocking_conn::OUTPUT_BOUND) bytes it stops asking for
 //!   `EPOLLIN`, so memory stays bounded and other clients keep being served.
 //! - Out of descriptors (`EMFILE`), the listener's interest is emptied for 100 ms; a readable
 //!   listener would otherwise wake `epoll_wait` at once, forever.
@@ -44,9 +45,6 @@ use nix::sys::epoll::EpollFlags;
 use super::event_loop::{interest, Accepted, EventLoop, Ready};
 use super::ModelContext;
 use crate::recorder::Tracer;
-
-/// Reply bytes a connection may have waiting before the server stops reading it.
-pub const OUTPUT_BOUND: usize = 64 * 1024;
 
 /// Serves every client from one thread until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
@@ -81,7 +79,7 @@ fn run(lp: &mut EventLoop<'_>, t: &Tracer) -> nix::Result<()> {
 /// next `epoll_wait` reports it again (level-triggered).
 fn accept_one(lp: &mut EventLoop<'_>, t: &Tracer) {
     if let Accepted::Conn(conn) = lp.accept(t) {
-        let flags = interest(&conn, OUTPUT_BOUND, false);
+        let flags = interest(&conn, false);
         lp.insert(conn, flags, t);
     }
 }
@@ -92,18 +90,18 @@ fn serve_ready(lp: &mut EventLoop<'_>, ready: Ready, t: &Tracer) {
     let Some(conn) = lp.conns.get_mut(&ready.fd) else { return };
     let mut step = || {
         if ready.writable() {
-            conn.flush(t)?;
+            conn.flush(t, None)?;
         }
-        if ready.readable() && conn.wants_read(OUTPUT_BOUND) {
-            conn.receive(t)?;
-            conn.flush(t)?;
+        if ready.readable() && conn.wants_read() {
+            conn.receive(t, None)?;
+            conn.flush(t, None)?;
         }
         Ok(())
     };
     match step() {
         Err(reason) => lp.close(ready.fd, reason, t),
         Ok(()) if conn.finished() => lp.close(ready.fd, CloseReason::PeerClosed, t),
-        Ok(()) => lp.update_interest(ready.fd, OUTPUT_BOUND, false, t),
+        Ok(()) => lp.update_interest(ready.fd, false, t),
     }
 }
 // kettle:code-end epoll-loop

@@ -30,21 +30,20 @@
 //! ## Differences from the tutorial, and why
 //!
 //! The tutorial has no edge-triggered server; this one follows `epoll(7)`'s advice
-//! (non-blocking sockets, read and write until `EAGAIN`). The backlog and `EMFILE` handling
-//! are those of the level-triggered model ([`super::epoll`]). When a connection's backlog
-//! goes over [`OUTPUT_BOUND`] it stops reading mid-drain; that is safe because its last
-//! `send` returned `EAGAIN`, so room in the send buffer is a new `EPOLLOUT` edge, and the
-//! drain resumes from there.
+//! (non-blocking sockets, read until `EAGAIN`; write until the kernel takes less than offered,
+//! which `epoll(7)` counts as the same sign for a stream socket). The backlog and `EMFILE`
+//! handling are those of the level-triggered model ([`super::epoll`]). When a connection's
+//! backlog reaches [`OUTPUT_BOUND`](super::nonblocking_conn::OUTPUT_BOUND) it stops reading mid-drain; that is safe because its last
+//! `send` found the send buffer full (a short send or `EAGAIN`), so room in the send buffer
+//! is a new `EPOLLOUT` edge, and the drain resumes from there.
 
 use kettle_shared::{CloseReason, EventKind, WaitApi};
 use nix::sys::epoll::EpollFlags;
 
-use super::event_loop::{interest, Accepted, Conn, EventLoop, Received};
+use super::event_loop::{interest, Accepted, EventLoop};
+use super::nonblocking_conn::{NonBlockingConn, Received};
 use super::ModelContext;
 use crate::recorder::Tracer;
-
-/// Reply bytes a connection may have waiting before the server stops reading it.
-pub const OUTPUT_BOUND: usize = super::epoll::OUTPUT_BOUND;
 
 /// Serves every client from one thread until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
@@ -80,7 +79,7 @@ fn accept_all(lp: &mut EventLoop<'_>, t: &Tracer) {
     while !lp.stopped() {
         match lp.accept(t) {
             Accepted::Conn(conn) => {
-                let flags = interest(&conn, OUTPUT_BOUND, true);
+                let flags = interest(&conn, true);
                 lp.insert(conn, flags, t);
             }
             // Drained; or paused (out of descriptors) until the listener is re-armed, which
@@ -98,20 +97,20 @@ fn drain_connection(lp: &mut EventLoop<'_>, fd: i32, t: &Tracer) {
     match drain(conn, t) {
         Err(reason) => lp.close(fd, reason, t),
         Ok(()) if conn.finished() => lp.close(fd, CloseReason::PeerClosed, t),
-        Ok(()) => lp.update_interest(fd, OUTPUT_BOUND, true, t),
+        Ok(()) => lp.update_interest(fd, true, t),
     }
 }
 
 /// The drain loop. It ends only when the kernel says there is nothing more to do now:
-/// `recv` returned `EAGAIN` or end of file, or the backlog is over the bound after a `send`
-/// returned `EAGAIN` (an `EPOLLOUT` edge will resume it).
-fn drain(conn: &mut Conn, t: &Tracer) -> Result<(), CloseReason> {
+/// `recv` returned `EAGAIN` or end of file, or the backlog reached the bound after a `send`
+/// found the send buffer full (an `EPOLLOUT` edge will resume it).
+fn drain(conn: &mut NonBlockingConn, t: &Tracer) -> Result<(), CloseReason> {
     loop {
-        conn.flush(t)?;
-        if !conn.wants_read(OUTPUT_BOUND) {
+        conn.flush(t, None)?;
+        if !conn.wants_read() {
             return Ok(());
         }
-        if conn.receive(t)? == Received::WouldBlock {
+        if conn.receive(t, None)? == Received::WouldBlock {
             return Ok(());
         }
     }

@@ -1,33 +1,28 @@
 //! The pieces shared by the epoll models (`epoll`, `epoll-et`, `reactor`): a recorded epoll
-//! instance, a non-blocking connection with its output backlog, and accepting with a pause
-//! when the process is out of descriptors.
+//! instance, its connections, and accepting with a pause when the process is out of
+//! descriptors.
 //!
 //! The three models differ only in how they react to readiness; everything here is the same
-//! for all of them, so it is written once.
-//!
-//! ## The output backlog
-//!
-//! A non-blocking `send` may take fewer bytes than offered, or none (`EAGAIN`: the socket's
-//! send buffer is full because the client does not read). The bytes it did not take are kept
-//! in the connection's backlog and `EPOLLOUT` is asked for, so `epoll_wait` says when the
-//! kernel has room again. While the backlog is over a bound the connection is not read any
-//! more (no `EPOLLIN`): a client that never reads cannot make the server buffer without limit,
-//! and its own unread data stays in the kernel, where TCP flow control stops it.
+//! for all of them, so it is written once. Each connection is the one non-blocking connection
+//! of every one-thread model ([`NonBlockingConn`]): what a `send` did not take waits in its
+//! output buffer and the connection asks for `EPOLLOUT`, so `epoll_wait` says when the kernel
+//! has room again; while the buffer holds its bound the connection does not ask for `EPOLLIN`
+//! (see [`super::nonblocking_conn`] for why the output must be bounded).
 
 use std::collections::{BTreeMap, HashMap};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
-use std::time::Instant;
 
 use kettle_shared::{CloseReason, EventKind, ReadyFd, WaitApi};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
-use nix::sys::socket::{MsgFlags, SockFlag};
+use nix::sys::socket::SockFlag;
 
-use super::calls::{accept_recorded, close_reason, close_recorded, out_of_descriptors};
-use super::calls::{prepare_connection, recv_recorded, send_recorded, EMFILE_BACKOFF};
-use super::{sys_error, upper, ModelContext, StopSignal, RECV_BYTES};
+use super::accept_pause::AcceptPause;
+use super::calls::{accept_recorded, close_recorded, prepare_connection};
+use super::nonblocking_conn::NonBlockingConn;
+use super::{sys_error, ModelContext, StopSignal};
 use crate::recorder::Tracer;
 
 /// Ready descriptors one `epoll_wait` may return.
@@ -185,115 +180,11 @@ pub fn flag_names(flags: EpollFlags) -> String {
     set.join("|")
 }
 
-/// What one `recv` on a connection came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Received {
-    /// Bytes were read, upper-cased and queued for sending.
-    Data(usize),
-    /// Nothing to read now (`EAGAIN`).
-    WouldBlock,
-    /// The peer shut down its side.
-    Eof,
-}
-
-/// An accepted, non-blocking connection and the reply bytes the kernel has not taken yet.
-#[derive(Debug)]
-pub struct Conn {
-    /// The socket.
-    pub fd: OwnedFd,
-    /// Its number in the events.
-    pub id: u64,
-    /// Upper-cased bytes not sent yet: `out[sent..]`.
-    out: Vec<u8>,
-    sent: usize,
-    /// The peer shut down its side (`recv` returned 0); the connection closes once the
-    /// backlog is sent.
-    pub eof: bool,
-}
-
-impl Conn {
-    fn new(fd: OwnedFd, id: u64) -> Conn {
-        Conn { fd, id, out: Vec::new(), sent: 0, eof: false }
-    }
-
-    /// The descriptor's number.
-    pub fn raw(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-
-    /// Bytes waiting to be sent.
-    pub fn pending(&self) -> usize {
-        self.out.len() - self.sent
-    }
-
-    /// Whether to read more: not after end of file, nor while the backlog is over `bound`.
-    pub fn wants_read(&self, bound: usize) -> bool {
-        !self.eof && self.pending() <= bound
-    }
-
-    /// Whether to wait for room in the send buffer.
-    pub fn wants_write(&self) -> bool {
-        self.pending() > 0
-    }
-
-    /// Everything echoed and the peer is done: time to close.
-    pub fn finished(&self) -> bool {
-        self.eof && self.pending() == 0
-    }
-
-    // kettle:code-begin conn-receive
-    /// One recorded `recv` of at most [`RECV_BYTES`]; data is upper-cased into the backlog.
-    pub fn receive(&mut self, t: &Tracer) -> Result<Received, CloseReason> {
-        let mut buf = [0u8; RECV_BYTES];
-        loop {
-            match recv_recorded(self.raw(), &mut buf, MsgFlags::empty(), self.id, t) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(Received::Eof);
-                }
-                Ok(n) => {
-                    upper(&mut buf[..n]);
-                    self.out.extend_from_slice(&buf[..n]);
-                    return Ok(Received::Data(n));
-                }
-                Err(Errno::EAGAIN) => return Ok(Received::WouldBlock),
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(close_reason(e)),
-            }
-        }
-    }
-    // kettle:code-end conn-receive
-
-    // kettle:code-begin conn-flush
-    /// Sends the backlog with recorded `send`s until it is empty or the kernel has no room
-    /// (`EAGAIN`). Makes no call when there is nothing to send.
-    pub fn flush(&mut self, t: &Tracer) -> Result<(), CloseReason> {
-        while self.pending() > 0 {
-            match send_recorded(self.raw(), &self.out[self.sent..], self.id, t) {
-                Ok(n) => self.sent += n,
-                Err(Errno::EAGAIN) => break,
-                Err(Errno::EINTR) => {}
-                Err(e) => return Err(close_reason(e)),
-            }
-        }
-        if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
-        } else if self.sent > RECV_BYTES * 16 {
-            // Keep the backlog from sliding along forever in a growing buffer.
-            self.out.drain(..self.sent);
-            self.sent = 0;
-        }
-        Ok(())
-    }
-    // kettle:code-end conn-flush
-}
-
 /// The epoll interest a connection needs now: `EPOLLIN` while it may read, `EPOLLOUT` while it
 /// has a backlog, plus `EPOLLET` for edge-triggered models.
-pub fn interest(conn: &Conn, bound: usize, edge: bool) -> EpollFlags {
+pub fn interest(conn: &NonBlockingConn, edge: bool) -> EpollFlags {
     let mut flags = EpollFlags::empty();
-    if conn.wants_read(bound) {
+    if conn.wants_read() {
         flags |= EpollFlags::EPOLLIN;
     }
     if conn.wants_write() {
@@ -309,7 +200,7 @@ pub fn interest(conn: &Conn, bound: usize, edge: bool) -> EpollFlags {
 #[derive(Debug)]
 pub enum Accepted {
     /// A new connection, non-blocking, tracked for stop, registered nowhere yet.
-    Conn(Conn),
+    Conn(NonBlockingConn),
     /// No connection was waiting (`EAGAIN`).
     WouldBlock,
     /// Out of descriptors: accepting is paused (see [`EventLoop::accept`]).
@@ -325,9 +216,9 @@ pub struct EventLoop<'a> {
     pub poller: Poller,
     listener: BorrowedFd<'a>,
     listener_flags: EpollFlags,
-    paused_until: Option<Instant>,
+    pause: AcceptPause,
     /// Open connections by descriptor.
-    pub conns: HashMap<RawFd, Conn>,
+    pub conns: HashMap<RawFd, NonBlockingConn>,
     next_conn: u64,
     stop: Arc<StopSignal>,
 }
@@ -342,7 +233,7 @@ impl<'a> EventLoop<'a> {
             poller: Poller::new(api)?,
             listener: ctx.listener.as_fd(),
             listener_flags: EpollFlags::EPOLLIN,
-            paused_until: None,
+            pause: AcceptPause::default(),
             conns: HashMap::new(),
             next_conn: 1,
             stop: ctx.stop.clone(),
@@ -368,10 +259,9 @@ impl<'a> EventLoop<'a> {
     /// Waits for readiness: forever, or until an `EMFILE` pause ends. Afterwards the listener
     /// is watched again if its pause is over. `EINTR` comes back as an empty ready list.
     pub fn wait(&mut self, t: &Tracer) -> nix::Result<Vec<Ready>> {
-        let timeout = match self.paused_until {
+        let timeout = match self.pause.left() {
             None => EpollTimeout::NONE,
-            Some(until) => {
-                let left = until.saturating_duration_since(Instant::now());
+            Some(left) => {
                 // Rounded up: a 0 ms timeout just before the pause ends would spin.
                 let ms = left.as_millis().saturating_add(1).min(i32::MAX as u128);
                 EpollTimeout::try_from(ms).unwrap_or(EpollTimeout::MAX)
@@ -381,8 +271,8 @@ impl<'a> EventLoop<'a> {
             Err(Errno::EINTR) => Vec::new(),
             other => other?,
         };
-        if self.paused_until.is_some_and(|until| Instant::now() >= until) {
-            self.paused_until = None;
+        // The pause is over: watch the listener again (no call if it is watched already).
+        if !self.pause.holds() {
             let _ = self.poller.modify(self.listener, self.listener_flags, None, t);
         }
         Ok(ready)
@@ -390,7 +280,7 @@ impl<'a> EventLoop<'a> {
 
     // kettle:code-begin loop-accept
     /// One recorded non-blocking `accept4`. Out of descriptors, the listener's interest is
-    /// emptied for [`EMFILE_BACKOFF`] — otherwise it would stay readable and `epoll_wait`
+    /// emptied for the [`AcceptPause`] — otherwise it would stay readable and `epoll_wait`
     /// would return at once, forever: a busy loop — and [`EventLoop::wait`] restores it.
     pub fn accept(&mut self, t: &Tracer) -> Accepted {
         let id = self.next_conn;
@@ -403,11 +293,10 @@ impl<'a> EventLoop<'a> {
                 }
                 prepare_connection(&fd);
                 self.next_conn += 1;
-                Accepted::Conn(Conn::new(fd, id))
+                Accepted::Conn(NonBlockingConn::new(fd, id))
             }
             Err(Errno::EAGAIN) => Accepted::WouldBlock,
-            Err(e) if out_of_descriptors(e) => {
-                self.paused_until = Some(Instant::now() + EMFILE_BACKOFF);
+            Err(e) if self.pause.after_failure(e, t) => {
                 let _ = self.poller.modify(self.listener, EpollFlags::empty(), None, t);
                 Accepted::Paused
             }
@@ -417,9 +306,9 @@ impl<'a> EventLoop<'a> {
     // kettle:code-end loop-accept
 
     /// Registers a new connection for `flags` and keeps it; closes it if epoll refuses.
-    pub fn insert(&mut self, conn: Conn, flags: EpollFlags, t: &Tracer) {
-        if self.poller.add(conn.fd.as_fd(), flags, Some(conn.id), t).is_err() {
-            close_recorded(conn.fd, conn.id, CloseReason::Error, t, &self.stop);
+    pub fn insert(&mut self, conn: NonBlockingConn, flags: EpollFlags, t: &Tracer) {
+        if self.poller.add(conn.fd(), flags, Some(conn.id()), t).is_err() {
+            conn.close(CloseReason::Error, t, &self.stop);
             return;
         }
         self.conns.insert(conn.raw(), conn);
@@ -427,10 +316,10 @@ impl<'a> EventLoop<'a> {
     }
 
     /// Brings a connection's epoll interest up to date ([`interest`]); no call if unchanged.
-    pub fn update_interest(&mut self, fd: RawFd, bound: usize, edge: bool, t: &Tracer) {
+    pub fn update_interest(&mut self, fd: RawFd, edge: bool, t: &Tracer) {
         let Some(conn) = self.conns.get(&fd) else { return };
-        let flags = interest(conn, bound, edge);
-        if self.poller.modify(conn.fd.as_fd(), flags, Some(conn.id), t).is_err() {
+        let flags = interest(conn, edge);
+        if self.poller.modify(conn.fd(), flags, Some(conn.id()), t).is_err() {
             self.close(fd, CloseReason::Error, t);
         }
     }
@@ -440,7 +329,7 @@ impl<'a> EventLoop<'a> {
     pub fn close(&mut self, fd: RawFd, reason: CloseReason, t: &Tracer) {
         if let Some(conn) = self.conns.remove(&fd) {
             self.poller.forget(fd);
-            close_recorded(conn.fd, conn.id, reason, t, &self.stop);
+            conn.close(reason, t, &self.stop);
             t.set_conns(self.conns.len() as u32);
         }
     }

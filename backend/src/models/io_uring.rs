@@ -6,11 +6,11 @@
 //! (CQEs) from a completion queue.
 //!
 //! ```text
-//! submit accept(listener)                      SQE → kernel
+//! submit accept(listener, multishot)           SQE → kernel, armed for every client
 //! loop:
 //!   io_uring_enter(submit queued SQEs, wait for ≥ 1 CQE)
 //!   for each CQE:
-//!     accept done → submit recvmsg(new fd, buf)   the kernel waits for data AND copies it
+//!     a client accepted → submit recvmsg(new fd, buf)   the kernel waits for data AND copies it
 //!     recv done (n bytes already in buf) → upper-case, submit send(fd, buf[..n])
 //!     send done → submit the next recv
 //! ```
@@ -35,7 +35,11 @@
 //!   the send, one that submits the next recv) — counted in the thread's samples. A
 //!   `ring_exit` with `timed_out` is the 250 ms stop check, not I/O.
 //! - Each accept's `complete` carries the client's address (`peer`), like `accept_exit` in the
-//!   blocking models, so a viewer can tell which client was accepted.
+//!   blocking models, so a viewer can tell which client was accepted. The accept is
+//!   *multishot*: submitted once, it completes once per client and stays in the kernel (its
+//!   completions say `more`, the kernel's `IORING_CQE_F_MORE`), so accepting never waits for
+//!   the thread to come round and ask again — with thousands of clients connecting at once,
+//!   the listen queue is emptied as fast as the kernel can.
 //! - The kernel may refuse io_uring (`kernel.io_uring_disabled`, seccomp in containers): the
 //!   model is then listed as unavailable with the kernel's answer, and everything else runs.
 //!
@@ -47,33 +51,50 @@
 //!   timestamp) share one heap box, which stays put while the kernel may use it. A
 //!   client that never reads leaves its send pending in the kernel, and its connection is not
 //!   read meanwhile: at most [`RECV_BYTES`] wait per connection.
-//! - The submission queue has [`RING_ENTRIES`] slots; requests that do not fit wait in a
-//!   backlog in user space and are pushed after the next `io_uring_enter`.
-//! - Out of descriptors, the accept completes with `-EMFILE`: recorded, and the next accept is
-//!   submitted after a 100 ms `IORING_OP_TIMEOUT` (no busy loop, no sleeping thread).
+//! - **Every connection gets its turn.** The thread takes every CQE there is after each
+//!   `io_uring_enter` and handles them in the order the kernel posted them; each one queues
+//!   that connection's next request. Requests go into the submission queue ([`RING_ENTRIES`]
+//!   slots) oldest first; when it is full mid-way, one `io_uring_enter` that waits for nothing
+//!   (`ring_enter` with `wait_for` 0) hands it to the kernel and writing goes on. The
+//!   completion queue has [`CQ_ENTRIES`] slots, room for a completion of every connection of
+//!   a C10K crowd; beyond that the kernel holds completions back in its overflow list and
+//!   hands them over at the next call. Should the kernel ever drop one (`EBADR`), its request
+//!   could never finish: the model stops with that error rather than leave a client hanging.
+//! - A kernel before 5.19 does not know the multishot flag and fails the accept with `EINVAL`
+//!   (recorded, like every completion): the model then keeps [`ACCEPTS_IN_FLIGHT`] single
+//!   accepts in the kernel instead, each re-submitted when it completes.
+//! - Out of descriptors, the accept completes with `-EMFILE` (which also ends a multishot
+//!   accept): recorded, the pause is said ([`AcceptPause`]), and the next accept is submitted
+//!   when a 100 ms `IORING_OP_TIMEOUT` completes (no busy loop, no sleeping thread).
 //! - The wait in `io_uring_enter` has a 250 ms timeout so a stop is noticed even with nothing
 //!   in flight. On a stop the sockets are shut down (every recv completes with 0), the back-off
 //!   timer is cancelled (`async_cancel`), and the model waits for every request in flight to
 //!   complete before the buffers and the ring are freed: the kernel may write into a buffer
 //!   until its CQE is seen. Every CQE, the timer's and the cancel's too, is a `complete`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use io_uring::{opcode, squeue, types, IoUring};
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use kettle_shared::{CloseReason, EventKind, Reason};
 use nix::errno::Errno;
 
-use super::calls::{close_reason, close_recorded, out_of_descriptors, peer_name};
+use super::accept_pause::{AcceptPause, EMFILE_BACKOFF};
+use super::calls::{close_reason, close_recorded, peer_name};
 use super::calls::{prepare_connection, StampedMsg};
 use super::{upper, ModelContext, StopSignal, RECV_BYTES};
 use crate::{failure::refused_by_kernel, failure::Syscall, recorder::Tracer};
 
 /// Submission queue slots.
 pub const RING_ENTRIES: u32 = 256;
-/// `user_data` of the listener's accept.
+/// Completion queue slots: room for a completion from every connection of a C10K crowd at
+/// once, so the kernel seldom has to hold completions back in its overflow list.
+pub const CQ_ENTRIES: u32 = 16 * 1024;
+/// Accept requests kept in flight when the kernel has no multishot accept (before 5.19).
+pub const ACCEPTS_IN_FLIGHT: usize = 16;
+/// `user_data` of the listener's accept requests.
 const ACCEPT: u64 = 0;
 /// `user_data` of the out-of-descriptors back-off timer.
 const BACKOFF: u64 = 1;
@@ -125,16 +146,43 @@ struct ConnIo {
     msg: StampedMsg,
 }
 
+/// A request written for the submission queue, with what its `submit` event says.
+struct Request {
+    entry: squeue::Entry,
+    op: &'static str,
+    fd: RawFd,
+    conn: Option<u64>,
+}
+
+/// How the listener is accepted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepting {
+    /// One multishot accept: a completion per connection, armed until it fails.
+    Multishot,
+    /// This kernel refused the multishot flag: [`ACCEPTS_IN_FLIGHT`] single accepts.
+    Single,
+}
+
 struct Server<'a> {
     t: &'a Tracer,
     stop: &'a StopSignal,
     listener: RawFd,
     conns: HashMap<u64, Conn>,
     next_conn: u64,
-    /// Requests submitted and not yet completed.
+    /// Requests submitted and not yet finished.
     in_flight: usize,
-    /// Requests that did not fit in the submission queue.
-    backlog: Vec<(squeue::Entry, &'static str, RawFd, Option<u64>)>,
+    /// Requests the kernel could not take even after a submit (it was busy flushing its
+    /// completion overflow), oldest first: handed over before anything newer.
+    backlog: VecDeque<Request>,
+    accepting: Accepting,
+    /// Accept requests in the kernel.
+    accepts_armed: usize,
+    /// A multishot accept has brought a connection: the kernel knows the flag.
+    multishot_seen: bool,
+    /// Out of descriptors: no accept until the back-off timer completes.
+    pause: AcceptPause,
+    /// The back-off timer is in the kernel.
+    timer_armed: bool,
     backoff: types::Timespec,
 }
 
@@ -143,7 +191,10 @@ struct Server<'a> {
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let t = ctx.tracer("io-uring");
     t.emit(None, EventKind::ThreadSpawned);
-    let mut ring = IoUring::new(RING_ENTRIES).context(Syscall("io_uring_setup"))?;
+    let mut ring = IoUring::builder()
+        .setup_cqsize(CQ_ENTRIES)
+        .build(RING_ENTRIES)
+        .context(Syscall("io_uring_setup"))?;
     t.count_syscalls(1);
     let mut s = Server {
         t: &t,
@@ -152,10 +203,15 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
         conns: HashMap::new(),
         next_conn: FIRST_CONN,
         in_flight: 0,
-        backlog: Vec::new(),
-        backoff: types::Timespec::new().nsec(super::calls::EMFILE_BACKOFF.as_nanos() as u32),
+        backlog: VecDeque::new(),
+        accepting: Accepting::Multishot,
+        accepts_armed: 0,
+        multishot_seen: false,
+        pause: AcceptPause::default(),
+        timer_armed: false,
+        backoff: types::Timespec::new().nsec(EMFILE_BACKOFF.as_nanos() as u32),
     };
-    s.submit_accept(&mut ring);
+    s.arm_accepts(&mut ring);
     while !ctx.stop.is_stopped() {
         let done = s.enter(&mut ring)?;
         s.reap(&mut ring, done);
@@ -168,7 +224,8 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
 
 impl Server<'_> {
     // kettle:code-begin uring-server
-    /// Queues one request, recorded as `submit`; into the backlog if the queue is full.
+    /// Queues one request, recorded as `submit`. A full submission queue is handed to the
+    /// kernel at once and the request written after it; requests older than it go first.
     fn push(
         &mut self,
         ring: &mut IoUring,
@@ -178,37 +235,64 @@ impl Server<'_> {
         conn: Option<u64>,
     ) {
         self.in_flight += 1;
-        // SAFETY: everything an entry points to (a connection's boxed buffer and recvmsg
-        // header, the back-off timespec) lives, unmoved, until its completion is reaped: see
-        // `drain_after_stop`.
-        match unsafe { ring.submission().push(&entry) } {
-            Ok(()) => self.t.emit(conn, EventKind::Submit { op: op.into(), fd }),
-            Err(_) => self.backlog.push((entry, op, fd, conn)),
-        }
+        self.backlog.push_back(Request { entry, op, fd, conn });
+        self.push_backlog(ring);
     }
 
-    /// Moves backlogged requests into the queue while there is room.
+    /// Writes waiting requests into the submission queue, oldest first, submitting whenever
+    /// it is full; stops if the kernel takes none (it is busy: they go with the next call).
     fn push_backlog(&mut self, ring: &mut IoUring) {
-        while let Some((entry, op, fd, conn)) = self.backlog.pop() {
-            // SAFETY: as in `push`.
-            if unsafe { ring.submission().push(&entry) }.is_err() {
-                self.backlog.push((entry, op, fd, conn));
+        while let Some(r) = self.backlog.pop_front() {
+            // SAFETY: everything an entry points to (a connection's boxed buffer and recvmsg
+            // header, the back-off timespec) lives, unmoved, until its completion is reaped:
+            // see `drain_after_stop`.
+            if unsafe { ring.submission().push(&r.entry) }.is_ok() {
+                self.t.emit(r.conn, EventKind::Submit { op: r.op.into(), fd: r.fd });
+                continue;
+            }
+            self.backlog.push_front(r);
+            if !self.submit_full_queue(ring) {
                 return;
             }
-            self.t.emit(conn, EventKind::Submit { op: op.into(), fd });
         }
     }
 
-    fn submit_accept(&mut self, ring: &mut IoUring) {
-        let entry = opcode::Accept::new(
-            types::Fd(self.listener),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        )
-        .flags(libc::SOCK_CLOEXEC)
-        .build()
-        .user_data(ACCEPT);
-        self.push(ring, entry, "accept", self.listener, None);
+    /// One `io_uring_enter` that only submits (waits for no completion): the submission queue
+    /// is full. Recorded as `ring_enter` … `ring_exit` with no completions: those are reaped
+    /// after the next call that waits. True if the kernel took any.
+    fn submit_full_queue(&mut self, ring: &mut IoUring) -> bool {
+        let submitted = ring.submission().len() as u32;
+        self.t.emit(None, EventKind::RingEnter { submitted, wait_for: 0 });
+        let taken = ring.submit();
+        self.t.count_syscalls(1);
+        self.t.emit(None, EventKind::RingExit { completions: 0, timed_out: false });
+        // Any failure (EBUSY: the kernel is flushing completions it held back) leaves the
+        // queue full; the next waiting call submits it or reports the error.
+        taken.is_ok_and(|n| n > 0)
+    }
+
+    /// Keeps the listener's accepts in the kernel: one multishot accept, or several single
+    /// ones; none while paused for descriptors or stopping.
+    fn arm_accepts(&mut self, ring: &mut IoUring) {
+        let wanted = match self.accepting {
+            Accepting::Multishot => 1,
+            Accepting::Single => ACCEPTS_IN_FLIGHT,
+        };
+        while self.accepts_armed < wanted && !self.pause.holds() && !self.stop.is_stopped() {
+            let fd = types::Fd(self.listener);
+            let (null_addr, null_len) = (std::ptr::null_mut(), std::ptr::null_mut());
+            let entry = match self.accepting {
+                Accepting::Multishot => {
+                    opcode::AcceptMulti::new(fd).flags(libc::SOCK_CLOEXEC).build()
+                }
+                Accepting::Single => {
+                    opcode::Accept::new(fd, null_addr, null_len).flags(libc::SOCK_CLOEXEC).build()
+                }
+            }
+            .user_data(ACCEPT);
+            self.accepts_armed += 1;
+            self.push(ring, entry, "accept", self.listener, None);
+        }
     }
 
     /// A recv, as `IORING_OP_RECVMSG` so the kernel also hands back its receive timestamp.
@@ -241,7 +325,7 @@ impl Server<'_> {
     /// off the completion queue at once, so `ring_exit`'s count is exactly the `complete`
     /// events that follow (a CQE posted a moment later waits for the next call, which then
     /// returns at once).
-    fn enter(&mut self, ring: &mut IoUring) -> anyhow::Result<Vec<(u64, i32)>> {
+    fn enter(&mut self, ring: &mut IoUring) -> anyhow::Result<Vec<(u64, i32, u32)>> {
         let ts = types::Timespec::new().nsec(ENTER_TIMEOUT.as_nanos() as u32);
         let args = types::SubmitArgs::new().timespec(&ts);
         // The io-uring crate passes the queue's length as `to_submit`, and every SQE this model
@@ -252,14 +336,18 @@ impl Server<'_> {
         let entered = Instant::now();
         let result = ring.submitter().submit_with_args(1, &args);
         self.t.count_syscalls(1);
-        let done: Vec<(u64, i32)> =
-            ring.completion().map(|cqe| (cqe.user_data(), cqe.result())).collect();
+        // Every completion there is, oldest first: each connection's turn comes in the order
+        // the kernel finished its request, however many others are busy.
+        let done: Vec<(u64, i32, u32)> =
+            ring.completion().map(|cqe| (cqe.user_data(), cqe.result(), cqe.flags())).collect();
         let timed_out = match result {
             // A call that submitted something returns that count even when its wait then timed
             // out; only the clock tells.
             Ok(_) => done.is_empty() && entered.elapsed() >= ENTER_TIMEOUT,
             Err(e) if e.raw_os_error() == Some(libc::ETIME) => true,
             Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EBUSY)) => false,
+            // EBADR: the kernel dropped completions it could not hold; their requests would
+            // never finish, so the model stops rather than leave connections hanging.
             Err(e) => return Err(e).context(Syscall("io_uring_enter")),
         };
         let completions = done.len() as u32;
@@ -267,65 +355,68 @@ impl Server<'_> {
         Ok(done)
     }
 
-    /// Handles the completions `enter` found, then refills the queue from the backlog.
-    fn reap(&mut self, ring: &mut IoUring, done: Vec<(u64, i32)>) {
-        for (user_data, result) in done {
+    /// Handles the completions `enter` found, then hands waiting requests to the queue.
+    fn reap(&mut self, ring: &mut IoUring, done: Vec<(u64, i32, u32)>) {
+        for (user_data, result, flags) in done {
+            // A multishot request stays in the kernel while its completions say "more".
+            let more = cqueue::more(flags);
+            if user_data != CANCEL && !more {
+                self.in_flight -= 1;
+            }
             match user_data {
                 CANCEL => self.t.emit(None, complete("async_cancel", -1, result)),
-                ACCEPT => {
-                    self.in_flight -= 1;
-                    self.accepted(ring, result);
-                }
+                ACCEPT => self.accepted(ring, result, more),
                 BACKOFF => {
-                    self.in_flight -= 1;
                     self.t.emit(None, complete("timeout", -1, result));
-                    if !self.stop.is_stopped() {
-                        self.submit_accept(ring);
-                    }
+                    self.timer_armed = false;
+                    self.pause = AcceptPause::default();
+                    self.arm_accepts(ring);
                 }
-                id => {
-                    self.in_flight -= 1;
-                    self.conn_done(ring, id, result);
-                }
+                id => self.conn_done(ring, id, result),
             }
         }
         self.push_backlog(ring);
     }
 
-    fn accepted(&mut self, ring: &mut IoUring, result: i32) {
+    fn accepted(&mut self, ring: &mut IoUring, result: i32, more: bool) {
+        if !more {
+            self.accepts_armed -= 1;
+        }
         let id = self.next_conn;
         let conn = (result >= 0).then_some(id);
         // Which client this is: the blocking models' accept_exit says it the same way.
         let peer = (result >= 0).then(|| peer_name(result)).flatten();
         let fd = self.listener;
-        self.t.emit(
-            conn,
-            EventKind::Complete { op: "accept".into(), fd, result: result as i64, peer },
-        );
+        let result = result as i64;
+        self.t.emit(conn, EventKind::Complete { op: "accept".into(), fd, result, peer, more });
         if self.stop.is_stopped() {
             if result >= 0 {
                 // SAFETY: the kernel just made this descriptor for us.
-                let fd = unsafe { OwnedFd::from_raw_fd(result) };
+                let fd = unsafe { OwnedFd::from_raw_fd(result as RawFd) };
                 close_recorded(fd, id, CloseReason::Stopped, self.t, self.stop);
             }
             return;
         }
         if result < 0 {
-            let e = Errno::from_raw(-result);
-            if out_of_descriptors(e) {
-                let reason = super::calls::refused_for_descriptors(e);
-                self.t.emit(None, EventKind::Refused { reason });
+            let e = Errno::from_raw(-result as i32);
+            if e == Errno::EINVAL && self.accepting == Accepting::Multishot && !self.multishot_seen
+            {
+                // A kernel before 5.19 does not know the multishot flag.
+                self.accepting = Accepting::Single;
+            } else if self.pause.after_failure(e, self.t) && !self.timer_armed {
+                // Accepting resumes when this timer completes (no busy loop, no sleeping).
                 let timer = opcode::Timeout::new(&self.backoff).build().user_data(BACKOFF);
+                self.timer_armed = true;
                 self.push(ring, timer, "timeout", -1, None);
-                return;
             }
-            self.submit_accept(ring);
+            self.arm_accepts(ring);
             return;
         }
+        self.multishot_seen |= more;
         // SAFETY: the kernel just made this descriptor for us.
-        let fd = unsafe { OwnedFd::from_raw_fd(result) };
+        let fd = unsafe { OwnedFd::from_raw_fd(result as RawFd) };
         self.next_conn += 1;
-        self.submit_accept(ring);
+        self.arm_accepts(ring);
         if !self.stop.track(&fd) {
             close_recorded(fd, id, CloseReason::Stopped, self.t, self.stop);
             return;
@@ -406,5 +497,5 @@ impl Server<'_> {
 
 /// The `complete` event of one CQE.
 fn complete(op: &str, fd: RawFd, result: i32) -> EventKind {
-    EventKind::Complete { op: op.into(), fd, result: result as i64, peer: None }
+    EventKind::Complete { op: op.into(), fd, result: result as i64, peer: None, more: false }
 }

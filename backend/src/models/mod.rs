@@ -29,6 +29,7 @@
 //! marker fails the frontend's build, and a line its table names that is changed or
 //! duplicated fails its tests.
 
+pub mod accept_pause;
 pub mod blocking;
 pub mod calls;
 pub mod epoll;
@@ -37,6 +38,7 @@ pub mod event_loop;
 pub mod io_uring;
 pub mod multiplex;
 pub mod nonblocking;
+pub mod nonblocking_conn;
 pub mod poll;
 pub mod posix_aio;
 pub mod process_per_conn;

@@ -1,225 +1,63 @@
-//! What the one-thread, many-connection models share: a non-blocking echo connection with a
-//! bounded output queue ([`EchoConn`]), the `EAGAIN` tally of the busy loop
-//! ([`WouldBlockTally`]), and the readiness loop of `select`/`poll` ([`serve_ready`]), which
-//! takes the readiness call as a [`Readiness`] so that each model file is about its call only.
-//!
-//! ## Output that the kernel will not take yet
-//!
-//! Every connection is non-blocking, so one client that never reads cannot stop the thread in
-//! `send`: when its socket's send buffer is full `send` returns `EAGAIN` and the rest of the
-//! reply stays in the connection's queue. The loop then watches that socket for writability and
-//! stops reading from it while the queue holds [`PENDING_LIMIT`] bytes or more, so memory stays
-//! bounded (one connection holds at most `PENDING_LIMIT + RECV_BYTES`); the kernel's receive
-//! buffer then fills and TCP flow control slows the client down. Other clients are not
-//! affected.
+//! What `select` and `poll` share, and the busy loop with them: the readiness loop
+//! ([`serve_ready`]), which takes the readiness call as a [`Readiness`] so that each model file
+//! is about its call only, and how one connection takes its turn ([`echo_once`],
+//! [`step_each`]) — over the one non-blocking connection of every one-thread model
+//! ([`NonBlockingConn`], with its bounded output: see [`super::nonblocking_conn`]).
 //!
 //! ## How a stop wakes the readiness call
 //!
 //! The registry's stop shuts the listener and every tracked connection down (`shutdown(2)`).
 //! A shut-down listener is in `TCP_CLOSE`, which `poll`/`select` report as readable (`POLLHUP`
 //! is in select's read set), and a shut-down connection reads end of file: the call returns at
-//! once, and the loop sees the stop. While `accept` is paused (out of descriptors) the listener
-//! is not watched, but the call then has a timeout of at most [`EMFILE_BACKOFF`]. No extra
-//! wake-up descriptor is needed.
+//! once, and the loop sees the stop. While `accept` is paused (out of descriptors: see
+//! [`AcceptPause`]) the listener is not watched, but the call then waits at most until the
+//! pause is over. No extra wake-up descriptor is needed.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kettle_shared::{CloseReason, EventKind, ReadyFd, Reason, WaitApi};
 use nix::errno::Errno;
-use nix::sys::socket::{MsgFlags, SockFlag};
+use nix::sys::socket::SockFlag;
 
-use super::calls::{accept_recorded, close_reason, close_recorded, out_of_descriptors};
-use super::calls::{prepare_connection, recv_recorded, recv_unless_would_block};
-use super::calls::{send_recorded, send_unless_would_block, EMFILE_BACKOFF};
-use super::{upper, ModelContext, StopSignal, RECV_BYTES};
+use super::accept_pause::AcceptPause;
+use super::calls::{accept_recorded, close_recorded, prepare_connection};
+use super::nonblocking_conn::{NonBlockingConn, Received, WouldBlockTally};
+use super::{ModelContext, StopSignal};
 use crate::recorder::Tracer;
 
-/// Bytes of reply a connection may hold for a client that does not read, before the server
-/// stops reading from that client.
-pub const PENDING_LIMIT: usize = 64 * 1024;
-
-/// How often the busy loop reports its `EAGAIN`s.
-pub const BURST_WINDOW: Duration = Duration::from_millis(100);
-
-/// `EAGAIN`s counted, not recorded one by one, per call, over one [`BURST_WINDOW`].
-#[derive(Debug)]
-pub struct WouldBlockTally {
-    accept: u64,
-    recv: u64,
-    send: u64,
-    since: Instant,
-}
-
-impl Default for WouldBlockTally {
-    fn default() -> Self {
-        WouldBlockTally { accept: 0, recv: 0, send: 0, since: Instant::now() }
-    }
-}
-
-impl WouldBlockTally {
-    /// One more `EAGAIN` from `accept`.
-    pub fn accept(&mut self) {
-        self.accept += 1;
-    }
-
-    /// Once per window: one [`EventKind::WouldBlockBurst`] per call that returned `EAGAIN`.
-    pub fn report_if_due(&mut self, t: &Tracer) {
-        if self.since.elapsed() < BURST_WINDOW {
-            return;
-        }
-        for (call, count) in [("accept", self.accept), ("recv", self.recv), ("send", self.send)] {
-            if count > 0 {
-                t.emit(None, EventKind::WouldBlockBurst { call: call.into(), count });
-            }
-        }
-        *self = WouldBlockTally::default();
-    }
-}
-
-/// One client connection of a one-thread model: non-blocking, with the reply bytes the kernel
-/// has not taken yet.
-#[derive(Debug)]
-pub struct EchoConn {
-    fd: OwnedFd,
-    id: u64,
-    pending: Vec<u8>,
-    /// The client shut down its sending side (`recv` returned 0): finish the echo, then close.
-    read_closed: bool,
-}
-
-impl EchoConn {
-    /// A connection numbered `id`; `fd` must be non-blocking.
-    pub fn new(fd: OwnedFd, id: u64) -> EchoConn {
-        EchoConn { fd, id, pending: Vec::new(), read_closed: false }
-    }
-
-    /// Its descriptor number.
-    pub fn raw(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-
-    /// Its descriptor, borrowed for a readiness call.
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-
-    /// Whether to read from it: the client may still send, and its replies are not piling up.
-    pub fn wants_read(&self) -> bool {
-        !self.read_closed && self.pending.len() < PENDING_LIMIT
-    }
-
-    /// Whether reply bytes wait for room in the socket's send buffer.
-    pub fn wants_write(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
-    // kettle:code-begin echo-read
-    /// One `recv` of at most [`RECV_BYTES`], and the upper-cased bytes queued for sending; if
-    /// nothing was queued before, they are sent at once. `Err` means the connection is over.
-    /// With a `tally`, `EAGAIN`s are counted there instead of recorded.
-    pub fn read(
-        &mut self,
-        t: &Tracer,
-        mut tally: Option<&mut WouldBlockTally>,
-    ) -> Result<(), CloseReason> {
-        let mut buf = [0u8; RECV_BYTES];
-        let fd = self.raw();
-        let got = match tally.as_deref_mut() {
-            None => recv_recorded(fd, &mut buf, MsgFlags::MSG_DONTWAIT, self.id, t),
-            Some(_) => recv_unless_would_block(fd, &mut buf, self.id, t),
-        };
-        match got {
-            Ok(0) => {
-                self.read_closed = true;
-                self.write(t, tally)
-            }
-            Ok(n) => {
-                upper(&mut buf[..n]);
-                let was_idle = self.pending.is_empty();
-                self.pending.extend_from_slice(&buf[..n]);
-                // With older bytes still queued, the socket was full a moment ago: wait until it
-                // is reported writable rather than make a call that would fail.
-                if was_idle {
-                    self.write(t, tally)
-                } else {
-                    Ok(())
-                }
-            }
-            Err(Errno::EAGAIN) => {
-                if let Some(tally) = tally {
-                    tally.recv += 1;
-                }
-                Ok(())
-            }
-            Err(Errno::EINTR) => Ok(()),
-            Err(e) => Err(close_reason(e)),
-        }
-    }
-    // kettle:code-end echo-read
-
-    // kettle:code-begin echo-write
-    /// Sends queued bytes until the kernel takes less than offered. `Err` means the connection
-    /// is over: it failed, or the client had finished sending and everything was echoed.
-    pub fn write(
-        &mut self,
-        t: &Tracer,
-        tally: Option<&mut WouldBlockTally>,
-    ) -> Result<(), CloseReason> {
-        while !self.pending.is_empty() {
-            let fd = self.raw();
-            let sent = match tally {
-                None => send_recorded(fd, &self.pending, self.id, t),
-                Some(_) => send_unless_would_block(fd, &self.pending, self.id, t),
-            };
-            match sent {
-                Ok(n) => {
-                    let whole = n == self.pending.len();
-                    self.pending.drain(..n);
-                    // A short send means the send buffer is full: another call would only
-                    // return EAGAIN.
-                    if !whole {
-                        return Ok(());
-                    }
-                }
-                Err(Errno::EAGAIN) => {
-                    if let Some(tally) = tally {
-                        tally.send += 1;
-                    }
-                    return Ok(());
-                }
-                Err(Errno::EINTR) => {}
-                Err(e) => return Err(close_reason(e)),
-            }
-        }
-        if self.read_closed {
-            Err(CloseReason::PeerClosed)
-        } else {
-            Ok(())
-        }
-    }
-    // kettle:code-end echo-write
-
-    /// Stops tracking, closes and records it.
-    pub fn close(self, reason: CloseReason, t: &Tracer, stop: &StopSignal) {
-        close_recorded(self.fd, self.id, reason, t, stop);
-    }
-}
-
 // kettle:code-begin step-each
-/// Runs `step` on each connection and closes those for which it says the connection is over.
+/// One `recv` on a connection, and its echo sent at once — unless older reply bytes still
+/// wait: then the socket was full a moment ago, and the echo waits until it is reported
+/// writable rather than make a call that would fail. With a `tally` (the busy loop),
+/// `EAGAIN`s are counted there instead of recorded.
+pub fn echo_once(
+    c: &mut NonBlockingConn,
+    t: &Tracer,
+    mut tally: Option<&mut WouldBlockTally>,
+) -> Result<(), CloseReason> {
+    let was_idle = !c.wants_write();
+    if c.receive(t, tally.as_deref_mut())? != Received::WouldBlock && was_idle {
+        c.flush(t, tally)?;
+    }
+    Ok(())
+}
+
+/// Runs `step` on each connection and closes those that are over: it failed, or the client
+/// has finished sending and everything was echoed.
 pub fn step_each(
-    conns: &mut Vec<EchoConn>,
+    conns: &mut Vec<NonBlockingConn>,
     t: &Tracer,
     stop: &StopSignal,
-    mut step: impl FnMut(&mut EchoConn) -> Result<(), CloseReason>,
+    mut step: impl FnMut(&mut NonBlockingConn) -> Result<(), CloseReason>,
 ) {
     let mut i = 0;
     while i < conns.len() {
-        match step(&mut conns[i]) {
-            Ok(()) => i += 1,
-            Err(reason) => conns.remove(i).close(reason, t, stop),
+        let c = &mut conns[i];
+        match step(c).err().or(c.finished().then_some(CloseReason::PeerClosed)) {
+            None => i += 1,
+            Some(reason) => conns.remove(i).close(reason, t, stop),
         }
     }
     t.set_conns(conns.len() as u32);
@@ -228,17 +66,17 @@ pub fn step_each(
 
 /// Prepares and tracks an accepted connection; `None` if the model is stopping (then it is
 /// closed).
-pub fn admit(fd: OwnedFd, id: u64, t: &Tracer, stop: &StopSignal) -> Option<EchoConn> {
+pub fn admit(fd: OwnedFd, id: u64, t: &Tracer, stop: &StopSignal) -> Option<NonBlockingConn> {
     if !stop.track(&fd) {
         close_recorded(fd, id, CloseReason::Stopped, t, stop);
         return None;
     }
     prepare_connection(&fd);
-    Some(EchoConn::new(fd, id))
+    Some(NonBlockingConn::new(fd, id))
 }
 
 /// Closes every connection (the model is stopping).
-pub fn close_all(conns: Vec<EchoConn>, t: &Tracer, stop: &StopSignal) {
+pub fn close_all(conns: Vec<NonBlockingConn>, t: &Tracer, stop: &StopSignal) {
     for c in conns {
         c.close(CloseReason::Stopped, t, stop);
     }
@@ -287,13 +125,13 @@ pub fn serve_ready<R: Readiness>(
     let t = ctx.tracer(thread);
     t.emit(None, EventKind::ThreadSpawned);
     call.can_watch(ctx.listener.as_raw_fd()).map_err(crate::failure::because)?;
-    let mut conns: Vec<EchoConn> = Vec::new();
+    let mut conns: Vec<NonBlockingConn> = Vec::new();
     let mut next_conn = 1;
-    // While out of descriptors, the listener is left out of the watched set until then.
-    let mut accept_paused_until: Option<Instant> = None;
+    // While out of descriptors, the listener is left out of the watched set.
+    let mut pause = AcceptPause::default();
     while !ctx.stop.is_stopped() {
-        let paused = accept_paused_until.filter(|until| *until > Instant::now());
-        let ready = match wait_recorded(&mut call, &ctx.listener, &conns, paused, &t) {
+        let paused = pause.holds();
+        let ready = match wait_recorded(&mut call, &ctx.listener, &conns, &pause, &t) {
             Ok(ready) => ready,
             Err(e) => {
                 // Untracked and closed before returning, so the registry's stop never shuts
@@ -306,7 +144,7 @@ pub fn serve_ready<R: Readiness>(
             break;
         }
         let by_fd: HashMap<RawFd, ReadyFd> = ready.into_iter().map(|r| (r.fd, r)).collect();
-        if paused.is_none() && by_fd.contains_key(&ctx.listener.as_raw_fd()) {
+        if !paused && by_fd.contains_key(&ctx.listener.as_raw_fd()) {
             match accept_recorded(
                 ctx.listener.as_raw_fd(),
                 SockFlag::SOCK_NONBLOCK,
@@ -324,19 +162,18 @@ pub fn serve_ready<R: Readiness>(
                         conns.push(conn);
                     }
                 }
-                Err(e) if out_of_descriptors(e) => {
-                    accept_paused_until = Some(Instant::now() + EMFILE_BACKOFF)
+                Err(e) => {
+                    pause.after_failure(e, &t);
                 }
-                Err(_) => {}
             }
         }
         step_each(&mut conns, &t, &ctx.stop, |c| {
             let Some(r) = by_fd.get(&c.raw()) else { return Ok(()) };
             if r.writable && c.wants_write() {
-                c.write(&t, None)?;
+                c.flush(&t, None)?;
             }
             if r.readable && c.wants_read() {
-                c.read(&t, None)?;
+                echo_once(c, &t, None)?;
             }
             Ok(())
         });
@@ -351,18 +188,20 @@ pub fn serve_ready<R: Readiness>(
 fn wait_recorded<R: Readiness>(
     call: &mut R,
     listener: &OwnedFd,
-    conns: &[EchoConn],
-    accept_paused: Option<Instant>,
+    conns: &[NonBlockingConn],
+    pause: &AcceptPause,
     t: &Tracer,
 ) -> anyhow::Result<Vec<ReadyFd>> {
     let mut interests = Vec::with_capacity(conns.len() + 1);
-    if accept_paused.is_none() {
+    // Out of descriptors, the listener is not watched, and the call waits at most until the
+    // pause is over.
+    let timeout = pause.left();
+    if timeout.is_none() {
         interests.push(Interest { fd: listener.as_fd(), read: true, write: false });
     }
     for c in conns {
         interests.push(Interest { fd: c.fd(), read: c.wants_read(), write: c.wants_write() });
     }
-    let timeout = accept_paused.map(|until| until.saturating_duration_since(Instant::now()));
     let watched = interests.iter().map(|i| i.fd.as_raw_fd()).collect();
     t.emit(None, EventKind::WaitEnter { api: R::API, watched });
     loop {

@@ -40,22 +40,23 @@
 //! - Each turn tries `accept`, then every connection; the tutorial serves connections only in
 //!   turns where no client was connecting.
 //! - A reply the kernel cannot take at once is kept and retried in later turns; reading from
-//!   that client pauses while over 64 KiB are queued (see [`super::multiplex`]), so a client
+//!   that client pauses while 64 KiB are queued (see [`super::nonblocking_conn`]), so a client
 //!   that never reads costs bounded memory. A closed client is echoed in full, then closed
 //!   (the tutorial would spin on empty reads); a reset one is closed.
 //! - Out of descriptors, `accept` is not tried again for 100 ms, while the connections are
 //!   still served.
 
 use std::os::fd::AsRawFd;
-use std::time::Instant;
 
 use kettle_shared::{CloseReason, EventKind};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::socket::SockFlag;
 
-use super::calls::{accept_unless_would_block, out_of_descriptors, EMFILE_BACKOFF};
-use super::multiplex::{admit, close_all, step_each, EchoConn, WouldBlockTally};
+use super::accept_pause::AcceptPause;
+use super::calls::accept_unless_would_block;
+use super::multiplex::{admit, close_all, echo_once, step_each};
+use super::nonblocking_conn::{NonBlockingConn, WouldBlockTally};
 use super::ModelContext;
 
 // kettle:code-begin busy-loop
@@ -65,13 +66,12 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     t.emit(None, EventKind::ThreadSpawned);
     // The tutorial's server.setblocking(False).
     fcntl(&ctx.listener, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
-    let mut conns: Vec<EchoConn> = Vec::new();
+    let mut conns: Vec<NonBlockingConn> = Vec::new();
     let mut tally = WouldBlockTally::default();
     let mut next_conn = 1;
-    let mut accept_paused_until: Option<Instant> = None;
+    let mut pause = AcceptPause::default();
     while !ctx.stop.is_stopped() {
-        if accept_paused_until.is_none_or(|until| Instant::now() >= until) {
-            accept_paused_until = None;
+        if !pause.holds() {
             match accept_unless_would_block(
                 ctx.listener.as_raw_fd(),
                 SockFlag::SOCK_NONBLOCK,
@@ -86,10 +86,9 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
                     next_conn += 1;
                 }
                 Err(Errno::EAGAIN) => tally.accept(),
-                Err(e) if out_of_descriptors(e) => {
-                    accept_paused_until = Some(Instant::now() + EMFILE_BACKOFF)
+                Err(e) => {
+                    pause.after_failure(e, &t);
                 }
-                Err(_) => {}
             }
         }
         step_each(&mut conns, &t, &ctx.stop, |c| serve_turn(c, &t, &mut tally));
@@ -102,15 +101,15 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
 
 /// One turn on one connection: retry queued output, then one `recv` (and its echo).
 fn serve_turn(
-    c: &mut EchoConn,
+    c: &mut NonBlockingConn,
     t: &crate::recorder::Tracer,
     tally: &mut WouldBlockTally,
 ) -> Result<(), CloseReason> {
     if c.wants_write() {
-        c.write(t, Some(tally))?;
+        c.flush(t, Some(tally))?;
     }
     if c.wants_read() {
-        c.read(t, Some(tally))?;
+        echo_once(c, t, Some(tally))?;
     }
     Ok(())
 }

@@ -68,8 +68,9 @@ use kettle_shared::{CloseReason, EventKind, Reason};
 use nix::errno::Errno;
 use nix::sys::socket::SockFlag;
 
-use super::calls::{accept_recorded, close_reason, close_recorded, out_of_descriptors};
-use super::calls::{prepare_connection, send_all, EMFILE_BACKOFF};
+use super::accept_pause::AcceptPause;
+use super::calls::{accept_recorded, close_reason, close_recorded};
+use super::calls::{prepare_connection, send_all};
 use super::{upper, ModelContext, StopSignal, RECV_BYTES};
 use crate::recorder::{Recorder, Tracer};
 
@@ -147,6 +148,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
         helpers: Mutex::new(HashMap::new()),
     });
     let mut next_conn = 1;
+    let mut pause = AcceptPause::default();
     while !ctx.stop.is_stopped() {
         let listener = ctx.listener.as_raw_fd();
         match accept_recorded(listener, SockFlag::empty(), next_conn, &t, &ctx.stop) {
@@ -154,8 +156,11 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
                 adopt(fd, next_conn, &shared, &t);
                 next_conn += 1;
             }
-            Err(e) if out_of_descriptors(e) => std::thread::sleep(EMFILE_BACKOFF),
-            Err(_) => {}
+            Err(e) => {
+                if pause.after_failure(e, &t) {
+                    pause.sleep_out();
+                }
+            }
         }
     }
     wait_for_callbacks(&shared, &t);
@@ -364,7 +369,7 @@ extern "C" fn completed(value: libc::sigval) {
     let fd = conn.fd.as_raw_fd();
     let result = if n < 0 { -(err as i64) } else { n as i64 };
     let op = "aio_read".into();
-    t.emit(Some(conn.id), EventKind::Complete { op, fd, result, peer: None });
+    t.emit(Some(conn.id), EventKind::Complete { op, fd, result, peer: None, more: false });
     let outcome = if conn.shared.stop.is_stopped() {
         Some(CloseReason::Stopped)
     } else if n == 0 {

@@ -53,9 +53,9 @@ use nix::sys::socket::SockFlag;
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
+use super::accept_pause::AcceptPause;
 use super::blocking::serve_connection;
-use super::calls::EMFILE_BACKOFF;
-use super::calls::{accept_recorded, close_recorded, out_of_descriptors, prepare_connection};
+use super::calls::{accept_recorded, close_recorded, prepare_connection};
 use super::thread_per_conn::refuse;
 use super::{ModelContext, StopSignal};
 use crate::clock::clock;
@@ -90,6 +90,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let children: Children = Arc::default();
     let mut waiters: Vec<JoinHandle<()>> = Vec::new();
     let mut next_conn = 1;
+    let mut pause = AcceptPause::default();
     while !ctx.stop.is_stopped() {
         let listener = ctx.listener.as_raw_fd();
         match accept_recorded(listener, SockFlag::empty(), next_conn, &tracer, &ctx.stop) {
@@ -100,8 +101,11 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
                 next_conn += 1;
                 waiters.retain(|w| !w.is_finished());
             }
-            Err(e) if out_of_descriptors(e) => std::thread::sleep(EMFILE_BACKOFF),
-            Err(_) => {}
+            Err(e) => {
+                if pause.after_failure(e, &tracer) {
+                    pause.sleep_out();
+                }
+            }
         }
     }
     kill_stragglers(&children, &waiters);

@@ -40,12 +40,13 @@
 //!   (the registry keeps its `accept` callback).
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::RawFd;
 
 use kettle_shared::{CloseReason, EventKind, WaitApi};
 use nix::sys::epoll::EpollFlags;
 
-use super::event_loop::{Accepted, Conn, EventLoop, Ready};
+use super::event_loop::{Accepted, EventLoop, Ready};
+use super::nonblocking_conn::NonBlockingConn;
 use super::ModelContext;
 use crate::recorder::Tracer;
 
@@ -100,9 +101,9 @@ impl Reactor<'_> {
     }
 
     /// `sel.register(conn, EVENT_READ, read)`: a table entry and `epoll_ctl(ADD)`.
-    fn register_conn(&mut self, conn: Conn, t: &Tracer) {
+    fn register_conn(&mut self, conn: NonBlockingConn, t: &Tracer) {
         let fd = conn.raw();
-        self.record_register(fd, Interest::Read, "read", Some(conn.id), t);
+        self.record_register(fd, Interest::Read, "read", Some(conn.id()), t);
         self.lp.insert(conn, Interest::Read.flags(), t);
         if self.lp.conns.contains_key(&fd) {
             self.registry.insert(fd, Registration { name: "read", callback: read });
@@ -119,10 +120,10 @@ impl Reactor<'_> {
         t: &Tracer,
     ) {
         let Some(conn) = self.lp.conns.get(&fd) else { return };
-        let id = conn.id;
+        let id = conn.id();
         self.record_register(fd, interest, name, Some(id), t);
         self.registry.insert(fd, Registration { name, callback });
-        if self.lp.poller.modify(conn.fd.as_fd(), interest.flags(), Some(id), t).is_err() {
+        if self.lp.poller.modify(conn.fd(), interest.flags(), Some(id), t).is_err() {
             self.close(fd, CloseReason::Error, t);
         }
     }
@@ -131,8 +132,8 @@ impl Reactor<'_> {
     fn close(&mut self, fd: RawFd, reason: CloseReason, t: &Tracer) {
         self.registry.remove(&fd);
         let Some(conn) = self.lp.conns.get(&fd) else { return };
-        t.emit(Some(conn.id), EventKind::Unregister { fd });
-        let _ = self.lp.poller.delete(conn.fd.as_fd(), Some(conn.id), t);
+        t.emit(Some(conn.id()), EventKind::Unregister { fd });
+        let _ = self.lp.poller.delete(conn.fd(), Some(conn.id()), t);
         self.lp.close(fd, reason, t);
     }
 
@@ -156,7 +157,7 @@ impl Reactor<'_> {
     fn dispatch(&mut self, ready: Ready, t: &Tracer) {
         let Some(reg) = self.registry.get(&ready.fd).copied() else { return };
         t.emit(
-            self.lp.conns.get(&ready.fd).map(|c| c.id),
+            self.lp.conns.get(&ready.fd).map(|c| c.id()),
             EventKind::Callback { name: reg.name.to_owned(), fd: ready.fd },
         );
         (reg.callback)(self, ready, t);
@@ -202,7 +203,7 @@ fn accept(r: &mut Reactor<'_>, _ready: Ready, t: &Tracer) {
 /// switches the connection to `write`.
 fn read(r: &mut Reactor<'_>, ready: Ready, t: &Tracer) {
     let Some(conn) = r.lp.conns.get_mut(&ready.fd) else { return };
-    let step = conn.receive(t).and_then(|_| conn.flush(t));
+    let step = conn.receive(t, None).and_then(|_| conn.flush(t, None));
     let (finished, owed) = (conn.finished(), conn.wants_write());
     match step {
         Err(reason) => r.close(ready.fd, reason, t),
@@ -216,7 +217,7 @@ fn read(r: &mut Reactor<'_>, ready: Ready, t: &Tracer) {
 /// again (or close, if the peer has finished).
 fn write(r: &mut Reactor<'_>, ready: Ready, t: &Tracer) {
     let Some(conn) = r.lp.conns.get_mut(&ready.fd) else { return };
-    let step = conn.flush(t);
+    let step = conn.flush(t, None);
     let (finished, owed) = (conn.finished(), conn.wants_write());
     match step {
         Err(reason) => r.close(ready.fd, reason, t),

@@ -41,8 +41,8 @@
 //!
 //! - Connections are non-blocking and a reply the kernel cannot take at once is kept and sent
 //!   when `select` reports the socket writable, so a client that never reads cannot stop the
-//!   thread in `send`; its reading pauses while its queued reply is over 64 KiB (see
-//!   [`super::multiplex`]).
+//!   thread in `send`; its reading pauses while its queued reply reaches 64 KiB (see
+//!   [`super::nonblocking_conn`]).
 //! - A client that closed its side is echoed in full, then closed (the tutorial would spin on
 //!   empty reads), and a reset connection is closed; the others are unaffected.
 //! - Out of descriptors, the listener leaves the set for 100 ms instead of making `select`

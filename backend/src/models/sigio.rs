@@ -54,7 +54,8 @@
 //! - A new connection gets one `recv` at once: data that arrived before `O_ASYNC` was set would
 //!   never be signalled.
 //! - Replies are sent with non-blocking `send`; what the peer does not take waits in a bounded
-//!   buffer, the connection is not read while it is over [`OUTPUT_BOUND`], and the free-space
+//!   buffer, the connection is not read while it holds
+//!   [`OUTPUT_BOUND`](super::nonblocking_conn::OUTPUT_BOUND) bytes, and the free-space
 //!   signal resumes it. A client that never reads cannot stall the others.
 
 use std::collections::BTreeMap;
@@ -66,16 +67,15 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use kettle_shared::{CloseReason, EventKind, Reason};
 use nix::errno::Errno;
-use nix::sys::socket::{MsgFlags, SockFlag};
+use nix::sys::socket::SockFlag;
 
-use super::calls::{accept_recorded, close_reason, close_recorded, out_of_descriptors};
-use super::calls::{prepare_connection, recv_recorded, send_recorded, EMFILE_BACKOFF};
-use super::{upper, ModelContext, StopSignal, RECV_BYTES};
+use super::accept_pause::AcceptPause;
+use super::calls::{accept_recorded, close_recorded, prepare_connection};
+use super::nonblocking_conn::{NonBlockingConn, Received};
+use super::{ModelContext, StopSignal, RECV_BYTES};
 use crate::clock::clock;
 use crate::{failure::Syscall, recorder::Tracer};
 
-/// Bytes of reply a connection may have waiting for a slow reader before it is not read.
-pub const OUTPUT_BOUND: usize = 64 * 1024;
 /// The nap between two units of other work. A signal ends it early.
 const NAP: Duration = Duration::from_millis(10);
 /// How often the work done is recorded when no signal comes.
@@ -268,16 +268,6 @@ fn own_signals(fd: RawFd, tid: libc::pid_t, signo: libc::c_int, t: &Tracer) -> n
     Ok(())
 }
 
-/// One connection.
-struct Conn {
-    fd: OwnedFd,
-    id: u64,
-    /// Reply bytes the peer has not taken yet.
-    pending: Vec<u8>,
-    /// The peer shut down its side: close once `pending` is sent.
-    eof: bool,
-}
-
 /// The thread's state.
 struct Server<'a> {
     t: &'a Tracer,
@@ -285,10 +275,10 @@ struct Server<'a> {
     listener: RawFd,
     tid: libc::pid_t,
     signo: libc::c_int,
-    conns: BTreeMap<RawFd, Conn>,
+    conns: BTreeMap<RawFd, NonBlockingConn>,
     next_conn: u64,
-    /// Out of descriptors: do not accept before this.
-    accept_after: Option<Instant>,
+    /// Out of descriptors: no accept until this is over.
+    pause: AcceptPause,
     /// Units of work since the last `work_done`.
     units: u64,
     last_report: Instant,
@@ -311,7 +301,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
         signo,
         conns: BTreeMap::new(),
         next_conn: 1,
-        accept_after: None,
+        pause: AcceptPause::default(),
         units: 0,
         last_report: Instant::now(),
     };
@@ -320,8 +310,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     s.accept_all();
     while !ctx.stop.is_stopped() {
         s.handle_signals();
-        if s.accept_after.is_some_and(|at| Instant::now() >= at) {
-            s.accept_after = None;
+        if s.pause.ends_now() {
             s.accept_all();
         }
         s.other_work();
@@ -329,7 +318,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     // A last look so the ring's leftovers are not mistaken for the next run's.
     while DELIVERED.with(Ring::pop).is_some() {}
     for (_, c) in std::mem::take(&mut s.conns) {
-        close_recorded(c.fd, c.id, CloseReason::Stopped, &t, &ctx.stop);
+        c.close(CloseReason::Stopped, &t, &ctx.stop);
     }
     t.emit(None, EventKind::ThreadExited);
     Ok(())
@@ -384,7 +373,7 @@ impl Server<'_> {
         for d in delivered {
             // Returning from the handler was one more system call (rt_sigreturn).
             self.t.count_syscalls(1);
-            let conn = self.conns.get(&d.fd).map(|c| c.id);
+            let conn = self.conns.get(&d.fd).map(|c| c.id());
             let fd = (d.fd >= 0).then_some(d.fd);
             let name = signal_name(d.signo);
             self.t.emit_at(d.t_ns, conn, EventKind::SignalDelivered { signo: d.signo, name, fd });
@@ -392,7 +381,7 @@ impl Server<'_> {
                 // Plain SIGIO: the realtime queue overflowed; it does not say which socket.
                 rescan = true;
             } else if d.fd == self.listener {
-                if self.accept_after.is_none() {
+                if !self.pause.holds() {
                     self.accept_one();
                 }
             } else {
@@ -406,7 +395,7 @@ impl Server<'_> {
 
     /// After a lost signal: every socket may have something.
     fn rescan(&mut self) {
-        if self.accept_after.is_none() {
+        if !self.pause.holds() {
             self.accept_all();
         }
         let fds: Vec<RawFd> = self.conns.keys().copied().collect();
@@ -431,12 +420,12 @@ impl Server<'_> {
                 self.adopt(fd, id);
                 true
             }
-            Err(e) if out_of_descriptors(e) => {
-                // The connection stays in the backlog and will not signal again: retry later.
-                self.accept_after = Some(Instant::now() + EMFILE_BACKOFF);
+            // Out of descriptors, the connection stays in the backlog and will not signal
+            // again: the main loop accepts once the pause is over.
+            Err(e) => {
+                self.pause.after_failure(e, self.t);
                 false
             }
-            Err(_) => false,
         }
     }
 
@@ -454,7 +443,7 @@ impl Server<'_> {
             close_recorded(fd, id, CloseReason::Error, self.t, self.stop);
             return;
         }
-        self.conns.insert(raw, Conn { fd, id, pending: Vec::new(), eof: false });
+        self.conns.insert(raw, NonBlockingConn::new(fd, id));
         self.t.set_conns(self.conns.len() as u32);
         self.service(raw, Drain::UntilEagain);
     }
@@ -465,7 +454,7 @@ impl Server<'_> {
         let outcome = serve_conn(c, drain, self.t);
         if let Some(reason) = outcome {
             let c = self.conns.remove(&fd).expect("present");
-            close_recorded(c.fd, c.id, reason, self.t, self.stop);
+            c.close(reason, self.t, self.stop);
             self.t.set_conns(self.conns.len() as u32);
         }
     }
@@ -485,19 +474,15 @@ enum Drain {
 
 // kettle:code-begin sigio-conn
 /// Works one connection until it would block. `Some(reason)` when it is finished.
-fn serve_conn(c: &mut Conn, drain: Drain, t: &Tracer) -> Option<CloseReason> {
-    let raw = c.fd.as_raw_fd();
-    if let Err(reason) = flush(c, t) {
+fn serve_conn(c: &mut NonBlockingConn, drain: Drain, t: &Tracer) -> Option<CloseReason> {
+    // Full send buffer: the kernel signals again when there is room.
+    if let Err(reason) = c.flush(t, None) {
         return Some(reason);
     }
-    let mut buf = [0u8; RECV_BYTES];
-    while !c.eof && c.pending.len() <= OUTPUT_BOUND {
-        match recv_recorded(raw, &mut buf, MsgFlags::empty(), c.id, t) {
-            Ok(0) => c.eof = true,
-            Ok(n) => {
-                upper(&mut buf[..n]);
-                c.pending.extend_from_slice(&buf[..n]);
-                if let Err(reason) = flush(c, t) {
+    while c.wants_read() {
+        match c.receive(t, None) {
+            Ok(Received::Data(n)) => {
+                if let Err(reason) = c.flush(t, None) {
                     return Some(reason);
                 }
                 // A short read emptied the socket; later data brings its own signal.
@@ -505,28 +490,11 @@ fn serve_conn(c: &mut Conn, drain: Drain, t: &Tracer) -> Option<CloseReason> {
                     break;
                 }
             }
-            Err(Errno::EAGAIN) => break,
-            Err(Errno::EINTR) => {}
-            Err(e) => return Some(close_reason(e)),
+            Ok(Received::Eof | Received::WouldBlock) => break,
+            Err(reason) => return Some(reason),
         }
     }
-    (c.eof && c.pending.is_empty()).then_some(CloseReason::PeerClosed)
-}
-
-/// Sends what the peer will take now. `Err(reason)` when the connection failed.
-fn flush(c: &mut Conn, t: &Tracer) -> Result<(), CloseReason> {
-    while !c.pending.is_empty() {
-        match send_recorded(c.fd.as_raw_fd(), &c.pending, c.id, t) {
-            Ok(n) => {
-                c.pending.drain(..n);
-            }
-            // Full send buffer: the kernel signals again when there is room.
-            Err(Errno::EAGAIN) => return Ok(()),
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(close_reason(e)),
-        }
-    }
-    Ok(())
+    c.finished().then_some(CloseReason::PeerClosed)
 }
 // kettle:code-end sigio-conn
 

@@ -42,8 +42,9 @@ use std::thread::JoinHandle;
 use kettle_shared::{CloseReason, EventKind, Reason};
 use nix::sys::socket::SockFlag;
 
+use super::accept_pause::AcceptPause;
 use super::blocking::serve_connection;
-use super::calls::{accept_recorded, close_recorded, out_of_descriptors, EMFILE_BACKOFF};
+use super::calls::{accept_recorded, close_recorded};
 use super::{ModelContext, StopSignal};
 use crate::recorder::{Recorder, Tracer};
 
@@ -55,6 +56,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     let live = Arc::new(AtomicUsize::new(0));
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
     let mut next_conn = 1;
+    let mut pause = AcceptPause::default();
     while !ctx.stop.is_stopped() {
         let listener = ctx.listener.as_raw_fd();
         match accept_recorded(listener, SockFlag::empty(), next_conn, &tracer, &ctx.stop) {
@@ -65,8 +67,11 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
                 next_conn += 1;
                 join_finished(&mut workers);
             }
-            Err(e) if out_of_descriptors(e) => std::thread::sleep(EMFILE_BACKOFF),
-            Err(_) => {}
+            Err(e) => {
+                if pause.after_failure(e, &tracer) {
+                    pause.sleep_out();
+                }
+            }
         }
     }
     for w in workers {

@@ -44,8 +44,9 @@ use std::thread::JoinHandle;
 use kettle_shared::{CloseReason, EventKind, Reason};
 use nix::sys::socket::SockFlag;
 
+use super::accept_pause::AcceptPause;
 use super::blocking::serve_connection;
-use super::calls::{accept_recorded, close_recorded, out_of_descriptors, EMFILE_BACKOFF};
+use super::calls::{accept_recorded, close_recorded};
 use super::thread_per_conn::refuse;
 use super::{ModelContext, StopSignal};
 use crate::clock::clock;
@@ -86,6 +87,7 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     }
     let capacity = ctx.options.pool_queue;
     let mut next_conn = 1;
+    let mut pause = AcceptPause::default();
     while !ctx.stop.is_stopped() {
         let listener = ctx.listener.as_raw_fd();
         match accept_recorded(listener, SockFlag::empty(), next_conn, &tracer, &ctx.stop) {
@@ -93,8 +95,11 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
                 enqueue(&queue, fd, next_conn, capacity, &tracer, &ctx.stop);
                 next_conn += 1;
             }
-            Err(e) if out_of_descriptors(e) => std::thread::sleep(EMFILE_BACKOFF),
-            Err(_) => {}
+            Err(e) => {
+                if pause.after_failure(e, &tracer) {
+                    pause.sleep_out();
+                }
+            }
         }
     }
     // Wake the workers sleeping on the queue; those in recv were woken by the stop itself.

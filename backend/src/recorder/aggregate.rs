@@ -272,8 +272,20 @@ mod tests {
         let ready = vec![ReadyFd { fd: 5, readable: true, writable: false }];
         tally.count(&EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3, 5] });
         tally.count(&EventKind::WaitReturned { api: WaitApi::Select, ready, scanned: 6 });
-        tally.count(&EventKind::Complete { op: "accept".into(), fd: 3, result: 7, peer: None });
-        tally.count(&EventKind::Complete { op: "recv".into(), fd: 7, result: -EAGAIN, peer: None });
+        tally.count(&EventKind::Complete {
+            op: "accept".into(),
+            fd: 3,
+            result: 7,
+            peer: None,
+            more: false,
+        });
+        tally.count(&EventKind::Complete {
+            op: "recv".into(),
+            fd: 7,
+            result: -EAGAIN,
+            peer: None,
+            more: false,
+        });
         tally.count_syscalls(4);
         let agg = tally.cut().into_aggregate(
             "select",

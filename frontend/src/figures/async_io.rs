@@ -42,8 +42,10 @@ fn rings(at: &Moment<'_>) -> Vec<Widget> {
             }
             EventKind::RingExit { completions, .. } => cq_left = *completions,
             EventKind::DataArrived { fd } => arrived.push(*fd),
-            EventKind::Complete { op, fd, .. } => {
-                if let Some(i) = in_kernel.iter().position(|(o, f)| o == op && f == fd) {
+            EventKind::Complete { op, fd, more, .. } => {
+                // A multishot request (the accept) stays in the kernel after each completion.
+                let finished = in_kernel.iter().position(|(o, f)| o == op && f == fd);
+                if let Some(i) = finished.filter(|_| !more) {
                     in_kernel.remove(i);
                 }
                 arrived.retain(|f| f != fd);
@@ -135,7 +137,8 @@ mod tests {
 
     #[test]
     fn test_an_sqe_goes_sq_then_kernel_then_cq() {
-        let complete = EventKind::Complete { op: "recv".into(), fd: 7, result: 6, peer: None };
+        let complete =
+            EventKind::Complete { op: "recv".into(), fd: 7, result: 6, peer: None, more: false };
         let events = deque(vec![
             ev(1, 1, 1, EventKind::Submit { op: "recv".into(), fd: 7 }),
             ev(2, 2, 1, EventKind::RingEnter { submitted: 1, wait_for: 1 }),
@@ -149,5 +152,20 @@ mod tests {
         assert!(at(2)[1].items[0].lit, "the data arrived: the kernel is copying");
         assert_eq!(at(3)[2].items[0].label, "recv fd 7 = 6", "the CQE waits in the CQ");
         assert!(at(4)[1].items.is_empty() && at(4)[2].items.is_empty(), "reaped");
+    }
+
+    #[test]
+    fn test_a_multishot_accept_stays_in_the_kernel_after_its_completion() {
+        let accepted =
+            EventKind::Complete { op: "accept".into(), fd: 3, result: 6, peer: None, more: true };
+        let events = deque(vec![
+            ev(1, 1, 1, EventKind::Submit { op: "accept".into(), fd: 3 }),
+            ev(2, 2, 1, EventKind::RingEnter { submitted: 1, wait_for: 1 }),
+            ev(3, 3, 1, EventKind::RingExit { completions: 1, timed_out: false }),
+            ev(4, 4, 1, accepted),
+        ]);
+        let in_kernel = rings(&moment(&events, 3))[1].items.clone();
+        assert_eq!(in_kernel.len(), 1, "still armed for the next client");
+        assert!(in_kernel[0].label.contains("accept"), "{:?}", in_kernel[0].label);
     }
 }
