@@ -779,7 +779,6 @@ table! {
     CompareNoData => "no measured phase for this model", "该模型没有测得的阶段";
 
     // -- under load: the crowd, following connections, the load panel ----------------------
-    LSectionStart => "-", "-";
     LogNewestRows => "(the newest {0} drawn)", "(只画出最新的 {0} 条)";
     CrowdTitle => "The crowd: every connection, counted", "全体连接:计数与速率";
     CrowdConns => "connections", "连接";
@@ -827,7 +826,6 @@ table! {
     LoadNofile => "descriptor limit {0}", "描述符上限 {0}";
 
     // -- experiments ---------------------------------------------------------------------------
-    XSectionStart => "-", "-";
     ViewExperiments => "Experiments", "实验";
     XHeading => "The tutorial's claims, measured", "教程的论断,实测";
     XIntro =>

@@ -301,10 +301,8 @@ pub enum Action {
     TourBack,
     /// Leave the tour; everything it started stays as it is, to explore.
     TourLeave,
-    // -- under load -----------------------------------------------------------------------
     /// Hide the report of a load that has finished.
     DismissLoad,
-    // -- experiments ----------------------------------------------------------------------
     /// Show this experiment in the experiments view.
     ExperimentShow(String),
     /// The page asked the server to run this experiment (shown at once as running).
@@ -379,7 +377,6 @@ pub struct State {
     // -- the guided tour ------------------------------------------------------------------
     /// The guided tour, while it runs.
     pub tour: Option<Tour>,
-    // -- under load -----------------------------------------------------------------------
     /// Every model's recent aggregates and the crowd's rates derived from them.
     pub crowd: crate::crowd::Crowd,
     /// How many connections of each model the backend follows for this page besides its echo
@@ -387,7 +384,6 @@ pub struct State {
     pub spotlight: BTreeMap<String, u32>,
     /// The load, once one was started or reported.
     pub load: Option<LoadView>,
-    // -- experiments ----------------------------------------------------------------------
     /// The experiments' latest tables, and which one is shown.
     pub experiments: crate::experiments::Experiments,
 }
@@ -1310,8 +1306,6 @@ mod tests {
         assert!(s.playback.paused);
         assert_eq!(s.playback.anchor, Some((1_000, 1)), "the recv that waited for the line");
     }
-
-    // -- under load -----------------------------------------------------------------------
 
     fn load_spec() -> LoadSpec {
         LoadSpec { model: "epoll".into(), conns: 50, rate: None, size: 64, secs: 10 }
