@@ -1,41 +1,24 @@
-//! The HTTP front: the built frontend, the JSON API and the event WebSocket.
-//!
-//! | route | what |
-//! |---|---|
-//! | `GET /api/models` | every model (`kettle_shared::ModelInfo`) |
-//! | `POST /api/models/{id}/start`, `/stop` | start or stop one; 404 for an unknown id |
-//! | `GET /ws` | the viewer WebSocket (protocol in `kettle_shared`) |
-//! | anything else | the frontend from `dist/` (`index.html` for unknown paths) |
-//!
-//! Every request passes [`guard`]: the `Host` header must name this server (a DNS-rebinding
-//! page cannot talk to it under another name) and an `Origin`, when a browser sends one, must be
-//! this server or one given with `--allow-origin` (another site cannot drive it).
+//! One browser tab on `/ws`: the hello and the recent history, then every batch, aggregate,
+//! model change, load report and experiment table it subscribed to, interleaved with the
+//! replies to its commands. A batch is encoded once per viewer straight from the shared
+//! events; a viewer too slow to take its messages is disconnected rather than buffered.
 
-use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path as UrlPath, Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use kettle_shared::{
     Aggregate, ClientMsg, Clock, Command, ErrorCode, Event, ExperimentTable, Reason, ReplyResult,
     ServerMsg, LESSON_MODEL, MAX_COMMAND_BYTES, MAX_SAMPLED_CONNS, MODELS, PROTOCOL_VERSION,
 };
-use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
-use tower_http::services::{ServeDir, ServeFile};
+use tokio::sync::{broadcast, mpsc};
 
+use super::AppState;
 use crate::clock::clock;
-use crate::lesson::Lesson;
-use crate::load::Loads;
-use crate::models::ModelOptions;
-use crate::recorder::{Batch, Position, Recorder, Watcher};
+use crate::recorder::{Batch, Position, Watcher};
 use crate::registry::{Registry, RegistryError};
 use crate::relay::EchoClients;
 
@@ -46,250 +29,7 @@ const WS_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Replies and echoes waiting for one viewer.
 const VIEWER_QUEUE: usize = 256;
 
-/// How `kettle serve` was asked to run.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Address of the HTTP server.
-    pub bind: IpAddr,
-    /// Port of the HTTP server; 0 lets the kernel choose.
-    pub port: u16,
-    /// First model port; 0 lets the kernel choose each model's port.
-    pub model_port_base: u16,
-    /// Models to start at once (ids, or `all`).
-    pub start: Vec<String>,
-    /// Extra origins allowed to use the API and WebSocket.
-    pub allow_origins: Vec<String>,
-    /// The built frontend; found automatically when `None`.
-    pub dist: Option<PathBuf>,
-    /// Workers of the `thread-pool` model.
-    pub pool_workers: usize,
-    /// The executable `process-per-conn` runs as its children; `None`: this executable.
-    pub child_exe: Option<PathBuf>,
-}
-
-/// A running Kettle server.
-#[derive(Debug)]
-pub struct Server {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    /// Its models.
-    pub registry: Registry,
-    /// The frontend it serves, if it found one.
-    pub dist: Option<PathBuf>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    /// Stops every model (closing their ports) and the HTTP server.
-    pub async fn shutdown(mut self) -> anyhow::Result<()> {
-        let registry = self.registry.clone();
-        tokio::task::spawn_blocking(move || registry.stop_all()).await?;
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        // Open WebSockets keep graceful shutdown waiting; give them a moment, then stop.
-        match tokio::time::timeout(Duration::from_secs(2), &mut self.task).await {
-            Ok(r) => r??,
-            Err(_) => self.task.abort(),
-        }
-        Ok(())
-    }
-}
-
-#[derive(Clone)]
-struct AppState {
-    registry: Registry,
-    recorder: Recorder,
-    /// The lesson's computation ([`Command::Compute`]).
-    lesson: Lesson,
-    /// The experiment running, if any ([`Command::ExperimentRun`]).
-    experiments: Experiments,
-    /// The load generator ([`Command::LoadStart`]): one load at a time on the whole server.
-    loads: Loads,
-    hosts: Arc<Vec<String>>,
-    origins: Arc<Vec<String>>,
-}
-
-/// Binds, starts the requested models and serves until [`Server::shutdown`].
-pub async fn serve(config: Config) -> anyhow::Result<Server> {
-    let recorder = Recorder::start();
-    let options = ModelOptions {
-        pool_workers: config.pool_workers,
-        child_exe: config.child_exe.clone(),
-        ..ModelOptions::default()
-    };
-    let registry = Registry::with_options(recorder.clone(), config.model_port_base, options);
-    let listener = tokio::net::TcpListener::bind((config.bind, config.port)).await?;
-    let addr = listener.local_addr()?;
-    let hosts = allowed_hosts(addr);
-    let mut origins: Vec<String> = hosts.iter().map(|h| format!("http://{h}")).collect();
-    origins.extend(config.allow_origins.iter().map(|o| o.trim_end_matches('/').to_owned()));
-
-    for id in start_list(&config.start)? {
-        registry.start(&id).map_err(|e| anyhow::anyhow!("cannot start {id}: {e}"))?;
-    }
-
-    let dist = find_dist(config.dist.as_deref());
-    let state = AppState {
-        lesson: Lesson::new(recorder.clone()),
-        experiments: Experiments::new(),
-        loads: Loads::new(),
-        registry: registry.clone(),
-        recorder,
-        hosts: Arc::new(hosts),
-        origins: Arc::new(origins),
-    };
-    let app = router(state, dist.as_deref());
-    let (shutdown, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
-    Ok(Server { addr, registry, dist, shutdown: Some(shutdown), task })
-}
-
-/// Expands `--start`: model ids, or `all`. Unknown ids are an error, not ignored.
-fn start_list(requested: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    for r in requested {
-        if r == "all" {
-            ids.extend(MODELS.iter().map(|m| m.id.to_owned()));
-        } else if kettle_shared::model(r).is_some() {
-            ids.push(r.clone());
-        } else {
-            let known: Vec<_> = MODELS.iter().map(|m| m.id).collect();
-            anyhow::bail!("--start {r}: no such model (known: {}, or all)", known.join(", "));
-        }
-    }
-    Ok(ids)
-}
-
-/// The `Host` values that name this server.
-fn allowed_hosts(addr: SocketAddr) -> Vec<String> {
-    let port = addr.port();
-    let mut hosts =
-        vec![format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")];
-    let own = match addr.ip() {
-        IpAddr::V4(ip) => format!("{ip}:{port}"),
-        IpAddr::V6(ip) => format!("[{ip}]:{port}"),
-    };
-    if !hosts.contains(&own) && !addr.ip().is_unspecified() {
-        hosts.push(own);
-    }
-    hosts
-}
-
-/// Where the built frontend is: `explicit`, `$KETTLE_DIST`, `./dist`, next to the binary's
-/// workspace (`target/release/kettle` → `dist/`), or the source tree's `dist/`.
-/// An explicit directory that holds no `index.html` is not second-guessed: `None`, so the
-/// page says the frontend is missing instead of silently serving another build.
-pub fn find_dist(explicit: Option<&Path>) -> Option<PathBuf> {
-    if let Some(dir) = explicit {
-        let built = dir.join("index.html").is_file();
-        return if built { dir.canonicalize().ok() } else { None };
-    }
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    candidates.extend(std::env::var_os("KETTLE_DIST").map(PathBuf::from));
-    candidates.push(PathBuf::from("dist"));
-    if let Ok(exe) = std::env::current_exe() {
-        candidates.extend(exe.ancestors().skip(1).take(4).map(|d| d.join("dist")));
-    }
-    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist"));
-    candidates
-        .into_iter()
-        .find(|d| d.join("index.html").is_file())
-        .and_then(|d| d.canonicalize().ok())
-}
-
-fn router(state: AppState, dist: Option<&Path>) -> Router {
-    let api = Router::new()
-        .route("/api/models", get(list_models))
-        .route("/api/models/{id}/start", post(start_model))
-        .route("/api/models/{id}/stop", post(stop_model))
-        .route("/ws", get(websocket));
-    let app = match dist {
-        Some(dist) => api.fallback_service(
-            ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html"))),
-        ),
-        None => api.fallback(frontend_missing),
-    };
-    app.layer(middleware::from_fn_with_state(state.clone(), guard)).with_state(state)
-}
-
-async fn frontend_missing() -> Response {
-    let page = "<!doctype html><meta charset=utf-8><title>Kettle: frontend not built</title>\
-        <h1>Kettle's frontend has not been built</h1>\
-        <p>The backend is running, but it found no <code>dist/index.html</code>.</p>\
-        <p>Build and run everything with <code>cargo xtask run</code>, or build the frontend with \
-        <code>trunk build --release</code> and restart, or point <code>--dist</code> at it.</p>";
-    (StatusCode::SERVICE_UNAVAILABLE, Html(page)).into_response()
-}
-
-/// Rejects requests whose `Host` is not this server, and browser requests from other origins.
-async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    if !state.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-        return forbidden(Reason::HostNotAllowed { host: host.to_owned() });
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("");
-        let sensitive = request.method() != Method::GET || request.uri().path() == "/ws";
-        if sensitive && !state.origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
-            return forbidden(Reason::OriginNotAllowed { origin: origin.to_owned() });
-        }
-    }
-    next.run(request).await
-}
-
-fn forbidden(reason: Reason) -> Response {
-    (StatusCode::FORBIDDEN, Json(error_body(ErrorCode::BadRequest, reason))).into_response()
-}
-
-/// The body of an HTTP error: `{"error": {"code": …, "reason": {"code": …, …}}}`, the same
-/// code and reason a WebSocket `error` carries.
-fn error_body(code: ErrorCode, reason: Reason) -> serde_json::Value {
-    serde_json::json!({ "error": { "code": code, "reason": reason } })
-}
-
-fn registry_error(e: RegistryError) -> Response {
-    let status = match e {
-        RegistryError::UnknownModel(_) => StatusCode::NOT_FOUND,
-        RegistryError::Unavailable(_) | RegistryError::Io(_) => StatusCode::CONFLICT,
-    };
-    (status, Json(error_body(e.code(), e.reason()))).into_response()
-}
-
-async fn list_models(State(state): State<AppState>) -> Response {
-    Json(state.registry.list()).into_response()
-}
-
-async fn start_model(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
-    lifecycle(state.registry, move |r| r.start(&id)).await
-}
-
-async fn stop_model(State(state): State<AppState>, UrlPath(id): UrlPath<String>) -> Response {
-    lifecycle(state.registry, move |r| r.stop(&id)).await
-}
-
-/// Runs a start or stop off the async workers (a stop joins threads) and answers with the
-/// model's new state.
-async fn lifecycle<F>(registry: Registry, f: F) -> Response
-where
-    F: FnOnce(&Registry) -> Result<kettle_shared::ModelInfo, RegistryError> + Send + 'static,
-{
-    match tokio::task::spawn_blocking(move || f(&registry)).await {
-        Ok(Ok(info)) => Json(info).into_response(),
-        Ok(Err(e)) => registry_error(e),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
-
-async fn websocket(
+pub(super) async fn websocket(
     State(state): State<AppState>,
     _headers: HeaderMap,
     ws: WebSocketUpgrade,
@@ -577,69 +317,6 @@ impl Viewer {
     }
 }
 
-/// The experiments of this server: one runs at a time, in a lab of its own (its own models on
-/// ports of their own: the class's models are not touched), on a blocking thread; every
-/// table it produces goes to every viewer.
-#[derive(Clone)]
-struct Experiments {
-    /// The id of the one running.
-    running: Arc<std::sync::Mutex<Option<String>>>,
-    /// The latest table (of the one running, or the last one run).
-    last: Arc<std::sync::Mutex<Option<ExperimentTable>>>,
-    tables: broadcast::Sender<ExperimentTable>,
-}
-
-impl Experiments {
-    fn new() -> Experiments {
-        let (tables, _) = broadcast::channel(16);
-        Experiments { running: Arc::default(), last: Arc::default(), tables }
-    }
-
-    fn last(&self) -> Option<ExperimentTable> {
-        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Starts experiment `name`, unless it does not exist or another one runs.
-    fn start(&self, name: &str, short: bool) -> Result<(), (ErrorCode, Reason)> {
-        if crate::experiments::find(name).is_none() {
-            let known = crate::experiments::ids();
-            return Err((
-                ErrorCode::BadRequest,
-                Reason::NoSuchExperiment { name: name.into(), known },
-            ));
-        }
-        {
-            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(other) = running.as_ref() {
-                return Err((ErrorCode::Limit, Reason::ExperimentRunning { name: other.clone() }));
-            }
-            *running = Some(name.to_owned());
-        }
-        let this = self.clone();
-        let name = name.to_owned();
-        let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            // Cleared however the run ends (a panic included), so the next one can start.
-            struct Done(Experiments);
-            impl Drop for Done {
-                fn drop(&mut self) {
-                    *self.0.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                }
-            }
-            let done = Done(this);
-            crate::experiments::run(&name, short, &handle, &mut |table| {
-                *done.0.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(table.clone());
-                if table.finished {
-                    // A viewer told it finished may start the next one at once.
-                    *done.0.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
-                }
-                let _ = done.0.tables.send(table.clone());
-            });
-        });
-        Ok(())
-    }
-}
-
 fn error(id: Option<u64>, code: ErrorCode, reason: Reason) -> ServerMsg {
     ServerMsg::Error { id, code, reason }
 }
@@ -688,25 +365,6 @@ fn read_error(e: axum::Error) -> End {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn start_list_expands_all_and_rejects_unknown_ids() {
-        assert_eq!(start_list(&["all".into()]).unwrap().len(), MODELS.len());
-        assert_eq!(start_list(&["blocking".into()]).unwrap(), vec!["blocking".to_owned()]);
-        let err = start_list(&["nope".into()]).unwrap_err().to_string();
-        assert!(err.contains("no such model"), "{err}");
-    }
-
-    #[test]
-    fn allowed_hosts_cover_loopback_names_and_the_bound_address() {
-        let hosts = allowed_hosts("10.1.2.3:7878".parse().unwrap());
-        for h in ["127.0.0.1:7878", "localhost:7878", "[::1]:7878", "10.1.2.3:7878"] {
-            assert!(hosts.iter().any(|x| x == h), "{h} missing from {hosts:?}");
-        }
-        assert!(!allowed_hosts("0.0.0.0:1".parse().unwrap())
-            .iter()
-            .any(|h| h.starts_with("0.0.0.0")));
-    }
 
     #[test]
     fn parse_errors_name_unknown_ops_and_keep_the_id() {
