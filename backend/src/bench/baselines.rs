@@ -15,7 +15,7 @@
 //! byte-exact check holds for them too, and both listen on 127.0.0.1 only.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::net::TcpListener;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -55,8 +55,9 @@ impl Baseline {
     }
 }
 
+/// A listener on 127.0.0.1, any port, with the models' own backlog.
 fn listener() -> std::io::Result<TcpListener> {
-    TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
+    Ok(TcpListener::from(crate::registry::bind_listener(0)?))
 }
 
 /// The plain single-thread epoll echo loop.

@@ -8,8 +8,8 @@
 //! while True:
 //!     for fd, events in epoll_wait(ep):           # sleeps until some descriptor is ready
 //!         if fd is listener:
-//!             conn = accept(listener)             # non-blocking
-//!             epoll_ctl(ep, ADD, conn, EPOLLIN)
+//!             until accept(listener) says EAGAIN:  # non-blocking; at most 64 a report
+//!                 epoll_ctl(ep, ADD, conn, EPOLLIN)
 //!         else:
 //!             data = recv(fd, 1024)               # ready: only phase 2 is left
 //!             send(fd, data.upper())
@@ -34,6 +34,9 @@
 //!   connection asks for `EPOLLOUT` (`epoll_ctl(MOD)`); at
 //!   [`OUTPUT_BOUND`](super::nonblocking_conn::OUTPUT_BOUND) bytes it stops asking for
 //!   `EPOLLIN`, so memory stays bounded and other clients keep being served.
+//! - One report of the listener accepts every waiting connection (up to 64), not one: with
+//!   thousands connecting at once, one accept per `epoll_wait` round leaves most of them in
+//!   the backlog until they give up.
 //! - Out of descriptors (`EMFILE`), the listener's interest is emptied for 100 ms; a readable
 //!   listener would otherwise wake `epoll_wait` at once, forever.
 //! - A closed connection is not removed with `epoll_ctl(DEL)`: closing its only descriptor
@@ -57,6 +60,12 @@ pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
     Ok(result?)
 }
 
+/// Connections accepted for one report of the listener. One per report starves a crowd
+/// arriving at once: each accept would cost a whole `epoll_wait` round over every ready
+/// client, and at 10 000 connecting clients most of them would time out in the backlog.
+/// Without a bound, a flood of connections would starve the clients already served.
+const ACCEPTS_PER_REPORT: usize = 64;
+
 // kettle:code-begin epoll-loop
 fn run(lp: &mut EventLoop<'_>, t: &Tracer) -> nix::Result<()> {
     lp.watch_listener(EpollFlags::EPOLLIN, t)?;
@@ -66,7 +75,7 @@ fn run(lp: &mut EventLoop<'_>, t: &Tracer) -> nix::Result<()> {
                 break;
             }
             if ready.fd == lp.listener() {
-                accept_one(lp, t);
+                accept_waiting(lp, t);
             } else {
                 serve_ready(lp, ready, t);
             }
@@ -75,10 +84,12 @@ fn run(lp: &mut EventLoop<'_>, t: &Tracer) -> nix::Result<()> {
     Ok(())
 }
 
-/// One `accept` per report: if more connections wait, the listener stays readable and the
-/// next `epoll_wait` reports it again (level-triggered).
-fn accept_one(lp: &mut EventLoop<'_>, t: &Tracer) {
-    if let Accepted::Conn(conn) = lp.accept(t) {
+/// Accepts the waiting connections, until `accept` says `EAGAIN` or [`ACCEPTS_PER_REPORT`]
+/// were taken: if more wait, the listener is still readable and the next `epoll_wait`
+/// reports it again (level-triggered), after the ready clients had their turn.
+fn accept_waiting(lp: &mut EventLoop<'_>, t: &Tracer) {
+    for _ in 0..ACCEPTS_PER_REPORT {
+        let Accepted::Conn(conn) = lp.accept(t) else { return };
         let flags = interest(&conn, false);
         lp.insert(conn, flags, t);
     }

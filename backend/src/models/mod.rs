@@ -62,9 +62,13 @@ use crate::recorder::{Recorder, Tracer};
 /// Bytes asked for in one `recv`, as the tutorial's `conn.recv(1024)`.
 pub const RECV_BYTES: usize = 1024;
 
-/// The backlog passed to `listen(2)`. The tutorial uses 5; a little more lets a class of
-/// students connect at once without the kernel dropping SYNs (which shows as 1 s retries).
-pub const LISTEN_BACKLOG: i32 = 64;
+/// The backlog passed to `listen(2)`. The tutorial uses 5. A class connecting at once needs
+/// more, and a load of thousands of connections (`kettle load`, the C10K experiment) more
+/// still: when the accept queue is full the kernel drops the SYN and the client retries only
+/// after a second, then two, then four — a model would look slow for what is only a queue
+/// too short. 1024 stays under this machine's `net.core.somaxconn` (4096), which would cap
+/// it silently.
+pub const LISTEN_BACKLOG: i32 = 1024;
 
 /// What a model's server function receives.
 #[derive(Debug)]

@@ -43,16 +43,19 @@ impl Sequencer {
         self.late += (before - pending.len()) as u64;
         pending.sort_unstable_by_key(|e| e.seq);
         self.through = self.through.max(cut);
-        let mut ship = Vec::with_capacity(pending.len());
-        for e in pending {
+        // In seq order, what ships is a prefix: everything up to `cut`, then the unbroken run
+        // after it; the first hole ends the run. The vector is cut there, not copied.
+        let mut shipped = 0;
+        for e in &pending {
             if e.seq <= cut || e.seq == self.through + 1 {
                 self.through = self.through.max(e.seq);
-                ship.push(e);
+                shipped += 1;
             } else {
-                self.held.push(e);
+                break;
             }
         }
-        ship
+        self.held = pending.split_off(shipped);
+        pending
     }
 }
 
