@@ -37,7 +37,7 @@ use crate::failure::io_errno;
 
 /// How often a report is made.
 pub const REPORT_EVERY: Duration = Duration::from_millis(500);
-/// Connects in flight at once: about a listener's backlog ([`crate::models::LISTEN_BACKLOG`]).
+/// Connects in flight at once: well inside a listener's backlog ([`crate::models::LISTEN_BACKLOG`]).
 pub const CONNECT_WAVE: usize = 64;
 /// How long an open connection counts against the wave if the server never answers it (a
 /// server that serves one client at a time, or an open-loop line not yet due).
