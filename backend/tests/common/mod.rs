@@ -26,6 +26,7 @@ pub async fn kettle(start: &[&str]) -> Server {
         dist: None,
         pool_workers: 4,
         child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
+        limits: kettle_backend::Limits::default(),
     };
     serve(config).await.expect("kettle starts")
 }
