@@ -193,6 +193,18 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_start_or_stop_waits_for_its_turn_then_is_refused_as_busy() {
+        let wait = Duration::from_millis(50);
+        let gates =
+            Gates::new(Limits { lifecycle_at_once: 1, lifecycle_wait: wait, ..Limits::default() });
+        let turn = gates.lifecycle_turn().await.unwrap();
+        let busy = Reason::LifecycleBusy { at_once: 1, waited_ms: 50 };
+        assert_eq!(gates.lifecycle_turn().await.unwrap_err(), (ErrorCode::Limit, busy));
+        drop(turn);
+        assert!(gates.lifecycle_turn().await.is_ok());
+    }
+
     #[test]
     fn seats_run_out_and_come_back() {
         let gates = Gates::new(Limits { max_viewers: 2, ..Limits::default() });
