@@ -411,3 +411,27 @@ async fn shutdown_closes_open_viewers_with_1001() {
     assert_eq!(u16::from(close.code), 1001);
     shutdown.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_commands_at_the_default_limits_is_answered_command_by_command() {
+    let server = kettle(&[]).await;
+    let (mut ws, _) = viewer(&server).await;
+    let ids: Vec<u64> = (1..=300).collect();
+    for &id in &ids {
+        let subscribe = Command::Subscribe { models: Some(vec!["epoll".into()]), aggregates: None };
+        send_cmd(&mut ws, id, subscribe).await;
+    }
+    let got = answers(&mut ws, &ids).await;
+    let done = got.iter().filter(|m| matches!(m, ServerMsg::Reply { .. })).count();
+    let refused = got
+        .iter()
+        .filter(|m| matches!(reason_of(m), Some(Reason::TooManyCommands { per_second: 50 })))
+        .count();
+    // Every command is answered, either way: the burst (plus what the rate refills while they
+    // arrive) is carried out, the rest refused.
+    assert_eq!(done + refused, ids.len(), "{got:?}");
+    assert!(done >= Limits::default().command_burst as usize, "{done} done");
+    assert!(refused > 0, "300 at once, none refused");
+    eprintln!("measured: 300 commands at once: {done} done, {refused} refused");
+    server.shutdown().await.unwrap();
+}
