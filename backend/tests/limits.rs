@@ -59,20 +59,38 @@ fn answer_id(msg: &ServerMsg) -> u64 {
     }
 }
 
-/// Fills `addr`'s accept queue (the blocking model serves one client and accepts no other):
-/// connects until a handshake no longer completes, because the kernel drops SYNs to a listener
-/// whose queue is full. Returns the connections, which must stay open.
+/// Fills `addr`'s accept queue (the blocking model serves one client and accepts no other),
+/// so that the kernel drops every further SYN and a new `connect` hangs. Full is read from the
+/// kernel, not guessed from a slow handshake: `/proc/net/tcp` gives a listening socket's
+/// accept queue as its `rx_queue`, and the queue is full once it holds more than the backlog.
+/// Returns the connections, which must stay open.
 fn fill_backlog(addr: SocketAddr) -> Vec<TcpStream> {
     let mut held = vec![client(addr)];
     // The first is the one being served; every later one waits in the queue.
     for _ in 0..1000 {
-        match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+        if accept_queue(addr.port()) > kettle_backend::models::LISTEN_BACKLOG as u64 {
+            return held;
+        }
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
             Ok(s) => held.push(s),
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return held,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
             Err(e) => panic!("connect: {e}"),
         }
     }
     panic!("the accept queue never filled: {} connections", held.len());
+}
+
+/// The connections waiting in the accept queue of the listener on 127.0.0.1:`port`.
+fn accept_queue(port: u16) -> u64 {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let local = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 4 && f[1] == local && f[3] == "0A") // 0A: TCP_LISTEN
+        .map(|f| u64::from_str_radix(f[4].split(':').nth(1).unwrap(), 16).unwrap())
+        .expect("the model's listening socket")
 }
 
 #[tokio::test(flavor = "multi_thread")]
