@@ -21,4 +21,4 @@ pub mod registry;
 pub mod relay;
 pub mod web;
 
-pub use web::{serve, Config, Server};
+pub use web::{serve, Config, Limits, Server};

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use kettle_backend::{serve, Config};
+use kettle_backend::{serve, Config, Limits};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +45,19 @@ enum Cmd {
         /// Worker threads of the thread-pool model.
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
         pool_workers: u16,
+        /// The most browser tabs watching at once; the next one is told to try later.
+        #[arg(long, default_value_t = Limits::default().max_viewers as u32,
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_viewers: u32,
+        /// The most echo clients (relayed TCP connections) of all tabs together; each tab may
+        /// have 16.
+        #[arg(long, default_value_t = Limits::default().echo_clients_total as u32,
+              value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        max_echo_clients: u32,
+        /// Commands one tab may send per second, steadily (twice as many in a burst).
+        #[arg(long, default_value_t = Limits::default().commands_per_second,
+              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        commands_per_second: u32,
     },
     /// Run one of the tutorial's claims as a measurement on this machine, in models of its
     /// own (on ports of their own), and print the table; ids: starve, threads, pool,
@@ -140,46 +153,63 @@ enum Cmd {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
-    let (bind, port, model_port_base, start, allow_origins, dist, pool_workers) = match Cli::parse()
-        .command
-    {
-        Cmd::ChildEcho { conn } => {
-            kettle_backend::models::process_per_conn::child_main(conn).await?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        Cmd::Load { model, addr, conns, rate, size, secs, server } => {
-            let args = kettle_backend::load::cli::LoadArgs {
-                server,
-                model,
-                addr,
-                conns,
-                rate,
-                size,
-                secs,
-            };
-            let clean = kettle_backend::load::cli::main(args).await?;
-            return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE });
-        }
-        Cmd::Bench { conns, size, secs, repeats, models, json, short } => {
-            return bench(conns, size, secs, repeats, models, json, short).await;
-        }
-        Cmd::BenchLoad { name, port, conns, size, millis } => {
-            let load = kettle_backend::bench::generator::Load {
-                conns,
-                size,
-                duration: Duration::from_millis(millis),
-            };
-            kettle_backend::bench::generator::child_main(&name, port, &load)?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        Cmd::Experiment { id, short, json, csv } => {
-            experiment(id, short, json, csv).await?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        Cmd::Serve { bind, port, model_port_base, start, allow_origins, dist, pool_workers } => {
-            (bind, port, model_port_base, start, allow_origins, dist, pool_workers)
-        }
-    };
+    let (bind, port, model_port_base, start, allow_origins, dist, pool_workers, limits) =
+        match Cli::parse().command {
+            Cmd::ChildEcho { conn } => {
+                kettle_backend::models::process_per_conn::child_main(conn).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Cmd::Load { model, addr, conns, rate, size, secs, server } => {
+                let args = kettle_backend::load::cli::LoadArgs {
+                    server,
+                    model,
+                    addr,
+                    conns,
+                    rate,
+                    size,
+                    secs,
+                };
+                let clean = kettle_backend::load::cli::main(args).await?;
+                return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            }
+            Cmd::Bench { conns, size, secs, repeats, models, json, short } => {
+                return bench(conns, size, secs, repeats, models, json, short).await;
+            }
+            Cmd::BenchLoad { name, port, conns, size, millis } => {
+                let load = kettle_backend::bench::generator::Load {
+                    conns,
+                    size,
+                    duration: Duration::from_millis(millis),
+                };
+                kettle_backend::bench::generator::child_main(&name, port, &load)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Cmd::Experiment { id, short, json, csv } => {
+                experiment(id, short, json, csv).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Cmd::Serve {
+                bind,
+                port,
+                model_port_base,
+                start,
+                allow_origins,
+                dist,
+                pool_workers,
+                max_viewers,
+                max_echo_clients,
+                commands_per_second,
+            } => {
+                let limits = Limits {
+                    max_viewers: max_viewers as usize,
+                    echo_clients_total: max_echo_clients as usize,
+                    commands_per_second,
+                    command_burst: commands_per_second.saturating_mul(2),
+                    ..Limits::default()
+                };
+                (bind, port, model_port_base, start, allow_origins, dist, pool_workers, limits)
+            }
+        };
     let pool_workers = usize::from(pool_workers);
     let config = Config {
         bind,
@@ -190,6 +220,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         dist,
         pool_workers,
         child_exe: None,
+        limits,
     };
     // Listen for Ctrl-C (and SIGTERM) before saying we run: a signal that arrives between the
     // "running" line and the first poll of a lazily registered listener would be lost.

@@ -356,6 +356,7 @@ async fn without_a_built_frontend_the_page_says_how_to_build_it() {
         dist: Some(std::env::temp_dir().join("kettle-no-such-dist")),
         pool_workers: 4,
         child_exe: None,
+        limits: kettle_backend::Limits::default(),
     };
     let server = kettle_backend::serve(config).await.unwrap();
     assert_eq!(server.dist, None);

@@ -132,6 +132,7 @@ async fn kettle_with_frontend(start: &[&str]) -> Server {
         dist: Some(dist),
         pool_workers: 4,
         child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
+        limits: kettle_backend::Limits::default(),
     };
     serve(config).await.unwrap()
 }

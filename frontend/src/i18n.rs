@@ -299,6 +299,21 @@ table! {
     ROriginNotAllowed =>
         "Origin {0} may not command this server (see --allow-origin)",
         "Origin {0} 无权控制这台服务器(见 --allow-origin)";
+    RTooManyViewers =>
+        "this server already has {0} viewers, its most; try again later",
+        "这台服务器已有 {0} 个观看者,已达上限;请稍后再试";
+    RTooManyRelayedConnections =>
+        "this server relays at most {0} echo connections over all its pages",
+        "这台服务器为所有页面合计最多转发 {0} 个回显连接";
+    RTooManyCommands =>
+        "too many commands: at most {0} per second; this one was not carried out",
+        "命令太多:每秒最多 {0} 条;这一条没有执行";
+    RTooManyInFlight =>
+        "{0} commands of this page are still running; wait for their answers",
+        "本页面已有 {0} 条命令仍在执行;请等待它们的结果";
+    RLifecycleBusy =>
+        "models are being started or stopped ({0} at once); waited {1} for a turn",
+        "正在启动或停止模型(同时最多 {0} 个);已等待 {1} 仍未轮到";
     ChildExited => "exit status {0}", "退出状态 {0}";
     ChildKilled => "killed by {0}", "被 {0} 杀死";
     ChildWaitFailed => "waitpid failed: {0}", "waitpid 失败:{0}";

@@ -101,6 +101,13 @@ pub fn reason(lang: Lang, r: &Reason) -> String {
         R::NotACommand { .. } => key(Key::RNotACommand),
         R::HostNotAllowed { host } => tf(lang, Key::RHostNotAllowed, &[host]),
         R::OriginNotAllowed { origin } => tf(lang, Key::ROriginNotAllowed, &[origin]),
+        R::TooManyViewers { max } => tf(lang, Key::RTooManyViewers, &[max]),
+        R::TooManyRelayedConnections { max } => tf(lang, Key::RTooManyRelayedConnections, &[max]),
+        R::TooManyCommands { per_second } => tf(lang, Key::RTooManyCommands, &[per_second]),
+        R::TooManyInFlight { max } => tf(lang, Key::RTooManyInFlight, &[max]),
+        R::LifecycleBusy { at_once, waited_ms } => {
+            tf(lang, Key::RLifecycleBusy, &[at_once, &millis(*waited_ms)])
+        }
     }
 }
 
@@ -240,6 +247,11 @@ mod tests {
             Reason::NotACommand { detail: "missing field `model`".into() },
             Reason::HostNotAllowed { host: "evil.example:7878".into() },
             Reason::OriginNotAllowed { origin: "http://evil.example".into() },
+            Reason::TooManyViewers { max: 200 },
+            Reason::TooManyRelayedConnections { max: 256 },
+            Reason::TooManyCommands { per_second: 50 },
+            Reason::TooManyInFlight { max: 32 },
+            Reason::LifecycleBusy { at_once: 4, waited_ms: 20_000 },
         ]
     }
 

@@ -588,6 +588,13 @@ impl State {
                     c.replies.push(text);
                 }
             }
+            // The relay forgot it (its server closed it): the page may remove it, and it no
+            // longer counts against the page's echo clients.
+            ServerMsg::EchoClosed { client, reason } => {
+                if let Some(c) = self.clients.iter_mut().find(|c| c.id == client) {
+                    c.closed.get_or_insert(ClosedReason::Relay(reason));
+                }
+            }
             ServerMsg::Reply { id, result } => {
                 self.take_pending(id);
                 self.on_reply(result);
@@ -1008,6 +1015,22 @@ mod tests {
             result: ReplyResult::EchoClosed { client: 4 },
         }));
         assert_eq!(s.clients[0].closed, Some(ClosedReason::ByYou));
+        let s = s.reduce(Action::RemoveClient(4));
+        assert!(s.clients.is_empty());
+    }
+
+    #[test]
+    fn test_echo_closed_by_the_server_is_marked_closed_and_can_be_removed() {
+        // Not subscribed to its model: no `client_closed` event comes, only the relay's word.
+        let s = reduce(Rc::default(), [hello(1), opened(4, "127.0.0.1:1")]);
+        let s = s.reduce(Action::Server(ServerMsg::EchoClosed {
+            client: 4,
+            reason: Reason::ServerClosed,
+        }));
+        assert_eq!(
+            s.clients[0].status(),
+            ClientStatus::Closed(&ClosedReason::Relay(Reason::ServerClosed))
+        );
         let s = s.reduce(Action::RemoveClient(4));
         assert!(s.clients.is_empty());
     }

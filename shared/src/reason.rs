@@ -284,6 +284,35 @@ pub enum Reason {
         /// The header's value.
         origin: String,
     },
+    // -- the server's limits (`kettle serve --max-viewers` and friends) -------------------------
+    /// This server already has as many viewers as it admits; the page may try again later.
+    TooManyViewers {
+        /// The most viewers at once (`--max-viewers`).
+        max: u32,
+    },
+    /// The server relays at most this many echo connections, over all its viewers together.
+    TooManyRelayedConnections {
+        /// The most relayed connections at once (`--max-echo-clients`).
+        max: u32,
+    },
+    /// This viewer sent commands faster than the server takes them; that one was not carried
+    /// out.
+    TooManyCommands {
+        /// The steady rate allowed (`--commands-per-second`).
+        per_second: u32,
+    },
+    /// This viewer has this many commands still running; wait for their replies.
+    TooManyInFlight {
+        /// The most unanswered commands of one viewer.
+        max: u32,
+    },
+    /// Models were being started or stopped for too long to take one more start or stop.
+    LifecycleBusy {
+        /// How many starts and stops run at once on the whole server.
+        at_once: u32,
+        /// How long this one waited for its turn.
+        waited_ms: u64,
+    },
 }
 
 /// How a child process ended, as `waitpid(2)` reported it

@@ -54,6 +54,15 @@ pub enum ServerMsg {
         /// The bytes, lossily decoded as UTF-8.
         text: String,
     },
+    /// The relay ended one of this viewer's echo clients on its own — the model's server
+    /// closed the connection, or the connection failed — and forgot it: its slot is free
+    /// again, and sending through it is refused.
+    EchoClosed {
+        /// The echo client's id.
+        client: u32,
+        /// Why it ended ([`Reason::ServerClosed`], [`Reason::ConnectionError`]).
+        reason: Reason,
+    },
     /// Each subscribed model's counts for the last interval ([`crate::AGGREGATE_EVERY_MS`]):
     /// every event, also those not sent in detail.
     Aggregates {

@@ -1,5 +1,7 @@
 //! The JSON API: list the models, start or stop one. Starting and stopping run on a
-//! blocking thread (a stop joins the model's threads) and answer with the model's new state.
+//! blocking thread (a stop joins the model's threads) and answer with the model's new state;
+//! at most [`Limits::lifecycle_at_once`](super::Limits::lifecycle_at_once) run at once, and one
+//! that waits too long for its turn is answered 503.
 
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
@@ -26,23 +28,35 @@ pub(super) async fn start_model(
     State(state): State<AppState>,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    lifecycle(state.registry, move |r| r.start(&id)).await
+    lifecycle(state, move |r| r.start(&id)).await
 }
 
 pub(super) async fn stop_model(
     State(state): State<AppState>,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    lifecycle(state.registry, move |r| r.stop(&id)).await
+    lifecycle(state, move |r| r.stop(&id)).await
 }
 
 /// Runs a start or stop off the async workers (a stop joins threads) and answers with the
 /// model's new state.
-async fn lifecycle<F>(registry: Registry, f: F) -> Response
+async fn lifecycle<F>(state: AppState, f: F) -> Response
 where
     F: FnOnce(&Registry) -> Result<kettle_shared::ModelInfo, RegistryError> + Send + 'static,
 {
-    match tokio::task::spawn_blocking(move || f(&registry)).await {
+    let turn = match state.gates.lifecycle_turn().await {
+        Ok(turn) => turn,
+        Err((code, reason)) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, Json(error_body(code, reason)))
+                .into_response()
+        }
+    };
+    let registry = state.registry;
+    let work = move || {
+        let _turn = turn;
+        f(&registry)
+    };
+    match tokio::task::spawn_blocking(work).await {
         Ok(Ok(info)) => Json(info).into_response(),
         Ok(Err(e)) => registry_error(e),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),

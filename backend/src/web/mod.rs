@@ -11,11 +11,20 @@
 //! DNS-rebinding page cannot talk to it under another name) and an `Origin`, when a browser
 //! sends one, must be this server or one given with `--allow-origin` (another site cannot
 //! drive it). [`experiments`] runs the tutorial's experiments for every viewer.
+//!
+//! Connections are accepted by [`http`] (a deadline on request headers, a pause when out of
+//! descriptors); what the server admits at once — viewers, echo clients, commands, starts and
+//! stops — is [`limits`].
 
 mod api;
 mod experiments;
 mod guard;
+mod http;
+mod limits;
 mod viewer;
+
+pub use http::{AcceptStats, ACCEPT_PAUSE};
+pub use limits::Limits;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -28,7 +37,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use kettle_shared::MODELS;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -61,6 +70,8 @@ pub struct Config {
     pub pool_workers: usize,
     /// The executable `process-per-conn` runs as its children; `None`: this executable.
     pub child_exe: Option<PathBuf>,
+    /// What the server admits at once ([`Limits::default`] unless told otherwise).
+    pub limits: Limits,
 }
 
 /// A running Kettle server.
@@ -72,6 +83,8 @@ pub struct Server {
     pub registry: Registry,
     /// The frontend it serves, if it found one.
     pub dist: Option<PathBuf>,
+    /// What its accept loop counted.
+    pub accepts: Arc<AcceptStats>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -84,7 +97,8 @@ impl Server {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        // Open WebSockets keep graceful shutdown waiting; give them a moment, then stop.
+        // Connections finish their request and viewers close with 1001; give them a moment,
+        // then stop.
         match tokio::time::timeout(Duration::from_secs(2), &mut self.task).await {
             Ok(r) => r??,
             Err(_) => self.task.abort(),
@@ -105,6 +119,10 @@ struct AppState {
     loads: Loads,
     hosts: Arc<Vec<String>>,
     origins: Arc<Vec<String>>,
+    /// Seats, echo connections, starts and stops: the server-wide side of [`Limits`].
+    gates: limits::Gates,
+    /// Turns true when the server shuts down: every viewer closes with 1001.
+    going_away: watch::Receiver<bool>,
 }
 
 /// Binds, starts the requested models and serves until [`Server::shutdown`].
@@ -127,7 +145,11 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
     }
 
     let dist = find_dist(config.dist.as_deref());
+    let (going_away, going_away_rx) = watch::channel(false);
+    let header_timeout = config.limits.header_timeout;
     let state = AppState {
+        gates: limits::Gates::new(config.limits),
+        going_away: going_away_rx,
         lesson: Lesson::new(recorder.clone()),
         experiments: Experiments::new(),
         loads: Loads::new(),
@@ -138,14 +160,10 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
     };
     let app = router(state, dist.as_deref());
     let (shutdown, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
-    Ok(Server { addr, registry, dist, shutdown: Some(shutdown), task })
+    let accepts = Arc::new(AcceptStats::default());
+    let task =
+        tokio::spawn(http::serve(listener, app, header_timeout, accepts.clone(), going_away, rx));
+    Ok(Server { addr, registry, dist, accepts, shutdown: Some(shutdown), task })
 }
 
 /// Expands `--start`: model ids, or `all`. Unknown ids are an error, not ignored.

@@ -2,6 +2,13 @@
 //! model change, load report and experiment table it subscribed to, interleaved with the
 //! replies to its commands. A batch is encoded once per viewer straight from the shared
 //! events; a viewer too slow to take its messages is disconnected rather than buffered.
+//!
+//! The loop itself never waits for a command: starts, stops, echo opens and sends run in tasks
+//! of their own and answer through the viewer's queue, so a stop that takes seconds (io_uring
+//! draining its ring) or a connect stuck behind a full listen backlog leaves the stream
+//! flowing. Each command first passes the viewer's [`CommandGate`] (its rate, its commands in
+//! flight); a viewer beyond the server's seats is told so and closed with 1013 ("try again
+//! later").
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,13 +21,14 @@ use kettle_shared::{
     Aggregate, ClientMsg, Clock, Command, ErrorCode, Event, ExperimentTable, Reason, ReplyResult,
     ServerMsg, LESSON_MODEL, MAX_COMMAND_BYTES, MAX_SAMPLED_CONNS, MODELS, PROTOCOL_VERSION,
 };
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch, OwnedSemaphorePermit};
 
+use super::limits::CommandGate;
 use super::AppState;
 use crate::clock::clock;
 use crate::recorder::{Batch, Position, Watcher};
 use crate::registry::{Registry, RegistryError};
-use crate::relay::EchoClients;
+use crate::relay::{EchoClients, EchoSlots};
 
 /// WebSocket write buffer: beyond this a send fails instead of queueing more.
 const WS_MAX_WRITE_BUFFER: usize = 1024 * 1024;
@@ -34,10 +42,24 @@ pub(super) async fn websocket(
     _headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // Taken before the upgrade, so a crowd arriving at once cannot overshoot the seats.
+    let seat = state.gates.seat();
     ws.max_message_size(MAX_COMMAND_BYTES)
         .max_frame_size(MAX_COMMAND_BYTES)
         .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
-        .on_upgrade(move |socket| Viewer::new(state).run(socket))
+        .on_upgrade(move |socket| async move {
+            match seat {
+                Ok(seat) => Viewer::new(state, seat).run(socket).await,
+                Err(reason) => turn_away(socket, reason).await,
+            }
+        })
+}
+
+/// Every seat is taken: say why, then close with 1013 (try again later).
+async fn turn_away(mut socket: WebSocket, reason: Reason) {
+    let _ = send(&mut socket, &error(None, ErrorCode::Limit, reason)).await;
+    let frame = CloseFrame { code: 1013, reason: "too many viewers".into() };
+    let _ = tokio::time::timeout(WS_SEND_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
 }
 
 /// One browser tab connected to `/ws`.
@@ -48,9 +70,17 @@ struct Viewer {
     /// Where this viewer is in the batch stream: which seqs it has had (the history included)
     /// and how many it lost, counted from the holes.
     position: Position,
-    /// Replies and echoes; the sending side lives in `echo`.
+    /// Replies and echoes; the sending side is `out` (and the relay's tasks).
     out_rx: mpsc::Receiver<ServerMsg>,
+    /// Where a command running beside the loop puts its answer.
+    out: mpsc::Sender<ServerMsg>,
     echo: EchoClients,
+    /// This viewer's command rate and commands in flight.
+    gate: CommandGate,
+    /// True once the server shuts down.
+    going_away: watch::Receiver<bool>,
+    /// Its place among the server's viewers, given back when it leaves.
+    _seat: OwnedSemaphorePermit,
     /// Whose aggregates it receives and which connections it spotlit, told to the recorder.
     watcher: Watcher,
 }
@@ -77,11 +107,30 @@ enum End {
 }
 
 impl Viewer {
-    fn new(state: AppState) -> Viewer {
-        let (out_tx, out_rx) = mpsc::channel(VIEWER_QUEUE);
-        let echo = EchoClients::new(state.registry.clone(), state.recorder.clone(), out_tx);
+    fn new(state: AppState, seat: OwnedSemaphorePermit) -> Viewer {
+        let (out, out_rx) = mpsc::channel(VIEWER_QUEUE);
+        let limits = &state.gates.limits;
+        let slots = EchoSlots {
+            per_viewer: Arc::new(tokio::sync::Semaphore::new(limits.echo_clients_per_viewer)),
+            per_viewer_max: limits.echo_clients_per_viewer,
+            total: state.gates.echo_total.clone(),
+            total_max: limits.echo_clients_total,
+        };
+        let echo =
+            EchoClients::new(state.registry.clone(), state.recorder.clone(), slots, out.clone());
         let watcher = state.recorder.watcher();
-        Viewer { state, subscription: None, position: Position::after(0), out_rx, echo, watcher }
+        Viewer {
+            gate: state.gates.commands(),
+            going_away: state.going_away.clone(),
+            state,
+            subscription: None,
+            position: Position::after(0),
+            out_rx,
+            out,
+            echo,
+            watcher,
+            _seat: seat,
+        }
     }
 
     async fn run(mut self, mut socket: WebSocket) {
@@ -141,12 +190,13 @@ impl Viewer {
         loads: &mut broadcast::Receiver<kettle_shared::LoadReport>,
         tables: &mut broadcast::Receiver<ExperimentTable>,
     ) -> End {
+        let mut going_away = self.going_away.clone();
         loop {
             let outgoing = tokio::select! {
                 incoming = socket.recv() => match incoming {
                     None => return End::Closed,
                     Some(Err(e)) => return read_error(e),
-                    Some(Ok(Message::Text(text))) => Some(Outgoing::Msg(Box::new(self.command(text.as_str()).await))),
+                    Some(Ok(Message::Text(text))) => self.command(text.as_str()).map(|m| Outgoing::Msg(Box::new(m))),
                     Some(Ok(Message::Binary(_))) => Some(Outgoing::Msg(Box::new(error(None, ErrorCode::BadRequest, Reason::BinaryFrame)))),
                     Some(Ok(Message::Close(_))) => return End::Closed,
                     Some(Ok(_)) => None,
@@ -185,6 +235,7 @@ impl Viewer {
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
                 Some(msg) = self.out_rx.recv() => Some(Outgoing::Msg(Box::new(msg))),
+                _ = going_away.wait_for(|gone| *gone) => return End::Close(1001, "server shutting down"),
             };
             let sent = match outgoing {
                 None => Ok(()),
@@ -223,50 +274,63 @@ impl Viewer {
         (!aggregates.is_empty()).then_some(ServerMsg::Aggregates { aggregates })
     }
 
-    /// Parses and carries out one command. Every failure is an `Error` reply; nothing else
-    /// happens for a bad command.
-    async fn command(&mut self, text: &str) -> ServerMsg {
+    /// Parses and carries out one command, or starts it beside the loop. Every failure is an
+    /// `Error` reply; nothing else happens for a bad or refused command. `None`: the answer
+    /// will come through the viewer's queue.
+    fn command(&mut self, text: &str) -> Option<ServerMsg> {
+        // Counted before parsing: a flood of garbage costs its sender the same.
+        if let Err((code, reason)) = self.gate.admit() {
+            return Some(error(command_id(text), code, reason));
+        }
         let msg: ClientMsg = match serde_json::from_str(text) {
             Ok(msg) => msg,
-            Err(e) => return parse_error(text, e),
+            Err(e) => return Some(parse_error(text, e)),
         };
         let id = msg.id;
-        let result = match msg.command {
-            Command::Subscribe { models, aggregates } => self.subscribe(models, aggregates),
-            Command::Spotlight { model, sample } => self.spotlight(&model, sample),
+        // `Ok(None)`: started beside the loop, it answers through the queue.
+        let result: Result<Option<ReplyResult>, (ErrorCode, Reason)> = match msg.command {
+            Command::Subscribe { models, aggregates } => {
+                self.subscribe(models, aggregates).map(Some)
+            }
+            Command::Spotlight { model, sample } => self.spotlight(&model, sample).map(Some),
             Command::LoadStart { spec } => self
                 .state
                 .loads
                 .start(&self.state.registry, spec.clone())
-                .map(|()| ReplyResult::LoadStarted { spec }),
-            Command::LoadStop => self.state.loads.stop().map(|()| ReplyResult::LoadStopped),
+                .map(|()| Some(ReplyResult::LoadStarted { spec })),
+            Command::LoadStop => self.state.loads.stop().map(|()| Some(ReplyResult::LoadStopped)),
             Command::ExperimentRun { name, short } => self
                 .state
                 .experiments
                 .start(&name, short)
-                .map(|()| ReplyResult::ExperimentStarted { name, short }),
-            Command::Start { model } => self.registry(move |r| r.start(&model)).await,
-            Command::Stop { model } => self.registry(move |r| r.stop(&model)).await,
-            Command::EchoOpen { model } => self
-                .echo
-                .open(&model)
-                .await
-                .map(|(client, local)| ReplyResult::EchoOpened { client, model, local }),
+                .map(|()| Some(ReplyResult::ExperimentStarted { name, short })),
+            Command::Start { model } => self.lifecycle(id, move |r| r.start(&model)).map(|()| None),
+            Command::Stop { model } => self.lifecycle(id, move |r| r.stop(&model)).map(|()| None),
+            Command::EchoOpen { model } => self.gate.in_flight().map(|slot| {
+                let open = self.echo.relay().open(id, model);
+                tokio::spawn(async move {
+                    open.await;
+                    drop(slot);
+                });
+                None
+            }),
             Command::EchoSend { client, text } => self
-                .echo
-                .send(client, &text)
-                .await
-                .map(|bytes| ReplyResult::EchoSent { client, bytes }),
+                .gate
+                .in_flight()
+                .and_then(|slot| self.echo.send(id, client, text, slot))
+                .map(|()| None),
             Command::EchoClose { client } => {
-                self.echo.close(client).map(|()| ReplyResult::EchoClosed { client })
+                self.echo.close(client).map(|()| Some(ReplyResult::EchoClosed { client }))
             }
-            Command::Compute { ms } => {
-                self.state.lesson.compute(ms).map(|thread| ReplyResult::Computing { thread, ms })
-            }
+            Command::Compute { ms } => self
+                .state
+                .lesson
+                .compute(ms)
+                .map(|thread| Some(ReplyResult::Computing { thread, ms })),
         };
         match result {
-            Ok(result) => ServerMsg::Reply { id, result },
-            Err((code, reason)) => error(Some(id), code, reason),
+            Ok(result) => result.map(|result| ServerMsg::Reply { id, result }),
+            Err((code, reason)) => Some(error(Some(id), code, reason)),
         }
     }
 
@@ -303,17 +367,39 @@ impl Viewer {
         Ok(ReplyResult::Spotlit { model: descriptor.id.to_owned(), sample })
     }
 
-    async fn registry<F>(&self, f: F) -> Result<ReplyResult, (ErrorCode, Reason)>
+    /// A start or stop, beside the loop: it waits for a turn among the server's starts and
+    /// stops, runs on a blocking thread (a stop joins the model's threads) and answers through
+    /// the viewer's queue.
+    fn lifecycle<F>(&self, id: u64, f: F) -> Result<(), (ErrorCode, Reason)>
     where
         F: FnOnce(&Registry) -> Result<kettle_shared::ModelInfo, RegistryError> + Send + 'static,
     {
-        let registry = self.state.registry.clone();
-        match tokio::task::spawn_blocking(move || f(&registry)).await {
-            Ok(Ok(model)) => Ok(ReplyResult::Model { model }),
-            Ok(Err(e)) => Err((e.code(), e.reason())),
-            // The panic hook printed the message on the backend's terminal.
-            Err(_) => Err((ErrorCode::Io, Reason::Panicked { thread: "registry".into() })),
-        }
+        let slot = self.gate.in_flight()?;
+        let (gates, registry, out) =
+            (self.state.gates.clone(), self.state.registry.clone(), self.out.clone());
+        tokio::spawn(async move {
+            let result = match gates.lifecycle_turn().await {
+                Err(refusal) => Err(refusal),
+                Ok(turn) => match tokio::task::spawn_blocking(move || {
+                    let _turn = turn;
+                    f(&registry)
+                })
+                .await
+                {
+                    Ok(Ok(model)) => Ok(ReplyResult::Model { model }),
+                    Ok(Err(e)) => Err((e.code(), e.reason())),
+                    // The panic hook printed the message on the backend's terminal.
+                    Err(_) => Err((ErrorCode::Io, Reason::Panicked { thread: "registry".into() })),
+                },
+            };
+            let msg = match result {
+                Ok(result) => ServerMsg::Reply { id, result },
+                Err((code, reason)) => error(Some(id), code, reason),
+            };
+            let _ = out.send(msg).await;
+            drop(slot);
+        });
+        Ok(())
     }
 }
 
@@ -334,6 +420,12 @@ fn parse_error(text: &str, e: serde_json::Error) -> ServerMsg {
         }
         _ => error(id, ErrorCode::BadRequest, Reason::NotACommand { detail: e.to_string() }),
     }
+}
+
+/// The `id` of a command refused before it was parsed, if it has one.
+fn command_id(text: &str) -> Option<u64> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    value.get("id")?.as_u64()
 }
 
 /// The `op` values of [`Command`], for error messages.

@@ -17,6 +17,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// A Kettle on ephemeral ports with `start` models running.
 pub async fn kettle(start: &[&str]) -> Server {
+    kettle_with(start, kettle_backend::Limits::default()).await
+}
+
+/// [`kettle`] with these limits.
+pub async fn kettle_with(start: &[&str], limits: kettle_backend::Limits) -> Server {
     let config = Config {
         bind: "127.0.0.1".parse().unwrap(),
         port: 0,
@@ -26,6 +31,7 @@ pub async fn kettle(start: &[&str]) -> Server {
         dist: None,
         pool_workers: 4,
         child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
+        limits,
     };
     serve(config).await.expect("kettle starts")
 }
