@@ -65,9 +65,11 @@ fn answer_id(msg: &ServerMsg) -> u64 {
 /// accept queue as its `rx_queue`, and the queue is full once it holds more than the backlog.
 /// Returns the connections, which must stay open.
 fn fill_backlog(addr: SocketAddr) -> Vec<TcpStream> {
+    // A backlog's worth of descriptors and then some: more than a default soft limit.
+    kettle_backend::load::raise_nofile_limit();
     let mut held = vec![client(addr)];
     // The first is the one being served; every later one waits in the queue.
-    for _ in 0..1000 {
+    for _ in 0..kettle_backend::models::LISTEN_BACKLOG + 64 {
         if accept_queue(addr.port()) > kettle_backend::models::LISTEN_BACKLOG as u64 {
             return held;
         }
