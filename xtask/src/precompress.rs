@@ -131,7 +131,9 @@ fn encode(suffix: &str, data: &[u8]) -> Result<Vec<u8>> {
         }
         "gz" => {
             let mut gz = flate2::write::GzEncoder::new(&mut out, flate2::Compression::best());
-            gz.write_all(data).and_then(|()| gz.finish().map(drop)).map_err(|e| format!("gzip: {e}"))?;
+            gz.write_all(data)
+                .and_then(|()| gz.finish().map(drop))
+                .map_err(|e| format!("gzip: {e}"))?;
         }
         other => unreachable!("no encoding `{other}`"),
     }

@@ -17,7 +17,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// A Kettle on ephemeral ports with `start` models running.
 pub async fn kettle(start: &[&str]) -> Server {
-    let config = Config {
+    serve(config(start)).await.expect("kettle starts")
+}
+
+/// The configuration [`kettle`] serves with, for a test that changes some of it.
+pub fn config(start: &[&str]) -> Config {
+    Config {
         bind: "127.0.0.1".parse().unwrap(),
         port: 0,
         model_port_base: 0,
@@ -26,8 +31,7 @@ pub async fn kettle(start: &[&str]) -> Server {
         dist: None,
         pool_workers: 4,
         child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
-    };
-    serve(config).await.expect("kettle starts")
+    }
 }
 
 /// The address a running model listens on.
