@@ -3,7 +3,7 @@
 //! ```text
 //! cargo xtask run [-- <kettle serve flags>]   build everything, then serve it
 //! cargo xtask test [--quick]                  every check CI runs, with a summary
-//! cargo xtask precompress                     a .br and a .gz beside every file of dist/
+//! cargo xtask precompress [DIR]               a .br and a .gz beside every file of dist/ (or DIR)
 //! ```
 //!
 //! `run` installs the pinned tools (below) when they are missing, builds the Yew frontend
@@ -51,8 +51,8 @@ usage:
   cargo xtask run [-- <kettle serve flags>]   install pinned tools, build, serve
   cargo xtask test [--quick]                  fmt, clippy, build, all tests; `--quick`
                                               skips the browser stages
-  cargo xtask precompress                     write dist/*.br and dist/*.gz (run and test
-                                              do it after trunk)
+  cargo xtask precompress [DIR]               write dist/*.br and dist/*.gz (or DIR's; run
+                                              and test do it after trunk)
   cargo xtask help                            this text";
 
 fn main() -> ExitCode {
@@ -60,7 +60,13 @@ fn main() -> ExitCode {
     let result = prepare_environment().and_then(|root| match args.first().map(String::as_str) {
         Some("run") => run::run(&root, serve_flags(&args[1..])),
         Some("test") => test::test(&root, &args[1..]),
-        Some("precompress") => precompress::precompress(&root),
+        Some("precompress") => match &args[1..] {
+            [] => precompress::precompress(&root.join("dist")),
+            [dir] => precompress::precompress(Path::new(dir)),
+            more => {
+                Err(format!("`cargo xtask precompress` takes at most a directory, not {more:?}"))
+            }
+        },
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())

@@ -20,7 +20,7 @@ pub fn run(root: &Path, serve_flags: &[String]) -> Result<()> {
     }
     // Also after a skipped trunk: it only writes the copies that are missing or outdated.
     timed("compressing dist/ (brotli 11 and gzip 9 copies beside each file)", || {
-        precompress::precompress(root)
+        precompress::precompress(&root.join("dist"))
     })?;
     timed("building the backend (cargo build --release -p kettle-backend)", || {
         run_checked(
