@@ -151,14 +151,25 @@ enum Cmd {
     },
 }
 
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    if let Cmd::ChildEcho { conn } = cli.command {
+        // One child per client: a multi-thread runtime would add a worker per core to every
+        // one of them (64 idle threads per client on a 64-core machine). The child's recorder
+        // pump is its only task, so the runtime runs it on the main thread.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(kettle_backend::models::process_per_conn::child_main(conn))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    run(cli)
+}
+
+/// Every command but the child's, on a runtime with a worker per core.
 #[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let (bind, port, model_port_base, start, allow_origins, dist, pool_workers, limits) =
-        match Cli::parse().command {
-            Cmd::ChildEcho { conn } => {
-                kettle_backend::models::process_per_conn::child_main(conn).await?;
-                return Ok(ExitCode::SUCCESS);
-            }
+        match cli.command {
+            Cmd::ChildEcho { .. } => unreachable!("main runs the child on a runtime of its own"),
             Cmd::Load { model, addr, conns, rate, size, secs, server } => {
                 let args = kettle_backend::load::cli::LoadArgs {
                     server,

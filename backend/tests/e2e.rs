@@ -1422,3 +1422,50 @@ async fn the_experiments_view_runs_one_conn_and_draws_its_chart_and_table() {
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
 }
+
+/// What the browser fetched for one page load, read from its Resource Timing entries: (name,
+/// bytes over the wire including headers, body bytes as sent, body bytes decoded).
+async fn page_load_bytes(c: &Client) -> Vec<(String, u64, u64, u64)> {
+    let entries = c
+        .execute(
+            "return performance.getEntriesByType('navigation')
+                 .concat(performance.getEntriesByType('resource'))
+                 .map(e => [e.name, e.transferSize, e.encodedBodySize, e.decodedBodySize]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let n = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0) as u64;
+    entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e[0].as_str().unwrap_or("").to_owned(), n(&e[1]), n(&e[2]), n(&e[3])))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn a_page_load_in_chromium_fetches_the_wasm_and_script_compressed() {
+    let (server, _driver, c) = page_on(&[], 1280, 720).await;
+    // The wasm is fetched by the script, after the page said it is connected: wait for its
+    // timing entry rather than assume it is there.
+    wait_js(&c, "the wasm's timing", "performance.getEntriesByType('resource').some(e => e.name.endsWith('.wasm') && e.responseEnd > 0)").await;
+    let loaded = page_load_bytes(&c).await;
+    let (mut wire, mut decoded) = (0, 0);
+    for (name, transfer, encoded, plain) in &loaded {
+        println!("page load: {name}: {transfer} bytes on the wire, body {encoded} of {plain}");
+        wire += transfer;
+        decoded += plain;
+    }
+    println!("page load: {wire} bytes on the wire for {decoded} bytes of page");
+    // 127.0.0.1 is a secure context to Chromium, so it accepts brotli: the big files come
+    // compressed (a dist/ without copies fails here: run `cargo xtask precompress`).
+    for suffix in [".wasm", ".js"] {
+        let (name, _, encoded, plain) =
+            loaded.iter().find(|(n, ..)| n.ends_with(suffix)).expect("the page loaded it");
+        assert!(encoded < plain, "{name} came uncompressed: {encoded} of {plain} bytes");
+    }
+    c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}

@@ -3,11 +3,14 @@
 //! ```text
 //! cargo xtask run [-- <kettle serve flags>]   build everything, then serve it
 //! cargo xtask test [--quick]                  every check CI runs, with a summary
+//! cargo xtask precompress [DIR]               a .br and a .gz beside every file of dist/ (or DIR)
 //! ```
 //!
 //! `run` installs the pinned tools (below) when they are missing, builds the Yew frontend
 //! into `dist/` with trunk, builds the backend in release mode and execs
-//! `kettle serve <flags>` (it prints its URL, by default <http://127.0.0.1:7878>). A second
+//! `kettle serve <flags>` (it prints its URL, by default <http://127.0.0.1:7878>). After trunk,
+//! [`precompress`] writes a brotli and a gzip copy of every file in `dist/`, which the server
+//! hands to browsers that accept them. A second
 //! run installs nothing, skips trunk when no frontend input is newer than `dist/index.html`
 //! and rebuilds the backend incrementally, so the page is up in seconds.
 //!
@@ -30,6 +33,7 @@
 //! Trunk runs cargo offline (`[build] offline = true`), so the xtask runs `cargo fetch`
 //! first. Nothing here downloads from GitHub: crates.io, npm and apt are all it needs.
 
+mod precompress;
 mod process;
 mod run;
 mod summary;
@@ -47,6 +51,8 @@ usage:
   cargo xtask run [-- <kettle serve flags>]   install pinned tools, build, serve
   cargo xtask test [--quick]                  fmt, clippy, build, all tests; `--quick`
                                               skips the browser stages
+  cargo xtask precompress [DIR]               write dist/*.br and dist/*.gz (or DIR's; run
+                                              and test do it after trunk)
   cargo xtask help                            this text";
 
 fn main() -> ExitCode {
@@ -54,6 +60,13 @@ fn main() -> ExitCode {
     let result = prepare_environment().and_then(|root| match args.first().map(String::as_str) {
         Some("run") => run::run(&root, serve_flags(&args[1..])),
         Some("test") => test::test(&root, &args[1..]),
+        Some("precompress") => match &args[1..] {
+            [] => precompress::precompress(&root.join("dist")),
+            [dir] => precompress::precompress(Path::new(dir)),
+            more => {
+                Err(format!("`cargo xtask precompress` takes at most a directory, not {more:?}"))
+            }
+        },
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())

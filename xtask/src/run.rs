@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::SystemTime;
 
 use crate::process::{cargo, describe, run_checked, say, timed};
-use crate::{target_dir, tools, Result};
+use crate::{precompress, target_dir, tools, Result};
 
 pub fn run(root: &Path, serve_flags: &[String]) -> Result<()> {
     tools::ensure_build_tools(root)?;
@@ -18,6 +18,10 @@ pub fn run(root: &Path, serve_flags: &[String]) -> Result<()> {
             run_checked(&mut trunk_build(), "See trunk's message above.")
         })?;
     }
+    // Also after a skipped trunk: it only writes the copies that are missing or outdated.
+    timed("compressing dist/ (brotli 11 and gzip 9 copies beside each file)", || {
+        precompress::precompress(&root.join("dist"))
+    })?;
     timed("building the backend (cargo build --release -p kettle-backend)", || {
         run_checked(
             cargo().args(["build", "--release", "-p", "kettle-backend"]),

@@ -6,11 +6,12 @@
 //! | clippy        | `cargo clippy --workspace --all-targets -- -D warnings`                  |
 //! | clippy wasm   | `cargo clippy -p kettle-frontend --all-targets --target wasm32-… -- -D warnings` |
 //! | trunk build   | `trunk build --release` (the end-to-end tests serve `dist/`)             |
+//! | precompress   | `cargo xtask precompress`: `dist/*.br`, `dist/*.gz` beside every file    |
 //! | unit+integ    | `cargo test --workspace --no-fail-fast`                                  |
 //! | wasm tests    | `cargo test -p kettle-frontend --target wasm32-unknown-unknown`          |
 //! | e2e + strace  | `cargo test --workspace --no-fail-fast -- --ignored --test-threads=1`    |
 //!
-//! `--quick` skips the last two and the trunk build, and does not need chromium.
+//! `--quick` skips the last two, the trunk build and precompress, and does not need chromium.
 //! Native builds always use `--workspace` so cargo unifies features the same way every
 //! time; switching between `-p` and `--workspace` costs a ~55 s rebuild. For the same reason the
 //! e2e stage selects its tests with `--ignored` (only the browser tests are ignored) rather
@@ -101,6 +102,7 @@ fn stages(root: &Path, quick: bool) -> Vec<Stage> {
     ];
     if !quick {
         stages.push(Stage { name: "trunk build", command: trunk_build() });
+        stages.push(Stage { name: "precompress", command: precompress_stage() });
     }
     // --no-fail-fast: one failing test binary must not hide the results of the others.
     let unit = cargo_with(&["test", "--workspace", "--no-fail-fast"]);
@@ -118,6 +120,14 @@ fn stages(root: &Path, quick: bool) -> Vec<Stage> {
         .env("CHROMIUM", CHROMIUM);
     stages.push(Stage { name: "e2e + strace", command: e2e });
     stages
+}
+
+/// This xtask again, as `precompress`: a stage like the others (named, timed, in the summary).
+fn precompress_stage() -> Command {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "xtask".into());
+    let mut cmd = Command::new(exe);
+    cmd.arg("precompress");
+    cmd
 }
 
 fn cargo_with(args: &[&str]) -> Command {

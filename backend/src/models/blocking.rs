@@ -1,13 +1,15 @@
 //! # Blocking I/O, one thread — Stevens Fig. 6.1
 //!
-//! The tutorial's first server, exactly:
+//! The tutorial's first server, as the system calls it makes:
 //!
 //! ```text
-//! while True:
-//!     conn, addr = server.accept()      # sleeps until a client has connected
-//!     while True:
-//!         data = conn.recv(1024)        # sleeps until data arrives, then copies it
-//!         conn.send(data.upper())
+//! loop:
+//!     fd = accept(listener)                 sleeps until a client has finished its handshake
+//!     loop:
+//!         n = recv(fd, buf, 1024)           sleeps through phase 1 (no data) and 2 (copy)
+//!         if n == 0: break                  the client closed its end
+//!         send(fd, upper(buf[..n]))
+//!     close(fd)                             only now is the next client accepted
 //! ```
 //!
 //! One thread does everything, and every call it makes can put it to sleep in the kernel.

@@ -20,7 +20,7 @@ use nix::sys::socket::{
 };
 
 use super::{preview, sys_error, StopSignal};
-use crate::clock::clock;
+use crate::clock::{clock, ClockPair};
 use crate::recorder::Tracer;
 
 /// One `accept4(2)` with `flags` (e.g. `SOCK_NONBLOCK`), recorded. On success [`Event::conn`]
@@ -183,9 +183,11 @@ impl StampedMsg {
     }
 
     /// After the kernel filled the header: when the data reached the socket, in ns on the
-    /// events' axis (converted from the kernel's `CLOCK_REALTIME` stamp), or `None` if the
-    /// kernel sent no stamp.
-    pub fn arrival(&self) -> Option<u64> {
+    /// events' axis, or `None` if the kernel sent no stamp. The kernel's stamp is
+    /// `CLOCK_REALTIME`; `now` is both clocks read when the call returned
+    /// ([`Clock::now_pair`](crate::clock::Clock::now_pair)), which converts it by its age, so a
+    /// wall-clock step or a suspend since start changes nothing.
+    pub fn arrival(&self, now: ClockPair) -> Option<u64> {
         // A header not prepared here, or moved since, points elsewhere: read nothing.
         let control = self.control.as_ptr().cast::<libc::c_void>();
         if self.hdr.msg_control.cast_const() != control
@@ -203,8 +205,9 @@ impl StampedMsg {
                     let software =
                         std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
                     // A zero software stamp means "not stamped" (only a hardware one was asked).
-                    return (software.tv_sec != 0)
-                        .then(|| clock().from_realtime(software.tv_sec, software.tv_nsec));
+                    return (software.tv_sec != 0).then(|| {
+                        clock().realtime_stamp_to_ns(software.tv_sec, software.tv_nsec, now)
+                    });
                 }
                 c = libc::CMSG_NXTHDR(&self.hdr, c);
             }
@@ -220,11 +223,22 @@ pub fn recv_stamped(
     buf: &mut [u8],
     flags: MsgFlags,
 ) -> nix::Result<(usize, Option<u64>)> {
+    recvmsg_stamped(fd, buf, flags).0
+}
+
+/// One `recvmsg(2)`: as [`recv_stamped`], and the instant it returned (ns on the events' axis),
+/// the same instant the stamp was converted at.
+fn recvmsg_stamped(
+    fd: RawFd,
+    buf: &mut [u8],
+    flags: MsgFlags,
+) -> (nix::Result<(usize, Option<u64>)>, u64) {
     let mut msg = StampedMsg::default();
     let hdr = msg.prepare(buf);
     // SAFETY: the header points into `msg` and `buf`, both alive and unmoved until it returns.
-    let n = Errno::result(unsafe { libc::recvmsg(fd, hdr, flags.bits()) })?;
-    Ok((n as usize, msg.arrival()))
+    let result = Errno::result(unsafe { libc::recvmsg(fd, hdr, flags.bits()) });
+    let exit = clock().now_pair();
+    (result.map(|n| (n as usize, msg.arrival(exit))), exit.mono_ns)
 }
 
 /// One `recvmsg(2)`, recorded with its two phases: `recv_enter`, `data_arrived` (at the
@@ -266,8 +280,7 @@ fn recv_traced(
         // Recorded before the call, so a viewer sees the thread inside a call that blocks.
         t.emit_at(enter, Some(conn), entered.clone());
     }
-    let result = recv_stamped(fd, buf, flags);
-    let exit = clock().now_ns();
+    let (result, exit) = recvmsg_stamped(fd, buf, flags);
     if !record_would_block {
         if matches!(result, Err(Errno::EAGAIN)) {
             t.count_syscalls(1);
@@ -428,11 +441,12 @@ mod tests {
 
     #[test]
     fn an_unprepared_or_moved_message_reads_no_stamp() {
-        assert_eq!(StampedMsg::default().arrival(), None);
+        let now = clock().now_pair();
+        assert_eq!(StampedMsg::default().arrival(now), None);
         let mut buf = [0u8; 4];
         let mut msg = Box::new(StampedMsg::default());
         msg.prepare(&mut buf);
         let moved = StampedMsg { ..*msg };
-        assert_eq!(moved.arrival(), None);
+        assert_eq!(moved.arrival(now), None);
     }
 }

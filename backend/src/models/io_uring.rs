@@ -85,6 +85,7 @@ use super::accept_pause::{AcceptPause, EMFILE_BACKOFF};
 use super::calls::{close_reason, close_recorded, peer_name};
 use super::calls::{prepare_connection, StampedMsg};
 use super::{upper, ModelContext, StopSignal, RECV_BYTES};
+use crate::clock::clock;
 use crate::{failure::refused_by_kernel, failure::Syscall, recorder::Tracer};
 
 /// Submission queue slots.
@@ -436,7 +437,8 @@ impl Server<'_> {
         if sending.is_none() && result > 0 {
             // The end of phase 1, from the kernel: when the data reached the socket. Phase 2
             // (the copy, then the CQE) happened after it, so it is recorded first.
-            if let Some(at) = c.io.msg.arrival() {
+            // Converted by its age now, as the completion is reaped (see `clock`).
+            if let Some(at) = c.io.msg.arrival(clock().now_pair()) {
                 self.t.emit_at(at, Some(id), EventKind::DataArrived { fd });
             }
         }

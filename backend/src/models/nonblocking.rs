@@ -1,18 +1,18 @@
 //! # Non-blocking I/O, a busy loop — Stevens Fig. 6.2
 //!
-//! The tutorial's non-blocking server:
+//! The tutorial's non-blocking server, as the system calls it makes:
 //!
 //! ```text
-//! server.setblocking(False)
-//! while True:
-//!     try:
-//!         conn, addr = server.accept(); conn_l.append(conn)
-//!     except BlockingIOError:                 # nobody is connecting: use the time
-//!         for conn in conn_l:
-//!             try:
-//!                 data = conn.recv(1024); conn.send(data.upper())
-//!             except BlockingIOError: pass    # no data yet
-//!             except ConnectionResetError: del_l.append(conn)
+//! fcntl(listener, F_SETFL, O_NONBLOCK)
+//! loop:                                     never sleeps
+//!     match accept(listener):
+//!         a new fd → make it O_NONBLOCK, add it to the clients
+//!         EAGAIN   → nobody is connecting
+//!     for fd in clients:
+//!         match recv(fd, buf, 1024):
+//!             n bytes    → send(fd, upper(buf[..n]))
+//!             EAGAIN     → nothing has arrived: ask the next one
+//!             ECONNRESET → close(fd), forget it
 //! ```
 //!
 //! Every socket is non-blocking: a call that cannot be satisfied now returns `EAGAIN`

@@ -3,13 +3,14 @@
 //! The tutorial's "or process": the classic Unix server that forks a child for every client.
 //!
 //! ```text
-//! while True:
-//!     conn, addr = server.accept()          # the parent sleeps here
-//!     if os.fork() == 0:                    # the child serves this client, then exits
-//!         while data := conn.recv(1024):
-//!             conn.send(data.upper())
-//!         os._exit(0)
-//!     conn.close()                          # the parent goes back to accept
+//! loop:
+//!     fd = accept(listener)                     the parent sleeps here
+//!     if fork() is the child:                   the child serves this one client, then exits
+//!         while (n = recv(fd, buf, 1024)) > 0:
+//!             send(fd, upper(buf[..n]))
+//!         exit(0)
+//!     close(fd)                                 the parent drops its copy and accepts again
+//!     waitpid(any child)                        collects an exited child: no zombie left
 //! ```
 //!
 //! ## What a student should notice

@@ -3,20 +3,18 @@
 //! The tutorial's `selectors` server, with the registry written out:
 //!
 //! ```text
-//! def accept(server, mask):
-//!     conn, addr = server.accept()
-//!     sel.register(conn, EVENT_READ, read)
-//! def read(conn, mask):
-//!     data = conn.recv(1024)
-//!     if not data:
-//!         sel.unregister(conn); conn.close(); return
-//!     conn.send(data.upper())
+//! table: fd → (interest, callback)         in user space, beside the kernel's epoll set
+//! register(fd, READ, cb):  table[fd] = (READ, cb); epoll_ctl(ep, ADD, fd, EPOLLIN)
 //!
-//! sel.register(server, EVENT_READ, accept)
-//! while True:
-//!     for key, mask in sel.select():              # epoll_wait underneath
-//!         callback = key.data
-//!         callback(key.fileobj, mask)
+//! callback accept(listener):  fd = accept(listener); register(fd, READ, read)
+//! callback read(fd):          n = recv(fd, buf, 1024)
+//!                             if n == 0: unregister(fd); close(fd)
+//!                             else: send(fd, upper(buf[..n]))
+//!
+//! register(listener, READ, accept)
+//! loop:
+//!     for fd in epoll_wait(ep):                    sleeps until a registered fd is ready
+//!         table[fd].callback(fd)                   the loop knows callbacks, not sockets
 //! ```
 //!
 //! ## What a student should notice

@@ -1,16 +1,16 @@
 //! # I/O multiplexing with `select(2)` — Stevens Fig. 6.3
 //!
-//! The tutorial's select server:
+//! The tutorial's select server, as the system calls it makes:
 //!
 //! ```text
-//! read_l = [server]
-//! while True:
-//!     r_l, w_l, x_l = select.select(read_l, [], [])   # sleeps until one socket is ready
-//!     for obj in r_l:
-//!         if obj == server:
-//!             conn, addr = obj.accept(); read_l.append(conn)
+//! watched = {listener}
+//! loop:
+//!     ready = select(watched as a readable fd_set)    sleeps until one of them is readable
+//!     for fd in ready:
+//!         if fd == listener: watched += accept(listener)
 //!         else:
-//!             data = obj.recv(1024); obj.send(data.upper())
+//!             n = recv(fd, buf, 1024)                 the data is there: phase 2 only
+//!             send(fd, upper(buf[..n]))
 //! ```
 //!
 //! One thread serves every client. It sleeps in one call, `select`, "waiting for one of possibly

@@ -4,14 +4,14 @@
 //! client its own thread.
 //!
 //! ```text
-//! while True:
-//!     conn, addr = server.accept()                      # the acceptor sleeps here
-//!     threading.Thread(target=handle, args=(conn,)).start()
-//!
-//! def handle(conn):                                     # each worker sleeps in its own recv
-//!     while True:
-//!         data = conn.recv(1024)
-//!         conn.send(data.upper())
+//! acceptor thread:
+//!     loop:
+//!         fd = accept(listener)                     sleeps until a client connects
+//!         spawn a thread running serve(fd)          past the cap, or if spawning fails: refuse
+//! serve(fd):                                        each thread sleeps in its own recv
+//!     while (n = recv(fd, buf, 1024)) > 0:
+//!         send(fd, upper(buf[..n]))
+//!     close(fd); the thread ends
 //! ```
 //!
 //! ## What a student should notice

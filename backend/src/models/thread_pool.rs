@@ -3,18 +3,17 @@
 //! The tutorial's thread version, with the threads made once instead of per client:
 //!
 //! ```text
-//! queue = Queue(maxsize=128)
-//! for _ in range(4):                                  # the pool: 4 workers, made at start
-//!     Thread(target=worker).start()
-//! while True:
-//!     conn, addr = server.accept()                    # the acceptor sleeps here
-//!     queue.put_nowait(conn)                          # full: refuse the client
-//!
-//! def worker():
-//!     while True:
-//!         conn = queue.get()                          # sleeps until a connection is queued
-//!         while data := conn.recv(1024):              # serves it until it closes
-//!             conn.send(data.upper())
+//! queue = a bounded queue of 128 connections
+//! start 4 workers, once; each:
+//!     loop:
+//!         fd = queue.pop()                          sleeps (a futex) until a connection is queued
+//!         while (n = recv(fd, buf, 1024)) > 0:      serves it until it closes
+//!             send(fd, upper(buf[..n]))
+//!         close(fd)
+//! acceptor thread:
+//!     loop:
+//!         fd = accept(listener)                     sleeps until a client connects
+//!         queue.push(fd), or refuse it: the queue is full
 //! ```
 //!
 //! ## What a student should notice

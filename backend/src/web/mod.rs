@@ -5,7 +5,7 @@
 //! | `GET /api/models` | every model (`kettle_shared::ModelInfo`) | [`api`] |
 //! | `POST /api/models/{id}/start`, `/stop` | start or stop one; 404 for an unknown id | [`api`] |
 //! | `GET /ws` | the viewer WebSocket (protocol in `kettle_shared`) | [`viewer`] |
-//! | anything else | the frontend from `dist/` (`index.html` for unknown paths) | here |
+//! | anything else | the frontend from `dist/`, compressed, with cache headers (`index.html` for unknown paths) | [`assets`] |
 //!
 //! Every request passes [`guard`] first: the `Host` header must name this server (a
 //! DNS-rebinding page cannot talk to it under another name) and an `Origin`, when a browser
@@ -17,6 +17,7 @@
 //! stops — is [`limits`].
 
 mod api;
+mod assets;
 mod experiments;
 mod guard;
 mod http;
@@ -39,7 +40,6 @@ use axum::Router;
 use kettle_shared::MODELS;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
-use tower_http::services::{ServeDir, ServeFile};
 
 use crate::lesson::Lesson;
 use crate::load::Loads;
@@ -211,9 +211,7 @@ fn router(state: AppState, dist: Option<&Path>) -> Router {
         .route("/api/models/{id}/stop", post(stop_model))
         .route("/ws", get(websocket));
     let app = match dist {
-        Some(dist) => api.fallback_service(
-            ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html"))),
-        ),
+        Some(dist) => api.fallback_service(assets::service(dist)),
         None => api.fallback(frontend_missing),
     };
     app.layer(middleware::from_fn_with_state(state.clone(), guard)).with_state(state)

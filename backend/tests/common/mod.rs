@@ -22,7 +22,12 @@ pub async fn kettle(start: &[&str]) -> Server {
 
 /// [`kettle`] with these limits.
 pub async fn kettle_with(start: &[&str], limits: kettle_backend::Limits) -> Server {
-    let config = Config {
+    serve(Config { limits, ..config(start) }).await.expect("kettle starts")
+}
+
+/// The configuration [`kettle`] serves with, for a test that changes some of it.
+pub fn config(start: &[&str]) -> Config {
+    Config {
         bind: "127.0.0.1".parse().unwrap(),
         port: 0,
         model_port_base: 0,
@@ -31,9 +36,8 @@ pub async fn kettle_with(start: &[&str], limits: kettle_backend::Limits) -> Serv
         dist: None,
         pool_workers: 4,
         child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
-        limits,
-    };
-    serve(config).await.expect("kettle starts")
+        limits: kettle_backend::Limits::default(),
+    }
 }
 
 /// The address a running model listens on.
