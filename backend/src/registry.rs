@@ -294,6 +294,9 @@ impl Registry {
             // The thread calling this is one of `threads`: it cannot join itself; dropping the
             // handles detaches it, and it is about to end anyway.
             slot.running = None;
+            // A panic is a bug in Kettle: the model stays unavailable (with the reason) rather
+            // than being started again into the same bug; the other models are untouched.
+            slot.unavailable = matches!(reason, Reason::Panicked { .. });
             slot.reason = Some(reason);
             info(slot)
         };

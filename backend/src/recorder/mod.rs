@@ -482,6 +482,7 @@ impl Tracer {
     /// Records `kind` at an instant measured elsewhere (a kernel timestamp, a syscall's entry):
     /// counts it, and sends it in detail if somebody may look (see the module's docs).
     pub fn emit_at(&self, t_ns: u64, conn: Option<u64>, kind: EventKind) {
+        crate::fault::check_model_panic(self.model);
         if matches!(
             kind,
             EventKind::AcceptEnter
