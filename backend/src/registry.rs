@@ -8,6 +8,10 @@
 //!
 //! Stopping asks the model to stop ([`StopSignal`]), which wakes its blocked calls, and waits
 //! for its threads to end: after `stop` returns every descriptor is closed and the port is free.
+//!
+//! A model's server thread that panics (a bug in Kettle) is caught at the top of its thread:
+//! the model becomes `unavailable` with [`Reason::Panicked`], its port is closed, and the other
+//! models are untouched (`kettle soak` arms such a panic with [`crate::fault`]).
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
