@@ -202,6 +202,7 @@ async fn panics_in(server: &crate::Server) -> anyhow::Result<Vec<Figure>> {
     let mut viewer = Viewer::connect(server.addr).await?;
     let epoll = server.registry.running_port("epoll").context("epoll running")?;
     let poll = server.registry.running_port("poll").context("poll running")?;
+    eprintln!("kettle soak: arming a panic in the epoll model's thread: its message is expected");
     crate::fault::arm_model_panic("epoll");
     // The model's next recorded step (its accept of this client) panics.
     let _ = tokio::task::spawn_blocking(move || echo_once(epoll, "boom\n", Duration::from_secs(2)))
