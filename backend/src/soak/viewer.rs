@@ -118,6 +118,32 @@ impl Viewer {
         }
     }
 
+    /// The next text message undecoded (a caller that needs only a few fields decodes them
+    /// itself, cheaply), with our monotonic time at its arrival; `Err(code)` once closed,
+    /// `Ok(None)` when nothing came within `timeout`.
+    pub async fn read_text(
+        &mut self,
+        timeout: Duration,
+    ) -> anyhow::Result<Result<Option<(String, u64)>, Option<u16>>> {
+        loop {
+            let next = match tokio::time::timeout(timeout, self.ws.next()).await {
+                Err(_) => return Ok(Ok(None)),
+                Ok(next) => next,
+            };
+            match next {
+                None => return Ok(Err(None)),
+                Some(Err(e)) => bail!("viewer read: {e}"),
+                Some(Ok(Message::Text(text))) => {
+                    return Ok(Ok(Some((text.as_str().to_owned(), mono_ns()))))
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Ok(Err(frame.map(|f: CloseFrame| u16::from(f.code))))
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
     /// Sends a command and waits for its reply or error (other messages are skipped).
     pub async fn ask(&mut self, command: Command) -> anyhow::Result<ServerMsg> {
         let id = self.command(command).await?;
