@@ -12,6 +12,7 @@ pub mod bench;
 pub mod clock;
 pub mod experiments;
 pub mod failure;
+pub mod fault;
 pub mod lesson;
 pub mod load;
 pub mod models;
@@ -19,6 +20,7 @@ pub mod proc_task;
 pub mod recorder;
 pub mod registry;
 pub mod relay;
+pub mod soak;
 pub mod web;
 
 pub use web::{serve, Config, Limits, Server};

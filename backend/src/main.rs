@@ -127,6 +127,20 @@ enum Cmd {
         #[arg(long)]
         short: bool,
     },
+    /// Kettle's proof under load and faults, on loopback, in bounded time: 100 viewers while
+    /// 4 models echo 1 000 lines/s each (fan_out), every model started and stopped 50 times
+    /// (cycles), and faults (faults); a table of figures, each with the property it must hold.
+    Soak {
+        /// The short form (as CI runs it): fewer viewers, rounds and seconds.
+        #[arg(long)]
+        short: bool,
+        /// Also write every figure as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Only this scenario: fan_out, cycles or faults.
+        #[arg(long, value_name = "NAME")]
+        only: Option<String>,
+    },
     /// The bench's load generator, run by `kettle bench` in a child process. Not for people.
     #[command(hide = true)]
     BenchLoad {
@@ -195,6 +209,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 kettle_backend::bench::generator::child_main(&name, port, &load)?;
                 return Ok(ExitCode::SUCCESS);
             }
+            Cmd::Soak { short, json, only } => return soak(short, json, only),
             Cmd::Experiment { id, short, json, csv } => {
                 experiment(id, short, json, csv).await?;
                 return Ok(ExitCode::SUCCESS);
@@ -309,6 +324,50 @@ async fn bench(
         eprintln!("kettle bench: every number written to {}", path.display());
     }
     Ok(if bench::all_verified(&result) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `kettle soak`: runs the scenarios on a thread of their own (each builds the runtime it
+/// needs), with a spinner saying what happens, then prints the table and writes the JSON.
+fn soak(short: bool, json: Option<PathBuf>, only: Option<String>) -> anyhow::Result<ExitCode> {
+    use kettle_backend::soak;
+    let chosen: Vec<&'static soak::Scenario> = match &only {
+        Some(name) => vec![soak::find(name).ok_or_else(|| {
+            let known: Vec<_> = soak::SCENARIOS.iter().map(|s| s.name).collect();
+            anyhow::anyhow!("no scenario {name} (known: {})", known.join(", "))
+        })?],
+        None => soak::SCENARIOS.iter().collect(),
+    };
+    if cfg!(debug_assertions) && !short {
+        eprintln!("kettle soak: this is a debug build; measure with `cargo run --release -- soak`");
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let shown = bar.clone();
+    let ctx = soak::Ctx {
+        short,
+        exe: std::env::current_exe()?,
+        progress: Box::new(move |line: &str| shown.set_message(line.to_owned())),
+    };
+    let reports = std::thread::spawn(move || {
+        chosen
+            .into_iter()
+            .map(|s| {
+                let report = soak::run_one(s, &ctx);
+                let verdict = if report.passed() { "passed" } else { "FAILED" };
+                ctx.say(format!("{}: {verdict} in {:.0} s", s.name, report.secs));
+                report
+            })
+            .collect::<Vec<_>>()
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("the soak's thread panicked"))?;
+    bar.finish_and_clear();
+    println!("{}", soak::table(&reports));
+    if let Some(path) = json {
+        std::fs::write(&path, serde_json::to_vec_pretty(&reports)?)?;
+        eprintln!("kettle soak: every figure written to {}", path.display());
+    }
+    Ok(if reports.iter().all(soak::Report::passed) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// `kettle experiment`: runs it off the runtime's workers, with a progress bar, then prints the

@@ -8,6 +8,10 @@
 //!
 //! Stopping asks the model to stop ([`StopSignal`]), which wakes its blocked calls, and waits
 //! for its threads to end: after `stop` returns every descriptor is closed and the port is free.
+//!
+//! A model's server thread that panics (a bug in Kettle) is caught at the top of its thread:
+//! the model becomes `unavailable` with [`Reason::Panicked`], its port is closed, and the other
+//! models are untouched (`kettle soak` arms such a panic with [`crate::fault`]).
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -294,6 +298,9 @@ impl Registry {
             // The thread calling this is one of `threads`: it cannot join itself; dropping the
             // handles detaches it, and it is about to end anyway.
             slot.running = None;
+            // A panic is a bug in Kettle: the model stays unavailable (with the reason) rather
+            // than being started again into the same bug; the other models are untouched.
+            slot.unavailable = matches!(reason, Reason::Panicked { .. });
             slot.reason = Some(reason);
             info(slot)
         };

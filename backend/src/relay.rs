@@ -380,12 +380,19 @@ async fn relay_replies(
 ) {
     let _ = answered.await;
     let mut buf = vec![0u8; 16 * 1024];
+    // A character can be split between two reads (a model echoing in 1024-byte pieces): its
+    // first bytes wait here for the rest instead of becoming U+FFFD.
+    let mut pending: Vec<u8> = Vec::new();
     let reason = loop {
         match read.read(&mut buf).await {
             Ok(0) => break Reason::ServerClosed,
             Ok(n) => {
                 t.emit(None, EventKind::ClientReceived { client: id, bytes: n as u32 });
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                pending.extend_from_slice(&buf[..n]);
+                let text = take_text(&mut pending);
+                if text.is_empty() {
+                    continue;
+                }
                 // Waiting here when the viewer is slow pushes back on the TCP connection, as a
                 // slow reader would: memory stays bounded.
                 if relay.shared.out.send(ServerMsg::Echo { client: id, text }).await.is_err() {
@@ -396,4 +403,53 @@ async fn relay_replies(
         }
     };
     relay.forget(id, reason).await;
+}
+
+/// The text `bytes` holds, leaving in it only the start of a character whose other bytes have
+/// not arrived yet (at most 3). Bytes that can never be UTF-8 become U+FFFD, as
+/// `from_utf8_lossy` does.
+pub fn take_text(bytes: &mut Vec<u8>) -> String {
+    let keep = match std::str::from_utf8(bytes) {
+        Ok(_) => 0,
+        // `error_len() == None`: the bytes end inside a character that may still be completed.
+        Err(e) if e.error_len().is_none() => bytes.len() - e.valid_up_to(),
+        Err(_) => {
+            // Invalid somewhere; keep only an incomplete tail, if the very end is one.
+            let tail_start = (bytes.len().saturating_sub(3)..bytes.len())
+                .find(|&i| {
+                    std::str::from_utf8(&bytes[i..])
+                        .is_err_and(|e| e.valid_up_to() == 0 && e.error_len().is_none())
+                })
+                .unwrap_or(bytes.len());
+            bytes.len() - tail_start
+        }
+    };
+    let tail = bytes.split_off(bytes.len() - keep);
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    *bytes = tail;
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_text;
+
+    #[test]
+    fn a_character_split_between_reads_arrives_whole() {
+        let line = "水壶 whistles\n".as_bytes();
+        let mut pending = line[..1].to_vec();
+        assert_eq!(take_text(&mut pending), "");
+        pending.extend_from_slice(&line[1..4]);
+        assert_eq!(take_text(&mut pending), "水");
+        pending.extend_from_slice(&line[4..]);
+        assert_eq!(take_text(&mut pending), "壶 whistles\n");
+        assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn bytes_that_are_never_utf8_become_replacement_characters() {
+        let mut pending = vec![b'a', 0xff, b'b', 0xe6, 0xb0];
+        assert_eq!(take_text(&mut pending), "a\u{fffd}b");
+        assert_eq!(pending, vec![0xe6, 0xb0]);
+    }
 }

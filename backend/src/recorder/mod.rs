@@ -498,6 +498,7 @@ impl Tracer {
     /// a connection nobody follows) costs no `clock_gettime`, which is most of what counting
     /// would otherwise cost (~50 ns of ~70 on this machine's VM).
     fn record(&self, when: When, conn: Option<u64>, kind: EventKind) {
+        crate::fault::check_model_panic(self.model);
         if matches!(
             kind,
             EventKind::AcceptEnter

@@ -1,0 +1,300 @@
+//! Fan-out: one server, a room of viewers, four models under load — does every viewer get
+//! what it asked for, how late, and what does it cost the server?
+//!
+//! A teacher's laptop serving forty students is one recorder feeding forty WebSockets. Here
+//! 100 viewers (10 in the short form) connect to a `kettle serve` child, subscribe to every
+//! model's steps and aggregates and spotlight one connection of each loaded model; then
+//! Kettle's own load generator ([`crate::load`], which only connects to the server's model
+//! ports) echoes 1 000 lines a second on each of four models. Under that load every model is
+//! *crowded* (over [`kettle_shared::DETAIL_BUDGET_PER_S`]), so what a viewer asked for is the
+//! spotlit connections' steps in detail, the lifecycle and thread steps, and every model's
+//! [`kettle_shared::Aggregate`] every 100 ms — and that is what is counted.
+//!
+//! What a student should notice: the recorder sends each event once into a shared ring and
+//! every viewer encodes it from there, so a viewer costs the server the encoding of what it
+//! watches, not a copy of the stream; the delivery delay (the step's `t_ns` to its decoding
+//! here, on the one `CLOCK_MONOTONIC` both processes share) is mostly the 25 ms batch
+//! interval; and a viewer loses events only where it shows a count of them (`dropped`), which
+//! must be 0 while the detail stays within the budget.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use hdrhistogram::Histogram;
+use kettle_shared::{Command, LoadSpec, ServerMsg};
+
+use super::child::{cpu_percent, ServeChild};
+use super::viewer::{mono_ns, Viewer};
+use super::{Ctx, Figure};
+use crate::load::{self, StopToken, Target};
+
+/// The loaded models: a thread per connection and three readiness calls.
+const MODELS: [&str; 4] = ["thread-per-conn", "select", "poll", "epoll"];
+/// Lines a second offered to each model (open loop).
+const RATE: u32 = 1_000;
+/// Connections of the load on each model.
+const CONNS: u32 = 10;
+/// Connections of each loaded model every viewer follows in detail.
+const SAMPLE: u32 = 1;
+
+/// What one viewer received.
+#[derive(Debug)]
+struct Tally {
+    /// Events stamped since the load began, per model.
+    in_window: HashMap<String, u64>,
+    /// Every event received, counted per [`BIN_NS`] of its `t_ns`: the window's whole bins
+    /// are then compared across viewers, whenever each read them.
+    bins: HashMap<u64, u64>,
+    /// Every event received.
+    events: u64,
+    /// `Batch::dropped`, summed.
+    dropped: u64,
+    /// Aggregates received per loaded model.
+    aggregates: HashMap<String, u64>,
+    /// Delivery delay of the window's events, µs.
+    delay_us: Histogram<u64>,
+    /// Closed by the server, with this code.
+    closed: Option<Option<u16>>,
+}
+
+/// The fields of a [`ServerMsg::Batch`] the tally needs.
+#[derive(serde::Deserialize)]
+struct LightBatch {
+    events: Vec<LightEvent>,
+    dropped: u64,
+}
+
+#[derive(serde::Deserialize)]
+struct LightEvent {
+    t_ns: u64,
+    model: String,
+}
+
+/// The fields of a [`ServerMsg::Aggregates`] the tally needs.
+#[derive(serde::Deserialize)]
+struct LightAggregates {
+    aggregates: Vec<LightAggregate>,
+}
+
+#[derive(serde::Deserialize)]
+struct LightAggregate {
+    model: String,
+}
+
+/// The width of the bins events are counted in, ns.
+const BIN_NS: u64 = 100_000_000;
+
+/// The load window on the server's `t_ns` axis (set when the load starts).
+#[derive(Debug, Default)]
+struct Window {
+    from: std::sync::atomic::AtomicU64,
+}
+
+/// Runs the scenario.
+pub fn run(ctx: &Ctx) -> anyhow::Result<Vec<Figure>> {
+    let (n_viewers, secs) = if ctx.short { (10usize, 3u32) } else { (100, 20) };
+    ctx.say(format!("fan_out: starting kettle serve with {}", MODELS.join(", ")));
+    let server = ServeChild::spawn(&ctx.exe, &MODELS, None)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(measure(ctx, &server, n_viewers, secs))
+        .with_context(|| format!("the server's last words:\n{}", server.stderr_tail()))
+}
+
+async fn measure(
+    ctx: &Ctx,
+    server: &ServeChild,
+    n_viewers: usize,
+    secs: u32,
+) -> anyhow::Result<Vec<Figure>> {
+    ctx.say(format!("fan_out: connecting {n_viewers} viewers"));
+    let mut viewers = Vec::with_capacity(n_viewers);
+    for _ in 0..n_viewers {
+        let mut v = Viewer::connect(server.addr).await?;
+        let subscribed = v.ask(Command::Subscribe { models: None, aggregates: None }).await?;
+        anyhow::ensure!(matches!(subscribed, ServerMsg::Reply { .. }), "{subscribed:?}");
+        for model in MODELS {
+            let spot = v.ask(Command::Spotlight { model: model.into(), sample: SAMPLE }).await?;
+            anyhow::ensure!(matches!(spot, ServerMsg::Reply { .. }), "{spot:?}");
+        }
+        viewers.push(v);
+    }
+    // The server's start, from the Hello that travelled fastest (before any load).
+    let start_mono = viewers.iter().map(|v| v.start_mono_ns).min().unwrap_or(0);
+    let window = Arc::new(Window::default());
+    window.from.store(u64::MAX, Ordering::Relaxed);
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = viewers
+        .into_iter()
+        .map(|v| tokio::spawn(watch(v, start_mono, window.clone(), stop.clone())))
+        .collect();
+
+    let listing = server.models()?;
+    let before = server.stats()?;
+    let began = Instant::now();
+    let from = mono_ns().saturating_sub(start_mono);
+    window.from.store(from, Ordering::Relaxed);
+    ctx.say(format!(
+        "fan_out: {} models × {RATE} lines/s for {secs} s, {n_viewers} viewers watching",
+        MODELS.len()
+    ));
+    let mut loads = Vec::new();
+    for model in MODELS {
+        let target = Target::from_listing(&listing, Some(model), None)
+            .map_err(|r| anyhow::anyhow!("{}", crate::failure::for_terminal(&r)))?;
+        let spec = LoadSpec { model: model.into(), conns: CONNS, rate: Some(RATE), size: 64, secs };
+        let duration = Duration::from_secs(secs.into());
+        loads.push(load::spawn(target, spec, duration, StopToken::new(), |_| {})?);
+    }
+    let mut peak_rss = before.rss_kib;
+    while loads.iter().any(|l| !l.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if let Ok(s) = server.stats() {
+            peak_rss = peak_rss.max(s.rss_kib);
+        }
+    }
+    let wall = began.elapsed();
+    let after = server.stats()?;
+    let to = mono_ns().saturating_sub(start_mono);
+    let mut lines = 0;
+    let mut mismatches = 0;
+    let mut load_p99_us = 0;
+    for l in loads {
+        let report = l.join().map_err(|_| anyhow::anyhow!("a load thread panicked"))??;
+        lines += report.lines;
+        mismatches += report.mismatches;
+        load_p99_us = load_p99_us.max(report.latency.p99_us);
+    }
+    // Let the last batches of the window arrive (they are at most 25 ms behind), then stop.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut tallies = Vec::new();
+    for t in tasks {
+        tallies.push(t.await??);
+    }
+
+    let mut delay = Histogram::<u64>::new(3)?;
+    for t in &tallies {
+        delay.add(&t.delay_us)?;
+    }
+    let dropped: u64 = tallies.iter().map(|t| t.dropped).sum();
+    let closed = tallies.iter().filter(|t| t.closed.is_some()).count();
+    // The bins wholly inside the load's window.
+    let bins = (from / BIN_NS + 1)..(to / BIN_NS);
+    let window_counts: Vec<u64> = tallies
+        .iter()
+        .map(|t| bins.clone().map(|b| t.bins.get(&b).copied().unwrap_or(0)).sum())
+        .collect();
+    let (min_w, max_w) = (
+        window_counts.iter().copied().min().unwrap_or(0),
+        window_counts.iter().copied().max().unwrap_or(0),
+    );
+    let events_total: u64 = tallies.iter().map(|t| t.events).sum();
+    let every_model_seen = tallies
+        .iter()
+        .all(|t| MODELS.iter().all(|m| t.in_window.get(*m).copied().unwrap_or(0) > 0));
+    let aggregates_min = tallies
+        .iter()
+        .map(|t| {
+            MODELS.iter().map(|m| t.aggregates.get(*m).copied().unwrap_or(0)).min().unwrap_or(0)
+        })
+        .min()
+        .unwrap_or(0);
+    // Aggregates come every 100 ms: at least half of them over the load, per model and viewer.
+    let aggregates_due = u64::from(secs) * 10 / 2;
+    let ms = |us: u64| format!("{:.1} ms", us as f64 / 1000.0);
+    Ok(vec![
+        Figure::info("viewers", n_viewers),
+        Figure::info("models loaded", MODELS.join(", ")),
+        Figure::info("lines/s offered", format!("{} ({} × {RATE})", RATE * 4, MODELS.len())),
+        Figure::info("lines/s echoed", format!("{:.0}", lines as f64 / wall.as_secs_f64())),
+        Figure::check("echoes that differ", mismatches, "= 0", mismatches == 0),
+        Figure::info("load latency p99", ms(load_p99_us)),
+        Figure::info("events received, all viewers", events_total),
+        Figure::info("events of the window per viewer", format!("{min_w} … {max_w}")),
+        Figure::check(
+            "every viewer got the same events",
+            if min_w == max_w { "yes" } else { "no" },
+            "yes (when nothing dropped)",
+            min_w == max_w || dropped > 0,
+        ),
+        Figure::check(
+            "every viewer got detail of every model",
+            if every_model_seen { "yes" } else { "no" },
+            "yes",
+            every_model_seen,
+        ),
+        Figure::check(
+            "aggregates per model per viewer (fewest)",
+            aggregates_min,
+            &format!("≥ {aggregates_due}"),
+            aggregates_min >= aggregates_due,
+        ),
+        Figure::check("dropped (Batch.dropped, all viewers)", dropped, "= 0", dropped == 0),
+        Figure::check("viewers closed by the server", closed, "= 0", closed == 0),
+        Figure::info("delivery delay p50", ms(delay.value_at_quantile(0.5))),
+        Figure::info("delivery delay p99", ms(delay.value_at_quantile(0.99))),
+        Figure::info("delivery delay max", ms(delay.max())),
+        Figure::info(
+            "server CPU (% of one core)",
+            format!("{:.0} %", cpu_percent(&before, &after, wall)),
+        ),
+        Figure::info("server RSS before", format!("{:.1} MiB", before.rss_kib as f64 / 1024.0)),
+        Figure::info("server RSS peak", format!("{:.1} MiB", peak_rss as f64 / 1024.0)),
+        Figure::info("server threads", after.threads),
+    ])
+}
+
+/// Reads one viewer's messages until `stop`, counting what it asked for.
+async fn watch(
+    mut v: Viewer,
+    start_mono: u64,
+    window: Arc<Window>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<Tally> {
+    let mut t = Tally {
+        in_window: HashMap::new(),
+        bins: HashMap::new(),
+        events: 0,
+        dropped: 0,
+        aggregates: HashMap::new(),
+        delay_us: Histogram::new(3)?,
+        closed: None,
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let (text, at) = match v.read_text(Duration::from_millis(200)).await? {
+            Ok(Some(got)) => got,
+            Ok(None) => continue,
+            Err(code) => {
+                t.closed = Some(code);
+                break;
+            }
+        };
+        // A hundred viewers decoding every event in full would measure this process, not the
+        // server: only the fields counted are decoded (serde skips the rest).
+        if text.starts_with(r#"{"type":"batch""#) {
+            let batch: LightBatch = serde_json::from_str(&text)?;
+            t.dropped += batch.dropped;
+            t.events += batch.events.len() as u64;
+            let from = window.from.load(Ordering::Relaxed);
+            for e in batch.events {
+                *t.bins.entry(e.t_ns / BIN_NS).or_default() += 1;
+                if e.t_ns >= from {
+                    *t.in_window.entry(e.model).or_default() += 1;
+                    let late = at.saturating_sub(start_mono + e.t_ns) / 1000;
+                    t.delay_us.record(late.max(1))?;
+                }
+            }
+        } else if text.starts_with(r#"{"type":"aggregates""#) {
+            let cut: LightAggregates = serde_json::from_str(&text)?;
+            for a in cut.aggregates {
+                if MODELS.contains(&a.model.as_str()) {
+                    *t.aggregates.entry(a.model).or_default() += 1;
+                }
+            }
+        }
+    }
+    Ok(t)
+}
