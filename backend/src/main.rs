@@ -23,10 +23,20 @@ struct Cli {
 enum Cmd {
     /// Serve the page, the API and the model servers.
     Serve {
-        /// Address of the web server. Keep the default unless you know why: the page can start
+        /// Address of the web server: 127.0.0.1 by default, every interface (0.0.0.0) with
+        /// --classroom. Another address than loopback needs --classroom: the page can start
         /// servers and open connections.
-        #[arg(long, default_value = "127.0.0.1")]
-        bind: IpAddr,
+        #[arg(long)]
+        bind: Option<IpAddr>,
+        /// Classroom mode: listen on the LAN, print the addresses students type and the
+        /// teacher's link (with a random token); students watch, choose what to watch and
+        /// open echo clients, and only the teacher starts, stops and leads.
+        #[arg(long)]
+        classroom: bool,
+        /// Another name (e.g. kettle.school.example) students may use to reach this server;
+        /// the machine's own names and addresses are admitted in classroom mode anyway.
+        #[arg(long = "allow-host", value_name = "NAME")]
+        allow_hosts: Vec<String>,
         /// Port of the web server (0: any free port, printed at start).
         #[arg(long, default_value_t = 7878)]
         port: u16,
@@ -140,9 +150,7 @@ enum Cmd {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
-    let (bind, port, model_port_base, start, allow_origins, dist, pool_workers) = match Cli::parse()
-        .command
-    {
+    let serve_args = match Cli::parse().command {
         Cmd::ChildEcho { conn } => {
             kettle_backend::models::process_per_conn::child_main(conn).await?;
             return Ok(ExitCode::SUCCESS);
@@ -176,20 +184,34 @@ async fn main() -> anyhow::Result<ExitCode> {
             experiment(id, short, json, csv).await?;
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Serve { bind, port, model_port_base, start, allow_origins, dist, pool_workers } => {
-            (bind, port, model_port_base, start, allow_origins, dist, pool_workers)
-        }
+        serve @ Cmd::Serve { .. } => serve,
     };
-    let pool_workers = usize::from(pool_workers);
-    let config = Config {
+    let Cmd::Serve {
         bind,
+        classroom,
+        allow_hosts,
         port,
         model_port_base,
         start,
         allow_origins,
         dist,
         pool_workers,
+    } = serve_args
+    else {
+        unreachable!("every other command returned")
+    };
+    let default_bind = if classroom { [0, 0, 0, 0] } else { [127, 0, 0, 1] };
+    let config = Config {
+        bind: bind.unwrap_or(IpAddr::from(default_bind)),
+        port,
+        model_port_base,
+        start,
+        allow_origins,
+        dist,
+        pool_workers: usize::from(pool_workers),
         child_exe: None,
+        classroom,
+        allow_hosts,
     };
     // Listen for Ctrl-C (and SIGTERM) before saying we run: a signal that arrives between the
     // "running" line and the first poll of a lazily registered listener would be lost.
@@ -213,7 +235,18 @@ async fn main() -> anyhow::Result<ExitCode> {
         let why = m.reason.as_ref().map(kettle_backend::failure::for_terminal).unwrap_or_default();
         eprintln!("kettle: model {:<16} {state:<11} port {port} {why}", m.id);
     }
-    println!("Kettle is running at http://{}  (Ctrl-C to stop)", server.addr);
+    match &server.classroom {
+        None => println!("Kettle is running at http://{}  (Ctrl-C to stop)", server.addr),
+        Some(class) => {
+            println!(
+                "Kettle is running in classroom mode on port {}  (Ctrl-C to stop)",
+                server.addr.port()
+            );
+            println!("Students type one of: {}", class.student_urls.join("  "));
+            // The one place the token is ever written.
+            println!("Teacher (keep this link to yourself): {}", class.teacher_link);
+        }
+    }
     tokio::select! {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}

@@ -132,6 +132,8 @@ async fn kettle_with_frontend(start: &[&str]) -> Server {
         dist: Some(dist),
         pool_workers: 4,
         child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
+        classroom: false,
+        allow_hosts: vec![],
     };
     serve(config).await.unwrap()
 }

@@ -11,10 +11,16 @@
 //! DNS-rebinding page cannot talk to it under another name) and an `Origin`, when a browser
 //! sends one, must be this server or one given with `--allow-origin` (another site cannot
 //! drive it). [`experiments`] runs the tutorial's experiments for every viewer.
+//!
+//! In classroom mode ([`classroom`]) the machine's own names and LAN addresses (and
+//! `--allow-host` names) are admitted too, and each viewer is a teacher (with the token) or a
+//! student; [`roles`] says which commands are the teacher's.
 
 mod api;
+pub mod classroom;
 mod experiments;
 mod guard;
+mod roles;
 mod viewer;
 
 use std::net::{IpAddr, SocketAddr};
@@ -61,6 +67,11 @@ pub struct Config {
     pub pool_workers: usize,
     /// The executable `process-per-conn` runs as its children; `None`: this executable.
     pub child_exe: Option<PathBuf>,
+    /// Classroom mode (`--classroom`): a teacher token, students who only watch and echo, the
+    /// machine's names admitted. Without it only a loopback `bind` is accepted.
+    pub classroom: bool,
+    /// More names (`--allow-host`) admitted as `Host` (and as the host of an `Origin`).
+    pub allow_hosts: Vec<String>,
 }
 
 /// A running Kettle server.
@@ -72,6 +83,8 @@ pub struct Server {
     pub registry: Registry,
     /// The frontend it serves, if it found one.
     pub dist: Option<PathBuf>,
+    /// In classroom mode: the teacher's token and link, and the URLs students type.
+    pub classroom: Option<classroom::Classroom>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -105,6 +118,11 @@ struct AppState {
     loads: Loads,
     hosts: Arc<Vec<String>>,
     origins: Arc<Vec<String>>,
+    /// The teacher's token in classroom mode; `None`: everyone is a teacher.
+    token: Option<classroom::TeacherToken>,
+    /// What the teacher shows while "follow me" is on
+    /// ([`kettle_shared::Command::FollowMe`]); every viewer watches it.
+    follow: Arc<tokio::sync::watch::Sender<Option<kettle_shared::TeacherView>>>,
 }
 
 /// Binds, starts the requested models and serves until [`Server::shutdown`].
@@ -115,10 +133,34 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
         child_exe: config.child_exe.clone(),
         ..ModelOptions::default()
     };
+    if !config.bind.is_loopback() && !config.classroom {
+        anyhow::bail!(
+            "--bind {} would let anyone who can reach this machine start and stop its models; \
+             add --classroom (students then only watch and echo; the teacher gets a token) \
+             or keep the default --bind 127.0.0.1",
+            config.bind
+        );
+    }
     let registry = Registry::with_options(recorder.clone(), config.model_port_base, options);
     let listener = tokio::net::TcpListener::bind((config.bind, config.port)).await?;
     let addr = listener.local_addr()?;
-    let hosts = allowed_hosts(addr);
+    let mut hosts = allowed_hosts(addr);
+    let mut names = config.allow_hosts.clone();
+    let mut classroom = None;
+    if config.classroom {
+        let own = classroom::own_names();
+        let lan = classroom::lan_addresses();
+        let ips: Vec<IpAddr> = lan.iter().map(|a| a.ip).collect();
+        hosts.extend(classroom::hosts_for(&own, &ips, addr.port()));
+        let token = classroom::TeacherToken::generate()?;
+        classroom = Some(classroom::Classroom {
+            student_urls: classroom::student_urls(config.bind, addr.port(), &own, &lan),
+            teacher_link: classroom::teacher_link(config.bind, addr.port(), &token),
+            token,
+        });
+        names.retain(|n| !own.contains(n));
+    }
+    hosts.extend(classroom::hosts_for(&names, &[], addr.port()));
     let mut origins: Vec<String> = hosts.iter().map(|h| format!("http://{h}")).collect();
     origins.extend(config.allow_origins.iter().map(|o| o.trim_end_matches('/').to_owned()));
 
@@ -135,6 +177,8 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
         recorder,
         hosts: Arc::new(hosts),
         origins: Arc::new(origins),
+        token: classroom.as_ref().map(|c| c.token.clone()),
+        follow: Arc::new(tokio::sync::watch::Sender::new(None)),
     };
     let app = router(state, dist.as_deref());
     let (shutdown, rx) = oneshot::channel::<()>();
@@ -145,7 +189,7 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
             })
             .await
     });
-    Ok(Server { addr, registry, dist, shutdown: Some(shutdown), task })
+    Ok(Server { addr, registry, dist, classroom, shutdown: Some(shutdown), task })
 }
 
 /// Expands `--start`: model ids, or `all`. Unknown ids are an error, not ignored.

@@ -7,16 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use kettle_shared::{
     Aggregate, ClientMsg, Clock, Command, ErrorCode, Event, ExperimentTable, Reason, ReplyResult,
-    ServerMsg, LESSON_MODEL, MAX_COMMAND_BYTES, MAX_SAMPLED_CONNS, MODELS, PROTOCOL_VERSION,
+    Role, ServerMsg, TeacherView, LESSON_MODEL, MAX_COMMAND_BYTES, MAX_SAMPLED_CONNS, MODELS,
+    PROTOCOL_VERSION,
 };
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
-use super::AppState;
+use super::{classroom, roles, AppState};
 use crate::clock::clock;
 use crate::recorder::{Batch, Position, Watcher};
 use crate::registry::{Registry, RegistryError};
@@ -29,15 +30,24 @@ const WS_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Replies and echoes waiting for one viewer.
 const VIEWER_QUEUE: usize = 256;
 
+/// `/ws?token=…`: the teacher's page brings the token it was opened with.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct WsQuery {
+    token: Option<String>,
+}
+
 pub(super) async fn websocket(
     State(state): State<AppState>,
     _headers: HeaderMap,
+    Query(query): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // The role is decided once, here, for the viewer's whole life.
+    let (role, refused) = classroom::role_of(state.token.as_ref(), query.token.as_deref());
     ws.max_message_size(MAX_COMMAND_BYTES)
         .max_frame_size(MAX_COMMAND_BYTES)
         .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
-        .on_upgrade(move |socket| Viewer::new(state).run(socket))
+        .on_upgrade(move |socket| Viewer::new(state, role, refused).run(socket))
 }
 
 /// One browser tab connected to `/ws`.
@@ -53,6 +63,10 @@ struct Viewer {
     echo: EchoClients,
     /// Whose aggregates it receives and which connections it spotlit, told to the recorder.
     watcher: Watcher,
+    /// Teacher or student, decided when the WebSocket opened.
+    role: Role,
+    /// It brought a teacher token that is not this server's (told after the hello).
+    token_refused: bool,
 }
 
 /// What goes out next: a message, or a batch already encoded from the shared events (no
@@ -77,11 +91,12 @@ enum End {
 }
 
 impl Viewer {
-    fn new(state: AppState) -> Viewer {
+    fn new(state: AppState, role: Role, token_refused: bool) -> Viewer {
         let (out_tx, out_rx) = mpsc::channel(VIEWER_QUEUE);
         let echo = EchoClients::new(state.registry.clone(), state.recorder.clone(), out_tx);
         let watcher = state.recorder.watcher();
-        Viewer { state, subscription: None, position: Position::after(0), out_rx, echo, watcher }
+        let position = Position::after(0);
+        Viewer { state, subscription: None, position, out_rx, echo, watcher, role, token_refused }
     }
 
     async fn run(mut self, mut socket: WebSocket) {
@@ -90,10 +105,13 @@ impl Viewer {
         let mut changes = self.state.registry.changes();
         let mut tables = self.state.experiments.tables.subscribe();
         let mut loads = self.state.loads.subscribe();
+        let mut follow = self.state.follow.subscribe();
         let hello = ServerMsg::Hello {
             protocol_version: PROTOCOL_VERSION,
             models: self.state.registry.list(),
             clock: Clock { start_unix_ms: clock().start_unix_ms(), now_ns: clock().now_ns() },
+            role: self.role,
+            classroom: self.state.token.is_some(),
         };
         let end = match self.greet(&mut socket, &hello).await {
             Ok(()) => {
@@ -104,6 +122,7 @@ impl Viewer {
                     &mut changes,
                     &mut loads,
                     &mut tables,
+                    &mut follow,
                 )
                 .await
             }
@@ -119,6 +138,14 @@ impl Viewer {
     /// Hello, then the recent history as a first batch (subscribe to batches before calling).
     async fn greet(&mut self, socket: &mut WebSocket, hello: &ServerMsg) -> Result<(), End> {
         send(socket, hello).await?;
+        if self.token_refused {
+            send(socket, &error(None, ErrorCode::Forbidden, Reason::TokenRefused)).await?;
+        }
+        // A student who comes late follows the teacher at once.
+        let following = self.state.follow.borrow().clone();
+        if following.is_some() {
+            send(socket, &ServerMsg::Follow { view: following }).await?;
+        }
         // The experiment running or last run, so a page opened meanwhile shows it too.
         if let Some(table) = self.state.experiments.last() {
             send(socket, &ServerMsg::Experiment { table }).await?;
@@ -140,7 +167,9 @@ impl Viewer {
         changes: &mut broadcast::Receiver<kettle_shared::ModelInfo>,
         loads: &mut broadcast::Receiver<kettle_shared::LoadReport>,
         tables: &mut broadcast::Receiver<ExperimentTable>,
+        follow: &mut watch::Receiver<Option<TeacherView>>,
     ) -> End {
+        follow.mark_unchanged(); // greet sent the current view
         loop {
             let outgoing = tokio::select! {
                 incoming = socket.recv() => match incoming {
@@ -183,6 +212,11 @@ impl Viewer {
                     // Each report is the whole picture so far: a skipped one loses nothing.
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
+                },
+                changed = follow.changed() => match changed {
+                    // Only the newest view matters: one skipped while we were busy is gone.
+                    Ok(()) => Some(Outgoing::Msg(Box::new(ServerMsg::Follow { view: follow.borrow_and_update().clone() }))),
+                    Err(_) => return End::Close(1001, "server shutting down"),
                 },
                 Some(msg) = self.out_rx.recv() => Some(Outgoing::Msg(Box::new(msg))),
             };
@@ -231,6 +265,9 @@ impl Viewer {
             Err(e) => return parse_error(text, e),
         };
         let id = msg.id;
+        if let Err(reason) = roles::allowed(self.role, &msg.command) {
+            return error(Some(id), ErrorCode::Forbidden, reason);
+        }
         let result = match msg.command {
             Command::Subscribe { models, aggregates } => self.subscribe(models, aggregates),
             Command::Spotlight { model, sample } => self.spotlight(&model, sample),
@@ -263,6 +300,7 @@ impl Viewer {
             Command::Compute { ms } => {
                 self.state.lesson.compute(ms).map(|thread| ReplyResult::Computing { thread, ms })
             }
+            Command::FollowMe { view } => self.follow_me(view),
         };
         match result {
             Ok(result) => ServerMsg::Reply { id, result },
@@ -301,6 +339,25 @@ impl Viewer {
         }
         self.watcher.spotlight(descriptor.id, sample);
         Ok(ReplyResult::Spotlit { model: descriptor.id.to_owned(), sample })
+    }
+
+    /// The teacher leads (or stops leading) the class: every viewer is told, once per change.
+    fn follow_me(&self, view: Option<TeacherView>) -> Result<ReplyResult, (ErrorCode, Reason)> {
+        if let Some(model) = view.as_ref().and_then(|v| v.model.as_ref()) {
+            if kettle_shared::model(model).is_none() {
+                return Err((
+                    ErrorCode::UnknownModel,
+                    Reason::NoSuchModel { model: model.clone() },
+                ));
+            }
+        }
+        let on = view.is_some();
+        self.state.follow.send_if_modified(|now| {
+            let changed = *now != view;
+            *now = view;
+            changed
+        });
+        Ok(ReplyResult::FollowMe { on })
     }
 
     async fn registry<F>(&self, f: F) -> Result<ReplyResult, (ErrorCode, Reason)>

@@ -26,6 +26,8 @@ pub async fn kettle(start: &[&str]) -> Server {
         dist: None,
         pool_workers: 4,
         child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
+        classroom: false,
+        allow_hosts: vec![],
     };
     serve(config).await.expect("kettle starts")
 }
