@@ -101,7 +101,23 @@ pub fn reason(lang: Lang, r: &Reason) -> String {
         R::NotACommand { .. } => key(Key::RNotACommand),
         R::HostNotAllowed { host } => tf(lang, Key::RHostNotAllowed, &[host]),
         R::OriginNotAllowed { origin } => tf(lang, Key::ROriginNotAllowed, &[origin]),
+        R::TeacherOnly { what } => tf(lang, Key::RTeacherOnly, &[&teacher_only(lang, what)]),
+        R::TokenRefused => key(Key::RTokenRefused),
     }
+}
+
+/// What only the teacher can do, from the refused command's `op` (an unknown one as is).
+fn teacher_only(lang: Lang, op: &str) -> String {
+    let key = match op {
+        "start" => Key::OnlyTeacherStart,
+        "stop" => Key::OnlyTeacherStop,
+        "load_start" | "load_stop" => Key::OnlyTeacherLoad,
+        "experiment_run" => Key::OnlyTeacherExperiment,
+        "compute" => Key::OnlyTeacherCompute,
+        "follow_me" => Key::OnlyTeacherFollowMe,
+        other => return other.to_owned(),
+    };
+    t(lang, key).to_owned()
 }
 
 /// How a child process ended (`waitpid`).
@@ -133,6 +149,7 @@ pub fn command(lang: Lang, command: &Command) -> String {
         }
         Command::LoadStop => t(lang, Key::CmdLoadStop).to_owned(),
         Command::ExperimentRun { name, .. } => tf(lang, Key::CmdExperimentRun, &[name]),
+        Command::FollowMe { .. } => t(lang, Key::CmdFollowMe).to_owned(),
     }
 }
 
@@ -240,6 +257,8 @@ mod tests {
             Reason::NotACommand { detail: "missing field `model`".into() },
             Reason::HostNotAllowed { host: "evil.example:7878".into() },
             Reason::OriginNotAllowed { origin: "http://evil.example".into() },
+            Reason::TeacherOnly { what: "stop".into() },
+            Reason::TokenRefused,
         ]
     }
 
@@ -261,6 +280,7 @@ mod tests {
             .flat_map(|(k, v)| match v {
                 serde_json::Value::String(s) if k == "model" => vec![model_title(lang, &s)],
                 serde_json::Value::String(s) if k == "field" => vec![field_name(lang, &s)],
+                serde_json::Value::String(s) if k == "what" => vec![teacher_only(lang, &s)],
                 serde_json::Value::String(s) => vec![s],
                 serde_json::Value::Array(items) => {
                     items.iter().map(|i| i.as_str().unwrap().to_owned()).collect()
@@ -335,6 +355,17 @@ mod tests {
         let r = Reason::NotRunning { model: "select".into() };
         assert_eq!(reason(Lang::En, &r), "I/O multiplexing: select is not running; start it first");
         assert_eq!(reason(Lang::Zh, &r), "IO多路复用(select) 没有在运行,请先启动它");
+    }
+
+    #[test]
+    fn a_students_refused_command_says_what_only_the_teacher_can_do() {
+        let r = Reason::TeacherOnly { what: "stop".into() };
+        assert_eq!(reason(Lang::En, &r), "only the teacher can stop models");
+        assert_eq!(reason(Lang::Zh, &r), "只有老师可以停止模型");
+        for op in ["start", "load_start", "load_stop", "experiment_run", "compute", "follow_me"] {
+            let words = teacher_only(Lang::Zh, op);
+            assert_ne!(words, op, "{op} has words");
+        }
     }
 
     #[test]
