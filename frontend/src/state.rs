@@ -668,13 +668,21 @@ impl State {
         }
     }
 
-    /// A student's own choice of what to look at ends following until they ask again.
-    fn looks_elsewhere(action: &Action) -> bool {
+    /// A student's own choice of what to look at ends following until they ask again (a
+    /// click on the model already shown is no such choice).
+    fn looks_elsewhere(&self, action: &Action) -> bool {
+        match action {
+            Action::Select(id) => self.selected.as_ref() != Some(id),
+            Action::SetView(view) => self.view != *view,
+            other => State::moves_playback(other),
+        }
+    }
+
+    /// The actions that move playback or start the tour.
+    fn moves_playback(action: &Action) -> bool {
         matches!(
             action,
-            Action::Select(_)
-                | Action::SetView(_)
-                | Action::TogglePause
+            Action::TogglePause
                 | Action::Step
                 | Action::StepBack
                 | Action::Seek(_)
@@ -825,7 +833,7 @@ impl State {
     }
 
     fn apply(&mut self, action: Action) {
-        if self.classroom.follows_now() && State::looks_elsewhere(&action) {
+        if self.classroom.follows_now() && self.looks_elsewhere(&action) {
             self.classroom.following = false;
         }
         match action {
@@ -1715,6 +1723,8 @@ mod tests {
         assert_eq!(s.playback.speed_index, 2);
         assert!(follow_me_sent(&s).is_empty(), "a student never leads");
 
+        let s = reduce(s, [Action::Select("epoll".into())]);
+        assert!(s.classroom.following, "clicking the model shown is not looking elsewhere");
         // Picking something else is looking on one's own: the next teacher move is not applied.
         let s = reduce(s, [Action::Select("blocking".into())]);
         assert!(!s.classroom.following);
