@@ -30,7 +30,7 @@ pub(super) async fn start_model(
     headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    if let Err(refused) = teacher(&state, &headers, &Command::Start { model: id.clone() }) {
+    if let Some(refused) = refusal(&state, &headers, &Command::Start { model: id.clone() }) {
         return refused;
     }
     lifecycle(state.registry, move |r| r.start(&id)).await
@@ -41,18 +41,18 @@ pub(super) async fn stop_model(
     headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    if let Err(refused) = teacher(&state, &headers, &Command::Stop { model: id.clone() }) {
+    if let Some(refused) = refusal(&state, &headers, &Command::Stop { model: id.clone() }) {
         return refused;
     }
     lifecycle(state.registry, move |r| r.stop(&id)).await
 }
 
-/// The roles table for a request: its role from `Authorization: Bearer`, 403 if refused.
-fn teacher(state: &AppState, headers: &HeaderMap, command: &Command) -> Result<(), Response> {
+/// The roles table for a request, its role from `Authorization: Bearer`: the 403 to answer
+/// when the role may not give the command.
+fn refusal(state: &AppState, headers: &HeaderMap, command: &Command) -> Option<Response> {
     let (role, _) = classroom::role_of(state.token.as_ref(), classroom::bearer(headers));
-    roles::allowed(role, command).map_err(|reason| {
-        (StatusCode::FORBIDDEN, Json(error_body(ErrorCode::Forbidden, reason))).into_response()
-    })
+    let reason = roles::allowed(role, command).err()?;
+    Some((StatusCode::FORBIDDEN, Json(error_body(ErrorCode::Forbidden, reason))).into_response())
 }
 
 /// Runs a start or stop off the async workers (a stop joins threads) and answers with the

@@ -28,8 +28,6 @@ pub(super) fn allowed_hosts(addr: SocketAddr) -> Vec<String> {
     hosts
 }
 
-/// Where the built frontend is: `explicit`, `$KETTLE_DIST`, `./dist`, next to the binary's
-
 /// Rejects requests whose `Host` is not this server, and browser requests from other origins.
 pub(super) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let headers = request.headers();

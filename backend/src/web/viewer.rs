@@ -67,6 +67,8 @@ struct Viewer {
     role: Role,
     /// It brought a teacher token that is not this server's (told after the hello).
     token_refused: bool,
+    /// "Follow me": what the teacher shows, relayed to this viewer on every change.
+    follow: watch::Receiver<Option<TeacherView>>,
 }
 
 /// What goes out next: a message, or a batch already encoded from the shared events (no
@@ -96,7 +98,18 @@ impl Viewer {
         let echo = EchoClients::new(state.registry.clone(), state.recorder.clone(), out_tx);
         let watcher = state.recorder.watcher();
         let position = Position::after(0);
-        Viewer { state, subscription: None, position, out_rx, echo, watcher, role, token_refused }
+        let follow = state.follow.subscribe();
+        Viewer {
+            state,
+            subscription: None,
+            position,
+            out_rx,
+            echo,
+            watcher,
+            role,
+            token_refused,
+            follow,
+        }
     }
 
     async fn run(mut self, mut socket: WebSocket) {
@@ -105,7 +118,6 @@ impl Viewer {
         let mut changes = self.state.registry.changes();
         let mut tables = self.state.experiments.tables.subscribe();
         let mut loads = self.state.loads.subscribe();
-        let mut follow = self.state.follow.subscribe();
         let hello = ServerMsg::Hello {
             protocol_version: PROTOCOL_VERSION,
             models: self.state.registry.list(),
@@ -122,7 +134,6 @@ impl Viewer {
                     &mut changes,
                     &mut loads,
                     &mut tables,
-                    &mut follow,
                 )
                 .await
             }
@@ -142,7 +153,7 @@ impl Viewer {
             send(socket, &error(None, ErrorCode::Forbidden, Reason::TokenRefused)).await?;
         }
         // A student who comes late follows the teacher at once.
-        let following = self.state.follow.borrow().clone();
+        let following = self.follow.borrow_and_update().clone();
         if following.is_some() {
             send(socket, &ServerMsg::Follow { view: following }).await?;
         }
@@ -167,9 +178,7 @@ impl Viewer {
         changes: &mut broadcast::Receiver<kettle_shared::ModelInfo>,
         loads: &mut broadcast::Receiver<kettle_shared::LoadReport>,
         tables: &mut broadcast::Receiver<ExperimentTable>,
-        follow: &mut watch::Receiver<Option<TeacherView>>,
     ) -> End {
-        follow.mark_unchanged(); // greet sent the current view
         loop {
             let outgoing = tokio::select! {
                 incoming = socket.recv() => match incoming {
@@ -213,9 +222,9 @@ impl Viewer {
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
-                changed = follow.changed() => match changed {
+                changed = self.follow.changed() => match changed {
                     // Only the newest view matters: one skipped while we were busy is gone.
-                    Ok(()) => Some(Outgoing::Msg(Box::new(ServerMsg::Follow { view: follow.borrow_and_update().clone() }))),
+                    Ok(()) => Some(Outgoing::Msg(Box::new(ServerMsg::Follow { view: self.follow.borrow_and_update().clone() }))),
                     Err(_) => return End::Close(1001, "server shutting down"),
                 },
                 Some(msg) = self.out_rx.recv() => Some(Outgoing::Msg(Box::new(msg))),
