@@ -928,8 +928,9 @@ impl State {
             Action::ExperimentShow(id) => self.experiments.chosen = Some(id),
             Action::ExperimentAsked(id) => self.experiments.started(id),
             // -- classroom --------------------------------------------------------------------
-            // Shown at once; the server's `follow` message confirms it to every page.
-            Action::FollowMeToggle if self.classroom.leading.is_some() => {
+            // Shown at once; the server's `follow` message confirms it to every page. A teacher
+            // page that does not lead (reloaded, or another tab turned it on) takes the lead.
+            Action::FollowMeToggle if self.classroom.leads() => {
                 self.classroom.leader = false;
                 self.classroom.leading = None;
                 self.classroom.sent = None;
@@ -1697,6 +1698,18 @@ mod tests {
         let gen = s.outbox_gen;
         let s = reduce(s, [Action::OutboxSent(gen), Action::Select("blocking".into())]);
         assert!(follow_me_sent(&s).is_empty(), "not leading any more");
+
+        // A reloaded teacher page: the class still follows, but this page does not lead until
+        // its button is pressed, which takes the lead with this page's view.
+        let s = reduce(Rc::default(), [classroom_hello(Role::Teacher)]);
+        let s = reduce(s, [Action::Server(ServerMsg::Follow { view: Some(view) })]);
+        assert!(!s.classroom.leads());
+        let s = reduce(s, [Action::Select("epoll".into())]);
+        assert!(follow_me_sent(&s).is_empty(), "another page leads");
+        let s = reduce(s, [Action::FollowMeToggle]);
+        let taken = follow_me_sent(&s).pop().flatten().expect("on, with this page's view");
+        assert_eq!(taken.model.as_deref(), Some("epoll"));
+        assert!(s.classroom.leads());
     }
 
     #[test]

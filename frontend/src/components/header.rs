@@ -84,7 +84,7 @@ fn classroom_bar(ctx: &Ctx, state: &StateHandle) -> Html {
             let toggle = ctx.dispatch.reform(|_: MouseEvent| Action::FollowMeToggle);
             html! {
                 <button id="follow-me" onclick={toggle} title={t(lang, Key::FollowMeHelp)}
-                    aria-pressed={c.leading.is_some().to_string()}>{ t(lang, Key::FollowMe) }</button>
+                    aria-pressed={c.leads().to_string()}>{ t(lang, Key::FollowMe) }</button>
             }
         }
         Role::Student if c.leading.is_none() => Html::default(),
