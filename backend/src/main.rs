@@ -23,10 +23,20 @@ struct Cli {
 enum Cmd {
     /// Serve the page, the API and the model servers.
     Serve {
-        /// Address of the web server. Keep the default unless you know why: the page can start
+        /// Address of the web server: 127.0.0.1 by default, every interface (0.0.0.0) with
+        /// --classroom. Another address than loopback needs --classroom: the page can start
         /// servers and open connections.
-        #[arg(long, default_value = "127.0.0.1")]
-        bind: IpAddr,
+        #[arg(long)]
+        bind: Option<IpAddr>,
+        /// Classroom mode: listen on the LAN, print the addresses students type and the
+        /// teacher's link (with a random token); students watch, choose what to watch and
+        /// open echo clients, and only the teacher starts, stops and leads.
+        #[arg(long)]
+        classroom: bool,
+        /// Another name (e.g. kettle.school.example) students may use to reach this server;
+        /// the machine's own names and addresses are admitted in classroom mode anyway.
+        #[arg(long = "allow-host", value_name = "NAME")]
+        allow_hosts: Vec<String>,
         /// Port of the web server (0: any free port, printed at start).
         #[arg(long, default_value_t = 7878)]
         port: u16,
@@ -181,72 +191,76 @@ fn main() -> anyhow::Result<ExitCode> {
 /// Every command but the child's, on a runtime with a worker per core.
 #[tokio::main]
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let (bind, port, model_port_base, start, allow_origins, dist, pool_workers, limits) =
-        match cli.command {
-            Cmd::ChildEcho { .. } => unreachable!("main runs the child on a runtime of its own"),
-            Cmd::Load { model, addr, conns, rate, size, secs, server } => {
-                let args = kettle_backend::load::cli::LoadArgs {
-                    server,
-                    model,
-                    addr,
-                    conns,
-                    rate,
-                    size,
-                    secs,
-                };
-                let clean = kettle_backend::load::cli::main(args).await?;
-                return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE });
-            }
-            Cmd::Bench { conns, size, secs, repeats, models, json, short } => {
-                return bench(conns, size, secs, repeats, models, json, short).await;
-            }
-            Cmd::BenchLoad { name, port, conns, size, millis } => {
-                let load = kettle_backend::bench::generator::Load {
-                    conns,
-                    size,
-                    duration: Duration::from_millis(millis),
-                };
-                kettle_backend::bench::generator::child_main(&name, port, &load)?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            Cmd::Soak { short, json, only } => return soak(short, json, only),
-            Cmd::Experiment { id, short, json, csv } => {
-                experiment(id, short, json, csv).await?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            Cmd::Serve {
-                bind,
-                port,
-                model_port_base,
-                start,
-                allow_origins,
-                dist,
-                pool_workers,
-                max_viewers,
-                max_echo_clients,
-                commands_per_second,
-            } => {
-                let limits = Limits {
-                    max_viewers: max_viewers as usize,
-                    echo_clients_total: max_echo_clients as usize,
-                    commands_per_second,
-                    command_burst: commands_per_second.saturating_mul(2),
-                    ..Limits::default()
-                };
-                (bind, port, model_port_base, start, allow_origins, dist, pool_workers, limits)
-            }
-        };
-    let pool_workers = usize::from(pool_workers);
-    let config = Config {
+    let serve_args = match cli.command {
+        Cmd::ChildEcho { .. } => unreachable!("main runs the child on a runtime of its own"),
+        Cmd::Load { model, addr, conns, rate, size, secs, server } => {
+            let args = kettle_backend::load::cli::LoadArgs {
+                server,
+                model,
+                addr,
+                conns,
+                rate,
+                size,
+                secs,
+            };
+            let clean = kettle_backend::load::cli::main(args).await?;
+            return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+        Cmd::Bench { conns, size, secs, repeats, models, json, short } => {
+            return bench(conns, size, secs, repeats, models, json, short).await;
+        }
+        Cmd::BenchLoad { name, port, conns, size, millis } => {
+            let load = kettle_backend::bench::generator::Load {
+                conns,
+                size,
+                duration: Duration::from_millis(millis),
+            };
+            kettle_backend::bench::generator::child_main(&name, port, &load)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Soak { short, json, only } => return soak(short, json, only),
+        Cmd::Experiment { id, short, json, csv } => {
+            experiment(id, short, json, csv).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        serve @ Cmd::Serve { .. } => serve,
+    };
+    let Cmd::Serve {
         bind,
+        classroom,
+        allow_hosts,
         port,
         model_port_base,
         start,
         allow_origins,
         dist,
         pool_workers,
+        max_viewers,
+        max_echo_clients,
+        commands_per_second,
+    } = serve_args
+    else {
+        unreachable!("every other command returned")
+    };
+    let default_bind = if classroom { [0, 0, 0, 0] } else { [127, 0, 0, 1] };
+    let config = Config {
+        bind: bind.unwrap_or(IpAddr::from(default_bind)),
+        port,
+        model_port_base,
+        start,
+        allow_origins,
+        dist,
+        pool_workers: usize::from(pool_workers),
         child_exe: None,
-        limits,
+        limits: Limits {
+            max_viewers: max_viewers as usize,
+            echo_clients_total: max_echo_clients as usize,
+            commands_per_second,
+            command_burst: commands_per_second.saturating_mul(2),
+            ..Limits::default()
+        },
+        classroom,
+        allow_hosts,
     };
     // Listen for Ctrl-C (and SIGTERM) before saying we run: a signal that arrives between the
     // "running" line and the first poll of a lazily registered listener would be lost.
@@ -270,7 +284,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let why = m.reason.as_ref().map(kettle_backend::failure::for_terminal).unwrap_or_default();
         eprintln!("kettle: model {:<16} {state:<11} port {port} {why}", m.id);
     }
-    println!("Kettle is running at http://{}  (Ctrl-C to stop)", server.addr);
+    match &server.classroom {
+        None => println!("Kettle is running at http://{}  (Ctrl-C to stop)", server.addr),
+        Some(class) => {
+            println!(
+                "Kettle is running in classroom mode on port {}  (Ctrl-C to stop)",
+                server.addr.port()
+            );
+            println!("Students type one of: {}", class.student_urls.join("  "));
+            // The one place the token is ever written.
+            println!("Teacher (keep this link to yourself): {}", class.teacher_link);
+        }
+    }
     tokio::select! {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}

@@ -106,8 +106,10 @@ async fn hello_comes_first_then_batches_of_events() {
     let server = kettle(&["blocking"]).await;
     let (mut ws, hello) = viewer(&server).await;
     match hello {
-        ServerMsg::Hello { protocol_version, models, clock } => {
+        ServerMsg::Hello { protocol_version, models, clock, role, classroom } => {
             assert_eq!(protocol_version, PROTOCOL_VERSION);
+            assert_eq!(role, kettle_shared::Role::Teacher, "without --classroom, a teacher");
+            assert!(!classroom);
             assert_eq!(models[0].state, ModelState::Running);
             assert!(clock.start_unix_ms > 1_600_000_000_000);
         }
@@ -357,6 +359,8 @@ async fn without_a_built_frontend_the_page_says_how_to_build_it() {
         pool_workers: 4,
         child_exe: None,
         limits: kettle_backend::Limits::default(),
+        classroom: false,
+        allow_hosts: vec![],
     };
     let server = kettle_backend::serve(config).await.unwrap();
     assert_eq!(server.dist, None);

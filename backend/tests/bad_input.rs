@@ -37,6 +37,8 @@ fn server() -> &'static (tokio::runtime::Runtime, Server) {
             // Thousands of commands a run: the rate limit would answer most of them itself,
             // and the decoder is what is under test.
             limits: kettle_backend::Limits::unmetered(),
+            classroom: false,
+            allow_hosts: vec![],
         };
         let server = rt.block_on(serve(config)).expect("kettle starts");
         (rt, server)

@@ -133,6 +133,8 @@ async fn kettle_with_frontend(start: &[&str]) -> Server {
         pool_workers: 4,
         child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
         limits: kettle_backend::Limits::default(),
+        classroom: false,
+        allow_hosts: vec![],
     };
     serve(config).await.unwrap()
 }
@@ -1467,5 +1469,154 @@ async fn a_page_load_in_chromium_fetches_the_wasm_and_script_compressed() {
         assert!(encoded < plain, "{name} came uncompressed: {encoded} of {plain} bytes");
     }
     c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+/// Kettle in classroom mode, on loopback (the test reaches nothing beyond this machine), with
+/// its frontend.
+async fn classroom_with_frontend() -> Server {
+    let dist = kettle_backend::web::find_dist(
+        std::env::var_os("KETTLE_DIST").map(std::path::PathBuf::from).as_deref(),
+    )
+    .expect("the built frontend (dist/index.html): run `cargo xtask test`, which builds it");
+    let config = Config {
+        bind: "127.0.0.1".parse().unwrap(),
+        port: 0,
+        model_port_base: 0,
+        start: vec![],
+        allow_origins: vec![],
+        dist: Some(dist),
+        pool_workers: 4,
+        child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
+        limits: kettle_backend::Limits::default(),
+        classroom: true,
+        allow_hosts: vec![],
+    };
+    serve(config).await.unwrap()
+}
+
+/// Two browsers in one classroom: the teacher opens the printed link, starts a model and
+/// turns "follow me" on; the student (no token) follows the teacher's model, speed and
+/// pause, is refused stopping the model with the reason worded while the model keeps
+/// running, and still gets an echo through a client of their own.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn classroom_the_student_follows_the_teacher_cannot_stop_the_model_and_can_echo() {
+    let server = classroom_with_frontend().await;
+    let class = server.classroom.clone().expect("classroom mode");
+    let token = class.token.expose().to_owned();
+    let teacher_driver = start_driver();
+    let student_driver = start_driver();
+    let teacher = browser_sized(&teacher_driver, 1280, 720).await;
+    let student = browser_sized(&student_driver, 1280, 720).await;
+
+    // The teacher: the printed link, kept for the tab and gone from the address bar.
+    teacher.goto(&class.teacher_link).await.unwrap();
+    wait_js(
+        &teacher,
+        "the teacher's role",
+        "document.querySelector(\"#role[data-role='teacher']\")",
+    )
+    .await;
+    wait_js(&teacher, "the token out of the address", "!location.href.includes('token')").await;
+    assert_eq!(text_of(&teacher, "sessionStorage.getItem('kettle.token')").await, token);
+    teacher
+        .find(Locator::Css("#model-list li[data-model='epoll'] button.start"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_running(&teacher, "epoll").await;
+    select_model(&teacher, "epoll").await;
+    teacher.find(Locator::Css("#follow-me")).await.unwrap().click().await.unwrap();
+    wait_js(
+        &teacher,
+        "follow me on",
+        "document.querySelector(\"#follow-me[aria-pressed='true']\")",
+    )
+    .await;
+
+    // The student: the plain address, no token anywhere in what the page received.
+    student.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
+    wait_js(
+        &student,
+        "the student's role",
+        "document.querySelector(\"#role[data-role='student']\")",
+    )
+    .await;
+    assert_eq!(text_of(&student, "sessionStorage.getItem('kettle.token')").await, "null");
+    let html = text_of(&student, "document.documentElement.outerHTML").await;
+    assert!(!html.contains(&token), "the token reached a student's page");
+    assert!(
+        student.find(Locator::Css("#follow-me")).await.is_err(),
+        "a student has no follow me button"
+    );
+    wait_js(&student, "following", "document.querySelector('#following')").await;
+    wait_js(
+        &student,
+        "the teacher's figure",
+        "document.querySelector(\"#figure[data-model='epoll']\")",
+    )
+    .await;
+
+    // The teacher moves on: another speed, paused; the student's page does the same.
+    teacher
+        .execute(
+            "const s = document.querySelector('#speed'); s.value = '2'; \
+             s.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    teacher.find(Locator::Css("#pause")).await.unwrap().click().await.unwrap();
+    wait_js(
+        &teacher,
+        "the teacher paused",
+        "document.querySelector('#playback').dataset.paused === 'true'",
+    )
+    .await;
+    let speed = text_of(&teacher, "document.querySelector('#playback').dataset.speed").await;
+    wait_js(
+        &student,
+        "the teacher's speed and pause",
+        &format!(
+            "document.querySelector('#playback').dataset.speed === '{speed}' && \
+             document.querySelector('#playback').dataset.paused === 'true'"
+        ),
+    )
+    .await;
+
+    // Stop: refused with the reason worded, and the model keeps running.
+    student
+        .find(Locator::Css("#model-list li[data-model='epoll'] button.stop"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_js(
+        &student,
+        "the refusal",
+        "document.querySelector(\"#errors .error[data-code='forbidden']\")",
+    )
+    .await;
+    let said = text_of(&student, "document.querySelector('#errors').textContent").await;
+    assert!(said.contains("only the teacher can stop models"), "{said}");
+    assert!(server.registry.running_port("epoll").is_some(), "epoll still runs");
+    wait_running(&student, "epoll").await;
+    wait_running(&teacher, "epoll").await;
+
+    // What a student may do: an echo client of their own.
+    let client = open_client_on(&student, "epoll").await;
+    wait_accepted(&student, &client).await;
+    send_line(&student, &client, "from the back row").await;
+    wait_reply(&student, &client, "FROM THE BACK ROW").await;
+
+    // Follow me off: the student's page says it no longer follows.
+    teacher.find(Locator::Css("#follow-me")).await.unwrap().click().await.unwrap();
+    wait_js(&student, "following over", "!document.querySelector('#following')").await;
+    teacher.close().await.unwrap();
+    student.close().await.unwrap();
     server.shutdown().await.unwrap();
 }

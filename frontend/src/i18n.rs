@@ -314,10 +314,33 @@ table! {
     RLifecycleBusy =>
         "models are being started or stopped ({0} at once); waited {1} for a turn",
         "正在启动或停止模型(同时最多 {0} 个);已等待 {1} 仍未轮到";
+    RTeacherOnly => "only the teacher can {0}", "只有老师可以{0}";
+    RTokenRefused =>
+        "this tab's teacher link is not this server's (it was restarted and printed a new one): here you are a student",
+        "这个标签页的老师链接不属于这台服务器(它重启后打印了新的链接):你在这里是学生";
+    OnlyTeacherStart => "start models", "启动模型";
+    OnlyTeacherStop => "stop models", "停止模型";
+    OnlyTeacherLoad => "start or stop a load", "启动或停止负载";
+    OnlyTeacherExperiment => "run experiments", "运行实验";
+    OnlyTeacherCompute => "start the lesson's computation", "启动讲解中的计算";
+    OnlyTeacherFollowMe => "lead the class (Follow me)", "带领全班(跟我看)";
     ChildExited => "exit status {0}", "退出状态 {0}";
     ChildKilled => "killed by {0}", "被 {0} 杀死";
     ChildWaitFailed => "waitpid failed: {0}", "waitpid 失败:{0}";
     CmdSubscribe => "subscribe", "订阅";
+    CmdFollowMe => "follow me", "跟我看";
+    RoleTeacher => "Teacher", "老师";
+    RoleStudent => "Student", "学生";
+    RoleHelp =>
+        "Classroom mode: the teacher starts, stops and leads; students watch, choose what to watch and open echo clients",
+        "课堂模式:老师启动、停止并带领全班;学生观看、自己选择看什么,并可打开回显客户端";
+    FollowMe => "Follow me", "跟我看";
+    FollowMeHelp =>
+        "Students' pages show what yours shows: the model, the panel and the step",
+        "学生的页面显示你的页面正在显示的内容:模型、面板和步骤";
+    Following => "Following the teacher", "正在跟随老师";
+    FollowStop => "Look on my own", "自己看";
+    FollowTeacher => "Follow the teacher", "跟随老师";
     CmdSpotlight => "follow connections of {0}", "跟随 {0} 的连接";
     CmdLoadStart => "start a load on {0}", "在 {0} 上启动负载";
     CmdLoadStop => "stop the load", "停止负载";

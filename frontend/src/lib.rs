@@ -16,6 +16,7 @@
 //!   that restores the page);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
 
+pub mod classroom;
 pub mod code;
 pub mod compare;
 pub mod components;

@@ -318,6 +318,8 @@ mod tests {
                     })
                     .collect(),
                 clock: Clock { start_unix_ms: 0, now_ns: 0 },
+                role: kettle_shared::Role::Teacher,
+                classroom: false,
             })
         };
         let start = Rc::new(State::from_link(&Link::parse("model=select"), None));

@@ -108,7 +108,23 @@ pub fn reason(lang: Lang, r: &Reason) -> String {
         R::LifecycleBusy { at_once, waited_ms } => {
             tf(lang, Key::RLifecycleBusy, &[at_once, &millis(*waited_ms)])
         }
+        R::TeacherOnly { what } => tf(lang, Key::RTeacherOnly, &[&teacher_only(lang, what)]),
+        R::TokenRefused => key(Key::RTokenRefused),
     }
+}
+
+/// What only the teacher can do, from the refused command's `op` (an unknown one as is).
+fn teacher_only(lang: Lang, op: &str) -> String {
+    let key = match op {
+        "start" => Key::OnlyTeacherStart,
+        "stop" => Key::OnlyTeacherStop,
+        "load_start" | "load_stop" => Key::OnlyTeacherLoad,
+        "experiment_run" => Key::OnlyTeacherExperiment,
+        "compute" => Key::OnlyTeacherCompute,
+        "follow_me" => Key::OnlyTeacherFollowMe,
+        other => return other.to_owned(),
+    };
+    t(lang, key).to_owned()
 }
 
 /// How a child process ended (`waitpid`).
@@ -140,6 +156,7 @@ pub fn command(lang: Lang, command: &Command) -> String {
         }
         Command::LoadStop => t(lang, Key::CmdLoadStop).to_owned(),
         Command::ExperimentRun { name, .. } => tf(lang, Key::CmdExperimentRun, &[name]),
+        Command::FollowMe { .. } => t(lang, Key::CmdFollowMe).to_owned(),
     }
 }
 
@@ -252,6 +269,8 @@ mod tests {
             Reason::TooManyCommands { per_second: 50 },
             Reason::TooManyInFlight { max: 32 },
             Reason::LifecycleBusy { at_once: 4, waited_ms: 20_000 },
+            Reason::TeacherOnly { what: "stop".into() },
+            Reason::TokenRefused,
         ]
     }
 
@@ -273,6 +292,7 @@ mod tests {
             .flat_map(|(k, v)| match v {
                 serde_json::Value::String(s) if k == "model" => vec![model_title(lang, &s)],
                 serde_json::Value::String(s) if k == "field" => vec![field_name(lang, &s)],
+                serde_json::Value::String(s) if k == "what" => vec![teacher_only(lang, &s)],
                 serde_json::Value::String(s) => vec![s],
                 serde_json::Value::Array(items) => {
                     items.iter().map(|i| i.as_str().unwrap().to_owned()).collect()
@@ -347,6 +367,17 @@ mod tests {
         let r = Reason::NotRunning { model: "select".into() };
         assert_eq!(reason(Lang::En, &r), "I/O multiplexing: select is not running; start it first");
         assert_eq!(reason(Lang::Zh, &r), "IO多路复用(select) 没有在运行,请先启动它");
+    }
+
+    #[test]
+    fn a_students_refused_command_says_what_only_the_teacher_can_do() {
+        let r = Reason::TeacherOnly { what: "stop".into() };
+        assert_eq!(reason(Lang::En, &r), "only the teacher can stop models");
+        assert_eq!(reason(Lang::Zh, &r), "只有老师可以停止模型");
+        for op in ["start", "load_start", "load_stop", "experiment_run", "compute", "follow_me"] {
+            let words = teacher_only(Lang::Zh, op);
+            assert_ne!(words, op, "{op} has words");
+        }
     }
 
     #[test]

@@ -305,6 +305,11 @@ pub enum Action {
     DismissLoad,
     /// Show this experiment in the experiments view.
     ExperimentShow(String),
+    // -- classroom ------------------------------------------------------------------------
+    /// The teacher's "Follow me" button: lead the class, or stop leading.
+    FollowMeToggle,
+    /// A student follows the teacher again (`true`) or looks on their own (`false`).
+    Follow(bool),
     /// The page asked the server to run this experiment (shown at once as running).
     ExperimentAsked(String),
 }
@@ -386,6 +391,8 @@ pub struct State {
     pub load: Option<LoadView>,
     /// The experiments' latest tables, and which one is shown.
     pub experiments: crate::experiments::Experiments,
+    /// Classroom mode: this page's role, and "follow me".
+    pub classroom: crate::classroom::Classroom,
 }
 
 /// `[::ffff:127.0.0.1]:5000` and `127.0.0.1:5000` are the same peer: the relay and the
@@ -534,9 +541,15 @@ impl State {
 
     fn on_server(&mut self, msg: ServerMsg) {
         match msg {
-            ServerMsg::Hello { protocol_version, models, .. } => {
+            ServerMsg::Hello { protocol_version, models, role, classroom, .. } => {
                 self.version_mismatch =
                     (protocol_version != PROTOCOL_VERSION).then_some(protocol_version);
+                // The server tells "follow me" again after the hello if it is on; a leading
+                // teacher's page then sends its view afresh.
+                self.classroom.on = classroom;
+                self.classroom.role = role;
+                self.classroom.leading = None;
+                self.classroom.sent = None;
                 self.models = models;
                 // A new WebSocket means the backend closed every relay of the old one.
                 for c in &mut self.clients {
@@ -617,7 +630,77 @@ impl State {
                 self.load = Some(LoadView { spec: report.spec.clone(), report: Some(report) })
             }
             ServerMsg::Experiment { table } => self.experiments.update(table),
+            ServerMsg::Follow { view } => {
+                if view.is_none() {
+                    self.classroom.leader = false;
+                }
+                self.classroom.leading = view;
+                self.follow_teacher();
+            }
         }
+    }
+
+    /// What this page shows, as "follow me" sends it.
+    pub fn teacher_view(&self) -> kettle_shared::TeacherView {
+        crate::classroom::view_of(self.selected.as_deref(), self.view.panel(), &self.playback)
+    }
+
+    /// A following student's page shows what the teacher's shows.
+    fn follow_teacher(&mut self) {
+        if !self.classroom.follows_now() {
+            return;
+        }
+        let Some(view) = self.classroom.leading.clone() else { return };
+        if let Some(model) = view.model {
+            if self.models.is_empty() || self.models.iter().any(|m| m.id == model) {
+                self.selected = Some(model);
+            }
+        }
+        self.view = View::of_panel(view.panel);
+        // The tour would move the page on its own.
+        self.tour = None;
+        self.playback = crate::classroom::playback_of(&view.playback);
+    }
+
+    /// A leading teacher's page sends its view when it changed (after every action but the
+    /// playback clock's ticks).
+    fn lead_class(&mut self) {
+        if !self.classroom.leads() {
+            return;
+        }
+        let now = self.teacher_view();
+        if crate::classroom::needs_sending(&now, self.classroom.sent.as_ref()) {
+            self.classroom.sent = Some(now.clone());
+            self.send_later(vec![Command::FollowMe { view: Some(now) }]);
+        }
+    }
+
+    /// A student's own choice of what to look at ends following until they ask again (a
+    /// click on the model already shown is no such choice).
+    fn looks_elsewhere(&self, action: &Action) -> bool {
+        match action {
+            Action::Select(id) => self.selected.as_ref() != Some(id),
+            Action::SetView(view) => self.view != *view,
+            other => State::moves_playback(other),
+        }
+    }
+
+    /// The actions that move playback or start the tour.
+    fn moves_playback(action: &Action) -> bool {
+        matches!(
+            action,
+            Action::TogglePause
+                | Action::Step
+                | Action::StepBack
+                | Action::Seek(_)
+                | Action::JumpToLastEcho
+                | Action::Live
+                | Action::Faster
+                | Action::Slower
+                | Action::SetSpeed(_)
+                | Action::TourGo(_)
+                | Action::TourNext
+        )
     }
 
     fn on_reply(&mut self, result: ReplyResult) {
@@ -657,6 +740,8 @@ impl State {
             ReplyResult::LoadStarted { spec } => self.load = Some(LoadView { spec, report: None }),
             // The load's last report (`finished`, ended by the stop) follows.
             ReplyResult::LoadStopped => {}
+            // Every viewer, this one too, is told by a `follow` message.
+            ReplyResult::FollowMe { .. } => {}
             // Its tables follow; it was shown as running when asked.
             ReplyResult::ExperimentStarted { .. } => {}
         }
@@ -755,6 +840,9 @@ impl State {
     }
 
     fn apply(&mut self, action: Action) {
+        if self.classroom.follows_now() && self.looks_elsewhere(&action) {
+            self.classroom.following = false;
+        }
         match action {
             Action::Connection(status) => self.conn = Some(status),
             Action::Server(msg) => self.on_server(msg),
@@ -846,6 +934,26 @@ impl State {
             // -- experiments ------------------------------------------------------------------
             Action::ExperimentShow(id) => self.experiments.chosen = Some(id),
             Action::ExperimentAsked(id) => self.experiments.started(id),
+            // -- classroom --------------------------------------------------------------------
+            // Shown at once; the server's `follow` message confirms it to every page. A teacher
+            // page that does not lead (reloaded, or another tab turned it on) takes the lead.
+            Action::FollowMeToggle if self.classroom.leads() => {
+                self.classroom.leader = false;
+                self.classroom.leading = None;
+                self.classroom.sent = None;
+                self.send_later(vec![Command::FollowMe { view: None }]);
+            }
+            Action::FollowMeToggle => {
+                let now = self.teacher_view();
+                self.classroom.leader = true;
+                self.classroom.leading = Some(now.clone());
+                self.classroom.sent = Some(now.clone());
+                self.send_later(vec![Command::FollowMe { view: Some(now) }]);
+            }
+            Action::Follow(on) => {
+                self.classroom.following = on;
+                self.follow_teacher();
+            }
         }
     }
 }
@@ -867,6 +975,7 @@ impl Reducible for State {
         let mut next = (*self).clone();
         next.apply(action);
         next.drive_tour();
+        next.lead_class();
         Rc::new(next)
     }
 }
@@ -893,6 +1002,8 @@ mod tests {
             protocol_version: version,
             models: vec![model_info("blocking", ModelState::Stopped)],
             clock: Clock { start_unix_ms: 0, now_ns: 0 },
+            role: kettle_shared::Role::Teacher,
+            classroom: false,
         })
     }
 
@@ -1193,6 +1304,8 @@ mod tests {
                 protocol_version: PROTOCOL_VERSION,
                 models: vec![running("blocking"), running("select")],
                 clock: Clock { start_unix_ms: 0, now_ns: 0 },
+                role: kettle_shared::Role::Teacher,
+                classroom: false,
             })],
         );
         let s = s.reduce(Action::CompareSend("hi".into()));
@@ -1482,6 +1595,8 @@ mod tests {
                     protocol_version: PROTOCOL_VERSION,
                     models: vec![running],
                     clock: Clock { start_unix_ms: 0, now_ns: 0 },
+                    role: kettle_shared::Role::Teacher,
+                    classroom: false,
                 }),
                 Action::Select("epoll".into()),
             ],
@@ -1544,5 +1659,122 @@ mod tests {
         assert_eq!(canonical_addr("[::ffff:127.0.0.1]:5"), "127.0.0.1:5");
         assert!(same_addr("[::ffff:127.0.0.1]:5", "127.0.0.1:5"));
         assert!(!same_addr("127.0.0.1:5", "127.0.0.1:6"));
+    }
+
+    // -- classroom ----------------------------------------------------------------------------
+
+    fn classroom_hello(role: kettle_shared::Role) -> Action {
+        Action::Server(ServerMsg::Hello {
+            protocol_version: PROTOCOL_VERSION,
+            models: vec![
+                model_info("blocking", ModelState::Running),
+                model_info("epoll", ModelState::Running),
+            ],
+            clock: Clock { start_unix_ms: 0, now_ns: 0 },
+            role,
+            classroom: true,
+        })
+    }
+
+    fn follow_me_sent(s: &State) -> Vec<Option<kettle_shared::TeacherView>> {
+        s.outbox
+            .iter()
+            .filter_map(|c| match c {
+                Command::FollowMe { view } => Some(view.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn test_teacher_follow_me_sends_the_view_on_each_move_and_never_on_ticks() {
+        use kettle_shared::{Panel, Role};
+        let s = reduce(Rc::default(), [classroom_hello(Role::Teacher)]);
+        assert!(s.classroom.on);
+        assert!(follow_me_sent(&s).is_empty(), "nothing until the teacher leads");
+        let s = reduce(s, [Action::FollowMeToggle]);
+        let sent = follow_me_sent(&s);
+        assert_eq!(sent.len(), 1);
+        let view = sent[0].clone().expect("on");
+        assert_eq!(view.model.as_deref(), Some("blocking"));
+        assert_eq!(view.panel, Panel::Figure);
+        assert!(s.classroom.leads());
+
+        let gen = s.outbox_gen;
+        let s = reduce(s, [Action::OutboxSent(gen)]);
+        let s = reduce(s, (0..10).map(|_| Action::Tick { dt_ms: 40.0 }));
+        assert!(follow_me_sent(&s).is_empty(), "the playback clock is not a move");
+        // The server's echo of the view changes nothing either.
+        let s = reduce(s, [Action::Server(ServerMsg::Follow { view: Some(view.clone()) })]);
+        assert!(follow_me_sent(&s).is_empty());
+
+        let s = reduce(s, [Action::Select("epoll".into()), Action::SetView(View::Story)]);
+        let sent = follow_me_sent(&s);
+        let last = sent.last().cloned().flatten().expect("still on");
+        assert_eq!(last.model.as_deref(), Some("epoll"));
+        assert_eq!(last.panel, Panel::Story);
+
+        let gen = s.outbox_gen;
+        let s = reduce(s, [Action::OutboxSent(gen), Action::FollowMeToggle]);
+        assert_eq!(follow_me_sent(&s), vec![None], "turned off");
+        assert!(!s.classroom.leads());
+        let gen = s.outbox_gen;
+        let s = reduce(s, [Action::OutboxSent(gen), Action::Select("blocking".into())]);
+        assert!(follow_me_sent(&s).is_empty(), "not leading any more");
+
+        // A reloaded teacher page: the class still follows, but this page does not lead until
+        // its button is pressed, which takes the lead with this page's view.
+        let s = reduce(Rc::default(), [classroom_hello(Role::Teacher)]);
+        let s = reduce(s, [Action::Server(ServerMsg::Follow { view: Some(view) })]);
+        assert!(!s.classroom.leads());
+        let s = reduce(s, [Action::Select("epoll".into())]);
+        assert!(follow_me_sent(&s).is_empty(), "another page leads");
+        let s = reduce(s, [Action::FollowMeToggle]);
+        let taken = follow_me_sent(&s).pop().flatten().expect("on, with this page's view");
+        assert_eq!(taken.model.as_deref(), Some("epoll"));
+        assert!(s.classroom.leads());
+    }
+
+    #[test]
+    fn test_student_follows_the_teachers_model_panel_and_step_until_looking_elsewhere() {
+        use kettle_shared::{Panel, PlaybackAt, Role, TeacherView};
+        let s = reduce(Rc::default(), [classroom_hello(Role::Student)]);
+        assert_eq!(s.classroom.role, Role::Student);
+        assert_eq!(s.selected.as_deref(), Some("blocking"));
+        let view = TeacherView {
+            model: Some("epoll".into()),
+            panel: Panel::Figure,
+            playback: PlaybackAt {
+                anchor: Some((5, 9)),
+                elapsed_ms: 0,
+                paused: true,
+                speed_index: 2,
+            },
+        };
+        let s = reduce(s, [Action::Server(ServerMsg::Follow { view: Some(view.clone()) })]);
+        assert!(s.classroom.follows_now());
+        assert_eq!(s.selected.as_deref(), Some("epoll"));
+        assert_eq!(s.playback.anchor, Some((5, 9)));
+        assert!(s.playback.paused);
+        assert_eq!(s.playback.speed_index, 2);
+        assert!(follow_me_sent(&s).is_empty(), "a student never leads");
+
+        let s = reduce(s, [Action::Select("epoll".into())]);
+        assert!(s.classroom.following, "clicking the model shown is not looking elsewhere");
+        // Picking something else is looking on one's own: the next teacher move is not applied.
+        let s = reduce(s, [Action::Select("blocking".into())]);
+        assert!(!s.classroom.following);
+        let story = TeacherView { panel: Panel::Story, ..view.clone() };
+        let s = reduce(s, [Action::Server(ServerMsg::Follow { view: Some(story) })]);
+        assert_eq!(s.selected.as_deref(), Some("blocking"));
+        assert_eq!(s.view, View::Figure);
+        // Following again shows the teacher's view at once.
+        let s = reduce(s, [Action::Follow(true)]);
+        assert_eq!(s.selected.as_deref(), Some("epoll"));
+        assert_eq!(s.view, View::Story);
+        // Off: the student's page stays where it is.
+        let s = reduce(s, [Action::Server(ServerMsg::Follow { view: None })]);
+        assert!(!s.classroom.follows_now());
+        assert_eq!(s.view, View::Story);
     }
 }

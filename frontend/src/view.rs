@@ -38,6 +38,28 @@ impl View {
         View::ALL.into_iter().find(|v| v.id() == id)
     }
 
+    /// The same panel as the protocol names it ("follow me").
+    pub fn panel(self) -> kettle_shared::Panel {
+        use kettle_shared::Panel;
+        match self {
+            View::Figure => Panel::Figure,
+            View::Compare => Panel::Compare,
+            View::Story => Panel::Story,
+            View::Experiments => Panel::Experiments,
+        }
+    }
+
+    /// The view showing a panel of the protocol.
+    pub fn of_panel(panel: kettle_shared::Panel) -> View {
+        use kettle_shared::Panel;
+        match panel {
+            Panel::Figure => View::Figure,
+            Panel::Compare => View::Compare,
+            Panel::Story => View::Story,
+            Panel::Experiments => View::Experiments,
+        }
+    }
+
     /// The tab's label.
     pub fn label(self) -> Key {
         match self {
@@ -60,5 +82,12 @@ mod tests {
         }
         assert_eq!(View::from_id("Figure"), None, "words are exact");
         assert_eq!(View::from_id(""), None);
+    }
+
+    #[test]
+    fn every_view_is_a_panel_of_the_protocol_and_back() {
+        for view in View::ALL {
+            assert_eq!(View::of_panel(view.panel()), view);
+        }
     }
 }

@@ -89,6 +89,8 @@ fn hello(version: u32, state: ModelState) -> ServerMsg {
         protocol_version: version,
         models: vec![model(state)],
         clock: Clock { start_unix_ms: 0, now_ns: 0 },
+        role: kettle_shared::Role::Teacher,
+        classroom: false,
     }
 }
 

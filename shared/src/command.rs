@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::LoadSpec;
+use crate::{LoadSpec, TeacherView};
 
 /// The largest command (one WebSocket message) the backend accepts, in bytes.
 /// Larger messages close the socket with code 1009 ("message too big").
@@ -106,6 +106,13 @@ pub enum Command {
         /// The short form: fewer connections, shorter runs.
         #[serde(default)]
         short: bool,
+    },
+    /// The teacher leads the class: `Some` turns "follow me" on (or keeps it on) with what the
+    /// teacher's page shows now, sent again whenever that changes; `None` turns it off. Every
+    /// viewer is told ([`crate::ServerMsg::Follow`]). Teacher only.
+    FollowMe {
+        /// What the teacher shows, or `None` to stop leading.
+        view: Option<TeacherView>,
     },
 }
 

@@ -1,4 +1,4 @@
-//! # Kettle's wire protocol (version 4)
+//! # Kettle's wire protocol (version 5)
 //!
 //! Everything the backend and the browser say to each other is defined here, and nothing
 //! else: the backend's model servers record [`Event`]s, the recorder ships them to every viewer
@@ -37,10 +37,18 @@
 //!
 //! ## The crate's parts
 //!
-//! `catalogue` (the models), `event` (what a model records), `kernel` (what `/proc` says about
+//! `catalogue` (the models), `classroom` (roles, the teacher's view), `event` (what a model records), `kernel` (what `/proc` says about
 //! a thread), `aggregate` (counts under load), `load`, `experiment`, `command` (browser →
 //! server), `server` (server → browser) and `reason` (every explanation as a code). All are
 //! re-exported at the crate root.
+//!
+//! ## Classroom mode
+//!
+//! Every viewer has a [`Role`], told in [`ServerMsg::Hello`]: a teacher may do everything, a
+//! student (a classroom page without the teacher's token) watches, chooses what to watch,
+//! opens echo clients and follows the teacher's [`TeacherView`] while "follow me" is on
+//! ([`Command::FollowMe`], [`ServerMsg::Follow`]). A student's other commands answer
+//! [`ErrorCode::Forbidden`] with [`Reason::TeacherOnly`] and change nothing.
 //!
 //! ## Reasons
 //!
@@ -53,6 +61,7 @@
 
 mod aggregate;
 mod catalogue;
+mod classroom;
 mod command;
 mod event;
 mod experiment;
@@ -63,6 +72,7 @@ mod server;
 
 pub use aggregate::*;
 pub use catalogue::*;
+pub use classroom::*;
 pub use command::*;
 pub use event::*;
 pub use experiment::*;
@@ -72,4 +82,4 @@ pub use reason::{ChildExit, Reason};
 pub use server::*;
 
 /// The protocol version this crate describes. Bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;

@@ -313,6 +313,15 @@ pub enum Reason {
         /// How long this one waited for its turn.
         waited_ms: u64,
     },
+    /// In classroom mode only the teacher (the page opened with the teacher's token, or an
+    /// API request with `Authorization: Bearer <token>`) may do this; nothing was done.
+    TeacherOnly {
+        /// The command's `op` (`"start"`, `"stop"`, `"load_start"`, `"follow_me"`…).
+        what: String,
+    },
+    /// The page brought a teacher token that is not this server's (it was restarted, and
+    /// printed a new one): this viewer is a student.
+    TokenRefused,
 }
 
 /// How a child process ended, as `waitpid(2)` reported it

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Aggregate, Event, ExperimentTable, LoadReport, LoadSpec, ModelInfo, Reason};
+use crate::{
+    Aggregate, Event, ExperimentTable, LoadReport, LoadSpec, ModelInfo, Reason, Role, TeacherView,
+};
 
 /// How the backend's clock relates to wall-clock time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +31,11 @@ pub enum ServerMsg {
         models: Vec<ModelInfo>,
         /// The backend's clock.
         clock: Clock,
+        /// Who this viewer is: decided once, when the WebSocket opened (a teacher everywhere
+        /// outside classroom mode).
+        role: Role,
+        /// The server runs in classroom mode (`kettle serve --classroom`).
+        classroom: bool,
     },
     /// Events recorded since the previous batch, in `seq` order, for the models this viewer
     /// is subscribed to.
@@ -78,6 +85,12 @@ pub enum ServerMsg {
     Experiment {
         /// The table.
         table: ExperimentTable,
+    },
+    /// "Follow me" changed: the teacher turned it on or off, or shows something else. Also
+    /// sent after [`ServerMsg::Hello`] while it is on, so a late student follows at once.
+    Follow {
+        /// What the teacher shows; `None`: "follow me" is off.
+        view: Option<TeacherView>,
     },
     /// A command succeeded.
     Reply {
@@ -160,6 +173,11 @@ pub enum ReplyResult {
         /// In its short form.
         short: bool,
     },
+    /// "Follow me" is now on or off ([`Command::FollowMe`](crate::Command::FollowMe)).
+    FollowMe {
+        /// Whether the class follows the teacher.
+        on: bool,
+    },
 }
 
 /// Why a command failed.
@@ -182,6 +200,8 @@ pub enum ErrorCode {
     Unavailable,
     /// A system call failed while carrying out the command.
     Io,
+    /// This viewer's role may not do this (a student's control command in classroom mode).
+    Forbidden,
 }
 
 #[cfg(test)]

@@ -192,6 +192,8 @@ async fn panics(ctx: &Ctx) -> anyhow::Result<Vec<Figure>> {
         pool_workers: 4,
         child_exe: Some(ctx.exe.clone()),
         limits: crate::Limits::default(),
+        classroom: false,
+        allow_hosts: vec![],
     };
     let server = crate::serve(config).await?;
     let result = panics_in(&server).await;

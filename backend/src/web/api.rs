@@ -1,15 +1,18 @@
 //! The JSON API: list the models, start or stop one. Starting and stopping run on a
 //! blocking thread (a stop joins the model's threads) and answer with the model's new state;
 //! at most [`Limits::lifecycle_at_once`](super::Limits::lifecycle_at_once) run at once, and one
-//! that waits too long for its turn is answered 503.
+//! that waits too long for its turn is answered 503. In classroom mode they are the teacher's:
+//! `Authorization: Bearer <token>`, or 403.
 
 use axum::extract::{Path as UrlPath, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use kettle_shared::{Command, ErrorCode};
+
 use super::guard::error_body;
-use super::AppState;
+use super::{classroom, roles, AppState};
 use crate::registry::{Registry, RegistryError};
 
 fn registry_error(e: RegistryError) -> Response {
@@ -26,16 +29,32 @@ pub(super) async fn list_models(State(state): State<AppState>) -> Response {
 
 pub(super) async fn start_model(
     State(state): State<AppState>,
+    headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
+    if let Some(refused) = refusal(&state, &headers, &Command::Start { model: id.clone() }) {
+        return refused;
+    }
     lifecycle(state, move |r| r.start(&id)).await
 }
 
 pub(super) async fn stop_model(
     State(state): State<AppState>,
+    headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
+    if let Some(refused) = refusal(&state, &headers, &Command::Stop { model: id.clone() }) {
+        return refused;
+    }
     lifecycle(state, move |r| r.stop(&id)).await
+}
+
+/// The roles table for a request, its role from `Authorization: Bearer`: the 403 to answer
+/// when the role may not give the command.
+fn refusal(state: &AppState, headers: &HeaderMap, command: &Command) -> Option<Response> {
+    let (role, _) = classroom::role_of(state.token.as_ref(), classroom::bearer(headers));
+    let reason = roles::allowed(role, command).err()?;
+    Some((StatusCode::FORBIDDEN, Json(error_body(ErrorCode::Forbidden, reason))).into_response())
 }
 
 /// Runs a start or stop off the async workers (a stop joins threads) and answers with the

@@ -15,13 +15,19 @@
 //! Connections are accepted by [`http`] (a deadline on request headers, a pause when out of
 //! descriptors); what the server admits at once — viewers, echo clients, commands, starts and
 //! stops — is [`limits`].
+//!
+//! In classroom mode ([`classroom`]) the machine's own names and LAN addresses (and
+//! `--allow-host` names) are admitted too, and each viewer is a teacher (with the token) or a
+//! student; [`roles`] says which commands are the teacher's.
 
 mod api;
 mod assets;
+pub mod classroom;
 mod experiments;
 mod guard;
 mod http;
 mod limits;
+mod roles;
 mod viewer;
 
 pub use http::{AcceptStats, ACCEPT_PAUSE};
@@ -72,6 +78,11 @@ pub struct Config {
     pub child_exe: Option<PathBuf>,
     /// What the server admits at once ([`Limits::default`] unless told otherwise).
     pub limits: Limits,
+    /// Classroom mode (`--classroom`): a teacher token, students who only watch and echo, the
+    /// machine's names admitted. Without it only a loopback `bind` is accepted.
+    pub classroom: bool,
+    /// More names (`--allow-host`) admitted as `Host` (and as the host of an `Origin`).
+    pub allow_hosts: Vec<String>,
 }
 
 /// A running Kettle server.
@@ -85,6 +96,8 @@ pub struct Server {
     pub dist: Option<PathBuf>,
     /// What its accept loop counted.
     pub accepts: Arc<AcceptStats>,
+    /// In classroom mode: the teacher's token and link, and the URLs students type.
+    pub classroom: Option<classroom::Classroom>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -123,6 +136,11 @@ struct AppState {
     gates: limits::Gates,
     /// Turns true when the server shuts down: every viewer closes with 1001.
     going_away: watch::Receiver<bool>,
+    /// The teacher's token in classroom mode; `None`: everyone is a teacher.
+    token: Option<classroom::TeacherToken>,
+    /// What the teacher shows while "follow me" is on
+    /// ([`kettle_shared::Command::FollowMe`]); every viewer watches it.
+    follow: Arc<tokio::sync::watch::Sender<Option<kettle_shared::TeacherView>>>,
 }
 
 /// Binds, starts the requested models and serves until [`Server::shutdown`].
@@ -133,10 +151,34 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
         child_exe: config.child_exe.clone(),
         ..ModelOptions::default()
     };
+    if !config.bind.is_loopback() && !config.classroom {
+        anyhow::bail!(
+            "--bind {} would let anyone who can reach this machine start and stop its models; \
+             add --classroom (students then only watch and echo; the teacher gets a token) \
+             or keep the default --bind 127.0.0.1",
+            config.bind
+        );
+    }
     let registry = Registry::with_options(recorder.clone(), config.model_port_base, options);
     let listener = tokio::net::TcpListener::bind((config.bind, config.port)).await?;
     let addr = listener.local_addr()?;
-    let hosts = allowed_hosts(addr);
+    let mut hosts = allowed_hosts(addr);
+    let mut names = config.allow_hosts.clone();
+    let mut classroom = None;
+    if config.classroom {
+        let own = classroom::own_names();
+        let lan = classroom::lan_addresses();
+        let ips: Vec<IpAddr> = lan.iter().map(|a| a.ip).collect();
+        hosts.extend(classroom::hosts_for(&own, &ips, addr.port()));
+        let token = classroom::TeacherToken::generate()?;
+        classroom = Some(classroom::Classroom {
+            student_urls: classroom::student_urls(config.bind, addr.port(), &own, &lan),
+            teacher_link: classroom::teacher_link(config.bind, addr.port(), &token),
+            token,
+        });
+        names.retain(|n| !own.contains(n));
+    }
+    hosts.extend(classroom::hosts_for(&names, &[], addr.port()));
     let mut origins: Vec<String> = hosts.iter().map(|h| format!("http://{h}")).collect();
     origins.extend(config.allow_origins.iter().map(|o| o.trim_end_matches('/').to_owned()));
 
@@ -157,13 +199,15 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
         recorder,
         hosts: Arc::new(hosts),
         origins: Arc::new(origins),
+        token: classroom.as_ref().map(|c| c.token.clone()),
+        follow: Arc::new(tokio::sync::watch::Sender::new(None)),
     };
     let app = router(state, dist.as_deref());
     let (shutdown, rx) = oneshot::channel::<()>();
     let accepts = Arc::new(AcceptStats::default());
     let task =
         tokio::spawn(http::serve(listener, app, header_timeout, accepts.clone(), going_away, rx));
-    Ok(Server { addr, registry, dist, accepts, shutdown: Some(shutdown), task })
+    Ok(Server { addr, registry, dist, accepts, classroom, shutdown: Some(shutdown), task })
 }
 
 /// Expands `--start`: model ids, or `all`. Unknown ids are an error, not ignored.

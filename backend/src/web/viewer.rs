@@ -14,17 +14,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use kettle_shared::{
     Aggregate, ClientMsg, Clock, Command, ErrorCode, Event, ExperimentTable, Reason, ReplyResult,
-    ServerMsg, LESSON_MODEL, MAX_COMMAND_BYTES, MAX_SAMPLED_CONNS, MODELS, PROTOCOL_VERSION,
+    Role, ServerMsg, TeacherView, LESSON_MODEL, MAX_COMMAND_BYTES, MAX_SAMPLED_CONNS, MODELS,
+    PROTOCOL_VERSION,
 };
 use tokio::sync::{broadcast, mpsc, watch, OwnedSemaphorePermit};
 
 use super::limits::CommandGate;
-use super::AppState;
+use super::{classroom, roles, AppState};
 use crate::clock::clock;
 use crate::recorder::{Batch, Position, Watcher};
 use crate::registry::{Registry, RegistryError};
@@ -41,11 +42,20 @@ const WS_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Replies and echoes waiting for one viewer.
 const VIEWER_QUEUE: usize = 256;
 
+/// `/ws?token=…`: the teacher's page brings the token it was opened with.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct WsQuery {
+    token: Option<String>,
+}
+
 pub(super) async fn websocket(
     State(state): State<AppState>,
     _headers: HeaderMap,
+    Query(query): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // The role is decided once, here, for the viewer's whole life.
+    let (role, refused) = classroom::role_of(state.token.as_ref(), query.token.as_deref());
     // Taken before the upgrade, so a crowd arriving at once cannot overshoot the seats.
     let seat = state.gates.seat();
     ws.max_message_size(MAX_COMMAND_BYTES)
@@ -53,7 +63,7 @@ pub(super) async fn websocket(
         .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
         .on_upgrade(move |socket| async move {
             match seat {
-                Ok(seat) => Viewer::new(state, seat).run(socket).await,
+                Ok(seat) => Viewer::new(state, seat, role, refused).run(socket).await,
                 Err(reason) => turn_away(socket, reason).await,
             }
         })
@@ -87,6 +97,12 @@ struct Viewer {
     _seat: OwnedSemaphorePermit,
     /// Whose aggregates it receives and which connections it spotlit, told to the recorder.
     watcher: Watcher,
+    /// Teacher or student, decided when the WebSocket opened.
+    role: Role,
+    /// It brought a teacher token that is not this server's (told after the hello).
+    token_refused: bool,
+    /// "Follow me": what the teacher shows, relayed to this viewer on every change.
+    follow: watch::Receiver<Option<TeacherView>>,
 }
 
 /// What goes out next: a message, or a batch already encoded from the shared events (no
@@ -111,7 +127,7 @@ enum End {
 }
 
 impl Viewer {
-    fn new(state: AppState, seat: OwnedSemaphorePermit) -> Viewer {
+    fn new(state: AppState, seat: OwnedSemaphorePermit, role: Role, token_refused: bool) -> Viewer {
         let (out, out_rx) = mpsc::channel(VIEWER_QUEUE);
         let limits = &state.gates.limits;
         let slots = EchoSlots {
@@ -123,6 +139,7 @@ impl Viewer {
         let echo =
             EchoClients::new(state.registry.clone(), state.recorder.clone(), slots, out.clone());
         let watcher = state.recorder.watcher();
+        let follow = state.follow.subscribe();
         Viewer {
             gate: state.gates.commands(),
             going_away: state.going_away.clone(),
@@ -134,6 +151,9 @@ impl Viewer {
             echo,
             watcher,
             _seat: seat,
+            role,
+            token_refused,
+            follow,
         }
     }
 
@@ -147,6 +167,8 @@ impl Viewer {
             protocol_version: PROTOCOL_VERSION,
             models: self.state.registry.list(),
             clock: Clock { start_unix_ms: clock().start_unix_ms(), now_ns: clock().now_ns() },
+            role: self.role,
+            classroom: self.state.token.is_some(),
         };
         let end = match self.greet(&mut socket, &hello).await {
             Ok(()) => {
@@ -173,6 +195,14 @@ impl Viewer {
     /// Hello, then the recent history as a first batch (subscribe to batches before calling).
     async fn greet(&mut self, socket: &mut WebSocket, hello: &ServerMsg) -> Result<(), End> {
         send(socket, hello).await?;
+        if self.token_refused {
+            send(socket, &error(None, ErrorCode::Forbidden, Reason::TokenRefused)).await?;
+        }
+        // A student who comes late follows the teacher at once.
+        let following = self.follow.borrow_and_update().clone();
+        if following.is_some() {
+            send(socket, &ServerMsg::Follow { view: following }).await?;
+        }
         // The experiment running or last run, so a page opened meanwhile shows it too.
         if let Some(table) = self.state.experiments.last() {
             send(socket, &ServerMsg::Experiment { table }).await?;
@@ -239,6 +269,11 @@ impl Viewer {
                     Err(broadcast::error::RecvError::Lagged(_)) => None,
                     Err(broadcast::error::RecvError::Closed) => return End::Close(1001, "server shutting down"),
                 },
+                changed = self.follow.changed() => match changed {
+                    // Only the newest view matters: one skipped while we were busy is gone.
+                    Ok(()) => Some(Outgoing::Msg(Box::new(ServerMsg::Follow { view: self.follow.borrow_and_update().clone() }))),
+                    Err(_) => return End::Close(1001, "server shutting down"),
+                },
                 Some(msg) = self.out_rx.recv() => Some(Outgoing::Msg(Box::new(msg))),
                 _ = going_away.wait_for(|gone| *gone) => return End::Close(1001, "server shutting down"),
             };
@@ -292,6 +327,9 @@ impl Viewer {
             Err(e) => return Some(parse_error(text, e)),
         };
         let id = msg.id;
+        if let Err(reason) = roles::allowed(self.role, &msg.command) {
+            return Some(error(Some(id), ErrorCode::Forbidden, reason));
+        }
         // `Ok(None)`: started beside the loop, it answers through the queue.
         let result: Result<Option<ReplyResult>, (ErrorCode, Reason)> = match msg.command {
             Command::Subscribe { models, aggregates } => {
@@ -332,6 +370,7 @@ impl Viewer {
                 .lesson
                 .compute(ms)
                 .map(|thread| Some(ReplyResult::Computing { thread, ms })),
+            Command::FollowMe { view } => self.follow_me(view).map(Some),
         };
         match result {
             Ok(result) => result.map(|result| ServerMsg::Reply { id, result }),
@@ -370,6 +409,25 @@ impl Viewer {
         }
         self.watcher.spotlight(descriptor.id, sample);
         Ok(ReplyResult::Spotlit { model: descriptor.id.to_owned(), sample })
+    }
+
+    /// The teacher leads (or stops leading) the class: every viewer is told, once per change.
+    fn follow_me(&self, view: Option<TeacherView>) -> Result<ReplyResult, (ErrorCode, Reason)> {
+        if let Some(model) = view.as_ref().and_then(|v| v.model.as_ref()) {
+            if kettle_shared::model(model).is_none() {
+                return Err((
+                    ErrorCode::UnknownModel,
+                    Reason::NoSuchModel { model: model.clone() },
+                ));
+            }
+        }
+        let on = view.is_some();
+        self.state.follow.send_if_modified(|now| {
+            let changed = *now != view;
+            *now = view;
+            changed
+        });
+        Ok(ReplyResult::FollowMe { on })
     }
 
     /// A start or stop, beside the loop: it waits for a turn among the server's starts and

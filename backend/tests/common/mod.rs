@@ -37,6 +37,8 @@ pub fn config(start: &[&str]) -> Config {
         pool_workers: 4,
         child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
         limits: kettle_backend::Limits::default(),
+        classroom: false,
+        allow_hosts: vec![],
     }
 }
 

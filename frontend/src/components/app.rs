@@ -75,6 +75,8 @@ pub fn App(props: &AppProps) -> Html {
                 cb.emit(dispatch.clone());
             }
             let connection = (!offline).then(page_ws_url).flatten().map(|url| {
+                let token = teacher_token();
+                let url = crate::classroom::ws_url_with_token(&url, token.as_deref());
                 let c = Connection::open(url, dispatch);
                 sender.set(Some(c.sender()));
                 c
@@ -219,6 +221,29 @@ pub fn App(props: &AppProps) -> Html {
             </main>
         </ContextProvider<Ctx>>
     }
+}
+
+/// The teacher token of this tab: taken from the address (`?token=…`) into `sessionStorage`
+/// (this tab only; a reload keeps it) and out of the address bar at once, so it is never
+/// projected, bookmarked or passed on in a shared link. A link without one keeps the token
+/// the tab already has.
+fn teacher_token() -> Option<String> {
+    use crate::classroom::{is_token, token_in, TOKEN_STORAGE_KEY};
+    let window = web_sys::window()?;
+    let storage = window.session_storage().ok().flatten();
+    let query = address_query();
+    if let Some(token) = token_in(&query) {
+        if let Some(storage) = &storage {
+            let _ = storage.set_item(TOKEN_STORAGE_KEY, &token);
+        }
+        replace_query(&Link::parse(&query).to_query());
+        return Some(token);
+    }
+    if query.contains("token=") {
+        // Not a token of Kettle's: still not left in the address.
+        replace_query(&Link::parse(&query).to_query());
+    }
+    storage?.get_item(TOKEN_STORAGE_KEY).ok().flatten().filter(|t| is_token(t))
 }
 
 /// The address's query string (`?model=…`), or nothing outside a browser.

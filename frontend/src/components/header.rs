@@ -1,6 +1,8 @@
-//! The header: product name, connection status, protocol check and the language toggle.
+//! The header: product name, connection status, protocol check, the language toggle and, in
+//! classroom mode, who this page is (`#role`) with "follow me": the teacher's toggle
+//! (`#follow-me`), a student's `#following` (or the button to follow again).
 
-use kettle_shared::PROTOCOL_VERSION;
+use kettle_shared::{Role, PROTOCOL_VERSION};
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
@@ -35,6 +37,7 @@ pub fn Header(props: &HeaderProps) -> Html {
     let toggle = ctx.dispatch.reform(|_: MouseEvent| Action::ToggleLang);
     let presenter = ctx.dispatch.reform(|_: MouseEvent| Action::TogglePresenter);
     let tour = ctx.dispatch.reform(|_: MouseEvent| Action::TourGo(0));
+    let classroom = classroom_bar(&ctx, state);
     let mismatch = state.version_mismatch.map(|server| {
         let text = tf(lang, Key::VersionMismatch, &[&PROTOCOL_VERSION, &server]);
         html! { <div id="version-mismatch" class="banner" role="alert">{ text }</div> }
@@ -49,6 +52,7 @@ pub fn Header(props: &HeaderProps) -> Html {
                 <span id="conn-status" class={classes!("conn", status.id())} data-status={status.id()}>
                     { status_text }
                 </span>
+                { classroom }
                 <button id="tour-start" onclick={tour} title={t(lang, Key::TourStartHelp)}
                     aria-pressed={state.tour.is_some().to_string()}>{ t(lang, Key::TourStart) }</button>
                 <button id="presenter" onclick={presenter} title={t(lang, Key::PresenterHelp)}
@@ -58,4 +62,45 @@ pub fn Header(props: &HeaderProps) -> Html {
             { for mismatch }
         </>
     }
+}
+
+/// Classroom mode's part of the header; nothing outside classroom mode.
+fn classroom_bar(ctx: &Ctx, state: &StateHandle) -> Html {
+    let c = &state.classroom;
+    if !c.on {
+        return Html::default();
+    }
+    let lang = state.lang;
+    let (role_id, role_key) = match c.role {
+        Role::Teacher => ("teacher", Key::RoleTeacher),
+        Role::Student => ("student", Key::RoleStudent),
+    };
+    let badge = html! {
+        <span id="role" class={classes!("role", role_id)} data-role={role_id}
+            title={t(lang, Key::RoleHelp)}>{ t(lang, role_key) }</span>
+    };
+    let control = match c.role {
+        Role::Teacher => {
+            let toggle = ctx.dispatch.reform(|_: MouseEvent| Action::FollowMeToggle);
+            html! {
+                <button id="follow-me" onclick={toggle} title={t(lang, Key::FollowMeHelp)}
+                    aria-pressed={c.leads().to_string()}>{ t(lang, Key::FollowMe) }</button>
+            }
+        }
+        Role::Student if c.leading.is_none() => Html::default(),
+        Role::Student if c.following => {
+            let stop = ctx.dispatch.reform(|_: MouseEvent| Action::Follow(false));
+            html! {
+                <>
+                    <span id="following" class="following" role="status">{ t(lang, Key::Following) }</span>
+                    <button id="follow-stop" onclick={stop}>{ t(lang, Key::FollowStop) }</button>
+                </>
+            }
+        }
+        Role::Student => {
+            let follow = ctx.dispatch.reform(|_: MouseEvent| Action::Follow(true));
+            html! { <button id="follow-teacher" onclick={follow}>{ t(lang, Key::FollowTeacher) }</button> }
+        }
+    };
+    html! { <>{ badge }{ control }</> }
 }
