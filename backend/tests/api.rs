@@ -350,17 +350,9 @@ async fn a_viewer_that_never_reads_keeps_memory_bounded_and_others_keep_receivin
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_built_frontend_the_page_says_how_to_build_it() {
     let config = kettle_backend::Config {
-        bind: "127.0.0.1".parse().unwrap(),
-        port: 0,
-        model_port_base: 0,
-        start: vec![],
-        allow_origins: vec![],
         dist: Some(std::env::temp_dir().join("kettle-no-such-dist")),
-        pool_workers: 4,
         child_exe: None,
-        limits: kettle_backend::Limits::default(),
-        classroom: false,
-        allow_hosts: vec![],
+        ..config(&[])
     };
     let server = kettle_backend::serve(config).await.unwrap();
     assert_eq!(server.dist, None);

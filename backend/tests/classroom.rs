@@ -19,17 +19,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 /// A classroom Kettle on loopback (tests send nothing beyond this machine) and ephemeral ports.
 async fn classroom(start: &[&str], allow_hosts: &[&str]) -> Server {
     let config = Config {
-        bind: "127.0.0.1".parse().unwrap(),
-        port: 0,
-        model_port_base: 0,
-        start: start.iter().map(|s| s.to_string()).collect(),
-        allow_origins: vec![],
-        dist: None,
-        pool_workers: 4,
-        child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
-        limits: kettle_backend::Limits::default(),
         classroom: true,
         allow_hosts: allow_hosts.iter().map(|s| s.to_string()).collect(),
+        ..config(start)
     };
     serve(config).await.expect("kettle starts in classroom mode")
 }
@@ -301,19 +293,7 @@ async fn follow_me_reaches_every_student_and_a_late_one_follows_at_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_classroom_a_lan_bind_is_refused_with_a_clear_message() {
-    let config = Config {
-        bind: "0.0.0.0".parse().unwrap(),
-        port: 0,
-        model_port_base: 0,
-        start: vec![],
-        allow_origins: vec![],
-        dist: None,
-        pool_workers: 4,
-        child_exe: None,
-        limits: kettle_backend::Limits::default(),
-        classroom: false,
-        allow_hosts: vec![],
-    };
+    let config = Config { bind: "0.0.0.0".parse().unwrap(), child_exe: None, ..config(&[]) };
     let err = serve(config).await.expect_err("refused").to_string();
     assert!(err.contains("--classroom"), "{err}");
 }

@@ -118,12 +118,18 @@ async fn viewport(c: &Client, width: u32, height: u32) {
     }
 }
 
+/// Kettle on ephemeral ports with the built frontend and `start` models running.
 async fn kettle_with_frontend(start: &[&str]) -> Server {
+    serve(frontend_config(start)).await.unwrap()
+}
+
+/// The configuration of [`kettle_with_frontend`], for a test that changes some of it.
+fn frontend_config(start: &[&str]) -> Config {
     let dist = kettle_backend::web::find_dist(
         std::env::var_os("KETTLE_DIST").map(std::path::PathBuf::from).as_deref(),
     )
     .expect("the built frontend (dist/index.html): run `cargo xtask test`, which builds it");
-    let config = Config {
+    Config {
         bind: "127.0.0.1".parse().unwrap(),
         port: 0,
         model_port_base: 0,
@@ -135,8 +141,7 @@ async fn kettle_with_frontend(start: &[&str]) -> Server {
         limits: kettle_backend::Limits::default(),
         classroom: false,
         allow_hosts: vec![],
-    };
-    serve(config).await.unwrap()
+    }
 }
 
 /// Polls `js` (an expression) until it returns true.
@@ -1475,24 +1480,7 @@ async fn a_page_load_in_chromium_fetches_the_wasm_and_script_compressed() {
 /// Kettle in classroom mode, on loopback (the test reaches nothing beyond this machine), with
 /// its frontend.
 async fn classroom_with_frontend() -> Server {
-    let dist = kettle_backend::web::find_dist(
-        std::env::var_os("KETTLE_DIST").map(std::path::PathBuf::from).as_deref(),
-    )
-    .expect("the built frontend (dist/index.html): run `cargo xtask test`, which builds it");
-    let config = Config {
-        bind: "127.0.0.1".parse().unwrap(),
-        port: 0,
-        model_port_base: 0,
-        start: vec![],
-        allow_origins: vec![],
-        dist: Some(dist),
-        pool_workers: 4,
-        child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
-        limits: kettle_backend::Limits::default(),
-        classroom: true,
-        allow_hosts: vec![],
-    };
-    serve(config).await.unwrap()
+    serve(Config { classroom: true, ..frontend_config(&[]) }).await.unwrap()
 }
 
 /// Two browsers in one classroom: the teacher opens the printed link, starts a model and
