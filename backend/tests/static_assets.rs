@@ -12,9 +12,8 @@ mod common;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use common::*;
 
@@ -107,22 +106,13 @@ impl Answer {
 /// `GET path` with `Accept-Encoding: accept` (none if empty) and `extra` headers, over a raw
 /// connection, so every header is the test's own.
 fn get(addr: SocketAddr, path: &str, accept: &str, extra: &[(&str, &str)]) -> Answer {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let host = addr.to_string();
+    let mut headers = vec![("Host", host.as_str())];
     if !accept.is_empty() {
-        req.push_str(&format!("Accept-Encoding: {accept}\r\n"));
+        headers.push(("Accept-Encoding", accept));
     }
-    for (k, v) in extra {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a header block");
-    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
-    let body = raw[split + 4..].to_vec();
+    headers.extend_from_slice(extra);
+    let (head, body) = http_bytes(addr, "GET", path, &headers);
     let mut lines = head.split("\r\n");
     let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
     let headers = lines

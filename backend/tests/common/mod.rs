@@ -51,6 +51,19 @@ pub fn model_addr(server: &Server, id: &str) -> SocketAddr {
 /// One HTTP/1.1 request with exactly these headers (plus Connection: close); returns status
 /// and body.
 pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let (head, body) = http_bytes(addr, method, path, headers);
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, decode_chunked(&String::from_utf8_lossy(&body)))
+}
+
+/// [`http`] as it came over the wire: the status line and headers as text, the body as bytes
+/// (a compressed file is not text).
+pub fn http_bytes(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n");
@@ -61,10 +74,12 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]
     s.write_all(req.as_bytes()).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, decode_chunked(&body))
+    match raw.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(split) => {
+            (String::from_utf8_lossy(&raw[..split]).into_owned(), raw[split + 4..].to_vec())
+        }
+        None => (String::from_utf8_lossy(&raw).into_owned(), Vec::new()),
+    }
 }
 
 /// Undoes chunked transfer encoding if the body looks chunked.
