@@ -71,7 +71,40 @@ table! {
         "This page speaks Kettle protocol version {0}, the server speaks version {1}. Reload the page or rebuild: what you see may be wrong.",
         "本页面使用 Kettle 协议第 {0} 版,服务器使用第 {1} 版。请刷新页面或重新构建:显示的内容可能不正确。";
     Presenter => "Presenter", "演示模式";
-    PresenterHelp => "F: presenter mode (figure and echo clients only, large type)", "F:演示模式(只显示图和回显客户端,大字号)";
+    PresenterHelp =>
+        "F: presenter mode (the stage only: figure, code, narration and one echo line, in large type)",
+        "F:演示模式(只显示舞台:示意图、代码、解说和一行回显输入,大字号)";
+    SkipToStage => "Skip to the figure", "跳到示意图";
+    ThemeToLight => "Light theme (for a bright room)", "浅色主题(适合明亮的教室)";
+    ThemeToDark => "Dark theme", "深色主题";
+    KeysTitle => "Keyboard shortcuts", "键盘快捷键";
+    FamilyBlocking => "Blocking", "阻塞";
+    FamilyNonblocking => "Non-blocking", "非阻塞";
+    FamilyMultiplex => "Multiplexing", "多路复用";
+    FamilySignal => "Signal-driven", "信号驱动";
+    FamilyAsync => "Asynchronous", "异步";
+    StartModel => "Start {0}", "启动 {0}";
+    StopModel => "Stop {0}", "停止 {0}";
+    SideColumn => "The step: narration and code", "当前这一步:解说与代码";
+    SideTabs => "What the column shows under the narration", "解说下方显示的内容";
+    SideCode => "Code", "代码";
+    SideClients => "Clients", "客户端";
+    SideClientsCount => "Clients ({0})", "客户端({0})";
+    SideLoad => "Load", "负载";
+    SideThreads => "Threads", "线程";
+    SideLog => "Log", "日志";
+    EchoOnStage => "The echo client on the stage", "舞台上的回显客户端";
+    EchoMore => "{0} more", "另外 {0} 个";
+    EchoMoreHelp => "Show every echo client in the side column", "在侧栏中显示所有回显客户端";
+    EchoOthersHelp =>
+        "The client on the stage is under the figure; here are the others.",
+        "舞台上的客户端在示意图下方;这里是其余的客户端。";
+    EchoNoOthers => "No other echo client.", "没有其他回显客户端。";
+    EchoInputLabel => "Line to send through client #{0} to {1}", "通过客户端 #{0} 发给 {1} 的一行";
+    EchoReplies => "Replies", "回复";
+    EchoPlaceholderOn => "#{0} → {1}: type a line, Enter", "#{0} → {1}:输入一行,回车发送";
+    EchoOpenHint => "＋ opens an echo client on the chosen model", "点 ＋ 在所选模型上打开一个回显客户端";
+    JumpEchoShort => "↩", "↩";
     Models => "I/O models", "I/O 模型";
     Port => "port {0}", "端口 {0}";
     PortChosenAtStart => "port chosen at start", "启动时分配端口";
@@ -689,17 +722,19 @@ table! {
     History => "History", "历史";
     HistoryPos => "step {0} of {1}", "第 {0} 步,共 {1} 步";
     BadgeLive => "● LIVE", "● 实时";
-    BadgePausedAtLive => "❚❚ PAUSED at the newest step", "❚❚ 已暂停在最新一步";
-    BadgePausedOne => "❚❚ PAUSED — 1 step behind live", "❚❚ 已暂停 —— 比最新落后 1 步";
-    BadgePaused => "❚❚ PAUSED — {0} steps behind live", "❚❚ 已暂停 —— 比最新落后 {0} 步";
-    BadgeReplayingOne => "▶ REPLAYING — 1 step behind live", "▶ 回放中 —— 比最新落后 1 步";
-    BadgeReplaying => "▶ REPLAYING — {0} steps behind live", "▶ 回放中 —— 比最新落后 {0} 步";
+    BadgePausedAtLive => "❚❚ PAUSED at the newest", "❚❚ 暂停于最新一步";
+    BadgePausedOne => "❚❚ PAUSED · 1 step behind", "❚❚ 已暂停 · 落后 1 步";
+    BadgePaused => "❚❚ PAUSED · {0} steps behind", "❚❚ 已暂停 · 落后 {0} 步";
+    BadgeReplayingOne => "▶ REPLAY · 1 step behind", "▶ 回放中 · 落后 1 步";
+    BadgeReplaying => "▶ REPLAY · {0} steps behind", "▶ 回放中 · 落后 {0} 步";
 
     // -- the kettle story, views and links -------------------------------------------------
     Views => "What the column shows", "这一栏显示的内容";
     ViewFigure => "Figure", "示意图";
     ViewCompare => "Compare (Fig. 6.6)", "对比(图 6.6)";
+    ViewCompareShort => "Fig. 6.6", "图 6.6";
     ViewStory => "The kettle story", "烧水的故事";
+    ViewStoryShort => "Story", "烧水故事";
     StoryTitle => "The kettle story: Lao Zhang boils water", "烧水的故事:老张烧开水";
     StoryIntro =>
         "Kettle is named after this story. Click a model to watch it act its case out.",
@@ -744,11 +779,14 @@ table! {
 
     // -- the guided tour -------------------------------------------------------------------
     TourStart => "Guided tour", "导览";
+    TourStartShort => "Tour", "导览";
     TourStartHelp => "T: a guided tour of every model, in the tutorial's order", "T:按教程顺序导览每个模型";
     TourOf => "Tour — stop {0} of {1}", "导览 —— 第 {0} 站,共 {1} 站";
+    TourOfShort => "{0}/{1}", "{0}/{1}";
     TourNext => "Next →", "下一站 →";
     TourBack => "← Back", "← 上一站";
     TourLeave => "Leave the tour (Esc)", "离开导览(Esc)";
+    TourLeaveShort => "✕", "✕";
     TourFinish => "Finish", "结束";
     TourStarting => "starting the model…", "正在启动模型…";
     TourOpening => "opening an echo client and waiting for the server to accept it…", "正在打开回显客户端,等待服务器 accept…";

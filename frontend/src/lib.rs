@@ -13,7 +13,7 @@
 //!   kernel's words on a thread), [`definitions`] (the tutorial's definitions and the threads
 //!   that show them), [`tour`] (the guided tour), [`view`] (which panel the figure column
 //!   shows), [`story`] (the kettle story's cases and their models), [`link`] (the address
-//!   that restores the page);
+//!   that restores the page), [`screen`] (theme, presenter mode, the side column's panel);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
 
 pub mod classroom;
@@ -33,6 +33,7 @@ pub mod link;
 pub mod narration;
 pub mod playback;
 pub mod reasons;
+pub mod screen;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -1,8 +1,8 @@
 //! The page's link: what a reload or a shared address restores.
 //!
 //! The query string carries the chosen model, the view (and the guided tour's step), the
-//! playback speed, the language and the comparison's ticked models:
-//! `?model=epoll&view=figure&speed=4&lang=zh&compare=blocking,select,sigio,io-uring`.
+//! playback speed, the language, the theme and the comparison's ticked models:
+//! `?model=epoll&view=figure&speed=4&lang=zh&theme=light&compare=blocking,select,sigio,io-uring`.
 //! The app writes it on every change with `history.replaceState` (no reload, no new history
 //! entry per click) and starts from it on load.
 //!
@@ -15,6 +15,7 @@
 
 use crate::i18n::Lang;
 use crate::playback::SPEEDS;
+use crate::screen::Theme;
 use crate::state::State;
 use crate::view::View;
 
@@ -33,6 +34,8 @@ pub struct Link {
     pub speed: Option<usize>,
     /// The page language.
     pub lang: Option<Lang>,
+    /// The colours (`theme=light|dark`).
+    pub theme: Option<Theme>,
     /// The comparison's ticked models (possibly none), in the order written.
     pub compare: Option<Vec<String>>,
 }
@@ -97,6 +100,7 @@ impl Link {
                         value.parse().ok().filter(|i: &usize| *i < SPEEDS.len()).or(link.speed)
                 }
                 "lang" => link.lang = lang_from_id(value).or(link.lang),
+                "theme" => link.theme = Theme::from_id(value).or(link.theme),
                 "compare" => link.compare = compare_set(value).or(link.compare.take()),
                 _ => {}
             }
@@ -122,6 +126,9 @@ impl Link {
         if let Some(lang) = self.lang {
             pairs.push(("lang", lang_id(lang).to_owned()));
         }
+        if let Some(theme) = self.theme {
+            pairs.push(("theme", theme.id().to_owned()));
+        }
         if let Some(models) = &self.compare {
             let ids: Vec<&str> =
                 models.iter().map(String::as_str).filter(|m| is_model_id(m)).collect();
@@ -135,12 +142,24 @@ impl Link {
     }
 }
 
+/// What the browser knows before the link is read: the choices of an earlier visit (which a
+/// link naming a language or theme overrides) and the system's colour scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Remembered {
+    /// The language chosen last.
+    pub lang: Option<Lang>,
+    /// The theme chosen last.
+    pub theme: Option<Theme>,
+    /// `prefers-color-scheme: dark`.
+    pub prefers_dark: bool,
+}
+
 impl State {
-    /// A fresh page started from a link; `remembered` is the language chosen on an earlier
-    /// visit, which a link naming a language overrides.
-    pub fn from_link(link: &Link, remembered: Option<Lang>) -> State {
+    /// A fresh page started from a link and what the browser remembers.
+    pub fn from_link(link: &Link, remembered: Remembered) -> State {
         let mut state = State::default();
-        state.lang = link.lang.or(remembered).unwrap_or_default();
+        state.lang = link.lang.or(remembered.lang).unwrap_or_default();
+        state.screen.theme = Theme::first(link.theme, remembered.theme, remembered.prefers_dark);
         // Kept until `hello` lists the models: if it is not among them, the first one is shown.
         state.selected = link.model.clone();
         state.view = link.view.unwrap_or_default();
@@ -164,6 +183,7 @@ impl State {
             tour: self.tour.as_ref().map(|t| t.stop),
             speed: Some(self.playback.speed_index),
             lang: Some(self.lang),
+            theme: Some(self.screen.theme),
             compare: Some(self.compare.ticked.clone()),
         }
     }
@@ -180,7 +200,7 @@ mod tests {
     #[test]
     fn a_full_link_is_read_field_by_field() {
         let link = Link::parse(
-            "?model=epoll&view=story&tour=3&speed=4&lang=zh&compare=blocking,select,sigio,io-uring",
+            "?model=epoll&view=story&tour=3&speed=4&lang=zh&theme=light&compare=blocking,select,sigio,io-uring",
         );
         assert_eq!(
             link,
@@ -190,6 +210,7 @@ mod tests {
                 tour: Some(2),
                 speed: Some(4),
                 lang: Some(Lang::Zh),
+                theme: Some(Theme::Light),
                 compare: ids(&["blocking", "select", "sigio", "io-uring"]),
             }
         );
@@ -206,6 +227,7 @@ mod tests {
                 tour: Some(0),
                 speed: Some(SPEEDS.len() - 1),
                 lang: Some(Lang::En),
+                theme: Some(Theme::Dark),
                 compare: ids(&[]),
             },
             Link {
@@ -230,18 +252,19 @@ mod tests {
             tour: None,
             speed: Some(4),
             lang: Some(Lang::Zh),
+            theme: Some(Theme::Light),
             compare: ids(&["blocking", "select"]),
         };
         assert_eq!(
             link.to_query(),
-            "?model=epoll&view=figure&speed=4&lang=zh&compare=blocking,select"
+            "?model=epoll&view=figure&speed=4&lang=zh&theme=light&compare=blocking,select"
         );
     }
 
     #[test]
     fn invalid_values_are_ignored_one_by_one() {
         let link = Link::parse(
-            "model=../etc&view=kitchen&tour=-1&speed=99&lang=fr&compare=nope,evil&x=1&=&&model",
+            "model=../etc&view=kitchen&tour=-1&speed=99&lang=fr&theme=pink&compare=nope,evil&x=1&=&&model",
         );
         assert_eq!(link, Link::default());
         let link = Link::parse("speed=2&lang=klingon&view=compare&model=A-B");
@@ -273,28 +296,40 @@ mod tests {
 
     #[test]
     fn a_page_starts_from_its_link_and_writes_the_same_link_back() {
-        let link = Link::parse("?model=select&speed=3&lang=zh&view=compare&compare=poll,epoll");
-        let state = State::from_link(&link, Some(Lang::En));
+        let link = Link::parse(
+            "?model=select&speed=3&lang=zh&theme=light&view=compare&compare=poll,epoll",
+        );
+        let remembered =
+            Remembered { lang: Some(Lang::En), theme: Some(Theme::Dark), prefers_dark: true };
+        let state = State::from_link(&link, remembered);
         assert_eq!(state.selected.as_deref(), Some("select"));
         assert_eq!(state.playback.speed_index, 3);
         assert_eq!(state.lang, Lang::Zh, "the link wins over the remembered language");
+        assert_eq!(state.screen.theme, Theme::Light, "and over the remembered theme");
         assert_eq!(state.view, View::Compare);
         assert_eq!(state.compare.ticked, ["poll", "epoll"]);
         assert_eq!(
             state.link().to_query(),
-            "?model=select&view=compare&speed=3&lang=zh&compare=poll,epoll"
+            "?model=select&view=compare&speed=3&lang=zh&theme=light&compare=poll,epoll"
         );
     }
 
     #[test]
     fn a_plain_address_uses_the_remembered_language_and_the_defaults() {
-        let state = State::from_link(&Link::parse(""), Some(Lang::Zh));
+        let remembered = Remembered { lang: Some(Lang::Zh), ..Remembered::default() };
+        let state = State::from_link(&Link::parse(""), remembered);
         assert_eq!(state.lang, Lang::Zh);
+        assert_eq!(state.screen.theme, Theme::Light, "the system's scheme: not dark");
         assert_eq!(state.selected, None);
         assert_eq!(state.view, View::Figure);
         assert_eq!(state.playback.speed_index, crate::playback::DEFAULT_SPEED_INDEX);
         assert_eq!(state.compare, crate::compare::Comparison::default());
-        assert_eq!(State::from_link(&Link::default(), None).lang, Lang::En);
+        let plain = State::from_link(&Link::default(), Remembered::default());
+        assert_eq!(plain.lang, Lang::En);
+        let dark = Remembered { prefers_dark: true, ..Remembered::default() };
+        assert_eq!(State::from_link(&Link::default(), dark).screen.theme, Theme::Dark);
+        let chosen = Remembered { theme: Some(Theme::Light), prefers_dark: true, ..dark };
+        assert_eq!(State::from_link(&Link::default(), chosen).screen.theme, Theme::Light);
     }
 
     #[test]
@@ -322,7 +357,7 @@ mod tests {
                 classroom: false,
             })
         };
-        let start = Rc::new(State::from_link(&Link::parse("model=select"), None));
+        let start = Rc::new(State::from_link(&Link::parse("model=select"), Remembered::default()));
         assert_eq!(start.selected.as_deref(), Some("select"), "kept before hello");
         let listed = start.clone().reduce(hello(&["blocking", "select"]));
         assert_eq!(listed.selected.as_deref(), Some("select"));
@@ -336,13 +371,13 @@ mod tests {
 
     #[test]
     fn a_link_to_a_tour_stop_opens_the_tour_there_and_the_address_keeps_counting_from_one() {
-        let state = State::from_link(&Link::parse("?tour=5"), None);
+        let state = State::from_link(&Link::parse("?tour=5"), Remembered::default());
         let tour = state.tour.as_ref().expect("the tour runs");
         assert_eq!(tour.stop, 4);
         assert_eq!(state.selected.as_deref(), Some("select"), "stop 5 is select");
         assert_eq!(state.view, View::Figure);
         assert!(state.link().to_query().contains("tour=5"), "{}", state.link().to_query());
-        let story = State::from_link(&Link::parse("?tour=11"), None);
+        let story = State::from_link(&Link::parse("?tour=11"), Remembered::default());
         assert_eq!(story.view, View::Story);
         assert_eq!(Link::parse("?tour=0").tour, None, "stops count from 1");
     }

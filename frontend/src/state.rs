@@ -273,8 +273,9 @@ pub enum Action {
     Slower,
     /// Pick a speed from `playback::SPEEDS`.
     SetSpeed(usize),
-    /// Presenter mode on or off (key `F`).
-    TogglePresenter,
+    /// The screen: presenter mode (key `F`), the theme, the side panel, the model picker,
+    /// the stage's echo client.
+    Screen(crate::screen::ScreenAction),
     /// Tick or untick a model for the Fig. 6.6 comparison.
     CompareToggle(String),
     /// Send one line through one client on each ticked model.
@@ -368,8 +369,8 @@ pub struct State {
     pub log_all_models: bool,
     /// CPU share, connections and calls of each sampled thread.
     pub threads: crate::threads::ThreadLoads,
-    /// Presenter mode: the figure and the echo clients only, in large type.
-    pub presenter: bool,
+    /// The screen: presenter mode, theme, the side column's panel, the model picker.
+    pub screen: crate::screen::Screen,
     /// The Fig. 6.6 comparison.
     pub compare: Comparison,
     /// Commands the reducer wants sent (the app sends them when the generation changes).
@@ -830,6 +831,8 @@ impl State {
             Scene::Story => View::Story,
         };
         self.tour = Some(tour);
+        // Every stop is about a step and the line of code that made it.
+        self.screen.side = crate::screen::Side::Code;
     }
 
     fn with_playback(&self, f: impl FnOnce(&Playback, Track<'_>) -> Playback) -> Playback {
@@ -857,13 +860,14 @@ impl State {
             Action::SendFailed(command) => self.push_error(Some(command), Problem::NotConnected),
             Action::Select(id) => {
                 self.selected = Some(id);
+                self.screen.picker_open = false;
                 // Start at the newest step of the newly selected model, then follow live.
                 self.playback = self.with_playback(|p, track| p.live(track));
                 if self.playback.anchor.is_none() {
                     self.playback.elapsed_ms = 0.0;
                 }
             }
-            Action::TogglePresenter => self.presenter = !self.presenter,
+            Action::Screen(action) => self.screen.apply(action),
             Action::CompareToggle(model) => self.compare.toggle(&model),
             Action::CompareSend(text) => self.compare_send(text),
             Action::OutboxSent(generation) => {

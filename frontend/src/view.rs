@@ -60,7 +60,17 @@ impl View {
         }
     }
 
-    /// The tab's label.
+    /// The tab's label: short, for the header's one line (the full name is [`View::label`]).
+    pub fn short_label(self) -> Key {
+        match self {
+            View::Figure => Key::ViewFigure,
+            View::Compare => Key::ViewCompareShort,
+            View::Story => Key::ViewStoryShort,
+            View::Experiments => Key::ViewExperiments,
+        }
+    }
+
+    /// The tab's full name.
     pub fn label(self) -> Key {
         match self {
             View::Figure => Key::ViewFigure,

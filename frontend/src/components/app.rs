@@ -7,24 +7,21 @@ use wasm_bindgen::JsCast;
 use web_sys::{Element, KeyboardEvent};
 use yew::prelude::*;
 
-use super::code_view::CodeView;
 use super::compare_view::CompareView;
-use super::definitions::Definitions;
-use super::echo::EchoPanel;
+use super::echo::EchoStrip;
 use super::errors::ErrorList;
-use super::event_log::EventLog;
 use super::experiments_view::ExperimentsView;
 use super::figure_view::FigureView;
 use super::header::Header;
-use super::load_panel::LoadPanel;
-use super::models::{Lesson, ModelList, Threads};
+use super::models::ModelList;
 use super::playback_bar::PlaybackBar;
+use super::side::SideColumn;
 use super::story_view::StoryView;
 use super::tour_view::TourView;
-use super::views::ViewTabs;
 use super::Ctx;
-use crate::i18n::Lang;
-use crate::link::{lang_from_id, lang_id, Link};
+use crate::i18n::{t, Key};
+use crate::link::{lang_from_id, lang_id, Link, Remembered};
+use crate::screen::{ScreenAction, Theme};
 use crate::service::{page_ws_url, Connection, Sender};
 use crate::state::{Action, State};
 use crate::view::View;
@@ -35,6 +32,8 @@ const TICK_MS: u32 = 40;
 
 /// Where the page remembers the language chosen last (`localStorage`).
 const LANG_STORAGE_KEY: &str = "kettle.lang";
+/// Where the page remembers the theme chosen last (`localStorage`).
+const THEME_STORAGE_KEY: &str = "kettle.theme";
 
 /// Root properties. The defaults are what the real page uses; tests replace the connection.
 #[derive(Properties, PartialEq, Default, Debug)]
@@ -55,13 +54,14 @@ pub fn App(props: &AppProps) -> Html {
     let real_page = props.sender.is_none();
     let state = use_reducer(move || {
         if real_page {
-            State::from_link(&Link::parse(&address_query()), remembered_lang())
+            State::from_link(&Link::parse(&address_query()), remembered())
         } else {
             State::default()
         }
     });
     let dispatch: Callback<Action> = state.dispatcher().to_callback();
-    let touring = state.tour.is_some();
+    let keys_now =
+        KeysContext { touring: state.tour.is_some(), picker_open: state.screen.picker_open };
     let sender = use_state(|| props.sender.clone());
 
     {
@@ -100,9 +100,9 @@ pub fn App(props: &AppProps) -> Html {
         });
     }
     {
-        // The listener outlives renders; it reads whether the tour runs through this cell.
-        let touring_now = use_mut_ref(|| false);
-        *touring_now.borrow_mut() = touring;
+        // The listener outlives renders; it reads what the keys mean now through this cell.
+        let keys = use_mut_ref(KeysContext::default);
+        *keys.borrow_mut() = keys_now;
         let dispatch = dispatch.clone();
         use_effect_with((), move |_| {
             let listener = web_sys::window().and_then(|w| w.document()).map(|doc| {
@@ -110,7 +110,7 @@ pub fn App(props: &AppProps) -> Html {
                     &doc,
                     "keydown",
                     EventListenerOptions::enable_prevent_default(),
-                    move |e| on_key(e, &dispatch, *touring_now.borrow()),
+                    move |e| on_key(e, &dispatch, *keys.borrow()),
                 )
             });
             move || drop(listener)
@@ -118,13 +118,12 @@ pub fn App(props: &AppProps) -> Html {
     }
     {
         let lang = state.lang;
-        use_effect_with(lang, move |lang| {
-            if let Some(root) =
-                web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element())
-            {
-                let _ = root.set_attribute("lang", lang.code());
-            }
-        });
+        use_effect_with(lang, move |lang| set_root_attribute("lang", lang.code()));
+    }
+    {
+        // The CSS picks its colours from `<html data-theme>`.
+        let theme = state.screen.theme;
+        use_effect_with(theme, move |theme| set_root_attribute("data-theme", theme.id()));
     }
 
     {
@@ -146,10 +145,18 @@ pub fn App(props: &AppProps) -> Html {
             if std::mem::replace(&mut *first.borrow_mut(), false) || !real_page {
                 return;
             }
-            if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten())
-            {
-                let _ = storage.set_item(LANG_STORAGE_KEY, lang_id(*lang));
+            remember(LANG_STORAGE_KEY, lang_id(*lang));
+        });
+    }
+    {
+        // The theme chosen here is remembered beside the language, in the same way.
+        let theme = state.screen.theme;
+        let first = use_mut_ref(|| true);
+        use_effect_with(theme, move |theme| {
+            if std::mem::replace(&mut *first.borrow_mut(), false) || !real_page {
+                return;
             }
+            remember(THEME_STORAGE_KEY, theme.id());
         });
     }
 
@@ -168,55 +175,44 @@ pub fn App(props: &AppProps) -> Html {
             }
         });
     }
-    let selected_clients =
-        state.selected.as_deref().map(|m| state.client_ids_of(m)).unwrap_or_default();
-    let presenter = state.presenter;
+    let presenter = state.screen.presenter;
     let view = state.view;
     html! {
         <ContextProvider<Ctx> context={ctx}>
+            <a class="skip-link" href="#stage">{ t(state.lang, Key::SkipToStage) }</a>
             <Header state={state.clone()} />
             <ErrorList state={state.clone()} />
-            <main class={classes!("layout", presenter.then_some("presenter"))} data-presenter={presenter.to_string()}
-                data-view={view.id()}>
+            <main id="stage" class={classes!("stage", presenter.then_some("presenter"))}
+                data-presenter={presenter.to_string()} data-view={view.id()}
+                data-side={state.screen.side_shown().id()} tabindex="-1">
                 if !presenter {
-                    <nav class="column-models">
-                        <ModelList state={state.clone()} />
-                        <LoadPanel model={state.selected_model().cloned()} load={state.load.clone()} lang={state.lang} />
-                    </nav>
+                    <ModelList state={state.clone()} />
                 }
-                <section class="column-figure">
-                    <TourView state={state.clone()} />
-                    <ViewTabs state={state.clone()} />
-                    {
-                        match view {
-                            View::Figure => html! {
-                                <>
-                                    <PlaybackBar state={state.clone()} />
+                {
+                    match view {
+                        View::Figure => html! {
+                            <>
+                                <section class="column-figure" aria-label={t(state.lang, Key::ViewFigure)}>
                                     <FigureView state={state.clone()} />
-                                </>
-                            },
-                            View::Compare => html! { <CompareView state={state.clone()} /> },
-                            View::Story => html! { <StoryView state={state.clone()} /> },
-                            View::Experiments => html! { <ExperimentsView state={state.clone()} /> },
-                        }
+                                    <PlaybackBar state={state.clone()} />
+                                </section>
+                                <SideColumn state={state.clone()} />
+                            </>
+                        },
+                        other => html! {
+                            <section class="column-wide">
+                                <TourView state={state.clone()} />
+                                {
+                                    match other {
+                                        View::Compare => html! { <CompareView state={state.clone()} /> },
+                                        View::Story => html! { <StoryView state={state.clone()} /> },
+                                        _ => html! { <ExperimentsView state={state.clone()} /> },
+                                    }
+                                }
+                                <EchoStrip state={state.clone()} />
+                            </section>
+                        },
                     }
-                </section>
-                <EchoPanel state={state.clone()} />
-                if !presenter {
-                    <section class="column-lesson">
-                        <Lesson state={state.clone()} />
-                        <CodeView state={state.clone()} />
-                        <Threads state={state.clone()} />
-                        <Definitions state={state.clone()} />
-                    </section>
-                    <EventLog
-                    store={state.events.clone()}
-                    model={if state.log_all_models { None } else { state.selected.clone() }}
-                    clients={selected_clients}
-                    lang={state.lang}
-                    dropped={state.dropped_by_backend}
-                    unreadable={state.unreadable}
-                    />
                 }
             </main>
         </ContextProvider<Ctx>>
@@ -251,10 +247,36 @@ fn address_query() -> String {
     web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
 }
 
-/// The language chosen on an earlier visit, if the browser kept it.
-fn remembered_lang() -> Option<Lang> {
-    let storage = web_sys::window()?.local_storage().ok()??;
-    lang_from_id(&storage.get_item(LANG_STORAGE_KEY).ok()??)
+/// What the browser knows before the link is read: the language and theme chosen on an
+/// earlier visit, if it kept them, and whether the system prefers dark colours.
+fn remembered() -> Remembered {
+    let window = web_sys::window();
+    let stored = |key: &str| window.as_ref()?.local_storage().ok()??.get_item(key).ok()?;
+    let prefers_dark = window
+        .as_ref()
+        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        .is_some_and(|m| m.matches());
+    Remembered {
+        lang: stored(LANG_STORAGE_KEY).as_deref().and_then(lang_from_id),
+        theme: stored(THEME_STORAGE_KEY).as_deref().and_then(Theme::from_id),
+        prefers_dark,
+    }
+}
+
+/// Keeps a choice for the next visit (`localStorage`; a browser that refuses keeps nothing).
+fn remember(key: &str, value: &str) {
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = storage.set_item(key, value);
+    }
+}
+
+/// Sets an attribute of `<html>`, which the CSS reads (`lang`, `data-theme`).
+fn set_root_attribute(name: &str, value: &str) {
+    if let Some(root) =
+        web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element())
+    {
+        let _ = root.set_attribute(name, value);
+    }
 }
 
 /// Puts `query` in the address bar in place of the current one, keeping path and fragment.
@@ -272,22 +294,35 @@ fn replace_query(query: &str) {
     }
 }
 
-/// Keyboard shortcuts for the teacher at the projector; typing in an input is left alone.
-fn on_key(event: &Event, dispatch: &Callback<Action>, touring: bool) {
+/// What a key means depends on: the tour runs (→ is "next stop"), the model picker is open
+/// (`Esc` closes it first).
+#[derive(Debug, Clone, Copy, Default)]
+struct KeysContext {
+    touring: bool,
+    picker_open: bool,
+}
+
+/// Keyboard shortcuts for the teacher at the projector; typing in an input is left alone, and
+/// Space on a focused control presses that control, as it does on every page.
+fn on_key(event: &Event, dispatch: &Callback<Action>, keys: KeysContext) {
+    let KeysContext { touring, picker_open } = keys;
     let Some(key) = event.dyn_ref::<KeyboardEvent>() else { return };
     if key.ctrl_key() || key.meta_key() || key.alt_key() {
         return;
     }
-    let typing = event
-        .target()
-        .and_then(|t| t.dyn_into::<Element>().ok())
-        .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
-    if typing {
+    let focused = event.target().and_then(|t| t.dyn_into::<Element>().ok());
+    let tag = focused.as_ref().map(Element::tag_name).unwrap_or_default();
+    if matches!(tag.as_str(), "INPUT" | "SELECT" | "TEXTAREA") {
+        return;
+    }
+    let space = matches!(key.key().as_str(), " " | "Spacebar");
+    if space && matches!(tag.as_str(), "BUTTON" | "A" | "SUMMARY") {
         return;
     }
     let action = match key.key().as_str() {
         " " | "Spacebar" => Action::TogglePause,
         // During the tour → is the teacher's "next slide"; the step button still steps.
+        "Escape" if picker_open => Action::Screen(ScreenAction::ClosePicker),
         "ArrowRight" if touring => Action::TourNext,
         "Escape" if touring => Action::TourLeave,
         "t" | "T" if !touring => Action::TourGo(0),
@@ -296,10 +331,10 @@ fn on_key(event: &Event, dispatch: &Callback<Action>, touring: bool) {
         "+" | "=" => Action::Faster,
         "-" | "_" => Action::Slower,
         "l" | "L" => Action::ToggleLang,
-        "f" | "F" => Action::TogglePresenter,
+        "f" | "F" => Action::Screen(ScreenAction::TogglePresenter),
         _ => return,
     };
-    // Space would otherwise scroll the page or press the focused button a second time.
+    // Space would otherwise scroll the page.
     event.prevent_default();
     dispatch.emit(action);
 }

@@ -6,6 +6,8 @@
 //! The lit line is scrolled into view inside the panel, never by scrolling the page: the
 //! teacher's figure must stay where it is.
 
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use super::StateHandle;
@@ -51,11 +53,26 @@ pub fn CodeView(props: &CodeProps) -> Html {
     html! {
         <section id="code-panel">
             <h2>{ t(lang, Key::CodeTitle) }</h2>
-            <p id="code-caption">{ caption }</p>
+            <p id="code-caption" title={caption.clone()}>{ caption }</p>
             if let Some(code) = code {
                 <CodeLines model={code.model} {lit} kind={kind} {lang} />
             }
         </section>
+    }
+}
+
+/// Scrolls the panel (only the panel) so that its lit line sits in the middle, if the line is
+/// not comfortably inside already.
+fn keep_lit_line_in_view(panel: &web_sys::Element) {
+    let Ok(Some(line)) = panel.query_selector("[data-current]") else { return };
+    let (p, l) = (panel.get_bounding_client_rect(), line.get_bounding_client_rect());
+    if p.height() <= 0.0 {
+        return; // hidden: done when it is shown again
+    }
+    let margin = (l.height() * 2.0).min((p.height() - l.height()) / 2.0).max(0.0);
+    if l.top() < p.top() + margin || l.bottom() > p.bottom() - margin {
+        let middle = l.top() - p.top() - (p.height() - l.height()) / 2.0;
+        panel.set_scroll_top(panel.scroll_top() + middle.round() as i32);
     }
 }
 
@@ -90,13 +107,28 @@ fn CodeLines(props: &LinesProps) -> Html {
         // (`scrollIntoView` would scroll the page too).
         let holder = holder.clone();
         use_effect_with((props.model, current), move |_| {
-            let Some(panel) = holder.cast::<web_sys::Element>() else { return };
-            let Ok(Some(line)) = panel.query_selector("[data-current]") else { return };
-            let (p, l) = (panel.get_bounding_client_rect(), line.get_bounding_client_rect());
-            let margin = l.height() * 2.0;
-            if l.top() < p.top() + margin || l.bottom() > p.bottom() - margin {
-                let middle = l.top() - p.top() - (p.height() - l.height()) / 2.0;
-                panel.set_scroll_top(panel.scroll_top() + middle.round() as i32);
+            if let Some(panel) = holder.cast::<web_sys::Element>() {
+                keep_lit_line_in_view(&panel);
+            }
+        });
+    }
+    {
+        // And when the panel itself changes size (presenter mode, a tour stop's text, the
+        // window, the panel shown again after another tab): the line may have left the view.
+        let holder = holder.clone();
+        use_effect_with(props.model, move |_| {
+            let watch = holder.cast::<web_sys::Element>().and_then(|panel| {
+                let target = panel.clone();
+                let on_resize = Closure::<dyn FnMut()>::new(move || keep_lit_line_in_view(&target));
+                let observer =
+                    web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok()?;
+                observer.observe(&panel);
+                Some((observer, on_resize))
+            });
+            move || {
+                if let Some((observer, _on_resize)) = watch {
+                    observer.disconnect();
+                }
             }
         });
     }

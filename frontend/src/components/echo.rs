@@ -1,4 +1,6 @@
-//! `#echo`: browser echo clients, relayed by the backend to a model's TCP port.
+//! `#echo`: browser echo clients, relayed by the backend to a model's TCP port. One sits on
+//! the stage, under the figure (its one input line); the others are in the side column's
+//! Clients panel.
 //!
 //! The status line is the blocking model's lesson made visible: a second client is connected
 //! by the kernel yet waits in the listen backlog until the server calls `accept` for it.
@@ -9,7 +11,8 @@ use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
 use crate::i18n::{catalogue, t, tf, Key, Lang};
-use crate::state::{Action, ClientStatus, ClosedReason, EchoClient};
+use crate::screen::{ClientSeat, ScreenAction, Side};
+use crate::state::{Action, ClientStatus, ClosedReason, EchoClient, State};
 
 /// Properties: the page state.
 #[derive(Properties, PartialEq, Debug)]
@@ -18,9 +21,22 @@ pub struct EchoProps {
     pub state: StateHandle,
 }
 
-/// The panel: `select#echo-model`, `button#echo-open`, then one `div.echo-client` per client.
+/// The echo client on the stage ([`crate::screen::stage_client`]).
+pub fn stage_client(state: &State) -> Option<u32> {
+    let seats: Vec<ClientSeat<'_>> = state
+        .clients
+        .iter()
+        .map(|c| ClientSeat { id: c.id, model: &c.model, open: c.closed.is_none() })
+        .collect();
+    crate::screen::stage_client(&seats, state.screen.stage_client, state.selected.as_deref())
+}
+
+/// The stage's one echo line: `section#echo` with `select#echo-model`, `button#echo-open`, and
+/// the stage's client (`div.echo-client.on-stage`, see [`EchoClientView`]); with more clients,
+/// `select#echo-which` puts another on the stage and `button#echo-more` shows them all in the
+/// side column.
 #[component]
-pub fn EchoPanel(props: &EchoProps) -> Html {
+pub fn EchoStrip(props: &EchoProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
     let state = &props.state;
     let lang = state.lang;
@@ -46,26 +62,82 @@ pub fn EchoPanel(props: &EchoProps) -> Html {
         })
     };
     let pending = state.echo_opens_pending();
+    let on_stage = stage_client(state);
+    let staged = on_stage.and_then(|id| state.clients.iter().find(|c| c.id == id));
+    let others = state.clients.len().saturating_sub(usize::from(staged.is_some()));
+    let pick = ctx.dispatch.reform(|e: Event| {
+        let id = e.target_dyn_into::<HtmlSelectElement>().and_then(|s| s.value().parse().ok());
+        id.map_or(Action::Screen(ScreenAction::ShowSide(Side::Clients)), |id| {
+            Action::Screen(ScreenAction::StageClient(id))
+        })
+    });
+    let more =
+        ctx.dispatch.reform(|_: MouseEvent| Action::Screen(ScreenAction::ShowSide(Side::Clients)));
     html! {
-        <section id="echo">
-            <h2>{ t(lang, Key::Echo) }</h2>
+        <section id="echo" class="echo-strip" aria-label={t(lang, Key::Echo)}>
             <div class="echo-controls">
-                <label for="echo-model">{ t(lang, Key::EchoTarget) }</label>
-                <select id="echo-model" ref={select_ref} disabled={running.is_empty()}>
+                <label for="echo-model" class="visually-hidden">{ t(lang, Key::EchoTarget) }</label>
+                <select id="echo-model" ref={select_ref} disabled={running.is_empty()} title={t(lang, Key::EchoTarget)}>
                     { for running.iter().map(|m| html! {
                         <option value={m.id.clone()} selected={preferred.as_deref() == Some(m.id.as_str())}>
                             { catalogue(lang, &m.title, &m.title_zh) }
                         </option>
                     }) }
                 </select>
-                <button id="echo-open" onclick={open} disabled={running.is_empty()}>{ t(lang, Key::OpenClient) }</button>
-                { if running.is_empty() { html! { <span class="hint">{ t(lang, Key::NoRunningModel) }</span> } } else { html! {} } }
-                { if pending > 0 { html! { <span class="echo-pending">{ t(lang, Key::ClientOpening) }</span> } } else { html! {} } }
+                <button id="echo-open" onclick={open} disabled={running.is_empty()}
+                    aria-label={t(lang, Key::OpenClient)} title={t(lang, Key::OpenClient)}>
+                    <span aria-hidden="true">{ "＋" }</span>
+                </button>
             </div>
+            { for staged.map(|c| html! {
+                <EchoClientView key={c.id} client={c.clone()} lang={lang} on_stage=true />
+            }) }
+            if staged.is_none() {
+                <p class="echo-none hint">
+                    { if running.is_empty() { t(lang, Key::NoRunningModel) } else { t(lang, Key::EchoOpenHint) } }
+                </p>
+            }
+            if pending > 0 {
+                <span class="echo-pending" role="status">{ t(lang, Key::ClientOpening) }</span>
+            }
+            if state.clients.len() > 1 {
+                <div class="echo-which">
+                    <label for="echo-which" class="visually-hidden">{ t(lang, Key::EchoOnStage) }</label>
+                    <select id="echo-which" onchange={pick} title={t(lang, Key::EchoOnStage)}>
+                        { for state.clients.iter().map(|c| html! {
+                            <option value={c.id.to_string()} selected={Some(c.id) == on_stage}>
+                                { format!("#{} → {}", c.id, c.model) }
+                            </option>
+                        }) }
+                    </select>
+                    <button id="echo-more" onclick={more} title={t(lang, Key::EchoMoreHelp)}>
+                        { tf(lang, Key::EchoMore, &[&others]) }
+                    </button>
+                </div>
+            }
+        </section>
+    }
+}
+
+/// The side column's `section#echo-clients`: every echo client but the one on the stage, in
+/// full (status, input, replies), so a second or third client can be watched and closed.
+#[component]
+pub fn EchoClients(props: &EchoProps) -> Html {
+    let state = &props.state;
+    let lang = state.lang;
+    let on_stage = stage_client(state);
+    let others: Vec<&EchoClient> =
+        state.clients.iter().filter(|c| Some(c.id) != on_stage).collect();
+    html! {
+        <section id="echo-clients">
+            <h2>{ t(lang, Key::Echo) }</h2>
+            <p class="hint">{ t(lang, Key::EchoOthersHelp) }</p>
+            if others.is_empty() {
+                <p class="empty">{ t(lang, Key::EchoNoOthers) }</p>
+            }
             <div class="echo-clients">
-                { for state.clients.iter().map(|c| html! { <EchoClientView key={c.id} client={c.clone()} lang={lang} /> }) }
+                { for others.into_iter().map(|c| html! { <EchoClientView key={c.id} client={c.clone()} lang={lang} /> }) }
             </div>
-            { super::crowd_view::selected_crowd(state) }
         </section>
     }
 }
@@ -77,6 +149,9 @@ pub struct EchoClientProps {
     pub client: EchoClient,
     /// Page language.
     pub lang: Lang,
+    /// The stage's one line: compact, only the newest reply shown.
+    #[prop_or_default]
+    pub on_stage: bool,
 }
 
 fn status_line(client: &EchoClient, lang: Lang) -> (&'static str, String) {
@@ -97,9 +172,9 @@ fn status_line(client: &EchoClient, lang: Lang) -> (&'static str, String) {
     }
 }
 
-/// `div.echo-client[data-client]` with `input.echo-input`, `button.echo-send`,
-/// `button.echo-close` (open) or `button.echo-remove` (closed), `.echo-status[data-status]`
-/// and `ul.echo-replies > li.echo-reply`.
+/// `div.echo-client[data-client][data-model]` (`.on-stage` for the stage's) with
+/// `input.echo-input`, `button.echo-send`, `button.echo-close` (open) or `button.echo-remove`
+/// (closed), `.echo-status[data-status]` and `ul.echo-replies > li.echo-reply`.
 #[component]
 pub fn EchoClientView(props: &EchoClientProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
@@ -141,7 +216,8 @@ pub fn EchoClientView(props: &EchoClientProps) -> Html {
     };
     let (status_id, status_text) = status_line(client, lang);
     html! {
-        <div class={classes!("echo-client", status_id)} data-client={id.to_string()} data-model={client.model.clone()}>
+        <div class={classes!("echo-client", status_id, props.on_stage.then_some("on-stage"))}
+            data-client={id.to_string()} data-model={client.model.clone()}>
             <div class="echo-head">
                 <span class="echo-id">{ format!("#{id} → {}", client.model) }</span>
                 <span class="echo-local">{ &client.local }</span>
@@ -149,11 +225,17 @@ pub fn EchoClientView(props: &EchoClientProps) -> Html {
             <div class="echo-status" data-status={status_id}>{ status_text }</div>
             <div class="echo-row">
                 <input class="echo-input" ref={input_ref} type="text" disabled={closed}
-                    placeholder={t(lang, Key::EchoPlaceholder)} onkeydown={on_key} />
+                    aria-label={tf(lang, Key::EchoInputLabel, &[&id, &client.model])}
+                    placeholder={if props.on_stage {
+                        tf(lang, Key::EchoPlaceholderOn, &[&id, &client.model])
+                    } else {
+                        t(lang, Key::EchoPlaceholder).to_owned()
+                    }}
+                    onkeydown={on_key} />
                 <button class="echo-send" onclick={on_click} disabled={closed}>{ t(lang, Key::Send) }</button>
                 { close_or_remove }
             </div>
-            <ul class="echo-replies">
+            <ul class="echo-replies" aria-label={t(lang, Key::EchoReplies)} tabindex={(!props.on_stage).then_some("0")}>
                 { for client.replies.iter().map(|r| html! { <li class="echo-reply">{ r }</li> }) }
             </ul>
         </div>

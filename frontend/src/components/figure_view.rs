@@ -4,11 +4,12 @@
 //! SVG rather than canvas: crisp on a projector at any size, and every lane, phase and box is
 //! an element tests (and curious students) can inspect. The SVG is sized to its container in
 //! CSS pixels (divided by the presenter zoom), so its font sizes are the sizes on screen, and
-//! the number of rows follows the height left in the window.
+//! the number of rows follows the height the stage gives it: the figure shows the newest rows
+//! up to the current step, so that step is always on screen, under lane headers and the
+//! kernel's column that stay where they are.
 
 use yew::prelude::*;
 
-use super::narration::Narration;
 use super::StateHandle;
 use crate::figures::layout::{
     brace, layout, FigureLayout, LaneLayout, PlacedWidget, Room, RowLayout, BOX_HEIGHT, BOX_Y,
@@ -43,39 +44,32 @@ struct Measured {
 /// as read from `/proc`, in words in `text.lane-kernel`) with their
 /// steps (`g.step[data-kind][data-seq][data-shape]`, `[data-eagain]` on the staircase), sleep
 /// bars (`g.bar[data-call]`) and phases (`g.phase[data-phase][data-ns]`), the gap labels
-/// (`text.gap`) and the playback line (`line.now`); under the figure, `p#narration` says what
-/// the current step means.
+/// (`text.gap`) and the playback line (`line.now`). Its accessible name is the figure's
+/// title (`#figure-title`) and its description the narration (`#narration`, in the side
+/// column), which says what the current step means.
 #[component]
 pub fn FigureView(props: &FigureProps) -> Html {
     let state = &props.state;
     let lang = state.lang;
-    let zoom = if state.presenter { PRESENTER_ZOOM } else { 1.0 };
+    let zoom = if state.screen.presenter { PRESENTER_ZOOM } else { 1.0 };
     let holder = use_node_ref();
-    let narration = use_node_ref();
-    let measured = use_state(|| Measured { width: 760.0, height: 560.0 });
+    let measured = use_state(|| Measured { width: 760.0, height: 480.0 });
     // Re-measure when the window changes size.
     super::use_rerender_on_resize();
     {
-        // After every render: the room the figure has (its width, and the height left in the
-        // window below its top, less the narration under it); only a real change re-renders.
+        // After every render: the room the stage gives the figure (its holder is sized by the
+        // page's grid, never by the figure); only a real change re-renders.
         let holder = holder.clone();
-        let narration = narration.clone();
         let measured = measured.clone();
         use_effect(move || {
-            if let (Some(el), Some(win)) = (holder.cast::<web_sys::Element>(), web_sys::window()) {
-                let rect = el.get_bounding_client_rect();
-                let top = rect.top() + win.scroll_y().unwrap_or(0.0);
-                let window_h = win.inner_height().ok().and_then(|v| v.as_f64()).unwrap_or(768.0);
-                let below = narration
-                    .cast::<web_sys::Element>()
-                    .map_or(0.0, |n| n.get_bounding_client_rect().height() + 8.0);
+            if let Some(el) = holder.cast::<web_sys::Element>() {
                 let next = Measured {
-                    width: rect.width(),
-                    height: (window_h - top - 14.0 - below).max(200.0),
+                    width: f64::from(el.client_width()),
+                    height: f64::from(el.client_height()),
                 };
-                if (next.width - measured.width).abs() > 2.0
-                    || (next.height - measured.height).abs() > 2.0
-                {
+                let moved = (next.width - measured.width).abs() > 2.0
+                    || (next.height - measured.height).abs() > 2.0;
+                if moved && next.width > 0.0 && next.height > 0.0 {
                     measured.set(next);
                 }
             }
@@ -96,12 +90,12 @@ pub fn FigureView(props: &FigureProps) -> Html {
         <section id="figure-panel">
             <h2 id="figure-title">{ figure.title(lang) }</h2>
             <div class="figure-room" ref={holder}>
-            <svg id="figure" xmlns="http://www.w3.org/2000/svg"
+            <svg id="figure" xmlns="http://www.w3.org/2000/svg" aria-labelledby="figure-title" aria-describedby="narration"
                 width={format!("{px_w:.0}")} height={format!("{:.0}", d.height * zoom)}
                 viewBox={format!("0 0 {:.0} {:.0}", d.width, d.height)}
                 data-model={model.clone()} data-figure={figure.number()} data-phase={d.phase_now}
                 data-seq={d.current_seq.map(|s| s.to_string()).unwrap_or_default()}
-                role="img" aria-label={figure.title(lang)}>
+                role="img">
                 <defs>
                     <marker id="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse"
                         markerWidth="14" markerHeight="14" orient="auto-start-reverse">
@@ -129,9 +123,6 @@ pub fn FigureView(props: &FigureProps) -> Html {
                     <line class="now" x1={GUTTER.to_string()} y1={y.to_string()} x2={d.kernel_x.to_string()} y2={y.to_string()} />
                 }) }
             </svg>
-            </div>
-            <div class="narration-room" ref={narration}>
-                <Narration state={state.clone()} />
             </div>
         </section>
     }

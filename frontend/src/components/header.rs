@@ -1,12 +1,16 @@
-//! The header: product name, connection status, protocol check, the language toggle and, in
-//! classroom mode, who this page is (`#role`) with "follow me": the teacher's toggle
-//! (`#follow-me`), a student's `#following` (or the button to follow again).
+//! The header: one slim line over the stage. The product name, the model picker's button on
+//! narrow windows (`#models-toggle`), the view tabs (`#views`), the connection status, in
+//! classroom mode who this page is (`#role`) with "follow me" (the teacher's `#follow-me`, a
+//! student's `#following` or the button to follow again), then the tour, language, theme and
+//! presenter buttons and the keyboard help (`#keys`).
 
 use kettle_shared::{Role, PROTOCOL_VERSION};
 use yew::prelude::*;
 
+use super::views::ViewTabs;
 use super::{Ctx, StateHandle};
-use crate::i18n::{t, tf, Key};
+use crate::i18n::{catalogue, t, tf, Key};
+use crate::screen::ScreenAction;
 use crate::state::{Action, ConnStatus};
 
 /// Properties: the page state.
@@ -16,7 +20,10 @@ pub struct HeaderProps {
     pub state: StateHandle,
 }
 
-/// `header` with `#conn-status`, `button#lang` and, on a protocol mismatch, `#version-mismatch`.
+/// `header.top` with `button#models-toggle[aria-expanded]`, `nav#views`, `#conn-status`,
+/// `button#tour-start`, `button#lang`, `button#theme[data-theme]` (the theme shown),
+/// `button#presenter[aria-pressed]`, `details#keys` and, on a protocol mismatch,
+/// `#version-mismatch`.
 #[component]
 pub fn Header(props: &HeaderProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
@@ -35,29 +42,58 @@ pub fn Header(props: &HeaderProps) -> Html {
         }
     };
     let toggle = ctx.dispatch.reform(|_: MouseEvent| Action::ToggleLang);
-    let presenter = ctx.dispatch.reform(|_: MouseEvent| Action::TogglePresenter);
+    let screen =
+        |action: ScreenAction| ctx.dispatch.reform(move |_: MouseEvent| Action::Screen(action));
     let tour = ctx.dispatch.reform(|_: MouseEvent| Action::TourGo(0));
     let classroom = classroom_bar(&ctx, state);
     let mismatch = state.version_mismatch.map(|server| {
         let text = tf(lang, Key::VersionMismatch, &[&PROTOCOL_VERSION, &server]);
         html! { <div id="version-mismatch" class="banner" role="alert">{ text }</div> }
     });
+    let theme = state.screen.theme;
+    let picked = state
+        .selected_model()
+        .map(|m| catalogue(lang, &m.title, &m.title_zh).to_owned())
+        .unwrap_or_else(|| t(lang, Key::Models).to_owned());
     html! {
         <>
             <header class="top">
-                <img class="logo" src="/static/kettle.svg" alt="" width="48" height="48" />
-                <h1>{ "Kettle" }</h1>
-                <span class="tagline">{ t(lang, Key::Tagline) }</span>
-                <span class="keys">{ t(lang, Key::KeyHelp) }</span>
-                <span id="conn-status" class={classes!("conn", status.id())} data-status={status.id()}>
-                    { status_text }
+                <img class="logo" src="/static/kettle.svg" alt="" width="32" height="32" />
+                <h1><span class="wordmark">{ "Kettle" }</span></h1>
+                if !state.screen.presenter {
+                    <button id="models-toggle" class="picker-toggle" onclick={screen(ScreenAction::TogglePicker)}
+                        aria-expanded={state.screen.picker_open.to_string()} aria-controls="models"
+                        title={t(lang, Key::Models)}>
+                        <span class="picker-label">{ picked }</span>
+                        <span aria-hidden="true">{ " ▾" }</span>
+                    </button>
+                }
+                <ViewTabs state={state.clone()} />
+                <span class="spacer"></span>
+                <span id="conn-status" class={classes!("conn", status.id())} data-status={status.id()} role="status"
+                    title={status_text.clone()}>
+                    <span class="conn-dot" aria-hidden="true">{ "●" }</span>
+                    <span class="conn-text">{ status_text }</span>
                 </span>
                 { classroom }
                 <button id="tour-start" onclick={tour} title={t(lang, Key::TourStartHelp)}
-                    aria-pressed={state.tour.is_some().to_string()}>{ t(lang, Key::TourStart) }</button>
-                <button id="presenter" onclick={presenter} title={t(lang, Key::PresenterHelp)}
-                    aria-pressed={state.presenter.to_string()}>{ t(lang, Key::Presenter) }</button>
-                <button id="lang" onclick={toggle} title="L">{ t(lang, Key::SwitchLanguage) }</button>
+                    aria-pressed={state.tour.is_some().to_string()}>{ t(lang, Key::TourStartShort) }</button>
+                <button id="lang" onclick={toggle} title="L" lang={crate::i18n::Lang::toggled(lang).code()}>
+                    { t(lang, Key::SwitchLanguage) }
+                </button>
+                <button id="theme" onclick={screen(ScreenAction::ToggleTheme)} data-theme={theme.id()}
+                    title={t(lang, theme.switch_label())} aria-label={t(lang, theme.switch_label())}>
+                    <span aria-hidden="true">{ if theme == crate::screen::Theme::Dark { "☀" } else { "☾" } }</span>
+                </button>
+                <button id="presenter" onclick={screen(ScreenAction::TogglePresenter)} title={t(lang, Key::PresenterHelp)}
+                    aria-pressed={state.screen.presenter.to_string()}>{ t(lang, Key::Presenter) }</button>
+                <details id="keys">
+                    <summary title={t(lang, Key::KeysTitle)}>
+                        <span aria-hidden="true">{ "⌨" }</span>
+                        <span class="visually-hidden">{ t(lang, Key::KeysTitle) }</span>
+                    </summary>
+                    <p class="keys">{ t(lang, Key::KeyHelp) }</p>
+                </details>
             </header>
             { for mismatch }
         </>

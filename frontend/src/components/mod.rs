@@ -16,6 +16,7 @@ pub mod load_panel;
 pub mod models;
 pub mod narration;
 pub mod playback_bar;
+pub mod side;
 pub mod story_view;
 pub mod tour_view;
 pub mod views;

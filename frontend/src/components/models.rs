@@ -1,9 +1,11 @@
-//! The model list (`ul#model-list`) with start/stop buttons, and the selected model's lesson.
+//! The model list (`ul#model-list`, grouped by Stevens figure) with start/stop buttons, and the
+//! selected model's lesson and threads.
 
 use kettle_shared::{Command, ModelInfo, ModelState};
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
+use crate::figures::Figure;
 use crate::i18n::{catalogue, model_state, model_state_id, t, tf, Key, Lang};
 use crate::reasons::reason_code;
 use crate::state::Action;
@@ -17,15 +19,20 @@ pub struct ModelsProps {
 
 /// "Stevens Fig. 6.3" in the page language, from the figure the page draws the model as.
 fn figure_name(model: &ModelInfo, lang: Lang) -> String {
-    tf(lang, Key::FigureShort, &[&crate::figures::Figure::of_model(&model.id).number()])
+    tf(lang, Key::FigureShort, &[&Figure::of_model(&model.id).number()])
 }
 
 fn title(model: &ModelInfo, lang: Lang) -> &str {
     catalogue(lang, &model.title, &model.title_zh)
 }
 
-/// `ul#model-list > li[data-model]` with `.title`, `.figure`, `.port`, `.state[data-state]`,
-/// `.reason` and `button.start` / `button.stop`. Clicking an item selects it.
+/// `nav#models` (a slim rail beside the stage; on narrow windows a menu opened by
+/// `#models-toggle`, `.open` while shown) holding `ul#model-list`: one `li.model-group
+/// [data-figure]` per Stevens figure with its heading, then `li[data-model]` per model with
+/// `button.model-pick` (`aria-current` on the shown one; its visible text is the model's id,
+/// and `.title`, `.figure`, `.port` and `.state[data-state]` complete its name),
+/// `button.start` / `button.stop` and, when a model cannot run, `.reason`. Clicking an item
+/// selects it.
 #[component]
 pub fn ModelList(props: &ModelsProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
@@ -44,7 +51,12 @@ pub fn ModelList(props: &ModelsProps) -> Html {
                 let stop = Callback::from(move |_: MouseEvent| {
                     ctx.send(Command::Stop { model: id.clone() })
                 });
-                html! { <button class="stop" onclick={stop}>{ t(lang, Key::Stop) }</button> }
+                let label = tf(lang, Key::StopModel, &[&m.id]);
+                html! {
+                    <button class="stop" onclick={stop} aria-label={label.clone()} title={label}>
+                        <span aria-hidden="true">{ "■" }</span>
+                    </button>
+                }
             }
             ModelState::Stopped | ModelState::Unavailable => {
                 let ctx = ctx.clone();
@@ -53,8 +65,11 @@ pub fn ModelList(props: &ModelsProps) -> Html {
                     ctx.send(Command::Start { model: id.clone() })
                 });
                 let unavailable = m.state == ModelState::Unavailable;
+                let label = tf(lang, Key::StartModel, &[&m.id]);
                 html! {
-                    <button class="start" onclick={start} disabled={unavailable}>{ t(lang, Key::Start) }</button>
+                    <button class="start" onclick={start} disabled={unavailable} aria-label={label.clone()} title={label}>
+                        <span aria-hidden="true">{ "▶" }</span>
+                    </button>
                 }
             }
         };
@@ -63,25 +78,53 @@ pub fn ModelList(props: &ModelsProps) -> Html {
             None => t(lang, Key::PortChosenAtStart).to_owned(),
         };
         let selected = state.selected.as_deref() == Some(m.id.as_str());
+        // The state as a shape as well as a colour: ● running, ○ stopped, ✕ unavailable.
+        let mark = match m.state {
+            ModelState::Running => "●",
+            ModelState::Stopped => "○",
+            ModelState::Unavailable => "✕",
+        };
         html! {
-            <li key={m.id.clone()} data-model={m.id.clone()} class={classes!(selected.then_some("selected"))}
-                onclick={select} aria-selected={selected.to_string()}>
-                <span class="title">{ title(m, lang) }</span>
-                <span class="figure">{ figure_name(m, lang) }</span>
-                <span class="port">{ port }</span>
-                <span class="state" data-state={model_state_id(m.state)}>{ model_state(lang, m.state) }</span>
+            <li key={m.id.clone()} data-model={m.id.clone()} class={classes!("model", selected.then_some("selected"))}
+                onclick={select}>
+                <button class="model-pick" aria-current={selected.then_some("true")}
+                    title={format!("{} · {} · {port}", title(m, lang), model_state(lang, m.state))}>
+                    <span class="state" data-state={model_state_id(m.state)}>
+                        <span class="mark" aria-hidden="true">{ mark }</span>
+                        <span class="visually-hidden">{ model_state(lang, m.state) }</span>
+                    </span>
+                    <span class="model-id">{ &m.id }</span>
+                    <span class="title visually-hidden">{ title(m, lang) }</span>
+                    <span class="figure visually-hidden">{ figure_name(m, lang) }</span>
+                    <span class="port visually-hidden">{ port }</span>
+                </button>
+                { button }
                 { for m.reason.as_ref().map(|r| html! {
                     <span class="reason" data-reason={reason_code(r)}>{ crate::reasons::reason(lang, r) }</span>
                 }) }
-                { button }
             </li>
         }
     };
+    let groups = Figure::ALL.into_iter().filter_map(|figure| {
+        let members: Vec<&ModelInfo> =
+            state.models.iter().filter(|m| Figure::of_model(&m.id) == figure).collect();
+        (!members.is_empty()).then(|| {
+            let heading = format!("{} {}", figure.number(), t(lang, figure.family()));
+            html! {
+                <li class="model-group" data-figure={figure.number()} key={figure.number()}>
+                    <h3 class="group-title" id={format!("models-{}", figure.number().replace('.', "-"))}>{ heading }</h3>
+                    <ul aria-labelledby={format!("models-{}", figure.number().replace('.', "-"))}>
+                        { for members.into_iter().map(item) }
+                    </ul>
+                </li>
+            }
+        })
+    });
+    let open = state.screen.picker_open;
     html! {
-        <section id="models">
-            <h2>{ t(lang, Key::Models) }</h2>
-            <ul id="model-list">{ for state.models.iter().map(item) }</ul>
-        </section>
+        <nav id="models" class={classes!("rail", open.then_some("open"))} aria-label={t(lang, Key::Models)}>
+            <ul id="model-list">{ for groups }</ul>
+        </nav>
     }
 }
 

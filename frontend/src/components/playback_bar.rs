@@ -31,11 +31,12 @@ fn badge(lang: Lang, mode: Mode) -> String {
     }
 }
 
-/// `div#playback[data-speed][data-live][data-paused]` with `#playback-mode` (the badge,
-/// `data-mode="live|replaying|paused"`), `select#speed` (option values are indices into the
-/// speeds, texts `1×`…`1/100 000`), `button#pause[data-paused]`, `button#step-back`,
-/// `button#step`, `input#scrub[type=range]` over the selected model's kept steps (its value
-/// follows playback), `button#jump-echo` and `button#live`.
+/// `div#playback[data-speed][data-live][data-paused]`, one compact row under the figure, with
+/// `#playback-mode` (the badge, `data-mode="live|replaying|paused"`), `button#pause
+/// [data-paused]`, `button#step-back`, `button#step` (pictures, named for screen readers),
+/// `select#speed` (option values are indices into the speeds, texts `1×`…`1/100 000`),
+/// `input#scrub[type=range]` over the selected model's kept steps (its value follows
+/// playback), `button#jump-echo` and `button#live`.
 #[component]
 pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
@@ -78,36 +79,69 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
         Mode::Paused { .. } => "paused",
     };
     let position = tf(lang, Key::HistoryPos, &[&(index + 1).min(steps), &steps]);
+    let (pause_icon, pause_label) =
+        if playback.paused { (Icon::Play, Key::Play) } else { (Icon::Pause, Key::Pause) };
     html! {
-        <div id="playback" data-speed={format_speed(playback.speed())}
+        <div id="playback" data-speed={format_speed(playback.speed())} role="group" aria-label={t(lang, Key::Playback)}
             data-live={(mode == Mode::Live).to_string()} data-paused={playback.paused.to_string()}>
             <span id="playback-mode" class={classes!("badge", mode_id)} data-mode={mode_id} role="status">
                 { badge(lang, mode) }
             </span>
-            <label for="speed">{ t(lang, Key::Speed) }</label>
-            <select id="speed" onchange={on_speed}>
+            <button id="pause" class="icon" data-paused={playback.paused.to_string()} onclick={pause}
+                aria-label={t(lang, pause_label)} title={format!("{} (Space)", t(lang, pause_label))}>
+                { icon(pause_icon) }
+            </button>
+            <button id="step-back" class="icon" onclick={back} disabled={steps == 0}
+                aria-label={t(lang, Key::StepBack)} title={format!("{} (←)", t(lang, Key::StepBack))}>
+                { icon(Icon::StepBack) }
+            </button>
+            <button id="step" class="icon" onclick={step}
+                aria-label={t(lang, Key::StepOne)} title={format!("{} (→)", t(lang, Key::StepOne))}>
+                { icon(Icon::Step) }
+            </button>
+            <label for="speed" class="visually-hidden">{ t(lang, Key::Speed) }</label>
+            <select id="speed" onchange={on_speed} title={format!("{} (+ / -)", t(lang, Key::Speed))}>
                 { for SPEEDS.iter().enumerate().map(|(i, s)| html! {
                     <option value={i.to_string()} selected={i == playback.speed_index}>{ format_speed(*s) }</option>
                 }) }
             </select>
-            <button id="pause" data-paused={playback.paused.to_string()} onclick={pause}>
-                { if playback.paused { t(lang, Key::Play) } else { t(lang, Key::Pause) } }
-            </button>
-            <button id="step-back" onclick={back} title="←" disabled={steps == 0}>{ t(lang, Key::StepBack) }</button>
-            <button id="step" onclick={step} title="→">{ t(lang, Key::StepOne) }</button>
-            <button id="live" onclick={live}>{ t(lang, Key::Live) }</button>
             <div class="scrub-row">
-                <label for="scrub">{ t(lang, Key::History) }</label>
+                <label for="scrub" class="visually-hidden">{ t(lang, Key::History) }</label>
                 <input id="scrub" type="range" min="0" max={steps.saturating_sub(1).to_string()}
                     value={index.to_string()} disabled={steps == 0} oninput={on_scrub}
-                    aria-valuetext={position.clone()} />
-                <span class="scrub-pos">{ position }</span>
-                <button id="jump-echo" onclick={jump} disabled={echo_start.is_none()}
-                    data-step={echo_start.map(|i| AttrValue::from(i.to_string()))}
-                    title={echo_start.is_none().then(|| t(lang, Key::JumpEchoNone))}>
-                    { t(lang, Key::JumpEcho) }
-                </button>
+                    aria-valuetext={position.clone()} title={t(lang, Key::History)} />
+                <span class="scrub-pos" aria-hidden="true">{ format!("{}/{}", (index + 1).min(steps), steps) }</span>
             </div>
+            <button id="jump-echo" onclick={jump} disabled={echo_start.is_none()}
+                data-step={echo_start.map(|i| AttrValue::from(i.to_string()))}
+                aria-label={t(lang, Key::JumpEcho)}
+                title={if echo_start.is_none() { t(lang, Key::JumpEchoNone) } else { t(lang, Key::JumpEcho) }}>
+                { t(lang, Key::JumpEchoShort) }
+            </button>
+            <button id="live" onclick={live}>{ t(lang, Key::Live) }</button>
         </div>
+    }
+}
+
+/// The playback buttons' pictures (drawn, so every font shows the same).
+#[derive(Debug, Clone, Copy)]
+enum Icon {
+    Play,
+    Pause,
+    Step,
+    StepBack,
+}
+
+fn icon(which: Icon) -> Html {
+    let path = match which {
+        Icon::Play => "M5 3 L17 10 L5 17 Z",
+        Icon::Pause => "M4 3 h4 v14 h-4 Z M12 3 h4 v14 h-4 Z",
+        Icon::Step => "M3 3 L13 10 L3 17 Z M14 3 h3 v14 h-3 Z",
+        Icon::StepBack => "M17 3 L7 10 L17 17 Z M3 3 h3 v14 h-3 Z",
+    };
+    html! {
+        <svg class="icon" viewBox="0 0 20 20" width="18" height="18" aria-hidden="true" focusable="false">
+            <path d={path} />
+        </svg>
     }
 }

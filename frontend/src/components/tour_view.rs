@@ -1,6 +1,6 @@
-//! The guided tour's panel, above the figure: which stop, what to look at, how far the stop
-//! has got (starting the model, waiting for the accept, waiting for the moment), and the
-//! buttons to move on or leave.
+//! The guided tour's strip, the narration's neighbour at the top of the side column: which
+//! stop, what to look at, how far the stop has got (starting the model, waiting for the
+//! accept, waiting for the moment), and the buttons to move on or leave.
 
 use yew::prelude::*;
 
@@ -39,20 +39,24 @@ pub fn TourView(props: &TourViewProps) -> Html {
     html! {
         <section id="tour" class={classes!("tour", tour.progress.id())}
             data-step={(tour.stop + 1).to_string()} data-state={tour.progress.id()}
-            aria-live="polite">
+            aria-label={tf(lang, Key::TourOf, &[&(tour.stop + 1), &STOPS.len()])}>
             <header>
-                <span class="tour-count">{ tf(lang, Key::TourOf, &[&(tour.stop + 1), &STOPS.len()]) }</span>
+                <span class="tour-count" title={tf(lang, Key::TourOf, &[&(tour.stop + 1), &STOPS.len()])}>
+                    { tf(lang, Key::TourOfShort, &[&(tour.stop + 1), &STOPS.len()]) }
+                </span>
                 <h2>{ t(lang, stop.title) }</h2>
                 <div class="tour-buttons">
-                    <button id="tour-back" onclick={back} disabled={tour.stop == 0}>{ t(lang, Key::TourBack) }</button>
+                    <button id="tour-back" onclick={back} disabled={tour.stop == 0}
+                        aria-label={t(lang, Key::TourBack)} title={t(lang, Key::TourBack)}>{ "←" }</button>
                     <button id="tour-next" onclick={next} title="→">
                         { t(lang, if last { Key::TourFinish } else { Key::TourNext }) }
                     </button>
-                    <button id="tour-leave" onclick={leave} title="Esc">{ t(lang, Key::TourLeave) }</button>
+                    <button id="tour-leave" onclick={leave} title={t(lang, Key::TourLeave)}
+                        aria-label={t(lang, Key::TourLeave)}>{ t(lang, Key::TourLeaveShort) }</button>
                 </div>
             </header>
+            <p class="tour-status" data-done={tour.progress.done().to_string()} role="status">{ t(lang, status) }</p>
             <p class="tour-text">{ t(lang, stop.text) }</p>
-            <p class="tour-status" data-done={tour.progress.done().to_string()}>{ t(lang, status) }</p>
         </section>
     }
 }

@@ -1,5 +1,5 @@
-//! `#views`: the tabs above the figure column. A projector shows one panel at a time; the
-//! tabs are plain buttons, so Tab and Enter reach them like every other control.
+//! `#views`: the view tabs in the header. A projector shows one panel at a time; the tabs are
+//! plain buttons, so Tab and Enter reach them like every other control.
 
 use yew::prelude::*;
 
@@ -29,8 +29,9 @@ pub fn ViewTabs(props: &ViewTabsProps) -> Html {
                 let show = ctx.dispatch.reform(move |_: MouseEvent| Action::SetView(view));
                 html! {
                     <button class={classes!("view-tab", active.then_some("active"))} data-view={view.id()}
-                        data-active={active.then_some("true")} aria-pressed={active.to_string()} onclick={show}>
-                        { t(lang, view.label()) }
+                        data-active={active.then_some("true")} aria-pressed={active.to_string()} onclick={show}
+                        title={t(lang, view.label())} aria-label={t(lang, view.label())}>
+                        { t(lang, view.short_label()) }
                     </button>
                 }
             }) }

@@ -43,8 +43,11 @@ pub const HEADER_TITLES: f64 = 94.0;
 /// How far above the first row a lane's name sits; its state's lines follow, 15 apart, then
 /// what the kernel says about the thread ([`crate::kernel::lane_lines`]): four lines at most.
 pub const HEADER_NAME: f64 = 72.0;
-/// Fewest and most rows a figure shows.
-pub const ROWS: (usize, usize) = (5, 16);
+/// Fewest and most rows a figure shows. One row is enough to keep the current step on a short
+/// stage (presenter mode at 1024×768 with a two-line panel); 24 fill a 1920×1080 projector.
+pub const ROWS: (usize, usize) = (1, 24);
+/// What a figure needs below its last row's line: half a row, the gap label's second line.
+const BELOW_ROWS: f64 = 24.0;
 /// Column titles, then lane headers: the thread's name, what it is doing, what the kernel says.
 const HEADERS_H: f64 = 108.0;
 /// One line of widgets in the panel.
@@ -341,7 +344,7 @@ pub fn layout(
     let moment = Moment { events: store.events(), upto, lang };
     let (placed, panel_h) = place_panel(panel(model, &moment), width, lang);
     let timeline_top = panel_h + HEADERS_H;
-    let rows = (((room.height - timeline_top - 16.0) / ROW_H).floor().max(0.0) as usize)
+    let rows = (((room.height - timeline_top - BELOW_ROWS) / ROW_H).floor().max(0.0) as usize)
         .clamp(ROWS.0, ROWS.1);
     let kernel_x = (width * 0.66).round();
     let mut out = FigureLayout {
@@ -911,20 +914,22 @@ mod tests {
     }
 
     #[test]
-    fn test_rows_fit_the_room() {
+    fn test_rows_fit_the_room_and_end_at_the_current_step() {
         let s = store((0..40).map(|i| ev(i, i * 1_000, 1, EventKind::AcceptEnter)).collect());
-        let d = layout(
-            "blocking",
-            &s,
-            at(39),
-            1e-4,
-            Lang::En,
-            Room { width: 760.0, height: 560.0 },
-            &|_| None,
-        );
-        assert!(d.height <= 560.0, "height {}", d.height);
-        let rows: usize = d.lanes.iter().map(|l| l.rows.len()).sum();
-        assert!((ROWS.0..=ROWS.1).contains(&rows), "{rows} rows");
+        let mut last_rows = 0;
+        for height in [260.0, 330.0, 420.0, 560.0, 900.0] {
+            let room = Room { width: 760.0, height };
+            let d = layout("blocking", &s, at(30), 1e-4, Lang::En, room, &|_| None);
+            assert!(d.height <= height, "{height}: height {}", d.height);
+            let rows: Vec<&RowLayout> = d.lanes.iter().flat_map(|l| &l.rows).collect();
+            assert!((ROWS.0..=ROWS.1).contains(&rows.len()), "{height}: {} rows", rows.len());
+            let current = rows.iter().find(|r| r.current).expect("the current step is drawn");
+            assert!(rows.iter().all(|r| r.y <= current.y), "{height}: it is the newest row");
+            assert!(current.y + ROW_H / 2.0 <= d.height, "{height}: and inside the figure");
+            assert!(rows.len() >= last_rows, "{height}: more room, no fewer rows");
+            last_rows = rows.len();
+        }
+        assert!(last_rows >= 16, "a 1080p projector shows many rows: {last_rows}");
     }
 
     #[test]

@@ -48,6 +48,21 @@ pub enum Figure {
 }
 
 impl Figure {
+    /// Every figure of one model, in Stevens' order.
+    pub const ALL: [Figure; 5] =
+        [Figure::Blocking, Figure::BusyLoop, Figure::Multiplex, Figure::Signal, Figure::Async];
+
+    /// The short name of its family of models, for the model list's groups.
+    pub fn family(self) -> Key {
+        match self {
+            Figure::Blocking => Key::FamilyBlocking,
+            Figure::BusyLoop => Key::FamilyNonblocking,
+            Figure::Multiplex => Key::FamilyMultiplex,
+            Figure::Signal => Key::FamilySignal,
+            Figure::Async => Key::FamilyAsync,
+        }
+    }
+
     /// The figure that draws a model: the one its catalogue entry names (`"Stevens Fig. 6.3"`),
     /// so the page and the catalogue cannot disagree. Fig. 6.1 for an unknown id.
     pub fn of_model(id: &str) -> Figure {
