@@ -169,7 +169,35 @@ async fn text_of(c: &Client, js: &str) -> String {
         .to_owned()
 }
 
+/// Shows a panel of the side column through its tab (`code`, `clients`, `load`, `threads`,
+/// `lesson`, `log`).
+async fn show_side(c: &Client, side: &str) {
+    c.find(Locator::Css(&format!("#side-tab-{side}"))).await.unwrap().click().await.unwrap();
+    wait_js(
+        c,
+        &format!("the side panel {side}"),
+        &format!("!document.querySelector('#side-{side}').hidden"),
+    )
+    .await;
+}
+
+/// Makes the element `css` visible: an echo client that is not on the stage is in the side
+/// column's Clients panel, shown through its tab.
+async fn reveal(c: &Client, css: &str) {
+    let side = text_of(
+        c,
+        &format!(
+            "(() => {{ const p = document.querySelector(\"{css}\").closest('.side-panel'); return p && p.hidden ? p.dataset.side : ''; }})()"
+        ),
+    )
+    .await;
+    if !side.is_empty() {
+        show_side(c, &side).await;
+    }
+}
+
 async fn send_line(c: &Client, client: &str, text: &str) {
+    reveal(c, client).await;
     let input = c.find(Locator::Css(&format!("{client} .echo-input"))).await.unwrap();
     input.send_keys(text).await.unwrap();
     c.find(Locator::Css(&format!("{client} .echo-send"))).await.unwrap().click().await.unwrap();
@@ -240,7 +268,7 @@ async fn show_view(c: &Client, view: &str) {
     wait_js(
         c,
         &format!("the {view} view"),
-        &format!("document.querySelector(\"main[data-view='{view}'] #views [data-view='{view}'][data-active]\")"),
+        &format!("document.querySelector(\"main[data-view='{view}']\") && document.querySelector(\"#views [data-view='{view}'][data-active]\")"),
     )
     .await;
 }
@@ -326,8 +354,9 @@ const LAYOUT_PROBLEMS: &str = r#"(() => {
   const r = e => e.getBoundingClientRect();
   const W = innerWidth;
   if (document.documentElement.scrollWidth > W + 1) problems.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} > ${W}`);
-  const panels = [...document.querySelectorAll('main.layout > nav, main.layout > section:not(.column-figure):not(.column-lesson), .column-figure > *, .column-lesson > *')]
-    .filter(e => r(e).width > 0);
+  if (document.documentElement.scrollHeight > innerHeight + 1) problems.push(`the page scrolls: ${document.documentElement.scrollHeight} > ${innerHeight}`);
+  const panels = [...document.querySelectorAll('main.stage > nav, .column-figure > *, .column-side > *, .column-wide > *')]
+    .filter(e => r(e).width > 0 && getComputedStyle(e).position !== 'fixed');
   const name = e => e.id || e.className;
   for (let i = 0; i < panels.length; i++) for (let j = i + 1; j < panels.length; j++) {
     const a = r(panels[i]), b = r(panels[j]);
@@ -448,6 +477,7 @@ async fn page_echoes_a_line_and_the_figure_plays_both_phases() {
         std::fs::write(&path, png).unwrap();
     }
 
+    reveal(&c, &first).await;
     c.find(Locator::Css(&format!("{first} .echo-close"))).await.unwrap().click().await.unwrap();
     wait_reply(&c, &second, "WORLD").await;
     c.close().await.unwrap();
@@ -688,7 +718,7 @@ async fn page_fits_a_projector_at_1024x768_and_1280x720_and_has_a_presenter_mode
     // Presenter mode: F.
     viewport(&c, 1280, 720).await;
     c.execute("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: 'f', bubbles: true}));", vec![]).await.unwrap();
-    wait_js(&c, "presenter mode", "document.querySelector('main.layout.presenter') && !document.querySelector('#model-list') && !document.querySelector('#event-log')").await;
+    wait_js(&c, "presenter mode", "document.querySelector('main.stage.presenter') && !document.querySelector('#model-list') && !document.querySelector('#event-log')").await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let lane_px = text_of(&c, "(() => { const s = document.querySelector('#figure'); const t = s.querySelector('.lane-name'); return parseFloat(getComputedStyle(t).fontSize) * s.getBoundingClientRect().width / s.viewBox.baseVal.width; })()").await;
     assert!(
@@ -1154,7 +1184,7 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
     wait_js(&c, "English again", "document.documentElement.lang === 'en'").await;
     // Presenter mode keeps the view.
     c.execute("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: 'f', bubbles: true}));", vec![]).await.unwrap();
-    wait_js(&c, "the story in presenter mode", "document.querySelector('main.layout.presenter #story [data-case][data-active]') && !document.querySelector('#model-list')").await;
+    wait_js(&c, "the story in presenter mode", "document.querySelector('main.stage.presenter #story [data-case][data-active]') && !document.querySelector('#model-list')").await;
     c.execute(
         "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'f', bubbles: true}));",
         vec![],
@@ -1233,6 +1263,7 @@ async fn lanes_say_where_the_kernel_has_each_thread_and_a_computation_never_slee
     assert!(problems.is_empty(), "nonblocking at 1280×720:\n{}", problems.join("\n"));
 
     // The definitions panel: a computation (R) beside the blocking model's thread (S).
+    show_side(&c, "lesson").await;
     c.find(Locator::Css("#compute")).await.unwrap().click().await.unwrap();
     wait_js(
         &c,
@@ -1298,6 +1329,7 @@ async fn under_load_the_figure_follows_the_echo_client_and_the_crowd_is_counted(
     .await
     .unwrap();
     wait_js(&c, "30 seconds typed", "document.querySelector('#load-secs').value === '30'").await;
+    show_side(&c, "load").await;
     c.find(Locator::Css("#load-start")).await.unwrap().click().await.unwrap();
     wait_js(
         &c,
@@ -1608,3 +1640,6 @@ async fn classroom_the_student_follows_the_teacher_cannot_stop_the_model_and_can
     student.close().await.unwrap();
     server.shutdown().await.unwrap();
 }
+
+#[path = "e2e/stage.rs"]
+mod stage;

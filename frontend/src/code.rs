@@ -144,6 +144,16 @@ impl Excerpt {
             .filter(|(_, l)| !l.trim_start().starts_with("// kettle:code-"))
     }
 
+    /// The indentation every non-blank line of the excerpt shares (spaces), so a narrow panel
+    /// can show the lines without it: the code keeps its shape, the lit call its room.
+    pub fn common_indent(&self) -> usize {
+        self.lines()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(_, l)| l.len() - l.trim_start_matches(' ').len())
+            .min()
+            .unwrap_or(0)
+    }
+
     /// The file's line number of the last line.
     pub fn last(&self) -> usize {
         self.first + self.text.lines().count().saturating_sub(1)
@@ -801,5 +811,22 @@ mod tests {
         let steps = steps_of(vec![ev(1, 1, 1, seen), ev(2, 2, 1, EventKind::ThreadExited)]);
         assert_eq!(aio.lit(&steps, 0), Lit::None(Why::Glibc));
         assert_eq!(aio.lit(&steps, 1), Lit::None(Why::Outside));
+    }
+
+    #[test]
+    fn every_excerpt_loses_only_the_indentation_all_its_lines_share() {
+        for code in CODES {
+            for x in code.excerpts {
+                let indent = x.common_indent();
+                let lines: Vec<&str> =
+                    x.lines().map(|(_, l)| l).filter(|l| !l.trim().is_empty()).collect();
+                assert!(lines.iter().all(|l| l.starts_with(&" ".repeat(indent))), "{}", x.file);
+                assert!(
+                    lines.iter().any(|l| !l[indent..].starts_with(' ')),
+                    "{}: one line starts at the margin",
+                    x.file
+                );
+            }
+        }
     }
 }

@@ -287,11 +287,14 @@ async fn keyboard_controls_playback_but_not_while_typing() {
     document.dispatch_event(&key("L")).unwrap();
     yew::scheduler::flush().await;
     assert_eq!(page.text("#lang"), "English");
-    // F: presenter mode, the figure and the echo clients only.
+    // F: presenter mode, the stage only: the figure, the code, the narration, one echo line.
     document.dispatch_event(&key("f")).unwrap();
     yew::scheduler::flush().await;
-    assert!(page.query("main.layout.presenter #figure-panel").is_some());
+    assert!(page.query("main.stage.presenter #figure-panel").is_some());
+    assert!(page.query("main.stage.presenter #code-panel").is_some(), "the code stays");
+    assert!(page.query("main.stage.presenter #narration").is_some());
     assert!(page.query("#model-list").is_none() && page.query("#echo").is_some());
+    assert!(page.query("#side-tabs").is_none() && page.query("#event-log").is_none());
 }
 
 #[wasm_bindgen_test]

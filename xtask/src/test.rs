@@ -66,7 +66,7 @@ pub fn test(root: &Path, args: &[String]) -> Result<()> {
 fn prepare(root: &Path, quick: bool) -> Result<()> {
     tools::ensure_build_tools(root)?;
     if !quick {
-        tools::ensure_browser_tools()?;
+        tools::ensure_browser_tools(root)?;
     }
     fetch_crates()
 }
@@ -117,7 +117,8 @@ fn stages(root: &Path, quick: bool) -> Vec<Stage> {
     e2e.args(["--ignored", "--test-threads=1"])
         .env("KETTLE_DIST", root.join("dist"))
         .env("CHROMEDRIVER", CHROMEDRIVER)
-        .env("CHROMIUM", CHROMIUM);
+        .env("CHROMIUM", CHROMIUM)
+        .env("KETTLE_AXE", tools::axe_script(root));
     stages.push(Stage { name: "e2e + strace", command: e2e });
     stages
 }

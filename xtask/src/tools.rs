@@ -17,6 +17,16 @@ const WASM_OPT_VERSION: &str = "132";
 /// Where npm installs binaryen, relative to the workspace root (ignored by git).
 const BINARYEN_PREFIX: &str = ".tools/binaryen";
 
+/// axe-core, the accessibility rules the browser tests run on the page (WCAG 2 A and AA), from
+/// npm into `.tools/axe-core`, project-local like binaryen.
+const AXE_NPM_VERSION: &str = "4.14.1";
+const AXE_PREFIX: &str = ".tools/axe-core";
+
+/// The file the browser tests inject into the page (`KETTLE_AXE` points the tests at it).
+pub fn axe_script(root: &Path) -> PathBuf {
+    root.join(AXE_PREFIX).join("node_modules/axe-core/axe.min.js")
+}
+
 /// What the browser tests need, as (Debian package, file): chromium and chromedriver, strace,
 /// and a CJK font so the Chinese page (and its screenshots) show characters, not boxes.
 pub const BROWSER_PACKAGES: [(&str, &str); 4] = [
@@ -151,8 +161,9 @@ fn ensure_npm() -> Result<()> {
     timed("installing node and npm (apt-get, ~1 min)", || apt_install(&["nodejs", "npm"]))
 }
 
-/// chromium, chromedriver, strace and a CJK font for the browser tests, from Debian.
-pub fn ensure_browser_tools() -> Result<()> {
+/// chromium, chromedriver, strace and a CJK font for the browser tests, from Debian; and
+/// axe-core from npm.
+pub fn ensure_browser_tools(root: &Path) -> Result<()> {
     let missing: Vec<&str> = BROWSER_PACKAGES
         .iter()
         .filter(|(_, file)| !Path::new(file).exists())
@@ -160,9 +171,36 @@ pub fn ensure_browser_tools() -> Result<()> {
         .collect();
     if missing.is_empty() {
         say("chromium, chromedriver, strace, fonts-noto-cjk: installed");
+    } else {
+        timed(&format!("installing {} (apt-get, ~2 min)", missing.join(" ")), || {
+            apt_install(&missing)
+        })?;
+    }
+    ensure_axe(root)
+}
+
+fn ensure_axe(root: &Path) -> Result<()> {
+    let package = root.join(AXE_PREFIX).join("node_modules/axe-core/package.json");
+    let installed = std::fs::read_to_string(&package)
+        .is_ok_and(|text| text.contains(&format!("\"version\": \"{AXE_NPM_VERSION}\"")));
+    if installed && axe_script(root).exists() {
+        say(&format!("axe-core {AXE_NPM_VERSION}: installed in {AXE_PREFIX}"));
         return Ok(());
     }
-    timed(&format!("installing {} (apt-get, ~2 min)", missing.join(" ")), || apt_install(&missing))
+    ensure_npm()?;
+    timed(&format!("installing axe-core@{AXE_NPM_VERSION} (npm, into {AXE_PREFIX}, ~5 s)"), || {
+        run_checked(
+            Command::new("npm").args([
+                "install",
+                "--prefix",
+                AXE_PREFIX,
+                "--no-audit",
+                "--no-fund",
+                &format!("axe-core@{AXE_NPM_VERSION}"),
+            ]),
+            "npm needs to reach registry.npmjs.org.",
+        )
+    })
 }
 
 /// `apt-get update && apt-get install -y <packages>` as root; otherwise a clear error with

@@ -140,7 +140,9 @@ fn CodeLines(props: &LinesProps) -> Html {
     html! {
         <div id="code" ref={holder} data-model={code.model} data-call={call} data-kind={props.kind}
             data-why={why} tabindex="0">
-            { for code.excerpts.iter().enumerate().map(|(i, x)| html! {
+            { for code.excerpts.iter().enumerate().map(|(i, x)| {
+                let indent = x.common_indent();
+                html! {
                 <div class="excerpt" data-file={x.file}>
                     <div class="excerpt-head">{ tf(props.lang, Key::CodeExcerpt, &[&x.file, &x.first, &x.last()]) }</div>
                     { for x.lines().map(|(n, text)| {
@@ -150,11 +152,12 @@ fn CodeLines(props: &LinesProps) -> Html {
                             <div class={classes!("code-line", comment.then_some("comment"))}
                                 data-line={n.to_string()} data-file={x.file} data-current={lit.then_some("true")}>
                                 <span class="ln">{ n }</span>
-                                <span class="src">{ text }</span>
+                                <span class="src">{ text.get(indent..).unwrap_or(text.trim_start()) }</span>
                             </div>
                         }
                     }) }
                 </div>
+                }
             }) }
         </div>
     }

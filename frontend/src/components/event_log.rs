@@ -140,7 +140,7 @@ pub fn EventLog(props: &EventLogProps) -> Html {
                     { t(lang, Key::AllModels) }
                 </label>
             </div>
-            <div class="log-scroll" ref={scroller}>
+            <div class="log-scroll" ref={scroller} tabindex="0" aria-label={t(lang, Key::EventLog)}>
                 if events.is_empty() {
                     <p class="empty">{ t(lang, Key::NoEvents) }</p>
                 } else {

@@ -83,7 +83,7 @@ pub fn SideColumn(props: &SideProps) -> Html {
     };
     let panel = |side: Side, body: Html| {
         html! {
-            <div class="side-panel" role="tabpanel" id={format!("side-{}", side.id())} data-side={side.id()}
+            <div class="side-panel" role="tabpanel" id={format!("side-{}", side.id())} data-side={side.id()} tabindex="0"
                 aria-labelledby={(!presenter).then(|| format!("side-tab-{}", side.id()))}
                 hidden={side != shown}>
                 { body }

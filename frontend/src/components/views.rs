@@ -30,7 +30,7 @@ pub fn ViewTabs(props: &ViewTabsProps) -> Html {
                 html! {
                     <button class={classes!("view-tab", active.then_some("active"))} data-view={view.id()}
                         data-active={active.then_some("true")} aria-pressed={active.to_string()} onclick={show}
-                        title={t(lang, view.label())} aria-label={t(lang, view.label())}>
+                        title={t(lang, view.label())}>
                         { t(lang, view.short_label()) }
                     </button>
                 }
