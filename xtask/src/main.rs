@@ -14,7 +14,8 @@
 //! run installs nothing, skips trunk when no frontend input is newer than `dist/index.html`
 //! and rebuilds the backend incrementally, so the page is up in seconds.
 //!
-//! `test` makes the same checks, plus Debian's chromium, chromedriver and strace, then runs
+//! `test` makes the same checks, plus Debian's chromium, chromedriver and strace and npm's
+//! axe-core (the browser tests' accessibility rules, into `.tools/axe-core`), then runs
 //! the stages in [`test`] one after the other, continuing past failures so the summary is
 //! complete. Its last line is always `N passed, M failed`; it exits non-zero if anything
 //! failed. `--quick` skips the browser stages (trunk build, wasm-bindgen tests, end-to-end)

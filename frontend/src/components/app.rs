@@ -200,6 +200,7 @@ pub fn App(props: &AppProps) -> Html {
                             </>
                         },
                         other => html! {
+                            <>
                             <section class="column-wide">
                                 <TourView state={state.clone()} />
                                 {
@@ -211,6 +212,8 @@ pub fn App(props: &AppProps) -> Html {
                                 }
                                 <EchoStrip state={state.clone()} />
                             </section>
+                            <SideColumn state={state.clone()} shown=false />
+                            </>
                         },
                     }
                 }

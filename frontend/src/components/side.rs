@@ -22,11 +22,15 @@ use crate::i18n::{t, tf, Key};
 use crate::screen::{ScreenAction, Side};
 use crate::state::Action;
 
-/// Properties: the page state.
+/// Properties: the page state, and whether the column is shown.
 #[derive(Properties, PartialEq, Debug)]
 pub struct SideProps {
     /// The page state.
     pub state: StateHandle,
+    /// The figure view shows the column; the others keep it in the page, hidden (its echo
+    /// clients' replies and its panels' hooks stay there), and draw the echo line themselves.
+    #[prop_or(true)]
+    pub shown: bool,
 }
 
 /// `section.column-side` with `#tour`, `#narration`, `div#side-tabs[role=tablist]` (one
@@ -93,8 +97,10 @@ pub fn SideColumn(props: &SideProps) -> Html {
     let selected_clients =
         state.selected.as_deref().map(|m| state.client_ids_of(m)).unwrap_or_default();
     html! {
-        <section class="column-side" aria-label={t(lang, Key::SideColumn)}>
-            <TourView state={state.clone()} />
+        <section class="column-side" aria-label={t(lang, Key::SideColumn)} hidden={!props.shown}>
+            if props.shown {
+                <TourView state={state.clone()} />
+            }
             <Narration state={state.clone()} />
             if !presenter {
                 <div id="side-tabs" role="tablist" aria-label={t(lang, Key::SideTabs)} onkeydown={on_tabs_key}>
@@ -128,7 +134,9 @@ pub fn SideColumn(props: &SideProps) -> Html {
                     />
                 }) }
             }
-            <EchoStrip state={state.clone()} />
+            if props.shown {
+                <EchoStrip state={state.clone()} />
+            }
         </section>
     }
 }
