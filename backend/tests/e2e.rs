@@ -66,6 +66,11 @@ fn start_driver() -> Driver {
 
 /// A headless chromium whose viewport is `width` × `height` CSS px.
 async fn browser_sized(driver: &Driver, width: u32, height: u32) -> Client {
+    browser_with(driver, width, height, &[]).await
+}
+
+/// The same, with more command-line switches for chromium (`--force-dark-mode`…).
+async fn browser_with(driver: &Driver, width: u32, height: u32, more: &[&str]) -> Client {
     let chromium =
         std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/lib/chromium/chromium".into());
     let args = [
@@ -86,6 +91,7 @@ async fn browser_sized(driver: &Driver, width: u32, height: u32) -> Client {
         format!("--user-data-dir={}", driver._profile.0.display()),
         format!("--window-size={width},{height}"),
     ])
+    .chain(more.iter().map(|s| s.to_string()))
     .collect::<Vec<_>>();
     let mut caps = serde_json::Map::new();
     caps.insert(

@@ -73,6 +73,10 @@ const MOMENT: &str = r#"(() => {
   });
 })()"#;
 
+/// Presenter mode's type, in CSS px as drawn: a lane's name (SVG units times the figure's
+/// scale) and the narration.
+const PRESENTER_TYPE: &str = "(() => { const s = document.querySelector('#figure'); const t = s.querySelector('.lane-name'); const lane = t ? parseFloat(getComputedStyle(t).fontSize) * s.getBoundingClientRect().width / s.viewBox.baseVal.width : 99; return [lane, parseFloat(getComputedStyle(document.querySelector('#narration')).fontSize)].join(','); })()";
+
 /// What one check saw, kept for the summary: per window and mode, the figure's largest box and
 /// the most lanes and rows it showed at once.
 #[derive(Debug, Default, Clone, Copy)]
@@ -128,6 +132,14 @@ async fn moment_fits_everywhere(c: &Client, what: &str, seen: &mut BTreeMap<(u32
             assert_eq!(m["narration"], true, "the narration is on screen: {here}");
             assert!(m["scrollW"].as_u64() <= m["W"].as_u64(), "no sideways scroll: {here}");
             assert!(m["scrollH"].as_u64() <= m["H"].as_u64(), "no page scroll: {here}");
+            if presenter_on {
+                let px = text_of(c, PRESENTER_TYPE).await;
+                let px: Vec<f64> = px.split(',').map(|v| v.parse().unwrap()).collect();
+                assert!(
+                    px.iter().all(|p| *p >= 18.0),
+                    "large type (lanes, narration) {px:?}: {here}"
+                );
+            }
             let s = seen.entry((window_w, presenter_on)).or_default();
             let size = (m["figure"][0].as_u64().unwrap_or(0), m["figure"][1].as_u64().unwrap_or(0));
             s.figure = (s.figure.0.max(size.0), s.figure.1.max(size.1));
@@ -332,6 +344,33 @@ async fn the_theme_follows_the_system_then_the_choice_and_its_text_is_readable_i
     c.goto(&format!("http://127.0.0.1:{port}/?theme=sepia")).await.unwrap();
     wait_js(&c, "the remembered theme again", &format!("{theme} === '{other}'")).await;
     c.close().await.unwrap();
+
+    // A system that prefers dark colours and reduced motion, with nothing remembered (a new
+    // profile): the page opens dark, and nothing on it moves by itself — no CSS animation or
+    // transition runs, scrolling is never smooth — while the theme and panels change.
+    let dark_driver = start_driver();
+    let d = browser_with(
+        &dark_driver,
+        1280,
+        577,
+        &[
+            "--force-dark-mode",
+            "--blink-settings=preferredColorScheme=0",
+            "--force-prefers-reduced-motion",
+        ],
+    )
+    .await;
+    open_page(&d, &server).await;
+    let prefers = text_of(&d, "[matchMedia('(prefers-color-scheme: dark)').matches, matchMedia('(prefers-reduced-motion: reduce)').matches].join(',')").await;
+    assert_eq!(prefers, "true,true", "the browser asks for dark colours and reduced motion");
+    wait_js(&d, "the dark theme, as the system asks", &format!("{theme} === 'dark'")).await;
+    for click in ["#theme", "#side-tab-log", "#side-tab-code", "#theme", "#presenter", "#presenter"]
+    {
+        d.find(Locator::Css(click)).await.unwrap().click().await.unwrap();
+        let moving = text_of(&d, "document.getAnimations().length + ',' + [...document.querySelectorAll('*')].filter(e => getComputedStyle(e).scrollBehavior === 'smooth').length").await;
+        assert_eq!(moving, "0,0", "after {click}: animations, smooth scrollers");
+    }
+    d.close().await.unwrap();
     server.shutdown().await.unwrap();
 }
 
