@@ -96,13 +96,17 @@ fn serve_flags(args: &[String]) -> &[String] {
 }
 
 /// Moves to the workspace root and fixes up the environment every child process inherits:
-/// an absolute `CARGO_TARGET_DIR` (if one was given) and a `PATH` that finds the pinned tools
-/// before any system copy. Returns the workspace root.
+/// absolute `CARGO_TARGET_DIR`, `KETTLE_FIGURES` and `KETTLE_SCREENSHOT` (if given) and a
+/// `PATH` that finds the pinned tools before any system copy. Returns the workspace root.
 fn prepare_environment() -> Result<PathBuf> {
     let root = workspace_root();
-    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-        let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
-        std::env::set_var("CARGO_TARGET_DIR", cwd.join(dir));
+    let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+    // Paths given relative to where the command was typed; the tests run in `backend/`, so
+    // they get them absolute (`KETTLE_FIGURES=docs/figures` means the repository's docs).
+    for var in ["CARGO_TARGET_DIR", "KETTLE_FIGURES", "KETTLE_SCREENSHOT"] {
+        if let Some(path) = std::env::var_os(var) {
+            std::env::set_var(var, cwd.join(path));
+        }
     }
     std::env::set_current_dir(&root)
         .map_err(|e| format!("cannot enter the workspace root {}: {e}", root.display()))?;

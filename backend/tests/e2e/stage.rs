@@ -166,6 +166,20 @@ async fn view_fits_everywhere(c: &Client, what: &str) {
     viewport(c, 1280, 577).await;
 }
 
+/// The README's pictures of the stage (a 1280×720 window) and of presenter mode (1024×768), in
+/// the page's theme, when `KETTLE_FIGURES` asks for them.
+async fn pictures(c: &Client) {
+    let theme = text_of(c, "document.documentElement.dataset.theme").await;
+    settled(c).await;
+    save_picture(c, None, &format!("stage-{theme}.png")).await;
+    viewport(c, 1024, 625).await;
+    presenter(c, true).await;
+    settled(c).await;
+    save_picture(c, None, &format!("presenter-1024-{theme}.png")).await;
+    presenter(c, false).await;
+    viewport(c, 1280, 577).await;
+}
+
 /// One step back (`←`), waiting until the figure shows an earlier step.
 async fn step_back(c: &Client) {
     let before = text_of(c, "document.querySelector('#figure').dataset.seq").await;
@@ -202,6 +216,9 @@ async fn walk_checking_the_screen(c: &Client, zh: bool, seen: &mut BTreeMap<(u32
                 .await;
                 let what = format!("{lang}, stop {step} ({model})");
                 moment_fits_everywhere(c, &what, seen).await;
+                if *model == "epoll" {
+                    pictures(c).await;
+                }
                 if ["blocking", "select", "io-uring"].contains(model) {
                     step_back(c).await;
                     moment_fits_everywhere(c, &format!("{what}, after ←"), seen).await;
@@ -238,16 +255,6 @@ async fn walk_checking_the_screen(c: &Client, zh: bool, seen: &mut BTreeMap<(u32
                 .await;
                 view_fits_everywhere(c, &format!("{lang}, stop {step}")).await;
             }
-        }
-        if step == 6 {
-            let theme = text_of(c, "document.documentElement.dataset.theme").await;
-            save_picture(c, None, &format!("stage-{theme}.png")).await;
-            viewport(c, 1024, 625).await;
-            presenter(c, true).await;
-            settled(c).await;
-            save_picture(c, None, &format!("presenter-1024-{theme}.png")).await;
-            presenter(c, false).await;
-            viewport(c, 1280, 577).await;
         }
         press(c, "ArrowRight").await;
     }

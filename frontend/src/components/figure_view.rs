@@ -89,8 +89,11 @@ pub fn FigureView(props: &FigureProps) -> Html {
     html! {
         <section id="figure-panel">
             <h2 id="figure-title">{ figure.title(lang) }</h2>
-            <div class="figure-room" ref={holder}>
+            // The room is sized by the page's grid, never by the figure in it: the figure is
+            // taken out of the flow, so measuring the room cannot shrink it round after round.
+            <div class="figure-room" ref={holder} style="position: relative">
             <svg id="figure" xmlns="http://www.w3.org/2000/svg" aria-labelledby="figure-title" aria-describedby="narration"
+                style="position: absolute; left: 0; top: 0"
                 width={format!("{px_w:.0}")} height={format!("{:.0}", d.height * zoom)}
                 viewBox={format!("0 0 {:.0} {:.0}", d.width, d.height)}
                 data-model={model.clone()} data-figure={figure.number()} data-phase={d.phase_now}

@@ -29,8 +29,9 @@ fn title(model: &ModelInfo, lang: Lang) -> &str {
 /// `nav#models` (a slim rail beside the stage; on narrow windows a menu opened by
 /// `#models-toggle`, `.open` while shown) holding `ul#model-list`: one `li.model-group
 /// [data-figure]` per Stevens figure with its heading, then `li[data-model]` per model with
-/// `button.model-pick` (`aria-current` on the shown one; its visible text is the model's id,
-/// and `.title`, `.figure`, `.port` and `.state[data-state]` complete its name),
+/// `button.model-pick` (`aria-current` on the shown one; its visible text is the state's mark
+/// and the model's id, and `.title`, `.figure`, `.port` and `.state[data-state]` complete its
+/// name),
 /// `button.start` / `button.stop` and, when a model cannot run, `.reason`. Clicking an item
 /// selects it.
 #[component]
@@ -89,10 +90,8 @@ pub fn ModelList(props: &ModelsProps) -> Html {
                 onclick={select}>
                 <button class="model-pick" aria-current={selected.then_some("true")}
                     title={format!("{} · {} · {port}", title(m, lang), model_state(lang, m.state))}>
-                    <span class="state" data-state={model_state_id(m.state)}>
-                        <span class="mark" aria-hidden="true">{ mark }</span>
-                        <span class="visually-hidden">{ model_state(lang, m.state) }</span>
-                    </span>
+                    <span class="mark" data-state={model_state_id(m.state)} aria-hidden="true">{ mark }</span>
+                    <span class="state visually-hidden" data-state={model_state_id(m.state)}>{ model_state(lang, m.state) }</span>
                     <span class="model-id">{ &m.id }</span>
                     <span class="title visually-hidden">{ title(m, lang) }</span>
                     <span class="figure visually-hidden">{ figure_name(m, lang) }</span>

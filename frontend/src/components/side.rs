@@ -36,7 +36,7 @@ pub struct SideProps {
 /// `section.column-side` with `#tour`, `#narration`, `div#side-tabs[role=tablist]` (one
 /// `button[role=tab][data-side]` per panel, `aria-selected` on the shown one), one
 /// `div.side-panel[role=tabpanel][data-side]` per panel (`hidden` unless shown): `#code-panel`,
-/// `#echo-clients`, `#load-panel` with `#crowd`, `#threads`, `#lesson` with `#definitions`,
+/// `#echo-clients`, `#crowd` over `#load-panel`, `#threads`, `#lesson` with `#definitions`,
 /// `#event-log`; and at the bottom the stage's echo line, `#echo`.
 #[component]
 pub fn SideColumn(props: &SideProps) -> Html {
@@ -112,8 +112,8 @@ pub fn SideColumn(props: &SideProps) -> Html {
                 { panel(Side::Clients, html! { <EchoClients state={state.clone()} /> }) }
                 { panel(Side::Load, html! {
                     <>
-                        <LoadPanel model={state.selected_model().cloned()} load={state.load.clone()} lang={lang} />
                         { super::crowd_view::selected_crowd(state) }
+                        <LoadPanel model={state.selected_model().cloned()} load={state.load.clone()} lang={lang} />
                     </>
                 }) }
                 { panel(Side::Threads, html! { <Threads state={state.clone()} /> }) }
