@@ -741,20 +741,24 @@ async fn page_fits_a_projector_at_1024x768_and_1280x720_and_has_a_presenter_mode
     server.shutdown().await.unwrap();
 }
 
+/// The guided tour's figure stops, in order; the comparison and the story follow them.
+const FIGURE_STOPS: [&str; 9] = [
+    "blocking",
+    "thread-per-conn",
+    "thread-pool",
+    "nonblocking",
+    "select",
+    "epoll",
+    "reactor",
+    "sigio",
+    "io-uring",
+];
+
 /// Walks the guided tour from its first stop to its last in one language: each stop starts its
 /// model itself, sends its line, and must reach the recorded step it is about before `→`.
-async fn walk_the_tour(c: &Client, zh: bool) {
-    const FIGURE_STOPS: [&str; 9] = [
-        "blocking",
-        "thread-per-conn",
-        "thread-pool",
-        "nonblocking",
-        "select",
-        "epoll",
-        "reactor",
-        "sigio",
-        "io-uring",
-    ];
+/// `at_stop(step, model)` runs there, before `→` (the model is `None` for the comparison and
+/// the story).
+async fn walk_the_tour(c: &Client, zh: bool, mut at_stop: impl AsyncFnMut(usize, Option<&str>)) {
     if zh {
         c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
         wait_js(c, "the page in Chinese", "document.documentElement.lang === 'zh-CN'").await;
@@ -809,6 +813,7 @@ async fn walk_the_tour(c: &Client, zh: bool) {
         if step == 5 && zh {
             save_picture(c, None, "tour-zh.png").await;
         }
+        at_stop(step, FIGURE_STOPS.get(step - 1).copied()).await;
         press(c, "ArrowRight").await;
     }
     wait_js(c, "the tour ended after its last stop", "!document.querySelector('#tour')").await;
@@ -818,9 +823,9 @@ async fn walk_the_tour(c: &Client, zh: bool) {
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn the_guided_tour_walks_every_stop_in_english_and_in_chinese() {
     let (server, _driver, c) = page_on(&[], 1280, 720).await;
-    walk_the_tour(&c, false).await;
+    walk_the_tour(&c, false, async |_, _| {}).await;
     // Again in Chinese: every model is running now, and the open clients are reused.
-    walk_the_tour(&c, true).await;
+    walk_the_tour(&c, true, async |_, _| {}).await;
     assert_no_errors_shown(&c, "the tour").await;
     c.close().await.unwrap();
     server.shutdown().await.unwrap();

@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use fantoccini::key::Key;
+
 use super::*;
 
 /// Projector windows, and the page each leaves inside a browser (viewport).
@@ -17,20 +19,6 @@ const WINDOWS: [((u32, u32), (u32, u32)); 4] = [
     ((1280, 720), (1280, 577)),
     ((1366, 768), (1366, 625)),
     ((1920, 1080), (1920, 937)),
-];
-
-/// The guided tour's stops, as `walk_the_tour` counts them: 9 figures, then the comparison
-/// and the story.
-const FIGURE_STOPS: [&str; 9] = [
-    "blocking",
-    "thread-per-conn",
-    "thread-pool",
-    "nonblocking",
-    "select",
-    "epoll",
-    "reactor",
-    "sigio",
-    "io-uring",
 ];
 
 /// Where the lesson's moment is on screen, as one JSON object read in one go (one render):
@@ -192,73 +180,50 @@ async fn step_back(c: &Client) {
     .await;
 }
 
-/// Walks the tour in one language, checking the moment at every stop, after `←` on blocking,
-/// select and io_uring, after a scrub (epoll) and live (reactor).
-async fn walk_checking_the_screen(c: &Client, zh: bool, seen: &mut BTreeMap<(u32, bool), Seen>) {
-    let lang = if zh { "zh" } else { "en" };
-    if zh {
-        c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
-        wait_js(c, "the page in Chinese", "document.documentElement.lang === 'zh-CN'").await;
-    }
-    press(c, "t").await;
-    let stops = FIGURE_STOPS.len() + 2;
-    for step in 1..=stops {
-        let here = format!("#tour[data-step='{step}']");
-        wait_js(c, &format!("tour stop {step}"), &format!("document.querySelector(\"{here}\")"))
-            .await;
-        match FIGURE_STOPS.get(step - 1) {
-            Some(model) => {
-                wait_js(
-                    c,
-                    &format!("stop {step} ({model}) reaching its moment"),
-                    &format!("document.querySelector(\"{here}[data-state='arrived']\")"),
-                )
-                .await;
-                let what = format!("{lang}, stop {step} ({model})");
-                moment_fits_everywhere(c, &what, seen).await;
-                if *model == "epoll" {
-                    pictures(c).await;
-                }
-                if ["blocking", "select", "io-uring"].contains(model) {
-                    step_back(c).await;
-                    moment_fits_everywhere(c, &format!("{what}, after ←"), seen).await;
-                }
-                if *model == "epoll" {
-                    // The scrub bar, dragged to the middle of the kept history.
-                    c.execute(
-                        "const s = document.querySelector('#scrub'); s.value = String(Math.floor(s.max / 2)); s.dispatchEvent(new Event('input', {bubbles: true}));",
-                        vec![],
-                    )
-                    .await
-                    .unwrap();
-                    wait_js(
-                        c,
-                        "paused on the scrubbed step",
-                        "document.querySelector(\"#playback[data-paused='true']\")",
-                    )
-                    .await;
-                    moment_fits_everywhere(c, &format!("{what}, after a scrub"), seen).await;
-                }
-                if *model == "reactor" {
-                    c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();
-                    wait_js(c, "live", "document.querySelector(\"#playback[data-live='true']\")")
-                        .await;
-                    moment_fits_everywhere(c, &format!("{what}, live"), seen).await;
-                }
-            }
-            None => {
-                wait_js(
-                    c,
-                    &format!("stop {step} ready"),
-                    &format!("document.querySelector(\"{here}[data-state='ready']\")"),
-                )
-                .await;
-                view_fits_everywhere(c, &format!("{lang}, stop {step}")).await;
-            }
+/// At a tour stop: the moment on one screen everywhere; on blocking, select and io_uring again
+/// after `←`, on epoll after a scrub (and the README's pictures first), on the reactor live.
+/// The comparison's and the story's stops: nothing scrolls.
+async fn check_stop(
+    c: &Client,
+    lang: &str,
+    step: usize,
+    model: Option<&str>,
+    seen: &mut BTreeMap<(u32, bool), Seen>,
+) {
+    let Some(model) = model else {
+        return view_fits_everywhere(c, &format!("{lang}, stop {step}")).await;
+    };
+    let what = format!("{lang}, stop {step} ({model})");
+    moment_fits_everywhere(c, &what, seen).await;
+    match model {
+        "blocking" | "select" | "io-uring" => {
+            step_back(c).await;
+            moment_fits_everywhere(c, &format!("{what}, after ←"), seen).await;
         }
-        press(c, "ArrowRight").await;
+        "epoll" => {
+            pictures(c).await;
+            // The scrub bar, dragged to the middle of the kept history.
+            c.execute(
+                "const s = document.querySelector('#scrub'); s.value = String(Math.floor(s.max / 2)); s.dispatchEvent(new Event('input', {bubbles: true}));",
+                vec![],
+            )
+            .await
+            .unwrap();
+            wait_js(
+                c,
+                "paused on the scrubbed step",
+                "document.querySelector(\"#playback[data-paused='true']\")",
+            )
+            .await;
+            moment_fits_everywhere(c, &format!("{what}, after a scrub"), seen).await;
+        }
+        "reactor" => {
+            c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();
+            wait_js(c, "live", "document.querySelector(\"#playback[data-live='true']\")").await;
+            moment_fits_everywhere(c, &format!("{what}, live"), seen).await;
+        }
+        _ => {}
     }
-    wait_js(c, "the tour ended after its last stop", "!document.querySelector('#tour')").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -266,10 +231,14 @@ async fn walk_checking_the_screen(c: &Client, zh: bool, seen: &mut BTreeMap<(u32
 async fn the_step_its_code_line_and_its_sentence_share_one_screen_at_every_projector_size() {
     let (server, _driver, c) = page_on(&[], 1280, 577).await;
     let mut seen = BTreeMap::new();
-    walk_checking_the_screen(&c, false, &mut seen).await;
+    walk_the_tour(&c, false, async |step, model| {
+        check_stop(&c, "en", step, model, &mut seen).await
+    })
+    .await;
     // The other theme and language: every model runs now, the open clients are reused.
     c.find(Locator::Css("#theme")).await.unwrap().click().await.unwrap();
-    walk_checking_the_screen(&c, true, &mut seen).await;
+    walk_the_tour(&c, true, async |step, model| check_stop(&c, "zh", step, model, &mut seen).await)
+        .await;
     for ((window_w, presenter_on), s) in &seen {
         let mode = if *presenter_on { "presenter" } else { "normal" };
         eprintln!(
@@ -401,6 +370,14 @@ const FOCUSED: &str = r#"(() => {
   return JSON.stringify({ kbd: e.dataset.kbd || null, ring, what: e.id || e.className || e.tagName, visible: e.matches(':focus-visible') });
 })()"#;
 
+/// Focuses `css` and types `keys` into it, as a keyboard would.
+async fn key_on(c: &Client, css: &str, keys: &str) {
+    c.execute(&format!("document.querySelector({}).focus()", serde_json::json!(css)), vec![])
+        .await
+        .unwrap();
+    c.active_element().await.unwrap().send_keys(keys).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
 async fn the_keyboard_reaches_every_control_with_a_visible_focus_ring_and_operates_them() {
@@ -414,19 +391,14 @@ async fn the_keyboard_reaches_every_control_with_a_visible_focus_ring_and_operat
     assert!(total >= 25, "the page's controls were found: {total}");
     let mut reached = std::collections::BTreeSet::new();
     let body = c.find(Locator::Css("body")).await.unwrap();
-    body.send_keys(&fantoccini::key::Key::Tab.to_string()).await.unwrap();
+    body.send_keys(&Key::Tab.to_string()).await.unwrap();
     for _ in 0..total + 20 {
         let f: serde_json::Value = serde_json::from_str(&text_of(&c, FOCUSED).await).unwrap();
         if let Some(k) = f["kbd"].as_str() {
             assert_eq!(f["ring"], true, "a visible focus ring on {f}");
             reached.insert(k.parse::<usize>().unwrap());
         }
-        c.active_element()
-            .await
-            .unwrap()
-            .send_keys(&fantoccini::key::Key::Tab.to_string())
-            .await
-            .unwrap();
+        c.active_element().await.unwrap().send_keys(&Key::Tab.to_string()).await.unwrap();
     }
     let missed: Vec<String> =
         (0..total).filter(|i| !reached.contains(i)).map(|i| i.to_string()).collect();
@@ -437,35 +409,18 @@ async fn the_keyboard_reaches_every_control_with_a_visible_focus_ring_and_operat
     // Operated from the keyboard: Enter on the theme button, arrows along the side tabs, Space
     // on a focused button presses that button (not the page's pause).
     let theme = text_of(&c, "document.documentElement.dataset.theme").await;
-    c.execute("document.querySelector('#theme').focus()", vec![]).await.unwrap();
-    c.active_element()
-        .await
-        .unwrap()
-        .send_keys(&fantoccini::key::Key::Enter.to_string())
-        .await
-        .unwrap();
+    key_on(&c, "#theme", &Key::Enter.to_string()).await;
     wait_js(
         &c,
         "the theme switched by Enter",
         &format!("document.documentElement.dataset.theme !== '{theme}'"),
     )
     .await;
-    c.execute("document.querySelector('#side-tab-code').focus()", vec![]).await.unwrap();
-    c.active_element()
-        .await
-        .unwrap()
-        .send_keys(&fantoccini::key::Key::Right.to_string())
-        .await
-        .unwrap();
+    key_on(&c, "#side-tab-code", &Key::Right.to_string()).await;
     wait_js(&c, "the next side tab", "document.querySelector(\"#side-tab-clients[aria-selected='true']\") && document.activeElement.id === 'side-tab-clients' && !document.querySelector('#side-clients').hidden").await;
     let paused = text_of(&c, "document.querySelector('#playback').dataset.paused").await;
-    c.execute(
-        "document.querySelector('#side-tab-code').click(); document.querySelector('#step').focus()",
-        vec![],
-    )
-    .await
-    .unwrap();
-    c.active_element().await.unwrap().send_keys(" ").await.unwrap();
+    c.execute("document.querySelector('#side-tab-code').click()", vec![]).await.unwrap();
+    key_on(&c, "#step", " ").await;
     wait_js(
         &c,
         "Space pressed the step button",
