@@ -7,20 +7,38 @@
 //!
 //! Threads: model servers run on their own OS threads (they block in the kernel on purpose);
 //! everything else runs on tokio.
+//!
+//! ## The server core
+//!
+//! | module | what it is |
+//! |---|---|
+//! | [`models`] | the echo servers, one file per I/O model behind one contract |
+//! | [`registry`] | which models exist and run; start, stop, the monitor thread |
+//! | [`recorder`] | the bounded event path from model threads to viewers |
+//! | [`web`] | the HTTP + WebSocket front ([`serve`], [`Config`], [`Limits`], [`Server`]) |
+//! | [`relay`] | the browser echo client's real TCP connections |
+//! | [`lesson`] | the lesson's computation (synchronous, never asleep) |
+//! | [`proc`] | everything read from `/proc`: a thread's kernel view, a process, the TCP table |
+//! | [`clock`], [`failure`], [`fault`] | one monotonic clock; errors as `Reason`s; faults on purpose |
+//!
+//! ## The tools
+//!
+//! [`tools`]: the load generator (also behind the page's load panel), the experiments (also
+//! behind the page's experiments view), `kettle bench`, `kettle soak`, and the one HTTP client
+//! the tools and the tests share. They use the core above only through its public items, as
+//! any other program could.
 
-pub mod bench;
 pub mod clock;
-pub mod experiments;
 pub mod failure;
 pub mod fault;
 pub mod lesson;
-pub mod load;
 pub mod models;
-pub mod proc_task;
+pub mod proc;
 pub mod recorder;
 pub mod registry;
 pub mod relay;
-pub mod soak;
 pub mod web;
+
+pub mod tools;
 
 pub use web::{serve, Config, Limits, Server};

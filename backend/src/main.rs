@@ -194,7 +194,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let serve_args = match cli.command {
         Cmd::ChildEcho { .. } => unreachable!("main runs the child on a runtime of its own"),
         Cmd::Load { model, addr, conns, rate, size, secs, server } => {
-            let args = kettle_backend::load::cli::LoadArgs {
+            let args = kettle_backend::tools::load::cli::LoadArgs {
                 server,
                 model,
                 addr,
@@ -203,19 +203,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 size,
                 secs,
             };
-            let clean = kettle_backend::load::cli::main(args).await?;
+            let clean = kettle_backend::tools::load::cli::main(args).await?;
             return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         Cmd::Bench { conns, size, secs, repeats, models, json, short } => {
             return bench(conns, size, secs, repeats, models, json, short).await;
         }
         Cmd::BenchLoad { name, port, conns, size, millis } => {
-            let load = kettle_backend::bench::generator::Load {
+            let load = kettle_backend::tools::bench::generator::Load {
                 conns,
                 size,
                 duration: Duration::from_millis(millis),
             };
-            kettle_backend::bench::generator::child_main(&name, port, &load)?;
+            kettle_backend::tools::bench::generator::child_main(&name, port, &load)?;
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Soak { short, json, only } => return soak(short, json, only),
@@ -316,7 +316,7 @@ async fn bench(
     json: Option<PathBuf>,
     short: bool,
 ) -> anyhow::Result<ExitCode> {
-    use kettle_backend::bench;
+    use kettle_backend::tools::bench;
     let load = bench::generator::Load {
         conns: if short { 8 } else { conns },
         size,
@@ -354,7 +354,7 @@ async fn bench(
 /// `kettle soak`: runs the scenarios on a thread of their own (each builds the runtime it
 /// needs), with a spinner saying what happens, then prints the table and writes the JSON.
 fn soak(short: bool, json: Option<PathBuf>, only: Option<String>) -> anyhow::Result<ExitCode> {
-    use kettle_backend::soak;
+    use kettle_backend::tools::soak;
     let chosen: Vec<&'static soak::Scenario> = match &only {
         Some(name) => vec![soak::find(name).ok_or_else(|| {
             let known: Vec<_> = soak::SCENARIOS.iter().map(|s| s.name).collect();
@@ -403,7 +403,7 @@ async fn experiment(
     json: Option<PathBuf>,
     csv: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    use kettle_backend::experiments::{self, export};
+    use kettle_backend::tools::experiments::{self, export};
     if experiments::find(&id).is_none() {
         anyhow::bail!("no experiment {id} (known: {})", experiments::ids().join(", "));
     }

@@ -369,7 +369,7 @@ fn spawn_server(
 /// The model's monitor thread: reads the listen queue length from the kernel every 10 ms and
 /// records each change, and every [`SAMPLE_EVERY`] records a [`EventKind::ThreadSample`] for
 /// each sampled thread of the model (CPU time from the thread's CPU clock, connections, calls,
-/// and what `/proc/self/task/<tid>/` says: [`crate::proc_task`]).
+/// and what `/proc/self/task/<tid>/` says: [`crate::proc::task`]).
 fn spawn_monitor(
     listener: OwnedFd,
     t: Tracer,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::SinkExt;
+use kettle_backend::proc::process::{self, Pid};
 use kettle_shared::{
     Command, ErrorCode, ModelInfo, ModelState, Reason, ReplyResult, ServerMsg, PROTOCOL_VERSION,
 };
@@ -294,9 +295,7 @@ async fn an_oversized_message_closes_the_socket_with_1009() {
 
 /// Resident memory of this test process (the server runs in it), in KiB.
 fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    process::status(Pid::Own).unwrap().rss_kib
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kettle_backend::bench::{self, generator::Load, BenchOptions};
+use kettle_backend::tools::bench::{self, generator::Load, BenchOptions};
 use kettle_shared::MODELS;
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use kettle_backend::experiments;
+use kettle_backend::tools::experiments;
 use kettle_shared::{
     Cell, Command, ErrorCode, ExperimentTable, ModelState, Reason, ReplyResult, ServerMsg,
 };

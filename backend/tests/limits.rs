@@ -6,11 +6,12 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::*;
 use futures_util::StreamExt;
+use kettle_backend::proc::net::TcpTable;
 use kettle_backend::Limits;
 use kettle_shared::{Command, ModelState, ReplyResult, ServerMsg};
 use kettle_shared::{ErrorCode, Reason};
@@ -66,7 +67,7 @@ fn answer_id(msg: &ServerMsg) -> u64 {
 /// Returns the connections, which must stay open.
 fn fill_backlog(addr: SocketAddr) -> Vec<TcpStream> {
     // A backlog's worth of descriptors and then some: more than a default soft limit.
-    kettle_backend::load::raise_nofile_limit();
+    kettle_backend::tools::load::raise_nofile_limit();
     let mut held = vec![client(addr)];
     // The first is the one being served; every later one waits in the queue.
     for _ in 0..kettle_backend::models::LISTEN_BACKLOG + 64 {
@@ -84,15 +85,9 @@ fn fill_backlog(addr: SocketAddr) -> Vec<TcpStream> {
 
 /// The connections waiting in the accept queue of the listener on 127.0.0.1:`port`.
 fn accept_queue(port: u16) -> u64 {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
-    let local = format!("0100007F:{port:04X}");
-    table
-        .lines()
-        .skip(1)
-        .map(|line| line.split_whitespace().collect::<Vec<_>>())
-        .find(|f| f.len() > 4 && f[1] == local && f[3] == "0A") // 0A: TCP_LISTEN
-        .map(|f| u64::from_str_radix(f[4].split(':').nth(1).unwrap(), 16).unwrap())
-        .expect("the model's listening socket")
+    let table = TcpTable::read().unwrap();
+    let listener = table.listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    u64::from(listener.expect("the model's listening socket").rx_queue)
 }
 
 #[tokio::test(flavor = "multi_thread")]

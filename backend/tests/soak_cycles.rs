@@ -3,7 +3,7 @@
 //! across each stop; afterwards the child's descriptors, threads and memory are back, no child
 //! process or zombie is left and every model port binds.
 
-use kettle_backend::soak;
+use kettle_backend::tools::soak;
 
 #[test]
 fn start_stop_cycles_leave_no_descriptor_thread_child_or_port_behind() {

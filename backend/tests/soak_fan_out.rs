@@ -3,7 +3,7 @@
 //! the same events (detail of the connections it spotlit, every aggregate), none dropped, none
 //! closed. Delays, CPU and memory are printed, not asserted.
 
-use kettle_backend::soak;
+use kettle_backend::tools::soak;
 
 #[test]
 fn every_viewer_gets_what_it_asked_for_under_four_loaded_models() {

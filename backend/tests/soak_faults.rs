@@ -3,7 +3,7 @@
 //! panics (unavailable with the reason, the others serve), `EMFILE` at the web front (no busy
 //! loop, serves again) and `SIGTERM` under load (status 0, every port freed).
 
-use kettle_backend::soak;
+use kettle_backend::tools::soak;
 
 #[test]
 fn faults_are_survived_reported_and_cleaned_up() {

@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -89,22 +88,8 @@ fn read(dist: &Path, name: &str) -> Vec<u8> {
     std::fs::read(dist.join(name)).unwrap()
 }
 
-/// One answer: status, headers (lower-case names), body as sent.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(String::as_str)
-    }
-}
-
-/// `GET path` with `Accept-Encoding: accept` (none if empty) and `extra` headers, over a raw
-/// connection, so every header is the test's own.
+/// `GET path` with `Accept-Encoding: accept` (none if empty) and `extra` headers, and no
+/// other header but `Host`, so every header is the test's own.
 fn get(addr: SocketAddr, path: &str, accept: &str, extra: &[(&str, &str)]) -> Answer {
     let host = addr.to_string();
     let mut headers = vec![("Host", host.as_str())];
@@ -112,14 +97,7 @@ fn get(addr: SocketAddr, path: &str, accept: &str, extra: &[(&str, &str)]) -> An
         headers.push(("Accept-Encoding", accept));
     }
     headers.extend_from_slice(extra);
-    let (head, body) = http_bytes(addr, "GET", path, &headers);
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let answer = Answer { status, headers, body };
+    let answer = http_answer(addr, "GET", path, &headers);
     // Files are sent with their length, never chunked: the browser shows progress.
     if answer.status == 200 {
         let length = answer.header("content-length").expect("a content-length");

@@ -47,7 +47,7 @@ pub struct ThreadStats {
 #[derive(Debug, Default)]
 pub struct SamplerMemory {
     /// What it last read in `/proc` for the thread.
-    pub view: crate::proc_task::LastView,
+    pub view: crate::proc::task::LastView,
     /// When it last sent a sample of the thread.
     pub sent_at: Option<Instant>,
 }
@@ -83,7 +83,7 @@ pub fn sample_threads(recorder: &Recorder, model: &str) {
         let kernel = {
             let mut memory = stats.sampler.lock().unwrap_or_else(|p| p.into_inner());
             let (view, unchanged) =
-                crate::proc_task::read_since(stats.tid, cpu_ns, &mut memory.view);
+                crate::proc::task::read_since(stats.tid, cpu_ns, &mut memory.view);
             // A thread that has not run since its last sample has nothing new to say: an idle
             // machine's sleeping threads are sent once a second, not ten times. (A viewer's
             // CPU share spans the longer interval; the kernel's words stay true.)

@@ -29,8 +29,8 @@ impl Experiments {
 
     /// Starts experiment `name`, unless it does not exist or another one runs.
     pub(super) fn start(&self, name: &str, short: bool) -> Result<(), (ErrorCode, Reason)> {
-        if crate::experiments::find(name).is_none() {
-            let known = crate::experiments::ids();
+        if crate::tools::experiments::find(name).is_none() {
+            let known = crate::tools::experiments::ids();
             return Err((
                 ErrorCode::BadRequest,
                 Reason::NoSuchExperiment { name: name.into(), known },
@@ -55,7 +55,7 @@ impl Experiments {
                 }
             }
             let done = Done(this);
-            crate::experiments::run(&name, short, &handle, &mut |table| {
+            crate::tools::experiments::run(&name, short, &handle, &mut |table| {
                 *done.0.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(table.clone());
                 if table.finished {
                     // A viewer told it finished may start the next one at once.

@@ -48,10 +48,10 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::lesson::Lesson;
-use crate::load::Loads;
 use crate::models::ModelOptions;
 use crate::recorder::Recorder;
 use crate::registry::Registry;
+use crate::tools::load::Loads;
 use api::{list_models, start_model, stop_model};
 use experiments::Experiments;
 use guard::{allowed_hosts, guard};

@@ -1,13 +1,15 @@
-//! Helpers shared by the integration tests: a real Kettle on port 0, a raw HTTP client (so tests
-//! control every header), and a WebSocket viewer.
+//! Helpers shared by the integration tests: a real Kettle on port 0, HTTP requests through the
+//! tools' client (which sends exactly the headers a test gives), and a WebSocket viewer.
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use kettle_backend::tools::http as http_client;
+pub use kettle_backend::tools::http::Answer;
 use kettle_backend::{serve, Config, Server};
 use kettle_shared::{ClientMsg, Command, Event, ServerMsg};
 use tokio::net::TcpStream as TokioTcp;
@@ -48,56 +50,20 @@ pub fn model_addr(server: &Server, id: &str) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// One HTTP/1.1 request with exactly these headers (plus Connection: close); returns status
-/// and body.
+/// One HTTP/1.1 request with exactly these headers (plus `Connection: close`), through the
+/// tools' client (`kettle_backend::tools::http`, which adds no `Host` of its own); returns
+/// status and body. Blocks: call it off the async workers.
 pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let (head, body) = http_bytes(addr, method, path, headers);
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, decode_chunked(&String::from_utf8_lossy(&body)))
+    let answer = http_answer(addr, method, path, headers);
+    (answer.status, answer.text())
 }
 
-/// [`http`] as it came over the wire: the status line and headers as text, the body as bytes
-/// (a compressed file is not text).
-pub fn http_bytes(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> (String, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    match raw.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(split) => {
-            (String::from_utf8_lossy(&raw[..split]).into_owned(), raw[split + 4..].to_vec())
-        }
-        None => (String::from_utf8_lossy(&raw).into_owned(), Vec::new()),
-    }
-}
-
-/// Undoes chunked transfer encoding if the body looks chunked.
-fn decode_chunked(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    loop {
-        let Some((size, after)) = rest.split_once("\r\n") else { return body.to_owned() };
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { return body.to_owned() };
-        if n == 0 {
-            return out;
-        }
-        if after.len() < n {
-            return body.to_owned();
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
+/// [`http`]'s whole answer: status, headers, and the body as bytes (a compressed file is not
+/// text).
+pub fn http_answer(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let authority = addr.to_string();
+    http_client::send_blocking(&authority, method, path, headers, Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{method} {path}: {e:#}"))
 }
 
 /// `Host` for this server as a browser would send it.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use kettle_shared::{LoadReport, LoadSpec};
 
-use crate::load::{engine, raise_nofile_limit, StopToken, Target};
+use crate::tools::load::{engine, raise_nofile_limit, StopToken, Target};
 
 /// The load the bench puts on each server.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ pub fn child_main(name: &str, port: u16, load: &Load) -> anyhow::Result<()> {
         size: load.size,
         secs: load.duration.as_secs().max(1) as u32,
     };
-    crate::load::check_spec(&spec)
+    crate::tools::load::check_spec(&spec)
         .map_err(|r| anyhow::anyhow!("{}", crate::failure::for_terminal(&r)))?;
     let settings =
         engine::Settings { spec, duration: load.duration, nofile_limit: raise_nofile_limit() };

@@ -19,17 +19,18 @@
 //!   and free every port.
 
 use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use kettle_shared::{Command, LoadSpec, ModelState, Reason, ServerMsg};
 
-use super::child::{cpu_percent, echo_once, http, port_free, ServeChild};
+use super::child::{cpu_percent, echo_once, port_free, ServeChild};
 use super::viewer::{Read, Viewer};
 use super::{ms, wait_for, Ctx, Figure};
-use crate::load::{self, StopToken, Target};
+use crate::proc::net::{TcpTable, TCP_ESTABLISHED};
+use crate::tools::load::{self, StopToken, Target};
 
 /// Runs the scenario: each fault in turn, its figures prefixed with its name.
 pub fn run(ctx: &Ctx) -> anyhow::Result<Vec<Figure>> {
@@ -93,16 +94,13 @@ fn reset_mid_line(server: &ServeChild) -> anyhow::Result<Vec<Figure>> {
 /// `close` with data still queued for a peer that reads nothing it sits in `FIN_WAIT1`, its
 /// FIN behind the data, so our end never learns of it.
 fn server_closed(server: SocketAddr, local: SocketAddr) -> bool {
-    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else { return false };
-    let ours = format!("0100007F:{:04X}", server.port());
-    let theirs = format!("0100007F:{:04X}", local.port());
-    let state = table.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f.get(1) == Some(&ours.as_str()) && f.get(2) == Some(&theirs.as_str()))
-            .then(|| f.get(3).map(|s| s.to_string()))
-            .flatten()
-    });
-    state.as_deref() != Some("01")
+    let Ok(table) = TcpTable::read() else { return false };
+    let (ours, theirs) = (loopback(server.port()), loopback(local.port()));
+    table.connection(ours, theirs).map(|s| s.state) != Some(TCP_ESTABLISHED)
+}
+
+fn loopback(port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)
 }
 
 async fn never_reads(ctx: &Ctx, server: &ServeChild) -> anyhow::Result<Vec<Figure>> {
@@ -282,16 +280,14 @@ fn emfile(ctx: &Ctx) -> anyhow::Result<Vec<Figure>> {
     });
     let before = server.stats()?;
     let t = Instant::now();
-    let while_full = http(server.addr, "GET", "/api/models", Duration::from_secs(2));
+    let while_full = server.request("GET", "/api/models", Duration::from_secs(2)).ok();
     std::thread::sleep(Duration::from_secs(2).saturating_sub(t.elapsed()));
     let cpu = cpu_percent(&before, &server.stats()?, t.elapsed());
     drop(idle);
     let t = Instant::now();
     let again = wait_for(Duration::from_secs(15), || {
-        match http(server.addr, "GET", "/api/models", Duration::from_secs(2)) {
-            Some((200, _)) => Some(t.elapsed()),
-            _ => None,
-        }
+        let answer = server.request("GET", "/api/models", Duration::from_secs(2)).ok()?;
+        (answer.status == 200).then(|| t.elapsed())
     });
     Ok(vec![
         Figure::info("descriptor limit", format!("{EMFILE_LIMIT} ({at_start} open at start)")),
@@ -304,7 +300,7 @@ fn emfile(ctx: &Ctx) -> anyhow::Result<Vec<Figure>> {
         Figure::info(
             "a request while full",
             match while_full {
-                Some((status, _)) => format!("answered {status}"),
+                Some(answer) => format!("answered {}", answer.status),
                 None => "waits in the backlog".into(),
             },
         ),

@@ -4,8 +4,9 @@
 //! memory with the viewers measuring it. So `kettle soak` runs `kettle serve` as a child on
 //! port 0 and reads the child's own `/proc/<pid>/`: `fd/` (open descriptors), `status`
 //! (`Threads`, `VmRSS`, `VmHWM`), `stat` (user + system CPU ticks), and every process whose
-//! parent it is (`process-per-conn`'s children; a `Z` state is a zombie nobody reaped).
-//! Requests to it are plain HTTP/1.1 with the `Host` header its guard checks.
+//! parent it is (`process-per-conn`'s children; a `Z` state is a zombie nobody reaped), all
+//! through [`crate::proc::process`]. Requests to it go through the tools' HTTP client
+//! ([`crate::tools::http`]) with the `Host` header its guard checks.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -16,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use kettle_shared::ModelInfo;
+
+use crate::proc::process::{self, Pid};
+use crate::tools::http::{self, Answer};
 
 /// Lines of the child's stderr kept for an error message.
 const STDERR_KEPT: usize = 40;
@@ -101,27 +105,35 @@ impl ServeChild {
         self.stderr.lock().unwrap_or_else(|p| p.into_inner()).join("\n")
     }
 
-    /// `method path` with an empty body; returns status and body. `None` when no answer came
-    /// within `timeout`.
-    pub fn request(&self, method: &str, path: &str, timeout: Duration) -> Option<(u16, String)> {
-        http(self.addr, method, path, timeout)
+    /// `method path` with an empty body and the `Host` the server checks; fails when no
+    /// whole answer came within `timeout`. Blocks (also when called from async code).
+    pub fn request(&self, method: &str, path: &str, timeout: Duration) -> anyhow::Result<Answer> {
+        let host = self.addr.to_string();
+        http::send_blocking(&host, method, path, &[("Host", &host)], timeout)
     }
 
     /// Every model as the server lists it.
     pub fn models(&self) -> anyhow::Result<Vec<ModelInfo>> {
-        match self.request("GET", "/api/models", Duration::from_secs(10)) {
-            Some((200, body)) => Ok(serde_json::from_str(&body)?),
-            other => bail!("GET /api/models answered {other:?}"),
-        }
+        self.ok_json("GET", "/api/models", Duration::from_secs(10))
     }
 
     /// Starts or stops a model through the HTTP API (`verb`: "start" or "stop").
     pub fn model(&self, id: &str, verb: &str) -> anyhow::Result<ModelInfo> {
-        let path = format!("/api/models/{id}/{verb}");
-        match self.request("POST", &path, Duration::from_secs(30)) {
-            Some((200, body)) => Ok(serde_json::from_str(&body)?),
-            other => bail!("POST {path} answered {other:?}"),
+        self.ok_json("POST", &format!("/api/models/{id}/{verb}"), Duration::from_secs(30))
+    }
+
+    /// The body of a `200` answer as JSON; any other answer is an error saying what came.
+    fn ok_json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<T> {
+        let answer = self.request(method, path, timeout)?;
+        if answer.status != 200 {
+            bail!("{method} {path} answered {}: {}", answer.status, answer.text());
         }
+        answer.json().with_context(|| format!("{method} {path}"))
     }
 
     /// Sends `signal` to the child.
@@ -182,104 +194,26 @@ pub struct ProcStats {
 impl ProcStats {
     /// Reads them for `pid`.
     pub fn of(pid: u32) -> anyhow::Result<ProcStats> {
-        let dir = format!("/proc/{pid}");
-        let fds = std::fs::read_dir(format!("{dir}/fd"))?.count() as u64;
-        let status = std::fs::read_to_string(format!("{dir}/status"))?;
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        let stat = std::fs::read_to_string(format!("{dir}/stat"))?;
-        let after_name = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        // Fields after the name, from 3 (state): utime is field 14, stime 15.
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let tick = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        let (mut children, mut zombies) = (0, 0);
-        for entry in std::fs::read_dir("/proc")?.flatten() {
-            let name = entry.file_name();
-            let Some(n) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
-                continue;
-            };
-            let Ok(s) = std::fs::read_to_string(format!("/proc/{n}/stat")) else { continue };
-            let Some((_, rest)) = s.rsplit_once(')') else { continue };
-            let mut f = rest.split_whitespace();
-            let state = f.next().unwrap_or("");
-            if f.next().and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
-                if state == "Z" {
-                    zombies += 1;
-                } else {
-                    children += 1;
-                }
-            }
-        }
+        let status = process::status(Pid::Id(pid))?;
+        let stat = process::stat(Pid::Id(pid))?;
+        let (zombies, children): (Vec<_>, Vec<_>) =
+            process::children(pid)?.into_iter().partition(|(_, child)| child.state == 'Z');
         Ok(ProcStats {
-            fds,
-            threads: field("Threads:"),
-            rss_kib: field("VmRSS:"),
-            hwm_kib: field("VmHWM:"),
-            cpu_ticks: tick(14) + tick(15),
-            children,
-            zombies,
+            fds: process::open_fds(Pid::Id(pid))?,
+            threads: status.threads,
+            rss_kib: status.rss_kib,
+            hwm_kib: status.hwm_kib,
+            cpu_ticks: stat.cpu_ticks(),
+            children: children.len() as u64,
+            zombies: zombies.len() as u64,
         })
-    }
-}
-
-/// Clock ticks a second (`sysconf(_SC_CLK_TCK)`), for CPU time from `/proc/<pid>/stat`.
-pub fn ticks_per_s() -> f64 {
-    // SAFETY: sysconf only reads a constant of the system.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t as f64
-    } else {
-        100.0
     }
 }
 
 /// CPU share of one core, in %, between two looks `wall` apart.
 pub fn cpu_percent(before: &ProcStats, after: &ProcStats, wall: Duration) -> f64 {
-    let secs = after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64 / ticks_per_s();
+    let secs = after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64 / process::ticks_per_s();
     100.0 * secs / wall.as_secs_f64().max(1e-9)
-}
-
-/// One HTTP/1.1 request with the `Host` header of `addr`; `None` if no whole answer came in
-/// `timeout`.
-pub fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    timeout: Duration,
-) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, timeout).ok()?;
-    s.set_read_timeout(Some(timeout)).ok()?;
-    s.set_write_timeout(Some(timeout)).ok()?;
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    );
-    s.write_all(req.as_bytes()).ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    Some((status, if chunked { unchunk(body) } else { body.to_owned() }))
-}
-
-fn unchunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// Whether `port` on 127.0.0.1 can be bound now (nobody listens on it any more).

@@ -11,7 +11,7 @@
 //!   waits with what they `scanned`, `EAGAIN` bursts, the pool's queue, sigio's work…);
 //! - each model thread's counters ([`ThreadStats::syscalls`]) and CPU clock;
 //! - the kernel's view of the whole process (`/proc/self/status`: threads, resident and
-//!   virtual memory);
+//!   virtual memory, read with [`crate::proc::process::status`]);
 //! - real TCP clients on the loopback, timing every line from `send` to the last byte of its
 //!   echo.
 
@@ -309,39 +309,11 @@ pub fn wait_for(
     Ok(())
 }
 
-/// What the kernel says about this whole process (`/proc/self/status`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProcessStatus {
-    /// Threads (`Threads:`).
-    pub threads: u64,
-    /// Resident memory, in KiB (`VmRSS:`).
-    pub rss_kib: u64,
-    /// Address space reserved, in KiB (`VmSize:`).
-    pub vm_kib: u64,
-}
-
-/// Reads `/proc/self/status`.
-pub fn process_status() -> anyhow::Result<ProcessStatus> {
-    let text = std::fs::read_to_string("/proc/self/status").context("/proc/self/status")?;
-    let field = |name: &str| -> u64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    Ok(ProcessStatus {
-        threads: field("Threads:"),
-        rss_kib: field("VmRSS:"),
-        vm_kib: field("VmSize:"),
-    })
-}
-
 /// Raises this process's soft limit of open descriptors to the hard limit (clients and
 /// servers share this process's descriptor table: N connections cost 2N descriptors).
 /// Returns the soft limit now in force.
 pub fn raise_descriptor_limit() -> u64 {
-    crate::load::raise_nofile_limit()
+    crate::tools::load::raise_nofile_limit()
 }
 
 /// A client of a model's echo server: a real TCP connection on the loopback.
@@ -430,7 +402,7 @@ impl Latencies {
     }
 }
 
-/// A closed-loop load from Kettle's load generator ([`crate::load`]) on a model of the lab:
+/// A closed-loop load from Kettle's load generator ([`crate::tools::load`]) on a model of the lab:
 /// `conns` connections, 64-byte lines, for `duration`, every echo checked. `during` is called
 /// with each report while the load runs (about twice a second; the last one finished).
 pub fn load(
@@ -440,7 +412,7 @@ pub fn load(
     duration: Duration,
     during: impl FnMut(&kettle_shared::LoadReport) + Send + 'static,
 ) -> anyhow::Result<kettle_shared::LoadReport> {
-    let target = crate::load::Target::model(&lab.registry, model).map_err(because)?;
+    let target = crate::tools::load::Target::model(&lab.registry, model).map_err(because)?;
     let spec = kettle_shared::LoadSpec {
         model: model.to_owned(),
         conns,
@@ -448,7 +420,13 @@ pub fn load(
         size: LINE.len() as u32,
         secs: duration.as_secs().max(1) as u32,
     };
-    let thread = crate::load::spawn(target, spec, duration, crate::load::StopToken::new(), during)?;
+    let thread = crate::tools::load::spawn(
+        target,
+        spec,
+        duration,
+        crate::tools::load::StopToken::new(),
+        during,
+    )?;
     thread.join().map_err(|_| anyhow!("the load generator panicked"))?.context("the load")
 }
 
@@ -464,12 +442,6 @@ mod tests {
     fn the_line_is_sixty_four_bytes_ending_in_a_newline() {
         assert_eq!(LINE.len(), 64);
         assert_eq!(LINE.last(), Some(&b'\n'));
-    }
-
-    #[test]
-    fn process_status_reads_threads_and_memory() {
-        let s = process_status().unwrap();
-        assert!(s.threads >= 1 && s.rss_kib > 0 && s.vm_kib >= s.rss_kib, "{s:?}");
     }
 
     #[test]

@@ -14,9 +14,10 @@
 use kettle_shared::Column;
 use tokio::runtime::Handle;
 
-use super::lab::{process_status, raise_descriptor_limit, wait_for, Client, Lab, PATIENCE};
+use super::lab::{raise_descriptor_limit, wait_for, Client, Lab, PATIENCE};
 use super::{col, num, ratio, Experiment, Rows};
 use crate::models::ModelOptions;
+use crate::proc::process::{self, Pid};
 
 /// The experiment.
 #[derive(Debug)]
@@ -61,7 +62,7 @@ impl Experiment for Threads {
             // The acceptor alone, asleep in accept.
             wait_for(PATIENCE, "the acceptor thread", || !lab.threads(MODEL).is_empty())?;
             let base_threads = lab.threads(MODEL).len();
-            let before = process_status()?;
+            let before = process::status(Pid::Own)?;
             let mut held = Vec::with_capacity(n);
             for _ in 0..n {
                 held.push(Client::connect(addr)?);
@@ -69,7 +70,7 @@ impl Experiment for Threads {
             wait_for(PATIENCE, "a thread for every client", || {
                 lab.threads(MODEL).len() >= base_threads + n && lab.conns(MODEL) >= n as u64
             })?;
-            let after = process_status()?;
+            let after = process::status(Pid::Own)?;
             let model_threads = lab.threads(MODEL).len();
             drop(held);
             lab.stop(MODEL);

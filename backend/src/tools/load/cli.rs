@@ -5,8 +5,6 @@
 //! then it runs the generator here, in this process, showing progress as it goes and a summary
 //! at the end. The exit status says whether every echo was right and every connection served.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -16,6 +14,10 @@ use kettle_shared::{LoadReport, LoadSpec, ModelInfo};
 
 use super::{check_spec, raise_nofile_limit, spawn, StopToken, Target};
 use crate::failure::for_terminal;
+use crate::tools::http;
+
+/// How long the running server has to list its models.
+const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
 /// What `kettle load` was asked.
 #[derive(Debug, Clone)]
@@ -38,7 +40,7 @@ pub struct LoadArgs {
 
 /// Runs `kettle load`; returns whether the load was clean (no mismatch, no failed connection).
 pub async fn main(args: LoadArgs) -> anyhow::Result<bool> {
-    let models = fetch_models(&args.server)?;
+    let models = fetch_models(&args.server).await?;
     let target = Target::from_listing(&models, args.model.as_deref(), args.addr.as_deref())
         .map_err(|r| {
             let running: Vec<String> = models
@@ -167,7 +169,7 @@ pub fn summary(r: &LoadReport) -> Table {
 
 /// `GET /api/models` from a running Kettle at `server` (`http://HOST:PORT`), with the `Host`
 /// header it checks.
-pub fn fetch_models(server: &str) -> anyhow::Result<Vec<ModelInfo>> {
+pub async fn fetch_models(server: &str) -> anyhow::Result<Vec<ModelInfo>> {
     let authority = server
         .strip_prefix("http://")
         .context("--server must be http://HOST:PORT")?
@@ -175,17 +177,11 @@ pub fn fetch_models(server: &str) -> anyhow::Result<Vec<ModelInfo>> {
     if authority.contains('/') || !authority.contains(':') {
         bail!("--server must be http://HOST:PORT, not {server}");
     }
-    let mut s = TcpStream::connect(authority)
+    let answer = http::send(authority, "GET", "/api/models", &[("Host", authority)], ANSWER_WITHIN)
+        .await
         .with_context(|| format!("cannot reach Kettle at {server}: is `kettle serve` running?"))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(s, "GET /api/models HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").context("not an HTTP answer")?;
-    let status = head.split(' ').nth(1).unwrap_or("");
-    if status != "200" {
-        bail!("{server}/api/models answered {status}: {body}");
+    if answer.status != 200 {
+        bail!("{server}/api/models answered {}: {}", answer.status, answer.text());
     }
-    serde_json::from_str(body).with_context(|| format!("{server}/api/models: not a model list"))
+    answer.json().with_context(|| format!("{server}/api/models: not a model list"))
 }

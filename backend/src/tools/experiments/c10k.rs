@@ -26,9 +26,10 @@ use tokio::runtime::Handle;
 
 use std::sync::{Arc, Mutex};
 
-use super::lab::{load, process_status, raise_descriptor_limit, Lab};
+use super::lab::{load, raise_descriptor_limit, Lab};
 use super::{col, num, ratio, text, Experiment, Rows};
 use crate::models::ModelOptions;
+use crate::proc::process::{self, Pid};
 
 /// The experiment.
 #[derive(Debug)]
@@ -100,7 +101,7 @@ impl Experiment for C10k {
                 rows.push(cells);
                 continue;
             }
-            let before = process_status()?;
+            let before = process::status(Pid::Own)?;
             lab.start(model)?;
             let cpu0 = lab.cpu_ns(model);
             // The most threads and memory the process had while the load ran (read at each
@@ -109,7 +110,7 @@ impl Experiment for C10k {
             let seen = peak.clone();
             let report = lab.watch_cpu(model, || {
                 load(&lab, model, n as u32, secs, move |_| {
-                    if let Ok(now) = process_status() {
+                    if let Ok(now) = process::status(Pid::Own) {
                         let mut p = seen.lock().unwrap_or_else(|p| p.into_inner());
                         p.threads = p.threads.max(now.threads);
                         p.rss_kib = p.rss_kib.max(now.rss_kib);

@@ -4,7 +4,7 @@
 //! A teacher's laptop serving forty students is one recorder feeding forty WebSockets. Here
 //! 100 viewers (10 in the short form) connect to a `kettle serve` child, subscribe to every
 //! model's steps and aggregates and spotlight one connection of each loaded model; then
-//! Kettle's own load generator ([`crate::load`], which only connects to the server's model
+//! Kettle's own load generator ([`crate::tools::load`], which only connects to the server's model
 //! ports) echoes 1 000 lines a second on each of four models. Under that load every model is
 //! *crowded* (over [`kettle_shared::DETAIL_BUDGET_PER_S`]), so what a viewer asked for is the
 //! spotlit connections' steps in detail, the lifecycle and thread steps, and every model's
@@ -29,7 +29,7 @@ use kettle_shared::{Command, LoadSpec, ServerMsg};
 use super::child::{cpu_percent, ServeChild};
 use super::viewer::{mono_ns, Viewer};
 use super::{Ctx, Figure};
-use crate::load::{self, StopToken, Target};
+use crate::tools::load::{self, StopToken, Target};
 
 /// The loaded models: a thread per connection and three readiness calls.
 const MODELS: [&str; 4] = ["thread-per-conn", "select", "poll", "epoll"];

@@ -47,6 +47,7 @@ use serde::Serialize;
 
 use crate::failure::for_terminal;
 use crate::models::ModelOptions;
+use crate::proc::process::{self, Pid};
 use crate::recorder::sampling::ThreadStats;
 use crate::recorder::{Position, Recorder};
 use crate::registry::Registry;
@@ -230,7 +231,7 @@ pub fn run(options: &BenchOptions) -> anyhow::Result<Bench> {
     let model_options =
         ModelOptions { child_exe: Some(options.exe.clone()), ..ModelOptions::default() };
     let registry = Registry::with_options(recorder.clone(), 0, model_options);
-    let limit = crate::load::raise_nofile_limit();
+    let limit = crate::tools::load::raise_nofile_limit();
     if u64::from(options.load.conns) + 64 > limit {
         eprintln!(
             "kettle bench: {} connections need more descriptors than RLIMIT_NOFILE {limit}",
@@ -552,43 +553,18 @@ fn rusage(who: libc::c_int) -> u64 {
     generator::rusage_ns(&u)
 }
 
-/// Resident memory of process `pid` and its children except `except`, in KiB, from
-/// `/proc/<pid>/status` and `/proc/<pid>/task/*/children`.
+/// Resident memory of process `pid` and its children except `except`, in KiB
+/// (`VmRSS` of each; a child that ended meanwhile counts nothing).
 fn rss_kib(pid: u32, except: Option<u32>) -> u64 {
-    let vm_rss = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
-                line.split_whitespace().nth(1)?.parse::<u64>().ok()
-            })
-            .unwrap_or(0)
-    };
-    let mut total = vm_rss(pid);
-    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for task in tasks.flatten() {
-            let kids = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            for kid in kids.split_whitespace().filter_map(|k| k.parse::<u32>().ok()) {
-                if Some(kid) != except {
-                    total += vm_rss(kid);
-                }
-            }
-        }
-    }
-    total
+    let vm_rss = |pid: u32| process::status(Pid::Id(pid)).map_or(0, |s| s.rss_kib);
+    let children = process::children(pid).unwrap_or_default();
+    let kids = children.iter().map(|(kid, _)| *kid).filter(|kid| Some(*kid) != except);
+    vm_rss(pid) + kids.map(vm_rss).sum::<u64>()
 }
 
 fn machine() -> Machine {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("model name"))?.to_owned();
-            Some(line.split_once(':')?.1.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "unknown".into());
+    let cpu = process::cpu_model().unwrap_or_else(|| "unknown".into());
+    let kernel = process::kernel_release().unwrap_or_else(|| "unknown".into());
     let rustc = std::process::Command::new("rustc")
         .arg("--version")
         .output()

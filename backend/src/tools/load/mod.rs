@@ -33,6 +33,8 @@ use kettle_shared::{
 };
 use tokio::sync::broadcast;
 
+use crate::proc::net::TcpTable;
+use crate::proc::process::{self, Pid};
 use crate::registry::Registry;
 
 /// A command failure: the protocol's code and what exactly failed.
@@ -158,13 +160,8 @@ impl Target {
         let addr = loopback(port);
         let refused = || Reason::NotAModelPort { addr: addr.to_string() };
         let inode = listening_inode(port).ok_or_else(refused)?;
-        let parent = std::os::unix::process::parent_id();
-        let socket = format!("socket:[{inode}]");
-        let fds = std::fs::read_dir(format!("/proc/{parent}/fd")).map_err(|_| refused())?;
-        let held = fds
-            .flatten()
-            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == &*socket));
-        if held {
+        let parent = Pid::Id(std::os::unix::process::parent_id());
+        if process::holds_socket(parent, inode).map_err(|_| refused())? {
             Ok(Target { model: name.to_owned(), addr })
         } else {
             Err(refused())
@@ -176,18 +173,10 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
 }
 
-/// The inode of the socket listening on 127.0.0.1:`port`, from `/proc/net/tcp` (columns:
-/// `sl local_address rem_address st … inode`; addresses in hex, 127.0.0.1 as `0100007F`;
-/// state `0A` is `TCP_LISTEN`).
+/// The inode of the socket listening on 127.0.0.1:`port`, from `/proc/net/tcp`.
 fn listening_inode(port: u16) -> Option<u64> {
-    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let local = format!("0100007F:{port:04X}");
-    table.lines().skip(1).find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        (cols.get(1) == Some(&local.as_str()) && cols.get(3) == Some(&"0A"))
-            .then(|| cols.get(9)?.parse().ok())
-            .flatten()
-    })
+    let table = TcpTable::read().ok()?;
+    table.listener(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).map(|s| s.inode)
 }
 
 /// Raises this process's soft `RLIMIT_NOFILE` to its hard limit, as far as the kernel allows,
