@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use kettle_backend::tools::{bench, experiments, load, soak};
 use kettle_backend::{serve, Config, Limits};
 
 #[derive(Debug, Parser)]
@@ -194,33 +195,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let serve_args = match cli.command {
         Cmd::ChildEcho { .. } => unreachable!("main runs the child on a runtime of its own"),
         Cmd::Load { model, addr, conns, rate, size, secs, server } => {
-            let args = kettle_backend::tools::load::cli::LoadArgs {
-                server,
-                model,
-                addr,
-                conns,
-                rate,
-                size,
-                secs,
-            };
-            let clean = kettle_backend::tools::load::cli::main(args).await?;
-            return Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+            let args = load::cli::LoadArgs { server, model, addr, conns, rate, size, secs };
+            return Ok(exit_code(load::cli::main(args).await?));
         }
         Cmd::Bench { conns, size, secs, repeats, models, json, short } => {
-            return bench(conns, size, secs, repeats, models, json, short).await;
+            let args = bench::cli::BenchArgs { conns, size, secs, repeats, models, json, short };
+            return Ok(exit_code(bench::cli::main(args).await?));
         }
         Cmd::BenchLoad { name, port, conns, size, millis } => {
-            let load = kettle_backend::tools::bench::generator::Load {
-                conns,
-                size,
-                duration: Duration::from_millis(millis),
-            };
-            kettle_backend::tools::bench::generator::child_main(&name, port, &load)?;
+            let load =
+                bench::generator::Load { conns, size, duration: Duration::from_millis(millis) };
+            bench::generator::child_main(&name, port, &load)?;
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Soak { short, json, only } => return soak(short, json, only),
+        Cmd::Soak { short, json, only } => {
+            return Ok(exit_code(soak::cli::main(short, json, only)?))
+        }
         Cmd::Experiment { id, short, json, csv } => {
-            experiment(id, short, json, csv).await?;
+            experiments::cli::main(id, short, json, csv).await?;
             return Ok(ExitCode::SUCCESS);
         }
         serve @ Cmd::Serve { .. } => serve,
@@ -306,148 +298,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `kettle bench`: runs it off the async workers, prints the table, writes the JSON.
-async fn bench(
-    conns: u32,
-    size: u32,
-    secs: u32,
-    repeats: u32,
-    models: Option<Vec<String>>,
-    json: Option<PathBuf>,
-    short: bool,
-) -> anyhow::Result<ExitCode> {
-    use kettle_backend::tools::bench;
-    let load = bench::generator::Load {
-        conns: if short { 8 } else { conns },
-        size,
-        duration: if short { bench::SHORT_RUN } else { Duration::from_secs(secs.into()) },
-    };
-    let options = bench::BenchOptions {
-        load,
-        repeats: if short { 1 } else { repeats.max(1) },
-        models,
-        exe: std::env::current_exe()?,
-        progress: true,
-    };
-    if cfg!(debug_assertions) && !short {
-        eprintln!(
-            "kettle bench: this is a debug build; measure with `cargo run --release -- bench`"
-        );
+/// A tool's verdict as the process's exit status: success only when everything held.
+fn exit_code(clean: bool) -> ExitCode {
+    if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
-    let result = tokio::task::spawn_blocking(move || bench::run(&options)).await??;
-    let m = &result.machine;
-    println!(
-        "{} ({} cores), Linux {}, {}; {} conns, {}-byte lines, {} ms a run, {} round(s)",
-        m.cpu, m.cores, m.kernel, m.rustc, result.conns, result.size, result.millis, result.repeats
-    );
-    println!("{}", bench::table(&result));
-    for (id, why) in &result.skipped {
-        println!("skipped {id}: {why}");
-    }
-    if let Some(path) = json {
-        std::fs::write(&path, serde_json::to_vec_pretty(&result)?)?;
-        eprintln!("kettle bench: every number written to {}", path.display());
-    }
-    Ok(if bench::all_verified(&result) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-/// `kettle soak`: runs the scenarios on a thread of their own (each builds the runtime it
-/// needs), with a spinner saying what happens, then prints the table and writes the JSON.
-fn soak(short: bool, json: Option<PathBuf>, only: Option<String>) -> anyhow::Result<ExitCode> {
-    use kettle_backend::tools::soak;
-    let chosen: Vec<&'static soak::Scenario> = match &only {
-        Some(name) => vec![soak::find(name).ok_or_else(|| {
-            let known: Vec<_> = soak::SCENARIOS.iter().map(|s| s.name).collect();
-            anyhow::anyhow!("no scenario {name} (known: {})", known.join(", "))
-        })?],
-        None => soak::SCENARIOS.iter().collect(),
-    };
-    if cfg!(debug_assertions) && !short {
-        eprintln!("kettle soak: this is a debug build; measure with `cargo run --release -- soak`");
-    }
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.enable_steady_tick(Duration::from_millis(200));
-    let shown = bar.clone();
-    let ctx = soak::Ctx {
-        short,
-        exe: std::env::current_exe()?,
-        progress: Box::new(move |line: &str| shown.set_message(line.to_owned())),
-    };
-    let reports = std::thread::spawn(move || {
-        chosen
-            .into_iter()
-            .map(|s| {
-                let report = soak::run_one(s, &ctx);
-                let verdict = if report.passed() { "passed" } else { "FAILED" };
-                ctx.say(format!("{}: {verdict} in {:.0} s", s.name, report.secs));
-                report
-            })
-            .collect::<Vec<_>>()
-    })
-    .join()
-    .map_err(|_| anyhow::anyhow!("the soak's thread panicked"))?;
-    bar.finish_and_clear();
-    println!("{}", soak::table(&reports));
-    if let Some(path) = json {
-        std::fs::write(&path, serde_json::to_vec_pretty(&reports)?)?;
-        eprintln!("kettle soak: every figure written to {}", path.display());
-    }
-    Ok(if reports.iter().all(soak::Report::passed) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-/// `kettle experiment`: runs it off the runtime's workers, with a progress bar, then prints the
-/// table and writes the files asked for.
-async fn experiment(
-    id: String,
-    short: bool,
-    json: Option<PathBuf>,
-    csv: Option<PathBuf>,
-) -> anyhow::Result<()> {
-    use kettle_backend::tools::experiments::{self, export};
-    if experiments::find(&id).is_none() {
-        anyhow::bail!("no experiment {id} (known: {})", experiments::ids().join(", "));
-    }
-    let handle = tokio::runtime::Handle::current();
-    let table = tokio::task::spawn_blocking(move || {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {prefix} [{bar:30}] {pos}/{len} measurements, {elapsed} {msg}",
-            )
-            .expect("a valid progress template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(id.clone());
-        bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        let table = experiments::run(&id, short, &handle, &mut |t| {
-            bar.set_length(u64::from(t.steps));
-            bar.set_position(u64::from(t.step));
-            if let Some(last) = t.rows.last() {
-                let first = last.first().map(export::cell_text).unwrap_or_default();
-                bar.set_message(format!("last: {first}"));
-            }
-        });
-        bar.finish_and_clear();
-        table
-    })
-    .await?
-    .expect("the id was checked");
-    println!("{}", export::terminal_table(&table));
-    if let Some(path) = &json {
-        export::write_json(&table, std::fs::File::create(path)?)?;
-        eprintln!("kettle: wrote {}", path.display());
-    }
-    if let Some(path) = &csv {
-        export::write_csv(&table, std::fs::File::create(path)?)?;
-        eprintln!("kettle: wrote {}", path.display());
-    }
-    if let Some(why) = &table.failed {
-        anyhow::bail!(
-            "the experiment stopped after {} of {} measurements: {}",
-            table.step,
-            table.steps,
-            kettle_backend::failure::for_terminal(why)
-        );
-    }
-    Ok(())
 }

@@ -331,7 +331,7 @@ fn info(slot: &Slot) -> ModelInfo {
 /// `socket`, `SO_REUSEADDR` (as the tutorial), `bind` 127.0.0.1, `listen` with
 /// [`LISTEN_BACKLOG`]. The bench's baselines listen the same way, so a comparison measures
 /// the servers, not their accept queues.
-pub(crate) fn bind_listener(port: u16) -> nix::Result<OwnedFd> {
+pub fn bind_listener(port: u16) -> nix::Result<OwnedFd> {
     let fd = socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
     setsockopt(&fd, sockopt::ReuseAddr, &true)?;
     bind(fd.as_raw_fd(), &SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)))?;

@@ -30,12 +30,16 @@
 //! round; the spread (min–max over the rounds) shows the noise. The epoll model is also run
 //! with one viewer reading everything: an in-process subscriber that encodes every batch to
 //! JSON as the web front does, and counts what it got and what was dropped.
+//!
+//! [`cli`] is `kettle bench` on the terminal.
 
 pub mod baselines;
+pub mod cli;
 pub mod generator;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -306,6 +310,99 @@ enum Started {
     Model(String),
 }
 
+impl Started {
+    /// Starts `server`; returns it, its port and, for a baseline that counts its own system
+    /// calls, that count.
+    fn start(
+        server: &Server,
+        registry: &Registry,
+    ) -> anyhow::Result<(Started, u16, Option<Arc<AtomicU64>>)> {
+        Ok(match server {
+            Server::PlainEpoll => {
+                let b = baselines::plain_epoll()?;
+                let (port, counter) = (b.port, b.syscalls.clone());
+                (Started::Baseline(b), port, counter)
+            }
+            Server::Tokio => {
+                let b = baselines::tokio_echo()?;
+                let port = b.port;
+                (Started::Baseline(b), port, None)
+            }
+            Server::Model(id) | Server::Watched(id) => {
+                registry.start(id)?;
+                let port = registry.running_port(id).context("the model did not stay up")?;
+                (Started::Model(id.clone()), port, None)
+            }
+        })
+    }
+
+    fn stop(self, registry: &Registry) -> anyhow::Result<()> {
+        match self {
+            Started::Baseline(b) => b.stop(),
+            Started::Model(id) => {
+                registry.stop(&id)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The system calls a server makes during a run, as its own threads count them.
+struct Calls<'a> {
+    recorder: &'a Recorder,
+    /// The model whose threads count (`None` for a baseline, or a model whose calls are not
+    /// all made by counting threads: [`UNCOUNTED`]).
+    model: Option<&'a str>,
+    /// The model's threads, held so a thread that ends during the run still counts, each with
+    /// its count when first seen (0 for a thread born during the run).
+    threads: HashMap<i32, (Arc<ThreadStats>, u64)>,
+    /// A baseline's own counter, and its count at the start.
+    counter: Option<(Arc<AtomicU64>, u64)>,
+}
+
+impl<'a> Calls<'a> {
+    fn start(recorder: &'a Recorder, server: &'a Server, counter: Option<Arc<AtomicU64>>) -> Self {
+        let model = match server {
+            Server::Model(id) | Server::Watched(id) if !UNCOUNTED.contains(&id.as_str()) => {
+                Some(id.as_str())
+            }
+            _ => None,
+        };
+        let counter = counter.map(|c| {
+            let at_start = c.load(Ordering::Relaxed);
+            (c, at_start)
+        });
+        let mut calls = Calls { recorder, model, threads: HashMap::new(), counter };
+        calls.look(true);
+        calls
+    }
+
+    /// Takes note of the model's threads now (a new one starts from 0).
+    fn track(&mut self) {
+        self.look(false);
+    }
+
+    fn look(&mut self, first: bool) {
+        let Some(id) = self.model else { return };
+        for t in self.recorder.sampled_threads(id) {
+            let at_start = if first { t.syscalls() } else { 0 };
+            self.threads.entry(t.tid).or_insert((t, at_start));
+        }
+    }
+
+    /// Calls per line over `lines` echoed lines, when the server counts its calls.
+    fn per_line(&self, lines: u64) -> Option<f64> {
+        let lines = lines.max(1) as f64;
+        if self.model.is_some() {
+            let calls: u64 =
+                self.threads.values().map(|(t, s)| t.syscalls().saturating_sub(*s)).sum();
+            return Some(calls as f64 / lines);
+        }
+        let (c, before) = self.counter.as_ref()?;
+        Some((c.load(Ordering::Relaxed) - before) as f64 / lines)
+    }
+}
+
 fn measure(
     server: &Server,
     round: u32,
@@ -316,49 +413,18 @@ fn measure(
     bar: &ProgressBar,
 ) -> anyhow::Result<Run> {
     let rss_before = rss_kib(std::process::id(), None);
-    let (started, port, counter) = match server {
-        Server::PlainEpoll => {
-            let b = baselines::plain_epoll()?;
-            let (port, counter) = (b.port, b.syscalls.clone());
-            (Started::Baseline(b), port, counter)
-        }
-        Server::Tokio => {
-            let b = baselines::tokio_echo()?;
-            let port = b.port;
-            (Started::Baseline(b), port, None)
-        }
-        Server::Model(id) | Server::Watched(id) => {
-            registry.start(id)?;
-            let port = registry.running_port(id).context("the model did not stay up")?;
-            (Started::Model(id.clone()), port, None)
-        }
-    };
+    let (started, port, counter) = Started::start(server, registry)?;
     let viewer = matches!(server, Server::Watched(_)).then(|| {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         (stop, handle.spawn(read_everything(recorder.clone(), stopped)))
     });
-    // The model's threads, held so a thread that ends during the run still counts.
-    let model_id = match server {
-        Server::Model(id) | Server::Watched(id) => Some(id.as_str()),
-        _ => None,
-    };
-    let mut threads: HashMap<i32, (Arc<ThreadStats>, u64)> = HashMap::new();
-    let mut track = |first: bool| {
-        if let Some(id) = model_id {
-            for t in recorder.sampled_threads(id) {
-                let at_start = if first { t.syscalls() } else { 0 };
-                threads.entry(t.tid).or_insert((t, at_start));
-            }
-        }
-    };
-    track(true);
-    let counted_before = counter.as_ref().map(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+    let mut calls = Calls::start(recorder, server, counter);
     let self_before = rusage(libc::RUSAGE_SELF);
     let children_before = rusage(libc::RUSAGE_CHILDREN);
     let started_at = Instant::now();
     let mut rss_peak = 0u64;
     let ran = generator::run(&options.exe, &server.name(), port, &options.load, |r, pid| {
-        track(false);
+        calls.track();
         rss_peak = rss_peak.max(rss_kib(std::process::id(), Some(pid)));
         bar.set_message(format!(
             "round {round}: {} — {} lines/s, p99 {} µs",
@@ -369,26 +435,10 @@ fn measure(
     })?;
     let wall = started_at.elapsed();
     let self_cpu = rusage(libc::RUSAGE_SELF).saturating_sub(self_before);
-    track(false);
-    let lines = ran.report.lines.max(1) as f64;
-    let syscalls_per_line = match (server, counter, counted_before) {
-        (Server::Model(id) | Server::Watched(id), _, _) if !UNCOUNTED.contains(&id.as_str()) => {
-            let calls: u64 = threads.values().map(|(t, s)| t.syscalls().saturating_sub(*s)).sum();
-            Some(calls as f64 / lines)
-        }
-        (_, Some(c), Some(before)) => {
-            let calls = c.load(std::sync::atomic::Ordering::Relaxed) - before;
-            Some(calls as f64 / lines)
-        }
-        _ => None,
-    };
-    drop(threads);
-    match started {
-        Started::Baseline(b) => b.stop(),
-        Started::Model(id) => {
-            registry.stop(&id)?;
-        }
-    }
+    calls.track();
+    let syscalls_per_line = calls.per_line(ran.report.lines);
+    drop(calls);
+    started.stop(registry)?;
     let viewer = match viewer {
         Some((stop, task)) => {
             let _ = stop.send(());
@@ -399,14 +449,14 @@ fn measure(
     // Children the server ran (process-per-conn) are reaped by now; the generator is not theirs.
     let children_cpu =
         rusage(libc::RUSAGE_CHILDREN).saturating_sub(children_before).saturating_sub(ran.cpu_ns);
-    let cpu_percent = (self_cpu + children_cpu) as f64 / wall.as_nanos().max(1) as f64 * 100.0;
+    let percent_of_wall = |ns: u64| ns as f64 / wall.as_nanos().max(1) as f64 * 100.0;
     Ok(Run {
         server: server.name(),
         round,
         report: ran.report,
-        cpu_percent,
+        cpu_percent: percent_of_wall(self_cpu + children_cpu),
         rss_kib: rss_peak.saturating_sub(rss_before),
-        generator_cpu_percent: ran.cpu_ns as f64 / wall.as_nanos().max(1) as f64 * 100.0,
+        generator_cpu_percent: percent_of_wall(ran.cpu_ns),
         syscalls_per_line,
         viewer,
     })

@@ -19,9 +19,13 @@
 //!
 //! The short form (`--short`, CI) uses fewer connections and shorter runs, never other
 //! measurements: the same claims show, with less precision.
+//!
+//! [`cli`] is `kettle experiment` on the terminal; [`export`] writes a table as text, CSV and
+//! JSON.
 
 mod busy_loop;
 mod c10k;
+pub mod cli;
 pub mod export;
 pub mod lab;
 mod one_conn;

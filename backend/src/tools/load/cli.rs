@@ -42,20 +42,7 @@ pub struct LoadArgs {
 pub async fn main(args: LoadArgs) -> anyhow::Result<bool> {
     let models = fetch_models(&args.server).await?;
     let target = Target::from_listing(&models, args.model.as_deref(), args.addr.as_deref())
-        .map_err(|r| {
-            let running: Vec<String> = models
-                .iter()
-                .filter(|m| m.state == kettle_shared::ModelState::Running)
-                .filter_map(|m| Some(format!("{} 127.0.0.1:{}", m.id, m.port?)))
-                .collect();
-            let running = if running.is_empty() { "none".to_owned() } else { running.join(", ") };
-            anyhow::anyhow!(
-                "kettle load refused: {} — it only loads a running model of the server at {} \
-                 (running: {running})",
-                for_terminal(&r),
-                args.server
-            )
-        })?;
+        .map_err(|r| refused(&r, &models, &args.server))?;
     let spec = LoadSpec {
         model: target.model.clone(),
         conns: args.conns,
@@ -79,11 +66,6 @@ pub async fn main(args: LoadArgs) -> anyhow::Result<bool> {
         eprintln!("kettle load: {} connections need more descriptors than {limit}: some will fail with EMFILE", spec.conns);
     }
 
-    let bar = ProgressBar::new(u64::from(spec.secs) * 1000);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {elapsed:>4} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
     let stop = StopToken::new();
     let (tx, rx) = std::sync::mpsc::channel::<LoadReport>();
     let thread =
@@ -100,23 +82,8 @@ pub async fn main(args: LoadArgs) -> anyhow::Result<bool> {
             }
         })
     };
-    let progress = tokio::task::spawn_blocking(move || {
-        let mut previous: Option<LoadReport> = None;
-        for r in rx {
-            bar.set_position(r.elapsed_ms);
-            // The rate over the last interval, beside the average since the start.
-            let now_rate = previous.as_ref().map_or(r.lines_per_s, |p| {
-                let ms = r.elapsed_ms.saturating_sub(p.elapsed_ms).max(1);
-                (r.lines - p.lines) * 1000 / ms
-            });
-            bar.set_message(format!(
-                "{now_rate:>8} lines/s  p50 {:>6} µs  p99 {:>7} µs  {} open  {} failed  {} mismatches",
-                r.latency.p50_us, r.latency.p99_us, r.conns_open, r.conns_failed, r.mismatches
-            ));
-            previous = Some(r);
-        }
-        bar.finish_and_clear();
-    });
+    let secs = spec.secs;
+    let progress = tokio::task::spawn_blocking(move || show_progress(secs, rx));
     let last = tokio::task::spawn_blocking(move || thread.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the load thread panicked"))??;
@@ -124,6 +91,45 @@ pub async fn main(args: LoadArgs) -> anyhow::Result<bool> {
     interrupt.abort();
     println!("{}", summary(&last));
     Ok(last.mismatches == 0 && last.conns_failed == 0)
+}
+
+/// Why `kettle load` will not load that target, with the models it could load.
+fn refused(why: &kettle_shared::Reason, models: &[ModelInfo], server: &str) -> anyhow::Error {
+    let running: Vec<String> = models
+        .iter()
+        .filter(|m| m.state == kettle_shared::ModelState::Running)
+        .filter_map(|m| Some(format!("{} 127.0.0.1:{}", m.id, m.port?)))
+        .collect();
+    let running = if running.is_empty() { "none".to_owned() } else { running.join(", ") };
+    anyhow::anyhow!(
+        "kettle load refused: {} — it only loads a running model of the server at {server} \
+         (running: {running})",
+        for_terminal(why),
+    )
+}
+
+/// A progress bar over the run's `secs`, with the reports' rates, until the reports end.
+fn show_progress(secs: u32, reports: std::sync::mpsc::Receiver<LoadReport>) {
+    let bar = ProgressBar::new(u64::from(secs) * 1000);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut previous: Option<LoadReport> = None;
+    for r in reports {
+        bar.set_position(r.elapsed_ms);
+        // The rate over the last interval, beside the average since the start.
+        let now_rate = previous.as_ref().map_or(r.lines_per_s, |p| {
+            let ms = r.elapsed_ms.saturating_sub(p.elapsed_ms).max(1);
+            (r.lines - p.lines) * 1000 / ms
+        });
+        bar.set_message(format!(
+            "{now_rate:>8} lines/s  p50 {:>6} µs  p99 {:>7} µs  {} open  {} failed  {} mismatches",
+            r.latency.p50_us, r.latency.p99_us, r.conns_open, r.conns_failed, r.mismatches
+        ));
+        previous = Some(r);
+    }
+    bar.finish_and_clear();
 }
 
 /// The final report as a table.

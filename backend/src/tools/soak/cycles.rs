@@ -25,9 +25,15 @@ use super::child::{echo_once, port_free, ProcStats, ServeChild};
 use super::viewer::{Read, Viewer};
 use super::{wait_for, Ctx, Figure};
 
+/// Rounds, warm-up rounds and viewers: the full form, and the short one (CI).
+const FULL: (u32, u32, usize) = (50, 10, 4);
+const SHORT: (u32, u32, usize) = (3, 1, 2);
+/// How long a model has to echo a round's line.
+const ECHO_WITHIN: Duration = Duration::from_secs(10);
+
 /// Runs the scenario.
 pub fn run(ctx: &Ctx) -> anyhow::Result<Vec<Figure>> {
-    let (rounds, warm_up, n_viewers) = if ctx.short { (3u32, 1u32, 2usize) } else { (50, 10, 4) };
+    let (rounds, warm_up, n_viewers) = if ctx.short { SHORT } else { FULL };
     ctx.say("cycles: starting kettle serve");
     let server = ServeChild::spawn(&ctx.exe, &[], None)?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
@@ -59,6 +65,21 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<Vec<Figure>> {
     Ok(figures)
 }
 
+/// What the rounds saw, kept as they go.
+#[derive(Debug, Default)]
+struct Rounds {
+    /// The slowest stop, and whose.
+    slowest: (Duration, String),
+    echo_failures: Vec<String>,
+    /// Models that did not start, and in which round.
+    skipped: Vec<String>,
+    /// The ports the models used in the last round.
+    last_ports: Vec<u16>,
+    /// RSS (MiB) after some rounds: growth that levels off is the allocator and the bounded
+    /// history filling; growth that goes on is a leak.
+    series: Vec<String>,
+}
+
 fn rounds_of(
     ctx: &Ctx,
     server: &ServeChild,
@@ -73,88 +94,103 @@ fn rounds_of(
         .collect();
     let start = server.stats()?;
     let mut warm = start;
-    let mut slowest = (Duration::ZERO, String::new());
-    let mut echo_failures = Vec::new();
-    let mut last_ports = Vec::new();
-    let mut skipped = Vec::new();
-    // RSS (MiB) after some rounds: growth that levels off is the allocator and the bounded
-    // history filling; growth that goes on is a leak.
-    let mut series = Vec::new();
+    let mut seen = Rounds::default();
     for round in 1..=rounds {
         ctx.say(format!("cycles: round {round}/{rounds} ({} models)", ids.len()));
-        let mut running = Vec::new();
-        for id in &ids {
-            let info = server.model(id, "start")?;
-            match (info.state, info.port) {
-                (ModelState::Running, Some(port)) => running.push((id.clone(), port)),
-                _ => skipped.push(format!("{id} in round {round}: {:?}", info.state)),
-            }
-        }
-        // One client per model, echoed once and held open across the stop.
-        let mut held = Vec::new();
-        for (id, port) in &running {
-            match echo_once(*port, &format!("cycle {round} of {id}\n"), Duration::from_secs(10)) {
-                Ok(s) => held.push(s),
-                Err(e) => echo_failures.push(format!("{id} round {round}: {e:#}")),
-            }
-        }
-        for (id, _) in &running {
-            let t = Instant::now();
-            server.model(id, "stop")?;
-            let took = t.elapsed();
-            if took > slowest.0 {
-                slowest = (took, id.clone());
-            }
-        }
-        drop(held);
-        last_ports = running.iter().map(|(_, p)| *p).collect();
+        one_round(server, &ids, round, &mut seen)?;
         if round == warm_up {
             warm = settled(server, None)?;
         }
         if round % (rounds / 5).max(1) == 0 || round == 1 {
-            series.push(format!("{round}: {:.1}", server.stats()?.rss_kib as f64 / 1024.0));
+            seen.series.push(format!("{round}: {:.1}", server.stats()?.rss_kib as f64 / 1024.0));
         }
     }
     let end = settled(server, Some(&warm))?;
-    let busy: Vec<u16> = last_ports.iter().copied().filter(|p| !port_free(*p)).collect();
+    let busy = seen.last_ports.iter().filter(|p| !port_free(**p)).count();
+    let looks = [start, warm, end];
+    let mut figures = vec![Figure::info(
+        "rounds",
+        format!("{rounds} (warm-up {warm_up}) × {} models", ids.len()),
+    )];
+    figures.extend(figures_of(&seen, &looks, busy));
+    Ok(figures)
+}
+
+/// Starts every model, echoes a line through each and holds that connection open, then stops
+/// each (timing it) with the connection still open.
+fn one_round(
+    server: &ServeChild,
+    ids: &[String],
+    round: u32,
+    seen: &mut Rounds,
+) -> anyhow::Result<()> {
+    let mut running = Vec::new();
+    for id in ids {
+        let info = server.model(id, "start")?;
+        match (info.state, info.port) {
+            (ModelState::Running, Some(port)) => running.push((id.clone(), port)),
+            _ => seen.skipped.push(format!("{id} in round {round}: {:?}", info.state)),
+        }
+    }
+    // One client per model, echoed once and held open across the stop.
+    let mut held = Vec::new();
+    for (id, port) in &running {
+        match echo_once(*port, &format!("cycle {round} of {id}\n"), ECHO_WITHIN) {
+            Ok(s) => held.push(s),
+            Err(e) => seen.echo_failures.push(format!("{id} round {round}: {e:#}")),
+        }
+    }
+    for (id, _) in &running {
+        let t = Instant::now();
+        server.model(id, "stop")?;
+        let took = t.elapsed();
+        if took > seen.slowest.0 {
+            seen.slowest = (took, id.clone());
+        }
+    }
+    drop(held);
+    seen.last_ports = running.iter().map(|(_, p)| *p).collect();
+    Ok(())
+}
+
+/// The figures of the rounds: `looks` are the server's stats at the start, after the
+/// warm-up and at the end; `busy` the last round's ports still bound.
+fn figures_of(seen: &Rounds, looks: &[ProcStats; 3], busy: usize) -> Vec<Figure> {
+    let [start, warm, end] = looks;
     let within = |after: u64, base: u64| after * 10 <= base * 11;
+    const MUST: &str = "end ≤ warm-up + 10 % (start → warm-up → end)";
     let row = |name: &str, f: fn(&ProcStats) -> u64| {
-        let (s, w, e) = (f(&start), f(&warm), f(&end));
-        Figure::check(
-            name,
-            format!("{s} → {w} → {e}"),
-            "end ≤ warm-up + 10 % (start → warm-up → end)",
-            within(e, w),
-        )
+        let (s, w, e) = (f(start), f(warm), f(end));
+        Figure::check(name, format!("{s} → {w} → {e}"), MUST, within(e, w))
     };
     let mib = |k: u64| format!("{:.1}", k as f64 / 1024.0);
-    Ok(vec![
-        Figure::info("rounds", format!("{rounds} (warm-up {warm_up}) × {} models", ids.len())),
-        Figure::check("echo failures", echo_failures.len(), "= 0", echo_failures.is_empty()),
+    let (failures, skipped, ports) = (&seen.echo_failures, &seen.skipped, seen.last_ports.len());
+    vec![
+        Figure::check("echo failures", failures.len(), "= 0", failures.is_empty()),
         Figure::check("models that did not start", skipped.len(), "= 0", skipped.is_empty()),
         row("open descriptors", |s| s.fds),
         row("threads", |s| s.threads),
         Figure::check(
             "RSS, MiB",
             format!("{} → {} → {}", mib(start.rss_kib), mib(warm.rss_kib), mib(end.rss_kib)),
-            "end ≤ warm-up + 10 % (start → warm-up → end)",
+            MUST,
             within(end.rss_kib, warm.rss_kib),
         ),
-        Figure::info("RSS by round, MiB", series.join(", ")),
+        Figure::info("RSS by round, MiB", seen.series.join(", ")),
         Figure::check("children left", end.children, "= 0", end.children == 0),
         Figure::check("zombies", end.zombies, "= 0", end.zombies == 0),
-        Figure::info("slowest stop", format!("{} ({})", super::ms(slowest.0), slowest.1)),
+        Figure::info("slowest stop", format!("{} ({})", super::ms(seen.slowest.0), seen.slowest.1)),
         Figure::check(
             "model ports free after the last stop",
-            format!("{}/{}", last_ports.len() - busy.len(), last_ports.len()),
+            format!("{}/{ports}", ports - busy),
             "all",
-            busy.is_empty(),
+            busy == 0,
         ),
     ]
     .into_iter()
-    .chain(echo_failures.iter().take(3).map(|e| Figure::info("echo failure", e)))
+    .chain(failures.iter().take(3).map(|e| Figure::info("echo failure", e)))
     .chain(skipped.iter().take(3).map(|e| Figure::info("did not start", e)))
-    .collect())
+    .collect()
 }
 
 /// The server's stats once its children are gone and (given a baseline) its descriptors and

@@ -26,7 +26,7 @@ use anyhow::Context;
 use hdrhistogram::Histogram;
 use kettle_shared::{Command, LoadSpec, ServerMsg};
 
-use super::child::{cpu_percent, ServeChild};
+use super::child::{cpu_percent, ProcStats, ServeChild};
 use super::viewer::{mono_ns, Viewer};
 use super::{Ctx, Figure};
 use crate::tools::load::{self, StopToken, Target};
@@ -39,6 +39,16 @@ const RATE: u32 = 1_000;
 const CONNS: u32 = 10;
 /// Connections of each loaded model every viewer follows in detail.
 const SAMPLE: u32 = 1;
+/// Bytes per line of the load.
+const LINE_BYTES: u32 = 64;
+/// Viewers and seconds of load: the full form, and the short one (CI).
+const FULL: (usize, u32) = (100, 20);
+const SHORT: (usize, u32) = (10, 3);
+/// How often the server's memory is read while the load runs.
+const RSS_EVERY: Duration = Duration::from_millis(250);
+/// How long the viewers keep reading after the load: the window's last batches are at most
+/// 25 ms behind, the margin is for a machine busy with 100 viewers.
+const LAST_BATCHES: Duration = Duration::from_millis(1500);
 
 /// What one viewer received.
 #[derive(Debug)]
@@ -95,7 +105,7 @@ struct Window {
 
 /// Runs the scenario.
 pub fn run(ctx: &Ctx) -> anyhow::Result<Vec<Figure>> {
-    let (n_viewers, secs) = if ctx.short { (10usize, 3u32) } else { (100, 20) };
+    let (n_viewers, secs) = if ctx.short { SHORT } else { FULL };
     ctx.say(format!("fan_out: starting kettle serve with {}", MODELS.join(", ")));
     let server = ServeChild::spawn(&ctx.exe, &MODELS, None)?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -110,17 +120,7 @@ async fn measure(
     secs: u32,
 ) -> anyhow::Result<Vec<Figure>> {
     ctx.say(format!("fan_out: connecting {n_viewers} viewers"));
-    let mut viewers = Vec::with_capacity(n_viewers);
-    for _ in 0..n_viewers {
-        let mut v = Viewer::connect(server.addr).await?;
-        let subscribed = v.ask(Command::Subscribe { models: None, aggregates: None }).await?;
-        anyhow::ensure!(matches!(subscribed, ServerMsg::Reply { .. }), "{subscribed:?}");
-        for model in MODELS {
-            let spot = v.ask(Command::Spotlight { model: model.into(), sample: SAMPLE }).await?;
-            anyhow::ensure!(matches!(spot, ServerMsg::Reply { .. }), "{spot:?}");
-        }
-        viewers.push(v);
-    }
+    let viewers = connect_viewers(server, n_viewers).await?;
     // The server's start, from the Hello that travelled fastest (before any load).
     let start_mono = viewers.iter().map(|v| v.start_mono_ns).min().unwrap_or(0);
     let window = Arc::new(Window::default());
@@ -131,120 +131,200 @@ async fn measure(
         .map(|v| tokio::spawn(watch(v, start_mono, window.clone(), stop.clone())))
         .collect();
 
-    let listing = server.models()?;
-    let before = server.stats()?;
-    let began = Instant::now();
-    let from = mono_ns().saturating_sub(start_mono);
-    window.from.store(from, Ordering::Relaxed);
     ctx.say(format!(
         "fan_out: {} models × {RATE} lines/s for {secs} s, {n_viewers} viewers watching",
         MODELS.len()
     ));
-    let mut loads = Vec::new();
-    for model in MODELS {
-        let target = Target::from_listing(&listing, Some(model), None)
-            .map_err(|r| anyhow::anyhow!("{}", crate::failure::for_terminal(&r)))?;
-        let spec = LoadSpec { model: model.into(), conns: CONNS, rate: Some(RATE), size: 64, secs };
-        let duration = Duration::from_secs(secs.into());
-        loads.push(load::spawn(target, spec, duration, StopToken::new(), |_| {})?);
-    }
-    let mut peak_rss = before.rss_kib;
-    while loads.iter().any(|l| !l.is_finished()) {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        if let Ok(s) = server.stats() {
-            peak_rss = peak_rss.max(s.rss_kib);
-        }
-    }
-    let wall = began.elapsed();
-    let after = server.stats()?;
-    let to = mono_ns().saturating_sub(start_mono);
-    let mut lines = 0;
-    let mut mismatches = 0;
-    let mut load_p99_us = 0;
-    for l in loads {
-        let report = l.join().map_err(|_| anyhow::anyhow!("a load thread panicked"))??;
-        lines += report.lines;
-        mismatches += report.mismatches;
-        load_p99_us = load_p99_us.max(report.latency.p99_us);
-    }
-    // Let the last batches of the window arrive (they are at most 25 ms behind), then stop.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let loaded = load_every_model(server, secs, start_mono, &window).await?;
+    tokio::time::sleep(LAST_BATCHES).await;
     stop.store(true, Ordering::Relaxed);
     let mut tallies = Vec::new();
     for t in tasks {
         tallies.push(t.await??);
     }
+    let received = Received::of(&tallies, loaded.from..loaded.to)?;
+    Ok(figures(n_viewers, secs, &loaded, &received))
+}
 
-    let mut delay = Histogram::<u64>::new(3)?;
-    for t in &tallies {
-        delay.add(&t.delay_us)?;
+/// `n` viewers, each subscribed to every model's steps and aggregates and following
+/// [`SAMPLE`] connections of each loaded model.
+async fn connect_viewers(server: &ServeChild, n: usize) -> anyhow::Result<Vec<Viewer>> {
+    let mut viewers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut v = Viewer::connect(server.addr).await?;
+        let subscribed = v.ask(Command::Subscribe { models: None, aggregates: None }).await?;
+        anyhow::ensure!(matches!(subscribed, ServerMsg::Reply { .. }), "{subscribed:?}");
+        for model in MODELS {
+            let spot = v.ask(Command::Spotlight { model: model.into(), sample: SAMPLE }).await?;
+            anyhow::ensure!(matches!(spot, ServerMsg::Reply { .. }), "{spot:?}");
+        }
+        viewers.push(v);
     }
-    let dropped: u64 = tallies.iter().map(|t| t.dropped).sum();
-    let closed = tallies.iter().filter(|t| t.closed.is_some()).count();
-    // The bins wholly inside the load's window.
-    let bins = (from / BIN_NS + 1)..(to / BIN_NS);
-    let window_counts: Vec<u64> = tallies
-        .iter()
-        .map(|t| bins.clone().map(|b| t.bins.get(&b).copied().unwrap_or(0)).sum())
-        .collect();
-    let (min_w, max_w) = (
-        window_counts.iter().copied().min().unwrap_or(0),
-        window_counts.iter().copied().max().unwrap_or(0),
-    );
-    let events_total: u64 = tallies.iter().map(|t| t.events).sum();
-    let every_model_seen = tallies
-        .iter()
-        .all(|t| MODELS.iter().all(|m| t.in_window.get(*m).copied().unwrap_or(0) > 0));
-    let aggregates_min = tallies
-        .iter()
-        .map(|t| {
-            MODELS.iter().map(|m| t.aggregates.get(*m).copied().unwrap_or(0)).min().unwrap_or(0)
+    Ok(viewers)
+}
+
+/// What the load did, and what the server had and spent meanwhile.
+#[derive(Debug)]
+struct Loaded {
+    /// The load's window on the server's `t_ns` axis.
+    from: u64,
+    to: u64,
+    wall: Duration,
+    lines: u64,
+    mismatches: u64,
+    /// The worst of the loads' p99 latencies, µs.
+    p99_us: u64,
+    before: ProcStats,
+    after: ProcStats,
+    peak_rss_kib: u64,
+}
+
+/// Runs Kettle's load generator on every loaded model at once (open loop, [`RATE`] lines a
+/// second each) for `secs`, reading the server's memory as it goes; sets the viewers'
+/// `window` when it starts.
+async fn load_every_model(
+    server: &ServeChild,
+    secs: u32,
+    start_mono: u64,
+    window: &Window,
+) -> anyhow::Result<Loaded> {
+    let listing = server.models()?;
+    let before = server.stats()?;
+    let began = Instant::now();
+    let from = mono_ns().saturating_sub(start_mono);
+    window.from.store(from, Ordering::Relaxed);
+    let mut loads = Vec::new();
+    for model in MODELS {
+        let target = Target::from_listing(&listing, Some(model), None)
+            .map_err(|r| anyhow::anyhow!("{}", crate::failure::for_terminal(&r)))?;
+        let spec = LoadSpec {
+            model: model.into(),
+            conns: CONNS,
+            rate: Some(RATE),
+            size: LINE_BYTES,
+            secs,
+        };
+        let duration = Duration::from_secs(secs.into());
+        loads.push(load::spawn(target, spec, duration, StopToken::new(), |_| {})?);
+    }
+    let mut peak_rss_kib = before.rss_kib;
+    while loads.iter().any(|l| !l.is_finished()) {
+        tokio::time::sleep(RSS_EVERY).await;
+        if let Ok(s) = server.stats() {
+            peak_rss_kib = peak_rss_kib.max(s.rss_kib);
+        }
+    }
+    let wall = began.elapsed();
+    let after = server.stats()?;
+    let to = mono_ns().saturating_sub(start_mono);
+    let (mut lines, mut mismatches, mut p99_us) = (0, 0, 0);
+    for l in loads {
+        let report = l.join().map_err(|_| anyhow::anyhow!("a load thread panicked"))??;
+        lines += report.lines;
+        mismatches += report.mismatches;
+        p99_us = p99_us.max(report.latency.p99_us);
+    }
+    Ok(Loaded { from, to, wall, lines, mismatches, p99_us, before, after, peak_rss_kib })
+}
+
+/// What the viewers received, all together.
+#[derive(Debug)]
+struct Received {
+    /// Delivery delay of the window's events, µs.
+    delay: Histogram<u64>,
+    dropped: u64,
+    /// Viewers the server closed.
+    closed: usize,
+    events: u64,
+    /// The fewest and the most events of the window's whole bins one viewer received.
+    window_least: u64,
+    window_most: u64,
+    every_model_seen: bool,
+    /// The fewest aggregates one viewer received for one model.
+    aggregates_least: u64,
+}
+
+impl Received {
+    fn of(tallies: &[Tally], window: std::ops::Range<u64>) -> anyhow::Result<Received> {
+        let mut delay = Histogram::<u64>::new(3)?;
+        for t in tallies {
+            delay.add(&t.delay_us)?;
+        }
+        // The bins wholly inside the load's window.
+        let bins = (window.start / BIN_NS + 1)..(window.end / BIN_NS);
+        let window_counts: Vec<u64> = tallies
+            .iter()
+            .map(|t| bins.clone().map(|b| t.bins.get(&b).copied().unwrap_or(0)).sum())
+            .collect();
+        let count = |t: &HashMap<String, u64>, m: &str| t.get(m).copied().unwrap_or(0);
+        Ok(Received {
+            delay,
+            dropped: tallies.iter().map(|t| t.dropped).sum(),
+            closed: tallies.iter().filter(|t| t.closed.is_some()).count(),
+            events: tallies.iter().map(|t| t.events).sum(),
+            window_least: window_counts.iter().copied().min().unwrap_or(0),
+            window_most: window_counts.iter().copied().max().unwrap_or(0),
+            every_model_seen: tallies
+                .iter()
+                .all(|t| MODELS.iter().all(|m| count(&t.in_window, m) > 0)),
+            aggregates_least: tallies
+                .iter()
+                .map(|t| MODELS.iter().map(|m| count(&t.aggregates, m)).min().unwrap_or(0))
+                .min()
+                .unwrap_or(0),
         })
-        .min()
-        .unwrap_or(0);
+    }
+}
+
+/// The scenario's figures, each with the property it must hold.
+fn figures(n_viewers: usize, secs: u32, loaded: &Loaded, got: &Received) -> Vec<Figure> {
+    let (min_w, max_w) = (got.window_least, got.window_most);
     // Aggregates come every 100 ms: at least half of them over the load, per model and viewer.
     let aggregates_due = u64::from(secs) * 10 / 2;
     let ms = |us: u64| format!("{:.1} ms", us as f64 / 1000.0);
-    Ok(vec![
+    let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let cpu = cpu_percent(&loaded.before, &loaded.after, loaded.wall);
+    vec![
         Figure::info("viewers", n_viewers),
         Figure::info("models loaded", MODELS.join(", ")),
         Figure::info("lines/s offered", format!("{} ({} × {RATE})", RATE * 4, MODELS.len())),
-        Figure::info("lines/s echoed", format!("{:.0}", lines as f64 / wall.as_secs_f64())),
-        Figure::check("echoes that differ", mismatches, "= 0", mismatches == 0),
-        Figure::info("load latency p99", ms(load_p99_us)),
-        Figure::info("events received, all viewers", events_total),
+        Figure::info(
+            "lines/s echoed",
+            format!("{:.0}", loaded.lines as f64 / loaded.wall.as_secs_f64()),
+        ),
+        Figure::check("echoes that differ", loaded.mismatches, "= 0", loaded.mismatches == 0),
+        Figure::info("load latency p99", ms(loaded.p99_us)),
+        Figure::info("events received, all viewers", got.events),
         Figure::info("events of the window per viewer", format!("{min_w} … {max_w}")),
         Figure::check(
             "every viewer got the same events",
-            if min_w == max_w { "yes" } else { "no" },
+            yes_no(min_w == max_w),
             "yes (when nothing dropped)",
-            min_w == max_w || dropped > 0,
+            min_w == max_w || got.dropped > 0,
         ),
         Figure::check(
             "every viewer got detail of every model",
-            if every_model_seen { "yes" } else { "no" },
+            yes_no(got.every_model_seen),
             "yes",
-            every_model_seen,
+            got.every_model_seen,
         ),
         Figure::check(
             "aggregates per model per viewer (fewest)",
-            aggregates_min,
+            got.aggregates_least,
             &format!("≥ {aggregates_due}"),
-            aggregates_min >= aggregates_due,
+            got.aggregates_least >= aggregates_due,
         ),
-        Figure::check("dropped (Batch.dropped, all viewers)", dropped, "= 0", dropped == 0),
-        Figure::check("viewers closed by the server", closed, "= 0", closed == 0),
-        Figure::info("delivery delay p50", ms(delay.value_at_quantile(0.5))),
-        Figure::info("delivery delay p99", ms(delay.value_at_quantile(0.99))),
-        Figure::info("delivery delay max", ms(delay.max())),
-        Figure::info(
-            "server CPU (% of one core)",
-            format!("{:.0} %", cpu_percent(&before, &after, wall)),
-        ),
-        Figure::info("server RSS before", format!("{:.1} MiB", before.rss_kib as f64 / 1024.0)),
-        Figure::info("server RSS peak", format!("{:.1} MiB", peak_rss as f64 / 1024.0)),
-        Figure::info("server threads", after.threads),
-    ])
+        Figure::check("dropped (Batch.dropped, all viewers)", got.dropped, "= 0", got.dropped == 0),
+        Figure::check("viewers closed by the server", got.closed, "= 0", got.closed == 0),
+        Figure::info("delivery delay p50", ms(got.delay.value_at_quantile(0.5))),
+        Figure::info("delivery delay p99", ms(got.delay.value_at_quantile(0.99))),
+        Figure::info("delivery delay max", ms(got.delay.max())),
+        Figure::info("server CPU (% of one core)", format!("{cpu:.0} %")),
+        Figure::info("server RSS before", mib(loaded.before.rss_kib)),
+        Figure::info("server RSS peak", mib(loaded.peak_rss_kib)),
+        Figure::info("server threads", loaded.after.threads),
+    ]
 }
 
 /// Reads one viewer's messages until `stop`, counting what it asked for.

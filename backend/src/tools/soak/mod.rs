@@ -20,9 +20,11 @@
 //! | every model started and stopped 50 times | [`cycles`] |
 //! | a viewer that never reads, a reset mid-line, a panicking model, `EMFILE`, `SIGTERM` | [`faults`] |
 //!
-//! [`child`] spawns and reads the server process; [`viewer`] is the WebSocket viewer.
+//! [`child`] spawns and reads the server process; [`viewer`] is the WebSocket viewer; [`cli`]
+//! is `kettle soak` on the terminal.
 
 pub mod child;
+pub mod cli;
 pub mod cycles;
 pub mod fan_out;
 pub mod faults;
