@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use kettle_backend::{serve, Config, Server};
-use kettle_shared::{ClientMsg, Command, Event, ServerMsg};
+use kettle_shared::{AsyncOp, ClientMsg, Command, Event, ServerMsg};
 use tokio::net::TcpStream as TokioTcp;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -221,7 +221,7 @@ pub fn assert_paced_emfile_retries(events: &[Event], model: &str, most: usize) {
             kettle_shared::EventKind::AcceptExit { error: Some(err), .. } => err.errno == "EMFILE",
             // io_uring reports a failed accept as its completion's result.
             kettle_shared::EventKind::Complete { op, result, .. } => {
-                op == "accept" && *result == -24
+                matches!(op, AsyncOp::Accept) && *result == -24
             }
             _ => false,
         })
