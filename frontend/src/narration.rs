@@ -24,7 +24,6 @@ use kettle_shared::{
     ThreadRole, WaitApi,
 };
 
-use crate::figures::family_of;
 use crate::format::{format_bytes, format_count, format_duration};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::labels::{close_reason, completion_result, preview, signal_name};
@@ -68,7 +67,7 @@ pub fn sentence(store: &ModelStore, index: usize, model: &str, lang: Lang) -> Op
     let steps = &store.steps().list;
     let step = steps.get(index)?;
     let scene = Scene {
-        figure: family_of(model),
+        figure: figure_of(model),
         model: model.parse().ok(),
         steps,
         events: store.events(),
@@ -78,6 +77,12 @@ pub fn sentence(store: &ModelStore, index: usize, model: &str, lang: Lang) -> Op
         pairs: std::cell::OnceCell::new(),
     };
     Some(scene.sentence())
+}
+
+/// The figure a model is drawn as (its family); Fig. 6.1 for an id that names no model, as
+/// the figure view draws it.
+fn figure_of(model: &str) -> Family {
+    model.parse::<ModelId>().map_or(Family::Blocking, ModelId::family)
 }
 
 /// A step and what is around it.
@@ -723,7 +728,7 @@ mod tests {
                 let steps = [step];
                 let events = VecDeque::new();
                 Scene {
-                    figure: family_of(model),
+                    figure: figure_of(model),
                     model: model.parse().ok(),
                     steps: &steps,
                     events: &events,
