@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kettle_shared::{ErrorCode, EventKind, Reason, LESSON_MODEL, MAX_COMPUTE_MS};
+use kettle_shared::{ErrorCode, EventKind, Reason, ThreadRole, LESSON_MODEL, MAX_COMPUTE_MS};
 
 use crate::recorder::sampling::{sample_threads, SAMPLE_EVERY};
 use crate::recorder::Recorder;
@@ -49,7 +49,7 @@ impl Lesson {
         if self.busy.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return Err((ErrorCode::Limit, Reason::ComputeBusy));
         }
-        let tracer = self.recorder.tracer(LESSON_MODEL, "compute");
+        let tracer = self.recorder.tracer(LESSON_MODEL, ThreadRole::Compute);
         let id = tracer.thread().id;
         let (recorder, busy) = (self.recorder.clone(), self.busy.clone());
         let spawned = std::thread::Builder::new().name("lesson-compute".into()).spawn(move || {

@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use kettle_shared::{EventKind, ModelDescriptor, ModelInfo, ModelState, Reason};
+use kettle_shared::{
+    BuiltIn, EventKind, ModelDescriptor, ModelInfo, ModelState, Reason, ThreadRole,
+};
 use nix::sys::socket::{
     bind, getsockname, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag,
     SockType, SockaddrIn,
@@ -129,7 +131,7 @@ impl Registry {
         recorder: Recorder,
         port_base: u16,
         options: ModelOptions,
-        probe_of: impl Fn(&str) -> Option<ProbeFn>,
+        probe_of: impl Fn(BuiltIn) -> Option<ProbeFn>,
     ) -> Registry {
         // Before any model runs: the kernel turns receive stamping on a moment after asking.
         crate::models::calls::keep_receive_timestamps_on();
@@ -138,7 +140,7 @@ impl Registry {
         for (i, (descriptor, serve)) in catalogue().into_iter().enumerate() {
             let configured_port =
                 if port_base == 0 { 0 } else { port_base.saturating_add(i as u16) };
-            let refused = probe_of(descriptor.id).and_then(|probe| probe().err());
+            let refused = probe_of(descriptor.model).and_then(|probe| probe().err());
             order.push(descriptor.id);
             slots.insert(
                 descriptor.id,
@@ -252,7 +254,7 @@ impl Registry {
         let port = getsockname::<SockaddrIn>(listener.as_raw_fd())?.port();
         let stop = Arc::new(StopSignal::default());
         stop.track(&listener);
-        let tracer = self.recorder.tracer(id, "listen queue");
+        let tracer = self.recorder.tracer(id, ThreadRole::ListenQueue);
         tracer.emit(
             None,
             EventKind::Listen { addr: format!("127.0.0.1:{port}"), backlog: LISTEN_BACKLOG },
@@ -438,9 +440,10 @@ mod tests {
         }
         let expected =
             Reason::KernelRefused { call: "io_uring_setup".into(), errno: "EPERM".into() };
-        let registry = Registry::with_probes(Recorder::start(), 0, ModelOptions::default(), |id| {
-            (id == "blocking").then_some(refused as ProbeFn)
-        });
+        let registry =
+            Registry::with_probes(Recorder::start(), 0, ModelOptions::default(), |model| {
+                (model == BuiltIn::Blocking).then_some(refused as ProbeFn)
+            });
         let blocking = registry.get("blocking").unwrap();
         assert_eq!(blocking.state, ModelState::Unavailable);
         assert_eq!(blocking.reason.as_ref(), Some(&expected));

@@ -29,7 +29,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use kettle_shared::{ErrorCode, EventKind, Reason, ReplyResult, ServerMsg, MAX_ECHO_TEXT_BYTES};
+use kettle_shared::{
+    ErrorCode, EventKind, Reason, ReplyResult, ServerMsg, ThreadRole, MAX_ECHO_TEXT_BYTES,
+};
 use tokio::io::AsyncReadExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -257,7 +259,7 @@ impl Relay {
         };
         let _ = stream.set_nodelay(true);
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
-        let tracer = shared.recorder.tracer(descriptor.id, format!("echo client {id}"));
+        let tracer = shared.recorder.tracer(descriptor.id, ThreadRole::EchoClient(id));
         tracer.emit(
             None,
             EventKind::ClientConnected {

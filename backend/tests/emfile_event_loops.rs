@@ -14,7 +14,7 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use common::*;
-use kettle_shared::{EventKind, Reason};
+use kettle_shared::{EpollOp, EventKind, Reason};
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
 
@@ -79,6 +79,6 @@ async fn emfile_pauses_and_recovers(model: &str) {
         EventKind::Refused { reason: Reason::OutOfDescriptors { .. } }
     )));
     // The pause is visible: the listener's interest was emptied, then restored.
-    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::EpollCtl { op, events, .. } if op == "mod" && events.is_empty())), "{model}");
+    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::EpollCtl { op, events, .. } if matches!(op, EpollOp::Mod) && events.is_empty())), "{model}");
     server.shutdown().await.unwrap();
 }

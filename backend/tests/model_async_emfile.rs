@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::time::Duration;
 
 use common::*;
-use kettle_shared::{EventKind, ModelState, Reason};
+use kettle_shared::{AsyncOp, EventKind, ModelState, Reason};
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
 
@@ -23,7 +23,7 @@ fn emfile_failures(events: &[kettle_shared::Event], model: &str) -> usize {
         .filter(|e| match &e.kind {
             EventKind::AcceptExit { error: Some(err), .. } => err.errno == "EMFILE",
             EventKind::Complete { op, result, .. } => {
-                op == "accept" && *result == -libc::EMFILE as i64
+                matches!(op, AsyncOp::Accept) && *result == -libc::EMFILE as i64
             }
             _ => false,
         })

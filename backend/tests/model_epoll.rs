@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use event_loops::*;
-use kettle_shared::{CloseReason, EventKind, RecvOutcome, SendOutcome, WaitApi};
+use kettle_shared::{CloseReason, EpollOp, EventKind, RecvOutcome, SendOutcome, WaitApi};
 
 const MODEL: &str = "epoll";
 
@@ -65,7 +65,7 @@ async fn one_line_is_accepts_until_eagain_then_epoll_wait_returning_the_connecti
     let s = &steps[accepted..];
     let EventKind::AcceptExit { fd: Some(fd), .. } = s[0].kind else { panic!("{:?}", s[0]) };
     assert!(matches!(&s[1].kind, EventKind::EpollCtl { op, fd: f, events, error: None }
-        if op == "add" && *f == fd && events == "EPOLLIN"));
+        if matches!(op, EpollOp::Add) && *f == fd && events == "EPOLLIN"));
     // The next accept finds the queue empty: the report's accepts end there.
     assert!(
         matches!(s[3].kind, EventKind::AcceptExit { fd: None, .. }),
@@ -200,7 +200,7 @@ async fn a_half_closed_client_gets_its_full_echo_then_end_of_file() {
 async fn a_client_that_never_reads_stops_being_read_and_others_are_served() {
     never_reading_client_does_not_block_others(MODEL, |e| {
         matches!(&e.kind, EventKind::EpollCtl { op, events, .. }
-            if op == "mod" && events == "EPOLLOUT")
+            if matches!(op, EpollOp::Mod) && events == "EPOLLOUT")
     })
     .await;
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use event_loops::*;
-use kettle_shared::{CloseReason, EventKind, RecvOutcome, WaitApi};
+use kettle_shared::{CloseReason, EpollOp, EventKind, RecvOutcome, WaitApi};
 
 const MODEL: &str = "epoll-et";
 
@@ -65,7 +65,7 @@ async fn one_line_is_one_edge_then_recv_until_eagain() {
     );
     let s = &steps[accepted..];
     assert!(matches!(&s[1].kind, EventKind::EpollCtl { op, events, .. }
-        if op == "add" && events == "EPOLLIN|EPOLLET"));
+        if matches!(op, EpollOp::Add) && events == "EPOLLIN|EPOLLET"));
     assert!(
         matches!(&s[3].kind, EventKind::AcceptExit { error: Some(e), .. } if e.errno == "EAGAIN")
     );
@@ -140,7 +140,7 @@ async fn a_half_closed_client_gets_its_full_echo_then_end_of_file() {
 async fn a_client_that_never_reads_stops_being_read_and_others_are_served() {
     never_reading_client_does_not_block_others(MODEL, |e| {
         matches!(&e.kind, EventKind::EpollCtl { op, events, .. }
-            if op == "mod" && events == "EPOLLOUT|EPOLLET")
+            if matches!(op, EpollOp::Mod) && events == "EPOLLOUT|EPOLLET")
     })
     .await;
 }

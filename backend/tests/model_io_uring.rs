@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::*;
 use echo_checks::*;
-use kettle_shared::{CloseReason, Event, EventKind, ModelState, Reason};
+use kettle_shared::{AsyncOp, CloseReason, Event, EventKind, ModelState, Reason};
 
 const MODEL: &str = "io-uring";
 
@@ -59,7 +59,11 @@ async fn one_line_is_submit_recv_then_complete_with_the_data_then_submit_send() 
     let conn = events
         .iter()
         .find_map(|e| match e.kind {
-            EventKind::Complete { ref op, result, .. } if op == "accept" && result >= 0 => e.conn,
+            EventKind::Complete { ref op, result, .. }
+                if matches!(op, AsyncOp::Accept) && result >= 0 =>
+            {
+                e.conn
+            }
             _ => None,
         })
         .expect("an accept completed");
@@ -188,7 +192,7 @@ async fn an_accept_completion_names_the_client_it_accepted() {
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
         let accepted = ev.iter().filter(|e| {
-            matches!(&e.kind, EventKind::Complete { op, result, .. } if op == "accept" && *result >= 0)
+            matches!(&e.kind, EventKind::Complete { op, result, .. } if matches!(op, AsyncOp::Accept) && *result >= 0)
         });
         accepted.count() == 2
     })
@@ -196,7 +200,9 @@ async fn an_accept_completion_names_the_client_it_accepted() {
     let mut peers: Vec<String> = events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Complete { op, result, peer, .. } if op == "accept" && *result >= 0 => {
+            EventKind::Complete { op, result, peer, .. }
+                if matches!(op, AsyncOp::Accept) && *result >= 0 =>
+            {
                 Some(peer.clone().expect("a successful accept names its peer"))
             }
             _ => None,
@@ -221,7 +227,9 @@ async fn a_line_sent_200_ms_after_the_recv_was_submitted_shows_200_ms_of_phase_1
     // Wait until the recv for this client is submitted: the accept that names it, then its recv.
     let conn_of = |ev: &[Event]| {
         ev.iter().find_map(|e| match &e.kind {
-            EventKind::Complete { op, peer: Some(p), .. } if op == "accept" && *p == local => {
+            EventKind::Complete { op, peer: Some(p), .. }
+                if matches!(op, AsyncOp::Accept) && *p == local =>
+            {
                 e.conn
             }
             _ => None,
@@ -231,7 +239,7 @@ async fn a_line_sent_200_ms_after_the_recv_was_submitted_shows_200_ms_of_phase_1
         conn_of(ev).is_some_and(|conn| {
             ev.iter().any(|e| {
                 e.conn == Some(conn)
-                    && matches!(&e.kind, EventKind::Submit { op, .. } if op == "recv")
+                    && matches!(&e.kind, EventKind::Submit { op, .. } if matches!(op, AsyncOp::Recv))
             })
         })
     })
@@ -246,14 +254,14 @@ async fn a_line_sent_200_ms_after_the_recv_was_submitted_shows_200_ms_of_phase_1
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
         ev.iter().any(|e| {
             e.conn == Some(conn)
-                && matches!(&e.kind, EventKind::Complete { op, .. } if op == "recv")
+                && matches!(&e.kind, EventKind::Complete { op, .. } if matches!(op, AsyncOp::Recv))
         })
     })
     .await;
     let ours: Vec<&Event> = events.iter().filter(|e| e.conn == Some(conn)).collect();
     let submit = ours
         .iter()
-        .find(|e| matches!(&e.kind, EventKind::Submit { op, .. } if op == "recv"))
+        .find(|e| matches!(&e.kind, EventKind::Submit { op, .. } if matches!(op, AsyncOp::Recv)))
         .unwrap();
     let arrived = ours
         .iter()
@@ -262,7 +270,7 @@ async fn a_line_sent_200_ms_after_the_recv_was_submitted_shows_200_ms_of_phase_1
     // Recorded before the completion it came with, and (clocks converted) no later than it.
     let complete = &ours[arrived + 1];
     assert!(
-        matches!(&complete.kind, EventKind::Complete { op, result: 4, .. } if op == "recv"),
+        matches!(&complete.kind, EventKind::Complete { op, result: 4, .. } if matches!(op, AsyncOp::Recv)),
         "{:?}",
         kinds(&events)
     );
@@ -325,7 +333,7 @@ async fn one_multishot_accept_brings_every_client_and_stays_armed() {
     let accepted = |ev: &[Event]| {
         ev.iter()
             .filter(|e| {
-                matches!(&e.kind, EventKind::Complete { op, result, .. } if op == "accept" && *result >= 0)
+                matches!(&e.kind, EventKind::Complete { op, result, .. } if matches!(op, AsyncOp::Accept) && *result >= 0)
             })
             .count()
     };
@@ -347,7 +355,7 @@ async fn one_multishot_accept_brings_every_client_and_stays_armed() {
     let more: Vec<bool> = events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::Complete { op, more, .. } if op == "accept" => Some(*more),
+            EventKind::Complete { op: AsyncOp::Accept, more, .. } => Some(*more),
             _ => None,
         })
         .collect();

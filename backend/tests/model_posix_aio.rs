@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use echo_checks::*;
-use kettle_shared::{CloseReason, Event, EventKind, ServerMsg};
+use kettle_shared::{AsyncOp, CloseReason, Event, EventKind, ServerMsg};
 
 const MODEL: &str = "posix-aio";
 
@@ -59,7 +59,7 @@ async fn one_line_is_submit_then_complete_on_a_glibc_thread_then_send_and_resubm
     // The completion of that read comes on another thread, created for it.
     let complete = ours
         .iter()
-        .find(|e| matches!(&e.kind, EventKind::Complete { op, result: 5, .. } if op == "aio_read"))
+        .find(|e| matches!(&e.kind, EventKind::Complete { op, result: 5, .. } if matches!(op, AsyncOp::AioRead)))
         .expect("the read completed with 5 bytes");
     assert_ne!(complete.thread.id, submitter);
     assert!(complete.thread.name.starts_with("aio-notify "), "{}", complete.thread.name);

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use event_loops::*;
-use kettle_shared::{CloseReason, EventKind, RecvOutcome};
+use kettle_shared::{CloseReason, EpollOp, EventKind, RecvOutcome};
 
 const MODEL: &str = "reactor";
 
@@ -85,14 +85,14 @@ async fn one_line_runs_the_accept_callback_then_the_read_callback_registered_by_
         EventKind::Register { fd: conn, interest: "read".into(), callback: "read".into() }
     );
     assert!(
-        matches!(&steps[9].kind, EventKind::EpollCtl { op, fd, .. } if op == "add" && *fd == conn)
+        matches!(&steps[9].kind, EventKind::EpollCtl { op, fd, .. } if matches!(op, EpollOp::Add) && *fd == conn)
     );
     assert_eq!(steps[12].kind, EventKind::Callback { name: "read".into(), fd: conn });
     assert_eq!(steps[20].kind, EventKind::Callback { name: "read".into(), fd: conn });
     assert!(matches!(steps[22].kind, EventKind::RecvExit { outcome: RecvOutcome::Eof, .. }));
     assert_eq!(steps[23].kind, EventKind::Unregister { fd: conn });
     assert!(
-        matches!(&steps[24].kind, EventKind::EpollCtl { op, fd, .. } if op == "del" && *fd == conn)
+        matches!(&steps[24].kind, EventKind::EpollCtl { op, fd, .. } if matches!(op, EpollOp::Del) && *fd == conn)
     );
     assert!(matches!(steps[25].kind, EventKind::Close { reason: CloseReason::PeerClosed, .. }));
     server.shutdown().await.unwrap();

@@ -12,39 +12,45 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use kettle_shared::BuiltIn;
+
 /// For each model, patterns that must each match at least one traced line of the model's
-/// threads. A pattern is a list of alternatives (`|`), each a plain substring.
-const EXPECTED: &[(&str, &[&str])] = &[
-    ("blocking", &["accept4(", "recvmsg(", "sendto("]),
-    // A new thread per connection: clone3 (or clone) by the acceptor, then the blocking loop.
-    ("thread-per-conn", &["accept4(", "clone3(|clone(", "recvmsg(", "sendto("]),
-    // Workers sleep on the queue (futex) between connections.
-    ("thread-pool", &["accept4(", "futex(", "recvmsg(", "sendto("]),
-    // A child process runs the loop: fork/clone + execve of kettle, then recvmsg in the child.
-    (
-        "process-per-conn",
-        &["accept4(", "clone3(|clone(|vfork(|fork(", "execve(", "recvmsg(", "sendto("],
-    ),
-    // The busy loop: non-blocking calls failing with EAGAIN, over and over.
-    ("nonblocking", &["accept4(", "recvmsg(", "= -1 EAGAIN"]),
-    // One thread asleep in select over every descriptor, then recv only copies.
-    ("select", &["select(|pselect6(", "recvmsg(", "sendto("]),
-    ("poll", &["poll(|ppoll(", "recvmsg(", "sendto("]),
-    // One thread asleep in epoll_wait; the watched set is kept in the kernel by epoll_ctl.
-    ("epoll", &["epoll_create1(", "epoll_ctl(", "epoll_wait(|epoll_pwait(", "recvmsg(", "sendto("]),
-    // Edge-triggered: EPOLLET, and the drain loop's last recv fails with EAGAIN.
-    ("epoll-et", &["EPOLLET", "epoll_wait(|epoll_pwait(", "recvmsg(", "= -1 EAGAIN"]),
-    // The selectors-style reactor is epoll underneath.
-    ("reactor", &["epoll_ctl(", "epoll_wait(|epoll_pwait(", "recvmsg(", "sendto("]),
-    // A handler, signals aimed at one thread carrying the fd, and their delivery.
-    ("sigio", &["rt_sigaction(", "F_SETOWN_EX", "F_SETSIG", "--- SIG", "recvmsg("]),
-    // Requests in a ring shared with the kernel: no recv/send system calls at all.
-    ("io-uring", &["io_uring_setup(", "io_uring_enter("]),
-    // glibc's aio: helper threads (clone) doing plain blocking reads — after a pread that a
-    // socket refuses with ESPIPE, which only glibc's helper does (the model's own threads also
-    // read(2), the /proc files where they look for the helper).
-    ("posix-aio", &["accept4(", "clone3(|clone(", "ESPIPE", "read("]),
-];
+/// threads. A pattern is a list of alternatives (`|`), each a plain substring. An exhaustive
+/// match: a new model does not compile until it says what its trace must show.
+fn expected(model: BuiltIn) -> &'static [&'static str] {
+    match model {
+        BuiltIn::Blocking => &["accept4(", "recvmsg(", "sendto("],
+        // A new thread per connection: clone3 (or clone) by the acceptor, then the blocking loop.
+        BuiltIn::ThreadPerConn => &["accept4(", "clone3(|clone(", "recvmsg(", "sendto("],
+        // Workers sleep on the queue (futex) between connections.
+        BuiltIn::ThreadPool => &["accept4(", "futex(", "recvmsg(", "sendto("],
+        // A child process runs the loop: fork/clone + execve of kettle, then recvmsg in the child.
+        BuiltIn::ProcessPerConn => {
+            &["accept4(", "clone3(|clone(|vfork(|fork(", "execve(", "recvmsg(", "sendto("]
+        }
+        // The busy loop: non-blocking calls failing with EAGAIN, over and over.
+        BuiltIn::Nonblocking => &["accept4(", "recvmsg(", "= -1 EAGAIN"],
+        // One thread asleep in select over every descriptor, then recv only copies.
+        BuiltIn::Select => &["select(|pselect6(", "recvmsg(", "sendto("],
+        BuiltIn::Poll => &["poll(|ppoll(", "recvmsg(", "sendto("],
+        // One thread asleep in epoll_wait; the watched set is kept in the kernel by epoll_ctl.
+        BuiltIn::Epoll => {
+            &["epoll_create1(", "epoll_ctl(", "epoll_wait(|epoll_pwait(", "recvmsg(", "sendto("]
+        }
+        // Edge-triggered: EPOLLET, and the drain loop's last recv fails with EAGAIN.
+        BuiltIn::EpollEt => &["EPOLLET", "epoll_wait(|epoll_pwait(", "recvmsg(", "= -1 EAGAIN"],
+        // The selectors-style reactor is epoll underneath.
+        BuiltIn::Reactor => &["epoll_ctl(", "epoll_wait(|epoll_pwait(", "recvmsg(", "sendto("],
+        // A handler, signals aimed at one thread carrying the fd, and their delivery.
+        BuiltIn::Sigio => &["rt_sigaction(", "F_SETOWN_EX", "F_SETSIG", "--- SIG", "recvmsg("],
+        // Requests in a ring shared with the kernel: no recv/send system calls at all.
+        BuiltIn::IoUring => &["io_uring_setup(", "io_uring_enter("],
+        // glibc's aio: helper threads (clone) doing plain blocking reads — after a pread that a
+        // socket refuses with ESPIPE, which only glibc's helper does (the model's own threads
+        // also read(2), the /proc files where they look for the helper).
+        BuiltIn::PosixAio => &["accept4(", "clone3(|clone(", "ESPIPE", "read("],
+    }
+}
 
 /// Starts `kettle serve` with one model under strace; returns (strace child, model port,
 /// trace file).
@@ -158,15 +164,16 @@ fn trace_child_id(ret: &str) -> Option<&str> {
 
 #[test]
 fn every_model_has_strace_expectations() {
-    for m in kettle_shared::MODELS {
-        assert!(EXPECTED.iter().any(|(id, _)| *id == m.id), "add {} to EXPECTED", m.id);
+    for &model in BuiltIn::ALL {
+        assert!(!expected(model).is_empty(), "{model}: nothing to look for");
     }
 }
 
 #[test]
 #[ignore = "needs strace: run `cargo xtask test`"]
 fn each_model_makes_the_system_calls_of_its_lesson() {
-    for (model, patterns) in EXPECTED {
+    for &built_in in BuiltIn::ALL {
+        let (model, patterns) = (built_in.id(), expected(built_in));
         let (child, port, trace) = traced_kettle(model);
         echo_lines(port);
         let text = stop(child, &trace);
@@ -178,7 +185,7 @@ fn each_model_makes_the_system_calls_of_its_lesson() {
             text.lines().count(),
             named.join("\n")
         );
-        for pattern in *patterns {
+        for pattern in patterns {
             let found = lines.iter().any(|l| pattern.split('|').any(|alt| l.contains(alt)));
             assert!(
                 found,

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use common::*;
 use kettle_backend::clock::{clock, simulate_wall_clock_step};
-use kettle_shared::{Event, EventKind, ModelState, RecvOutcome};
+use kettle_shared::{AsyncOp, Event, EventKind, ModelState, RecvOutcome};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -34,7 +34,7 @@ const PAUSE: Duration = Duration::from_millis(100);
 fn waits_for_data(e: &Event) -> bool {
     match &e.kind {
         EventKind::RecvEnter { .. } => e.conn.is_some(),
-        EventKind::Submit { op, .. } => op == "recv",
+        EventKind::Submit { op, .. } => matches!(op, AsyncOp::Recv),
         _ => false,
     }
 }

@@ -10,11 +10,12 @@
 //! each other. Waiting for the accept matters: a line that reaches a socket before the server
 //! has switched on receive timestamps for it cannot have its phases measured.
 
-use kettle_shared::Command;
+use kettle_shared::{BuiltIn, Command};
 
 /// The models compared on a fresh page: one of each of Stevens' families that differ in
 /// phase 1, plus the kernel's asynchronous I/O.
-pub const DEFAULT_MODELS: [&str; 4] = ["blocking", "select", "sigio", "io-uring"];
+pub const DEFAULT_MODELS: [&str; 4] =
+    [BuiltIn::Blocking.id(), BuiltIn::Select.id(), BuiltIn::Sigio.id(), BuiltIn::IoUring.id()];
 
 /// The comparison.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,13 +15,13 @@
 //! synchronous yet never asleep, next to a thread blocked in `recv` — comes from real threads:
 //! [`computing`] and [`blocked`] pick them from the sampled threads.
 
-use kettle_shared::LESSON_MODEL;
+use kettle_shared::{BuiltIn, LESSON_MODEL};
 
 use crate::i18n::Key;
 use crate::threads::{ThreadLoad, ThreadLoads};
 
 /// The model whose thread shows a blocked `recv` in the contrast.
-pub const BLOCKING_MODEL: &str = "blocking";
+pub const BLOCKING_MODEL: &str = BuiltIn::Blocking.id();
 /// How long the contrast's computation runs, in ms.
 pub const COMPUTE_MS: u32 = 3_000;
 

@@ -2,7 +2,7 @@
 //! "return", "data ready") filled with what was measured. Used by the figures and the event
 //! log, so a step reads the same in both.
 
-use kettle_shared::{CloseReason, Event, EventKind, RecvOutcome, SendOutcome};
+use kettle_shared::{AsyncOp, CloseReason, Event, EventKind, RecvOutcome, SendOutcome};
 
 use crate::format::{format_count, format_duration, format_rate};
 use crate::i18n::{t, tf, Key, Lang};
@@ -159,11 +159,9 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
                 None => tf(lang, Key::StepSignalNoFd, &[&signal_name(*signo, name)]),
             },
         ),
-        EventKind::Submit { op, fd } if op == "aio_read" => {
-            (Call, tf(lang, Key::StepAioRead, &[fd]))
-        }
+        EventKind::Submit { op: AsyncOp::AioRead, fd } => (Call, tf(lang, Key::StepAioRead, &[fd])),
         EventKind::Submit { op, fd } => (AppNote, tf(lang, Key::StepSqe, &[op, fd])),
-        EventKind::Complete { op, fd, result, .. } if op == "aio_read" => {
+        EventKind::Complete { op: AsyncOp::AioRead, fd, result, .. } => {
             (AppNote, tf(lang, Key::StepAioDone, &[fd, result]))
         }
         EventKind::Complete { op, fd, result, .. } => {
@@ -188,7 +186,7 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
                 lang,
                 Key::StepEpollCtl,
                 &[
-                    &format!("EPOLL_CTL_{}", op.to_uppercase()),
+                    &op.constant(),
                     fd,
                     &match error {
                         Some(e) => format!("→ {}", e.errno),
@@ -297,9 +295,9 @@ mod tests {
 
     #[test]
     fn test_io_uring_sqe_is_not_a_system_call_but_aio_read_is() {
-        let sqe = ev(1, 1, 1, EventKind::Submit { op: "recv".into(), fd: 7 });
+        let sqe = ev(1, 1, 1, EventKind::Submit { op: AsyncOp::Recv, fd: 7 });
         assert_eq!(describe(&sqe, Lang::En).0, Shape::AppNote);
-        let aio = ev(1, 1, 1, EventKind::Submit { op: "aio_read".into(), fd: 7 });
+        let aio = ev(1, 1, 1, EventKind::Submit { op: AsyncOp::AioRead, fd: 7 });
         assert_eq!(describe(&aio, Lang::En).0, Shape::Call);
     }
 }

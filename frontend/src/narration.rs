@@ -19,9 +19,11 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use kettle_shared::{Event, EventKind, Reason, RecvOutcome, SendOutcome, WaitApi};
+use kettle_shared::{
+    AsyncOp, BuiltIn, Event, EventKind, Family, ModelId, Reason, RecvOutcome, SendOutcome,
+    ThreadRole, WaitApi,
+};
 
-use crate::figures::Figure;
 use crate::format::{format_bytes, format_count, format_duration};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::labels::{close_reason, completion_result, preview, signal_name};
@@ -65,8 +67,8 @@ pub fn sentence(store: &ModelStore, index: usize, model: &str, lang: Lang) -> Op
     let steps = &store.steps().list;
     let step = steps.get(index)?;
     let scene = Scene {
-        figure: Figure::of_model(model),
-        model,
+        figure: figure_of(model),
+        model: model.parse().ok(),
         steps,
         events: store.events(),
         index,
@@ -77,10 +79,17 @@ pub fn sentence(store: &ModelStore, index: usize, model: &str, lang: Lang) -> Op
     Some(scene.sentence())
 }
 
+/// The figure a model is drawn as (its family); Fig. 6.1 for an id that names no model, as
+/// the figure view draws it.
+fn figure_of(model: &str) -> Family {
+    model.parse::<ModelId>().map_or(Family::Blocking, ModelId::family)
+}
+
 /// A step and what is around it.
 struct Scene<'a> {
-    figure: Figure,
-    model: &'a str,
+    figure: Family,
+    /// The model, if the id names one.
+    model: Option<ModelId>,
     steps: &'a [Step],
     events: &'a VecDeque<Rc<Event>>,
     index: usize,
@@ -169,8 +178,7 @@ impl Scene<'_> {
         let lang = self.lang;
         let event = &self.step.event;
         let thread = self.thread();
-        let name = event.thread.name.as_str();
-        let model = self.model;
+        let role = event.thread.role();
         match &event.kind {
             EventKind::Listen { addr, backlog } => {
                 Sentence::new(NarrListen, vec![s(addr), s(backlog)])
@@ -179,15 +187,20 @@ impl Scene<'_> {
                 Sentence::new(NarrStopped, vec![crate::reasons::reason(lang, reason)])
             }
             EventKind::ThreadSpawned => {
-                let key = match model {
-                    "thread-pool" if name.starts_with("pool-worker") => NarrWorkerStarts,
-                    "thread-per-conn" if name.starts_with("conn-") => NarrConnThreadStarts,
-                    "posix-aio" if name.starts_with("aio-notify") => NarrNotifyThreadStarts,
-                    _ => NarrThreadStarts,
+                use ThreadRole::*;
+                let key = match role {
+                    Some(PoolWorker(_)) => NarrWorkerStarts,
+                    Some(Conn(_)) => NarrConnThreadStarts,
+                    Some(AioNotify(_)) => NarrNotifyThreadStarts,
+                    Some(
+                        Server(_) | Acceptor | Parent | Child(_) | Waiter(_) | AioHelper(_)
+                        | ListenQueue | EchoClient(_) | Compute,
+                    )
+                    | None => NarrThreadStarts,
                 };
                 Sentence::new(key, vec![thread])
             }
-            EventKind::ThreadExited if name.starts_with("aio-notify") => {
+            EventKind::ThreadExited if matches!(role, Some(ThreadRole::AioNotify(_))) => {
                 Sentence::new(NarrNotifyThreadEnds, vec![thread])
             }
             EventKind::ThreadExited => Sentence::new(NarrThreadEnds, vec![thread]),
@@ -203,12 +216,14 @@ impl Scene<'_> {
                 _ => Sentence::new(NarrThreadWoken, vec![thread, crate::reasons::reason(lang, by)]),
             },
             EventKind::AcceptEnter => {
-                // POSIX aio has no aio_accept: its acceptor is a plain blocking one.
-                let blocking = self.figure == Figure::Blocking || model == "posix-aio";
+                let blocking = match self.model {
+                    Some(ModelId::BuiltIn(model)) => accept_sleeps(model),
+                    None => self.figure == Family::Blocking,
+                };
                 let key = match self.figure {
                     _ if blocking && self.backlog_now().is_some_and(|q| q > 0) => NarrAcceptWaiting,
                     _ if blocking => NarrAcceptSleeps,
-                    Figure::BusyLoop => NarrAcceptTry,
+                    Family::BusyLoop => NarrAcceptTry,
                     _ => NarrAcceptReady,
                 };
                 Sentence::new(key, vec![thread])
@@ -236,7 +251,7 @@ impl Scene<'_> {
                     self.recv_data(*bytes, &preview(p), *wait_ns, *copy_ns)
                 }
                 RecvOutcome::Eof => Sentence::new(NarrRecvEof, vec![]),
-                RecvOutcome::WouldBlock if self.figure == Figure::Signal => {
+                RecvOutcome::WouldBlock if self.figure == Family::Signal => {
                     Sentence::new(NarrRecvDrained, vec![])
                 }
                 RecvOutcome::WouldBlock => Sentence::new(NarrRecvEagain, vec![]),
@@ -293,18 +308,20 @@ impl Scene<'_> {
                 Some(fd) => Sentence::new(NarrSignalFd, vec![signal_name(*signo, name), s(fd)]),
                 None => Sentence::new(NarrSignalNoFd, vec![signal_name(*signo, name)]),
             },
-            EventKind::Submit { op, fd } => match op.as_str() {
-                "aio_read" => Sentence::new(NarrAioSubmit, vec![s(fd)]),
-                "recv" => Sentence::new(NarrSqeRecv, vec![s(fd)]),
-                "accept" => Sentence::new(NarrSqeAccept, vec![s(fd)]),
-                "send" => Sentence::new(NarrSqeSend, vec![s(fd)]),
-                _ => Sentence::new(NarrSqe, vec![s(op), s(fd)]),
+            EventKind::Submit { op, fd } => match op {
+                AsyncOp::AioRead => Sentence::new(NarrAioSubmit, vec![s(fd)]),
+                AsyncOp::Recv => Sentence::new(NarrSqeRecv, vec![s(fd)]),
+                AsyncOp::Accept => Sentence::new(NarrSqeAccept, vec![s(fd)]),
+                AsyncOp::Send => Sentence::new(NarrSqeSend, vec![s(fd)]),
+                AsyncOp::Timeout | AsyncOp::AsyncCancel => {
+                    Sentence::new(NarrSqe, vec![s(op), s(fd)])
+                }
             },
-            EventKind::Complete { op, fd, result, .. } => match (op.as_str(), *result) {
-                ("aio_read", r) if r >= 0 => Sentence::new(NarrAioDone, vec![s(fd), s(r)]),
-                ("recv", r) if r > 0 => Sentence::new(NarrCqeRecv, vec![s(fd), s(r)]),
-                ("accept", r) if r >= 0 => Sentence::new(NarrCqeAccept, vec![s(r)]),
-                ("send", r) if r >= 0 => Sentence::new(NarrCqeSend, vec![s(fd), s(r)]),
+            EventKind::Complete { op, fd, result, .. } => match (op, *result) {
+                (AsyncOp::AioRead, r) if r >= 0 => Sentence::new(NarrAioDone, vec![s(fd), s(r)]),
+                (AsyncOp::Recv, r) if r > 0 => Sentence::new(NarrCqeRecv, vec![s(fd), s(r)]),
+                (AsyncOp::Accept, r) if r >= 0 => Sentence::new(NarrCqeAccept, vec![s(r)]),
+                (AsyncOp::Send, r) if r >= 0 => Sentence::new(NarrCqeSend, vec![s(fd), s(r)]),
                 (_, r) if r < 0 => {
                     Sentence::new(NarrCqeFailed, vec![s(op), s(fd), completion_result(r)])
                 }
@@ -374,7 +391,7 @@ impl Scene<'_> {
                 Sentence::new(NarrWork, vec![format_count(self.step.count("units"))])
             }
             EventKind::EpollCtl { op, fd, events, error } => {
-                let op = format!("EPOLL_CTL_{}", op.to_uppercase());
+                let op = op.constant().to_owned();
                 match error {
                     Some(e) => Sentence::new(NarrEpollCtlFailed, vec![op, s(fd), s(&e.errno)]),
                     None if events.is_empty() => {
@@ -396,7 +413,7 @@ impl Scene<'_> {
         use Key::*;
         let args = vec![thread.clone(), s(fd)];
         match self.figure {
-            Figure::Blocking => {
+            Family::Blocking => {
                 let pair = self.pair_entered_here().filter(|p| p.call == Call::Recv);
                 let early = pair.and_then(|p| p.arrival).is_some_and(|a| a < self.index);
                 let measured_zero = pair
@@ -405,18 +422,18 @@ impl Scene<'_> {
                 let key = if early || measured_zero { NarrRecvDataThere } else { NarrRecvBlocks };
                 Sentence::new(key, args)
             }
-            Figure::Multiplex => match self.wait_before() {
+            Family::Multiplex => match self.wait_before() {
                 Some(wait) => Sentence::new(NarrRecvAfterWait, vec![thread, s(fd), s(wait)]),
                 None => Sentence::new(NarrRecvCall, args),
             },
-            Figure::BusyLoop => Sentence::new(NarrRecvAsk, args),
-            Figure::Signal => {
+            Family::BusyLoop => Sentence::new(NarrRecvAsk, args),
+            Family::Signal => {
                 let got_data = self
                     .pair_entered_here()
                     .is_some_and(|p| p.call == Call::Recv && p.got_data(self.steps));
                 Sentence::new(if got_data { NarrRecvAfterSignal } else { NarrRecvAsk }, args)
             }
-            Figure::Async => Sentence::new(NarrRecvCall, args),
+            Family::Async => Sentence::new(NarrRecvCall, args),
         }
     }
 
@@ -426,8 +443,8 @@ impl Scene<'_> {
         let pair = self.pair_of_arrival();
         let early = pair.is_some_and(|p| p.enter > self.index);
         match self.figure {
-            Figure::Blocking if early => Sentence::new(NarrArrivedEarly, vec![s(fd)]),
-            Figure::Blocking => match pair.and_then(|p| self.input_result(p)) {
+            Family::Blocking if early => Sentence::new(NarrArrivedEarly, vec![s(fd)]),
+            Family::Blocking => match pair.and_then(|p| self.input_result(p)) {
                 Some((bytes, Some(wait_ns))) => {
                     Sentence::new(NarrArrivedCopy, vec![s(bytes), s(fd), format_duration(wait_ns)])
                 }
@@ -436,15 +453,15 @@ impl Scene<'_> {
                 }
                 None => Sentence::new(NarrArrived, vec![s(fd)]),
             },
-            Figure::Multiplex => match self.asleep_in_wait() {
+            Family::Multiplex => match self.asleep_in_wait() {
                 Some(wait) => Sentence::new(NarrArrivedReadable, vec![s(fd), s(wait)]),
                 // The thread is busy elsewhere (serving another socket): the data waits.
                 None if early => Sentence::new(NarrArrivedEarly, vec![s(fd)]),
                 None => Sentence::new(NarrArrived, vec![s(fd)]),
             },
-            Figure::BusyLoop => Sentence::new(NarrArrivedBusy, vec![s(fd)]),
-            Figure::Signal => Sentence::new(NarrArrivedSignal, vec![s(fd)]),
-            Figure::Async => match pair.and_then(|p| self.input_result(p)) {
+            Family::BusyLoop => Sentence::new(NarrArrivedBusy, vec![s(fd)]),
+            Family::Signal => Sentence::new(NarrArrivedSignal, vec![s(fd)]),
+            Family::Async => match pair.and_then(|p| self.input_result(p)) {
                 Some((bytes, _)) => Sentence::new(NarrArrivedRing, vec![s(fd), s(bytes)]),
                 None => Sentence::new(NarrArrived, vec![s(fd)]),
             },
@@ -462,20 +479,40 @@ impl Scene<'_> {
         use Key::*;
         let (bytes, text, copy) = (s(bytes), s(text), self.duration(copy_ns));
         match self.figure {
-            Figure::Blocking if wait_ns == Some(0) => {
+            Family::Blocking if wait_ns == Some(0) => {
                 Sentence::new(NarrRecvOnlyCopy, vec![bytes, text, copy])
             }
-            Figure::Blocking => {
+            Family::Blocking => {
                 Sentence::new(NarrRecvBothPhases, vec![bytes, text, self.duration(wait_ns), copy])
             }
-            Figure::Multiplex => match self.wait_before() {
+            Family::Multiplex => match self.wait_before() {
                 Some(wait) => Sentence::new(NarrRecvAfterSelect, vec![bytes, text, copy, s(wait)]),
                 None => Sentence::new(NarrRecvData, vec![bytes, text]),
             },
-            Figure::BusyLoop => Sentence::new(NarrRecvBusy, vec![bytes, text, copy]),
-            Figure::Signal => Sentence::new(NarrRecvSignal, vec![bytes, text, copy]),
-            Figure::Async => Sentence::new(NarrRecvData, vec![bytes, text]),
+            Family::BusyLoop => Sentence::new(NarrRecvBusy, vec![bytes, text, copy]),
+            Family::Signal => Sentence::new(NarrRecvSignal, vec![bytes, text, copy]),
+            Family::Async => Sentence::new(NarrRecvData, vec![bytes, text]),
         }
+    }
+}
+
+/// Whether a model's `accept` is a plain blocking call, asleep until a client comes: the
+/// Fig. 6.1 models, and POSIX aio, which has no `aio_accept`.
+fn accept_sleeps(model: BuiltIn) -> bool {
+    match model {
+        BuiltIn::Blocking
+        | BuiltIn::ThreadPerConn
+        | BuiltIn::ProcessPerConn
+        | BuiltIn::ThreadPool
+        | BuiltIn::PosixAio => true,
+        BuiltIn::Nonblocking
+        | BuiltIn::Select
+        | BuiltIn::Poll
+        | BuiltIn::Epoll
+        | BuiltIn::EpollEt
+        | BuiltIn::Reactor
+        | BuiltIn::Sigio
+        | BuiltIn::IoUring => false,
     }
 }
 
@@ -483,7 +520,7 @@ impl Scene<'_> {
 mod tests {
     use super::*;
     use crate::store::tests::ev;
-    use kettle_shared::{CloseReason, ReadyFd, SysError};
+    use kettle_shared::{CloseReason, EpollOp, ReadyFd, SysError};
 
     /// One example of every kind of event, each distinct variant once (and a few twice, where
     /// a field changes the sentence).
@@ -544,23 +581,23 @@ mod tests {
             EventKind::SignalHandler { signo: 36, name: "SIGRTMIN+2".into() },
             EventKind::SignalDelivered { signo: 36, name: "SIGRTMIN+2".into(), fd: Some(5) },
             EventKind::SignalDelivered { signo: 29, name: "SIGIO".into(), fd: None },
-            EventKind::Submit { op: "recv".into(), fd: 5 },
-            EventKind::Submit { op: "accept".into(), fd: 3 },
-            EventKind::Submit { op: "send".into(), fd: 5 },
-            EventKind::Submit { op: "aio_read".into(), fd: 5 },
-            EventKind::Submit { op: "timeout".into(), fd: -1 },
-            EventKind::Complete { op: "recv".into(), fd: 5, result: 13, peer: None, more: false },
-            EventKind::Complete { op: "accept".into(), fd: 3, result: 6, peer: None, more: false },
-            EventKind::Complete { op: "send".into(), fd: 5, result: 13, peer: None, more: false },
+            EventKind::Submit { op: AsyncOp::Recv, fd: 5 },
+            EventKind::Submit { op: AsyncOp::Accept, fd: 3 },
+            EventKind::Submit { op: AsyncOp::Send, fd: 5 },
+            EventKind::Submit { op: AsyncOp::AioRead, fd: 5 },
+            EventKind::Submit { op: AsyncOp::Timeout, fd: -1 },
+            EventKind::Complete { op: AsyncOp::Recv, fd: 5, result: 13, peer: None, more: false },
+            EventKind::Complete { op: AsyncOp::Accept, fd: 3, result: 6, peer: None, more: false },
+            EventKind::Complete { op: AsyncOp::Send, fd: 5, result: 13, peer: None, more: false },
             EventKind::Complete {
-                op: "aio_read".into(),
+                op: AsyncOp::AioRead,
                 fd: 5,
                 result: 13,
                 peer: None,
                 more: false,
             },
-            EventKind::Complete { op: "recv".into(), fd: 5, result: -104, peer: None, more: false },
-            EventKind::Complete { op: "recv".into(), fd: 5, result: 0, peer: None, more: false },
+            EventKind::Complete { op: AsyncOp::Recv, fd: 5, result: -104, peer: None, more: false },
+            EventKind::Complete { op: AsyncOp::Recv, fd: 5, result: 0, peer: None, more: false },
             EventKind::RingEnter { submitted: 1, wait_for: 1 },
             EventKind::RingExit { completions: 1, timed_out: false },
             EventKind::RingExit { completions: 0, timed_out: true },
@@ -589,10 +626,10 @@ mod tests {
                 status: kettle_shared::ChildExit::Exited { code: 0 },
             },
             EventKind::WorkDone { units: 40 },
-            EventKind::EpollCtl { op: "add".into(), fd: 5, events: "EPOLLIN".into(), error: None },
-            EventKind::EpollCtl { op: "del".into(), fd: 5, events: String::new(), error: None },
+            EventKind::EpollCtl { op: EpollOp::Add, fd: 5, events: "EPOLLIN".into(), error: None },
+            EventKind::EpollCtl { op: EpollOp::Del, fd: 5, events: String::new(), error: None },
             EventKind::EpollCtl {
-                op: "add".into(),
+                op: EpollOp::Add,
                 fd: 5,
                 events: String::new(),
                 error: Some(err()),
@@ -691,8 +728,8 @@ mod tests {
                 let steps = [step];
                 let events = VecDeque::new();
                 Scene {
-                    figure: Figure::of_model(model),
-                    model,
+                    figure: figure_of(model),
+                    model: model.parse().ok(),
                     steps: &steps,
                     events: &events,
                     index: 0,
@@ -823,12 +860,12 @@ mod tests {
     #[test]
     fn io_uring_names_the_request_and_the_bytes_the_kernel_copied() {
         let store = store_of(vec![
-            (1_000, EventKind::Submit { op: "recv".into(), fd: 7 }),
+            (1_000, EventKind::Submit { op: AsyncOp::Recv, fd: 7 }),
             (5_000, EventKind::DataArrived { fd: 7 }),
             (
                 9_000,
                 EventKind::Complete {
-                    op: "recv".into(),
+                    op: AsyncOp::Recv,
                     fd: 7,
                     result: 13,
                     peer: None,

@@ -17,9 +17,8 @@
 //! echoed line's story began ([`last_echo_start`]). Any of them pauses, and [`Mode`] says
 //! whether the figure shows now or the past, so a class never mistakes one for the other.
 
-use kettle_shared::{EventKind, RecvOutcome, SendOutcome};
+use kettle_shared::{AsyncOp, EventKind, Family, RecvOutcome, SendOutcome};
 
-use crate::figures::Figure;
 use crate::store::Step;
 
 /// The playback speeds, as fractions of real time, fastest first.
@@ -254,19 +253,17 @@ pub enum Mode {
 /// when the data came (Fig. 6.3), the request's submission for asynchronous I/O (Fig. 6.5), or
 /// the data's arrival when the thread was busy elsewhere (Fig. 6.2, 6.4) — whichever came
 /// first, since the data may have arrived before anybody asked for it.
-pub fn last_echo_start(steps: &[Step], figure: Figure) -> Option<usize> {
+pub fn last_echo_start(steps: &[Step], figure: Family) -> Option<usize> {
     let (send, fd) = steps.iter().enumerate().rev().find_map(|(i, s)| match &s.event.kind {
         EventKind::SendExit { fd, outcome: SendOutcome::Sent { bytes } } if *bytes > 0 => {
             Some((i, *fd))
         }
-        EventKind::Complete { op, fd, result, .. } if op == "send" && *result > 0 => Some((i, *fd)),
+        EventKind::Complete { op: AsyncOp::Send, fd, result, .. } if *result > 0 => Some((i, *fd)),
         _ => None,
     })?;
     let input = steps[..send].iter().rposition(|s| match &s.event.kind {
         EventKind::RecvExit { fd: f, outcome: RecvOutcome::Data { .. }, .. } => *f == fd,
-        EventKind::Complete { op, fd: f, result, .. } => {
-            *f == fd && *result > 0 && (op == "recv" || op == "aio_read")
-        }
+        EventKind::Complete { op, fd: f, result, .. } => *f == fd && *result > 0 && op.reads_data(),
         _ => false,
     });
     let pairs = crate::timeline::pairs(steps);
@@ -275,7 +272,7 @@ pub fn last_echo_start(steps: &[Step], figure: Figure) -> Option<usize> {
         return Some(pairs.iter().find(|p| p.exit == Some(send)).map_or(send, |p| p.enter));
     };
     let first = pair.arrival.map_or(pair.enter, |a| a.min(pair.enter));
-    if figure == Figure::Multiplex {
+    if figure == Family::Multiplex {
         let slept_in = steps[..first].iter().rposition(|s| {
             s.event.thread.id == pair.thread && matches!(s.event.kind, EventKind::WaitEnter { .. })
         });
@@ -485,11 +482,11 @@ mod tests {
             sent(5, 4),
             EventKind::RecvEnter { fd: 5, len: 1024 }, // waiting for a third, not echoed yet
         ]);
-        let start = last_echo_start(&store.steps().list, Figure::Blocking);
+        let start = last_echo_start(&store.steps().list, Family::Blocking);
         assert_eq!(start, Some(7));
         assert_eq!(kind_at(&store, 7), "recv_enter");
         assert_eq!(
-            last_echo_start(&store.steps().list[..6], Figure::Blocking),
+            last_echo_start(&store.steps().list[..6], Family::Blocking),
             None,
             "no echo yet"
         );
@@ -515,30 +512,25 @@ mod tests {
             sent(5, 4),
             wait(),
         ]);
-        assert_eq!(last_echo_start(&store.steps().list, Figure::Multiplex), Some(6));
+        assert_eq!(last_echo_start(&store.steps().list, Family::Multiplex), Some(6));
     }
 
     #[test]
     fn test_last_echo_on_io_uring_starts_at_the_recv_sqe() {
-        let complete = |op: &str, fd, result| EventKind::Complete {
-            op: op.into(),
-            fd,
-            result,
-            peer: None,
-            more: false,
-        };
+        let complete =
+            |op, fd, result| EventKind::Complete { op, fd, result, peer: None, more: false };
         let store = steps_of(vec![
-            EventKind::Submit { op: "recv".into(), fd: 7 }, // 0: the request the kernel served
+            EventKind::Submit { op: AsyncOp::Recv, fd: 7 }, // 0: the request the kernel served
             EventKind::RingEnter { submitted: 1, wait_for: 1 },
             EventKind::DataArrived { fd: 7 },
             EventKind::RingExit { completions: 1, timed_out: false },
-            complete("recv", 7, 4),
-            EventKind::Submit { op: "send".into(), fd: 7 },
+            complete(AsyncOp::Recv, 7, 4),
+            EventKind::Submit { op: AsyncOp::Send, fd: 7 },
             EventKind::RingEnter { submitted: 1, wait_for: 1 },
             EventKind::RingExit { completions: 1, timed_out: false },
-            complete("send", 7, 4),
-            EventKind::Submit { op: "recv".into(), fd: 7 },
+            complete(AsyncOp::Send, 7, 4),
+            EventKind::Submit { op: AsyncOp::Recv, fd: 7 },
         ]);
-        assert_eq!(last_echo_start(&store.steps().list, Figure::Async), Some(0));
+        assert_eq!(last_echo_start(&store.steps().list, Family::Async), Some(0));
     }
 }

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use kettle_shared::{
-    Command, ErrorCode, Event, EventKind, LoadReport, LoadSpec, ModelInfo, Reason, ReplyResult,
-    ServerMsg, PROTOCOL_VERSION,
+    AsyncOp, Command, ErrorCode, Event, EventKind, LoadReport, LoadSpec, ModelInfo, Reason,
+    ReplyResult, ServerMsg, PROTOCOL_VERSION,
 };
 use yew::Reducible;
 
@@ -515,7 +515,7 @@ impl State {
             (EventKind::AcceptExit { peer: Some(peer), .. }, Some(conn)) => {
                 self.on_accepted(&event.model, peer, conn)
             }
-            (EventKind::Complete { op, peer: Some(peer), .. }, Some(conn)) if op == "accept" => {
+            (EventKind::Complete { op: AsyncOp::Accept, peer: Some(peer), .. }, Some(conn)) => {
                 self.on_accepted(&event.model, peer, conn)
             }
             (EventKind::ConnQueued { .. }, Some(conn)) => self.set_queued(&event.model, conn, true),
@@ -904,7 +904,7 @@ impl State {
                     |(model, store)| {
                         crate::playback::last_echo_start(
                             &store.steps().list,
-                            crate::figures::Figure::of_model(model),
+                            crate::figures::family_of(model),
                         )
                     },
                 );
@@ -1272,7 +1272,7 @@ mod tests {
     fn test_io_uring_accept_completion_marks_its_client_accepted() {
         let s = reduce(Rc::default(), [hello(1), opened(1, "127.0.0.1:40001")]);
         let done = EventKind::Complete {
-            op: "accept".into(),
+            op: AsyncOp::Accept,
             fd: 3,
             result: 9,
             peer: Some("127.0.0.1:40001".into()),

@@ -16,6 +16,8 @@
 //! elsewhere — only Fig. 6.5 (io_uring, aio) is asynchronous I/O, because only there the
 //! thread does not wait while the data is copied — and the panel says so.
 
+use kettle_shared::{BuiltIn, ModelId};
+
 use crate::i18n::Key;
 
 /// One case of the story.
@@ -56,21 +58,34 @@ impl Case {
         matches!(self, Case::SyncBlocking | Case::AsyncBlocking)
     }
 
-    /// The models that act the case out, in the catalogue's order.
-    pub fn models(self) -> &'static [&'static str] {
-        match self {
-            Case::SyncBlocking => {
-                &["blocking", "thread-per-conn", "process-per-conn", "thread-pool"]
-            }
-            Case::SyncNonblocking => &["nonblocking"],
-            Case::AsyncBlocking => &["select", "poll", "epoll", "epoll-et", "reactor"],
-            Case::AsyncNonblocking => &["sigio", "io-uring", "posix-aio"],
+    /// The case a built-in model acts out: an exhaustive match, so a new model does not
+    /// compile until the story places it.
+    pub fn of_built_in(model: BuiltIn) -> Case {
+        match model {
+            BuiltIn::Blocking
+            | BuiltIn::ThreadPerConn
+            | BuiltIn::ProcessPerConn
+            | BuiltIn::ThreadPool => Case::SyncBlocking,
+            BuiltIn::Nonblocking => Case::SyncNonblocking,
+            BuiltIn::Select
+            | BuiltIn::Poll
+            | BuiltIn::Epoll
+            | BuiltIn::EpollEt
+            | BuiltIn::Reactor => Case::AsyncBlocking,
+            BuiltIn::Sigio | BuiltIn::IoUring | BuiltIn::PosixAio => Case::AsyncNonblocking,
         }
     }
 
-    /// The case a model acts out.
-    pub fn of_model(model: &str) -> Option<Case> {
-        Case::ALL.into_iter().find(|c| c.models().contains(&model))
+    /// The models that act the case out, in the catalogue's order.
+    pub fn models(self) -> impl Iterator<Item = BuiltIn> {
+        BuiltIn::ALL.iter().copied().filter(move |&m| Case::of_built_in(m) == self)
+    }
+
+    /// The case the model an id names acts out; `None` for an id that names no model.
+    pub fn of_model(id: &str) -> Option<Case> {
+        match id.parse::<ModelId>().ok()? {
+            ModelId::BuiltIn(model) => Some(Case::of_built_in(model)),
+        }
     }
 
     /// The case's name ("synchronous blocking").
@@ -112,27 +127,29 @@ mod tests {
     fn every_model_of_the_catalogue_acts_out_exactly_one_case() {
         for model in kettle_shared::MODELS {
             let cases: Vec<Case> =
-                Case::ALL.into_iter().filter(|c| c.models().contains(&model.id)).collect();
+                Case::ALL.into_iter().filter(|c| c.models().any(|m| m.id() == model.id)).collect();
             assert_eq!(cases.len(), 1, "{} acts out {cases:?}", model.id);
             assert_eq!(Case::of_model(model.id), Some(cases[0]));
         }
     }
 
     #[test]
-    fn every_linked_model_is_in_the_catalogue_once_and_in_its_order() {
+    fn every_case_is_acted_out_by_models_in_the_catalogues_order() {
         for case in Case::ALL {
             let order: Vec<usize> = case
                 .models()
-                .iter()
-                .map(|id| {
+                .map(|m| {
                     kettle_shared::MODELS
                         .iter()
-                        .position(|m| m.id == *id)
-                        .unwrap_or_else(|| panic!("{id} of {case:?} is not a model"))
+                        .position(|d| d.id == m.id())
+                        .unwrap_or_else(|| panic!("{m} of {case:?} is not in the catalogue"))
                 })
                 .collect();
+            assert!(!order.is_empty(), "{case:?} is acted out by no model");
             assert!(order.windows(2).all(|w| w[0] < w[1]), "{case:?}: {order:?}");
         }
+        let ids: Vec<&str> = Case::AsyncBlocking.models().map(BuiltIn::id).collect();
+        assert_eq!(ids, ["select", "poll", "epoll", "epoll-et", "reactor"]);
         assert_eq!(Case::of_model("no-such-model"), None);
     }
 

@@ -18,9 +18,8 @@
 //! io_uring when the completion was reaped. Every duration is the difference of two recorded
 //! timestamps or a duration the backend measured; none is estimated.
 
-use kettle_shared::{EventKind, RecvOutcome};
+use kettle_shared::{AsyncOp, EventKind, Family, RecvOutcome};
 
-use crate::figures::Figure;
 use crate::store::Step;
 
 /// One thread of the model: a lane of the figure.
@@ -84,8 +83,8 @@ pub enum Call {
     Ring,
     /// A pool worker asleep on the (user-space) queue.
     Queue,
-    /// An asynchronous request: `submit` … `complete`.
-    Async,
+    /// An asynchronous request of this operation: `submit` … `complete`.
+    Async(AsyncOp),
     /// A glibc aio helper seen asleep in `read`, until the read completed.
     HelperRead,
 }
@@ -97,7 +96,7 @@ pub struct Pair {
     pub call: Call,
     /// The call's name as a program writes it (`recv`, `select`, `epoll_wait`, `read`).
     pub name: String,
-    /// The thread that made the call (for [`Call::Async`], the submitter).
+    /// The thread that made the call (for [`Call::Async`] requests, the submitter).
     pub thread: u32,
     /// The descriptor, where the call has one.
     pub fd: Option<i32>,
@@ -117,7 +116,7 @@ impl Pair {
     /// to do (`EAGAIN`), and the asynchronous requests, which do not hold a thread.
     pub fn sleeps(&self, steps: &[Step]) -> bool {
         match self.call {
-            Call::Async | Call::Send => false,
+            Call::Async(_) | Call::Send => false,
             _ => !self.exit.is_some_and(|x| would_block(&steps[x].event.kind)),
         }
     }
@@ -126,9 +125,7 @@ impl Pair {
     pub fn got_data(&self, steps: &[Step]) -> bool {
         self.exit.is_some_and(|x| match &steps[x].event.kind {
             EventKind::RecvExit { outcome: RecvOutcome::Data { .. }, .. } => true,
-            EventKind::Complete { op, result, .. } => {
-                *result > 0 && (op == "recv" || op == "aio_read")
-            }
+            EventKind::Complete { op, result, .. } => *result > 0 && op.reads_data(),
             _ => false,
         })
     }
@@ -218,9 +215,9 @@ pub fn pairs(steps: &[Step]) -> Vec<Pair> {
                 open.push(start(Call::Queue, "queue", None, &mut pairs));
             }
             EventKind::Submit { op, fd } => {
-                let same = |p: &Pair| p.call == Call::Async && p.fd == Some(*fd) && p.name == *op;
+                let same = |p: &Pair| p.call == Call::Async(*op) && p.fd == Some(*fd);
                 close_stale(&mut pairs, &mut open, i, same);
-                open.push(start(Call::Async, op, Some(*fd), &mut pairs));
+                open.push(start(Call::Async(*op), op.name(), Some(*fd), &mut pairs));
             }
             EventKind::SeenInSyscall { call, fd, .. } => {
                 close_stale(&mut pairs, &mut open, i, same_thread(Call::HelperRead, Some(*fd)));
@@ -247,7 +244,7 @@ pub fn pairs(steps: &[Step]) -> Vec<Pair> {
             EventKind::Complete { op, fd, .. } => {
                 let fd = *fd;
                 finish(&mut pairs, &mut open, i, |p: &Pair| {
-                    p.call == Call::Async && p.fd == Some(fd) && p.name == *op
+                    p.call == Call::Async(*op) && p.fd == Some(fd)
                 });
                 // The helper's read returned: glibc reports the completion.
                 finish(&mut pairs, &mut open, i, |p: &Pair| {
@@ -262,7 +259,7 @@ pub fn pairs(steps: &[Step]) -> Vec<Pair> {
                     p.fd == Some(fd)
                         && p.arrival.is_none()
                         && ((p.call == Call::Recv && p.thread == thread)
-                            || (p.call == Call::Async && p.name != "send"))
+                            || (matches!(p.call, Call::Async(op) if op != AsyncOp::Send)))
                 });
                 match waiting {
                     Some(o) => pairs[open[o]].arrival = Some(i),
@@ -343,7 +340,7 @@ pub struct PhaseSpan {
 }
 
 /// The phases of every input in `steps`.
-pub fn phases(figure: Figure, steps: &[Step], pairs: &[Pair]) -> Vec<PhaseSpan> {
+pub fn phases(figure: Family, steps: &[Step], pairs: &[Pair]) -> Vec<PhaseSpan> {
     let t = |i: usize| steps[i].event.t_ns;
     let mut spans = Vec::new();
     for p in pairs {
@@ -351,7 +348,7 @@ pub fn phases(figure: Figure, steps: &[Step], pairs: &[Pair]) -> Vec<PhaseSpan> 
             Call::Recv => {
                 let Some(exit) = p.exit else {
                     // Still inside recv: for a blocking recv, phase 1 is going on.
-                    if figure == Figure::Blocking && p.arrival.is_none() {
+                    if figure == Family::Blocking && p.arrival.is_none() {
                         spans.push(still_waiting(p, true));
                     }
                     continue;
@@ -389,7 +386,7 @@ pub fn phases(figure: Figure, steps: &[Step], pairs: &[Pair]) -> Vec<PhaseSpan> 
                     app_blocked: true,
                 });
             }
-            Call::Async if p.name == "recv" => {
+            Call::Async(AsyncOp::Recv) => {
                 let Some(a) = p.arrival else {
                     if p.exit.is_none() {
                         spans.push(still_waiting(p, false));
@@ -440,22 +437,22 @@ fn still_waiting(p: &Pair, app_blocked: bool) -> PhaseSpan {
 }
 
 /// Where phase 1 of the data that arrived at step `a` began, for the recv `p`.
-fn wait_start(figure: Figure, steps: &[Step], pairs: &[Pair], p: &Pair, a: usize) -> usize {
+fn wait_start(figure: Family, steps: &[Step], pairs: &[Pair], p: &Pair, a: usize) -> usize {
     // Pairs are in the order their calls were entered: those entered before the arrival are a
     // prefix, searched from its end, so each recv looks back only as far as its answer (a
     // search of every pair for every recv made a crowded figure's layout quadratic).
     let earlier = &pairs[..pairs.partition_point(|w| w.enter < a)];
     match figure {
         // The call waited: phase 1 is inside it (or zero, the data was already there).
-        Figure::Blocking => p.enter,
+        Family::Blocking => p.enter,
         // The readiness call this thread slept in when the data came.
-        Figure::Multiplex => earlier
+        Family::Multiplex => earlier
             .iter()
             .rev()
             .find(|w| w.call == Call::Wait && w.thread == p.thread)
             .map_or(p.enter, |w| w.enter),
         // Since the socket was last drained (or accepted): the thread spun or worked meanwhile.
-        Figure::BusyLoop | Figure::Signal | Figure::Async => {
+        Family::BusyLoop | Family::Signal | Family::Async => {
             let conn = steps[p.enter].event.conn;
             // A descriptor's receives follow one another: the latest entered one that has
             // returned is the one that returned last.
@@ -519,7 +516,7 @@ mod tests {
         let b = p.iter().find(|p| p.thread == 3).unwrap();
         assert_eq!((a.enter, a.arrival, a.exit), (0, Some(4), Some(5)));
         assert_eq!((b.enter, b.arrival, b.exit), (1, Some(2), Some(3)));
-        let ph = phases(Figure::Blocking, &s, &p);
+        let ph = phases(Family::Blocking, &s, &p);
         let of =
             |thread, phase| ph.iter().find(|x| x.thread == thread && x.phase == phase).unwrap().ns;
         assert_eq!(of(2, Phase::Wait), Some(8_000));
@@ -554,7 +551,7 @@ mod tests {
             ["wait_enter", "data_arrived", "wait_returned", "recv_enter", "recv_exit"]
         );
         let p = pairs(&s);
-        let ph = phases(Figure::Multiplex, &s, &p);
+        let ph = phases(Family::Multiplex, &s, &p);
         let wait = ph.iter().find(|x| x.phase == Phase::Wait).unwrap();
         assert_eq!((wait.from, wait.to, wait.ns), (0, Some(1), Some(7_500)));
         assert!(!wait.app_blocked, "the thread was blocked in select, not in recv");
@@ -565,14 +562,14 @@ mod tests {
     #[test]
     fn test_io_uring_kernel_does_both_phases() {
         let s = steps_of(vec![
-            ev(1, 1_000, 1, EventKind::Submit { op: "recv".into(), fd: 7 }),
+            ev(1, 1_000, 1, EventKind::Submit { op: AsyncOp::Recv, fd: 7 }),
             ev(2, 50_000, 1, EventKind::DataArrived { fd: 7 }),
             ev(
                 3,
                 51_000,
                 1,
                 EventKind::Complete {
-                    op: "recv".into(),
+                    op: AsyncOp::Recv,
                     fd: 7,
                     result: 6,
                     peer: None,
@@ -580,7 +577,7 @@ mod tests {
                 },
             ),
         ]);
-        let ph = phases(Figure::Async, &s, &pairs(&s));
+        let ph = phases(Family::Async, &s, &pairs(&s));
         assert_eq!(ph.len(), 2);
         assert_eq!(ph[0].ns, Some(49_000));
         assert_eq!(ph[1].ns, Some(1_000));
@@ -630,6 +627,6 @@ mod tests {
         ]);
         let p = pairs(&s);
         assert!(!p[0].sleeps(&s));
-        assert!(phases(Figure::BusyLoop, &s, &p).is_empty());
+        assert!(phases(Family::BusyLoop, &s, &p).is_empty());
     }
 }

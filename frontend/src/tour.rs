@@ -13,7 +13,7 @@
 //! so every stop advances as soon as the state it waits for appears, whatever the order in
 //! which replies and events arrive.
 
-use kettle_shared::{Command, Event, EventKind, ModelState, RecvOutcome};
+use kettle_shared::{BuiltIn, Command, Event, EventKind, ModelState, RecvOutcome};
 
 use crate::i18n::Key;
 use crate::store::Steps;
@@ -59,36 +59,76 @@ pub struct Stop {
     pub text: Key,
 }
 
-const fn figure(model: &'static str, moment: Moment, title: Key, text: Key) -> Stop {
-    Stop { model: Some(model), scene: Scene::Figure, moment: Some(moment), title, text }
+/// The stop that acts a model out, if the tour stops at it: an exhaustive match, so a new
+/// model does not compile until the tour says whether it has a stop (and where it pauses).
+/// The stops follow the catalogue's order, which is the tutorial's.
+const fn stop_of(model: BuiltIn) -> Option<Stop> {
+    let (moment, title, text) = match model {
+        BuiltIn::Blocking => (Moment::Copy, Key::TourBlockingTitle, Key::TourBlocking),
+        BuiltIn::ThreadPerConn => (Moment::Copy, Key::TourThreadsTitle, Key::TourThreads),
+        // A process per connection acts out the thread stop's point again, at a higher price.
+        BuiltIn::ProcessPerConn => return None,
+        BuiltIn::ThreadPool => (Moment::Copy, Key::TourPoolTitle, Key::TourPool),
+        BuiltIn::Nonblocking => (Moment::Copy, Key::TourNonblockingTitle, Key::TourNonblocking),
+        BuiltIn::Select => (Moment::ReadyBeforeCopy, Key::TourSelectTitle, Key::TourSelect),
+        // poll and edge-triggered epoll make select's and epoll's points once more.
+        BuiltIn::Poll | BuiltIn::EpollEt => return None,
+        BuiltIn::Epoll => (Moment::ReadyBeforeCopy, Key::TourEpollTitle, Key::TourEpoll),
+        BuiltIn::Reactor => (Moment::CallbackBeforeCopy, Key::TourReactorTitle, Key::TourReactor),
+        BuiltIn::Sigio => (Moment::SignalBeforeCopy, Key::TourSigioTitle, Key::TourSigio),
+        BuiltIn::IoUring => (Moment::Completion, Key::TourAsyncTitle, Key::TourAsync),
+        // The kernel's own asynchronous I/O is io_uring's stop; glibc's emulation is its lesson.
+        BuiltIn::PosixAio => return None,
+    };
+    Some(Stop { model: Some(model.id()), scene: Scene::Figure, moment: Some(moment), title, text })
 }
 
-/// The tutorial's order.
-pub const STOPS: &[Stop] = &[
-    figure("blocking", Moment::Copy, Key::TourBlockingTitle, Key::TourBlocking),
-    figure("thread-per-conn", Moment::Copy, Key::TourThreadsTitle, Key::TourThreads),
-    figure("thread-pool", Moment::Copy, Key::TourPoolTitle, Key::TourPool),
-    figure("nonblocking", Moment::Copy, Key::TourNonblockingTitle, Key::TourNonblocking),
-    figure("select", Moment::ReadyBeforeCopy, Key::TourSelectTitle, Key::TourSelect),
-    figure("epoll", Moment::ReadyBeforeCopy, Key::TourEpollTitle, Key::TourEpoll),
-    figure("reactor", Moment::CallbackBeforeCopy, Key::TourReactorTitle, Key::TourReactor),
-    figure("sigio", Moment::SignalBeforeCopy, Key::TourSigioTitle, Key::TourSigio),
-    figure("io-uring", Moment::Completion, Key::TourAsyncTitle, Key::TourAsync),
-    Stop {
-        model: None,
-        scene: Scene::Compare,
-        moment: None,
-        title: Key::TourCompareTitle,
-        text: Key::TourCompare,
-    },
-    Stop {
-        model: None,
-        scene: Scene::Story,
-        moment: None,
-        title: Key::TourStoryTitle,
-        text: Key::TourStory,
-    },
-];
+/// The comparison's stop.
+const COMPARE: Stop = Stop {
+    model: None,
+    scene: Scene::Compare,
+    moment: None,
+    title: Key::TourCompareTitle,
+    text: Key::TourCompare,
+};
+
+/// The kettle story's stop, the last.
+const STORY: Stop = Stop {
+    model: None,
+    scene: Scene::Story,
+    moment: None,
+    title: Key::TourStoryTitle,
+    text: Key::TourStory,
+};
+
+/// How many models the tour stops at.
+const MODEL_STOPS: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < BuiltIn::ALL.len() {
+        if stop_of(BuiltIn::ALL[i]).is_some() {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
+
+/// The tutorial's order: the models' stops in the catalogue's order, then the comparison and
+/// the story.
+pub const STOPS: &[Stop] = &{
+    let mut stops = [COMPARE; MODEL_STOPS + 2];
+    let (mut n, mut i) = (0, 0);
+    while i < BuiltIn::ALL.len() {
+        if let Some(stop) = stop_of(BuiltIn::ALL[i]) {
+            stops[n] = stop;
+            n += 1;
+        }
+        i += 1;
+    }
+    stops[n] = COMPARE;
+    stops[n + 1] = STORY;
+    stops
+};
 
 /// The line each stop sends; the server echoes it upper-cased.
 pub fn line_of(stop: usize) -> String {
@@ -307,9 +347,7 @@ fn is_copy(e: &Event, conn: u64, after_seq: u64) -> bool {
         && e.conn == Some(conn)
         && match &e.kind {
             EventKind::RecvExit { outcome: RecvOutcome::Data { .. }, .. } => true,
-            EventKind::Complete { op, result, .. } => {
-                (op == "recv" || op == "aio_read") && *result > 0
-            }
+            EventKind::Complete { op, result, .. } => op.reads_data() && *result > 0,
             _ => false,
         }
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ChildExit, KernelView, Reason};
+use crate::{BuiltIn, ChildExit, KernelView, Reason};
 
 /// How many bytes of a payload an event carries as a readable preview.
 pub const PREVIEW_BYTES: usize = 48;
@@ -36,8 +36,195 @@ pub struct Event {
 pub struct ThreadRef {
     /// Small id, unique within the backend process (1, 2, 3…).
     pub id: u32,
-    /// Name, such as `"blocking"` or `"pool-worker-2"`.
+    /// Name, such as `"blocking"` or `"pool-worker-2"`: for Kettle's own threads a
+    /// [`ThreadRole`] written out ([`ThreadRef::role`] reads it back). A string on the wire and
+    /// here, because not every thread has a role Kettle gave it (a traced program's threads
+    /// keep the names their program chose).
     pub name: String,
+}
+
+impl ThreadRef {
+    /// What the thread is for, read from its name; `None` for a name no [`ThreadRole`] writes.
+    pub fn role(&self) -> Option<ThreadRole> {
+        ThreadRole::of_name(&self.name)
+    }
+}
+
+/// What one of Kettle's threads is for. Its [`ThreadRef::name`] is this written out
+/// (`Display`: `"pool-worker-2"`, `"aio-notify 812"`), and [`ThreadRole::of_name`] reads a name
+/// back, so the backend names threads and the page recognises them from one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumDiscriminants)]
+#[strum_discriminants(
+    name(ThreadKind),
+    derive(Hash),
+    doc = "A [`ThreadRole`] without its number: which kind of thread, whichever one it is."
+)]
+pub enum ThreadRole {
+    /// The model's own serving thread, named after the model (`"blocking"`, `"select"`).
+    Server(BuiltIn),
+    /// Sleeps in `accept` and hands each connection on (`"acceptor"`: thread-per-conn,
+    /// thread-pool).
+    Acceptor,
+    /// process-per-conn's parent: accepts, starts a child per connection (`"parent"`).
+    Parent,
+    /// thread-per-conn's thread for connection N (`"conn-N"`).
+    Conn(u64),
+    /// thread-pool's worker N, counted from 1 (`"pool-worker-N"`).
+    PoolWorker(usize),
+    /// process-per-conn's child process with this pid, whose events its waiter forwards
+    /// (`"child-PID"`).
+    Child(i32),
+    /// process-per-conn's thread that waits for the child with this pid (`"waiter-PID"`).
+    Waiter(i32),
+    /// glibc's aio helper thread with this kernel thread id, seen in a blocking `read`
+    /// (`"aio-helper TID"`).
+    AioHelper(i32),
+    /// The thread glibc starts, with this kernel thread id, to run an aio completion callback
+    /// (`"aio-notify TID"`).
+    AioNotify(i32),
+    /// The backend's poller of every model's listen backlog (`"listen queue"`).
+    ListenQueue,
+    /// The relay's connection for the page's echo client N (`"echo client N"`).
+    EchoClient(u32),
+    /// The lesson's computation (`"compute"`).
+    Compute,
+}
+
+impl ThreadRole {
+    /// The role a thread's name says; `None` for a name no role writes.
+    pub fn of_name(name: &str) -> Option<ThreadRole> {
+        fn number<T: std::str::FromStr>(name: &str, prefix: &str) -> Option<T> {
+            let n = name.strip_prefix(prefix)?;
+            // Only the digits a role writes: no sign, no spaces, no leading `+`.
+            (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then(|| n.parse().ok())?
+        }
+        if let Some(model) = BuiltIn::from_id(name) {
+            return Some(ThreadRole::Server(model));
+        }
+        let role = match name {
+            "acceptor" => ThreadRole::Acceptor,
+            "parent" => ThreadRole::Parent,
+            "listen queue" => ThreadRole::ListenQueue,
+            "compute" => ThreadRole::Compute,
+            _ => None
+                .or_else(|| number(name, "conn-").map(ThreadRole::Conn))
+                .or_else(|| number(name, "pool-worker-").map(ThreadRole::PoolWorker))
+                .or_else(|| number(name, "child-").map(ThreadRole::Child))
+                .or_else(|| number(name, "waiter-").map(ThreadRole::Waiter))
+                .or_else(|| number(name, "aio-helper ").map(ThreadRole::AioHelper))
+                .or_else(|| number(name, "aio-notify ").map(ThreadRole::AioNotify))
+                .or_else(|| number(name, "echo client ").map(ThreadRole::EchoClient))?,
+        };
+        Some(role)
+    }
+
+    /// Which kind of thread, without its number.
+    pub fn kind(self) -> ThreadKind {
+        self.into()
+    }
+}
+
+impl std::fmt::Display for ThreadRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ThreadRole::Server(model) => f.write_str(model.id()),
+            ThreadRole::Acceptor => f.write_str("acceptor"),
+            ThreadRole::Parent => f.write_str("parent"),
+            ThreadRole::Conn(n) => write!(f, "conn-{n}"),
+            ThreadRole::PoolWorker(n) => write!(f, "pool-worker-{n}"),
+            ThreadRole::Child(pid) => write!(f, "child-{pid}"),
+            ThreadRole::Waiter(pid) => write!(f, "waiter-{pid}"),
+            ThreadRole::AioHelper(tid) => write!(f, "aio-helper {tid}"),
+            ThreadRole::AioNotify(tid) => write!(f, "aio-notify {tid}"),
+            ThreadRole::ListenQueue => f.write_str("listen queue"),
+            ThreadRole::EchoClient(n) => write!(f, "echo client {n}"),
+            ThreadRole::Compute => f.write_str("compute"),
+        }
+    }
+}
+
+impl From<ThreadRole> for String {
+    fn from(role: ThreadRole) -> String {
+        role.to_string()
+    }
+}
+
+/// An `epoll_ctl(2)` operation ([`EventKind::EpollCtl::op`]); on the wire `"add"`, `"mod"`,
+/// `"del"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum EpollOp {
+    /// `EPOLL_CTL_ADD`: the descriptor joins the interest list.
+    Add,
+    /// `EPOLL_CTL_MOD`: the events asked for change.
+    Mod,
+    /// `EPOLL_CTL_DEL`: the descriptor leaves the interest list.
+    Del,
+}
+
+impl EpollOp {
+    /// The name on the wire (`"add"`).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// The C constant a program passes (`EPOLL_CTL_ADD`).
+    pub fn constant(self) -> &'static str {
+        match self {
+            EpollOp::Add => "EPOLL_CTL_ADD",
+            EpollOp::Mod => "EPOLL_CTL_MOD",
+            EpollOp::Del => "EPOLL_CTL_DEL",
+        }
+    }
+}
+
+impl std::fmt::Display for EpollOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for AsyncOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An asynchronous request ([`EventKind::Submit::op`], [`EventKind::Complete::op`]): an
+/// io_uring SQE's operation or POSIX aio's `aio_read`; on the wire its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum AsyncOp {
+    /// io_uring accept (`"accept"`): the result is the new descriptor.
+    Accept,
+    /// io_uring receive (`"recv"`): the kernel waits for data and copies it.
+    Recv,
+    /// io_uring send (`"send"`).
+    Send,
+    /// io_uring timeout (`"timeout"`): the model's back-off timer, not I/O.
+    Timeout,
+    /// io_uring cancel (`"async_cancel"`): the back-off timer cancelled when the model stops.
+    AsyncCancel,
+    /// POSIX `aio_read` (`"aio_read"`), served by a glibc helper thread.
+    AioRead,
+}
+
+impl AsyncOp {
+    /// The name on the wire (`"aio_read"`).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// The request brings data into the application (its positive result is bytes read):
+    /// `recv` and `aio_read`.
+    pub fn reads_data(self) -> bool {
+        match self {
+            AsyncOp::Recv | AsyncOp::AioRead => true,
+            AsyncOp::Accept | AsyncOp::Send | AsyncOp::Timeout | AsyncOp::AsyncCancel => false,
+        }
+    }
 }
 
 /// Why a system call failed: the errno name and the kernel's message.
@@ -292,14 +479,14 @@ pub enum EventKind {
     /// An asynchronous operation was submitted (io_uring SQE, `aio_read`).
     Submit {
         /// The operation (`"recv"`, `"accept"`, `"aio_read"`…).
-        op: String,
+        op: AsyncOp,
         /// The descriptor.
         fd: i32,
     },
     /// An asynchronous operation completed.
     Complete {
         /// The operation.
-        op: String,
+        op: AsyncOp,
         /// The descriptor.
         fd: i32,
         /// The result: bytes, a new descriptor, or a negated errno.
@@ -456,7 +643,7 @@ pub enum EventKind {
     /// call: it returns at once.
     EpollCtl {
         /// `"add"`, `"mod"` or `"del"` (`EPOLL_CTL_ADD`, `EPOLL_CTL_MOD`, `EPOLL_CTL_DEL`).
-        op: String,
+        op: EpollOp,
         /// The descriptor whose interest changed.
         fd: i32,
         /// The events now asked for, such as `"EPOLLIN|EPOLLET"`; empty for `del`, and for a
@@ -548,15 +735,89 @@ mod tests {
     #[test]
     fn a_finished_completion_leaves_more_out_and_a_multishot_one_says_it() {
         let done =
-            EventKind::Complete { op: "recv".into(), fd: 5, result: 3, peer: None, more: false };
+            EventKind::Complete { op: AsyncOp::Recv, fd: 5, result: 3, peer: None, more: false };
         let json = serde_json::to_string(&done).unwrap();
         assert!(!json.contains("more"), "{json}");
         assert_eq!(serde_json::from_str::<EventKind>(&json).unwrap(), done);
         let armed =
-            EventKind::Complete { op: "accept".into(), fd: 3, result: 7, peer: None, more: true };
+            EventKind::Complete { op: AsyncOp::Accept, fd: 3, result: 7, peer: None, more: true };
         let json = serde_json::to_string(&armed).unwrap();
         assert!(json.contains(r#""more":true"#), "{json}");
         assert_eq!(serde_json::from_str::<EventKind>(&json).unwrap(), armed);
+    }
+
+    #[test]
+    fn epoll_and_async_ops_are_their_old_strings_on_the_wire() {
+        let ctl =
+            EventKind::EpollCtl { op: EpollOp::Mod, fd: 5, events: "EPOLLIN".into(), error: None };
+        let json = serde_json::to_string(&ctl).unwrap();
+        assert!(json.contains(r#""op":"mod""#), "{json}");
+        assert_eq!(serde_json::from_str::<EventKind>(&json).unwrap(), ctl);
+        for (op, name) in [(EpollOp::Add, "add"), (EpollOp::Mod, "mod"), (EpollOp::Del, "del")] {
+            assert_eq!(serde_json::to_value(op).unwrap(), name);
+            assert_eq!(op.name(), name);
+            assert_eq!(op.constant(), format!("EPOLL_CTL_{}", name.to_uppercase()));
+        }
+        let ops = [
+            (AsyncOp::Accept, "accept"),
+            (AsyncOp::Recv, "recv"),
+            (AsyncOp::Send, "send"),
+            (AsyncOp::Timeout, "timeout"),
+            (AsyncOp::AsyncCancel, "async_cancel"),
+            (AsyncOp::AioRead, "aio_read"),
+        ];
+        for (op, name) in ops {
+            assert_eq!(serde_json::to_value(op).unwrap(), name);
+            assert_eq!(serde_json::from_value::<AsyncOp>(name.into()).unwrap(), op);
+            assert_eq!(op.name(), name);
+        }
+        let submit = r#"{"type":"submit","op":"aio_read","fd":5}"#;
+        let kind: EventKind = serde_json::from_str(submit).unwrap();
+        assert_eq!(kind, EventKind::Submit { op: AsyncOp::AioRead, fd: 5 });
+        assert_eq!(serde_json::to_string(&kind).unwrap(), submit);
+    }
+
+    #[test]
+    fn every_thread_role_reads_back_from_the_name_it_writes() {
+        let roles = [
+            ThreadRole::Server(BuiltIn::Blocking),
+            ThreadRole::Server(BuiltIn::IoUring),
+            ThreadRole::Acceptor,
+            ThreadRole::Parent,
+            ThreadRole::Conn(3),
+            ThreadRole::PoolWorker(2),
+            ThreadRole::Child(4242),
+            ThreadRole::Waiter(4242),
+            ThreadRole::AioHelper(812),
+            ThreadRole::AioNotify(813),
+            ThreadRole::ListenQueue,
+            ThreadRole::EchoClient(1),
+            ThreadRole::Compute,
+        ];
+        let names = [
+            "blocking",
+            "io-uring",
+            "acceptor",
+            "parent",
+            "conn-3",
+            "pool-worker-2",
+            "child-4242",
+            "waiter-4242",
+            "aio-helper 812",
+            "aio-notify 813",
+            "listen queue",
+            "echo client 1",
+            "compute",
+        ];
+        for (role, name) in roles.into_iter().zip(names) {
+            assert_eq!(role.to_string(), name);
+            assert_eq!(ThreadRole::of_name(name), Some(role), "{name}");
+            assert_eq!(ThreadRef { id: 1, name: name.into() }.role(), Some(role));
+        }
+        for other in ["t1", "test", "conn-", "conn-x", "pool-worker--1", "aio-notify", "Blocking"] {
+            assert_eq!(ThreadRole::of_name(other), None, "{other}");
+        }
+        assert_eq!(ThreadRole::PoolWorker(7).kind(), ThreadKind::PoolWorker);
     }
 
     #[test]

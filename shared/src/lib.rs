@@ -4,8 +4,8 @@
 //! else: the backend's model servers record [`Event`]s, the recorder ships them to every viewer
 //! in [`ServerMsg::Batch`]es, and the page answers with [`ClientMsg`] commands.
 //!
-//! The crate is deliberately small and wasm-safe: only `serde`, no clocks, no sockets, no
-//! async runtime. Both sides compile it, so a field renamed here is renamed everywhere.
+//! The crate is deliberately small and wasm-safe: only `serde` and `strum` (enum names
+//! derived once), no clocks, no sockets, no async runtime. Both sides compile it, so a field renamed here is renamed everywhere.
 //!
 //! ## Framing
 //!
@@ -37,10 +37,19 @@
 //!
 //! ## The crate's parts
 //!
-//! `catalogue` (the models), `classroom` (roles, the teacher's view), `event` (what a model records), `kernel` (what `/proc` says about
-//! a thread), `aggregate` (counts under load), `load`, `experiment`, `command` (browser →
-//! server), `server` (server → browser) and `reason` (every explanation as a code). All are
-//! re-exported at the crate root.
+//! `model` (the model vocabulary: [`BuiltIn`] models, [`ModelId`], their figure [`Family`]),
+//! `catalogue` (each model's description), `classroom` (roles, the teacher's view), `event`
+//! (what a model records, with its typed words: [`EpollOp`], [`AsyncOp`], [`ThreadRole`]),
+//! `kernel` (what `/proc` says about a thread), `aggregate` (counts under load), `load`,
+//! `experiment`, `command` (browser → server), `server` (server → browser) and `reason` (every
+//! explanation as a code). All are re-exported at the crate root.
+//!
+//! ## Words as enums, names as strings
+//!
+//! The vocabulary a program matches on — which model, which figure, which epoll or
+//! asynchronous operation, which thread — is a Rust enum, so a new model or operation is a
+//! compile error wherever it is not handled yet. On the wire each is still the plain string it
+//! always was (`"io-uring"`, `"add"`, `"aio_read"`); the enums change the Rust, not the JSON.
 //!
 //! ## Classroom mode
 //!
@@ -67,6 +76,7 @@ mod event;
 mod experiment;
 mod kernel;
 mod load;
+mod model;
 pub mod reason;
 mod server;
 
@@ -78,6 +88,7 @@ pub use event::*;
 pub use experiment::*;
 pub use kernel::*;
 pub use load::*;
+pub use model::*;
 pub use reason::{ChildExit, Reason};
 pub use server::*;
 

@@ -61,7 +61,7 @@ use crate::recorder::Tracer;
 // kettle:code-begin blocking-accept
 /// Serves clients one after another until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
-    let tracer = ctx.tracer("blocking");
+    let tracer = ctx.server_tracer();
     tracer.emit(None, EventKind::ThreadSpawned);
     let mut next_conn = 1;
     let mut pause = AcceptPause::default();

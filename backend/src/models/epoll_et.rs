@@ -47,7 +47,7 @@ use crate::recorder::Tracer;
 
 /// Serves every client from one thread until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
-    let t = ctx.tracer("epoll-et");
+    let t = ctx.server_tracer();
     t.emit(None, EventKind::ThreadSpawned);
     let mut lp = EventLoop::new(&ctx, WaitApi::EpollEt)?;
     let result = run(&mut lp, &t);

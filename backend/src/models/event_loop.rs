@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 
-use kettle_shared::{CloseReason, EventKind, ReadyFd, WaitApi};
+use kettle_shared::{CloseReason, EpollOp, EventKind, ReadyFd, WaitApi};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -82,7 +82,7 @@ impl Poller {
         t: &Tracer,
     ) -> nix::Result<()> {
         let result = self.epoll.add(fd, EpollEvent::new(flags, fd.as_raw_fd() as u64));
-        record_ctl("add", fd.as_raw_fd(), flags, result, conn, t);
+        record_ctl(EpollOp::Add, fd.as_raw_fd(), flags, result, conn, t);
         if result.is_ok() {
             self.interest.insert(fd.as_raw_fd(), flags);
         }
@@ -102,7 +102,7 @@ impl Poller {
             return Ok(());
         }
         let result = self.epoll.modify(fd, &mut EpollEvent::new(flags, raw as u64));
-        record_ctl("mod", raw, flags, result, conn, t);
+        record_ctl(EpollOp::Mod, raw, flags, result, conn, t);
         if result.is_ok() {
             self.interest.insert(raw, flags);
         }
@@ -112,7 +112,7 @@ impl Poller {
     /// `EPOLL_CTL_DEL`, recorded.
     pub fn delete(&mut self, fd: BorrowedFd<'_>, conn: Option<u64>, t: &Tracer) -> nix::Result<()> {
         let result = self.epoll.delete(fd);
-        record_ctl("del", fd.as_raw_fd(), EpollFlags::empty(), result, conn, t);
+        record_ctl(EpollOp::Del, fd.as_raw_fd(), EpollFlags::empty(), result, conn, t);
         self.interest.remove(&fd.as_raw_fd());
         result
     }
@@ -153,7 +153,7 @@ impl Poller {
 }
 
 fn record_ctl(
-    op: &str,
+    op: EpollOp,
     fd: RawFd,
     flags: EpollFlags,
     result: nix::Result<()>,
@@ -162,7 +162,7 @@ fn record_ctl(
 ) {
     t.count_syscalls(1);
     let error = result.err().map(sys_error);
-    t.emit(conn, EventKind::EpollCtl { op: op.to_owned(), fd, events: flag_names(flags), error });
+    t.emit(conn, EventKind::EpollCtl { op, fd, events: flag_names(flags), error });
 }
 
 /// `EPOLLIN|EPOLLOUT|EPOLLET`, as a C programmer would write the mask.

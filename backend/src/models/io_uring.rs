@@ -78,7 +78,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
-use kettle_shared::{CloseReason, EventKind, Reason};
+use kettle_shared::{AsyncOp, CloseReason, EventKind, Reason};
 use nix::errno::Errno;
 
 use super::accept_pause::{AcceptPause, EMFILE_BACKOFF};
@@ -150,7 +150,7 @@ struct ConnIo {
 /// A request written for the submission queue, with what its `submit` event says.
 struct Request {
     entry: squeue::Entry,
-    op: &'static str,
+    op: AsyncOp,
     fd: RawFd,
     conn: Option<u64>,
 }
@@ -190,7 +190,7 @@ struct Server<'a> {
 // kettle:code-begin uring-loop
 /// Serves every client from one thread through one ring. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
-    let t = ctx.tracer("io-uring");
+    let t = ctx.server_tracer();
     t.emit(None, EventKind::ThreadSpawned);
     let mut ring = IoUring::builder()
         .setup_cqsize(CQ_ENTRIES)
@@ -231,7 +231,7 @@ impl Server<'_> {
         &mut self,
         ring: &mut IoUring,
         entry: squeue::Entry,
-        op: &'static str,
+        op: AsyncOp,
         fd: RawFd,
         conn: Option<u64>,
     ) {
@@ -248,7 +248,7 @@ impl Server<'_> {
             // header, the back-off timespec) lives, unmoved, until its completion is reaped:
             // see `drain_after_stop`.
             if unsafe { ring.submission().push(&r.entry) }.is_ok() {
-                self.t.emit(r.conn, EventKind::Submit { op: r.op.into(), fd: r.fd });
+                self.t.emit(r.conn, EventKind::Submit { op: r.op, fd: r.fd });
                 continue;
             }
             self.backlog.push_front(r);
@@ -292,7 +292,7 @@ impl Server<'_> {
             }
             .user_data(ACCEPT);
             self.accepts_armed += 1;
-            self.push(ring, entry, "accept", self.listener, None);
+            self.push(ring, entry, AsyncOp::Accept, self.listener, None);
         }
     }
 
@@ -305,7 +305,7 @@ impl Server<'_> {
         let io = &mut *c.io;
         let hdr = io.msg.prepare(&mut io.buf);
         let entry = opcode::RecvMsg::new(types::Fd(fd), hdr).build().user_data(id);
-        self.push(ring, entry, "recv", fd, Some(id));
+        self.push(ring, entry, AsyncOp::Recv, fd, Some(id));
     }
 
     fn submit_send(&mut self, ring: &mut IoUring, id: u64, sent: usize, len: usize) {
@@ -318,7 +318,7 @@ impl Server<'_> {
             .flags(libc::MSG_NOSIGNAL)
             .build()
             .user_data(id);
-        self.push(ring, entry, "send", fd, Some(id));
+        self.push(ring, entry, AsyncOp::Send, fd, Some(id));
     }
 
     /// One `io_uring_enter`, recorded as `ring_enter` … `ring_exit`: submits what is queued
@@ -365,10 +365,10 @@ impl Server<'_> {
                 self.in_flight -= 1;
             }
             match user_data {
-                CANCEL => self.t.emit(None, complete("async_cancel", -1, result)),
+                CANCEL => self.t.emit(None, complete(AsyncOp::AsyncCancel, -1, result)),
                 ACCEPT => self.accepted(ring, result, more),
                 BACKOFF => {
-                    self.t.emit(None, complete("timeout", -1, result));
+                    self.t.emit(None, complete(AsyncOp::Timeout, -1, result));
                     self.timer_armed = false;
                     self.pause = AcceptPause::default();
                     self.arm_accepts(ring);
@@ -389,7 +389,7 @@ impl Server<'_> {
         let peer = (result >= 0).then(|| peer_name(result)).flatten();
         let fd = self.listener;
         let result = result as i64;
-        self.t.emit(conn, EventKind::Complete { op: "accept".into(), fd, result, peer, more });
+        self.t.emit(conn, EventKind::Complete { op: AsyncOp::Accept, fd, result, peer, more });
         if self.stop.is_stopped() {
             if result >= 0 {
                 // SAFETY: the kernel just made this descriptor for us.
@@ -408,7 +408,7 @@ impl Server<'_> {
                 // Accepting resumes when this timer completes (no busy loop, no sleeping).
                 let timer = opcode::Timeout::new(&self.backoff).build().user_data(BACKOFF);
                 self.timer_armed = true;
-                self.push(ring, timer, "timeout", -1, None);
+                self.push(ring, timer, AsyncOp::Timeout, -1, None);
             }
             self.arm_accepts(ring);
             return;
@@ -433,7 +433,7 @@ impl Server<'_> {
         let Some(c) = self.conns.get_mut(&id) else { return };
         let fd = c.fd.as_raw_fd();
         let sending = c.sending;
-        let op = if sending.is_some() { "send" } else { "recv" };
+        let op = if sending.is_some() { AsyncOp::Send } else { AsyncOp::Recv };
         if sending.is_none() && result > 0 {
             // The end of phase 1, from the kernel: when the data reached the socket. Phase 2
             // (the copy, then the CQE) happened after it, so it is recorded first.
@@ -479,7 +479,7 @@ impl Server<'_> {
         let cancel = opcode::AsyncCancel::new(BACKOFF).build().user_data(CANCEL);
         // SAFETY: a cancel request points to no buffer.
         if unsafe { ring.submission().push(&cancel) }.is_ok() {
-            self.t.emit(None, EventKind::Submit { op: "async_cancel".into(), fd: -1 });
+            self.t.emit(None, EventKind::Submit { op: AsyncOp::AsyncCancel, fd: -1 });
         }
         while self.in_flight > 0 || !self.conns.is_empty() {
             anyhow::ensure!(
@@ -498,6 +498,6 @@ impl Server<'_> {
 }
 
 /// The `complete` event of one CQE.
-fn complete(op: &str, fd: RawFd, result: i32) -> EventKind {
-    EventKind::Complete { op: op.into(), fd, result: result as i64, peer: None, more: false }
+fn complete(op: AsyncOp, fd: RawFd, result: i32) -> EventKind {
+    EventKind::Complete { op, fd, result: result as i64, peer: None, more: false }
 }

@@ -53,7 +53,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use kettle_shared::{ModelDescriptor, SysError};
+use kettle_shared::{BuiltIn, ModelDescriptor, SysError, ThreadRole};
 use nix::errno::Errno;
 use nix::sys::socket::{shutdown, Shutdown};
 
@@ -116,10 +116,17 @@ impl Default for ModelOptions {
 }
 
 impl ModelContext {
-    /// A tracer for a new thread of this model, sampled every 100 ms (`SAMPLE_EVERY`). Call
-    /// it on the thread it will trace (its CPU clock is read by thread id).
-    pub fn tracer(&self, thread_name: impl Into<String>) -> Tracer {
-        self.recorder.tracer(self.descriptor.id, thread_name).sampled()
+    /// A tracer for a new thread of this model, named after its role and sampled every
+    /// 100 ms (`SAMPLE_EVERY`). Call it on the thread it will trace (its CPU clock is read by
+    /// thread id).
+    pub fn tracer(&self, role: ThreadRole) -> Tracer {
+        self.recorder.tracer(self.descriptor.id, role).sampled()
+    }
+
+    /// The tracer of the model's own serving thread, named after the model
+    /// ([`ThreadRole::Server`]).
+    pub fn server_tracer(&self) -> Tracer {
+        self.tracer(ThreadRole::Server(self.descriptor.model))
     }
 }
 
@@ -128,28 +135,26 @@ pub type ServeFn = fn(ModelContext) -> anyhow::Result<()>;
 
 /// Every model with its server function, in [`kettle_shared::MODELS`] order.
 pub fn catalogue() -> Vec<(&'static ModelDescriptor, ServeFn)> {
-    kettle_shared::MODELS
-        .iter()
-        .map(|d| {
-            let serve: ServeFn = match d.id {
-                "blocking" => blocking::serve,
-                "thread-per-conn" => thread_per_conn::serve,
-                "thread-pool" => thread_pool::serve,
-                "process-per-conn" => process_per_conn::serve,
-                "sigio" => sigio::serve,
-                "io-uring" => io_uring::serve,
-                "posix-aio" => posix_aio::serve,
-                "epoll" => epoll::serve,
-                "epoll-et" => epoll_et::serve,
-                "reactor" => reactor::serve,
-                "nonblocking" => nonblocking::serve,
-                "select" => select::serve,
-                "poll" => poll::serve,
-                other => unreachable!("model {other} is in MODELS but has no server"),
-            };
-            (d, serve)
-        })
-        .collect()
+    BuiltIn::ALL.iter().map(|&m| (m.descriptor(), server(m))).collect()
+}
+
+/// The server function of each built-in model.
+pub fn server(model: BuiltIn) -> ServeFn {
+    match model {
+        BuiltIn::Blocking => blocking::serve,
+        BuiltIn::ThreadPerConn => thread_per_conn::serve,
+        BuiltIn::ProcessPerConn => process_per_conn::serve,
+        BuiltIn::ThreadPool => thread_pool::serve,
+        BuiltIn::Nonblocking => nonblocking::serve,
+        BuiltIn::Select => select::serve,
+        BuiltIn::Poll => poll::serve,
+        BuiltIn::Epoll => epoll::serve,
+        BuiltIn::EpollEt => epoll_et::serve,
+        BuiltIn::Reactor => reactor::serve,
+        BuiltIn::Sigio => sigio::serve,
+        BuiltIn::IoUring => io_uring::serve,
+        BuiltIn::PosixAio => posix_aio::serve,
+    }
 }
 
 /// Checks whether a model can run on this machine; `Err` says why not.
@@ -157,10 +162,23 @@ pub type ProbeFn = fn() -> Result<(), kettle_shared::Reason>;
 
 /// The probe of a model that depends on what the kernel allows (run once, when the registry is
 /// made); `None` for models that run everywhere.
-pub fn probe(id: &str) -> Option<ProbeFn> {
-    match id {
-        "io-uring" => Some(io_uring::probe),
-        _ => None,
+pub fn probe(model: BuiltIn) -> Option<ProbeFn> {
+    match model {
+        BuiltIn::IoUring => Some(io_uring::probe),
+        // Every call these make is in every Linux kernel Kettle runs on (select, poll and
+        // epoll, signals, glibc's aio on threads).
+        BuiltIn::Blocking
+        | BuiltIn::ThreadPerConn
+        | BuiltIn::ProcessPerConn
+        | BuiltIn::ThreadPool
+        | BuiltIn::Nonblocking
+        | BuiltIn::Select
+        | BuiltIn::Poll
+        | BuiltIn::Epoll
+        | BuiltIn::EpollEt
+        | BuiltIn::Reactor
+        | BuiltIn::Sigio
+        | BuiltIn::PosixAio => None,
     }
 }
 

@@ -117,12 +117,8 @@ pub trait Readiness {
 /// The tutorial's select server, for any readiness call: one thread waits until the listener
 /// or a connection is ready, then accepts once or makes one `recv`/`send` on each ready
 /// connection, and waits again.
-pub fn serve_ready<R: Readiness>(
-    ctx: ModelContext,
-    mut call: R,
-    thread: &str,
-) -> anyhow::Result<()> {
-    let t = ctx.tracer(thread);
+pub fn serve_ready<R: Readiness>(ctx: ModelContext, mut call: R) -> anyhow::Result<()> {
+    let t = ctx.server_tracer();
     t.emit(None, EventKind::ThreadSpawned);
     call.can_watch(ctx.listener.as_raw_fd()).map_err(crate::failure::because)?;
     let mut conns: Vec<NonBlockingConn> = Vec::new();

@@ -62,7 +62,7 @@ use super::ModelContext;
 // kettle:code-begin busy-loop
 /// Serves every client from one thread that never sleeps. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
-    let t = ctx.tracer("nonblocking");
+    let t = ctx.server_tracer();
     t.emit(None, EventKind::ThreadSpawned);
     // The tutorial's server.setblocking(False).
     fcntl(&ctx.listener, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;

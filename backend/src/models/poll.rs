@@ -31,7 +31,7 @@ use super::ModelContext;
 
 /// Serves every client from one thread blocked in `poll`. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
-    serve_ready(ctx, Poll, "poll")
+    serve_ready(ctx, Poll)
 }
 
 /// `poll(2)` as the readiness call.

@@ -64,7 +64,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};
 use std::time::{Duration, Instant};
 
-use kettle_shared::{CloseReason, EventKind, Reason};
+use kettle_shared::{AsyncOp, CloseReason, EventKind, Reason, ThreadRole};
 use nix::errno::Errno;
 use nix::sys::socket::SockFlag;
 
@@ -136,7 +136,7 @@ struct Conn {
 // kettle:code-begin aio-loop
 /// Accepts and submits reads until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
-    let t = ctx.tracer("posix-aio");
+    let t = ctx.server_tracer();
     t.emit(None, EventKind::ThreadSpawned);
     raise_helper_cap();
     let shared = Arc::new(Shared {
@@ -233,7 +233,7 @@ fn submit(mut conn: Box<Conn>, t: &Tracer) {
     // What the look for the helper needs once glibc owns the box.
     let (shared, reads_done) = (conn.shared.clone(), conn.reads_done.clone());
     let read = reads_done.load(Ordering::Acquire);
-    t.emit(Some(id), EventKind::Submit { op: "aio_read".into(), fd });
+    t.emit(Some(id), EventKind::Submit { op: AsyncOp::AioRead, fd });
     let raw = Box::into_raw(conn);
     // SAFETY: raw is a live box; the callback receives the pointer and takes the box back.
     unsafe { (*raw).cb.aio_sigevent.sigev_value = libc::sigval { sival_ptr: raw.cast() } };
@@ -300,7 +300,7 @@ fn helper_tracer(shared: &Shared, tid: i32) -> Tracer {
     }
     // A new helper: forget those that have ended (glibc ends idle ones after a second).
     helpers.retain(|tid, _| std::path::Path::new(&format!("/proc/self/task/{tid}")).exists());
-    let t = shared.recorder.tracer(shared.model, format!("aio-helper {tid}"));
+    let t = shared.recorder.tracer(shared.model, ThreadRole::AioHelper(tid));
     if helpers.len() < AIO_THREADS as usize {
         helpers.insert(tid, t.clone());
     }
@@ -361,14 +361,14 @@ extern "C" fn completed(value: libc::sigval) {
     // First of all, so a submitter still looking for this read's helper stops looking.
     conn.reads_done.fetch_add(1, Ordering::AcqRel);
     let tid = nix::unistd::gettid().as_raw();
-    let t = conn.shared.recorder.tracer(conn.shared.model, format!("aio-notify {tid}"));
+    let t = conn.shared.recorder.tracer(conn.shared.model, ThreadRole::AioNotify(tid));
     t.emit(None, EventKind::ThreadSpawned);
     // SAFETY: the request completed (that is why we are called); both read its status.
     let err = unsafe { libc::aio_error(&conn.cb) };
     let n = unsafe { libc::aio_return(&mut conn.cb) };
     let fd = conn.fd.as_raw_fd();
     let result = if n < 0 { -(err as i64) } else { n as i64 };
-    let op = "aio_read".into();
+    let op = AsyncOp::AioRead;
     t.emit(Some(conn.id), EventKind::Complete { op, fd, result, peer: None, more: false });
     let outcome = if conn.shared.stop.is_stopped() {
         Some(CloseReason::Stopped)

@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kettle_shared::{ChildExit, CloseReason, EventKind, Reason};
+use kettle_shared::{BuiltIn, ChildExit, CloseReason, EventKind, Reason, ThreadRole};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::SockFlag;
 use nix::unistd::Pid;
@@ -63,7 +63,7 @@ use crate::clock::clock;
 use crate::recorder::{Recorder, Tracer};
 
 /// This model's id, which the child also records under.
-const ID: &str = "process-per-conn";
+const ID: &str = BuiltIn::ProcessPerConn.id();
 /// How long after a stop a child may take to exit by itself before it is killed.
 pub const KILL_AFTER: Duration = Duration::from_secs(3);
 
@@ -82,7 +82,7 @@ type Children = Arc<Mutex<HashMap<u64, i32>>>;
 // kettle:code-begin ppc-parent
 /// Accepts clients and starts one child process for each until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
-    let tracer = ctx.tracer("parent");
+    let tracer = ctx.tracer(ThreadRole::Parent);
     tracer.emit(None, EventKind::ThreadSpawned);
     let exe = match &ctx.options.child_exe {
         Some(exe) => exe.clone(),
@@ -171,7 +171,7 @@ fn start_child(
         pid,
     };
     let spawned = std::thread::Builder::new()
-        .name(format!("waiter-{pid}"))
+        .name(ThreadRole::Waiter(pid).to_string())
         .stack_size(ctx.options.thread_stack_bytes.max(64 * 1024))
         .spawn(move || waiter.run(child, stdout));
     match spawned {
@@ -203,8 +203,8 @@ struct Waiter {
 // kettle:code-begin ppc-waiter
 impl Waiter {
     fn run(mut self, mut child: Child, stdout: ChildStdout) {
-        let t = self.recorder.tracer(ID, format!("waiter-{}", self.pid)).sampled();
-        let forwarded = self.recorder.tracer(ID, format!("child-{}", self.pid));
+        let t = self.recorder.tracer(ID, ThreadRole::Waiter(self.pid)).sampled();
+        let forwarded = self.recorder.tracer(ID, ThreadRole::Child(self.pid));
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
             // A line we cannot read is the child's bug, not the parent's: skip it.
@@ -260,6 +260,7 @@ pub async fn child_main(conn: u64) -> anyhow::Result<()> {
     // Every event goes up to the parent, which decides what it sends on in detail.
     let recorder = Recorder::start_with(crate::recorder::Detail::Everything);
     let mut batches = recorder.subscribe();
+    // Named by the parent when it forwards the events (`ThreadRole::Child`), not here.
     let tracer = recorder.tracer(ID, "child");
     // The child samples its own echo thread every SAMPLE_EVERY (its CPU clock and its
     // `/proc/self/task` are only readable from inside this process) and sends the samples up with the other events. The sampler keeps

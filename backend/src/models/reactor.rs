@@ -165,7 +165,7 @@ impl Reactor<'_> {
 
 /// Serves every client from one thread until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
-    let t = ctx.tracer("reactor");
+    let t = ctx.server_tracer();
     t.emit(None, EventKind::ThreadSpawned);
     let lp = EventLoop::new(&ctx, WaitApi::Epoll)?;
     let mut reactor = Reactor { lp, registry: HashMap::new() };

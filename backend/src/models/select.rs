@@ -60,7 +60,7 @@ use super::ModelContext;
 
 /// Serves every client from one thread blocked in `select`. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
-    serve_ready(ctx, Select, "select")
+    serve_ready(ctx, Select)
 }
 
 /// `select(2)` as the readiness call.

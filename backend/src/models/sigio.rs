@@ -287,7 +287,7 @@ struct Server<'a> {
 // kettle:code-begin sigio-loop
 /// Serves every client from one thread driven by signals. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
-    let t = ctx.tracer("sigio");
+    let t = ctx.server_tracer();
     t.emit(None, EventKind::ThreadSpawned);
     let signo = rt_signal();
     establish_handler(signo, &t)?;

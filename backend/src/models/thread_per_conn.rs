@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use kettle_shared::{CloseReason, EventKind, Reason};
+use kettle_shared::{CloseReason, EventKind, Reason, ThreadRole};
 use nix::sys::socket::SockFlag;
 
 use super::accept_pause::AcceptPause;
@@ -51,7 +51,7 @@ use crate::recorder::{Recorder, Tracer};
 // kettle:code-begin tpc-acceptor
 /// Accepts clients and starts one thread for each until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
-    let tracer = ctx.tracer("acceptor");
+    let tracer = ctx.tracer(ThreadRole::Acceptor);
     tracer.emit(None, EventKind::ThreadSpawned);
     let live = Arc::new(AtomicUsize::new(0));
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
@@ -113,7 +113,7 @@ fn start_worker(
     };
     // kettle:code-begin tpc-spawn
     match std::thread::Builder::new()
-        .name(format!("conn-{conn}"))
+        .name(ThreadRole::Conn(conn).to_string())
         .stack_size(stack)
         .spawn(move || job.run())
     {
@@ -145,7 +145,7 @@ struct Worker {
 // kettle:code-begin tpc-worker
 impl Worker {
     fn run(self) {
-        let t = self.recorder.tracer(self.model, format!("conn-{}", self.conn)).sampled();
+        let t = self.recorder.tracer(self.model, ThreadRole::Conn(self.conn)).sampled();
         t.emit(Some(self.conn), EventKind::ThreadSpawned);
         t.emit(Some(self.conn), EventKind::ThreadStack { stack_bytes: self.stack as u64 });
         let fd = self.handoff.lock().unwrap_or_else(|p| p.into_inner()).take();

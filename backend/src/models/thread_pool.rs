@@ -40,7 +40,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use kettle_shared::{CloseReason, EventKind, Reason};
+use kettle_shared::{CloseReason, EventKind, Reason, ThreadRole};
 use nix::sys::socket::SockFlag;
 
 use super::accept_pause::AcceptPause;
@@ -76,7 +76,7 @@ impl Queue {
 // kettle:code-begin pool-acceptor
 /// Starts the workers, then accepts and queues clients until stopped. See the module docs.
 pub fn serve(ctx: ModelContext) -> anyhow::Result<()> {
-    let tracer = ctx.tracer("acceptor");
+    let tracer = ctx.tracer(ThreadRole::Acceptor);
     tracer.emit(None, EventKind::ThreadSpawned);
     let queue = Arc::new(Queue::default());
     let workers = start_workers(&ctx, &queue, &tracer);
@@ -125,7 +125,7 @@ fn start_workers(ctx: &ModelContext, queue: &Arc<Queue>, t: &Tracer) -> Vec<Join
         let worker = Worker {
             recorder: ctx.recorder.clone(),
             model: ctx.descriptor.id,
-            name: format!("pool-worker-{n}"),
+            name: ThreadRole::PoolWorker(n).to_string(),
             stack: ctx.options.thread_stack_bytes,
             queue: queue.clone(),
             stop: ctx.stop.clone(),

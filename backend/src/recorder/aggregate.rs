@@ -28,7 +28,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kettle_shared::{
-    Aggregate, EventKind, EventKindId, Histogram, RecvOutcome, SendOutcome, HISTOGRAM_BUCKETS,
+    Aggregate, AsyncOp, EventKind, EventKindId, Histogram, RecvOutcome, SendOutcome,
+    HISTOGRAM_BUCKETS,
 };
 use strum::{EnumCount, VariantNames};
 
@@ -135,14 +136,14 @@ impl Tally {
                 SendOutcome::WouldBlock => add(&self.would_block, 1),
                 SendOutcome::Error(_) => {}
             },
-            EventKind::Complete { op, result, .. } => match (op.as_str(), *result) {
+            EventKind::Complete { op, result, .. } => match (*op, *result) {
                 (_, r) if r == -EAGAIN => add(&self.would_block, 1),
-                ("accept", r) if r >= 0 => add(&self.accepts, 1),
-                ("recv" | "recvmsg" | "aio_read", r) if r > 0 => {
+                (AsyncOp::Accept, r) if r >= 0 => add(&self.accepts, 1),
+                (op, r) if op.reads_data() && r > 0 => {
                     add(&self.inputs, 1);
                     add(&self.bytes_received, r as u64)
                 }
-                ("send", r) if r > 0 => add(&self.bytes_sent, r as u64),
+                (AsyncOp::Send, r) if r > 0 => add(&self.bytes_sent, r as u64),
                 _ => {}
             },
             EventKind::AcceptExit { fd: Some(_), .. } => add(&self.accepts, 1),
@@ -273,14 +274,14 @@ mod tests {
         tally.count(&EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3, 5] });
         tally.count(&EventKind::WaitReturned { api: WaitApi::Select, ready, scanned: 6 });
         tally.count(&EventKind::Complete {
-            op: "accept".into(),
+            op: AsyncOp::Accept,
             fd: 3,
             result: 7,
             peer: None,
             more: false,
         });
         tally.count(&EventKind::Complete {
-            op: "recv".into(),
+            op: AsyncOp::Recv,
             fd: 7,
             result: -EAGAIN,
             peer: None,

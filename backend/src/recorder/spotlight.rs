@@ -26,7 +26,7 @@
 use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use kettle_shared::EventKind;
+use kettle_shared::{AsyncOp, EventKind};
 
 /// The most connections of one model followed at once (every viewer's echo clients and
 /// spotlit connections together). Beyond it a connection is simply not followed: counted, not
@@ -148,9 +148,7 @@ fn fd_of(kind: &EventKind) -> Option<i32> {
     match kind {
         K::AcceptExit { fd, .. } => *fd,
         // An accept's completion names the listener; the new connection is its result.
-        K::Complete { op, result, .. } if op == "accept" => {
-            (*result >= 0).then_some(*result as i32)
-        }
+        K::Complete { op: AsyncOp::Accept, result, .. } => (*result >= 0).then_some(*result as i32),
         K::RecvEnter { fd, .. }
         | K::DataArrived { fd }
         | K::RecvExit { fd, .. }
@@ -175,7 +173,7 @@ fn fd_of(kind: &EventKind) -> Option<i32> {
 fn accepted_peer(kind: &EventKind) -> Option<&str> {
     match kind {
         EventKind::AcceptExit { peer: Some(p), .. } => Some(p),
-        EventKind::Complete { op, peer: Some(p), .. } if op == "accept" => Some(p),
+        EventKind::Complete { op: AsyncOp::Accept, peer: Some(p), .. } => Some(p),
         _ => None,
     }
 }

@@ -11,7 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use kettle_backend::tools::http as http_client;
 pub use kettle_backend::tools::http::Answer;
 use kettle_backend::{serve, Config, Server};
-use kettle_shared::{ClientMsg, Command, Event, ServerMsg};
+use kettle_shared::{AsyncOp, ClientMsg, Command, Event, ServerMsg};
 use tokio::net::TcpStream as TokioTcp;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -187,7 +187,7 @@ pub fn assert_paced_emfile_retries(events: &[Event], model: &str, most: usize) {
             kettle_shared::EventKind::AcceptExit { error: Some(err), .. } => err.errno == "EMFILE",
             // io_uring reports a failed accept as its completion's result.
             kettle_shared::EventKind::Complete { op, result, .. } => {
-                op == "accept" && *result == -24
+                matches!(op, AsyncOp::Accept) && *result == -24
             }
             _ => false,
         })

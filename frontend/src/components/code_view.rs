@@ -55,7 +55,7 @@ pub fn CodeView(props: &CodeProps) -> Html {
             <h2>{ t(lang, Key::CodeTitle) }</h2>
             <p id="code-caption" title={caption.clone()}>{ caption }</p>
             if let Some(code) = code {
-                <CodeLines model={code.model} {lit} kind={kind} {lang} />
+                <CodeLines model={code.model.id()} {lit} kind={kind} {lang} />
             }
         </section>
     }
@@ -138,7 +138,7 @@ fn CodeLines(props: &LinesProps) -> Html {
         Lit::None(why) => ("", why.id()),
     };
     html! {
-        <div id="code" ref={holder} data-model={code.model} data-call={call} data-kind={props.kind}
+        <div id="code" ref={holder} data-model={code.model.id()} data-call={call} data-kind={props.kind}
             data-why={why} tabindex="0">
             { for code.excerpts.iter().enumerate().map(|(i, x)| {
                 let indent = x.common_indent();

@@ -15,7 +15,7 @@ use crate::figures::layout::{
     brace, layout, FigureLayout, LaneLayout, PlacedWidget, Room, RowLayout, BOX_HEIGHT, BOX_Y,
     GUTTER, HEADER_NAME, HEADER_TITLES, ROW_H,
 };
-use crate::figures::{Figure, Hook};
+use crate::figures::{family_of, title, Hook};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::labels::Shape;
 use kettle_shared::KernelView;
@@ -78,7 +78,7 @@ pub fn FigureView(props: &FigureProps) -> Html {
     let Some(model) = state.selected.clone() else {
         return html! { <section id="figure-panel"><div class="figure-room" ref={holder}></div></section> };
     };
-    let figure = Figure::of_model(&model);
+    let figure = family_of(&model);
     let room = Room { width: measured.width / zoom, height: measured.height / zoom };
     let store = state.selected_store().cloned().unwrap_or_default();
     let cpu = |thread: u32| {
@@ -88,7 +88,7 @@ pub fn FigureView(props: &FigureProps) -> Html {
     let px_w = d.width * zoom;
     html! {
         <section id="figure-panel">
-            <h2 id="figure-title">{ figure.title(lang) }</h2>
+            <h2 id="figure-title">{ title(figure, lang) }</h2>
             // The room is sized by the page's grid, never by the figure in it: the figure is
             // taken out of the flow, so measuring the room cannot shrink it round after round.
             <div class="figure-room" ref={holder} style="position: relative">

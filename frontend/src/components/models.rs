@@ -5,10 +5,11 @@ use kettle_shared::{Command, ModelInfo, ModelState};
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
-use crate::figures::Figure;
+use crate::figures::{family_key, family_of};
 use crate::i18n::{catalogue, model_state, model_state_id, t, tf, Key, Lang};
 use crate::reasons::reason_code;
 use crate::state::Action;
+use kettle_shared::Family;
 
 /// Properties: the page state.
 #[derive(Properties, PartialEq, Debug)]
@@ -19,7 +20,7 @@ pub struct ModelsProps {
 
 /// "Stevens Fig. 6.3" in the page language, from the figure the page draws the model as.
 fn figure_name(model: &ModelInfo, lang: Lang) -> String {
-    tf(lang, Key::FigureShort, &[&Figure::of_model(&model.id).number()])
+    tf(lang, Key::FigureShort, &[&family_of(&model.id).number()])
 }
 
 fn title(model: &ModelInfo, lang: Lang) -> &str {
@@ -104,11 +105,11 @@ pub fn ModelList(props: &ModelsProps) -> Html {
             </li>
         }
     };
-    let groups = Figure::ALL.into_iter().filter_map(|figure| {
+    let groups = Family::ALL.iter().copied().filter_map(|figure| {
         let members: Vec<&ModelInfo> =
-            state.models.iter().filter(|m| Figure::of_model(&m.id) == figure).collect();
+            state.models.iter().filter(|m| family_of(&m.id) == figure).collect();
         (!members.is_empty()).then(|| {
-            let heading = format!("{} {}", figure.number(), t(lang, figure.family()));
+            let heading = format!("{} {}", figure.number(), t(lang, family_key(figure)));
             html! {
                 <li class="model-group" data-figure={figure.number()} key={figure.number()}>
                     <h3 class="group-title" id={format!("models-{}", figure.number().replace('.', "-"))}>{ heading }</h3>

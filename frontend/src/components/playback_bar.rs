@@ -6,7 +6,7 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
-use crate::figures::Figure;
+use crate::figures::family_of;
 use crate::format::format_speed;
 use crate::i18n::{t, tf, Key, Lang};
 use crate::playback::{last_echo_start, Mode, SPEEDS};
@@ -50,10 +50,11 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
         None => playback.mode(crate::playback::Track { keys: &[], times_ns: &[] }),
     };
     let index = state.position().map_or(0, |p| p.index.min(steps.saturating_sub(1)));
-    let echo_start =
-        state.selected.as_deref().zip(store).and_then(|(model, store)| {
-            last_echo_start(&store.steps().list, Figure::of_model(model))
-        });
+    let echo_start = state
+        .selected
+        .as_deref()
+        .zip(store)
+        .and_then(|(model, store)| last_echo_start(&store.steps().list, family_of(model)));
     let on_speed = ctx.dispatch.reform(|e: Event| {
         let index = e
             .target_dyn_into::<HtmlSelectElement>()

@@ -31,7 +31,8 @@ pub fn StoryView(props: &StoryProps) -> Html {
     let lit = state.selected.as_deref().and_then(Case::of_model);
     let case = |case: Case| {
         let active = lit == Some(case);
-        let links = case.models().iter().map(|&model| {
+        let links = case.models().map(|model| {
+            let model = model.id();
             let href = Link {
                 model: Some(model.to_owned()),
                 view: Some(View::Figure),

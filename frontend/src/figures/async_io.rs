@@ -12,30 +12,28 @@
 //! `/proc/<tid>/syscall`, asleep in an ordinary blocking `read` — does both phases. It gets
 //! its own lane, labelled as what it is. The panel lists the requests glibc has in flight.
 
-use kettle_shared::EventKind;
+use kettle_shared::{AsyncOp, EventKind};
 
 use super::{buffers, Hook, Item, Moment, Place, Widget};
 use crate::i18n::{t, tf, Key};
 
-/// The panel of a Fig. 6.5 model.
-pub fn panel(model: &str, at: &Moment<'_>) -> Vec<Widget> {
-    match model {
-        "posix-aio" => vec![aio_requests(at), buffers(at)],
-        _ => rings(at),
-    }
+/// POSIX aio's panel: the requests glibc holds, and the receive buffers.
+pub fn aio_panel(at: &Moment<'_>) -> Vec<Widget> {
+    vec![aio_requests(at), buffers(at)]
 }
 
-/// io_uring's submission queue, the requests in the kernel, and the completion queue.
-fn rings(at: &Moment<'_>) -> Vec<Widget> {
+/// io_uring's panel: the submission queue, the requests in the kernel, and the completion
+/// queue.
+pub fn rings(at: &Moment<'_>) -> Vec<Widget> {
     // SQEs written since the last io_uring_enter; then requests the kernel holds.
-    let mut sq: Vec<(String, i32)> = Vec::new();
-    let mut in_kernel: Vec<(String, i32)> = Vec::new();
+    let mut sq: Vec<(AsyncOp, i32)> = Vec::new();
+    let mut in_kernel: Vec<(AsyncOp, i32)> = Vec::new();
     let mut arrived: Vec<i32> = Vec::new();
     // CQEs posted by the last io_uring_enter's return and not reaped yet.
     let mut cq_left = 0u32;
     for e in at.past() {
         match &e.kind {
-            EventKind::Submit { op, fd } => sq.push((op.clone(), *fd)),
+            EventKind::Submit { op, fd } => sq.push((*op, *fd)),
             EventKind::RingEnter { submitted, .. } => {
                 let n = (*submitted as usize).min(sq.len());
                 in_kernel.extend(sq.drain(..n));
@@ -70,7 +68,7 @@ fn rings(at: &Moment<'_>) -> Vec<Widget> {
         })
         .take(cq_left as usize)
         .collect();
-    let ring_item = |(op, fd): &(String, i32), lit: bool| {
+    let ring_item = |(op, fd): &(AsyncOp, i32), lit: bool| {
         Item::fd(tf(at.lang, Key::WRingItem, &[op, fd]), *fd, lit)
     };
     vec![
@@ -104,9 +102,9 @@ fn aio_requests(at: &Moment<'_>) -> Widget {
     let mut seen: Vec<i32> = Vec::new();
     for e in at.past() {
         match &e.kind {
-            EventKind::Submit { op, fd } if op == "aio_read" => pending.push(*fd),
+            EventKind::Submit { op: AsyncOp::AioRead, fd } => pending.push(*fd),
             EventKind::SeenInSyscall { fd, .. } => seen.push(*fd),
-            EventKind::Complete { op, fd, .. } if op == "aio_read" => {
+            EventKind::Complete { op: AsyncOp::AioRead, fd, .. } => {
                 pending.retain(|f| f != fd);
                 seen.retain(|f| f != fd);
             }
@@ -122,7 +120,11 @@ fn aio_requests(at: &Moment<'_>) -> Widget {
             .iter()
             .take(6)
             .map(|&fd| {
-                Item::fd(tf(at.lang, Key::WRingItem, &[&"aio_read", &fd]), fd, seen.contains(&fd))
+                Item::fd(
+                    tf(at.lang, Key::WRingItem, &[&AsyncOp::AioRead, &fd]),
+                    fd,
+                    seen.contains(&fd),
+                )
             })
             .collect(),
         note: None,
@@ -138,9 +140,9 @@ mod tests {
     #[test]
     fn test_an_sqe_goes_sq_then_kernel_then_cq() {
         let complete =
-            EventKind::Complete { op: "recv".into(), fd: 7, result: 6, peer: None, more: false };
+            EventKind::Complete { op: AsyncOp::Recv, fd: 7, result: 6, peer: None, more: false };
         let events = deque(vec![
-            ev(1, 1, 1, EventKind::Submit { op: "recv".into(), fd: 7 }),
+            ev(1, 1, 1, EventKind::Submit { op: AsyncOp::Recv, fd: 7 }),
             ev(2, 2, 1, EventKind::RingEnter { submitted: 1, wait_for: 1 }),
             ev(3, 3, 1, EventKind::DataArrived { fd: 7 }),
             ev(4, 4, 1, EventKind::RingExit { completions: 1, timed_out: false }),
@@ -157,9 +159,9 @@ mod tests {
     #[test]
     fn test_a_multishot_accept_stays_in_the_kernel_after_its_completion() {
         let accepted =
-            EventKind::Complete { op: "accept".into(), fd: 3, result: 6, peer: None, more: true };
+            EventKind::Complete { op: AsyncOp::Accept, fd: 3, result: 6, peer: None, more: true };
         let events = deque(vec![
-            ev(1, 1, 1, EventKind::Submit { op: "accept".into(), fd: 3 }),
+            ev(1, 1, 1, EventKind::Submit { op: AsyncOp::Accept, fd: 3 }),
             ev(2, 2, 1, EventKind::RingEnter { submitted: 1, wait_for: 1 }),
             ev(3, 3, 1, EventKind::RingExit { completions: 1, timed_out: false }),
             ev(4, 4, 1, accepted),

@@ -14,13 +14,24 @@ use super::{backlog, buffers, Hook, Item, Moment, Place, Widget};
 use crate::format::format_duration;
 use crate::i18n::{t, tf, Key};
 
+/// What a Fig. 6.1 model shows besides the backlog and the buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extra {
+    /// Nothing: one thread, or a thread per connection.
+    Nothing,
+    /// The pool's queue (`thread-pool`).
+    Queue,
+    /// The children (`process-per-conn`).
+    Children,
+}
+
 /// The panel of a Fig. 6.1 model.
-pub fn panel(model: &str, at: &Moment<'_>) -> Vec<Widget> {
+pub fn panel(extra: Extra, at: &Moment<'_>) -> Vec<Widget> {
     let mut widgets = vec![backlog(at)];
-    match model {
-        "thread-pool" => widgets.push(queue(at)),
-        "process-per-conn" => widgets.push(children(at)),
-        _ => {}
+    match extra {
+        Extra::Nothing => {}
+        Extra::Queue => widgets.push(queue(at)),
+        Extra::Children => widgets.push(children(at)),
     }
     widgets.push(buffers(at));
     widgets
@@ -100,7 +111,7 @@ mod tests {
         let w = queue(&moment(&events, 2));
         assert!(w.items.is_empty());
         assert_eq!(w.note.as_deref(), Some("last one waited 3.00 ms"));
-        assert_eq!(panel("thread-pool", &moment(&events, 2))[1].hook, Hook::Queue);
+        assert_eq!(crate::figures::panel("thread-pool", &moment(&events, 2))[1].hook, Hook::Queue);
     }
 
     #[test]

@@ -10,6 +10,6 @@
 use super::{backlog, buffers, Moment, Widget};
 
 /// The panel of the busy loop.
-pub fn panel(_model: &str, at: &Moment<'_>) -> Vec<Widget> {
+pub fn panel(at: &Moment<'_>) -> Vec<Widget> {
     vec![backlog(at), buffers(at)]
 }

@@ -17,10 +17,10 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use kettle_shared::{Event, EventKind, RecvOutcome};
+use kettle_shared::{Event, EventKind, Family, RecvOutcome};
 
+use super::family_of;
 use super::layout::{fit, FONT_MIN};
-use super::Figure;
 use crate::format::format_duration;
 use crate::i18n::{t, tf, Key, Lang};
 use crate::store::ModelStore;
@@ -57,7 +57,7 @@ pub struct Measured {
 fn returns_data(kind: &EventKind) -> bool {
     match kind {
         EventKind::RecvExit { outcome: RecvOutcome::Data { .. }, .. } => true,
-        EventKind::Complete { op, result, .. } => *result > 0 && (op == "recv" || op == "aio_read"),
+        EventKind::Complete { op, result, .. } => *result > 0 && op.reads_data(),
         _ => false,
     }
 }
@@ -115,7 +115,7 @@ pub fn measure(input: &Input<'_>) -> Option<Measured> {
     let pairs = timeline::pairs(steps);
     // The phases of this line: those ending after the first step (a span ending there is the
     // previous line's copy).
-    let phases = timeline::phases(Figure::of_model(input.model), steps, &pairs)
+    let phases = timeline::phases(family_of(input.model), steps, &pairs)
         .into_iter()
         .filter_map(|p| {
             let to = p.to.filter(|&to| to > 0)?;
@@ -154,7 +154,7 @@ pub struct Column {
     /// The model.
     pub model: String,
     /// Its figure.
-    pub figure: Figure,
+    pub figure: Family,
     /// Left.
     pub x: f64,
     /// Width.
@@ -267,7 +267,7 @@ pub fn layout(inputs: &[Input<'_>], width: f64, lang: Lang) -> CompareLayout {
             let x = AXIS_W + i as f64 * col_w;
             let mut col = Column {
                 model: input.model.to_owned(),
-                figure: Figure::of_model(input.model),
+                figure: family_of(input.model),
                 x,
                 w: col_w,
                 title: fit(input.model, col_w - 12.0, FONT_MIN + 1.0),

@@ -17,9 +17,9 @@
 //!  └──────────────────────────────────────────────────────────────────────────────────────┘
 //! ```
 
-use kettle_shared::EventKind;
+use kettle_shared::{EventKind, Family};
 
-use super::{panel, Figure, Item, Moment, Widget};
+use super::{family_of, panel, Item, Moment, Widget};
 use crate::format::{format_delta, format_duration};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::labels::{describe_step, Shape};
@@ -285,7 +285,7 @@ pub struct GapLabel {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FigureLayout {
     /// Which figure.
-    pub figure: Figure,
+    pub figure: Family,
     /// Width.
     pub width: f64,
     /// Height.
@@ -322,7 +322,7 @@ pub fn layout(
     room: Room,
     cpu_of: &dyn Fn(u32) -> Option<f64>,
 ) -> FigureLayout {
-    let figure = Figure::of_model(model);
+    let figure = family_of(model);
     let steps = &store.steps().list;
     let width = room.width.max(420.0);
     let cur = pos.filter(|_| !steps.is_empty()).map(|p| p.index.min(steps.len() - 1));
@@ -846,7 +846,7 @@ mod tests {
     fn test_blocking_recv_gets_both_braces_with_measured_durations() {
         let s = echo_round();
         let d = layout("blocking", &s, at(4), 1e-4, Lang::En, ROOM, &|_| None);
-        assert_eq!(d.figure, Figure::Blocking);
+        assert_eq!(d.figure, Family::Blocking);
         let lane = &d.lanes[0];
         let wait = lane.phases.iter().find(|p| p.phase == Phase::Wait).unwrap();
         let copy = lane.phases.iter().find(|p| p.phase == Phase::Copy).unwrap();

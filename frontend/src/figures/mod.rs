@@ -13,9 +13,12 @@
 //!   [`blocking`] (6.1), [`busy_loop`] (6.2), [`multiplex`] (6.3), [`signal`] (6.4),
 //!   [`async_io`] (6.5). [`compare`] draws 6.6 from the figures of several models.
 //!
-//! The contract of a panel builder: `fn panel(model: &str, at: &Moment<'_>) -> Vec<Widget>`,
-//! looking only at events up to [`Moment::upto`] for what exists, and at later events only to
-//! name what is already there (the bytes a `recv` will return are in the buffer already).
+//! Which module draws which model is one exhaustive match over the built-in models
+//! ([`panel`]); the figure a model is drawn as is its [`Family`], from the protocol crate. A
+//! panel builder takes the [`Moment`] (and, where one figure draws models differently, what
+//! to add), looking only at events up to [`Moment::upto`] for what exists, and at later events
+//! only to name what is already there (the bytes a `recv` will return are in the buffer
+//! already).
 
 pub mod async_io;
 pub mod blocking;
@@ -28,76 +31,37 @@ pub mod signal;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use kettle_shared::{Event, EventKind, RecvOutcome};
+use kettle_shared::{AsyncOp, BuiltIn, Event, EventKind, Family, ModelId, RecvOutcome};
 
 use crate::i18n::{t, tf, Key, Lang};
 
-/// The five figures of Stevens' chapter 6 that draw one model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Figure {
-    /// Fig. 6.1, blocking I/O (and its thread, process and pool variants).
-    Blocking,
-    /// Fig. 6.2, non-blocking I/O: the busy loop.
-    BusyLoop,
-    /// Fig. 6.3, I/O multiplexing: select, poll, epoll, the reactor.
-    Multiplex,
-    /// Fig. 6.4, signal-driven I/O.
-    Signal,
-    /// Fig. 6.5, asynchronous I/O: io_uring, POSIX aio.
-    Async,
+/// The short name of a family of models, for the model list's groups.
+pub fn family_key(family: Family) -> Key {
+    match family {
+        Family::Blocking => Key::FamilyBlocking,
+        Family::BusyLoop => Key::FamilyNonblocking,
+        Family::Multiplex => Key::FamilyMultiplex,
+        Family::Signal => Key::FamilySignal,
+        Family::Async => Key::FamilyAsync,
+    }
 }
 
-impl Figure {
-    /// Every figure of one model, in Stevens' order.
-    pub const ALL: [Figure; 5] =
-        [Figure::Blocking, Figure::BusyLoop, Figure::Multiplex, Figure::Signal, Figure::Async];
+/// The figure that draws a model: its family ([`kettle_shared::BuiltIn::family`]), the same
+/// one its catalogue entry names. Fig. 6.1 for an id that names no model.
+pub fn family_of(id: &str) -> Family {
+    id.parse::<ModelId>().map_or(Family::Blocking, ModelId::family)
+}
 
-    /// The short name of its family of models, for the model list's groups.
-    pub fn family(self) -> Key {
-        match self {
-            Figure::Blocking => Key::FamilyBlocking,
-            Figure::BusyLoop => Key::FamilyNonblocking,
-            Figure::Multiplex => Key::FamilyMultiplex,
-            Figure::Signal => Key::FamilySignal,
-            Figure::Async => Key::FamilyAsync,
-        }
-    }
-
-    /// The figure that draws a model: the one its catalogue entry names (`"Stevens Fig. 6.3"`),
-    /// so the page and the catalogue cannot disagree. Fig. 6.1 for an unknown id.
-    pub fn of_model(id: &str) -> Figure {
-        let number = kettle_shared::model(id).and_then(|m| m.figure.rsplit(' ').next());
-        match number {
-            Some("6.2") => Figure::BusyLoop,
-            Some("6.3") => Figure::Multiplex,
-            Some("6.4") => Figure::Signal,
-            Some("6.5") => Figure::Async,
-            _ => Figure::Blocking,
-        }
-    }
-
-    /// Its number in Stevens (`data-figure`).
-    pub fn number(self) -> &'static str {
-        match self {
-            Figure::Blocking => "6.1",
-            Figure::BusyLoop => "6.2",
-            Figure::Multiplex => "6.3",
-            Figure::Signal => "6.4",
-            Figure::Async => "6.5",
-        }
-    }
-
-    /// Its title, in the page language.
-    pub fn title(self, lang: Lang) -> String {
-        let name = match self {
-            Figure::Blocking => Key::Fig61,
-            Figure::BusyLoop => Key::Fig62,
-            Figure::Multiplex => Key::Fig63,
-            Figure::Signal => Key::Fig64,
-            Figure::Async => Key::Fig65,
-        };
-        tf(lang, Key::FigureTitle, &[&self.number(), &t(lang, name)])
-    }
+/// A family's figure title, in the page language.
+pub fn title(family: Family, lang: Lang) -> String {
+    let name = match family {
+        Family::Blocking => Key::Fig61,
+        Family::BusyLoop => Key::Fig62,
+        Family::Multiplex => Key::Fig63,
+        Family::Signal => Key::Fig64,
+        Family::Async => Key::Fig65,
+    };
+    tf(lang, Key::FigureTitle, &[&family.number(), &t(lang, name)])
 }
 
 /// Where a panel's object lives.
@@ -257,14 +221,30 @@ impl<'a> Moment<'a> {
     }
 }
 
-/// The panel of a model at a moment.
+/// The panel of a model at a moment; none for an id that names no model.
 pub fn panel(model: &str, at: &Moment<'_>) -> Vec<Widget> {
-    match Figure::of_model(model) {
-        Figure::Blocking => blocking::panel(model, at),
-        Figure::BusyLoop => busy_loop::panel(model, at),
-        Figure::Multiplex => multiplex::panel(model, at),
-        Figure::Signal => signal::panel(model, at),
-        Figure::Async => async_io::panel(model, at),
+    match model.parse::<ModelId>() {
+        Ok(ModelId::BuiltIn(model)) => built_in_panel(model, at),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Which figure module draws each built-in model's panel, and with what.
+fn built_in_panel(model: BuiltIn, at: &Moment<'_>) -> Vec<Widget> {
+    use blocking::Extra;
+    use multiplex::Watch;
+    match model {
+        BuiltIn::Blocking | BuiltIn::ThreadPerConn => blocking::panel(Extra::Nothing, at),
+        BuiltIn::ThreadPool => blocking::panel(Extra::Queue, at),
+        BuiltIn::ProcessPerConn => blocking::panel(Extra::Children, at),
+        BuiltIn::Nonblocking => busy_loop::panel(at),
+        BuiltIn::Select | BuiltIn::Poll => multiplex::panel(Watch::Scan, at),
+        BuiltIn::Epoll => multiplex::panel(Watch::Epoll, at),
+        BuiltIn::EpollEt => multiplex::panel(Watch::EpollEdge, at),
+        BuiltIn::Reactor => multiplex::panel(Watch::Reactor, at),
+        BuiltIn::Sigio => signal::panel(at),
+        BuiltIn::IoUring => async_io::rings(at),
+        BuiltIn::PosixAio => async_io::aio_panel(at),
     }
 }
 
@@ -295,8 +275,8 @@ pub fn open_connections(at: &Moment<'_>) -> Vec<(u64, i32)> {
     for e in at.past() {
         match (&e.kind, e.conn) {
             (EventKind::AcceptExit { fd: Some(fd), .. }, Some(conn)) => open.push((conn, *fd)),
-            (EventKind::Complete { op, result, .. }, Some(conn))
-                if op == "accept" && *result >= 0 =>
+            (EventKind::Complete { op: AsyncOp::Accept, result, .. }, Some(conn))
+                if *result >= 0 =>
             {
                 open.push((conn, *result as i32))
             }
@@ -334,7 +314,9 @@ pub fn buffers(at: &Moment<'_>) -> Widget {
                     EventKind::RecvExit {
                         fd: f, outcome: RecvOutcome::Data { bytes, .. }, ..
                     } if *f == fd => Some(i64::from(*bytes)),
-                    EventKind::Complete { fd: f, op, result, .. } if *f == fd && op != "send" => {
+                    EventKind::Complete { fd: f, op, result, .. }
+                        if *f == fd && *op != AsyncOp::Send =>
+                    {
                         Some(*result)
                     }
                     _ => None,
@@ -374,14 +356,24 @@ pub(crate) mod tests {
     #[test]
     fn test_every_model_is_drawn_as_the_figure_its_catalogue_entry_names() {
         for m in kettle_shared::MODELS {
-            let n = Figure::of_model(m.id).number();
+            let n = family_of(m.id).number();
             assert!(m.figure.ends_with(n), "{}: catalogue says {}, page draws {n}", m.id, m.figure);
         }
-        assert_eq!(Figure::of_model("select"), Figure::Multiplex);
-        assert_eq!(Figure::of_model("io-uring"), Figure::Async);
-        assert_eq!(Figure::of_model("sigio"), Figure::Signal);
-        assert_eq!(Figure::of_model("nonblocking"), Figure::BusyLoop);
-        assert_eq!(Figure::of_model("thread-pool"), Figure::Blocking);
+        assert_eq!(family_of("select"), Family::Multiplex);
+        assert_eq!(family_of("io-uring"), Family::Async);
+        assert_eq!(family_of("sigio"), Family::Signal);
+        assert_eq!(family_of("nonblocking"), Family::BusyLoop);
+        assert_eq!(family_of("thread-pool"), Family::Blocking);
+        assert_eq!(family_of("no-such-model"), Family::Blocking);
+    }
+
+    #[test]
+    fn test_an_unknown_model_has_no_panel_and_every_model_has_one() {
+        let events = deque(vec![ev(1, 1, 1, EventKind::Backlog { queued: 1, max: 8 })]);
+        assert!(panel("no-such-model", &moment(&events, 0)).is_empty());
+        for m in BuiltIn::ALL {
+            assert!(!panel(m.id(), &moment(&events, 0)).is_empty(), "{m}");
+        }
     }
 
     #[test]

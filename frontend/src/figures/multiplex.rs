@@ -13,23 +13,36 @@
 //! - **reactor**: the selector's registry (fd → callback) in user space, with the callback that
 //!   ran lit.
 
-use kettle_shared::{EventKind, ReadyFd, WaitApi};
+use kettle_shared::{EpollOp, EventKind, ReadyFd, WaitApi};
 
 use super::{Hook, Item, Moment, Place, Widget};
 use crate::i18n::{t, tf, Key};
 use crate::timeline::wait_name;
 
+/// How a Fig. 6.3 model watches its sockets, which is what its panel shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// select, poll: the whole set handed over on every call, scanned.
+    Scan,
+    /// epoll, level-triggered: the interest list in the kernel, the ready list back.
+    Epoll,
+    /// epoll, edge-triggered: the same, each readiness reported once.
+    EpollEdge,
+    /// The reactor: epoll, and the registry of callbacks in user space.
+    Reactor,
+}
+
 /// The panel of a Fig. 6.3 model.
-pub fn panel(model: &str, at: &Moment<'_>) -> Vec<Widget> {
+pub fn panel(watch: Watch, at: &Moment<'_>) -> Vec<Widget> {
     let wait = last_wait(at);
-    match model {
-        "select" | "poll" => vec![fd_set(at, &wait), ready_set(at, &wait, Hook::Ready)],
-        _ => {
+    match watch {
+        Watch::Scan => vec![fd_set(at, &wait), ready_set(at, &wait, Hook::Ready)],
+        Watch::Epoll | Watch::EpollEdge | Watch::Reactor => {
             let mut w = vec![interest_list(at, &wait), ready_set(at, &wait, Hook::ReadyList)];
-            if model == "epoll-et" {
+            if watch == Watch::EpollEdge {
                 w[1].note = Some(t(at.lang, Key::WEdgeNote).into());
             }
-            if model == "reactor" {
+            if watch == Watch::Reactor {
                 w.push(registry(at));
             }
             w
@@ -108,10 +121,10 @@ fn interest_list(at: &Moment<'_>, w: &LastWait) -> Widget {
     let mut fds: Vec<i32> = Vec::new();
     for e in at.past() {
         match &e.kind {
-            EventKind::EpollCtl { op, fd, error: None, .. } if op == "add" && !fds.contains(fd) => {
+            EventKind::EpollCtl { op: EpollOp::Add, fd, error: None, .. } if !fds.contains(fd) => {
                 fds.push(*fd)
             }
-            EventKind::EpollCtl { op, fd, error: None, .. } if op == "del" => {
+            EventKind::EpollCtl { op: EpollOp::Del, fd, error: None, .. } => {
                 fds.retain(|f| f != fd)
             }
             EventKind::Stopped { .. } => fds.clear(),
@@ -189,11 +202,11 @@ mod tests {
             ev(1, 1, 1, EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3, 5, 6] }),
             ev(2, 2, 1, returned(WaitApi::Select, &[5], 7)),
         ]);
-        let p = panel("select", &moment(&events, 0));
+        let p = crate::figures::panel("select", &moment(&events, 0));
         assert_eq!(p[0].items.len(), 3);
         assert!(p[0].items.iter().all(|i| !i.lit));
         assert!(p[1].items.is_empty());
-        let p = panel("select", &moment(&events, 1));
+        let p = crate::figures::panel("select", &moment(&events, 1));
         let lit: Vec<_> = p[0].items.iter().filter(|i| i.lit).map(|i| i.fd).collect();
         assert_eq!(lit, [Some(5)]);
         assert_eq!(p[0].note.as_deref(), Some("7 entries scanned"));
@@ -202,28 +215,23 @@ mod tests {
 
     #[test]
     fn test_epoll_interest_list_follows_epoll_ctl() {
-        let ctl = |op: &str, fd| EventKind::EpollCtl {
-            op: op.into(),
-            fd,
-            events: "EPOLLIN".into(),
-            error: None,
-        };
+        let ctl = |op, fd| EventKind::EpollCtl { op, fd, events: "EPOLLIN".into(), error: None };
         let events = deque(vec![
-            ev(1, 1, 1, ctl("add", 3)),
-            ev(2, 2, 1, ctl("add", 5)),
+            ev(1, 1, 1, ctl(EpollOp::Add, 3)),
+            ev(2, 2, 1, ctl(EpollOp::Add, 5)),
             ev(3, 3, 1, EventKind::WaitEnter { api: WaitApi::Epoll, watched: vec![3, 5] }),
             ev(4, 4, 1, returned(WaitApi::Epoll, &[5], 1)),
-            ev(5, 5, 1, ctl("del", 5)),
+            ev(5, 5, 1, ctl(EpollOp::Del, 5)),
         ]);
-        let p = panel("epoll", &moment(&events, 3));
+        let p = crate::figures::panel("epoll", &moment(&events, 3));
         assert_eq!(p[0].hook, Hook::Interest);
         assert_eq!(
             p[0].items.iter().map(|i| (i.fd, i.lit)).collect::<Vec<_>>(),
             [(Some(3), false), (Some(5), true)]
         );
         assert_eq!(p[1].hook, Hook::ReadyList);
-        assert_eq!(panel("epoll", &moment(&events, 4))[0].items.len(), 1);
-        assert!(panel("epoll-et", &moment(&events, 4))[1].note.is_some());
+        assert_eq!(crate::figures::panel("epoll", &moment(&events, 4))[0].items.len(), 1);
+        assert!(crate::figures::panel("epoll-et", &moment(&events, 4))[1].note.is_some());
     }
 
     #[test]
@@ -235,7 +243,7 @@ mod tests {
             ev(2, 2, 1, reg(5, "read")),
             ev(3, 3, 1, EventKind::Callback { name: "read".into(), fd: 5 }),
         ]);
-        let p = panel("reactor", &moment(&events, 2));
+        let p = crate::figures::panel("reactor", &moment(&events, 2));
         let r = &p[2];
         assert_eq!(r.hook, Hook::Registry);
         assert_eq!(r.items[1].callback.as_deref(), Some("read"));

@@ -14,7 +14,7 @@ use crate::i18n::{t, tf, Key};
 use crate::labels::signal_name;
 
 /// The panel of signal-driven I/O.
-pub fn panel(_model: &str, at: &Moment<'_>) -> Vec<Widget> {
+pub fn panel(at: &Moment<'_>) -> Vec<Widget> {
     vec![signal(at), buffers(at)]
 }
 

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use kettle_shared::{EventKind, Reason};
+use kettle_shared::{AsyncOp, EventKind, Reason};
 use tokio::runtime::Handle;
 use tokio::sync::broadcast;
 
@@ -95,7 +95,7 @@ impl Tally {
                 self.queue_wait_max_ns = self.queue_wait_max_ns.max(*waited_ns)
             }
             EventKind::AcceptExit { fd: Some(_), .. } => self.accepted += 1,
-            EventKind::Complete { op, result, .. } if op == "accept" && *result >= 0 => {
+            EventKind::Complete { op: AsyncOp::Accept, result, .. } if *result >= 0 => {
                 self.accepted += 1
             }
             EventKind::Refused { reason } => {
