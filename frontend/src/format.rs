@@ -94,6 +94,15 @@ fn group_thousands(n: u64) -> String {
     grouped.into_iter().rev().collect::<Vec<_>>().join(" ")
 }
 
+/// A signal's name: the backend's (`SIGRTMIN+2`), or for an older backend, the number.
+pub fn signal_name(signo: i32, name: &str) -> String {
+    if name.is_empty() {
+        format!("signal {signo}")
+    } else {
+        name.to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

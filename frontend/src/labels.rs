@@ -4,7 +4,7 @@
 
 use kettle_shared::{AsyncOp, CloseReason, Event, EventKind, RecvOutcome, SendOutcome};
 
-use crate::format::{format_count, format_duration, format_rate};
+use crate::format::{format_count, format_duration, format_rate, signal_name};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::store::Step;
 
@@ -235,15 +235,6 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
             AppNote,
             tf(lang, Key::LogClientClosed, &[client, &crate::reasons::reason(lang, reason)]),
         ),
-    }
-}
-
-/// A signal's name: the backend's (`SIGRTMIN+2`), or for an older backend, the number.
-pub fn signal_name(signo: i32, name: &str) -> String {
-    if name.is_empty() {
-        format!("signal {signo}")
-    } else {
-        name.to_owned()
     }
 }
 

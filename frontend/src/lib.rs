@@ -23,6 +23,7 @@ pub mod components;
 pub mod crowd;
 pub mod decode;
 pub mod definitions;
+pub mod errors;
 pub mod experiments;
 pub mod figures;
 pub mod format;

@@ -24,9 +24,10 @@ use kettle_shared::{
     ThreadRole, WaitApi,
 };
 
+use crate::format::signal_name;
 use crate::format::{format_bytes, format_count, format_duration};
 use crate::i18n::{t, tf, Key, Lang};
-use crate::labels::{close_reason, completion_result, preview, signal_name};
+use crate::labels::{close_reason, completion_result, preview};
 use crate::store::{ModelStore, Step};
 use crate::timeline::{pairs, wait_name, Call, Pair};
 

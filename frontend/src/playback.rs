@@ -19,7 +19,7 @@
 
 use kettle_shared::{AsyncOp, EventKind, Family, RecvOutcome, SendOutcome};
 
-use crate::store::Step;
+use crate::store::{Step, Track};
 
 /// The playback speeds, as fractions of real time, fastest first.
 pub const SPEEDS: [f64; 6] = [1.0, 0.1, 0.01, 0.001, 0.000_1, 0.000_01];
@@ -92,22 +92,6 @@ pub struct Playback {
 impl Default for Playback {
     fn default() -> Self {
         Playback { speed_index: DEFAULT_SPEED_INDEX, paused: false, anchor: None, elapsed_ms: 0.0 }
-    }
-}
-
-/// The steps playback moves through: their sort keys and times, in order.
-#[derive(Debug, Clone, Copy)]
-pub struct Track<'a> {
-    /// Sort keys `(t_ns, seq)`, increasing.
-    pub keys: &'a [(u64, u64)],
-    /// Times in nanoseconds, one per key.
-    pub times_ns: &'a [u64],
-}
-
-impl Track<'_> {
-    fn index_of(&self, anchor: (u64, u64)) -> usize {
-        // The anchor may be gone (trimmed, merged): the next step in time stands in.
-        self.keys.partition_point(|&k| k < anchor).min(self.keys.len().saturating_sub(1))
     }
 }
 

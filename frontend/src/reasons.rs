@@ -9,9 +9,9 @@
 
 use kettle_shared::{ChildExit, Command, Reason};
 
+use crate::errors::{ErrorNote, Garble, Problem};
 use crate::format::format_duration;
 use crate::i18n::{catalogue, t, tf, Key, Lang};
-use crate::state::{ErrorNote, Garble, Problem};
 
 /// A model's title in the page language, or the id as sent when no model has it.
 pub fn model_title(lang: Lang, id: &str) -> String {
@@ -132,7 +132,7 @@ pub fn child_exit(lang: Lang, exit: &ChildExit) -> String {
     match exit {
         ChildExit::Exited { code } => tf(lang, Key::ChildExited, &[code]),
         ChildExit::Killed { signo, name } => {
-            tf(lang, Key::ChildKilled, &[&crate::labels::signal_name(*signo, name)])
+            tf(lang, Key::ChildKilled, &[&crate::format::signal_name(*signo, name)])
         }
         ChildExit::WaitFailed { errno } => tf(lang, Key::ChildWaitFailed, &[errno]),
     }

@@ -23,6 +23,22 @@ use std::rc::Rc;
 
 use kettle_shared::{Event, EventKind};
 
+/// The steps playback moves through: their sort keys and times, in order.
+#[derive(Debug, Clone, Copy)]
+pub struct Track<'a> {
+    /// Sort keys `(t_ns, seq)`, increasing.
+    pub keys: &'a [(u64, u64)],
+    /// Times in nanoseconds, one per key.
+    pub times_ns: &'a [u64],
+}
+
+impl Track<'_> {
+    pub(crate) fn index_of(&self, anchor: (u64, u64)) -> usize {
+        // The anchor may be gone (trimmed, merged): the next step in time stands in.
+        self.keys.partition_point(|&k| k < anchor).min(self.keys.len().saturating_sub(1))
+    }
+}
+
 /// Most events kept per model; the oldest go first (and are counted).
 pub const MAX_MODEL_EVENTS: usize = 3_000;
 
@@ -253,8 +269,8 @@ impl Steps {
     }
 
     /// What playback moves through.
-    pub fn track(&self) -> crate::playback::Track<'_> {
-        crate::playback::Track { keys: &self.keys, times_ns: &self.times }
+    pub fn track(&self) -> Track<'_> {
+        Track { keys: &self.keys, times_ns: &self.times }
     }
 }
 

@@ -199,6 +199,12 @@ pub enum Family {
 }
 
 impl Family {
+    /// The family of the model a wire id names; Fig. 6.1's for an id that names no model (a
+    /// page draws what it cannot place as the plainest figure rather than nothing).
+    pub fn of_id(id: &str) -> Family {
+        id.parse::<ModelId>().map_or(Family::Blocking, ModelId::family)
+    }
+
     /// Every family, in Stevens' order.
     pub const ALL: &'static [Family] = <Family as strum::VariantArray>::VARIANTS;
 

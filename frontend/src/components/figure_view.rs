@@ -15,9 +15,10 @@ use crate::figures::layout::{
     brace, layout, FigureLayout, LaneLayout, PlacedWidget, Room, RowLayout, BOX_HEIGHT, BOX_Y,
     GUTTER, HEADER_NAME, HEADER_TITLES, ROW_H,
 };
-use crate::figures::{family_of, title, Hook};
+use crate::figures::{title, Hook};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::labels::Shape;
+use kettle_shared::Family;
 use kettle_shared::KernelView;
 
 /// Properties: the page state.
@@ -78,7 +79,7 @@ pub fn FigureView(props: &FigureProps) -> Html {
     let Some(model) = state.selected.clone() else {
         return html! { <section id="figure-panel"><div class="figure-room" ref={holder}></div></section> };
     };
-    let figure = family_of(&model);
+    let figure = Family::of_id(&model);
     let room = Room { width: measured.width / zoom, height: measured.height / zoom };
     let store = state.selected_store().cloned().unwrap_or_default();
     let cpu = |thread: u32| {

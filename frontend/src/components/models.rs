@@ -5,7 +5,7 @@ use kettle_shared::{Command, ModelInfo, ModelState};
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
-use crate::figures::{family_key, family_of};
+use crate::figures::family_key;
 use crate::i18n::{catalogue, model_state, model_state_id, t, tf, Key, Lang};
 use crate::reasons::reason_code;
 use crate::state::Action;
@@ -20,7 +20,7 @@ pub struct ModelsProps {
 
 /// "Stevens Fig. 6.3" in the page language, from the figure the page draws the model as.
 fn figure_name(model: &ModelInfo, lang: Lang) -> String {
-    tf(lang, Key::FigureShort, &[&family_of(&model.id).number()])
+    tf(lang, Key::FigureShort, &[&Family::of_id(&model.id).number()])
 }
 
 fn title(model: &ModelInfo, lang: Lang) -> &str {
@@ -107,7 +107,7 @@ pub fn ModelList(props: &ModelsProps) -> Html {
     };
     let groups = Family::ALL.iter().copied().filter_map(|figure| {
         let members: Vec<&ModelInfo> =
-            state.models.iter().filter(|m| family_of(&m.id) == figure).collect();
+            state.models.iter().filter(|m| Family::of_id(&m.id) == figure).collect();
         (!members.is_empty()).then(|| {
             let heading = format!("{} {}", figure.number(), t(lang, family_key(figure)));
             html! {

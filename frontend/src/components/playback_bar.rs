@@ -6,11 +6,11 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
-use crate::figures::family_of;
 use crate::format::format_speed;
 use crate::i18n::{t, tf, Key, Lang};
 use crate::playback::{last_echo_start, Mode, SPEEDS};
 use crate::state::Action;
+use kettle_shared::Family;
 
 /// Properties: the page state.
 #[derive(Properties, PartialEq, Debug)]
@@ -47,14 +47,14 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
     let steps = store.map_or(0, |s| s.steps().list.len());
     let mode = match store {
         Some(store) => playback.mode(store.steps().track()),
-        None => playback.mode(crate::playback::Track { keys: &[], times_ns: &[] }),
+        None => playback.mode(crate::store::Track { keys: &[], times_ns: &[] }),
     };
     let index = state.position().map_or(0, |p| p.index.min(steps.saturating_sub(1)));
     let echo_start = state
         .selected
         .as_deref()
         .zip(store)
-        .and_then(|(model, store)| last_echo_start(&store.steps().list, family_of(model)));
+        .and_then(|(model, store)| last_echo_start(&store.steps().list, Family::of_id(model)));
     let on_speed = ctx.dispatch.reform(|e: Event| {
         let index = e
             .target_dyn_into::<HtmlSelectElement>()

@@ -19,7 +19,6 @@ use std::rc::Rc;
 
 use kettle_shared::{Event, EventKind, Family, RecvOutcome};
 
-use super::family_of;
 use super::layout::{fit, FONT_MIN};
 use crate::format::format_duration;
 use crate::i18n::{t, tf, Key, Lang};
@@ -115,7 +114,7 @@ pub fn measure(input: &Input<'_>) -> Option<Measured> {
     let pairs = timeline::pairs(steps);
     // The phases of this line: those ending after the first step (a span ending there is the
     // previous line's copy).
-    let phases = timeline::phases(family_of(input.model), steps, &pairs)
+    let phases = timeline::phases(Family::of_id(input.model), steps, &pairs)
         .into_iter()
         .filter_map(|p| {
             let to = p.to.filter(|&to| to > 0)?;
@@ -267,7 +266,7 @@ pub fn layout(inputs: &[Input<'_>], width: f64, lang: Lang) -> CompareLayout {
             let x = AXIS_W + i as f64 * col_w;
             let mut col = Column {
                 model: input.model.to_owned(),
-                figure: family_of(input.model),
+                figure: Family::of_id(input.model),
                 x,
                 w: col_w,
                 title: fit(input.model, col_w - 12.0, FONT_MIN + 1.0),

@@ -19,7 +19,7 @@
 
 use kettle_shared::{EventKind, Family};
 
-use super::{family_of, panel, Item, Moment, Widget};
+use super::{panel, Item, Moment, Widget};
 use crate::format::{format_delta, format_duration};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::labels::{describe_step, Shape};
@@ -322,7 +322,7 @@ pub fn layout(
     room: Room,
     cpu_of: &dyn Fn(u32) -> Option<f64>,
 ) -> FigureLayout {
-    let figure = family_of(model);
+    let figure = Family::of_id(model);
     let steps = &store.steps().list;
     let width = room.width.max(420.0);
     let cur = pos.filter(|_| !steps.is_empty()).map(|p| p.index.min(steps.len() - 1));

@@ -46,12 +46,6 @@ pub fn family_key(family: Family) -> Key {
     }
 }
 
-/// The figure that draws a model: its family ([`kettle_shared::BuiltIn::family`]), the same
-/// one its catalogue entry names. Fig. 6.1 for an id that names no model.
-pub fn family_of(id: &str) -> Family {
-    id.parse::<ModelId>().map_or(Family::Blocking, ModelId::family)
-}
-
 /// A family's figure title, in the page language.
 pub fn title(family: Family, lang: Lang) -> String {
     let name = match family {
@@ -356,15 +350,15 @@ pub(crate) mod tests {
     #[test]
     fn test_every_model_is_drawn_as_the_figure_its_catalogue_entry_names() {
         for m in kettle_shared::MODELS {
-            let n = family_of(m.id).number();
+            let n = Family::of_id(m.id).number();
             assert!(m.figure.ends_with(n), "{}: catalogue says {}, page draws {n}", m.id, m.figure);
         }
-        assert_eq!(family_of("select"), Family::Multiplex);
-        assert_eq!(family_of("io-uring"), Family::Async);
-        assert_eq!(family_of("sigio"), Family::Signal);
-        assert_eq!(family_of("nonblocking"), Family::BusyLoop);
-        assert_eq!(family_of("thread-pool"), Family::Blocking);
-        assert_eq!(family_of("no-such-model"), Family::Blocking);
+        assert_eq!(Family::of_id("select"), Family::Multiplex);
+        assert_eq!(Family::of_id("io-uring"), Family::Async);
+        assert_eq!(Family::of_id("sigio"), Family::Signal);
+        assert_eq!(Family::of_id("nonblocking"), Family::BusyLoop);
+        assert_eq!(Family::of_id("thread-pool"), Family::Blocking);
+        assert_eq!(Family::of_id("no-such-model"), Family::Blocking);
     }
 
     #[test]

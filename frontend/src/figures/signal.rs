@@ -10,8 +10,8 @@
 use kettle_shared::EventKind;
 
 use super::{buffers, Hook, Item, Moment, Place, Widget};
+use crate::format::signal_name;
 use crate::i18n::{t, tf, Key};
-use crate::labels::signal_name;
 
 /// The panel of signal-driven I/O.
 pub fn panel(at: &Moment<'_>) -> Vec<Widget> {
