@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use kettle_backend::{serve, Config, Server};
 use kettle_shared::{
-    Command, ErrorCode, ModelState, Panel, PlaybackAt, Reason, ReplyResult, Role, ServerMsg,
-    TeacherView,
+    Command, ErrorCode, ModelState, PlaybackAt, Reason, ReplyResult, Role, ServerMsg, TeacherView,
+    View,
 };
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -260,7 +260,7 @@ async fn follow_me_reaches_every_student_and_a_late_one_follows_at_once() {
     let (mut student, _) = viewer_with(&server, None).await;
     let view = TeacherView {
         model: Some("blocking".into()),
-        panel: Panel::Figure,
+        panel: View::Figure,
         playback: PlaybackAt {
             anchor: Some((1_000, 4)),
             elapsed_ms: 0,

@@ -12,7 +12,7 @@
 //! shows the same. A student who picks something else stops following (the page says so and
 //! offers to follow again). Everything here is pure; the reducer calls it.
 
-use kettle_shared::{Panel, PlaybackAt, Role, TeacherView};
+use kettle_shared::{PlaybackAt, Role, TeacherView, View};
 
 /// Where the tab keeps the token (`sessionStorage`).
 pub const TOKEN_STORAGE_KEY: &str = "kettle.token";
@@ -107,7 +107,7 @@ pub fn needs_sending(now: &TeacherView, sent: Option<&TeacherView>) -> bool {
 /// The view of a page showing `model` in `panel`, its playback as given.
 pub fn view_of(
     model: Option<&str>,
-    panel: Panel,
+    panel: View,
     playback: &crate::playback::Playback,
 ) -> TeacherView {
     TeacherView {
@@ -160,7 +160,7 @@ mod tests {
     fn view(model: &str, paused: bool, elapsed_ms: u64) -> TeacherView {
         TeacherView {
             model: Some(model.into()),
-            panel: Panel::Figure,
+            panel: View::Figure,
             playback: PlaybackAt { anchor: Some((10, 2)), elapsed_ms, paused, speed_index: 2 },
         }
     }
@@ -175,7 +175,7 @@ mod tests {
         assert!(needs_sending(&paused, Some(&playing)), "paused");
         assert!(needs_sending(&view("epoll", true, 410), Some(&paused)), "stepped while paused");
         let mut other_panel = playing.clone();
-        other_panel.panel = Panel::Story;
+        other_panel.panel = View::Story;
         assert!(needs_sending(&other_panel, Some(&playing)));
         let mut faster = playing.clone();
         faster.playback.speed_index = 0;
@@ -189,7 +189,7 @@ mod tests {
     fn a_follower_plays_from_the_teachers_step_at_the_teachers_speed() {
         let teacher =
             Playback { speed_index: 3, paused: true, anchor: Some((7, 1)), elapsed_ms: 250.7 };
-        let sent = view_of(Some("blocking"), Panel::Figure, &teacher);
+        let sent = view_of(Some("blocking"), View::Figure, &teacher);
         assert_eq!(sent.playback.elapsed_ms, 250);
         let student = playback_of(&sent.playback);
         assert_eq!((student.speed_index, student.paused, student.anchor), (3, true, Some((7, 1))));

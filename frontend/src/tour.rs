@@ -13,21 +13,10 @@
 //! so every stop advances as soon as the state it waits for appears, whatever the order in
 //! which replies and events arrive.
 
-use kettle_shared::{BuiltIn, Command, Event, EventKind, ModelState, RecvOutcome};
+use kettle_shared::{BuiltIn, Command, Event, EventKind, ModelState, RecvOutcome, View};
 
 use crate::i18n::Key;
 use crate::store::Steps;
-
-/// What the page shows at a stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scene {
-    /// The model's own Stevens figure.
-    Figure,
-    /// Fig. 6.6: the models side by side.
-    Compare,
-    /// The kettle story.
-    Story,
-}
 
 /// The recorded step a stop pauses on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +36,10 @@ pub enum Moment {
 /// One stop of the tour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stop {
-    /// The model acted out, for [`Scene::Figure`] stops.
+    /// The model acted out, for [`View::Figure`] stops.
     pub model: Option<&'static str>,
     /// What is shown.
-    pub scene: Scene,
+    pub scene: View,
     /// Where the figure pauses.
     pub moment: Option<Moment>,
     /// The stop's title.
@@ -80,13 +69,13 @@ const fn stop_of(model: BuiltIn) -> Option<Stop> {
         // The kernel's own asynchronous I/O is io_uring's stop; glibc's emulation is its lesson.
         BuiltIn::PosixAio => return None,
     };
-    Some(Stop { model: Some(model.id()), scene: Scene::Figure, moment: Some(moment), title, text })
+    Some(Stop { model: Some(model.id()), scene: View::Figure, moment: Some(moment), title, text })
 }
 
 /// The comparison's stop.
 const COMPARE: Stop = Stop {
     model: None,
-    scene: Scene::Compare,
+    scene: View::Compare,
     moment: None,
     title: Key::TourCompareTitle,
     text: Key::TourCompare,
@@ -95,7 +84,7 @@ const COMPARE: Stop = Stop {
 /// The kettle story's stop, the last.
 const STORY: Stop = Stop {
     model: None,
-    scene: Scene::Story,
+    scene: View::Story,
     moment: None,
     title: Key::TourStoryTitle,
     text: Key::TourStory,
@@ -257,8 +246,11 @@ impl Tour {
         loop {
             let before = self.progress;
             match (self.progress, stop.scene) {
-                (Progress::Starting, Scene::Story) => self.progress = Progress::Ready,
-                (Progress::Starting, Scene::Compare) => {
+                // A stop that only shows a view (the story, the experiments) is ready at once.
+                (Progress::Starting, View::Story | View::Experiments) => {
+                    self.progress = Progress::Ready
+                }
+                (Progress::Starting, View::Compare) => {
                     let wanted: Vec<&String> = world
                         .compare
                         .iter()
@@ -276,7 +268,7 @@ impl Tour {
                         self.progress = Progress::Ready;
                     }
                 }
-                (Progress::Starting, Scene::Figure) => {
+                (Progress::Starting, View::Figure) => {
                     let model = stop.model.unwrap_or_default();
                     match state_of(world, model) {
                         Some(ModelState::Running) => self.progress = Progress::Opening,
@@ -445,8 +437,8 @@ mod tests {
                 "-"
             ]
         );
-        assert_eq!(STOPS[9].scene, Scene::Compare);
-        assert_eq!(STOPS[10].scene, Scene::Story);
+        assert_eq!(STOPS[9].scene, View::Compare);
+        assert_eq!(STOPS[10].scene, View::Story);
         for stop in STOPS {
             if let Some(model) = stop.model {
                 assert!(kettle_shared::MODELS.iter().any(|m| m.id == model), "{model}");

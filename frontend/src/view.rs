@@ -1,83 +1,31 @@
-//! Which panel the figure column shows. A projector shows one thing at a time: the chosen
-//! model's own Stevens figure, the measured Fig. 6.6 comparison, the kettle story the
-//! project is named after, or the experiments (the tutorial's claims, measured). The choice is a tab above the column, and part of the page's link
-//! (`view=`), so a reload or a shared link opens the same panel.
+//! Which view the stage shows. A projector shows one thing at a time: the chosen model's own
+//! Stevens figure, the measured Fig. 6.6 comparison, the kettle story the project is named
+//! after, or the experiments (the tutorial's claims, measured). The choice is a tab in the
+//! header and part of the page's link (`view=`), so a reload or a shared link opens the same
+//! view. The enum is the protocol's [`View`] ("follow me" sends it, the tour's stops name it);
+//! here are only its words on the page.
+
+pub use kettle_shared::View;
 
 use crate::i18n::Key;
 
-/// A panel of the figure column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum View {
-    /// The chosen model's figure (Stevens Fig. 6.1–6.5), with the playback bar.
-    #[default]
-    Figure,
-    /// Fig. 6.6: one line through several models, measured side by side.
-    Compare,
-    /// The kettle story's four cases, linked to the models that act them out.
-    Story,
-    /// The tutorial's claims as experiments: run, chart, table, export.
-    Experiments,
+/// The tab's label: short, for the header's one line (the full name is [`label`]).
+pub fn short_label(view: View) -> Key {
+    match view {
+        View::Figure => Key::ViewFigure,
+        View::Compare => Key::ViewCompareShort,
+        View::Story => Key::ViewStoryShort,
+        View::Experiments => Key::ViewExperiments,
+    }
 }
 
-impl View {
-    /// Every view, in the order of the tabs.
-    pub const ALL: [View; 4] = [View::Figure, View::Compare, View::Story, View::Experiments];
-
-    /// The word in the link and in `data-view`.
-    pub fn id(self) -> &'static str {
-        match self {
-            View::Figure => "figure",
-            View::Compare => "compare",
-            View::Story => "story",
-            View::Experiments => "experiments",
-        }
-    }
-
-    /// The view a word names, if any.
-    pub fn from_id(id: &str) -> Option<View> {
-        View::ALL.into_iter().find(|v| v.id() == id)
-    }
-
-    /// The same panel as the protocol names it ("follow me").
-    pub fn panel(self) -> kettle_shared::Panel {
-        use kettle_shared::Panel;
-        match self {
-            View::Figure => Panel::Figure,
-            View::Compare => Panel::Compare,
-            View::Story => Panel::Story,
-            View::Experiments => Panel::Experiments,
-        }
-    }
-
-    /// The view showing a panel of the protocol.
-    pub fn of_panel(panel: kettle_shared::Panel) -> View {
-        use kettle_shared::Panel;
-        match panel {
-            Panel::Figure => View::Figure,
-            Panel::Compare => View::Compare,
-            Panel::Story => View::Story,
-            Panel::Experiments => View::Experiments,
-        }
-    }
-
-    /// The tab's label: short, for the header's one line (the full name is [`View::label`]).
-    pub fn short_label(self) -> Key {
-        match self {
-            View::Figure => Key::ViewFigure,
-            View::Compare => Key::ViewCompareShort,
-            View::Story => Key::ViewStoryShort,
-            View::Experiments => Key::ViewExperiments,
-        }
-    }
-
-    /// The tab's full name.
-    pub fn label(self) -> Key {
-        match self {
-            View::Figure => Key::ViewFigure,
-            View::Compare => Key::ViewCompare,
-            View::Story => Key::ViewStory,
-            View::Experiments => Key::ViewExperiments,
-        }
+/// The view's full name (the tab's title).
+pub fn label(view: View) -> Key {
+    match view {
+        View::Figure => Key::ViewFigure,
+        View::Compare => Key::ViewCompare,
+        View::Story => Key::ViewStory,
+        View::Experiments => Key::ViewExperiments,
     }
 }
 
@@ -87,17 +35,23 @@ mod tests {
 
     #[test]
     fn every_view_is_named_back_by_its_own_word() {
-        for view in View::ALL {
+        for view in View::ALL.iter().copied() {
             assert_eq!(View::from_id(view.id()), Some(view));
+            let json = serde_json::to_string(&view).unwrap();
+            assert_eq!(json, format!("\"{}\"", view.id()), "the link's word is the wire's");
         }
         assert_eq!(View::from_id("Figure"), None, "words are exact");
         assert_eq!(View::from_id(""), None);
     }
 
     #[test]
-    fn every_view_is_a_panel_of_the_protocol_and_back() {
-        for view in View::ALL {
-            assert_eq!(View::of_panel(view.panel()), view);
+    fn every_view_has_a_short_and_a_full_name() {
+        for view in View::ALL.iter().copied() {
+            let (short, full) = (
+                crate::i18n::t(crate::i18n::Lang::En, short_label(view)),
+                crate::i18n::t(crate::i18n::Lang::En, label(view)),
+            );
+            assert!(!short.is_empty() && full.len() >= short.len(), "{view:?}: {short} / {full}");
         }
     }
 }

@@ -28,10 +28,25 @@ pub enum Role {
     Student,
 }
 
-/// A panel of the page's figure column, as the teacher shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// What the page's stage shows: a model's figure, the comparison, the story or the experiments.
+/// One enum for the page's tabs, its link (`view=`), the guided tour's stops and what "follow
+/// me" sends; its word (`figure`, `compare`…) is the same in all of them.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "snake_case")]
-pub enum Panel {
+#[strum(serialize_all = "snake_case")]
+pub enum View {
     /// The chosen model's Stevens figure.
     #[default]
     Figure,
@@ -41,6 +56,21 @@ pub enum Panel {
     Story,
     /// The experiments.
     Experiments,
+}
+
+impl View {
+    /// Every view, in the order of the page's tabs.
+    pub const ALL: &'static [View] = <View as strum::VariantArray>::VARIANTS;
+
+    /// The word in the link, in `data-view` and on the wire (`"compare"`).
+    pub fn id(self) -> &'static str {
+        self.into()
+    }
+
+    /// The view a word names, if any (exactly: `"Figure"` names none).
+    pub fn from_id(id: &str) -> Option<View> {
+        id.parse().ok()
+    }
 }
 
 /// Where the teacher's playback is. Steps are named by their sort key `(t_ns, seq)`, which is
@@ -63,7 +93,7 @@ pub struct TeacherView {
     /// The model whose figure is shown (a catalogue id), if any.
     pub model: Option<String>,
     /// The panel shown.
-    pub panel: Panel,
+    pub panel: View,
     /// The playback.
     pub playback: PlaybackAt,
 }
@@ -76,7 +106,7 @@ mod tests {
     fn a_teacher_view_is_plain_json() {
         let view = TeacherView {
             model: Some("epoll".into()),
-            panel: Panel::Figure,
+            panel: View::Figure,
             playback: PlaybackAt {
                 anchor: Some((5, 7)),
                 elapsed_ms: 12,

@@ -24,14 +24,14 @@ pub fn ViewTabs(props: &ViewTabsProps) -> Html {
     let shown = props.state.view;
     html! {
         <nav id="views" aria-label={t(lang, Key::Views)}>
-            { for View::ALL.into_iter().map(|view| {
+            { for View::ALL.iter().copied().map(|view| {
                 let active = view == shown;
                 let show = ctx.dispatch.reform(move |_: MouseEvent| Action::SetView(view));
                 html! {
                     <button class={classes!("view-tab", active.then_some("active"))} data-view={view.id()}
                         data-active={active.then_some("true")} aria-pressed={active.to_string()} onclick={show}
-                        title={t(lang, view.label())}>
-                        { t(lang, view.short_label()) }
+                        title={t(lang, crate::view::label(view))}>
+                        { t(lang, crate::view::short_label(view)) }
                     </button>
                 }
             }) }

@@ -6,7 +6,7 @@ use super::*;
 impl State {
     /// What this page shows, as "follow me" sends it.
     pub fn teacher_view(&self) -> kettle_shared::TeacherView {
-        crate::classroom::view_of(self.selected.as_deref(), self.view.panel(), &self.playback)
+        crate::classroom::view_of(self.selected.as_deref(), self.view, &self.playback)
     }
 
     /// A following student's page shows what the teacher's shows.
@@ -20,7 +20,7 @@ impl State {
                 self.selected = Some(model);
             }
         }
-        self.view = View::of_panel(view.panel);
+        self.view = view.panel;
         // The tour would move the page on its own.
         self.tour = None;
         self.playback = crate::classroom::playback_of(&view.playback);
@@ -98,13 +98,13 @@ mod tests {
 
     #[test]
     fn test_student_follows_the_teachers_model_panel_and_step_until_looking_elsewhere() {
-        use kettle_shared::{Panel, PlaybackAt, Role, TeacherView};
+        use kettle_shared::{PlaybackAt, Role, TeacherView, View};
         let s = reduce(Rc::default(), [classroom_hello(Role::Student)]);
         assert_eq!(s.classroom.role, Role::Student);
         assert_eq!(s.selected.as_deref(), Some("blocking"));
         let view = TeacherView {
             model: Some("epoll".into()),
-            panel: Panel::Figure,
+            panel: View::Figure,
             playback: PlaybackAt {
                 anchor: Some((5, 9)),
                 elapsed_ms: 0,
@@ -125,7 +125,7 @@ mod tests {
         // Picking something else is looking on one's own: the next teacher move is not applied.
         let s = reduce(s, [Action::Select("blocking".into())]);
         assert!(!s.classroom.following);
-        let story = TeacherView { panel: Panel::Story, ..view.clone() };
+        let story = TeacherView { panel: View::Story, ..view.clone() };
         let s = reduce(s, [Action::Server(ServerMsg::Follow { view: Some(story) })]);
         assert_eq!(s.selected.as_deref(), Some("blocking"));
         assert_eq!(s.view, View::Figure);
@@ -141,7 +141,7 @@ mod tests {
 
     #[test]
     fn test_teacher_follow_me_sends_the_view_on_each_move_and_never_on_ticks() {
-        use kettle_shared::{Panel, Role};
+        use kettle_shared::{Role, View};
         let s = reduce(Rc::default(), [classroom_hello(Role::Teacher)]);
         assert!(s.classroom.on);
         assert!(follow_me_sent(&s).is_empty(), "nothing until the teacher leads");
@@ -150,7 +150,7 @@ mod tests {
         assert_eq!(sent.len(), 1);
         let view = sent[0].clone().expect("on");
         assert_eq!(view.model.as_deref(), Some("blocking"));
-        assert_eq!(view.panel, Panel::Figure);
+        assert_eq!(view.panel, View::Figure);
         assert!(s.classroom.leads());
 
         let gen = s.outbox_gen;
@@ -165,7 +165,7 @@ mod tests {
         let sent = follow_me_sent(&s);
         let last = sent.last().cloned().flatten().expect("still on");
         assert_eq!(last.model.as_deref(), Some("epoll"));
-        assert_eq!(last.panel, Panel::Story);
+        assert_eq!(last.panel, View::Story);
 
         let gen = s.outbox_gen;
         let s = reduce(s, [Action::OutboxSent(gen), Action::FollowMeToggle]);

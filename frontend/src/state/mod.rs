@@ -36,7 +36,7 @@ use crate::compare::Comparison;
 use crate::i18n::Lang;
 use crate::playback::Playback;
 use crate::store::{ModelStore, Track};
-use crate::tour::{ClientView, Effect, Scene, Tour, World, STOPS};
+use crate::tour::{ClientView, Effect, Tour, World, STOPS};
 use crate::view::View;
 
 /// Most events kept for the event log (all models); older ones are trimmed (and counted).

@@ -81,11 +81,7 @@ impl State {
             self.playback = self.with_playback(|p, track| p.live(track));
             self.playback.paused = false;
         }
-        self.view = match tour.current().scene {
-            Scene::Figure => View::Figure,
-            Scene::Compare => View::Compare,
-            Scene::Story => View::Story,
-        };
+        self.view = tour.current().scene;
         self.tour = Some(tour);
         // Every stop is about a step and the line of code that made it.
         self.screen.side = crate::screen::Side::Code;
