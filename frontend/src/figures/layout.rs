@@ -312,6 +312,34 @@ pub struct FigureLayout {
     pub phase_now: &'static str,
 }
 
+/// The narrowest figure laid out: a narrower room still gets this width (the figure's column
+/// is never that narrow on a window above 760 px).
+const MIN_WIDTH: f64 = 420.0;
+/// Where the kernel's line stands across the figure: the application's lanes get the left two
+/// thirds, the phases' braces and the kernel's own notes the last third, as in Stevens.
+const KERNEL_AT: f64 = 0.66;
+/// Room between the time gutter and the first lane.
+const LANES_LEFT: f64 = 12.0;
+/// Room between the last lane and the kernel's line: arrowheads and the kernel's dots.
+const LANES_RIGHT: f64 = 44.0;
+/// A figure with a single lane puts it this far across the application's side, leaving the
+/// left for Stevens' "process blocks in …" caption …
+const SINGLE_LANE_AT: f64 = 0.3;
+/// … and lets its header use this much of the side.
+const SINGLE_LANE_HEADER: f64 = 0.84;
+/// Space kept between one lane header's text and the next.
+const HEADER_GAP: f64 = 10.0;
+/// How many screens of steps back a thread still counts as active when choosing the lanes.
+const LOOKBACK_SCREENS: usize = 3;
+/// Most housekeeping ticks drawn on one lane.
+const MAX_TICKS: usize = 40;
+/// Below the last row's line: where the lanes end (in rows), then the figure's margin.
+const LANES_END: f64 = 0.75;
+const BOTTOM_MARGIN: f64 = 12.0;
+/// How far past the last row a sleep still going on is drawn, when playback is not between
+/// two steps (in rows).
+const OPEN_BAR_END: f64 = 0.6;
+
 /// Lays a model's figure out at a playback position.
 pub fn layout(
     model: &str,
@@ -324,29 +352,14 @@ pub fn layout(
 ) -> FigureLayout {
     let figure = Family::of_id(model);
     let steps = &store.steps().list;
-    let width = room.width.max(420.0);
+    let width = room.width.max(MIN_WIDTH);
     let cur = pos.filter(|_| !steps.is_empty()).map(|p| p.index.min(steps.len() - 1));
-    // The panel shows the state at the playback's moment: up to the current step, plus what
-    // happened between it and the moment playback has reached (state-only events such as the
-    // backlog's length have no step of their own), or everything after the newest step.
-    let last_event = store.events().len().saturating_sub(1);
-    let upto = match (cur, pos.and_then(|p| p.progress)) {
-        (None, _) => last_event,
-        (Some(c), _) if c + 1 == steps.len() => last_event,
-        (Some(c), progress) => {
-            let (t0, t1) = (steps[c].event.t_ns, steps[c + 1].event.t_ns);
-            let now = t0 + (t1.saturating_sub(t0) as f64 * progress.unwrap_or(0.0)) as u64;
-            let before_next = steps[c + 1].at.saturating_sub(1);
-            let reached = store.events().partition_point(|e| e.t_ns <= now).saturating_sub(1);
-            reached.clamp(steps[c].at, before_next.max(steps[c].at))
-        }
-    };
-    let moment = Moment { events: store.events(), upto, lang };
+    let moment = Moment { events: store.events(), upto: panel_upto(store, cur, pos), lang };
     let (placed, panel_h) = place_panel(panel(model, &moment), width, lang);
     let timeline_top = panel_h + HEADERS_H;
     let rows = (((room.height - timeline_top - BELOW_ROWS) / ROW_H).floor().max(0.0) as usize)
         .clamp(ROWS.0, ROWS.1);
-    let kernel_x = (width * 0.66).round();
+    let kernel_x = (width * KERNEL_AT).round();
     let mut out = FigureLayout {
         figure,
         width,
@@ -369,159 +382,295 @@ pub fn layout(
     let spans = timeline::phases(figure, steps, &pairs);
     // The lanes that fit, chosen among the threads active over a few screens back; then the
     // rows: the newest steps of those lanes, so a thread left out leaves no empty rows.
-    let lookback = (cur + 1).saturating_sub(3 * rows);
+    let lookback = (cur + 1).saturating_sub(LOOKBACK_SCREENS * rows);
     let (shown, hidden) = visible_lanes(&all_lanes, &pairs, steps, lookback, cur, kernel_x);
     out.hidden_lanes = hidden;
-    let on_shown = |i: usize| shown.iter().any(|l| l.thread == steps[i].event.thread.id);
-    let mut window: Vec<usize> = (0..=cur).rev().filter(|&i| on_shown(i)).take(rows).collect();
-    window.reverse();
-    let first = window.first().copied().unwrap_or(cur);
-    // A step's y: its row's centre; a step without a row (another lane's, or older) sits on
-    // the boundary where it falls in time, so braces that start or end there stay in order.
-    let y_of = |i: usize| {
-        let rank = window.partition_point(|&w| w < i);
-        let at_row = window.get(rank) == Some(&i);
-        timeline_top + rank as f64 * ROW_H + if at_row { ROW_H / 2.0 } else { 0.0 }
-    };
-    let last_y = window.last().map_or(timeline_top, |&w| y_of(w));
-    let bottom = last_y + ROW_H * 0.75;
-    out.height = bottom + 12.0;
-    let now_y =
-        pos.and_then(|p| p.progress).filter(|_| cur + 1 < steps.len()).map(|p| last_y + p * ROW_H);
-    out.now_y = now_y;
-    let open_end = now_y.unwrap_or(last_y + ROW_H * 0.6);
-
-    // Lane x positions across the application side.
-    let left = GUTTER + 12.0;
-    let right = kernel_x - 44.0;
-    let n = shown.len().max(1) as f64;
-    let single = shown.len() == 1;
-    // The room each lane's header has.
-    let spacing = if single { (right - left) * 0.84 } else { (right - left) / n };
-    let lane_x = |i: usize| {
-        if single {
-            (left + (right - left) * 0.3).round()
-        } else {
-            (left + (right - left) * (i as f64 + 0.5) / n).round()
-        }
-    };
-
-    for (li, lane) in shown.iter().enumerate() {
-        let x = lane_x(li);
-        let y0 = if lane.first >= first { y_of(lane.first) - ROW_H / 2.0 } else { timeline_top };
-        let y1 = match lane.exited {
-            Some(e) if e <= cur => y_of(e),
-            _ => bottom,
-        };
-        let mut l = LaneLayout {
-            thread: lane.thread,
-            name: lane.name.clone(),
-            helper: lane.helper,
-            x,
-            y0,
-            y1,
-            title: fit(&lane.name, spacing - 10.0, FONT),
-            header_w: spacing - 10.0,
-            state: Vec::new(),
-            rows: Vec::new(),
-            bars: Vec::new(),
-            phases: Vec::new(),
-            ticks: Vec::new(),
-            caption: None,
-        };
-        // Rows.
-        for &i in &window {
-            if steps[i].event.thread.id == lane.thread {
-                l.rows.push(row(&steps[i], i, x, kernel_x, y_of(i), i == cur, lang));
-            }
-        }
-        // Where it slept.
-        let mut asleep_in = None;
-        for p in pairs.iter().filter(|p| p.thread == lane.thread && p.sleeps(steps)) {
-            if p.enter > cur || p.end().is_some_and(|x| x < first) {
-                continue;
-            }
-            let open = p.end().is_none_or(|x| x > cur);
-            if open {
-                asleep_in = Some(p.name.clone());
-            }
-            let y0 = if p.enter >= first { y_of(p.enter) } else { timeline_top };
-            let y1 = if open { open_end } else { y_of(p.end().expect("closed")) };
-            l.bars.push(Bar { y0, y1, call: p.name.clone(), open });
-        }
-        let state = match (&asleep_in, lane.exited) {
-            (_, Some(e)) if e <= cur => t(lang, Key::LaneExited).into(),
-            (Some(call), _) => tf(lang, Key::LaneAsleepIn, &[call]),
-            (None, _) if lane.helper => t(lang, Key::LaneHelper).into(),
-            (None, _) => t(lang, Key::LaneRunning).into(),
-        };
-        let cpu = cpu_of(lane.thread).map(|p| tf(lang, Key::LaneCpu, &[&format!("{p:.0}")]));
-        let state = match cpu {
-            Some(cpu) if text_width(&format!("{state} · {cpu}"), FONT_MIN) <= spacing - 10.0 => {
-                vec![format!("{state} · {cpu}")]
-            }
-            Some(cpu) => vec![fit(&state, spacing - 10.0, FONT_MIN), cpu],
-            None => wrap(&state, spacing - 10.0, FONT_MIN, 2),
-        };
-        l.state = state;
-        if single {
-            // Stevens' left-hand caption, where no label runs across it.
-            if let Some(bar) = l.bars.iter().max_by(|a, b| a.y1.total_cmp(&b.y1)) {
-                let text = tf(lang, Key::ProcessBlocksIn, &[&bar.call]);
-                let lines = wrap(&text, x - left - 24.0, FONT_MIN, 2);
-                let mid = (bar.y0 + bar.y1) / 2.0;
-                let (top, bottom) = (mid - 22.0, mid + 10.0 + 18.0 * lines.len() as f64);
-                let crossed = l.rows.iter().any(|r| {
-                    let extends_left =
-                        r.anchor == "end" && r.label_x - text_width(&r.label, FONT) < x - 8.0;
-                    extends_left && r.y > top && r.y - 12.0 < bottom
-                });
-                if !crossed {
-                    l.caption = Some((mid, lines));
-                }
-            }
-        }
-        // Housekeeping ticks, placed by time between the rows around them.
-        let (t_first, t_cur) = (steps[first].event.t_ns, steps[cur].event.t_ns);
-        for tick in store.steps().ticks.iter().filter(|k| k.thread == lane.thread) {
-            if tick.t_ns < t_first || tick.t_ns > t_cur || l.ticks.len() >= 40 {
-                continue;
-            }
-            let i = first + steps[first..=cur].partition_point(|s| s.event.t_ns <= tick.t_ns) - 1;
-            let span =
-                steps.get(i + 1).map_or(0, |s| s.event.t_ns.saturating_sub(steps[i].event.t_ns));
-            let frac = if span == 0 {
-                0.5
-            } else {
-                (tick.t_ns - steps[i].event.t_ns) as f64 / span as f64
-            };
-            l.ticks.push(y_of(i) + frac.clamp(0.1, 0.9) * ROW_H);
-        }
-        out.lanes.push(l);
+    let frame = Frame::new(steps, &shown, cur, rows, timeline_top, pos);
+    out.height = frame.bottom + BOTTOM_MARGIN;
+    out.now_y = frame.now_y;
+    let across = Across::new(kernel_x, shown.len());
+    for (i, lane) in shown.iter().enumerate() {
+        let lane_in =
+            LaneIn { lane, x: across.x(i), header_w: across.header_w(), single: shown.len() == 1 };
+        out.lanes.push(place_lane(&frame, &lane_in, store, &pairs, kernel_x, lang, cpu_of));
     }
-
-    place_phases(&mut out, &spans, first, cur, open_end, &y_of, lang);
+    place_phases(&mut out, &spans, frame.first, cur, frame.open_end, &|i| frame.y_of(i), lang);
     out.phase_now = phase_now(&spans, steps, cur);
-
-    // Real time between rows.
-    for pair in window.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        let y = (y_of(a) + y_of(b)) / 2.0;
-        out.gaps.push(gap_label(steps[a].event.t_ns, steps[b].event.t_ns, speed, y, lang));
-    }
-    if let Some(y) = now_y {
-        // Beside the moving line, but never onto the gap label above it.
-        let y = y.max(last_y + 24.0);
-        let next = gap_label(steps[cur].event.t_ns, steps[cur + 1].event.t_ns, speed, y, lang);
-        if next.compressed {
-            out.gaps.push(next);
-        }
-    }
+    out.gaps = gap_labels(&frame, steps, speed, lang);
     // A two-line gap label near the bottom must not hang below the figure.
     let lowest =
         out.gaps.iter().map(|g| g.y + 8.0 + 16.0 * g.lines.len() as f64).fold(0.0, f64::max);
     out.height = out.height.max(lowest);
     out
+}
+
+/// The last event the panel shows: up to the current step, plus what happened between it and
+/// the moment playback has reached (state-only events such as the backlog's length have no
+/// step of their own), or everything after the newest step.
+fn panel_upto(store: &ModelStore, cur: Option<usize>, pos: Option<Position>) -> usize {
+    let steps = &store.steps().list;
+    let last_event = store.events().len().saturating_sub(1);
+    match (cur, pos.and_then(|p| p.progress)) {
+        (None, _) => last_event,
+        (Some(c), _) if c + 1 == steps.len() => last_event,
+        (Some(c), progress) => {
+            let (t0, t1) = (steps[c].event.t_ns, steps[c + 1].event.t_ns);
+            let now = t0 + (t1.saturating_sub(t0) as f64 * progress.unwrap_or(0.0)) as u64;
+            let before_next = steps[c + 1].at.saturating_sub(1);
+            let reached = store.events().partition_point(|e| e.t_ns <= now).saturating_sub(1);
+            reached.clamp(steps[c].at, before_next.max(steps[c].at))
+        }
+    }
+}
+
+/// The rows on screen and where things fall on them: the newest steps of the lanes shown, up
+/// to the current one.
+struct Frame {
+    /// The steps drawn as rows, oldest first; the last is the current step.
+    window: Vec<usize>,
+    /// The current step.
+    cur: usize,
+    /// The oldest step drawn.
+    first: usize,
+    /// The first row's top.
+    top: f64,
+    /// The last row's line.
+    last_y: f64,
+    /// Where lanes end.
+    bottom: f64,
+    /// The playback line, while playback is between the current step and the next.
+    now_y: Option<f64>,
+    /// Where a sleep still going on ends.
+    open_end: f64,
+}
+
+impl Frame {
+    fn new(
+        steps: &[Step],
+        shown: &[Lane],
+        cur: usize,
+        rows: usize,
+        top: f64,
+        pos: Option<Position>,
+    ) -> Frame {
+        let on_shown = |i: usize| shown.iter().any(|l| l.thread == steps[i].event.thread.id);
+        let mut window: Vec<usize> = (0..=cur).rev().filter(|&i| on_shown(i)).take(rows).collect();
+        window.reverse();
+        let first = window.first().copied().unwrap_or(cur);
+        let mut frame =
+            Frame { window, cur, first, top, last_y: top, bottom: 0.0, now_y: None, open_end: 0.0 };
+        frame.last_y = frame.window.last().map_or(top, |&w| frame.y_of(w));
+        frame.bottom = frame.last_y + ROW_H * LANES_END;
+        frame.now_y = pos
+            .and_then(|p| p.progress)
+            .filter(|_| cur + 1 < steps.len())
+            .map(|p| frame.last_y + p * ROW_H);
+        frame.open_end = frame.now_y.unwrap_or(frame.last_y + ROW_H * OPEN_BAR_END);
+        frame
+    }
+
+    /// A step's y: its row's centre; a step without a row (another lane's, or older) sits on
+    /// the boundary where it falls in time, so braces that start or end there stay in order.
+    fn y_of(&self, i: usize) -> f64 {
+        let rank = self.window.partition_point(|&w| w < i);
+        let at_row = self.window.get(rank) == Some(&i);
+        self.top + rank as f64 * ROW_H + if at_row { ROW_H / 2.0 } else { 0.0 }
+    }
+}
+
+/// The application's side, shared out between the lanes shown.
+struct Across {
+    left: f64,
+    right: f64,
+    lanes: usize,
+}
+
+impl Across {
+    fn new(kernel_x: f64, lanes: usize) -> Across {
+        Across { left: GUTTER + LANES_LEFT, right: kernel_x - LANES_RIGHT, lanes: lanes.max(1) }
+    }
+
+    /// Lane `i`'s x.
+    fn x(&self, i: usize) -> f64 {
+        let side = self.right - self.left;
+        if self.lanes == 1 {
+            (self.left + side * SINGLE_LANE_AT).round()
+        } else {
+            (self.left + side * (i as f64 + 0.5) / self.lanes as f64).round()
+        }
+    }
+
+    /// The width each lane's header may take.
+    fn header_w(&self) -> f64 {
+        let side = self.right - self.left;
+        let room =
+            if self.lanes == 1 { side * SINGLE_LANE_HEADER } else { side / self.lanes as f64 };
+        room - HEADER_GAP
+    }
+}
+
+/// One lane to place: the thread, its x, its header's width, and whether it is the figure's
+/// only lane (which gets Stevens' caption).
+struct LaneIn<'a> {
+    lane: &'a Lane,
+    x: f64,
+    header_w: f64,
+    single: bool,
+}
+
+/// One thread's lane: its line, rows, sleep bars, state, caption and housekeeping ticks.
+fn place_lane(
+    frame: &Frame,
+    lane_in: &LaneIn<'_>,
+    store: &ModelStore,
+    pairs: &[Pair],
+    kernel_x: f64,
+    lang: Lang,
+    cpu_of: &dyn Fn(u32) -> Option<f64>,
+) -> LaneLayout {
+    let (lane, x, header_w) = (lane_in.lane, lane_in.x, lane_in.header_w);
+    let steps = &store.steps().list;
+    let cur = frame.cur;
+    let y0 =
+        if lane.first >= frame.first { frame.y_of(lane.first) - ROW_H / 2.0 } else { frame.top };
+    let y1 = match lane.exited {
+        Some(e) if e <= cur => frame.y_of(e),
+        _ => frame.bottom,
+    };
+    let rows = frame
+        .window
+        .iter()
+        .filter(|&&i| steps[i].event.thread.id == lane.thread)
+        .map(|&i| row(&steps[i], i, x, kernel_x, frame.y_of(i), i == cur, lang))
+        .collect();
+    let (bars, asleep_in) = lane_bars(frame, lane.thread, steps, pairs);
+    let mut l = LaneLayout {
+        thread: lane.thread,
+        name: lane.name.clone(),
+        helper: lane.helper,
+        x,
+        y0,
+        y1,
+        title: fit(&lane.name, header_w, FONT),
+        header_w,
+        state: lane_state(lane, asleep_in.as_deref(), cur, cpu_of(lane.thread), header_w, lang),
+        rows,
+        bars,
+        phases: Vec::new(),
+        ticks: lane_ticks(frame, lane.thread, store),
+        caption: None,
+    };
+    if lane_in.single {
+        l.caption = caption(&l, x - GUTTER - LANES_LEFT, lang);
+    }
+    l
+}
+
+/// Where a thread slept in a call (bars), and the call it is asleep in at the current step.
+fn lane_bars(
+    frame: &Frame,
+    thread: u32,
+    steps: &[Step],
+    pairs: &[Pair],
+) -> (Vec<Bar>, Option<String>) {
+    let (first, cur) = (frame.first, frame.cur);
+    let mut asleep_in = None;
+    let mut bars = Vec::new();
+    for p in pairs.iter().filter(|p| p.thread == thread && p.sleeps(steps)) {
+        if p.enter > cur || p.end().is_some_and(|x| x < first) {
+            continue;
+        }
+        let open = p.end().is_none_or(|x| x > cur);
+        if open {
+            asleep_in = Some(p.name.clone());
+        }
+        let y0 = if p.enter >= first { frame.y_of(p.enter) } else { frame.top };
+        let y1 = if open { frame.open_end } else { frame.y_of(p.end().expect("closed")) };
+        bars.push(Bar { y0, y1, call: p.name.clone(), open });
+    }
+    (bars, asleep_in)
+}
+
+/// What a lane's thread does at the current step, and its CPU share, in lines that fit.
+fn lane_state(
+    lane: &Lane,
+    asleep_in: Option<&str>,
+    cur: usize,
+    cpu: Option<f64>,
+    width: f64,
+    lang: Lang,
+) -> Vec<String> {
+    let state = match (asleep_in, lane.exited) {
+        (_, Some(e)) if e <= cur => t(lang, Key::LaneExited).into(),
+        (Some(call), _) => tf(lang, Key::LaneAsleepIn, &[&call]),
+        (None, _) if lane.helper => t(lang, Key::LaneHelper).into(),
+        (None, _) => t(lang, Key::LaneRunning).into(),
+    };
+    match cpu.map(|p| tf(lang, Key::LaneCpu, &[&format!("{p:.0}")])) {
+        Some(cpu) if text_width(&format!("{state} · {cpu}"), FONT_MIN) <= width => {
+            vec![format!("{state} · {cpu}")]
+        }
+        Some(cpu) => vec![fit(&state, width, FONT_MIN), cpu],
+        None => wrap(&state, width, FONT_MIN, 2),
+    }
+}
+
+/// Stevens' left-hand caption of a single lane ("process blocks in recv"), beside its longest
+/// sleep, where no label runs across it; `room` is the width left of the lane.
+fn caption(l: &LaneLayout, room: f64, lang: Lang) -> Option<(f64, Vec<String>)> {
+    let bar = l.bars.iter().max_by(|a, b| a.y1.total_cmp(&b.y1))?;
+    let text = tf(lang, Key::ProcessBlocksIn, &[&bar.call]);
+    let lines = wrap(&text, room - 24.0, FONT_MIN, 2);
+    let mid = (bar.y0 + bar.y1) / 2.0;
+    let (top, bottom) = (mid - 22.0, mid + 10.0 + 18.0 * lines.len() as f64);
+    let crossed = l.rows.iter().any(|r| {
+        let extends_left = r.anchor == "end" && r.label_x - text_width(&r.label, FONT) < l.x - 8.0;
+        extends_left && r.y > top && r.y - 12.0 < bottom
+    });
+    (!crossed).then_some((mid, lines))
+}
+
+/// Housekeeping ticks of a thread, placed by time between the rows around them.
+fn lane_ticks(frame: &Frame, thread: u32, store: &ModelStore) -> Vec<f64> {
+    let steps = &store.steps().list;
+    let (first, cur) = (frame.first, frame.cur);
+    let (t_first, t_cur) = (steps[first].event.t_ns, steps[cur].event.t_ns);
+    let mut ticks = Vec::new();
+    for tick in store.steps().ticks.iter().filter(|k| k.thread == thread) {
+        if tick.t_ns < t_first || tick.t_ns > t_cur || ticks.len() >= MAX_TICKS {
+            continue;
+        }
+        let i = first + steps[first..=cur].partition_point(|s| s.event.t_ns <= tick.t_ns) - 1;
+        let span = steps.get(i + 1).map_or(0, |s| s.event.t_ns.saturating_sub(steps[i].event.t_ns));
+        let frac =
+            if span == 0 { 0.5 } else { (tick.t_ns - steps[i].event.t_ns) as f64 / span as f64 };
+        ticks.push(frame.y_of(i) + frac.clamp(0.1, 0.9) * ROW_H);
+    }
+    ticks
+}
+
+/// The real time between rows, in the gutter; and beside the playback line, the gap it is
+/// crossing when playback shortened it.
+fn gap_labels(frame: &Frame, steps: &[Step], speed: f64, lang: Lang) -> Vec<GapLabel> {
+    let mut gaps: Vec<GapLabel> = frame
+        .window
+        .windows(2)
+        .map(|pair| {
+            let (a, b) = (pair[0], pair[1]);
+            let y = (frame.y_of(a) + frame.y_of(b)) / 2.0;
+            gap_label(steps[a].event.t_ns, steps[b].event.t_ns, speed, y, lang)
+        })
+        .collect();
+    if let Some(y) = frame.now_y {
+        // Beside the moving line, but never onto the gap label above it.
+        let y = y.max(frame.last_y + 24.0);
+        let cur = frame.cur;
+        let next = gap_label(steps[cur].event.t_ns, steps[cur + 1].event.t_ns, speed, y, lang);
+        if next.compressed {
+            gaps.push(next);
+        }
+    }
+    gaps
 }
 
 /// The lanes to draw: threads with a step in the window, or asleep across it; at most as
