@@ -20,8 +20,8 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use kettle_shared::{
-    AsyncOp, BuiltIn, Event, EventKind, Family, ModelId, Reason, RecvOutcome, SendOutcome,
-    ThreadRole, WaitApi,
+    AsyncOp, BuiltIn, EpollOp, Event, EventKind, Family, ModelId, ReadyFd, Reason, RecvOutcome,
+    SendOutcome, SysError, ThreadRole, WaitApi,
 };
 
 use crate::format::signal_name;
@@ -68,7 +68,7 @@ pub fn sentence(store: &ModelStore, index: usize, model: &str, lang: Lang) -> Op
     let steps = &store.steps().list;
     let step = steps.get(index)?;
     let scene = Scene {
-        figure: figure_of(model),
+        figure: Family::of_id(model),
         model: model.parse().ok(),
         steps,
         events: store.events(),
@@ -78,12 +78,6 @@ pub fn sentence(store: &ModelStore, index: usize, model: &str, lang: Lang) -> Op
         pairs: std::cell::OnceCell::new(),
     };
     Some(scene.sentence())
-}
-
-/// The figure a model is drawn as (its family); Fig. 6.1 for an id that names no model, as
-/// the figure view draws it.
-fn figure_of(model: &str) -> Family {
-    model.parse::<ModelId>().map_or(Family::Blocking, ModelId::family)
 }
 
 /// A step and what is around it.
@@ -187,20 +181,7 @@ impl Scene<'_> {
             EventKind::Stopped { reason } => {
                 Sentence::new(NarrStopped, vec![crate::reasons::reason(lang, reason)])
             }
-            EventKind::ThreadSpawned => {
-                use ThreadRole::*;
-                let key = match role {
-                    Some(PoolWorker(_)) => NarrWorkerStarts,
-                    Some(Conn(_)) => NarrConnThreadStarts,
-                    Some(AioNotify(_)) => NarrNotifyThreadStarts,
-                    Some(
-                        Server(_) | Acceptor | Parent | Child(_) | Waiter(_) | AioHelper(_)
-                        | ListenQueue | EchoClient(_) | Compute,
-                    )
-                    | None => NarrThreadStarts,
-                };
-                Sentence::new(key, vec![thread])
-            }
+            EventKind::ThreadSpawned => Sentence::new(thread_starts(role), vec![thread]),
             EventKind::ThreadExited if matches!(role, Some(ThreadRole::AioNotify(_))) => {
                 Sentence::new(NarrNotifyThreadEnds, vec![thread])
             }
@@ -211,97 +192,32 @@ impl Scene<'_> {
             EventKind::ThreadBlocked { on } => {
                 Sentence::new(NarrThreadBlocked, vec![thread, s(on)])
             }
-            EventKind::ThreadWoken { by } => match by {
-                Reason::StoppedOnRequest => Sentence::new(NarrWokenByStop, vec![thread]),
-                Reason::ConnectionQueued => Sentence::new(NarrWokenByQueue, vec![thread]),
-                _ => Sentence::new(NarrThreadWoken, vec![thread, crate::reasons::reason(lang, by)]),
-            },
-            EventKind::AcceptEnter => {
-                let blocking = match self.model {
-                    Some(ModelId::BuiltIn(model)) => accept_sleeps(model),
-                    None => self.figure == Family::Blocking,
-                };
-                let key = match self.figure {
-                    _ if blocking && self.backlog_now().is_some_and(|q| q > 0) => NarrAcceptWaiting,
-                    _ if blocking => NarrAcceptSleeps,
-                    Family::BusyLoop => NarrAcceptTry,
-                    _ => NarrAcceptReady,
-                };
-                Sentence::new(key, vec![thread])
+            EventKind::ThreadWoken { by } => woken(thread, by, lang),
+            EventKind::AcceptEnter => Sentence::new(self.accept_enter(), vec![thread]),
+            EventKind::AcceptExit { fd, peer, error } => {
+                accepted(*fd, peer.as_deref(), error.as_ref())
             }
-            EventKind::AcceptExit { fd, peer, error } => match (fd, error) {
-                (_, Some(e)) if e.errno == "EAGAIN" || e.errno == "EWOULDBLOCK" => {
-                    Sentence::new(NarrAcceptEagain, vec![])
-                }
-                (_, Some(e)) => {
-                    Sentence::new(NarrCallFailed, vec![s("accept"), s(&e.errno), s(&e.message)])
-                }
-                (fd, None) => Sentence::new(
-                    NarrAccepted,
-                    vec![fd.map_or_else(|| s("?"), s), peer.clone().unwrap_or_else(|| s("?"))],
-                ),
-            },
             EventKind::Backlog { queued: 0, .. } => Sentence::new(NarrBacklogEmpty, vec![]),
             EventKind::Backlog { queued, max } => {
                 Sentence::new(NarrBacklog, vec![s(queued), s(max)])
             }
             EventKind::RecvEnter { fd, .. } => self.recv_enter(thread, *fd),
             EventKind::DataArrived { fd } => self.data_arrived(*fd),
-            EventKind::RecvExit { fd: _, outcome, wait_ns, copy_ns } => match outcome {
-                RecvOutcome::Data { bytes, preview: p } => {
-                    self.recv_data(*bytes, &preview(p), *wait_ns, *copy_ns)
-                }
-                RecvOutcome::Eof => Sentence::new(NarrRecvEof, vec![]),
-                RecvOutcome::WouldBlock if self.figure == Family::Signal => {
-                    Sentence::new(NarrRecvDrained, vec![])
-                }
-                RecvOutcome::WouldBlock => Sentence::new(NarrRecvEagain, vec![]),
-                RecvOutcome::Error(e) => {
-                    Sentence::new(NarrCallFailed, vec![s("recv"), s(&e.errno), s(&e.message)])
-                }
-            },
+            EventKind::RecvExit { fd: _, outcome, wait_ns, copy_ns } => {
+                self.recv_exit(outcome, *wait_ns, *copy_ns)
+            }
             EventKind::SendEnter { fd, bytes } => {
                 Sentence::new(NarrSend, vec![thread, s(bytes), s(fd)])
             }
-            EventKind::SendExit { outcome, .. } => match outcome {
-                SendOutcome::Sent { bytes } => Sentence::new(NarrSent, vec![s(bytes)]),
-                SendOutcome::WouldBlock => Sentence::new(NarrSendEagain, vec![]),
-                SendOutcome::Error(e) => {
-                    Sentence::new(NarrCallFailed, vec![s("send"), s(&e.errno), s(&e.message)])
-                }
-            },
+            EventKind::SendExit { outcome, .. } => sent(outcome),
             EventKind::Close { fd, reason } => {
                 Sentence::new(NarrClose, vec![s(fd), s(close_reason(lang, *reason))])
             }
             EventKind::Refused { reason } => {
                 Sentence::new(NarrRefused, vec![crate::reasons::reason(lang, reason)])
             }
-            EventKind::WaitEnter { api, watched } => match api {
-                WaitApi::Select | WaitApi::Poll => Sentence::new(
-                    NarrSelectEnter,
-                    vec![thread, s(wait_name(*api)), s(watched.len())],
-                ),
-                WaitApi::Epoll | WaitApi::EpollEt => {
-                    Sentence::new(NarrEpollEnter, vec![thread, s(watched.len())])
-                }
-            },
-            EventKind::WaitReturned { api, ready, .. } if ready.is_empty() => {
-                Sentence::new(NarrWaitNothing, vec![s(wait_name(*api))])
-            }
-            EventKind::WaitReturned { api, ready, scanned } => {
-                let fds = ready.iter().map(|r| format!("fd {}", r.fd)).collect::<Vec<_>>();
-                let fds = fds.join(", ");
-                match api {
-                    WaitApi::Select | WaitApi::Poll => Sentence::new(
-                        NarrSelectReturned,
-                        vec![s(wait_name(*api)), s(ready.len()), fds, s(scanned)],
-                    ),
-                    WaitApi::Epoll => Sentence::new(NarrEpollReturned, vec![s(ready.len()), fds]),
-                    WaitApi::EpollEt => {
-                        Sentence::new(NarrEpollEtReturned, vec![s(ready.len()), fds])
-                    }
-                }
-            }
+            EventKind::WaitEnter { api, watched } => wait_enter(thread, *api, watched.len()),
+            EventKind::WaitReturned { api, ready, scanned } => wait_returned(*api, ready, *scanned),
             EventKind::SignalHandler { signo, name } => {
                 Sentence::new(NarrSigaction, vec![signal_name(*signo, name)])
             }
@@ -309,25 +225,8 @@ impl Scene<'_> {
                 Some(fd) => Sentence::new(NarrSignalFd, vec![signal_name(*signo, name), s(fd)]),
                 None => Sentence::new(NarrSignalNoFd, vec![signal_name(*signo, name)]),
             },
-            EventKind::Submit { op, fd } => match op {
-                AsyncOp::AioRead => Sentence::new(NarrAioSubmit, vec![s(fd)]),
-                AsyncOp::Recv => Sentence::new(NarrSqeRecv, vec![s(fd)]),
-                AsyncOp::Accept => Sentence::new(NarrSqeAccept, vec![s(fd)]),
-                AsyncOp::Send => Sentence::new(NarrSqeSend, vec![s(fd)]),
-                AsyncOp::Timeout | AsyncOp::AsyncCancel => {
-                    Sentence::new(NarrSqe, vec![s(op), s(fd)])
-                }
-            },
-            EventKind::Complete { op, fd, result, .. } => match (op, *result) {
-                (AsyncOp::AioRead, r) if r >= 0 => Sentence::new(NarrAioDone, vec![s(fd), s(r)]),
-                (AsyncOp::Recv, r) if r > 0 => Sentence::new(NarrCqeRecv, vec![s(fd), s(r)]),
-                (AsyncOp::Accept, r) if r >= 0 => Sentence::new(NarrCqeAccept, vec![s(r)]),
-                (AsyncOp::Send, r) if r >= 0 => Sentence::new(NarrCqeSend, vec![s(fd), s(r)]),
-                (_, r) if r < 0 => {
-                    Sentence::new(NarrCqeFailed, vec![s(op), s(fd), completion_result(r)])
-                }
-                (_, r) => Sentence::new(NarrCqe, vec![s(op), s(fd), s(r)]),
-            },
+            EventKind::Submit { op, fd } => submitted(*op, *fd),
+            EventKind::Complete { op, fd, result, .. } => completed(*op, *fd, *result),
             EventKind::RingEnter { submitted, wait_for } => {
                 Sentence::new(NarrRingEnter, vec![s(submitted), s(wait_for)])
             }
@@ -340,20 +239,7 @@ impl Scene<'_> {
             EventKind::SeenInSyscall { call, fd, .. } => {
                 Sentence::new(NarrSeenInSyscall, vec![thread, s(call), s(fd)])
             }
-            EventKind::WouldBlockBurst { .. } => {
-                // A merged row: the staircase's totals over every burst it holds.
-                let total: u64 = self.step.counts.iter().map(|(_, n)| n).sum();
-                let calls = self.step.counts.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>();
-                let span = event.t_ns.saturating_sub(self.step.first_ns);
-                if self.step.merged > 1 && span > 0 {
-                    Sentence::new(
-                        NarrStaircase,
-                        vec![format_count(total), calls.join("/"), format_duration(span)],
-                    )
-                } else {
-                    Sentence::new(NarrEagainBurst, vec![format_count(total), calls.join("/")])
-                }
-            }
+            EventKind::WouldBlockBurst { .. } => self.staircase(),
             EventKind::ThreadSample { cpu_ns, syscalls, .. } => Sentence::new(
                 NarrSample,
                 vec![thread, format_duration(*cpu_ns), format_count(*syscalls)],
@@ -392,20 +278,64 @@ impl Scene<'_> {
                 Sentence::new(NarrWork, vec![format_count(self.step.count("units"))])
             }
             EventKind::EpollCtl { op, fd, events, error } => {
-                let op = op.constant().to_owned();
-                match error {
-                    Some(e) => Sentence::new(NarrEpollCtlFailed, vec![op, s(fd), s(&e.errno)]),
-                    None if events.is_empty() => {
-                        Sentence::new(NarrEpollCtl, vec![op, s(fd), s(t(lang, Key::Empty))])
-                    }
-                    None => Sentence::new(NarrEpollCtl, vec![op, s(fd), s(events)]),
-                }
+                epoll_ctl(*op, *fd, events, error.as_ref(), lang)
             }
             EventKind::Register { fd, interest, callback } => {
                 Sentence::new(NarrRegister, vec![s(fd), s(interest), s(callback)])
             }
             EventKind::Unregister { fd } => Sentence::new(NarrUnregister, vec![s(fd)]),
             EventKind::Callback { name, fd } => Sentence::new(NarrCallback, vec![s(name), s(fd)]),
+        }
+    }
+
+    /// An `accept` call: whether it will sleep depends on the model (and on the backlog).
+    fn accept_enter(&self) -> Key {
+        use Key::*;
+        let blocking = match self.model {
+            Some(ModelId::BuiltIn(model)) => accept_sleeps(model),
+            None => self.figure == Family::Blocking,
+        };
+        match self.figure {
+            _ if blocking && self.backlog_now().is_some_and(|q| q > 0) => NarrAcceptWaiting,
+            _ if blocking => NarrAcceptSleeps,
+            Family::BusyLoop => NarrAcceptTry,
+            _ => NarrAcceptReady,
+        }
+    }
+
+    /// What a `recv` returned.
+    fn recv_exit(
+        &self,
+        outcome: &RecvOutcome,
+        wait_ns: Option<u64>,
+        copy_ns: Option<u64>,
+    ) -> Sentence {
+        use Key::*;
+        match outcome {
+            RecvOutcome::Data { bytes, preview: p } => {
+                self.recv_data(*bytes, &preview(p), wait_ns, copy_ns)
+            }
+            RecvOutcome::Eof => Sentence::new(NarrRecvEof, vec![]),
+            RecvOutcome::WouldBlock if self.figure == Family::Signal => {
+                Sentence::new(NarrRecvDrained, vec![])
+            }
+            RecvOutcome::WouldBlock => Sentence::new(NarrRecvEagain, vec![]),
+            RecvOutcome::Error(e) => failed("recv", e),
+        }
+    }
+
+    /// A merged row of the busy loop: the staircase's totals over every burst it holds.
+    fn staircase(&self) -> Sentence {
+        let total: u64 = self.step.counts.iter().map(|(_, n)| n).sum();
+        let calls = self.step.counts.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>();
+        let span = self.step.event.t_ns.saturating_sub(self.step.first_ns);
+        if self.step.merged > 1 && span > 0 {
+            Sentence::new(
+                Key::NarrStaircase,
+                vec![format_count(total), calls.join("/"), format_duration(span)],
+            )
+        } else {
+            Sentence::new(Key::NarrEagainBurst, vec![format_count(total), calls.join("/")])
         }
     }
 
@@ -514,6 +444,124 @@ fn accept_sleeps(model: BuiltIn) -> bool {
         | BuiltIn::Reactor
         | BuiltIn::Sigio
         | BuiltIn::IoUring => false,
+    }
+}
+
+/// The sentence of a thread's start, by what the thread is for.
+fn thread_starts(role: Option<ThreadRole>) -> Key {
+    use ThreadRole::*;
+    match role {
+        Some(PoolWorker(_)) => Key::NarrWorkerStarts,
+        Some(Conn(_)) => Key::NarrConnThreadStarts,
+        Some(AioNotify(_)) => Key::NarrNotifyThreadStarts,
+        Some(
+            Server(_) | Acceptor | Parent | Child(_) | Waiter(_) | AioHelper(_) | ListenQueue
+            | EchoClient(_) | Compute,
+        )
+        | None => Key::NarrThreadStarts,
+    }
+}
+
+/// Why a sleeping thread woke.
+fn woken(thread: String, by: &Reason, lang: Lang) -> Sentence {
+    match by {
+        Reason::StoppedOnRequest => Sentence::new(Key::NarrWokenByStop, vec![thread]),
+        Reason::ConnectionQueued => Sentence::new(Key::NarrWokenByQueue, vec![thread]),
+        _ => Sentence::new(Key::NarrThreadWoken, vec![thread, crate::reasons::reason(lang, by)]),
+    }
+}
+
+/// A call that failed with an errno other than the one its model expects.
+fn failed(call: &str, e: &SysError) -> Sentence {
+    Sentence::new(Key::NarrCallFailed, vec![s(call), s(&e.errno), s(&e.message)])
+}
+
+/// What an `accept` returned.
+fn accepted(fd: Option<i32>, peer: Option<&str>, error: Option<&SysError>) -> Sentence {
+    match error {
+        Some(e) if e.errno == "EAGAIN" || e.errno == "EWOULDBLOCK" => {
+            Sentence::new(Key::NarrAcceptEagain, vec![])
+        }
+        Some(e) => failed("accept", e),
+        None => Sentence::new(
+            Key::NarrAccepted,
+            vec![fd.map_or_else(|| s("?"), s), peer.map_or_else(|| s("?"), s)],
+        ),
+    }
+}
+
+/// What a `send` returned.
+fn sent(outcome: &SendOutcome) -> Sentence {
+    match outcome {
+        SendOutcome::Sent { bytes } => Sentence::new(Key::NarrSent, vec![s(bytes)]),
+        SendOutcome::WouldBlock => Sentence::new(Key::NarrSendEagain, vec![]),
+        SendOutcome::Error(e) => failed("send", e),
+    }
+}
+
+/// A readiness call entered, over `watched` descriptors.
+fn wait_enter(thread: String, api: WaitApi, watched: usize) -> Sentence {
+    match api {
+        WaitApi::Select | WaitApi::Poll => {
+            Sentence::new(Key::NarrSelectEnter, vec![thread, s(wait_name(api)), s(watched)])
+        }
+        WaitApi::Epoll | WaitApi::EpollEt => {
+            Sentence::new(Key::NarrEpollEnter, vec![thread, s(watched)])
+        }
+    }
+}
+
+/// What a readiness call returned: the ready descriptors, and how many it scanned.
+fn wait_returned(api: WaitApi, ready: &[ReadyFd], scanned: u32) -> Sentence {
+    use Key::*;
+    if ready.is_empty() {
+        return Sentence::new(NarrWaitNothing, vec![s(wait_name(api))]);
+    }
+    let fds = ready.iter().map(|r| format!("fd {}", r.fd)).collect::<Vec<_>>().join(", ");
+    match api {
+        WaitApi::Select | WaitApi::Poll => Sentence::new(
+            NarrSelectReturned,
+            vec![s(wait_name(api)), s(ready.len()), fds, s(scanned)],
+        ),
+        WaitApi::Epoll => Sentence::new(NarrEpollReturned, vec![s(ready.len()), fds]),
+        WaitApi::EpollEt => Sentence::new(NarrEpollEtReturned, vec![s(ready.len()), fds]),
+    }
+}
+
+/// A request handed to the kernel (io_uring's submission queue, or glibc's `aio_read`).
+fn submitted(op: AsyncOp, fd: i32) -> Sentence {
+    use Key::*;
+    match op {
+        AsyncOp::AioRead => Sentence::new(NarrAioSubmit, vec![s(fd)]),
+        AsyncOp::Recv => Sentence::new(NarrSqeRecv, vec![s(fd)]),
+        AsyncOp::Accept => Sentence::new(NarrSqeAccept, vec![s(fd)]),
+        AsyncOp::Send => Sentence::new(NarrSqeSend, vec![s(fd)]),
+        AsyncOp::Timeout | AsyncOp::AsyncCancel => Sentence::new(NarrSqe, vec![s(op), s(fd)]),
+    }
+}
+
+/// A request the kernel finished, with its result.
+fn completed(op: AsyncOp, fd: i32, result: i64) -> Sentence {
+    use Key::*;
+    match (op, result) {
+        (AsyncOp::AioRead, r) if r >= 0 => Sentence::new(NarrAioDone, vec![s(fd), s(r)]),
+        (AsyncOp::Recv, r) if r > 0 => Sentence::new(NarrCqeRecv, vec![s(fd), s(r)]),
+        (AsyncOp::Accept, r) if r >= 0 => Sentence::new(NarrCqeAccept, vec![s(r)]),
+        (AsyncOp::Send, r) if r >= 0 => Sentence::new(NarrCqeSend, vec![s(fd), s(r)]),
+        (_, r) if r < 0 => Sentence::new(NarrCqeFailed, vec![s(op), s(fd), completion_result(r)]),
+        (_, r) => Sentence::new(NarrCqe, vec![s(op), s(fd), s(r)]),
+    }
+}
+
+/// A change to epoll's interest list.
+fn epoll_ctl(op: EpollOp, fd: i32, events: &str, error: Option<&SysError>, lang: Lang) -> Sentence {
+    let op = op.constant().to_owned();
+    match error {
+        Some(e) => Sentence::new(Key::NarrEpollCtlFailed, vec![op, s(fd), s(&e.errno)]),
+        None if events.is_empty() => {
+            Sentence::new(Key::NarrEpollCtl, vec![op, s(fd), s(t(lang, Key::Empty))])
+        }
+        None => Sentence::new(Key::NarrEpollCtl, vec![op, s(fd), s(events)]),
     }
 }
 
@@ -729,7 +777,7 @@ mod tests {
                 let steps = [step];
                 let events = VecDeque::new();
                 Scene {
-                    figure: figure_of(model),
+                    figure: Family::of_id(model),
                     model: model.parse().ok(),
                     steps: &steps,
                     events: &events,
