@@ -68,7 +68,7 @@ pub fn App(props: &AppProps) -> Html {
         <ContextProvider<Ctx> context={ctx}>
             <a class="skip-link" href="#stage">{ t(state.lang, Key::SkipToStage) }</a>
             <Header state={state.clone()} />
-            <ErrorList state={state.clone()} />
+            <ErrorList errors={state.errors.clone()} lang={state.lang} />
             <main id="stage" class={classes!("stage", presenter.then_some("presenter"))}
                 data-presenter={presenter.to_string()} data-view={state.view.id()}
                 data-side={state.screen.side_shown().id()} tabindex="-1">
@@ -105,7 +105,7 @@ fn views(state: &StateHandle) -> Html {
     html! {
         <>
             <section class="column-wide">
-                <TourView state={state.clone()} />
+                <TourView tour={state.tour.clone()} lang={state.lang} />
                 { shown }
                 <EchoStrip state={state.clone()} />
             </section>

@@ -10,16 +10,9 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use super::StateHandle;
+use super::OnScreen;
 use crate::code::{of_model, Lit, Why};
 use crate::i18n::{t, tf, Key, Lang};
-
-/// Properties: the page state.
-#[derive(Properties, PartialEq, Debug)]
-pub struct CodeProps {
-    /// The page state.
-    pub state: StateHandle,
-}
 
 /// `section#code-panel` with `p#code-caption` (why this line, or why none) and
 /// `div#code[data-model][data-call][data-kind][data-why]` holding one `div.excerpt[data-file]`
@@ -28,14 +21,12 @@ pub struct CodeProps {
 /// `data-kind` the current step's kind, `data-why` why nothing is lit (`kernel`, `glibc`,
 /// `client`, `outside`, `no-step`).
 #[component]
-pub fn CodeView(props: &CodeProps) -> Html {
-    let state = &props.state;
-    let lang = state.lang;
-    let model = state.selected.clone();
-    let code = model.as_deref().and_then(of_model);
-    let step = state.selected_store().zip(state.position()).and_then(|(store, pos)| {
+pub fn CodeView(props: &OnScreen) -> Html {
+    let lang = props.lang;
+    let code = props.model.as_deref().and_then(of_model);
+    let step = props.store.as_ref().zip(props.index).and_then(|(store, index)| {
         let steps = store.steps().clone();
-        let index = pos.index.min(steps.list.len().checked_sub(1)?);
+        let index = index.min(steps.list.len().checked_sub(1)?);
         Some((steps, index))
     });
     let lit = match (code, &step) {

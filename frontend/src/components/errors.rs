@@ -2,17 +2,19 @@
 
 use yew::prelude::*;
 
-use super::{Ctx, StateHandle};
-use crate::i18n::{t, Key};
+use super::Ctx;
+use crate::errors::{ErrorNote, Problem};
+use crate::i18n::{t, Key, Lang};
 use crate::reasons::{error_detail, error_note};
 use crate::state::Action;
-use crate::state::Problem;
 
-/// Properties: the page state.
+/// Properties: the errors to show and the page language.
 #[derive(Properties, PartialEq, Debug)]
 pub struct ErrorListProps {
-    /// The page state.
-    pub state: StateHandle,
+    /// The errors, oldest first.
+    pub errors: Vec<ErrorNote>,
+    /// Page language.
+    pub lang: Lang,
 }
 
 /// `div#errors` (hidden when empty) with `div.error > span.error-text + button.dismiss`.
@@ -22,8 +24,7 @@ pub struct ErrorListProps {
 #[component]
 pub fn ErrorList(props: &ErrorListProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
-    let lang = props.state.lang;
-    let errors = &props.state.errors;
+    let (lang, errors) = (props.lang, &props.errors);
     html! {
         <div id="errors" role="alert" aria-label={t(lang, Key::Errors)} hidden={errors.is_empty()}>
             { for errors.iter().map(|e| {

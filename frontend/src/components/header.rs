@@ -68,7 +68,7 @@ pub fn Header(props: &HeaderProps) -> Html {
                         <span aria-hidden="true">{ " ▾" }</span>
                     </button>
                 }
-                <ViewTabs state={state.clone()} />
+                <ViewTabs shown={state.view} {lang} />
                 <span class="spacer"></span>
                 <span id="conn-status" class={classes!("conn", status.id())} data-status={status.id()} role="status"
                     title={status_text.clone()}>

@@ -42,6 +42,32 @@ pub fn use_rerender_on_resize() {
     });
 }
 
+/// The step on screen, for the components that show only it (the narration, the code): the
+/// model, its store and where playback is in it, and the page language.
+#[derive(Properties, PartialEq, Debug, Clone)]
+pub struct OnScreen {
+    /// The model shown.
+    pub model: Option<String>,
+    /// Its events and steps.
+    pub store: Option<std::rc::Rc<crate::store::ModelStore>>,
+    /// The step playback is on, an index into the store's steps.
+    pub index: Option<usize>,
+    /// Page language.
+    pub lang: crate::i18n::Lang,
+}
+
+impl OnScreen {
+    /// What the page has on screen now.
+    pub fn of(state: &State) -> OnScreen {
+        OnScreen {
+            model: state.selected.clone(),
+            store: state.selected_store().cloned(),
+            index: state.position().map(|p| p.index),
+            lang: state.lang,
+        }
+    }
+}
+
 /// The reducer handle every component reads.
 pub type StateHandle = UseReducerHandle<State>;
 

@@ -128,12 +128,20 @@ pub fn ModelList(props: &ModelsProps) -> Html {
     }
 }
 
+/// Properties of the lesson: the model shown, the page language.
+#[derive(Properties, PartialEq, Debug)]
+pub struct LessonProps {
+    /// The model shown, as the backend describes it.
+    pub model: Option<ModelInfo>,
+    /// Page language.
+    pub lang: Lang,
+}
+
 /// `#lesson`: the selected model's lesson from `kettle_shared::MODELS`, in the page language.
 #[component]
-pub fn Lesson(props: &ModelsProps) -> Html {
-    let state = &props.state;
-    let lang = state.lang;
-    let body = match state.selected_model() {
+pub fn Lesson(props: &LessonProps) -> Html {
+    let lang = props.lang;
+    let body = match &props.model {
         None => html! { <p>{ t(lang, Key::NoModelSelected) }</p> },
         Some(m) => {
             let lesson =
@@ -147,7 +155,7 @@ pub fn Lesson(props: &ModelsProps) -> Html {
         }
     };
     html! {
-        <section id="lesson" data-model={state.selected.clone().unwrap_or_default()}>
+        <section id="lesson" data-model={props.model.as_ref().map(|m| m.id.clone()).unwrap_or_default()}>
             <h2>{ t(lang, Key::Lesson) }</h2>
             { body }
         </section>

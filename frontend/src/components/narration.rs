@@ -6,27 +6,16 @@
 
 use yew::prelude::*;
 
-use super::StateHandle;
+use super::OnScreen;
 use crate::i18n::{t, Key};
 use crate::narration::narrate;
-
-/// Properties: the page state.
-#[derive(Properties, PartialEq, Debug)]
-pub struct NarrationProps {
-    /// The page state.
-    pub state: StateHandle,
-}
 
 /// `p#narration[data-seq][aria-live=polite]`: the sentence of the current step (`data-seq` is
 /// the step's event, the same as `#figure[data-seq]`), read out by screen readers as it
 /// changes.
 #[component]
-pub fn Narration(props: &NarrationProps) -> Html {
-    let state = &props.state;
-    let lang = state.lang;
-    let model = state.selected.clone();
-    let store = state.selected_store().cloned();
-    let index = state.position().map(|p| p.index);
+pub fn Narration(props: &OnScreen) -> Html {
+    let OnScreen { model, store, index, lang } = props.clone();
     let revision = store.as_ref().map(|s| s.revision());
     let said = use_memo((model, revision, index, lang), move |(model, _, index, lang)| {
         match (model, store, index) {

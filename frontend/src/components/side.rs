@@ -99,15 +99,15 @@ pub fn SideColumn(props: &SideProps) -> Html {
     html! {
         <section class="column-side" aria-label={t(lang, Key::SideColumn)} hidden={!props.shown}>
             if props.shown {
-                <TourView state={state.clone()} />
+                <TourView tour={state.tour.clone()} {lang} />
             }
-            <Narration state={state.clone()} />
+            <Narration ..super::OnScreen::of(state) />
             if !presenter {
                 <div id="side-tabs" role="tablist" aria-label={t(lang, Key::SideTabs)} onkeydown={on_tabs_key}>
                     { for Side::ALL.into_iter().map(tab) }
                 </div>
             }
-            { panel(Side::Code, html! { <CodeView state={state.clone()} /> }) }
+            { panel(Side::Code, html! { <CodeView ..super::OnScreen::of(state) /> }) }
             if !presenter {
                 { panel(Side::Clients, html! { <EchoClients state={state.clone()} /> }) }
                 { panel(Side::Load, html! {
@@ -119,7 +119,7 @@ pub fn SideColumn(props: &SideProps) -> Html {
                 { panel(Side::Threads, html! { <Threads state={state.clone()} /> }) }
                 { panel(Side::Lesson, html! {
                     <>
-                        <Lesson state={state.clone()} />
+                        <Lesson model={state.selected_model().cloned()} {lang} />
                         <Definitions state={state.clone()} />
                     </>
                 }) }

@@ -4,16 +4,18 @@
 
 use yew::prelude::*;
 
-use super::{Ctx, StateHandle};
-use crate::i18n::{t, tf, Key};
+use super::Ctx;
+use crate::i18n::{t, tf, Key, Lang};
 use crate::state::Action;
-use crate::tour::{Progress, STOPS};
+use crate::tour::{Progress, Tour, STOPS};
 
-/// Properties: the page state.
+/// Properties: the tour (while it runs) and the page language.
 #[derive(Properties, PartialEq, Debug)]
 pub struct TourViewProps {
-    /// The page state.
-    pub state: StateHandle,
+    /// The tour; nothing is drawn without one.
+    pub tour: Option<Tour>,
+    /// Page language.
+    pub lang: Lang,
 }
 
 /// `section#tour[data-step][data-state]` while the tour runs (`data-step` counts from 1);
@@ -21,8 +23,8 @@ pub struct TourViewProps {
 #[component]
 pub fn TourView(props: &TourViewProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
-    let lang = props.state.lang;
-    let Some(tour) = &props.state.tour else { return html! {} };
+    let lang = props.lang;
+    let Some(tour) = &props.tour else { return html! {} };
     let stop = tour.current();
     let status = match tour.progress {
         Progress::Starting => Key::TourStarting,

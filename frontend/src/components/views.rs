@@ -3,16 +3,18 @@
 
 use yew::prelude::*;
 
-use super::{Ctx, StateHandle};
-use crate::i18n::{t, Key};
+use super::Ctx;
+use crate::i18n::{t, Key, Lang};
 use crate::state::Action;
 use crate::view::View;
 
-/// Properties: the page state.
+/// Properties: the view shown and the page language.
 #[derive(Properties, PartialEq, Debug)]
 pub struct ViewTabsProps {
-    /// The page state.
-    pub state: StateHandle,
+    /// The view shown.
+    pub shown: View,
+    /// Page language.
+    pub lang: Lang,
 }
 
 /// `nav#views` with one `button[data-view]` per view; the one shown carries `data-active`
@@ -20,8 +22,7 @@ pub struct ViewTabsProps {
 #[component]
 pub fn ViewTabs(props: &ViewTabsProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
-    let lang = props.state.lang;
-    let shown = props.state.view;
+    let (lang, shown) = (props.lang, props.shown);
     html! {
         <nav id="views" aria-label={t(lang, Key::Views)}>
             { for View::ALL.iter().copied().map(|view| {
