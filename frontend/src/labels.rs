@@ -2,7 +2,7 @@
 //! "return", "data ready") filled with what was measured. Used by the figures and the event
 //! log, so a step reads the same in both.
 
-use kettle_shared::{AsyncOp, CloseReason, Event, EventKind, RecvOutcome, SendOutcome};
+use kettle_shared::{AsyncOp, CloseReason, Event, EventKind, RecvOutcome, SendOutcome, SysError};
 
 use crate::format::{format_count, format_duration, format_rate, signal_name};
 use crate::i18n::{t, tf, Key, Lang};
@@ -97,42 +97,17 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
             (KernelNote, tf(lang, Key::StepThreadWoken, &[&crate::reasons::reason(lang, by)]))
         }
         EventKind::AcceptEnter => (Call, "accept()".into()),
-        EventKind::AcceptExit { fd, peer, error } => match (fd, error) {
-            (_, Some(e)) => (Return, tf(lang, Key::StepReturnErr, &[&e.errno])),
-            (fd, None) => (
-                Return,
-                tf(
-                    lang,
-                    Key::StepAcceptReturned,
-                    &[&fd.map_or("?".into(), |f| f.to_string()), &peer.clone().unwrap_or_default()],
-                ),
-            ),
-        },
+        EventKind::AcceptExit { fd, peer, error } => {
+            (Return, accept_returned(*fd, peer.as_deref(), error.as_ref(), lang))
+        }
         EventKind::Backlog { queued, max } => {
             (KernelNote, tf(lang, Key::WBacklogNote, &[queued, max]))
         }
         EventKind::RecvEnter { fd, .. } => (Call, format!("recv(fd {fd})")),
         EventKind::DataArrived { fd } => (KernelNote, tf(lang, Key::StepDataArrived, &[fd])),
-        EventKind::RecvExit { outcome, .. } => (
-            Return,
-            match outcome {
-                RecvOutcome::Data { bytes, preview: p } => {
-                    tf(lang, Key::StepRecvData, &[bytes, &preview(p)])
-                }
-                RecvOutcome::Eof => t(lang, Key::StepRecvEof).into(),
-                RecvOutcome::WouldBlock => tf(lang, Key::StepReturnErr, &[&"EAGAIN"]),
-                RecvOutcome::Error(e) => tf(lang, Key::StepReturnErr, &[&e.errno]),
-            },
-        ),
+        EventKind::RecvExit { outcome, .. } => (Return, recv_returned(outcome, lang)),
         EventKind::SendEnter { fd, bytes } => (Call, tf(lang, Key::StepSend, &[fd, bytes])),
-        EventKind::SendExit { outcome, .. } => (
-            Return,
-            match outcome {
-                SendOutcome::Sent { bytes } => tf(lang, Key::StepSent, &[bytes]),
-                SendOutcome::WouldBlock => tf(lang, Key::StepReturnErr, &[&"EAGAIN"]),
-                SendOutcome::Error(e) => tf(lang, Key::StepReturnErr, &[&e.errno]),
-            },
-        ),
+        EventKind::SendExit { outcome, .. } => (Return, send_returned(outcome, lang)),
         EventKind::Close { fd, reason } => {
             (Call, tf(lang, Key::StepClose, &[fd, &close_reason(lang, *reason)]))
         }
@@ -180,21 +155,10 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
             (Stair, tf(lang, Key::StepEagain, &[&format_count(*count), call]))
         }
         EventKind::WorkDone { units } => (AppNote, tf(lang, Key::StepWork, &[units])),
-        EventKind::EpollCtl { op, fd, events, error } => (
-            Call,
-            tf(
-                lang,
-                Key::StepEpollCtl,
-                &[
-                    &op.constant(),
-                    fd,
-                    &match error {
-                        Some(e) => format!("→ {}", e.errno),
-                        None => events.clone(),
-                    },
-                ],
-            ),
-        ),
+        EventKind::EpollCtl { op, fd, events, error } => {
+            let asked = error.as_ref().map_or_else(|| events.clone(), |e| format!("→ {}", e.errno));
+            (Call, tf(lang, Key::StepEpollCtl, &[&op.constant(), fd, &asked]))
+        }
         EventKind::Register { fd, interest, callback } => {
             (AppNote, tf(lang, Key::StepRegister, &[fd, interest, callback]))
         }
@@ -235,6 +199,44 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
             AppNote,
             tf(lang, Key::LogClientClosed, &[client, &crate::reasons::reason(lang, reason)]),
         ),
+    }
+}
+
+/// What an `accept` returned: the new descriptor and its peer, or the errno.
+fn accept_returned(
+    fd: Option<i32>,
+    peer: Option<&str>,
+    error: Option<&SysError>,
+    lang: Lang,
+) -> String {
+    match error {
+        Some(e) => tf(lang, Key::StepReturnErr, &[&e.errno]),
+        None => tf(
+            lang,
+            Key::StepAcceptReturned,
+            &[&fd.map_or("?".into(), |f| f.to_string()), &peer.unwrap_or_default()],
+        ),
+    }
+}
+
+/// What a `recv` returned: the bytes (and the line), the end of the stream, or the errno.
+fn recv_returned(outcome: &RecvOutcome, lang: Lang) -> String {
+    match outcome {
+        RecvOutcome::Data { bytes, preview: p } => {
+            tf(lang, Key::StepRecvData, &[bytes, &preview(p)])
+        }
+        RecvOutcome::Eof => t(lang, Key::StepRecvEof).into(),
+        RecvOutcome::WouldBlock => tf(lang, Key::StepReturnErr, &[&"EAGAIN"]),
+        RecvOutcome::Error(e) => tf(lang, Key::StepReturnErr, &[&e.errno]),
+    }
+}
+
+/// What a `send` returned: the bytes the kernel took, or the errno.
+fn send_returned(outcome: &SendOutcome, lang: Lang) -> String {
+    match outcome {
+        SendOutcome::Sent { bytes } => tf(lang, Key::StepSent, &[bytes]),
+        SendOutcome::WouldBlock => tf(lang, Key::StepReturnErr, &[&"EAGAIN"]),
+        SendOutcome::Error(e) => tf(lang, Key::StepReturnErr, &[&e.errno]),
     }
 }
 
