@@ -68,6 +68,36 @@ impl State {
     }
 }
 
+impl State {
+    /// Applies the teacher's "follow me" or a student's choice to follow (routed here by
+    /// [`State::apply`]). Shown at once; the server's `follow` message confirms it to every
+    /// page. A teacher page that does not lead (reloaded, or another tab turned it on) takes
+    /// the lead.
+    pub(super) fn classroom_action(&mut self, action: Action) {
+        match action {
+            Action::FollowMeToggle if self.classroom.leads() => {
+                self.classroom.leader = false;
+                self.classroom.leading = None;
+                self.classroom.sent = None;
+                self.send_later(vec![Command::FollowMe { view: None }]);
+            }
+            Action::FollowMeToggle => {
+                let now = self.teacher_view();
+                self.classroom.leader = true;
+                self.classroom.leading = Some(now.clone());
+                self.classroom.sent = Some(now.clone());
+                self.send_later(vec![Command::FollowMe { view: Some(now) }]);
+            }
+            Action::Follow(on) => {
+                self.classroom.following = on;
+                self.follow_teacher();
+            }
+            // Every other action is routed elsewhere by `apply`.
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::*;

@@ -8,14 +8,16 @@
 //! The state is split by concern, one file each, all changing the one [`State`] through the
 //! one reducer here ([`State::apply`], called by `reduce`): [`connection`] (what the backend
 //! says, the answers to commands), [`models`] (the catalogue, each model's store, the event
-//! log), [`echo`] (the page's echo clients), [`views`] (the comparison and the guided tour),
-//! [`classroom`] (following the teacher). Playback and the errors live here; the errors' types
-//! are in [`crate::errors`], below both the reducer and the words ([`crate::reasons`]).
+//! log), [`echo`] (the page's echo clients), [`time_travel`] (playback), [`views`] (the
+//! comparison and the guided tour), [`classroom`] (following the teacher). The errors live
+//! here; their types are in [`crate::errors`], below both the reducer and the words
+//! ([`crate::reasons`]).
 
 mod classroom;
 mod connection;
 mod echo;
 mod models;
+mod time_travel;
 mod views;
 
 pub use crate::errors::{ErrorNote, Garble, Problem};
@@ -315,55 +317,21 @@ impl State {
             Action::RemoveClient(id) => self.clients.retain(|c| c.id != id || c.closed.is_none()),
             Action::ToggleLogAllModels => self.log_all_models = !self.log_all_models,
             Action::Tick { .. } => {} // handled in `reduce` without cloning
-            Action::TogglePause => self.playback = self.playback.toggle_pause(),
-            Action::Step => {
-                let mut p = self.with_playback(|p, track| p.step(track));
-                p.paused = true; // stepping is for reading; keep the picture still
-                self.playback = p;
-            }
-            Action::Live => self.playback = self.with_playback(Playback::go_live),
-            Action::Faster => self.playback = self.with_playback(|p, t| p.change_speed(t, -1)),
-            Action::Slower => self.playback = self.with_playback(|p, t| p.change_speed(t, 1)),
-            Action::SetSpeed(i) => self.playback = self.with_playback(|p, t| p.set_speed(t, i)),
-            // -- time travel ------------------------------------------------------------------
-            // Going back in time is for reading: each of these pauses, like a step forward.
-            Action::StepBack => {
-                self.playback = Playback { paused: true, ..self.with_playback(Playback::step_back) }
-            }
-            Action::Seek(index) => {
-                let p = self.with_playback(|p, track| p.seek(track, index));
-                self.playback = Playback { paused: true, ..p };
-            }
-            Action::JumpToLastEcho => {
-                let start = self.selected.as_deref().zip(self.selected_store()).and_then(
-                    |(model, store)| {
-                        crate::playback::last_echo_start(
-                            &store.steps().list,
-                            kettle_shared::Family::of_id(model),
-                        )
-                    },
-                );
-                if let Some(index) = start {
-                    let p = self.with_playback(|p, track| p.seek(track, index));
-                    self.playback = Playback { paused: true, ..p };
-                }
-            }
-
+            Action::TogglePause
+            | Action::Step
+            | Action::Live
+            | Action::Faster
+            | Action::Slower
+            | Action::SetSpeed(_)
+            | Action::StepBack
+            | Action::Seek(_)
+            | Action::JumpToLastEcho => self.move_playback(action),
             // -- views and links --------------------------------------------------------------
             Action::SetView(view) => self.view = view,
             // -- the guided tour --------------------------------------------------------------
-            Action::TourGo(stop) => self.tour_go(stop),
-            Action::TourNext => match &self.tour {
-                Some(t) if t.stop + 1 < STOPS.len() => self.tour_go(t.stop + 1),
-                Some(_) => self.tour = None,
-                None => self.tour_go(0),
-            },
-            Action::TourBack => {
-                if let Some(t) = &self.tour {
-                    self.tour_go(t.stop.saturating_sub(1));
-                }
+            Action::TourGo(_) | Action::TourNext | Action::TourBack | Action::TourLeave => {
+                self.move_tour(action)
             }
-            Action::TourLeave => self.tour = None,
             // -- under load -------------------------------------------------------------------
             Action::DismissLoad => {
                 if self.load.as_ref().is_some_and(|l| !l.running()) {
@@ -374,25 +342,7 @@ impl State {
             Action::ExperimentShow(id) => self.experiments.chosen = Some(id),
             Action::ExperimentAsked(id) => self.experiments.started(id),
             // -- classroom --------------------------------------------------------------------
-            // Shown at once; the server's `follow` message confirms it to every page. A teacher
-            // page that does not lead (reloaded, or another tab turned it on) takes the lead.
-            Action::FollowMeToggle if self.classroom.leads() => {
-                self.classroom.leader = false;
-                self.classroom.leading = None;
-                self.classroom.sent = None;
-                self.send_later(vec![Command::FollowMe { view: None }]);
-            }
-            Action::FollowMeToggle => {
-                let now = self.teacher_view();
-                self.classroom.leader = true;
-                self.classroom.leading = Some(now.clone());
-                self.classroom.sent = Some(now.clone());
-                self.send_later(vec![Command::FollowMe { view: Some(now) }]);
-            }
-            Action::Follow(on) => {
-                self.classroom.following = on;
-                self.follow_teacher();
-            }
+            Action::FollowMeToggle | Action::Follow(_) => self.classroom_action(action),
         }
     }
 }

@@ -88,6 +88,28 @@ impl State {
     }
 }
 
+impl State {
+    /// Applies an action that moves the guided tour (routed here by [`State::apply`]).
+    pub(super) fn move_tour(&mut self, action: Action) {
+        match action {
+            Action::TourGo(stop) => self.tour_go(stop),
+            Action::TourNext => match &self.tour {
+                Some(t) if t.stop + 1 < STOPS.len() => self.tour_go(t.stop + 1),
+                Some(_) => self.tour = None,
+                None => self.tour_go(0),
+            },
+            Action::TourBack => {
+                if let Some(t) = &self.tour {
+                    self.tour_go(t.stop.saturating_sub(1));
+                }
+            }
+            Action::TourLeave => self.tour = None,
+            // Every other action is routed elsewhere by `apply`.
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fixtures::*;
