@@ -1,19 +1,20 @@
 //! The process-per-conn model over real sockets: a child process per client (the kettle binary's
 //! hidden `child-echo`), its calls forwarded to the parent, children reaped, none left behind.
+//! The echo contract is in `echo_contract.rs`.
 
 mod common;
 mod echo_checks;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{ChildExit, Event, EventKind, Reason, RecvOutcome};
+use kettle_shared::{BuiltIn, ChildExit, Event, EventKind, Reason, RecvOutcome};
 
-const ID: &str = "process-per-conn";
+const ID: &str = BuiltIn::ProcessPerConn.id();
 
 fn child_pids(events: &[Event]) -> Vec<i32> {
     events
@@ -37,29 +38,17 @@ fn options() -> ModelOptions {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_echoed_by_a_child_process_whose_calls_reach_the_parent_as_fig_6_1() {
     let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    let mut c = client(addr);
-    let mut events = Vec::new();
-    // Starting a child takes a while on a loaded machine: wait until it sits in recv, so the
-    // pause below is all phase 1.
-    events_until(&mut ws, &mut events, Duration::from_secs(20), |ev| {
-        ev.iter().any(|e| e.thread.name.starts_with("child-") && e.kind.name() == "recv_enter")
-    })
-    .await;
-    tokio::task::spawn_blocking(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        c.shutdown(Shutdown::Write).unwrap();
-        assert_eq!(c.read(&mut [0; 1]).unwrap(), 0);
-    })
-    .await
-    .unwrap();
-    events_until(&mut ws, &mut events, Duration::from_secs(20), |ev| {
-        ev.iter().any(|e| e.kind.name() == "child_reaped")
-    })
-    .await;
+    let events = OneLine::new(ID)
+        .patience(Duration::from_secs(20))
+        // Starting a child takes a while on a loaded machine: wait until it sits in recv, so
+        // the pause is all phase 1.
+        .once_connected(|ev| {
+            ev.iter().any(|e| e.thread.name.starts_with("child-") && e.kind.name() == "recv_enter")
+        })
+        .until(|ev| ev.iter().any(|e| e.kind.name() == "child_reaped"))
+        .run(&server)
+        .await
+        .events;
     let pid = child_pids(&events)[0];
     let child = format!("child-{pid}");
     let steps: Vec<_> = events
@@ -117,31 +106,6 @@ async fn one_line_is_echoed_by_a_child_process_whose_calls_reach_the_parent_as_f
     )));
     assert!(reaped(pid), "child {pid} left behind");
     server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn random_payloads_echo_byte_exact_for_1_10_and_100_concurrent_clients() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    tokio::task::spawn_blocking(move || {
-        for clients in [1, 10, 100] {
-            echo_concurrently(addr, clients, Duration::from_secs(120));
-        }
-    })
-    .await
-    .unwrap();
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_reset_a_half_close_and_a_client_that_never_reads_do_not_disturb_the_others() {
-    let patience = Patience {
-        before_reset: Duration::from_millis(300),
-        others: 5,
-        echo: Duration::from_secs(60),
-        events: Duration::from_secs(20),
-    };
-    reset_half_close_and_never_reader(ID, patience).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -20,7 +20,8 @@ async fn a_full_signal_queue_brings_plain_sigio_and_a_rescan_that_still_echoes_e
     let server = kettle(&["sigio"]).await;
     let addr = model_addr(&server, "sigio");
     let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || echo_checks::concurrent_echo(addr, 10)).await.unwrap();
+    let echo = move || echo_checks::echo_concurrently(addr, 10, Duration::from_secs(60));
+    tokio::task::spawn_blocking(echo).await.unwrap();
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
         ev.iter().any(|e| {

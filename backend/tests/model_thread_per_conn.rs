@@ -1,50 +1,35 @@
 //! The thread-per-conn model over real sockets: one blocking thread per client, threads that
-//! come and go, their stacks, the cap, and a thread the kernel refuses to create.
+//! come and go, their stacks, the cap, and a thread the kernel refuses to create. The echo
+//! contract (and the threads a stop ends) is in `echo_contract.rs`, an idle thread's sleep in
+//! `waits.rs`.
 
 mod common;
 mod echo_checks;
 
 use std::io::{Read, Write};
-use std::net::Shutdown;
 use std::time::Duration;
 
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{CloseReason, Event, EventKind, Reason, RecvOutcome};
+use kettle_shared::{BuiltIn, CloseReason, Event, EventKind, Reason, RecvOutcome};
 
-const ID: &str = "thread-per-conn";
-
-fn steps_of<'a>(events: &'a [Event], thread: &str) -> Vec<&'a Event> {
-    events
-        .iter()
-        .filter(|e| e.model == ID && e.thread.name == thread && e.kind.name() != "thread_sample")
-        .collect()
-}
+const ID: &str = BuiltIn::ThreadPerConn.id();
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_accepted_by_the_acceptor_and_echoed_by_its_own_thread_as_fig_6_1() {
     let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        std::thread::sleep(Duration::from_millis(200));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        c.shutdown(Shutdown::Write).unwrap();
-        assert_eq!(c.read(&mut [0; 1]).unwrap(), 0);
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| e.thread.name == "conn-1" && e.kind.name() == "thread_exited")
-    })
-    .await;
-    let acceptor: Vec<_> = steps_of(&events, "acceptor").iter().map(|e| e.kind.name()).collect();
+    let events = OneLine::new(ID)
+        .until(|ev| {
+            ev.iter().any(|e| e.thread.name == "conn-1" && e.kind.name() == "thread_exited")
+        })
+        .run(&server)
+        .await
+        .events;
+    let acceptor: Vec<_> =
+        steps_of(&events, ID, "acceptor").iter().map(|e| e.kind.name()).collect();
     assert_eq!(acceptor[..3], ["thread_spawned", "accept_enter", "accept_exit"], "{acceptor:?}");
-    let worker = steps_of(&events, "conn-1");
+    let worker = steps_of(&events, ID, "conn-1");
     let names: Vec<_> = worker.iter().map(|e| e.kind.name()).collect();
     assert_eq!(
         names,
@@ -79,20 +64,6 @@ async fn one_line_is_accepted_by_the_acceptor_and_echoed_by_its_own_thread_as_fi
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn random_payloads_echo_byte_exact_for_1_10_and_100_concurrent_clients() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    tokio::task::spawn_blocking(move || {
-        for clients in [1, 10, 100] {
-            echo_concurrently(addr, clients, Duration::from_secs(60));
-        }
-    })
-    .await
-    .unwrap();
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn threads_appear_with_clients_and_end_when_they_leave() {
     let server = kettle(&[ID]).await;
     let addr = model_addr(&server, ID);
@@ -123,49 +94,6 @@ async fn threads_appear_with_clients_and_end_when_they_leave() {
         count(ev, "thread_exited") == 3
     })
     .await;
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_reset_a_half_close_and_a_client_that_never_reads_do_not_disturb_the_others() {
-    let patience = Patience {
-        before_reset: Duration::from_millis(0),
-        others: 5,
-        echo: Duration::from_secs(30),
-        events: Duration::from_secs(10),
-    };
-    reset_half_close_and_never_reader(ID, patience).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn stopping_with_clients_connected_ends_every_thread_and_frees_the_port() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    let mut clients: Vec<_> = (0..4).map(|_| connect(addr)).collect();
-    for c in clients.iter_mut() {
-        c.write_all(b"x").unwrap();
-        assert_eq!(read_n(c, 1), b"X");
-    }
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    for c in clients.iter_mut() {
-        assert_eq!(c.read(&mut [0; 1]).unwrap(), 0, "the server side is closed");
-    }
-    assert!(port_is_free(addr), "port still in use");
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Stopped { .. }))
-    })
-    .await;
-    let spawned = events.iter().filter(|e| e.kind.name() == "thread_spawned").count();
-    let exited = events.iter().filter(|e| e.kind.name() == "thread_exited").count();
-    assert_eq!((spawned, exited), (5, 5), "acceptor + 4 workers: {:?}", names(&events));
-    let stopped_closes = events
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Stopped, .. }))
-        .count();
-    assert_eq!(stopped_closes, 4);
     server.shutdown().await.unwrap();
 }
 
@@ -245,31 +173,4 @@ async fn a_thread_the_kernel_cannot_create_refuses_the_client_and_the_acceptor_g
     assert_eq!(registry.get(ID).unwrap().state, kettle_shared::ModelState::Running);
     tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
     assert!(port_is_free(addr));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn idle_connection_threads_use_no_cpu_while_they_sleep_in_recv() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    let mut c = connect(addr);
-    c.write_all(b"x").unwrap();
-    assert_eq!(read_n(&mut c, 1), b"X");
-    let mut events = Vec::new();
-    let samples = |ev: &[Event]| -> Vec<u64> {
-        ev.iter()
-            .filter(|e| e.thread.name == "conn-1")
-            .filter_map(|e| match e.kind {
-                EventKind::ThreadSample { cpu_ns, conns: 1, .. } => Some(cpu_ns),
-                _ => None,
-            })
-            .collect()
-    };
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| samples(ev).len() >= 6).await;
-    let s = samples(&events);
-    // Over about a second asleep in recv the thread used (almost) no CPU: no polling.
-    let used = s[s.len() - 1] - s[1];
-    assert!(used < 50_000_000, "an idle thread used {used} ns of CPU");
-    drop(c);
-    server.shutdown().await.unwrap();
 }

@@ -1,19 +1,20 @@
 //! The thread-pool model over real sockets: four workers, a bounded queue, the fifth client
-//! waiting while four are busy, and a full queue refusing.
+//! waiting while four are busy, a full queue refusing, a stop with busy workers and queued
+//! clients, idle workers asleep on the queue. The echo contract is in `echo_contract.rs`.
 
 mod common;
 mod echo_checks;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{CloseReason, Event, EventKind, Reason, RecvOutcome};
+use kettle_shared::{BuiltIn, CloseReason, Event, EventKind, Reason, RecvOutcome};
 
-const ID: &str = "thread-pool";
+const ID: &str = BuiltIn::ThreadPool.id();
 
 fn served(addr: SocketAddr, text: &[u8]) -> TcpStream {
     let mut c = connect(addr);
@@ -25,33 +26,19 @@ fn served(addr: SocketAddr, text: &[u8]) -> TcpStream {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
     let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    let mut events = Vec::new();
     // The claim below is that a worker slept on the empty queue before the connection came:
     // wait until every worker has gone to sleep there, instead of assuming it has by now.
     let workers = ModelOptions::default().pool_workers;
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter()
-            .filter(|e| matches!(&e.kind, EventKind::ThreadBlocked { on } if on == "queue"))
-            .count()
-            >= workers
-    })
-    .await;
-    tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        std::thread::sleep(Duration::from_millis(200));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        c.shutdown(Shutdown::Write).unwrap();
-        assert_eq!(c.read(&mut [0; 1]).unwrap(), 0);
-    })
-    .await
-    .unwrap();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
-    })
-    .await;
+    let events = OneLine::new(ID)
+        .once_started(|ev| {
+            ev.iter()
+                .filter(|e| matches!(&e.kind, EventKind::ThreadBlocked { on } if on == "queue"))
+                .count()
+                >= workers
+        })
+        .run(&server)
+        .await
+        .events;
     let conn1: Vec<_> = events
         .iter()
         .filter(|e| e.model == ID && e.conn == Some(1) && e.kind.name() != "thread_sample")
@@ -96,21 +83,6 @@ async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
         .map(|e| e.kind.name())
         .collect();
     assert!(before.ends_with(&["thread_blocked", "thread_woken"]), "{before:?}");
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn random_payloads_echo_byte_exact_for_1_10_and_100_concurrent_clients() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    tokio::task::spawn_blocking(move || {
-        // 100 clients, 4 workers: most wait in the queue and are served in turn.
-        for clients in [1, 10, 100] {
-            echo_concurrently(addr, clients, Duration::from_secs(120));
-        }
-    })
-    .await
-    .unwrap();
     server.shutdown().await.unwrap();
 }
 
@@ -209,17 +181,6 @@ async fn a_full_queue_refuses_the_client_and_queued_ones_are_served_in_turn() {
     assert_eq!(read_n(&mut queued, 6), b"QUEUED");
     tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
     assert!(port_is_free(addr));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_reset_a_half_close_and_a_client_that_never_reads_do_not_disturb_the_others() {
-    let patience = Patience {
-        before_reset: Duration::from_millis(0),
-        others: 6,
-        echo: Duration::from_secs(60),
-        events: Duration::from_secs(10),
-    };
-    reset_half_close_and_never_reader(ID, patience).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
