@@ -9,7 +9,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use common::*;
-use echo_checks::OneLine;
+use echo_checks::{slept_through_the_pause, OneLine};
 use kettle_shared::{BuiltIn, CloseReason, EventKind, RecvOutcome, SendOutcome};
 
 const MODEL: &str = BuiltIn::Blocking.id();
@@ -66,19 +66,9 @@ async fn one_line_records_accept_recv_with_both_phases_send_and_close() {
         }
         other => panic!("{other:?}"),
     }
-    match &conn[5].kind {
-        EventKind::RecvExit {
-            outcome: RecvOutcome::Data { bytes: 5, preview },
-            wait_ns: Some(wait),
-            copy_ns: Some(copy),
-            ..
-        } => {
-            assert_eq!(preview, "hello");
-            assert!(*wait >= 150_000_000, "phase 1 should cover the 200 ms pause, was {wait} ns");
-            assert!(*copy < *wait, "phase 2 ({copy} ns) is a copy, far shorter than the wait");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (wait, copy) = slept_through_the_pause(conn[5]);
+    let copy = copy.expect("phase 2 measured");
+    assert!(copy < wait, "phase 2 ({copy} ns) is a copy, far shorter than the wait");
     // The kernel's arrival stamp lies between the call's entry and exit.
     assert!(conn[3].t_ns <= conn[4].t_ns && conn[4].t_ns <= conn[5].t_ns, "{:?}", &conn[3..6]);
     assert!(matches!(
@@ -96,9 +86,7 @@ async fn a_second_client_waits_in_the_backlog_until_the_first_leaves() {
     let server = kettle(&[MODEL]).await;
     let addr = model_addr(&server, MODEL);
     let (mut ws, _) = viewer(&server).await;
-    let mut first = client(addr);
-    first.write_all(b"one").unwrap();
-    assert_eq!(read_n(&mut first, 3), b"ONE");
+    let first = served(addr, b"one");
 
     let mut second = client(addr);
     second.write_all(b"two").unwrap();
@@ -133,8 +121,7 @@ async fn the_thread_is_sampled_with_its_calls_and_connections() {
     let (mut ws, _) = viewer(&server).await;
     let mut c = client(addr);
     for _ in 0..3 {
-        c.write_all(b"ping").unwrap();
-        assert_eq!(read_n(&mut c, 4), b"PING");
+        echoed(&mut c, b"ping");
     }
     let mut events = Vec::new();
     // accept + 4 recv + 3 send = at least 8 calls, one connection held.

@@ -4,8 +4,8 @@
 //!
 //! Each scenario is written once and run against every model it applies to ([`for_models!`]):
 //! a test is named `<scenario>::<Model>`. What only one model does is in its own
-//! `model_<id>.rs` (or `blocking.rs`); what differs between models here is said per model, in
-//! an exhaustive match, so a new model does not compile until it says.
+//! `model_<id>.rs` (or `blocking.rs`); what differs between models here is one row per model
+//! in [`differs`].
 
 #[macro_use]
 mod common;
@@ -19,42 +19,71 @@ use common::*;
 use echo_checks::{connect, echo_concurrently, names, port_is_free};
 use kettle_shared::{BuiltIn, CloseReason, EpollOp, Event, EventKind};
 
-/// How long one client may wait for its echo while a hundred are served: the pool serves four
-/// at a time, and the process model starts a child for each.
-fn echo_patience(model: BuiltIn) -> Duration {
-    match model {
-        BuiltIn::ThreadPool | BuiltIn::ProcessPerConn => Duration::from_secs(120),
-        BuiltIn::Blocking
-        | BuiltIn::ThreadPerConn
-        | BuiltIn::Nonblocking
-        | BuiltIn::Select
-        | BuiltIn::Poll
-        | BuiltIn::Epoll
-        | BuiltIn::EpollEt
-        | BuiltIn::Reactor
-        | BuiltIn::Sigio
-        | BuiltIn::IoUring
-        | BuiltIn::PosixAio => Duration::from_secs(60),
-    }
+/// What differs between the models in these scenarios; one row per model in [`differs`].
+struct Differs {
+    /// How long one client may wait for its echo while a hundred are served.
+    echo_patience: Duration,
+    /// How long a connection's events may take to reach a viewer.
+    patience: Duration,
+    /// Clients connected when the model is stopped.
+    clients_at_stop: usize,
+    /// The event by which the model says it stopped reading a client whose replies it cannot
+    /// send, where it records one (the others show it only by what the client sees: its
+    /// writes stop being taken).
+    stops_reading: Option<fn(&Event) -> bool>,
+    /// What a stop must also have done, from its events and the number of clients.
+    also_at_stop: fn(&[Event], usize),
 }
 
-/// How long a connection's events may take to reach a viewer: a child process's calls are
-/// forwarded to the parent through a pipe.
-fn patience(model: BuiltIn) -> Duration {
+/// The row of a model that differs in nothing.
+const USUAL: Differs = Differs {
+    echo_patience: Duration::from_secs(60),
+    patience: Duration::from_secs(10),
+    clients_at_stop: 3,
+    stops_reading: None,
+    also_at_stop: |_, _| {},
+};
+
+/// One row per model: what differs from [`USUAL`], and why. An exhaustive match: a new model
+/// does not compile until it says.
+fn differs(model: BuiltIn) -> Differs {
+    let minutes = |n: u64| Duration::from_secs(60 * n);
     match model {
-        BuiltIn::ProcessPerConn => Duration::from_secs(20),
-        BuiltIn::Blocking
-        | BuiltIn::ThreadPerConn
-        | BuiltIn::ThreadPool
-        | BuiltIn::Nonblocking
-        | BuiltIn::Select
-        | BuiltIn::Poll
-        | BuiltIn::Epoll
-        | BuiltIn::EpollEt
-        | BuiltIn::Reactor
-        | BuiltIn::Sigio
-        | BuiltIn::IoUring
-        | BuiltIn::PosixAio => Duration::from_secs(10),
+        // One client at a time.
+        BuiltIn::Blocking => Differs { clients_at_stop: 1, ..USUAL },
+        BuiltIn::ThreadPerConn => Differs { also_at_stop: every_thread_ended, ..USUAL },
+        // A child started per client, its calls forwarded to the parent through a pipe.
+        BuiltIn::ProcessPerConn => {
+            Differs { echo_patience: minutes(2), patience: Duration::from_secs(20), ..USUAL }
+        }
+        // Four workers serve a hundred clients four at a time.
+        BuiltIn::ThreadPool => Differs { echo_patience: minutes(2), ..USUAL },
+        BuiltIn::Nonblocking | BuiltIn::Select | BuiltIn::Poll => USUAL,
+        // epoll asks for EPOLLOUT instead of EPOLLIN.
+        BuiltIn::Epoll => Differs {
+            stops_reading: Some(|e| {
+                matches!(&e.kind, EventKind::EpollCtl { op: EpollOp::Mod, events, .. }
+                    if events == "EPOLLOUT")
+            }),
+            ..USUAL
+        },
+        BuiltIn::EpollEt => Differs {
+            stops_reading: Some(|e| {
+                matches!(&e.kind, EventKind::EpollCtl { op: EpollOp::Mod, events, .. }
+                    if events == "EPOLLOUT|EPOLLET")
+            }),
+            ..USUAL
+        },
+        // The connection switches to the write callback (and back once the reply is sent).
+        BuiltIn::Reactor => Differs {
+            stops_reading: Some(|e| {
+                matches!(&e.kind, EventKind::Register { interest, callback, .. }
+                    if interest == "write" && callback == "write")
+            }),
+            ..USUAL
+        },
+        BuiltIn::Sigio | BuiltIn::IoUring => USUAL,
+        BuiltIn::PosixAio => Differs { also_at_stop: a_completion_per_read, ..USUAL },
     }
 }
 
@@ -65,7 +94,7 @@ fn patience(model: BuiltIn) -> Duration {
 async fn random_payloads_echo_byte_exact_for_1_10_and_100_concurrent_clients(model: BuiltIn) {
     let Some(server) = serving(model).await else { return };
     let addr = model_addr(&server, model.id());
-    let timeout = echo_patience(model);
+    let timeout = differs(model).echo_patience;
     tokio::task::spawn_blocking(move || {
         for clients in [1, 10, 100] {
             echo_concurrently(addr, clients, timeout);
@@ -89,20 +118,18 @@ async fn a_reset_client_is_closed_and_the_others_are_served(model: BuiltIn) {
     let (mut ws, _) = viewer(&server).await;
     tokio::task::spawn_blocking(move || {
         let mut doomed = connect(addr);
-        doomed.write_all(b"before").unwrap();
-        assert_eq!(read_n(&mut doomed, 6), b"BEFORE");
+        echoed(&mut doomed, b"before");
         let mut other = connect(addr);
         doomed.write_all(&payload(4096, 9)).unwrap();
         std::thread::sleep(Duration::from_millis(50));
         linger_zero(&doomed);
         drop(doomed);
-        other.write_all(b"after reset").unwrap();
-        assert_eq!(read_n(&mut other, 11), b"AFTER RESET");
+        echoed(&mut other, b"after reset");
     })
     .await
     .unwrap();
     let mut events = Vec::new();
-    events_until(&mut ws, &mut events, patience(model), |ev| {
+    events_until(&mut ws, &mut events, differs(model).patience, |ev| {
         ev.iter().any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Reset, .. }))
     })
     .await;
@@ -138,7 +165,7 @@ async fn a_half_closed_client_gets_its_whole_echo_then_end_of_file(model: BuiltI
     .await
     .unwrap();
     let mut events = Vec::new();
-    events_until(&mut ws, &mut events, patience(model), |ev| {
+    events_until(&mut ws, &mut events, differs(model).patience, |ev| {
         ev.iter()
             .any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::PeerClosed, .. }))
     })
@@ -150,40 +177,9 @@ for_models!(a_half_closed_client_gets_its_whole_echo_then_end_of_file:
     Blocking, ThreadPerConn, ProcessPerConn, ThreadPool, Nonblocking, Select, Poll, Epoll,
     EpollEt, Reactor, Sigio, IoUring, PosixAio);
 
-/// The event by which a model says it stopped reading a client whose replies it cannot send,
-/// where it records one: epoll asks for `EPOLLOUT` instead of `EPOLLIN`, and the reactor
-/// switches the connection to its write callback (and back once the reply is sent). The
-/// others show it only by what the client sees: its writes stop being taken.
-fn stops_reading(model: BuiltIn) -> Option<fn(&Event) -> bool> {
-    match model {
-        BuiltIn::Epoll => Some(|e| {
-            matches!(&e.kind, EventKind::EpollCtl { op: EpollOp::Mod, events, .. }
-                if events == "EPOLLOUT")
-        }),
-        BuiltIn::EpollEt => Some(|e| {
-            matches!(&e.kind, EventKind::EpollCtl { op: EpollOp::Mod, events, .. }
-                if events == "EPOLLOUT|EPOLLET")
-        }),
-        BuiltIn::Reactor => Some(|e| {
-            matches!(&e.kind, EventKind::Register { interest, callback, .. }
-                if interest == "write" && callback == "write")
-        }),
-        BuiltIn::Blocking
-        | BuiltIn::ThreadPerConn
-        | BuiltIn::ProcessPerConn
-        | BuiltIn::ThreadPool
-        | BuiltIn::Nonblocking
-        | BuiltIn::Select
-        | BuiltIn::Poll
-        | BuiltIn::Sigio
-        | BuiltIn::IoUring
-        | BuiltIn::PosixAio => None,
-    }
-}
-
 /// A client that sends and never reads: the server stops reading it (bounded memory: the
 /// client's writes end up blocked) and says so where the model records it
-/// ([`stops_reading`]); six other clients are served meanwhile — whoever sleeps in `send` to
+/// ([`Differs::stops_reading`]); six other clients are served meanwhile — whoever sleeps in `send` to
 /// the first; and once it reads, it gets every byte back, in order.
 async fn a_client_that_never_reads_is_not_read_past_a_bound_and_others_are_served(model: BuiltIn) {
     let Some(server) = serving(model).await else { return };
@@ -192,14 +188,14 @@ async fn a_client_that_never_reads_is_not_read_past_a_bound_and_others_are_serve
     // Megabytes of echo crowd the model: follow the hog so its steps are still sent.
     follow_next_connection(&mut ws, model.id()).await;
     let (hog, written) = tokio::task::spawn_blocking(move || stall(addr)).await.unwrap();
-    if let Some(stopped_reading) = stops_reading(model) {
+    if let Some(stopped_reading) = differs(model).stops_reading {
         let mut events = Vec::new();
         events_until(&mut ws, &mut events, Duration::from_secs(20), |ev| {
             ev.iter().any(stopped_reading)
         })
         .await;
     }
-    let timeout = echo_patience(model);
+    let timeout = differs(model).echo_patience;
     tokio::task::spawn_blocking(move || {
         echo_concurrently(addr, 6, timeout);
         read_back(hog, written);
@@ -281,60 +277,23 @@ for_models!(stopping_while_a_client_never_reads_wakes_the_model_and_frees_the_po
     Blocking, ThreadPerConn, ProcessPerConn, ThreadPool, Nonblocking, Select, Poll, Epoll,
     EpollEt, Reactor, Sigio, IoUring, PosixAio);
 
-/// The clients connected at the stop: the blocking model serves one at a time.
-fn clients_at_stop(model: BuiltIn) -> usize {
-    match model {
-        BuiltIn::Blocking => 1,
-        BuiltIn::ThreadPerConn
-        | BuiltIn::ProcessPerConn
-        | BuiltIn::ThreadPool
-        | BuiltIn::Nonblocking
-        | BuiltIn::Select
-        | BuiltIn::Poll
-        | BuiltIn::Epoll
-        | BuiltIn::EpollEt
-        | BuiltIn::Reactor
-        | BuiltIn::Sigio
-        | BuiltIn::IoUring
-        | BuiltIn::PosixAio => 3,
-    }
+/// The acceptor and a thread per client: each spawned, each ended.
+fn every_thread_ended(events: &[Event], clients: usize) {
+    let count = |kind: &str| events.iter().filter(|e| e.kind.name() == kind).count();
+    let threads = clients + 1;
+    assert_eq!(
+        (count("thread_spawned"), count("thread_exited")),
+        (threads, threads),
+        "the acceptor and {clients} workers: {:?}",
+        names(events)
+    );
 }
 
-/// What a stop must also have done in some models, from its events.
-fn also_at_stop(model: BuiltIn, events: &[Event], clients: usize) {
-    match model {
-        // The acceptor and a thread per client: each spawned, each ended.
-        BuiltIn::ThreadPerConn => {
-            let count = |kind: &str| events.iter().filter(|e| e.kind.name() == kind).count();
-            let threads = clients + 1;
-            assert_eq!(
-                (count("thread_spawned"), count("thread_exited")),
-                (threads, threads),
-                "the acceptor and {clients} workers: {:?}",
-                names(events)
-            );
-        }
-        // Each outstanding read ended with a completion (the shut-down socket's read
-        // returned 0).
-        BuiltIn::PosixAio => {
-            let completions = events
-                .iter()
-                .filter(|e| matches!(&e.kind, EventKind::Complete { result: 0, .. }))
-                .count();
-            assert_eq!(completions, clients, "{:?}", kinds(events));
-        }
-        BuiltIn::Blocking
-        | BuiltIn::ProcessPerConn
-        | BuiltIn::ThreadPool
-        | BuiltIn::Nonblocking
-        | BuiltIn::Select
-        | BuiltIn::Poll
-        | BuiltIn::Epoll
-        | BuiltIn::EpollEt
-        | BuiltIn::Reactor
-        | BuiltIn::Sigio
-        | BuiltIn::IoUring => {}
-    }
+/// Each outstanding read ended with a completion (the shut-down socket's read returned 0).
+fn a_completion_per_read(events: &[Event], clients: usize) {
+    let completions =
+        events.iter().filter(|e| matches!(&e.kind, EventKind::Complete { result: 0, .. })).count();
+    assert_eq!(completions, clients, "{:?}", kinds(events));
 }
 
 /// Stopping with clients connected (each served once) closes every connection (as `stopped`,
@@ -344,12 +303,9 @@ fn also_at_stop(model: BuiltIn, events: &[Event], clients: usize) {
 async fn stopping_with_clients_connected_closes_them_and_frees_the_port(model: BuiltIn) {
     let Some(server) = serving(model).await else { return };
     let addr = model_addr(&server, model.id());
-    let n = clients_at_stop(model);
-    let mut clients: Vec<_> = (0..n).map(|_| client(addr)).collect();
-    for c in &mut clients {
-        c.write_all(b"x").unwrap();
-        assert_eq!(read_n(c, 1), b"X");
-    }
+    let differs = differs(model);
+    let n = differs.clients_at_stop;
+    let mut clients: Vec<_> = (0..n).map(|_| served(addr, b"x")).collect();
     let (mut ws, _) = viewer(&server).await;
     stop_within(&server, model.id(), Duration::from_secs(20)).await;
     let mut events = Vec::new();
@@ -374,7 +330,7 @@ async fn stopping_with_clients_connected_closes_them_and_frees_the_port(model: B
         assert_eq!(c.read(&mut [0; 1]).unwrap(), 0, "the server side is closed");
     }
     assert!(port_is_free(addr), "port still in use");
-    also_at_stop(model, &events, n);
+    (differs.also_at_stop)(&events, n);
     server.shutdown().await.unwrap();
 }
 

@@ -6,13 +6,12 @@ mod common;
 mod echo_checks;
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{BuiltIn, ChildExit, Event, EventKind, Reason, RecvOutcome};
+use kettle_shared::{BuiltIn, ChildExit, Event, EventKind, Reason};
 
 const ID: &str = BuiltIn::ProcessPerConn.id();
 
@@ -74,16 +73,7 @@ async fn one_line_is_echoed_by_a_child_process_whose_calls_reach_the_parent_as_f
     assert!(steps.iter().all(|e| e.conn == Some(1) && e.model == ID));
     // The child's clock and the parent's are one axis.
     assert!(steps.windows(2).all(|w| w[0].t_ns <= w[1].t_ns || w[1].kind.name() == "data_arrived"));
-    match &steps[3].kind {
-        EventKind::RecvExit {
-            outcome: RecvOutcome::Data { bytes: 5, .. },
-            wait_ns: Some(w),
-            ..
-        } => {
-            assert!(*w >= 150_000_000, "phase 1 covers the client's 200 ms pause, was {w} ns")
-        }
-        other => panic!("{other:?}"),
-    }
+    slept_through_the_pause(steps[3]);
     // The parent accepted before the child ran, and reaped it after its last call.
     let parent: Vec<_> = events
         .iter()
@@ -113,18 +103,13 @@ async fn stopping_with_clients_connected_ends_and_reaps_every_child_and_frees_th
     let server = kettle(&[ID]).await;
     let addr = model_addr(&server, ID);
     let (mut ws, _) = viewer(&server).await;
-    let mut clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
-    for c in clients.iter_mut() {
-        c.write_all(b"x").unwrap();
-        assert_eq!(read_n(c, 1), b"X");
-    }
+    let mut clients: Vec<_> = (0..3).map(|_| served(addr, b"x")).collect();
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(20), |ev| child_pids(ev).len() == 3)
         .await;
     let pids = child_pids(&events);
     assert!(pids.iter().all(|&p| !reaped(p)), "children are alive while their clients are");
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
+    stop_within(&server, ID, Duration::from_secs(20)).await;
     for c in clients.iter_mut() {
         assert_eq!(c.read(&mut [0; 1]).unwrap(), 0, "the server side is closed");
     }
@@ -142,71 +127,23 @@ async fn stopping_with_clients_connected_ends_and_reaps_every_child_and_frees_th
 
 #[tokio::test(flavor = "multi_thread")]
 async fn past_the_process_cap_a_client_is_refused_and_later_ones_are_served() {
-    let (registry, mut rx) = registry_with(ModelOptions { max_threads: 1, ..options() });
-    registry.start(ID).unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], registry.running_port(ID).unwrap()));
-    let first = tokio::task::spawn_blocking(move || {
-        let mut a = connect(addr);
-        a.write_all(b"ok").unwrap();
-        assert_eq!(read_n(&mut a, 2), b"OK");
-        let mut refused = connect(addr);
-        let mut buf = Vec::new();
-        let _ = refused.read_to_end(&mut buf);
-        assert!(buf.is_empty(), "a refused client gets nothing back");
-        a
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| {
-            e.conn == Some(2)
-                && matches!(
-                    &e.kind,
-                    EventKind::Refused { reason: Reason::ProcessCapReached { limit: 1 } }
-                )
-        })
-    })
+    past_the_cap_a_client_is_refused_and_later_ones_are_served(
+        ID,
+        ModelOptions { max_threads: 1, ..options() },
+        1,
+        |reason| matches!(reason, Reason::ProcessCapReached { limit: 1 }),
+        // The first client's child has been reaped: the next one gets a child.
+        |ev| ev.iter().any(|e| e.conn == Some(1) && e.kind.name() == "child_reaped"),
+    )
     .await;
-    drop(first);
-    recorded_until(&mut rx, &mut events, Duration::from_secs(20), |ev| {
-        ev.iter().any(|e| e.conn == Some(1) && e.kind.name() == "child_reaped")
-    })
-    .await;
-    tokio::task::spawn_blocking(move || echo_one(addr, 3, Duration::from_secs(30))).await.unwrap();
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    assert!(port_is_free(addr));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_child_that_cannot_be_created_refuses_the_client_and_the_parent_goes_on() {
     let missing = std::env::temp_dir().join("kettle-no-such-child-executable");
-    let (registry, mut rx) = registry_with(ModelOptions { child_exe: Some(missing), ..options() });
-    registry.start(ID).unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], registry.running_port(ID).unwrap()));
-    tokio::task::spawn_blocking(move || {
-        for _ in 0..2 {
-            let mut c = connect(addr);
-            let mut buf = Vec::new();
-            let _ = c.read_to_end(&mut buf);
-            assert!(buf.is_empty());
-        }
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter()
-            .filter(|e| {
-                matches!(&e.kind, EventKind::Refused { reason: Reason::CannotCreateProcess { .. } })
-            })
-            .count()
-            == 2
-    })
-    .await;
-    assert_eq!(registry.get(ID).unwrap().state, kettle_shared::ModelState::Running);
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    assert!(port_is_free(addr));
+    let options = ModelOptions { child_exe: Some(missing), ..options() };
+    let refused = |reason: &Reason| matches!(reason, Reason::CannotCreateProcess { .. });
+    cannot_create_refuses_the_client_and_goes_on(ID, options, refused).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,13 +6,12 @@
 mod common;
 mod echo_checks;
 
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{BuiltIn, CloseReason, Event, EventKind, Reason, RecvOutcome};
+use kettle_shared::{BuiltIn, CloseReason, Event, EventKind, Reason};
 
 const ID: &str = BuiltIn::ThreadPerConn.id();
 
@@ -48,16 +47,7 @@ async fn one_line_is_accepted_by_the_acceptor_and_echoed_by_its_own_thread_as_fi
         ]
     );
     assert!(matches!(worker[1].kind, EventKind::ThreadStack { stack_bytes: 65536 }));
-    match &worker[4].kind {
-        EventKind::RecvExit {
-            outcome: RecvOutcome::Data { bytes: 5, .. },
-            wait_ns: Some(w),
-            ..
-        } => {
-            assert!(*w >= 150_000_000, "phase 1 covers the client's 200 ms pause, was {w} ns")
-        }
-        other => panic!("{other:?}"),
-    }
+    slept_through_the_pause(worker[4]);
     assert!(matches!(worker[9].kind, EventKind::Close { reason: CloseReason::PeerClosed, .. }));
     assert!(worker.iter().all(|e| e.conn == Some(1)));
     server.shutdown().await.unwrap();
@@ -68,11 +58,7 @@ async fn threads_appear_with_clients_and_end_when_they_leave() {
     let server = kettle(&[ID]).await;
     let addr = model_addr(&server, ID);
     let (mut ws, _) = viewer(&server).await;
-    let mut clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
-    for c in clients.iter_mut() {
-        c.write_all(b"hi").unwrap();
-        assert_eq!(read_n(c, 2), b"HI");
-    }
+    let clients: Vec<_> = (0..3).map(|_| served(addr, b"hi")).collect();
     let mut events = Vec::new();
     let count = |ev: &[Event], kind: &str| {
         ev.iter().filter(|e| e.thread.name.starts_with("conn-") && e.kind.name() == kind).count()
@@ -99,46 +85,15 @@ async fn threads_appear_with_clients_and_end_when_they_leave() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn past_the_thread_cap_a_client_is_refused_and_later_ones_are_served() {
-    let (registry, mut rx) = registry_with(ModelOptions { max_threads: 2, ..Default::default() });
-    registry.start(ID).unwrap();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], registry.running_port(ID).unwrap()));
-    let (first, second) = tokio::task::spawn_blocking(move || {
-        let mut a = connect(addr);
-        let mut b = connect(addr);
-        for c in [&mut a, &mut b] {
-            c.write_all(b"ok").unwrap();
-            assert_eq!(read_n(c, 2), b"OK");
-        }
-        // The third is over the cap: refused and closed without an echo.
-        let mut third = connect(addr);
-        let _ = third.write_all(b"no");
-        let mut buf = Vec::new();
-        let _ = third.read_to_end(&mut buf);
-        assert!(buf.is_empty(), "a refused client gets nothing back, got {buf:?}");
-        (a, b)
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Refused, .. }))
-    })
+    past_the_cap_a_client_is_refused_and_later_ones_are_served(
+        ID,
+        ModelOptions { max_threads: 2, ..Default::default() },
+        2,
+        |reason| matches!(reason, Reason::ThreadCapReached { limit: 2 }),
+        // The first client's thread has ended: the next one gets a thread.
+        |ev| ev.iter().any(|e| e.thread.name == "conn-1" && e.kind.name() == "thread_exited"),
+    )
     .await;
-    assert!(events.iter().any(|e| e.conn == Some(3)
-        && matches!(
-            &e.kind,
-            EventKind::Refused { reason: Reason::ThreadCapReached { limit: 2 } }
-        )));
-    // One leaves; its thread ends, and the next client gets a thread.
-    drop(first);
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| e.thread.name == "conn-1" && e.kind.name() == "thread_exited")
-    })
-    .await;
-    tokio::task::spawn_blocking(move || echo_one(addr, 7, Duration::from_secs(20))).await.unwrap();
-    drop(second);
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    assert!(port_is_free(addr));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -146,31 +101,7 @@ async fn a_thread_the_kernel_cannot_create_refuses_the_client_and_the_acceptor_g
     // A stack as large as the whole user address space: `Builder::spawn` genuinely fails (the
     // kernel cannot map it), which is what EAGAIN/ENOMEM from pthread_create look like.
     let options = ModelOptions { thread_stack_bytes: 1 << 47, ..Default::default() };
-    let (registry, mut rx) = registry_with(options);
-    registry.start(ID).unwrap();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], registry.running_port(ID).unwrap()));
-    tokio::task::spawn_blocking(move || {
-        for _ in 0..2 {
-            let mut c = connect(addr);
-            let mut buf = Vec::new();
-            let _ = c.read_to_end(&mut buf);
-            assert!(buf.is_empty());
-        }
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter()
-            .filter(|e| {
-                matches!(&e.kind, EventKind::Refused { reason: Reason::CannotCreateThread { .. } })
-            })
-            .count()
-            == 2
-    })
-    .await;
+    let refused = |reason: &Reason| matches!(reason, Reason::CannotCreateThread { .. });
+    let events = cannot_create_refuses_the_client_and_goes_on(ID, options, refused).await;
     assert!(events.iter().all(|e| e.thread.name != "conn-1"), "no worker thread ever ran");
-    assert_eq!(registry.get(ID).unwrap().state, kettle_shared::ModelState::Running);
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    assert!(port_is_free(addr));
 }

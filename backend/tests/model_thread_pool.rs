@@ -6,22 +6,14 @@ mod common;
 mod echo_checks;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{BuiltIn, CloseReason, Event, EventKind, Reason, RecvOutcome};
+use kettle_shared::{BuiltIn, CloseReason, Event, EventKind, Reason};
 
 const ID: &str = BuiltIn::ThreadPool.id();
-
-fn served(addr: SocketAddr, text: &[u8]) -> TcpStream {
-    let mut c = connect(addr);
-    c.write_all(text).unwrap();
-    assert_eq!(read_n(&mut c, text.len()), text.to_ascii_uppercase());
-    c
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
@@ -63,16 +55,7 @@ async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
         ]
     );
     assert!(matches!(conn1[1].kind, EventKind::ConnQueued { depth: 1, capacity: 128, .. }));
-    match &conn1[5].kind {
-        EventKind::RecvExit {
-            outcome: RecvOutcome::Data { bytes: 5, .. },
-            wait_ns: Some(w),
-            ..
-        } => {
-            assert!(*w >= 150_000_000, "phase 1 covers the client's 200 ms pause, was {w} ns")
-        }
-        other => panic!("{other:?}"),
-    }
+    slept_through_the_pause(conn1[5]);
     // Before it, the worker slept on the empty queue and a queued connection woke it. The
     // sampler's reports on the worker are left out, as above: it takes them from its own
     // thread, whenever its period falls, possibly while the worker sleeps.
@@ -143,10 +126,9 @@ async fn with_four_workers_busy_the_fifth_client_waits_and_is_served_when_one_le
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_queue_refuses_the_client_and_queued_ones_are_served_in_turn() {
-    let options = ModelOptions { pool_workers: 1, pool_queue: 1, ..Default::default() };
-    let (registry, mut rx) = registry_with(options);
-    registry.start(ID).unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], registry.running_port(ID).unwrap()));
+    let mut pool =
+        Limited::start(ID, ModelOptions { pool_workers: 1, pool_queue: 1, ..Default::default() });
+    let addr = pool.addr;
     let (busy, mut queued) = tokio::task::spawn_blocking(move || {
         let busy = served(addr, b"busy");
         let mut queued = connect(addr);
@@ -155,32 +137,23 @@ async fn a_full_queue_refuses_the_client_and_queued_ones_are_served_in_turn() {
     })
     .await
     .unwrap();
-    let mut events = Vec::new();
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
+    pool.until(Duration::from_secs(10), |ev| {
         ev.iter().any(|e| e.conn == Some(2) && e.kind.name() == "conn_queued")
     })
     .await;
-    tokio::task::spawn_blocking(move || {
-        let mut refused = connect(addr);
-        let mut buf = Vec::new();
-        let _ = refused.read_to_end(&mut buf);
-        assert!(buf.is_empty(), "a refused client gets nothing back");
-    })
-    .await
-    .unwrap();
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
+    tokio::task::spawn_blocking(move || refused_client(addr)).await.unwrap();
+    pool.until(Duration::from_secs(10), |ev| {
         ev.iter().any(|e| {
             e.conn == Some(3)
                 && matches!(e.kind, EventKind::Close { reason: CloseReason::Refused, .. })
         })
     })
     .await;
-    assert!(events.iter().any(|e| e.conn == Some(3)
+    assert!(pool.events.iter().any(|e| e.conn == Some(3)
         && matches!(&e.kind, EventKind::Refused { reason: Reason::QueueFull { .. } })));
     drop(busy);
     assert_eq!(read_n(&mut queued, 6), b"QUEUED");
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    assert!(port_is_free(addr));
+    pool.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -197,8 +170,7 @@ async fn stopping_with_busy_workers_and_queued_clients_ends_every_thread_and_fre
         ev.iter().filter(|e| e.kind.name() == "conn_queued").count() == 6
     })
     .await;
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
+    stop_within(&server, ID, Duration::from_secs(20)).await;
     for c in clients.iter_mut() {
         let mut buf = Vec::new();
         c.read_to_end(&mut buf).unwrap();

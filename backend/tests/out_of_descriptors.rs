@@ -19,7 +19,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::*;
-use kettle_shared::{AsyncOp, BuiltIn, CloseReason, EpollOp, Event, EventKind, Reason};
+use kettle_shared::{AsyncOp, BuiltIn, CloseReason, EpollOp, Event, EventKind, Reason, WaitApi};
 use nix::errno::Errno;
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType, SockaddrIn};
@@ -179,9 +179,7 @@ fn blocking_backs_off_and_serves_the_client_waiting_in_the_backlog() {
         let server = kettle(&[model]).await;
         let addr = model_addr(&server, model);
         let (mut ws, _) = viewer(&server).await;
-        let mut first = client(addr);
-        first.write_all(b"one").unwrap();
-        assert_eq!(read_n(&mut first, 3), b"ONE");
+        let first = served(addr, b"one");
         let mut second = client(addr);
         second.write_all(b"two").unwrap();
         let mut events = Vec::new();
@@ -211,37 +209,17 @@ fn blocking_backs_off_and_serves_the_client_waiting_in_the_backlog() {
     });
 }
 
-/// Whether the model pauses its listener while out of descriptors (its interest emptied, then
-/// restored), so that `epoll_wait` does not return at once forever; the others only retry
-/// `accept` less often.
-fn pauses_the_listener(model: BuiltIn) -> bool {
-    match model {
-        BuiltIn::Epoll | BuiltIn::EpollEt | BuiltIn::Reactor => true,
-        BuiltIn::Blocking
-        | BuiltIn::ThreadPerConn
-        | BuiltIn::ProcessPerConn
-        | BuiltIn::ThreadPool
-        | BuiltIn::Nonblocking
-        | BuiltIn::Select
-        | BuiltIn::Poll
-        | BuiltIn::Sigio
-        | BuiltIn::IoUring
-        | BuiltIn::PosixAio => false,
-    }
-}
-
 /// A one-thread model serves a client; a second connects once no descriptor is left. Accept
-/// fails with EMFILE and is retried at a pace (the epoll models pause the listener:
-/// [`pauses_the_listener`]), the first client is served meanwhile, for a second, and the
-/// second once descriptors are free.
+/// fails with EMFILE and is retried at a pace — the models that wait in epoll pause the
+/// listener instead (its interest emptied, then restored), or `epoll_wait` would return at
+/// once forever —, the first client is served meanwhile, for a second, and the second once
+/// descriptors are free.
 async fn keeps_serving_its_clients_while_accept_meets_emfile(model: BuiltIn) {
     let id = model.id();
     let server = kettle(&[id]).await;
     let addr = model_addr(&server, id);
     let (mut ws, _) = viewer(&server).await;
-    let mut first = client(addr);
-    first.write_all(b"one").unwrap();
-    assert_eq!(read_n(&mut first, 3), b"ONE");
+    let mut first = served(addr, b"one");
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
         ev.iter().any(|e| matches!(e.kind, EventKind::AcceptExit { fd: Some(_), .. }))
@@ -253,14 +231,13 @@ async fn keeps_serving_its_clients_while_accept_meets_emfile(model: BuiltIn) {
     second.write_all(b"two").unwrap();
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| ev.iter().any(emfile)).await;
     for _ in 0..4 {
-        first.write_all(b"during").unwrap();
-        assert_eq!(read_n(&mut first, 6), b"DURING");
+        echoed(&mut first, b"during");
         std::thread::sleep(Duration::from_millis(250));
     }
     drop(full);
     assert_eq!(read_n(&mut second, 3), b"TWO", "{id}");
     recovered(&mut ws, &mut events, id).await;
-    if pauses_the_listener(model) {
+    if matches!(wait_api(model), Some(WaitApi::Epoll | WaitApi::EpollEt)) {
         let emptied = events.iter().any(|e| {
             matches!(&e.kind, EventKind::EpollCtl { op: EpollOp::Mod, events, .. }
                 if events.is_empty())
@@ -408,9 +385,7 @@ fn select_refuses_a_connection_beyond_fd_setsize_and_serves_the_rest() {
         let server = kettle(&[model]).await;
         let addr = model_addr(&server, model);
         let (mut ws, _) = viewer(&server).await;
-        let mut served = client(addr);
-        served.write_all(b"a").unwrap();
-        assert_eq!(read_n(&mut served, 1), b"A");
+        let mut before = served(addr, b"a");
 
         // Every descriptor below 1024 taken: the next connection's number is 1024 or more.
         let held = dup_stdin_until(|fd| fd >= 1023);
@@ -439,12 +414,9 @@ fn select_refuses_a_connection_beyond_fd_setsize_and_serves_the_rest() {
         let mut buf = [0u8; 1];
         assert_eq!(big.read(&mut buf).unwrap(), 0, "the refused client reads end of file");
 
-        served.write_all(b"still").unwrap();
-        assert_eq!(read_n(&mut served, 5), b"STILL");
+        echoed(&mut before, b"still");
         drop(held);
-        let mut next = client(addr);
-        next.write_all(b"next").unwrap();
-        assert_eq!(read_n(&mut next, 4), b"NEXT");
+        served(addr, b"next");
         server.shutdown().await.unwrap();
     });
 }

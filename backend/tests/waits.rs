@@ -11,7 +11,6 @@
 mod common;
 mod echo_checks;
 
-use std::io::Write;
 use std::time::Duration;
 
 use common::*;
@@ -24,9 +23,7 @@ use kettle_shared::{BuiltIn, Event, EventKind, ReadyFd, RecvOutcome, WaitApi};
 async fn an_idle_thread_sleeps_in_the_kernel_making_no_calls_and_using_no_cpu(model: BuiltIn) {
     let server = kettle(&[model.id()]).await;
     let addr = model_addr(&server, model.id());
-    let mut c = client(addr);
-    c.write_all(b"x").unwrap();
-    assert_eq!(read_n(&mut c, 1), b"X");
+    let c = served(addr, b"x");
     let (mut ws, _) = viewer(&server).await;
     // Samples taken after the thread last entered a call: one taken while it was still
     // finishing the echo (its send, the next wait) counts those calls, and on a busy machine
@@ -82,24 +79,6 @@ async fn stopping_an_idle_server_wakes_its_wait(model: BuiltIn) {
 }
 
 for_models!(stopping_an_idle_server_wakes_its_wait: Select, Poll, Epoll, EpollEt, Reactor);
-
-/// The API a readiness model waits in.
-fn wait_api(model: BuiltIn) -> Option<WaitApi> {
-    match model {
-        BuiltIn::Select => Some(WaitApi::Select),
-        BuiltIn::Poll => Some(WaitApi::Poll),
-        BuiltIn::Epoll | BuiltIn::Reactor => Some(WaitApi::Epoll),
-        BuiltIn::EpollEt => Some(WaitApi::EpollEt),
-        BuiltIn::Blocking
-        | BuiltIn::ThreadPerConn
-        | BuiltIn::ProcessPerConn
-        | BuiltIn::ThreadPool
-        | BuiltIn::Nonblocking
-        | BuiltIn::Sigio
-        | BuiltIn::IoUring
-        | BuiltIn::PosixAio => None,
-    }
-}
 
 /// One line, sent well after the connection was accepted, is echoed with the Fig. 6.3
 /// sequence: the wait returns the connection readable, then `recv` (which finds the data
@@ -182,22 +161,14 @@ async fn one_line_is_the_wait_then_recv_then_send_two_calls_to_receive_it(model:
 
 for_models!(one_line_is_the_wait_then_recv_then_send_two_calls_to_receive_it: Select, Poll);
 
-/// How many entries a wait looks at to return `ready` out of `watched`: select every bit up
-/// to the highest descriptor, poll every entry of the array it was passed, epoll only the
-/// ready list the kernel kept.
-fn scanned_by(model: BuiltIn, watched: &[i32], ready: &[ReadyFd]) -> u32 {
-    match model {
-        BuiltIn::Select => *watched.iter().max().unwrap() as u32 + 1,
-        BuiltIn::Poll => watched.len() as u32,
-        BuiltIn::Epoll | BuiltIn::EpollEt | BuiltIn::Reactor => ready.len() as u32,
-        BuiltIn::Blocking
-        | BuiltIn::ThreadPerConn
-        | BuiltIn::ProcessPerConn
-        | BuiltIn::ThreadPool
-        | BuiltIn::Nonblocking
-        | BuiltIn::Sigio
-        | BuiltIn::IoUring
-        | BuiltIn::PosixAio => panic!("{model} does not wait for readiness"),
+/// How many entries a wait in `api` looks at to return `ready` out of `watched`: select every
+/// bit up to the highest descriptor, poll every entry of the array it was passed, epoll only
+/// the ready list the kernel kept.
+fn scanned_by(api: WaitApi, watched: &[i32], ready: &[ReadyFd]) -> u32 {
+    match api {
+        WaitApi::Select => *watched.iter().max().unwrap() as u32 + 1,
+        WaitApi::Poll => watched.len() as u32,
+        WaitApi::Epoll | WaitApi::EpollEt => ready.len() as u32,
     }
 }
 
@@ -205,18 +176,13 @@ fn scanned_by(model: BuiltIn, watched: &[i32], ready: &[ReadyFd]) -> u32 {
 /// listener and 21 connections and found one ready, and scanned what its API scans
 /// ([`scanned_by`]) — however few are ready.
 async fn a_wait_with_one_ready_among_many_scans_what_its_api_scans(model: BuiltIn) {
+    let api = wait_api(model).expect("a model that waits for readiness");
     let server = kettle(&[model.id()]).await;
     let addr = model_addr(&server, model.id());
     let (mut ws, _) = viewer(&server).await;
-    let mut idle: Vec<_> = (0..20).map(|_| client(addr)).collect();
     // Each idle client is served once, so that all are accepted and watched before the line.
-    for c in idle.iter_mut() {
-        c.write_all(b"x").unwrap();
-        assert_eq!(read_n(c, 1), b"X");
-    }
-    let mut active = client(addr);
-    active.write_all(b"ping").unwrap();
-    assert_eq!(read_n(&mut active, 4), b"PING");
+    let idle: Vec<_> = (0..20).map(|_| served(addr, b"x")).collect();
+    let active = served(addr, b"ping");
     let is_ping = |e: &Event| {
         matches!(&e.kind, EventKind::RecvExit { outcome: RecvOutcome::Data { preview, .. }, .. }
             if preview == "ping")
@@ -233,8 +199,8 @@ async fn a_wait_with_one_ready_among_many_scans_what_its_api_scans(model: BuiltI
     };
     assert_eq!(watched.len(), 22, "{watched:?}");
     assert_eq!(ready.len(), 1, "{ready:?}");
-    assert_eq!(*scanned, scanned_by(model, watched, ready), "{watched:?}");
-    drop(idle);
+    assert_eq!(*scanned, scanned_by(api, watched, ready), "{watched:?}");
+    drop((idle, active));
     server.shutdown().await.unwrap();
 }
 

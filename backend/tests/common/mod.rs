@@ -35,7 +35,7 @@ macro_rules! for_models {
     };
 }
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,7 @@ use kettle_backend::registry::RegistryError;
 use kettle_backend::tools::http as http_client;
 pub use kettle_backend::tools::http::Answer;
 use kettle_backend::{serve, Config, Server};
-use kettle_shared::{BuiltIn, ClientMsg, Command, Event, Reason, ServerMsg};
+use kettle_shared::{BuiltIn, ClientMsg, Command, Event, Reason, ServerMsg, WaitApi};
 use tokio::net::TcpStream as TokioTcp;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -96,6 +96,25 @@ pub async fn serving(model: BuiltIn) -> Option<Server> {
             None
         }
         Err(e) => panic!("{model} does not start: {e}"),
+    }
+}
+
+/// The call a readiness model waits in; `None` for the models that wait otherwise (in
+/// `accept` or `recv`, for a signal, for a completion) or not at all.
+pub fn wait_api(model: BuiltIn) -> Option<WaitApi> {
+    match model {
+        BuiltIn::Select => Some(WaitApi::Select),
+        BuiltIn::Poll => Some(WaitApi::Poll),
+        BuiltIn::Epoll | BuiltIn::Reactor => Some(WaitApi::Epoll),
+        BuiltIn::EpollEt => Some(WaitApi::EpollEt),
+        BuiltIn::Blocking
+        | BuiltIn::ThreadPerConn
+        | BuiltIn::ProcessPerConn
+        | BuiltIn::ThreadPool
+        | BuiltIn::Nonblocking
+        | BuiltIn::Sigio
+        | BuiltIn::IoUring
+        | BuiltIn::PosixAio => None,
     }
 }
 
@@ -242,6 +261,20 @@ pub fn client(addr: SocketAddr) -> TcpStream {
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.set_nodelay(true).unwrap();
     s
+}
+
+/// Sends `text` and reads its echo: `text` upper-cased.
+pub fn echoed(c: &mut TcpStream, text: &[u8]) {
+    c.write_all(text).unwrap();
+    assert_eq!(read_n(c, text.len()), text.to_ascii_uppercase());
+}
+
+/// A client (as [`client`]) served once — `text` sent and its echo read —, so the server has
+/// accepted it and is back to waiting.
+pub fn served(addr: SocketAddr, text: &[u8]) -> TcpStream {
+    let mut c = client(addr);
+    echoed(&mut c, text);
+    c
 }
 
 /// Reads exactly `n` bytes.

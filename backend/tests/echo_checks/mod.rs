@@ -14,7 +14,7 @@ use kettle_backend::models::ModelOptions;
 use kettle_backend::recorder::{Batch, Recorder};
 use kettle_backend::registry::Registry;
 use kettle_backend::Server;
-use kettle_shared::{Event, EventKind};
+use kettle_shared::{CloseReason, Event, EventKind, ModelState, Reason, RecvOutcome};
 use tokio::sync::broadcast;
 
 /// A condition on the events seen so far.
@@ -126,6 +126,28 @@ impl<'a> OneLine<'a> {
     }
 }
 
+/// Checks that `e` is the one line's `recv` in a blocking model: it returned the 5 bytes of
+/// `hello` after sleeping through the client's 200 ms pause — phase 1, from the call to the
+/// kernel's receive stamp, at least 150 ms. Returns phase 1 and phase 2 (the copy), in ns.
+pub fn slept_through_the_pause(e: &Event) -> (u64, Option<u64>) {
+    match &e.kind {
+        EventKind::RecvExit {
+            outcome: RecvOutcome::Data { bytes: 5, preview },
+            wait_ns: Some(wait),
+            copy_ns,
+            ..
+        } => {
+            assert_eq!(preview, "hello");
+            assert!(
+                *wait >= 150_000_000,
+                "phase 1 covers the client's 200 ms pause, was {wait} ns"
+            );
+            (*wait, *copy_ns)
+        }
+        other => panic!("the line's recv, not {other:?}"),
+    }
+}
+
 /// One client: a random payload of 1 byte to 64 KiB (`seed` chooses), as [`echo_payload`].
 pub fn echo_one(addr: SocketAddr, seed: u64, timeout: Duration) {
     let len = 1 + (payload(2, seed)[0] as usize * 256 + payload(2, seed)[1] as usize);
@@ -191,33 +213,128 @@ pub fn port_is_free(addr: SocketAddr) -> bool {
     std::net::TcpListener::bind(addr).is_ok()
 }
 
-/// A registry with these options and its recorder's batches.
-pub fn registry_with(
-    options: ModelOptions,
-) -> (Registry, broadcast::Receiver<std::sync::Arc<Batch>>) {
-    let recorder = Recorder::start();
-    let rx = recorder.subscribe();
-    (Registry::with_options(recorder, 0, options), rx)
+/// A model started on a registry of its own with non-default options (limits small enough to
+/// reach in a test), its events read straight from the recorder.
+pub struct Limited {
+    id: &'static str,
+    pub registry: Registry,
+    rx: broadcast::Receiver<std::sync::Arc<Batch>>,
+    /// Where the model listens.
+    pub addr: SocketAddr,
+    /// What it recorded so far (see [`Limited::until`]).
+    pub events: Vec<Event>,
 }
 
-/// Collects recorded events until `done` holds, or panics after `limit`.
-pub async fn recorded_until(
-    rx: &mut broadcast::Receiver<std::sync::Arc<Batch>>,
-    events: &mut Vec<Event>,
-    limit: Duration,
-    done: impl Fn(&[Event]) -> bool,
-) {
-    let deadline = Instant::now() + limit;
-    while !done(events) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "timed out; events: {:#?}", names(events));
-        match tokio::time::timeout(left, rx.recv()).await {
-            Ok(Ok(batch)) => events.extend(batch.events.iter().cloned()),
-            Ok(Err(broadcast::error::RecvError::Lagged(n))) => panic!("lagged by {n} batches"),
-            Ok(Err(e)) => panic!("{e}"),
-            Err(_) => {}
+impl Limited {
+    /// Starts `id` with `options`.
+    pub fn start(id: &'static str, options: ModelOptions) -> Limited {
+        let recorder = Recorder::start();
+        let rx = recorder.subscribe();
+        let registry = Registry::with_options(recorder, 0, options);
+        registry.start(id).unwrap();
+        let addr = SocketAddr::from(([127, 0, 0, 1], registry.running_port(id).unwrap()));
+        Limited { id, registry, rx, addr, events: Vec::new() }
+    }
+
+    /// Collects recorded events until `done` holds, or panics after `limit`.
+    pub async fn until(&mut self, limit: Duration, done: impl Fn(&[Event]) -> bool) {
+        let deadline = Instant::now() + limit;
+        while !done(&self.events) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "timed out; events: {:#?}", names(&self.events));
+            match tokio::time::timeout(left, self.rx.recv()).await {
+                Ok(Ok(batch)) => self.events.extend(batch.events.iter().cloned()),
+                Ok(Err(broadcast::error::RecvError::Lagged(n))) => panic!("lagged by {n} batches"),
+                Ok(Err(e)) => panic!("{e}"),
+                Err(_) => {}
+            }
         }
     }
+
+    /// Stops the model (off the async workers: it joins its threads) and checks its port is
+    /// free.
+    pub async fn stop(self) {
+        let (registry, id, addr) = (self.registry, self.id, self.addr);
+        tokio::task::spawn_blocking(move || registry.stop(id).unwrap()).await.unwrap();
+        assert!(port_is_free(addr), "port still in use");
+    }
+}
+
+/// A client that connects and reads: a refused one is closed without an echo (what it wrote,
+/// if the close came first, may make its read fail with a reset).
+pub fn refused_client(addr: SocketAddr) {
+    let mut c = connect(addr);
+    let _ = c.write_all(b"no");
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    assert!(buf.is_empty(), "a refused client gets nothing back, got {buf:?}");
+}
+
+/// A model that cannot make a client's thread or child process (`options` see to it) refuses
+/// it, recorded as `refused` says — twice, for two clients — and goes on running. Returns what
+/// it recorded.
+pub async fn cannot_create_refuses_the_client_and_goes_on(
+    id: &'static str,
+    options: ModelOptions,
+    refused: fn(&Reason) -> bool,
+) -> Vec<Event> {
+    let mut model = Limited::start(id, options);
+    let addr = model.addr;
+    tokio::task::spawn_blocking(move || (0..2).for_each(|_| refused_client(addr))).await.unwrap();
+    model
+        .until(Duration::from_secs(10), |ev| {
+            let refusals = ev
+                .iter()
+                .filter(|e| matches!(&e.kind, EventKind::Refused { reason } if refused(reason)));
+            refusals.count() == 2
+        })
+        .await;
+    assert_eq!(model.registry.get(id).unwrap().state, ModelState::Running);
+    let events = std::mem::take(&mut model.events);
+    model.stop().await;
+    events
+}
+
+/// A model with a cap of `cap` connection threads or children (`options` set it): `cap`
+/// clients are served, the next is refused without an echo (recorded as `refused` says), and
+/// once a served client leaves and `gone` says its thread or child is gone, a later client is
+/// served; a stop then frees the port.
+pub async fn past_the_cap_a_client_is_refused_and_later_ones_are_served(
+    id: &'static str,
+    options: ModelOptions,
+    cap: u64,
+    refused: fn(&Reason) -> bool,
+    gone: fn(&[Event]) -> bool,
+) {
+    let mut model = Limited::start(id, options);
+    let addr = model.addr;
+    let mut served = tokio::task::spawn_blocking(move || {
+        let mut served: Vec<_> = (0..cap).map(|_| connect(addr)).collect();
+        for c in &mut served {
+            c.write_all(b"ok").unwrap();
+            assert_eq!(read_n(c, 2), b"OK");
+        }
+        refused_client(addr);
+        served
+    })
+    .await
+    .unwrap();
+    let over = Some(cap + 1);
+    model
+        .until(Duration::from_secs(20), |ev| {
+            let closed =
+                |e: &Event| matches!(e.kind, EventKind::Close { reason: CloseReason::Refused, .. });
+            let recorded =
+                |e: &Event| matches!(&e.kind, EventKind::Refused { reason } if refused(reason));
+            ev.iter().any(|e| e.conn == over && closed(e))
+                && ev.iter().any(|e| e.conn == over && recorded(e))
+        })
+        .await;
+    drop(served.remove(0));
+    model.until(Duration::from_secs(20), gone).await;
+    tokio::task::spawn_blocking(move || echo_one(addr, 7, Duration::from_secs(30))).await.unwrap();
+    drop(served);
+    model.stop().await;
 }
 
 /// `(thread, conn, kind)` of each event, for readable failures.
