@@ -83,9 +83,7 @@ async fn one_line_records_accept_recv_with_both_phases_send_and_close() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_client_waits_in_the_backlog_until_the_first_leaves() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(MODEL).await;
     let first = served(addr, b"one");
 
     let mut second = client(addr);
@@ -116,9 +114,7 @@ async fn a_second_client_waits_in_the_backlog_until_the_first_leaves() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_thread_is_sampled_with_its_calls_and_connections() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(MODEL).await;
     let mut c = client(addr);
     for _ in 0..3 {
         echoed(&mut c, b"ping");
@@ -141,9 +137,7 @@ async fn the_thread_is_sampled_with_its_calls_and_connections() {
 /// `SO_TIMESTAMPING` on it — gets its arrival measured.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_line_sent_before_the_server_accepted_still_has_its_arrival_measured() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(MODEL).await;
     tokio::task::spawn_blocking(move || {
         let mut c = client(addr);
         c.write_all(b"early\n").unwrap();

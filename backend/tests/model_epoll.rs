@@ -87,9 +87,7 @@ async fn one_line_is_accepts_until_eagain_then_epoll_wait_returning_the_connecti
 
 #[tokio::test(flavor = "multi_thread")]
 async fn level_triggered_reports_a_socket_again_while_data_is_left() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(MODEL).await;
     tokio::task::spawn_blocking(move || {
         let mut c = client(addr);
         let data = payload(3000, 11);

@@ -73,9 +73,7 @@ async fn one_line_is_one_edge_then_recv_until_eagain() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_edge_for_several_pieces_is_drained_with_several_recvs_ending_in_eagain() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(MODEL).await;
     // Kept open until the end: a FIN arriving during the drain would end it with end of
     // file instead of EAGAIN.
     let _open = tokio::task::spawn_blocking(move || {

@@ -79,9 +79,7 @@ fn tid_in(name: &str, prefix: &str) -> i32 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_waiting_read_is_seen_asleep_in_read_on_a_glibc_helper_thread() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(MODEL).await;
     let mut events: Vec<Event> = Vec::new();
     // Each client's first read waits: its helper sleeps in read(2) on the connection. Looking
     // for it is best effort (a very busy machine may hide it for longer than the model looks),

@@ -100,9 +100,7 @@ async fn one_line_is_echoed_by_a_child_process_whose_calls_reach_the_parent_as_f
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stopping_with_clients_connected_ends_and_reaps_every_child_and_frees_the_port() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(ID).await;
     let mut clients: Vec<_> = (0..3).map(|_| served(addr, b"x")).collect();
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(20), |ev| child_pids(ev).len() == 3)
@@ -148,9 +146,7 @@ async fn a_child_that_cannot_be_created_refuses_the_client_and_the_parent_goes_o
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_child_samples_its_own_thread_and_the_samples_reach_the_parent() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(ID).await;
     let mut c = common::client(addr);
     c.write_all(b"sampled").unwrap();
     assert_eq!(common::read_n(&mut c, 7), b"SAMPLED");

@@ -55,9 +55,7 @@ async fn one_line_is_accepted_by_the_acceptor_and_echoed_by_its_own_thread_as_fi
 
 #[tokio::test(flavor = "multi_thread")]
 async fn threads_appear_with_clients_and_end_when_they_leave() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(ID).await;
     let clients: Vec<_> = (0..3).map(|_| served(addr, b"hi")).collect();
     let mut events = Vec::new();
     let count = |ev: &[Event], kind: &str| {

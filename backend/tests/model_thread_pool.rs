@@ -71,9 +71,7 @@ async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_four_workers_busy_the_fifth_client_waits_and_is_served_when_one_leaves() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(ID).await;
     let busy: Vec<_> = (0..4).map(|i| served(addr, format!("busy{i}").as_bytes())).collect();
     let mut fifth = connect(addr);
     fifth.write_all(b"fifth").unwrap();
@@ -158,9 +156,7 @@ async fn a_full_queue_refuses_the_client_and_queued_ones_are_served_in_turn() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stopping_with_busy_workers_and_queued_clients_ends_every_thread_and_frees_the_port() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(ID).await;
     let mut clients: Vec<_> = (0..4).map(|i| served(addr, format!("c{i}").as_bytes())).collect();
     // Two more wait in the queue.
     clients.push(connect(addr));

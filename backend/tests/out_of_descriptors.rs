@@ -176,9 +176,7 @@ async fn recovered(ws: &mut Ws, events: &mut Vec<Event>, model: &str) {
 fn blocking_backs_off_and_serves_the_client_waiting_in_the_backlog() {
     alone(async {
         let model = BuiltIn::Blocking.id();
-        let server = kettle(&[model]).await;
-        let addr = model_addr(&server, model);
-        let (mut ws, _) = viewer(&server).await;
+        let (server, addr, mut ws) = watched(model).await;
         let first = served(addr, b"one");
         let mut second = client(addr);
         second.write_all(b"two").unwrap();
@@ -216,9 +214,7 @@ fn blocking_backs_off_and_serves_the_client_waiting_in_the_backlog() {
 /// descriptors are free.
 async fn keeps_serving_its_clients_while_accept_meets_emfile(model: BuiltIn) {
     let id = model.id();
-    let server = kettle(&[id]).await;
-    let addr = model_addr(&server, id);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(id).await;
     let mut first = served(addr, b"one");
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
@@ -277,9 +273,7 @@ fn wait_until_in_accept(id: &str) {
 /// and is served once descriptors are free.
 async fn backs_off_after_the_reserved_accept_and_serves_the_waiting_client(model: BuiltIn) {
     let id = model.id();
-    let server = kettle(&[id]).await;
-    let addr = model_addr(&server, id);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(id).await;
     let (first, second) = (tcp_socket(), tcp_socket());
     wait_until_in_accept(id);
     let full = TableFull::now();
@@ -307,9 +301,7 @@ for_models!(alone backs_off_after_the_reserved_accept_and_serves_the_waiting_cli
 fn process_per_conn_refuses_the_client_it_cannot_make_a_pipe_for_and_serves_the_next() {
     alone(async {
         let id = BuiltIn::ProcessPerConn.id();
-        let server = kettle(&[id]).await;
-        let addr = model_addr(&server, id);
-        let (mut ws, _) = viewer(&server).await;
+        let (server, addr, mut ws) = watched(id).await;
         let first = tcp_socket();
         wait_until_in_accept(id);
         let full = TableFull::now();
@@ -382,9 +374,7 @@ for_models!(alone retries_accept_at_a_pace_and_serves_the_waiting_client: Sigio,
 fn select_refuses_a_connection_beyond_fd_setsize_and_serves_the_rest() {
     alone(async {
         let model = BuiltIn::Select.id();
-        let server = kettle(&[model]).await;
-        let addr = model_addr(&server, model);
-        let (mut ws, _) = viewer(&server).await;
+        let (server, addr, mut ws) = watched(model).await;
         let mut before = served(addr, b"a");
 
         // Every descriptor below 1024 taken: the next connection's number is 1024 or more.

@@ -65,9 +65,7 @@ for_models!(an_idle_thread_sleeps_in_the_kernel_making_no_calls_and_using_no_cpu
 /// Stopping an idle model — its thread asleep in its wait with nothing but the listener
 /// watched — wakes it: the stop returns within 10 s, and the port is free.
 async fn stopping_an_idle_server_wakes_its_wait(model: BuiltIn) {
-    let server = kettle(&[model.id()]).await;
-    let addr = model_addr(&server, model.id());
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(model.id()).await;
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
         ev.iter().any(|e| e.model == model.id() && e.kind.name() == "wait_enter")
@@ -177,9 +175,7 @@ fn scanned_by(api: WaitApi, watched: &[i32], ready: &[ReadyFd]) -> u32 {
 /// ([`scanned_by`]) — however few are ready.
 async fn a_wait_with_one_ready_among_many_scans_what_its_api_scans(model: BuiltIn) {
     let api = wait_api(model).expect("a model that waits for readiness");
-    let server = kettle(&[model.id()]).await;
-    let addr = model_addr(&server, model.id());
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(model.id()).await;
     // Each idle client is served once, so that all are accepted and watched before the line.
     let idle: Vec<_> = (0..20).map(|_| served(addr, b"x")).collect();
     let active = served(addr, b"ping");

@@ -77,6 +77,14 @@ pub fn config(start: &[&str]) -> Config {
     }
 }
 
+/// A Kettle with model `id` running, where it listens, and a viewer watching (its Hello read).
+pub async fn watched(id: &str) -> (Server, SocketAddr, Ws) {
+    let server = kettle(&[id]).await;
+    let addr = model_addr(&server, id);
+    let (ws, _) = viewer(&server).await;
+    (server, addr, ws)
+}
+
 /// A Kettle with `model` running; `None` where this kernel refuses io_uring, after checking
 /// that the model is then listed as unavailable with the kernel's reason (io-uring is the one
 /// model a kernel may lack; any other that does not start fails the test).
