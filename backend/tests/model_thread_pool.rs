@@ -40,19 +40,10 @@ async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
     assert!(worker.starts_with("pool-worker-"), "{names:?}");
     assert_eq!(
         names,
-        [
-            ("acceptor", "accept_exit"),
-            ("acceptor", "conn_queued"),
-            (worker, "conn_dequeued"),
-            (worker, "recv_enter"),
-            (worker, "data_arrived"),
-            (worker, "recv_exit"),
-            (worker, "send_enter"),
-            (worker, "send_exit"),
-            (worker, "recv_enter"),
-            (worker, "recv_exit"),
-            (worker, "close"),
-        ]
+        [("acceptor", "accept_exit"), ("acceptor", "conn_queued"), (worker, "conn_dequeued")]
+            .into_iter()
+            .chain(ONE_LINE_BLOCKING.map(|step| (worker, step)))
+            .collect::<Vec<_>>()
     );
     assert!(matches!(conn1[1].kind, EventKind::ConnQueued { depth: 1, capacity: 128, .. }));
     slept_through_the_pause(conn1[5]);

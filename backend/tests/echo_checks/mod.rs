@@ -126,6 +126,25 @@ impl<'a> OneLine<'a> {
     }
 }
 
+/// The one line's steps in a thread that serves its connection with blocking calls (Fig. 6.1):
+/// `recv` sleeps until the data arrives (the kernel's stamp falls inside the call), `send`
+/// echoes it, the next `recv` reads end of file, and the connection is closed.
+pub const ONE_LINE_BLOCKING: [&str; 8] = [
+    "recv_enter",
+    "data_arrived",
+    "recv_exit",
+    "send_enter",
+    "send_exit",
+    "recv_enter",
+    "recv_exit",
+    "close",
+];
+
+/// A thread's whole story around the one line: `before`, [`ONE_LINE_BLOCKING`], `after`.
+pub fn around_one_line(before: &[&'static str], after: &[&'static str]) -> Vec<&'static str> {
+    [before, &ONE_LINE_BLOCKING[..], after].concat()
+}
+
 /// Checks that `e` is the one line's `recv` in a blocking model: it returned the 5 bytes of
 /// `hello` after sleeping through the client's 200 ms pause — phase 1, from the call to the
 /// kernel's receive stamp, at least 150 ms. Returns phase 1 and phase 2 (the copy), in ns.
