@@ -51,6 +51,7 @@ fn differs(model: BuiltIn) -> Differs {
     match model {
         // One client at a time.
         BuiltIn::Blocking => Differs { clients_at_stop: 1, ..USUAL },
+        // A thread per client, each ended by a stop.
         BuiltIn::ThreadPerConn => Differs { also_at_stop: every_thread_ended, ..USUAL },
         // A child started per client, its calls forwarded to the parent through a pipe.
         BuiltIn::ProcessPerConn => {
@@ -83,6 +84,7 @@ fn differs(model: BuiltIn) -> Differs {
             ..USUAL
         },
         BuiltIn::Sigio | BuiltIn::IoUring => USUAL,
+        // A read outstanding per client, completed by a stop.
         BuiltIn::PosixAio => Differs { also_at_stop: a_completion_per_read, ..USUAL },
     }
 }
