@@ -117,13 +117,7 @@ async fn hello_comes_first_then_batches_of_events() {
         other => panic!("first message must be hello, got {other:?}"),
     }
     let addr = model_addr(&server, "blocking");
-    tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        c.write_all(b"hi").unwrap();
-        assert_eq!(read_n(&mut c, 2), b"HI");
-    })
-    .await
-    .unwrap();
+    tokio::task::spawn_blocking(move || served(addr, b"hi")).await.unwrap();
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(5), |ev| {
         ev.iter().any(|e| e.kind.name() == "send_exit")

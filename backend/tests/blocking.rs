@@ -1,19 +1,23 @@
 //! The blocking model, end to end over real sockets: the echo, the events it records, and the
-//! lesson it teaches (a second client waits in the backlog).
+//! lesson it teaches (a second client waits in the backlog). The echo contract (resets,
+//! half-close, stop) is in `echo_contract.rs`, an idle thread's sleep in `waits.rs`.
 
 mod common;
+mod echo_checks;
 
 use std::io::Write;
-use std::net::Shutdown;
 use std::time::Duration;
 
 use common::*;
-use kettle_shared::{CloseReason, EventKind, RecvOutcome, SendOutcome};
+use echo_checks::{around_one_line, slept_through_the_pause, OneLine};
+use kettle_shared::{BuiltIn, CloseReason, EventKind, RecvOutcome, SendOutcome};
+
+const MODEL: &str = BuiltIn::Blocking.id();
 
 #[tokio::test(flavor = "multi_thread")]
 async fn echo_is_upper_cased_and_byte_exact_for_large_random_payloads() {
-    let server = kettle(&["blocking"]).await;
-    let addr = model_addr(&server, "blocking");
+    let server = kettle(&[MODEL]).await;
+    let addr = model_addr(&server, MODEL);
     tokio::task::spawn_blocking(move || {
         let mut c = client(addr);
         c.write_all(b"hello\n").unwrap();
@@ -31,73 +35,27 @@ async fn echo_is_upper_cased_and_byte_exact_for_large_random_payloads() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_records_accept_recv_with_both_phases_send_and_close() {
-    let server = kettle(&["blocking"]).await;
-    let addr = model_addr(&server, "blocking");
-    let (mut ws, _) = viewer(&server).await;
-    let local = tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        // Sent well after the server entered recv, so phase 1 must be measured as long.
-        std::thread::sleep(Duration::from_millis(200));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        c.shutdown(Shutdown::Write).unwrap();
-        c.local_addr().unwrap().to_string()
-    })
-    .await
-    .unwrap();
-
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
-    })
-    .await;
-    // Periodic samples are measurements, not steps of the figure.
-    let conn: Vec<_> = events
-        .iter()
-        .filter(|e| {
-            e.model == "blocking" && e.thread.name == "blocking" && e.kind.name() != "thread_sample"
-        })
-        .collect();
+    let server = kettle(&[MODEL]).await;
+    // Sent well after the server entered recv, so phase 1 must be measured as long.
+    let told = OneLine::new(MODEL).run(&server).await;
+    let conn = steps(&told.events, MODEL);
     let names: Vec<_> = conn.iter().map(|e| e.kind.name()).collect();
     assert_eq!(
         names,
         // The viewer connected after the thread had entered accept; the replayed history
         // (see the recorder) starts it with the thread's first steps.
-        [
-            "thread_spawned",
-            "accept_enter",
-            "accept_exit",
-            "recv_enter",
-            "data_arrived",
-            "recv_exit",
-            "send_enter",
-            "send_exit",
-            "recv_enter",
-            "recv_exit",
-            "close",
-            "accept_enter"
-        ],
+        around_one_line(&["thread_spawned", "accept_enter", "accept_exit"], &["accept_enter"]),
         "{names:?}"
     );
     match &conn[2].kind {
         EventKind::AcceptExit { peer, fd: Some(_), error: None } => {
-            assert_eq!(peer.as_deref(), Some(local.as_str()))
+            assert_eq!(peer.as_deref(), Some(told.client.as_str()))
         }
         other => panic!("{other:?}"),
     }
-    match &conn[5].kind {
-        EventKind::RecvExit {
-            outcome: RecvOutcome::Data { bytes: 5, preview },
-            wait_ns: Some(wait),
-            copy_ns: Some(copy),
-            ..
-        } => {
-            assert_eq!(preview, "hello");
-            assert!(*wait >= 150_000_000, "phase 1 should cover the 200 ms pause, was {wait} ns");
-            assert!(*copy < *wait, "phase 2 ({copy} ns) is a copy, far shorter than the wait");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (wait, copy) = slept_through_the_pause(conn[5]);
+    let copy = copy.expect("phase 2 measured");
+    assert!(copy < wait, "phase 2 ({copy} ns) is a copy, far shorter than the wait");
     // The kernel's arrival stamp lies between the call's entry and exit.
     assert!(conn[3].t_ns <= conn[4].t_ns && conn[4].t_ns <= conn[5].t_ns, "{:?}", &conn[3..6]);
     assert!(matches!(
@@ -112,12 +70,8 @@ async fn one_line_records_accept_recv_with_both_phases_send_and_close() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_client_waits_in_the_backlog_until_the_first_leaves() {
-    let server = kettle(&["blocking"]).await;
-    let addr = model_addr(&server, "blocking");
-    let (mut ws, _) = viewer(&server).await;
-    let mut first = client(addr);
-    first.write_all(b"one").unwrap();
-    assert_eq!(read_n(&mut first, 3), b"ONE");
+    let (server, addr, mut ws) = watched(MODEL).await;
+    let first = served(addr, b"one");
 
     let mut second = client(addr);
     second.write_all(b"two").unwrap();
@@ -146,74 +100,17 @@ async fn a_second_client_waits_in_the_backlog_until_the_first_leaves() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_reset_client_is_closed_and_the_next_one_is_served() {
-    let server = kettle(&["blocking"]).await;
-    let addr = model_addr(&server, "blocking");
-    let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || {
-        let c = client(addr);
-        // SO_LINGER 0 makes close send RST instead of FIN.
-        linger_zero(&c);
-        drop(c);
-        let mut next = client(addr);
-        next.write_all(b"after reset").unwrap();
-        assert_eq!(read_n(&mut next, 11), b"AFTER RESET");
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(5), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Reset, .. }))
-    })
-    .await;
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn stopping_with_a_client_connected_frees_the_port() {
-    let server = kettle(&["blocking"]).await;
-    let addr = model_addr(&server, "blocking");
-    let mut c = client(addr);
-    c.write_all(b"x").unwrap();
-    assert_eq!(read_n(&mut c, 1), b"X");
-    let (mut ws, _) = viewer(&server).await;
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.stop("blocking").unwrap()).await.unwrap();
-    // The stop is itself an event, after the connection's close.
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(5), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Stopped { .. }))
-    })
-    .await;
-    let close = events
-        .iter()
-        .position(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Stopped, .. }));
-    let stopped = events.iter().position(|e| matches!(e.kind, EventKind::Stopped { .. }));
-    assert!(close.is_some() && close < stopped, "{:?}", kinds(&events));
-    // The server side is closed: the client sees end of file.
-    let mut buf = [0u8; 1];
-    assert_eq!(std::io::Read::read(&mut c, &mut buf).unwrap(), 0);
-    // And the port can be bound again at once (SO_REUSEADDR aside, nothing listens on it).
-    let again = std::net::TcpListener::bind(addr);
-    assert!(again.is_ok(), "port still in use: {again:?}");
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn the_thread_is_sampled_with_its_calls_and_connections() {
-    let server = kettle(&["blocking"]).await;
-    let addr = model_addr(&server, "blocking");
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(MODEL).await;
     let mut c = client(addr);
     for _ in 0..3 {
-        c.write_all(b"ping").unwrap();
-        assert_eq!(read_n(&mut c, 4), b"PING");
+        echoed(&mut c, b"ping");
     }
     let mut events = Vec::new();
     // accept + 4 recv + 3 send = at least 8 calls, one connection held.
     events_until(&mut ws, &mut events, Duration::from_secs(5), |ev| {
         ev.iter().any(|e| {
-            e.thread.name == "blocking"
+            e.thread.name == MODEL
                 && matches!(e.kind, EventKind::ThreadSample { conns: 1, syscalls, .. } if syscalls >= 8)
         })
     })
@@ -227,9 +124,7 @@ async fn the_thread_is_sampled_with_its_calls_and_connections() {
 /// `SO_TIMESTAMPING` on it — gets its arrival measured.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_line_sent_before_the_server_accepted_still_has_its_arrival_measured() {
-    let server = kettle(&["blocking"]).await;
-    let addr = model_addr(&server, "blocking");
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(MODEL).await;
     tokio::task::spawn_blocking(move || {
         let mut c = client(addr);
         c.write_all(b"early\n").unwrap();

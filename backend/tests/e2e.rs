@@ -9,6 +9,8 @@
 //! `KETTLE_FIGURES` (a folder for one screenshot of each model's figure at 1280×720, e.g.
 //! `docs/figures`).
 
+mod common;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -136,19 +138,7 @@ fn frontend_config(start: &[&str]) -> Config {
         std::env::var_os("KETTLE_DIST").map(std::path::PathBuf::from).as_deref(),
     )
     .expect("the built frontend (dist/index.html): run `cargo xtask test`, which builds it");
-    Config {
-        bind: "127.0.0.1".parse().unwrap(),
-        port: 0,
-        model_port_base: 0,
-        start: start.iter().map(|s| s.to_string()).collect(),
-        allow_origins: vec![],
-        dist: Some(dist),
-        pool_workers: 4,
-        child_exe: Some(env!("CARGO_BIN_EXE_kettle").into()),
-        limits: kettle_backend::Limits::default(),
-        classroom: false,
-        allow_hosts: vec![],
-    }
+    Config { dist: Some(dist), ..common::config(start) }
 }
 
 /// Polls `js` (an expression) until it returns true.
@@ -167,6 +157,23 @@ async fn wait_js(c: &Client, what: &str, js: &str) {
     }
 }
 
+/// Waits until the page has an element `css` (a selector without double quotes).
+async fn wait_for(c: &Client, what: &str, css: &str) {
+    wait_js(c, what, &format!("document.querySelector(\"{css}\")")).await;
+}
+
+/// Clicks the element `css`.
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+}
+
+/// Switches the page's language with its button and waits until it is `lang` (`en`, `zh-CN`).
+async fn switch_language(c: &Client, lang: &str) {
+    click(c, "#lang").await;
+    let now = format!("document.documentElement.lang === '{lang}'");
+    wait_js(c, &format!("the page in {lang}"), &now).await;
+}
+
 async fn text_of(c: &Client, js: &str) -> String {
     c.execute(&format!("return String({js});"), vec![])
         .await
@@ -179,7 +186,7 @@ async fn text_of(c: &Client, js: &str) -> String {
 /// Shows a panel of the side column through its tab (`code`, `clients`, `load`, `threads`,
 /// `lesson`, `log`).
 async fn show_side(c: &Client, side: &str) {
-    c.find(Locator::Css(&format!("#side-tab-{side}"))).await.unwrap().click().await.unwrap();
+    click(c, &format!("#side-tab-{side}")).await;
     wait_js(
         c,
         &format!("the side panel {side}"),
@@ -207,7 +214,7 @@ async fn send_line(c: &Client, client: &str, text: &str) {
     reveal(c, client).await;
     let input = c.find(Locator::Css(&format!("{client} .echo-input"))).await.unwrap();
     input.send_keys(text).await.unwrap();
-    c.find(Locator::Css(&format!("{client} .echo-send"))).await.unwrap().click().await.unwrap();
+    click(c, &format!("{client} .echo-send")).await;
 }
 
 /// The Stevens figure each model draws, and the test hooks its own figure must show once a
@@ -254,8 +261,7 @@ fn phases_of(model: BuiltIn) -> &'static [&'static str] {
 /// Opens Kettle's page and waits until it is connected.
 async fn open_page(c: &Client, server: &Server) {
     c.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
-    wait_js(c, "connected", "document.querySelector(\"#conn-status[data-status='connected']\")")
-        .await;
+    wait_for(c, "connected", "#conn-status[data-status='connected']").await;
 }
 
 /// Kettle (with models `start` running) and its page open in a `width` × `height` browser,
@@ -270,24 +276,17 @@ async fn page_on(start: &[&str], width: u32, height: u32) -> (Server, Driver, Cl
 
 /// Waits until the model list shows `id` running.
 async fn wait_running(c: &Client, id: &str) {
-    wait_js(
+    wait_for(
         c,
         &format!("{id} listed as running"),
-        &format!(
-            "document.querySelector(\"#model-list li[data-model='{id}'] .state[data-state='running']\")"
-        ),
+        &format!("#model-list li[data-model='{id}'] .state[data-state='running']"),
     )
     .await;
 }
 
 /// Shows a view of the figure column through its tab (`figure`, `compare`, `story`).
 async fn show_view(c: &Client, view: &str) {
-    c.find(Locator::Css(&format!("#views [data-view='{view}']")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, &format!("#views [data-view='{view}']")).await;
     wait_js(
         c,
         &format!("the {view} view"),
@@ -303,12 +302,7 @@ async fn select_model(c: &Client, id: &str) {
     )
     .await
     .unwrap();
-    wait_js(
-        c,
-        &format!("{id}'s figure"),
-        &format!("document.querySelector(\"#figure[data-model='{id}']\")"),
-    )
-    .await;
+    wait_for(c, &format!("{id}'s figure"), &format!("#figure[data-model='{id}']")).await;
 }
 
 /// Opens an echo client on model `id` (through `#echo-model` and `#echo-open`) and returns
@@ -320,7 +314,7 @@ async fn open_client_on(c: &Client, id: &str) -> String {
     )
     .await;
     c.execute(&format!("const s = document.querySelector('#echo-model'); s.value = '{id}'; s.dispatchEvent(new Event('change', {{bubbles: true}}));"), vec![]).await.unwrap();
-    c.find(Locator::Css("#echo-open")).await.unwrap().click().await.unwrap();
+    click(c, "#echo-open").await;
     let known: Vec<String> =
         before.split(',').filter(|s| !s.is_empty()).map(|s| format!("'{s}'")).collect();
     let fresh = format!("[...document.querySelectorAll(\".echo-client[data-model='{id}']\")].find(e => ![{}].includes(e.dataset.client))", known.join(","));
@@ -414,6 +408,13 @@ async fn layout_problems(c: &Client) -> Vec<String> {
     v.as_array().unwrap().iter().map(|p| p.as_str().unwrap_or_default().to_owned()).collect()
 }
 
+/// Nothing on the page overlaps, clips or is too small ([`LAYOUT_PROBLEMS`]); `what` names the
+/// page's state in the failure.
+async fn assert_fits(c: &Client, what: &str) {
+    let problems = layout_problems(c).await;
+    assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
+}
+
 async fn assert_no_errors_shown(c: &Client, after: &str) {
     let hidden = text_of(c, "document.querySelector('#errors').hidden").await;
     assert_eq!(
@@ -486,7 +487,7 @@ async fn page_echoes_a_line_and_the_figure_plays_both_phases() {
         &format!("/backlog/i.test(document.querySelector(\"{second} .echo-status\").textContent)"),
     )
     .await;
-    c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();
+    click(&c, "#live").await;
     wait_js(&c, "the backlog holding it", "document.querySelector('#figure [data-backlog] .item')")
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -501,7 +502,7 @@ async fn page_echoes_a_line_and_the_figure_plays_both_phases() {
     }
 
     reveal(&c, &first).await;
-    c.find(Locator::Css(&format!("{first} .echo-close"))).await.unwrap().click().await.unwrap();
+    click(&c, &format!("{first} .echo-close")).await;
     wait_reply(&c, &second, "WORLD").await;
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
@@ -519,12 +520,10 @@ async fn every_model_draws_its_own_figure_from_a_line_echoed_on_the_page() {
         wait_running(&c, id).await;
         select_model(&c, id).await;
         let (figure, hooks) = expected(model);
-        wait_js(
+        wait_for(
             &c,
             &format!("{id} drawn as Fig. {figure}"),
-            &format!(
-                "document.querySelector(\"#figure[data-model='{id}'][data-figure='{figure}']\")"
-            ),
+            &format!("#figure[data-model='{id}'][data-figure='{figure}']"),
         )
         .await;
         wait_js(&c, &format!("{id}'s lesson"), &format!("document.querySelector('#lesson').dataset.model === '{id}' && document.querySelector('#lesson .lesson-text').textContent.length > 100")).await;
@@ -547,7 +546,7 @@ async fn every_model_draws_its_own_figure_from_a_line_echoed_on_the_page() {
             let played = format!("/^[0-9]+$/.test(window.__seen['{phase}'])");
             wait_js(&c, &format!("{id}'s measured {phase} phase, played"), &played).await;
         }
-        c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();
+        click(&c, "#live").await;
         wait_js(
             &c,
             &format!("{id}'s lanes"),
@@ -555,43 +554,22 @@ async fn every_model_draws_its_own_figure_from_a_line_echoed_on_the_page() {
         )
         .await;
         for hook in hooks {
-            wait_js(
-                &c,
-                &format!("{id}'s {hook}"),
-                &format!("document.querySelector(\"#figure {hook}\")"),
-            )
-            .await;
+            wait_for(&c, &format!("{id}'s {hook}"), &format!("#figure {hook}")).await;
         }
         // The figure and the echo input are both on screen without scrolling.
         let on_screen = format!("(() => {{ const f = document.querySelector('#figure').getBoundingClientRect(); const i = document.querySelector(\"{client} .echo-input\").getBoundingClientRect(); return f.bottom <= innerHeight && i.bottom <= innerHeight && f.top >= 0 && scrollY === 0; }})()");
         wait_js(&c, &format!("{id}'s figure and echo input on screen at 1280×720"), &on_screen)
             .await;
-        let problems = layout_problems(&c).await;
-        assert!(problems.is_empty(), "{id} at 1280×720:\n{}", problems.join("\n"));
+        assert_fits(&c, &format!("{id} at 1280×720")).await;
         save_picture(&c, None, &format!("{id}.png")).await;
         if *id == "nonblocking" {
             busy_loop_never_sleeps(&c).await;
         }
         assert_no_errors_shown(&c, id).await;
         // Close and remove the client so the next model's client is the only one.
-        c.find(Locator::Css(&format!("{client} .echo-close")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        wait_js(
-            &c,
-            "the client closed",
-            &format!("document.querySelector(\"{client} .echo-remove\")"),
-        )
-        .await;
-        c.find(Locator::Css(&format!("{client} .echo-remove")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&c, &format!("{client} .echo-close")).await;
+        wait_for(&c, "the client closed", &format!("{client} .echo-remove")).await;
+        click(&c, &format!("{client} .echo-remove")).await;
     }
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
@@ -653,7 +631,7 @@ async fn two_clients_of_thread_per_conn_are_two_lanes_each_with_its_own_phases()
     send_line(&c, &b, "two").await;
     wait_reply(&c, &a, "ONE").await;
     wait_reply(&c, &b, "TWO").await;
-    c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();
+    click(&c, "#live").await;
     let lanes_with_phases = "[...document.querySelectorAll('#figure [data-lane][data-thread]')].filter(l => l.querySelector(\"[data-phase='wait'][data-ns]\") && l.querySelector(\"[data-phase='copy'][data-ns]\"))";
     wait_js(
         &c,
@@ -665,8 +643,7 @@ async fn two_clients_of_thread_per_conn_are_two_lanes_each_with_its_own_phases()
         text_of(&c, &format!("{lanes_with_phases}.map(l => l.dataset.thread).join(',')")).await;
     let ids: Vec<&str> = threads.split(',').collect();
     assert!(ids.len() >= 2 && ids[0] != ids[1], "two different threads: {threads}");
-    let problems = layout_problems(&c).await;
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_fits(&c, "the page").await;
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
 }
@@ -687,13 +664,18 @@ async fn one_line_compares_blocking_select_sigio_and_io_uring_side_by_side() {
     wait_js(&c, "the send button", "!document.querySelector('#compare-send').disabled").await;
     let input = c.find(Locator::Css("#compare-input")).await.unwrap();
     input.send_keys("same line").await.unwrap();
-    c.find(Locator::Css("#compare-send")).await.unwrap().click().await.unwrap();
+    click(&c, "#compare-send").await;
     for id in models {
         wait_js(&c, &format!("{id}'s reply"), &format!("[...document.querySelectorAll(\".echo-client[data-model='{id}'] .echo-reply\")].some(e => e.textContent.trim() === 'SAME LINE')")).await;
     }
     let want = [("blocking", "6.1"), ("select", "6.3"), ("sigio", "6.4"), ("io-uring", "6.5")];
     for (id, figure) in want {
-        wait_js(&c, &format!("{id}'s column with measured phases"), &format!("document.querySelector(\"#compare [data-figure='{figure}'][data-model='{id}'] [data-phase][data-ns]\")")).await;
+        wait_for(
+            &c,
+            &format!("{id}'s column with measured phases"),
+            &format!("#compare [data-figure='{figure}'][data-model='{id}'] [data-phase][data-ns]"),
+        )
+        .await;
     }
     let columns = text_of(&c, "document.querySelectorAll('#compare [data-figure]').length").await;
     assert_eq!(columns, "4");
@@ -709,8 +691,7 @@ async fn one_line_compares_blocking_select_sigio_and_io_uring_side_by_side() {
         pct(0.95)
     );
     c.execute("document.querySelector('#compare-panel').scrollIntoView()", vec![]).await.unwrap();
-    let problems = layout_problems(&c).await;
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_fits(&c, "the page").await;
     save_picture(&c, Some("#compare-panel"), "compare.png").await;
     assert_no_errors_shown(&c, "the comparison").await;
     c.close().await.unwrap();
@@ -728,14 +709,13 @@ async fn page_fits_a_projector_at_1024x768_and_1280x720_and_has_a_presenter_mode
         let client = accepted_client_on(&c, id).await;
         send_line(&c, &client, "fits?").await;
         wait_reply(&c, &client, "FITS?").await;
-        c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();
+        click(&c, "#live").await;
         wait_js(&c, "steps drawn", "document.querySelector('#figure .step')").await;
         for (w, h) in [(1024, 768), (1280, 720)] {
             viewport(&c, w, h).await;
             // Let the figure measure its new room and draw again.
             tokio::time::sleep(Duration::from_millis(400)).await;
-            let problems = layout_problems(&c).await;
-            assert!(problems.is_empty(), "{id} at {w}×{h}:\n{}", problems.join("\n"));
+            assert_fits(&c, &format!("{id} at {w}×{h}")).await;
         }
         viewport(&c, 1024, 768).await;
     }
@@ -751,9 +731,8 @@ async fn page_fits_a_projector_at_1024x768_and_1280x720_and_has_a_presenter_mode
     );
     let on_screen = "(() => { const f = document.querySelector('#figure').getBoundingClientRect(); const e = document.querySelector('#echo').getBoundingClientRect(); return f.bottom <= innerHeight && e.top < innerHeight && e.left >= f.right; })()";
     wait_js(&c, "figure and echo clients side by side on screen", on_screen).await;
-    let problems = layout_problems(&c).await;
-    assert!(problems.is_empty(), "presenter mode:\n{}", problems.join("\n"));
-    c.find(Locator::Css("#presenter")).await.unwrap().click().await.unwrap();
+    assert_fits(&c, "presenter mode").await;
+    click(&c, "#presenter").await;
     wait_js(&c, "back from presenter mode", "document.querySelector('#model-list')").await;
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
@@ -778,44 +757,38 @@ const FIGURE_STOPS: [&str; 9] = [
 /// the story).
 async fn walk_the_tour(c: &Client, zh: bool, mut at_stop: impl AsyncFnMut(usize, Option<&str>)) {
     if zh {
-        c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
-        wait_js(c, "the page in Chinese", "document.documentElement.lang === 'zh-CN'").await;
+        switch_language(c, "zh-CN").await;
     }
     press(c, "t").await;
     let stops = FIGURE_STOPS.len() + 2;
     for step in 1..=stops {
         let here = format!("#tour[data-step='{step}']");
-        wait_js(c, &format!("tour stop {step}"), &format!("document.querySelector(\"{here}\")"))
-            .await;
+        wait_for(c, &format!("tour stop {step}"), &here).await;
         if let Some(model) = FIGURE_STOPS.get(step - 1) {
-            wait_js(
+            wait_for(
                 c,
                 &format!("{model}'s figure at stop {step}"),
-                &format!("document.querySelector(\"#figure[data-model='{model}']\")"),
+                &format!("#figure[data-model='{model}']"),
             )
             .await;
             // The stop pauses on the step it is about, once the server has recorded it.
-            wait_js(
+            wait_for(
                 c,
                 &format!("stop {step} ({model}) reaching its moment"),
-                &format!("document.querySelector(\"{here}[data-state='arrived']\")"),
+                &format!("{here}[data-state='arrived']"),
             )
             .await;
             let playing = text_of(c, "document.querySelector('#figure').dataset.seq").await;
             assert!(!playing.is_empty(), "stop {step}: a step is on screen");
         } else {
-            wait_js(
-                c,
-                &format!("stop {step} ready"),
-                &format!("document.querySelector(\"{here}[data-state='ready']\")"),
-            )
-            .await;
+            wait_for(c, &format!("stop {step} ready"), &format!("{here}[data-state='ready']"))
+                .await;
             let (view, panel) =
                 if step == stops { ("story", "#story") } else { ("compare", "#compare") };
-            wait_js(
+            wait_for(
                 c,
                 &format!("stop {step} shows the {view} view"),
-                &format!("document.querySelector(\"main[data-view='{view}'] {panel}\")"),
+                &format!("main[data-view='{view}'] {panel}"),
             )
             .await;
         }
@@ -905,12 +878,8 @@ async fn code_panel_lights_the_line_making_each_step_for_blocking_select_epoll_a
     for id in models {
         wait_running(&c, id).await;
         select_model(&c, id).await;
-        wait_js(
-            &c,
-            &format!("{id}'s code"),
-            &format!("document.querySelector(\"#code[data-model='{id}'] [data-line]\")"),
-        )
-        .await;
+        wait_for(&c, &format!("{id}'s code"), &format!("#code[data-model='{id}'] [data-line]"))
+            .await;
         let client = open_client_on(&c, id).await;
         wait_accepted(&c, &client).await;
         if id == "io-uring" {
@@ -919,7 +888,7 @@ async fn code_panel_lights_the_line_making_each_step_for_blocking_select_epoll_a
         }
         // Paused where playback is: every step of the line comes after it.
         press(&c, " ").await;
-        wait_js(&c, "paused", "document.querySelector(\"#pause[data-paused='true']\")").await;
+        wait_for(&c, "paused", "#pause[data-paused='true']").await;
         let line = format!("code of {id}");
         send_line(&c, &client, &line).await;
         wait_reply(&c, &client, &line.to_uppercase()).await;
@@ -999,11 +968,10 @@ async fn code_panel_lights_the_line_making_each_step_for_blocking_select_epoll_a
             let caption = text_of(&c, "document.querySelector('#code-caption').textContent").await;
             assert!(caption.contains("这一步"), "the caption in Chinese: {caption}");
         }
-        let problems = layout_problems(&c).await;
-        assert!(problems.is_empty(), "{id} at 1280×720:\n{}", problems.join("\n"));
+        assert_fits(&c, &format!("{id} at 1280×720")).await;
         save_picture(&c, Some("#code-panel"), &format!("code-{id}.png")).await;
         press(&c, " ").await; // play again for the next model
-        wait_js(&c, "playing", "document.querySelector(\"#pause[data-paused='false']\")").await;
+        wait_for(&c, "playing", "#pause[data-paused='false']").await;
     }
     assert_no_errors_shown(&c, "stepping through the code").await;
     c.close().await.unwrap();
@@ -1022,11 +990,11 @@ async fn stepping_back_shows_the_previous_steps_narration_in_both_languages() {
     wait_reply(&c, &client, "HELLO, KETTLE").await;
     wait_js(&c, "the jump to the echoed line", "!document.querySelector('#jump-echo').disabled")
         .await;
-    c.find(Locator::Css("#jump-echo")).await.unwrap().click().await.unwrap();
-    wait_js(
+    click(&c, "#jump-echo").await;
+    wait_for(
         &c,
         "paused, and saying so",
-        "document.querySelector(\"#playback[data-paused='true'][data-live='false'] #playback-mode[data-mode='paused']\")",
+        "#playback[data-paused='true'][data-live='false'] #playback-mode[data-mode='paused']",
     )
     .await;
     let current = "document.querySelector('#figure .step.current').dataset.kind";
@@ -1035,11 +1003,11 @@ async fn stepping_back_shows_the_previous_steps_narration_in_both_languages() {
     let seq = "document.querySelector('#narration').dataset.seq";
     let said = "document.querySelector('#narration').textContent.trim()";
     // One step either way, then the sentence of the step it landed on.
-    let click = |id: &'static str| {
+    let step = |id: &'static str| {
         let c = c.clone();
         async move {
             let before = text_of(&c, seq).await;
-            c.find(Locator::Css(id)).await.unwrap().click().await.unwrap();
+            click(&c, id).await;
             wait_js(&c, &format!("{id} to move"), &format!("{seq} !== '{before}'")).await;
             let figure = text_of(&c, "document.querySelector('#figure').dataset.seq").await;
             assert_eq!(figure, text_of(&c, seq).await, "the narration is the figure's step");
@@ -1048,9 +1016,9 @@ async fn stepping_back_shows_the_previous_steps_narration_in_both_languages() {
     };
     let cjk = |s: &str| s.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch));
     for lang in ["en", "zh"] {
-        let (first_seq, first) = click("#step").await;
-        let (_, second) = click("#step").await;
-        let (back_seq, back) = click("#step-back").await;
+        let (first_seq, first) = step("#step").await;
+        let (_, second) = step("#step").await;
+        let (back_seq, back) = step("#step-back").await;
         eprintln!("{lang}: {first}\n{lang}: {second}\n{lang}: back → {back}");
         assert_eq!(back_seq, first_seq);
         assert_eq!(back, first, "stepping back shows the previous step's narration again");
@@ -1059,8 +1027,7 @@ async fn stepping_back_shows_the_previous_steps_narration_in_both_languages() {
         if lang == "en" {
             // The data's arrival, with the bytes the kernel copies: "hello, kettle" and ⏎.
             assert!(first.contains("14 bytes"), "{first}");
-            c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
-            wait_js(&c, "Chinese", "document.documentElement.lang === 'zh-CN'").await;
+            switch_language(&c, "zh-CN").await;
             assert!(cjk(&text_of(&c, said).await), "the same step, narrated in Chinese");
             assert!(
                 cjk(&text_of(&c, "document.querySelector('#playback-mode').textContent").await),
@@ -1068,15 +1035,9 @@ async fn stepping_back_shows_the_previous_steps_narration_in_both_languages() {
             );
         }
     }
-    c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();
-    wait_js(
-        &c,
-        "live again",
-        "document.querySelector(\"#playback[data-live='true'][data-paused='false']\")",
-    )
-    .await;
-    let problems = layout_problems(&c).await;
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    click(&c, "#live").await;
+    wait_for(&c, "live again", "#playback[data-live='true'][data-paused='false']").await;
+    assert_fits(&c, "the page").await;
     assert_no_errors_shown(&c, "time travel").await;
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
@@ -1094,19 +1055,13 @@ async fn in_chinese_the_backends_reasons_are_worded_in_chinese_and_reworded_on_a
     let (server, _driver, c) = page_on(&["blocking"], 1280, 720).await;
     wait_running(&c, "blocking").await;
     select_model(&c, "blocking").await;
-    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
-    wait_js(&c, "the page in Chinese", "document.documentElement.lang === 'zh-CN'").await;
+    switch_language(&c, "zh-CN").await;
     let client = open_client_on(&c, "blocking").await;
     wait_accepted(&c, &client).await;
 
     // Stopping the model closes the client's connection: the relay reads end of file
     // (`server_closed`) and the registry records why the model stopped (`stopped_on_request`).
-    c.find(Locator::Css("#model-list li[data-model='blocking'] button.stop"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#model-list li[data-model='blocking'] button.stop").await;
     let status = format!("document.querySelector(\"{client} .echo-status\")");
     wait_js(&c, "the client closed", &format!("{status}.dataset.status === 'closed'")).await;
     let closed = text_of(&c, &format!("{status}.textContent")).await;
@@ -1121,8 +1076,7 @@ async fn in_chinese_the_backends_reasons_are_worded_in_chinese_and_reworded_on_a
     .await;
 
     // The same reasons, re-worded in English when the language is switched back.
-    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
-    wait_js(&c, "the page in English", "document.documentElement.lang === 'en'").await;
+    switch_language(&c, "en").await;
     let closed = text_of(&c, &format!("{status}.textContent")).await;
     assert!(closed.starts_with("closed: "), "{closed}");
     wait_js(
@@ -1150,8 +1104,7 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
     c.goto(&format!("{base}?model=select&speed=3&lang=zh")).await.unwrap();
     wait_js(&c, "connected", connected).await;
     wait_running(&c, "select").await;
-    wait_js(&c, "select's figure", "document.querySelector(\"#figure[data-model='select']\")")
-        .await;
+    wait_for(&c, "select's figure", "#figure[data-model='select']").await;
     wait_js(&c, "speed 3 chosen", "document.querySelector('#speed').value === '3' && document.querySelector('#speed option:checked').value === '3'").await;
     assert_eq!(text_of(&c, "document.querySelector('#playback').dataset.speed").await, "1/1 000");
     assert_eq!(text_of(&c, "document.documentElement.lang").await, "zh-CN");
@@ -1162,8 +1115,7 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
         .await
         .unwrap();
     select_model(&c, "epoll").await;
-    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
-    wait_js(&c, "English", "document.documentElement.lang === 'en'").await;
+    switch_language(&c, "en").await;
     wait_js(&c, "the address to follow", "/model=epoll/.test(location.search) && /lang=en/.test(location.search) && /speed=3/.test(location.search)").await;
     assert_eq!(text_of(&c, "window.__sameDocument === true").await, "true", "no reload");
     assert_eq!(
@@ -1173,24 +1125,18 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
     );
     c.refresh().await.unwrap();
     wait_js(&c, "connected after the reload", connected).await;
-    wait_js(
-        &c,
-        "epoll's figure restored",
-        "document.querySelector(\"#figure[data-model='epoll']\")",
-    )
-    .await;
+    wait_for(&c, "epoll's figure restored", "#figure[data-model='epoll']").await;
     assert_eq!(text_of(&c, "document.documentElement.lang").await, "en");
     assert_eq!(text_of(&c, "document.querySelector('#speed').value").await, "3");
 
     // The language chosen is remembered for a plain address; a link naming one wins.
-    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
-    wait_js(&c, "Chinese", "document.documentElement.lang === 'zh-CN'").await;
+    switch_language(&c, "zh-CN").await;
     c.goto(&base).await.unwrap();
     wait_js(&c, "connected at the plain address", connected).await;
     assert_eq!(text_of(&c, "document.documentElement.lang").await, "zh-CN", "remembered");
     c.goto(&format!("{base}?lang=en&model=epoll")).await.unwrap();
     wait_js(&c, "connected at the English link", connected).await;
-    wait_js(&c, "epoll's figure", "document.querySelector(\"#figure[data-model='epoll']\")").await;
+    wait_for(&c, "epoll's figure", "#figure[data-model='epoll']").await;
     assert_eq!(text_of(&c, "document.documentElement.lang").await, "en", "the link wins");
 
     // The story: epoll is told by its kettle which socket is ready, yet waits in the kitchen.
@@ -1202,19 +1148,15 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
         let drawn = format!("document.querySelector(\"#story [data-case='{case}'] svg.story-picture path\") && document.querySelector(\"#story [data-case='{case}'] .story-telling\").textContent.length > 40");
         wait_js(&c, &format!("{case} drawn and told"), &drawn).await;
     }
-    let problems = layout_problems(&c).await;
-    assert!(problems.is_empty(), "the story at 1280×720:\n{}", problems.join("\n"));
+    assert_fits(&c, "the story at 1280×720").await;
     save_picture(&c, Some("#story"), "story.png").await;
     // The same panel in Chinese fits too.
-    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
-    wait_js(&c, "Chinese", "document.documentElement.lang === 'zh-CN'").await;
-    let problems = layout_problems(&c).await;
-    assert!(problems.is_empty(), "the story in Chinese at 1280×720:\n{}", problems.join("\n"));
+    switch_language(&c, "zh-CN").await;
+    assert_fits(&c, "the story in Chinese at 1280×720").await;
     let posix_on_screen = "document.querySelector('#story .story-posix').getBoundingClientRect().bottom <= innerHeight";
     assert_eq!(text_of(&c, posix_on_screen).await, "true", "the whole story fits 1280×720");
     save_picture(&c, Some("#story"), "story.zh.png").await;
-    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
-    wait_js(&c, "English again", "document.documentElement.lang === 'en'").await;
+    switch_language(&c, "en").await;
     // Presenter mode keeps the view.
     c.execute("document.activeElement.blur(); document.dispatchEvent(new KeyboardEvent('keydown', {key: 'f', bubbles: true}));", vec![]).await.unwrap();
     wait_js(&c, "the story in presenter mode", "document.querySelector('main.stage.presenter #story [data-case][data-active]') && !document.querySelector('#model-list')").await;
@@ -1227,24 +1169,11 @@ async fn a_link_restores_model_speed_and_language_and_the_story_lights_the_chose
     wait_js(&c, "back from presenter mode", "document.querySelector('#model-list')").await;
 
     // A model link in another case selects that model and shows its figure.
-    c.find(Locator::Css("#story [data-case='sync-blocking'] a.story-model[data-model='blocking']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_js(
-        &c,
-        "blocking's figure",
-        "document.querySelector(\"main[data-view='figure'] #figure[data-model='blocking']\")",
-    )
-    .await;
-    wait_js(
-        &c,
-        "blocking selected in the list",
-        "document.querySelector(\"#model-list li[data-model='blocking'].selected\")",
-    )
-    .await;
+    click(&c, "#story [data-case='sync-blocking'] a.story-model[data-model='blocking']").await;
+    wait_for(&c, "blocking's figure", "main[data-view='figure'] #figure[data-model='blocking']")
+        .await;
+    wait_for(&c, "blocking selected in the list", "#model-list li[data-model='blocking'].selected")
+        .await;
     wait_js(
         &c,
         "the address says so",
@@ -1276,13 +1205,11 @@ async fn lanes_say_where_the_kernel_has_each_thread_and_a_computation_never_slee
         let with_frame = "[...document.querySelectorAll('#figure g.lane[data-lane]')].find(l => l.dataset.schedState === 'S' && l.querySelector('.lane-kernel') && l.textContent.includes('sk_wait_data'))";
         wait_js(&c, "sk_wait_data on the blocking lane", with_frame).await;
     }
-    let problems = layout_problems(&c).await;
-    assert!(problems.is_empty(), "blocking at 1280×720:\n{}", problems.join("\n"));
+    assert_fits(&c, "blocking at 1280×720").await;
     // The same in Chinese: the kernel's names stay as read.
-    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
-    wait_js(&c, "the page in Chinese", "document.documentElement.lang === 'zh-CN'").await;
+    switch_language(&c, "zh-CN").await;
     wait_js(&c, "the blocking lane asleep, in Chinese", waiting).await;
-    c.find(Locator::Css("#lang")).await.unwrap().click().await.unwrap();
+    switch_language(&c, "en").await;
 
     wait_running(&c, "nonblocking").await;
     select_model(&c, "nonblocking").await;
@@ -1292,12 +1219,11 @@ async fn lanes_say_where_the_kernel_has_each_thread_and_a_computation_never_slee
         "document.querySelector('#figure g.lane[data-lane][data-sched-state=\"R\"]')",
     )
     .await;
-    let problems = layout_problems(&c).await;
-    assert!(problems.is_empty(), "nonblocking at 1280×720:\n{}", problems.join("\n"));
+    assert_fits(&c, "nonblocking at 1280×720").await;
 
     // The definitions panel: a computation (R) beside the blocking model's thread (S).
     show_side(&c, "lesson").await;
-    c.find(Locator::Css("#compute")).await.unwrap().click().await.unwrap();
+    click(&c, "#compute").await;
     wait_js(
         &c,
         "the computation running",
@@ -1363,7 +1289,7 @@ async fn under_load_the_figure_follows_the_echo_client_and_the_crowd_is_counted(
     .unwrap();
     wait_js(&c, "30 seconds typed", "document.querySelector('#load-secs').value === '30'").await;
     show_side(&c, "load").await;
-    c.find(Locator::Css("#load-start")).await.unwrap().click().await.unwrap();
+    click(&c, "#load-start").await;
     wait_js(
         &c,
         "the load running and echoing lines",
@@ -1388,13 +1314,8 @@ async fn under_load_the_figure_follows_the_echo_client_and_the_crowd_is_counted(
         "[...document.querySelectorAll(\"#event-log tr.event-row[data-kind='recv_exit']\")].some(r => r.textContent.includes('ul7'))",
     )
     .await;
-    c.find(Locator::Css("#jump-echo")).await.unwrap().click().await.unwrap();
-    wait_js(
-        &c,
-        "paused where that line's story starts",
-        "document.querySelector(\"#playback[data-paused='true']\")",
-    )
-    .await;
+    click(&c, "#jump-echo").await;
+    wait_for(&c, "paused where that line's story starts", "#playback[data-paused='true']").await;
     press(&c, " ").await; // play on from there
     wait_js(
         &c,
@@ -1431,9 +1352,8 @@ async fn under_load_the_figure_follows_the_echo_client_and_the_crowd_is_counted(
         "crowd: crowded={crowded}, lines/s {first_lines:.0} then {later_lines:.0}; load report: {load_lines} lines"
     );
 
-    c.find(Locator::Css("#load-stop")).await.unwrap().click().await.unwrap();
-    wait_js(&c, "the load over", "document.querySelector(\"#load-report[data-finished='true']\")")
-        .await;
+    click(&c, "#load-stop").await;
+    wait_for(&c, "the load over", "#load-report[data-finished='true']").await;
     assert_no_errors_shown(&c, "a load from the panel").await;
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
@@ -1449,23 +1369,14 @@ async fn the_experiments_view_runs_one_conn_and_draws_its_chart_and_table() {
     let (server, _driver, c) = page_on(&[], 1280, 720).await;
     show_view(&c, "experiments").await;
     wait_js(&c, "the list", "document.querySelectorAll('#experiments button.experiment[data-state=\"idle\"]').length === 9").await;
-    c.find(Locator::Css("#experiments button[data-experiment='one-conn']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_js(
-        &c,
-        "one-conn shown",
-        "document.querySelector(\"#experiments .experiment-detail[data-experiment='one-conn']\")",
-    )
-    .await;
-    c.find(Locator::Css("#run-short")).await.unwrap().click().await.unwrap();
-    wait_js(
+    click(&c, "#experiments button[data-experiment='one-conn']").await;
+    wait_for(&c, "one-conn shown", "#experiments .experiment-detail[data-experiment='one-conn']")
+        .await;
+    click(&c, "#run-short").await;
+    wait_for(
         &c,
         "one-conn done",
-        "document.querySelector(\"#experiments button[data-experiment='one-conn'][data-state='done']\")",
+        "#experiments button[data-experiment='one-conn'][data-state='done']",
     )
     .await;
     // A bar per model: plotters draws a rect for the background, and one per bar.
@@ -1486,8 +1397,7 @@ async fn the_experiments_view_runs_one_conn_and_draws_its_chart_and_table() {
     )
     .await;
     assert_eq!(enabled, "true");
-    let problems = layout_problems(&c).await;
-    assert!(problems.is_empty(), "experiments at 1280×720:\n{}", problems.join("\n"));
+    assert_fits(&c, "experiments at 1280×720").await;
     save_picture(&c, Some("#experiments"), "experiments-one-conn.png").await;
     assert_no_errors_shown(&c, "running one-conn").await;
     assert!(server.registry.list().iter().all(|m| m.state != kettle_shared::ModelState::Running));
@@ -1565,39 +1475,18 @@ async fn classroom_the_student_follows_the_teacher_cannot_stop_the_model_and_can
 
     // The teacher: the printed link, kept for the tab and gone from the address bar.
     teacher.goto(&class.teacher_link).await.unwrap();
-    wait_js(
-        &teacher,
-        "the teacher's role",
-        "document.querySelector(\"#role[data-role='teacher']\")",
-    )
-    .await;
+    wait_for(&teacher, "the teacher's role", "#role[data-role='teacher']").await;
     wait_js(&teacher, "the token out of the address", "!location.href.includes('token')").await;
     assert_eq!(text_of(&teacher, "sessionStorage.getItem('kettle.token')").await, token);
-    teacher
-        .find(Locator::Css("#model-list li[data-model='epoll'] button.start"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&teacher, "#model-list li[data-model='epoll'] button.start").await;
     wait_running(&teacher, "epoll").await;
     select_model(&teacher, "epoll").await;
-    teacher.find(Locator::Css("#follow-me")).await.unwrap().click().await.unwrap();
-    wait_js(
-        &teacher,
-        "follow me on",
-        "document.querySelector(\"#follow-me[aria-pressed='true']\")",
-    )
-    .await;
+    click(&teacher, "#follow-me").await;
+    wait_for(&teacher, "follow me on", "#follow-me[aria-pressed='true']").await;
 
     // The student: the plain address, no token anywhere in what the page received.
     student.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
-    wait_js(
-        &student,
-        "the student's role",
-        "document.querySelector(\"#role[data-role='student']\")",
-    )
-    .await;
+    wait_for(&student, "the student's role", "#role[data-role='student']").await;
     assert_eq!(text_of(&student, "sessionStorage.getItem('kettle.token')").await, "null");
     let html = text_of(&student, "document.documentElement.outerHTML").await;
     assert!(!html.contains(&token), "the token reached a student's page");
@@ -1606,12 +1495,7 @@ async fn classroom_the_student_follows_the_teacher_cannot_stop_the_model_and_can
         "a student has no follow me button"
     );
     wait_js(&student, "following", "document.querySelector('#following')").await;
-    wait_js(
-        &student,
-        "the teacher's figure",
-        "document.querySelector(\"#figure[data-model='epoll']\")",
-    )
-    .await;
+    wait_for(&student, "the teacher's figure", "#figure[data-model='epoll']").await;
 
     // The teacher moves on: another speed, paused; the student's page does the same.
     teacher
@@ -1622,7 +1506,7 @@ async fn classroom_the_student_follows_the_teacher_cannot_stop_the_model_and_can
         )
         .await
         .unwrap();
-    teacher.find(Locator::Css("#pause")).await.unwrap().click().await.unwrap();
+    click(&teacher, "#pause").await;
     wait_js(
         &teacher,
         "the teacher paused",
@@ -1641,19 +1525,8 @@ async fn classroom_the_student_follows_the_teacher_cannot_stop_the_model_and_can
     .await;
 
     // Stop: refused with the reason worded, and the model keeps running.
-    student
-        .find(Locator::Css("#model-list li[data-model='epoll'] button.stop"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_js(
-        &student,
-        "the refusal",
-        "document.querySelector(\"#errors .error[data-code='forbidden']\")",
-    )
-    .await;
+    click(&student, "#model-list li[data-model='epoll'] button.stop").await;
+    wait_for(&student, "the refusal", "#errors .error[data-code='forbidden']").await;
     let said = text_of(&student, "document.querySelector('#errors').textContent").await;
     assert!(said.contains("only the teacher can stop models"), "{said}");
     assert!(server.registry.running_port("epoll").is_some(), "epoll still runs");
@@ -1667,7 +1540,7 @@ async fn classroom_the_student_follows_the_teacher_cannot_stop_the_model_and_can
     wait_reply(&student, &client, "FROM THE BACK ROW").await;
 
     // Follow me off: the student's page says it no longer follows.
-    teacher.find(Locator::Css("#follow-me")).await.unwrap().click().await.unwrap();
+    click(&teacher, "#follow-me").await;
     wait_js(&student, "following over", "!document.querySelector('#following')").await;
     teacher.close().await.unwrap();
     student.close().await.unwrap();

@@ -62,12 +62,8 @@ struct Row {
 const MESSAGES: u64 = 200;
 
 async fn measure(model: &'static str) -> Row {
-    let server = kettle(&[model]).await;
-    let addr = model_addr(&server, model);
-    let (mut ws, _) = viewer(&server).await;
-    let mut c = client(addr);
-    c.write_all(b"warm up").unwrap();
-    assert_eq!(read_n(&mut c, 7), b"WARM UP");
+    let (server, addr, mut ws) = watched(model).await;
+    let mut c = served(addr, b"warm up");
     let mut latest = HashMap::new();
     let idle0 = totals_after(&mut ws, model, Duration::from_millis(600), &mut latest).await;
     let idle1 = totals_after(&mut ws, model, Duration::from_secs(2), &mut latest).await;

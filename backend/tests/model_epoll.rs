@@ -1,41 +1,26 @@
-//! The level-triggered epoll model over real sockets: the shape of Fig. 6.3 for one line,
-//! epoll's cost following the ready set, level-triggered re-reports, and the behaviour every
-//! model must have (random payloads, resets, half-close, a client that never reads, stop).
+//! The level-triggered epoll model over real sockets: the shape of Fig. 6.3 for one line, and
+//! level-triggered re-reports. What it shares with other models (the echo contract, scans,
+//! idle waits) is in `echo_contract.rs` and `waits.rs`.
 
 mod common;
+mod echo_checks;
 mod event_loops;
 
 use std::io::Write;
-use std::net::Shutdown;
 use std::time::Duration;
 
 use common::*;
+use echo_checks::OneLine;
 use event_loops::*;
-use kettle_shared::{CloseReason, EpollOp, EventKind, RecvOutcome, SendOutcome, WaitApi};
+use kettle_shared::{BuiltIn, CloseReason, EpollOp, EventKind, RecvOutcome, SendOutcome, WaitApi};
 
-const MODEL: &str = "epoll";
+const MODEL: &str = BuiltIn::Epoll.id();
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_accepts_until_eagain_then_epoll_wait_returning_the_connection_then_recv_then_send(
 ) {
     let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        // Well after the server went back to epoll_wait with the new connection watched.
-        std::thread::sleep(Duration::from_millis(200));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        c.shutdown(Shutdown::Write).unwrap();
-        let mut rest = Vec::new();
-        std::io::Read::read_to_end(&mut c, &mut rest).unwrap();
-        assert!(rest.is_empty());
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), closed_and_waiting_again).await;
+    let events = OneLine::new(MODEL).until(closed_and_waiting_again).run(&server).await.events;
     let steps = steps(&events, MODEL);
     let names: Vec<_> = steps.iter().map(|e| e.kind.name()).collect();
     let accepted = names.iter().position(|n| *n == "accept_exit").expect("accepted");
@@ -101,44 +86,8 @@ async fn one_line_is_accepts_until_eagain_then_epoll_wait_returning_the_connecti
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn epoll_wait_scans_only_the_ready_entries_however_many_are_watched() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
-    let idle: Vec<_> = (0..20).map(|_| client(addr)).collect();
-    let mut active = client(addr);
-    let mut events = Vec::new();
-    // All 21 connections registered: the next wait watches them and the listener.
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter()
-            .any(|e| matches!(&e.kind, EventKind::WaitEnter { watched, .. } if watched.len() == 22))
-    })
-    .await;
-    active.write_all(b"ping").unwrap();
-    assert_eq!(read_n(&mut active, 4), b"PING");
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::SendExit { .. }))
-    })
-    .await;
-    let steps = steps(&events, MODEL);
-    let recv = find(&steps, 0, |e| e.kind.name() == "recv_enter").unwrap();
-    let (enter, returned) = (&steps[recv - 2].kind, &steps[recv - 1].kind);
-    match (enter, returned) {
-        (EventKind::WaitEnter { watched, .. }, EventKind::WaitReturned { ready, scanned, .. }) => {
-            assert_eq!(watched.len(), 22);
-            assert_eq!((ready.len(), *scanned), (1, 1), "select would scan all 22");
-        }
-        other => panic!("{other:?}"),
-    }
-    drop(idle);
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn level_triggered_reports_a_socket_again_while_data_is_left() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(MODEL).await;
     tokio::task::spawn_blocking(move || {
         let mut c = client(addr);
         let data = payload(3000, 11);
@@ -169,48 +118,4 @@ async fn level_triggered_reports_a_socket_again_while_data_is_left() {
     }
     assert!(!steps.iter().any(|e| recv_would_block(e)), "level-triggered needs no EAGAIN");
     server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn random_payloads_echo_byte_exact_for_one_client() {
-    concurrent_random_echo(MODEL, 1).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn random_payloads_echo_byte_exact_for_ten_concurrent_clients() {
-    concurrent_random_echo(MODEL, 10).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn random_payloads_echo_byte_exact_for_a_hundred_concurrent_clients() {
-    concurrent_random_echo(MODEL, 100).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_reset_client_is_closed_and_others_are_served() {
-    reset_client_is_closed_and_others_served(MODEL).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_half_closed_client_gets_its_full_echo_then_end_of_file() {
-    half_close_gets_full_echo_then_eof(MODEL).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_client_that_never_reads_stops_being_read_and_others_are_served() {
-    never_reading_client_does_not_block_others(MODEL, |e| {
-        matches!(&e.kind, EventKind::EpollCtl { op, events, .. }
-            if matches!(op, EpollOp::Mod) && events == "EPOLLOUT")
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn stopping_with_clients_connected_closes_them_and_frees_the_port() {
-    stop_with_clients_frees_port(MODEL).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn stopping_an_idle_server_wakes_epoll_wait() {
-    stop_wakes_an_idle_epoll_wait(MODEL).await;
 }

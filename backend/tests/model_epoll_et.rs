@@ -1,38 +1,32 @@
 //! The edge-triggered epoll model over real sockets: one report, a drain loop ending in
-//! EAGAIN (for recv and for accept), and the behaviour every model must have (random payloads
-//! with 100 clients — a missed edge would hang one —, resets, half-close, a client that never
-//! reads, stop).
+//! EAGAIN (for recv and for accept). What it shares with other models (the echo contract —
+//! where a missed edge would leave one of a hundred clients waiting —, idle waits) is in
+//! `echo_contract.rs` and `waits.rs`.
 
 mod common;
+mod echo_checks;
 mod event_loops;
 
 use std::io::Write;
-use std::net::Shutdown;
 use std::time::Duration;
 
 use common::*;
+use echo_checks::OneLine;
 use event_loops::*;
-use kettle_shared::{CloseReason, EpollOp, EventKind, RecvOutcome, WaitApi};
+use kettle_shared::{BuiltIn, CloseReason, EpollOp, EventKind, RecvOutcome, WaitApi};
 
-const MODEL: &str = "epoll-et";
+const MODEL: &str = BuiltIn::EpollEt.id();
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_one_edge_then_recv_until_eagain() {
     let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
-    let mut c = client(addr);
-    std::thread::sleep(Duration::from_millis(200));
-    c.write_all(b"hello").unwrap();
-    assert_eq!(read_n(&mut c, 5), b"HELLO");
-    let mut events = Vec::new();
-    // The end of file is sent only after the drain found the socket empty (EAGAIN).
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| e.model == MODEL && recv_would_block(e))
-    })
-    .await;
-    c.shutdown(Shutdown::Write).unwrap();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), closed_and_waiting_again).await;
+    let events = OneLine::new(MODEL)
+        // The end of file is sent only after the drain found the socket empty (EAGAIN).
+        .once_echoed(|ev| ev.iter().any(|e| e.model == MODEL && recv_would_block(e)))
+        .until(closed_and_waiting_again)
+        .run(&server)
+        .await
+        .events;
     let steps = steps(&events, MODEL);
     let names: Vec<_> = steps.iter().map(|e| e.kind.name()).collect();
     let accepted = names.iter().position(|n| *n == "accept_exit").expect("accepted");
@@ -79,9 +73,7 @@ async fn one_line_is_one_edge_then_recv_until_eagain() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_edge_for_several_pieces_is_drained_with_several_recvs_ending_in_eagain() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(MODEL).await;
     // Kept open until the end: a FIN arriving during the drain would end it with end of
     // file instead of EAGAIN.
     let _open = tokio::task::spawn_blocking(move || {
@@ -109,48 +101,4 @@ async fn one_edge_for_several_pieces_is_drained_with_several_recvs_ending_in_eag
     assert!(recv_would_block(drain[drain.len() - 1]), "the drain ends with EAGAIN");
     assert_eq!(drain.iter().filter(|e| recv_would_block(e)).count(), 1);
     server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn random_payloads_echo_byte_exact_for_one_client() {
-    concurrent_random_echo(MODEL, 1).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn random_payloads_echo_byte_exact_for_ten_concurrent_clients() {
-    concurrent_random_echo(MODEL, 10).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn random_payloads_echo_byte_exact_for_a_hundred_concurrent_clients_with_no_missed_edge() {
-    concurrent_random_echo(MODEL, 100).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_reset_client_is_closed_and_others_are_served() {
-    reset_client_is_closed_and_others_served(MODEL).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_half_closed_client_gets_its_full_echo_then_end_of_file() {
-    half_close_gets_full_echo_then_eof(MODEL).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_client_that_never_reads_stops_being_read_and_others_are_served() {
-    never_reading_client_does_not_block_others(MODEL, |e| {
-        matches!(&e.kind, EventKind::EpollCtl { op, events, .. }
-            if matches!(op, EpollOp::Mod) && events == "EPOLLOUT|EPOLLET")
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn stopping_with_clients_connected_closes_them_and_frees_the_port() {
-    stop_with_clients_frees_port(MODEL).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn stopping_an_idle_server_wakes_epoll_wait() {
-    stop_wakes_an_idle_epoll_wait(MODEL).await;
 }

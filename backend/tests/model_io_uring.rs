@@ -3,58 +3,25 @@
 //! (`data_arrived`) splits the wait between the two phases the kernel did.
 //!
 //! Where the kernel refuses io_uring these tests check that the model is listed as
-//! unavailable with a reason instead (the registry's unit test covers that path for sure).
+//! unavailable with a reason instead (`common::serving`; the registry's unit test covers that
+//! path for sure). The echo contract is in `echo_contract.rs`.
 
 mod common;
 mod echo_checks;
 
 use std::io::Write;
-use std::net::Shutdown;
 use std::time::Duration;
 
 use common::*;
-use echo_checks::*;
-use kettle_shared::{AsyncOp, CloseReason, Event, EventKind, ModelState, Reason};
+use echo_checks::OneLine;
+use kettle_shared::{AsyncOp, BuiltIn, CloseReason, Event, EventKind};
 
-const MODEL: &str = "io-uring";
-
-/// A Kettle with io-uring running, or `None` (after checking it is reported unavailable with a
-/// reason) when this kernel refuses io_uring.
-async fn kettle_with_io_uring() -> Option<kettle_backend::Server> {
-    let server = kettle(&[]).await;
-    let info = server.registry.get(MODEL).unwrap();
-    if info.state == ModelState::Unavailable {
-        assert!(matches!(
-            info.reason,
-            Some(Reason::KernelRefused { .. } | Reason::IoUringOpMissing { .. })
-        ));
-        eprintln!("io_uring refused here: the unavailable path was checked instead");
-        return None;
-    }
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.start(MODEL).unwrap()).await.unwrap();
-    Some(server)
-}
+const MODEL: &str = BuiltIn::IoUring.id();
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_submit_recv_then_complete_with_the_data_then_submit_send() {
-    let Some(server) = kettle_with_io_uring().await else { return };
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        std::thread::sleep(Duration::from_millis(300));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        c.shutdown(Shutdown::Write).unwrap();
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
-    })
-    .await;
+    let Some(server) = serving(BuiltIn::IoUring).await else { return };
+    let events = OneLine::new(MODEL).pause_ms(300).run(&server).await.events;
     // The connection's own requests and completions, in order.
     let conn = events
         .iter()
@@ -132,7 +99,7 @@ fn ring_steps(events: &[Event]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_ring_enter_submits_the_queued_requests_and_each_ring_exit_counts_the_completions() {
-    let Some(server) = kettle_with_io_uring().await else { return };
+    let Some(server) = serving(BuiltIn::IoUring).await else { return };
     let addr = model_addr(&server, MODEL);
     let (mut ws, _) = viewer(&server).await;
     tokio::task::spawn_blocking(move || {
@@ -184,7 +151,7 @@ async fn each_ring_enter_submits_the_queued_requests_and_each_ring_exit_counts_t
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_accept_completion_names_the_client_it_accepted() {
-    let Some(server) = kettle_with_io_uring().await else { return };
+    let Some(server) = serving(BuiltIn::IoUring).await else { return };
     let addr = model_addr(&server, MODEL);
     let (mut ws, _) = viewer(&server).await;
     let clients: Vec<_> = (0..2).map(|_| client(addr)).collect();
@@ -218,7 +185,7 @@ async fn an_accept_completion_names_the_client_it_accepted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_line_sent_200_ms_after_the_recv_was_submitted_shows_200_ms_of_phase_1() {
-    let Some(server) = kettle_with_io_uring().await else { return };
+    let Some(server) = serving(BuiltIn::IoUring).await else { return };
     let addr = model_addr(&server, MODEL);
     let (mut ws, _) = viewer(&server).await;
     let mut c = client(addr);
@@ -283,49 +250,8 @@ async fn a_line_sent_200_ms_after_the_recv_was_submitted_shows_200_ms_of_phase_1
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn echo_is_byte_exact_for_1_10_and_100_concurrent_clients_in_random_pieces() {
-    echo_1_10_100_concurrent_clients(MODEL).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn reset_half_close_and_a_never_reading_client_leave_others_served() {
-    reset_half_close_never_reader_then_stop(MODEL).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn stopping_with_clients_connected_completes_their_requests_and_frees_the_port() {
-    let Some(server) = kettle_with_io_uring().await else { return };
-    let addr = model_addr(&server, MODEL);
-    let mut clients: Vec<_> = (0..3).map(|_| client(addr)).collect();
-    for c in &mut clients {
-        c.write_all(b"x").unwrap();
-        assert_eq!(read_n(c, 1), b"X");
-    }
-    let (mut ws, _) = viewer(&server).await;
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.stop(MODEL).unwrap()).await.unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Stopped { .. }))
-    })
-    .await;
-    let closes = events
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Stopped, .. }))
-        .count();
-    assert_eq!(closes, 3, "{:?}", kinds(&events));
-    assert!(events.iter().any(|e| e.model == MODEL && e.kind == EventKind::ThreadExited));
-    for c in &mut clients {
-        let mut buf = [0u8; 1];
-        assert_eq!(std::io::Read::read(c, &mut buf).unwrap(), 0);
-    }
-    assert!(std::net::TcpListener::bind(addr).is_ok(), "port still in use");
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn one_multishot_accept_brings_every_client_and_stays_armed() {
-    let Some(server) = kettle_with_io_uring().await else { return };
+    let Some(server) = serving(BuiltIn::IoUring).await else { return };
     let addr = model_addr(&server, MODEL);
     let (mut ws, _) = viewer(&server).await;
     let clients: Vec<_> = (0..3).map(|_| client(addr)).collect();
@@ -386,7 +312,7 @@ async fn a_thousand_connections_each_get_their_line_echoed() {
     // The clients' descriptors and the server's live in this one process.
     let limit = raise_nofile(3 * CONNS as u64);
     assert!(limit >= 2 * CONNS as u64 + 100, "RLIMIT_NOFILE only {limit}: cannot open {CONNS}");
-    let Some(server) = kettle_with_io_uring().await else { return };
+    let Some(server) = serving(BuiltIn::IoUring).await else { return };
     let addr = model_addr(&server, MODEL);
     // All connect at once (the listen queue overflows and the kernel retries some SYNs: the
     // accepts must keep up), then, all connected, each sends one line at the same moment.

@@ -1,43 +1,24 @@
 //! The non-blocking busy loop (Stevens Fig. 6.2) over real sockets: one thread serves every
 //! client by asking every socket again and again; the EAGAINs are counted in bursts, and the
-//! thread never sleeps. EMFILE is in `multiplex_limits.rs`.
+//! thread never sleeps. The echo contract is in `echo_contract.rs`, EMFILE in
+//! `out_of_descriptors.rs`.
 
 mod common;
-mod event_loops;
-mod multiplex_common;
+mod echo_checks;
 
-use std::io::Write;
-use std::net::Shutdown;
 use std::time::Duration;
 
 use common::*;
-use event_loops::{
-    concurrent_random_echo, half_close_gets_full_echo_then_eof,
-    reset_client_is_closed_and_others_served,
-};
-use kettle_shared::{EventKind, RecvOutcome, SendOutcome};
-use multiplex_common::*;
+use echo_checks::OneLine;
+use kettle_shared::{BuiltIn, EventKind, RecvOutcome, SendOutcome};
+
+const MODEL: &str = BuiltIn::Nonblocking.id();
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_eagains_then_a_recv_that_finds_data_then_send() {
-    let server = kettle(&["nonblocking"]).await;
-    let addr = model_addr(&server, "nonblocking");
-    let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        std::thread::sleep(Duration::from_millis(300));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        c.shutdown(Shutdown::Write).unwrap();
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
-    })
-    .await;
-    let steps = steps(&events, "nonblocking");
+    let server = kettle(&[MODEL]).await;
+    let events = OneLine::new(MODEL).pause_ms(300).run(&server).await.events;
+    let steps = steps(&events, MODEL);
     let names: Vec<_> = steps.iter().map(|e| e.kind.name()).collect();
     let accepted = names.iter().position(|n| *n == "accept_exit").expect("accepted");
     // Only calls that did something are recorded one by one; between them, bursts of EAGAIN
@@ -89,20 +70,18 @@ async fn one_line_is_eagains_then_a_recv_that_finds_data_then_send() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_busy_loop_never_sleeps_its_cpu_time_and_calls_keep_growing() {
-    let server = kettle(&["nonblocking"]).await;
+    let server = kettle(&[MODEL]).await;
     let (mut ws, _) = viewer(&server).await;
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter()
-            .filter(|e| e.thread.name == "nonblocking" && e.kind.name() == "thread_sample")
-            .count()
+        ev.iter().filter(|e| e.thread.name == MODEL && e.kind.name() == "thread_sample").count()
             >= 5
     })
     .await;
     let samples: Vec<(u64, u64)> = events
         .iter()
         .filter_map(|e| match e.kind {
-            EventKind::ThreadSample { cpu_ns, syscalls, .. } if e.thread.name == "nonblocking" => {
+            EventKind::ThreadSample { cpu_ns, syscalls, .. } if e.thread.name == MODEL => {
                 Some((cpu_ns, syscalls))
             }
             _ => None,
@@ -117,31 +96,4 @@ async fn an_idle_busy_loop_never_sleeps_its_cpu_time_and_calls_keep_growing() {
         .count();
     assert!(accept_bursts >= 3, "{:?}", kinds(&events));
     server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn echo_is_byte_exact_for_1_10_and_100_concurrent_clients() {
-    for clients in [1, 10, 100] {
-        concurrent_random_echo("nonblocking", clients).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_reset_client_is_closed_and_the_others_are_served() {
-    reset_client_is_closed_and_others_served("nonblocking").await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_half_closed_client_gets_its_whole_echo_then_end_of_file() {
-    half_close_gets_full_echo_then_eof("nonblocking").await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_client_that_never_reads_costs_bounded_memory_and_blocks_no_one() {
-    a_client_that_never_reads_is_bounded_and_others_are_served("nonblocking").await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn stopping_with_clients_connected_ends_the_loop_closes_them_and_frees_the_port() {
-    stopping_with_clients_closes_them_and_frees_the_port("nonblocking").await;
 }

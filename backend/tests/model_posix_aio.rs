@@ -1,50 +1,44 @@
 //! POSIX aio (Stevens Fig. 6.5, as glibc does it) over real sockets: aio_read returns at once,
 //! the read sleeps in a glibc helper thread (seen in `/proc`), and the completion is reported by
-//! yet another thread, one glibc created.
+//! yet another thread, one glibc created. The echo contract (with the completions a stop
+//! brings) is in `echo_contract.rs`.
 
 mod common;
 mod echo_checks;
 
 use std::io::Write;
-use std::net::Shutdown;
 use std::time::Duration;
 
 use common::*;
-use echo_checks::*;
-use kettle_shared::{AsyncOp, CloseReason, Event, EventKind, ServerMsg};
+use echo_checks::OneLine;
+use kettle_shared::{AsyncOp, BuiltIn, CloseReason, Event, EventKind, ServerMsg};
 
-const MODEL: &str = "posix-aio";
+const MODEL: &str = BuiltIn::PosixAio.id();
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_submit_then_complete_on_a_glibc_thread_then_send_and_resubmit() {
     let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        std::thread::sleep(Duration::from_millis(300));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        c.shutdown(Shutdown::Write).unwrap();
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
     // Until the close, the accepting thread back in accept, and every notify thread ended (one
     // may still be looking for the next read's helper when the other closes).
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        let notify = |kind: EventKind| {
-            ev.iter().filter(|e| e.thread.name.starts_with("aio-notify ") && e.kind == kind).count()
-        };
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
-            && ev
-                .iter()
-                .filter(|e| e.thread.name == MODEL && e.kind == EventKind::AcceptEnter)
-                .count()
-                == 2
-            && notify(EventKind::ThreadExited) == notify(EventKind::ThreadSpawned)
-    })
-    .await;
+    let events = OneLine::new(MODEL)
+        .pause_ms(300)
+        .until(|ev| {
+            let notify = |kind: EventKind| {
+                ev.iter()
+                    .filter(|e| e.thread.name.starts_with("aio-notify ") && e.kind == kind)
+                    .count()
+            };
+            ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
+                && ev
+                    .iter()
+                    .filter(|e| e.thread.name == MODEL && e.kind == EventKind::AcceptEnter)
+                    .count()
+                    == 2
+                && notify(EventKind::ThreadExited) == notify(EventKind::ThreadSpawned)
+        })
+        .run(&server)
+        .await
+        .events;
     let ours: Vec<_> =
         events.iter().filter(|e| e.model == MODEL && e.kind.name() != "thread_sample").collect();
     let submitter = ours.iter().find(|e| e.thread.name == MODEL).unwrap().thread.id;
@@ -85,9 +79,7 @@ fn tid_in(name: &str, prefix: &str) -> i32 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_waiting_read_is_seen_asleep_in_read_on_a_glibc_helper_thread() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(MODEL).await;
     let mut events: Vec<Event> = Vec::new();
     // Each client's first read waits: its helper sleeps in read(2) on the connection. Looking
     // for it is best effort (a very busy machine may hide it for longer than the model looks),
@@ -159,49 +151,5 @@ async fn a_waiting_read_is_seen_asleep_in_read_on_a_glibc_helper_thread() {
     assert_ne!(complete.thread.id, submitter);
     assert_ne!(tid_in(&complete.thread.name, "aio-notify "), tid);
     drop(clients);
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn echo_is_byte_exact_for_1_10_and_100_concurrent_clients_in_random_pieces() {
-    echo_1_10_100_concurrent_clients(MODEL).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn reset_half_close_and_a_never_reading_client_leave_others_served() {
-    reset_half_close_never_reader_then_stop(MODEL).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn stopping_with_clients_connected_completes_their_reads_and_frees_the_port() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let mut clients: Vec<_> = (0..3).map(|_| client(addr)).collect();
-    for c in &mut clients {
-        c.write_all(b"x").unwrap();
-        assert_eq!(read_n(c, 1), b"X");
-    }
-    let (mut ws, _) = viewer(&server).await;
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.stop(MODEL).unwrap()).await.unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Stopped { .. }))
-    })
-    .await;
-    let closes = events
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Stopped, .. }))
-        .count();
-    assert_eq!(closes, 3, "{:?}", kinds(&events));
-    // Each outstanding read ended with a completion (the shut-down socket's read returned 0).
-    let completions =
-        events.iter().filter(|e| matches!(&e.kind, EventKind::Complete { result: 0, .. })).count();
-    assert_eq!(completions, 3, "{:?}", kinds(&events));
-    for c in &mut clients {
-        let mut buf = [0u8; 1];
-        assert_eq!(std::io::Read::read(c, &mut buf).unwrap(), 0);
-    }
-    assert!(std::net::TcpListener::bind(addr).is_ok(), "port still in use");
     server.shutdown().await.unwrap();
 }

@@ -1,19 +1,19 @@
 //! The process-per-conn model over real sockets: a child process per client (the kettle binary's
 //! hidden `child-echo`), its calls forwarded to the parent, children reaped, none left behind.
+//! The echo contract is in `echo_contract.rs`.
 
 mod common;
 mod echo_checks;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{ChildExit, Event, EventKind, Reason, RecvOutcome};
+use kettle_shared::{BuiltIn, ChildExit, Event, EventKind, Reason};
 
-const ID: &str = "process-per-conn";
+const ID: &str = BuiltIn::ProcessPerConn.id();
 
 fn child_pids(events: &[Event]) -> Vec<i32> {
     events
@@ -37,29 +37,17 @@ fn options() -> ModelOptions {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_echoed_by_a_child_process_whose_calls_reach_the_parent_as_fig_6_1() {
     let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    let mut c = client(addr);
-    let mut events = Vec::new();
-    // Starting a child takes a while on a loaded machine: wait until it sits in recv, so the
-    // pause below is all phase 1.
-    events_until(&mut ws, &mut events, Duration::from_secs(20), |ev| {
-        ev.iter().any(|e| e.thread.name.starts_with("child-") && e.kind.name() == "recv_enter")
-    })
-    .await;
-    tokio::task::spawn_blocking(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        c.shutdown(Shutdown::Write).unwrap();
-        assert_eq!(c.read(&mut [0; 1]).unwrap(), 0);
-    })
-    .await
-    .unwrap();
-    events_until(&mut ws, &mut events, Duration::from_secs(20), |ev| {
-        ev.iter().any(|e| e.kind.name() == "child_reaped")
-    })
-    .await;
+    let events = OneLine::new(ID)
+        .patience(Duration::from_secs(20))
+        // Starting a child takes a while on a loaded machine: wait until it sits in recv, so
+        // the pause is all phase 1.
+        .once_connected(|ev| {
+            ev.iter().any(|e| e.thread.name.starts_with("child-") && e.kind.name() == "recv_enter")
+        })
+        .until(|ev| ev.iter().any(|e| e.kind.name() == "child_reaped"))
+        .run(&server)
+        .await
+        .events;
     let pid = child_pids(&events)[0];
     let child = format!("child-{pid}");
     let steps: Vec<_> = events
@@ -67,34 +55,11 @@ async fn one_line_is_echoed_by_a_child_process_whose_calls_reach_the_parent_as_f
         .filter(|e| e.thread.name == child && e.kind.name() != "thread_sample")
         .collect();
     let names: Vec<_> = steps.iter().map(|e| e.kind.name()).collect();
-    assert_eq!(
-        names,
-        [
-            "thread_spawned",
-            "recv_enter",
-            "data_arrived",
-            "recv_exit",
-            "send_enter",
-            "send_exit",
-            "recv_enter",
-            "recv_exit",
-            "close",
-            "thread_exited"
-        ]
-    );
+    assert_eq!(names, around_one_line(&["thread_spawned"], &["thread_exited"]));
     assert!(steps.iter().all(|e| e.conn == Some(1) && e.model == ID));
     // The child's clock and the parent's are one axis.
     assert!(steps.windows(2).all(|w| w[0].t_ns <= w[1].t_ns || w[1].kind.name() == "data_arrived"));
-    match &steps[3].kind {
-        EventKind::RecvExit {
-            outcome: RecvOutcome::Data { bytes: 5, .. },
-            wait_ns: Some(w),
-            ..
-        } => {
-            assert!(*w >= 150_000_000, "phase 1 covers the client's 200 ms pause, was {w} ns")
-        }
-        other => panic!("{other:?}"),
-    }
+    slept_through_the_pause(steps[3]);
     // The parent accepted before the child ran, and reaped it after its last call.
     let parent: Vec<_> = events
         .iter()
@@ -120,47 +85,15 @@ async fn one_line_is_echoed_by_a_child_process_whose_calls_reach_the_parent_as_f
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn random_payloads_echo_byte_exact_for_1_10_and_100_concurrent_clients() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    tokio::task::spawn_blocking(move || {
-        for clients in [1, 10, 100] {
-            echo_concurrently(addr, clients, Duration::from_secs(120));
-        }
-    })
-    .await
-    .unwrap();
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_reset_a_half_close_and_a_client_that_never_reads_do_not_disturb_the_others() {
-    let patience = Patience {
-        before_reset: Duration::from_millis(300),
-        others: 5,
-        echo: Duration::from_secs(60),
-        events: Duration::from_secs(20),
-    };
-    reset_half_close_and_never_reader(ID, patience).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn stopping_with_clients_connected_ends_and_reaps_every_child_and_frees_the_port() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    let mut clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
-    for c in clients.iter_mut() {
-        c.write_all(b"x").unwrap();
-        assert_eq!(read_n(c, 1), b"X");
-    }
+    let (server, addr, mut ws) = watched(ID).await;
+    let mut clients: Vec<_> = (0..3).map(|_| served(addr, b"x")).collect();
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(20), |ev| child_pids(ev).len() == 3)
         .await;
     let pids = child_pids(&events);
     assert!(pids.iter().all(|&p| !reaped(p)), "children are alive while their clients are");
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
+    stop_within(&server, ID, Duration::from_secs(20)).await;
     for c in clients.iter_mut() {
         assert_eq!(c.read(&mut [0; 1]).unwrap(), 0, "the server side is closed");
     }
@@ -178,78 +111,28 @@ async fn stopping_with_clients_connected_ends_and_reaps_every_child_and_frees_th
 
 #[tokio::test(flavor = "multi_thread")]
 async fn past_the_process_cap_a_client_is_refused_and_later_ones_are_served() {
-    let (registry, mut rx) = registry_with(ModelOptions { max_threads: 1, ..options() });
-    registry.start(ID).unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], registry.running_port(ID).unwrap()));
-    let first = tokio::task::spawn_blocking(move || {
-        let mut a = connect(addr);
-        a.write_all(b"ok").unwrap();
-        assert_eq!(read_n(&mut a, 2), b"OK");
-        let mut refused = connect(addr);
-        let mut buf = Vec::new();
-        let _ = refused.read_to_end(&mut buf);
-        assert!(buf.is_empty(), "a refused client gets nothing back");
-        a
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| {
-            e.conn == Some(2)
-                && matches!(
-                    &e.kind,
-                    EventKind::Refused { reason: Reason::ProcessCapReached { limit: 1 } }
-                )
-        })
-    })
+    past_the_cap_a_client_is_refused_and_later_ones_are_served(
+        ID,
+        ModelOptions { max_threads: 1, ..options() },
+        1,
+        |reason| matches!(reason, Reason::ProcessCapReached { limit: 1 }),
+        // The first client's child has been reaped: the next one gets a child.
+        |ev| ev.iter().any(|e| e.conn == Some(1) && e.kind.name() == "child_reaped"),
+    )
     .await;
-    drop(first);
-    recorded_until(&mut rx, &mut events, Duration::from_secs(20), |ev| {
-        ev.iter().any(|e| e.conn == Some(1) && e.kind.name() == "child_reaped")
-    })
-    .await;
-    tokio::task::spawn_blocking(move || echo_one(addr, 3, Duration::from_secs(30))).await.unwrap();
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    assert!(port_is_free(addr));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_child_that_cannot_be_created_refuses_the_client_and_the_parent_goes_on() {
     let missing = std::env::temp_dir().join("kettle-no-such-child-executable");
-    let (registry, mut rx) = registry_with(ModelOptions { child_exe: Some(missing), ..options() });
-    registry.start(ID).unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], registry.running_port(ID).unwrap()));
-    tokio::task::spawn_blocking(move || {
-        for _ in 0..2 {
-            let mut c = connect(addr);
-            let mut buf = Vec::new();
-            let _ = c.read_to_end(&mut buf);
-            assert!(buf.is_empty());
-        }
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter()
-            .filter(|e| {
-                matches!(&e.kind, EventKind::Refused { reason: Reason::CannotCreateProcess { .. } })
-            })
-            .count()
-            == 2
-    })
-    .await;
-    assert_eq!(registry.get(ID).unwrap().state, kettle_shared::ModelState::Running);
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    assert!(port_is_free(addr));
+    let options = ModelOptions { child_exe: Some(missing), ..options() };
+    let refused = |reason: &Reason| matches!(reason, Reason::CannotCreateProcess { .. });
+    cannot_create_refuses_the_client_and_goes_on(ID, options, refused).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_child_samples_its_own_thread_and_the_samples_reach_the_parent() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(ID).await;
     let mut c = common::client(addr);
     c.write_all(b"sampled").unwrap();
     assert_eq!(common::read_n(&mut c, 7), b"SAMPLED");

@@ -1,47 +1,24 @@
 //! Signal-driven I/O (Stevens Fig. 6.4) over real sockets: the signal names the socket, the
-//! thread works meanwhile, and recv finds the data already there.
+//! thread works meanwhile, and recv finds the data already there. The echo contract is in
+//! `echo_contract.rs`; a full signal queue in `model_sigio_overflow.rs`.
 
 mod common;
 mod echo_checks;
 
-use std::io::Write;
-use std::net::Shutdown;
 use std::time::Duration;
 
 use common::*;
-use echo_checks::*;
-use kettle_shared::{CloseReason, Event, EventKind, RecvOutcome};
+use echo_checks::OneLine;
+use kettle_shared::{BuiltIn, CloseReason, EventKind, RecvOutcome};
 
-const MODEL: &str = "sigio";
-
-fn steps(events: &[Event]) -> Vec<&Event> {
-    events
-        .iter()
-        .filter(|e| e.model == MODEL && e.thread.name == MODEL && e.kind.name() != "thread_sample")
-        .collect()
-}
+const MODEL: &str = BuiltIn::Sigio.id();
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_signal_work_then_deliver_signal_then_recv_with_the_data_already_there() {
     let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        // Long enough for the thread to be seen working before the line comes.
-        std::thread::sleep(Duration::from_millis(700));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        c.shutdown(Shutdown::Write).unwrap();
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
-    })
-    .await;
-    let s = steps(&events);
+    // A pause long enough for the thread to be seen working before the line comes.
+    let events = OneLine::new(MODEL).pause_ms(700).run(&server).await.events;
+    let s = steps(&events, MODEL);
     let names: Vec<_> = s.iter().map(|e| e.kind.name()).collect();
     // The handler is established first, for the realtime signal and for plain SIGIO.
     assert_eq!(names[..3], ["thread_spawned", "signal_handler", "signal_handler"], "{names:?}");
@@ -104,47 +81,6 @@ async fn one_line_is_signal_work_then_deliver_signal_then_recv_with_the_data_alr
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn echo_is_byte_exact_for_1_10_and_100_concurrent_clients_in_random_pieces() {
-    echo_1_10_100_concurrent_clients(MODEL).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn reset_half_close_and_a_never_reading_client_leave_others_served() {
-    reset_half_close_never_reader_then_stop(MODEL).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn stopping_with_clients_connected_closes_them_and_frees_the_port() {
-    let server = kettle(&[MODEL]).await;
-    let addr = model_addr(&server, MODEL);
-    let mut clients: Vec<_> = (0..3).map(|_| client(addr)).collect();
-    for c in &mut clients {
-        c.write_all(b"x").unwrap();
-        assert_eq!(read_n(c, 1), b"X");
-    }
-    let (mut ws, _) = viewer(&server).await;
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.stop(MODEL).unwrap()).await.unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Stopped { .. }))
-    })
-    .await;
-    let closes = events
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Stopped, .. }))
-        .count();
-    assert_eq!(closes, 3, "{:?}", kinds(&events));
-    assert!(events.iter().any(|e| e.thread.name == MODEL && e.kind == EventKind::ThreadExited));
-    for c in &mut clients {
-        let mut buf = [0u8; 1];
-        assert_eq!(std::io::Read::read(c, &mut buf).unwrap(), 0);
-    }
-    assert!(std::net::TcpListener::bind(addr).is_ok(), "port still in use");
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn an_idle_thread_keeps_doing_its_own_work_and_little_else() {
     let server = kettle(&[MODEL]).await;
     let (mut ws, _) = viewer(&server).await;
@@ -155,7 +91,7 @@ async fn an_idle_thread_keeps_doing_its_own_work_and_little_else() {
     .await;
     // No I/O call while idle (after the first look at the listener): only work, and the naps
     // between units of it.
-    let s = steps(&events);
+    let s = steps(&events, MODEL);
     let first_work = s.iter().position(|e| e.kind.name() == "work_done").unwrap();
     assert!(s[first_work..].iter().all(|e| !matches!(
         e.kind,

@@ -17,10 +17,9 @@ use nix::sys::resource::{getrlimit, setrlimit, Resource};
 async fn a_full_signal_queue_brings_plain_sigio_and_a_rescan_that_still_echoes_everything() {
     let (_, hard) = getrlimit(Resource::RLIMIT_SIGPENDING).unwrap();
     setrlimit(Resource::RLIMIT_SIGPENDING, 0, hard).unwrap();
-    let server = kettle(&["sigio"]).await;
-    let addr = model_addr(&server, "sigio");
-    let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || echo_checks::concurrent_echo(addr, 10)).await.unwrap();
+    let (server, addr, mut ws) = watched("sigio").await;
+    let echo = move || echo_checks::echo_concurrently(addr, 10, Duration::from_secs(60));
+    tokio::task::spawn_blocking(echo).await.unwrap();
     let mut events = Vec::new();
     events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
         ev.iter().any(|e| {

@@ -1,107 +1,47 @@
 //! The thread-per-conn model over real sockets: one blocking thread per client, threads that
-//! come and go, their stacks, the cap, and a thread the kernel refuses to create.
+//! come and go, their stacks, the cap, and a thread the kernel refuses to create. The echo
+//! contract (and the threads a stop ends) is in `echo_contract.rs`, an idle thread's sleep in
+//! `waits.rs`.
 
 mod common;
 mod echo_checks;
 
-use std::io::{Read, Write};
-use std::net::Shutdown;
 use std::time::Duration;
 
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{CloseReason, Event, EventKind, Reason, RecvOutcome};
+use kettle_shared::{BuiltIn, CloseReason, Event, EventKind, Reason};
 
-const ID: &str = "thread-per-conn";
-
-fn steps_of<'a>(events: &'a [Event], thread: &str) -> Vec<&'a Event> {
-    events
-        .iter()
-        .filter(|e| e.model == ID && e.thread.name == thread && e.kind.name() != "thread_sample")
-        .collect()
-}
+const ID: &str = BuiltIn::ThreadPerConn.id();
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_accepted_by_the_acceptor_and_echoed_by_its_own_thread_as_fig_6_1() {
     let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        std::thread::sleep(Duration::from_millis(200));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        c.shutdown(Shutdown::Write).unwrap();
-        assert_eq!(c.read(&mut [0; 1]).unwrap(), 0);
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| e.thread.name == "conn-1" && e.kind.name() == "thread_exited")
-    })
-    .await;
-    let acceptor: Vec<_> = steps_of(&events, "acceptor").iter().map(|e| e.kind.name()).collect();
+    let events = OneLine::new(ID)
+        .until(|ev| {
+            ev.iter().any(|e| e.thread.name == "conn-1" && e.kind.name() == "thread_exited")
+        })
+        .run(&server)
+        .await
+        .events;
+    let acceptor: Vec<_> =
+        steps_of(&events, ID, "acceptor").iter().map(|e| e.kind.name()).collect();
     assert_eq!(acceptor[..3], ["thread_spawned", "accept_enter", "accept_exit"], "{acceptor:?}");
-    let worker = steps_of(&events, "conn-1");
+    let worker = steps_of(&events, ID, "conn-1");
     let names: Vec<_> = worker.iter().map(|e| e.kind.name()).collect();
-    assert_eq!(
-        names,
-        [
-            "thread_spawned",
-            "thread_stack",
-            "recv_enter",
-            "data_arrived",
-            "recv_exit",
-            "send_enter",
-            "send_exit",
-            "recv_enter",
-            "recv_exit",
-            "close",
-            "thread_exited"
-        ]
-    );
+    assert_eq!(names, around_one_line(&["thread_spawned", "thread_stack"], &["thread_exited"]));
     assert!(matches!(worker[1].kind, EventKind::ThreadStack { stack_bytes: 65536 }));
-    match &worker[4].kind {
-        EventKind::RecvExit {
-            outcome: RecvOutcome::Data { bytes: 5, .. },
-            wait_ns: Some(w),
-            ..
-        } => {
-            assert!(*w >= 150_000_000, "phase 1 covers the client's 200 ms pause, was {w} ns")
-        }
-        other => panic!("{other:?}"),
-    }
+    slept_through_the_pause(worker[4]);
     assert!(matches!(worker[9].kind, EventKind::Close { reason: CloseReason::PeerClosed, .. }));
     assert!(worker.iter().all(|e| e.conn == Some(1)));
     server.shutdown().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn random_payloads_echo_byte_exact_for_1_10_and_100_concurrent_clients() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    tokio::task::spawn_blocking(move || {
-        for clients in [1, 10, 100] {
-            echo_concurrently(addr, clients, Duration::from_secs(60));
-        }
-    })
-    .await
-    .unwrap();
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn threads_appear_with_clients_and_end_when_they_leave() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    let mut clients: Vec<_> = (0..3).map(|_| connect(addr)).collect();
-    for c in clients.iter_mut() {
-        c.write_all(b"hi").unwrap();
-        assert_eq!(read_n(c, 2), b"HI");
-    }
+    let (server, addr, mut ws) = watched(ID).await;
+    let clients: Vec<_> = (0..3).map(|_| served(addr, b"hi")).collect();
     let mut events = Vec::new();
     let count = |ev: &[Event], kind: &str| {
         ev.iter().filter(|e| e.thread.name.starts_with("conn-") && e.kind.name() == kind).count()
@@ -127,90 +67,16 @@ async fn threads_appear_with_clients_and_end_when_they_leave() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_reset_a_half_close_and_a_client_that_never_reads_do_not_disturb_the_others() {
-    let patience = Patience {
-        before_reset: Duration::from_millis(0),
-        others: 5,
-        echo: Duration::from_secs(30),
-        events: Duration::from_secs(10),
-    };
-    reset_half_close_and_never_reader(ID, patience).await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn stopping_with_clients_connected_ends_every_thread_and_frees_the_port() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    let mut clients: Vec<_> = (0..4).map(|_| connect(addr)).collect();
-    for c in clients.iter_mut() {
-        c.write_all(b"x").unwrap();
-        assert_eq!(read_n(c, 1), b"X");
-    }
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    for c in clients.iter_mut() {
-        assert_eq!(c.read(&mut [0; 1]).unwrap(), 0, "the server side is closed");
-    }
-    assert!(port_is_free(addr), "port still in use");
-    let mut events = Vec::new();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Stopped { .. }))
-    })
-    .await;
-    let spawned = events.iter().filter(|e| e.kind.name() == "thread_spawned").count();
-    let exited = events.iter().filter(|e| e.kind.name() == "thread_exited").count();
-    assert_eq!((spawned, exited), (5, 5), "acceptor + 4 workers: {:?}", names(&events));
-    let stopped_closes = events
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Stopped, .. }))
-        .count();
-    assert_eq!(stopped_closes, 4);
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn past_the_thread_cap_a_client_is_refused_and_later_ones_are_served() {
-    let (registry, mut rx) = registry_with(ModelOptions { max_threads: 2, ..Default::default() });
-    registry.start(ID).unwrap();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], registry.running_port(ID).unwrap()));
-    let (first, second) = tokio::task::spawn_blocking(move || {
-        let mut a = connect(addr);
-        let mut b = connect(addr);
-        for c in [&mut a, &mut b] {
-            c.write_all(b"ok").unwrap();
-            assert_eq!(read_n(c, 2), b"OK");
-        }
-        // The third is over the cap: refused and closed without an echo.
-        let mut third = connect(addr);
-        let _ = third.write_all(b"no");
-        let mut buf = Vec::new();
-        let _ = third.read_to_end(&mut buf);
-        assert!(buf.is_empty(), "a refused client gets nothing back, got {buf:?}");
-        (a, b)
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { reason: CloseReason::Refused, .. }))
-    })
+    past_the_cap_a_client_is_refused_and_later_ones_are_served(
+        ID,
+        ModelOptions { max_threads: 2, ..Default::default() },
+        2,
+        |reason| matches!(reason, Reason::ThreadCapReached { limit: 2 }),
+        // The first client's thread has ended: the next one gets a thread.
+        |ev| ev.iter().any(|e| e.thread.name == "conn-1" && e.kind.name() == "thread_exited"),
+    )
     .await;
-    assert!(events.iter().any(|e| e.conn == Some(3)
-        && matches!(
-            &e.kind,
-            EventKind::Refused { reason: Reason::ThreadCapReached { limit: 2 } }
-        )));
-    // One leaves; its thread ends, and the next client gets a thread.
-    drop(first);
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| e.thread.name == "conn-1" && e.kind.name() == "thread_exited")
-    })
-    .await;
-    tokio::task::spawn_blocking(move || echo_one(addr, 7, Duration::from_secs(20))).await.unwrap();
-    drop(second);
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    assert!(port_is_free(addr));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -218,58 +84,7 @@ async fn a_thread_the_kernel_cannot_create_refuses_the_client_and_the_acceptor_g
     // A stack as large as the whole user address space: `Builder::spawn` genuinely fails (the
     // kernel cannot map it), which is what EAGAIN/ENOMEM from pthread_create look like.
     let options = ModelOptions { thread_stack_bytes: 1 << 47, ..Default::default() };
-    let (registry, mut rx) = registry_with(options);
-    registry.start(ID).unwrap();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], registry.running_port(ID).unwrap()));
-    tokio::task::spawn_blocking(move || {
-        for _ in 0..2 {
-            let mut c = connect(addr);
-            let mut buf = Vec::new();
-            let _ = c.read_to_end(&mut buf);
-            assert!(buf.is_empty());
-        }
-    })
-    .await
-    .unwrap();
-    let mut events = Vec::new();
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter()
-            .filter(|e| {
-                matches!(&e.kind, EventKind::Refused { reason: Reason::CannotCreateThread { .. } })
-            })
-            .count()
-            == 2
-    })
-    .await;
+    let refused = |reason: &Reason| matches!(reason, Reason::CannotCreateThread { .. });
+    let events = cannot_create_refuses_the_client_and_goes_on(ID, options, refused).await;
     assert!(events.iter().all(|e| e.thread.name != "conn-1"), "no worker thread ever ran");
-    assert_eq!(registry.get(ID).unwrap().state, kettle_shared::ModelState::Running);
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    assert!(port_is_free(addr));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn idle_connection_threads_use_no_cpu_while_they_sleep_in_recv() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    let mut c = connect(addr);
-    c.write_all(b"x").unwrap();
-    assert_eq!(read_n(&mut c, 1), b"X");
-    let mut events = Vec::new();
-    let samples = |ev: &[Event]| -> Vec<u64> {
-        ev.iter()
-            .filter(|e| e.thread.name == "conn-1")
-            .filter_map(|e| match e.kind {
-                EventKind::ThreadSample { cpu_ns, conns: 1, .. } => Some(cpu_ns),
-                _ => None,
-            })
-            .collect()
-    };
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| samples(ev).len() >= 6).await;
-    let s = samples(&events);
-    // Over about a second asleep in recv the thread used (almost) no CPU: no polling.
-    let used = s[s.len() - 1] - s[1];
-    assert!(used < 50_000_000, "an idle thread used {used} ns of CPU");
-    drop(c);
-    server.shutdown().await.unwrap();
 }

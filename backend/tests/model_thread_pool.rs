@@ -1,57 +1,36 @@
 //! The thread-pool model over real sockets: four workers, a bounded queue, the fifth client
-//! waiting while four are busy, and a full queue refusing.
+//! waiting while four are busy, a full queue refusing, a stop with busy workers and queued
+//! clients, idle workers asleep on the queue. The echo contract is in `echo_contract.rs`.
 
 mod common;
 mod echo_checks;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::*;
 use echo_checks::*;
 use kettle_backend::models::ModelOptions;
-use kettle_shared::{CloseReason, Event, EventKind, Reason, RecvOutcome};
+use kettle_shared::{BuiltIn, CloseReason, Event, EventKind, Reason};
 
-const ID: &str = "thread-pool";
-
-fn served(addr: SocketAddr, text: &[u8]) -> TcpStream {
-    let mut c = connect(addr);
-    c.write_all(text).unwrap();
-    assert_eq!(read_n(&mut c, text.len()), text.to_ascii_uppercase());
-    c
-}
+const ID: &str = BuiltIn::ThreadPool.id();
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
     let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
-    let mut events = Vec::new();
     // The claim below is that a worker slept on the empty queue before the connection came:
     // wait until every worker has gone to sleep there, instead of assuming it has by now.
     let workers = ModelOptions::default().pool_workers;
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter()
-            .filter(|e| matches!(&e.kind, EventKind::ThreadBlocked { on } if on == "queue"))
-            .count()
-            >= workers
-    })
-    .await;
-    tokio::task::spawn_blocking(move || {
-        let mut c = client(addr);
-        std::thread::sleep(Duration::from_millis(200));
-        c.write_all(b"hello").unwrap();
-        assert_eq!(read_n(&mut c, 5), b"HELLO");
-        c.shutdown(Shutdown::Write).unwrap();
-        assert_eq!(c.read(&mut [0; 1]).unwrap(), 0);
-    })
-    .await
-    .unwrap();
-    events_until(&mut ws, &mut events, Duration::from_secs(10), |ev| {
-        ev.iter().any(|e| matches!(e.kind, EventKind::Close { .. }))
-    })
-    .await;
+    let events = OneLine::new(ID)
+        .once_started(|ev| {
+            ev.iter()
+                .filter(|e| matches!(&e.kind, EventKind::ThreadBlocked { on } if on == "queue"))
+                .count()
+                >= workers
+        })
+        .run(&server)
+        .await
+        .events;
     let conn1: Vec<_> = events
         .iter()
         .filter(|e| e.model == ID && e.conn == Some(1) && e.kind.name() != "thread_sample")
@@ -61,31 +40,13 @@ async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
     assert!(worker.starts_with("pool-worker-"), "{names:?}");
     assert_eq!(
         names,
-        [
-            ("acceptor", "accept_exit"),
-            ("acceptor", "conn_queued"),
-            (worker, "conn_dequeued"),
-            (worker, "recv_enter"),
-            (worker, "data_arrived"),
-            (worker, "recv_exit"),
-            (worker, "send_enter"),
-            (worker, "send_exit"),
-            (worker, "recv_enter"),
-            (worker, "recv_exit"),
-            (worker, "close"),
-        ]
+        [("acceptor", "accept_exit"), ("acceptor", "conn_queued"), (worker, "conn_dequeued")]
+            .into_iter()
+            .chain(ONE_LINE_BLOCKING.map(|step| (worker, step)))
+            .collect::<Vec<_>>()
     );
     assert!(matches!(conn1[1].kind, EventKind::ConnQueued { depth: 1, capacity: 128, .. }));
-    match &conn1[5].kind {
-        EventKind::RecvExit {
-            outcome: RecvOutcome::Data { bytes: 5, .. },
-            wait_ns: Some(w),
-            ..
-        } => {
-            assert!(*w >= 150_000_000, "phase 1 covers the client's 200 ms pause, was {w} ns")
-        }
-        other => panic!("{other:?}"),
-    }
+    slept_through_the_pause(conn1[5]);
     // Before it, the worker slept on the empty queue and a queued connection woke it. The
     // sampler's reports on the worker are left out, as above: it takes them from its own
     // thread, whenever its period falls, possibly while the worker sleeps.
@@ -100,25 +61,8 @@ async fn one_line_is_queued_taken_by_a_worker_and_echoed_as_fig_6_1() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn random_payloads_echo_byte_exact_for_1_10_and_100_concurrent_clients() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    tokio::task::spawn_blocking(move || {
-        // 100 clients, 4 workers: most wait in the queue and are served in turn.
-        for clients in [1, 10, 100] {
-            echo_concurrently(addr, clients, Duration::from_secs(120));
-        }
-    })
-    .await
-    .unwrap();
-    server.shutdown().await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn with_four_workers_busy_the_fifth_client_waits_and_is_served_when_one_leaves() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(ID).await;
     let busy: Vec<_> = (0..4).map(|i| served(addr, format!("busy{i}").as_bytes())).collect();
     let mut fifth = connect(addr);
     fifth.write_all(b"fifth").unwrap();
@@ -171,10 +115,9 @@ async fn with_four_workers_busy_the_fifth_client_waits_and_is_served_when_one_le
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_queue_refuses_the_client_and_queued_ones_are_served_in_turn() {
-    let options = ModelOptions { pool_workers: 1, pool_queue: 1, ..Default::default() };
-    let (registry, mut rx) = registry_with(options);
-    registry.start(ID).unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], registry.running_port(ID).unwrap()));
+    let mut pool =
+        Limited::start(ID, ModelOptions { pool_workers: 1, pool_queue: 1, ..Default::default() });
+    let addr = pool.addr;
     let (busy, mut queued) = tokio::task::spawn_blocking(move || {
         let busy = served(addr, b"busy");
         let mut queued = connect(addr);
@@ -183,50 +126,28 @@ async fn a_full_queue_refuses_the_client_and_queued_ones_are_served_in_turn() {
     })
     .await
     .unwrap();
-    let mut events = Vec::new();
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
+    pool.until(Duration::from_secs(10), |ev| {
         ev.iter().any(|e| e.conn == Some(2) && e.kind.name() == "conn_queued")
     })
     .await;
-    tokio::task::spawn_blocking(move || {
-        let mut refused = connect(addr);
-        let mut buf = Vec::new();
-        let _ = refused.read_to_end(&mut buf);
-        assert!(buf.is_empty(), "a refused client gets nothing back");
-    })
-    .await
-    .unwrap();
-    recorded_until(&mut rx, &mut events, Duration::from_secs(10), |ev| {
+    tokio::task::spawn_blocking(move || refused_client(addr)).await.unwrap();
+    pool.until(Duration::from_secs(10), |ev| {
         ev.iter().any(|e| {
             e.conn == Some(3)
                 && matches!(e.kind, EventKind::Close { reason: CloseReason::Refused, .. })
         })
     })
     .await;
-    assert!(events.iter().any(|e| e.conn == Some(3)
+    assert!(pool.events.iter().any(|e| e.conn == Some(3)
         && matches!(&e.kind, EventKind::Refused { reason: Reason::QueueFull { .. } })));
     drop(busy);
     assert_eq!(read_n(&mut queued, 6), b"QUEUED");
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
-    assert!(port_is_free(addr));
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_reset_a_half_close_and_a_client_that_never_reads_do_not_disturb_the_others() {
-    let patience = Patience {
-        before_reset: Duration::from_millis(0),
-        others: 6,
-        echo: Duration::from_secs(60),
-        events: Duration::from_secs(10),
-    };
-    reset_half_close_and_never_reader(ID, patience).await;
+    pool.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stopping_with_busy_workers_and_queued_clients_ends_every_thread_and_frees_the_port() {
-    let server = kettle(&[ID]).await;
-    let addr = model_addr(&server, ID);
-    let (mut ws, _) = viewer(&server).await;
+    let (server, addr, mut ws) = watched(ID).await;
     let mut clients: Vec<_> = (0..4).map(|i| served(addr, format!("c{i}").as_bytes())).collect();
     // Two more wait in the queue.
     clients.push(connect(addr));
@@ -236,8 +157,7 @@ async fn stopping_with_busy_workers_and_queued_clients_ends_every_thread_and_fre
         ev.iter().filter(|e| e.kind.name() == "conn_queued").count() == 6
     })
     .await;
-    let registry = server.registry.clone();
-    tokio::task::spawn_blocking(move || registry.stop(ID).unwrap()).await.unwrap();
+    stop_within(&server, ID, Duration::from_secs(20)).await;
     for c in clients.iter_mut() {
         let mut buf = Vec::new();
         c.read_to_end(&mut buf).unwrap();

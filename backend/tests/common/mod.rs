@@ -1,17 +1,50 @@
 //! Helpers shared by the integration tests: a real Kettle on port 0, HTTP requests through the
-//! tools' client (which sends exactly the headers a test gives), and a WebSocket viewer.
+//! tools' client (which sends exactly the headers a test gives), a WebSocket viewer, and
+//! [`for_models!`], which runs a scenario written once against every model it lists.
 
 #![allow(dead_code)] // each test file uses its own subset
 
-use std::io::Read;
+/// One test per model for a scenario written once: `for_models!(scenario: Epoll, EpollEt)`
+/// makes the tests `scenario::Epoll` and `scenario::EpollEt`, each awaiting
+/// `scenario(BuiltIn::Epoll)` (or `EpollEt`) on a multi-threaded tokio runtime — so the test's
+/// name says what it proves and a failure names the model. `for_models!(alone scenario: …)`
+/// makes plain `#[test]`s that run the scenario through the calling file's `alone` instead.
+#[allow(unused_macros)]
+macro_rules! for_models {
+    ($scenario:ident: $($model:ident),+ $(,)?) => {
+        mod $scenario {
+            $(
+                #[allow(non_snake_case)]
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $model() {
+                    super::$scenario(kettle_shared::BuiltIn::$model).await;
+                }
+            )+
+        }
+    };
+    (alone $scenario:ident: $($model:ident),+ $(,)?) => {
+        mod $scenario {
+            $(
+                #[allow(non_snake_case)]
+                #[test]
+                fn $model() {
+                    super::alone(super::$scenario(kettle_shared::BuiltIn::$model));
+                }
+            )+
+        }
+    };
+}
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use kettle_backend::registry::RegistryError;
 use kettle_backend::tools::http as http_client;
 pub use kettle_backend::tools::http::Answer;
 use kettle_backend::{serve, Config, Server};
-use kettle_shared::{AsyncOp, ClientMsg, Command, Event, ServerMsg};
+use kettle_shared::{BuiltIn, ClientMsg, Command, Event, Reason, ServerMsg, WaitApi};
 use tokio::net::TcpStream as TokioTcp;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -42,6 +75,67 @@ pub fn config(start: &[&str]) -> Config {
         classroom: false,
         allow_hosts: vec![],
     }
+}
+
+/// A Kettle with model `id` running, where it listens, and a viewer watching (its Hello read).
+pub async fn watched(id: &str) -> (Server, SocketAddr, Ws) {
+    let server = kettle(&[id]).await;
+    let addr = model_addr(&server, id);
+    let (ws, _) = viewer(&server).await;
+    (server, addr, ws)
+}
+
+/// A Kettle with `model` running; `None` where this kernel refuses io_uring, after checking
+/// that the model is then listed as unavailable with the kernel's reason (io-uring is the one
+/// model a kernel may lack; any other that does not start fails the test).
+pub async fn serving(model: BuiltIn) -> Option<Server> {
+    let server = kettle(&[]).await;
+    let registry = server.registry.clone();
+    let started = tokio::task::spawn_blocking(move || registry.start(model.id())).await.unwrap();
+    match started {
+        Ok(_) => Some(server),
+        Err(RegistryError::Unavailable(reason)) if model == BuiltIn::IoUring => {
+            assert!(
+                matches!(reason, Reason::KernelRefused { .. } | Reason::IoUringOpMissing { .. }),
+                "{reason:?}"
+            );
+            eprintln!("io_uring refused here: the unavailable path was checked instead");
+            server.shutdown().await.unwrap();
+            None
+        }
+        Err(e) => panic!("{model} does not start: {e}"),
+    }
+}
+
+/// The call a readiness model waits in; `None` for the models that wait otherwise (in
+/// `accept` or `recv`, for a signal, for a completion) or not at all.
+pub fn wait_api(model: BuiltIn) -> Option<WaitApi> {
+    match model {
+        BuiltIn::Select => Some(WaitApi::Select),
+        BuiltIn::Poll => Some(WaitApi::Poll),
+        BuiltIn::Epoll | BuiltIn::Reactor => Some(WaitApi::Epoll),
+        BuiltIn::EpollEt => Some(WaitApi::EpollEt),
+        BuiltIn::Blocking
+        | BuiltIn::ThreadPerConn
+        | BuiltIn::ProcessPerConn
+        | BuiltIn::ThreadPool
+        | BuiltIn::Nonblocking
+        | BuiltIn::Sigio
+        | BuiltIn::IoUring
+        | BuiltIn::PosixAio => None,
+    }
+}
+
+/// Stops `model` (off the async workers: stopping joins its threads) and waits for it, at
+/// most `limit`: a call the stop did not wake would keep it from returning.
+pub async fn stop_within(server: &Server, model: &str, limit: Duration) {
+    let registry = server.registry.clone();
+    let id = model.to_owned();
+    let stopping = tokio::task::spawn_blocking(move || registry.stop(&id).unwrap());
+    tokio::time::timeout(limit, stopping)
+        .await
+        .unwrap_or_else(|_| panic!("stopping {model} took more than {limit:?}: a call slept on"))
+        .unwrap();
 }
 
 /// The address a running model listens on.
@@ -113,6 +207,14 @@ pub async fn send_cmd(ws: &mut Ws, id: u64, command: Command) {
     ws.send(Message::Text(text.into())).await.unwrap();
 }
 
+/// Follows the next connection of `model` to make a call (a spotlight, as a viewer asks for
+/// one): its steps are sent in detail even while the model is crowded — when it records more
+/// than its detail budget, as megabytes of echo make it — and only counted otherwise.
+pub async fn follow_next_connection(ws: &mut Ws, model: &str) {
+    send_cmd(ws, 1, Command::Spotlight { model: model.into(), sample: 1 }).await;
+    assert!(matches!(answer(ws, 1, &mut Vec::new()).await, ServerMsg::Reply { .. }));
+}
+
 /// Reads messages until the answer to command `id`, keeping events seen on the way.
 pub async fn answer(ws: &mut Ws, id: u64, events: &mut Vec<Event>) -> ServerMsg {
     loop {
@@ -147,12 +249,40 @@ pub fn kinds(events: &[Event]) -> Vec<(Option<u64>, &'static str)> {
     events.iter().map(|e| (e.conn, e.kind.name())).collect()
 }
 
+/// The steps of `model`'s own thread (named after the model), in order, without the periodic
+/// samples (measurements, not steps of a figure).
+pub fn steps<'a>(events: &'a [Event], model: &str) -> Vec<&'a Event> {
+    steps_of(events, model, model)
+}
+
+/// The steps of `model`'s thread named `thread`, as [`steps`].
+pub fn steps_of<'a>(events: &'a [Event], model: &str, thread: &str) -> Vec<&'a Event> {
+    events
+        .iter()
+        .filter(|e| e.model == model && e.thread.name == thread && e.kind.name() != "thread_sample")
+        .collect()
+}
+
 /// A blocking TCP client with a read timeout.
 pub fn client(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.set_nodelay(true).unwrap();
     s
+}
+
+/// Sends `text` and reads its echo: `text` upper-cased.
+pub fn echoed(c: &mut TcpStream, text: &[u8]) {
+    c.write_all(text).unwrap();
+    assert_eq!(read_n(c, text.len()), text.to_ascii_uppercase());
+}
+
+/// A client (as [`client`]) served once — `text` sent and its echo read —, so the server has
+/// accepted it and is back to waiting.
+pub fn served(addr: SocketAddr, text: &[u8]) -> TcpStream {
+    let mut c = client(addr);
+    echoed(&mut c, text);
+    c
 }
 
 /// Reads exactly `n` bytes.
@@ -175,61 +305,10 @@ pub fn payload(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-/// Out of descriptors, `accept` must be retried at a pace (every ~100 ms), not in a busy loop:
-/// `model`'s EMFILE failures are at least one, at most `most`, and never closer together than
-/// 80 ms. (How many there are depends on how long the test held the limit and on the load;
-/// the spacing does not.)
-pub fn assert_paced_emfile_retries(events: &[Event], model: &str, most: usize) {
-    let times: Vec<u64> = events
-        .iter()
-        .filter(|e| e.model == model)
-        .filter(|e| match &e.kind {
-            kettle_shared::EventKind::AcceptExit { error: Some(err), .. } => err.errno == "EMFILE",
-            // io_uring reports a failed accept as its completion's result.
-            kettle_shared::EventKind::Complete { op, result, .. } => {
-                matches!(op, AsyncOp::Accept) && *result == -24
-            }
-            _ => false,
-        })
-        .map(|e| e.t_ns)
-        .collect();
-    assert!(
-        (1..=most).contains(&times.len()),
-        "{model}: {} EMFILE failures, expected 1..={most}",
-        times.len()
-    );
-    for pair in times.windows(2) {
-        let gap_ms = (pair[1] - pair[0]) / 1_000_000;
-        assert!(gap_ms >= 80, "{model}: accept retried after {gap_ms} ms: not paced");
-    }
-}
-
 /// Sets SO_LINGER {on, 0} so closing the socket resets the connection (RST, not FIN).
 pub fn linger_zero(s: &TcpStream) {
     use std::os::fd::AsFd;
     let linger = nix::sys::socket::sockopt::Linger;
     nix::sys::socket::setsockopt(&s.as_fd(), linger, &libc::linger { l_onoff: 1, l_linger: 0 })
         .unwrap();
-}
-
-/// Duplicates stdin until no descriptor below the limit is free; returns the duplicates.
-///
-/// Kettle's monitors open `/proc/self/task/<tid>/…` files for a few microseconds every 100 ms
-/// while a viewer watches: a slot one of them held when the table filled is free again a moment
-/// later, and a model's `accept` would take it instead of meeting `EMFILE`. So the table is
-/// filled again after more than one sampling period, taking any slot freed meanwhile.
-pub fn fill_descriptor_table() -> Vec<std::os::fd::OwnedFd> {
-    let stdin = std::io::stdin();
-    let mut held = Vec::new();
-    for _ in 0..3 {
-        loop {
-            match nix::unistd::dup(&stdin) {
-                Ok(fd) => held.push(fd),
-                Err(nix::errno::Errno::EMFILE) => break,
-                Err(e) => panic!("dup: {e}"),
-            }
-        }
-        std::thread::sleep(Duration::from_millis(120));
-    }
-    held
 }

@@ -81,12 +81,8 @@ async fn presenter(c: &Client, on: bool) {
     if (now == "true") != on {
         press(c, "f").await;
     }
-    wait_js(
-        c,
-        &format!("presenter mode {on}"),
-        &format!("document.querySelector(\"main.stage[data-presenter='{on}']\")"),
-    )
-    .await;
+    wait_for(c, &format!("presenter mode {on}"), &format!("main.stage[data-presenter='{on}']"))
+        .await;
 }
 
 /// Waits until the figure has measured its room after a change of size and drawn again: two
@@ -209,17 +205,12 @@ async fn check_stop(
             )
             .await
             .unwrap();
-            wait_js(
-                c,
-                "paused on the scrubbed step",
-                "document.querySelector(\"#playback[data-paused='true']\")",
-            )
-            .await;
+            wait_for(c, "paused on the scrubbed step", "#playback[data-paused='true']").await;
             moment_fits_everywhere(c, &format!("{what}, after a scrub"), seen).await;
         }
         "reactor" => {
-            c.find(Locator::Css("#live")).await.unwrap().click().await.unwrap();
-            wait_js(c, "live", "document.querySelector(\"#playback[data-live='true']\")").await;
+            click(c, "#live").await;
+            wait_for(c, "live", "#playback[data-live='true']").await;
             moment_fits_everywhere(c, &format!("{what}, live"), seen).await;
         }
         _ => {}
@@ -236,7 +227,7 @@ async fn the_step_its_code_line_and_its_sentence_share_one_screen_at_every_proje
     })
     .await;
     // The other theme and language: every model runs now, the open clients are reused.
-    c.find(Locator::Css("#theme")).await.unwrap().click().await.unwrap();
+    click(&c, "#theme").await;
     walk_the_tour(&c, true, async |step, model| check_stop(&c, "zh", step, model, &mut seen).await)
         .await;
     for ((window_w, presenter_on), s) in &seen {
@@ -288,7 +279,7 @@ async fn the_theme_follows_the_system_then_the_choice_and_its_text_is_readable_i
     let other = if system == "dark" { "light" } else { "dark" };
     for (expected, reading) in [(system.as_str(), "first"), (other, "after #theme")] {
         if reading != "first" {
-            c.find(Locator::Css("#theme")).await.unwrap().click().await.unwrap();
+            click(&c, "#theme").await;
             wait_js(&c, &format!("the {expected} theme"), &format!("{theme} === '{expected}'"))
                 .await;
         }
@@ -340,11 +331,12 @@ async fn the_theme_follows_the_system_then_the_choice_and_its_text_is_readable_i
     let prefers = text_of(&d, "[matchMedia('(prefers-color-scheme: dark)').matches, matchMedia('(prefers-reduced-motion: reduce)').matches].join(',')").await;
     assert_eq!(prefers, "true,true", "the browser asks for dark colours and reduced motion");
     wait_js(&d, "the dark theme, as the system asks", &format!("{theme} === 'dark'")).await;
-    for click in ["#theme", "#side-tab-log", "#side-tab-code", "#theme", "#presenter", "#presenter"]
+    for button in
+        ["#theme", "#side-tab-log", "#side-tab-code", "#theme", "#presenter", "#presenter"]
     {
-        d.find(Locator::Css(click)).await.unwrap().click().await.unwrap();
+        click(&d, button).await;
         let moving = text_of(&d, "document.getAnimations().length + ',' + [...document.querySelectorAll('*')].filter(e => getComputedStyle(e).scrollBehavior === 'smooth').length").await;
-        assert_eq!(moving, "0,0", "after {click}: animations, smooth scrollers");
+        assert_eq!(moving, "0,0", "after {button}: animations, smooth scrollers");
     }
     d.close().await.unwrap();
     server.shutdown().await.unwrap();
@@ -421,12 +413,7 @@ async fn the_keyboard_reaches_every_control_with_a_visible_focus_ring_and_operat
     let paused = text_of(&c, "document.querySelector('#playback').dataset.paused").await;
     c.execute("document.querySelector('#side-tab-code').click()", vec![]).await.unwrap();
     key_on(&c, "#step", " ").await;
-    wait_js(
-        &c,
-        "Space pressed the step button",
-        "document.querySelector(\"#playback[data-paused='true']\")",
-    )
-    .await;
+    wait_for(&c, "Space pressed the step button", "#playback[data-paused='true']").await;
     eprintln!("keyboard: {} controls reached by Tab (paused before: {paused})", reached.len());
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
@@ -465,7 +452,7 @@ async fn axe_finds_no_serious_or_critical_violation_in_any_view_of_either_theme(
     let mut serious = Vec::new();
     for theme in ["light", "dark"] {
         if text_of(&c, "document.documentElement.dataset.theme").await != theme {
-            c.find(Locator::Css("#theme")).await.unwrap().click().await.unwrap();
+            click(&c, "#theme").await;
             wait_js(&c, theme, &format!("document.documentElement.dataset.theme === '{theme}'"))
                 .await;
         }
@@ -485,16 +472,11 @@ async fn axe_finds_no_serious_or_critical_violation_in_any_view_of_either_theme(
         // The figure view, with each panel of the side column in turn.
         show_view(&c, "figure").await;
         for side in ["code", "clients", "load", "threads", "lesson", "log"] {
-            c.find(Locator::Css(&format!("#side-tab-{side}")))
-                .await
-                .unwrap()
-                .click()
-                .await
-                .unwrap();
+            click(&c, &format!("#side-tab-{side}")).await;
             wait_js(&c, side, &format!("!document.querySelector('#side-{side}').hidden")).await;
             scan(format!("figure, side panel {side}"), axe(&c).await);
         }
-        c.find(Locator::Css("#side-tab-code")).await.unwrap().click().await.unwrap();
+        click(&c, "#side-tab-code").await;
         // The comparison, after a line through two models.
         show_view(&c, "compare").await;
         for id in ["blocking", "select"] {
@@ -504,12 +486,7 @@ async fn axe_finds_no_serious_or_critical_violation_in_any_view_of_either_theme(
             )
             .await;
             if ticked != "true" {
-                c.find(Locator::Css(&format!(".compare-pick[value='{id}']")))
-                    .await
-                    .unwrap()
-                    .click()
-                    .await
-                    .unwrap();
+                click(&c, &format!(".compare-pick[value='{id}']")).await;
             }
         }
         c.find(Locator::Css("#compare-input"))
@@ -518,7 +495,7 @@ async fn axe_finds_no_serious_or_critical_violation_in_any_view_of_either_theme(
             .send_keys("six point six")
             .await
             .unwrap();
-        c.find(Locator::Css("#compare-send")).await.unwrap().click().await.unwrap();
+        click(&c, "#compare-send").await;
         wait_js(
             &c,
             "the comparison drawn",
@@ -537,7 +514,7 @@ async fn axe_finds_no_serious_or_critical_violation_in_any_view_of_either_theme(
         scan("presenter (1024×768)".into(), axe(&c).await);
         presenter(&c, false).await;
         // The model picker, opened as a menu on a narrow window.
-        c.find(Locator::Css("#models-toggle")).await.unwrap().click().await.unwrap();
+        click(&c, "#models-toggle").await;
         wait_js(&c, "the model menu", "document.querySelector('#models.open')").await;
         scan("model menu (1024×768)".into(), axe(&c).await);
         press(&c, "Escape").await;
