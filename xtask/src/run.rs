@@ -1,12 +1,13 @@
 //! `cargo xtask run`: install what is missing, build both halves, serve.
 //!
-//! The two halves are built side by side: the backend needs none of the page's tools, so it is
-//! fetched and built on one thread while the other installs the tools, then builds the page
-//! (trunk) and compresses it. On a fresh machine that keeps both cores busy through the tools'
-//! installs and through the page's single-threaded link; on a second run both take seconds.
-//! The two cargos share the target directory without waiting for each other: cargo locks a
-//! build directory per profile, and the page is built with its own (`wasm-release`, see
-//! `Cargo.toml`), the backend with `release`.
+//! Two threads. One installs the tools, then runs trunk and compresses `dist/`. The other
+//! fetches the crates, builds the backend, then compiles the page's crates for wasm: the very
+//! `cargo build` trunk runs, so that trunk's own cargo finds them built and only wasm-bindgen
+//! and wasm-opt are left once trunk is installed. On a fresh machine that keeps both cores
+//! busy while trunk installs (the longest step, ~5 min of CPU); on a second run everything
+//! takes seconds. The two cargos share the target directory without waiting for each other:
+//! cargo locks a build directory per profile, and the page has its own (`wasm-release`, see
+//! `Cargo.toml`), the backend `release`.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -15,33 +16,46 @@ use std::sync::mpsc;
 use std::time::SystemTime;
 
 use crate::process::{all_ok, cargo, describe, run_labelled, say, timed_job};
+use crate::tools::WASM_TARGET;
 use crate::{precompress, target_dir, tools, Result};
 
+/// The profile the page is built with: `data-cargo-profile-release` in `frontend/index.html`.
+const PAGE_PROFILE: &str = "wasm-release";
+
 pub fn run(root: &Path, serve_flags: &[String]) -> Result<()> {
-    // Trunk builds offline: the page waits until the backend's side has fetched every crate.
+    let page_is_fresh = dist_is_fresh(root);
+    // Trunk builds offline: the page waits until the other thread has fetched every crate.
     let (fetched, when_fetched) = mpsc::channel::<bool>();
     let results = std::thread::scope(|scope| {
-        let backend = scope.spawn(move || {
+        let crates = scope.spawn(move || {
             let fetch = fetch_crates();
             let _ = fetched.send(fetch.is_ok());
             fetch?;
-            build_backend()
+            let backend = build_backend();
+            // Only when trunk will run, and when the target is there (rustup may still be
+            // adding it on the other thread; then trunk compiles them itself).
+            let ahead = if page_is_fresh || !tools::has_wasm_target() {
+                Ok(())
+            } else {
+                build_page_crates()
+            };
+            all_ok([backend, ahead])
         });
-        let page = build_page(root, || when_fetched.recv().unwrap_or(false));
-        [page, backend.join().unwrap_or_else(|_| Err("the backend's build panicked".into()))]
+        let page = build_page(root, page_is_fresh, || when_fetched.recv().unwrap_or(false));
+        [page, crates.join().unwrap_or_else(|_| Err("the backend's build panicked".into()))]
     });
     all_ok(results)?;
     serve(root, serve_flags)
 }
 
-/// The page into `dist/`: the tools, then trunk (unless `dist/` is up to date; `fetched` says
-/// whether the crates are all here), then the compressed copies.
-fn build_page(root: &Path, fetched: impl FnOnce() -> bool) -> Result<()> {
+/// The page into `dist/`: the tools, then trunk (unless `dist/` was up to date at the start;
+/// `fetched` says whether the crates are all here), then the compressed copies.
+fn build_page(root: &Path, fresh: bool, fetched: impl FnOnce() -> bool) -> Result<()> {
     tools::ensure_build_tools(root)?;
     if !fetched() {
         return Err("the page was not built: trunk builds offline, after `cargo fetch`".into());
     }
-    if dist_is_fresh(root) {
+    if fresh {
         say("frontend unchanged since dist/ was built: skipping trunk");
     } else {
         timed_job("page", "building the frontend into dist/ (trunk build --release)", || {
@@ -53,6 +67,32 @@ fn build_page(root: &Path, fetched: impl FnOnce() -> bool) -> Result<()> {
         "precompress",
         "compressing dist/ (brotli 11 and gzip 9 copies beside each file)",
         || precompress::precompress(&root.join("dist")),
+    )
+}
+
+/// `cargo build` of the page exactly as trunk runs it (same profile, target, binary and
+/// `--offline`, so trunk's cargo then finds everything fresh), while trunk may still be
+/// installing. If trunk starts first, its cargo waits for this one's lock, then has nothing
+/// left to do.
+fn build_page_crates() -> Result<()> {
+    timed_job(
+        "page crates",
+        &format!("compiling the page's crates ahead of trunk (cargo build --profile {PAGE_PROFILE} --target {WASM_TARGET})"),
+        || {
+            run_labelled(
+                cargo().args(["build", "--target", WASM_TARGET]).args([
+                    "--manifest-path",
+                    "frontend/Cargo.toml",
+                    "--profile",
+                    PAGE_PROFILE,
+                    "--offline",
+                    "--bin",
+                    "kettle-frontend",
+                ]),
+                "page crates",
+                "See cargo's message above.",
+            )
+        },
     )
 }
 
@@ -131,6 +171,16 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn the_page_crates_are_built_with_the_profile_trunk_uses() {
+        let root = crate::workspace_root();
+        let html = fs::read_to_string(root.join("frontend/index.html")).unwrap();
+        assert!(html.contains(&format!("data-cargo-profile-release=\"{PAGE_PROFILE}\"")));
+        let manifest: toml::Table =
+            fs::read_to_string(root.join("Cargo.toml")).unwrap().parse().unwrap();
+        assert!(manifest["profile"].get(PAGE_PROFILE).is_some(), "no [profile.{PAGE_PROFILE}]");
+    }
 
     #[test]
     fn the_newest_file_anywhere_under_a_directory_counts() {

@@ -33,7 +33,7 @@ use std::process::Command;
 use crate::process::{all_ok, cargo, output_of, run_checked, run_labelled, say, timed, timed_job};
 use crate::Result;
 
-const WASM_TARGET: &str = "wasm32-unknown-unknown";
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const TRUNK_VERSION: &str = "0.21.14";
 /// npm's `binaryen` package; its `wasm-opt` reports the major version, `version 132`.
 const BINARYEN_NPM_VERSION: &str = "132.0.0";
@@ -109,7 +109,7 @@ fn ensure_wasm_target() -> Result<()> {
     let installed = output_of("rustup", &["target", "list", "--installed"]).ok_or(
         "`rustup target list --installed` failed: the xtask needs rustup (https://rustup.rs)",
     )?;
-    if installed.lines().any(|line| line.trim() == WASM_TARGET) {
+    if lists_wasm_target(&installed) {
         say(&format!("rust target {WASM_TARGET}: installed"));
         return Ok(());
     }
@@ -120,6 +120,15 @@ fn ensure_wasm_target() -> Result<()> {
             "rustup needs to reach static.rust-lang.org.",
         )
     })
+}
+
+/// Whether rustup has the wasm target already (no message, nothing installed).
+pub fn has_wasm_target() -> bool {
+    output_of("rustup", &["target", "list", "--installed"]).is_some_and(|l| lists_wasm_target(&l))
+}
+
+fn lists_wasm_target(installed: &str) -> bool {
+    installed.lines().any(|line| line.trim() == WASM_TARGET)
 }
 
 fn ensure_trunk() -> Result<()> {
