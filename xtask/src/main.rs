@@ -10,7 +10,9 @@
 //! into `dist/` with trunk, builds the backend in release mode and execs
 //! `kettle serve <flags>` (it prints its URL, by default <http://127.0.0.1:7878>). After trunk,
 //! [`precompress`] writes a brotli and a gzip copy of every file in `dist/`, which the server
-//! hands to browsers that accept them. A second
+//! hands to browsers that accept them. The backend is built beside the tools' installs and the
+//! page (see [`run`]); the tools are installed side by side and unoptimised (see [`tools`]),
+//! which is what makes a first run short. A second
 //! run installs nothing, skips trunk when no frontend input is newer than `dist/index.html`
 //! and rebuilds the backend incrementally, so the page is up in seconds.
 //!
@@ -24,7 +26,7 @@
 //! # Why the tools are pinned
 //!
 //! - **trunk 0.21.14**: the version `Trunk.toml` was written for; installed `--locked` so
-//!   every machine builds the same binary.
+//!   every machine builds the same binary (0.22 needs a newer rustc).
 //! - **wasm-bindgen CLI = Cargo.lock's `wasm-bindgen`**: the CLI and the library must agree
 //!   to the patch version or the generated glue is rejected. `Trunk.toml` names the same
 //!   version so trunk never downloads its own; the xtask checks the two agree.

@@ -81,13 +81,13 @@ pub fn precompress(dist: &Path) -> Result<()> {
 pub fn precompress_dir(dist: &Path) -> Result<Vec<Compressed>> {
     let mut originals = Vec::new();
     let mut copies = Vec::new();
-    walk(dist, &mut |path| {
-        if copy_of(path).is_some() {
-            copies.push(path.to_path_buf());
-        } else if !is_temporary(path) {
-            originals.push(path.to_path_buf());
+    for path in files_under(dist)? {
+        if copy_of(&path).is_some() {
+            copies.push(path);
+        } else if !is_temporary(&path) {
+            originals.push(path);
         }
-    })?;
+    }
     for copy in &copies {
         let original = copy_of(copy).expect("sorted above");
         if !original.is_file() {
@@ -165,19 +165,17 @@ fn write_if_smaller(copy: &Path, encoded: &[u8], original_len: usize) -> Result<
     Ok(Some(encoded.len() as u64))
 }
 
-/// Calls `visit` for every regular file under `dir`, in no particular order.
-fn walk(dir: &Path, visit: &mut impl FnMut(&Path)) -> Result<()> {
-    let entries = fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-    for entry in entries {
+/// Every regular file under `dir`, in no particular order. Symbolic links are neither
+/// followed nor listed: trunk writes none, and a copy beside a link would outlive its target.
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir) {
         let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
-        let kind = entry.file_type().map_err(|e| format!("{}: {e}", entry.path().display()))?;
-        if kind.is_dir() {
-            walk(&entry.path(), visit)?;
-        } else if kind.is_file() {
-            visit(&entry.path());
+        if entry.file_type().is_file() {
+            files.push(entry.into_path());
         }
     }
-    Ok(())
+    Ok(files)
 }
 
 /// For `dir/name.br` or `dir/name.gz`: `dir/name`.

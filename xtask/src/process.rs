@@ -1,7 +1,7 @@
 //! Running child processes: announcing, timing and explaining their failures.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,20 @@ pub fn timed<T>(what: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
     match &result {
         Ok(_) => say(&format!("  done in {took}")),
         Err(_) => say(&format!("  failed after {took}")),
+    }
+    result
+}
+
+/// Like [`timed`], for a step that runs beside others: its last line names it, since other
+/// steps' lines come in between (`trunk: done in 4m 12s`).
+pub fn timed_job<T>(name: &str, what: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
+    say(&format!("{what}…"));
+    let start = Instant::now();
+    let result = step();
+    let took = format_duration(start.elapsed());
+    match &result {
+        Ok(_) => say(&format!("  {name}: done in {took}")),
+        Err(_) => say(&format!("  {name}: failed after {took}")),
     }
     result
 }
@@ -40,6 +54,61 @@ pub fn run_checked(cmd: &mut Command, hint: &str) -> Result<()> {
         Ok(())
     } else {
         Err(format!("`{line}` failed ({status}). {hint}"))
+    }
+}
+
+/// Like [`run_checked`], for a command that runs beside others: every line it prints, on
+/// stdout or stderr, goes to the same stream with `label | ` in front, so the interleaved output
+/// of two builds can still be told apart. Cargo colours its messages when the xtask's own
+/// stderr is a terminal, as it would if it wrote there itself.
+pub fn run_labelled(cmd: &mut Command, label: &str, hint: &str) -> Result<()> {
+    let line = describe(cmd);
+    if std::io::stderr().is_terminal() && std::env::var_os("CARGO_TERM_COLOR").is_none() {
+        cmd.env("CARGO_TERM_COLOR", "always");
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not start `{line}`: {e}. {hint}"))?;
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    std::thread::scope(|scope| {
+        if let Some(out) = stdout {
+            scope.spawn(|| copy_lines(out, label, |text| println!("{text}")));
+        }
+        if let Some(err) = stderr {
+            scope.spawn(|| copy_lines(err, label, |text| eprintln!("{text}")));
+        }
+    });
+    let status = child.wait().map_err(|e| format!("`{line}` vanished: {e}. {hint}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{line}` failed ({status}). {hint}"))
+    }
+}
+
+/// Every line of `from` (lossily decoded), given to `print` whole with `label | ` in front:
+/// one line per call, so lines of two children never mix within a line.
+fn copy_lines(from: impl Read, label: &str, print: impl Fn(&str)) {
+    let mut reader = BufReader::new(from);
+    let mut line = Vec::new();
+    while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+        let text = String::from_utf8_lossy(&line);
+        print(&format!("{label} | {}", text.trim_end_matches(['\n', '\r'])));
+        line.clear();
+    }
+}
+
+/// `Ok` if every step succeeded; otherwise every failure's message, one per line, so a step
+/// that failed beside another is not hidden by it.
+pub fn all_ok(results: impl IntoIterator<Item = Result<()>>) -> Result<()> {
+    let failures: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
     }
 }
 
@@ -109,6 +178,13 @@ mod tests {
         assert_eq!(format_duration(Duration::from_millis(12_340)), "12.3s");
         assert_eq!(format_duration(Duration::from_secs(581)), "9m 41s");
         assert_eq!(format_duration(Duration::from_secs(60)), "1m 00s");
+    }
+
+    #[test]
+    fn every_failure_of_steps_side_by_side_is_reported() {
+        assert_eq!(all_ok([Ok(()), Ok(())]), Ok(()));
+        let both = all_ok([Err("trunk failed".into()), Ok(()), Err("npm failed".into())]);
+        assert_eq!(both, Err("trunk failed\nnpm failed".into()));
     }
 
     #[test]
