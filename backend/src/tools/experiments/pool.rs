@@ -91,8 +91,12 @@ impl Experiment for Pool {
                                 std::thread::sleep(pause);
                                 client.line(LINE)?;
                             }
-                            drop(client);
+                            // Read the clock before closing: a worker freed by this close
+                            // serves the next client only after it, so that client's echo is
+                            // always later than `left_at`. Read after the close, a busy
+                            // machine could run the next client's thread first.
                             let left_at = Instant::now();
+                            drop(client);
                             Ok(Seen { first_echo_at, first_wait, left_at })
                         })
                     })
