@@ -27,12 +27,22 @@ pub fn decode(text: &str) -> Result<Decoded, String> {
             }
             let raw = value.get("events").and_then(Value::as_array).cloned().unwrap_or_default();
             let total = raw.len() as u64;
-            let events: Vec<Event> =
-                raw.into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
+            let events: Vec<Event> = raw.iter().filter_map(one_event).collect();
             let dropped = value.get("dropped").and_then(Value::as_u64).unwrap_or(0);
             let unreadable_events = total - events.len() as u64;
             Ok(Decoded { msg: ServerMsg::Batch { events, dropped }, unreadable_events })
         }
+    }
+}
+
+/// One event of a batch that did not parse as a whole, read as a batch of its own: through
+/// the same `ServerMsg` decoder as every frame, so the page's wasm carries one decoder of
+/// events, not a second one for `serde_json::Value`.
+fn one_event(event: &Value) -> Option<Event> {
+    let alone = format!(r#"{{"type":"batch","events":[{event}],"dropped":0}}"#);
+    match serde_json::from_str::<ServerMsg>(&alone) {
+        Ok(ServerMsg::Batch { mut events, .. }) if events.len() == 1 => events.pop(),
+        _ => None,
     }
 }
 

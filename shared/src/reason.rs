@@ -25,8 +25,12 @@ use serde::{Deserialize, Serialize};
 ///
 /// `errno` fields hold the symbolic name of the kernel's error as `errno(3)` lists it
 /// (`"EMFILE"`, `"EAGAIN"`); `call` fields the name of a system call as its man page spells it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its code alone, as on the wire, is `<&str>::from(&reason)` (`strum::IntoStaticStr`): the
+/// page puts it in `data-reason` attributes without serialising the whole reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(tag = "code", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Reason {
     // -- why a model stopped ([`crate::EventKind::Stopped`], [`crate::ModelInfo::reason`]) ------
     /// A viewer (or the command line) asked for the stop.

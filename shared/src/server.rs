@@ -180,9 +180,20 @@ pub enum ReplyResult {
     },
 }
 
-/// Why a command failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Why a command failed. Its wire name is also `<&str>::from(code)` (`strum::IntoStaticStr`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ErrorCode {
     /// The message is not valid JSON or not a command.
     BadRequest,
@@ -216,5 +227,13 @@ mod tests {
         assert!(json.starts_with(r#"{"type":"error""#), "{json}");
         assert!(json.contains(r#""code":"bad_request""#), "{json}");
         assert!(json.contains(r#""reason":{"code":"binary_frame"}"#), "{json}");
+    }
+
+    #[test]
+    fn an_error_code_names_itself_as_it_is_named_on_the_wire() {
+        for code in <ErrorCode as strum::VariantArray>::VARIANTS {
+            let wire = serde_json::to_value(code).unwrap();
+            assert_eq!(wire.as_str(), Some(<&str>::from(*code)), "{code:?}");
+        }
     }
 }

@@ -31,11 +31,8 @@ pub fn ErrorList(props: &ErrorListProps) -> Html {
                 let key = e.key;
                 let dismiss = ctx.dispatch.reform(move |_: MouseEvent| Action::DismissError(key));
                 let code = match &e.problem {
-                    Problem::Backend { code, .. } => serde_json::to_value(code)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
-                    Problem::NotConnected | Problem::Garbled(_) => "page".to_owned(),
+                    Problem::Backend { code, .. } => <&str>::from(*code),
+                    Problem::NotConnected | Problem::Garbled(_) => "page",
                 };
                 html! {
                     <div class="error" key={key} data-key={key.to_string()} data-code={code}
