@@ -61,6 +61,9 @@ enum Got {
 /// A WebSocket client of `/ws`, frame by frame.
 struct RawWs {
     s: TcpStream,
+    /// Echo messages that arrived while waiting for an answer: the relay may forward a reply
+    /// from the echo server before the command's own reply (a busy machine orders them so).
+    early_echoes: Vec<Value>,
 }
 
 impl RawWs {
@@ -82,7 +85,7 @@ impl RawWs {
         }
         let head = String::from_utf8_lossy(&head);
         assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-        let mut ws = RawWs { s };
+        let mut ws = RawWs { s, early_echoes: Vec::new() };
         // Only answers from here on: no model's steps, no aggregates.
         ws.text(br#"{"id":0,"op":"subscribe","models":[],"aggregates":[]}"#);
         match ws.answer() {
@@ -151,15 +154,24 @@ impl RawWs {
                     if v["type"] == "reply" || v["type"] == "error" {
                         return Got::Answer(v);
                     }
+                    if v["type"] == "echo" {
+                        self.early_echoes.push(v);
+                    }
                 }
                 Some(_) => {}
             }
         }
     }
 
-    /// The echoes of `client` until `bytes` bytes came back (or 10 s passed).
+    /// The echoes of `client` until `bytes` bytes came back (or 10 s passed), starting with
+    /// those that came before the answer.
     fn echoes(&mut self, client: u64, bytes: usize) -> String {
         let mut text = String::new();
+        for v in std::mem::take(&mut self.early_echoes) {
+            if v["client"] == client {
+                text.push_str(v["text"].as_str().unwrap());
+            }
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         while text.len() < bytes && Instant::now() < deadline {
             match self.read_frame() {

@@ -123,7 +123,8 @@ pub fn prepare_connection(fd: &OwnedFd) {
 /// Without this, the first line a fresh Kettle receives — or any line on a machine where no
 /// other socket wants stamps — arrives unstamped and its phases cannot be measured. One UDP
 /// socket with `SO_TIMESTAMPING`, held until the process exits, keeps stamping on; it also
-/// stamps data that reaches a connection before the server set the option on it. Idempotent.
+/// stamps data that reaches a connection before the server set the option on it. Returns once
+/// the kernel stamps (see [`wait_until_stamped`]). Idempotent.
 pub fn keep_receive_timestamps_on() {
     static KEEPER: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
     KEEPER.get_or_init(|| {
@@ -133,8 +134,38 @@ pub fn keep_receive_timestamps_on() {
         let flags = TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
             | TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE;
         setsockopt(&fd, sockopt::Timestamping, &flags).ok()?;
+        wait_until_stamped(&fd);
         Some(fd)
     });
+}
+
+/// How long [`wait_until_stamped`] waits at most. Without stamps Kettle still runs; only the
+/// phases of the lines that arrive before stamping starts are unknown.
+const STAMPING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Sends the keeper datagrams over loopback until one arrives stamped. The kernel switches
+/// stamping on from a work queue, after the first socket asked: on a quiet machine the first
+/// datagram is stamped, on a busy one the work may wait its turn behind others, and a line a
+/// client sends in that gap would arrive without its stamp.
+fn wait_until_stamped(keeper: &OwnedFd) {
+    use nix::sys::socket::{bind, getsockname, sendto, SockaddrIn};
+    let fd = keeper.as_raw_fd();
+    let Ok(addr) = bind(fd, &SockaddrIn::new(127, 0, 0, 1, 0)).and_then(|()| getsockname(fd))
+    else {
+        return;
+    };
+    let addr: SockaddrIn = addr;
+    let deadline = std::time::Instant::now() + STAMPING_WAIT;
+    let mut byte = [0u8; 1];
+    while std::time::Instant::now() < deadline {
+        let _ = sendto(fd, b"k", &addr, MsgFlags::empty());
+        // Loopback delivers before `sendto` returns; an older, unstamped datagram may be read
+        // first, and then the next round reads this one.
+        if let Ok((_, Some(_))) = recv_stamped(fd, &mut byte, MsgFlags::MSG_DONTWAIT) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
 
 /// Bytes of control buffer for one `SCM_TIMESTAMPING` message (three timespecs: software,
