@@ -334,6 +334,8 @@ mod tests {
             // The code the page shows in `data-reason` is the one the wire carries.
             let wire = serde_json::to_value(&r).unwrap();
             assert_eq!(wire["code"].as_str(), Some(reason_code(&r)), "{r:?}");
+            // And it reads back as it was written (the shared crate reads reasons by hand).
+            assert_eq!(serde_json::from_value::<Reason>(wire).unwrap(), r);
         }
         let mut covered: Vec<String> =
             samples().iter().map(|r| reason_code(r).to_owned()).collect();

@@ -28,8 +28,13 @@ use serde::{Deserialize, Serialize};
 ///
 /// Its code alone, as on the wire, is `<&str>::from(&reason)` (`strum::IntoStaticStr`): the
 /// page puts it in `data-reason` attributes without serialising the whole reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
-#[serde(tag = "code", rename_all = "snake_case")]
+///
+/// Written by serde's derive; read through `WireReason` (below), which keeps the page's wasm
+/// small.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
+)]
+#[serde(tag = "code", rename_all = "snake_case", try_from = "WireReason")]
 #[strum(serialize_all = "snake_case")]
 pub enum Reason {
     // -- why a model stopped ([`crate::EventKind::Stopped`], [`crate::ModelInfo::reason`]) ------
@@ -328,6 +333,170 @@ pub enum Reason {
     TokenRefused,
 }
 
+/// A reason as read from the wire: the code and every field any case has, each optional.
+///
+/// Only reading needs it. Serde's derive for an internally tagged enum buffers the object and
+/// gives each of the cases a visitor of its own, which made reading a reason the largest
+/// function of the page's wasm (88 KB of 1.3 MB). One flat struct and the match in
+/// `TryFrom` below accept the same JSON, ignore unknown fields as the derive does, and refuse
+/// an unknown code, a missing field or a mistyped one with serde's words. A new case needs
+/// its arm there; the page's tests read every case back and fail until it has one.
+#[derive(Deserialize)]
+struct WireReason {
+    code: String,
+    call: Option<String>,
+    errno: Option<String>,
+    thread: Option<String>,
+    op: Option<String>,
+    port: Option<u16>,
+    retry_ms: Option<u64>,
+    fd: Option<i32>,
+    limit: Option<u32>,
+    capacity: Option<u32>,
+    worker: Option<u32>,
+    count: Option<u32>,
+    model: Option<String>,
+    client: Option<u32>,
+    ms: Option<u32>,
+    max: Option<u64>,
+    field: Option<String>,
+    value: Option<u64>,
+    min: Option<u64>,
+    addr: Option<String>,
+    name: Option<String>,
+    known: Option<Vec<String>>,
+    after_ms: Option<u64>,
+    detail: Option<String>,
+    host: Option<String>,
+    origin: Option<String>,
+    per_second: Option<u32>,
+    at_once: Option<u32>,
+    waited_ms: Option<u64>,
+    what: Option<String>,
+}
+
+/// A field the case must have.
+fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {
+    value.ok_or_else(|| format!("missing field `{field}`"))
+}
+
+/// A field the case must have, in a narrower type than other cases give the same name.
+fn need_u32(value: Option<u64>, field: &str) -> Result<u32, String> {
+    let value = need(value, field)?;
+    u32::try_from(value).map_err(|_| format!("invalid value: integer `{value}`, expected u32"))
+}
+
+impl TryFrom<WireReason> for Reason {
+    type Error = String;
+
+    fn try_from(w: WireReason) -> Result<Reason, String> {
+        use Reason as R;
+        Ok(match w.code.as_str() {
+            "stopped_on_request" => R::StoppedOnRequest,
+            "server_returned" => R::ServerReturned,
+            "syscall_failed" => {
+                R::SyscallFailed { call: need(w.call, "call")?, errno: need(w.errno, "errno")? }
+            }
+            "server_failed" => R::ServerFailed { errno: w.errno },
+            "panicked" => R::Panicked { thread: need(w.thread, "thread")? },
+            "no_workers" => R::NoWorkers,
+            "connection_queued" => R::ConnectionQueued,
+            "kernel_refused" => {
+                R::KernelRefused { call: need(w.call, "call")?, errno: need(w.errno, "errno")? }
+            }
+            "io_uring_op_missing" => R::IoUringOpMissing { op: need(w.op, "op")? },
+            "cannot_listen" => {
+                R::CannotListen { port: need(w.port, "port")?, errno: need(w.errno, "errno")? }
+            }
+            "out_of_descriptors" => R::OutOfDescriptors {
+                errno: need(w.errno, "errno")?,
+                retry_ms: need(w.retry_ms, "retry_ms")?,
+            },
+            "above_fd_set_size" => {
+                R::AboveFdSetSize { fd: need(w.fd, "fd")?, limit: need(w.limit, "limit")? }
+            }
+            "thread_cap_reached" => R::ThreadCapReached { limit: need(w.limit, "limit")? },
+            "process_cap_reached" => R::ProcessCapReached { limit: need(w.limit, "limit")? },
+            "queue_full" => R::QueueFull { capacity: need(w.capacity, "capacity")? },
+            "cannot_create_thread" => R::CannotCreateThread { errno: need(w.errno, "errno")? },
+            "cannot_create_worker" => R::CannotCreateWorker {
+                worker: need(w.worker, "worker")?,
+                errno: need(w.errno, "errno")?,
+            },
+            "cannot_create_process" => R::CannotCreateProcess { errno: need(w.errno, "errno")? },
+            "aio_queue_failed" => R::AioQueueFailed { errno: need(w.errno, "errno")? },
+            "aio_unfinished" => R::AioUnfinished { count: need(w.count, "count")? },
+            "server_closed" => R::ServerClosed,
+            "closed_by_page" => R::ClosedByPage,
+            "page_went_away" => R::PageWentAway,
+            "connection_error" => R::ConnectionError { errno: need(w.errno, "errno")? },
+            "no_such_model" => R::NoSuchModel { model: need(w.model, "model")? },
+            "no_such_client" => R::NoSuchClient { client: need(w.client, "client")? },
+            "not_running" => R::NotRunning { model: need(w.model, "model")? },
+            "too_many_clients" => R::TooManyClients { limit: need(w.limit, "limit")? },
+            "compute_out_of_range" => {
+                R::ComputeOutOfRange { ms: need(w.ms, "ms")?, max: need_u32(w.max, "max")? }
+            }
+            "compute_busy" => R::ComputeBusy,
+            "out_of_range" => R::OutOfRange {
+                field: need(w.field, "field")?,
+                value: need(w.value, "value")?,
+                min: need(w.min, "min")?,
+                max: need(w.max, "max")?,
+            },
+            "load_running" => R::LoadRunning { model: need(w.model, "model")? },
+            "no_load_running" => R::NoLoadRunning,
+            "not_a_model_port" => R::NotAModelPort { addr: need(w.addr, "addr")? },
+            "no_such_experiment" => {
+                R::NoSuchExperiment { name: need(w.name, "name")?, known: need(w.known, "known")? }
+            }
+            "experiment_running" => R::ExperimentRunning { name: need(w.name, "name")? },
+            "line_too_long" => R::LineTooLong { limit: need(w.limit, "limit")? },
+            "client_already_closed" => R::ClientAlreadyClosed { client: need(w.client, "client")? },
+            "connect_failed" => R::ConnectFailed {
+                model: need(w.model, "model")?,
+                addr: need(w.addr, "addr")?,
+                errno: need(w.errno, "errno")?,
+            },
+            "connect_timed_out" => R::ConnectTimedOut {
+                model: need(w.model, "model")?,
+                addr: need(w.addr, "addr")?,
+                after_ms: need(w.after_ms, "after_ms")?,
+            },
+            "send_failed" => {
+                R::SendFailed { client: need(w.client, "client")?, errno: need(w.errno, "errno")? }
+            }
+            "send_timed_out" => R::SendTimedOut {
+                client: need(w.client, "client")?,
+                after_ms: need(w.after_ms, "after_ms")?,
+            },
+            "binary_frame" => R::BinaryFrame,
+            "unknown_op" => R::UnknownOp { op: need(w.op, "op")?, known: need(w.known, "known")? },
+            "not_a_command" => R::NotACommand { detail: need(w.detail, "detail")? },
+            "host_not_allowed" => R::HostNotAllowed { host: need(w.host, "host")? },
+            "origin_not_allowed" => R::OriginNotAllowed { origin: need(w.origin, "origin")? },
+            "too_many_viewers" => R::TooManyViewers { max: need_u32(w.max, "max")? },
+            "too_many_relayed_connections" => {
+                R::TooManyRelayedConnections { max: need_u32(w.max, "max")? }
+            }
+            "too_many_commands" => {
+                R::TooManyCommands { per_second: need(w.per_second, "per_second")? }
+            }
+            "too_many_in_flight" => R::TooManyInFlight { max: need_u32(w.max, "max")? },
+            "lifecycle_busy" => R::LifecycleBusy {
+                at_once: need(w.at_once, "at_once")?,
+                waited_ms: need(w.waited_ms, "waited_ms")?,
+            },
+            "teacher_only" => R::TeacherOnly { what: need(w.what, "what")? },
+            "token_refused" => R::TokenRefused,
+            other => {
+                let known = <Reason as strum::VariantNames>::VARIANTS.join("`, `");
+                return Err(format!("unknown variant `{other}`, expected one of `{known}`"));
+            }
+        })
+    }
+}
+
 /// How a child process ended, as `waitpid(2)` reported it
 /// ([`crate::EventKind::ChildReaped`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -355,6 +524,42 @@ pub enum ChildExit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read(json: &str) -> Result<Reason, String> {
+        serde_json::from_str::<Reason>(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_reason_reads_back_ignoring_fields_it_does_not_have() {
+        let json = r#"{"code":"compute_out_of_range","ms":9000,"max":5000,"extra":[1]}"#;
+        assert_eq!(read(json), Ok(Reason::ComputeOutOfRange { ms: 9000, max: 5000 }));
+        // An optional field may be missing or null.
+        assert_eq!(read(r#"{"code":"server_failed"}"#), Ok(Reason::ServerFailed { errno: None }));
+        let json = r#"{"code":"server_failed","errno":null}"#;
+        assert_eq!(read(json), Ok(Reason::ServerFailed { errno: None }));
+        let json = r#"{"code":"no_such_experiment","name":"x","known":["pool","scan"]}"#;
+        let known = vec!["pool".to_owned(), "scan".to_owned()];
+        assert_eq!(read(json), Ok(Reason::NoSuchExperiment { name: "x".into(), known }));
+    }
+
+    #[test]
+    fn a_reason_with_an_unknown_code_names_every_known_one() {
+        let err = read(r#"{"code":"~"}"#).unwrap_err();
+        assert!(err.starts_with("unknown variant `~`, expected one of `stopped_on_request`, "));
+        assert!(err.contains("`token_refused`"), "{err}");
+    }
+
+    #[test]
+    fn a_reason_missing_or_mistyping_a_field_is_refused_with_the_field_named() {
+        let err = read(r#"{"code":"syscall_failed","call":"fcntl"}"#).unwrap_err();
+        assert!(err.starts_with("missing field `errno`"), "{err}");
+        let err = read(r#"{"code":"queue_full","capacity":"eight"}"#).unwrap_err();
+        assert!(err.starts_with("invalid type: string \"eight\""), "{err}");
+        // `max` is a u64 for out_of_range, a u32 for the limits.
+        let err = read(r#"{"code":"too_many_viewers","max":5000000000}"#).unwrap_err();
+        assert!(err.contains("expected u32"), "{err}");
+        assert!(read(r#"{"errno":"EMFILE"}"#).unwrap_err().starts_with("missing field `code`"));
+    }
 
     #[test]
     fn a_reason_is_one_object_tagged_with_its_code() {
