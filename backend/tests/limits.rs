@@ -69,9 +69,12 @@ fn fill_backlog(addr: SocketAddr) -> Vec<TcpStream> {
     // A backlog's worth of descriptors and then some: more than a default soft limit.
     kettle_backend::tools::load::raise_nofile_limit();
     let mut held = vec![client(addr)];
-    // The first is the one being served; every later one waits in the queue.
-    for _ in 0..kettle_backend::models::LISTEN_BACKLOG + 64 {
-        if accept_queue(addr.port()) > kettle_backend::models::LISTEN_BACKLOG as u64 {
+    // The first is the one being served; every later one waits in the queue. The queue
+    // cannot be over the backlog before that many have connected, so the kernel's table (a
+    // line per connection, read whole) is only read from then on.
+    let backlog = kettle_backend::models::LISTEN_BACKLOG as usize;
+    for _ in 0..backlog + 64 {
+        if held.len() > backlog && accept_queue(addr.port()) > backlog as u64 {
             return held;
         }
         match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {

@@ -7,7 +7,7 @@
 //! | clippy wasm   | `cargo clippy -p kettle-frontend --all-targets --target wasm32-… -- -D warnings` |
 //! | trunk build   | `trunk build --release` (the end-to-end tests serve `dist/`)             |
 //! | precompress   | `cargo xtask precompress`: `dist/*.br`, `dist/*.gz` beside every file    |
-//! | unit+integ    | `cargo test --workspace --no-fail-fast`                                  |
+//! | unit+integ    | `cargo test --workspace --no-fail-fast`, [`UNIT_TEST_THREADS`] at a time |
 //! | wasm tests    | `cargo test -p kettle-frontend --target wasm32-unknown-unknown`          |
 //! | e2e + strace  | `cargo test --workspace --no-fail-fast -- --ignored --test-threads=1`    |
 //!
@@ -28,6 +28,13 @@ use crate::tools::{self, CHROMEDRIVER, CHROMIUM};
 use crate::Result;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Tests run at once in each test binary of the unit+integ stage (`RUST_TEST_THREADS`, unless
+/// it is set already). Most integration tests wait on the kernel and the clock — a stop, a
+/// timeout, a client that never reads — not on the CPU, so more than one per core pays:
+/// `echo_contract` took 62 s with 2 and 26 s with 6 on 2 cores, for the same CPU. Tests that
+/// change something process-wide (`RLIMIT_NOFILE`, the soak) hold a lock of their own.
+const UNIT_TEST_THREADS: &str = "6";
 
 /// A named command; its output is scanned for `test result:` lines.
 struct Stage {
@@ -105,7 +112,10 @@ fn stages(root: &Path, quick: bool) -> Vec<Stage> {
         stages.push(Stage { name: "precompress", command: precompress_stage() });
     }
     // --no-fail-fast: one failing test binary must not hide the results of the others.
-    let unit = cargo_with(&["test", "--workspace", "--no-fail-fast"]);
+    let mut unit = cargo_with(&["test", "--workspace", "--no-fail-fast"]);
+    if std::env::var_os("RUST_TEST_THREADS").is_none() {
+        unit.env("RUST_TEST_THREADS", UNIT_TEST_THREADS);
+    }
     stages.push(Stage { name: "unit+integ", command: unit });
     if quick {
         return stages;
