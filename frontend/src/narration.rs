@@ -799,6 +799,11 @@ mod tests {
             seen[variant(kind)] = true;
         }
         assert!(seen.iter().all(|&s| s), "an EventKind variant lacks an example: {seen:?}");
+        // Every kind reads back as it was written (the shared crate reads kinds by hand).
+        for kind in &kinds {
+            let wire = serde_json::to_value(kind).unwrap();
+            assert_eq!(&serde_json::from_value::<EventKind>(wire).unwrap(), kind);
+        }
         let models = ["blocking", "thread-pool", "nonblocking", "select", "epoll-et", "sigio"];
         for model in models.iter().chain(&["io-uring", "posix-aio", "thread-per-conn"]) {
             for kind in &kinds {

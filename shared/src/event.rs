@@ -317,6 +317,9 @@ pub enum WaitApi {
 /// Each variant also has a field-less twin in [`EventKindId`], in the same order, so a kind can
 /// be counted by index (`EventKindId::from(&kind) as usize`, below `EventKindId::COUNT`) without
 /// looking at its name: the backend counts every event of a crowded model that way.
+///
+/// Written by serde's derive; read back through `event_wire.rs`, which keeps the page's wasm
+/// small.
 #[derive(
     Debug,
     Clone,
@@ -334,7 +337,7 @@ pub enum WaitApi {
     derive(strum::EnumCount, strum::VariantArray),
     doc = "Which kind of [`EventKind`] an event is, without its fields: the variants in the same order, numbered from 0 (the index into [`EventKind`]'s `VARIANTS` names)."
 )]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "crate::event_wire::WireEventKind")]
 pub enum EventKind {
     // -- lifecycle ------------------------------------------------------------------------------
     /// The model's server is listening (`socket`, `bind`, `listen` succeeded).

@@ -73,6 +73,7 @@ mod catalogue;
 mod classroom;
 mod command;
 mod event;
+mod event_wire;
 mod experiment;
 mod kernel;
 mod load;
