@@ -21,6 +21,7 @@ use serde::de::value::{Error as ValueError, MapAccessDeserializer, StrDeserializ
 use serde::de::{IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::wire::{need, unknown};
 use crate::{
     AsyncOp, ChildExit, CloseReason, EpollOp, EventKind, KernelView, ReadyFd, Reason, RecvOutcome,
     SendOutcome, SysError, WaitApi,
@@ -145,16 +146,6 @@ impl WireOutcome {
             other => return Err(unknown(other, &["sent", "would_block", "error"])),
         })
     }
-}
-
-/// A field the kind must have.
-fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {
-    value.ok_or_else(|| format!("missing field `{field}`"))
-}
-
-/// Serde's words for a name that is none of `known`.
-fn unknown(name: &str, known: &[&str]) -> String {
-    format!("unknown variant `{name}`, expected one of `{}`", known.join("`, `"))
 }
 
 /// A name read as one of the string enums (`EpollOp`, `AsyncOp`), in serde's words if not.

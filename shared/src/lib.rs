@@ -80,6 +80,7 @@ mod load;
 mod model;
 pub mod reason;
 mod server;
+mod wire;
 
 pub use aggregate::*;
 pub use catalogue::*;

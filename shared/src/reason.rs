@@ -21,6 +21,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::{need, unknown};
+
 /// Why something happened. See the module documentation for the wire format.
 ///
 /// `errno` fields hold the symbolic name of the kernel's error as `errno(3)` lists it
@@ -375,11 +377,6 @@ struct WireReason {
     what: Option<String>,
 }
 
-/// A field the case must have.
-fn need<T>(value: Option<T>, field: &str) -> Result<T, String> {
-    value.ok_or_else(|| format!("missing field `{field}`"))
-}
-
 /// A field the case must have, in a narrower type than other cases give the same name.
 fn need_u32(value: Option<u64>, field: &str) -> Result<u32, String> {
     let value = need(value, field)?;
@@ -489,10 +486,7 @@ impl TryFrom<WireReason> for Reason {
             },
             "teacher_only" => R::TeacherOnly { what: need(w.what, "what")? },
             "token_refused" => R::TokenRefused,
-            other => {
-                let known = <Reason as strum::VariantNames>::VARIANTS.join("`, `");
-                return Err(format!("unknown variant `{other}`, expected one of `{known}`"));
-            }
+            other => return Err(unknown(other, <Reason as strum::VariantNames>::VARIANTS)),
         })
     }
 }
