@@ -15,8 +15,14 @@ use kettle_shared::{
     Cell, Command, ErrorCode, ExperimentTable, ModelState, Reason, ReplyResult, ServerMsg,
 };
 
+/// Held by every test that runs an experiment. An experiment measures this whole process —
+/// the threads it has, the CPU it used — as the server runs them, one at a time; tests running
+/// beside it in the same process would start and end threads of their own inside its numbers.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs `id` short, checks its shape, and returns it.
 async fn run_short(id: &'static str) -> ExperimentTable {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let handle = tokio::runtime::Handle::current();
     let (table, seen) = tokio::task::spawn_blocking(move || {
         let mut seen = Vec::new();
@@ -206,6 +212,7 @@ async fn until_finished(ws: &mut Ws, id: &str) -> Vec<ExperimentTable> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_experiment_runs_from_the_websocket_one_at_a_time_and_leaves_the_class_models_alone() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let server = kettle(&[]).await;
     let (mut ws, _) = viewer(&server).await;
     let (mut other, _) = viewer(&server).await;

@@ -33,7 +33,8 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// it is set already). Most integration tests wait on the kernel and the clock — a stop, a
 /// timeout, a client that never reads — not on the CPU, so more than one per core pays:
 /// `echo_contract` took 62 s with 2 and 26 s with 6 on 2 cores, for the same CPU. Tests that
-/// change something process-wide (`RLIMIT_NOFILE`, the soak) hold a lock of their own.
+/// change or measure something process-wide (`RLIMIT_NOFILE`, the soak, the experiments) hold a
+/// lock of their own.
 const UNIT_TEST_THREADS: &str = "6";
 
 /// A named command; its output is scanned for `test result:` lines.
