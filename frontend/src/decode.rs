@@ -18,10 +18,10 @@ pub struct Decoded {
 
 /// Decodes one text frame.
 pub fn decode(text: &str) -> Result<Decoded, String> {
-    match serde_json::from_str::<ServerMsg>(text) {
+    let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    match serde_json::from_value::<ServerMsg>(value.clone()) {
         Ok(msg) => Ok(Decoded { msg, unreadable_events: 0 }),
         Err(whole) => {
-            let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
             if value.get("type").and_then(Value::as_str) != Some("batch") {
                 return Err(whole.to_string());
             }
@@ -39,8 +39,8 @@ pub fn decode(text: &str) -> Result<Decoded, String> {
 /// the same `ServerMsg` decoder as every frame, so the page's wasm carries one decoder of
 /// events, not a second one for `serde_json::Value`.
 fn one_event(event: &Value) -> Option<Event> {
-    let alone = format!(r#"{{"type":"batch","events":[{event}],"dropped":0}}"#);
-    match serde_json::from_str::<ServerMsg>(&alone) {
+    let alone = serde_json::json!({"type": "batch", "events": [event], "dropped": 0});
+    match serde_json::from_value::<ServerMsg>(alone) {
         Ok(ServerMsg::Batch { mut events, .. }) if events.len() == 1 => events.pop(),
         _ => None,
     }

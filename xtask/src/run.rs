@@ -65,7 +65,7 @@ fn build_page(root: &Path, fresh: bool, fetched: impl FnOnce() -> bool) -> Resul
     // Also after a skipped trunk: it only writes the copies that are missing or outdated.
     timed_job(
         "precompress",
-        "compressing dist/ (brotli 11 and gzip 9 copies beside each file)",
+        "compressing dist/ (brotli 11 and zopfli gzip copies beside each file)",
         || precompress::precompress(&root.join("dist")),
     )
 }
