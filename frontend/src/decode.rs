@@ -18,10 +18,13 @@ pub struct Decoded {
 
 /// Decodes one text frame.
 pub fn decode(text: &str) -> Result<Decoded, String> {
+    // Parsed as a `Value` first and the message read from that, as every event is: one reader
+    // of the protocol in the page, not a second one for text (`kettle_shared`'s `wire.rs`).
     let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    match serde_json::from_value::<ServerMsg>(value.clone()) {
+    match serde_json::from_value::<ServerMsg>(value) {
         Ok(msg) => Ok(Decoded { msg, unreadable_events: 0 }),
         Err(whole) => {
+            let value: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
             if value.get("type").and_then(Value::as_str) != Some("batch") {
                 return Err(whole.to_string());
             }
@@ -36,8 +39,8 @@ pub fn decode(text: &str) -> Result<Decoded, String> {
 }
 
 /// One event of a batch that did not parse as a whole, read as a batch of its own: through
-/// the same `ServerMsg` decoder as every frame, so the page's wasm carries one decoder of
-/// events, not a second one for `serde_json::Value`.
+/// the same `ServerMsg` reader as every frame, so the page's wasm carries one reader of
+/// events.
 fn one_event(event: &Value) -> Option<Event> {
     let alone = serde_json::json!({"type": "batch", "events": [event], "dropped": 0});
     match serde_json::from_value::<ServerMsg>(alone) {

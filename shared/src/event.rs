@@ -237,7 +237,8 @@ pub struct SysError {
 }
 
 /// What a `recv` returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Read back by `event_wire.rs`, not the derive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RecvOutcome {
     /// Bytes were copied to the application.
@@ -256,7 +257,8 @@ pub enum RecvOutcome {
 }
 
 /// What a `send` returned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Read back by `event_wire.rs`, not the derive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum SendOutcome {
     /// The kernel took this many bytes into the socket's send buffer.
@@ -326,7 +328,6 @@ pub enum WaitApi {
     PartialEq,
     Eq,
     Serialize,
-    Deserialize,
     strum::IntoStaticStr,
     strum::VariantNames,
     strum::EnumDiscriminants,
@@ -337,7 +338,7 @@ pub enum WaitApi {
     derive(strum::EnumCount, strum::VariantArray),
     doc = "Which kind of [`EventKind`] an event is, without its fields: the variants in the same order, numbered from 0 (the index into [`EventKind`]'s `VARIANTS` names)."
 )]
-#[serde(tag = "type", rename_all = "snake_case", try_from = "crate::event_wire::WireEventKind")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     // -- lifecycle ------------------------------------------------------------------------------
     /// The model's server is listening (`socket`, `bind`, `listen` succeeded).

@@ -1,300 +1,158 @@
-//! Reading an [`EventKind`] back from the wire with little code.
+//! Reading an [`EventKind`] back from the wire (see [`crate::wire`] for why it is not the derive).
 //!
-//! The backend writes events with serde's derive; the page reads thousands of them. Serde's
-//! derive for an internally tagged enum (`"type"` names the kind) first buffers the whole
-//! object, then gives every one of the kinds a visitor of its own: reading events was the
-//! largest function of the page's wasm (87 KB). Here an event kind is read into one flat
-//! struct, [`WireEventKind`], that holds every field any kind has, each optional, and the
-//! match in its `TryFrom` builds the kind. The JSON accepted is the same, unknown fields are
-//! ignored as the derive ignores them, and an unknown kind, a missing field or a mistyped one
-//! is refused in serde's words.
-//!
-//! A few field names carry a different type in different kinds; those are read as the types
-//! below that hold either: `fd` (a descriptor, or none for a failed `accept`), `op` (an epoll
-//! operation or an async request), `reason` (a [`Reason`] object or a [`CloseReason`] name)
-//! and `outcome` (what a `recv` or a `send` returned).
-//!
-//! A new kind needs its arm in the match; the page's tests read every kind back and fail
-//! until it has one.
+//! Each kind takes its fields by name; the field's type comes from the kind, so `fd` is an
+//! `Option<i32>` for an `accept_exit` (a failed accept has none) and an `i32` elsewhere, and
+//! `reason` a [`crate::Reason`] object for a stop but a [`crate::CloseReason`] name for a
+//! `close`. A new kind needs its arm in the match; the page's tests read every kind back and
+//! fail until it has one.
 
-use serde::de::value::{Error as ValueError, MapAccessDeserializer, StrDeserializer};
-use serde::de::{IntoDeserializer, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use crate::wire::{deserialize_tagged, unknown, Fields, Tagged};
+use crate::{EventKind, RecvOutcome, SendOutcome};
 
-use crate::wire::{need, unknown};
-use crate::{
-    AsyncOp, ChildExit, CloseReason, EpollOp, EventKind, KernelView, ReadyFd, Reason, RecvOutcome,
-    SendOutcome, SysError, WaitApi,
-};
+deserialize_tagged!(EventKind, RecvOutcome, SendOutcome);
 
-/// An event kind as read from the wire: the kind and every field any kind has.
-#[derive(Deserialize)]
-pub(crate) struct WireEventKind {
-    #[serde(rename = "type")]
-    kind: String,
-    addr: Option<String>,
-    backlog: Option<i32>,
-    reason: Option<WireReason>,
-    on: Option<String>,
-    by: Option<Reason>,
-    fd: Option<i32>,
-    peer: Option<String>,
-    error: Option<SysError>,
-    queued: Option<u32>,
-    max: Option<u32>,
-    len: Option<u32>,
-    outcome: Option<WireOutcome>,
-    wait_ns: Option<u64>,
-    copy_ns: Option<u64>,
-    bytes: Option<u32>,
-    api: Option<WaitApi>,
-    watched: Option<Vec<i32>>,
-    ready: Option<Vec<ReadyFd>>,
-    scanned: Option<u32>,
-    signo: Option<i32>,
-    name: Option<String>,
-    op: Option<String>,
-    result: Option<i64>,
-    more: Option<bool>,
-    submitted: Option<u32>,
-    wait_for: Option<u32>,
-    completions: Option<u32>,
-    timed_out: Option<bool>,
-    tid: Option<i32>,
-    call: Option<String>,
-    count: Option<u64>,
-    cpu_ns: Option<u64>,
-    conns: Option<u32>,
-    syscalls: Option<u64>,
-    kernel: Option<KernelView>,
-    client: Option<u32>,
-    target: Option<String>,
-    local: Option<String>,
-    stack_bytes: Option<u64>,
-    depth: Option<u32>,
-    capacity: Option<u32>,
-    waited_ns: Option<u64>,
-    pid: Option<i32>,
-    status: Option<ChildExit>,
-    units: Option<u64>,
-    events: Option<String>,
-    interest: Option<String>,
-    callback: Option<String>,
-}
+impl Tagged for EventKind {
+    const TAG: &'static str = "type";
+    const TAGS: &'static [&'static str] = <EventKind as strum::VariantNames>::VARIANTS;
 
-/// `reason`: a [`Reason`] (an object) for stops, refusals and closed clients, a
-/// [`CloseReason`] (a name) for a `close`.
-enum WireReason {
-    Reason(Reason),
-    Close(CloseReason),
-}
-
-impl<'de> Deserialize<'de> for WireReason {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<WireReason, D::Error> {
-        struct Either;
-        impl<'de> Visitor<'de> for Either {
-            type Value = WireReason;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a reason object or a close reason's name")
-            }
-            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<WireReason, E> {
-                let named: StrDeserializer<'_, E> = name.into_deserializer();
-                CloseReason::deserialize(named).map(WireReason::Close)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<WireReason, A::Error> {
-                Reason::deserialize(MapAccessDeserializer::new(map)).map(WireReason::Reason)
-            }
-        }
-        d.deserialize_any(Either)
-    }
-}
-
-/// `outcome`: what a `recv` or a `send` returned, every field either has (a `SysError`'s
-/// fields stand beside the tag, as serde writes a tagged newtype).
-#[derive(Deserialize)]
-struct WireOutcome {
-    outcome: String,
-    bytes: Option<u32>,
-    preview: Option<String>,
-    errno: Option<String>,
-    message: Option<String>,
-}
-
-impl WireOutcome {
-    fn error(self) -> Result<SysError, String> {
-        Ok(SysError { errno: need(self.errno, "errno")?, message: need(self.message, "message")? })
-    }
-
-    fn recv(self) -> Result<RecvOutcome, String> {
-        Ok(match self.outcome.as_str() {
-            "data" => RecvOutcome::Data {
-                bytes: need(self.bytes, "bytes")?,
-                preview: need(self.preview, "preview")?,
-            },
-            "eof" => RecvOutcome::Eof,
-            "would_block" => RecvOutcome::WouldBlock,
-            "error" => RecvOutcome::Error(self.error()?),
-            other => return Err(unknown(other, &["data", "eof", "would_block", "error"])),
-        })
-    }
-
-    fn send(self) -> Result<SendOutcome, String> {
-        Ok(match self.outcome.as_str() {
-            "sent" => SendOutcome::Sent { bytes: need(self.bytes, "bytes")? },
-            "would_block" => SendOutcome::WouldBlock,
-            "error" => SendOutcome::Error(self.error()?),
-            other => return Err(unknown(other, &["sent", "would_block", "error"])),
-        })
-    }
-}
-
-/// A name read as one of the string enums (`EpollOp`, `AsyncOp`), in serde's words if not.
-fn named<'de, T: Deserialize<'de>>(name: &'de str) -> Result<T, String> {
-    let d: StrDeserializer<'_, ValueError> = name.into_deserializer();
-    T::deserialize(d).map_err(|e| e.to_string())
-}
-
-fn reason(value: Option<WireReason>) -> Result<Reason, String> {
-    match need(value, "reason")? {
-        WireReason::Reason(r) => Ok(r),
-        WireReason::Close(_) => Err("invalid type: string, expected a reason object".into()),
-    }
-}
-
-fn close_reason(value: Option<WireReason>) -> Result<CloseReason, String> {
-    match need(value, "reason")? {
-        WireReason::Close(r) => Ok(r),
-        WireReason::Reason(_) => Err("invalid type: map, expected a close reason's name".into()),
-    }
-}
-
-impl TryFrom<WireEventKind> for EventKind {
-    type Error = String;
-
-    fn try_from(w: WireEventKind) -> Result<EventKind, String> {
+    fn read(tag: &str, mut f: Fields) -> Result<EventKind, String> {
         use EventKind as K;
-        Ok(match w.kind.as_str() {
-            "listen" => {
-                K::Listen { addr: need(w.addr, "addr")?, backlog: need(w.backlog, "backlog")? }
-            }
-            "stopped" => K::Stopped { reason: reason(w.reason)? },
+        Ok(match tag {
+            "listen" => K::Listen { addr: f.take("addr")?, backlog: f.take("backlog")? },
+            "stopped" => K::Stopped { reason: f.take("reason")? },
             "thread_spawned" => K::ThreadSpawned,
             "thread_exited" => K::ThreadExited,
-            "thread_blocked" => K::ThreadBlocked { on: need(w.on, "on")? },
-            "thread_woken" => K::ThreadWoken { by: need(w.by, "by")? },
+            "thread_blocked" => K::ThreadBlocked { on: f.take("on")? },
+            "thread_woken" => K::ThreadWoken { by: f.take("by")? },
             "accept_enter" => K::AcceptEnter,
-            "accept_exit" => K::AcceptExit { fd: w.fd, peer: w.peer, error: w.error },
-            "backlog" => K::Backlog { queued: need(w.queued, "queued")?, max: need(w.max, "max")? },
-            "recv_enter" => K::RecvEnter { fd: need(w.fd, "fd")?, len: need(w.len, "len")? },
-            "data_arrived" => K::DataArrived { fd: need(w.fd, "fd")? },
+            "accept_exit" => {
+                K::AcceptExit { fd: f.take("fd")?, peer: f.take("peer")?, error: f.take("error")? }
+            }
+            "backlog" => K::Backlog { queued: f.take("queued")?, max: f.take("max")? },
+            "recv_enter" => K::RecvEnter { fd: f.take("fd")?, len: f.take("len")? },
+            "data_arrived" => K::DataArrived { fd: f.take("fd")? },
             "recv_exit" => K::RecvExit {
-                fd: need(w.fd, "fd")?,
-                outcome: need(w.outcome, "outcome")?.recv()?,
-                wait_ns: w.wait_ns,
-                copy_ns: w.copy_ns,
+                fd: f.take("fd")?,
+                outcome: f.take("outcome")?,
+                wait_ns: f.take("wait_ns")?,
+                copy_ns: f.take("copy_ns")?,
             },
-            "send_enter" => K::SendEnter { fd: need(w.fd, "fd")?, bytes: need(w.bytes, "bytes")? },
-            "send_exit" => {
-                K::SendExit { fd: need(w.fd, "fd")?, outcome: need(w.outcome, "outcome")?.send()? }
-            }
-            "close" => K::Close { fd: need(w.fd, "fd")?, reason: close_reason(w.reason)? },
-            "refused" => K::Refused { reason: reason(w.reason)? },
-            "wait_enter" => {
-                K::WaitEnter { api: need(w.api, "api")?, watched: need(w.watched, "watched")? }
-            }
+            "send_enter" => K::SendEnter { fd: f.take("fd")?, bytes: f.take("bytes")? },
+            "send_exit" => K::SendExit { fd: f.take("fd")?, outcome: f.take("outcome")? },
+            "close" => K::Close { fd: f.take("fd")?, reason: f.take("reason")? },
+            "refused" => K::Refused { reason: f.take("reason")? },
+            "wait_enter" => K::WaitEnter { api: f.take("api")?, watched: f.take("watched")? },
             "wait_returned" => K::WaitReturned {
-                api: need(w.api, "api")?,
-                ready: need(w.ready, "ready")?,
-                scanned: need(w.scanned, "scanned")?,
+                api: f.take("api")?,
+                ready: f.take("ready")?,
+                scanned: f.take("scanned")?,
             },
-            "signal_handler" => K::SignalHandler {
-                signo: need(w.signo, "signo")?,
-                name: w.name.unwrap_or_default(),
-            },
-            "signal_delivered" => K::SignalDelivered {
-                signo: need(w.signo, "signo")?,
-                name: w.name.unwrap_or_default(),
-                fd: w.fd,
-            },
-            "submit" => {
-                K::Submit { op: named::<AsyncOp>(&need(w.op, "op")?)?, fd: need(w.fd, "fd")? }
+            "signal_handler" => {
+                K::SignalHandler { signo: f.take("signo")?, name: f.take_or_default("name")? }
             }
+            "signal_delivered" => K::SignalDelivered {
+                signo: f.take("signo")?,
+                name: f.take_or_default("name")?,
+                fd: f.take("fd")?,
+            },
+            "submit" => K::Submit { op: f.take("op")?, fd: f.take("fd")? },
             "complete" => K::Complete {
-                op: named::<AsyncOp>(&need(w.op, "op")?)?,
-                fd: need(w.fd, "fd")?,
-                result: need(w.result, "result")?,
-                peer: w.peer,
-                more: w.more.unwrap_or_default(),
+                op: f.take("op")?,
+                fd: f.take("fd")?,
+                result: f.take("result")?,
+                peer: f.take("peer")?,
+                more: f.take_or_default("more")?,
             },
-            "ring_enter" => K::RingEnter {
-                submitted: need(w.submitted, "submitted")?,
-                wait_for: need(w.wait_for, "wait_for")?,
-            },
-            "ring_exit" => K::RingExit {
-                completions: need(w.completions, "completions")?,
-                timed_out: need(w.timed_out, "timed_out")?,
-            },
-            "seen_in_syscall" => K::SeenInSyscall {
-                tid: need(w.tid, "tid")?,
-                call: need(w.call, "call")?,
-                fd: need(w.fd, "fd")?,
-            },
+            "ring_enter" => {
+                K::RingEnter { submitted: f.take("submitted")?, wait_for: f.take("wait_for")? }
+            }
+            "ring_exit" => {
+                K::RingExit { completions: f.take("completions")?, timed_out: f.take("timed_out")? }
+            }
+            "seen_in_syscall" => {
+                K::SeenInSyscall { tid: f.take("tid")?, call: f.take("call")?, fd: f.take("fd")? }
+            }
             "would_block_burst" => {
-                K::WouldBlockBurst { call: need(w.call, "call")?, count: need(w.count, "count")? }
+                K::WouldBlockBurst { call: f.take("call")?, count: f.take("count")? }
             }
             "thread_sample" => K::ThreadSample {
-                cpu_ns: need(w.cpu_ns, "cpu_ns")?,
-                conns: need(w.conns, "conns")?,
-                syscalls: need(w.syscalls, "syscalls")?,
-                kernel: w.kernel,
+                cpu_ns: f.take("cpu_ns")?,
+                conns: f.take("conns")?,
+                syscalls: f.take("syscalls")?,
+                kernel: f.take("kernel")?,
             },
             "client_connected" => K::ClientConnected {
-                client: need(w.client, "client")?,
-                target: need(w.target, "target")?,
-                local: need(w.local, "local")?,
+                client: f.take("client")?,
+                target: f.take("target")?,
+                local: f.take("local")?,
             },
-            "client_sent" => {
-                K::ClientSent { client: need(w.client, "client")?, bytes: need(w.bytes, "bytes")? }
+            "client_sent" => K::ClientSent { client: f.take("client")?, bytes: f.take("bytes")? },
+            "client_received" => {
+                K::ClientReceived { client: f.take("client")?, bytes: f.take("bytes")? }
             }
-            "client_received" => K::ClientReceived {
-                client: need(w.client, "client")?,
-                bytes: need(w.bytes, "bytes")?,
-            },
             "client_closed" => {
-                K::ClientClosed { client: need(w.client, "client")?, reason: reason(w.reason)? }
+                K::ClientClosed { client: f.take("client")?, reason: f.take("reason")? }
             }
-            "thread_stack" => K::ThreadStack { stack_bytes: need(w.stack_bytes, "stack_bytes")? },
+            "thread_stack" => K::ThreadStack { stack_bytes: f.take("stack_bytes")? },
             "conn_queued" => K::ConnQueued {
-                fd: need(w.fd, "fd")?,
-                depth: need(w.depth, "depth")?,
-                capacity: need(w.capacity, "capacity")?,
+                fd: f.take("fd")?,
+                depth: f.take("depth")?,
+                capacity: f.take("capacity")?,
             },
             "conn_dequeued" => K::ConnDequeued {
-                fd: need(w.fd, "fd")?,
-                waited_ns: need(w.waited_ns, "waited_ns")?,
-                depth: need(w.depth, "depth")?,
+                fd: f.take("fd")?,
+                waited_ns: f.take("waited_ns")?,
+                depth: f.take("depth")?,
             },
-            "child_spawned" => K::ChildSpawned { pid: need(w.pid, "pid")?, fd: need(w.fd, "fd")? },
-            "child_reaped" => {
-                K::ChildReaped { pid: need(w.pid, "pid")?, status: need(w.status, "status")? }
-            }
-            "work_done" => K::WorkDone { units: need(w.units, "units")? },
+            "child_spawned" => K::ChildSpawned { pid: f.take("pid")?, fd: f.take("fd")? },
+            "child_reaped" => K::ChildReaped { pid: f.take("pid")?, status: f.take("status")? },
+            "work_done" => K::WorkDone { units: f.take("units")? },
             "epoll_ctl" => K::EpollCtl {
-                op: named::<EpollOp>(&need(w.op, "op")?)?,
-                fd: need(w.fd, "fd")?,
-                events: need(w.events, "events")?,
-                error: w.error,
+                op: f.take("op")?,
+                fd: f.take("fd")?,
+                events: f.take("events")?,
+                error: f.take("error")?,
             },
             "register" => K::Register {
-                fd: need(w.fd, "fd")?,
-                interest: need(w.interest, "interest")?,
-                callback: need(w.callback, "callback")?,
+                fd: f.take("fd")?,
+                interest: f.take("interest")?,
+                callback: f.take("callback")?,
             },
-            "unregister" => K::Unregister { fd: need(w.fd, "fd")? },
-            "callback" => K::Callback { name: need(w.name, "name")?, fd: need(w.fd, "fd")? },
-            other => {
-                return Err(unknown(other, <EventKind as strum::VariantNames>::VARIANTS));
-            }
+            "unregister" => K::Unregister { fd: f.take("fd")? },
+            "callback" => K::Callback { name: f.take("name")?, fd: f.take("fd")? },
+            other => return Err(unknown(other, Self::TAGS)),
+        })
+    }
+}
+
+/// What a `recv` returned; an error's fields stand beside the tag, as serde writes a tagged
+/// newtype.
+impl Tagged for RecvOutcome {
+    const TAG: &'static str = "outcome";
+    const TAGS: &'static [&'static str] = &["data", "eof", "would_block", "error"];
+
+    fn read(tag: &str, mut f: Fields) -> Result<RecvOutcome, String> {
+        Ok(match tag {
+            "data" => RecvOutcome::Data { bytes: f.take("bytes")?, preview: f.take("preview")? },
+            "eof" => RecvOutcome::Eof,
+            "would_block" => RecvOutcome::WouldBlock,
+            "error" => RecvOutcome::Error(f.rest()?),
+            other => return Err(unknown(other, Self::TAGS)),
+        })
+    }
+}
+
+/// What a `send` returned.
+impl Tagged for SendOutcome {
+    const TAG: &'static str = "outcome";
+    const TAGS: &'static [&'static str] = &["sent", "would_block", "error"];
+
+    fn read(tag: &str, mut f: Fields) -> Result<SendOutcome, String> {
+        Ok(match tag {
+            "sent" => SendOutcome::Sent { bytes: f.take("bytes")? },
+            "would_block" => SendOutcome::WouldBlock,
+            "error" => SendOutcome::Error(f.rest()?),
+            other => return Err(unknown(other, Self::TAGS)),
         })
     }
 }

@@ -19,9 +19,9 @@
 //! A new case is a new variant (and a [`crate::PROTOCOL_VERSION`] bump); the page's tests fail
 //! until it has words for it in both languages.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::wire::{need, unknown};
+use crate::wire::{deserialize_tagged, unknown, Fields, Tagged};
 
 /// Why something happened. See the module documentation for the wire format.
 ///
@@ -31,12 +31,9 @@ use crate::wire::{need, unknown};
 /// Its code alone, as on the wire, is `<&str>::from(&reason)` (`strum::IntoStaticStr`): the
 /// page puts it in `data-reason` attributes without serialising the whole reason.
 ///
-/// Written by serde's derive; read through `WireReason` (below), which keeps the page's wasm
-/// small.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantNames,
-)]
-#[serde(tag = "code", rename_all = "snake_case", try_from = "WireReason")]
+/// Written by serde's derive; read back by the match below (see [`crate::wire`] for why).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(tag = "code", rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum Reason {
     // -- why a model stopped ([`crate::EventKind::Stopped`], [`crate::ModelInfo::reason`]) ------
@@ -335,165 +332,117 @@ pub enum Reason {
     TokenRefused,
 }
 
-/// A reason as read from the wire: the code and every field any case has, each optional.
-///
-/// Only reading needs it. Serde's derive for an internally tagged enum buffers the object and
-/// gives each of the cases a visitor of its own, which made reading a reason the largest
-/// function of the page's wasm (88 KB of 1.3 MB). One flat struct and the match in
-/// `TryFrom` below accept the same JSON, ignore unknown fields as the derive does, and refuse
-/// an unknown code, a missing field or a mistyped one with serde's words. A new case needs
-/// its arm there; the page's tests read every case back and fail until it has one.
-#[derive(Deserialize)]
-struct WireReason {
-    code: String,
-    call: Option<String>,
-    errno: Option<String>,
-    thread: Option<String>,
-    op: Option<String>,
-    port: Option<u16>,
-    retry_ms: Option<u64>,
-    fd: Option<i32>,
-    limit: Option<u32>,
-    capacity: Option<u32>,
-    worker: Option<u32>,
-    count: Option<u32>,
-    model: Option<String>,
-    client: Option<u32>,
-    ms: Option<u32>,
-    max: Option<u64>,
-    field: Option<String>,
-    value: Option<u64>,
-    min: Option<u64>,
-    addr: Option<String>,
-    name: Option<String>,
-    known: Option<Vec<String>>,
-    after_ms: Option<u64>,
-    detail: Option<String>,
-    host: Option<String>,
-    origin: Option<String>,
-    per_second: Option<u32>,
-    at_once: Option<u32>,
-    waited_ms: Option<u64>,
-    what: Option<String>,
-}
+deserialize_tagged!(Reason, ChildExit);
 
-/// A field the case must have, in a narrower type than other cases give the same name.
-fn need_u32(value: Option<u64>, field: &str) -> Result<u32, String> {
-    let value = need(value, field)?;
-    u32::try_from(value).map_err(|_| format!("invalid value: integer `{value}`, expected u32"))
-}
+/// Read back through [`crate::wire`] rather than the derive, to keep the page's wasm small.
+impl Tagged for Reason {
+    const TAG: &'static str = "code";
+    const TAGS: &'static [&'static str] = <Reason as strum::VariantNames>::VARIANTS;
 
-impl TryFrom<WireReason> for Reason {
-    type Error = String;
-
-    fn try_from(w: WireReason) -> Result<Reason, String> {
+    fn read(tag: &str, mut f: Fields) -> Result<Reason, String> {
         use Reason as R;
-        Ok(match w.code.as_str() {
+        Ok(match tag {
             "stopped_on_request" => R::StoppedOnRequest,
             "server_returned" => R::ServerReturned,
-            "syscall_failed" => {
-                R::SyscallFailed { call: need(w.call, "call")?, errno: need(w.errno, "errno")? }
-            }
-            "server_failed" => R::ServerFailed { errno: w.errno },
-            "panicked" => R::Panicked { thread: need(w.thread, "thread")? },
+            "syscall_failed" => R::SyscallFailed { call: f.take("call")?, errno: f.take("errno")? },
+            "server_failed" => R::ServerFailed { errno: f.take("errno")? },
+            "panicked" => R::Panicked { thread: f.take("thread")? },
             "no_workers" => R::NoWorkers,
             "connection_queued" => R::ConnectionQueued,
-            "kernel_refused" => {
-                R::KernelRefused { call: need(w.call, "call")?, errno: need(w.errno, "errno")? }
+            "kernel_refused" => R::KernelRefused { call: f.take("call")?, errno: f.take("errno")? },
+            "io_uring_op_missing" => R::IoUringOpMissing { op: f.take("op")? },
+            "cannot_listen" => R::CannotListen { port: f.take("port")?, errno: f.take("errno")? },
+            "out_of_descriptors" => {
+                R::OutOfDescriptors { errno: f.take("errno")?, retry_ms: f.take("retry_ms")? }
             }
-            "io_uring_op_missing" => R::IoUringOpMissing { op: need(w.op, "op")? },
-            "cannot_listen" => {
-                R::CannotListen { port: need(w.port, "port")?, errno: need(w.errno, "errno")? }
+            "above_fd_set_size" => R::AboveFdSetSize { fd: f.take("fd")?, limit: f.take("limit")? },
+            "thread_cap_reached" => R::ThreadCapReached { limit: f.take("limit")? },
+            "process_cap_reached" => R::ProcessCapReached { limit: f.take("limit")? },
+            "queue_full" => R::QueueFull { capacity: f.take("capacity")? },
+            "cannot_create_thread" => R::CannotCreateThread { errno: f.take("errno")? },
+            "cannot_create_worker" => {
+                R::CannotCreateWorker { worker: f.take("worker")?, errno: f.take("errno")? }
             }
-            "out_of_descriptors" => R::OutOfDescriptors {
-                errno: need(w.errno, "errno")?,
-                retry_ms: need(w.retry_ms, "retry_ms")?,
-            },
-            "above_fd_set_size" => {
-                R::AboveFdSetSize { fd: need(w.fd, "fd")?, limit: need(w.limit, "limit")? }
-            }
-            "thread_cap_reached" => R::ThreadCapReached { limit: need(w.limit, "limit")? },
-            "process_cap_reached" => R::ProcessCapReached { limit: need(w.limit, "limit")? },
-            "queue_full" => R::QueueFull { capacity: need(w.capacity, "capacity")? },
-            "cannot_create_thread" => R::CannotCreateThread { errno: need(w.errno, "errno")? },
-            "cannot_create_worker" => R::CannotCreateWorker {
-                worker: need(w.worker, "worker")?,
-                errno: need(w.errno, "errno")?,
-            },
-            "cannot_create_process" => R::CannotCreateProcess { errno: need(w.errno, "errno")? },
-            "aio_queue_failed" => R::AioQueueFailed { errno: need(w.errno, "errno")? },
-            "aio_unfinished" => R::AioUnfinished { count: need(w.count, "count")? },
+            "cannot_create_process" => R::CannotCreateProcess { errno: f.take("errno")? },
+            "aio_queue_failed" => R::AioQueueFailed { errno: f.take("errno")? },
+            "aio_unfinished" => R::AioUnfinished { count: f.take("count")? },
             "server_closed" => R::ServerClosed,
             "closed_by_page" => R::ClosedByPage,
             "page_went_away" => R::PageWentAway,
-            "connection_error" => R::ConnectionError { errno: need(w.errno, "errno")? },
-            "no_such_model" => R::NoSuchModel { model: need(w.model, "model")? },
-            "no_such_client" => R::NoSuchClient { client: need(w.client, "client")? },
-            "not_running" => R::NotRunning { model: need(w.model, "model")? },
-            "too_many_clients" => R::TooManyClients { limit: need(w.limit, "limit")? },
+            "connection_error" => R::ConnectionError { errno: f.take("errno")? },
+            "no_such_model" => R::NoSuchModel { model: f.take("model")? },
+            "no_such_client" => R::NoSuchClient { client: f.take("client")? },
+            "not_running" => R::NotRunning { model: f.take("model")? },
+            "too_many_clients" => R::TooManyClients { limit: f.take("limit")? },
             "compute_out_of_range" => {
-                R::ComputeOutOfRange { ms: need(w.ms, "ms")?, max: need_u32(w.max, "max")? }
+                R::ComputeOutOfRange { ms: f.take("ms")?, max: f.take("max")? }
             }
             "compute_busy" => R::ComputeBusy,
             "out_of_range" => R::OutOfRange {
-                field: need(w.field, "field")?,
-                value: need(w.value, "value")?,
-                min: need(w.min, "min")?,
-                max: need(w.max, "max")?,
+                field: f.take("field")?,
+                value: f.take("value")?,
+                min: f.take("min")?,
+                max: f.take("max")?,
             },
-            "load_running" => R::LoadRunning { model: need(w.model, "model")? },
+            "load_running" => R::LoadRunning { model: f.take("model")? },
             "no_load_running" => R::NoLoadRunning,
-            "not_a_model_port" => R::NotAModelPort { addr: need(w.addr, "addr")? },
+            "not_a_model_port" => R::NotAModelPort { addr: f.take("addr")? },
             "no_such_experiment" => {
-                R::NoSuchExperiment { name: need(w.name, "name")?, known: need(w.known, "known")? }
+                R::NoSuchExperiment { name: f.take("name")?, known: f.take("known")? }
             }
-            "experiment_running" => R::ExperimentRunning { name: need(w.name, "name")? },
-            "line_too_long" => R::LineTooLong { limit: need(w.limit, "limit")? },
-            "client_already_closed" => R::ClientAlreadyClosed { client: need(w.client, "client")? },
+            "experiment_running" => R::ExperimentRunning { name: f.take("name")? },
+            "line_too_long" => R::LineTooLong { limit: f.take("limit")? },
+            "client_already_closed" => R::ClientAlreadyClosed { client: f.take("client")? },
             "connect_failed" => R::ConnectFailed {
-                model: need(w.model, "model")?,
-                addr: need(w.addr, "addr")?,
-                errno: need(w.errno, "errno")?,
+                model: f.take("model")?,
+                addr: f.take("addr")?,
+                errno: f.take("errno")?,
             },
             "connect_timed_out" => R::ConnectTimedOut {
-                model: need(w.model, "model")?,
-                addr: need(w.addr, "addr")?,
-                after_ms: need(w.after_ms, "after_ms")?,
+                model: f.take("model")?,
+                addr: f.take("addr")?,
+                after_ms: f.take("after_ms")?,
             },
-            "send_failed" => {
-                R::SendFailed { client: need(w.client, "client")?, errno: need(w.errno, "errno")? }
+            "send_failed" => R::SendFailed { client: f.take("client")?, errno: f.take("errno")? },
+            "send_timed_out" => {
+                R::SendTimedOut { client: f.take("client")?, after_ms: f.take("after_ms")? }
             }
-            "send_timed_out" => R::SendTimedOut {
-                client: need(w.client, "client")?,
-                after_ms: need(w.after_ms, "after_ms")?,
-            },
             "binary_frame" => R::BinaryFrame,
-            "unknown_op" => R::UnknownOp { op: need(w.op, "op")?, known: need(w.known, "known")? },
-            "not_a_command" => R::NotACommand { detail: need(w.detail, "detail")? },
-            "host_not_allowed" => R::HostNotAllowed { host: need(w.host, "host")? },
-            "origin_not_allowed" => R::OriginNotAllowed { origin: need(w.origin, "origin")? },
-            "too_many_viewers" => R::TooManyViewers { max: need_u32(w.max, "max")? },
-            "too_many_relayed_connections" => {
-                R::TooManyRelayedConnections { max: need_u32(w.max, "max")? }
+            "unknown_op" => R::UnknownOp { op: f.take("op")?, known: f.take("known")? },
+            "not_a_command" => R::NotACommand { detail: f.take("detail")? },
+            "host_not_allowed" => R::HostNotAllowed { host: f.take("host")? },
+            "origin_not_allowed" => R::OriginNotAllowed { origin: f.take("origin")? },
+            "too_many_viewers" => R::TooManyViewers { max: f.take("max")? },
+            "too_many_relayed_connections" => R::TooManyRelayedConnections { max: f.take("max")? },
+            "too_many_commands" => R::TooManyCommands { per_second: f.take("per_second")? },
+            "too_many_in_flight" => R::TooManyInFlight { max: f.take("max")? },
+            "lifecycle_busy" => {
+                R::LifecycleBusy { at_once: f.take("at_once")?, waited_ms: f.take("waited_ms")? }
             }
-            "too_many_commands" => {
-                R::TooManyCommands { per_second: need(w.per_second, "per_second")? }
-            }
-            "too_many_in_flight" => R::TooManyInFlight { max: need_u32(w.max, "max")? },
-            "lifecycle_busy" => R::LifecycleBusy {
-                at_once: need(w.at_once, "at_once")?,
-                waited_ms: need(w.waited_ms, "waited_ms")?,
-            },
-            "teacher_only" => R::TeacherOnly { what: need(w.what, "what")? },
+            "teacher_only" => R::TeacherOnly { what: f.take("what")? },
             "token_refused" => R::TokenRefused,
-            other => return Err(unknown(other, <Reason as strum::VariantNames>::VARIANTS)),
+            other => return Err(unknown(other, Self::TAGS)),
+        })
+    }
+}
+
+impl Tagged for ChildExit {
+    const TAG: &'static str = "how";
+    const TAGS: &'static [&'static str] = &["exited", "killed", "wait_failed"];
+
+    fn read(tag: &str, mut f: Fields) -> Result<ChildExit, String> {
+        Ok(match tag {
+            "exited" => ChildExit::Exited { code: f.take("code")? },
+            "killed" => ChildExit::Killed { signo: f.take("signo")?, name: f.take("name")? },
+            "wait_failed" => ChildExit::WaitFailed { errno: f.take("errno")? },
+            other => return Err(unknown(other, Self::TAGS)),
         })
     }
 }
 
 /// How a child process ended, as `waitpid(2)` reported it
 /// ([`crate::EventKind::ChildReaped`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "how", rename_all = "snake_case")]
 pub enum ChildExit {
     /// It called `exit` (`WIFEXITED`).

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::{deserialize_tagged, unknown, Fields, Tagged};
+
 use crate::{
     Aggregate, Event, ExperimentTable, LoadReport, LoadSpec, ModelInfo, Reason, Role, TeacherView,
 };
@@ -15,9 +17,11 @@ pub struct Clock {
     pub now_ns: u64,
 }
 
-/// Everything the backend sends to a viewer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Everything the backend sends to a viewer. Read back by the match below (see
+/// [`crate::wire`] for why not the derive).
+#[derive(Debug, Clone, PartialEq, Serialize, strum::VariantNames)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ServerMsg {
     /// The first message on every connection. It is followed by one [`ServerMsg::Batch`] of
     /// recent history: for every model, its newest events (periodic
@@ -110,9 +114,10 @@ pub enum ServerMsg {
     },
 }
 
-/// The result of a successful command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The result of a successful command. Read back by the match below.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, strum::VariantNames)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ReplyResult {
     /// The subscription now covers these models.
     Subscribed {
@@ -215,6 +220,71 @@ pub enum ErrorCode {
     Forbidden,
 }
 
+deserialize_tagged!(ServerMsg, ReplyResult);
+
+impl Tagged for ServerMsg {
+    const TAG: &'static str = "type";
+    const TAGS: &'static [&'static str] = <ServerMsg as strum::VariantNames>::VARIANTS;
+
+    fn read(tag: &str, mut f: Fields) -> Result<ServerMsg, String> {
+        Ok(match tag {
+            "hello" => ServerMsg::Hello {
+                protocol_version: f.take("protocol_version")?,
+                models: f.take("models")?,
+                clock: f.take("clock")?,
+                role: f.take("role")?,
+                classroom: f.take("classroom")?,
+            },
+            "batch" => ServerMsg::Batch { events: f.take("events")?, dropped: f.take("dropped")? },
+            "model" => ServerMsg::Model { model: f.take("model")? },
+            "echo" => ServerMsg::Echo { client: f.take("client")?, text: f.take("text")? },
+            "echo_closed" => {
+                ServerMsg::EchoClosed { client: f.take("client")?, reason: f.take("reason")? }
+            }
+            "aggregates" => ServerMsg::Aggregates { aggregates: f.take("aggregates")? },
+            "load" => ServerMsg::Load { report: f.take("report")? },
+            "experiment" => ServerMsg::Experiment { table: f.take("table")? },
+            "follow" => ServerMsg::Follow { view: f.take("view")? },
+            "reply" => ServerMsg::Reply { id: f.take("id")?, result: f.take("result")? },
+            "error" => ServerMsg::Error {
+                id: f.take("id")?,
+                code: f.take("code")?,
+                reason: f.take("reason")?,
+            },
+            other => return Err(unknown(other, Self::TAGS)),
+        })
+    }
+}
+
+impl Tagged for ReplyResult {
+    const TAG: &'static str = "kind";
+    const TAGS: &'static [&'static str] = <ReplyResult as strum::VariantNames>::VARIANTS;
+
+    fn read(tag: &str, mut f: Fields) -> Result<ReplyResult, String> {
+        use ReplyResult as R;
+        Ok(match tag {
+            "subscribed" => R::Subscribed { models: f.take("models")? },
+            "model" => R::Model { model: f.take("model")? },
+            "echo_opened" => R::EchoOpened {
+                client: f.take("client")?,
+                model: f.take("model")?,
+                local: f.take("local")?,
+            },
+            "echo_sent" => R::EchoSent { client: f.take("client")?, bytes: f.take("bytes")? },
+            "echo_closed" => R::EchoClosed { client: f.take("client")? },
+            "computing" => R::Computing { thread: f.take("thread")?, ms: f.take("ms")? },
+            "spotlit" => R::Spotlit { model: f.take("model")?, sample: f.take("sample")? },
+            "load_started" => R::LoadStarted { spec: f.take("spec")? },
+            "load_stopped" => R::LoadStopped,
+            "experiment_started" => {
+                R::ExperimentStarted { name: f.take("name")?, short: f.take("short")? }
+            }
+            "follow_me" => R::FollowMe { on: f.take("on")? },
+            other => return Err(unknown(other, Self::TAGS)),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +305,132 @@ mod tests {
             let wire = serde_json::to_value(code).unwrap();
             assert_eq!(wire.as_str(), Some(<&str>::from(*code)), "{code:?}");
         }
+    }
+    /// One of each case, by its wire name: a new case panics here until it has a sample (and
+    /// its arm in the reader, or the round trip below fails).
+    fn sample_message(tag: &str) -> ServerMsg {
+        let model = crate::ModelInfo {
+            id: "epoll".into(),
+            title: "epoll".into(),
+            title_zh: "epoll".into(),
+            figure: "Stevens Fig. 6.3".into(),
+            port: Some(9000),
+            state: crate::ModelState::Stopped,
+            reason: Some(Reason::StoppedOnRequest),
+        };
+        let spec = LoadSpec { model: "epoll".into(), conns: 2, rate: None, size: 8, secs: 1 };
+        match tag {
+            "hello" => ServerMsg::Hello {
+                protocol_version: 7,
+                models: vec![model],
+                clock: Clock { start_unix_ms: 1, now_ns: 2 },
+                role: Role::Student,
+                classroom: true,
+            },
+            "batch" => ServerMsg::Batch { events: vec![], dropped: 3 },
+            "model" => ServerMsg::Model { model },
+            "echo" => ServerMsg::Echo { client: 1, text: "hi\n".into() },
+            "echo_closed" => ServerMsg::EchoClosed { client: 1, reason: Reason::ServerClosed },
+            "aggregates" => ServerMsg::Aggregates { aggregates: vec![Aggregate::default()] },
+            "load" => ServerMsg::Load {
+                report: LoadReport {
+                    spec,
+                    elapsed_ms: 5,
+                    conns_open: 2,
+                    conns_failed: 0,
+                    nofile_limit: 1024,
+                    lines: 9,
+                    bytes: 72,
+                    mismatches: 0,
+                    lines_per_s: 9,
+                    latency: crate::Latency::default(),
+                    fairness: (4, 5),
+                    finished: false,
+                    ended_by: None,
+                },
+            },
+            "experiment" => ServerMsg::Experiment {
+                table: ExperimentTable {
+                    experiment: "scan".into(),
+                    short: true,
+                    columns: vec![],
+                    rows: vec![],
+                    step: 1,
+                    steps: 2,
+                    finished: false,
+                    failed: None,
+                },
+            },
+            "follow" => ServerMsg::Follow { view: Some(TeacherView::default()) },
+            "reply" => ServerMsg::Reply { id: 4, result: ReplyResult::LoadStarted { spec } },
+            "error" => ServerMsg::Error {
+                id: Some(4),
+                code: ErrorCode::Limit,
+                reason: Reason::LineTooLong { limit: 4096 },
+            },
+            other => panic!("no sample of the message `{other}`"),
+        }
+    }
+
+    fn sample_result(tag: &str) -> ReplyResult {
+        match tag {
+            "subscribed" => ReplyResult::Subscribed { models: vec!["poll".into()] },
+            "model" => match sample_message("model") {
+                ServerMsg::Model { model } => ReplyResult::Model { model },
+                _ => unreachable!(),
+            },
+            "echo_opened" => ReplyResult::EchoOpened {
+                client: 1,
+                model: "poll".into(),
+                local: "127.0.0.1:5000".into(),
+            },
+            "echo_sent" => ReplyResult::EchoSent { client: 1, bytes: 3 },
+            "echo_closed" => ReplyResult::EchoClosed { client: 1 },
+            "computing" => ReplyResult::Computing { thread: 2, ms: 500 },
+            "spotlit" => ReplyResult::Spotlit { model: "poll".into(), sample: 8 },
+            "load_started" => match sample_message("reply") {
+                ServerMsg::Reply { result, .. } => result,
+                _ => unreachable!(),
+            },
+            "load_stopped" => ReplyResult::LoadStopped,
+            "experiment_started" => {
+                ReplyResult::ExperimentStarted { name: "c10k".into(), short: true }
+            }
+            "follow_me" => ReplyResult::FollowMe { on: true },
+            other => panic!("no sample of the reply `{other}`"),
+        }
+    }
+
+    #[test]
+    fn every_message_and_every_reply_reads_back_as_it_was_written() {
+        use strum::VariantNames;
+        for tag in ServerMsg::VARIANTS {
+            let msg = sample_message(tag);
+            let json = serde_json::to_string(&msg).unwrap();
+            assert!(json.starts_with(&format!(r#"{{"type":"{tag}""#)), "{json}");
+            assert_eq!(serde_json::from_str::<ServerMsg>(&json).unwrap(), msg, "{json}");
+        }
+        for tag in ReplyResult::VARIANTS {
+            let msg = ServerMsg::Reply { id: 1, result: sample_result(tag) };
+            let json = serde_json::to_string(&msg).unwrap();
+            assert!(json.contains(&format!(r#""kind":"{tag}""#)), "{json}");
+            assert_eq!(serde_json::from_str::<ServerMsg>(&json).unwrap(), msg, "{json}");
+        }
+    }
+
+    #[test]
+    fn a_message_with_an_unknown_type_or_a_missing_field_is_refused_in_serdes_words() {
+        let read = |json: &str| serde_json::from_str::<ServerMsg>(json).unwrap_err().to_string();
+        assert!(read(r#"{"type":"gossip"}"#)
+            .starts_with("unknown variant `gossip`, expected one of `hello`, "));
+        assert!(read(r#"{"type":"echo","client":1}"#).starts_with("missing field `text`"));
+        assert!(read(
+            r#"{"type":"reply","id":1,"result":{"kind":"echo_sent","client":1,"bytes":-1}}"#
+        )
+        .starts_with("invalid value: integer `-1`, expected u32"));
+        assert!(
+            read(r#"["type","echo"]"#).starts_with("invalid type: sequence, expected an object")
+        );
+        assert!(read(r#"{"client":1}"#).starts_with("missing field `type`"));
     }
 }
