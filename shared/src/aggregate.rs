@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// How often each model's counts are cut into an [`Aggregate`], in ms.
 pub const AGGREGATE_EVERY_MS: u64 = 100;
@@ -31,7 +31,7 @@ pub const HISTOGRAM_BUCKETS: usize = 40;
 
 /// Durations counted in power-of-two buckets of nanoseconds (a log scale: a phase can last
 /// 200 ns or 2 s).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Histogram {
     /// Count per bucket, bucket `i` covering `[2^i, 2^(i+1))` ns; trailing empty buckets are
     /// left out (an empty histogram is an empty list).
@@ -89,7 +89,7 @@ impl Histogram {
 
 /// What one model did in one interval (about [`AGGREGATE_EVERY_MS`]): every event it
 /// recorded, counted whether or not it was sent in detail. All counts are exact.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Aggregate {
     /// The model ([`crate::ModelDescriptor::id`]).
     pub model: String,
@@ -140,6 +140,12 @@ pub struct Aggregate {
     pub threads: u32,
     /// Connections its threads held open at the end of the interval.
     pub conns: u32,
+}
+
+// Read back through `wire.rs` (objects only, less code than the derive).
+crate::wire::deserialize_fields! {
+    Histogram { counts }
+    Aggregate { model, from_ns, to_ns, events, detailed, crowded, syscalls, bytes_received, bytes_sent, would_block, accepts, closes, waits, fds_watched, fds_ready, fds_scanned, phase1, phase2, threads, conns; or_default inputs }
 }
 
 #[cfg(test)]

@@ -265,7 +265,7 @@ pub enum ModelState {
 }
 
 /// One model as `GET /api/models` and [`ServerMsg::Hello`](crate::ServerMsg::Hello) report it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelInfo {
     /// Stable id, as in [`ModelDescriptor::id`].
     pub id: String,
@@ -282,6 +282,11 @@ pub struct ModelInfo {
     pub state: ModelState,
     /// Why the model is unavailable or why it last stopped unexpectedly; `None` otherwise.
     pub reason: Option<Reason>,
+}
+
+// Read back through `wire.rs` (objects only, less code than the derive).
+crate::wire::deserialize_fields! {
+    ModelInfo { id, title, title_zh, figure, port, state, reason }
 }
 
 #[cfg(test)]

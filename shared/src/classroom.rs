@@ -75,7 +75,7 @@ impl View {
 
 /// Where the teacher's playback is. Steps are named by their sort key `(t_ns, seq)`, which is
 /// the same on every page: all viewers receive the same events.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct PlaybackAt {
     /// The step playback (re)started from, `[t_ns, seq]`; `None`: the newest (live).
     pub anchor: Option<(u64, u64)>,
@@ -88,7 +88,7 @@ pub struct PlaybackAt {
 }
 
 /// What the teacher's page shows, for students to follow.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct TeacherView {
     /// The model whose figure is shown (a catalogue id), if any.
     pub model: Option<String>,
@@ -96,6 +96,12 @@ pub struct TeacherView {
     pub panel: View,
     /// The playback.
     pub playback: PlaybackAt,
+}
+
+// Read back through `wire.rs` (objects only, less code than the derive).
+crate::wire::deserialize_fields! {
+    PlaybackAt { anchor, elapsed_ms, paused, speed_index }
+    TeacherView { model, panel, playback }
 }
 
 #[cfg(test)]

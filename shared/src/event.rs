@@ -9,7 +9,7 @@ use crate::{BuiltIn, ChildExit, KernelView, Reason};
 pub const PREVIEW_BYTES: usize = 48;
 
 /// One step a model server took, recorded when it happened.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
     /// Sequence number, unique and increasing across the whole backend. A gap means events were
     /// dropped (see [`ServerMsg::Batch::dropped`](crate::ServerMsg::Batch::dropped)).
@@ -32,7 +32,7 @@ pub struct Event {
 }
 
 /// A thread of a model server: a small id stable for the thread's life, and a readable name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ThreadRef {
     /// Small id, unique within the backend process (1, 2, 3…).
     pub id: u32,
@@ -228,7 +228,7 @@ impl AsyncOp {
 }
 
 /// Why a system call failed: the errno name and the kernel's message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SysError {
     /// Symbolic name, such as `"ECONNRESET"`.
     pub errno: String,
@@ -289,7 +289,7 @@ pub enum CloseReason {
 }
 
 /// One file descriptor reported ready by a readiness call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReadyFd {
     /// The descriptor.
     pub fd: i32,
@@ -693,6 +693,14 @@ impl EventKind {
 /// For `skip_serializing_if`: a flag that is false is left out of the JSON.
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+// Read back through `wire.rs` (objects only, less code than the derive).
+crate::wire::deserialize_fields! {
+    Event { seq, t_ns, model, thread, conn, kind }
+    ThreadRef { id, name }
+    ReadyFd { fd, readable, writable }
+    SysError { errno, message }
 }
 
 #[cfg(test)]

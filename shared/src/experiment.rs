@@ -34,7 +34,7 @@ pub const EXPERIMENTS: &[&str] = &[
 ];
 
 /// One column of an [`ExperimentTable`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Column {
     /// A stable key (`"model"`, `"conns"`, `"lines_per_s"`, `"p99_us"`…): the page words it.
     pub key: String,
@@ -53,7 +53,7 @@ pub enum Cell {
 }
 
 /// An experiment's results so far.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExperimentTable {
     /// The experiment's id (one of [`EXPERIMENTS`]).
     pub experiment: String,
@@ -73,4 +73,10 @@ pub struct ExperimentTable {
     /// start, a client the kernel refused…); `None` while it runs and when it completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed: Option<Reason>,
+}
+
+// Read back through `wire.rs` (objects only, less code than the derive).
+crate::wire::deserialize_fields! {
+    Column { key, unit }
+    ExperimentTable { experiment, short, columns, rows, step, steps, finished, failed }
 }

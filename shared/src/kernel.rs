@@ -60,7 +60,7 @@ pub enum InSyscall {
 /// another within a few microseconds (each is true at its own instant: a thread that wakes
 /// between two reads can show a sleeping state and a `running` call). The process-per-conn
 /// children read their own `/proc`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KernelView {
     /// `stat`, field 3: the scheduler's state letter, as read (`"R"` running or runnable,
     /// `"S"` asleep and wakeable by a signal, `"D"` asleep and not, `"T"` stopped, `"Z"`
@@ -79,6 +79,11 @@ pub struct KernelView {
 
 /// The most kernel stack frames a [`KernelView`] keeps: the top few say where and why.
 pub const STACK_FRAMES: usize = 8;
+
+// Read back through `wire.rs` (objects only, less code than the derive).
+crate::wire::deserialize_fields! {
+    KernelView { state, syscall, wchan, stack }
+}
 
 #[cfg(test)]
 mod tests {

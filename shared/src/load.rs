@@ -8,7 +8,7 @@
 //! sent. It stops by itself after [`LoadSpec::secs`]. While it runs it reports a
 //! [`LoadReport`] about twice a second.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::Reason;
 
@@ -22,7 +22,7 @@ pub const MAX_LOAD_LINE: u32 = 64 * 1024;
 pub const MAX_LOAD_RATE: u32 = 1_000_000;
 
 /// What load to put on a model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LoadSpec {
     /// The model ([`crate::ModelDescriptor::id`]); it must be running.
     pub model: String,
@@ -38,7 +38,7 @@ pub struct LoadSpec {
 }
 
 /// Latencies of echoed lines (send to complete echo), in microseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Latency {
     /// Median.
     pub p50_us: u64,
@@ -51,7 +51,7 @@ pub struct Latency {
 }
 
 /// How a load is going (or went).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LoadReport {
     /// What was asked.
     pub spec: LoadSpec,
@@ -83,4 +83,11 @@ pub struct LoadReport {
     pub finished: bool,
     /// Why it ended early, if it did (the model stopped, a stop was asked).
     pub ended_by: Option<Reason>,
+}
+
+// Read back through `wire.rs` (objects only, less code than the derive).
+crate::wire::deserialize_fields! {
+    LoadSpec { model, conns, rate, size, secs }
+    Latency { p50_us, p99_us, p999_us, max_us }
+    LoadReport { spec, elapsed_ms, conns_open, conns_failed, nofile_limit, lines, bytes, mismatches, lines_per_s, latency, fairness, finished, ended_by }
 }

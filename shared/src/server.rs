@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// How the backend's clock relates to wall-clock time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Clock {
     /// Wall-clock time (Unix epoch, milliseconds) at which `t_ns == 0`.
     pub start_unix_ms: u64,
@@ -283,6 +283,11 @@ impl Tagged for ReplyResult {
             other => return Err(unknown(other, Self::TAGS)),
         })
     }
+}
+
+// Read back through `wire.rs` (objects only, less code than the derive).
+crate::wire::deserialize_fields! {
+    Clock { start_unix_ms, now_ns }
 }
 
 #[cfg(test)]

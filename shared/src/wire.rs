@@ -100,3 +100,26 @@ fn kind(value: &Value) -> String {
         Value::Object(_) => "map".into(),
     }
 }
+
+/// Implements `Deserialize` for plain structs through [`Fields`]: each field by its own name
+/// (`or_default` ones as `#[serde(default)]` reads them). Serde's derive for a struct also
+/// reads it from a JSON array, which the protocol never sends; this reads objects only, in
+/// less code. The struct literal it builds names every field, so a field added to the struct
+/// and not listed here is a compile error.
+macro_rules! deserialize_fields {
+    ($($ty:ident { $($field:ident),* $(,)? $(; or_default $($default:ident),*)? })*) => {$(
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                fn read(f: &mut crate::wire::Fields) -> Result<$ty, String> {
+                    Ok($ty {
+                        $($field: f.take(stringify!($field))?,)*
+                        $($($default: f.take_or_default(stringify!($default))?,)*)?
+                    })
+                }
+                read(&mut crate::wire::Fields::read(d)?)
+                    .map_err(<D::Error as serde::de::Error>::custom)
+            }
+        }
+    )*};
+}
+pub(crate) use deserialize_fields;
