@@ -1,7 +1,10 @@
 //! What the kernel says about a thread, read from `/proc/self/task/<tid>/`: its state
 //! letter, the system call it is in, where it sleeps and its kernel stack.
 
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::wire::{deserialize_tagged, unknown, Fields, Tagged};
 
 /// How often the backend samples each model thread ([`EventKind::ThreadSample`](crate::EventKind::ThreadSample)), in ms: often
 /// enough that a wait of a few hundred milliseconds is seen asleep in the kernel at least
@@ -12,7 +15,7 @@ pub const SAMPLE_EVERY_MS: u64 = 100;
 /// be read. Never a guess: a file that could not be read says so.
 ///
 /// JSON: `{"read": …}` or `{"unreadable": "EACCES"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProcRead<T> {
     /// The file was read; what it says.
@@ -34,7 +37,7 @@ impl<T> ProcRead<T> {
 }
 
 /// What `/proc/self/task/<tid>/syscall` says: the system call a thread is in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "in", rename_all = "snake_case")]
 pub enum InSyscall {
     /// The file says `running`: the thread is running or waiting for a CPU (runnable), so it
@@ -80,6 +83,42 @@ pub struct KernelView {
 /// The most kernel stack frames a [`KernelView`] keeps: the top few say where and why.
 pub const STACK_FRAMES: usize = 8;
 
+/// `{"read": value}` or `{"unreadable": "why"}`, as serde writes the enum; read through
+/// `wire.rs`, as the page reads every sample.
+impl<'de, T: DeserializeOwned> Deserialize<'de> for ProcRead<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ProcRead<T>, D::Error> {
+        let mut f = Fields::read(d)?;
+        let read = match f.take::<Option<T>>("read") {
+            Ok(Some(value)) => Ok(ProcRead::Read(value)),
+            Ok(None) => match f.take::<Option<String>>("unreadable") {
+                Ok(Some(why)) => Ok(ProcRead::Unreadable(why)),
+                Ok(None) => Err(unknown("", &["read", "unreadable"])),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        read.map_err(D::Error::custom)
+    }
+}
+
+deserialize_tagged!(InSyscall);
+
+impl Tagged for InSyscall {
+    const TAG: &'static str = "in";
+    const TAGS: &'static [&'static str] = &["running", "call", "outside"];
+
+    fn read(tag: &str, mut f: Fields) -> Result<InSyscall, String> {
+        Ok(match tag {
+            "running" => InSyscall::Running,
+            "call" => {
+                InSyscall::Call { nr: f.take("nr")?, name: f.take("name")?, fd: f.take("fd")? }
+            }
+            "outside" => InSyscall::Outside,
+            other => return Err(unknown(other, Self::TAGS)),
+        })
+    }
+}
+
 // Read back through `wire.rs` (objects only, less code than the derive).
 crate::wire::deserialize_fields! {
     KernelView { state, syscall, wchan, stack }
@@ -118,5 +157,22 @@ mod tests {
             EventKind::ThreadSample { kernel, .. } => assert_eq!(kernel, None),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn every_place_a_thread_can_be_reads_back_and_a_sample_naming_none_is_refused() {
+        for syscall in [
+            InSyscall::Running,
+            InSyscall::Outside,
+            InSyscall::Call { nr: 7, name: None, fd: None },
+        ] {
+            let read = ProcRead::Read(syscall);
+            let json = serde_json::to_string(&read).unwrap();
+            assert_eq!(serde_json::from_str::<ProcRead<InSyscall>>(&json).unwrap(), read, "{json}");
+        }
+        let err = serde_json::from_str::<ProcRead<String>>(r#"{"neither":1}"#).unwrap_err();
+        assert!(err.to_string().contains("expected one of `read`, `unreadable`"), "{err}");
+        let err = serde_json::from_str::<ProcRead<InSyscall>>(r#"{"read":{"in":"asleep"}}"#);
+        assert!(err.unwrap_err().to_string().starts_with("unknown variant `asleep`"));
     }
 }
