@@ -226,22 +226,9 @@ pub fn format_number(x: f64) -> String {
     }
 }
 
-/// The table as CSV: a header of column keys with their units, then the rows as measured
-/// (numbers in full, texts as sent), for a spreadsheet.
+/// The table as CSV, as `kettle experiment --csv` writes it ([`ExperimentTable::to_csv`]).
 pub fn csv_text(table: &ExperimentTable) -> String {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let heading = |c: &Column| match &c.unit {
-        Some(u) => format!("{} ({u})", c.key),
-        None => c.key.clone(),
-    };
-    let _ = w.write_record(table.columns.iter().map(heading));
-    for row in &table.rows {
-        let _ = w.write_record(row.iter().map(|c| match c {
-            Cell::Num(x) => x.to_string(),
-            Cell::Text(s) => s.clone(),
-        }));
-    }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    table.to_csv()
 }
 
 /// The table as JSON, as the protocol carries it.

@@ -32,7 +32,7 @@ pub async fn main(
             bar.set_length(u64::from(t.steps));
             bar.set_position(u64::from(t.step));
             if let Some(last) = t.rows.last() {
-                let first = last.first().map(export::cell_text).unwrap_or_default();
+                let first = last.first().map(kettle_shared::Cell::text).unwrap_or_default();
                 bar.set_message(format!("last: {first}"));
             }
         });

@@ -1,6 +1,6 @@
 //! An experiment's table for people and for other programs: printed on the terminal
-//! (comfy-table), and written as CSV (the `csv` crate: one header row of column keys with
-//! their units, then one record per row) or as JSON (the [`ExperimentTable`] itself, as the
+//! (comfy-table), and written as CSV (`ExperimentTable::to_csv`: one header row of column
+//! keys with their units, then one record per row, as the page exports it too) or as JSON (the [`ExperimentTable`] itself, as the
 //! page receives it).
 
 use std::io::Write;
@@ -8,30 +8,14 @@ use std::io::Write;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use kettle_shared::{Cell, Column, ExperimentTable};
 
-/// A column's heading: its key, with its unit in brackets.
-pub fn heading(c: &Column) -> String {
-    match &c.unit {
-        Some(u) => format!("{} ({u})", c.key),
-        None => c.key.clone(),
-    }
-}
-
-/// A cell as written in CSV and on the terminal: numbers in Rust's shortest exact form.
-pub fn cell_text(c: &Cell) -> String {
-    match c {
-        Cell::Num(x) => x.to_string(),
-        Cell::Text(s) => s.clone(),
-    }
-}
-
 /// The table, for the terminal.
 pub fn terminal_table(t: &ExperimentTable) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header(t.columns.iter().map(heading));
+    table.set_header(t.columns.iter().map(Column::heading));
     for row in &t.rows {
         table.add_row(row.iter().map(|c| {
-            let cell = comfy_table::Cell::new(cell_text(c));
+            let cell = comfy_table::Cell::new(c.text());
             match c {
                 Cell::Num(_) => cell.set_alignment(CellAlignment::Right),
                 Cell::Text(_) => cell,
@@ -41,14 +25,10 @@ pub fn terminal_table(t: &ExperimentTable) -> Table {
     table
 }
 
-/// Writes the table as CSV.
-pub fn write_csv(t: &ExperimentTable, out: impl Write) -> anyhow::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(t.columns.iter().map(heading))?;
-    for row in &t.rows {
-        w.write_record(row.iter().map(cell_text))?;
-    }
-    w.flush()?;
+/// Writes the table as CSV ([`ExperimentTable::to_csv`], the page's export too).
+pub fn write_csv(t: &ExperimentTable, mut out: impl Write) -> anyhow::Result<()> {
+    out.write_all(t.to_csv().as_bytes())?;
+    out.flush()?;
     Ok(())
 }
 
