@@ -59,6 +59,38 @@ async fn models_are_listed_started_and_stopped_over_http() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_code_panel_gets_a_models_excerpt_and_an_unknown_one_is_a_404_that_names_it() {
+    let server = kettle(&[]).await;
+    let addr = server.addr;
+    let h = host(&server);
+    let (found, unknown, outside) = tokio::task::spawn_blocking(move || {
+        let hdr = [("Host", h.as_str())];
+        (
+            http(addr, "GET", "/api/excerpts/select.rs/select-wait", &hdr),
+            http(addr, "GET", "/api/excerpts/select.rs/no-such-region", &hdr),
+            http(addr, "GET", "/api/excerpts/..%2F..%2FCargo.toml/x", &hdr),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(found.0, 200, "{}", found.1);
+    let x: kettle_shared::excerpt::ExcerptText = serde_json::from_str(&found.1).unwrap();
+    assert!(x.text.contains("select"), "{}", x.text);
+    let src = include_str!("../src/models/select.rs");
+    assert_eq!(src.lines().nth(x.first - 1), x.text.lines().next(), "the file's own line numbers");
+    for (answer, file, name) in
+        [(unknown, "select.rs", "no-such-region"), (outside, "../../Cargo.toml", "x")]
+    {
+        assert_eq!(answer.0, 404, "{}", answer.1);
+        let body: serde_json::Value = serde_json::from_str(&answer.1).unwrap();
+        assert_eq!(body["error"]["reason"]["code"], "no_such_excerpt");
+        assert_eq!(body["error"]["reason"]["file"], file);
+        assert_eq!(body["error"]["reason"]["name"], name);
+    }
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_foreign_host_is_refused_with_403() {
     let server = kettle(&[]).await;
     let addr = server.addr;

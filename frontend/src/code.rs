@@ -11,10 +11,16 @@
 //! ## Where the code comes from
 //!
 //! The backend's model files mark the lines a student should read with two comment lines,
-//! `// kettle:code-begin NAME` and `// kettle:code-end NAME`. [`excerpt!`] cuts the lines
-//! between them out of the file while the page is compiled (const evaluation over
-//! `include_str!`), so the page carries those lines only, never the whole files; a marker that
-//! goes missing is a compile error, not an empty panel. Line numbers are the file's own.
+//! `// kettle:code-begin NAME` and `// kettle:code-end NAME`. [`excerpt!`] finds each region
+//! while the page is compiled (const evaluation over `include_str!`, with
+//! [`kettle_shared::excerpt::find_region`]): a marker that goes missing is a compile error, not
+//! an empty panel. Line numbers are the file's own.
+//!
+//! Natively (the tests) the lines are compiled in. The page's wasm does not carry them: it
+//! shows one model at a time, and the thirteen models' code was a twentieth of its weight. It
+//! asks the backend for the excerpts of the model it shows (`GET /api/excerpts/{file}/{name}`,
+//! [`fetch_missing`]), keeps them for the page's life, and draws the panel again when they
+//! arrive.
 //!
 //! ## Which line made a step
 //!
@@ -26,67 +32,18 @@
 //! glibc helper thread reading for `aio_read`. Then no line is lit and the panel says why
 //! ([`Why`]).
 
+use kettle_shared::excerpt::find_region;
 use kettle_shared::{AsyncOp, BuiltIn, EpollOp, EventKind, ModelId, ThreadKind};
 
 use crate::store::Step;
 
-const BEGIN: &str = "// kettle:code-begin ";
-const END: &str = "// kettle:code-end ";
-
-/// Whether bytes `start..end` of `src` are, after their indentation, exactly `tag` + `name`.
-const fn is_marker(src: &[u8], start: usize, end: usize, tag: &str, name: &str) -> bool {
-    let mut i = start;
-    while i < end && src[i] == b' ' {
-        i += 1;
-    }
-    let (tag, name) = (tag.as_bytes(), name.as_bytes());
-    if end - i != tag.len() + name.len() {
-        return false;
-    }
-    let mut k = 0;
-    while k < tag.len() {
-        if src[i + k] != tag[k] {
-            return false;
-        }
-        k += 1;
-    }
-    let mut k = 0;
-    while k < name.len() {
-        if src[i + tag.len() + k] != name[k] {
-            return false;
-        }
-        k += 1;
-    }
-    true
-}
-
 /// Where region `name` of `src` is: `(first byte, end byte, line number of its first line)`.
 /// Panics (at compile time, when used in a constant) if either marker is missing.
 pub const fn region(src: &str, name: &str) -> (usize, usize, usize) {
-    let b = src.as_bytes();
-    let (mut start, mut line) = (0, 1);
-    let mut begun: Option<(usize, usize)> = None;
-    while start < b.len() {
-        let mut end = start;
-        while end < b.len() && b[end] != b'\n' {
-            end += 1;
-        }
-        match begun {
-            None => {
-                if is_marker(b, start, end, BEGIN, name) {
-                    begun = Some((end + 1, line + 1));
-                }
-            }
-            Some((from, first)) => {
-                if is_marker(b, start, end, END, name) {
-                    return (from, start, first);
-                }
-            }
-        }
-        start = end + 1;
-        line += 1;
+    match find_region(src, name) {
+        Some(at) => at,
+        None => panic!("a `// kettle:code-begin`/`-end` marker pair is missing from a model file"),
     }
-    panic!("a `// kettle:code-begin`/`-end` marker pair is missing from a model file")
 }
 
 /// `N` bytes of `src` from `from`: the excerpt's own copy, so the file itself is not kept.
@@ -101,21 +58,24 @@ pub const fn copy<const N: usize>(src: &str, from: usize) -> [u8; N] {
     out
 }
 
-/// The lines of region `$name` of `backend/src/models/$file`, cut out at compile time.
+/// Region `$name` of `backend/src/models/$file`, found at compile time; its lines compiled in
+/// natively, fetched by the page.
 macro_rules! excerpt {
     ($file:literal, $name:literal) => {{
         const SRC: &str = include_str!(concat!("../../backend/src/models/", $file));
         const AT: (usize, usize, usize) = region(SRC, $name);
-        const BYTES: [u8; AT.1 - AT.0] = copy::<{ AT.1 - AT.0 }>(SRC, AT.0);
-        const TEXT: &str = match std::str::from_utf8(&BYTES) {
-            Ok(text) => text,
-            Err(_) => panic!("a model file is not UTF-8"),
-        };
         Excerpt {
             file: concat!("backend/src/models/", $file),
             name: $name,
             first: AT.2,
-            text: TEXT,
+            #[cfg(not(target_arch = "wasm32"))]
+            text: {
+                const BYTES: [u8; AT.1 - AT.0] = copy::<{ AT.1 - AT.0 }>(SRC, AT.0);
+                match std::str::from_utf8(&BYTES) {
+                    Ok(text) => text,
+                    Err(_) => panic!("a model file is not UTF-8"),
+                }
+            },
         }
     }};
 }
@@ -127,17 +87,47 @@ pub struct Excerpt {
     pub file: &'static str,
     /// The name its markers give it.
     pub name: &'static str,
-    /// The file's line number of the first line.
-    pub first: usize,
-    /// The lines, each ending in `\n`.
-    pub text: &'static str,
+    /// The file's line number of the first line, as compiled; see [`Excerpt::first`].
+    first: usize,
+    /// The lines, each ending in `\n` (natively; the page fetches them, [`fetched`]).
+    #[cfg(not(target_arch = "wasm32"))]
+    text: &'static str,
 }
 
 impl Excerpt {
+    /// The file's basename, as the backend's excerpt URL names it (`blocking.rs`).
+    pub fn basename(&self) -> &'static str {
+        self.file.rsplit('/').next().unwrap_or(self.file)
+    }
+
+    /// The lines, each ending in `\n`. On the page: empty until the backend sent them.
+    pub fn text(&self) -> &'static str {
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.text;
+        #[cfg(target_arch = "wasm32")]
+        return fetched::get(self).map_or("", |(_, text)| text);
+    }
+
+    /// The file's line number of the first line (on the page, as the backend counted it).
+    pub fn first(&self) -> usize {
+        #[cfg(not(target_arch = "wasm32"))]
+        return self.first;
+        #[cfg(target_arch = "wasm32")]
+        return fetched::get(self).map_or(self.first, |(first, _)| first);
+    }
+
+    /// Whether its lines are here to show (always, natively).
+    pub fn is_loaded(&self) -> bool {
+        #[cfg(not(target_arch = "wasm32"))]
+        return true;
+        #[cfg(target_arch = "wasm32")]
+        return fetched::get(self).is_some();
+    }
+
     /// `(line number in the file, text)` of each line, without marker lines.
     pub fn lines(&self) -> impl Iterator<Item = (usize, &'static str)> + use<> {
-        let first = self.first;
-        self.text
+        let first = self.first();
+        self.text()
             .lines()
             .enumerate()
             .map(move |(i, l)| (first + i, l))
@@ -156,7 +146,7 @@ impl Excerpt {
 
     /// The file's line number of the last line.
     pub fn last(&self) -> usize {
-        self.first + self.text.lines().count().saturating_sub(1)
+        self.first() + self.text().lines().count().saturating_sub(1)
     }
 
     /// The line numbers whose text contains `needle`.
@@ -658,7 +648,158 @@ fn why_no_line(kind: &EventKind) -> Why {
     }
 }
 
-#[cfg(test)]
+/// Whether every excerpt of `code` is here; otherwise, on the page, why not yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loading {
+    /// Every excerpt is here (always, natively).
+    Done,
+    /// Some are still on their way from the backend.
+    Waiting,
+    /// The backend did not send one: what went wrong (a retry comes with the next model shown).
+    Failed(String),
+}
+
+/// How far the page got fetching `code`'s excerpts.
+pub fn loading(code: &ModelCode) -> Loading {
+    if code.excerpts.iter().all(|x| x.is_loaded()) {
+        return Loading::Done;
+    }
+    #[cfg(target_arch = "wasm32")]
+    if let Some(error) = code.excerpts.iter().find_map(|x| fetched::error(x)) {
+        return Loading::Failed(error);
+    }
+    Loading::Waiting
+}
+
+/// Asks the backend for `code`'s excerpts the page does not have and has not asked for yet;
+/// `arrived` runs after each one is kept (or has failed), so the panel draws again. Natively
+/// there is nothing to fetch.
+pub fn fetch_missing(code: &'static ModelCode, arrived: impl Fn() + Clone + 'static) {
+    #[cfg(target_arch = "wasm32")]
+    for &x in code.excerpts {
+        if fetched::ask(x) {
+            let arrived = arrived.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                fetched::answer(x, fetched::request(x).await);
+                arrived();
+            });
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = (code, arrived);
+}
+
+/// Hands the page an excerpt's lines as the backend would (the browser tests, which run
+/// without a backend).
+#[cfg(target_arch = "wasm32")]
+pub fn provide(x: &'static Excerpt, text: kettle_shared::excerpt::ExcerptText) {
+    fetched::answer(x, Ok(text));
+}
+
+/// The excerpts the page fetched from the backend, kept for the page's life (at most the
+/// thirteen models' code, ~60 KB), and those that failed.
+#[cfg(target_arch = "wasm32")]
+mod fetched {
+    use std::cell::RefCell;
+
+    use kettle_shared::excerpt::ExcerptText;
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+
+    use super::Excerpt;
+
+    type Key = (&'static str, &'static str);
+
+    enum Slot {
+        Asked,
+        Here(usize, &'static str),
+        Failed(String),
+    }
+
+    thread_local! {
+        // At most the 36 excerpts: a list, not a hash map (less code in the wasm).
+        static SLOTS: RefCell<Vec<(Key, Slot)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    fn key(x: &Excerpt) -> Key {
+        (x.file, x.name)
+    }
+
+    fn with_slot<T>(x: &Excerpt, f: impl FnOnce(Option<&mut Slot>) -> T) -> T {
+        SLOTS.with(|s| f(s.borrow_mut().iter_mut().find(|(k, _)| *k == key(x)).map(|(_, v)| v)))
+    }
+
+    /// Its first line number and lines, once here.
+    pub(super) fn get(x: &Excerpt) -> Option<(usize, &'static str)> {
+        with_slot(x, |slot| match slot {
+            Some(Slot::Here(first, text)) => Some((*first, *text)),
+            _ => None,
+        })
+    }
+
+    pub(super) fn error(x: &Excerpt) -> Option<String> {
+        with_slot(x, |slot| match slot {
+            Some(Slot::Failed(e)) => Some(e.clone()),
+            _ => None,
+        })
+    }
+
+    /// Marks it asked for; false when it is here or already on its way.
+    pub(super) fn ask(x: &Excerpt) -> bool {
+        let asked = with_slot(x, |slot| match slot {
+            Some(Slot::Asked | Slot::Here(..)) => Some(false),
+            Some(failed) => {
+                *failed = Slot::Asked;
+                Some(true)
+            }
+            None => None,
+        });
+        asked.unwrap_or_else(|| {
+            SLOTS.with(|s| s.borrow_mut().push((key(x), Slot::Asked)));
+            true
+        })
+    }
+
+    /// Keeps what the backend answered. The lines live as long as the page (leaked once per
+    /// excerpt), so they read as `&'static str` like the compiled-in ones.
+    pub(super) fn answer(x: &Excerpt, answer: Result<ExcerptText, String>) {
+        let slot = match answer {
+            Ok(ExcerptText { first, text }) => Slot::Here(first, Box::leak(text.into_boxed_str())),
+            Err(e) => Slot::Failed(e),
+        };
+        SLOTS.with(|s| {
+            let mut slots = s.borrow_mut();
+            match slots.iter_mut().find(|(k, _)| *k == key(x)) {
+                Some((_, old)) => *old = slot,
+                None => slots.push((key(x), slot)),
+            }
+        });
+    }
+
+    /// `GET /api/excerpts/{file}/{name}` from the page's own server; its JSON read by the
+    /// browser (`Response.json()`), two fields.
+    pub(super) async fn request(x: &Excerpt) -> Result<ExcerptText, String> {
+        let url = format!("/api/excerpts/{}/{}", x.basename(), x.name);
+        let said = |e: JsValue| e.as_string().unwrap_or_else(|| "the request failed".to_owned());
+        let window = web_sys::window().ok_or("no window")?;
+        let response: web_sys::Response =
+            JsFuture::from(window.fetch_with_str(&url)).await.map_err(said)?.unchecked_into();
+        if !response.ok() {
+            return Err(format!("{url}: HTTP {}", response.status()));
+        }
+        let body = JsFuture::from(response.json().map_err(said)?).await.map_err(said)?;
+        let field = |name: &str| js_sys::Reflect::get(&body, &JsValue::from_str(name));
+        let first = field("first").ok().and_then(|v| v.as_f64());
+        let text = field("text").ok().and_then(|v| v.as_string());
+        match (first, text) {
+            (Some(first), Some(text)) => Ok(ExcerptText { first: first as usize, text }),
+            _ => Err(format!("{url}: not an excerpt")),
+        }
+    }
+}
+
+// Natively only: the page's wasm has no excerpt lines until the backend sends them.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use std::collections::VecDeque;
     use std::rc::Rc;
@@ -776,7 +917,7 @@ mod tests {
                 for (n, text) in x.lines() {
                     assert_eq!(src.lines().nth(n - 1), Some(text), "line {n}");
                 }
-                assert!(x.last() > x.first);
+                assert!(x.last() > x.first());
             }
         }
     }

@@ -442,6 +442,7 @@ table! {
     RNoLoadRunning => "no load is running", "没有正在运行的负载";
     RNotAModelPort => "{0} is not one of Kettle's model servers: load goes only to them", "{0} 不是 Kettle 的模型服务器:负载只发给它们";
     RNoSuchExperiment => "there is no experiment \"{0}\" (there are: {1})", "没有名为“{0}”的实验(现有:{1})";
+    RNoSuchExcerpt => "no model file \"{0}\" has a marked region \"{1}\"", "模型源文件“{0}”中没有名为“{1}”的标记区域";
     RExperimentRunning => "the experiment \"{0}\" is still running", "实验“{0}”仍在运行";
     FieldConns => "connections", "连接数";
     FieldSecs => "seconds", "秒数";
@@ -471,6 +472,9 @@ table! {
         "还没有步骤:启动模型,打开一个回显客户端并发送一行。";
     CodeNoModel => "Choose a model to see its code.", "选择一个模型查看它的代码。";
     CodeExcerpt => "{0}, lines {1}–{2}", "{0},第 {1}–{2} 行";
+    CodeLoading => "Fetching this model's code from the server…", "正在从服务器获取这个模型的代码……";
+    CodeUnavailable => "The server did not send this model's code ({0}); choose the model again to retry.",
+        "服务器没有发来这个模型的代码({0});再次选择该模型即可重试。";
 
     // -- narration and time travel ---------------------------------------------------------
     // narration: one sentence per step, under the figure

@@ -79,6 +79,7 @@ pub fn reason(lang: Lang, r: &Reason) -> String {
         R::NoSuchExperiment { name, known } => {
             tf(lang, Key::RNoSuchExperiment, &[name, &known.join(", ")])
         }
+        R::NoSuchExcerpt { file, name } => tf(lang, Key::RNoSuchExcerpt, &[file, name]),
         R::ExperimentRunning { name } => tf(lang, Key::RExperimentRunning, &[name]),
         R::LineTooLong { limit } => tf(lang, Key::RLineTooLong, &[limit]),
         R::ClientAlreadyClosed { client } => tf(lang, Key::RClientAlreadyClosed, &[client]),
@@ -250,6 +251,7 @@ mod tests {
             Reason::NoLoadRunning,
             Reason::NotAModelPort { addr: addr() },
             Reason::NoSuchExperiment { name: "nope".into(), known: vec!["scan".into()] },
+            Reason::NoSuchExcerpt { file: "blocking.rs".into(), name: "nope".into() },
             Reason::ExperimentRunning { name: "scan".into() },
             Reason::ClientAlreadyClosed { client: 5 },
             Reason::ConnectFailed { model: model(), addr: addr(), errno: "ECONNREFUSED".into() },

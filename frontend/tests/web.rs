@@ -10,6 +10,7 @@ use std::rc::Rc;
 use kettle_frontend::service::Sender;
 use kettle_frontend::state::Action;
 use kettle_frontend::{App, AppProps};
+use kettle_shared::excerpt::{find_region, ExcerptText};
 use kettle_shared::{
     Clock, Command, Event, EventKind, ModelInfo, ModelState, RecvOutcome, ReplyResult, SendOutcome,
     ServerMsg, ThreadRef, PROTOCOL_VERSION,
@@ -297,8 +298,58 @@ async fn keyboard_controls_playback_but_not_while_typing() {
     assert!(page.query("#side-tabs").is_none() && page.query("#event-log").is_none());
 }
 
+/// Lets the browser run for `ms` (its network answers, its timers).
+async fn wait_ms(ms: i32) {
+    let wake = js_sys::Promise::new(&mut |resolve, _| {
+        let window = web_sys::window().unwrap();
+        window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms).unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(wake).await.unwrap();
+}
+
+/// The blocking model's excerpts, handed to the page as the backend would send them (no
+/// backend runs here), cut from the model's file with the backend's own function.
+fn provide_blocking_code() {
+    let src = include_str!("../../backend/src/models/blocking.rs");
+    for &x in kettle_frontend::code::code(kettle_shared::BuiltIn::Blocking).excerpts {
+        let (from, to, first) = find_region(src, x.name).expect("the page's region is in the file");
+        kettle_frontend::code::provide(x, ExcerptText { first, text: src[from..to].to_owned() });
+    }
+}
+
+#[wasm_bindgen_test]
+async fn code_panel_says_plainly_when_the_server_does_not_send_the_code() {
+    // The test runner's server has no `/api/excerpts`: the page's fetch gets a 404.
+    let page = Page::mount().await;
+    let select = ModelInfo {
+        id: "select".into(),
+        figure: "Stevens Fig. 6.3".into(),
+        ..model(ModelState::Running)
+    };
+    page.feed(ServerMsg::Hello {
+        protocol_version: PROTOCOL_VERSION,
+        models: vec![select],
+        clock: Clock { start_unix_ms: 0, now_ns: 0 },
+        role: kettle_shared::Role::Teacher,
+        classroom: false,
+    })
+    .await;
+    let mut caption = String::new();
+    for _ in 0..100 {
+        yew::scheduler::flush().await;
+        caption = page.text("#code-caption");
+        if caption.contains("did not send") {
+            break;
+        }
+        wait_ms(50).await;
+    }
+    assert!(caption.contains("did not send") && caption.contains("404"), "{caption}");
+    assert!(page.query("#code .code-line").is_none(), "no lines are made up");
+}
+
 #[wasm_bindgen_test]
 async fn code_panel_lights_the_line_of_the_current_step_and_says_why_when_none() {
+    provide_blocking_code();
     let page = Page::mount().await;
     page.feed(hello(PROTOCOL_VERSION, ModelState::Running)).await;
     let mut events = hello_echoed_by_blocking();

@@ -74,6 +74,7 @@ mod classroom;
 mod command;
 mod event;
 mod event_wire;
+pub mod excerpt;
 mod experiment;
 mod kernel;
 mod load;

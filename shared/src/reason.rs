@@ -220,6 +220,13 @@ pub enum Reason {
         /// The experiments there are ([`crate::EXPERIMENTS`]).
         known: Vec<String>,
     },
+    /// No model file has a marked region of this name (`GET /api/excerpts/{file}/{name}`).
+    NoSuchExcerpt {
+        /// The file asked for.
+        file: String,
+        /// The region asked for.
+        name: String,
+    },
     /// One experiment runs at a time, and one is running.
     ExperimentRunning {
         /// The one running.
@@ -390,6 +397,7 @@ impl Tagged for Reason {
             "no_such_experiment" => {
                 R::NoSuchExperiment { name: f.take("name")?, known: f.take("known")? }
             }
+            "no_such_excerpt" => R::NoSuchExcerpt { file: f.take("file")?, name: f.take("name")? },
             "experiment_running" => R::ExperimentRunning { name: f.take("name")? },
             "line_too_long" => R::LineTooLong { limit: f.take("limit")? },
             "client_already_closed" => R::ClientAlreadyClosed { client: f.take("client")? },

@@ -33,6 +33,7 @@ impl Fields {
 
     /// The field `name` as a `T`. A missing field reads as JSON's `null` does, so an `Option`
     /// is `None`; for any other type it is refused as serde's derive refuses it.
+    #[inline(never)] // one copy per field type, not one inlined per field
     pub(crate) fn take<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, String> {
         match self.0.remove(name) {
             Some(value) => T::deserialize(value).map_err(|e| e.to_string()),

@@ -23,6 +23,7 @@
 mod api;
 mod assets;
 pub mod classroom;
+mod excerpts;
 mod experiments;
 mod guard;
 mod http;
@@ -253,6 +254,7 @@ fn router(state: AppState, dist: Option<&Path>) -> Router {
         .route("/api/models", get(list_models))
         .route("/api/models/{id}/start", post(start_model))
         .route("/api/models/{id}/stop", post(stop_model))
+        .route("/api/excerpts/{file}/{name}", get(excerpts::get_excerpt))
         .route("/ws", get(websocket));
     let app = match dist {
         Some(dist) => api.fallback_service(assets::service(dist)),

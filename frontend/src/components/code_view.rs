@@ -11,7 +11,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use super::OnScreen;
-use crate::code::{of_model, Lit, Why};
+use crate::code::{fetch_missing, loading, of_model, Lit, Loading, Why};
 use crate::i18n::{t, tf, Key, Lang};
 
 /// `section#code-panel` with `p#code-caption` (why this line, or why none) and
@@ -24,6 +24,14 @@ use crate::i18n::{t, tf, Key, Lang};
 pub fn CodeView(props: &OnScreen) -> Html {
     let lang = props.lang;
     let code = props.model.as_deref().and_then(of_model);
+    // The page fetches a model's code when it is first shown, and draws again as it arrives.
+    let redraw = use_force_update();
+    use_effect_with(code.map(|c| c.model), move |_| {
+        if let Some(code) = code {
+            fetch_missing(code, move || redraw.force_update());
+        }
+    });
+    let loaded = code.map_or(Loading::Done, loading);
     let step = props.store.as_ref().zip(props.index).and_then(|(store, index)| {
         let steps = store.steps().clone();
         let index = index.min(steps.list.len().checked_sub(1)?);
@@ -36,6 +44,8 @@ pub fn CodeView(props: &OnScreen) -> Html {
     let kind = step.as_ref().map(|(steps, i)| steps.list[*i].event.kind.name()).unwrap_or_default();
     let caption = match (code, lit) {
         (None, _) => t(lang, Key::CodeNoModel).to_owned(),
+        (Some(_), _) if loaded == Loading::Waiting => t(lang, Key::CodeLoading).to_owned(),
+        (Some(_), _) if let Loading::Failed(e) = &loaded => tf(lang, Key::CodeUnavailable, &[e]),
         (Some(code), Lit::Line { excerpt, line, call }) => {
             tf(lang, Key::CodeLit, &[&line, &code.excerpts[excerpt].file, &call])
         }
@@ -46,7 +56,8 @@ pub fn CodeView(props: &OnScreen) -> Html {
             <h2>{ t(lang, Key::CodeTitle) }</h2>
             <p id="code-caption" title={caption.clone()}>{ caption }</p>
             if let Some(code) = code {
-                <CodeLines model={code.model.id()} {lit} kind={kind} {lang} />
+                <CodeLines model={code.model.id()} {lit} kind={kind} {lang}
+                    loaded={code.excerpts.iter().filter(|x| x.is_loaded()).count()} />
             }
         </section>
     }
@@ -84,6 +95,8 @@ struct LinesProps {
     lit: Lit,
     kind: &'static str,
     lang: Lang,
+    /// How many of the model's excerpts are here: the lines draw again as each arrives.
+    loaded: usize,
 }
 
 #[component]
@@ -135,7 +148,7 @@ fn CodeLines(props: &LinesProps) -> Html {
                 let indent = x.common_indent();
                 html! {
                 <div class="excerpt" data-file={x.file}>
-                    <div class="excerpt-head">{ tf(props.lang, Key::CodeExcerpt, &[&x.file, &x.first, &x.last()]) }</div>
+                    <div class="excerpt-head">{ tf(props.lang, Key::CodeExcerpt, &[&x.file, &x.first(), &x.last()]) }</div>
                     { for x.lines().map(|(n, text)| {
                         let lit = current == Some((i, n));
                         let comment = text.trim_start().starts_with("//");
