@@ -655,7 +655,8 @@ pub enum Loading {
     Done,
     /// Some are still on their way from the backend.
     Waiting,
-    /// The backend did not send one: what went wrong (a retry comes with the next model shown).
+    /// The backend did not send one: what went wrong (asked again when the model is shown
+    /// again after another).
     Failed(String),
 }
 

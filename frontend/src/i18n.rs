@@ -473,8 +473,8 @@ table! {
     CodeNoModel => "Choose a model to see its code.", "选择一个模型查看它的代码。";
     CodeExcerpt => "{0}, lines {1}–{2}", "{0},第 {1}–{2} 行";
     CodeLoading => "Fetching this model's code from the server…", "正在从服务器获取这个模型的代码……";
-    CodeUnavailable => "The server did not send this model's code ({0}); choose the model again to retry.",
-        "服务器没有发来这个模型的代码({0});再次选择该模型即可重试。";
+    CodeUnavailable => "The server did not send this model's code ({0}); show another model, then this one, to try again.",
+        "服务器没有发来这个模型的代码({0});先选别的模型,再选回这个模型,即可重试。";
 
     // -- narration and time travel ---------------------------------------------------------
     // narration: one sentence per step, under the figure
