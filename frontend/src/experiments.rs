@@ -351,82 +351,107 @@ pub fn chart_svg(lang: Lang, table: &ExperimentTable, width: u32, height: u32) -
         // Named by the enum, never by a string: plotters lowercases a family's name, and that
         // brings Unicode's case tables into the page (see `legend`).
         let font = FontDesc::new(FontFamily::SansSerif, 16.0, FontStyle::Normal);
+        let labels = Labels { x: x_label, y: y_label, font };
         if spec.bars {
-            let bars = bars(lang, table, spec);
-            if bars.is_empty() {
-                return None;
-            }
-            let top = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1e-9) * 1.15;
-            let n = bars.len();
-            let mut chart = ChartBuilder::on(&root)
-                .margin(12)
-                .x_label_area_size(48)
-                .y_label_area_size(72)
-                .build_cartesian_2d((0..n).into_segmented(), 0.0..top)
-                .ok()?;
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(n)
-                .x_label_formatter(&|v| match v {
-                    SegmentValue::CenterOf(i) => {
-                        bars.get(*i).map(|b| b.0.clone()).unwrap_or_default()
-                    }
-                    _ => String::new(),
-                })
-                .y_desc(y_label)
-                .label_style(font.clone())
-                .axis_desc_style(font.clone())
-                .draw()
-                .ok()?;
-            chart
-                .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
-                    let colour = PALETTE[i % PALETTE.len()];
-                    let mut bar = Rectangle::new(
-                        [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)],
-                        colour.filled(),
-                    );
-                    bar.set_margin(0, 0, 8, 8);
-                    bar
-                }))
-                .ok()?;
+            draw_bars(&root, &bars(lang, table, spec), &labels)?;
         } else {
-            let curves = curves(table, spec);
-            let points = curves.iter().flat_map(|(_, p)| p.iter());
-            let (x_max, y_max) =
-                points.fold((0.0f64, 0.0f64), |(mx, my), (x, y)| (mx.max(*x), my.max(*y)));
-            if curves.is_empty() {
-                return None;
-            }
-            let mut chart = ChartBuilder::on(&root)
-                .margin(12)
-                .x_label_area_size(48)
-                .y_label_area_size(72)
-                .build_cartesian_2d(0.0..x_max.max(1.0) * 1.05, 0.0..y_max.max(1e-9) * 1.15)
-                .ok()?;
-            chart
-                .configure_mesh()
-                .x_desc(x_label)
-                .y_desc(y_label)
-                .label_style(font.clone())
-                .axis_desc_style(font.clone())
-                .draw()
-                .ok()?;
-            for (i, (_, points)) in curves.iter().enumerate() {
-                let colour = PALETTE[i % PALETTE.len()];
-                chart
-                    .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(3)))
-                    .ok()?;
-                chart
-                    .draw_series(points.iter().map(|&p| Circle::new(p, 5, colour.filled())))
-                    .ok()?;
-            }
-            let (x, y) = chart.plotting_area().get_pixel_range();
-            legend(&root, (x.start + 10, y.start + 10), &curves, &font)?;
+            draw_curves(&root, &curves(table, spec), &labels)?;
         }
         root.present().ok()?;
     }
     Some(svg)
+}
+
+/// Around the plot, in pixels: the margin, and the room for the x and the y axis' labels.
+const MARGIN: u32 = 12;
+const X_LABEL_AREA: u32 = 48;
+const Y_LABEL_AREA: u32 = 72;
+/// Head room above the highest value, so its bar or point is not cut by the frame.
+const HEAD_ROOM: f64 = 1.15;
+
+/// The axes' descriptions and the font of every text.
+struct Labels<'a> {
+    x: String,
+    y: String,
+    font: FontDesc<'a>,
+}
+
+/// One bar per `(label, value)`, in the palette's colours; `None` when there are none.
+fn draw_bars<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    bars: &[(String, f64)],
+    labels: &Labels<'_>,
+) -> Option<()> {
+    if bars.is_empty() {
+        return None;
+    }
+    let top = bars.iter().map(|b| b.1).fold(0.0, f64::max).max(1e-9) * HEAD_ROOM;
+    let n = bars.len();
+    let mut chart = ChartBuilder::on(root)
+        .margin(MARGIN)
+        .x_label_area_size(X_LABEL_AREA)
+        .y_label_area_size(Y_LABEL_AREA)
+        .build_cartesian_2d((0..n).into_segmented(), 0.0..top)
+        .ok()?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n)
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => bars.get(*i).map(|b| b.0.clone()).unwrap_or_default(),
+            _ => String::new(),
+        })
+        .y_desc(labels.y.as_str())
+        .label_style(labels.font.clone())
+        .axis_desc_style(labels.font.clone())
+        .draw()
+        .ok()?;
+    chart
+        .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
+            let colour = PALETTE[i % PALETTE.len()];
+            let mut bar = Rectangle::new(
+                [(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), *v)],
+                colour.filled(),
+            );
+            bar.set_margin(0, 0, 8, 8);
+            bar
+        }))
+        .ok()?;
+    Some(())
+}
+
+/// One line with its points per curve, and their legend; `None` when there are none.
+fn draw_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    curves: &[(String, Vec<(f64, f64)>)],
+    labels: &Labels<'_>,
+) -> Option<()> {
+    if curves.is_empty() {
+        return None;
+    }
+    let points = curves.iter().flat_map(|(_, p)| p.iter());
+    let (x_max, y_max) = points.fold((0.0f64, 0.0f64), |(mx, my), (x, y)| (mx.max(*x), my.max(*y)));
+    let mut chart = ChartBuilder::on(root)
+        .margin(MARGIN)
+        .x_label_area_size(X_LABEL_AREA)
+        .y_label_area_size(Y_LABEL_AREA)
+        .build_cartesian_2d(0.0..x_max.max(1.0) * 1.05, 0.0..y_max.max(1e-9) * HEAD_ROOM)
+        .ok()?;
+    chart
+        .configure_mesh()
+        .x_desc(labels.x.as_str())
+        .y_desc(labels.y.as_str())
+        .label_style(labels.font.clone())
+        .axis_desc_style(labels.font.clone())
+        .draw()
+        .ok()?;
+    for (i, (_, points)) in curves.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        chart.draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(3))).ok()?;
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 5, colour.filled()))).ok()?;
+    }
+    let (x, y) = chart.plotting_area().get_pixel_range();
+    legend(root, (x.start + 10, y.start + 10), curves, &labels.font)
 }
 
 /// The curves' legend in the plot's upper left corner, `at` in pixels: a line of each named
