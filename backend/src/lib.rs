@@ -40,5 +40,6 @@ pub mod relay;
 pub mod web;
 
 pub mod tools;
+pub mod trace;
 
 pub use web::{serve, Config, Limits, Server};

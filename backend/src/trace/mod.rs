@@ -1,0 +1,7 @@
+//! `kettle trace -- PROGRAM`: any echo server drawn as its Stevens figure (issue 18, in
+//! progress). So far: the tracer itself — the seccomp filter that stops the program only at
+//! the calls a figure draws ([`filter`]) and the `ptrace` loop that follows its threads and
+//! children and times each call's entry and exit with Kettle's clock ([`tracer`]).
+
+pub mod filter;
+pub mod tracer;

@@ -1,0 +1,262 @@
+//! Running a program under Kettle's own tracer: `ptrace` of Kettle's child (no privilege
+//! needed), stopped by the seccomp filter ([`super::filter`]) only at the calls a figure draws,
+//! every thread and child followed.
+//!
+//! The child asks to be traced (`PTRACE_TRACEME`), forbids itself new privileges and installs
+//! the filter, then `execve`s the program; the kernel stops it after the exec, the tracer sets
+//! its options, and from then on each traced call stops the thread twice: at its entry (the
+//! seccomp stop: number and arguments) and, because the tracer resumes it with
+//! `PTRACE_SYSCALL`, at its exit (the result). Both stops are timed with Kettle's clock.
+//!
+//! Every `ptrace` request must come from the tracer thread, the thread that spawned the child:
+//! [`run`] spawns and then loops on `waitpid` in the caller's thread until every traced task
+//! has exited.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use nix::errno::Errno;
+use nix::sys::ptrace::{self, Event, Options};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::filter;
+use crate::clock::clock;
+
+/// What the tracer saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// A traced call began on thread `tid`: its name and its six argument registers.
+    Enter { tid: i32, t_ns: u64, name: &'static str, args: [u64; 6] },
+    /// It returned (`ret` as the kernel gave it: a negative errno on failure).
+    Exit { tid: i32, t_ns: u64, name: &'static str, ret: i64 },
+    /// A new thread or child process `tid`, made by `by`.
+    Spawned { tid: i32, by: i32, t_ns: u64 },
+    /// Task `tid` ended: its exit code, or the signal that ended it.
+    Ended { tid: i32, t_ns: u64, code: Option<i32>, signal: Option<Signal> },
+}
+
+/// Spawns `cmd` traced, and reports what it does to `seen` until every task of it has ended.
+/// Returns the exit code (or killing signal) of the program's first process.
+pub fn run(
+    mut cmd: Command,
+    mut seen: impl FnMut(Seen),
+) -> io::Result<(Option<i32>, Option<Signal>)> {
+    // Built before the fork and alive until `run` returns, long after the child's exec; the
+    // closure carries its address (a raw pointer is not `Send`).
+    let program = filter::program();
+    let (at, len) = (program.as_ptr() as usize, program.len() as u16);
+    // SAFETY: the closure runs in the child between fork and exec and only makes system
+    // calls (no allocation, no lock): ptrace, prctl and seccomp on memory built before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fprog = libc::sock_fprog { len, filter: at as *mut libc::sock_filter };
+            ptrace::traceme().map_err(io::Error::from)?;
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let installed = libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &fprog as *const libc::sock_fprog,
+            );
+            if installed != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    let pid = Pid::from_raw(child.id() as i32);
+    // The stop after the exec.
+    match waitpid(pid, None).map_err(io::Error::from)? {
+        WaitStatus::Stopped(_, Signal::SIGTRAP) => {}
+        other => {
+            return Err(io::Error::other(format!("the program did not stop after exec: {other:?}")))
+        }
+    }
+    let options = Options::PTRACE_O_TRACESECCOMP
+        | Options::PTRACE_O_TRACESYSGOOD
+        | Options::PTRACE_O_TRACECLONE
+        | Options::PTRACE_O_TRACEFORK
+        | Options::PTRACE_O_TRACEVFORK
+        | Options::PTRACE_O_TRACEEXEC
+        | Options::PTRACE_O_EXITKILL;
+    ptrace::setoptions(pid, options).map_err(io::Error::from)?;
+    ptrace::cont(pid, None).map_err(io::Error::from)?;
+
+    let mut in_call: HashMap<i32, &'static str> = HashMap::new();
+    let mut first_end = (None, None);
+    loop {
+        let status = // This thread's tracees only: another thread of Kettle (a test beside this one, a model that
+        // forks) waits for its own children.
+        match waitpid(None::<Pid>, Some(WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD)) {
+            Ok(status) => status,
+            Err(Errno::ECHILD) => return Ok(first_end),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let now = clock().now_ns();
+        // A task that vanished between its stop and our request (killed) is not an error.
+        let resumed = match status {
+            WaitStatus::PtraceEvent(tid, _, e) if e == Event::PTRACE_EVENT_SECCOMP as i32 => {
+                let regs = ptrace::getregs(tid).map_err(io::Error::from)?;
+                let name = filter::name_of(regs.orig_rax as i64).unwrap_or("?");
+                let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
+                seen(Seen::Enter { tid: tid.as_raw(), t_ns: now, name, args });
+                in_call.insert(tid.as_raw(), name);
+                ptrace::syscall(tid, None)
+            }
+            WaitStatus::PtraceSyscall(tid) => {
+                if let Some(name) = in_call.remove(&tid.as_raw()) {
+                    let ret = ptrace::getregs(tid).map_err(io::Error::from)?.rax as i64;
+                    seen(Seen::Exit { tid: tid.as_raw(), t_ns: now, name, ret });
+                }
+                ptrace::cont(tid, None)
+            }
+            WaitStatus::PtraceEvent(tid, _, e)
+                if [
+                    Event::PTRACE_EVENT_CLONE,
+                    Event::PTRACE_EVENT_FORK,
+                    Event::PTRACE_EVENT_VFORK,
+                ]
+                .iter()
+                .any(|k| *k as i32 == e) =>
+            {
+                let new = ptrace::getevent(tid).map_err(io::Error::from)? as i32;
+                seen(Seen::Spawned { tid: new, by: tid.as_raw(), t_ns: now });
+                resume(tid, &in_call)
+            }
+            WaitStatus::PtraceEvent(tid, _, _) => resume(tid, &in_call),
+            // A new task's first stop, or a stop we caused: resume it without a signal.
+            WaitStatus::Stopped(tid, Signal::SIGSTOP)
+            | WaitStatus::Stopped(tid, Signal::SIGTRAP) => ptrace::cont(tid, None),
+            // A signal for the program: hand it on.
+            WaitStatus::Stopped(tid, signal) => ptrace::cont(tid, Some(signal)),
+            WaitStatus::Exited(tid, code) => {
+                in_call.remove(&tid.as_raw());
+                seen(Seen::Ended { tid: tid.as_raw(), t_ns: now, code: Some(code), signal: None });
+                if tid == pid {
+                    first_end = (Some(code), None);
+                }
+                Ok(())
+            }
+            WaitStatus::Signaled(tid, signal, _) => {
+                in_call.remove(&tid.as_raw());
+                seen(Seen::Ended {
+                    tid: tid.as_raw(),
+                    t_ns: now,
+                    code: None,
+                    signal: Some(signal),
+                });
+                if tid == pid {
+                    first_end = (None, Some(signal));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        match resumed {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Resumes a task stopped inside a traced call (a `clone`'s event) so that its exit still
+/// stops it, or any other task to run until its next traced call.
+fn resume(tid: Pid, in_call: &HashMap<i32, &'static str>) -> nix::Result<()> {
+    if in_call.contains_key(&tid.as_raw()) {
+        ptrace::syscall(tid, None)
+    } else {
+        ptrace::cont(tid, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace_python(script: &str) -> (Vec<Seen>, Option<i32>) {
+        let mut cmd = Command::new("python3");
+        cmd.args(["-c", script]);
+        let mut seen = Vec::new();
+        let (code, _) = run(cmd, |s| seen.push(s)).expect("python3 runs traced");
+        (seen, code)
+    }
+
+    fn calls(seen: &[Seen]) -> Vec<&'static str> {
+        seen.iter()
+            .filter_map(|s| match s {
+                Seen::Enter { name, .. } => Some(*name),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_traced_program_is_seen_binding_listening_and_closing_in_order() {
+        let (seen, code) = trace_python(
+            "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen(5)\ns.close()",
+        );
+        assert_eq!(code, Some(0));
+        let names = calls(&seen);
+        let socket = names.iter().position(|n| *n == "socket").expect("socket");
+        let bind = names.iter().position(|n| *n == "bind").expect("bind");
+        let listen = names.iter().position(|n| *n == "listen").expect("listen");
+        assert!(socket < bind && bind < listen, "{names:?}");
+        // Every call but the last (`exit_group` does not return) has its exit, on its thread.
+        for (i, s) in seen.iter().enumerate() {
+            if let Seen::Enter { tid, name, .. } = s {
+                let returned = seen[i + 1..].iter().find_map(|later| match later {
+                    Seen::Exit { tid: t, name: n, .. } if t == tid => Some(*n),
+                    Seen::Enter { tid: t, .. } if t == tid => Some("another call"),
+                    Seen::Ended { tid: t, .. } if t == tid => Some("the end"),
+                    _ => None,
+                });
+                if *name != "exit_group" {
+                    assert_eq!(returned, Some(*name), "call {i} ({name}) on {tid}");
+                }
+            }
+        }
+        let listen_ret = seen.iter().find_map(|s| match s {
+            Seen::Exit { name: "listen", ret, .. } => Some(*ret),
+            _ => None,
+        });
+        assert_eq!(listen_ret, Some(0));
+    }
+
+    #[test]
+    fn a_thread_of_the_program_is_followed_and_a_failing_call_returns_its_errno() {
+        let (seen, code) = trace_python(
+            "import socket, threading\n\
+             def work():\n    s = socket.socket()\n    s.setblocking(False)\n    s.bind(('127.0.0.1', 0))\n    s.listen(1)\n    \n    try:\n        s.accept()\n    except BlockingIOError:\n        pass\n\
+             t = threading.Thread(target=work)\nt.start()\nt.join()",
+        );
+        assert_eq!(code, Some(0));
+        let main = match seen.first() {
+            Some(Seen::Enter { tid, .. } | Seen::Exit { tid, .. }) => *tid,
+            other => panic!("{other:?}"),
+        };
+        let spawned: Vec<i32> = seen
+            .iter()
+            .filter_map(|s| match s {
+                Seen::Spawned { tid, .. } => Some(*tid),
+                _ => None,
+            })
+            .collect();
+        assert!(!spawned.is_empty(), "the thread was seen starting");
+        let accept = seen.iter().find_map(|s| match s {
+            Seen::Exit { tid, name: "accept4" | "accept", ret, .. } => Some((*tid, *ret)),
+            _ => None,
+        });
+        let (tid, ret) = accept.expect("the accept was seen");
+        assert_ne!(tid, main, "on the thread, not the main one");
+        assert!(spawned.contains(&tid));
+        assert_eq!(ret, -(libc::EAGAIN as i64));
+    }
+}
