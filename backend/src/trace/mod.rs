@@ -3,5 +3,6 @@
 //! the calls a figure draws ([`filter`]) and the `ptrace` loop that follows its threads and
 //! children and times each call's entry and exit with Kettle's clock ([`tracer`]).
 
+pub mod decode;
 pub mod filter;
 pub mod tracer;

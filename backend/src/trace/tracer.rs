@@ -41,8 +41,14 @@ pub enum Seen {
 
 /// Spawns `cmd` traced, and reports what it does to `seen` until every task of it has ended.
 /// Returns the exit code (or killing signal) of the program's first process.
-pub fn run(
+pub fn run(cmd: Command, seen: impl FnMut(Seen)) -> io::Result<(Option<i32>, Option<Signal>)> {
+    run_with(cmd, |_| {}, seen)
+}
+
+/// [`run`], handing the spawned child to `spawned` first (its pipes, its id).
+pub fn run_with(
     mut cmd: Command,
+    spawned: impl FnOnce(&mut std::process::Child),
     mut seen: impl FnMut(Seen),
 ) -> io::Result<(Option<i32>, Option<Signal>)> {
     // Built before the fork and alive until `run` returns, long after the child's exec; the
@@ -70,8 +76,9 @@ pub fn run(
             Ok(())
         });
     }
-    let child = cmd.spawn()?;
+    let mut child = cmd.spawn()?;
     let pid = Pid::from_raw(child.id() as i32);
+    spawned(&mut child);
     // The stop after the exec.
     match waitpid(pid, None).map_err(io::Error::from)? {
         WaitStatus::Stopped(_, Signal::SIGTRAP) => {}
