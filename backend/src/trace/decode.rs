@@ -9,12 +9,15 @@
 //! `close`).
 //!
 //! Decoded so far: `socket`, `bind`/`listen` (the address it listens on), `accept`/`accept4`,
-//! `read`/`recvfrom` on a socket, `write`/`sendto` on a socket, `close`. Still to come:
-//! `select`, `poll`, the `epoll` calls, `fcntl`, signals and io_uring.
+//! `read`/`recvfrom` on a socket, `write`/`sendto` on a socket, `close`, `select`/`pselect6`
+//! (the fd sets handed in and returned) and `poll`/`ppoll` (the `pollfd` array). Still to
+//! come: the `epoll` calls, `fcntl`, signals and io_uring.
 
 use std::collections::{HashMap, HashSet};
 
-use kettle_shared::{CloseReason, EventKind, RecvOutcome, SendOutcome, SysError, PREVIEW_BYTES};
+use kettle_shared::{
+    CloseReason, EventKind, ReadyFd, RecvOutcome, SendOutcome, SysError, WaitApi, PREVIEW_BYTES,
+};
 use nix::errno::Errno;
 
 use super::tracer::Seen;
@@ -68,7 +71,7 @@ impl Decoder {
         match *seen {
             Seen::Enter { tid, name, args, .. } => {
                 self.open.insert(tid, Open { name, args });
-                self.enter(name, &args).into_iter().map(|k| (tid, k)).collect()
+                self.enter(tid, name, &args, mem).into_iter().map(|k| (tid, k)).collect()
             }
             Seen::Exit { tid, ret, .. } => match self.open.remove(&tid) {
                 Some(call) => {
@@ -80,9 +83,29 @@ impl Decoder {
         }
     }
 
-    fn enter(&mut self, name: &str, args: &[u64; 6]) -> Option<EventKind> {
+    fn enter(
+        &mut self,
+        tid: i32,
+        name: &str,
+        args: &[u64; 6],
+        mem: &dyn Memory,
+    ) -> Option<EventKind> {
         let fd = args[0] as i32;
         match name {
+            "select" | "pselect6" => {
+                let nfds = args[0] as usize;
+                let read = fd_set(mem, tid, args[1], nfds);
+                let write = fd_set(mem, tid, args[2], nfds);
+                let mut watched: Vec<i32> = read.into_iter().chain(write).collect();
+                watched.sort_unstable();
+                watched.dedup();
+                Some(EventKind::WaitEnter { api: WaitApi::Select, watched })
+            }
+            "poll" | "ppoll" => {
+                let watched =
+                    pollfds(mem, tid, args[0], args[1] as usize).iter().map(|p| p.0).collect();
+                Some(EventKind::WaitEnter { api: WaitApi::Poll, watched })
+            }
             "accept" | "accept4" => Some(EventKind::AcceptEnter),
             "read" | "recvfrom" if self.sockets.contains(&fd) => {
                 Some(EventKind::RecvEnter { fd, len: args[2] as u32 })
@@ -108,6 +131,33 @@ impl Decoder {
                     mem.read(tid, call.args[1], call.args[2] as usize).and_then(|a| sockaddr(&a));
                 self.bound.insert(fd, addr.unwrap_or_default());
                 None
+            }
+            "select" | "pselect6" if ret >= 0 => {
+                let nfds = call.args[0] as usize;
+                let read = fd_set(mem, tid, call.args[1], nfds);
+                let write = fd_set(mem, tid, call.args[2], nfds);
+                Some(EventKind::WaitReturned {
+                    api: WaitApi::Select,
+                    ready: ready_fds(&read, &write),
+                    scanned: nfds as u32,
+                })
+            }
+            "poll" | "ppoll" if ret >= 0 => {
+                let fds = pollfds(mem, tid, call.args[0], call.args[1] as usize);
+                let ready = fds
+                    .iter()
+                    .filter(|(_, revents)| *revents != 0)
+                    .map(|&(fd, revents)| ReadyFd {
+                        fd,
+                        readable: revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0,
+                        writable: revents & libc::POLLOUT != 0,
+                    })
+                    .collect();
+                Some(EventKind::WaitReturned {
+                    api: WaitApi::Poll,
+                    ready,
+                    scanned: fds.len() as u32,
+                })
             }
             "listen" if ret == 0 => Some(EventKind::Listen {
                 addr: self.bound.get(&fd).cloned().unwrap_or_default(),
@@ -160,6 +210,37 @@ impl Decoder {
     }
 }
 
+/// The descriptors below `nfds` set in the `fd_set` at `addr` (none if `addr` is null).
+fn fd_set(mem: &dyn Memory, tid: i32, addr: u64, nfds: usize) -> Vec<i32> {
+    if addr == 0 || nfds == 0 {
+        return Vec::new();
+    }
+    let bytes = mem.read(tid, addr, nfds.div_ceil(64) * 8).unwrap_or_default();
+    (0..nfds.min(bytes.len() * 8))
+        .filter(|&fd| bytes[fd / 8] & (1 << (fd % 8)) != 0)
+        .map(|fd| fd as i32)
+        .collect()
+}
+
+/// Each descriptor of the sets a `select` returned, read and write merged.
+fn ready_fds(read: &[i32], write: &[i32]) -> Vec<ReadyFd> {
+    let mut fds: Vec<i32> = read.iter().chain(write).copied().collect();
+    fds.sort_unstable();
+    fds.dedup();
+    fds.into_iter()
+        .map(|fd| ReadyFd { fd, readable: read.contains(&fd), writable: write.contains(&fd) })
+        .collect()
+}
+
+/// `(fd, revents)` of the `n` `struct pollfd`s at `addr` (8 bytes each: fd, events, revents).
+fn pollfds(mem: &dyn Memory, tid: i32, addr: u64, n: usize) -> Vec<(i32, i16)> {
+    let bytes = mem.read(tid, addr, n.min(65_536) * 8).unwrap_or_default();
+    bytes
+        .chunks_exact(8)
+        .map(|p| (i32::from_ne_bytes([p[0], p[1], p[2], p[3]]), i16::from_ne_bytes([p[6], p[7]])))
+        .collect()
+}
+
 /// The address an `accept` wrote at `addr` (its length at `len_at`), if the program asked.
 fn peer_of(mem: &dyn Memory, tid: i32, addr: u64, len_at: u64) -> Option<String> {
     if addr == 0 || len_at == 0 {
@@ -204,23 +285,21 @@ mod tests {
         c.close()\n\
         s.close()\n";
 
-    #[test]
-    fn a_python_blocking_echo_server_reads_as_the_blocking_models_events() {
+    /// Traces `script` (a Python echo server that prints its port), echoes one line through
+    /// it, closes, and returns the event kinds it was decoded as.
+    fn echo_one_line_through(script: &str) -> Vec<EventKind> {
         let mut cmd = Command::new("python3");
-        cmd.args(["-c", BLOCKING]).stdout(Stdio::piped());
+        cmd.args(["-c", script]).stdout(Stdio::piped());
         let (tx, rx) = std::sync::mpsc::channel();
         let tracer = std::thread::spawn(move || {
             let mut decoder = Decoder::default();
             let mut kinds = Vec::new();
-            super::super::tracer::run_with(
-                cmd,
-                |child| {
-                    let _ = tx.send(child.stdout.take());
-                },
-                |seen| {
-                    kinds.extend(decoder.on(&seen, &ProcessMemory).into_iter().map(|(_, k)| k));
-                },
-            )
+            let spawned = |child: &mut std::process::Child| {
+                let _ = tx.send(child.stdout.take());
+            };
+            super::super::tracer::run_with(cmd, spawned, |seen| {
+                kinds.extend(decoder.on(&seen, &ProcessMemory).into_iter().map(|(_, k)| k));
+            })
             .unwrap();
             kinds
         });
@@ -234,7 +313,53 @@ mod tests {
         client.read_exact(&mut echo).unwrap();
         assert_eq!(&echo, b"hello kettle\n");
         drop(client);
-        let kinds = tracer.join().unwrap();
+        tracer.join().unwrap()
+    }
+
+    /// The tutorial's select server in Python: one thread, `select.select` over the listener
+    /// and the connections; it exits once its one client has gone.
+    const SELECT: &str = "import select, socket\n\
+        s = socket.socket()\n\
+        s.bind(('127.0.0.1', 0))\n\
+        s.listen(5)\n\
+        print(s.getsockname()[1], flush=True)\n\
+        inputs = [s]\n\
+        served = False\n\
+        while not served or len(inputs) > 1:\n    readable, _, _ = select.select(inputs, [], [])\n    for r in readable:\n        if r is s:\n            c, _ = s.accept()\n            inputs.append(c)\n            served = True\n        else:\n            d = r.recv(1024)\n            if d:\n                r.sendall(d)\n            else:\n                inputs.remove(r)\n                r.close()\n";
+
+    #[test]
+    fn a_python_select_server_reads_as_waits_on_the_listener_then_on_the_connection() {
+        let kinds = echo_one_line_through(SELECT);
+        let waits: Vec<&EventKind> =
+            kinds.iter().filter(|k| matches!(k, EventKind::WaitReturned { .. })).collect();
+        assert!(waits.len() >= 3, "the accept, the line and the end: {kinds:?}");
+        let conn = kinds
+            .iter()
+            .find_map(|k| match k {
+                EventKind::AcceptExit { fd: Some(fd), .. } => Some(*fd),
+                _ => None,
+            })
+            .expect("accepted");
+        // The first wait watches the listener alone and wakes for it; later ones watch the
+        // connection too, and one wakes for the connection's line.
+        match kinds.iter().find(|k| matches!(k, EventKind::WaitEnter { .. })) {
+            Some(EventKind::WaitEnter { api: WaitApi::Select, watched }) => {
+                assert_eq!(watched.len(), 1, "{watched:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            kinds.iter().any(|k| matches!(k,
+            EventKind::WaitEnter { watched, .. } if watched.contains(&conn) && watched.len() == 2))
+        );
+        assert!(kinds.iter().any(|k| matches!(k,
+            EventKind::WaitReturned { api: WaitApi::Select, ready, scanned }
+                if ready.iter().any(|r| r.fd == conn && r.readable) && *scanned as i32 == conn + 1)));
+    }
+
+    #[test]
+    fn a_python_blocking_echo_server_reads_as_the_blocking_models_events() {
+        let kinds = echo_one_line_through(BLOCKING);
         let names: Vec<&str> = kinds.iter().map(EventKind::name).collect();
         let want = [
             "listen",
