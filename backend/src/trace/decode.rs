@@ -36,9 +36,8 @@ pub struct ProcessMemory;
 impl Memory for ProcessMemory {
     fn read(&self, tid: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
         let mut buf = vec![0u8; len];
-        let local = [std::io::IoSliceMut::new(&mut buf)];
+        let mut local = [std::io::IoSliceMut::new(&mut buf)];
         let remote = [nix::sys::uio::RemoteIoVec { base: addr as usize, len }];
-        let mut local = local;
         let n =
             nix::sys::uio::process_vm_readv(nix::unistd::Pid::from_raw(tid), &mut local, &remote)
                 .ok()?;
@@ -47,17 +46,9 @@ impl Memory for ProcessMemory {
     }
 }
 
-/// One call between its two stops.
-#[derive(Debug)]
-struct Open {
-    name: &'static str,
-    args: [u64; 6],
-}
-
 /// Turns the tracer's stops into event kinds, per thread.
 #[derive(Debug, Default)]
 pub struct Decoder {
-    open: HashMap<i32, Open>,
     sockets: HashSet<i32>,
     /// Where each socket was bound, for its `listen`.
     bound: HashMap<i32, String>,
@@ -70,15 +61,11 @@ impl Decoder {
     pub fn on(&mut self, seen: &Seen, mem: &dyn Memory) -> Vec<(i32, EventKind)> {
         match *seen {
             Seen::Enter { tid, name, args, .. } => {
-                self.open.insert(tid, Open { name, args });
                 self.enter(tid, name, &args, mem).into_iter().map(|k| (tid, k)).collect()
             }
-            Seen::Exit { tid, ret, .. } => match self.open.remove(&tid) {
-                Some(call) => {
-                    self.exit(tid, &call, ret, mem).into_iter().map(|k| (tid, k)).collect()
-                }
-                None => Vec::new(),
-            },
+            Seen::Exit { tid, name, args, ret, .. } => {
+                self.exit(tid, name, &args, ret, mem).into_iter().map(|k| (tid, k)).collect()
+            }
             Seen::Spawned { .. } | Seen::Ended { .. } => Vec::new(),
         }
     }
@@ -117,25 +104,31 @@ impl Decoder {
         }
     }
 
-    fn exit(&mut self, tid: i32, call: &Open, ret: i64, mem: &dyn Memory) -> Option<EventKind> {
-        let fd = call.args[0] as i32;
+    fn exit(
+        &mut self,
+        tid: i32,
+        name: &str,
+        args: &[u64; 6],
+        ret: i64,
+        mem: &dyn Memory,
+    ) -> Option<EventKind> {
+        let fd = args[0] as i32;
         let failed = (ret < 0).then(|| Errno::from_raw(-ret as i32));
         let error = |e: Errno| SysError { errno: errno_name(e), message: e.desc().to_owned() };
-        match call.name {
+        match name {
             "socket" if ret >= 0 => {
                 self.sockets.insert(ret as i32);
                 None
             }
             "bind" if ret == 0 => {
-                let addr =
-                    mem.read(tid, call.args[1], call.args[2] as usize).and_then(|a| sockaddr(&a));
+                let addr = mem.read(tid, args[1], args[2] as usize).and_then(|a| sockaddr(&a));
                 self.bound.insert(fd, addr.unwrap_or_default());
                 None
             }
             "select" | "pselect6" if ret >= 0 => {
-                let nfds = call.args[0] as usize;
-                let read = fd_set(mem, tid, call.args[1], nfds);
-                let write = fd_set(mem, tid, call.args[2], nfds);
+                let nfds = args[0] as usize;
+                let read = fd_set(mem, tid, args[1], nfds);
+                let write = fd_set(mem, tid, args[2], nfds);
                 Some(EventKind::WaitReturned {
                     api: WaitApi::Select,
                     ready: ready_fds(&read, &write),
@@ -143,7 +136,7 @@ impl Decoder {
                 })
             }
             "poll" | "ppoll" if ret >= 0 => {
-                let fds = pollfds(mem, tid, call.args[0], call.args[1] as usize);
+                let fds = pollfds(mem, tid, args[0], args[1] as usize);
                 let ready = fds
                     .iter()
                     .filter(|(_, revents)| *revents != 0)
@@ -161,12 +154,12 @@ impl Decoder {
             }
             "listen" if ret == 0 => Some(EventKind::Listen {
                 addr: self.bound.get(&fd).cloned().unwrap_or_default(),
-                backlog: call.args[1] as i32,
+                backlog: args[1] as i32,
             }),
             "accept" | "accept4" => Some(match failed {
                 None => {
                     self.sockets.insert(ret as i32);
-                    let peer = peer_of(mem, tid, call.args[1], call.args[2]);
+                    let peer = peer_of(mem, tid, args[1], args[2]);
                     EventKind::AcceptExit { fd: Some(ret as i32), peer, error: None }
                 }
                 Some(e) => EventKind::AcceptExit { fd: None, peer: None, error: Some(error(e)) },
@@ -180,7 +173,7 @@ impl Decoder {
                         RecvOutcome::Eof
                     }
                     None => {
-                        let copied = mem.read(tid, call.args[1], (ret as usize).min(PREVIEW_BYTES));
+                        let copied = mem.read(tid, args[1], (ret as usize).min(PREVIEW_BYTES));
                         let preview =
                             String::from_utf8_lossy(&copied.unwrap_or_default()).into_owned();
                         RecvOutcome::Data { bytes: ret as u32, preview }

@@ -31,8 +31,9 @@ use crate::clock::clock;
 pub enum Seen {
     /// A traced call began on thread `tid`: its name and its six argument registers.
     Enter { tid: i32, t_ns: u64, name: &'static str, args: [u64; 6] },
-    /// It returned (`ret` as the kernel gave it: a negative errno on failure).
-    Exit { tid: i32, t_ns: u64, name: &'static str, ret: i64 },
+    /// It returned (`ret` as the kernel gave it: a negative errno on failure), with the
+    /// arguments it was called with (the buffers they point at are filled in now).
+    Exit { tid: i32, t_ns: u64, name: &'static str, args: [u64; 6], ret: i64 },
     /// A new thread or child process `tid`, made by `by`.
     Spawned { tid: i32, by: i32, t_ns: u64 },
     /// Task `tid` ended: its exit code, or the signal that ended it.
@@ -96,17 +97,19 @@ pub fn run_with(
     ptrace::setoptions(pid, options).map_err(io::Error::from)?;
     ptrace::cont(pid, None).map_err(io::Error::from)?;
 
-    let mut in_call: HashMap<i32, &'static str> = HashMap::new();
+    // Each thread's call between its two stops: its name and arguments.
+    let mut in_call: HashMap<i32, (&'static str, [u64; 6])> = HashMap::new();
     let mut first_end = (None, None);
     loop {
-        let status = // This thread's tracees only: another thread of Kettle (a test beside this one, a model that
-        // forks) waits for its own children.
-        match waitpid(None::<Pid>, Some(WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD)) {
-            Ok(status) => status,
-            Err(Errno::ECHILD) => return Ok(first_end),
-            Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-        };
+        // This thread's tracees only: another thread of Kettle (a test beside this one, a model
+        // that forks) waits for its own children.
+        let status =
+            match waitpid(None::<Pid>, Some(WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD)) {
+                Ok(status) => status,
+                Err(Errno::ECHILD) => return Ok(first_end),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
         let now = clock().now_ns();
         // A task that vanished between its stop and our request (killed) is not an error.
         let resumed = match status {
@@ -115,13 +118,13 @@ pub fn run_with(
                 let name = filter::name_of(regs.orig_rax as i64).unwrap_or("?");
                 let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
                 seen(Seen::Enter { tid: tid.as_raw(), t_ns: now, name, args });
-                in_call.insert(tid.as_raw(), name);
+                in_call.insert(tid.as_raw(), (name, args));
                 ptrace::syscall(tid, None)
             }
             WaitStatus::PtraceSyscall(tid) => {
-                if let Some(name) = in_call.remove(&tid.as_raw()) {
+                if let Some((name, args)) = in_call.remove(&tid.as_raw()) {
                     let ret = ptrace::getregs(tid).map_err(io::Error::from)?.rax as i64;
-                    seen(Seen::Exit { tid: tid.as_raw(), t_ns: now, name, ret });
+                    seen(Seen::Exit { tid: tid.as_raw(), t_ns: now, name, args, ret });
                 }
                 ptrace::cont(tid, None)
             }
@@ -176,7 +179,7 @@ pub fn run_with(
 
 /// Resumes a task stopped inside a traced call (a `clone`'s event) so that its exit still
 /// stops it, or any other task to run until its next traced call.
-fn resume(tid: Pid, in_call: &HashMap<i32, &'static str>) -> nix::Result<()> {
+fn resume(tid: Pid, in_call: &HashMap<i32, (&'static str, [u64; 6])>) -> nix::Result<()> {
     if in_call.contains_key(&tid.as_raw()) {
         ptrace::syscall(tid, None)
     } else {
