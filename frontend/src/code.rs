@@ -726,8 +726,8 @@ mod fetched {
         (x.file, x.name)
     }
 
-    fn with_slot<T>(x: &Excerpt, f: impl FnOnce(Option<&mut Slot>) -> T) -> T {
-        SLOTS.with(|s| f(s.borrow_mut().iter_mut().find(|(k, _)| *k == key(x)).map(|(_, v)| v)))
+    fn with_slot<T>(x: &Excerpt, f: impl FnOnce(Option<&Slot>) -> T) -> T {
+        SLOTS.with(|s| f(s.borrow().iter().find(|(k, _)| *k == key(x)).map(|(_, v)| v)))
     }
 
     /// Its first line number and lines, once here.
@@ -745,20 +745,24 @@ mod fetched {
         })
     }
 
+    /// Puts `slot` in its place, the first time or again.
+    fn set(x: &Excerpt, slot: Slot) {
+        SLOTS.with(|s| {
+            let mut slots = s.borrow_mut();
+            match slots.iter_mut().find(|(k, _)| *k == key(x)) {
+                Some((_, old)) => *old = slot,
+                None => slots.push((key(x), slot)),
+            }
+        });
+    }
+
     /// Marks it asked for; false when it is here or already on its way.
     pub(super) fn ask(x: &Excerpt) -> bool {
-        let asked = with_slot(x, |slot| match slot {
-            Some(Slot::Asked | Slot::Here(..)) => Some(false),
-            Some(failed) => {
-                *failed = Slot::Asked;
-                Some(true)
-            }
-            None => None,
-        });
-        asked.unwrap_or_else(|| {
-            SLOTS.with(|s| s.borrow_mut().push((key(x), Slot::Asked)));
-            true
-        })
+        if with_slot(x, |slot| matches!(slot, Some(Slot::Asked | Slot::Here(..)))) {
+            return false;
+        }
+        set(x, Slot::Asked);
+        true
     }
 
     /// Keeps what the backend answered. The lines live as long as the page (leaked once per
@@ -768,13 +772,7 @@ mod fetched {
             Ok(ExcerptText { first, text }) => Slot::Here(first, Box::leak(text.into_boxed_str())),
             Err(e) => Slot::Failed(e),
         };
-        SLOTS.with(|s| {
-            let mut slots = s.borrow_mut();
-            match slots.iter_mut().find(|(k, _)| *k == key(x)) {
-                Some((_, old)) => *old = slot,
-                None => slots.push((key(x), slot)),
-            }
-        });
+        set(x, slot);
     }
 
     /// `GET /api/excerpts/{file}/{name}` from the page's own server; its JSON read by the
