@@ -324,7 +324,10 @@ fn info(slot: &Slot) -> ModelInfo {
         title: d.title.to_owned(),
         title_zh: d.title_zh.to_owned(),
         figure: d.figure.to_owned(),
+        family: Some(d.family()),
         port,
+        ports: Vec::new(),
+        command: None,
         state,
         reason: slot.reason.clone(),
     }

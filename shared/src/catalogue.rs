@@ -273,11 +273,23 @@ pub struct ModelInfo {
     pub title: String,
     /// Chinese title.
     pub title_zh: String,
-    /// The Stevens figure this model is.
+    /// The Stevens figure this model is (`"Stevens Fig. 6.3"`); empty for a traced program
+    /// whose model is not recognised yet.
     pub figure: String,
+    /// The same figure, typed: what the page draws. `None` for a traced program not
+    /// recognised yet; a traced program's family can change while it runs.
+    pub family: Option<Family>,
     /// The TCP port the model listens on while running; the configured port otherwise
-    /// (`None` when it will be chosen by the kernel at start).
+    /// (`None` when it will be chosen by the kernel at start). For a traced program, the
+    /// first port it listened on.
     pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Every TCP port a traced program listens on, in the order it called `listen(2)` (the
+    /// page lets one pick); empty for a built-in model, which listens on `port` only.
+    pub ports: Vec<u16>,
+    /// The command line of a traced program (also its title); `None` for a built-in model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     /// Running, stopped or unavailable.
     pub state: ModelState,
     /// Why the model is unavailable or why it last stopped unexpectedly; `None` otherwise.
@@ -286,7 +298,7 @@ pub struct ModelInfo {
 
 // Read back through `wire.rs` (objects only, less code than the derive).
 crate::wire::deserialize_fields! {
-    ModelInfo { id, title, title_zh, figure, port, state, reason }
+    ModelInfo { id, title, title_zh, figure, family, port, state, reason; or_default ports, command }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{BuiltIn, ChildExit, KernelView, Reason};
+use crate::{BuiltIn, ChildExit, Family, KernelView, Reason};
 
 /// How many bytes of a payload an event carries as a readable preview.
 pub const PREVIEW_BYTES: usize = 48;
@@ -367,6 +367,23 @@ pub enum EventKind {
     ThreadWoken {
         /// What woke it ([`Reason::ConnectionQueued`], [`Reason::StoppedOnRequest`]).
         by: Reason,
+    },
+
+    /// A traced program's I/O model was recognised from the calls it made: from now on it is
+    /// drawn as `family`'s figure. Recorded again when the program changes style (it blocked,
+    /// now it selects), so the switch is a step of its own. The evidence is the call that
+    /// decided and how often it was seen, counted over the program's recent calls; the page
+    /// words it per family ("select(2) called 14 times", "recv(2) returned EAGAIN 9 times").
+    Recognised {
+        /// The figure it is drawn as from now on.
+        family: Family,
+        /// The deciding call, as its man page spells it (`"select"`, `"epoll_wait"`), or the
+        /// signal for signal-driven I/O (`"SIGIO"`).
+        call: String,
+        /// How many times it was seen (for Fig. 6.2: how many times it returned `EAGAIN`).
+        count: u32,
+        /// On how many threads or processes (Fig. 6.1's lanes: a thread per connection).
+        threads: u32,
     },
 
     // -- connections ----------------------------------------------------------------------------

@@ -24,6 +24,12 @@ impl Tagged for EventKind {
             "thread_exited" => K::ThreadExited,
             "thread_blocked" => K::ThreadBlocked { on: f.take("on")? },
             "thread_woken" => K::ThreadWoken { by: f.take("by")? },
+            "recognised" => K::Recognised {
+                family: f.take("family")?,
+                call: f.take("call")?,
+                count: f.take("count")?,
+                threads: f.take("threads")?,
+            },
             "accept_enter" => K::AcceptEnter,
             "accept_exit" => {
                 K::AcceptExit { fd: f.take("fd")?, peer: f.take("peer")?, error: f.take("error")? }

@@ -96,4 +96,4 @@ pub use reason::{ChildExit, Reason};
 pub use server::*;
 
 /// The protocol version this crate describes. Bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;

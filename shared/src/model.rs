@@ -124,17 +124,23 @@ impl std::fmt::Display for BuiltIn {
     }
 }
 
-/// A model as the wire names it: today always one of Kettle's own servers. The enum leaves
-/// room for models that are not built in (a program Kettle traces), so code that takes a
-/// `ModelId` says what it does for every kind of model, and the built-in tables take the
-/// [`BuiltIn`] inside.
+/// The id of the program `kettle trace -- PROGRAM` runs ([`ModelId::Traced`]). One program
+/// is traced at a time, so one id; ids of traced programs begin with `traced`.
+pub const TRACED_MODEL: &str = "traced";
+
+/// A model as the wire names it: one of Kettle's own servers, or the program Kettle traces.
+/// Code that takes a `ModelId` says what it does for every kind of model, and the built-in
+/// tables take the [`BuiltIn`] inside.
 ///
-/// Serialised as the plain id string (`"epoll"`), exactly as a [`BuiltIn`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(untagged)]
+/// Serialised as the plain id string (`"epoll"`, `"traced"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ModelId {
     /// One of Kettle's own model servers.
     BuiltIn(BuiltIn),
+    /// A program of somebody else's that Kettle runs and traces (`kettle trace -- PROGRAM`).
+    /// Its figure is not known in advance: it is recognised from the calls the program makes
+    /// ([`crate::EventKind::Recognised`]).
+    Traced,
 }
 
 impl ModelId {
@@ -142,13 +148,16 @@ impl ModelId {
     pub const fn id(self) -> &'static str {
         match self {
             ModelId::BuiltIn(b) => b.id(),
+            ModelId::Traced => TRACED_MODEL,
         }
     }
 
-    /// The Stevens figure the model acts out.
-    pub const fn family(self) -> Family {
+    /// The Stevens figure the model acts out; `None` for a traced program, whose figure is
+    /// whatever its calls show (the latest [`crate::EventKind::Recognised`]).
+    pub const fn family(self) -> Option<Family> {
         match self {
-            ModelId::BuiltIn(b) => b.family(),
+            ModelId::BuiltIn(b) => Some(b.family()),
+            ModelId::Traced => None,
         }
     }
 
@@ -156,6 +165,7 @@ impl ModelId {
     pub const fn built_in(self) -> Option<BuiltIn> {
         match self {
             ModelId::BuiltIn(b) => Some(b),
+            ModelId::Traced => None,
         }
     }
 }
@@ -171,6 +181,9 @@ impl std::str::FromStr for ModelId {
 
     /// Reads an id as the wire writes it; unknown ids are an error.
     fn from_str(id: &str) -> Result<ModelId, strum::ParseError> {
+        if id == TRACED_MODEL {
+            return Ok(ModelId::Traced);
+        }
         id.parse().map(ModelId::BuiltIn)
     }
 }
@@ -178,6 +191,19 @@ impl std::str::FromStr for ModelId {
 impl std::fmt::Display for ModelId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.id())
+    }
+}
+
+impl Serialize for ModelId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ModelId, D::Error> {
+        let id = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        id.parse().map_err(|_| serde::de::Error::custom(format!("unknown model `{id}`")))
     }
 }
 
@@ -198,11 +224,37 @@ pub enum Family {
     Async,
 }
 
+/// On the wire a family is its figure's number, `"6.3"` ([`Family::number`]).
+impl Serialize for Family {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.number())
+    }
+}
+
+impl<'de> Deserialize<'de> for Family {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Family, D::Error> {
+        let n = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Family::from_number(&n).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown figure `{n}`, expected one of 6.1, 6.2, 6.3, 6.4, 6.5"
+            ))
+        })
+    }
+}
+
 impl Family {
     /// The family of the model a wire id names; Fig. 6.1's for an id that names no model (a
     /// page draws what it cannot place as the plainest figure rather than nothing).
+    ///
+    /// A traced program's figure is not in its id: a page finds it in the model's
+    /// [`ModelInfo::family`](crate::ModelInfo::family).
     pub fn of_id(id: &str) -> Family {
-        id.parse::<ModelId>().map_or(Family::Blocking, ModelId::family)
+        id.parse::<ModelId>().ok().and_then(ModelId::family).unwrap_or(Family::Blocking)
+    }
+
+    /// The family whose figure has this number (`"6.3"`), the inverse of [`Family::number`].
+    pub fn from_number(number: &str) -> Option<Family> {
+        Family::ALL.iter().copied().find(|f| f.number() == number)
     }
 
     /// Every family, in Stevens' order.
@@ -259,9 +311,13 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", m.id()));
             assert_eq!(serde_json::from_str::<ModelId>(&json).unwrap(), id);
             assert_eq!(m.id().parse::<ModelId>(), Ok(id));
-            assert_eq!((id.id(), id.family(), id.built_in()), (m.id(), m.family(), Some(m)));
+            assert_eq!((id.id(), id.family(), id.built_in()), (m.id(), Some(m.family()), Some(m)));
         }
         assert!("no-such-model".parse::<ModelId>().is_err());
+        assert_eq!(serde_json::to_string(&ModelId::Traced).unwrap(), "\"traced\"");
+        assert_eq!(serde_json::from_str::<ModelId>("\"traced\"").unwrap(), ModelId::Traced);
+        assert_eq!((ModelId::Traced.family(), ModelId::Traced.built_in()), (None, None));
+        assert_eq!(BuiltIn::from_id(TRACED_MODEL), None);
         assert!(serde_json::from_str::<ModelId>("\"no-such-model\"").is_err());
     }
 
@@ -287,6 +343,13 @@ mod tests {
         }
         let numbers: Vec<_> = Family::ALL.iter().map(|f| f.number()).collect();
         assert_eq!(numbers, ["6.1", "6.2", "6.3", "6.4", "6.5"]);
+        for &f in Family::ALL {
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(json, format!("\"{}\"", f.number()), "a family is its number on the wire");
+            assert_eq!(serde_json::from_str::<Family>(&json).unwrap(), f);
+        }
+        let err = serde_json::from_str::<Family>("\"6.6\"").unwrap_err().to_string();
+        assert!(err.starts_with("unknown figure `6.6`"), "{err}");
         assert_eq!(BuiltIn::ThreadPool.family(), Family::Blocking);
         assert_eq!(BuiltIn::Nonblocking.family(), Family::BusyLoop);
         assert_eq!(BuiltIn::Reactor.family(), Family::Multiplex);

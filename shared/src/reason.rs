@@ -87,6 +87,36 @@ pub enum Reason {
         errno: String,
     },
 
+    // -- a traced program (`kettle trace -- PROGRAM`) ------------------------------------------
+    /// The traced program ended by itself: its exit code, or the signal that killed it.
+    ProgramExited {
+        /// How, as `waitpid(2)` said.
+        exit: ChildExit,
+    },
+    /// The traced program runs but has not listened on any TCP port after this long.
+    NeverListened {
+        /// Seconds waited.
+        secs: u32,
+    },
+    /// The program could not be started: `execve(2)` failed.
+    ProgramNotRunnable {
+        /// The program as given on the command line.
+        program: String,
+        /// What the kernel said (`"ENOENT"`: not found; `"EACCES"`: not executable).
+        errno: String,
+    },
+    /// The kernel would not let Kettle trace its own child (`ptrace(PTRACE_TRACEME)` or the
+    /// seccomp filter refused).
+    CannotTrace {
+        /// The call that failed (`"ptrace"`, `"seccomp"`).
+        call: String,
+        /// What it returned (`"EPERM"`).
+        errno: String,
+        /// `/proc/sys/kernel/yama/ptrace_scope`, when the machine has Yama (3 forbids all
+        /// ptrace until a reboot).
+        ptrace_scope: Option<u32>,
+    },
+
     // -- why a connection was refused ([`crate::EventKind::Refused`]) ----------------------------
     /// `accept` failed for want of descriptors; the server pauses before trying again.
     OutOfDescriptors {
@@ -359,6 +389,16 @@ impl Tagged for Reason {
             "kernel_refused" => R::KernelRefused { call: f.take("call")?, errno: f.take("errno")? },
             "io_uring_op_missing" => R::IoUringOpMissing { op: f.take("op")? },
             "cannot_listen" => R::CannotListen { port: f.take("port")?, errno: f.take("errno")? },
+            "program_exited" => R::ProgramExited { exit: f.take("exit")? },
+            "never_listened" => R::NeverListened { secs: f.take("secs")? },
+            "program_not_runnable" => {
+                R::ProgramNotRunnable { program: f.take("program")?, errno: f.take("errno")? }
+            }
+            "cannot_trace" => R::CannotTrace {
+                call: f.take("call")?,
+                errno: f.take("errno")?,
+                ptrace_scope: f.take("ptrace_scope")?,
+            },
             "out_of_descriptors" => {
                 R::OutOfDescriptors { errno: f.take("errno")?, retry_ms: f.take("retry_ms")? }
             }

@@ -314,14 +314,18 @@ mod tests {
     /// One of each case, by its wire name: a new case panics here until it has a sample (and
     /// its arm in the reader, or the round trip below fails).
     fn sample_message(tag: &str) -> ServerMsg {
+        // A traced program, so the fields only it has are read back too.
         let model = crate::ModelInfo {
-            id: "epoll".into(),
-            title: "epoll".into(),
-            title_zh: "epoll".into(),
+            id: "traced".into(),
+            title: "python3 echo.py".into(),
+            title_zh: "python3 echo.py".into(),
             figure: "Stevens Fig. 6.3".into(),
+            family: Some(crate::Family::Multiplex),
             port: Some(9000),
+            ports: vec![9000, 9001],
+            command: Some("python3 echo.py".into()),
             state: crate::ModelState::Stopped,
-            reason: Some(Reason::StoppedOnRequest),
+            reason: Some(Reason::ProgramExited { exit: crate::ChildExit::Exited { code: 1 } }),
         };
         let spec = LoadSpec { model: "epoll".into(), conns: 2, rate: None, size: 8, secs: 1 };
         match tag {

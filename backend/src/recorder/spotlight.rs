@@ -99,6 +99,7 @@ pub(crate) fn always_sent(kind: &EventKind) -> bool {
     match kind {
         K::Listen { .. }
         | K::Stopped { .. }
+        | K::Recognised { .. }
         | K::ThreadSpawned
         | K::ThreadExited
         | K::ThreadBlocked { .. }

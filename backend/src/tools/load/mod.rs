@@ -335,7 +335,10 @@ mod tests {
             title: String::new(),
             title_zh: String::new(),
             figure: String::new(),
+            family: None,
             port,
+            ports: Vec::new(),
+            command: None,
             state,
             reason: None,
         };
