@@ -20,55 +20,69 @@ struct Cli {
     command: Cmd,
 }
 
+/// `kettle serve`'s flags, which `kettle trace` takes too.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address of the web server: 127.0.0.1 by default, every interface (0.0.0.0) with
+    /// --classroom. Another address than loopback needs --classroom: the page can start
+    /// servers and open connections.
+    #[arg(long)]
+    bind: Option<IpAddr>,
+    /// Classroom mode: listen on the LAN, print the addresses students type and the
+    /// teacher's link (with a random token); students watch, choose what to watch and
+    /// open echo clients, and only the teacher starts, stops and leads.
+    #[arg(long)]
+    classroom: bool,
+    /// Another name (e.g. kettle.school.example) students may use to reach this server;
+    /// the machine's own names and addresses are admitted in classroom mode anyway.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_hosts: Vec<String>,
+    /// Port of the web server (0: any free port, printed at start).
+    #[arg(long, default_value_t = 7878)]
+    port: u16,
+    /// First port of the model servers, one per model in order (0: any free ports).
+    #[arg(long, default_value_t = 9000)]
+    model_port_base: u16,
+    /// Models to start at once: ids, or `all`.
+    #[arg(long, num_args = 1.., value_name = "ID")]
+    start: Vec<String>,
+    /// Another origin (e.g. http://my-laptop.local:7878) allowed to use the page's API.
+    #[arg(long = "allow-origin", value_name = "URL")]
+    allow_origins: Vec<String>,
+    /// The built frontend (default: found next to the workspace).
+    #[arg(long)]
+    dist: Option<PathBuf>,
+    /// Worker threads of the thread-pool model.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pool_workers: u16,
+    /// The most browser tabs watching at once; the next one is told to try later.
+    #[arg(long, default_value_t = Limits::default().max_viewers as u32,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_viewers: u32,
+    /// The most echo clients (relayed TCP connections) of all tabs together; each tab may
+    /// have 16.
+    #[arg(long, default_value_t = Limits::default().echo_clients_total as u32,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_echo_clients: u32,
+    /// Commands one tab may send per second, steadily (twice as many in a burst).
+    #[arg(long, default_value_t = Limits::default().commands_per_second,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    commands_per_second: u32,
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Serve the page, the API and the model servers.
-    Serve {
-        /// Address of the web server: 127.0.0.1 by default, every interface (0.0.0.0) with
-        /// --classroom. Another address than loopback needs --classroom: the page can start
-        /// servers and open connections.
-        #[arg(long)]
-        bind: Option<IpAddr>,
-        /// Classroom mode: listen on the LAN, print the addresses students type and the
-        /// teacher's link (with a random token); students watch, choose what to watch and
-        /// open echo clients, and only the teacher starts, stops and leads.
-        #[arg(long)]
-        classroom: bool,
-        /// Another name (e.g. kettle.school.example) students may use to reach this server;
-        /// the machine's own names and addresses are admitted in classroom mode anyway.
-        #[arg(long = "allow-host", value_name = "NAME")]
-        allow_hosts: Vec<String>,
-        /// Port of the web server (0: any free port, printed at start).
-        #[arg(long, default_value_t = 7878)]
-        port: u16,
-        /// First port of the model servers, one per model in order (0: any free ports).
-        #[arg(long, default_value_t = 9000)]
-        model_port_base: u16,
-        /// Models to start at once: ids, or `all`.
-        #[arg(long, num_args = 1.., value_name = "ID")]
-        start: Vec<String>,
-        /// Another origin (e.g. http://my-laptop.local:7878) allowed to use the page's API.
-        #[arg(long = "allow-origin", value_name = "URL")]
-        allow_origins: Vec<String>,
-        /// The built frontend (default: found next to the workspace).
-        #[arg(long)]
-        dist: Option<PathBuf>,
-        /// Worker threads of the thread-pool model.
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
-        pool_workers: u16,
-        /// The most browser tabs watching at once; the next one is told to try later.
-        #[arg(long, default_value_t = Limits::default().max_viewers as u32,
-              value_parser = clap::value_parser!(u32).range(1..=100_000))]
-        max_viewers: u32,
-        /// The most echo clients (relayed TCP connections) of all tabs together; each tab may
-        /// have 16.
-        #[arg(long, default_value_t = Limits::default().echo_clients_total as u32,
-              value_parser = clap::value_parser!(u32).range(1..=100_000))]
-        max_echo_clients: u32,
-        /// Commands one tab may send per second, steadily (twice as many in a burst).
-        #[arg(long, default_value_t = Limits::default().commands_per_second,
-              value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-        commands_per_second: u32,
+    Serve(ServeArgs),
+    /// Serve as `serve` does, and run PROGRAM (an echo server of your own: Python, C, Rust…)
+    /// under Kettle's tracer: the page draws it as its Stevens figure, beside the built-in
+    /// models, from the system calls it makes. `kettle trace -- python3 echo.py 9000`
+    Trace {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// The program and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "PROGRAM")]
+        program: Vec<String>,
     },
     /// Run one of the tutorial's claims as a measurement on this machine, in models of its
     /// own (on ports of their own), and print the table; ids: starve, threads, pool,
@@ -215,25 +229,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             experiments::cli::main(id, short, json, csv).await?;
             return Ok(ExitCode::SUCCESS);
         }
-        serve @ Cmd::Serve { .. } => serve,
+        Cmd::Serve(serve) => (serve, None),
+        Cmd::Trace { serve, program } => (serve, Some(program)),
     };
-    let Cmd::Serve {
-        bind,
-        classroom,
-        allow_hosts,
-        port,
-        model_port_base,
-        start,
-        allow_origins,
-        dist,
-        pool_workers,
-        max_viewers,
-        max_echo_clients,
-        commands_per_second,
-    } = serve_args
-    else {
-        unreachable!("every other command returned")
-    };
+    let (
+        ServeArgs {
+            bind,
+            classroom,
+            allow_hosts,
+            port,
+            model_port_base,
+            start,
+            allow_origins,
+            dist,
+            pool_workers,
+            max_viewers,
+            max_echo_clients,
+            commands_per_second,
+        },
+        trace,
+    ) = serve_args;
     let default_bind = if classroom { [0, 0, 0, 0] } else { [127, 0, 0, 1] };
     let config = Config {
         bind: bind.unwrap_or(IpAddr::from(default_bind)),
@@ -253,6 +268,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         classroom,
         allow_hosts,
+        trace,
     };
     // Listen for Ctrl-C (and SIGTERM) before saying we run: a signal that arrives between the
     // "running" line and the first poll of a lazily registered listener would be lost.
@@ -286,6 +302,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("Students type one of: {}", class.student_urls.join("  "));
             // The one place the token is ever written.
             println!("Teacher (keep this link to yourself): {}", class.teacher_link);
+        }
+    }
+    if let Some(traced) = server.registry.traced() {
+        match traced.pid() {
+            Some(pid) => println!("tracing PID {pid}: {}", traced.command_line()),
+            None => eprintln!("kettle: {} is not running", traced.command_line()),
         }
     }
     tokio::select! {

@@ -21,7 +21,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use kettle_shared::{
-    BuiltIn, EventKind, ModelDescriptor, ModelInfo, ModelState, Reason, ThreadRole,
+    BuiltIn, EventKind, ModelDescriptor, ModelId, ModelInfo, ModelState, Reason, ThreadRole,
+    TRACED_MODEL,
 };
 use nix::sys::socket::{
     bind, getsockname, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag,
@@ -35,6 +36,7 @@ use crate::models::{
 };
 use crate::recorder::sampling::{sample_threads, QUIET_SAMPLE_EVERY, SAMPLE_EVERY};
 use crate::recorder::{Recorder, Tracer};
+use crate::trace::program::TracedProgram;
 
 /// How often the listen-queue thread asks the kernel for the backlog length.
 const BACKLOG_POLL: Duration = Duration::from_millis(10);
@@ -105,6 +107,8 @@ pub struct Registry {
     recorder: Recorder,
     changes: broadcast::Sender<ModelInfo>,
     options: Arc<ModelOptions>,
+    /// The program `kettle trace -- PROGRAM` runs, listed after the built-in models.
+    traced: Option<TracedProgram>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -161,6 +165,34 @@ impl Registry {
             recorder,
             changes,
             options: Arc::new(options),
+            traced: None,
+        }
+    }
+
+    /// The same registry with `command` (a program and its arguments) as its traced model,
+    /// [`TRACED_MODEL`], not started yet.
+    pub fn with_traced(mut self, command: Vec<String>) -> Registry {
+        let program = TracedProgram::new(command, self.recorder.clone(), self.changes.clone());
+        self.traced = Some(program);
+        self
+    }
+
+    /// The traced program, if Kettle traces one.
+    pub fn traced(&self) -> Option<&TracedProgram> {
+        self.traced.as_ref()
+    }
+
+    /// The traced program, when `id` names it.
+    fn traced_model(&self, id: &str) -> Option<&TracedProgram> {
+        self.traced.as_ref().filter(|_| id == TRACED_MODEL)
+    }
+
+    /// The model `id` names, as the `'static` id the recorder keys models by; `None` if no
+    /// model of this registry has that id (a traced id when nothing is traced).
+    pub fn known(&self, id: &str) -> Option<&'static str> {
+        match id.parse::<ModelId>().ok()? {
+            ModelId::BuiltIn(b) => Some(b.id()),
+            ModelId::Traced => self.traced.as_ref().map(|_| TRACED_MODEL),
         }
     }
 
@@ -175,17 +207,27 @@ impl Registry {
 
     /// Every model, in teaching order.
     pub fn list(&self) -> Vec<ModelInfo> {
-        let slots = self.lock();
-        self.order.iter().map(|id| info(&slots[id])).collect()
+        let mut list: Vec<ModelInfo> = {
+            let slots = self.lock();
+            self.order.iter().map(|id| info(&slots[id])).collect()
+        };
+        list.extend(self.traced.as_ref().map(TracedProgram::info));
+        list
     }
 
     /// One model.
     pub fn get(&self, id: &str) -> Result<ModelInfo, RegistryError> {
+        if let Some(traced) = self.traced_model(id) {
+            return Ok(traced.info());
+        }
         self.lock().get(id).map(info).ok_or_else(|| RegistryError::UnknownModel(id.to_owned()))
     }
 
     /// The port a running model listens on; `None` if it is not running.
     pub fn running_port(&self, id: &str) -> Option<u16> {
+        if let Some(traced) = self.traced_model(id) {
+            return traced.running_port();
+        }
         self.lock().get(id)?.running.as_ref().map(|r| r.port)
     }
 
@@ -196,6 +238,9 @@ impl Registry {
 
     /// Starts a model (no-op if it is running) and returns its state.
     pub fn start(&self, id: &str) -> Result<ModelInfo, RegistryError> {
+        if let Some(traced) = self.traced_model(id) {
+            return traced.start();
+        }
         let info = {
             let mut slots = self.lock();
             let slot =
@@ -221,6 +266,9 @@ impl Registry {
     /// Stops a model (no-op if it is stopped), waiting until its threads ended and its port is
     /// free. Blocking: call it from a blocking context.
     pub fn stop(&self, id: &str) -> Result<ModelInfo, RegistryError> {
+        if let Some(traced) = self.traced_model(id) {
+            return Ok(traced.stop());
+        }
         let running = {
             let mut slots = self.lock();
             let slot =
@@ -243,6 +291,9 @@ impl Registry {
     pub fn stop_all(&self) {
         for id in self.order.iter() {
             let _ = self.stop(id);
+        }
+        if let Some(traced) = &self.traced {
+            traced.stop();
         }
     }
 

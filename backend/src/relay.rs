@@ -222,7 +222,7 @@ impl Relay {
 
     async fn connect(&self, reply: u64, model: &str) -> Result<(), RelayError> {
         let shared = &self.shared;
-        let descriptor = kettle_shared::model(model).ok_or_else(|| {
+        let model_id = shared.registry.known(model).ok_or_else(|| {
             (ErrorCode::UnknownModel, Reason::NoSuchModel { model: model.to_owned() })
         })?;
         let mine = shared.slots.per_viewer.clone().try_acquire_owned().map_err(|_| {
@@ -247,7 +247,7 @@ impl Relay {
         let socket = TcpSocket::new_v4().map_err(connect_failed)?;
         socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).map_err(connect_failed)?;
         let local = socket.local_addr().map_err(connect_failed)?.to_string();
-        let followed = shared.recorder.follow_peer(descriptor.id, local.clone());
+        let followed = shared.recorder.follow_peer(model_id, local.clone());
         let stream = match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(connect_failed(e)),
@@ -259,7 +259,7 @@ impl Relay {
         };
         let _ = stream.set_nodelay(true);
         let id = NEXT_CLIENT.fetch_add(1, Ordering::Relaxed);
-        let tracer = shared.recorder.tracer(descriptor.id, ThreadRole::EchoClient(id));
+        let tracer = shared.recorder.tracer(model_id, ThreadRole::EchoClient(id));
         tracer.emit(
             None,
             EventKind::ClientConnected {

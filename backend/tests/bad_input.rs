@@ -39,6 +39,7 @@ fn server() -> &'static (tokio::runtime::Runtime, Server) {
             limits: kettle_backend::Limits::unmetered(),
             classroom: false,
             allow_hosts: vec![],
+            trace: None,
         };
         let server = rt.block_on(serve(config)).expect("kettle starts");
         (rt, server)

@@ -411,8 +411,8 @@ impl Watcher {
             Some(ids) => {
                 let ledgers: Vec<_> = ids
                     .iter()
-                    .filter_map(|id| kettle_shared::model(id))
-                    .map(|m| self.recorder.ledger(m.id))
+                    .filter_map(|id| id.parse::<kettle_shared::ModelId>().ok())
+                    .map(|m| self.recorder.ledger(m.id()))
                     .collect();
                 for l in &ledgers {
                     l.aggregate_viewers.fetch_add(1, Ordering::Relaxed);

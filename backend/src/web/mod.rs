@@ -84,6 +84,9 @@ pub struct Config {
     pub classroom: bool,
     /// More names (`--allow-host`) admitted as `Host` (and as the host of an `Origin`).
     pub allow_hosts: Vec<String>,
+    /// `kettle trace -- PROGRAM`: the program and its arguments, run traced as the model
+    /// [`TRACED_MODEL`](kettle_shared::TRACED_MODEL) once the server listens.
+    pub trace: Option<Vec<String>>,
 }
 
 /// A running Kettle server.
@@ -160,7 +163,10 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
             config.bind
         );
     }
-    let registry = Registry::with_options(recorder.clone(), config.model_port_base, options);
+    let mut registry = Registry::with_options(recorder.clone(), config.model_port_base, options);
+    if let Some(program) = config.trace.clone() {
+        registry = registry.with_traced(program);
+    }
     let listener = tokio::net::TcpListener::bind((config.bind, config.port)).await?;
     let addr = listener.local_addr()?;
     let mut hosts = allowed_hosts(addr);
@@ -185,6 +191,15 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
 
     for id in start_list(&config.start)? {
         registry.start(&id).map_err(|e| anyhow::anyhow!("cannot start {id}: {e}"))?;
+    }
+    if let Some(traced) = registry.traced() {
+        if let Err(e) = traced.start() {
+            let why = crate::trace::program::for_people(&e.reason());
+            // Nothing is left running: the built-in models started above are stopped.
+            let stopping = registry.clone();
+            tokio::task::spawn_blocking(move || stopping.stop_all()).await?;
+            anyhow::bail!("cannot trace {}: {why}", traced.command_line());
+        }
     }
 
     let dist = find_dist(config.dist.as_deref());

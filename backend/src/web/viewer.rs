@@ -386,7 +386,7 @@ impl Viewer {
         aggregates: Option<Vec<String>>,
     ) -> Result<ReplyResult, (ErrorCode, Reason)> {
         for ids in [&models, &aggregates].into_iter().flatten() {
-            if let Some(bad) = ids.iter().find(|id| kettle_shared::model(id).is_none()) {
+            if let Some(bad) = ids.iter().find(|id| self.state.registry.known(id).is_none()) {
                 return Err((ErrorCode::UnknownModel, Reason::NoSuchModel { model: bad.clone() }));
             }
         }
@@ -399,7 +399,7 @@ impl Viewer {
 
     /// Follows `sample` of the model's connections in detail for this viewer.
     fn spotlight(&mut self, model: &str, sample: u32) -> Result<ReplyResult, (ErrorCode, Reason)> {
-        let Some(descriptor) = kettle_shared::model(model) else {
+        let Some(id) = self.state.registry.known(model) else {
             return Err((ErrorCode::UnknownModel, Reason::NoSuchModel { model: model.to_owned() }));
         };
         if sample > MAX_SAMPLED_CONNS {
@@ -407,14 +407,14 @@ impl Viewer {
             let (value, max) = (sample as u64, MAX_SAMPLED_CONNS as u64);
             return Err((ErrorCode::Limit, Reason::OutOfRange { field, value, min: 0, max }));
         }
-        self.watcher.spotlight(descriptor.id, sample);
-        Ok(ReplyResult::Spotlit { model: descriptor.id.to_owned(), sample })
+        self.watcher.spotlight(id, sample);
+        Ok(ReplyResult::Spotlit { model: id.to_owned(), sample })
     }
 
     /// The teacher leads (or stops leading) the class: every viewer is told, once per change.
     fn follow_me(&self, view: Option<TeacherView>) -> Result<ReplyResult, (ErrorCode, Reason)> {
         if let Some(model) = view.as_ref().and_then(|v| v.model.as_ref()) {
-            if kettle_shared::model(model).is_none() {
+            if self.state.registry.known(model).is_none() {
                 return Err((
                     ErrorCode::UnknownModel,
                     Reason::NoSuchModel { model: model.clone() },

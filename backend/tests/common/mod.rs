@@ -74,6 +74,7 @@ pub fn config(start: &[&str]) -> Config {
         limits: kettle_backend::Limits::default(),
         classroom: false,
         allow_hosts: vec![],
+        trace: None,
     }
 }
 

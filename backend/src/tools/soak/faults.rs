@@ -192,6 +192,7 @@ async fn panics(ctx: &Ctx) -> anyhow::Result<Vec<Figure>> {
         limits: crate::Limits::default(),
         classroom: false,
         allow_hosts: vec![],
+        trace: None,
     };
     let server = crate::serve(config).await?;
     let result = panics_in(&server).await;

@@ -1,0 +1,567 @@
+//! The traced program as a model: `kettle trace -- PROGRAM` runs PROGRAM under
+//! [`super::tracer`], turns what it does into events ([`super::decode`]), numbers its
+//! connections, recognises its figure ([`super::classify`]) and records everything through the
+//! same [`Recorder`] as the built-in models, so the page, the spotlight, the aggregates and
+//! the viewers' limits treat it as any model. Its id is [`TRACED_MODEL`].
+//!
+//! Unlike a built-in model, Kettle does not own its socket: the port is the one the program
+//! itself passes to `bind`/`listen` (the first one, if it listens on several), known only once
+//! it has called them. Starting it runs the command again; stopping it kills its whole
+//! process group (it runs in one of its own), and `PTRACE_O_EXITKILL` kills whatever is left
+//! if Kettle itself ends, so no port outlives Kettle.
+
+use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use kettle_shared::{
+    ChildExit, EventKind, Family, ModelInfo, ModelState, Reason, TRACED_MODEL,
+};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::{access, AccessFlags, Pid};
+use tokio::sync::broadcast;
+
+use super::classify::Classifier;
+use super::decode::{Decoder, ProcessMemory};
+use super::tracer::{self, Seen};
+use crate::failure::{errno_name, io_errno};
+use crate::recorder::{Recorder, Tracer};
+use crate::registry::RegistryError;
+
+/// How long a program may run without listening before the model says so.
+pub const NEVER_LISTENED_AFTER: Duration = Duration::from_secs(5);
+
+/// How long `start` waits for the program to be running under the tracer.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One program, traced whenever it is started. Cheap to clone.
+#[derive(Clone)]
+pub struct TracedProgram {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for TracedProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracedProgram").field("command", &self.inner.command).finish()
+    }
+}
+
+struct Inner {
+    /// The program and its arguments, as given after `--`.
+    command: Vec<String>,
+    recorder: Recorder,
+    changes: broadcast::Sender<ModelInfo>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    run: Option<Run>,
+    /// Counts the runs, so a run that ends by itself never clears a newer one.
+    generation: u64,
+    ports: Vec<u16>,
+    family: Option<Family>,
+    reason: Option<Reason>,
+}
+
+struct Run {
+    pid: i32,
+    stopping: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl TracedProgram {
+    /// The program `command` (program and arguments), not started.
+    pub fn new(
+        command: Vec<String>,
+        recorder: Recorder,
+        changes: broadcast::Sender<ModelInfo>,
+    ) -> TracedProgram {
+        let inner = Inner { command, recorder, changes, state: Mutex::default() };
+        TracedProgram { inner: Arc::new(inner) }
+    }
+
+    /// The command line as people write it (`python3 echo.py 9000`): the model's title.
+    pub fn command_line(&self) -> String {
+        command_line(&self.inner.command)
+    }
+
+    /// The model as `/api/models` lists it.
+    pub fn info(&self) -> ModelInfo {
+        self.inner.info(&self.inner.lock())
+    }
+
+    /// The process id of the program while it runs.
+    pub fn pid(&self) -> Option<i32> {
+        self.inner.lock().run.as_ref().map(|r| r.pid)
+    }
+
+    /// The first port the program listens on, while it runs.
+    pub fn running_port(&self) -> Option<u16> {
+        let state = self.inner.lock();
+        state.run.as_ref().and(state.ports.first().copied())
+    }
+
+    /// Runs the program under the tracer (no-op if it runs). Returns once the program runs:
+    /// it may not listen yet.
+    pub fn start(&self) -> Result<ModelInfo, RegistryError> {
+        let info = {
+            let mut state = self.inner.lock();
+            if state.run.is_none() {
+                let program = runnable(&self.inner.command)?;
+                state.generation += 1;
+                state.ports.clear();
+                state.family = None;
+                state.reason = None;
+                let run = self.launch(program, state.generation)?;
+                state.run = Some(run);
+            }
+            self.inner.info(&state)
+        };
+        let _ = self.inner.changes.send(info.clone());
+        Ok(info)
+    }
+
+    /// Kills the program's process group and waits until the tracer saw every task end.
+    /// Blocking.
+    pub fn stop(&self) -> ModelInfo {
+        let run = self.inner.lock().run.take();
+        if let Some(run) = run {
+            run.stopping.store(true, Ordering::SeqCst);
+            // The program runs in a process group of its own (`process_group(0)`): its
+            // children go with it. ESRCH: it already ended.
+            let _ = killpg(Pid::from_raw(run.pid), Signal::SIGKILL);
+            let _ = run.thread.join();
+        }
+        let info = self.info();
+        let _ = self.inner.changes.send(info.clone());
+        info
+    }
+
+    fn launch(&self, program: PathBuf, generation: u64) -> Result<Run, RegistryError> {
+        let mut cmd = Command::new(program);
+        cmd.args(&self.inner.command[1..]).stdin(Stdio::null()).process_group(0);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let (started, pid) = mpsc::channel::<Result<i32, Reason>>();
+        let inner = self.inner.clone();
+        let thread = std::thread::Builder::new()
+            .name("tracer".into())
+            .spawn({
+                let stopping = stopping.clone();
+                move || trace_one_run(inner, cmd, generation, stopping, started)
+            })
+            .map_err(|e| RegistryError::Io(Reason::CannotCreateThread { errno: io_errno(&e) }))?;
+        let pid = match pid.recv_timeout(START_TIMEOUT) {
+            Ok(Ok(pid)) => pid,
+            Ok(Err(why)) => {
+                let _ = thread.join();
+                return Err(RegistryError::Unavailable(why));
+            }
+            Err(_) => {
+                let _ = thread.join();
+                return Err(RegistryError::Io(Reason::ServerFailed { errno: None }));
+            }
+        };
+        self.watch_for_listen(generation);
+        Ok(Run { pid, stopping, thread })
+    }
+
+    /// Says so on the model if the program has not listened after [`NEVER_LISTENED_AFTER`].
+    fn watch_for_listen(&self, generation: u64) {
+        let inner = self.inner.clone();
+        let spawned = std::thread::Builder::new().name("traced-listen".into()).spawn(move || {
+            let deadline = Instant::now() + NEVER_LISTENED_AFTER;
+            while Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+                let state = inner.lock();
+                if state.generation != generation || state.run.is_none() || !state.ports.is_empty()
+                {
+                    return;
+                }
+            }
+            let info = {
+                let mut state = inner.lock();
+                if state.generation != generation || state.run.is_none() || !state.ports.is_empty()
+                {
+                    return;
+                }
+                let secs = NEVER_LISTENED_AFTER.as_secs() as u32;
+                state.reason = Some(Reason::NeverListened { secs });
+                eprintln!(
+                    "kettle: {} has not listened on any TCP port after {secs} s: Kettle draws \
+                     servers, and a client cannot reach it until it calls listen(2)",
+                    command_line(&inner.command)
+                );
+                inner.info(&state)
+            };
+            let _ = inner.changes.send(info);
+        });
+        if let Err(e) = spawned {
+            eprintln!("kettle: cannot watch the traced program's listen: {e}");
+        }
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn info(&self, state: &State) -> ModelInfo {
+        let title = command_line(&self.command);
+        ModelInfo {
+            id: TRACED_MODEL.to_owned(),
+            title: title.clone(),
+            title_zh: title.clone(),
+            figure: state.family.map(Family::figure).unwrap_or_default().to_owned(),
+            family: state.family,
+            port: state.ports.first().copied(),
+            ports: state.ports.clone(),
+            command: Some(title),
+            state: if state.run.is_some() { ModelState::Running } else { ModelState::Stopped },
+            reason: state.reason.clone(),
+        }
+    }
+
+    /// Changes the state of run `generation` only (an older run's news is dropped), and tells
+    /// every viewer.
+    fn update(&self, generation: u64, change: impl FnOnce(&mut State)) {
+        let info = {
+            let mut state = self.lock();
+            if state.generation != generation {
+                return;
+            }
+            change(&mut state);
+            self.info(&state)
+        };
+        let _ = self.changes.send(info);
+    }
+}
+
+/// The tracer thread of one run: spawns the program traced, records what it does, and when
+/// every task of it has ended records how it ended.
+fn trace_one_run(
+    inner: Arc<Inner>,
+    cmd: Command,
+    generation: u64,
+    stopping: Arc<AtomicBool>,
+    started: mpsc::Sender<Result<i32, Reason>>,
+) {
+    let mut events = Events::new(inner.clone(), generation);
+    let pid = std::cell::Cell::new(None);
+    let ended = tracer::run_with(
+        cmd,
+        |child| {
+            pid.set(Some(child.id() as i32));
+            let _ = started.send(Ok(child.id() as i32));
+        },
+        |seen| {
+            if let (0, Some(first)) = (events.first, pid.get()) {
+                events.first_process(first);
+            }
+            events.on(&seen)
+        },
+    );
+    let Some(first) = pid.get() else {
+        // The spawn itself failed: the program never ran.
+        let e = ended.err().unwrap_or_else(|| std::io::Error::other("the program did not start"));
+        let _ = started.send(Err(spawn_refused(&inner.command[0], &e)));
+        return;
+    };
+    let reason = match ended {
+        _ if stopping.load(Ordering::SeqCst) => Reason::StoppedOnRequest,
+        Ok((Some(code), _)) => Reason::ProgramExited { exit: ChildExit::Exited { code } },
+        Ok((None, Some(signal))) => Reason::ProgramExited {
+            exit: ChildExit::Killed { signo: signal as i32, name: signal.as_str().to_owned() },
+        },
+        Ok((None, None)) => Reason::ServerReturned,
+        Err(e) => {
+            eprintln!("kettle: tracing {} failed: {e}", command_line(&inner.command));
+            Reason::ServerFailed { errno: Some(io_errno(&e)) }
+        }
+    };
+    if events.first == 0 {
+        events.first_process(first);
+    }
+    events.main_thread().emit(None, EventKind::Stopped { reason: reason.clone() });
+    if !matches!(reason, Reason::StoppedOnRequest) {
+        eprintln!("kettle: {} ended: {}", command_line(&inner.command), for_people(&reason));
+    }
+    inner.update(generation, |state| {
+        // A stop took `run` already; a program that ended by itself leaves it here.
+        state.run = None;
+        state.reason = Some(reason);
+    });
+}
+
+/// Why the program could not be spawned traced: `execve` refused it, or the kernel refused
+/// tracing (`PTRACE_TRACEME`, the seccomp filter) in the child before the exec.
+fn spawn_refused(program: &str, e: &std::io::Error) -> Reason {
+    let errno = io_errno(e);
+    match e.raw_os_error() {
+        Some(libc::ENOENT | libc::EACCES | libc::ENOEXEC | libc::ENOTDIR) => {
+            Reason::ProgramNotRunnable { program: program.to_owned(), errno }
+        }
+        _ => Reason::CannotTrace { call: "ptrace".into(), errno, ptrace_scope: ptrace_scope() },
+    }
+}
+
+/// Yama's `ptrace_scope`, when the kernel has Yama.
+fn ptrace_scope() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").ok()?.trim().parse().ok()
+}
+
+/// The program's path, found as `execvp` finds it, if it exists and may be executed: asked
+/// before spawning so "not found" is not mistaken for a refused `ptrace`.
+fn runnable(command: &[String]) -> Result<PathBuf, RegistryError> {
+    let program = command.first().map(String::as_str).unwrap_or_default();
+    let refused =
+        |errno: &str| Reason::ProgramNotRunnable { program: program.into(), errno: errno.into() };
+    if program.is_empty() {
+        return Err(RegistryError::Unavailable(refused("ENOENT")));
+    }
+    let candidates: Vec<PathBuf> = if program.contains('/') {
+        vec![PathBuf::from(program)]
+    } else {
+        let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        std::env::split_paths(&path).map(|dir| dir.join(program)).collect()
+    };
+    let mut errno = "ENOENT".to_owned();
+    for candidate in candidates {
+        if !candidate.is_file() {
+            continue;
+        }
+        match access(Path::new(&candidate), AccessFlags::X_OK) {
+            Ok(()) => return Ok(candidate),
+            Err(e) => errno = errno_name(e),
+        }
+    }
+    Err(RegistryError::Unavailable(refused(&errno)))
+}
+
+/// The command line as a shell would take it back: arguments with spaces or quotes quoted.
+fn command_line(command: &[String]) -> String {
+    let quoted = command.iter().map(|a| {
+        if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+        {
+            a.clone()
+        } else {
+            format!("'{}'", a.replace('\'', r"'\''"))
+        }
+    });
+    quoted.collect::<Vec<_>>().join(" ")
+}
+
+/// One run's events: the decoder and classifier, a [`Tracer`] per task of the program, and
+/// its connections numbered from 1 as a built-in model numbers them.
+struct Events {
+    inner: Arc<Inner>,
+    generation: u64,
+    decoder: Decoder,
+    classifier: Classifier,
+    threads: HashMap<i32, Tracer>,
+    /// The process each task belongs to: descriptors are per process.
+    process_of: HashMap<i32, i32>,
+    /// Each process's descriptors that are connections Kettle numbered.
+    conns: HashMap<(i32, i32), u64>,
+    next_conn: u64,
+    first: i32,
+}
+
+impl Events {
+    fn new(inner: Arc<Inner>, generation: u64) -> Events {
+        Events {
+            inner,
+            generation,
+            decoder: Decoder::default(),
+            classifier: Classifier::default(),
+            threads: HashMap::new(),
+            process_of: HashMap::new(),
+            conns: HashMap::new(),
+            next_conn: 0,
+            first: 0,
+        }
+    }
+
+    fn first_process(&mut self, pid: i32) {
+        self.first = pid;
+        self.process_of.insert(pid, pid);
+        let tracer = self.tracer(pid);
+        tracer.emit(None, EventKind::ThreadSpawned);
+    }
+
+    /// The program's first thread (where its end is recorded), made if it is not there yet.
+    fn main_thread(&mut self) -> Tracer {
+        self.tracer(self.first)
+    }
+
+    fn tracer(&mut self, tid: i32) -> Tracer {
+        let recorder = &self.inner.recorder;
+        let name = || {
+            let comm = std::fs::read_to_string(format!("/proc/{tid}/comm")).unwrap_or_default();
+            format!("{} {tid}", comm.trim())
+        };
+        self.threads.entry(tid).or_insert_with(|| recorder.tracer(TRACED_MODEL, name())).clone()
+    }
+
+    fn on(&mut self, seen: &Seen) {
+        match *seen {
+            Seen::Spawned { tid, by, t_ns } => {
+                let parent = self.process_of.get(&by).copied().unwrap_or(by);
+                let process = tgid(tid).unwrap_or(parent);
+                self.process_of.insert(tid, process);
+                if process != parent {
+                    // A forked child holds copies of its parent's descriptors: the same
+                    // connections, under the same numbers.
+                    let inherited: Vec<_> = self
+                        .conns
+                        .iter()
+                        .filter(|((p, _), _)| *p == parent)
+                        .map(|((_, fd), conn)| ((process, *fd), *conn))
+                        .collect();
+                    self.conns.extend(inherited);
+                }
+                self.tracer(tid).emit_at(t_ns, None, EventKind::ThreadSpawned);
+            }
+            Seen::Ended { tid, t_ns, .. } => {
+                if let Some(t) = self.threads.remove(&tid) {
+                    t.emit_at(t_ns, None, EventKind::ThreadExited);
+                }
+                if tid != self.first {
+                    self.process_of.remove(&tid);
+                }
+            }
+            _ => {}
+        }
+        let t_ns = stop_time(seen);
+        // The address the kernel gave the listener: `bind` to port 0 lets it choose, so the
+        // port in `bind`'s arguments is not the one clients must use.
+        let listening = match *seen {
+            Seen::Exit { tid, name: "listen", args, ret: 0, .. } => {
+                listening_addr(tid, args[0] as i32)
+            }
+            _ => None,
+        };
+        for (tid, mut kind) in self.decoder.on(seen, &ProcessMemory) {
+            if let (EventKind::Listen { addr, .. }, Some(real)) = (&mut kind, listening) {
+                *addr = real.to_string();
+            }
+            self.record(tid, t_ns, kind);
+        }
+    }
+
+    fn record(&mut self, tid: i32, t_ns: u64, kind: EventKind) {
+        let process = self.process_of.get(&tid).copied().unwrap_or(tid);
+        let conn = match &kind {
+            EventKind::AcceptExit { fd: Some(fd), .. } => {
+                self.next_conn += 1;
+                self.conns.insert((process, *fd), self.next_conn);
+                Some(self.next_conn)
+            }
+            EventKind::RecvEnter { fd, .. }
+            | EventKind::RecvExit { fd, .. }
+            | EventKind::SendEnter { fd, .. }
+            | EventKind::SendExit { fd, .. }
+            | EventKind::DataArrived { fd }
+            | EventKind::Close { fd, .. } => self.conns.get(&(process, *fd)).copied(),
+            EventKind::SignalDelivered { fd: Some(fd), .. } => {
+                self.conns.get(&(process, *fd)).copied()
+            }
+            _ => None,
+        };
+        if let EventKind::Listen { addr, .. } = &kind {
+            if let Some(port) = addr.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()) {
+                self.inner.update(self.generation, |state| {
+                    if !state.ports.contains(&port) {
+                        state.ports.push(port);
+                    }
+                    if matches!(state.reason, Some(Reason::NeverListened { .. })) {
+                        state.reason = None;
+                    }
+                });
+            }
+        }
+        let tracer = self.tracer(tid);
+        if let Some(recognised) = self.classifier.observe(tid, t_ns, &kind) {
+            if let EventKind::Recognised { family, .. } = recognised {
+                self.inner.update(self.generation, |state| state.family = Some(family));
+            }
+            tracer.emit_at(t_ns, None, recognised);
+        }
+        if let EventKind::Close { fd, .. } = kind {
+            // The number may be reused for the next connection.
+            self.conns.remove(&(process, fd));
+        }
+        tracer.emit_at(t_ns, conn, kind);
+    }
+}
+
+/// When a stop happened, by Kettle's clock.
+fn stop_time(seen: &Seen) -> u64 {
+    match *seen {
+        Seen::Enter { t_ns, .. }
+        | Seen::Exit { t_ns, .. }
+        | Seen::Spawned { t_ns, .. }
+        | Seen::Ended { t_ns, .. } => t_ns,
+    }
+}
+
+/// The local address of the TCP socket task `tid` holds as `fd`: its inode from
+/// `/proc/<tid>/fd/<fd>` (`socket:[inode]`), looked up in `/proc/net/tcp`. IPv4 only.
+fn listening_addr(tid: i32, fd: i32) -> Option<std::net::SocketAddrV4> {
+    let link = std::fs::read_link(format!("/proc/{tid}/fd/{fd}")).ok()?;
+    let inode: u64 = link.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()?;
+    let table = crate::proc::net::TcpTable::read().ok()?;
+    table.0.iter().find(|s| s.inode == inode).map(|s| s.local)
+}
+
+/// The process a task belongs to (`Tgid:` in its status).
+fn tgid(tid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
+}
+
+/// What went wrong with a traced program, in a sentence for the terminal that runs
+/// `kettle trace` (the page words the same [`Reason`] in its reader's language): the cause,
+/// and the fix where there is one. Other reasons are written as the terminal writes them.
+pub fn for_people(reason: &Reason) -> String {
+    match reason {
+        Reason::ProgramNotRunnable { program, errno } if errno == "ENOENT" => format!(
+            "{program}: no such program (not a file, and not found in PATH); check the name, \
+             or give its path"
+        ),
+        Reason::ProgramNotRunnable { program, errno } if errno == "EACCES" => format!(
+            "{program}: not executable (EACCES); `chmod +x {program}`, or run it through its \
+             interpreter (`kettle trace -- python3 {program}`)"
+        ),
+        Reason::ProgramNotRunnable { program, errno } => {
+            format!("{program} cannot be run: execve(2) said {errno}")
+        }
+        Reason::CannotTrace { call, errno, ptrace_scope: Some(3) } => format!(
+            "the kernel refused {call} ({errno}): Yama's ptrace_scope is 3, which forbids \
+             every ptrace until the machine restarts; Kettle cannot trace here"
+        ),
+        Reason::CannotTrace { call, errno, .. } => format!(
+            "the kernel refused {call} ({errno}): in a container, run it with \
+             `--cap-add SYS_PTRACE` (or without a seccomp profile that forbids ptrace); \
+             elsewhere, check /proc/sys/kernel/yama/ptrace_scope (0 or 1 allows tracing \
+             your own child)"
+        ),
+        Reason::NeverListened { secs } => format!(
+            "it has not listened on any TCP port after {secs} s; Kettle draws servers, and \
+             neither Kettle's client nor anyone else can reach it until it calls listen(2)"
+        ),
+        Reason::ProgramExited { exit: ChildExit::Exited { code } } => {
+            format!("it exited with code {code}")
+        }
+        Reason::ProgramExited { exit: ChildExit::Killed { name, signo } } => {
+            format!("it was killed by {name} (signal {signo})")
+        }
+        other => crate::failure::for_terminal(other),
+    }
+}

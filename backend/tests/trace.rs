@@ -1,0 +1,361 @@
+//! `kettle trace -- PROGRAM`: echo servers of our own writing (`tests/traced/`: Python with
+//! the standard library only, and one in C), each run traced by a real Kettle, one line echoed
+//! through it, and the figure it is drawn as checked against the style it was written in;
+//! then the bad cases, each with its message, and nothing left running afterwards.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kettle_backend::{serve, Config, Server};
+use kettle_shared::{
+    ChildExit, Event, EventKind, Family, ModelInfo, ModelState, Reason, WaitApi, TRACED_MODEL,
+};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// Long enough for a busy CI machine to start Python and the tracer; the tests wait for
+/// states, and this only bounds a wait that would otherwise hang.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn program(name: &str) -> String {
+    format!("{}/tests/traced/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python(script: &str) -> Vec<String> {
+    vec!["python3".into(), program(script)]
+}
+
+async fn tracing(command: Vec<String>) -> Server {
+    serve(Config { trace: Some(command), ..common::config(&[]) }).await.expect("kettle starts")
+}
+
+fn traced(server: &Server) -> ModelInfo {
+    server.registry.get(TRACED_MODEL).expect("the traced program is a model")
+}
+
+/// Polls `check` until it gives a value, failing after [`PATIENCE`] with `what`.
+async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "waited {PATIENCE:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn traced_events(server: &Server) -> Vec<Event> {
+    let (events, _) = server.registry.recorder().history();
+    events.into_iter().filter(|e| e.model == TRACED_MODEL).collect()
+}
+
+/// One line through the program, on a blocking socket off the runtime: the echo, upper-cased.
+async fn echo(port: u16, line: &str) -> String {
+    let line = line.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("the traced program accepts");
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        s.write_all(line.as_bytes()).unwrap();
+        let mut got = vec![0u8; line.len()];
+        s.read_exact(&mut got).expect("the echo comes back");
+        String::from_utf8(got).unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// Traces `command`, echoes a line once it listens, waits until it is drawn as `family`, hands
+/// the program's events to `check`, then stops Kettle and checks that neither the program nor
+/// its port outlived it.
+async fn drawn_as(command: Vec<String>, family: Family, check: impl FnOnce(&[Event])) {
+    let server = tracing(command).await;
+    let pid = server.registry.traced().and_then(|t| t.pid()).expect("the program runs");
+    let port = until("the program to listen", || traced(&server).port).await;
+    assert_eq!(echo(port, "hello, kettle\n").await, "HELLO, KETTLE\n");
+    let info = until("the program to be drawn as its figure", || {
+        Some(traced(&server)).filter(|m| m.family == Some(family))
+    })
+    .await;
+    assert_eq!(info.figure, family.figure());
+    assert_eq!(info.state, ModelState::Running);
+    assert_eq!(info.ports, [port]);
+    let events = until("the echo's recv and send in the events", || {
+        let events = traced_events(&server);
+        let sent = events.iter().any(|e| matches!(e.kind, EventKind::SendExit { .. }));
+        sent.then_some(events)
+    })
+    .await;
+    let why = events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::Recognised { family, call, count, .. } => Some((*family, call.clone(), *count)),
+        _ => None,
+    });
+    let (told, _, count) = why.expect("the figure is told as a step");
+    assert_eq!(told, family);
+    assert!(count >= 1);
+    // The connection the echo used is numbered as a built-in model numbers it.
+    assert!(events.iter().any(|e| matches!(e.kind, EventKind::AcceptExit { fd: Some(_), .. })
+        && e.conn == Some(1)));
+    check(&events);
+    server.shutdown().await.unwrap();
+    nothing_left(pid, port);
+}
+
+/// The program's process is gone (reaped, not a zombie) and its port can be listened on again.
+fn nothing_left(pid: i32, port: u16) {
+    assert_eq!(kill(Pid::from_raw(pid), None), Err(nix::errno::Errno::ESRCH), "pid {pid} lives");
+    kettle_backend::registry::bind_listener(port).expect("the program's port is free again");
+}
+
+fn waits_in(events: &[Event], api: WaitApi) -> bool {
+    events.iter().any(|e| matches!(&e.kind, EventKind::WaitEnter { api: a, .. } if *a == api))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blocking_python_server_is_drawn_as_fig_6_1() {
+    drawn_as(python("blocking.py"), Family::Blocking, |events| {
+        assert!(events.iter().any(|e| matches!(e.kind, EventKind::AcceptEnter)));
+        assert!(!waits_in(events, WaitApi::Select) && !waits_in(events, WaitApi::Epoll));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_thread_per_connection_server_is_fig_6_1_with_the_connection_on_its_own_thread() {
+    drawn_as(python("threads.py"), Family::Blocking, |events| {
+        let accepted_on = events.iter().find(|e| matches!(e.kind, EventKind::AcceptEnter));
+        let recv_on = events.iter().find(|e| matches!(e.kind, EventKind::RecvEnter { .. }));
+        let (accepted_on, recv_on) = (accepted_on.unwrap(), recv_on.unwrap());
+        assert_ne!(accepted_on.thread.id, recv_on.thread.id, "the client has a thread (lane)");
+        assert!(events.iter().any(|e| matches!(e.kind, EventKind::ThreadSpawned)
+            && e.thread.id == recv_on.thread.id));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_busy_loop_is_fig_6_2() {
+    drawn_as(python("busy_loop.py"), Family::BusyLoop, |events| {
+        let eagain = events.iter().any(|e| match &e.kind {
+            EventKind::WouldBlockBurst { .. } => true,
+            EventKind::AcceptExit { error: Some(err), .. } => err.errno == "EAGAIN",
+            _ => false,
+        });
+        assert!(eagain, "the loop's EAGAINs are in the events");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_select_server_is_fig_6_3_waiting_in_select() {
+    drawn_as(python("select_server.py"), Family::Multiplex, |events| {
+        assert!(waits_in(events, WaitApi::Select));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_selectors_is_epoll_on_linux_and_fig_6_3() {
+    drawn_as(python("selectors_server.py"), Family::Multiplex, |events| {
+        assert!(waits_in(events, WaitApi::Epoll), "DefaultSelector waits in epoll_wait");
+        assert!(events.iter().any(|e| matches!(e.kind, EventKind::EpollCtl { .. })));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn asyncio_is_epoll_on_linux_and_fig_6_3() {
+    drawn_as(python("asyncio_server.py"), Family::Multiplex, |events| {
+        assert!(waits_in(events, WaitApi::Epoll));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_c_server_waiting_in_poll_is_fig_6_3() {
+    let dir = std::env::temp_dir().join(format!("kettle-trace-c-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = dir.join("poll_echo");
+    let built = Command::new("cc")
+        .args(["-O1", "-o"])
+        .arg(&exe)
+        .arg(program("poll_echo.c"))
+        .status()
+        .expect("a C compiler (cc) is installed");
+    assert!(built.success(), "poll_echo.c compiles");
+    drawn_as(vec![exe.to_string_lossy().into_owned()], Family::Multiplex, |events| {
+        assert!(waits_in(events, WaitApi::Poll));
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+// -- bad cases --------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_that_does_not_exist_is_refused_at_start_and_nothing_runs() {
+    let err = serve(Config {
+        trace: Some(vec!["kettle-no-such-program".into()]),
+        ..common::config(&["blocking"])
+    })
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("kettle-no-such-program: no such program"), "{err}");
+    assert!(err.contains("PATH"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_that_is_not_executable_is_refused_with_the_fix() {
+    let file = std::env::temp_dir().join(format!("kettle-not-executable-{}", std::process::id()));
+    std::fs::write(&file, "print('hi')\n").unwrap();
+    let path = file.to_string_lossy().into_owned();
+    let err = serve(Config { trace: Some(vec![path.clone()]), ..common::config(&[]) })
+        .await
+        .unwrap_err()
+        .to_string();
+    let _ = std::fs::remove_file(&file);
+    assert!(err.contains(&format!("{path}: not executable (EACCES)")), "{err}");
+    assert!(err.contains("chmod +x"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_that_exits_says_its_code_and_its_events_stay() {
+    let script = "import socket, sys\n\
+                  s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n\
+                  sys.exit(3)";
+    let server = tracing(vec!["python3".into(), "-c".into(), script.into()]).await;
+    let info = until("the program to end", || {
+        Some(traced(&server)).filter(|m| m.state == ModelState::Stopped)
+    })
+    .await;
+    let exited = Reason::ProgramExited { exit: ChildExit::Exited { code: 3 } };
+    assert_eq!(info.reason, Some(exited.clone()));
+    let events = traced_events(&server);
+    assert!(events.iter().any(|e| matches!(e.kind, EventKind::Listen { .. })));
+    assert!(events.iter().any(|e| e.kind == EventKind::Stopped { reason: exited.clone() }));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_killed_by_a_signal_says_which() {
+    let script = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)";
+    let server = tracing(vec!["python3".into(), "-c".into(), script.into()]).await;
+    let info = until("the program to end", || {
+        Some(traced(&server)).filter(|m| m.state == ModelState::Stopped)
+    })
+    .await;
+    let killed = ChildExit::Killed { signo: 9, name: "SIGKILL".into() };
+    assert_eq!(info.reason, Some(Reason::ProgramExited { exit: killed }));
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_that_never_listens_is_told_so_and_still_runs() {
+    let script = "import time; time.sleep(120)";
+    let server = tracing(vec!["python3".into(), "-c".into(), script.into()]).await;
+    let pid = server.registry.traced().and_then(|t| t.pid()).unwrap();
+    let info = until("the model to say it never listened", || {
+        Some(traced(&server)).filter(|m| m.reason.is_some())
+    })
+    .await;
+    assert_eq!(info.reason, Some(Reason::NeverListened { secs: 5 }));
+    assert_eq!(info.state, ModelState::Running);
+    server.shutdown().await.unwrap();
+    assert_eq!(kill(Pid::from_raw(pid), None), Err(nix::errno::Errno::ESRCH));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_runs_the_same_command_again_on_a_new_process() {
+    let server = tracing(python("select_server.py")).await;
+    let first = server.registry.traced().and_then(|t| t.pid()).unwrap();
+    let port = until("the program to listen", || traced(&server).port).await;
+    let registry = server.registry.clone();
+    let stopped = tokio::task::spawn_blocking(move || {
+        registry.stop(TRACED_MODEL).unwrap();
+        registry.start(TRACED_MODEL).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(stopped.state, ModelState::Running);
+    assert_eq!(kill(Pid::from_raw(first), None), Err(nix::errno::Errno::ESRCH));
+    let second = server.registry.traced().and_then(|t| t.pid()).unwrap();
+    assert_ne!(first, second);
+    let new_port = until("the new run to listen", || traced(&server).port).await;
+    assert_eq!(echo(new_port, "again\n").await, "AGAIN\n");
+    let _ = port;
+    server.shutdown().await.unwrap();
+    nothing_left(second, new_port);
+}
+
+/// The command line's contract: the two lines, then Ctrl-C ends the program and frees its port.
+#[test]
+fn kettle_trace_prints_where_it_runs_and_what_it_traces_and_ctrl_c_leaves_nothing() {
+    let mut kettle = Command::new(env!("CARGO_BIN_EXE_kettle"))
+        .args(["trace", "--port", "0", "--model-port-base", "0", "--"])
+        .args(python("select_server.py"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(kettle.stdout.take().unwrap()).lines();
+    let running = lines.next().unwrap().unwrap();
+    let url = running.strip_prefix("Kettle is running at http://127.0.0.1:").expect(&running);
+    let web_port: u16 = url.split_whitespace().next().unwrap().parse().unwrap();
+    let tracing = lines.next().unwrap().unwrap();
+    let rest = tracing.strip_prefix("tracing PID ").expect(&tracing);
+    let (pid, cmd) = rest.split_once(": ").unwrap();
+    let pid: i32 = pid.parse().unwrap();
+    assert_eq!(cmd, format!("python3 {}", program("select_server.py")));
+    assert_eq!(kill(Pid::from_raw(pid), None), Ok(()), "the program runs");
+    // The API lists it, under the id the page uses.
+    let deadline = Instant::now() + PATIENCE;
+    let port = loop {
+        let list = http_get(web_port, "/api/models");
+        let models: Vec<serde_json::Value> = serde_json::from_str(&list).unwrap();
+        let traced = models.iter().find(|m| m["id"] == "traced").expect("listed").clone();
+        if let Some(port) = traced["port"].as_u64() {
+            assert_eq!(traced["state"], "running");
+            break port as u16;
+        }
+        assert!(Instant::now() < deadline, "the program never listened: {traced}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    kill(Pid::from_raw(kettle.id() as i32), Signal::SIGINT).unwrap();
+    assert!(kettle.wait().unwrap().success());
+    nothing_left(pid, port);
+}
+
+/// Under a tracer already (strace -f), the kernel refuses Kettle's `PTRACE_TRACEME`: the
+/// command says so, with the fix, and exits without leaving anything behind.
+#[test]
+fn ptrace_refused_is_named_with_its_cause_and_fix() {
+    let out = Command::new("strace")
+        .args(["-f", "-o", "/dev/null", env!("CARGO_BIN_EXE_kettle")])
+        .args(["trace", "--port", "0", "--model-port-base", "0", "--"])
+        .args(python("blocking.py"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("strace is installed (the strace tests need it too)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("the kernel refused ptrace (EPERM)"), "{stderr}");
+    assert!(stderr.contains("SYS_PTRACE") || stderr.contains("ptrace_scope"), "{stderr}");
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
+
+#[allow(dead_code)]
+fn unused(_: PathBuf) {}
