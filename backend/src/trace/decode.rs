@@ -488,13 +488,10 @@ impl Decoder {
             "ioctl" if failed.is_none() => {
                 // FIONBIO and FIOASYNC take a pointer to an int: non-zero sets the mode.
                 let on = || read_int(mem, tid, args[2]).is_some_and(|v| v != 0);
-                match args[1] {
-                    x if x == libc::FIONBIO as u64 => {
-                        self.modes.entry(fd).or_default().nonblocking = on()
-                    }
-                    x if x == libc::FIOASYNC as u64 => {
-                        self.modes.entry(fd).or_default().async_io = on()
-                    }
+                // The request number is 32 bits; the register's upper half is not looked at.
+                match args[1] as u32 as libc::Ioctl {
+                    libc::FIONBIO => self.modes.entry(fd).or_default().nonblocking = on(),
+                    libc::FIOASYNC => self.modes.entry(fd).or_default().async_io = on(),
                     _ => {}
                 }
                 None
@@ -838,9 +835,20 @@ mod tests {
     /// Traces `script` (a Python echo server that prints its port), echoes one line through
     /// it, closes, and returns the event kinds it was decoded as.
     fn echo_one_line_through(script: &str) -> Vec<EventKind> {
+        echo_when(script, |_| true).0
+    }
+
+    /// As [`echo_one_line_through`], but the line is written only once the tracer has seen a
+    /// stop `ready` accepts (the server in a state the test needs), and the decoder is
+    /// returned too, to be asked what it kept.
+    fn echo_when(
+        script: &str,
+        ready: impl Fn(&Seen) -> bool + Send + 'static,
+    ) -> (Vec<EventKind>, Decoder) {
         let mut cmd = Command::new("python3");
         cmd.args(["-c", script]).stdout(Stdio::piped());
         let (tx, rx) = std::sync::mpsc::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let tracer = std::thread::spawn(move || {
             let mut decoder = Decoder::default();
             let mut kinds = Vec::new();
@@ -848,22 +856,57 @@ mod tests {
                 let _ = tx.send(child.stdout.take());
             };
             super::super::tracer::run_with(cmd, spawned, |seen| {
+                if ready(&seen) {
+                    let _ = ready_tx.send(());
+                }
                 kinds.extend(decoder.on(&seen, &ProcessMemory).into_iter().map(|(_, k)| k));
             })
             .unwrap();
-            kinds
+            (kinds, decoder)
         });
         let stdout = rx.recv().unwrap().expect("stdout piped");
         let mut port = String::new();
         BufReader::new(stdout).read_line(&mut port).unwrap();
         let port: u16 = port.trim().parse().unwrap();
         let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        ready_rx.recv().expect("the server reached the state the test waits for");
         client.write_all(b"hello kettle\n").unwrap();
         let mut echo = [0u8; 13];
         client.read_exact(&mut echo).unwrap();
         assert_eq!(&echo, b"hello kettle\n");
         drop(client);
         tracer.join().unwrap()
+    }
+
+    /// The connection's descriptor: the first one an `accept` returned.
+    fn accepted(kinds: &[EventKind]) -> i32 {
+        kinds
+            .iter()
+            .find_map(|k| match k {
+                EventKind::AcceptExit { fd: Some(fd), .. } => Some(*fd),
+                _ => None,
+            })
+            .expect("accepted")
+    }
+
+    /// The descriptor the program listens on: the one its first `epoll_ctl` added.
+    fn first_added(kinds: &[EventKind]) -> i32 {
+        kinds
+            .iter()
+            .find_map(|k| match k {
+                EventKind::EpollCtl { op: EpollOp::Add, fd, .. } => Some(*fd),
+                _ => None,
+            })
+            .expect("an epoll_ctl(ADD)")
+    }
+
+    /// Whether the line came back as one `recv` of it and one `send` of it.
+    fn echoed(kinds: &[EventKind]) -> bool {
+        let received = kinds.iter().any(|k| matches!(k, EventKind::RecvExit { outcome: RecvOutcome::Data { bytes: 13, preview }, .. } if preview == "hello kettle\n"));
+        let sent = kinds.iter().any(|k| {
+            matches!(k, EventKind::SendExit { outcome: SendOutcome::Sent { bytes: 13 }, .. })
+        });
+        received && sent
     }
 
     /// The tutorial's select server in Python: one thread, `select.select` over the listener
@@ -939,5 +982,401 @@ mod tests {
         assert!(kinds
             .iter()
             .any(|k| matches!(k, EventKind::Close { reason: CloseReason::PeerClosed, .. })));
+    }
+
+    /// The selectors tutorial's echo server: `selectors.DefaultSelector`, which is epoll on
+    /// Linux, non-blocking sockets, and `unregister` before `close`.
+    const SELECTORS: &str = "import selectors, socket\n\
+        sel = selectors.DefaultSelector()\n\
+        s = socket.socket()\n\
+        s.bind(('127.0.0.1', 0))\n\
+        s.listen(5)\n\
+        s.setblocking(False)\n\
+        sel.register(s, selectors.EVENT_READ)\n\
+        print(s.getsockname()[1], flush=True)\n\
+        served = False\n\
+        while not served or len(sel.get_map()) > 1:\n    for key, mask in sel.select():\n        if key.fileobj is s:\n            c, _ = s.accept()\n            c.setblocking(False)\n            sel.register(c, selectors.EVENT_READ)\n            served = True\n        else:\n            c = key.fileobj\n            d = c.recv(1024)\n            if d:\n                c.sendall(d)\n            else:\n                sel.unregister(c)\n                c.close()\n";
+
+    #[test]
+    fn a_python_selectors_server_reads_as_the_epoll_models_interest_list_and_waits() {
+        let kinds = echo_one_line_through(SELECTORS);
+        let listener = first_added(&kinds);
+        let conn = accepted(&kinds);
+        let ctl = |op, fd, events: &str| {
+            kinds
+                .iter()
+                .any(|k| *k == EventKind::EpollCtl { op, fd, events: events.into(), error: None })
+        };
+        assert!(ctl(EpollOp::Add, listener, "EPOLLIN"), "{kinds:?}");
+        assert!(ctl(EpollOp::Add, conn, "EPOLLIN"), "{kinds:?}");
+        assert!(ctl(EpollOp::Del, conn, ""), "{kinds:?}");
+        // The first wait watches the listener alone and wakes for it; a later one watches
+        // the connection too and wakes for its line, one entry looked at per ready one.
+        let first = kinds.iter().find(|k| matches!(k, EventKind::WaitEnter { .. }));
+        assert_eq!(
+            first,
+            Some(&EventKind::WaitEnter { api: WaitApi::Epoll, watched: vec![listener] })
+        );
+        assert!(kinds.iter().any(|k| matches!(k,
+            EventKind::WaitReturned { api: WaitApi::Epoll, ready, scanned: 1 }
+                if ready == &[ReadyFd { fd: listener, readable: true, writable: false }])));
+        let both = if listener < conn { vec![listener, conn] } else { vec![conn, listener] };
+        assert!(kinds.contains(&EventKind::WaitEnter { api: WaitApi::Epoll, watched: both }));
+        assert!(kinds.iter().any(|k| matches!(k,
+            EventKind::WaitReturned { api: WaitApi::Epoll, ready, scanned }
+                if ready.iter().any(|r| r.fd == conn && r.readable)
+                    && *scanned as usize == ready.len())));
+        assert!(echoed(&kinds), "{kinds:?}");
+        // Non-blocking, the recv is drawn whole once it returned: enter, then exit.
+        let recv = kinds.iter().position(|k| matches!(k, EventKind::RecvExit { .. })).unwrap();
+        assert_eq!(kinds[recv - 1], EventKind::RecvEnter { fd: conn, len: 1024 });
+        assert!(kinds.contains(&EventKind::Close { fd: conn, reason: CloseReason::PeerClosed }));
+    }
+
+    /// The tutorial's non-blocking server: one thread asking every socket, again and again.
+    const BUSY_LOOP: &str = "import socket\n\
+        s = socket.socket()\n\
+        s.bind(('127.0.0.1', 0))\n\
+        s.listen(5)\n\
+        s.setblocking(False)\n\
+        print(s.getsockname()[1], flush=True)\n\
+        conns = []\n\
+        served = False\n\
+        while not served or conns:\n    try:\n        c, _ = s.accept()\n        c.setblocking(False)\n        conns.append(c)\n        served = True\n    except BlockingIOError:\n        pass\n    for c in list(conns):\n        try:\n            d = c.recv(1024)\n        except BlockingIOError:\n            continue\n        if d:\n            c.sendall(d)\n        else:\n            conns.remove(c)\n            c.close()\n";
+
+    #[test]
+    fn a_python_busy_loop_reads_as_would_block_bursts_not_one_event_per_eagain() {
+        // The line is sent once a `recv` on the connection has found nothing, so the server
+        // has surely asked in vain.
+        let eagain = -(libc::EAGAIN as i64);
+        let (kinds, _) = echo_when(
+            BUSY_LOOP,
+            move |s| matches!(s, Seen::Exit { name: "recvfrom", ret, .. } if *ret == eagain),
+        );
+        let burst = |call: &str| -> u64 {
+            kinds
+                .iter()
+                .filter_map(|k| match k {
+                    EventKind::WouldBlockBurst { call: c, count } if c == call => Some(*count),
+                    _ => None,
+                })
+                .sum()
+        };
+        // After its one client the server asks `accept` on every turn: in vain.
+        assert!(burst("accept") >= 1, "{kinds:?}");
+        assert!(burst("recv") >= 1, "{kinds:?}");
+        // No EAGAIN is drawn one by one: no accept that failed, no recv that would block,
+        // and every enter drawn has its exit right after it (the calls cannot sleep).
+        assert!(!kinds.iter().any(|k| matches!(
+            k,
+            EventKind::AcceptExit { error: Some(_), .. }
+                | EventKind::RecvExit { outcome: RecvOutcome::WouldBlock, .. }
+        )));
+        for (i, k) in kinds.iter().enumerate() {
+            let exit = match k {
+                EventKind::AcceptEnter => "accept_exit",
+                EventKind::RecvEnter { .. } => "recv_exit",
+                EventKind::SendEnter { .. } => "send_exit",
+                _ => continue,
+            };
+            assert_eq!(kinds.get(i + 1).map(EventKind::name), Some(exit), "{kinds:?}");
+        }
+        // Counted, not listed: far fewer events than calls made in vain.
+        let bursts = kinds.iter().filter(|k| k.name() == "would_block_burst").count() as u64;
+        assert!(bursts <= burst("accept") + burst("recv"));
+        assert!(echoed(&kinds), "{kinds:?}");
+        assert!(kinds
+            .iter()
+            .any(|k| matches!(k, EventKind::Close { reason: CloseReason::PeerClosed, .. })));
+    }
+
+    /// A signal-driven echo server: the sockets signal SIGIO (named with `F_SETSIG` so the
+    /// kernel says which socket); as in the sigio model the handler only notes the signal and
+    /// the main thread, napping between signals, accepts and echoes until `EAGAIN` (a handler
+    /// that did the work would be re-entered by the next signal). `os._exit` at the end: no
+    /// finaliser closes the listener, so the decoder still holds its modes.
+    const SIGIO: &str = "import fcntl, os, signal, socket, time\n\
+        s = socket.socket()\n\
+        s.bind(('127.0.0.1', 0))\n\
+        s.listen(5)\n\
+        conns = []\n\
+        noted = []\n\
+        done = False\n\
+        def asynchronous(sock):\n    fcntl.fcntl(sock, fcntl.F_SETOWN, os.getpid())\n    fcntl.fcntl(sock, fcntl.F_SETSIG, signal.SIGIO)\n    flags = fcntl.fcntl(sock, fcntl.F_GETFL)\n    fcntl.fcntl(sock, fcntl.F_SETFL, flags | os.O_ASYNC | os.O_NONBLOCK)\n\
+        def serve():\n    global done\n    try:\n        while True:\n            c, _ = s.accept()\n            asynchronous(c)\n            conns.append(c)\n    except BlockingIOError:\n        pass\n    for c in list(conns):\n        try:\n            while True:\n                d = c.recv(1024)\n                if not d:\n                    conns.remove(c)\n                    c.close()\n                    done = True\n                    break\n                c.sendall(d)\n        except BlockingIOError:\n            pass\n\
+        signal.signal(signal.SIGIO, lambda signo, frame: noted.append(signo))\n\
+        asynchronous(s)\n\
+        print(s.getsockname()[1], flush=True)\n\
+        while not done:\n    if noted:\n        noted.clear()\n        serve()\n    else:\n        time.sleep(0.01)\n\
+        os._exit(0)\n";
+
+    #[test]
+    fn a_python_sigio_server_reads_as_signals_delivered_then_calls_that_do_not_wait() {
+        // The line is sent once the connection was read in vain (it signals from then on), so
+        // the line brings its own signal.
+        let eagain = -(libc::EAGAIN as i64);
+        let (kinds, decoder) = echo_when(
+            SIGIO,
+            move |s| matches!(s, Seen::Exit { name: "recvfrom", ret, .. } if *ret == eagain),
+        );
+        let conn = accepted(&kinds);
+        let sigio = libc::SIGIO;
+        assert!(kinds.contains(&EventKind::SignalHandler { signo: sigio, name: "SIGIO".into() }));
+        let delivered = |fd: i32| {
+            kinds.iter().position(|k| {
+                *k == EventKind::SignalDelivered {
+                    signo: sigio,
+                    name: "SIGIO".into(),
+                    fd: Some(fd),
+                }
+            })
+        };
+        // The listener's signal comes before the accept, the connection's before its line.
+        let accept = kinds.iter().position(|k| *k == EventKind::AcceptEnter).unwrap();
+        let at_listener = kinds[..accept].iter().rev().find_map(|k| match k {
+            EventKind::SignalDelivered { fd, .. } => Some(*fd),
+            _ => None,
+        });
+        let listener = at_listener.flatten().expect("a signal named the listener");
+        let line = kinds
+            .iter()
+            .position(|k| {
+                matches!(k, EventKind::RecvExit { outcome: RecvOutcome::Data { .. }, .. })
+            })
+            .expect("the line was read");
+        assert!(delivered(conn).is_some_and(|at| at < line), "{kinds:?}");
+        assert!(echoed(&kinds), "{kinds:?}");
+        // The fcntl calls made no event, but the decoder knows the listener signals.
+        assert!(decoder.is_async(listener) && decoder.nonblocking(listener));
+        assert_eq!(decoder.owner(listener).map(|o| o > 0), Some(true));
+        assert_eq!(decoder.io_signal(listener), sigio);
+        assert!(!decoder.is_async(conn), "closed: forgotten");
+    }
+
+    /// The asyncio tutorial's echo server: streams over selectors' epoll.
+    const ASYNCIO: &str = "import asyncio\n\
+        async def handle(reader, writer):\n    while True:\n        d = await reader.read(1024)\n        if not d:\n            break\n        writer.write(d)\n        await writer.drain()\n    writer.close()\n    await writer.wait_closed()\n    done.set()\n\
+        async def main():\n    global done\n    done = asyncio.Event()\n    server = await asyncio.start_server(handle, '127.0.0.1', 0)\n    print(server.sockets[0].getsockname()[1], flush=True)\n    await done.wait()\n    server.close()\n    await server.wait_closed()\n\
+        asyncio.run(main())\n";
+
+    #[test]
+    fn a_python_asyncio_server_reads_as_epoll_waits_then_recv_and_send() {
+        let (kinds, _) = echo_when(ASYNCIO, |_| true);
+        let conn = accepted(&kinds);
+        assert!(kinds.iter().any(|k| matches!(k,
+            EventKind::EpollCtl { op: EpollOp::Add, fd, error: None, .. } if *fd == conn)));
+        let woken = kinds
+            .iter()
+            .position(|k| {
+                matches!(k,
+                EventKind::WaitReturned { api: WaitApi::Epoll, ready, .. }
+                    if ready.iter().any(|r| r.fd == conn && r.readable))
+            })
+            .expect("a wait woke for the connection");
+        let line = kinds
+            .iter()
+            .position(|k| matches!(k, EventKind::RecvExit { fd, outcome: RecvOutcome::Data { .. }, .. } if *fd == conn))
+            .expect("the line was read");
+        assert!(woken < line, "{kinds:?}");
+        assert!(kinds[line + 1..].iter().any(|k| matches!(k,
+            EventKind::SendExit { fd, outcome: SendOutcome::Sent { bytes: 13 } } if *fd == conn)));
+        assert!(echoed(&kinds), "{kinds:?}");
+        assert!(kinds.iter().any(|k| matches!(k,
+            EventKind::RecvExit { fd, outcome: RecvOutcome::Eof, .. } if *fd == conn)));
+        assert!(kinds.contains(&EventKind::Close { fd: conn, reason: CloseReason::PeerClosed }));
+    }
+
+    /// A blocking server that reads with `recvmsg` and `readv`, answers with `sendmsg` and
+    /// `writev`, and shuts the connection down before closing it.
+    const SCATTER_GATHER: &str = "import os, socket\n\
+        s = socket.socket()\n\
+        s.bind(('127.0.0.1', 0))\n\
+        s.listen(5)\n\
+        print(s.getsockname()[1], flush=True)\n\
+        c, _ = s.accept()\n\
+        line = b''\n\
+        while not line.endswith(b'\\n'):\n    line += c.recvmsg(1024)[0]\n\
+        c.sendmsg([line[:5]])\n\
+        os.writev(c.fileno(), [line[5:]])\n\
+        buf = bytearray(300)\n\
+        while os.readv(c.fileno(), [buf, buf]):\n    pass\n\
+        c.shutdown(socket.SHUT_RDWR)\n\
+        c.close()\n";
+
+    #[test]
+    fn recvmsg_readv_sendmsg_and_writev_read_as_recv_and_send() {
+        let kinds = echo_one_line_through(SCATTER_GATHER);
+        let conn = accepted(&kinds);
+        assert!(kinds.contains(&EventKind::RecvEnter { fd: conn, len: 1024 }), "{kinds:?}");
+        assert!(kinds.iter().any(|k| matches!(k,
+            EventKind::RecvExit { fd, outcome: RecvOutcome::Data { preview, .. }, .. }
+                if *fd == conn && preview.starts_with("hello"))));
+        let sent: Vec<&EventKind> = kinds
+            .iter()
+            .filter(|k| matches!(k, EventKind::SendEnter { .. } | EventKind::SendExit { .. }))
+            .collect();
+        let want = [
+            EventKind::SendEnter { fd: conn, bytes: 5 },
+            EventKind::SendExit { fd: conn, outcome: SendOutcome::Sent { bytes: 5 } },
+            EventKind::SendEnter { fd: conn, bytes: 8 },
+            EventKind::SendExit { fd: conn, outcome: SendOutcome::Sent { bytes: 8 } },
+        ];
+        assert_eq!(sent, want.iter().collect::<Vec<_>>());
+        // readv's two 300-byte buffers, and the end of file it found.
+        assert!(kinds.contains(&EventKind::RecvEnter { fd: conn, len: 600 }), "{kinds:?}");
+        assert!(kinds.iter().any(|k| matches!(k,
+            EventKind::RecvExit { fd, outcome: RecvOutcome::Eof, .. } if *fd == conn)));
+        assert!(kinds.contains(&EventKind::Close { fd: conn, reason: CloseReason::PeerClosed }));
+    }
+
+    /// Memory as a table of what is at each address, for hand-built stops.
+    #[derive(Default)]
+    struct Table(HashMap<u64, Vec<u8>>);
+
+    impl Memory for Table {
+        fn read(&self, _: i32, addr: u64, len: usize) -> Option<Vec<u8>> {
+            let bytes = self.0.get(&addr)?;
+            Some(bytes[..len.min(bytes.len())].to_vec())
+        }
+    }
+
+    fn epoll_event(events: i32, data: u64) -> Vec<u8> {
+        let mut e = (events as u32).to_ne_bytes().to_vec();
+        e.extend(data.to_ne_bytes());
+        e
+    }
+
+    fn exit(name: &'static str, args: [u64; 6], ret: i64) -> Seen {
+        Seen::Exit { tid: 7, t_ns: 0, name, args, ret }
+    }
+
+    fn enter(name: &'static str, args: [u64; 6]) -> Seen {
+        Seen::Enter { tid: 7, t_ns: 0, name, args }
+    }
+
+    fn kinds_of(decoder: &mut Decoder, seen: &Seen, mem: &dyn Memory) -> Vec<EventKind> {
+        decoder.on(seen, mem).into_iter().map(|(_, k)| k).collect()
+    }
+
+    #[test]
+    fn an_epoll_event_whose_data_is_no_descriptor_is_found_by_the_data_it_was_added_with() {
+        let mut mem = Table::default();
+        let mut d = Decoder::default();
+        let token = 0x7f00_dead_beef;
+        let edge = libc::EPOLLIN | libc::EPOLLET;
+        mem.0.insert(0x100, epoll_event(edge, token));
+        kinds_of(&mut d, &exit("epoll_create1", [0; 6], 3), &mem);
+        let added = kinds_of(&mut d, &exit("epoll_ctl", [3, 1, 9, 0x100, 0, 0], 0), &mem);
+        assert_eq!(
+            added,
+            [EventKind::EpollCtl {
+                op: EpollOp::Add,
+                fd: 9,
+                events: "EPOLLIN|EPOLLET".into(),
+                error: None
+            }]
+        );
+        let waiting = [3, 0x200, 8, u64::MAX, 0, 0];
+        assert_eq!(
+            kinds_of(&mut d, &enter("epoll_wait", waiting), &mem),
+            [EventKind::WaitEnter { api: WaitApi::EpollEt, watched: vec![9] }]
+        );
+        // The kernel wrote back the token, and one entry the decoder cannot place.
+        let mut returned = epoll_event(libc::EPOLLIN, token);
+        returned.extend(epoll_event(libc::EPOLLIN, 12345));
+        mem.0.insert(0x200, returned);
+        assert_eq!(
+            kinds_of(&mut d, &exit("epoll_wait", waiting, 2), &mem),
+            [EventKind::WaitReturned {
+                api: WaitApi::EpollEt,
+                ready: vec![ReadyFd { fd: 9, readable: true, writable: false }],
+                scanned: 2,
+            }]
+        );
+        // A failed epoll_ctl is drawn with its error and changes nothing; a wait a signal
+        // interrupted (the kernel's ERESTARTNOHAND) returns nothing ready.
+        let failed = kinds_of(&mut d, &exit("epoll_ctl", [3, 1, 9, 0x100, 0, 0], -17), &mem);
+        assert!(
+            matches!(&failed[..], [EventKind::EpollCtl { error: Some(e), .. }] if e.errno == "EEXIST")
+        );
+        assert_eq!(
+            kinds_of(&mut d, &exit("epoll_wait", waiting, -514), &mem),
+            [EventKind::WaitReturned { api: WaitApi::EpollEt, ready: vec![], scanned: 0 }]
+        );
+        // Closing the descriptor takes it out of the interest list.
+        kinds_of(&mut d, &exit("close", [9, 0, 0, 0, 0, 0], 0), &mem);
+        assert_eq!(
+            kinds_of(&mut d, &enter("epoll_wait", waiting), &mem),
+            [EventKind::WaitEnter { api: WaitApi::Epoll, watched: vec![] }]
+        );
+    }
+
+    #[test]
+    fn io_uring_enter_reads_as_ring_enter_and_exit_with_what_the_registers_say() {
+        let mem = Table::default();
+        let mut d = Decoder::default();
+        kinds_of(&mut d, &exit("io_uring_setup", [8, 0x100, 0, 0, 0, 0], 4), &mem);
+        assert!(d.is_ring(4));
+        // Two SQEs handed over, waiting for one completion (IORING_ENTER_GETEVENTS).
+        let submit_and_wait = [4, 2, 1, IORING_ENTER_GETEVENTS, 0, 0];
+        assert_eq!(
+            kinds_of(&mut d, &enter("io_uring_enter", submit_and_wait), &mem),
+            [EventKind::RingEnter { submitted: 2, wait_for: 1 }]
+        );
+        // It returns the SQEs it took: how many CQEs wait is in the ring, not here.
+        assert_eq!(
+            kinds_of(&mut d, &exit("io_uring_enter", submit_and_wait, 2), &mem),
+            [EventKind::RingExit { completions: 0, timed_out: false }]
+        );
+        // Nothing submitted and 0 returned: the completion it waited for is there.
+        let wait = [4, 0, 1, IORING_ENTER_GETEVENTS, 0, 0];
+        assert_eq!(
+            kinds_of(&mut d, &exit("io_uring_enter", wait, 0), &mem),
+            [EventKind::RingExit { completions: 1, timed_out: false }]
+        );
+        assert_eq!(
+            kinds_of(&mut d, &exit("io_uring_enter", wait, -(libc::ETIME as i64)), &mem),
+            [EventKind::RingExit { completions: 0, timed_out: true }]
+        );
+        // Submitting only (no GETEVENTS): it waits for nothing.
+        assert_eq!(
+            kinds_of(&mut d, &enter("io_uring_enter", [4, 3, 1, 0, 0, 0]), &mem),
+            [EventKind::RingEnter { submitted: 3, wait_for: 0 }]
+        );
+        kinds_of(&mut d, &exit("close", [4, 0, 0, 0, 0, 0], 0), &mem);
+        assert!(!d.is_ring(4));
+    }
+
+    #[test]
+    fn eagains_are_reported_once_their_window_is_over_or_before_the_thread_sleeps() {
+        let mem = Table::default();
+        let mut d = Decoder::default();
+        kinds_of(&mut d, &exit("socket", [2, 1 | libc::SOCK_NONBLOCK as u64, 0, 0, 0, 0], 5), &mem);
+        let accept = [5, 0, 0, 0, 0, 0];
+        let at = |t_ns: u64, seen: Seen| match seen {
+            Seen::Enter { tid, name, args, .. } => Seen::Enter { tid, t_ns, name, args },
+            Seen::Exit { tid, name, args, ret, .. } => Seen::Exit { tid, t_ns, name, args, ret },
+            other => other,
+        };
+        let window = BURST_WINDOW.as_nanos() as u64;
+        let mut all = Vec::new();
+        for i in 0..3 {
+            all.extend(kinds_of(&mut d, &at(i, enter("accept4", accept)), &mem));
+            all.extend(kinds_of(&mut d, &at(i, exit("accept4", accept, -11)), &mem));
+        }
+        assert_eq!(all, []);
+        // The window is over at the thread's next stop.
+        let late = kinds_of(&mut d, &at(window, enter("accept4", accept)), &mem);
+        assert_eq!(late, [EventKind::WouldBlockBurst { call: "accept".into(), count: 3 }]);
+        kinds_of(&mut d, &at(window, exit("accept4", accept, -11)), &mem);
+        // A call that may sleep comes after the count so far.
+        let poll = [0, 0, u64::MAX, 0, 0, 0];
+        assert_eq!(
+            kinds_of(&mut d, &at(window + 1, enter("poll", poll)), &mem),
+            [
+                EventKind::WouldBlockBurst { call: "accept".into(), count: 1 },
+                EventKind::WaitEnter { api: WaitApi::Poll, watched: vec![] },
+            ]
+        );
     }
 }

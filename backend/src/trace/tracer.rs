@@ -349,4 +349,23 @@ mod tests {
         assert!(spawned.contains(&tid));
         assert_eq!(ret, -(libc::EAGAIN as i64));
     }
+
+    #[test]
+    fn a_realtime_signal_is_reported_and_handed_on_to_the_programs_handler() {
+        // glibc's SIGRTMIN+2 (as the sigio model's), which nix's `Signal` cannot name; the
+        // program exits 0 only if its handler ran.
+        let (seen, code) = trace_python(
+            "import os, signal, sys\n\
+             got = []\n\
+             signal.signal(signal.SIGRTMIN + 2, lambda signo, frame: got.append(signo))\n\
+             os.kill(os.getpid(), signal.SIGRTMIN + 2)\n\
+             sys.exit(0 if got else 1)",
+        );
+        assert_eq!(code, Some(0));
+        let rt = libc::SIGRTMIN() + 2;
+        assert!(
+            seen.iter().any(|s| matches!(s, Seen::Signal { signo, fd: None, .. } if *signo == rt)),
+            "{seen:?}"
+        );
+    }
 }
