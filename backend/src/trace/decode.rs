@@ -14,7 +14,7 @@
 //! (the `pollfd` array), `epoll_create`/`epoll_create1`, `epoll_ctl` (each instance's interest
 //! list kept), `epoll_wait`/`epoll_pwait`/`epoll_pwait2` (the interest list, and the
 //! `epoll_event`s returned), `rt_sigaction` (a handler installed) and the signals delivered to
-//! one, `io_uring_enter` (what its registers say) and, as the busy loop records them, the
+//! one, `io_uring_setup` and `io_uring_enter` (what its registers say) and, as the busy loop records them, the
 //! `EAGAIN`s of non-blocking calls: counted per thread, one `would_block_burst` per call per
 //! [`BURST_WINDOW`]. `fcntl` (`F_SETFL`, `F_SETOWN`, `F_SETOWN_EX`, `F_SETSIG`) and `ioctl`
 //! (`FIONBIO`, `FIOASYNC`) make no event, as in the `sigio` and `nonblocking` models; the modes
@@ -22,7 +22,7 @@
 //! `shutdown` makes no event either: no kind draws it (no model calls it but to stop).
 //!
 //! Not decoded: io_uring's submissions and completions, which live in rings the program shares
-//! with the kernel by `mmap`, not in registers (see [`Decoder::ring_exit`]).
+//! with the kernel by `mmap`, not in registers (see `ring_exit` below).
 //!
 //! Descriptor numbers are kept for the whole traced program, not per process: a child that
 //! closes its copy of a socket makes the decoder forget the parent's too.
@@ -161,7 +161,14 @@ impl Decoder {
             }
             Seen::Exit { tid, t_ns, name, args, ret } => {
                 self.report_if_due(tid, t_ns, &mut out);
-                self.exit(tid, t_ns, name, &args, ret, mem, &mut out);
+                if self.held.remove(&tid) {
+                    if errno_of(ret) == Some(Errno::EAGAIN) {
+                        self.count_would_block(tid, t_ns, name);
+                        return Vec::new();
+                    }
+                    out.extend(self.call_enter(tid, name, &args, mem));
+                }
+                out.extend(self.exit(tid, name, &args, ret, mem));
                 tid
             }
             Seen::Signal { tid, signo, fd, .. } => {
@@ -287,6 +294,9 @@ impl Decoder {
                 if self.cannot_block(name, args) {
                     // It returns at once: its enter is drawn with its exit, and not at all if
                     // it is one more `EAGAIN` of a busy loop, as the nonblocking model does.
+                    // The model stamps that enter with the instant of the call; here whoever
+                    // stamps the events gives both the exit stop's time, microseconds later
+                    // for a call that cannot sleep.
                     self.held.insert(tid);
                     return None;
                 }
@@ -357,28 +367,18 @@ impl Decoder {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn exit(
         &mut self,
         tid: i32,
-        t_ns: u64,
         name: &str,
         args: &[u64; 6],
         ret: i64,
         mem: &dyn Memory,
-        out: &mut Vec<EventKind>,
-    ) {
+    ) -> Option<EventKind> {
         let fd = args[0] as i32;
         let failed = errno_of(ret);
-        if self.held.remove(&tid) {
-            if failed == Some(Errno::EAGAIN) {
-                self.count_would_block(tid, t_ns, name);
-                return;
-            }
-            out.extend(self.call_enter(tid, name, args, mem));
-        }
         let error = |e: Errno| SysError { errno: errno_name(e), message: e.desc().to_owned() };
-        let kind = match name {
+        match name {
             "socket" if ret >= 0 => {
                 self.forget(ret as i32);
                 self.sockets.insert(ret as i32);
@@ -532,8 +532,7 @@ impl Decoder {
                 })
             }
             _ => None,
-        };
-        out.extend(kind);
+        }
     }
 
     /// `epoll_ctl(epfd, op, fd, event)`, as the epoll model records it; the interest list
