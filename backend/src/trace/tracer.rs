@@ -8,6 +8,10 @@
 //! seccomp stop: number and arguments) and, because the tracer resumes it with
 //! `PTRACE_SYSCALL`, at its exit (the result). Both stops are timed with Kettle's clock.
 //!
+//! A signal on its way to the program stops the thread that is to receive it (a
+//! signal-delivery-stop): the tracer reports it, with the descriptor the kernel named for a
+//! signal an `O_ASYNC` socket sent, and hands it on unchanged as it resumes the thread.
+//!
 //! Every `ptrace` request must come from the tracer thread, the thread that spawned the child:
 //! [`run`] spawns and then loops on `waitpid` in the caller's thread until every traced task
 //! has exited.
@@ -20,7 +24,7 @@ use std::process::Command;
 use nix::errno::Errno;
 use nix::sys::ptrace::{self, Event, Options};
 use nix::sys::signal::Signal;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
 use super::filter;
@@ -36,7 +40,12 @@ pub enum Seen {
     Exit { tid: i32, t_ns: u64, name: &'static str, args: [u64; 6], ret: i64 },
     /// A new thread or child process `tid`, made by `by`.
     Spawned { tid: i32, by: i32, t_ns: u64 },
-    /// Task `tid` ended: its exit code, or the signal that ended it.
+    /// Signal `signo` is about to be delivered to thread `tid` (it is handed on unchanged).
+    /// `fd` is the descriptor the kernel named (`si_fd`) when an `O_ASYNC` descriptor sent it:
+    /// `SIGIO`/`SIGPOLL`, or the signal chosen with `F_SETSIG`, with a `POLL_*` code.
+    Signal { tid: i32, t_ns: u64, signo: i32, fd: Option<i32> },
+    /// Task `tid` ended: its exit code, or the signal that ended it (`None` for a realtime
+    /// signal, which nix's `Signal` cannot name).
     Ended { tid: i32, t_ns: u64, code: Option<i32>, signal: Option<Signal> },
 }
 
@@ -101,16 +110,36 @@ pub fn run_with(
     let mut in_call: HashMap<i32, (&'static str, [u64; 6])> = HashMap::new();
     let mut first_end = (None, None);
     loop {
-        // This thread's tracees only: another thread of Kettle (a test beside this one, a model
-        // that forks) waits for its own children.
-        let status =
-            match waitpid(None::<Pid>, Some(WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD)) {
-                Ok(status) => status,
-                Err(Errno::ECHILD) => return Ok(first_end),
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-            };
+        let (tid, raw) = match wait_any() {
+            Ok(got) => got,
+            Err(Errno::ECHILD) => return Ok(first_end),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
         let now = clock().now_ns();
+        let status = match WaitStatus::from_raw(tid, raw) {
+            Ok(status) => status,
+            // nix's `Signal` has no realtime signals, and a program that asks for one
+            // (`F_SETSIG`, or glibc's own two) must not stop the tracer: such a stop or death
+            // is handled here from the raw status.
+            Err(_) => {
+                let resumed = if libc::WIFSTOPPED(raw) {
+                    let signo = libc::WSTOPSIG(raw);
+                    if let Some(fd) = delivered(tid) {
+                        seen(Seen::Signal { tid: tid.as_raw(), t_ns: now, signo, fd });
+                    }
+                    cont_with(tid, signo)
+                } else {
+                    in_call.remove(&tid.as_raw());
+                    seen(Seen::Ended { tid: tid.as_raw(), t_ns: now, code: None, signal: None });
+                    Ok(())
+                };
+                match resumed {
+                    Ok(()) | Err(Errno::ESRCH) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
         // A task that vanished between its stop and our request (killed) is not an error.
         let resumed = match status {
             WaitStatus::PtraceEvent(tid, _, e) if e == Event::PTRACE_EVENT_SECCOMP as i32 => {
@@ -145,8 +174,15 @@ pub fn run_with(
             // A new task's first stop, or a stop we caused: resume it without a signal.
             WaitStatus::Stopped(tid, Signal::SIGSTOP)
             | WaitStatus::Stopped(tid, Signal::SIGTRAP) => ptrace::cont(tid, None),
-            // A signal for the program: hand it on.
-            WaitStatus::Stopped(tid, signal) => ptrace::cont(tid, Some(signal)),
+            // A signal for the program: say so, and hand it on. A group-stop (the program
+            // stopped by SIGTSTP and the like) has no siginfo: not a delivery, nothing to say.
+            WaitStatus::Stopped(tid, signal) => {
+                if let Some(fd) = delivered(tid) {
+                    let signo = signal as i32;
+                    seen(Seen::Signal { tid: tid.as_raw(), t_ns: now, signo, fd });
+                }
+                ptrace::cont(tid, Some(signal))
+            }
             WaitStatus::Exited(tid, code) => {
                 in_call.remove(&tid.as_raw());
                 seen(Seen::Ended { tid: tid.as_raw(), t_ns: now, code: Some(code), signal: None });
@@ -175,6 +211,50 @@ pub fn run_with(
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// `waitpid` for any of this thread's tracees, with the raw status: nix's `waitpid` fails with
+/// `EINVAL` on a stop or death by a realtime signal, and would leave that task stopped.
+fn wait_any() -> nix::Result<(Pid, i32)> {
+    let mut raw = 0;
+    // This thread's tracees only: another thread of Kettle (a test beside this one, a model
+    // that forks) waits for its own children.
+    let flags = libc::__WALL | libc::__WNOTHREAD;
+    // SAFETY: waitpid writes the status into a local int.
+    let tid = Errno::result(unsafe { libc::waitpid(-1, &mut raw, flags) })?;
+    Ok((Pid::from_raw(tid), raw))
+}
+
+/// For a task in a signal-delivery-stop: `Some(si_fd)`, the descriptor the signal is about if
+/// the kernel named one. `None` if the stop is not a delivery (a group-stop has no siginfo).
+fn delivered(tid: Pid) -> Option<Option<i32>> {
+    let info = ptrace::getsiginfo(tid).ok()?;
+    // The start of the kernel's siginfo for a SIGPOLL-class signal (its `_sigpoll` member).
+    #[repr(C)]
+    struct SigPoll {
+        signo: libc::c_int,
+        errno: libc::c_int,
+        code: libc::c_int,
+        _pad: libc::c_int,
+        band: libc::c_long,
+        fd: libc::c_int,
+    }
+    // SAFETY: `siginfo_t` is 128 bytes, `SigPoll` a prefix of it; every bit pattern is valid.
+    let poll = unsafe { &*(&info as *const libc::siginfo_t).cast::<SigPoll>() };
+    // `si_fd` is set only by an O_ASYNC descriptor: SIGIO or the F_SETSIG signal (a realtime
+    // one, numbered from the kernel's 32) with a POLL_IN..POLL_HUP code. The same codes mean
+    // other things for other signals (CLD_EXITED is 1 for SIGCHLD).
+    let from_fd = (poll.signo == libc::SIGIO || poll.signo >= 32) && (1..=6).contains(&poll.code);
+    Some(from_fd.then_some(poll.fd))
+}
+
+/// `PTRACE_CONT` handing on signal `signo`, realtime ones too (nix's `cont` takes a `Signal`).
+fn cont_with(tid: Pid, signo: i32) -> nix::Result<()> {
+    // SAFETY: PTRACE_CONT on our own stopped tracee; addr is ignored, data is the signal.
+    let rc = unsafe {
+        libc::ptrace(libc::PTRACE_CONT, tid.as_raw(), std::ptr::null_mut::<libc::c_void>(), signo)
+    };
+    Errno::result(rc).map(drop)
 }
 
 /// Resumes a task stopped inside a traced call (a `clone`'s event) so that its exit still
@@ -268,5 +348,24 @@ mod tests {
         assert_ne!(tid, main, "on the thread, not the main one");
         assert!(spawned.contains(&tid));
         assert_eq!(ret, -(libc::EAGAIN as i64));
+    }
+
+    #[test]
+    fn a_realtime_signal_is_reported_and_handed_on_to_the_programs_handler() {
+        // glibc's SIGRTMIN+2 (as the sigio model's), which nix's `Signal` cannot name; the
+        // program exits 0 only if its handler ran.
+        let (seen, code) = trace_python(
+            "import os, signal, sys\n\
+             got = []\n\
+             signal.signal(signal.SIGRTMIN + 2, lambda signo, frame: got.append(signo))\n\
+             os.kill(os.getpid(), signal.SIGRTMIN + 2)\n\
+             sys.exit(0 if got else 1)",
+        );
+        assert_eq!(code, Some(0));
+        let rt = libc::SIGRTMIN() + 2;
+        assert!(
+            seen.iter().any(|s| matches!(s, Seen::Signal { signo, fd: None, .. } if *signo == rt)),
+            "{seen:?}"
+        );
     }
 }
