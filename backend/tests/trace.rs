@@ -7,7 +7,6 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -99,8 +98,9 @@ async fn drawn_as(command: Vec<String>, family: Family, check: impl FnOnce(&[Eve
     assert_eq!(told, family);
     assert!(count >= 1);
     // The connection the echo used is numbered as a built-in model numbers it.
-    assert!(events.iter().any(|e| matches!(e.kind, EventKind::AcceptExit { fd: Some(_), .. })
-        && e.conn == Some(1)));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::AcceptExit { fd: Some(_), .. }) && e.conn == Some(1)));
     check(&events);
     server.shutdown().await.unwrap();
     nothing_left(pid, port);
@@ -132,8 +132,9 @@ async fn a_thread_per_connection_server_is_fig_6_1_with_the_connection_on_its_ow
         let recv_on = events.iter().find(|e| matches!(e.kind, EventKind::RecvEnter { .. }));
         let (accepted_on, recv_on) = (accepted_on.unwrap(), recv_on.unwrap());
         assert_ne!(accepted_on.thread.id, recv_on.thread.id, "the client has a thread (lane)");
-        assert!(events.iter().any(|e| matches!(e.kind, EventKind::ThreadSpawned)
-            && e.thread.id == recv_on.thread.id));
+        assert!(events.iter().any(
+            |e| matches!(e.kind, EventKind::ThreadSpawned) && e.thread.id == recv_on.thread.id
+        ));
     })
     .await;
 }
@@ -236,9 +237,13 @@ async fn a_program_that_exits_says_its_code_and_its_events_stay() {
     .await;
     let exited = Reason::ProgramExited { exit: ChildExit::Exited { code: 3 } };
     assert_eq!(info.reason, Some(exited.clone()));
-    let events = traced_events(&server);
-    assert!(events.iter().any(|e| matches!(e.kind, EventKind::Listen { .. })));
-    assert!(events.iter().any(|e| e.kind == EventKind::Stopped { reason: exited.clone() }));
+    let events = until("the stop among the program's events", || {
+        let events = traced_events(&server);
+        let stopped = EventKind::Stopped { reason: exited.clone() };
+        events.iter().any(|e| e.kind == stopped).then_some(events)
+    })
+    .await;
+    assert!(events.iter().any(|e| matches!(e.kind, EventKind::Listen { .. })), "kept for replay");
     server.shutdown().await.unwrap();
 }
 
@@ -356,6 +361,3 @@ fn http_get(port: u16, path: &str) -> String {
     s.read_to_string(&mut answer).unwrap();
     answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
 }
-
-#[allow(dead_code)]
-fn unused(_: PathBuf) {}

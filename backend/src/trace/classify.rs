@@ -22,7 +22,7 @@
 //! Python's `selectors` and `asyncio` are epoll on Linux and draw as Fig. 6.3, because what is
 //! decided is the system call, not the library.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use kettle_shared::{EventKind, Family, RecvOutcome, WaitApi};
 
@@ -43,7 +43,8 @@ pub const RETELL_EVERY_NS: u64 = 1_000_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mark {
     Ring,
-    Signal,
+    /// A signal about I/O, by number.
+    Signal(i32),
     Wait(WaitApi),
     WouldBlock(u32),
     Blocked(Blocking),
@@ -59,8 +60,8 @@ enum Blocking {
 #[derive(Debug, Default)]
 pub struct Classifier {
     recent: VecDeque<(i32, Mark)>,
-    /// Signals the program installed a handler for.
-    handled: HashSet<i32>,
+    /// Signals the program installed a handler for, with their names.
+    handled: HashMap<i32, String>,
     /// The figure the program is drawn as, and since when (the counts are since then).
     now: Option<Recognition>,
 }
@@ -104,14 +105,8 @@ impl Classifier {
             _ => {
                 // The marks of the new style in the window are its count so far.
                 let (count, threads) = self.evidence(family);
-                let mut r = Recognition {
-                    family,
-                    call,
-                    count,
-                    threads,
-                    told_at_ns: t_ns,
-                    told_count: 0,
-                };
+                let mut r =
+                    Recognition { family, call, count, threads, told_at_ns: t_ns, told_count: 0 };
                 let told = r.tell(t_ns);
                 self.now = Some(r);
                 Some(told)
@@ -127,12 +122,19 @@ impl Classifier {
     fn mark(&mut self, kind: &EventKind) -> Option<Mark> {
         use EventKind as K;
         Some(match kind {
-            K::SignalHandler { signo, .. } => {
-                self.handled.insert(*signo);
+            K::SignalHandler { signo, name } => {
+                self.handled.insert(*signo, name.clone());
                 return None;
             }
             K::RingEnter { .. } => Mark::Ring,
-            K::SignalDelivered { signo, .. } if self.handled.contains(signo) => Mark::Signal,
+            // Signal-driven I/O is SIGIO (or the signal `F_SETSIG` chose, which then says
+            // which descriptor in `si_fd`), handled. Other handled signals — a shell's
+            // SIGCHLD, a server's SIGTERM — say nothing about how it reads.
+            K::SignalDelivered { signo, name, fd }
+                if self.handled.contains_key(signo) && (fd.is_some() || name == "SIGIO") =>
+            {
+                Mark::Signal(*signo)
+            }
             K::WaitEnter { api, .. } => Mark::Wait(*api),
             K::RecvExit { outcome: RecvOutcome::WouldBlock, .. } => Mark::WouldBlock(1),
             K::AcceptExit { error: Some(e), .. } if e.errno == "EAGAIN" => Mark::WouldBlock(1),
@@ -158,14 +160,14 @@ impl Classifier {
             .fold(0, u32::saturating_add);
         for family in [Family::Async, Family::Signal, Family::Multiplex] {
             if let Some(m) = latest(family) {
-                return Some((family, call_of(m, &self.recent)));
+                return Some((family, self.call_of(m)));
             }
         }
         if eagains >= BUSY_EAGAINS {
             let m = latest(Family::BusyLoop)?;
-            return Some((Family::BusyLoop, call_of(m, &self.recent)));
+            return Some((Family::BusyLoop, self.call_of(m)));
         }
-        latest(Family::Blocking).map(|m| (Family::Blocking, call_of(m, &self.recent)))
+        latest(Family::Blocking).map(|m| (Family::Blocking, self.call_of(m)))
     }
 
     /// How many calls of `family`'s kind the window holds, and on how many threads.
@@ -198,32 +200,34 @@ impl Recognition {
 fn family_of(mark: Mark) -> Option<Family> {
     Some(match mark {
         Mark::Ring => Family::Async,
-        Mark::Signal => Family::Signal,
+        Mark::Signal(_) => Family::Signal,
         Mark::Wait(_) => Family::Multiplex,
         Mark::WouldBlock(_) => Family::BusyLoop,
         Mark::Blocked(_) => Family::Blocking,
     })
 }
 
-/// The deciding call's name as its man page spells it; for a busy loop, the call that returned
-/// `EAGAIN` is the one before it in the window (the enter that preceded the failed exit).
-fn call_of(mark: Mark, recent: &VecDeque<(i32, Mark)>) -> String {
-    match mark {
-        Mark::Ring => "io_uring_enter".into(),
-        Mark::Signal => "SIGIO".into(),
-        Mark::Wait(WaitApi::Select) => "select".into(),
-        Mark::Wait(WaitApi::Poll) => "poll".into(),
-        Mark::Wait(WaitApi::Epoll | WaitApi::EpollEt) => "epoll_wait".into(),
-        Mark::WouldBlock(_) => {
-            let last_call = recent.iter().rev().find_map(|(_, m)| match m {
-                Mark::Blocked(Blocking::Accept) => Some("accept"),
-                Mark::Blocked(Blocking::Recv) => Some("recv"),
-                _ => None,
-            });
-            last_call.unwrap_or("recv").into()
+impl Classifier {
+    /// The deciding call's name as its man page spells it (a signal by its name); for a busy
+    /// loop, the call that returned `EAGAIN` is the last one entered before it in the window.
+    fn call_of(&self, mark: Mark) -> String {
+        match mark {
+            Mark::Ring => "io_uring_enter".into(),
+            Mark::Signal(signo) => self.handled.get(&signo).cloned().unwrap_or_default(),
+            Mark::Wait(WaitApi::Select) => "select".into(),
+            Mark::Wait(WaitApi::Poll) => "poll".into(),
+            Mark::Wait(WaitApi::Epoll | WaitApi::EpollEt) => "epoll_wait".into(),
+            Mark::WouldBlock(_) => {
+                let last_call = self.recent.iter().rev().find_map(|(_, m)| match m {
+                    Mark::Blocked(Blocking::Accept) => Some("accept"),
+                    Mark::Blocked(Blocking::Recv) => Some("recv"),
+                    _ => None,
+                });
+                last_call.unwrap_or("recv").into()
+            }
+            Mark::Blocked(Blocking::Accept) => "accept".into(),
+            Mark::Blocked(Blocking::Recv) => "recv".into(),
         }
-        Mark::Blocked(Blocking::Accept) => "accept".into(),
-        Mark::Blocked(Blocking::Recv) => "recv".into(),
     }
 }
 
@@ -274,20 +278,26 @@ mod tests {
 
     #[test]
     fn eagain_with_no_readiness_call_is_a_busy_loop_but_an_edge_triggered_drain_is_not() {
-        let would_block = (1, EventKind::RecvExit {
-            fd: 4,
-            outcome: RecvOutcome::WouldBlock,
-            wait_ns: None,
-            copy_ns: None,
-        });
+        let would_block = (
+            1,
+            EventKind::RecvExit {
+                fd: 4,
+                outcome: RecvOutcome::WouldBlock,
+                wait_ns: None,
+                copy_ns: None,
+            },
+        );
         let recv = (1, EventKind::RecvEnter { fd: 4, len: 64 });
         let mut busy = Classifier::default();
         let told = feed(&mut busy, &[recv.clone(), would_block.clone(), recv.clone()]);
         assert_eq!(told, [recognised(Family::Blocking, "recv", 1, 1)], "not yet a loop");
-        let told = feed(&mut busy, &[
-            would_block.clone(),
-            (1, EventKind::WouldBlockBurst { call: "accept".into(), count: 40 }),
-        ]);
+        let told = feed(
+            &mut busy,
+            &[
+                would_block.clone(),
+                (1, EventKind::WouldBlockBurst { call: "accept".into(), count: 40 }),
+            ],
+        );
         assert_eq!(told, [recognised(Family::BusyLoop, "recv", 42, 1)]);
 
         let mut et = Classifier::default();
@@ -302,12 +312,33 @@ mod tests {
         let sigio = EventKind::SignalDelivered { signo: 29, name: "SIGIO".into(), fd: Some(4) };
         let mut c = Classifier::default();
         assert_eq!(c.observe(1, 0, &sigio), None, "a signal nobody handles shows nothing");
-        let told = feed(&mut c, &[
-            (1, EventKind::SignalHandler { signo: 29, name: "SIGIO".into() }),
-            (1, sigio),
-            (1, EventKind::RecvEnter { fd: 4, len: 64 }),
-        ]);
+        let told = feed(
+            &mut c,
+            &[
+                (1, EventKind::SignalHandler { signo: 29, name: "SIGIO".into() }),
+                (1, sigio),
+                (1, EventKind::RecvEnter { fd: 4, len: 64 }),
+            ],
+        );
         assert_eq!(told, [recognised(Family::Signal, "SIGIO", 1, 1)]);
+    }
+
+    #[test]
+    fn a_handled_signal_that_is_not_about_a_descriptor_is_no_sign_of_signal_driven_io() {
+        let mut c = Classifier::default();
+        let told = feed(
+            &mut c,
+            &[
+                (1, EventKind::SignalHandler { signo: 17, name: "SIGCHLD".into() }),
+                (1, EventKind::SignalDelivered { signo: 17, name: "SIGCHLD".into(), fd: None }),
+                (1, EventKind::SignalHandler { signo: 36, name: "SIGRTMIN+2".into() }),
+                (1, EventKind::AcceptEnter),
+            ],
+        );
+        assert_eq!(told, [recognised(Family::Blocking, "accept", 1, 1)]);
+        // The signal F_SETSIG chose names its descriptor: that one is signal-driven I/O.
+        let rt = EventKind::SignalDelivered { signo: 36, name: "SIGRTMIN+2".into(), fd: Some(5) };
+        assert_eq!(c.observe(1, 0, &rt), Some(recognised(Family::Signal, "SIGRTMIN+2", 1, 1)));
     }
 
     #[test]

@@ -19,9 +19,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kettle_shared::{
-    ChildExit, EventKind, Family, ModelInfo, ModelState, Reason, TRACED_MODEL,
-};
+use kettle_shared::{ChildExit, EventKind, Family, ModelInfo, ModelState, Reason, TRACED_MODEL};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::{access, AccessFlags, Pid};
 use tokio::sync::broadcast;
@@ -347,7 +345,8 @@ fn runnable(command: &[String]) -> Result<PathBuf, RegistryError> {
 /// The command line as a shell would take it back: arguments with spaces or quotes quoted.
 fn command_line(command: &[String]) -> String {
     let quoted = command.iter().map(|a| {
-        if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+        if !a.is_empty()
+            && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
         {
             a.clone()
         } else {
@@ -507,7 +506,8 @@ fn stop_time(seen: &Seen) -> u64 {
         Seen::Enter { t_ns, .. }
         | Seen::Exit { t_ns, .. }
         | Seen::Spawned { t_ns, .. }
-        | Seen::Ended { t_ns, .. } => t_ns,
+        | Seen::Ended { t_ns, .. }
+        | Seen::Signal { t_ns, .. } => t_ns,
     }
 }
 
