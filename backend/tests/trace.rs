@@ -178,6 +178,17 @@ async fn asyncio_is_epoll_on_linux_and_fig_6_3() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_python_sigio_server_is_fig_6_4() {
+    drawn_as(python("sigio_server.py"), Family::Signal, |events| {
+        assert!(events.iter().any(|e| matches!(&e.kind,
+            EventKind::SignalHandler { name, .. } if name == "SIGIO")));
+        assert!(events.iter().any(|e| matches!(&e.kind,
+            EventKind::SignalDelivered { name, .. } if name == "SIGIO")));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_c_server_waiting_in_poll_is_fig_6_3() {
     let dir = std::env::temp_dir().join(format!("kettle-trace-c-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
