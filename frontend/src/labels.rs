@@ -4,6 +4,7 @@
 
 use kettle_shared::{AsyncOp, CloseReason, Event, EventKind, RecvOutcome, SendOutcome, SysError};
 
+use crate::figures::{evidence_phrase, Evidence};
 use crate::format::{format_count, format_duration, format_rate, signal_name};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::store::Step;
@@ -199,6 +200,10 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
             AppNote,
             tf(lang, Key::LogClientClosed, &[client, &crate::reasons::reason(lang, reason)]),
         ),
+        EventKind::Recognised { family, call, count, threads } => {
+            let e = Evidence { family: *family, call, count: *count, threads: *threads };
+            (AppNote, tf(lang, Key::StepRecognised, &[&family.number(), &evidence_phrase(&e, lang)]))
+        }
     }
 }
 

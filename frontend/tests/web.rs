@@ -79,7 +79,10 @@ fn model(state: ModelState) -> ModelInfo {
         title: "Blocking I/O, one thread".into(),
         title_zh: "阻塞IO模型(单线程)".into(),
         figure: "Stevens Fig. 6.1".into(),
+        family: Some(kettle_shared::Family::Blocking),
         port: Some(9001),
+        ports: Vec::new(),
+        command: None,
         state,
         reason: None,
     }

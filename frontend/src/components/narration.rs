@@ -15,13 +15,13 @@ use crate::narration::narrate;
 /// changes.
 #[component]
 pub fn Narration(props: &OnScreen) -> Html {
-    let OnScreen { model, store, index, lang } = props.clone();
+    let OnScreen { model, figure, store, index, lang } = props.clone();
     let revision = store.as_ref().map(|s| s.revision());
-    let said = use_memo((model, revision, index, lang), move |(model, _, index, lang)| {
+    let said = use_memo((model, figure, revision, index, lang), move |(model, figure, _, index, lang)| {
         match (model, store, index) {
             (Some(model), Some(store), Some(i)) if *i < store.steps().list.len() => {
                 let seq = store.steps().list[*i].event.seq;
-                (narrate(&store, *i, model, *lang), Some(seq))
+                (narrate(&store, *i, model, *figure, *lang), Some(seq))
             }
             _ => (t(*lang, Key::NoStepsYet).to_owned(), None),
         }

@@ -2,6 +2,7 @@
 //! own store of steps, the event log, and what each event tells the rest of the page.
 
 use super::*;
+use kettle_shared::{Family, ModelId};
 
 /// The event log's events (all models, thread samples left out), bounded.
 ///
@@ -57,7 +58,28 @@ impl EventStore {
     }
 }
 
+/// The figure a model is drawn as, from the models the backend listed: a built-in model's own
+/// ([`kettle_shared::BuiltIn::family`]), a traced program's as the backend last recognised it
+/// ([`ModelInfo::family`]; `None` until its calls show one, or while the page does not know the
+/// program). An id that names no model is drawn as the plainest figure, Fig. 6.1, rather than
+/// not at all (the lesson's pseudo-model, a model of a newer backend).
+///
+/// The one place the page decides a model's figure: the figure, the narration, the model
+/// list's groups, the comparison and playback's "last echo" all ask here.
+pub fn family_of(models: &[ModelInfo], id: &str) -> Option<Family> {
+    match id.parse::<ModelId>() {
+        Ok(ModelId::BuiltIn(model)) => Some(model.family()),
+        Ok(ModelId::Traced) => models.iter().find(|m| m.id == id).and_then(|m| m.family),
+        Err(_) => Some(Family::Blocking),
+    }
+}
+
 impl State {
+    /// The figure a model is drawn as ([`family_of`] over the page's models).
+    pub fn family_of(&self, id: &str) -> Option<Family> {
+        family_of(&self.models, id)
+    }
+
     pub(super) fn upsert_model(&mut self, model: ModelInfo) {
         match self.models.iter_mut().find(|m| m.id == model.id) {
             Some(slot) => *slot = model,
@@ -226,7 +248,7 @@ mod tests {
             let store = s.selected_store().unwrap();
             let room = crate::figures::layout::Room { width: 760.0, height: 560.0 };
             let d = crate::figures::layout::layout(
-                "epoll",
+                crate::figures::Drawn::of(&s.models, "epoll").unwrap(),
                 store,
                 s.position(),
                 s.playback.speed(),
