@@ -175,8 +175,8 @@ table! {
         "Kettle 运行这个程序并观察它的系统调用;程序的调用表明它属于哪幅 Stevens 示意图,就按哪幅图画出它;如果程序换了服务方式,就改画另一幅。";
     TracedFigureTitle => "The traced program", "被跟踪的程序";
     FigureNotRecognised =>
-        "Watching the program's calls ({0} steps so far): not recognised yet. Its figure is drawn as soon as its calls show which I/O model it uses.",
-        "正在观察程序的系统调用(目前 {0} 步):还没有识别出来。一旦它的调用表明所用的 I/O 模型,就会画出对应的示意图。";
+        "Watching the program's calls (steps so far: {0}): not recognised yet. Its figure is drawn as soon as its calls show which I/O model it uses.",
+        "正在观察程序的系统调用(目前已有 {0} 步):还没有识别出来。一旦它的调用表明所用的 I/O 模型,就会画出对应的示意图。";
     FigureWhy => "Drawn as Fig. {0} because {1}", "按图 {0} 绘制,因为 {1}";
     FigureWhyForgotten =>
         "Drawn as Fig. {0}: Kettle recognised it from the program's calls (the step that decided is no longer kept)",
@@ -192,7 +192,7 @@ table! {
     ThreadsMany => "{0} threads", "{0} 个线程";
     StepRecognised => "recognised as Fig. {0}: {1}", "识别为图 {0}:{1}";
     NarrRecognised =>
-        "Kettle recognises the program as Stevens Fig. {0}, {1}: {2}. From this step on it is drawn as that figure.",
+        "Kettle recognises the program as Stevens Fig. {0} ({1}): {2}. From this step on it is drawn as that figure.",
         "Kettle 识别出这个程序属于 Stevens 图 {0}({1}):{2}。从这一步起按这幅图绘制。";
     Fig61 => "blocking I/O: the thread sleeps through both phases", "阻塞 IO:线程在两个阶段都在睡眠";
     Fig62 => "non-blocking I/O: ask again and again", "非阻塞 IO:一遍又一遍地询问";

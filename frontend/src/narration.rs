@@ -947,6 +947,47 @@ mod tests {
     }
 
     #[test]
+    fn a_traced_program_recognised_is_told_which_figure_and_why_in_both_languages() {
+        let recognised = |family, call: &str, count| {
+            let kind = EventKind::Recognised { family, call: call.into(), count, threads: 1 };
+            let store = store_of(vec![(1_000, kind)]);
+            let say = |lang| super::narrate(&store, 0, "traced", Some(family), lang);
+            (say(Lang::En), say(Lang::Zh))
+        };
+        let (en, zh) = recognised(Family::Multiplex, "select", 14);
+        assert_eq!(
+            en,
+            "Kettle recognises the program as Stevens Fig. 6.3 (Multiplexing): select(2) was \
+             called 14 times. From this step on it is drawn as that figure."
+        );
+        assert_eq!(
+            zh,
+            "Kettle 识别出这个程序属于 Stevens 图 6.3(多路复用):select(2) 被调用了 14 次。\
+             从这一步起按这幅图绘制。"
+        );
+        let (en, _) = recognised(Family::BusyLoop, "recv", 9);
+        assert!(en.contains("6.2 (Non-blocking): recv(2) returned EAGAIN 9 times"), "{en}");
+        let (en, _) = recognised(Family::Signal, "SIGIO", 3);
+        assert!(en.contains("SIGIO was delivered 3 times"), "{en}");
+    }
+
+    #[test]
+    fn a_traced_program_not_recognised_yet_is_told_without_a_figures_meaning() {
+        let store = store_of(vec![
+            (1_000, EventKind::AcceptEnter),
+            (2_000, EventKind::RecvEnter { fd: 5, len: 1024 }),
+            (3_000, EventKind::DataArrived { fd: 5 }),
+        ]);
+        let say = |i| super::narrate(&store, i, "traced", None, Lang::En);
+        assert_eq!(say(0), "Thread “t1” calls accept on the listening socket.");
+        assert_eq!(say(1), "Thread “t1” calls recv on fd 5.");
+        assert_eq!(say(2), "Data reaches fd 5.");
+        // Recognised as Fig. 6.1, the same recv is the blocking one.
+        let blocking = super::narrate(&store, 1, "traced", Some(Family::Blocking), Lang::En);
+        assert!(blocking.contains("sleeps"), "{blocking}");
+    }
+
+    #[test]
     fn the_staircase_counts_every_eagain_of_its_run() {
         let burst = |count| EventKind::WouldBlockBurst { call: "recv".into(), count };
         let store = store_of(vec![

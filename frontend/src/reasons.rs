@@ -251,7 +251,11 @@ mod tests {
             Reason::ProgramNotRunnable { program: "./echo.py".into(), errno: "ENOENT".into() },
             Reason::ProgramNotRunnable { program: "./echo.py".into(), errno: "EACCES".into() },
             Reason::ProgramNotRunnable { program: "./echo.py".into(), errno: "ENOEXEC".into() },
-            Reason::CannotTrace { call: "ptrace".into(), errno: "EPERM".into(), ptrace_scope: None },
+            Reason::CannotTrace {
+                call: "ptrace".into(),
+                errno: "EPERM".into(),
+                ptrace_scope: None,
+            },
             Reason::CannotTrace {
                 call: "ptrace".into(),
                 errno: "EPERM".into(),

@@ -146,25 +146,26 @@ pub fn ModelList(props: &ModelsProps) -> Html {
     };
     // One group per figure, in Stevens' order, after a group of what is not recognised yet (a
     // traced program whose calls have not shown its model): first, where it is noticed.
-    let groups = std::iter::once(None).chain(Family::ALL.iter().copied().map(Some)).filter_map(|figure| {
-        let members: Vec<&ModelInfo> =
-            state.models.iter().filter(|m| state.family_of(&m.id) == figure).collect();
-        (!members.is_empty()).then(|| {
-            let (id, heading) = match figure {
-                Some(f) => (f.number(), format!("{} {}", f.number(), t(lang, family_key(f)))),
-                None => ("unrecognised", t(lang, Key::FamilyNotRecognised).to_owned()),
-            };
-            let heading_id = format!("models-{}", id.replace('.', "-"));
-            html! {
-                <li class="model-group" data-figure={id} key={id}>
-                    <h3 class="group-title" id={heading_id.clone()}>{ heading }</h3>
-                    <ul aria-labelledby={heading_id}>
-                        { for members.into_iter().map(item) }
-                    </ul>
-                </li>
-            }
-        })
-    });
+    let groups =
+        std::iter::once(None).chain(Family::ALL.iter().copied().map(Some)).filter_map(|figure| {
+            let members: Vec<&ModelInfo> =
+                state.models.iter().filter(|m| state.family_of(&m.id) == figure).collect();
+            (!members.is_empty()).then(|| {
+                let (id, heading) = match figure {
+                    Some(f) => (f.number(), format!("{} {}", f.number(), t(lang, family_key(f)))),
+                    None => ("unrecognised", t(lang, Key::FamilyNotRecognised).to_owned()),
+                };
+                let heading_id = format!("models-{}", id.replace('.', "-"));
+                html! {
+                    <li class="model-group" data-figure={id} key={id}>
+                        <h3 class="group-title" id={heading_id.clone()}>{ heading }</h3>
+                        <ul aria-labelledby={heading_id}>
+                            { for members.into_iter().map(item) }
+                        </ul>
+                    </li>
+                }
+            })
+        });
     let open = state.screen.picker_open;
     html! {
         <nav id="models" class={classes!("rail", open.then_some("open"))} aria-label={t(lang, Key::Models)}>

@@ -529,7 +529,10 @@ pub(crate) mod tests {
             en(Family::Multiplex, "select", 14, 1),
             "Drawn as Fig. 6.3 because select(2) was called 14 times"
         );
-        assert_eq!(en(Family::Signal, "SIGIO", 3, 1), "Drawn as Fig. 6.4 because SIGIO was delivered 3 times");
+        assert_eq!(
+            en(Family::Signal, "SIGIO", 3, 1),
+            "Drawn as Fig. 6.4 because SIGIO was delivered 3 times"
+        );
         assert_eq!(
             en(Family::Async, "io_uring_enter", 5, 1),
             "Drawn as Fig. 6.5 because io_uring_enter(2) was called 5 times"

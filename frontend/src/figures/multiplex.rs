@@ -230,8 +230,18 @@ mod tests {
             [(Some(3), false), (Some(5), true)]
         );
         assert_eq!(p[1].hook, Hook::ReadyList);
-        assert_eq!(crate::figures::panel(crate::figures::tests::drawn("epoll"), &moment(&events, 4))[0].items.len(), 1);
-        assert!(crate::figures::panel(crate::figures::tests::drawn("epoll-et"), &moment(&events, 4))[1].note.is_some());
+        assert_eq!(
+            crate::figures::panel(crate::figures::tests::drawn("epoll"), &moment(&events, 4))[0]
+                .items
+                .len(),
+            1
+        );
+        assert!(crate::figures::panel(
+            crate::figures::tests::drawn("epoll-et"),
+            &moment(&events, 4)
+        )[1]
+        .note
+        .is_some());
     }
 
     #[test]

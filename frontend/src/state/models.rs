@@ -148,6 +148,43 @@ mod tests {
         out
     }
 
+    /// The traced program as the backend lists it: recognised as `family`, or not yet.
+    fn traced(family: Option<Family>) -> ModelInfo {
+        ModelInfo {
+            family,
+            command: Some("python3 echo.py".into()),
+            ports: vec![9100],
+            ..model_info("traced", ModelState::Running)
+        }
+    }
+
+    #[test]
+    fn test_family_of_a_built_in_model_is_its_own_whatever_the_list_says() {
+        assert_eq!(family_of(&[], "select"), Some(Family::Multiplex));
+        assert_eq!(family_of(&[], "io-uring"), Some(Family::Async));
+        assert_eq!(family_of(&[], "sigio"), Some(Family::Signal));
+        assert_eq!(family_of(&[], "nonblocking"), Some(Family::BusyLoop));
+        assert_eq!(family_of(&[], "thread-pool"), Some(Family::Blocking));
+        let listed = ModelInfo { family: None, ..model_info("epoll", ModelState::Running) };
+        assert_eq!(family_of(&[listed], "epoll"), Some(Family::Multiplex));
+        assert_eq!(family_of(&[], "no-such-model"), Some(Family::Blocking), "the plainest");
+    }
+
+    #[test]
+    fn test_family_of_a_traced_program_is_what_the_backend_last_recognised() {
+        assert_eq!(family_of(&[], "traced"), None, "not listed: nothing is known");
+        assert_eq!(family_of(&[traced(None)], "traced"), None, "not recognised yet: no figure");
+        let models = [model_info("blocking", ModelState::Stopped), traced(Some(Family::Multiplex))];
+        assert_eq!(family_of(&models, "traced"), Some(Family::Multiplex));
+        // The program changes style: the backend's new description is the figure from now on.
+        let model = |family| Action::Server(ServerMsg::Model { model: traced(family) });
+        let s = reduce(Rc::default(), [hello(1), model(Some(Family::Multiplex))]);
+        assert_eq!(s.family_of("traced"), Some(Family::Multiplex));
+        let s = s.reduce(model(Some(Family::Blocking)));
+        assert_eq!(s.family_of("traced"), Some(Family::Blocking));
+        assert_eq!(s.family_of("blocking"), Some(Family::Blocking));
+    }
+
     #[test]
     fn test_events_are_capped_and_drops_counted() {
         let events: Vec<Event> = (0..MAX_EVENTS as u64 + 5)
