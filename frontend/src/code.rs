@@ -330,10 +330,12 @@ pub fn code(model: BuiltIn) -> &'static ModelCode {
     }
 }
 
-/// The code of the model an id names, if it has any.
+/// The code of the model an id names, if it has any: a traced program has none (Kettle runs
+/// somebody else's program and sees only its system calls).
 pub fn of_model(id: &str) -> Option<&'static ModelCode> {
     match id.parse::<ModelId>().ok()? {
         ModelId::BuiltIn(model) => Some(code(model)),
+        ModelId::Traced => None,
     }
 }
 

@@ -63,11 +63,13 @@ impl Comparison {
         }
     }
 
-    /// The ticked models that run, in the catalogue's order.
+    /// The ticked models that run, in the catalogue's order, then the traced program (and any
+    /// model the catalogue does not list) in the order the backend lists them.
     pub fn chosen(&self, running: &[String]) -> Vec<String> {
-        kettle_shared::MODELS
-            .iter()
-            .map(|m| m.id.to_owned())
+        let built_in = kettle_shared::MODELS.iter().map(|m| m.id.to_owned());
+        let others = running.iter().filter(|id| kettle_shared::model(id).is_none()).cloned();
+        built_in
+            .chain(others)
             .filter(|id| self.ticked.contains(id) && running.contains(id))
             .collect()
     }
@@ -209,5 +211,15 @@ mod tests {
     fn test_only_running_ticked_models_take_part() {
         let c = Comparison::default();
         assert_eq!(c.chosen(&["select".into(), "epoll".into()]), ["select"]);
+    }
+
+    #[test]
+    fn test_a_ticked_traced_program_is_compared_after_the_built_in_models() {
+        let mut c = Comparison::default();
+        c.toggle("traced");
+        let running = ["traced".to_string(), "select".to_string(), "blocking".to_string()];
+        assert_eq!(c.chosen(&running), ["blocking", "select", "traced"]);
+        c.toggle("traced");
+        assert_eq!(c.chosen(&running), ["blocking", "select"], "unticked, it leaves");
     }
 }

@@ -160,6 +160,40 @@ table! {
     // -- the figure -------------------------------------------------------------------------
     FigureTitle => "Stevens Fig. {0} — {1}", "Stevens 图 {0} —— {1}";
     FigureShort => "Stevens Fig. {0}", "Stevens 图 {0}";
+    // -- a traced program (`kettle trace -- PROGRAM`) ----------------------------------------
+    TracedBadge => "traced", "跟踪";
+    TracedBadgeTitle =>
+        "A program of your own, run by kettle trace and watched through its system calls",
+        "你自己的程序,由 kettle trace 运行,通过它的系统调用观察";
+    RestartModel => "Restart {0}", "重新启动 {0}";
+    TracedExited => "exited (code {0})", "已退出(退出码 {0})";
+    TracedKilled => "killed by {0}", "被 {0} 杀死";
+    FamilyNotRecognised => "Not recognised yet", "尚未识别";
+    FigureNotKnown => "figure not recognised yet", "示意图尚未识别";
+    LessonTraced =>
+        "Kettle runs this program and watches its system calls; it draws the program as the Stevens figure its calls show, and draws it again as another if the program changes its way of serving.",
+        "Kettle 运行这个程序并观察它的系统调用;程序的调用表明它属于哪幅 Stevens 示意图,就按哪幅图画出它;如果程序换了服务方式,就改画另一幅。";
+    TracedFigureTitle => "The traced program", "被跟踪的程序";
+    FigureNotRecognised =>
+        "Watching the program's calls (steps so far: {0}): not recognised yet. Its figure is drawn as soon as its calls show which I/O model it uses.",
+        "正在观察程序的系统调用(目前已有 {0} 步):还没有识别出来。一旦它的调用表明所用的 I/O 模型,就会画出对应的示意图。";
+    FigureWhy => "Drawn as Fig. {0} because {1}", "按图 {0} 绘制,因为 {1}";
+    FigureWhyForgotten =>
+        "Drawn as Fig. {0}: Kettle recognised it from the program's calls (the step that decided is no longer kept)",
+        "按图 {0} 绘制:Kettle 根据程序的系统调用识别出了它(作出判断的那一步已不再保留)";
+    EvidenceBlocking => "{0}(2) blocked {1} on {2}", "{0}(2) 在 {2}上阻塞了 {1}";
+    EvidenceBusyLoop => "{0}(2) returned EAGAIN {1}", "{0}(2) 返回 EAGAIN {1}";
+    EvidenceMultiplex => "{0}(2) was called {1}", "{0}(2) 被调用了 {1}";
+    EvidenceSignal => "{0} was delivered {1}", "{0} 被递送了 {1}";
+    EvidenceAsync => "{0}(2) was called {1}", "{0}(2) 被调用了 {1}";
+    TimesOnce => "once", "1 次";
+    TimesMany => "{0} times", "{0} 次";
+    ThreadsOne => "1 thread", "1 个线程";
+    ThreadsMany => "{0} threads", "{0} 个线程";
+    StepRecognised => "recognised as Fig. {0}: {1}", "识别为图 {0}:{1}";
+    NarrRecognised =>
+        "Kettle recognises the program as Stevens Fig. {0} ({1}): {2}. From this step on it is drawn as that figure.",
+        "Kettle 识别出这个程序属于 Stevens 图 {0}({1}):{2}。从这一步起按这幅图绘制。";
     Fig61 => "blocking I/O: the thread sleeps through both phases", "阻塞 IO:线程在两个阶段都在睡眠";
     Fig62 => "non-blocking I/O: ask again and again", "非阻塞 IO:一遍又一遍地询问";
     Fig63 => "I/O multiplexing: sleep in the readiness call, then copy", "IO 多路复用:在就绪调用中睡眠,然后拷贝";
@@ -293,6 +327,28 @@ table! {
     RKernelRefused => "the kernel refused {0}: {1}", "内核拒绝了 {0}:{1}";
     RIoUringOpMissing => "this kernel's io_uring cannot do {0}", "这个内核的 io_uring 不支持 {0} 操作";
     RCannotListen => "cannot listen on port {0}: {1}", "无法在端口 {0} 上监听:{1}";
+    RProgramExited => "the traced program ended: {0}", "被跟踪的程序已结束:{0}";
+    RNeverListened =>
+        "the program has run for {0} s without listening on any TCP port: Kettle can only draw a server it can connect to",
+        "程序已运行 {0} 秒,仍没有在任何 TCP 端口上监听:Kettle 只能画出能连接上的服务器";
+    RProgramNotFound =>
+        "{0} could not be started: there is no such program ({1}); check its name, its path and PATH",
+        "无法启动 {0}:没有这个程序({1});请检查它的名字、路径和 PATH";
+    RProgramNotExecutable =>
+        "{0} could not be started: it is not executable ({1}); make it so with chmod +x, or run it through its interpreter",
+        "无法启动 {0}:它不可执行({1});用 chmod +x 加上执行权限,或者通过它的解释器来运行";
+    RProgramNotRunnable =>
+        "{0} could not be started: execve failed with {1}",
+        "无法启动 {0}:execve 失败,返回 {1}";
+    RCannotTraceScope3 =>
+        "the kernel forbids all tracing: {0} failed with {1} because /proc/sys/kernel/yama/ptrace_scope is {2}, which nothing but a reboot undoes",
+        "内核禁止一切跟踪:{0} 失败,返回 {1},因为 /proc/sys/kernel/yama/ptrace_scope 为 {2},只有重启才能解除";
+    RCannotTraceScope =>
+        "the kernel would not let Kettle trace the program: {0} failed with {1} (/proc/sys/kernel/yama/ptrace_scope is {2}); give Kettle CAP_SYS_PTRACE (in a container: docker run --cap-add SYS_PTRACE) or lower /proc/sys/kernel/yama/ptrace_scope",
+        "内核不允许 Kettle 跟踪这个程序:{0} 失败,返回 {1}(/proc/sys/kernel/yama/ptrace_scope 为 {2});请给 Kettle CAP_SYS_PTRACE 权限(在容器中:docker run --cap-add SYS_PTRACE),或者调低 /proc/sys/kernel/yama/ptrace_scope";
+    RCannotTrace =>
+        "the kernel would not let Kettle trace the program: {0} failed with {1}; give Kettle CAP_SYS_PTRACE (in a container: docker run --cap-add SYS_PTRACE)",
+        "内核不允许 Kettle 跟踪这个程序:{0} 失败,返回 {1};请给 Kettle CAP_SYS_PTRACE 权限(在容器中:docker run --cap-add SYS_PTRACE)";
     ROutOfDescriptors =>
         "out of descriptors ({0}): accept again in {1} ms",
         "文件描述符用完了({0}):{1} 毫秒后再 accept";
@@ -471,6 +527,9 @@ table! {
         "No step yet: start the model, open an echo client and send a line.",
         "还没有步骤:启动模型,打开一个回显客户端并发送一行。";
     CodeNoModel => "Choose a model to see its code.", "选择一个模型查看它的代码。";
+    CodeNotOurs =>
+        "Kettle does not have the traced program's source: it sees only the program's system calls, so no line is lit.",
+        "Kettle 没有被跟踪程序的源代码:它只看得到程序的系统调用,所以没有哪一行会被点亮。";
     CodeExcerpt => "{0}, lines {1}–{2}", "{0},第 {1}–{2} 行";
     CodeLoading => "Fetching this model's code from the server…", "正在从服务器获取这个模型的代码……";
     CodeUnavailable => "The server did not send this model's code ({0}); show another model, then this one, to try again.",
@@ -515,6 +574,9 @@ table! {
     NarrAcceptReady =>
         "Thread {0} calls accept on the listening socket; it has been told a connection is waiting, so the call will not sleep.",
         "线程 {0} 对监听套接字调用 accept;它已得知有连接在等,所以这次调用不会睡眠。";
+    NarrAcceptCall =>
+        "Thread {0} calls accept on the listening socket.",
+        "线程 {0} 对监听套接字调用 accept。";
     NarrAcceptTry =>
         "Thread {0} tries accept once more on the non-blocking listening socket.",
         "线程 {0} 在非阻塞的监听套接字上再试一次 accept。";

@@ -4,6 +4,7 @@
 
 use kettle_shared::{AsyncOp, CloseReason, Event, EventKind, RecvOutcome, SendOutcome, SysError};
 
+use crate::figures::{evidence_phrase, Evidence};
 use crate::format::{format_count, format_duration, format_rate, signal_name};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::store::Step;
@@ -199,6 +200,13 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
             AppNote,
             tf(lang, Key::LogClientClosed, &[client, &crate::reasons::reason(lang, reason)]),
         ),
+        EventKind::Recognised { family, call, count, threads } => {
+            let e = Evidence { family: *family, call, count: *count, threads: *threads };
+            (
+                AppNote,
+                tf(lang, Key::StepRecognised, &[&family.number(), &evidence_phrase(&e, lang)]),
+            )
+        }
     }
 }
 
@@ -284,6 +292,27 @@ mod tests {
         );
         assert_eq!(describe(&e, Lang::En).1, "deliver SIGRTMIN+2: fd 7");
         assert_eq!(describe(&e, Lang::Zh).1, "递送 SIGRTMIN+2:fd 7");
+    }
+
+    #[test]
+    fn test_recognised_names_the_figure_and_the_evidence() {
+        let kind = |family, call: &str, count, threads| EventKind::Recognised {
+            family,
+            call: call.into(),
+            count,
+            threads,
+        };
+        let e = ev(1, 1, 1, kind(kettle_shared::Family::BusyLoop, "recv", 9, 1));
+        assert_eq!(
+            describe(&e, Lang::En),
+            (Shape::AppNote, "recognised as Fig. 6.2: recv(2) returned EAGAIN 9 times".into())
+        );
+        let e = ev(1, 1, 1, kind(kettle_shared::Family::Blocking, "accept", 2, 2));
+        assert_eq!(
+            describe(&e, Lang::En).1,
+            "recognised as Fig. 6.1: accept(2) blocked 2 times on 2 threads"
+        );
+        assert_eq!(describe(&e, Lang::Zh).1, "识别为图 6.1:accept(2) 在 2 个线程上阻塞了 2 次");
     }
 
     #[test]

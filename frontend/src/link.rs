@@ -66,14 +66,15 @@ pub fn lang_from_id(id: &str) -> Option<Lang> {
     }
 }
 
-/// The comparison's models from `blocking,select`: catalogue models only, each once. A value
+/// The comparison's models from `blocking,select`: models Kettle has (the catalogue's and the
+/// traced program), each once. A value
 /// naming models but none Kettle has says nothing; an empty one means "none ticked".
 fn compare_set(value: &str) -> Option<Vec<String>> {
     let mut known: Vec<String> = Vec::new();
     let mut named = 0;
     for id in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         named += 1;
-        if kettle_shared::model(id).is_some() && !known.iter().any(|k| k == id) {
+        if id.parse::<kettle_shared::ModelId>().is_ok() && !known.iter().any(|k| k == id) {
             known.push(id.to_owned());
         }
     }
@@ -347,7 +348,10 @@ mod tests {
                         title: id.to_string(),
                         title_zh: id.to_string(),
                         figure: String::new(),
+                        family: None,
                         port: None,
+                        ports: Vec::new(),
+                        command: None,
                         state: ModelState::Stopped,
                         reason: None,
                     })

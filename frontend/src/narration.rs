@@ -24,6 +24,7 @@ use kettle_shared::{
     SendOutcome, SysError, ThreadRole, WaitApi,
 };
 
+use crate::figures::{evidence_phrase, family_key, Evidence};
 use crate::format::signal_name;
 use crate::format::{format_bytes, format_count, format_duration};
 use crate::i18n::{t, tf, Key, Lang};
@@ -54,21 +55,34 @@ impl Sentence {
     }
 }
 
-/// The sentence for step `index` of `model`'s figure, in `lang`; the "nothing yet" line when
-/// the model has no such step.
-pub fn narrate(store: &ModelStore, index: usize, model: &str, lang: Lang) -> String {
-    match sentence(store, index, model, lang) {
+/// The sentence for step `index` of `model`'s figure (`figure`, [`crate::state::family_of`]:
+/// `None` for a traced program not recognised yet, whose steps are told without a figure's
+/// meaning), in `lang`; the "nothing yet" line when the model has no such step.
+pub fn narrate(
+    store: &ModelStore,
+    index: usize,
+    model: &str,
+    figure: Option<Family>,
+    lang: Lang,
+) -> String {
+    match sentence(store, index, model, figure, lang) {
         Some(s) => s.render(lang),
         None => t(lang, Key::NoStepsYet).to_owned(),
     }
 }
 
 /// The sentence for step `index` of `model`'s figure, unrendered; `None` past the last step.
-pub fn sentence(store: &ModelStore, index: usize, model: &str, lang: Lang) -> Option<Sentence> {
+pub fn sentence(
+    store: &ModelStore,
+    index: usize,
+    model: &str,
+    figure: Option<Family>,
+    lang: Lang,
+) -> Option<Sentence> {
     let steps = &store.steps().list;
     let step = steps.get(index)?;
     let scene = Scene {
-        figure: Family::of_id(model),
+        figure,
         model: model.parse().ok(),
         steps,
         events: store.events(),
@@ -82,7 +96,8 @@ pub fn sentence(store: &ModelStore, index: usize, model: &str, lang: Lang) -> Op
 
 /// A step and what is around it.
 struct Scene<'a> {
-    figure: Family,
+    /// The figure the model is drawn as; `None` for a traced program not recognised yet.
+    figure: Option<Family>,
     /// The model, if the id names one.
     model: Option<ModelId>,
     steps: &'a [Step],
@@ -285,6 +300,17 @@ impl Scene<'_> {
             }
             EventKind::Unregister { fd } => Sentence::new(NarrUnregister, vec![s(fd)]),
             EventKind::Callback { name, fd } => Sentence::new(NarrCallback, vec![s(name), s(fd)]),
+            EventKind::Recognised { family, call, count, threads } => {
+                let e = Evidence { family: *family, call, count: *count, threads: *threads };
+                Sentence::new(
+                    NarrRecognised,
+                    vec![
+                        s(family.number()),
+                        s(t(lang, family_key(*family))),
+                        evidence_phrase(&e, lang),
+                    ],
+                )
+            }
         }
     }
 
@@ -293,13 +319,16 @@ impl Scene<'_> {
         use Key::*;
         let blocking = match self.model {
             Some(ModelId::BuiltIn(model)) => accept_sleeps(model),
-            None => self.figure == Family::Blocking,
+            // Somebody else's program: its accept sleeps as Fig. 6.1's does, if it is one.
+            Some(ModelId::Traced) | None => self.figure == Some(Family::Blocking),
         };
         match self.figure {
             _ if blocking && self.backlog_now().is_some_and(|q| q > 0) => NarrAcceptWaiting,
             _ if blocking => NarrAcceptSleeps,
-            Family::BusyLoop => NarrAcceptTry,
-            _ => NarrAcceptReady,
+            Some(Family::BusyLoop) => NarrAcceptTry,
+            Some(_) => NarrAcceptReady,
+            // Not known whether it will sleep: say only that it is called.
+            None => NarrAcceptCall,
         }
     }
 
@@ -316,7 +345,7 @@ impl Scene<'_> {
                 self.recv_data(*bytes, &preview(p), wait_ns, copy_ns)
             }
             RecvOutcome::Eof => Sentence::new(NarrRecvEof, vec![]),
-            RecvOutcome::WouldBlock if self.figure == Family::Signal => {
+            RecvOutcome::WouldBlock if self.figure == Some(Family::Signal) => {
                 Sentence::new(NarrRecvDrained, vec![])
             }
             RecvOutcome::WouldBlock => Sentence::new(NarrRecvEagain, vec![]),
@@ -344,7 +373,7 @@ impl Scene<'_> {
         use Key::*;
         let args = vec![thread.clone(), s(fd)];
         match self.figure {
-            Family::Blocking => {
+            Some(Family::Blocking) => {
                 let pair = self.pair_entered_here().filter(|p| p.call == Call::Recv);
                 let early = pair.and_then(|p| p.arrival).is_some_and(|a| a < self.index);
                 let measured_zero = pair
@@ -353,18 +382,18 @@ impl Scene<'_> {
                 let key = if early || measured_zero { NarrRecvDataThere } else { NarrRecvBlocks };
                 Sentence::new(key, args)
             }
-            Family::Multiplex => match self.wait_before() {
+            Some(Family::Multiplex) => match self.wait_before() {
                 Some(wait) => Sentence::new(NarrRecvAfterWait, vec![thread, s(fd), s(wait)]),
                 None => Sentence::new(NarrRecvCall, args),
             },
-            Family::BusyLoop => Sentence::new(NarrRecvAsk, args),
-            Family::Signal => {
+            Some(Family::BusyLoop) => Sentence::new(NarrRecvAsk, args),
+            Some(Family::Signal) => {
                 let got_data = self
                     .pair_entered_here()
                     .is_some_and(|p| p.call == Call::Recv && p.got_data(self.steps));
                 Sentence::new(if got_data { NarrRecvAfterSignal } else { NarrRecvAsk }, args)
             }
-            Family::Async => Sentence::new(NarrRecvCall, args),
+            Some(Family::Async) | None => Sentence::new(NarrRecvCall, args),
         }
     }
 
@@ -374,8 +403,8 @@ impl Scene<'_> {
         let pair = self.pair_of_arrival();
         let early = pair.is_some_and(|p| p.enter > self.index);
         match self.figure {
-            Family::Blocking if early => Sentence::new(NarrArrivedEarly, vec![s(fd)]),
-            Family::Blocking => match pair.and_then(|p| self.input_result(p)) {
+            Some(Family::Blocking) if early => Sentence::new(NarrArrivedEarly, vec![s(fd)]),
+            Some(Family::Blocking) => match pair.and_then(|p| self.input_result(p)) {
                 Some((bytes, Some(wait_ns))) => {
                     Sentence::new(NarrArrivedCopy, vec![s(bytes), s(fd), format_duration(wait_ns)])
                 }
@@ -384,18 +413,19 @@ impl Scene<'_> {
                 }
                 None => Sentence::new(NarrArrived, vec![s(fd)]),
             },
-            Family::Multiplex => match self.asleep_in_wait() {
+            Some(Family::Multiplex) => match self.asleep_in_wait() {
                 Some(wait) => Sentence::new(NarrArrivedReadable, vec![s(fd), s(wait)]),
                 // The thread is busy elsewhere (serving another socket): the data waits.
                 None if early => Sentence::new(NarrArrivedEarly, vec![s(fd)]),
                 None => Sentence::new(NarrArrived, vec![s(fd)]),
             },
-            Family::BusyLoop => Sentence::new(NarrArrivedBusy, vec![s(fd)]),
-            Family::Signal => Sentence::new(NarrArrivedSignal, vec![s(fd)]),
-            Family::Async => match pair.and_then(|p| self.input_result(p)) {
+            Some(Family::BusyLoop) => Sentence::new(NarrArrivedBusy, vec![s(fd)]),
+            Some(Family::Signal) => Sentence::new(NarrArrivedSignal, vec![s(fd)]),
+            Some(Family::Async) => match pair.and_then(|p| self.input_result(p)) {
                 Some((bytes, _)) => Sentence::new(NarrArrivedRing, vec![s(fd), s(bytes)]),
                 None => Sentence::new(NarrArrived, vec![s(fd)]),
             },
+            None => Sentence::new(NarrArrived, vec![s(fd)]),
         }
     }
 
@@ -410,19 +440,19 @@ impl Scene<'_> {
         use Key::*;
         let (bytes, text, copy) = (s(bytes), s(text), self.duration(copy_ns));
         match self.figure {
-            Family::Blocking if wait_ns == Some(0) => {
+            Some(Family::Blocking) if wait_ns == Some(0) => {
                 Sentence::new(NarrRecvOnlyCopy, vec![bytes, text, copy])
             }
-            Family::Blocking => {
+            Some(Family::Blocking) => {
                 Sentence::new(NarrRecvBothPhases, vec![bytes, text, self.duration(wait_ns), copy])
             }
-            Family::Multiplex => match self.wait_before() {
+            Some(Family::Multiplex) => match self.wait_before() {
                 Some(wait) => Sentence::new(NarrRecvAfterSelect, vec![bytes, text, copy, s(wait)]),
                 None => Sentence::new(NarrRecvData, vec![bytes, text]),
             },
-            Family::BusyLoop => Sentence::new(NarrRecvBusy, vec![bytes, text, copy]),
-            Family::Signal => Sentence::new(NarrRecvSignal, vec![bytes, text, copy]),
-            Family::Async => Sentence::new(NarrRecvData, vec![bytes, text]),
+            Some(Family::BusyLoop) => Sentence::new(NarrRecvBusy, vec![bytes, text, copy]),
+            Some(Family::Signal) => Sentence::new(NarrRecvSignal, vec![bytes, text, copy]),
+            Some(Family::Async) | None => Sentence::new(NarrRecvData, vec![bytes, text]),
         }
     }
 }
@@ -571,6 +601,17 @@ mod tests {
     use crate::store::tests::ev;
     use kettle_shared::{CloseReason, EpollOp, ReadyFd, SysError};
 
+    /// [`super::narrate`] for a model drawn as the figure the page gives it with no model
+    /// listed: a built-in model's own, none for a traced program.
+    fn narrate(store: &ModelStore, index: usize, model: &str, lang: Lang) -> String {
+        super::narrate(store, index, model, crate::state::family_of(&[], model), lang)
+    }
+
+    /// [`super::sentence`], the same way.
+    fn sentence(store: &ModelStore, index: usize, model: &str, lang: Lang) -> Option<Sentence> {
+        super::sentence(store, index, model, crate::state::family_of(&[], model), lang)
+    }
+
     /// One example of every kind of event, each distinct variant once (and a few twice, where
     /// a field changes the sentence).
     fn every_kind() -> Vec<EventKind> {
@@ -686,6 +727,12 @@ mod tests {
             EventKind::Register { fd: 5, interest: "read".into(), callback: "read".into() },
             EventKind::Unregister { fd: 5 },
             EventKind::Callback { name: "read".into(), fd: 5 },
+            EventKind::Recognised {
+                family: Family::Multiplex,
+                call: "select".into(),
+                count: 14,
+                threads: 1,
+            },
         ]
     }
 
@@ -734,9 +781,10 @@ mod tests {
             EventKind::Register { .. } => 38,
             EventKind::Unregister { .. } => 39,
             EventKind::Callback { .. } => 40,
+            EventKind::Recognised { .. } => 41,
         }
     }
-    const VARIANTS: usize = 41;
+    const VARIANTS: usize = 42;
 
     fn placeholders(template: &str) -> usize {
         template
@@ -777,7 +825,7 @@ mod tests {
                 let steps = [step];
                 let events = VecDeque::new();
                 Scene {
-                    figure: Family::of_id(model),
+                    figure: crate::state::family_of(&[], model),
                     model: model.parse().ok(),
                     steps: &steps,
                     events: &events,
@@ -805,7 +853,9 @@ mod tests {
             assert_eq!(&serde_json::from_value::<EventKind>(wire).unwrap(), kind);
         }
         let models = ["blocking", "thread-pool", "nonblocking", "select", "epoll-et", "sigio"];
-        for model in models.iter().chain(&["io-uring", "posix-aio", "thread-per-conn"]) {
+        // A traced program not recognised yet is told without a figure's meaning.
+        let more = ["io-uring", "posix-aio", "thread-per-conn", "traced"];
+        for model in models.iter().chain(&more) {
             for kind in &kinds {
                 for lang in [Lang::En, Lang::Zh] {
                     let sentence = lone_sentence(kind, model, lang);
@@ -894,6 +944,47 @@ mod tests {
             "recv returns 13 bytes, \"hello, kettle⏎\", after 8.00 µs: only the copy was waited \
              for here — the wait for data was spent asleep in select."
         );
+    }
+
+    #[test]
+    fn a_traced_program_recognised_is_told_which_figure_and_why_in_both_languages() {
+        let recognised = |family, call: &str, count| {
+            let kind = EventKind::Recognised { family, call: call.into(), count, threads: 1 };
+            let store = store_of(vec![(1_000, kind)]);
+            let say = |lang| super::narrate(&store, 0, "traced", Some(family), lang);
+            (say(Lang::En), say(Lang::Zh))
+        };
+        let (en, zh) = recognised(Family::Multiplex, "select", 14);
+        assert_eq!(
+            en,
+            "Kettle recognises the program as Stevens Fig. 6.3 (Multiplexing): select(2) was \
+             called 14 times. From this step on it is drawn as that figure."
+        );
+        assert_eq!(
+            zh,
+            "Kettle 识别出这个程序属于 Stevens 图 6.3(多路复用):select(2) 被调用了 14 次。\
+             从这一步起按这幅图绘制。"
+        );
+        let (en, _) = recognised(Family::BusyLoop, "recv", 9);
+        assert!(en.contains("6.2 (Non-blocking): recv(2) returned EAGAIN 9 times"), "{en}");
+        let (en, _) = recognised(Family::Signal, "SIGIO", 3);
+        assert!(en.contains("SIGIO was delivered 3 times"), "{en}");
+    }
+
+    #[test]
+    fn a_traced_program_not_recognised_yet_is_told_without_a_figures_meaning() {
+        let store = store_of(vec![
+            (1_000, EventKind::AcceptEnter),
+            (2_000, EventKind::RecvEnter { fd: 5, len: 1024 }),
+            (3_000, EventKind::DataArrived { fd: 5 }),
+        ]);
+        let say = |i| super::narrate(&store, i, "traced", None, Lang::En);
+        assert_eq!(say(0), "Thread “t1” calls accept on the listening socket.");
+        assert_eq!(say(1), "Thread “t1” calls recv on fd 5.");
+        assert_eq!(say(2), "Data reaches fd 5.");
+        // Recognised as Fig. 6.1, the same recv is the blocking one.
+        let blocking = super::narrate(&store, 1, "traced", Some(Family::Blocking), Lang::En);
+        assert!(blocking.contains("sleeps"), "{blocking}");
     }
 
     #[test]

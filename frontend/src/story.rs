@@ -81,10 +81,12 @@ impl Case {
         BuiltIn::ALL.iter().copied().filter(move |&m| Case::of_built_in(m) == self)
     }
 
-    /// The case the model an id names acts out; `None` for an id that names no model.
+    /// The case the model an id names acts out; `None` for an id that names no model, and for
+    /// a traced program: the story's cases are Kettle's own servers, each chosen to act one out.
     pub fn of_model(id: &str) -> Option<Case> {
         match id.parse::<ModelId>().ok()? {
             ModelId::BuiltIn(model) => Some(Case::of_built_in(model)),
+            ModelId::Traced => None,
         }
     }
 

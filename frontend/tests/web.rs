@@ -79,7 +79,10 @@ fn model(state: ModelState) -> ModelInfo {
         title: "Blocking I/O, one thread".into(),
         title_zh: "阻塞IO模型(单线程)".into(),
         figure: "Stevens Fig. 6.1".into(),
+        family: Some(kettle_shared::Family::Blocking),
         port: Some(9001),
+        ports: Vec::new(),
+        command: None,
         state,
         reason: None,
     }
@@ -379,4 +382,165 @@ async fn code_panel_lights_the_line_of_the_current_step_and_says_why_when_none()
     document.dispatch_event(&key("L")).unwrap();
     yew::scheduler::flush().await;
     assert!(page.text("#code-caption").contains("这一步"), "{}", page.text("#code-caption"));
+}
+
+/// The program `kettle trace` runs, as the backend lists it: recognised as `family`, or not yet.
+fn traced(state: ModelState, family: Option<kettle_shared::Family>) -> ModelInfo {
+    ModelInfo {
+        id: "traced".into(),
+        title: "python3 select_echo.py".into(),
+        title_zh: "python3 select_echo.py".into(),
+        figure: family.map(|f| format!("Stevens Fig. {}", f.number())).unwrap_or_default(),
+        family,
+        port: Some(9100),
+        ports: vec![9100],
+        command: Some("python3 select_echo.py".into()),
+        state,
+        reason: None,
+    }
+}
+
+async fn show_traced(page: &Page, models: Vec<ModelInfo>) {
+    page.feed(ServerMsg::Hello {
+        protocol_version: PROTOCOL_VERSION,
+        models,
+        clock: Clock { start_unix_ms: 0, now_ns: 0 },
+        role: kettle_shared::Role::Teacher,
+        classroom: false,
+    })
+    .await;
+    page.dispatch.emit(Action::Select("traced".into()));
+    yew::scheduler::flush().await;
+}
+
+/// A traced select server: recognised, then one line through `select` and `recv`.
+fn line_through_a_traced_select_server() -> Vec<Event> {
+    use kettle_shared::{ReadyFd, WaitApi};
+    let recognised = EventKind::Recognised {
+        family: kettle_shared::Family::Multiplex,
+        call: "select".into(),
+        count: 14,
+        threads: 1,
+    };
+    let ready = vec![ReadyFd { fd: 5, readable: true, writable: false }];
+    let copied = EventKind::RecvExit {
+        fd: 5,
+        outcome: RecvOutcome::Data { bytes: 6, preview: "hello\n".into() },
+        wait_ns: Some(0),
+        copy_ns: Some(20_000),
+    };
+    vec![
+        ev(1, 0, "traced", recognised),
+        ev(2, 10, "traced", EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3, 5] }),
+        ev(3, 200_000, "traced", EventKind::DataArrived { fd: 5 }),
+        ev(
+            4,
+            200_010,
+            "traced",
+            EventKind::WaitReturned { api: WaitApi::Select, ready, scanned: 6 },
+        ),
+        ev(5, 200_020, "traced", EventKind::RecvEnter { fd: 5, len: 1024 }),
+        ev(6, 200_040, "traced", copied),
+    ]
+}
+
+#[wasm_bindgen_test]
+async fn a_traced_select_server_is_drawn_as_fig_6_3_with_its_fd_set_and_says_why() {
+    let page = Page::mount().await;
+    let models = vec![
+        model(ModelState::Running),
+        traced(ModelState::Running, Some(kettle_shared::Family::Multiplex)),
+    ];
+    show_traced(&page, models).await;
+    page.feed(ServerMsg::Batch { events: line_through_a_traced_select_server(), dropped: 0 }).await;
+    page.dispatch.emit(Action::TogglePause);
+    page.dispatch.emit(Action::Live);
+    yew::scheduler::flush().await;
+
+    // The figure: Fig. 6.3 from the models list, with the same hooks as select's own.
+    let figure = "svg#figure[data-model=\"traced\"][data-figure=\"6.3\"]";
+    assert!(page.query(figure).is_some(), "drawn as Fig. 6.3");
+    let fdset = page.query(&format!("{figure} [data-fdset]")).expect("the fd set handed to select");
+    assert!(fdset.query_selector("[data-fd=\"5\"]").unwrap().is_some());
+    assert!(page.query(&format!("{figure} [data-ready]")).is_some());
+    assert!(page.query(&format!("{figure} [data-lane]")).is_some());
+    assert!(page.query(&format!("{figure} g.phase[data-phase=\"copy\"]")).is_some());
+    let why = page.text("#figure-why[data-recognised=\"true\"]");
+    assert_eq!(why, "Drawn as Fig. 6.3 because select(2) was called 14 times");
+
+    // The list: its command line as its title, its kind, its group.
+    let item = "#model-list li.model-group[data-figure=\"6.3\"] li[data-model=\"traced\"]";
+    assert!(page.query(item).is_some(), "grouped with the multiplexing models");
+    assert_eq!(page.text(&format!("{item} .title")), "python3 select_echo.py");
+    assert_eq!(page.text(&format!("{item} .kind[data-kind=\"traced\"]")), "traced");
+    assert_eq!(page.text(&format!("{item} .state")), "running");
+    // The echo panel can send it a line; the comparison can tick it.
+    assert!(page.query("#echo-model option[value=\"traced\"]").is_some());
+    // Its code: Kettle has none, and says so plainly.
+    assert!(page.text("#code-caption").contains("does not have the traced program's source"));
+    assert!(page.query("#code").is_none());
+    // The narration of the recognition step, and the event log's label.
+    assert!(
+        page.text("#event-log").contains("recognised as Fig. 6.3"),
+        "{}",
+        page.text("#event-log")
+    );
+
+    page.click("#lang").await;
+    assert_eq!(page.text("#figure-why"), "按图 6.3 绘制,因为 select(2) 被调用了 14 次");
+
+    // Fig. 6.6 offers it beside the built-in models.
+    page.dispatch.emit(Action::SetView(kettle_shared::View::Compare));
+    yew::scheduler::flush().await;
+    assert!(page.query("input.compare-pick[value=\"traced\"]").is_some());
+    assert!(page.query("input.compare-pick[value=\"blocking\"]").is_some());
+}
+
+#[wasm_bindgen_test]
+async fn a_traced_program_not_recognised_yet_says_so_instead_of_a_figure() {
+    let page = Page::mount().await;
+    show_traced(&page, vec![model(ModelState::Stopped), traced(ModelState::Running, None)]).await;
+    let accept = ev(1, 0, "traced", EventKind::AcceptEnter);
+    page.feed(ServerMsg::Batch { events: vec![accept], dropped: 0 }).await;
+    page.dispatch.emit(Action::TogglePause);
+    page.dispatch.emit(Action::Live);
+    yew::scheduler::flush().await;
+
+    assert!(page.query("#figure").is_none(), "no figure is guessed");
+    let why = page.query("#figure-why[data-recognised=\"false\"]").expect("the honest sentence");
+    let text = why.text_content().unwrap_or_default();
+    assert!(
+        text.starts_with("Watching the program's calls (steps so far: 1): not recognised yet"),
+        "{text}"
+    );
+    // First in the list, in a group of its own.
+    let first = page.query("#model-list > li.model-group").unwrap();
+    assert_eq!(first.get_attribute("data-figure").as_deref(), Some("unrecognised"));
+    assert!(first.query_selector("li[data-model=\"traced\"]").unwrap().is_some());
+    assert!(page.text("#narration").contains("calls accept"), "{}", page.text("#narration"));
+
+    // Recognised: the same page draws the figure.
+    let multiplex = Some(kettle_shared::Family::Multiplex);
+    page.feed(ServerMsg::Model { model: traced(ModelState::Running, multiplex) }).await;
+    assert!(page.query("svg#figure[data-model=\"traced\"][data-figure=\"6.3\"]").is_some());
+    assert!(page.query("#figure-why[data-recognised=\"true\"]").is_some());
+}
+
+#[wasm_bindgen_test]
+async fn a_traced_program_that_exited_says_how_and_restarts_with_a_start() {
+    let page = Page::mount().await;
+    let exited = ModelInfo {
+        reason: Some(kettle_shared::Reason::ProgramExited {
+            exit: kettle_shared::ChildExit::Exited { code: 1 },
+        }),
+        ..traced(ModelState::Stopped, Some(kettle_shared::Family::Blocking))
+    };
+    show_traced(&page, vec![exited]).await;
+    let item = "#model-list li[data-model=\"traced\"]";
+    assert_eq!(page.text(&format!("{item} .state")), "exited (code 1)");
+    assert_eq!(page.text(&format!("{item} .reason")), "the traced program ended: exit status 1");
+    let restart = page.query(&format!("{item} button.start.restart")).expect("a restart button");
+    assert_eq!(restart.get_attribute("aria-label").as_deref(), Some("Restart traced"));
+    page.click(&format!("{item} button.start")).await;
+    assert_eq!(page.sent.borrow().as_slice(), &[Command::Start { model: "traced".into() }]);
 }

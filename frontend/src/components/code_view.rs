@@ -13,13 +13,15 @@ use yew::prelude::*;
 use super::OnScreen;
 use crate::code::{fetch_missing, loading, of_model, Lit, Loading, Why};
 use crate::i18n::{t, tf, Key, Lang};
+use kettle_shared::ModelId;
 
 /// `section#code-panel` with `p#code-caption` (why this line, or why none) and
 /// `div#code[data-model][data-call][data-kind][data-why]` holding one `div.excerpt[data-file]`
 /// per excerpt and one `div.code-line[data-line][data-file]` per line; the lit line has
 /// `data-current`. `data-call` names the call the lit line makes (empty when none is lit),
 /// `data-kind` the current step's kind, `data-why` why nothing is lit (`kernel`, `glibc`,
-/// `client`, `outside`, `no-step`).
+/// `client`, `outside`, `no-step`). A traced program has no `#code`: the caption says Kettle does
+/// not have its source.
 #[component]
 pub fn CodeView(props: &OnScreen) -> Html {
     let lang = props.lang;
@@ -42,7 +44,10 @@ pub fn CodeView(props: &OnScreen) -> Html {
         _ => Lit::None(Why::NoStep),
     };
     let kind = step.as_ref().map(|(steps, i)| steps.list[*i].event.kind.name()).unwrap_or_default();
+    let traced = props.model.as_deref().map(str::parse) == Some(Ok(ModelId::Traced));
     let caption = match (code, lit) {
+        // Not an error: there is no source to show, and the caption says so.
+        (None, _) if traced => t(lang, Key::CodeNotOurs).to_owned(),
         (None, _) => t(lang, Key::CodeNoModel).to_owned(),
         (Some(_), _) if loaded == Loading::Waiting => t(lang, Key::CodeLoading).to_owned(),
         (Some(_), _) if let Loading::Failed(e) = &loaded => tf(lang, Key::CodeUnavailable, &[e]),

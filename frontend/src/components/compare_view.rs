@@ -128,6 +128,7 @@ fn chart(state: &StateHandle, lang: Lang, width: f64) -> Html {
             let conn = state.clients.iter().find(|c| c.id == client).and_then(|c| c.accepted);
             Some(Input {
                 model: &lane.model,
+                figure: state.family_of(&lane.model),
                 client,
                 conn,
                 store: state.store(&lane.model).map(|s| &**s),
@@ -149,9 +150,12 @@ fn chart(state: &StateHandle, lang: Lang, width: f64) -> Html {
                 let kernel_x = c.x + c.w * 0.56;
                 let call_w = kernel_x - app_x - 20.0;
                 html! {
-                    <g class="column" data-figure={c.figure.number()} data-model={c.model.clone()}>
+                    <g class="column" data-figure={c.figure.map_or("", |f| f.number())} data-model={c.model.clone()}>
                         <text class="column-title" x={(c.x + c.w / 2.0).to_string()} y="44" text-anchor="middle">
-                            { format!("{} · {}", c.title, c.figure.number()) }
+                            { match c.figure {
+                                Some(f) => format!("{} · {}", c.title, f.number()),
+                                None => format!("{} · ?", c.title),
+                            } }
                         </text>
                         <line class="lane-line" x1={app_x.to_string()} y1="56" x2={app_x.to_string()} y2={(d.height - 36.0).to_string()} />
                         <line class="kernel" x1={kernel_x.to_string()} y1="56" x2={kernel_x.to_string()} y2={(d.height - 36.0).to_string()} />

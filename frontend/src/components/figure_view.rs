@@ -15,11 +15,10 @@ use crate::figures::layout::{
     brace, layout, FigureLayout, LaneLayout, PlacedWidget, Room, RowLayout, BOX_HEIGHT, BOX_Y,
     GUTTER, HEADER_NAME, HEADER_TITLES, ROW_H,
 };
-use crate::figures::{title, Hook};
+use crate::figures::{evidence, title, why_drawn, Drawn, Hook};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::labels::Shape;
-use kettle_shared::Family;
-use kettle_shared::KernelView;
+use kettle_shared::{KernelView, ModelId};
 
 /// Properties: the page state.
 #[derive(Properties, PartialEq, Debug)]
@@ -48,6 +47,10 @@ struct Measured {
 /// (`text.gap`) and the playback line (`line.now`). Its accessible name is the figure's
 /// title (`#figure-title`) and its description the narration (`#narration`, in the side
 /// column), which says what the current step means.
+///
+/// A traced program is drawn as the figure the backend recognised it as, with
+/// `p#figure-why[data-recognised=true]` under the title saying why; until its calls show one,
+/// the room holds only `p#figure-why[data-recognised=false]` saying so, and no `#figure`.
 #[component]
 pub fn FigureView(props: &FigureProps) -> Html {
     let state = &props.state;
@@ -79,17 +82,38 @@ pub fn FigureView(props: &FigureProps) -> Html {
     let Some(model) = state.selected.clone() else {
         return html! { <section id="figure-panel"><div class="figure-room" ref={holder}></div></section> };
     };
-    let figure = Family::of_id(&model);
-    let room = Room { width: measured.width / zoom, height: measured.height / zoom };
     let store = state.selected_store().cloned().unwrap_or_default();
+    let traced = model.parse::<ModelId>() == Ok(ModelId::Traced);
+    let Some(drawn) = Drawn::of(&state.models, &model) else {
+        // A traced program whose calls have not shown its model yet: no figure is drawn
+        // rather than a guessed one, and the room says what the page is waiting for.
+        let steps = store.steps().list.len();
+        return html! {
+            <section id="figure-panel" data-model={model.clone()}>
+                <h2 id="figure-title">{ t(lang, Key::TracedFigureTitle) }</h2>
+                <div class="figure-room" ref={holder}>
+                    <p id="figure-why" class="unrecognised" data-model={model} data-recognised="false">
+                        { tf(lang, Key::FigureNotRecognised, &[&steps]) }
+                    </p>
+                </div>
+            </section>
+        };
+    };
+    let figure = drawn.figure;
+    // A traced program's caption: why it is drawn as this figure, from what the backend saw.
+    let why = traced.then(|| why_drawn(figure, evidence(store.events(), figure).as_ref(), lang));
+    let room = Room { width: measured.width / zoom, height: measured.height / zoom };
     let cpu = |thread: u32| {
         state.threads.of_model(&model).find(|l| l.thread == thread).and_then(|l| l.cpu_percent)
     };
-    let d = layout(&model, &store, state.position(), state.playback.speed(), lang, room, &cpu);
+    let d = layout(drawn, &store, state.position(), state.playback.speed(), lang, room, &cpu);
     let px_w = d.width * zoom;
     html! {
         <section id="figure-panel">
             <h2 id="figure-title">{ title(figure, lang) }</h2>
+            if let Some(why) = why {
+                <p id="figure-why" data-recognised="true" data-figure={figure.number()} title={why.clone()}>{ why }</p>
+            }
             // The room is sized by the page's grid, never by the figure in it: the figure is
             // taken out of the flow, so measuring the room cannot shrink it round after round.
             <div class="figure-room" ref={holder} style="position: relative">

@@ -1,7 +1,7 @@
 //! The model list (`ul#model-list`, grouped by Stevens figure) with start/stop buttons, and the
 //! selected model's lesson and threads.
 
-use kettle_shared::{Command, ModelInfo, ModelState};
+use kettle_shared::{ChildExit, Command, Family, ModelId, ModelInfo, ModelState, Reason};
 use yew::prelude::*;
 
 use super::{Ctx, StateHandle};
@@ -9,7 +9,6 @@ use crate::figures::family_key;
 use crate::i18n::{catalogue, model_state, model_state_id, t, tf, Key, Lang};
 use crate::reasons::reason_code;
 use crate::state::Action;
-use kettle_shared::Family;
 
 /// Properties: the page state.
 #[derive(Properties, PartialEq, Debug)]
@@ -18,13 +17,40 @@ pub struct ModelsProps {
     pub state: StateHandle,
 }
 
-/// "Stevens Fig. 6.3" in the page language, from the figure the page draws the model as.
-fn figure_name(model: &ModelInfo, lang: Lang) -> String {
-    tf(lang, Key::FigureShort, &[&Family::of_id(&model.id).number()])
+/// "Stevens Fig. 6.3" in the page language, from the figure the page draws the model as
+/// ([`crate::state::family_of`]); a traced program not recognised yet has none.
+fn figure_name(figure: Option<Family>, lang: Lang) -> String {
+    match figure {
+        Some(f) => tf(lang, Key::FigureShort, &[&f.number()]),
+        None => t(lang, Key::FigureNotKnown).to_owned(),
+    }
 }
 
+/// A model's title: a traced program's is its command line.
 fn title(model: &ModelInfo, lang: Lang) -> &str {
-    catalogue(lang, &model.title, &model.title_zh)
+    match &model.command {
+        Some(command) => command,
+        None => catalogue(lang, &model.title, &model.title_zh),
+    }
+}
+
+fn is_traced(model: &ModelInfo) -> bool {
+    model.id.parse::<ModelId>() == Ok(ModelId::Traced)
+}
+
+/// The state in words. A traced program that ended by itself says how: "exited (code 1)",
+/// "killed by SIGSEGV", from its reason.
+fn state_words(model: &ModelInfo, lang: Lang) -> String {
+    match (&model.state, &model.reason) {
+        (ModelState::Running, _) => model_state(lang, ModelState::Running).to_owned(),
+        (_, Some(Reason::ProgramExited { exit: ChildExit::Exited { code } })) => {
+            tf(lang, Key::TracedExited, &[code])
+        }
+        (_, Some(Reason::ProgramExited { exit: ChildExit::Killed { signo, name } })) => {
+            tf(lang, Key::TracedKilled, &[&crate::format::signal_name(*signo, name)])
+        }
+        (state, _) => model_state(lang, *state).to_owned(),
+    }
 }
 
 /// `nav#models` (a slim rail beside the stage; on narrow windows a menu opened by
@@ -34,7 +60,10 @@ fn title(model: &ModelInfo, lang: Lang) -> &str {
 /// and the model's id, and `.title`, `.figure`, `.port` and `.state[data-state]` complete its
 /// name),
 /// `button.start` / `button.stop` and, when a model cannot run, `.reason`. Clicking an item
-/// selects it.
+/// selects it. A traced program shows its kind (`.kind[data-kind=traced]`), its command line as
+/// its title, how it ended as its state ("exited (code 1)"), and `button.start.restart` (the
+/// same command: the backend runs the program again); until it is recognised it sits first, in
+/// `li.model-group[data-figure=unrecognised]`.
 #[component]
 pub fn ModelList(props: &ModelsProps) -> Html {
     let ctx = use_context::<Ctx>().expect("Ctx is provided by App");
@@ -42,6 +71,7 @@ pub fn ModelList(props: &ModelsProps) -> Html {
     let lang = state.lang;
     let item = |m: &ModelInfo| {
         let id = m.id.clone();
+        let traced = is_traced(m);
         let select = ctx.dispatch.reform({
             let id = id.clone();
             move |_: MouseEvent| Action::Select(id.clone())
@@ -67,10 +97,15 @@ pub fn ModelList(props: &ModelsProps) -> Html {
                     ctx.send(Command::Start { model: id.clone() })
                 });
                 let unavailable = m.state == ModelState::Unavailable;
-                let label = tf(lang, Key::StartModel, &[&m.id]);
+                // The backend runs a traced program's command again: a restart, the same
+                // command as a start.
+                let (key, glyph) =
+                    if traced { (Key::RestartModel, "↻") } else { (Key::StartModel, "▶") };
+                let label = tf(lang, key, &[&m.id]);
                 html! {
-                    <button class="start" onclick={start} disabled={unavailable} aria-label={label.clone()} title={label}>
-                        <span aria-hidden="true">{ "▶" }</span>
+                    <button class={classes!("start", traced.then_some("restart"))} onclick={start}
+                        disabled={unavailable} aria-label={label.clone()} title={label}>
+                        <span aria-hidden="true">{ glyph }</span>
                     </button>
                 }
             }
@@ -86,16 +121,20 @@ pub fn ModelList(props: &ModelsProps) -> Html {
             ModelState::Stopped => "○",
             ModelState::Unavailable => "✕",
         };
+        let state_words = state_words(m, lang);
         html! {
             <li key={m.id.clone()} data-model={m.id.clone()} class={classes!("model", selected.then_some("selected"))}
                 onclick={select}>
                 <button class="model-pick" aria-current={selected.then_some("true")}
-                    title={format!("{} · {} · {port}", title(m, lang), model_state(lang, m.state))}>
+                    title={format!("{} · {} · {port}", title(m, lang), state_words)}>
                     <span class="mark" data-state={model_state_id(m.state)} aria-hidden="true">{ mark }</span>
-                    <span class="state visually-hidden" data-state={model_state_id(m.state)}>{ model_state(lang, m.state) }</span>
+                    <span class="state visually-hidden" data-state={model_state_id(m.state)}>{ state_words.clone() }</span>
                     <span class="model-id">{ &m.id }</span>
+                    if traced {
+                        <span class="kind" data-kind="traced" title={t(lang, Key::TracedBadgeTitle)}>{ t(lang, Key::TracedBadge) }</span>
+                    }
                     <span class="title visually-hidden">{ title(m, lang) }</span>
-                    <span class="figure visually-hidden">{ figure_name(m, lang) }</span>
+                    <span class="figure visually-hidden">{ figure_name(state.family_of(&m.id), lang) }</span>
                     <span class="port visually-hidden">{ port }</span>
                 </button>
                 { button }
@@ -105,21 +144,28 @@ pub fn ModelList(props: &ModelsProps) -> Html {
             </li>
         }
     };
-    let groups = Family::ALL.iter().copied().filter_map(|figure| {
-        let members: Vec<&ModelInfo> =
-            state.models.iter().filter(|m| Family::of_id(&m.id) == figure).collect();
-        (!members.is_empty()).then(|| {
-            let heading = format!("{} {}", figure.number(), t(lang, family_key(figure)));
-            html! {
-                <li class="model-group" data-figure={figure.number()} key={figure.number()}>
-                    <h3 class="group-title" id={format!("models-{}", figure.number().replace('.', "-"))}>{ heading }</h3>
-                    <ul aria-labelledby={format!("models-{}", figure.number().replace('.', "-"))}>
-                        { for members.into_iter().map(item) }
-                    </ul>
-                </li>
-            }
-        })
-    });
+    // One group per figure, in Stevens' order, after a group of what is not recognised yet (a
+    // traced program whose calls have not shown its model): first, where it is noticed.
+    let groups =
+        std::iter::once(None).chain(Family::ALL.iter().copied().map(Some)).filter_map(|figure| {
+            let members: Vec<&ModelInfo> =
+                state.models.iter().filter(|m| state.family_of(&m.id) == figure).collect();
+            (!members.is_empty()).then(|| {
+                let (id, heading) = match figure {
+                    Some(f) => (f.number(), format!("{} {}", f.number(), t(lang, family_key(f)))),
+                    None => ("unrecognised", t(lang, Key::FamilyNotRecognised).to_owned()),
+                };
+                let heading_id = format!("models-{}", id.replace('.', "-"));
+                html! {
+                    <li class="model-group" data-figure={id} key={id}>
+                        <h3 class="group-title" id={heading_id.clone()}>{ heading }</h3>
+                        <ul aria-labelledby={heading_id}>
+                            { for members.into_iter().map(item) }
+                        </ul>
+                    </li>
+                }
+            })
+        });
     let open = state.screen.picker_open;
     html! {
         <nav id="models" class={classes!("rail", open.then_some("open"))} aria-label={t(lang, Key::Models)}>
@@ -128,27 +174,33 @@ pub fn ModelList(props: &ModelsProps) -> Html {
     }
 }
 
-/// Properties of the lesson: the model shown, the page language.
+/// Properties of the lesson: the model shown, the figure it is drawn as, the page language.
 #[derive(Properties, PartialEq, Debug)]
 pub struct LessonProps {
     /// The model shown, as the backend describes it.
     pub model: Option<ModelInfo>,
+    /// The figure it is drawn as (`None` for a traced program not recognised yet).
+    pub figure: Option<Family>,
     /// Page language.
     pub lang: Lang,
 }
 
-/// `#lesson`: the selected model's lesson from `kettle_shared::MODELS`, in the page language.
+/// `#lesson`: the selected model's lesson from `kettle_shared::MODELS`, in the page language; for a
+/// traced program, what Kettle does with it.
 #[component]
 pub fn Lesson(props: &LessonProps) -> Html {
     let lang = props.lang;
     let body = match &props.model {
         None => html! { <p>{ t(lang, Key::NoModelSelected) }</p> },
         Some(m) => {
-            let lesson =
-                kettle_shared::model(&m.id).map(|d| catalogue(lang, d.lesson, d.lesson_zh));
+            let lesson = match kettle_shared::model(&m.id) {
+                Some(d) => Some(catalogue(lang, d.lesson, d.lesson_zh)),
+                None if is_traced(m) => Some(t(lang, Key::LessonTraced)),
+                None => None,
+            };
             html! {
                 <>
-                    <h3>{ title(m, lang) }<span class="figure">{ format!(" · {}", figure_name(m, lang)) }</span></h3>
+                    <h3>{ title(m, lang) }<span class="figure">{ format!(" · {}", figure_name(props.figure, lang)) }</span></h3>
                     { for lesson.map(|l| html! { <p class="lesson-text">{ l }</p> }) }
                 </>
             }

@@ -15,17 +15,18 @@ use crate::narration::narrate;
 /// changes.
 #[component]
 pub fn Narration(props: &OnScreen) -> Html {
-    let OnScreen { model, store, index, lang } = props.clone();
+    let OnScreen { model, figure, store, index, lang } = props.clone();
     let revision = store.as_ref().map(|s| s.revision());
-    let said = use_memo((model, revision, index, lang), move |(model, _, index, lang)| {
-        match (model, store, index) {
-            (Some(model), Some(store), Some(i)) if *i < store.steps().list.len() => {
-                let seq = store.steps().list[*i].event.seq;
-                (narrate(&store, *i, model, *lang), Some(seq))
+    let said =
+        use_memo((model, figure, revision, index, lang), move |(model, figure, _, index, lang)| {
+            match (model, store, index) {
+                (Some(model), Some(store), Some(i)) if *i < store.steps().list.len() => {
+                    let seq = store.steps().list[*i].event.seq;
+                    (narrate(&store, *i, model, *figure, *lang), Some(seq))
+                }
+                _ => (t(*lang, Key::NoStepsYet).to_owned(), None),
             }
-            _ => (t(*lang, Key::NoStepsYet).to_owned(), None),
-        }
-    });
+        });
     let (text, seq) = &*said;
     html! {
         <p id="narration" aria-live="polite" aria-label={t(lang, Key::Narration)}

@@ -10,7 +10,6 @@ use crate::format::format_speed;
 use crate::i18n::{t, tf, Key, Lang};
 use crate::playback::{last_echo_start, Mode, SPEEDS};
 use crate::state::Action;
-use kettle_shared::Family;
 
 /// Properties: the page state.
 #[derive(Properties, PartialEq, Debug)]
@@ -50,11 +49,10 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
         None => playback.mode(crate::store::Track { keys: &[], times_ns: &[] }),
     };
     let index = state.position().map_or(0, |p| p.index.min(steps.saturating_sub(1)));
-    let echo_start = state
-        .selected
-        .as_deref()
-        .zip(store)
-        .and_then(|(model, store)| last_echo_start(&store.steps().list, Family::of_id(model)));
+    let echo_start =
+        state.selected.as_deref().zip(store).and_then(|(model, store)| {
+            last_echo_start(&store.steps().list, state.family_of(model)?)
+        });
     let on_speed = ctx.dispatch.reform(|e: Event| {
         let index = e
             .target_dyn_into::<HtmlSelectElement>()

@@ -119,7 +119,8 @@ pub fn SideColumn(props: &SideProps) -> Html {
                 { panel(Side::Threads, html! { <Threads state={state.clone()} /> }) }
                 { panel(Side::Lesson, html! {
                     <>
-                        <Lesson model={state.selected_model().cloned()} {lang} />
+                        <Lesson model={state.selected_model().cloned()}
+                            figure={state.selected.as_deref().and_then(|m| state.family_of(m))} {lang} />
                         <Definitions state={state.clone()} />
                     </>
                 }) }

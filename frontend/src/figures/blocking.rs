@@ -111,7 +111,12 @@ mod tests {
         let w = queue(&moment(&events, 2));
         assert!(w.items.is_empty());
         assert_eq!(w.note.as_deref(), Some("last one waited 3.00 ms"));
-        assert_eq!(crate::figures::panel("thread-pool", &moment(&events, 2))[1].hook, Hook::Queue);
+        assert_eq!(
+            crate::figures::panel(crate::figures::tests::drawn("thread-pool"), &moment(&events, 2))
+                [1]
+            .hook,
+            Hook::Queue
+        );
     }
 
     #[test]

@@ -30,6 +30,10 @@ use crate::timeline::{self, Phase};
 pub struct Input<'a> {
     /// The model.
     pub model: &'a str,
+    /// The figure it is drawn as ([`crate::state::family_of`]); `None` for a traced program
+    /// not recognised yet, whose column has no phases (where phase 1 starts is a figure's
+    /// lesson) but still shows where its thread was blocked.
+    pub figure: Option<Family>,
     /// The echo client the line went through.
     pub client: u32,
     /// The model's connection for that client, once accepted.
@@ -114,7 +118,10 @@ pub fn measure(input: &Input<'_>) -> Option<Measured> {
     let pairs = timeline::pairs(steps);
     // The phases of this line: those ending after the first step (a span ending there is the
     // previous line's copy).
-    let phases = timeline::phases(Family::of_id(input.model), steps, &pairs)
+    let phases = input
+        .figure
+        .map(|figure| timeline::phases(figure, steps, &pairs))
+        .unwrap_or_default()
         .into_iter()
         .filter_map(|p| {
             let to = p.to.filter(|&to| to > 0)?;
@@ -152,8 +159,8 @@ fn drains(kind: &EventKind) -> bool {
 pub struct Column {
     /// The model.
     pub model: String,
-    /// Its figure.
-    pub figure: Family,
+    /// Its figure, if it has one yet.
+    pub figure: Option<Family>,
     /// Left.
     pub x: f64,
     /// Width.
@@ -266,7 +273,7 @@ pub fn layout(inputs: &[Input<'_>], width: f64, lang: Lang) -> CompareLayout {
             let x = AXIS_W + i as f64 * col_w;
             let mut col = Column {
                 model: input.model.to_owned(),
-                figure: Family::of_id(input.model),
+                figure: input.figure,
                 x,
                 w: col_w,
                 title: fit(input.model, col_w - 12.0, FONT_MIN + 1.0),
@@ -387,7 +394,13 @@ mod tests {
                 Some(1),
             ),
         ]);
-        let input = Input { model: "blocking", client: 3, conn: Some(1), store: Some(&model) };
+        let input = Input {
+            model: "blocking",
+            figure: Some(Family::Blocking),
+            client: 3,
+            conn: Some(1),
+            store: Some(&model),
+        };
         let m = measure(&input).unwrap();
         assert_eq!((m.origin, m.reply), (999_990, 1_090_000), "0 is the data's arrival");
         assert_eq!(m.phases.len(), 2);
@@ -395,7 +408,7 @@ mod tests {
         assert_eq!(m.blocked, [(100, 1_050_000, "recv".to_string())]);
         let l = layout(&[input], 600.0, Lang::En);
         let col = &l.columns[0];
-        assert_eq!(col.figure.number(), "6.1");
+        assert_eq!(col.figure, Some(Family::Blocking));
         assert!(
             col.phases[0].y0 < l.zero_y && col.phases[1].y0 >= l.zero_y - 0.5,
             "wait above 0, copy below"
@@ -406,7 +419,8 @@ mod tests {
 
     #[test]
     fn test_a_model_without_a_reply_yet_says_it_is_waiting() {
-        let input = Input { model: "select", client: 1, conn: None, store: None };
+        let figure = Some(Family::Multiplex);
+        let input = Input { model: "select", figure, client: 1, conn: None, store: None };
         let l = layout(&[input], 600.0, Lang::En);
         assert_eq!(l.columns[0].note.as_deref(), Some("waiting for the replies…"));
     }

@@ -19,7 +19,7 @@
 
 use kettle_shared::{EventKind, Family};
 
-use super::{panel, Item, Moment, Widget};
+use super::{panel, Drawn, Item, Moment, Widget};
 use crate::format::{format_delta, format_duration};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::labels::{describe_step, Shape};
@@ -342,7 +342,7 @@ const OPEN_BAR_END: f64 = 0.6;
 
 /// Lays a model's figure out at a playback position.
 pub fn layout(
-    model: &str,
+    drawn: Drawn<'_>,
     store: &ModelStore,
     pos: Option<Position>,
     speed: f64,
@@ -350,12 +350,12 @@ pub fn layout(
     room: Room,
     cpu_of: &dyn Fn(u32) -> Option<f64>,
 ) -> FigureLayout {
-    let figure = Family::of_id(model);
+    let figure = drawn.figure;
     let steps = &store.steps().list;
     let width = room.width.max(MIN_WIDTH);
     let cur = pos.filter(|_| !steps.is_empty()).map(|p| p.index.min(steps.len() - 1));
     let moment = Moment { events: store.events(), upto: panel_upto(store, cur, pos), lang };
-    let (placed, panel_h) = place_panel(panel(model, &moment), width, lang);
+    let (placed, panel_h) = place_panel(panel(drawn, &moment), width, lang);
     let timeline_top = panel_h + HEADERS_H;
     let rows = (((room.height - timeline_top - BELOW_ROWS) / ROW_H).floor().max(0.0) as usize)
         .clamp(ROWS.0, ROWS.1);
@@ -947,6 +947,7 @@ pub const BOX_Y: f64 = 24.0;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::figures::tests::drawn;
     use crate::store::tests::ev;
     use kettle_shared::RecvOutcome;
 
@@ -994,7 +995,7 @@ mod tests {
     #[test]
     fn test_blocking_recv_gets_both_braces_with_measured_durations() {
         let s = echo_round();
-        let d = layout("blocking", &s, at(4), 1e-4, Lang::En, ROOM, &|_| None);
+        let d = layout(drawn("blocking"), &s, at(4), 1e-4, Lang::En, ROOM, &|_| None);
         assert_eq!(d.figure, Family::Blocking);
         let lane = &d.lanes[0];
         let wait = lane.phases.iter().find(|p| p.phase == Phase::Wait).unwrap();
@@ -1009,7 +1010,7 @@ mod tests {
     #[test]
     fn test_phase_in_progress_has_no_duration_yet() {
         let s = echo_round();
-        let d = layout("blocking", &s, at(2), 1e-4, Lang::En, ROOM, &|_| None);
+        let d = layout(drawn("blocking"), &s, at(2), 1e-4, Lang::En, ROOM, &|_| None);
         let wait = &d.lanes[0].phases[0];
         assert!(wait.in_progress && wait.ns.is_none());
         assert_eq!(wait.label, "waiting…");
@@ -1020,7 +1021,7 @@ mod tests {
     #[test]
     fn test_gaps_are_never_negative_and_long_ones_say_compressed() {
         let s = echo_round();
-        let d = layout("blocking", &s, at(4), 1e-4, Lang::En, ROOM, &|_| None);
+        let d = layout(drawn("blocking"), &s, at(4), 1e-4, Lang::En, ROOM, &|_| None);
         assert!(d.gaps.iter().all(|g| !g.lines[0].starts_with('-')), "{:?}", d.gaps);
         assert!(d.gaps.iter().any(|g| g.compressed && g.lines == ["2.00 s", "compressed"]));
         for g in &d.gaps {
@@ -1033,7 +1034,7 @@ mod tests {
         let s = echo_round();
         for width in [420.0, 560.0, 760.0, 1100.0] {
             let d = layout(
-                "blocking",
+                drawn("blocking"),
                 &s,
                 at(4),
                 1e-4,
@@ -1068,7 +1069,7 @@ mod tests {
         let mut last_rows = 0;
         for height in [260.0, 330.0, 420.0, 560.0, 900.0] {
             let room = Room { width: 760.0, height };
-            let d = layout("blocking", &s, at(30), 1e-4, Lang::En, room, &|_| None);
+            let d = layout(drawn("blocking"), &s, at(30), 1e-4, Lang::En, room, &|_| None);
             assert!(d.height <= height, "{height}: height {}", d.height);
             let rows: Vec<&RowLayout> = d.lanes.iter().flat_map(|l| &l.rows).collect();
             assert!((ROWS.0..=ROWS.1).contains(&rows.len()), "{height}: {} rows", rows.len());
@@ -1097,7 +1098,7 @@ mod tests {
             (0..40).map(|i| ev(i, i * 1_000, (i % 8) as u32, EventKind::AcceptEnter)).collect(),
         );
         let d = layout(
-            "thread-per-conn",
+            drawn("thread-per-conn"),
             &s,
             at(39),
             1e-4,
@@ -1143,7 +1144,7 @@ mod tests {
             ev(5, 9_000, 2, EventKind::DataArrived { fd: 5 }),
             ev(6, 9_700, 2, data(5, 8_000, 700)),
         ]);
-        let d = layout("thread-per-conn", &s, at(5), 1e-4, Lang::En, ROOM, &|_| Some(0.0));
+        let d = layout(drawn("thread-per-conn"), &s, at(5), 1e-4, Lang::En, ROOM, &|_| Some(0.0));
         assert_eq!(d.lanes.len(), 2);
         for (lane, wait) in d.lanes.iter().zip([8_000, 3_000]) {
             let w = lane.phases.iter().find(|p| p.phase == Phase::Wait).unwrap();

@@ -14,7 +14,10 @@
 //!   [`async_io`] (6.5). [`compare`] draws 6.6 from the figures of several models.
 //!
 //! Which module draws which model is one exhaustive match over the built-in models
-//! ([`panel`]); the figure a model is drawn as is its [`Family`], from the protocol crate. A
+//! ([`panel`]); the figure a model is drawn as is its [`Family`], from the protocol crate for a
+//! built-in model and from what the backend recognised for a traced program
+//! ([`crate::state::family_of`]), which is drawn with the plain panel of that figure and a
+//! caption saying why ([`why_drawn`]). A
 //! panel builder takes the [`Moment`] (and, where one figure draws models differently, what
 //! to add), looking only at events up to [`Moment::upto`] for what exists, and at later events
 //! only to name what is already there (the bytes a `recv` will return are in the buffer
@@ -31,7 +34,9 @@ pub mod signal;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use kettle_shared::{AsyncOp, BuiltIn, Event, EventKind, Family, ModelId, RecvOutcome};
+use kettle_shared::{
+    AsyncOp, BuiltIn, Event, EventKind, Family, ModelId, ModelInfo, RecvOutcome, WaitApi,
+};
 
 use crate::i18n::{t, tf, Key, Lang};
 
@@ -215,11 +220,119 @@ impl<'a> Moment<'a> {
     }
 }
 
-/// The panel of a model at a moment; none for an id that names no model.
-pub fn panel(model: &str, at: &Moment<'_>) -> Vec<Widget> {
-    match model.parse::<ModelId>() {
+/// A model and the figure it is drawn as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Drawn<'a> {
+    /// The model's id.
+    pub model: &'a str,
+    /// Its figure.
+    pub figure: Family,
+}
+
+impl<'a> Drawn<'a> {
+    /// The model `id` of `models` as the figure it is drawn as ([`crate::state::family_of`]); `None` for a
+    /// traced program not recognised yet, which has no figure to lay out.
+    pub fn of(models: &[ModelInfo], id: &'a str) -> Option<Drawn<'a>> {
+        Some(Drawn { model: id, figure: crate::state::family_of(models, id)? })
+    }
+}
+
+/// The panel of a model at a moment: a built-in model's own, a traced program's by the figure
+/// it is drawn as; none for an id that names no model.
+pub fn panel(drawn: Drawn<'_>, at: &Moment<'_>) -> Vec<Widget> {
+    match drawn.model.parse::<ModelId>() {
         Ok(ModelId::BuiltIn(model)) => built_in_panel(model, at),
+        Ok(ModelId::Traced) => traced_panel(drawn.figure, at),
         Err(_) => Vec::new(),
+    }
+}
+
+/// A traced program's panel: the plain panel of the figure it was recognised as. Nothing is
+/// known of its insides beyond its calls, so no figure's extras (a pool's queue, a reactor's
+/// registry); for Fig. 6.3, the readiness call it makes decides what the kernel holds.
+fn traced_panel(family: Family, at: &Moment<'_>) -> Vec<Widget> {
+    use multiplex::Watch;
+    match family {
+        Family::Blocking => blocking::panel(blocking::Extra::Nothing, at),
+        Family::BusyLoop => busy_loop::panel(at),
+        Family::Multiplex => {
+            // The readiness call it was last seen making (or, before the first, the next).
+            let api = at.past().rev().chain(at.future()).find_map(|e| match e.kind {
+                EventKind::WaitEnter { api, .. } => Some(api),
+                _ => None,
+            });
+            let watch = match api {
+                Some(WaitApi::Epoll) => Watch::Epoll,
+                Some(WaitApi::EpollEt) => Watch::EpollEdge,
+                Some(WaitApi::Select | WaitApi::Poll) | None => Watch::Scan,
+            };
+            multiplex::panel(watch, at)
+        }
+        Family::Signal => signal::panel(at),
+        Family::Async => async_io::rings(at),
+    }
+}
+
+/// What made Kettle draw a traced program as a figure: one [`EventKind::Recognised`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Evidence<'a> {
+    /// The figure.
+    pub family: Family,
+    /// The deciding call (`"select"`), or the signal (`"SIGIO"`).
+    pub call: &'a str,
+    /// How many times it was seen (Fig. 6.2: how many `EAGAIN`s).
+    pub count: u32,
+    /// On how many threads.
+    pub threads: u32,
+}
+
+/// The newest kept evidence for `family`: the latest `Recognised` event that named it (the
+/// model's figure comes from its [`kettle_shared::ModelInfo`], which the event may reach a
+/// moment before or after).
+pub fn evidence(events: &VecDeque<Rc<Event>>, family: Family) -> Option<Evidence<'_>> {
+    events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::Recognised { family: f, call, count, threads } if *f == family => {
+            Some(Evidence { family, call, count: *count, threads: *threads })
+        }
+        _ => None,
+    })
+}
+
+/// "14 times", "once", in the page language.
+fn times(lang: Lang, n: u32) -> String {
+    match n {
+        1 => t(lang, Key::TimesOnce).to_owned(),
+        n => tf(lang, Key::TimesMany, &[&n]),
+    }
+}
+
+/// The evidence in words, as each figure's lesson counts it: "select(2) was called 14
+/// times", "recv(2) returned EAGAIN 9 times", "SIGIO was delivered 3 times", "recv(2)
+/// blocked 6 times on 2 threads".
+pub fn evidence_phrase(e: &Evidence<'_>, lang: Lang) -> String {
+    let (call, n) = (e.call, times(lang, e.count));
+    match e.family {
+        Family::Blocking => {
+            let threads = match e.threads {
+                1 => t(lang, Key::ThreadsOne).to_owned(),
+                k => tf(lang, Key::ThreadsMany, &[&k]),
+            };
+            tf(lang, Key::EvidenceBlocking, &[&call, &n, &threads])
+        }
+        Family::BusyLoop => tf(lang, Key::EvidenceBusyLoop, &[&call, &n]),
+        Family::Multiplex => tf(lang, Key::EvidenceMultiplex, &[&call, &n]),
+        Family::Signal => tf(lang, Key::EvidenceSignal, &[&call, &n]),
+        Family::Async => tf(lang, Key::EvidenceAsync, &[&call, &n]),
+    }
+}
+
+/// Why a traced program is drawn as `family`'s figure ("Drawn as Fig. 6.3 because select(2)
+/// was called 14 times"), or, when the deciding step is no longer kept, that Kettle
+/// recognised it from the program's calls.
+pub fn why_drawn(family: Family, evidence: Option<&Evidence<'_>>, lang: Lang) -> String {
+    match evidence {
+        Some(e) => tf(lang, Key::FigureWhy, &[&family.number(), &evidence_phrase(e, lang)]),
+        None => tf(lang, Key::FigureWhyForgotten, &[&family.number()]),
     }
 }
 
@@ -347,27 +460,106 @@ pub(crate) mod tests {
         events.into_iter().collect()
     }
 
+    /// A built-in model as its own figure.
+    pub(crate) fn drawn(id: &str) -> Drawn<'_> {
+        Drawn::of(&[], id).expect("a built-in model has a figure")
+    }
+
     #[test]
     fn test_every_model_is_drawn_as_the_figure_its_catalogue_entry_names() {
         for m in kettle_shared::MODELS {
-            let n = Family::of_id(m.id).number();
+            let n = drawn(m.id).figure.number();
             assert!(m.figure.ends_with(n), "{}: catalogue says {}, page draws {n}", m.id, m.figure);
         }
-        assert_eq!(Family::of_id("select"), Family::Multiplex);
-        assert_eq!(Family::of_id("io-uring"), Family::Async);
-        assert_eq!(Family::of_id("sigio"), Family::Signal);
-        assert_eq!(Family::of_id("nonblocking"), Family::BusyLoop);
-        assert_eq!(Family::of_id("thread-pool"), Family::Blocking);
-        assert_eq!(Family::of_id("no-such-model"), Family::Blocking);
     }
 
     #[test]
     fn test_an_unknown_model_has_no_panel_and_every_model_has_one() {
         let events = deque(vec![ev(1, 1, 1, EventKind::Backlog { queued: 1, max: 8 })]);
-        assert!(panel("no-such-model", &moment(&events, 0)).is_empty());
+        let unknown = Drawn { model: "no-such-model", figure: Family::Blocking };
+        assert!(panel(unknown, &moment(&events, 0)).is_empty());
         for m in BuiltIn::ALL {
-            assert!(!panel(m.id(), &moment(&events, 0)).is_empty(), "{m}");
+            assert!(!panel(drawn(m.id()), &moment(&events, 0)).is_empty(), "{m}");
         }
+        for &figure in Family::ALL {
+            let traced = Drawn { model: "traced", figure };
+            assert!(!panel(traced, &moment(&events, 0)).is_empty(), "traced as {figure:?}");
+        }
+    }
+
+    #[test]
+    fn test_a_traced_select_server_gets_the_fd_set_and_an_epoll_one_the_interest_list() {
+        use kettle_shared::WaitApi;
+        let wait = |api| EventKind::WaitEnter { api, watched: vec![3, 5] };
+        let traced = Drawn { model: "traced", figure: Family::Multiplex };
+        let select = deque(vec![ev(1, 1, 1, wait(WaitApi::Select))]);
+        let hooks = |events| -> Vec<Hook> {
+            panel(traced, &moment(events, 0)).iter().map(|w| w.hook).collect()
+        };
+        assert_eq!(hooks(&select), vec![Hook::FdSet, Hook::Ready]);
+        let epoll = deque(vec![ev(1, 1, 1, wait(WaitApi::Epoll))]);
+        assert_eq!(hooks(&epoll), vec![Hook::Interest, Hook::ReadyList]);
+    }
+
+    /// A traced program's `Recognised` event, as the backend sends it.
+    fn recognised(family: Family, call: &str, count: u32, threads: u32) -> EventKind {
+        EventKind::Recognised { family, call: call.into(), count, threads }
+    }
+
+    #[test]
+    fn test_why_a_traced_program_is_drawn_as_its_figure_is_worded_per_figure() {
+        let why = |family, call, count, threads, lang| {
+            let events = deque(vec![ev(1, 1, 1, recognised(family, call, count, threads))]);
+            why_drawn(family, evidence(&events, family).as_ref(), lang)
+        };
+        let en = |family, call, count, threads| why(family, call, count, threads, Lang::En);
+        assert_eq!(
+            en(Family::Blocking, "recv", 6, 2),
+            "Drawn as Fig. 6.1 because recv(2) blocked 6 times on 2 threads"
+        );
+        assert_eq!(
+            en(Family::Blocking, "accept", 1, 1),
+            "Drawn as Fig. 6.1 because accept(2) blocked once on 1 thread"
+        );
+        assert_eq!(
+            en(Family::BusyLoop, "recv", 9, 1),
+            "Drawn as Fig. 6.2 because recv(2) returned EAGAIN 9 times"
+        );
+        assert_eq!(
+            en(Family::Multiplex, "select", 14, 1),
+            "Drawn as Fig. 6.3 because select(2) was called 14 times"
+        );
+        assert_eq!(
+            en(Family::Signal, "SIGIO", 3, 1),
+            "Drawn as Fig. 6.4 because SIGIO was delivered 3 times"
+        );
+        assert_eq!(
+            en(Family::Async, "io_uring_enter", 5, 1),
+            "Drawn as Fig. 6.5 because io_uring_enter(2) was called 5 times"
+        );
+        assert_eq!(
+            why(Family::Multiplex, "select", 14, 1, Lang::Zh),
+            "按图 6.3 绘制,因为 select(2) 被调用了 14 次"
+        );
+        assert_eq!(
+            why(Family::Blocking, "recv", 6, 2, Lang::Zh),
+            "按图 6.1 绘制,因为 recv(2) 在 2 个线程上阻塞了 6 次"
+        );
+    }
+
+    #[test]
+    fn test_the_newest_evidence_for_the_figure_drawn_is_the_one_told() {
+        let events = deque(vec![
+            ev(1, 1, 1, recognised(Family::Blocking, "recv", 4, 1)),
+            ev(2, 2, 1, recognised(Family::Multiplex, "select", 3, 1)),
+            ev(3, 3, 1, recognised(Family::Multiplex, "select", 14, 1)),
+        ]);
+        let e = evidence(&events, Family::Multiplex).unwrap();
+        assert_eq!((e.call, e.count), ("select", 14), "the newest");
+        assert_eq!(evidence(&events, Family::Blocking).unwrap().count, 4, "the figure's own");
+        // The step that decided is no longer kept: the caption says so, not a made-up count.
+        let why = why_drawn(Family::Signal, evidence(&events, Family::Signal).as_ref(), Lang::En);
+        assert!(why.starts_with("Drawn as Fig. 6.4: Kettle recognised it"), "{why}");
     }
 
     #[test]

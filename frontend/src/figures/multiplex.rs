@@ -202,11 +202,11 @@ mod tests {
             ev(1, 1, 1, EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3, 5, 6] }),
             ev(2, 2, 1, returned(WaitApi::Select, &[5], 7)),
         ]);
-        let p = crate::figures::panel("select", &moment(&events, 0));
+        let p = crate::figures::panel(crate::figures::tests::drawn("select"), &moment(&events, 0));
         assert_eq!(p[0].items.len(), 3);
         assert!(p[0].items.iter().all(|i| !i.lit));
         assert!(p[1].items.is_empty());
-        let p = crate::figures::panel("select", &moment(&events, 1));
+        let p = crate::figures::panel(crate::figures::tests::drawn("select"), &moment(&events, 1));
         let lit: Vec<_> = p[0].items.iter().filter(|i| i.lit).map(|i| i.fd).collect();
         assert_eq!(lit, [Some(5)]);
         assert_eq!(p[0].note.as_deref(), Some("7 entries scanned"));
@@ -223,15 +223,25 @@ mod tests {
             ev(4, 4, 1, returned(WaitApi::Epoll, &[5], 1)),
             ev(5, 5, 1, ctl(EpollOp::Del, 5)),
         ]);
-        let p = crate::figures::panel("epoll", &moment(&events, 3));
+        let p = crate::figures::panel(crate::figures::tests::drawn("epoll"), &moment(&events, 3));
         assert_eq!(p[0].hook, Hook::Interest);
         assert_eq!(
             p[0].items.iter().map(|i| (i.fd, i.lit)).collect::<Vec<_>>(),
             [(Some(3), false), (Some(5), true)]
         );
         assert_eq!(p[1].hook, Hook::ReadyList);
-        assert_eq!(crate::figures::panel("epoll", &moment(&events, 4))[0].items.len(), 1);
-        assert!(crate::figures::panel("epoll-et", &moment(&events, 4))[1].note.is_some());
+        assert_eq!(
+            crate::figures::panel(crate::figures::tests::drawn("epoll"), &moment(&events, 4))[0]
+                .items
+                .len(),
+            1
+        );
+        assert!(crate::figures::panel(
+            crate::figures::tests::drawn("epoll-et"),
+            &moment(&events, 4)
+        )[1]
+        .note
+        .is_some());
     }
 
     #[test]
@@ -243,7 +253,7 @@ mod tests {
             ev(2, 2, 1, reg(5, "read")),
             ev(3, 3, 1, EventKind::Callback { name: "read".into(), fd: 5 }),
         ]);
-        let p = crate::figures::panel("reactor", &moment(&events, 2));
+        let p = crate::figures::panel(crate::figures::tests::drawn("reactor"), &moment(&events, 2));
         let r = &p[2];
         assert_eq!(r.hook, Hook::Registry);
         assert_eq!(r.items[1].callback.as_deref(), Some("read"));

@@ -23,7 +23,7 @@ mod views;
 pub use crate::errors::{ErrorNote, Garble, Problem};
 pub use connection::{ConnStatus, Pending};
 pub use echo::{canonical_addr, ClientStatus, ClosedReason, EchoClient};
-pub use models::EventStore;
+pub use models::{family_of, EventStore};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
@@ -381,7 +381,10 @@ pub(crate) mod fixtures {
             title: format!("{id} title"),
             title_zh: format!("{id} 标题"),
             figure: "Stevens Fig. 6.1".into(),
+            family: id.parse::<kettle_shared::ModelId>().ok().and_then(|m| m.family()),
             port: Some(9001),
+            ports: Vec::new(),
+            command: None,
             state,
             reason: None,
         }

@@ -2,6 +2,7 @@
 //! own store of steps, the event log, and what each event tells the rest of the page.
 
 use super::*;
+use kettle_shared::{Family, ModelId};
 
 /// The event log's events (all models, thread samples left out), bounded.
 ///
@@ -57,7 +58,28 @@ impl EventStore {
     }
 }
 
+/// The figure a model is drawn as, from the models the backend listed: a built-in model's own
+/// ([`kettle_shared::BuiltIn::family`]), a traced program's as the backend last recognised it
+/// ([`ModelInfo::family`]; `None` until its calls show one, or while the page does not know the
+/// program). An id that names no model is drawn as the plainest figure, Fig. 6.1, rather than
+/// not at all (the lesson's pseudo-model, a model of a newer backend).
+///
+/// The one place the page decides a model's figure: the figure, the narration, the model
+/// list's groups, the comparison and playback's "last echo" all ask here.
+pub fn family_of(models: &[ModelInfo], id: &str) -> Option<Family> {
+    match id.parse::<ModelId>() {
+        Ok(ModelId::BuiltIn(model)) => Some(model.family()),
+        Ok(ModelId::Traced) => models.iter().find(|m| m.id == id).and_then(|m| m.family),
+        Err(_) => Some(Family::Blocking),
+    }
+}
+
 impl State {
+    /// The figure a model is drawn as ([`family_of`] over the page's models).
+    pub fn family_of(&self, id: &str) -> Option<Family> {
+        family_of(&self.models, id)
+    }
+
     pub(super) fn upsert_model(&mut self, model: ModelInfo) {
         match self.models.iter_mut().find(|m| m.id == model.id) {
             Some(slot) => *slot = model,
@@ -124,6 +146,43 @@ mod tests {
             e(5_000, conn, EventKind::SendExit { fd, outcome: SendOutcome::Sent { bytes: 64 } });
         }
         out
+    }
+
+    /// The traced program as the backend lists it: recognised as `family`, or not yet.
+    fn traced(family: Option<Family>) -> ModelInfo {
+        ModelInfo {
+            family,
+            command: Some("python3 echo.py".into()),
+            ports: vec![9100],
+            ..model_info("traced", ModelState::Running)
+        }
+    }
+
+    #[test]
+    fn test_family_of_a_built_in_model_is_its_own_whatever_the_list_says() {
+        assert_eq!(family_of(&[], "select"), Some(Family::Multiplex));
+        assert_eq!(family_of(&[], "io-uring"), Some(Family::Async));
+        assert_eq!(family_of(&[], "sigio"), Some(Family::Signal));
+        assert_eq!(family_of(&[], "nonblocking"), Some(Family::BusyLoop));
+        assert_eq!(family_of(&[], "thread-pool"), Some(Family::Blocking));
+        let listed = ModelInfo { family: None, ..model_info("epoll", ModelState::Running) };
+        assert_eq!(family_of(&[listed], "epoll"), Some(Family::Multiplex));
+        assert_eq!(family_of(&[], "no-such-model"), Some(Family::Blocking), "the plainest");
+    }
+
+    #[test]
+    fn test_family_of_a_traced_program_is_what_the_backend_last_recognised() {
+        assert_eq!(family_of(&[], "traced"), None, "not listed: nothing is known");
+        assert_eq!(family_of(&[traced(None)], "traced"), None, "not recognised yet: no figure");
+        let models = [model_info("blocking", ModelState::Stopped), traced(Some(Family::Multiplex))];
+        assert_eq!(family_of(&models, "traced"), Some(Family::Multiplex));
+        // The program changes style: the backend's new description is the figure from now on.
+        let model = |family| Action::Server(ServerMsg::Model { model: traced(family) });
+        let s = reduce(Rc::default(), [hello(1), model(Some(Family::Multiplex))]);
+        assert_eq!(s.family_of("traced"), Some(Family::Multiplex));
+        let s = s.reduce(model(Some(Family::Blocking)));
+        assert_eq!(s.family_of("traced"), Some(Family::Blocking));
+        assert_eq!(s.family_of("blocking"), Some(Family::Blocking));
     }
 
     #[test]
@@ -226,7 +285,7 @@ mod tests {
             let store = s.selected_store().unwrap();
             let room = crate::figures::layout::Room { width: 760.0, height: 560.0 };
             let d = crate::figures::layout::layout(
-                "epoll",
+                crate::figures::Drawn::of(&s.models, "epoll").unwrap(),
                 store,
                 s.position(),
                 s.playback.speed(),

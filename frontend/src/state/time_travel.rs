@@ -28,11 +28,12 @@ impl State {
                 self.playback = Playback { paused: true, ..p };
             }
             Action::JumpToLastEcho => {
+                // A traced program not recognised yet has no figure to find the line's story in.
                 let start = self.selected.as_deref().zip(self.selected_store()).and_then(
                     |(model, store)| {
                         crate::playback::last_echo_start(
                             &store.steps().list,
-                            kettle_shared::Family::of_id(model),
+                            self.family_of(model)?,
                         )
                     },
                 );
