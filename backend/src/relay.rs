@@ -25,12 +25,14 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use kettle_shared::{
     ErrorCode, EventKind, Reason, ReplyResult, ServerMsg, ThreadRole, MAX_ECHO_TEXT_BYTES,
+    TRACED_MODEL,
 };
 use tokio::io::AsyncReadExt;
 use tokio::io::AsyncWriteExt;
@@ -42,6 +44,7 @@ use tokio::task::JoinHandle;
 use crate::failure::io_errno;
 use crate::recorder::{FollowedPeer, Recorder, Tracer};
 use crate::registry::Registry;
+use crate::trace::arrival::{last_send_stamp, stamp_sends, StampedClient};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// A model that stops reading (the blocking model serving someone else) leaves our line in the
@@ -248,6 +251,14 @@ impl Relay {
         socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).map_err(connect_failed)?;
         let local = socket.local_addr().map_err(connect_failed)?.to_string();
         let followed = shared.recorder.follow_peer(model_id, local.clone());
+        // A traced program's sockets cannot be asked for receive stamps: the client's own
+        // transmit stamps tell when each line arrived (loopback), or nothing if refused.
+        let stamped = match shared.registry.traced() {
+            Some(traced) if model_id == TRACED_MODEL => stamp_sends(socket.as_raw_fd())
+                .ok()
+                .map(|()| traced.arrivals().stamped_client(&local)),
+            _ => None,
+        };
         let stream = match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(connect_failed(e)),
@@ -283,7 +294,7 @@ impl Relay {
             }
             let (writes, queue) = mpsc::unbounded_channel();
             let out = shared.out.clone();
-            let writer = tokio::spawn(write_lines(id, write, queue, tracer.clone(), out));
+            let writer = tokio::spawn(write_lines(id, write, queue, tracer.clone(), out, stamped));
             let reader = tokio::spawn(relay_replies(
                 id,
                 read,
@@ -343,11 +354,18 @@ async fn write_lines(
     mut queue: mpsc::UnboundedReceiver<Write>,
     t: Tracer,
     out: mpsc::Sender<ServerMsg>,
+    stamped: Option<StampedClient>,
 ) {
     while let Some(line) = queue.recv().await {
         let sent = tokio::time::timeout(SEND_TIMEOUT, write.write_all(line.text.as_bytes())).await;
         let msg = match sent {
             Ok(Ok(())) => {
+                // On loopback the kernel stamped the send before `send` returned.
+                if let Some(stamped) = &stamped {
+                    if let Some(t_ns) = last_send_stamp(write.as_ref().as_raw_fd()) {
+                        stamped.sent(t_ns);
+                    }
+                }
                 let bytes = line.text.len() as u32;
                 t.emit(None, EventKind::ClientSent { client: id, bytes });
                 ServerMsg::Reply {

@@ -372,3 +372,72 @@ fn http_get(port: u16, path: &str) -> String {
     s.read_to_string(&mut answer).unwrap();
     answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
 }
+
+/// Phase 1 of a traced program's recv: measured from the transmit stamp of Kettle's own echo
+/// client (loopback), and "not measured" — no number at all — for a line from anyone else.
+#[tokio::test(flavor = "multi_thread")]
+async fn phase_1_comes_from_kettles_client_stamp_and_is_not_guessed_for_other_clients() {
+    use common::{answer, next_msg, send_cmd, viewer};
+    use kettle_shared::{Command, RecvOutcome, ReplyResult, ServerMsg};
+
+    let server = tracing(python("blocking.py")).await;
+    let port = until("the program to listen", || traced(&server).port).await;
+    let pid = server.registry.traced().and_then(|t| t.pid()).unwrap();
+    // Someone else's client first: its line is served, its phase 1 not measured.
+    assert_eq!(echo(port, "stranger\n").await, "STRANGER\n");
+    let (mut ws, _) = viewer(&server).await;
+    let mut seen = Vec::new();
+    send_cmd(&mut ws, 1, Command::EchoOpen { model: TRACED_MODEL.into() }).await;
+    let client = match answer(&mut ws, 1, &mut seen).await {
+        ServerMsg::Reply { result: ReplyResult::EchoOpened { client, .. }, .. } => client,
+        other => panic!("{other:?}"),
+    };
+    send_cmd(&mut ws, 2, Command::EchoSend { client, text: "kettle\n".into() }).await;
+    loop {
+        if let ServerMsg::Echo { text, .. } = next_msg(&mut ws).await {
+            assert_eq!(text, "KETTLE\n");
+            break;
+        }
+    }
+    let events = until("both lines' recvs among the events", || {
+        let events = traced_events(&server);
+        let lines = events
+            .iter()
+            .filter(|e| {
+                matches!(&e.kind, EventKind::RecvExit { outcome: RecvOutcome::Data { .. }, .. })
+            })
+            .count();
+        (lines == 2).then_some(events)
+    })
+    .await;
+    let recvs: Vec<&Event> = events
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, EventKind::RecvExit { outcome: RecvOutcome::Data { .. }, .. })
+        })
+        .collect();
+    let phases = |e: &Event| match e.kind {
+        EventKind::RecvExit { wait_ns, copy_ns, .. } => (wait_ns, copy_ns),
+        _ => unreachable!(),
+    };
+    assert_eq!(phases(recvs[0]), (None, None), "a stranger's line: not measured");
+    let (wait, copy) = phases(recvs[1]);
+    assert!(wait.is_some() && copy.is_some(), "Kettle's client's line is measured");
+    let arrived = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::DataArrived { .. }) && e.conn == recvs[1].conn)
+        .expect("the arrival is a step of the connection");
+    let entered = events
+        .iter()
+        .rfind(|e| {
+            matches!(e.kind, EventKind::RecvEnter { .. })
+                && e.conn == recvs[1].conn
+                && e.t_ns <= recvs[1].t_ns
+        })
+        .expect("the recv's entry");
+    // Split as a built-in model splits it: waiting until the arrival, then waking and copying.
+    assert_eq!(wait, Some(arrived.t_ns.saturating_sub(entered.t_ns)));
+    assert_eq!(copy, Some(recvs[1].t_ns - arrived.t_ns.max(entered.t_ns)));
+    server.shutdown().await.unwrap();
+    nothing_left(pid, port);
+}

@@ -3,6 +3,7 @@
 //! the calls a figure draws ([`filter`]) and the `ptrace` loop that follows its threads and
 //! children and times each call's entry and exit with Kettle's clock ([`tracer`]).
 
+pub mod arrival;
 pub mod classify;
 pub mod decode;
 pub mod filter;

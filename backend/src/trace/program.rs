@@ -19,11 +19,14 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kettle_shared::{ChildExit, EventKind, Family, ModelInfo, ModelState, Reason, TRACED_MODEL};
+use kettle_shared::{
+    ChildExit, EventKind, Family, ModelInfo, ModelState, Reason, RecvOutcome, TRACED_MODEL,
+};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::{access, AccessFlags, Pid};
 use tokio::sync::broadcast;
 
+use super::arrival::Arrivals;
 use super::classify::Classifier;
 use super::decode::{Decoder, ProcessMemory};
 use super::tracer::{self, Seen};
@@ -55,6 +58,8 @@ struct Inner {
     recorder: Recorder,
     changes: broadcast::Sender<ModelInfo>,
     state: Mutex<State>,
+    /// The transmit stamps of Kettle's echo clients: phase 1 of the program's `recv`s.
+    arrivals: Arc<Arrivals>,
 }
 
 #[derive(Default)]
@@ -80,7 +85,8 @@ impl TracedProgram {
         recorder: Recorder,
         changes: broadcast::Sender<ModelInfo>,
     ) -> TracedProgram {
-        let inner = Inner { command, recorder, changes, state: Mutex::default() };
+        let inner =
+            Inner { command, recorder, changes, state: Mutex::default(), arrivals: Arc::default() };
         TracedProgram { inner: Arc::new(inner) }
     }
 
@@ -92,6 +98,11 @@ impl TracedProgram {
     /// The model as `/api/models` lists it.
     pub fn info(&self) -> ModelInfo {
         self.inner.info(&self.inner.lock())
+    }
+
+    /// Where Kettle's echo clients of this program leave the stamps of their sends.
+    pub fn arrivals(&self) -> &Arc<Arrivals> {
+        &self.inner.arrivals
     }
 
     /// The process id of the program while it runs.
@@ -368,6 +379,10 @@ struct Events {
     process_of: HashMap<i32, i32>,
     /// Each process's descriptors that are connections Kettle numbered.
     conns: HashMap<(i32, i32), u64>,
+    /// The peer of each of those connections, as `accept` reported it.
+    peers: HashMap<(i32, i32), String>,
+    /// When each thread's open `recv` was entered.
+    recv_entered: HashMap<i32, u64>,
     next_conn: u64,
     first: i32,
 }
@@ -382,6 +397,8 @@ impl Events {
             threads: HashMap::new(),
             process_of: HashMap::new(),
             conns: HashMap::new(),
+            peers: HashMap::new(),
+            recv_entered: HashMap::new(),
             next_conn: 0,
             first: 0,
         }
@@ -424,6 +441,13 @@ impl Events {
                         .map(|((_, fd), conn)| ((process, *fd), *conn))
                         .collect();
                     self.conns.extend(inherited);
+                    let peers: Vec<_> = self
+                        .peers
+                        .iter()
+                        .filter(|((p, _), _)| *p == parent)
+                        .map(|((_, fd), peer)| ((process, *fd), peer.clone()))
+                        .collect();
+                    self.peers.extend(peers);
                 }
                 self.tracer(tid).emit_at(t_ns, None, EventKind::ThreadSpawned);
             }
@@ -454,12 +478,15 @@ impl Events {
         }
     }
 
-    fn record(&mut self, tid: i32, t_ns: u64, kind: EventKind) {
+    fn record(&mut self, tid: i32, t_ns: u64, mut kind: EventKind) {
         let process = self.process_of.get(&tid).copied().unwrap_or(tid);
         let conn = match &kind {
-            EventKind::AcceptExit { fd: Some(fd), .. } => {
+            EventKind::AcceptExit { fd: Some(fd), peer, .. } => {
                 self.next_conn += 1;
                 self.conns.insert((process, *fd), self.next_conn);
+                if let Some(peer) = peer {
+                    self.peers.insert((process, *fd), peer.clone());
+                }
                 Some(self.next_conn)
             }
             EventKind::RecvEnter { fd, .. }
@@ -492,9 +519,33 @@ impl Events {
             }
             tracer.emit_at(t_ns, None, recognised);
         }
-        if let EventKind::Close { fd, .. } = kind {
-            // The number may be reused for the next connection.
-            self.conns.remove(&(process, fd));
+        match &mut kind {
+            EventKind::RecvEnter { .. } => {
+                self.recv_entered.insert(tid, t_ns);
+            }
+            EventKind::RecvExit { fd, outcome, wait_ns, copy_ns } => {
+                let entered = self.recv_entered.remove(&tid);
+                let peer = self.peers.get(&(process, *fd));
+                let arrived = match (outcome, peer) {
+                    (RecvOutcome::Data { .. }, Some(peer)) => {
+                        self.inner.arrivals.arrival(peer, t_ns)
+                    }
+                    _ => None,
+                };
+                if let (Some(arrived), Some(entered)) = (arrived, entered) {
+                    // As a built-in model splits its recv: waiting until the data was there
+                    // (none if it was there first), then waking and copying.
+                    *wait_ns = Some(arrived.saturating_sub(entered));
+                    *copy_ns = Some(t_ns.saturating_sub(arrived.max(entered)));
+                    tracer.emit_at(arrived, conn, EventKind::DataArrived { fd: *fd });
+                }
+            }
+            EventKind::Close { fd, .. } => {
+                // The number may be reused for the next connection.
+                self.conns.remove(&(process, *fd));
+                self.peers.remove(&(process, *fd));
+            }
+            _ => {}
         }
         tracer.emit_at(t_ns, conn, kind);
     }
