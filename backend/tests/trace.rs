@@ -7,6 +7,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -84,10 +85,13 @@ async fn drawn_as(command: Vec<String>, family: Family, check: impl FnOnce(&[Eve
     assert_eq!(info.figure, family.figure());
     assert_eq!(info.state, ModelState::Running);
     assert_eq!(info.ports, [port]);
-    let events = until("the echo's recv and send in the events", || {
+    let events = until("the echo's send and the figure's step in the events", || {
         let events = traced_events(&server);
         let sent = events.iter().any(|e| matches!(e.kind, EventKind::SendExit { .. }));
-        sent.then_some(events)
+        let told = events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::Recognised { family: f, .. } if f == family));
+        (sent && told).then_some(events)
     })
     .await;
     let why = events.iter().rev().find_map(|e| match &e.kind {
@@ -440,4 +444,133 @@ async fn phase_1_comes_from_kettles_client_stamp_and_is_not_guessed_for_other_cl
     assert_eq!(copy, Some(recvs[1].t_ns - arrived.t_ns.max(entered.t_ns)));
     server.shutdown().await.unwrap();
     nothing_left(pid, port);
+}
+
+/// The same conversation with a program: connect, one line, its echo, close.
+fn converse(port: u16) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("the program accepts");
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    s.write_all(b"one line\n").unwrap();
+    let mut echo = [0u8; 9];
+    s.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"ONE LINE\n");
+}
+
+/// The calls a figure draws, in order, as strace printed them for the program after its
+/// `listen`: `accept`, `recv`, `send`, `select`, `poll` (the names Kettle's events use).
+fn strace_calls(log: &str) -> Vec<&'static str> {
+    let mut listening = false;
+    let mut calls = Vec::new();
+    for line in log.lines() {
+        // `-f` prefixes the pid; an unfinished call is resumed on a later line, counted once.
+        let call = line.split_once(' ').map_or(line, |(_, rest)| rest).trim_start();
+        if call.starts_with("listen(") && call.ends_with("= 0") {
+            listening = true;
+            continue;
+        }
+        if !listening || call.starts_with("<...") {
+            continue;
+        }
+        let name = call.split('(').next().unwrap_or_default();
+        calls.extend(match name {
+            "accept" | "accept4" => Some("accept"),
+            "recvfrom" | "read" | "recvmsg" => Some("recv"),
+            "sendto" | "write" | "sendmsg" => Some("send"),
+            "select" | "pselect6" => Some("select"),
+            "poll" | "ppoll" => Some("poll"),
+            _ => None,
+        });
+    }
+    calls
+}
+
+/// The same from Kettle's events of the traced program.
+fn kettle_calls(events: &[Event]) -> Vec<&'static str> {
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sorted.sort_by_key(|e| e.seq);
+    sorted
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::AcceptEnter => Some("accept"),
+            EventKind::RecvEnter { .. } => Some("recv"),
+            EventKind::SendEnter { .. } => Some("send"),
+            EventKind::WaitEnter { api: WaitApi::Select, .. } => Some("select"),
+            EventKind::WaitEnter { api: WaitApi::Poll, .. } => Some("poll"),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs `script` under strace (a port of our choosing), has the conversation, and returns the
+/// calls strace saw.
+fn under_strace(script: &str) -> Vec<&'static str> {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let log =
+        std::env::temp_dir().join(format!("kettle-trace-strace-{}-{port}", std::process::id()));
+    let calls = "accept,accept4,recvfrom,read,recvmsg,sendto,write,sendmsg,select,pselect6,poll,ppoll,listen";
+    let mut strace = Command::new("strace")
+        .args(["-f", "-qq", "-e", &format!("trace={calls}"), "-o"])
+        .arg(&log)
+        .args(python(script))
+        .arg(port.to_string())
+        .stdin(Stdio::null())
+        // A group of its own: strace killed leaves its tracee running, so the group goes.
+        .process_group(0)
+        .spawn()
+        .expect("strace is installed");
+    let deadline = Instant::now() + PATIENCE;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{script} never listened under strace");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // That probe was a connection too: the program served and closed it. Then ours.
+    converse(port);
+    // Let the program finish with our connection (its recv of the end) before stopping it.
+    std::thread::sleep(Duration::from_millis(300));
+    nix::sys::signal::killpg(Pid::from_raw(strace.id() as i32), Signal::SIGKILL).unwrap();
+    strace.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    strace_calls(&text)
+}
+
+/// strace, the reference, and Kettle's tracer see the same calls in the same order for the
+/// same conversation (up to where each stopped watching).
+async fn agrees_with_strace(script: &str) {
+    let expected = tokio::task::spawn_blocking({
+        let script = script.to_owned();
+        move || under_strace(&script)
+    })
+    .await
+    .unwrap();
+    let server = tracing(python(script)).await;
+    let port = until("the program to listen", || traced(&server).port).await;
+    tokio::task::spawn_blocking(move || {
+        // The same two connections as under strace: a probe, then the conversation.
+        drop(TcpStream::connect(("127.0.0.1", port)).unwrap());
+        converse(port);
+    })
+    .await
+    .unwrap();
+    let seen = until("Kettle to have seen as many calls as strace", || {
+        let calls = kettle_calls(&traced_events(&server));
+        (calls.len() >= expected.len()).then_some(calls)
+    })
+    .await;
+    assert!(expected.len() >= 6, "strace saw the conversation: {expected:?}");
+    assert_eq!(seen[..expected.len()], expected[..], "Kettle's calls (left) against strace's");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_select_servers_calls_are_the_ones_strace_sees_in_the_same_order() {
+    agrees_with_strace("select_server.py").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blocking_servers_calls_are_the_ones_strace_sees_in_the_same_order() {
+    agrees_with_strace("blocking.py").await;
 }

@@ -383,6 +383,8 @@ struct Events {
     peers: HashMap<(i32, i32), String>,
     /// When each thread's open `recv` was entered.
     recv_entered: HashMap<i32, u64>,
+    /// Each process's listening descriptors.
+    listeners: HashMap<i32, Vec<i32>>,
     next_conn: u64,
     first: i32,
 }
@@ -399,6 +401,7 @@ impl Events {
             conns: HashMap::new(),
             peers: HashMap::new(),
             recv_entered: HashMap::new(),
+            listeners: HashMap::new(),
             next_conn: 0,
             first: 0,
         }
@@ -466,6 +469,8 @@ impl Events {
         // port in `bind`'s arguments is not the one clients must use.
         let listening = match *seen {
             Seen::Exit { tid, name: "listen", args, ret: 0, .. } => {
+                let process = self.process_of.get(&tid).copied().unwrap_or(tid);
+                self.listeners.entry(process).or_default().push(args[0] as i32);
                 listening_addr(tid, args[0] as i32)
             }
             _ => None,
@@ -513,7 +518,18 @@ impl Events {
             }
         }
         let tracer = self.tracer(tid);
-        if let Some(recognised) = self.classifier.observe(tid, t_ns, &kind) {
+        // A call on a non-blocking socket cannot sleep: it is no sign of Fig. 6.1 (a busy
+        // loop's accept that found a connection, an edge-triggered drain's recv).
+        let could_block = match &kind {
+            EventKind::RecvEnter { fd, .. } => !self.decoder.nonblocking(*fd),
+            EventKind::AcceptEnter => self
+                .listeners
+                .get(&process)
+                .is_none_or(|fds| fds.iter().any(|fd| !self.decoder.nonblocking(*fd))),
+            _ => true,
+        };
+        let recognised = could_block.then(|| self.classifier.observe(tid, t_ns, &kind)).flatten();
+        if let Some(recognised) = recognised {
             if let EventKind::Recognised { family, .. } = recognised {
                 self.inner.update(self.generation, |state| state.family = Some(family));
             }
