@@ -1547,5 +1547,180 @@ async fn classroom_the_student_follows_the_teacher_cannot_stop_the_model_and_can
     server.shutdown().await.unwrap();
 }
 
+// -- a traced program (`kettle trace -- PROGRAM`) ---------------------------------------------
+
+/// What one of our own echo servers (`tests/traced/`) must look like on the page once lines
+/// went through it from the page's echo clients.
+struct Traced {
+    /// The script in `tests/traced/`, run by `python3` under the tracer.
+    script: &'static str,
+    /// The figure it is drawn as (`data-figure`).
+    figure: &'static str,
+    /// Hooks inside `#figure` its figure must show (as [`expected`] lists the built-in ones').
+    hooks: &'static [&'static str],
+    /// What `#figure-why` must mention: the deciding call or signal.
+    why: &'static str,
+    /// How many echo clients the page opens on it, each sending a line.
+    clients: usize,
+}
+
+/// Polls `check` until it gives a value (30 s at most, then fails naming `what`).
+async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Kettle with the page and `case.script` traced; the page shows the traced model, its echo
+/// clients send a line each and get it back, and the figure is `case.figure` with its hooks and
+/// its reason. Then Kettle shuts down and neither the program nor its port outlives it.
+async fn traced_on_the_page(case: Traced) {
+    let script = format!("{}/tests/traced/{}", env!("CARGO_MANIFEST_DIR"), case.script);
+    let trace = Some(vec!["python3".to_owned(), script]);
+    let server = serve(Config { trace, ..frontend_config(&[]) }).await.expect("kettle starts");
+    let id = kettle_shared::TRACED_MODEL;
+    let pid = server.registry.traced().and_then(|t| t.pid()).expect("the program runs");
+    let port = until("the program to listen", || server.registry.get(id).ok()?.port).await;
+    let driver = start_driver();
+    let c = browser_sized(&driver, 1280, 1000).await;
+    open_page(&c, &server).await;
+    wait_running(&c, id).await;
+
+    // Its entry in the list, then its room: a figure, or (a program whose calls have not shown
+    // its model yet, like the SIGIO server before its first signal) the sentence saying so.
+    click(&c, &format!("#model-list li[data-model='{id}']")).await;
+    wait_for(&c, "the traced program's room", &format!("#figure-panel [data-model='{id}']")).await;
+
+    let clients = {
+        let mut clients = Vec::new();
+        for _ in 0..case.clients {
+            clients.push(open_client_on(&c, id).await);
+        }
+        clients
+    };
+    for (n, client) in clients.iter().enumerate() {
+        wait_accepted(&c, client).await;
+        let line = format!("line {n} for {}", case.script);
+        send_line(&c, client, &line).await;
+        wait_reply(&c, client, &line.to_uppercase()).await;
+    }
+    click(&c, "#live").await;
+
+    let figure = format!("#figure[data-model='{id}'][data-figure='{}']", case.figure);
+    wait_for(&c, &format!("{} drawn as Fig. {}", case.script, case.figure), &figure).await;
+    wait_for(&c, "its lanes", &format!("{figure} [data-lane][data-thread] .step")).await;
+    for hook in case.hooks {
+        wait_for(&c, &format!("{}'s {hook}", case.script), &format!("{figure} {hook}")).await;
+    }
+    let why = format!("#figure-why[data-recognised='true'][data-figure='{}']", case.figure);
+    wait_for(&c, "why it is drawn so", &why).await;
+    let said = text_of(&c, &format!("document.querySelector(\"{why}\").textContent")).await;
+    assert!(said.contains(case.why), "#figure-why names {}: {said:?}", case.why);
+    if case.clients > 1 {
+        // A thread per client: each client's recv on a lane of its own.
+        let lanes = "[...document.querySelectorAll('#figure [data-lane][data-thread]')].filter(l => l.querySelector(\"[data-kind='recv_exit']\"))";
+        wait_js(&c, "a lane per client", &format!("{lanes}.length >= {}", case.clients)).await;
+        let threads = text_of(&c, &format!("{lanes}.map(l => l.dataset.thread).join(',')")).await;
+        let mut ids: Vec<&str> = threads.split(',').collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert!(ids.len() >= case.clients, "a thread per client: {threads}");
+    }
+    assert_no_errors_shown(&c, case.script).await;
+
+    c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+    assert_eq!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH),
+        "{}'s pid {pid} outlived Kettle",
+        case.script
+    );
+    kettle_backend::registry::bind_listener(port).expect("the program's port is free again");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn a_traced_select_server_is_drawn_on_the_page_as_fig_6_3_with_its_fd_set() {
+    traced_on_the_page(Traced {
+        script: "select_server.py",
+        figure: "6.3",
+        hooks: &["[data-fdset] [data-fd]", "[data-ready]"],
+        why: "select(2)",
+        clients: 1,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn a_traced_selectors_server_is_drawn_on_the_page_as_fig_6_3_with_epolls_interest_list() {
+    traced_on_the_page(Traced {
+        script: "selectors_server.py",
+        figure: "6.3",
+        hooks: &["[data-interest] [data-fd]", "[data-readylist]"],
+        why: "epoll_wait(2)",
+        clients: 1,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn a_traced_busy_loop_is_drawn_on_the_page_as_fig_6_2_with_its_eagain_staircase() {
+    traced_on_the_page(Traced {
+        script: "busy_loop.py",
+        figure: "6.2",
+        hooks: &["[data-eagain]", "[data-backlog]", "[data-buffers]"],
+        why: "EAGAIN",
+        clients: 1,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn a_traced_blocking_server_is_drawn_on_the_page_as_fig_6_1_with_its_phases() {
+    traced_on_the_page(Traced {
+        script: "blocking.py",
+        figure: "6.1",
+        hooks: &["[data-lane] [data-phase]", "[data-backlog]", "[data-buffers]"],
+        why: "blocked",
+        clients: 1,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn a_traced_thread_per_connection_server_is_drawn_on_the_page_as_fig_6_1_a_lane_per_client() {
+    traced_on_the_page(Traced {
+        script: "threads.py",
+        figure: "6.1",
+        hooks: &["[data-lane] [data-phase]", "[data-backlog]"],
+        why: "blocked",
+        clients: 2,
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn a_traced_sigio_server_is_drawn_on_the_page_as_fig_6_4_with_its_signal() {
+    traced_on_the_page(Traced {
+        script: "sigio_server.py",
+        figure: "6.4",
+        hooks: &["[data-signal] .item", "[data-buffers]"],
+        why: "SIGIO",
+        clients: 1,
+    })
+    .await;
+}
+
 #[path = "e2e/stage.rs"]
 mod stage;

@@ -55,9 +55,10 @@ impl Sentence {
     }
 }
 
-/// The sentence for step `index` of `model`'s figure (`figure`, [`crate::state::family_of`]:
-/// `None` for a traced program not recognised yet, whose steps are told without a figure's
-/// meaning), in `lang`; the "nothing yet" line when the model has no such step.
+/// The sentence for step `index` of `model`'s figure (`figure`, the one that step is drawn as,
+/// [`crate::state::family_at`]: `None` for a traced program not recognised by then, whose steps
+/// are told without a figure's meaning), in `lang`; the "nothing yet" line when the model has
+/// no such step.
 pub fn narrate(
     store: &ModelStore,
     index: usize,

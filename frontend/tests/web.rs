@@ -544,3 +544,51 @@ async fn a_traced_program_that_exited_says_how_and_restarts_with_a_start() {
     page.click(&format!("{item} button.start")).await;
     assert_eq!(page.sent.borrow().as_slice(), &[Command::Start { model: "traced".into() }]);
 }
+
+#[wasm_bindgen_test]
+async fn a_traced_program_that_changed_style_is_drawn_at_each_step_as_the_figure_of_its_time() {
+    use kettle_shared::{Family, WaitApi};
+    let page = Page::mount().await;
+    // The backend's list says what it does now: select.
+    show_traced(&page, vec![traced(ModelState::Running, Some(Family::Multiplex))]).await;
+    let recognised = |family, call: &str, count| EventKind::Recognised {
+        family,
+        call: call.into(),
+        count,
+        threads: 1,
+    };
+    let events = vec![
+        ev(1, 0, "traced", recognised(Family::Blocking, "accept", 1)),
+        ev(2, 10, "traced", EventKind::AcceptEnter),
+        ev(3, 20, "traced", recognised(Family::Multiplex, "select", 2)),
+        ev(4, 30, "traced", EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3] }),
+    ];
+    page.feed(ServerMsg::Batch { events, dropped: 0 }).await;
+    page.dispatch.emit(Action::TogglePause);
+    page.dispatch.emit(Action::Live);
+    yew::scheduler::flush().await;
+    assert!(page
+        .query("svg#figure[data-model=\"traced\"][data-figure=\"6.3\"] [data-fdset]")
+        .is_some());
+    assert_eq!(page.text("#figure-why"), "Drawn as Fig. 6.3 because select(2) was called 2 times");
+
+    // Back past the switch: the blocking steps are drawn as what they were then.
+    page.dispatch.emit(Action::StepBack);
+    page.dispatch.emit(Action::StepBack);
+    yew::scheduler::flush().await;
+    let figure = "svg#figure[data-model=\"traced\"][data-figure=\"6.1\"]";
+    assert!(page.query(figure).is_some(), "drawn as Fig. 6.1 at its blocking steps");
+    assert!(page.query(&format!("{figure} [data-backlog]")).is_some());
+    assert_eq!(
+        page.text("#figure-why"),
+        "Drawn as Fig. 6.1 because accept(2) blocked once on 1 thread"
+    );
+    assert!(page.text("#figure-title").starts_with("Stevens Fig. 6.1 — blocking I/O"));
+    // The list still groups it by what it does now.
+    let item = "#model-list li.model-group[data-figure=\"6.3\"] li[data-model=\"traced\"]";
+    assert!(page.query(item).is_some());
+
+    page.dispatch.emit(Action::Live);
+    yew::scheduler::flush().await;
+    assert!(page.query("svg#figure[data-figure=\"6.3\"]").is_some(), "live: what it does now");
+}

@@ -15,9 +15,10 @@ use crate::figures::layout::{
     brace, layout, FigureLayout, LaneLayout, PlacedWidget, Room, RowLayout, BOX_HEIGHT, BOX_Y,
     GUTTER, HEADER_NAME, HEADER_TITLES, ROW_H,
 };
-use crate::figures::{evidence, title, why_drawn, Drawn, Hook};
+use crate::figures::{title, why_drawn, Drawn, Hook};
 use crate::i18n::{t, tf, Key, Lang};
 use crate::labels::Shape;
+use crate::state::recognised_at;
 use kettle_shared::{KernelView, ModelId};
 
 /// Properties: the page state.
@@ -48,8 +49,9 @@ struct Measured {
 /// title (`#figure-title`) and its description the narration (`#narration`, in the side
 /// column), which says what the current step means.
 ///
-/// A traced program is drawn as the figure the backend recognised it as, with
-/// `p#figure-why[data-recognised=true]` under the title saying why; until its calls show one,
+/// A traced program is drawn, at each step, as the figure the backend had recognised it as by
+/// that step's time ([`crate::state::family_at`]), with `p#figure-why[data-recognised=true]`
+/// under the title saying why, from the evidence of that time; until its calls show one,
 /// the room holds only `p#figure-why[data-recognised=false]` saying so, and no `#figure`.
 #[component]
 pub fn FigureView(props: &FigureProps) -> Html {
@@ -84,9 +86,13 @@ pub fn FigureView(props: &FigureProps) -> Html {
     };
     let store = state.selected_store().cloned().unwrap_or_default();
     let traced = model.parse::<ModelId>() == Ok(ModelId::Traced);
-    let Some(drawn) = Drawn::of(&state.models, &model) else {
-        // A traced program whose calls have not shown its model yet: no figure is drawn
-        // rather than a guessed one, and the room says what the page is waiting for.
+    // The figure of the step on screen: a traced program's may differ from step to step when
+    // it changed style, and time travel draws each step as what it was at that time.
+    let shown = state.shown_family().map(|figure| Drawn { model: &model, figure });
+    let Some(drawn) = shown else {
+        // A traced program whose calls have not shown its model yet (at the step on screen): no
+        // figure is drawn rather than a guessed one, and the room says what the page is waiting
+        // for.
         let steps = store.steps().list.len();
         return html! {
             <section id="figure-panel" data-model={model.clone()}>
@@ -100,8 +106,13 @@ pub fn FigureView(props: &FigureProps) -> Html {
         };
     };
     let figure = drawn.figure;
-    // A traced program's caption: why it is drawn as this figure, from what the backend saw.
-    let why = traced.then(|| why_drawn(figure, evidence(store.events(), figure).as_ref(), lang));
+    // A traced program's caption: why this step is drawn as this figure, from what the backend
+    // had seen by then.
+    let why = traced.then(|| {
+        let index = state.position().map(|p| p.index);
+        let evidence = recognised_at(&store, index).filter(|e| e.family == figure);
+        why_drawn(figure, evidence.as_ref(), lang)
+    });
     let room = Room { width: measured.width / zoom, height: measured.height / zoom };
     let cpu = |thread: u32| {
         state.threads.of_model(&model).find(|l| l.thread == thread).and_then(|l| l.cpu_percent)

@@ -48,7 +48,8 @@ pub fn use_rerender_on_resize() {
 pub struct OnScreen {
     /// The model shown.
     pub model: Option<String>,
-    /// The figure it is drawn as (`None` for a traced program not recognised yet).
+    /// The figure that step is drawn as ([`State::shown_family`]: `None` for a traced program
+    /// not recognised at that time).
     pub figure: Option<kettle_shared::Family>,
     /// Its events and steps.
     pub store: Option<std::rc::Rc<crate::store::ModelStore>>,
@@ -63,7 +64,7 @@ impl OnScreen {
     pub fn of(state: &State) -> OnScreen {
         OnScreen {
             model: state.selected.clone(),
-            figure: state.selected.as_deref().and_then(|m| state.family_of(m)),
+            figure: state.shown_family(),
             store: state.selected_store().cloned(),
             index: state.position().map(|p| p.index),
             lang: state.lang,

@@ -120,7 +120,7 @@ pub fn SideColumn(props: &SideProps) -> Html {
                 { panel(Side::Lesson, html! {
                     <>
                         <Lesson model={state.selected_model().cloned()}
-                            figure={state.selected.as_deref().and_then(|m| state.family_of(m))} {lang} />
+                            figure={state.shown_family()} {lang} />
                         <Definitions state={state.clone()} />
                     </>
                 }) }

@@ -15,9 +15,9 @@
 //!
 //! Which module draws which model is one exhaustive match over the built-in models
 //! ([`panel`]); the figure a model is drawn as is its [`Family`], from the protocol crate for a
-//! built-in model and from what the backend recognised for a traced program
-//! ([`crate::state::family_of`]), which is drawn with the plain panel of that figure and a
-//! caption saying why ([`why_drawn`]). A
+//! built-in model and from what the backend recognised for a traced program — at the time of
+//! the step on screen ([`crate::state::family_at`], [`evidence_at`]) — which is drawn with the
+//! plain panel of that figure and a caption saying why ([`why_drawn`]). A
 //! panel builder takes the [`Moment`] (and, where one figure draws models differently, what
 //! to add), looking only at events up to [`Moment::upto`] for what exists, and at later events
 //! only to name what is already there (the bytes a `recv` will return are in the buffer
@@ -286,16 +286,37 @@ pub struct Evidence<'a> {
     pub threads: u32,
 }
 
-/// The newest kept evidence for `family`: the latest `Recognised` event that named it (the
-/// model's figure comes from its [`kettle_shared::ModelInfo`], which the event may reach a
-/// moment before or after).
-pub fn evidence(events: &VecDeque<Rc<Event>>, family: Family) -> Option<Evidence<'_>> {
-    events.iter().rev().find_map(|e| match &e.kind {
-        EventKind::Recognised { family: f, call, count, threads } if *f == family => {
-            Some(Evidence { family, call, count: *count, threads: *threads })
+/// What a traced program's step was drawn as, and why: the [`EventKind::Recognised`] of that
+/// step's time among the kept `events`, for the step whose (last) event is `events[at]`.
+///
+/// That is the latest one at or before the step, within the same run of the program (a
+/// `Stopped` before the step ends an earlier run: a restarted program is recognised afresh,
+/// and its steps are not drawn as what the last run was). The few steps of a run before its
+/// first kept recognition (the thread starting, the first `accept` entered) are drawn as that
+/// first one: they are the calls it was recognised from. `None` when the run has none kept.
+pub fn evidence_at(events: &VecDeque<Rc<Event>>, at: usize) -> Option<Evidence<'_>> {
+    let at = at.min(events.len().checked_sub(1)?);
+    fn told(e: &Rc<Event>) -> Option<Evidence<'_>> {
+        match &e.kind {
+            EventKind::Recognised { family, call, count, threads } => {
+                Some(Evidence { family: *family, call, count: *count, threads: *threads })
+            }
+            _ => None,
         }
-        _ => None,
-    })
+    }
+    let ends_run = |e: &Rc<Event>| matches!(e.kind, EventKind::Stopped { .. });
+    for (i, e) in events.range(..=at).enumerate().rev() {
+        if let Some(evidence) = told(e) {
+            return Some(evidence);
+        }
+        if i < at && ends_run(e) {
+            break; // what came before was an earlier run's
+        }
+    }
+    if ends_run(&events[at]) {
+        return None;
+    }
+    events.range(at + 1..).take_while(|e| !ends_run(e)).find_map(told)
 }
 
 /// "14 times", "once", in the page language.
@@ -510,7 +531,7 @@ pub(crate) mod tests {
     fn test_why_a_traced_program_is_drawn_as_its_figure_is_worded_per_figure() {
         let why = |family, call, count, threads, lang| {
             let events = deque(vec![ev(1, 1, 1, recognised(family, call, count, threads))]);
-            why_drawn(family, evidence(&events, family).as_ref(), lang)
+            why_drawn(family, evidence_at(&events, 0).as_ref(), lang)
         };
         let en = |family, call, count, threads| why(family, call, count, threads, Lang::En);
         assert_eq!(
@@ -548,17 +569,37 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn test_the_newest_evidence_for_the_figure_drawn_is_the_one_told() {
+    fn test_the_evidence_told_is_the_one_of_the_steps_time() {
+        let stopped = EventKind::Stopped { reason: kettle_shared::Reason::StoppedOnRequest };
         let events = deque(vec![
-            ev(1, 1, 1, recognised(Family::Blocking, "recv", 4, 1)),
-            ev(2, 2, 1, recognised(Family::Multiplex, "select", 3, 1)),
-            ev(3, 3, 1, recognised(Family::Multiplex, "select", 14, 1)),
+            ev(1, 1, 1, EventKind::ThreadSpawned),
+            ev(2, 2, 1, recognised(Family::Blocking, "accept", 1, 1)),
+            ev(3, 3, 1, EventKind::AcceptEnter),
+            ev(4, 4, 1, recognised(Family::Multiplex, "select", 3, 1)),
+            ev(5, 5, 1, recognised(Family::Multiplex, "select", 14, 1)),
+            ev(6, 6, 1, EventKind::AcceptEnter),
+            ev(7, 7, 1, stopped),
+            // Restarted: not recognised yet.
+            ev(8, 8, 1, EventKind::ThreadSpawned),
+            ev(9, 9, 1, EventKind::AcceptEnter),
         ]);
-        let e = evidence(&events, Family::Multiplex).unwrap();
-        assert_eq!((e.call, e.count), ("select", 14), "the newest");
-        assert_eq!(evidence(&events, Family::Blocking).unwrap().count, 4, "the figure's own");
+        let at = |i| evidence_at(&events, i).map(|e| (e.family, e.call, e.count));
+        assert_eq!(
+            at(0),
+            Some((Family::Blocking, "accept", 1)),
+            "the calls it was recognised from"
+        );
+        assert_eq!(at(2), Some((Family::Blocking, "accept", 1)));
+        assert_eq!(at(3), Some((Family::Multiplex, "select", 3)), "the switch");
+        assert_eq!(at(4), Some((Family::Multiplex, "select", 14)), "the newest of its time");
+        assert_eq!(at(5), Some((Family::Multiplex, "select", 14)));
+        assert_eq!(at(6), Some((Family::Multiplex, "select", 14)), "the run's end is its own");
+        assert_eq!(at(7), None, "a new run is recognised afresh");
+        assert_eq!(at(8), None);
+        assert_eq!(at(99), None, "past the end: the newest step");
+        assert_eq!(evidence_at(&VecDeque::new(), 0), None);
         // The step that decided is no longer kept: the caption says so, not a made-up count.
-        let why = why_drawn(Family::Signal, evidence(&events, Family::Signal).as_ref(), Lang::En);
+        let why = why_drawn(Family::Signal, None, Lang::En);
         assert!(why.starts_with("Drawn as Fig. 6.4: Kettle recognised it"), "{why}");
     }
 

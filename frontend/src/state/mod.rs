@@ -23,7 +23,7 @@ mod views;
 pub use crate::errors::{ErrorNote, Garble, Problem};
 pub use connection::{ConnStatus, Pending};
 pub use echo::{canonical_addr, ClientStatus, ClosedReason, EchoClient};
-pub use models::{family_of, EventStore};
+pub use models::{family_at, family_of, recognised_at, EventStore};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;

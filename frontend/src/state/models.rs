@@ -74,10 +74,55 @@ pub fn family_of(models: &[ModelInfo], id: &str) -> Option<Family> {
     }
 }
 
+/// The figure step `step` (an index into `store`'s steps; `None`: the newest) of model `id` is
+/// drawn as. A built-in model is always its own figure; a traced program is drawn, at each
+/// step, as what the backend recognised it as at that step's time (the kept `Recognised` of
+/// the step's time, [`crate::figures::evidence_at`]), so a program that blocked and then
+/// selected is Fig. 6.1 when time travel goes back to its blocking steps and Fig. 6.3 from its
+/// switch on; with none kept, as the backend last said ([`family_of`]).
+///
+/// What the figure, its `#figure-why`, the narration and the code of the step on screen ask;
+/// the model list, the comparison and the last echo's story go by the newest ([`family_of`]).
+pub fn family_at(
+    models: &[ModelInfo],
+    id: &str,
+    store: Option<&crate::store::ModelStore>,
+    step: Option<usize>,
+) -> Option<Family> {
+    match id.parse::<ModelId>() {
+        Ok(ModelId::Traced) => store
+            .and_then(|store| recognised_at(store, step))
+            .map(|evidence| evidence.family)
+            .or_else(|| family_of(models, id)),
+        _ => family_of(models, id),
+    }
+}
+
+/// The `Recognised` of step `step`'s time in `store` (`None`: the newest step's).
+pub fn recognised_at(
+    store: &crate::store::ModelStore,
+    step: Option<usize>,
+) -> Option<crate::figures::Evidence<'_>> {
+    let steps = &store.steps().list;
+    let at = match step {
+        Some(i) => steps.get(i).or(steps.last())?.at,
+        None => store.events().len().checked_sub(1)?,
+    };
+    crate::figures::evidence_at(store.events(), at)
+}
+
 impl State {
     /// The figure a model is drawn as ([`family_of`] over the page's models).
     pub fn family_of(&self, id: &str) -> Option<Family> {
         family_of(&self.models, id)
+    }
+
+    /// The figure the step on screen is drawn as: the selected model's at playback's position
+    /// ([`family_at`]; live, the newest).
+    pub fn shown_family(&self) -> Option<Family> {
+        let model = self.selected.as_deref()?;
+        let store = self.selected_store().map(|s| &**s);
+        family_at(&self.models, model, store, self.position().map(|p| p.index))
     }
 
     pub(super) fn upsert_model(&mut self, model: ModelInfo) {
@@ -183,6 +228,90 @@ mod tests {
         let s = s.reduce(model(Some(Family::Blocking)));
         assert_eq!(s.family_of("traced"), Some(Family::Blocking));
         assert_eq!(s.family_of("blocking"), Some(Family::Blocking));
+    }
+
+    #[test]
+    fn test_a_traced_program_that_blocked_then_selected_is_drawn_as_6_1_early_and_6_3_later() {
+        use kettle_shared::WaitApi;
+        let recognised = |family, call: &str, count| EventKind::Recognised {
+            family,
+            call: call.into(),
+            count,
+            threads: 1,
+        };
+        let e = |seq, kind| ev(seq, seq * 1_000, "traced", kind);
+        let events = vec![
+            e(1, EventKind::ThreadSpawned),
+            e(2, recognised(Family::Blocking, "accept", 1)),
+            e(3, EventKind::AcceptEnter),
+            e(4, EventKind::RecvEnter { fd: 5, len: 1024 }),
+            e(5, recognised(Family::Multiplex, "select", 1)),
+            e(6, EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3, 5] }),
+        ];
+        // The backend's list says what it does now: select.
+        let models = vec![traced(Some(Family::Multiplex))];
+        let s = reduce(
+            Rc::default(),
+            [
+                Action::Server(ServerMsg::Hello {
+                    protocol_version: PROTOCOL_VERSION,
+                    models,
+                    clock: Clock { start_unix_ms: 0, now_ns: 0 },
+                    role: kettle_shared::Role::Teacher,
+                    classroom: false,
+                }),
+                Action::Select("traced".into()),
+                batch(events, 0),
+                Action::Live,
+            ],
+        );
+        assert_eq!(s.shown_family(), Some(Family::Multiplex), "live: what it does now");
+        let at = |step| s.clone().reduce(Action::Seek(step)).shown_family();
+        assert_eq!(at(0), Some(Family::Blocking), "its first steps, before it was recognised");
+        assert_eq!(at(2), Some(Family::Blocking), "blocked in accept: Fig. 6.1");
+        assert_eq!(at(3), Some(Family::Blocking));
+        assert_eq!(at(4), Some(Family::Multiplex), "from the switch on: Fig. 6.3");
+        assert_eq!(at(5), Some(Family::Multiplex));
+        // Stepping back from live past the switch draws the earlier figure again.
+        let back = s.reduce(Action::StepBack).reduce(Action::StepBack);
+        assert_eq!(back.shown_family(), Some(Family::Blocking));
+        // The narration and the code are told the step's figure too.
+        assert_eq!(crate::components::OnScreen::of(&back).figure, Some(Family::Blocking));
+        // The list, the comparison and the last echo go by the newest.
+        assert_eq!(back.family_of("traced"), Some(Family::Multiplex));
+    }
+
+    #[test]
+    fn test_a_traced_step_with_no_recognition_kept_is_drawn_as_the_backend_last_said() {
+        let store = |events: Vec<Event>| {
+            let mut store = crate::store::ModelStore::default();
+            store.extend(events.into_iter().map(Rc::new));
+            store
+        };
+        let accept = store(vec![ev(1, 1, "traced", EventKind::AcceptEnter)]);
+        let models = [traced(Some(Family::BusyLoop))];
+        assert_eq!(family_at(&models, "traced", Some(&accept), Some(0)), Some(Family::BusyLoop));
+        assert_eq!(family_at(&models, "traced", None, None), Some(Family::BusyLoop));
+        assert_eq!(family_at(&[traced(None)], "traced", Some(&accept), Some(0)), None);
+        // Restarted and not recognised again yet: not drawn as the last run was.
+        let stopped = EventKind::Stopped { reason: kettle_shared::Reason::StoppedOnRequest };
+        let recognised = EventKind::Recognised {
+            family: Family::Signal,
+            call: "SIGIO".into(),
+            count: 1,
+            threads: 1,
+        };
+        let restarted = store(vec![
+            ev(1, 1, "traced", recognised),
+            ev(2, 2, "traced", stopped),
+            ev(3, 3, "traced", EventKind::AcceptEnter),
+        ]);
+        let at = |step| family_at(&[traced(None)], "traced", Some(&restarted), step);
+        assert_eq!(at(Some(0)), Some(Family::Signal), "the last run's steps: its figure");
+        assert_eq!(at(Some(2)), None, "this run's: not recognised yet");
+        assert_eq!(at(None), None);
+        // A built-in model's store says nothing about its figure.
+        assert_eq!(family_at(&[], "select", Some(&restarted), Some(0)), Some(Family::Multiplex));
     }
 
     #[test]
