@@ -235,6 +235,12 @@ table! {
     StepAcceptReturned => "return fd {0} ({1})", "返回 fd {0}({1})";
     StepReturnErr => "return {0}", "返回 {0}";
     StepDataArrived => "data arrives (fd {0})", "数据到达(fd {0})";
+    StepDataArrivedFromClient =>
+        "data arrives (fd {0}): stamped as Kettle's client sent it, on loopback",
+        "数据到达(fd {0}):取自 Kettle 客户端发送时的内核时间戳(回环)";
+    TracedArrivalNote =>
+        "Arrival: when Kettle's echo client sent the line (its kernel's send stamp; on loopback the bytes are in the program's socket microseconds later). Lines from other clients: phase 1 not measured.",
+        "到达时刻:取 Kettle 回显客户端发送这一行的时刻(其内核的发送时间戳;在回环上,数据几微秒后就进入程序的 socket)。来自其他客户端的行:第一阶段不测量。";
     StepRecvData => "return {0} bytes \"{1}\"", "返回 {0} 字节 “{1}”";
     StepRecvEof => "return 0: peer closed", "返回 0:对端已关闭";
     StepSend => "send(fd {0}, {1} bytes)", "send(fd {0},{1} 字节)";

@@ -105,6 +105,11 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
             (KernelNote, tf(lang, Key::WBacklogNote, &[queued, max]))
         }
         EventKind::RecvEnter { fd, .. } => (Call, format!("recv(fd {fd})")),
+        // A traced program's sockets are not Kettle's to stamp: its arrivals are the send
+        // stamps of Kettle's own echo client (the backend's `trace::arrival`).
+        EventKind::DataArrived { fd } if event.model == kettle_shared::TRACED_MODEL => {
+            (KernelNote, tf(lang, Key::StepDataArrivedFromClient, &[fd]))
+        }
         EventKind::DataArrived { fd } => (KernelNote, tf(lang, Key::StepDataArrived, &[fd])),
         EventKind::RecvExit { outcome, .. } => (Return, recv_returned(outcome, lang)),
         EventKind::SendEnter { fd, bytes } => (Call, tf(lang, Key::StepSend, &[fd, bytes])),
@@ -280,6 +285,20 @@ mod tests {
         let (shape, text) = describe_step(step, Lang::En);
         assert_eq!(shape, Shape::Stair);
         assert_eq!(text, "330 000 × recv → EAGAIN, 330k/s");
+    }
+
+    #[test]
+    fn test_a_traced_programs_arrival_says_it_is_the_clients_send_stamp_on_loopback() {
+        let built_in = ev(1, 10, 1, EventKind::DataArrived { fd: 5 });
+        assert_eq!(describe(&built_in, Lang::En).1, "data arrives (fd 5)");
+        let mut e = (*built_in).clone();
+        e.model = kettle_shared::TRACED_MODEL.into();
+        for lang in [Lang::En, Lang::Zh] {
+            let (shape, text) = describe(&e, lang);
+            assert_eq!(shape, Shape::KernelNote);
+            assert!(text.contains("Kettle"), "{text}");
+            assert!(text.contains("loopback") || text.contains("回环"), "{text}");
+        }
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub fn FigureView(props: &FigureProps) -> Html {
             <h2 id="figure-title">{ title(figure, lang) }</h2>
             if let Some(why) = why {
                 <p id="figure-why" data-recognised="true" data-figure={figure.number()} title={why.clone()}>{ why }</p>
+                <p id="figure-arrival" title={t(lang, Key::TracedArrivalNote)}>{ t(lang, Key::TracedArrivalNote) }</p>
             }
             // The room is sized by the page's grid, never by the figure in it: the figure is
             // taken out of the flow, so measuring the room cannot shrink it round after round.
