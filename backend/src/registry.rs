@@ -231,6 +231,15 @@ impl Registry {
         self.lock().get(id)?.running.as_ref().map(|r| r.port)
     }
 
+    /// Every port a running model listens on: a built-in model's one, each of a traced
+    /// program's; empty if it is not running.
+    pub fn listening_ports(&self, id: &str) -> Vec<u16> {
+        match self.traced_model(id) {
+            Some(traced) => traced.running_ports(),
+            None => self.running_port(id).into_iter().collect(),
+        }
+    }
+
     /// Receives every state change.
     pub fn changes(&self) -> broadcast::Receiver<ModelInfo> {
         self.changes.subscribe()

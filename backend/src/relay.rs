@@ -215,15 +215,17 @@ impl Drop for EchoClients {
 impl Relay {
     /// Connects a new client to a running model and answers command `reply` with its id and
     /// local address (before any of its echoes or its end can reach the page).
-    pub async fn open(self, reply: u64, model: String) {
-        let msg = match self.connect(reply, &model).await {
+    /// `port` picks one of the model's listening ports (a traced program's), the first if
+    /// `None`.
+    pub async fn open(self, reply: u64, model: String, port: Option<u16>) {
+        let msg = match self.connect(reply, &model, port).await {
             Ok(()) => return,
             Err((code, reason)) => ServerMsg::Error { id: Some(reply), code, reason },
         };
         let _ = self.shared.out.send(msg).await;
     }
 
-    async fn connect(&self, reply: u64, model: &str) -> Result<(), RelayError> {
+    async fn connect(&self, reply: u64, model: &str, port: Option<u16>) -> Result<(), RelayError> {
         let shared = &self.shared;
         let model_id = shared.registry.known(model).ok_or_else(|| {
             (ErrorCode::UnknownModel, Reason::NoSuchModel { model: model.to_owned() })
@@ -232,9 +234,18 @@ impl Relay {
             let limit = shared.slots.per_viewer_max as u32;
             (ErrorCode::Limit, Reason::TooManyClients { limit })
         })?;
-        let port = shared.registry.running_port(model).ok_or_else(|| {
+        let first = shared.registry.running_port(model).ok_or_else(|| {
             (ErrorCode::NotRunning, Reason::NotRunning { model: model.to_owned() })
         })?;
+        let port = match port {
+            None => first,
+            Some(p) if shared.registry.listening_ports(model).contains(&p) => p,
+            // Only the model's own ports: the relay connects nowhere else on a page's word.
+            Some(p) => {
+                let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, p)).to_string();
+                return Err((ErrorCode::Limit, Reason::NotAModelPort { addr }));
+            }
+        };
         let everyone = shared.slots.total.clone().try_acquire_owned().map_err(|_| {
             let max = shared.slots.total_max as u32;
             (ErrorCode::Limit, Reason::TooManyRelayedConnections { max })

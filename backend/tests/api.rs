@@ -201,7 +201,7 @@ async fn bad_commands_get_error_replies_and_the_server_keeps_serving() {
             Reason::NoSuchModel { model: "nope".into() },
         ),
         (
-            Command::EchoOpen { model: "blocking".into() },
+            Command::EchoOpen { model: "blocking".into(), port: None },
             ErrorCode::NotRunning,
             Reason::NotRunning { model: "blocking".into() },
         ),
@@ -262,12 +262,12 @@ async fn the_echo_client_relays_a_line_and_the_second_client_waits() {
     let server = kettle(&["blocking"]).await;
     let (mut ws, _) = viewer(&server).await;
     let mut ev = Vec::new();
-    send_cmd(&mut ws, 1, Command::EchoOpen { model: "blocking".into() }).await;
+    send_cmd(&mut ws, 1, Command::EchoOpen { model: "blocking".into(), port: None }).await;
     let first = match answer(&mut ws, 1, &mut ev).await {
         ServerMsg::Reply { result: ReplyResult::EchoOpened { client, .. }, .. } => client,
         other => panic!("{other:?}"),
     };
-    send_cmd(&mut ws, 2, Command::EchoOpen { model: "blocking".into() }).await;
+    send_cmd(&mut ws, 2, Command::EchoOpen { model: "blocking".into(), port: None }).await;
     let second = match answer(&mut ws, 2, &mut ev).await {
         ServerMsg::Reply { result: ReplyResult::EchoOpened { client, .. }, .. } => client,
         other => panic!("{other:?}"),

@@ -200,7 +200,7 @@ async fn a_students_stop_over_the_websocket_is_an_error_and_the_model_still_runs
     assert_eq!(server.registry.running_port("epoll"), None, "epoll was not started");
 
     // What a student may do: open an echo client and get the echo.
-    send_cmd(&mut student, 7, Command::EchoOpen { model: "blocking".into() }).await;
+    send_cmd(&mut student, 7, Command::EchoOpen { model: "blocking".into(), port: None }).await;
     let client = match answer(&mut student, 7, &mut events).await {
         ServerMsg::Reply { result: ReplyResult::EchoOpened { client, .. }, .. } => client,
         other => panic!("{other:?}"),

@@ -203,7 +203,7 @@ async fn a_crowded_model_sends_every_step_of_an_echo_client_and_only_the_spotlit
     }
 
     // The echo client's connection: every step of it, however crowded the model.
-    send_cmd(&mut ws, 1, Command::EchoOpen { model: "epoll".into() }).await;
+    send_cmd(&mut ws, 1, Command::EchoOpen { model: "epoll".into(), port: None }).await;
     let local = match answer(&mut ws, 1, &mut events).await {
         ServerMsg::Reply { result: ReplyResult::EchoOpened { local, client, .. }, .. } => {
             send_cmd(&mut ws, 2, Command::EchoSend { client, text: "spotlit line\n".into() }).await;

@@ -139,7 +139,7 @@ async fn echo_clients_over_the_servers_total_are_refused_across_viewers() {
     let server = kettle_with(&["epoll"], limits).await;
     let (mut a, _) = viewer(&server).await;
     let (mut b, _) = viewer(&server).await;
-    let open = || Command::EchoOpen { model: "epoll".into() };
+    let open = || Command::EchoOpen { model: "epoll".into(), port: None };
     let first = opened(&ask(&mut a, 1, open()).await);
     opened(&ask(&mut a, 2, open()).await);
     opened(&ask(&mut b, 1, open()).await);
@@ -208,7 +208,7 @@ async fn commands_in_flight_beyond_the_cap_are_refused_at_once() {
     let _held = fill_backlog(model_addr(&server, "blocking"));
     let (mut ws, _) = viewer(&server).await;
     for id in 1..=3 {
-        send_cmd(&mut ws, id, Command::EchoOpen { model: "blocking".into() }).await;
+        send_cmd(&mut ws, id, Command::EchoOpen { model: "blocking".into(), port: None }).await;
     }
     let got = answers(&mut ws, &[1, 2, 3]).await;
     // The third is refused while the first two still wait for their handshake.
@@ -221,7 +221,7 @@ async fn commands_in_flight_beyond_the_cap_are_refused_at_once() {
         );
     }
     // Their slots are free again.
-    opened(&ask(&mut ws, 4, Command::EchoOpen { model: "epoll".into() }).await);
+    opened(&ask(&mut ws, 4, Command::EchoOpen { model: "epoll".into(), port: None }).await);
     server.shutdown().await.unwrap();
 }
 
@@ -245,7 +245,7 @@ async fn a_viewer_keeps_its_stream_while_its_own_echo_open_is_stuck() {
         }
     });
 
-    send_cmd(&mut ws, 2, Command::EchoOpen { model: "blocking".into() }).await;
+    send_cmd(&mut ws, 2, Command::EchoOpen { model: "blocking".into(), port: None }).await;
     let asked = Instant::now();
     let (mut batches, mut last, mut longest_gap) = (0, Instant::now(), Duration::ZERO);
     let answer = loop {
@@ -280,7 +280,7 @@ async fn an_echo_client_closed_by_its_server_is_forgotten_and_frees_its_slot() {
     let limits = Limits { echo_clients_per_viewer: 2, ..Limits::default() };
     let server = kettle_with(&["blocking"], limits).await;
     let (mut ws, _) = viewer(&server).await;
-    let open = || Command::EchoOpen { model: "blocking".into() };
+    let open = || Command::EchoOpen { model: "blocking".into(), port: None };
     let old = [opened(&ask(&mut ws, 1, open()).await), opened(&ask(&mut ws, 2, open()).await)];
     assert_eq!(
         reason_of(&ask(&mut ws, 3, open()).await),
@@ -332,7 +332,8 @@ async fn an_echo_client_closed_by_its_server_is_forgotten_and_frees_its_slot() {
 async fn echo_sends_of_one_client_are_answered_in_order_by_its_writer() {
     let server = kettle(&["epoll"]).await;
     let (mut ws, _) = viewer(&server).await;
-    let client = opened(&ask(&mut ws, 1, Command::EchoOpen { model: "epoll".into() }).await);
+    let client =
+        opened(&ask(&mut ws, 1, Command::EchoOpen { model: "epoll".into(), port: None }).await);
     let ids: Vec<u64> = (10..30).collect();
     for &id in &ids {
         send_cmd(&mut ws, id, Command::EchoSend { client, text: format!("line {id}\n") }).await;

@@ -391,7 +391,7 @@ async fn phase_1_comes_from_kettles_client_stamp_and_is_not_guessed_for_other_cl
     assert_eq!(echo(port, "stranger\n").await, "STRANGER\n");
     let (mut ws, _) = viewer(&server).await;
     let mut seen = Vec::new();
-    send_cmd(&mut ws, 1, Command::EchoOpen { model: TRACED_MODEL.into() }).await;
+    send_cmd(&mut ws, 1, Command::EchoOpen { model: TRACED_MODEL.into(), port: None }).await;
     let client = match answer(&mut ws, 1, &mut seen).await {
         ServerMsg::Reply { result: ReplyResult::EchoOpened { client, .. }, .. } => client,
         other => panic!("{other:?}"),
@@ -573,4 +573,52 @@ async fn a_select_servers_calls_are_the_ones_strace_sees_in_the_same_order() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_blocking_servers_calls_are_the_ones_strace_sees_in_the_same_order() {
     agrees_with_strace("blocking.py").await;
+}
+
+/// A program on two ports: both listed, in order; a page's echo client may pick either, and
+/// nothing else.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_on_two_ports_lists_both_and_an_echo_client_picks_either() {
+    use common::{answer, next_msg, send_cmd, viewer};
+    use kettle_shared::{Command, ReplyResult, ServerMsg};
+
+    let server = tracing(python("two_ports.py")).await;
+    let info = until("both ports", || Some(traced(&server)).filter(|m| m.ports.len() == 2)).await;
+    let (first, second) = (info.ports[0], info.ports[1]);
+    assert_eq!(info.port, Some(first), "the first port is the model's port");
+    let (mut ws, _) = viewer(&server).await;
+    let mut seen = Vec::new();
+    send_cmd(&mut ws, 1, Command::EchoOpen { model: TRACED_MODEL.into(), port: Some(second) })
+        .await;
+    let client = match answer(&mut ws, 1, &mut seen).await {
+        ServerMsg::Reply { result: ReplyResult::EchoOpened { client, .. }, .. } => client,
+        other => panic!("{other:?}"),
+    };
+    send_cmd(&mut ws, 2, Command::EchoSend { client, text: "second\n".into() }).await;
+    loop {
+        if let ServerMsg::Echo { text, .. } = next_msg(&mut ws).await {
+            assert_eq!(text, "SECOND\n");
+            break;
+        }
+    }
+    // The connection went to the second listener: the program's accept says which port.
+    let events = until("the accept of the second port's connection", || {
+        let events = traced_events(&server);
+        events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::AcceptExit { fd: Some(_), .. }))
+            .then_some(events)
+    })
+    .await;
+    assert!(events.iter().any(|e| matches!(&e.kind, EventKind::Listen { addr, .. } if addr.ends_with(&format!(":{second}")))));
+    // A port the program does not listen on is refused, and no connection is made.
+    let web = server.addr.port();
+    send_cmd(&mut ws, 3, Command::EchoOpen { model: TRACED_MODEL.into(), port: Some(web) }).await;
+    match answer(&mut ws, 3, &mut seen).await {
+        ServerMsg::Error { reason: Reason::NotAModelPort { addr }, .. } => {
+            assert_eq!(addr, format!("127.0.0.1:{web}"));
+        }
+        other => panic!("{other:?}"),
+    }
+    server.shutdown().await.unwrap();
 }

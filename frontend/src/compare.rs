@@ -98,7 +98,7 @@ impl Comparison {
         let opens = lanes
             .iter()
             .filter(|l| l.client.is_none())
-            .map(|l| Command::EchoOpen { model: l.model.clone() })
+            .map(|l| Command::EchoOpen { model: l.model.clone(), port: None })
             .collect::<Vec<_>>();
         self.run = Some(Run { text, lanes, sent: false });
         if opens.is_empty() {
@@ -173,8 +173,8 @@ mod tests {
         assert_eq!(
             cmds,
             [
-                Command::EchoOpen { model: "sigio".into() },
-                Command::EchoOpen { model: "io-uring".into() }
+                Command::EchoOpen { model: "sigio".into(), port: None },
+                Command::EchoOpen { model: "io-uring".into(), port: None }
             ]
         );
         assert!(c.opened("sigio", 9, &all).is_empty(), "io-uring still opening");

@@ -103,6 +103,8 @@ table! {
     EchoInputLabel => "Line to send through client #{0} to {1}", "通过客户端 #{0} 发给 {1} 的一行";
     EchoReplies => "Replies", "回复";
     EchoPlaceholderOn => "#{0} → {1}: type a line, Enter", "#{0} → {1}:输入一行,回车发送";
+    EchoTracedPort => "Port of the traced program to connect to", "要连接的被跟踪程序端口";
+    EchoPortOption => "port {0}", "端口 {0}";
     EchoOpenHint => "＋ opens an echo client on the chosen model", "点 ＋ 在所选模型上打开一个回显客户端";
     JumpEchoShort => "↩", "↩";
     Models => "I/O models", "I/O 模型";

@@ -162,7 +162,7 @@ pub fn command(lang: Lang, command: &Command) -> String {
         Command::Subscribe { .. } => t(lang, Key::CmdSubscribe).to_owned(),
         Command::Start { model } => tf(lang, Key::CmdStart, &[&model_title(lang, model)]),
         Command::Stop { model } => tf(lang, Key::CmdStop, &[&model_title(lang, model)]),
-        Command::EchoOpen { model } => tf(lang, Key::CmdEchoOpen, &[&model_title(lang, model)]),
+        Command::EchoOpen { model, .. } => tf(lang, Key::CmdEchoOpen, &[&model_title(lang, model)]),
         Command::EchoSend { client, .. } => tf(lang, Key::CmdEchoSend, &[client]),
         Command::EchoClose { client } => tf(lang, Key::CmdEchoClose, &[client]),
         Command::Compute { ms } => tf(lang, Key::CmdCompute, &[ms]),

@@ -297,7 +297,10 @@ impl Tour {
                         (None, Some(_)) => {}
                         (None, None) if !self.open_sent => {
                             self.open_sent = true;
-                            effects.push(Effect::Send(Command::EchoOpen { model: model.into() }));
+                            effects.push(Effect::Send(Command::EchoOpen {
+                                model: model.into(),
+                                port: None,
+                            }));
                         }
                         (None, None) => {}
                     }
@@ -455,7 +458,10 @@ mod tests {
         assert!(tour.drive(&world(&stopped, &[], None)).is_empty(), "start is sent once");
         let running = models(ModelState::Running);
         let effects = tour.drive(&world(&running, &[], None));
-        assert_eq!(effects, [Effect::Send(Command::EchoOpen { model: "blocking".into() })]);
+        assert_eq!(
+            effects,
+            [Effect::Send(Command::EchoOpen { model: "blocking".into(), port: None })]
+        );
         assert_eq!(tour.progress, Progress::Opening);
         assert!(tour.drive(&world(&running, &[], None)).is_empty(), "one client is asked for");
     }

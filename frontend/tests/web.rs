@@ -17,7 +17,7 @@ use kettle_shared::{
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{Element, HtmlElement, HtmlInputElement};
+use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement};
 use yew::Callback;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -139,9 +139,14 @@ async fn echo_client_shows_backlog_then_accept_and_sends_lines() {
     let page = Page::mount().await;
     page.feed(hello(PROTOCOL_VERSION, ModelState::Running)).await;
     page.click("#echo-open").await;
-    assert_eq!(page.sent.borrow().last(), Some(&Command::EchoOpen { model: "blocking".into() }));
-    page.dispatch
-        .emit(Action::Sent { id: 1, command: Command::EchoOpen { model: "blocking".into() } });
+    assert_eq!(
+        page.sent.borrow().last(),
+        Some(&Command::EchoOpen { model: "blocking".into(), port: None })
+    );
+    page.dispatch.emit(Action::Sent {
+        id: 1,
+        command: Command::EchoOpen { model: "blocking".into(), port: None },
+    });
     page.feed(ServerMsg::Reply {
         id: 1,
         result: ReplyResult::EchoOpened {
@@ -543,6 +548,25 @@ async fn a_traced_program_that_exited_says_how_and_restarts_with_a_start() {
     assert_eq!(restart.get_attribute("aria-label").as_deref(), Some("Restart traced"));
     page.click(&format!("{item} button.start")).await;
     assert_eq!(page.sent.borrow().as_slice(), &[Command::Start { model: "traced".into() }]);
+}
+
+#[wasm_bindgen_test]
+async fn a_traced_program_on_two_ports_lets_the_echo_client_pick_one() {
+    let page = Page::mount().await;
+    let two = ModelInfo {
+        port: Some(9100),
+        ports: vec![9100, 9101],
+        ..traced(ModelState::Running, Some(kettle_shared::Family::Multiplex))
+    };
+    show_traced(&page, vec![two]).await;
+    let options: Vec<String> =
+        (1..=2).map(|i| page.text(&format!("#echo-port option:nth-child({i})"))).collect();
+    assert_eq!(options, ["port 9100", "port 9101"]);
+    let port = page.query("#echo-port").expect("a port picker").dyn_into::<HtmlSelectElement>();
+    port.unwrap().set_value("9101");
+    page.click("#echo-open").await;
+    let sent = page.sent.borrow().clone();
+    assert_eq!(sent, [Command::EchoOpen { model: "traced".into(), port: Some(9101) }]);
 }
 
 #[wasm_bindgen_test]

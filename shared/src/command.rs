@@ -58,6 +58,11 @@ pub enum Command {
     EchoOpen {
         /// Model id.
         model: String,
+        /// Which of the model's listening ports ([`ModelInfo::ports`](crate::ModelInfo::ports):
+        /// a traced program may listen on several); `None` for its first. A port the model
+        /// does not listen on is refused.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
     },
     /// Send a line through an echo client. The backend sends it as is (add `"\n"` if wanted).
     EchoSend {

@@ -116,6 +116,16 @@ impl TracedProgram {
         state.run.as_ref().and(state.ports.first().copied())
     }
 
+    /// Every port the program listens on, while it runs, in the order it listened.
+    pub fn running_ports(&self) -> Vec<u16> {
+        let state = self.inner.lock();
+        if state.run.is_some() {
+            state.ports.clone()
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Runs the program under the tracer (no-op if it runs). Returns once the program runs:
     /// it may not listen yet.
     pub fn start(&self) -> Result<ModelInfo, RegistryError> {

@@ -45,7 +45,7 @@ mod tests {
             Command::Subscribe { models: None, aggregates: None },
             Command::Start { model: model() },
             Command::Stop { model: model() },
-            Command::EchoOpen { model: model() },
+            Command::EchoOpen { model: model(), port: None },
             Command::EchoSend { client: 1, text: "hi".into() },
             Command::EchoClose { client: 1 },
             Command::Compute { ms: 10 },

@@ -349,8 +349,8 @@ impl Viewer {
                 .map(|()| Some(ReplyResult::ExperimentStarted { name, short })),
             Command::Start { model } => self.lifecycle(id, move |r| r.start(&model)).map(|()| None),
             Command::Stop { model } => self.lifecycle(id, move |r| r.stop(&model)).map(|()| None),
-            Command::EchoOpen { model } => self.gate.in_flight().map(|slot| {
-                let open = self.echo.relay().open(id, model);
+            Command::EchoOpen { model, port } => self.gate.in_flight().map(|slot| {
+                let open = self.echo.relay().open(id, model, port);
                 tokio::spawn(async move {
                     open.await;
                     drop(slot);

@@ -82,7 +82,7 @@ pub fn Definitions(props: &DefinitionsProps) -> Html {
             if !running {
                 ctx.send(Command::Start { model: BLOCKING_MODEL.into() });
             }
-            ctx.send(Command::EchoOpen { model: BLOCKING_MODEL.into() });
+            ctx.send(Command::EchoOpen { model: BLOCKING_MODEL.into(), port: None });
         })
     };
     html! {

@@ -5,7 +5,7 @@
 //! The status line is the blocking model's lesson made visible: a second client is connected
 //! by the kernel yet waits in the listen backlog until the server calls `accept` for it.
 
-use kettle_shared::{Command, ModelState};
+use kettle_shared::{Command, ModelInfo, ModelState, TRACED_MODEL};
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
@@ -31,7 +31,14 @@ pub fn stage_client(state: &State) -> Option<u32> {
     crate::screen::stage_client(&seats, state.screen.stage_client, state.selected.as_deref())
 }
 
-/// The stage's one echo line: `section#echo` with `select#echo-model`, `button#echo-open`, and
+/// The ports of the running traced program, when it listens on more than one.
+fn several_ports(running: &[&ModelInfo]) -> Option<Vec<u16>> {
+    let traced = running.iter().find(|m| m.id == TRACED_MODEL)?;
+    (traced.ports.len() > 1).then(|| traced.ports.clone())
+}
+
+/// The stage's one echo line: `section#echo` with `select#echo-model` (and `select#echo-port`
+/// when the traced program listens on several ports), `button#echo-open`, and
 /// the stage's client (`div.echo-client.on-stage`, see [`EchoClientView`]); with more clients,
 /// `select#echo-which` puts another on the stage and `button#echo-more` shows them all in the
 /// side column.
@@ -49,14 +56,22 @@ pub fn EchoStrip(props: &EchoProps) -> Html {
         .filter(|id| running.iter().any(|m| m.id == *id))
         .or(running.first().map(|m| m.id.as_str()))
         .map(str::to_owned);
+    // A traced program may listen on several ports: then one picks which (`#echo-port`).
+    let traced_ports = several_ports(&running);
+    let port_ref = use_node_ref();
     let open = {
         let ctx = ctx.clone();
         let select_ref = select_ref.clone();
+        let port_ref = port_ref.clone();
         Callback::from(move |_: MouseEvent| {
             if let Some(select) = select_ref.cast::<HtmlSelectElement>() {
                 let model = select.value();
+                let port = (model == TRACED_MODEL)
+                    .then(|| port_ref.cast::<HtmlSelectElement>())
+                    .flatten()
+                    .and_then(|p| p.value().parse().ok());
                 if !model.is_empty() {
-                    ctx.send(Command::EchoOpen { model });
+                    ctx.send(Command::EchoOpen { model, port });
                 }
             }
         })
@@ -84,6 +99,14 @@ pub fn EchoStrip(props: &EchoProps) -> Html {
                         </option>
                     }) }
                 </select>
+                if let Some(ports) = traced_ports {
+                    <label for="echo-port" class="visually-hidden">{ t(lang, Key::EchoTracedPort) }</label>
+                    <select id="echo-port" ref={port_ref} title={t(lang, Key::EchoTracedPort)}>
+                        { for ports.iter().map(|p| html! {
+                            <option value={p.to_string()}>{ tf(lang, Key::EchoPortOption, &[p]) }</option>
+                        }) }
+                    </select>
+                }
                 <button id="echo-open" onclick={open} disabled={running.is_empty()}
                     aria-label={t(lang, Key::OpenClient)} title={t(lang, Key::OpenClient)}>
                     <span aria-hidden="true">{ "＋" }</span>

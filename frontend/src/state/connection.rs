@@ -120,7 +120,7 @@ impl State {
             }
             ServerMsg::Error { id, code, reason } => {
                 let failed = id.and_then(|id| self.take_pending(id));
-                if let Some(Pending { command: Command::EchoOpen { model }, .. }) = &failed {
+                if let Some(Pending { command: Command::EchoOpen { model, .. }, .. }) = &failed {
                     let accepted = self.accepted_clients();
                     let sends = self.compare.open_failed(model, &|id| accepted.contains(&id));
                     self.send_later(sends);

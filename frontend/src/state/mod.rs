@@ -470,7 +470,10 @@ mod tests {
         let s = reduce(
             Rc::default(),
             [
-                Action::Sent { id: 5, command: Command::EchoOpen { model: "select".into() } },
+                Action::Sent {
+                    id: 5,
+                    command: Command::EchoOpen { model: "select".into(), port: None },
+                },
                 Action::Server(ServerMsg::Error {
                     id: Some(5),
                     code: ErrorCode::NotRunning,

@@ -174,7 +174,10 @@ mod tests {
                 }),
             ],
         );
-        assert_eq!(s.outbox.last(), Some(&Command::EchoOpen { model: "blocking".into() }));
+        assert_eq!(
+            s.outbox.last(),
+            Some(&Command::EchoOpen { model: "blocking".into(), port: None })
+        );
         let s = reduce(s, [opened(3, "127.0.0.1:40003")]);
         assert_eq!(s.tour.as_ref().unwrap().progress.id(), "opening", "not accepted yet");
         let s = s.reduce(batch(vec![accept_exit(1, "127.0.0.1:40003")], 0));
