@@ -1,7 +1,12 @@
-//! `kettle trace -- PROGRAM`: any echo server drawn as its Stevens figure (issue 18, in
-//! progress). So far: the tracer itself — the seccomp filter that stops the program only at
-//! the calls a figure draws ([`filter`]) and the `ptrace` loop that follows its threads and
-//! children and times each call's entry and exit with Kettle's clock ([`tracer`]).
+//! `kettle trace -- PROGRAM`: any echo server — a student's own, in any language — drawn as
+//! its Stevens figure, live, beside Kettle's own models.
+//!
+//! The pipeline, one stage per module: [`filter`] (the seccomp-bpf program: the program stops
+//! only at the calls a figure draws) → [`tracer`] (the `ptrace` loop: every thread and child,
+//! each call's entry and exit timed with Kettle's clock) → [`decode`] (the stops as the same
+//! [`EventKind`](kettle_shared::EventKind)s a built-in model records) → [`classify`] (which
+//! figure the calls show) → [`program`] (the model `traced`: the recorder, connections, ports,
+//! the program's life). [`arrival`] brings phase 1 from Kettle's own echo client.
 
 pub mod arrival;
 pub mod classify;
