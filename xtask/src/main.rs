@@ -52,6 +52,8 @@ pub type Result<T, E = String> = std::result::Result<T, E>;
 const USAGE: &str = "\
 usage:
   cargo xtask run [-- <kettle serve flags>]   install pinned tools, build, serve
+  cargo xtask run -- trace [flags] -- PROGRAM [ARGS]
+                                              the same, serving with PROGRAM traced
   cargo xtask test [--quick]                  fmt, clippy, build, all tests; `--quick`
                                               skips the browser stages
   cargo xtask precompress [DIR]               write dist/*.br and dist/*.gz (or DIR's; run
@@ -60,8 +62,11 @@ usage:
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Where the command was typed: `kettle trace -- python3 my_server.py` finds the program
+    // (and `--dist` its directory) from there, as the person typing it expects.
+    let typed_in = std::env::current_dir().unwrap_or_default();
     let result = prepare_environment().and_then(|root| match args.first().map(String::as_str) {
-        Some("run") => run::run(&root, serve_flags(&args[1..])),
+        Some("run") => run::run(&root, &typed_in, serve_flags(&args[1..])),
         Some("test") => test::test(&root, &args[1..]),
         Some("precompress") => match &args[1..] {
             [] => precompress::precompress(&root.join("dist")),

@@ -22,7 +22,7 @@ use crate::{precompress, target_dir, tools, Result};
 /// The profile the page is built with: `data-cargo-profile-release` in `frontend/index.html`.
 const PAGE_PROFILE: &str = "wasm-release";
 
-pub fn run(root: &Path, serve_flags: &[String]) -> Result<()> {
+pub fn run(root: &Path, typed_in: &Path, serve_flags: &[String]) -> Result<()> {
     let page_is_fresh = dist_is_fresh(root);
     // Trunk builds offline: the page waits until the other thread has fetched every crate.
     let (fetched, when_fetched) = mpsc::channel::<bool>();
@@ -45,7 +45,7 @@ pub fn run(root: &Path, serve_flags: &[String]) -> Result<()> {
         [page, crates.join().unwrap_or_else(|_| Err("the backend's build panicked".into()))]
     });
     all_ok(results)?;
-    serve(root, serve_flags)
+    serve(root, typed_in, serve_flags)
 }
 
 /// The page into `dist/`: the tools, then trunk (unless `dist/` was up to date at the start;
@@ -155,11 +155,15 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Replaces the xtask with `kettle serve <flags>`, so Ctrl-C and the exit status are the
-/// server's own.
-fn serve(root: &Path, flags: &[String]) -> Result<()> {
+/// Replaces the xtask with `kettle serve <flags>` (or `kettle trace <flags> -- PROGRAM`), run
+/// where the command was typed, so Ctrl-C and the exit status are the server's own and a
+/// traced program's relative path means what it meant there.
+fn serve(root: &Path, typed_in: &Path, flags: &[String]) -> Result<()> {
     let mut cmd = Command::new(target_dir(root).join("release").join("kettle"));
-    cmd.arg("serve").args(flags).env("KETTLE_DIST", root.join("dist"));
+    if flags.first().map(String::as_str) != Some("trace") {
+        cmd.arg("serve");
+    }
+    cmd.args(flags).env("KETTLE_DIST", root.join("dist")).current_dir(typed_in);
     say(&format!("starting `{}`", describe(&cmd)));
     let error = cmd.exec();
     Err(format!("cannot start `{}`: {error}", cmd.get_program().to_string_lossy()))
