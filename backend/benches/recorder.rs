@@ -80,7 +80,7 @@ fn encode(c: &mut Criterion) {
     let kinds = [
         EventKind::WaitEnter { api: kettle_shared::WaitApi::Epoll, watched: vec![3, 5, 6, 7] },
         EventKind::RecvEnter { fd: 7, len: 1024 },
-        EventKind::DataArrived { fd: 7 },
+        EventKind::DataArrived { fd: 7, stamp: None },
         EventKind::RecvExit {
             fd: 7,
             outcome: RecvOutcome::Data { bytes: 15, preview: "load line 0123\n".into() },

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use kettle_backend::{serve, Config, Server};
 use kettle_shared::{
-    ChildExit, Event, EventKind, Family, ModelInfo, ModelState, Reason, WaitApi, TRACED_MODEL,
+    ArrivalStamp, ChildExit, Event, EventKind, Family, ModelInfo, ModelState, Reason, WaitApi,
+    TRACED_MODEL,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -377,10 +378,11 @@ fn http_get(port: u16, path: &str) -> String {
     answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
 }
 
-/// Phase 1 of a traced program's recv: measured from the transmit stamp of Kettle's own echo
-/// client (loopback), and "not measured" — no number at all — for a line from anyone else.
+/// Phase 1 of a traced program's recv: as root, the kernel's own data-ready of the program's
+/// socket, for any client; otherwise the transmit stamp of Kettle's own echo client (loopback),
+/// and "not measured" — no number at all — for a line from anyone else.
 #[tokio::test(flavor = "multi_thread")]
-async fn phase_1_comes_from_kettles_client_stamp_and_is_not_guessed_for_other_clients() {
+async fn phase_1_comes_from_the_kernel_as_root_else_kettles_client_and_is_never_guessed() {
     use common::{answer, next_msg, send_cmd, viewer};
     use kettle_shared::{Command, RecvOutcome, ReplyResult, ServerMsg};
 
@@ -424,9 +426,28 @@ async fn phase_1_comes_from_kettles_client_stamp_and_is_not_guessed_for_other_cl
         EventKind::RecvExit { wait_ns, copy_ns, .. } => (wait_ns, copy_ns),
         _ => unreachable!(),
     };
-    assert_eq!(phases(recvs[0]), (None, None), "a stranger's line: not measured");
+    // As root Kettle reads the kernel's own sk_data_ready for the program's sockets, which
+    // covers every client; otherwise only its own client's send stamps.
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let root = unsafe { libc::geteuid() } == 0;
+    let stamp_of = |conn| {
+        events.iter().find_map(|e| match e.kind {
+            EventKind::DataArrived { stamp, .. } if e.conn == conn => Some(stamp),
+            _ => None,
+        })
+    };
+    if root {
+        let (wait, copy) = phases(recvs[0]);
+        assert!(wait.is_some() && copy.is_some(), "the kernel's word covers a stranger");
+        assert_eq!(stamp_of(recvs[0].conn), Some(Some(ArrivalStamp::KernelReady)));
+    } else {
+        assert_eq!(phases(recvs[0]), (None, None), "a stranger's line: not measured");
+        assert_eq!(stamp_of(recvs[0].conn), None, "and no arrival is made up");
+    }
     let (wait, copy) = phases(recvs[1]);
     assert!(wait.is_some() && copy.is_some(), "Kettle's client's line is measured");
+    let expected = if root { ArrivalStamp::KernelReady } else { ArrivalStamp::ClientSend };
+    assert_eq!(stamp_of(recvs[1].conn), Some(Some(expected)));
     let arrived = events
         .iter()
         .find(|e| matches!(e.kind, EventKind::DataArrived { .. }) && e.conn == recvs[1].conn)

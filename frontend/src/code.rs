@@ -949,7 +949,7 @@ mod tests {
         let steps = steps_of(vec![
             ev(1, 10, 1, EventKind::AcceptEnter),
             ev(2, 20, 1, EventKind::RecvEnter { fd: 5, len: 1024 }),
-            ev(4, 30, 1, EventKind::DataArrived { fd: 5 }),
+            ev(4, 30, 1, EventKind::DataArrived { fd: 5, stamp: None }),
             ev(3, 40, 1, recv_exit(5)),
         ]);
         let kinds: Vec<_> = steps.iter().map(|s| s.event.kind.name()).collect();

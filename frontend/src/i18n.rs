@@ -240,6 +240,12 @@ table! {
     StepDataArrivedFromClient =>
         "data arrives (fd {0}): stamped as Kettle's client sent it, on loopback",
         "数据到达(fd {0}):取自 Kettle 客户端发送时的内核时间戳(回环)";
+    StepDataArrivedKernelReady =>
+        "data arrives (fd {0}): the kernel's sk_data_ready for the program's socket",
+        "数据到达(fd {0}):内核为程序的 socket 触发 sk_data_ready";
+    TracedArrivalKernelNote =>
+        "Arrival: the kernel's own word — the sk_data_ready tracepoint fired for the program's socket (Kettle runs as root).",
+        "到达时刻:内核自己的记录——sk_data_ready 跟踪点为程序的 socket 触发(Kettle 以 root 运行)。";
     TracedArrivalNote =>
         "Arrival: when Kettle's echo client sent the line (its kernel's send stamp; on loopback the bytes are in the program's socket microseconds later). Lines from other clients: phase 1 not measured.",
         "到达时刻:取 Kettle 回显客户端发送这一行的时刻(其内核的发送时间戳;在回环上,数据几微秒后就进入程序的 socket)。来自其他客户端的行:第一阶段不测量。";

@@ -2,7 +2,9 @@
 //! "return", "data ready") filled with what was measured. Used by the figures and the event
 //! log, so a step reads the same in both.
 
-use kettle_shared::{AsyncOp, CloseReason, Event, EventKind, RecvOutcome, SendOutcome, SysError};
+use kettle_shared::{
+    ArrivalStamp, AsyncOp, CloseReason, Event, EventKind, RecvOutcome, SendOutcome, SysError,
+};
 
 use crate::figures::{evidence_phrase, Evidence};
 use crate::format::{format_count, format_duration, format_rate, signal_name};
@@ -105,12 +107,17 @@ pub fn describe(event: &Event, lang: Lang) -> (Shape, String) {
             (KernelNote, tf(lang, Key::WBacklogNote, &[queued, max]))
         }
         EventKind::RecvEnter { fd, .. } => (Call, format!("recv(fd {fd})")),
-        // A traced program's sockets are not Kettle's to stamp: its arrivals are the send
-        // stamps of Kettle's own echo client (the backend's `trace::arrival`).
-        EventKind::DataArrived { fd } if event.model == kettle_shared::TRACED_MODEL => {
+        // A traced program's sockets are not Kettle's to stamp: its arrivals are the kernel's
+        // data-ready (as root) or the send stamps of Kettle's own echo client.
+        EventKind::DataArrived { fd, stamp: Some(ArrivalStamp::ClientSend) } => {
             (KernelNote, tf(lang, Key::StepDataArrivedFromClient, &[fd]))
         }
-        EventKind::DataArrived { fd } => (KernelNote, tf(lang, Key::StepDataArrived, &[fd])),
+        EventKind::DataArrived { fd, stamp: Some(ArrivalStamp::KernelReady) } => {
+            (KernelNote, tf(lang, Key::StepDataArrivedKernelReady, &[fd]))
+        }
+        EventKind::DataArrived { fd, stamp: None } => {
+            (KernelNote, tf(lang, Key::StepDataArrived, &[fd]))
+        }
         EventKind::RecvExit { outcome, .. } => (Return, recv_returned(outcome, lang)),
         EventKind::SendEnter { fd, bytes } => (Call, tf(lang, Key::StepSend, &[fd, bytes])),
         EventKind::SendExit { outcome, .. } => (Return, send_returned(outcome, lang)),
@@ -288,16 +295,18 @@ mod tests {
     }
 
     #[test]
-    fn test_a_traced_programs_arrival_says_it_is_the_clients_send_stamp_on_loopback() {
-        let built_in = ev(1, 10, 1, EventKind::DataArrived { fd: 5 });
+    fn test_a_traced_programs_arrival_says_whose_word_it_is() {
+        let built_in = ev(1, 10, 1, EventKind::DataArrived { fd: 5, stamp: None });
         assert_eq!(describe(&built_in, Lang::En).1, "data arrives (fd 5)");
-        let mut e = (*built_in).clone();
-        e.model = kettle_shared::TRACED_MODEL.into();
+        let stamped = |stamp| ev(1, 10, 1, EventKind::DataArrived { fd: 5, stamp: Some(stamp) });
         for lang in [Lang::En, Lang::Zh] {
-            let (shape, text) = describe(&e, lang);
+            let (shape, text) = describe(&stamped(ArrivalStamp::ClientSend), lang);
             assert_eq!(shape, Shape::KernelNote);
             assert!(text.contains("Kettle"), "{text}");
             assert!(text.contains("loopback") || text.contains("回环"), "{text}");
+            let (shape, text) = describe(&stamped(ArrivalStamp::KernelReady), lang);
+            assert_eq!(shape, Shape::KernelNote);
+            assert!(text.contains("sk_data_ready"), "{text}");
         }
     }
 

@@ -218,7 +218,7 @@ impl Scene<'_> {
                 Sentence::new(NarrBacklog, vec![s(queued), s(max)])
             }
             EventKind::RecvEnter { fd, .. } => self.recv_enter(thread, *fd),
-            EventKind::DataArrived { fd } => self.data_arrived(*fd),
+            EventKind::DataArrived { fd, .. } => self.data_arrived(*fd),
             EventKind::RecvExit { fd: _, outcome, wait_ns, copy_ns } => {
                 self.recv_exit(outcome, *wait_ns, *copy_ns)
             }
@@ -637,7 +637,7 @@ mod tests {
             EventKind::Backlog { queued: 1, max: 128 },
             EventKind::Backlog { queued: 0, max: 128 },
             EventKind::RecvEnter { fd: 5, len: 1024 },
-            EventKind::DataArrived { fd: 5 },
+            EventKind::DataArrived { fd: 5, stamp: None },
             EventKind::RecvExit {
                 fd: 5,
                 outcome: RecvOutcome::Data { bytes: 13, preview: "hello, kettle\n".into() },
@@ -894,7 +894,7 @@ mod tests {
         let store = store_of(vec![
             (1_000, EventKind::RecvEnter { fd: 5, len: 1024 }),
             // The kernel's stamp, recorded after the return, sorts before it.
-            (2_001_000, EventKind::DataArrived { fd: 5 }),
+            (2_001_000, EventKind::DataArrived { fd: 5, stamp: None }),
             (2_013_000, line(13, 2_000_000, 12_000)),
         ]);
         let say = |i, lang| narrate(&store, i, "blocking", lang);
@@ -923,7 +923,7 @@ mod tests {
         let ready = vec![ReadyFd { fd: 5, readable: true, writable: false }];
         let store = store_of(vec![
             (1_000, EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3, 5] }),
-            (5_000, EventKind::DataArrived { fd: 5 }),
+            (5_000, EventKind::DataArrived { fd: 5, stamp: None }),
             (9_000, EventKind::WaitReturned { api: WaitApi::Select, ready, scanned: 6 }),
             (10_000, EventKind::RecvEnter { fd: 5, len: 1024 }),
             (18_000, line(13, 0, 8_000)),
@@ -934,7 +934,7 @@ mod tests {
         let busy = store_of(vec![
             (1_000, EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3, 5] }),
             (2_000, EventKind::WaitReturned { api: WaitApi::Select, ready: vec![], scanned: 6 }),
-            (5_000, EventKind::DataArrived { fd: 5 }),
+            (5_000, EventKind::DataArrived { fd: 5, stamp: None }),
             (10_000, EventKind::RecvEnter { fd: 5, len: 1024 }),
             (18_000, line(13, 0, 8_000)),
         ]);
@@ -977,7 +977,7 @@ mod tests {
         let store = store_of(vec![
             (1_000, EventKind::AcceptEnter),
             (2_000, EventKind::RecvEnter { fd: 5, len: 1024 }),
-            (3_000, EventKind::DataArrived { fd: 5 }),
+            (3_000, EventKind::DataArrived { fd: 5, stamp: None }),
         ]);
         let say = |i| super::narrate(&store, i, "traced", None, Lang::En);
         assert_eq!(say(0), "Thread “t1” calls accept on the listening socket.");
@@ -1007,7 +1007,7 @@ mod tests {
     fn io_uring_names_the_request_and_the_bytes_the_kernel_copied() {
         let store = store_of(vec![
             (1_000, EventKind::Submit { op: AsyncOp::Recv, fd: 7 }),
-            (5_000, EventKind::DataArrived { fd: 7 }),
+            (5_000, EventKind::DataArrived { fd: 7, stamp: None }),
             (
                 9_000,
                 EventKind::Complete {

@@ -455,12 +455,12 @@ mod tests {
             EventKind::AcceptEnter,
             EventKind::AcceptExit { fd: Some(5), peer: Some("127.0.0.1:4".into()), error: None },
             EventKind::RecvEnter { fd: 5, len: 1024 },
-            EventKind::DataArrived { fd: 5 },
+            EventKind::DataArrived { fd: 5, stamp: None },
             recv_exit(5, "one\n"),
             EventKind::SendEnter { fd: 5, bytes: 4 },
             sent(5, 4),
             EventKind::RecvEnter { fd: 5, len: 1024 }, // 7: the second line's story
-            EventKind::DataArrived { fd: 5 },
+            EventKind::DataArrived { fd: 5, stamp: None },
             recv_exit(5, "two\n"),
             EventKind::SendEnter { fd: 5, bytes: 4 },
             sent(5, 4),
@@ -488,7 +488,7 @@ mod tests {
             EventKind::SendEnter { fd: 5, bytes: 4 },
             sent(5, 4),
             wait(), // 6: slept here until the line came
-            EventKind::DataArrived { fd: 5 },
+            EventKind::DataArrived { fd: 5, stamp: None },
             EventKind::WaitReturned { api: WaitApi::Select, ready: ready(), scanned: 6 },
             EventKind::RecvEnter { fd: 5, len: 1024 },
             recv_exit(5, "two\n"),
@@ -506,7 +506,7 @@ mod tests {
         let store = steps_of(vec![
             EventKind::Submit { op: AsyncOp::Recv, fd: 7 }, // 0: the request the kernel served
             EventKind::RingEnter { submitted: 1, wait_for: 1 },
-            EventKind::DataArrived { fd: 7 },
+            EventKind::DataArrived { fd: 7, stamp: None },
             EventKind::RingExit { completions: 1, timed_out: false },
             complete(AsyncOp::Recv, 7, 4),
             EventKind::Submit { op: AsyncOp::Send, fd: 7 },

@@ -303,7 +303,7 @@ pub(crate) mod tests {
             ),
         ]);
         // Recorded after the call returned, stamped by the kernel before it.
-        s.extend([ev(3, 200, 1, EventKind::DataArrived { fd: 5 })]);
+        s.extend([ev(3, 200, 1, EventKind::DataArrived { fd: 5, stamp: None })]);
         let seqs: Vec<u64> = s.events().iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [1, 3, 2]);
         assert_eq!(s.steps().list.len(), 3);

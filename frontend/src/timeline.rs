@@ -251,7 +251,7 @@ pub fn pairs(steps: &[Step]) -> Vec<Pair> {
                     p.call == Call::HelperRead && p.fd == Some(fd)
                 });
             }
-            EventKind::DataArrived { fd } => {
+            EventKind::DataArrived { fd, .. } => {
                 // The data of an open recv (blocking: the call is waiting), or of an open
                 // asynchronous recv (io_uring: the kernel is waiting for it).
                 let fd = *fd;
@@ -505,9 +505,9 @@ mod tests {
         let s = steps_of(vec![
             ev(1, 1_000, 2, EventKind::RecvEnter { fd: 5, len: 1024 }),
             ev(2, 2_000, 3, EventKind::RecvEnter { fd: 6, len: 1024 }),
-            ev(3, 5_000, 3, EventKind::DataArrived { fd: 6 }),
+            ev(3, 5_000, 3, EventKind::DataArrived { fd: 6, stamp: None }),
             ev(4, 5_400, 3, data(6, 3_000, 400)),
-            ev(5, 9_000, 2, EventKind::DataArrived { fd: 5 }),
+            ev(5, 9_000, 2, EventKind::DataArrived { fd: 5, stamp: None }),
             ev(6, 9_700, 2, data(5, 8_000, 700)),
         ]);
         let p = pairs(&s);
@@ -542,7 +542,7 @@ mod tests {
             ),
             ev(3, 9_100, 1, EventKind::RecvEnter { fd: 5, len: 1024 }),
             // The kernel's stamp: the data came while the thread slept in select.
-            ev(4, 8_500, 1, EventKind::DataArrived { fd: 5 }),
+            ev(4, 8_500, 1, EventKind::DataArrived { fd: 5, stamp: None }),
             ev(5, 9_300, 1, data(5, 0, 200)),
         ]);
         let kinds: Vec<_> = s.iter().map(|s| s.event.kind.name()).collect();
@@ -563,7 +563,7 @@ mod tests {
     fn test_io_uring_kernel_does_both_phases() {
         let s = steps_of(vec![
             ev(1, 1_000, 1, EventKind::Submit { op: AsyncOp::Recv, fd: 7 }),
-            ev(2, 50_000, 1, EventKind::DataArrived { fd: 7 }),
+            ev(2, 50_000, 1, EventKind::DataArrived { fd: 7, stamp: None }),
             ev(
                 3,
                 51_000,

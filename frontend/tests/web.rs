@@ -199,7 +199,7 @@ fn hello_echoed_by_blocking() -> Vec<Event> {
     let sent = EventKind::SendExit { fd: 5, outcome: SendOutcome::Sent { bytes: 6 } };
     vec![
         ev(1, 0, "blocking", EventKind::RecvEnter { fd: 5, len: 1024 }),
-        ev(2, 200_000, "blocking", EventKind::DataArrived { fd: 5 }),
+        ev(2, 200_000, "blocking", EventKind::DataArrived { fd: 5, stamp: None }),
         ev(3, 200_030, "blocking", copied),
         ev(4, 200_040, "blocking", EventKind::SendEnter { fd: 5, bytes: 6 }),
         ev(5, 200_050, "blocking", sent),
@@ -437,7 +437,7 @@ fn line_through_a_traced_select_server() -> Vec<Event> {
     vec![
         ev(1, 0, "traced", recognised),
         ev(2, 10, "traced", EventKind::WaitEnter { api: WaitApi::Select, watched: vec![3, 5] }),
-        ev(3, 200_000, "traced", EventKind::DataArrived { fd: 5 }),
+        ev(3, 200_000, "traced", EventKind::DataArrived { fd: 5, stamp: None }),
         ev(
             4,
             200_010,

@@ -288,6 +288,19 @@ pub enum CloseReason {
     Stopped,
 }
 
+/// Where a traced program's [`EventKind::DataArrived`] instant comes from (Kettle cannot ask
+/// another program's sockets for receive stamps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrivalStamp {
+    /// The transmit stamp of Kettle's own echo client (`SO_TIMESTAMPING`): on loopback the
+    /// bytes are in the program's socket microseconds later.
+    ClientSend,
+    /// The kernel's own word: the `sock:sk_data_ready` tracepoint fired for the program's
+    /// socket (Kettle running as root).
+    KernelReady,
+}
+
 /// One file descriptor reported ready by a readiness call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReadyFd {
@@ -418,6 +431,11 @@ pub enum EventKind {
     DataArrived {
         /// The descriptor.
         fd: i32,
+        /// Where the instant comes from when it is not the receiving socket's own stamp: for
+        /// a traced program, whose sockets Kettle cannot stamp. Absent on the wire for the
+        /// built-in models' receive stamps.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stamp: Option<ArrivalStamp>,
     },
     /// `recv(2)` returned.
     RecvExit {

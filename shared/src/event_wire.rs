@@ -36,7 +36,7 @@ impl Tagged for EventKind {
             }
             "backlog" => K::Backlog { queued: f.take("queued")?, max: f.take("max")? },
             "recv_enter" => K::RecvEnter { fd: f.take("fd")?, len: f.take("len")? },
-            "data_arrived" => K::DataArrived { fd: f.take("fd")? },
+            "data_arrived" => K::DataArrived { fd: f.take("fd")?, stamp: f.take("stamp")? },
             "recv_exit" => K::RecvExit {
                 fd: f.take("fd")?,
                 outcome: f.take("outcome")?,
@@ -192,6 +192,28 @@ mod tests {
         {
             round_trip(EventKind::SendExit { fd: 5, outcome });
         }
+    }
+
+    #[test]
+    fn an_arrival_says_whose_stamp_it_is_only_when_it_is_not_the_sockets_own() {
+        use crate::ArrivalStamp;
+        let own = EventKind::DataArrived { fd: 5, stamp: None };
+        assert_eq!(serde_json::to_string(&own).unwrap(), r#"{"type":"data_arrived","fd":5}"#);
+        round_trip(own);
+        for stamp in [ArrivalStamp::ClientSend, ArrivalStamp::KernelReady] {
+            round_trip(EventKind::DataArrived { fd: 5, stamp: Some(stamp) });
+        }
+        let kernel = r#"{"type":"data_arrived","fd":5,"stamp":"kernel_ready"}"#;
+        let kind = EventKind::DataArrived { fd: 5, stamp: Some(ArrivalStamp::KernelReady) };
+        assert_eq!(read(kernel), Ok(kind));
+        let recognised = EventKind::Recognised {
+            family: crate::Family::Multiplex,
+            call: "select".into(),
+            count: 14,
+            threads: 1,
+        };
+        assert!(serde_json::to_string(&recognised).unwrap().contains(r#""family":"6.3""#));
+        round_trip(recognised);
     }
 
     #[test]

@@ -324,7 +324,7 @@ fn recv_traced(
         Ok((0, _)) => (RecvOutcome::Eof, None),
         Ok((n, arrival)) => {
             if let Some(at) = arrival {
-                t.emit_at(*at, Some(conn), EventKind::DataArrived { fd });
+                t.emit_at(*at, Some(conn), EventKind::DataArrived { fd, stamp: None });
             }
             let data = RecvOutcome::Data { bytes: *n as u32, preview: preview(&buf[..*n]) };
             (data, arrival.map(|at| phases(enter, at, exit)))

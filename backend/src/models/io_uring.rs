@@ -439,7 +439,7 @@ impl Server<'_> {
             // (the copy, then the CQE) happened after it, so it is recorded first.
             // Converted by its age now, as the completion is reaped (see `clock`).
             if let Some(at) = c.io.msg.arrival(clock().now_pair()) {
-                self.t.emit_at(at, Some(id), EventKind::DataArrived { fd });
+                self.t.emit_at(at, Some(id), EventKind::DataArrived { fd, stamp: None });
             }
         }
         self.t.emit(Some(id), complete(op, fd, result));

@@ -151,7 +151,7 @@ fn fd_of(kind: &EventKind) -> Option<i32> {
         // An accept's completion names the listener; the new connection is its result.
         K::Complete { op: AsyncOp::Accept, result, .. } => (*result >= 0).then_some(*result as i32),
         K::RecvEnter { fd, .. }
-        | K::DataArrived { fd }
+        | K::DataArrived { fd, .. }
         | K::RecvExit { fd, .. }
         | K::SendEnter { fd, .. }
         | K::SendExit { fd, .. }

@@ -18,6 +18,8 @@ use std::os::fd::RawFd;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use kettle_shared::ArrivalStamp;
+
 use crate::clock::clock;
 
 /// How long the tracer waits, at a `recv`'s return, for the stamp of a line from Kettle's own
@@ -28,18 +30,52 @@ pub const STAMP_LATE_BY: Duration = Duration::from_millis(5);
 /// Stamps kept per client at most: a client whose lines nobody reads cannot grow the map.
 const KEPT_PER_CLIENT: usize = 64;
 
-/// The transmit stamps of Kettle's echo clients connected to the traced program.
+/// The arrivals known for the traced program's connections, by peer address
+/// (`"127.0.0.1:40222"`, as the program's `accept` reported it), from two sources: the kernel's
+/// own data-ready of the program's socket ([`super::ready`], as root) and the transmit stamps
+/// of Kettle's echo clients. The kernel's word is taken when there is one.
 #[derive(Debug, Default)]
 pub struct Arrivals {
-    /// Per client address (`"127.0.0.1:40222"`): its sends not yet matched to a `recv`, oldest
-    /// first, in ns on the events' axis.
-    sent: Mutex<HashMap<String, VecDeque<u64>>>,
+    stamps: Mutex<Stamps>,
     stamped: Condvar,
 }
 
+#[derive(Debug, Default)]
+struct Stamps {
+    /// Kettle's clients' sends not yet matched to a `recv`, oldest first, in ns on the events'
+    /// axis.
+    sent: HashMap<String, VecDeque<u64>>,
+    /// The kernel's data-ready instants of the program's connections, likewise.
+    ready: HashMap<String, VecDeque<u64>>,
+    /// Whether the kernel's word is being read, and up to when it has been read: a `recv` that
+    /// returned before that and found no data-ready will find none by waiting.
+    kernel_read_to: Option<u64>,
+}
+
+/// Pushes `t` onto `q`, dropping the oldest beyond [`KEPT_PER_CLIENT`].
+fn keep(q: &mut VecDeque<u64>, t: u64) {
+    if q.len() == KEPT_PER_CLIENT {
+        q.pop_front();
+    }
+    q.push_back(t);
+}
+
+/// The earliest of `q`'s instants by `t_exit`, all of them used up.
+fn take_by(q: &mut VecDeque<u64>, t_exit: u64) -> Option<u64> {
+    let first = *q.front().filter(|&&t| t <= t_exit)?;
+    while q.front().is_some_and(|&t| t <= t_exit) {
+        q.pop_front();
+    }
+    Some(first)
+}
+
+/// Connections of the program whose kernel stamps are kept at most: a program with thousands
+/// of connections keeps the newest.
+const KEPT_CONNECTIONS: usize = 4096;
+
 impl Arrivals {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<u64>>> {
-        self.sent.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Stamps> {
+        self.stamps.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Kettle's echo client at `client` connects: its lines will be stamped. The client is
@@ -50,50 +86,91 @@ impl Arrivals {
     }
 
     fn client_connected(&self, client: &str) {
-        self.lock().entry(client.to_owned()).or_default();
+        self.lock().sent.entry(client.to_owned()).or_default();
     }
 
     /// The client is gone; its stamps with it.
     fn client_closed(&self, client: &str) {
-        self.lock().remove(client);
+        self.lock().sent.remove(client);
     }
 
     /// The client's line left at `t_ns`.
     pub fn sent(&self, client: &str, t_ns: u64) {
-        if let Some(q) = self.lock().get_mut(client) {
-            if q.len() == KEPT_PER_CLIENT {
-                q.pop_front();
-            }
-            q.push_back(t_ns);
+        if let Some(q) = self.lock().sent.get_mut(client) {
+            keep(q, t_ns);
             self.stamped.notify_all();
         }
     }
 
-    /// When the bytes a `recv` on a connection from `client` returned at `t_exit` arrived:
-    /// the earliest of the client's sends by then (a `recv` may return several lines; its
-    /// first byte ended phase 1), all of them used up. `None` for a client that is not
-    /// Kettle's, or when no stamp came within [`STAMP_LATE_BY`].
-    pub fn arrival(&self, client: &str, t_exit: u64) -> Option<u64> {
-        self.arrival_within(client, t_exit, STAMP_LATE_BY)
+    /// The kernel's word is read from now on ([`super::ready`]), or no longer (`false`).
+    pub fn kernel_reading(&self, on: bool) {
+        let mut s = self.lock();
+        s.kernel_read_to = on.then_some(0);
+        if !on {
+            s.ready.clear();
+        }
     }
 
-    fn arrival_within(&self, client: &str, t_exit: u64, wait: Duration) -> Option<u64> {
-        let sent = self.lock();
-        if !sent.contains_key(client) {
-            return None;
+    /// The kernel reported data ready on the program's connection from `peer` at `t_ns`.
+    pub fn kernel_ready(&self, peer: &str, t_ns: u64) {
+        let mut s = self.lock();
+        if !s.ready.contains_key(peer) && s.ready.len() >= KEPT_CONNECTIONS {
+            return;
         }
-        let (mut sent, _) = self
+        keep(s.ready.entry(peer.to_owned()).or_default(), t_ns);
+        self.stamped.notify_all();
+    }
+
+    /// The kernel's word has been read up to `t_ns` (the reader found its buffer empty then).
+    pub fn kernel_read_to(&self, t_ns: u64) {
+        let mut s = self.lock();
+        if let Some(to) = s.kernel_read_to.as_mut() {
+            *to = (*to).max(t_ns);
+            self.stamped.notify_all();
+        }
+    }
+
+    /// The program closed its connection from `peer`: its kernel stamps go.
+    pub fn connection_closed(&self, peer: &str) {
+        self.lock().ready.remove(peer);
+    }
+
+    /// When the bytes a `recv` on the connection from `peer` returned at `t_exit` arrived, and
+    /// who says so: the earliest data-ready by then (a `recv` may return several lines; its
+    /// first byte ended phase 1), else the earliest of Kettle's client's sends; all of those by
+    /// then used up. `None` when neither knows — within [`STAMP_LATE_BY`] of waiting for a
+    /// stamp that may still come.
+    pub fn arrival(&self, peer: &str, t_exit: u64) -> Option<(u64, ArrivalStamp)> {
+        self.arrival_within(peer, t_exit, STAMP_LATE_BY)
+    }
+
+    fn arrival_within(
+        &self,
+        peer: &str,
+        t_exit: u64,
+        wait: Duration,
+    ) -> Option<(u64, ArrivalStamp)> {
+        let stamps = self.lock();
+        let has =
+            |q: Option<&VecDeque<u64>>| q.and_then(|q| q.front()).is_some_and(|&t| t <= t_exit);
+        let (mut s, _) = self
             .stamped
-            .wait_timeout_while(sent, wait, |s| {
-                s.get(client).is_some_and(|q| q.front().is_none_or(|&t| t > t_exit))
+            .wait_timeout_while(stamps, wait, |s| {
+                // Wait while no data-ready is there and a source that could still speak has
+                // not: the kernel's reader not yet past the call's return, or Kettle's client
+                // (the relay reads its stamp right after its send).
+                let kernel_may_come = s.kernel_read_to.is_some_and(|to| to < t_exit);
+                let client_may_come = s.sent.contains_key(peer) && !has(s.sent.get(peer));
+                !has(s.ready.get(peer)) && (kernel_may_come || client_may_come)
             })
             .unwrap_or_else(|p| p.into_inner());
-        let q = sent.get_mut(client)?;
-        let first = *q.front().filter(|&&t| t <= t_exit)?;
-        while q.front().is_some_and(|&t| t <= t_exit) {
-            q.pop_front();
+        let client = s.sent.get_mut(peer).and_then(|q| take_by(q, t_exit));
+        let kernel = s.ready.get_mut(peer).and_then(|q| take_by(q, t_exit));
+        match (kernel, client) {
+            (Some(t), _) => Some((t, ArrivalStamp::KernelReady)),
+            (None, Some(t)) => Some((t, ArrivalStamp::ClientSend)),
+            (None, None) => None,
         }
-        Some(first)
     }
 }
 
@@ -228,14 +305,37 @@ mod tests {
         a.sent("127.0.0.1:1", 100);
         a.sent("127.0.0.1:1", 150);
         a.sent("127.0.0.1:1", 900);
-        assert_eq!(a.arrival("127.0.0.1:1", 200), Some(100), "two lines in one recv");
-        assert_eq!(a.arrival("127.0.0.1:1", 1000), Some(900));
+        let sent = |t| Some((t, ArrivalStamp::ClientSend));
+        assert_eq!(a.arrival("127.0.0.1:1", 200), sent(100), "two lines in one recv");
+        assert_eq!(a.arrival("127.0.0.1:1", 1000), sent(900));
         assert_eq!(a.arrival("127.0.0.1:2", 1000), None, "not Kettle's client: not measured");
         // Kettle's client, but no stamp came: not measured either (after a short wait).
         assert_eq!(a.arrival("127.0.0.1:1", 2000), None);
         drop(client);
         a.sent("127.0.0.1:1", 3000);
         assert_eq!(a.arrival("127.0.0.1:1", 4000), None);
+    }
+
+    #[test]
+    fn the_kernels_word_is_taken_over_the_clients_and_covers_every_client() {
+        let a = Arc::new(Arrivals::default());
+        a.kernel_reading(true);
+        let _kettles = a.stamped_client("127.0.0.1:1");
+        a.sent("127.0.0.1:1", 100);
+        a.kernel_ready("127.0.0.1:1", 104);
+        a.kernel_ready("127.0.0.1:2", 300);
+        a.kernel_read_to(1000);
+        assert_eq!(a.arrival("127.0.0.1:1", 500), Some((104, ArrivalStamp::KernelReady)));
+        assert_eq!(
+            a.arrival("127.0.0.1:2", 500),
+            Some((300, ArrivalStamp::KernelReady)),
+            "any client's line, with the kernel's word"
+        );
+        // Read past the call's return and nothing for this peer: no wait, not measured.
+        assert_eq!(a.arrival_within("127.0.0.1:3", 900, Duration::from_secs(60)), None);
+        a.connection_closed("127.0.0.1:2");
+        a.kernel_reading(false);
+        assert_eq!(a.arrival("127.0.0.1:2", 2000), None);
     }
 
     #[test]
@@ -250,7 +350,8 @@ mod tests {
             }
         });
         // However busy the machine, the sender runs within the minute.
-        assert_eq!(a.arrival_within("c", 20, Duration::from_secs(60)), Some(10));
+        let found = a.arrival_within("c", 20, Duration::from_secs(60));
+        assert_eq!(found, Some((10, ArrivalStamp::ClientSend)));
         late.join().unwrap();
     }
 }

@@ -13,4 +13,5 @@ pub mod classify;
 pub mod decode;
 pub mod filter;
 pub mod program;
+pub mod ready;
 pub mod tracer;

@@ -29,6 +29,7 @@ use tokio::sync::broadcast;
 use super::arrival::Arrivals;
 use super::classify::Classifier;
 use super::decode::{Decoder, ProcessMemory};
+use super::ready::KernelReady;
 use super::tracer::{self, Seen};
 use crate::failure::{errno_name, io_errno};
 use crate::recorder::{Recorder, Tracer};
@@ -272,6 +273,8 @@ fn trace_one_run(
     started: mpsc::Sender<Result<i32, Reason>>,
 ) {
     let mut events = Events::new(inner.clone(), generation);
+    // As root, the kernel's own word on each arrival, for as long as this run lasts.
+    let _kernel = read_kernel_word(&inner, generation);
     let pid = std::cell::Cell::new(None);
     let ended = tracer::run_with(
         cmd,
@@ -316,6 +319,44 @@ fn trace_one_run(
         state.run = None;
         state.reason = Some(reason);
     });
+}
+
+/// Starts reading the `sock:sk_data_ready` tracepoint for the program's connections
+/// ([`super::ready`]): root only; otherwise phase 1 comes from Kettle's clients alone, and the
+/// terminal says why once.
+fn read_kernel_word(inner: &Arc<Inner>, generation: u64) -> Option<KernelReady> {
+    let arrivals = inner.arrivals.clone();
+    let program = Arc::downgrade(inner);
+    let started = KernelReady::start(
+        move |peer, port, t_ns| {
+            let Some(program) = program.upgrade() else { return };
+            let ours = {
+                let state = program.lock();
+                state.generation == generation && state.ports.contains(&port)
+            };
+            if ours {
+                arrivals.kernel_ready(&peer.to_string(), t_ns);
+            }
+        },
+        {
+            let arrivals = inner.arrivals.clone();
+            move |t_ns| arrivals.kernel_read_to(t_ns)
+        },
+    );
+    match started {
+        Ok(reader) => {
+            inner.arrivals.kernel_reading(true);
+            Some(reader)
+        }
+        Err(why) => {
+            inner.arrivals.kernel_reading(false);
+            eprintln!(
+                "kettle: phase 1 of the traced program's reads comes from Kettle's own echo \
+                 clients only (the kernel's sk_data_ready cannot be read: {why})"
+            );
+            None
+        }
+    }
 }
 
 /// Why the program could not be spawned traced: `execve` refused it, or the kernel refused
@@ -508,7 +549,7 @@ impl Events {
             | EventKind::RecvExit { fd, .. }
             | EventKind::SendEnter { fd, .. }
             | EventKind::SendExit { fd, .. }
-            | EventKind::DataArrived { fd }
+            | EventKind::DataArrived { fd, .. }
             | EventKind::Close { fd, .. } => self.conns.get(&(process, *fd)).copied(),
             EventKind::SignalDelivered { fd: Some(fd), .. } => {
                 self.conns.get(&(process, *fd)).copied()
@@ -558,18 +599,21 @@ impl Events {
                     }
                     _ => None,
                 };
-                if let (Some(arrived), Some(entered)) = (arrived, entered) {
+                if let (Some((arrived, stamp)), Some(entered)) = (arrived, entered) {
                     // As a built-in model splits its recv: waiting until the data was there
                     // (none if it was there first), then waking and copying.
                     *wait_ns = Some(arrived.saturating_sub(entered));
                     *copy_ns = Some(t_ns.saturating_sub(arrived.max(entered)));
-                    tracer.emit_at(arrived, conn, EventKind::DataArrived { fd: *fd });
+                    let arrival = EventKind::DataArrived { fd: *fd, stamp: Some(stamp) };
+                    tracer.emit_at(arrived, conn, arrival);
                 }
             }
             EventKind::Close { fd, .. } => {
                 // The number may be reused for the next connection.
                 self.conns.remove(&(process, *fd));
-                self.peers.remove(&(process, *fd));
+                if let Some(peer) = self.peers.remove(&(process, *fd)) {
+                    self.inner.arrivals.connection_closed(&peer);
+                }
             }
             _ => {}
         }

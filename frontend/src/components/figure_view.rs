@@ -113,6 +113,9 @@ pub fn FigureView(props: &FigureProps) -> Html {
         let evidence = recognised_at(&store, index).filter(|e| e.family == figure);
         why_drawn(figure, evidence.as_ref(), lang)
     });
+    // Whose word a traced program's arrivals are: the newest one kept says (the kernel's
+    // when Kettle runs as root, else Kettle's client's).
+    let arrival_note = arrival_note(&store);
     let room = Room { width: measured.width / zoom, height: measured.height / zoom };
     let cpu = |thread: u32| {
         state.threads.of_model(&model).find(|l| l.thread == thread).and_then(|l| l.cpu_percent)
@@ -124,7 +127,7 @@ pub fn FigureView(props: &FigureProps) -> Html {
             <h2 id="figure-title">{ title(figure, lang) }</h2>
             if let Some(why) = why {
                 <p id="figure-why" data-recognised="true" data-figure={figure.number()} title={why.clone()}>{ why }</p>
-                <p id="figure-arrival" title={t(lang, Key::TracedArrivalNote)}>{ t(lang, Key::TracedArrivalNote) }</p>
+                <p id="figure-arrival" data-stamp={arrival_note.0} title={t(lang, arrival_note.1)}>{ t(lang, arrival_note.1) }</p>
             }
             // The room is sized by the page's grid, never by the figure in it: the figure is
             // taken out of the flow, so measuring the room cannot shrink it round after round.
@@ -338,5 +341,22 @@ fn step(r: &RowLayout) -> Html {
         <g class={class} key={r.seq} data-kind={r.kind} data-seq={r.seq.to_string()} data-shape={r.shape.id()} data-eagain={eagain}>
             { body }
         </g>
+    }
+}
+
+/// `#figure-arrival`'s `data-stamp` and words: where a traced program's arrivals come from, as
+/// the newest arrival kept says; Kettle's client's stamps until one says otherwise.
+fn arrival_note(store: &crate::store::ModelStore) -> (&'static str, Key) {
+    let newest = store.events().iter().rev().find_map(|e| match e.kind {
+        kettle_shared::EventKind::DataArrived { stamp, .. } => stamp,
+        _ => None,
+    });
+    match newest {
+        Some(kettle_shared::ArrivalStamp::KernelReady) => {
+            ("kernel_ready", Key::TracedArrivalKernelNote)
+        }
+        Some(kettle_shared::ArrivalStamp::ClientSend) | None => {
+            ("client_send", Key::TracedArrivalNote)
+        }
     }
 }

@@ -39,7 +39,7 @@ pub fn rings(at: &Moment<'_>) -> Vec<Widget> {
                 in_kernel.extend(sq.drain(..n));
             }
             EventKind::RingExit { completions, .. } => cq_left = *completions,
-            EventKind::DataArrived { fd } => arrived.push(*fd),
+            EventKind::DataArrived { fd, .. } => arrived.push(*fd),
             EventKind::Complete { op, fd, more, .. } => {
                 // A multishot request (the accept) stays in the kernel after each completion.
                 let finished = in_kernel.iter().position(|(o, f)| o == op && f == fd);
@@ -144,7 +144,7 @@ mod tests {
         let events = deque(vec![
             ev(1, 1, 1, EventKind::Submit { op: AsyncOp::Recv, fd: 7 }),
             ev(2, 2, 1, EventKind::RingEnter { submitted: 1, wait_for: 1 }),
-            ev(3, 3, 1, EventKind::DataArrived { fd: 7 }),
+            ev(3, 3, 1, EventKind::DataArrived { fd: 7, stamp: None }),
             ev(4, 4, 1, EventKind::RingExit { completions: 1, timed_out: false }),
             ev(5, 5, 1, complete),
         ]);

@@ -378,7 +378,7 @@ mod tests {
             relayed(ev(20, 1_090_000, 50, EventKind::ClientReceived { client: 3, bytes: 3 })),
             on_conn(ev(1, 100, 1, EventKind::RecvEnter { fd: 5, len: 1024 }), Some(1)),
             // The kernel stamps the data's arrival before the relay's send returns.
-            on_conn(ev(11, 999_990, 1, EventKind::DataArrived { fd: 5 }), Some(1)),
+            on_conn(ev(11, 999_990, 1, EventKind::DataArrived { fd: 5, stamp: None }), Some(1)),
             on_conn(
                 ev(
                     12,

@@ -971,7 +971,7 @@ mod tests {
                 },
             ),
             ev(3, 20_000, 1, EventKind::RecvEnter { fd: 5, len: 1024 }),
-            ev(4, 2_000_020_000, 1, EventKind::DataArrived { fd: 5 }),
+            ev(4, 2_000_020_000, 1, EventKind::DataArrived { fd: 5, stamp: None }),
             ev(
                 5,
                 2_000_045_000,
@@ -1139,9 +1139,9 @@ mod tests {
         let s = store(vec![
             ev(1, 1_000, 2, EventKind::RecvEnter { fd: 5, len: 1024 }),
             ev(2, 2_000, 3, EventKind::RecvEnter { fd: 6, len: 1024 }),
-            ev(3, 5_000, 3, EventKind::DataArrived { fd: 6 }),
+            ev(3, 5_000, 3, EventKind::DataArrived { fd: 6, stamp: None }),
             ev(4, 5_400, 3, data(6, 3_000, 400)),
-            ev(5, 9_000, 2, EventKind::DataArrived { fd: 5 }),
+            ev(5, 9_000, 2, EventKind::DataArrived { fd: 5, stamp: None }),
             ev(6, 9_700, 2, data(5, 8_000, 700)),
         ]);
         let d = layout(drawn("thread-per-conn"), &s, at(5), 1e-4, Lang::En, ROOM, &|_| Some(0.0));

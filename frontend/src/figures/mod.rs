@@ -423,7 +423,7 @@ pub fn buffers(at: &Moment<'_>) -> Widget {
     let mut waiting: Vec<i32> = Vec::new();
     for e in at.past() {
         match &e.kind {
-            EventKind::DataArrived { fd } => waiting.push(*fd),
+            EventKind::DataArrived { fd, .. } => waiting.push(*fd),
             EventKind::RecvExit {
                 fd,
                 outcome: RecvOutcome::Data { .. } | RecvOutcome::Eof,
@@ -615,7 +615,7 @@ pub(crate) mod tests {
         let events = deque(vec![
             ev(1, 1, 1, accept),
             ev(2, 2, 1, EventKind::RecvEnter { fd: 5, len: 9 }),
-            ev(3, 3, 1, EventKind::DataArrived { fd: 5 }),
+            ev(3, 3, 1, EventKind::DataArrived { fd: 5, stamp: None }),
             ev(4, 4, 1, data),
         ]);
         let b = buffers(&moment(&events, 1));

@@ -180,7 +180,7 @@ mod tests {
             e(2_000, None, EventKind::WaitReturned { api: WaitApi::Epoll, ready, scanned: 1 });
             let conn = Some(fd as u64);
             e(2_500, conn, EventKind::RecvEnter { fd, len: 4096 });
-            e(1_000, conn, EventKind::DataArrived { fd });
+            e(1_000, conn, EventKind::DataArrived { fd, stamp: None });
             let outcome = RecvOutcome::Data { bytes: 64, preview: "x".repeat(32) };
             e(
                 3_000,
