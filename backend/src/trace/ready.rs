@@ -30,8 +30,8 @@ use crate::clock::clock;
 
 const TRACEFS: &str = "/sys/kernel/tracing";
 
-/// How often an idle reader looks at its CPU's buffer: an arrival is known this late at most
-/// (the tracer thread waits [`super::arrival::STAMP_LATE_BY`] for it).
+/// How long an idle reader sleeps before looking again, if the kernel does not wake it first
+/// (it does, as records come): how often "read up to now" moves on while nothing happens.
 const POLL: Duration = Duration::from_millis(1);
 
 /// The ring buffer's page: a header (timestamp, commit) and the records.
@@ -160,6 +160,16 @@ impl Drop for KernelReady {
     }
 }
 
+/// Sleeps until the kernel says the buffer has data (`poll(2)` on `trace_pipe_raw`: the
+/// kernel wakes its readers as records come, with `buffer_percent` 0), or [`POLL`] passed —
+/// so a stop is noticed, and the time read up to moves on while nothing happens.
+fn wait_for_data(file: &File) {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: one pollfd, alive for the call.
+    unsafe { libc::poll(&mut pfd, 1, POLL.as_millis() as libc::c_int) };
+}
+
 /// Whether Kettle runs as root (tracefs is root's).
 fn is_root() -> bool {
     // SAFETY: geteuid cannot fail and touches no memory.
@@ -187,7 +197,7 @@ fn read_cpu(
         match file.read(&mut page) {
             Ok(0) => {
                 read_to(before);
-                std::thread::sleep(POLL)
+                wait_for_data(&file);
             }
             Ok(n) => {
                 for record in parse_page(&page[..n], layout) {
@@ -205,7 +215,7 @@ fn read_cpu(
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
                 read_to(before);
-                std::thread::sleep(POLL)
+                wait_for_data(&file);
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(_) => return,
