@@ -159,7 +159,7 @@ enum Cmd {
         /// Instead of the models: what Kettle's tracer costs PROGRAM (an echo server of your
         /// own, after `--`, listening on 127.0.0.1), run untraced, traced as `kettle trace`
         /// runs it with a viewer watching, and traced stopping on every call; then the epoll
-        /// model alone and beside a traced busy loop.
+        /// model alone and beside a busy loop, untraced and traced.
         /// `kettle bench --traced -- python3 backend/tests/traced/select_server.py`
         #[arg(long, requires = "program")]
         traced: bool,

@@ -85,6 +85,10 @@ async fn the_short_traced_bench_runs_the_program_three_ways_and_leaves_nothing_r
         assert!(traced.stops_per_line.is_some_and(|s| s >= 2.0), "{traced:?}");
     }
     assert!(result.filter_gain.is_some());
+    // Python's start is made of calls no figure draws: stopping on every call stops it more.
+    let to_listen = |row: usize| result.rows[row].stops_to_listen.expect("counted");
+    assert!(to_listen(1) > 0 && to_listen(2) > to_listen(1), "{:?}", &result.rows[1..3]);
+    assert!(result.rows[..3].iter().all(|r| r.to_listen_ms.is_some()));
     assert!(traced::all_verified(&result));
     let table = traced::table(&result).to_string();
     assert!(result.rows.iter().all(|r| table.contains(r.server.as_str())), "{table}");

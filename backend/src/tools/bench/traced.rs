@@ -14,13 +14,21 @@
 //! - **every call + viewer**: the same, the program stopping on every system call
 //!   ([`Stops::Every`]): the filter's gain is the traced rate over this one's.
 //!
-//! Then the other half of the question, "a busy program slows itself, never Kettle": the
-//! epoll model with the viewer, alone and while a traced busy loop (`tests/traced/
-//! busy_loop.py`, compiled in, run with `python3 -c`) spins on `accept` → `EAGAIN` beside it,
-//! each of its calls a stop the tracer thread handles and records.
+//! Each run also says how long the program took from its start to its listening, and how many
+//! calls stopped it meanwhile: a program's start (Python's: hundreds of `mmap`, `openat`,
+//! `fstat`) is made of calls no figure draws, where the filter saves most; a server's steady
+//! state may be made of drawn calls only.
 //!
-//! Each row's lines/s is divided by its baseline's in the same round (the untraced program,
-//! or epoll alone); rounds alternate the order as `kettle bench`'s do. The CPU is given per
+//! Then the other half of the question, "a busy program slows itself, never Kettle": the
+//! epoll model with the viewer, alone, beside a busy loop (`tests/traced/busy_loop.py`,
+//! compiled in, run with `python3 -c`) spinning on `accept` → `EAGAIN` untraced — what any
+//! program burning a core costs the machine — and beside the same loop traced, each of its
+//! calls a stop the tracer thread handles and records: what tracing it adds.
+//!
+//! The viewer is subscribed while the load runs; the longest gap between two of its aggregates
+//! (every 100 ms) says whether the recorder's pump, and so the page, kept up. Each row's
+//! lines/s is divided by its baseline's in the same round (the untraced program, or epoll
+//! alone); rounds alternate the order as `kettle bench`'s do. The CPU is given per
 //! side: Kettle's process (`getrusage(RUSAGE_SELF)`: the tracer, decoding, recording, the
 //! viewer, and the epoll model in its rows) and the program's (from `/proc/<pid>/stat` over
 //! the run: the traced program's own work, its stops included). Every program is killed with
@@ -128,6 +136,10 @@ pub struct TracedRun {
     pub generator_cpu_percent: f64,
     /// Calls that stopped the traced program during the run, per echoed line.
     pub stops_per_line: Option<f64>,
+    /// From starting the program to its listening, ms (the program's runs only).
+    pub to_listen_ms: Option<f64>,
+    /// Calls that stopped the traced program before it listened: its start, traced.
+    pub stops_to_listen: Option<u64>,
     /// The program's process id (every one is gone when the bench returns).
     pub program_pid: Option<u32>,
     /// The viewer's tally.
@@ -157,6 +169,10 @@ pub struct TracedRow {
     pub generator_cpu_percent: Spread,
     /// Stops per line (median).
     pub stops_per_line: Option<f64>,
+    /// From start to listening, ms.
+    pub to_listen_ms: Option<Spread>,
+    /// Calls stopped before listening (median).
+    pub stops_to_listen: Option<u64>,
     /// Mismatched echoes over every round (should be 0).
     pub mismatches: u64,
     /// Connections that failed, the most in one round.
@@ -275,12 +291,16 @@ impl Bench<'_> {
         round: u32,
         bar: &ProgressBar,
     ) -> anyhow::Result<TracedRun> {
+        let stops_at_start = program.map(TracedProgram::calls_stopped);
+        let starting = Instant::now();
+        let started = Started::start(server, &self.options.command, program, self.registry)?;
+        let to_listen_ms = starting.elapsed().as_secs_f64() * 1e3;
+        let stops_before = program.map(TracedProgram::calls_stopped);
+        // Watching the load: the gaps between aggregates are the page's while it runs.
         let viewer = server.watched().then(|| {
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             (stop, self.handle.spawn(read_everything(self.recorder.clone(), stopped)))
         });
-        let started = Started::start(server, &self.options.command, program, self.registry)?;
-        let stops_before = program.map(TracedProgram::calls_stopped);
         let cpu_before = started.program_pid().and_then(cpu_ticks);
         let self_before = rusage(libc::RUSAGE_SELF);
         let at = Instant::now();
@@ -313,14 +333,19 @@ impl Bench<'_> {
             }
             _ => None,
         };
-        let program_pid = started.program_pid();
-        started.stop(self.registry)?;
         let viewer = match viewer {
             Some((stop, task)) => {
                 let _ = stop.send(());
                 Some(self.handle.block_on(task)?)
             }
             None => None,
+        };
+        let program_pid = started.program_pid();
+        started.stop(self.registry)?;
+        let program_run = matches!(server, Server::Untraced | Server::Traced(_));
+        let stops_to_listen = match (stops_at_start, stops_before) {
+            (Some(at_start), Some(listening)) if program_run => Some(listening - at_start),
+            _ => None,
         };
         let percent = |secs: f64| secs / wall.as_secs_f64().max(1e-9) * 100.0;
         Ok(TracedRun {
@@ -331,6 +356,8 @@ impl Bench<'_> {
             program_cpu_percent: program_cpu.map(percent),
             generator_cpu_percent: percent(ran.cpu_ns as f64 / 1e9),
             stops_per_line,
+            to_listen_ms: program_run.then_some(to_listen_ms),
+            stops_to_listen,
             program_pid,
             viewer,
         })
@@ -621,6 +648,8 @@ fn row(server: Server, runs: &[TracedRun]) -> TracedRow {
         program_cpu_percent: spread(&|r| r.program_cpu_percent),
         generator_cpu_percent: spread(&|r| Some(r.generator_cpu_percent)).unwrap_or_default(),
         stops_per_line: spread(&|r| r.stops_per_line).map(|s| s.median),
+        to_listen_ms: spread(&|r| r.to_listen_ms),
+        stops_to_listen: spread(&|r| r.stops_to_listen.map(|s| s as f64)).map(|s| s.median as u64),
         mismatches: mine.iter().map(|r| r.report.mismatches).sum(),
         conns_failed: mine.iter().map(|r| r.report.conns_failed).max().unwrap_or(0),
         viewer: mine.iter().filter_map(|r| r.viewer).reduce(ViewerStats::add),
@@ -640,6 +669,7 @@ pub fn table(bench: &TracedBench) -> Table {
         "p99 µs",
         "p99.9 µs",
         "stops/line",
+        "to listen ms (stops)",
         "Kettle CPU %",
         "program CPU %",
         "load CPU %",
@@ -673,6 +703,11 @@ pub fn table(bench: &TracedBench) -> Table {
             r.p99_us.to_string(),
             r.p999_us.to_string(),
             r.stops_per_line.map_or("—".into(), |s| format!("{s:.2}")),
+            match (&r.to_listen_ms, r.stops_to_listen) {
+                (Some(ms), Some(stops)) => format!("{} ({stops})", spread(ms, 0)),
+                (Some(ms), None) => spread(ms, 0),
+                _ => "—".into(),
+            },
             spread(&r.kettle_cpu_percent, 0),
             r.program_cpu_percent.as_ref().map_or("—".into(), |s| spread(s, 0)),
             format!("{:.0}", r.generator_cpu_percent.median),
@@ -680,7 +715,7 @@ pub fn table(bench: &TracedBench) -> Table {
             checked,
         ]);
     }
-    for i in 1..=9 {
+    for i in 1..=10 {
         if let Some(c) = t.column_mut(i) {
             c.set_cell_alignment(CellAlignment::Right);
         }
