@@ -6,12 +6,10 @@
 
 use std::time::Duration;
 
+use kettle_backend::proc::process;
 use kettle_backend::tools::bench::traced::{self, TracedOptions};
 use kettle_backend::tools::bench::{self, generator::Load, BenchOptions};
 use kettle_shared::MODELS;
-use nix::errno::Errno;
-use nix::sys::signal::{kill, killpg};
-use nix::unistd::Pid;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_short_bench_runs_every_server_and_verifies_every_echo() {
@@ -98,8 +96,9 @@ async fn the_short_traced_bench_runs_the_program_three_ways_and_leaves_nothing_r
     let pids: Vec<u32> = result.runs.iter().filter_map(|r| r.program_pid).collect();
     assert_eq!(pids.len(), 5, "{:?}", result.runs);
     for pid in pids {
-        let pid = Pid::from_raw(pid as i32);
-        assert_eq!(kill(pid, None), Err(Errno::ESRCH), "{pid} still runs");
-        assert_eq!(killpg(pid, None), Err(Errno::ESRCH), "group {pid} still has a process");
+        let alive = process::alive_in_group(pid).unwrap();
+        assert!(alive.is_empty(), "group {pid} still has {alive:?}");
+        let state = process::stat(process::Pid::Id(pid)).map(|s| s.state);
+        assert!(state.is_err() || state.is_ok_and(|s| s == 'Z'), "{pid} still runs");
     }
 }

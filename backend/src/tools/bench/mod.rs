@@ -52,6 +52,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kettle_shared::{LoadReport, ModelState, ServerMsg, MODELS};
 use serde::Serialize;
 
+use crate::clock::clock;
 use crate::failure::for_terminal;
 use crate::models::ModelOptions;
 use crate::proc::process::{self, Pid};
@@ -112,11 +113,15 @@ pub struct ViewerStats {
     pub dropped: u64,
     /// JSON it encoded, in bytes.
     pub json_bytes: u64,
-    /// Aggregates it received (every model's, each [`AGGREGATE_EVERY_MS`](kettle_shared::AGGREGATE_EVERY_MS)).
+    /// Aggregates it received (every model's that recorded anything, each
+    /// [`AGGREGATE_EVERY_MS`](kettle_shared::AGGREGATE_EVERY_MS)).
     pub aggregates: u64,
-    /// The longest wait between two aggregates, ms: [`AGGREGATE_EVERY_MS`](kettle_shared::AGGREGATE_EVERY_MS) while the
-    /// recorder's pump keeps up, more when it is starved (the page's numbers freeze).
-    pub max_aggregate_gap_ms: u64,
+    /// The longest interval an aggregate covered, ms: the time between two of the pump's
+    /// cuts, 100 while it keeps up, more when it is starved (the page's numbers freeze).
+    pub longest_interval_ms: u64,
+    /// The most an aggregate arrived after the end of its interval, ms: how late the viewer
+    /// got it.
+    pub latest_ms: u64,
 }
 
 impl ViewerStats {
@@ -127,7 +132,8 @@ impl ViewerStats {
             dropped: self.dropped + b.dropped,
             json_bytes: self.json_bytes + b.json_bytes,
             aggregates: self.aggregates + b.aggregates,
-            max_aggregate_gap_ms: self.max_aggregate_gap_ms.max(b.max_aggregate_gap_ms),
+            longest_interval_ms: self.longest_interval_ms.max(b.longest_interval_ms),
+            latest_ms: self.latest_ms.max(b.latest_ms),
         }
     }
 }
@@ -497,7 +503,6 @@ async fn read_everything(
     let (_, through) = recorder.history();
     let mut position = Position::after(through);
     let mut stats = ViewerStats::default();
-    let mut last_aggregate = Instant::now();
     let encoded = |msg: &ServerMsg| serde_json::to_string(msg).map_or(0, |j| j.len() as u64);
     loop {
         tokio::select! {
@@ -516,9 +521,13 @@ async fn read_everything(
             },
             cut = aggregates.recv() => match cut {
                 Ok(cut) => {
-                    let gap = last_aggregate.elapsed().as_millis() as u64;
-                    last_aggregate = Instant::now();
-                    stats.max_aggregate_gap_ms = stats.max_aggregate_gap_ms.max(gap);
+                    let now = clock().now_ns();
+                    for a in cut.iter() {
+                        let interval = a.to_ns.saturating_sub(a.from_ns) / 1_000_000;
+                        let late = now.saturating_sub(a.to_ns) / 1_000_000;
+                        stats.longest_interval_ms = stats.longest_interval_ms.max(interval);
+                        stats.latest_ms = stats.latest_ms.max(late);
+                    }
                     stats.aggregates += cut.len() as u64;
                     stats.json_bytes +=
                         encoded(&ServerMsg::Aggregates { aggregates: cut.to_vec() });

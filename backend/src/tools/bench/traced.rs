@@ -25,8 +25,9 @@
 //! program burning a core costs the machine — and beside the same loop traced, each of its
 //! calls a stop the tracer thread handles and records: what tracing it adds.
 //!
-//! The viewer is subscribed while the load runs; the longest gap between two of its aggregates
-//! (every 100 ms) says whether the recorder's pump, and so the page, kept up. Each row's
+//! The viewer is subscribed while the load runs; the longest interval one of its aggregates
+//! covers (the pump cuts every 100 ms) and how late the latest one arrived say whether the
+//! recorder's pump, and so the page, kept up. Each row's
 //! lines/s is divided by its baseline's in the same round (the untraced program, or epoll
 //! alone); rounds alternate the order as `kettle bench`'s do. The CPU is given per
 //! side: Kettle's process (`getrusage(RUSAGE_SELF)`: the tracer, decoding, recording, the
@@ -43,7 +44,6 @@ use anyhow::Context;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use indicatif::{ProgressBar, ProgressStyle};
 use kettle_shared::{LoadReport, ModelInfo};
-use nix::errno::Errno;
 use nix::sys::signal::{killpg, Signal};
 use serde::Serialize;
 
@@ -487,7 +487,14 @@ impl Drop for Started<'_> {
 
 /// Starts `program` traced and waits until it listens: its port and process id.
 fn start_traced(program: &TracedProgram) -> anyhow::Result<(u16, u32)> {
-    program.start().map_err(|e| anyhow::anyhow!("{}", for_people(&e.reason())))?;
+    program.start().map_err(|e| {
+        let reason = e.reason();
+        anyhow::anyhow!(
+            "{} did not start: {} ({reason:?})",
+            program.command_line(),
+            for_people(&reason)
+        )
+    })?;
     let deadline = Instant::now() + LISTEN_PATIENCE;
     loop {
         if let (Some(port), Some(pid)) = (program.running_port(), program.pid()) {
@@ -571,16 +578,20 @@ fn listening_port(pid: u32) -> Option<u16> {
         .map(|s| s.local.port())
 }
 
-/// Checks that no process of group `group` is left (a zombie not yet reaped by init is given
-/// a moment).
+/// Checks that no process of group `group` is left alive (a killed process takes a moment to
+/// die; an orphan's zombie, waiting for init, holds nothing and is not counted).
 fn all_gone(group: u32) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        match killpg(nix::unistd::Pid::from_raw(group as i32), None) {
-            Err(Errno::ESRCH) => return Ok(()),
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => anyhow::bail!("a process of the program's group {group} outlived its run"),
+        let alive = process::alive_in_group(group)?;
+        if alive.is_empty() {
+            return Ok(());
         }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "processes {alive:?} of the program's group {group} outlived its run"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -691,8 +702,8 @@ pub fn table(bench: &TracedBench) -> Table {
         };
         let viewer = r.viewer.map_or("—".to_owned(), |v| {
             format!(
-                "{} events, {} dropped;\naggregates ≤ {} ms apart",
-                v.events, v.dropped, v.max_aggregate_gap_ms
+                "{} events, {} dropped;\naggregates every ≤ {} ms, ≤ {} ms late",
+                v.events, v.dropped, v.longest_interval_ms, v.latest_ms
             )
         });
         t.add_row(vec![
