@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use kettle_backend::tools::{bench, experiments, load, soak};
+use kettle_backend::trace::filter::Stops;
 use kettle_backend::{serve, Config, Limits};
 
 #[derive(Debug, Parser)]
@@ -83,6 +84,10 @@ enum Cmd {
         /// The program and its arguments, after `--`.
         #[arg(last = true, required = true, value_name = "PROGRAM")]
         program: Vec<String>,
+        /// Stop the program on every system call, not only those a figure draws: slower, and
+        /// only to measure what Kettle's seccomp filter saves (`kettle bench --traced`).
+        #[arg(long, hide = true)]
+        stop_every_call: bool,
     },
     /// Run one of the tutorial's claims as a measurement on this machine, in models of its
     /// own (on ports of their own), and print the table; ids: starve, threads, pool,
@@ -151,6 +156,16 @@ enum Cmd {
         /// answers right, measures nothing worth keeping.
         #[arg(long)]
         short: bool,
+        /// Instead of the models: what Kettle's tracer costs PROGRAM (an echo server of your
+        /// own, after `--`, listening on 127.0.0.1), run untraced, traced as `kettle trace`
+        /// runs it with a viewer watching, and traced stopping on every call; then the epoll
+        /// model alone and beside a busy loop, untraced and traced.
+        /// `kettle bench --traced -- python3 backend/tests/traced/select_server.py`
+        #[arg(long, requires = "program")]
+        traced: bool,
+        /// The program and its arguments, after `--` (with --traced).
+        #[arg(last = true, requires = "traced", value_name = "PROGRAM")]
+        program: Vec<String>,
     },
     /// Kettle's proof under load and faults, on loopback, in bounded time: 100 viewers while
     /// 4 models echo 1 000 lines/s each (fan_out), every model started and stopped 50 times
@@ -173,6 +188,9 @@ enum Cmd {
         name: String,
         #[arg(long)]
         port: u16,
+        /// The program holding the listener, when not the parent: another of its children.
+        #[arg(long)]
+        holder: Option<u32>,
         #[arg(long)]
         conns: u32,
         #[arg(long)]
@@ -212,14 +230,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let args = load::cli::LoadArgs { server, model, addr, conns, rate, size, secs };
             return Ok(exit_code(load::cli::main(args).await?));
         }
-        Cmd::Bench { conns, size, secs, repeats, models, json, short } => {
-            let args = bench::cli::BenchArgs { conns, size, secs, repeats, models, json, short };
+        Cmd::Bench { conns, size, secs, repeats, models, json, short, traced: _, program } => {
+            let traced = (!program.is_empty()).then_some(program);
+            let args =
+                bench::cli::BenchArgs { conns, size, secs, repeats, models, json, short, traced };
             return Ok(exit_code(bench::cli::main(args).await?));
         }
-        Cmd::BenchLoad { name, port, conns, size, millis } => {
+        Cmd::BenchLoad { name, port, holder, conns, size, millis } => {
             let load =
                 bench::generator::Load { conns, size, duration: Duration::from_millis(millis) };
-            bench::generator::child_main(&name, port, &load)?;
+            bench::generator::child_main(&name, port, holder, &load)?;
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Soak { short, json, only } => {
@@ -230,7 +250,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Serve(serve) => (serve, None),
-        Cmd::Trace { serve, program } => (serve, Some(program)),
+        Cmd::Trace { serve, program, stop_every_call } => {
+            let stops = if stop_every_call { Stops::Every } else { Stops::Drawn };
+            (serve, Some((program, stops)))
+        }
     };
     let (
         ServeArgs {
@@ -249,6 +272,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         trace,
     ) = serve_args;
+    let (trace, trace_stops) = trace.map_or((None, Stops::Drawn), |(p, s)| (Some(p), s));
     let default_bind = if classroom { [0, 0, 0, 0] } else { [127, 0, 0, 1] };
     let config = Config {
         bind: bind.unwrap_or(IpAddr::from(default_bind)),
@@ -269,6 +293,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         classroom,
         allow_hosts,
         trace,
+        trace_stops,
     };
     // Listen for Ctrl-C (and SIGTERM) before saying we run: a signal that arrives between the
     // "running" line and the first poll of a lazily registered listener would be lost.

@@ -36,6 +36,7 @@ use crate::models::{
 };
 use crate::recorder::sampling::{sample_threads, QUIET_SAMPLE_EVERY, SAMPLE_EVERY};
 use crate::recorder::{Recorder, Tracer};
+use crate::trace::filter::Stops;
 use crate::trace::program::TracedProgram;
 
 /// How often the listen-queue thread asks the kernel for the backlog length.
@@ -171,9 +172,15 @@ impl Registry {
 
     /// The same registry with `command` (a program and its arguments) as its traced model,
     /// [`TRACED_MODEL`], not started yet.
-    pub fn with_traced(mut self, command: Vec<String>) -> Registry {
-        let program = TracedProgram::new(command, self.recorder.clone(), self.changes.clone());
-        self.traced = Some(program);
+    pub fn with_traced(self, command: Vec<String>) -> Registry {
+        self.with_traced_stopping_at(Stops::Drawn, command)
+    }
+
+    /// [`Registry::with_traced`], the program stopping at the calls `stops` names
+    /// ([`Stops::Every`]: to measure what the filter saves).
+    pub fn with_traced_stopping_at(mut self, stops: Stops, command: Vec<String>) -> Registry {
+        let (recorder, changes) = (self.recorder.clone(), self.changes.clone());
+        self.traced = Some(TracedProgram::stopping_at(stops, command, recorder, changes));
         self
     }
 

@@ -40,6 +40,7 @@ fn server() -> &'static (tokio::runtime::Runtime, Server) {
             classroom: false,
             allow_hosts: vec![],
             trace: None,
+            trace_stops: Default::default(),
         };
         let server = rt.block_on(serve(config)).expect("kettle starts");
         (rt, server)

@@ -78,6 +78,8 @@ pub struct Stat {
     pub state: char,
     /// The parent's process id (field 4).
     pub ppid: u32,
+    /// The process group (field 5).
+    pub pgrp: u32,
     /// CPU time in user mode, clock ticks (field 14).
     pub utime_ticks: u64,
     /// CPU time in the kernel, clock ticks (field 15).
@@ -96,6 +98,7 @@ impl Stat {
         Some(Stat {
             state: field(3)?.chars().next()?,
             ppid: field(4)?.parse().ok()?,
+            pgrp: field(5)?.parse().ok()?,
             utime_ticks: field(14)?.parse().ok()?,
             stime_ticks: field(15)?.parse().ok()?,
         })
@@ -166,6 +169,21 @@ pub fn children(parent: u32) -> io::Result<Vec<(u32, Stat)>> {
     Ok(found)
 }
 
+/// The processes of process group `group` still alive (zombies, which hold nothing and only
+/// wait for their parent — or init, for an orphan — to reap them, are left out).
+pub fn alive_in_group(group: u32) -> io::Result<Vec<u32>> {
+    let mut found = Vec::new();
+    for entry in read_dir(PathBuf::from("/proc"))?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if stat(Pid::Id(pid)).is_ok_and(|s| s.pgrp == group && s.state != 'Z') {
+            found.push(pid);
+        }
+    }
+    Ok(found)
+}
+
 /// The CPU's model name from the text of `/proc/cpuinfo` (its first `model name` line).
 pub fn parse_cpu_model(cpuinfo: &str) -> Option<String> {
     let line = cpuinfo.lines().find(|l| l.starts_with("model name"))?;
@@ -210,7 +228,8 @@ mod tests {
         let line = "4242 (kettle (x) y) S 17 4242 4242 0 -1 4194560 2000 0 0 0 \
                     150 25 0 0 20 0 15 0 12345 121716736 1984 18446744073709551615\n";
         let s = Stat::parse(line).unwrap();
-        assert_eq!(s, Stat { state: 'S', ppid: 17, utime_ticks: 150, stime_ticks: 25 });
+        let expected = Stat { state: 'S', ppid: 17, pgrp: 4242, utime_ticks: 150, stime_ticks: 25 };
+        assert_eq!(s, expected);
         assert_eq!(s.cpu_ticks(), 175);
     }
 

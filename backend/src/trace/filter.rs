@@ -5,6 +5,9 @@
 //! to Kettle for each `getpid`, `mmap` or `futex`; with the filter, only the calls below do, as
 //! with `strace --seccomp-bpf`. The filter checks the architecture first: a call made through
 //! another ABI (32-bit `int 0x80` on x86-64) is stopped too, so nothing is missed unseen.
+//!
+//! [`Stops::Every`] is the other filter, which stops on every call: only to measure what this
+//! one saves (`kettle bench --traced`), never what a student runs.
 
 /// The calls Kettle draws, by the name the figure uses and their number on x86-64.
 pub const TRACED: &[(&str, libc::c_long)] = &[
@@ -64,6 +67,26 @@ const fn jump_if(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     libc::sock_filter { code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16, jt, jf, k }
 }
 
+/// Which calls stop the traced program.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Stops {
+    /// The calls a figure draws ([`TRACED`]): what Kettle runs.
+    #[default]
+    Drawn,
+    /// Every call but `execve`: what tracing costs without the filter, for comparison only.
+    Every,
+}
+
+impl Stops {
+    /// The filter's instructions.
+    pub fn program(self) -> Vec<libc::sock_filter> {
+        match self {
+            Stops::Drawn => program(),
+            Stops::Every => program_every_call(),
+        }
+    }
+}
+
 /// The filter's instructions: load the ABI (anything but x86-64 is traced), load the call's
 /// number, then one comparison per traced call, each jumping to "trace"; "allow" at the end.
 pub fn program() -> Vec<libc::sock_filter> {
@@ -84,13 +107,31 @@ pub fn program() -> Vec<libc::sock_filter> {
     p
 }
 
+/// A filter that stops on every call, as `PTRACE_SYSCALL` alone would, but `execve` and
+/// `execveat`: the filter is installed before the program's `execve`, when the tracer has not
+/// yet asked for seccomp stops, and the kernel fails a call it cannot stop with `ENOSYS`.
+pub fn program_every_call() -> Vec<libc::sock_filter> {
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    vec![
+        stmt(load, ARCH),
+        // Not x86-64: to "trace", past the two comparisons and the "allow".
+        jump_if(AUDIT_ARCH_X86_64, 0, 4),
+        stmt(load, NR),
+        jump_if(libc::SYS_execve as u32, 1, 0),
+        jump_if(libc::SYS_execveat as u32, 0, 1),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+        stmt(ret, libc::SECCOMP_RET_TRACE),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Runs the filter over one `seccomp_data` as the kernel would, for its verdict.
-    fn verdict(arch: u32, nr: u32) -> u32 {
-        let p = program();
+    /// Runs the filter `stops` over one `seccomp_data` as the kernel would, for its verdict.
+    fn verdict_of(stops: Stops, arch: u32, nr: u32) -> u32 {
+        let p = stops.program();
         let (mut pc, mut acc) = (0usize, 0u32);
         loop {
             let i = p[pc];
@@ -106,6 +147,10 @@ mod tests {
         }
     }
 
+    fn verdict(arch: u32, nr: u32) -> u32 {
+        verdict_of(Stops::Drawn, arch, nr)
+    }
+
     #[test]
     fn the_filter_stops_the_drawn_calls_and_lets_every_other_run() {
         for (name, nr) in TRACED {
@@ -116,5 +161,20 @@ mod tests {
         }
         // A call through another ABI is never let through unseen.
         assert_eq!(verdict(0x4000_0003, 20), libc::SECCOMP_RET_TRACE);
+    }
+
+    #[test]
+    fn the_every_call_filter_stops_every_call_but_the_exec() {
+        let every = |arch, nr: libc::c_long| verdict_of(Stops::Every, arch, nr as u32);
+        for nr in [libc::SYS_getpid, libc::SYS_mmap, libc::SYS_futex, libc::SYS_read] {
+            assert_eq!(every(AUDIT_ARCH_X86_64, nr), libc::SECCOMP_RET_TRACE, "{nr}");
+        }
+        for (_, nr) in TRACED {
+            assert_eq!(every(AUDIT_ARCH_X86_64, *nr), libc::SECCOMP_RET_TRACE, "{nr}");
+        }
+        for exec in [libc::SYS_execve, libc::SYS_execveat] {
+            assert_eq!(every(AUDIT_ARCH_X86_64, exec), libc::SECCOMP_RET_ALLOW);
+        }
+        assert_eq!(every(0x4000_0003, libc::SYS_execve), libc::SECCOMP_RET_TRACE);
     }
 }

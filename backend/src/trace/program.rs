@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,6 +29,7 @@ use tokio::sync::broadcast;
 use super::arrival::Arrivals;
 use super::classify::Classifier;
 use super::decode::{Decoder, ProcessMemory};
+use super::filter::Stops;
 use super::ready::KernelReady;
 use super::tracer::{self, Seen};
 use crate::failure::{errno_name, io_errno};
@@ -56,11 +57,15 @@ impl std::fmt::Debug for TracedProgram {
 struct Inner {
     /// The program and its arguments, as given after `--`.
     command: Vec<String>,
+    /// Which calls stop it: the drawn ones, but for a bench.
+    stops: Stops,
     recorder: Recorder,
     changes: broadcast::Sender<ModelInfo>,
     state: Mutex<State>,
-    /// The transmit stamps of Kettle's echo clients: phase 1 of the program's `recv`s.
+    /// The arrivals of the program's reads (phase 1): the kernel's word or Kettle's clients'.
     arrivals: Arc<Arrivals>,
+    /// Calls that stopped the program, over every run.
+    stopped: AtomicU64,
 }
 
 #[derive(Default)]
@@ -86,8 +91,26 @@ impl TracedProgram {
         recorder: Recorder,
         changes: broadcast::Sender<ModelInfo>,
     ) -> TracedProgram {
-        let inner =
-            Inner { command, recorder, changes, state: Mutex::default(), arrivals: Arc::default() };
+        TracedProgram::stopping_at(Stops::Drawn, command, recorder, changes)
+    }
+
+    /// [`TracedProgram::new`], the program stopping at the calls `stops` names
+    /// ([`Stops::Every`]: to measure what the filter saves).
+    pub fn stopping_at(
+        stops: Stops,
+        command: Vec<String>,
+        recorder: Recorder,
+        changes: broadcast::Sender<ModelInfo>,
+    ) -> TracedProgram {
+        let inner = Inner {
+            command,
+            stops,
+            recorder,
+            changes,
+            state: Mutex::default(),
+            arrivals: Arc::default(),
+            stopped: AtomicU64::new(0),
+        };
         TracedProgram { inner: Arc::new(inner) }
     }
 
@@ -109,6 +132,12 @@ impl TracedProgram {
     /// The process id of the program while it runs.
     pub fn pid(&self) -> Option<i32> {
         self.inner.lock().run.as_ref().map(|r| r.pid)
+    }
+
+    /// How many system calls have stopped the program so far (over every run): what tracing
+    /// it costs, in stops.
+    pub fn calls_stopped(&self) -> u64 {
+        self.inner.stopped.load(Ordering::Relaxed)
     }
 
     /// The first port the program listens on, while it runs.
@@ -276,8 +305,9 @@ fn trace_one_run(
     // As root, the kernel's own word on each arrival, for as long as this run lasts.
     let _kernel = read_kernel_word(&inner, generation);
     let pid = std::cell::Cell::new(None);
-    let ended = tracer::run_with(
+    let ended = tracer::run_with_filter(
         cmd,
+        inner.stops,
         |child| {
             pid.set(Some(child.id() as i32));
             let _ = started.send(Ok(child.id() as i32));
@@ -481,6 +511,9 @@ impl Events {
 
     fn on(&mut self, seen: &Seen) {
         match *seen {
+            Seen::Enter { .. } => {
+                self.inner.stopped.fetch_add(1, Ordering::Relaxed);
+            }
             Seen::Spawned { tid, by, t_ns } => {
                 let parent = self.process_of.get(&by).copied().unwrap_or(by);
                 let process = tgid(tid).unwrap_or(parent);

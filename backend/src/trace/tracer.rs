@@ -27,7 +27,7 @@ use nix::sys::signal::Signal;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
-use super::filter;
+use super::filter::{self, Stops};
 use crate::clock::clock;
 
 /// What the tracer saw.
@@ -57,13 +57,24 @@ pub fn run(cmd: Command, seen: impl FnMut(Seen)) -> io::Result<(Option<i32>, Opt
 
 /// [`run`], handing the spawned child to `spawned` first (its pipes, its id).
 pub fn run_with(
+    cmd: Command,
+    spawned: impl FnOnce(&mut std::process::Child),
+    seen: impl FnMut(Seen),
+) -> io::Result<(Option<i32>, Option<Signal>)> {
+    run_with_filter(cmd, Stops::Drawn, spawned, seen)
+}
+
+/// [`run_with`], the program stopping at the calls `stops` names: [`Stops::Every`] only to
+/// measure what the filter saves. A call outside [`filter::TRACED`] is seen as `"?"`.
+pub fn run_with_filter(
     mut cmd: Command,
+    stops: Stops,
     spawned: impl FnOnce(&mut std::process::Child),
     mut seen: impl FnMut(Seen),
 ) -> io::Result<(Option<i32>, Option<Signal>)> {
     // Built before the fork and alive until `run` returns, long after the child's exec; the
     // closure carries its address (a raw pointer is not `Send`).
-    let program = filter::program();
+    let program = stops.program();
     let (at, len) = (program.as_ptr() as usize, program.len() as u16);
     // SAFETY: the closure runs in the child between fork and exec and only makes system
     // calls (no allocation, no lock): ptrace, prctl and seccomp on memory built before the fork.
@@ -318,6 +329,29 @@ mod tests {
             _ => None,
         });
         assert_eq!(listen_ret, Some(0));
+    }
+
+    #[test]
+    fn stopping_on_every_call_stops_on_the_calls_the_filter_lets_run() {
+        let other_calls = |stops| {
+            let mut cmd = Command::new("python3");
+            cmd.args(["-c", "import os\nos.getpid()"]);
+            let mut others = 0;
+            let (code, _) = run_with_filter(
+                cmd,
+                stops,
+                |_| {},
+                |s| {
+                    others += usize::from(matches!(s, Seen::Enter { name: "?", .. }));
+                },
+            )
+            .expect("python3 runs traced");
+            assert_eq!(code, Some(0), "{stops:?}: the program ran to its end");
+            others
+        };
+        assert_eq!(other_calls(Stops::Drawn), 0);
+        // Python's start alone makes hundreds: mmap, openat, fstat, getpid…
+        assert!(other_calls(Stops::Every) > 100);
     }
 
     #[test]

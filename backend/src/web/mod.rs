@@ -53,6 +53,7 @@ use crate::models::ModelOptions;
 use crate::recorder::Recorder;
 use crate::registry::Registry;
 use crate::tools::load::Loads;
+use crate::trace::filter::Stops;
 use api::{list_models, start_model, stop_model};
 use experiments::Experiments;
 use guard::{allowed_hosts, guard};
@@ -87,6 +88,9 @@ pub struct Config {
     /// `kettle trace -- PROGRAM`: the program and its arguments, run traced as the model
     /// [`TRACED_MODEL`](kettle_shared::TRACED_MODEL) once the server listens.
     pub trace: Option<Vec<String>>,
+    /// Which calls stop the traced program: [`Stops::Drawn`], but to measure the filter
+    /// (`kettle trace --stop-every-call`, not for students).
+    pub trace_stops: Stops,
 }
 
 /// A running Kettle server.
@@ -165,7 +169,7 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
     }
     let mut registry = Registry::with_options(recorder.clone(), config.model_port_base, options);
     if let Some(program) = config.trace.clone() {
-        registry = registry.with_traced(program);
+        registry = registry.with_traced_stopping_at(config.trace_stops, program);
     }
     let listener = tokio::net::TcpListener::bind((config.bind, config.port)).await?;
     let addr = listener.local_addr()?;

@@ -75,6 +75,7 @@ pub fn config(start: &[&str]) -> Config {
         classroom: false,
         allow_hosts: vec![],
         trace: None,
+        trace_stops: Default::default(),
     }
 }
 

@@ -2,7 +2,8 @@
 //! from its own process are the server's alone.
 //!
 //! The child (`kettle bench-load`, hidden) is told only a port; it loads that port only if
-//! its parent — the bench — holds the listener there ([`Target::parent_listener`]), and
+//! its parent — the bench — holds the listener there ([`Target::parent_listener`]), or a
+//! program the bench started and names (`--holder`, [`Target::sibling_listener`]), and
 //! writes each [`LoadReport`] as one JSON line on its standard output. The parent reads them
 //! and reaps the child with `wait4`, which also gives the generator's own CPU time, so it can
 //! be taken out of what the bench's children used.
@@ -28,10 +29,14 @@ pub struct Load {
     pub duration: Duration,
 }
 
-/// The child's side: load the parent's listener on `port`, one JSON report a line.
-pub fn child_main(name: &str, port: u16, load: &Load) -> anyhow::Result<()> {
-    let target = Target::parent_listener(name, port)
-        .map_err(|r| anyhow::anyhow!("{}", crate::failure::for_terminal(&r)))?;
+/// The child's side: load the listener on `port` of the parent (or of `holder`, a program the
+/// parent started), one JSON report a line.
+pub fn child_main(name: &str, port: u16, holder: Option<u32>, load: &Load) -> anyhow::Result<()> {
+    let target = match holder {
+        None => Target::parent_listener(name, port),
+        Some(pid) => Target::sibling_listener(name, port, pid),
+    }
+    .map_err(|r| anyhow::anyhow!("{}", crate::failure::for_terminal(&r)))?;
     let spec = LoadSpec {
         model: name.to_owned(),
         conns: load.conns,
@@ -66,17 +71,30 @@ pub struct Ran {
     pub cpu_ns: u64,
 }
 
-/// The parent's side: runs `exe bench-load` against `port`, calling `on_report` with each
+/// Where the generator sends its load.
+#[derive(Debug, Clone, Copy)]
+pub struct Aim {
+    /// The port on 127.0.0.1.
+    pub port: u16,
+    /// The process holding its listener, when it is not this one: a child of this process.
+    pub holder: Option<u32>,
+}
+
+/// The parent's side: runs `exe bench-load` against `aim`, calling `on_report` with each
 /// report as it comes (and the child's pid), and returns the last.
 pub fn run(
     exe: &Path,
     name: &str,
-    port: u16,
+    aim: Aim,
     load: &Load,
     mut on_report: impl FnMut(&LoadReport, u32),
 ) -> anyhow::Result<Ran> {
-    let mut child = Command::new(exe)
-        .args(["bench-load", "--name", name, "--port", &port.to_string()])
+    let mut command = Command::new(exe);
+    command.args(["bench-load", "--name", name, "--port", &aim.port.to_string()]);
+    if let Some(pid) = aim.holder {
+        command.args(["--holder", &pid.to_string()]);
+    }
+    let mut child = command
         .args(["--conns", &load.conns.to_string(), "--size", &load.size.to_string()])
         .args(["--millis", &load.duration.as_millis().to_string()])
         .stdin(Stdio::null())

@@ -31,11 +31,14 @@
 //! with one viewer reading everything: an in-process subscriber that encodes every batch to
 //! JSON as the web front does, and counts what it got and what was dropped.
 //!
-//! [`cli`] is `kettle bench` on the terminal.
+//! [`traced`] is `kettle bench --traced -- PROGRAM`: what Kettle's tracer costs a program of
+//! one's own, and whether a busy traced program slows the models beside it. [`cli`] is
+//! `kettle bench` on the terminal.
 
 pub mod baselines;
 pub mod cli;
 pub mod generator;
+pub mod traced;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -49,6 +52,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kettle_shared::{LoadReport, ModelState, ServerMsg, MODELS};
 use serde::Serialize;
 
+use crate::clock::clock;
 use crate::failure::for_terminal;
 use crate::models::ModelOptions;
 use crate::proc::process::{self, Pid};
@@ -109,6 +113,29 @@ pub struct ViewerStats {
     pub dropped: u64,
     /// JSON it encoded, in bytes.
     pub json_bytes: u64,
+    /// Aggregates it received (every model's that recorded anything, each
+    /// [`AGGREGATE_EVERY_MS`](kettle_shared::AGGREGATE_EVERY_MS)).
+    pub aggregates: u64,
+    /// The longest interval an aggregate covered, ms: the time between two of the pump's
+    /// cuts, 100 while it keeps up, more when it is starved (the page's numbers freeze).
+    pub longest_interval_ms: u64,
+    /// The most an aggregate arrived after the end of its interval, ms: how late the viewer
+    /// got it.
+    pub latest_ms: u64,
+}
+
+impl ViewerStats {
+    /// Two runs' tallies: counts summed, the longest gap kept.
+    fn add(self, b: ViewerStats) -> ViewerStats {
+        ViewerStats {
+            events: self.events + b.events,
+            dropped: self.dropped + b.dropped,
+            json_bytes: self.json_bytes + b.json_bytes,
+            aggregates: self.aggregates + b.aggregates,
+            longest_interval_ms: self.longest_interval_ms.max(b.longest_interval_ms),
+            latest_ms: self.latest_ms.max(b.latest_ms),
+        }
+    }
 }
 
 /// One run of one server.
@@ -423,7 +450,8 @@ fn measure(
     let children_before = rusage(libc::RUSAGE_CHILDREN);
     let started_at = Instant::now();
     let mut rss_peak = 0u64;
-    let ran = generator::run(&options.exe, &server.name(), port, &options.load, |r, pid| {
+    let aim = generator::Aim { port, holder: None };
+    let ran = generator::run(&options.exe, &server.name(), aim, &options.load, |r, pid| {
         calls.track();
         rss_peak = rss_peak.max(rss_kib(std::process::id(), Some(pid)));
         bar.set_message(format!(
@@ -462,15 +490,20 @@ fn measure(
     })
 }
 
-/// The in-process viewer: every batch, encoded as the web front encodes it for a browser.
+/// The in-process viewer: every batch and every model's aggregates (a page that has just
+/// opened asks for all of them), encoded as the web front encodes them for a browser.
 async fn read_everything(
     recorder: Recorder,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) -> ViewerStats {
+    use tokio::sync::broadcast::error::RecvError;
     let mut batches = recorder.subscribe();
+    let _watcher = recorder.watcher();
+    let mut aggregates = recorder.subscribe_aggregates();
     let (_, through) = recorder.history();
     let mut position = Position::after(through);
     let mut stats = ViewerStats::default();
+    let encoded = |msg: &ServerMsg| serde_json::to_string(msg).map_or(0, |j| j.len() as u64);
     loop {
         tokio::select! {
             _ = &mut stop => return stats,
@@ -479,13 +512,29 @@ async fn read_everything(
                     let (fresh, dropped) = position.take(&batch);
                     stats.events += fresh.len() as u64;
                     stats.dropped += dropped;
-                    let msg = ServerMsg::Batch { events: fresh.to_vec(), dropped };
-                    stats.json_bytes += serde_json::to_string(&msg).map_or(0, |j| j.len() as u64);
+                    stats.json_bytes +=
+                        encoded(&ServerMsg::Batch { events: fresh.to_vec(), dropped });
                 }
                 // Skipped batches are holes the next batch reveals, counted there.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return stats,
-            }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return stats,
+            },
+            cut = aggregates.recv() => match cut {
+                Ok(cut) => {
+                    let now = clock().now_ns();
+                    for a in cut.iter() {
+                        let interval = a.to_ns.saturating_sub(a.from_ns) / 1_000_000;
+                        let late = now.saturating_sub(a.to_ns) / 1_000_000;
+                        stats.longest_interval_ms = stats.longest_interval_ms.max(interval);
+                        stats.latest_ms = stats.latest_ms.max(late);
+                    }
+                    stats.aggregates += cut.len() as u64;
+                    stats.json_bytes +=
+                        encoded(&ServerMsg::Aggregates { aggregates: cut.to_vec() });
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return stats,
+            },
         }
     }
 }
@@ -506,11 +555,7 @@ fn row(server: &str, runs: &[Run]) -> Row {
     let median_u64 = |f: &dyn Fn(&Run) -> u64| {
         Spread::of(mine.iter().map(|r| f(r) as f64).collect()).map_or(0, |s| s.median as u64)
     };
-    let viewer = mine.iter().filter_map(|r| r.viewer).reduce(|a, b| ViewerStats {
-        events: a.events + b.events,
-        dropped: a.dropped + b.dropped,
-        json_bytes: a.json_bytes + b.json_bytes,
-    });
+    let viewer = mine.iter().filter_map(|r| r.viewer).reduce(ViewerStats::add);
     Row {
         server: server.to_owned(),
         lines_per_s: Spread::of(mine.iter().map(|r| r.report.lines_per_s as f64).collect())

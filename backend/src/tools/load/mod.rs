@@ -167,6 +167,23 @@ impl Target {
             Err(refused())
         }
     }
+
+    /// A listener on `127.0.0.1:port` that process `holder`, another child of the parent
+    /// process, holds: a program `kettle bench --traced` started, which its generator loads.
+    /// As [`Target::parent_listener`], and `holder`'s parent must be this process's.
+    pub fn sibling_listener(name: &str, port: u16, holder: u32) -> Result<Target, Reason> {
+        let addr = loopback(port);
+        let refused = || Reason::NotAModelPort { addr: addr.to_string() };
+        let inode = listening_inode(port).ok_or_else(refused)?;
+        let parent = std::os::unix::process::parent_id();
+        let sibling = holder != std::process::id()
+            && process::stat(Pid::Id(holder)).is_ok_and(|s| s.ppid == parent);
+        if sibling && process::holds_socket(Pid::Id(holder), inode).map_err(|_| refused())? {
+            Ok(Target { model: name.to_owned(), addr })
+        } else {
+            Err(refused())
+        }
+    }
 }
 
 fn loopback(port: u16) -> SocketAddr {
@@ -384,6 +401,17 @@ mod tests {
             Target::parent_listener("x", port),
             Err(Reason::NotAModelPort { addr: format!("127.0.0.1:{port}") })
         );
+    }
+
+    #[test]
+    fn a_port_this_process_or_a_stranger_holds_is_not_a_siblings() {
+        let own = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = own.local_addr().unwrap().port();
+        let refused = Err(Reason::NotAModelPort { addr: format!("127.0.0.1:{port}") });
+        // This process is a child of its parent, but not its own sibling.
+        assert_eq!(Target::sibling_listener("x", port, std::process::id()), refused);
+        // Init is nobody's sibling, and does not hold the socket.
+        assert_eq!(Target::sibling_listener("x", port, 1), refused);
     }
 
     #[test]

@@ -193,6 +193,7 @@ async fn panics(ctx: &Ctx) -> anyhow::Result<Vec<Figure>> {
         classroom: false,
         allow_hosts: vec![],
         trace: None,
+        trace_stops: Default::default(),
     };
     let server = crate::serve(config).await?;
     let result = panics_in(&server).await;
