@@ -436,18 +436,23 @@ async fn phase_1_comes_from_the_kernel_as_root_else_kettles_client_and_is_never_
             _ => None,
         })
     };
-    if root {
-        let (wait, copy) = phases(recvs[0]);
-        assert!(wait.is_some() && copy.is_some(), "the kernel's word covers a stranger");
-        assert_eq!(stamp_of(recvs[0].conn), Some(Some(ArrivalStamp::KernelReady)));
-    } else {
-        assert_eq!(phases(recvs[0]), (None, None), "a stranger's line: not measured");
-        assert_eq!(stamp_of(recvs[0].conn), None, "and no arrival is made up");
+    // A stranger's line is measured only by the kernel's word, and then says so; without it
+    // (not root, or the kernel's reader not scheduled within `STAMP_LATE_BY` on a busy
+    // machine) it has no phases at all — never a number from nowhere.
+    match (phases(recvs[0]), stamp_of(recvs[0].conn)) {
+        ((Some(_), Some(_)), Some(Some(ArrivalStamp::KernelReady))) => assert!(root),
+        ((None, None), None) => {}
+        other => panic!("a stranger's line: {other:?}"),
     }
+    // Kettle's client's line is always measured: by the kernel's word when there is one,
+    // else by the client's own send stamp.
     let (wait, copy) = phases(recvs[1]);
     assert!(wait.is_some() && copy.is_some(), "Kettle's client's line is measured");
-    let expected = if root { ArrivalStamp::KernelReady } else { ArrivalStamp::ClientSend };
-    assert_eq!(stamp_of(recvs[1].conn), Some(Some(expected)));
+    match stamp_of(recvs[1].conn) {
+        Some(Some(ArrivalStamp::KernelReady)) => assert!(root),
+        Some(Some(ArrivalStamp::ClientSend)) => {}
+        other => panic!("Kettle's client's arrival: {other:?}"),
+    }
     let arrived = events
         .iter()
         .find(|e| matches!(e.kind, EventKind::DataArrived { .. }) && e.conn == recvs[1].conn)

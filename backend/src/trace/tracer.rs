@@ -125,7 +125,7 @@ pub fn run_with_filter(
             Ok(got) => got,
             Err(Errno::ECHILD) => return Ok(first_end),
             Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(abandon(pid, e)),
         };
         let now = clock().now_ns();
         let status = match WaitStatus::from_raw(tid, raw) {
@@ -147,26 +147,32 @@ pub fn run_with_filter(
                 };
                 match resumed {
                     Ok(()) | Err(Errno::ESRCH) => continue,
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(abandon(pid, e)),
                 }
             }
         };
-        // A task that vanished between its stop and our request (killed) is not an error.
+        // A task that vanished between its stop and our requests (killed: its registers, its
+        // event message, its resumption all fail with ESRCH) is not an error: its death is the
+        // next thing `waitpid` reports, and the loop goes on until every task is reaped.
         let resumed = match status {
             WaitStatus::PtraceEvent(tid, _, e) if e == Event::PTRACE_EVENT_SECCOMP as i32 => {
-                let regs = ptrace::getregs(tid).map_err(io::Error::from)?;
-                let name = filter::name_of(regs.orig_rax as i64).unwrap_or("?");
-                let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
-                seen(Seen::Enter { tid: tid.as_raw(), t_ns: now, name, args });
-                in_call.insert(tid.as_raw(), (name, args));
-                ptrace::syscall(tid, None)
+                ptrace::getregs(tid).and_then(|regs| {
+                    let name = filter::name_of(regs.orig_rax as i64).unwrap_or("?");
+                    let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
+                    seen(Seen::Enter { tid: tid.as_raw(), t_ns: now, name, args });
+                    in_call.insert(tid.as_raw(), (name, args));
+                    ptrace::syscall(tid, None)
+                })
             }
             WaitStatus::PtraceSyscall(tid) => {
-                if let Some((name, args)) = in_call.remove(&tid.as_raw()) {
-                    let ret = ptrace::getregs(tid).map_err(io::Error::from)?.rax as i64;
-                    seen(Seen::Exit { tid: tid.as_raw(), t_ns: now, name, args, ret });
-                }
-                ptrace::cont(tid, None)
+                let exit = match in_call.remove(&tid.as_raw()) {
+                    Some((name, args)) => ptrace::getregs(tid).map(|regs| {
+                        let ret = regs.rax as i64;
+                        seen(Seen::Exit { tid: tid.as_raw(), t_ns: now, name, args, ret });
+                    }),
+                    None => Ok(()),
+                };
+                exit.and_then(|()| ptrace::cont(tid, None))
             }
             WaitStatus::PtraceEvent(tid, _, e)
                 if [
@@ -177,9 +183,10 @@ pub fn run_with_filter(
                 .iter()
                 .any(|k| *k as i32 == e) =>
             {
-                let new = ptrace::getevent(tid).map_err(io::Error::from)? as i32;
-                seen(Seen::Spawned { tid: new, by: tid.as_raw(), t_ns: now });
-                resume(tid, &in_call)
+                ptrace::getevent(tid).and_then(|new| {
+                    seen(Seen::Spawned { tid: new as i32, by: tid.as_raw(), t_ns: now });
+                    resume(tid, &in_call)
+                })
             }
             WaitStatus::PtraceEvent(tid, _, _) => resume(tid, &in_call),
             // A new task's first stop, or a stop we caused: resume it without a signal.
@@ -219,9 +226,26 @@ pub fn run_with_filter(
         };
         match resumed {
             Ok(()) | Err(Errno::ESRCH) => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(abandon(pid, e)),
         }
     }
+}
+
+/// The loop cannot go on (`e`): every task of the program is killed and reaped before the
+/// error is returned, so none is left stopped for a tracer that no longer answers, or a zombie.
+fn abandon(pid: Pid, e: Errno) -> io::Error {
+    let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+    loop {
+        match wait_any() {
+            // Whatever else stops (a thread, a child process) is killed where it stands.
+            Ok((tid, raw)) if libc::WIFSTOPPED(raw) => {
+                let _ = nix::sys::signal::kill(tid, Signal::SIGKILL);
+            }
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
+    }
+    e.into()
 }
 
 /// `waitpid` for any of this thread's tracees, with the raw status: nix's `waitpid` fails with

@@ -10,9 +10,9 @@ server.bind(("127.0.0.1", port))
 server.listen(16)
 while True:
     client, _ = server.accept()
-    while True:
-        line = client.recv(1024)
-        if not line:
-            break
-        client.sendall(line.upper())
+    try:
+        while line := client.recv(1024):
+            client.sendall(line.upper())
+    except ConnectionError:
+        pass  # the client reset the connection: it is gone either way
     client.close()

@@ -18,7 +18,10 @@ while True:
             client, _ = server.accept()
             watched.append(client)
             continue
-        line = sock.recv(1024)
+        try:
+            line = sock.recv(1024)
+        except ConnectionError:
+            line = b""  # reset by the client: gone, as if it had closed
         if line:
             sock.sendall(line.upper())
         else:

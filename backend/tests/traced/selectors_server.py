@@ -15,7 +15,10 @@ def accept(server):
 
 
 def echo(client):
-    line = client.recv(1024)
+    try:
+        line = client.recv(1024)
+    except ConnectionError:
+        line = b""  # reset by the client: gone, as if it had closed
     if line:
         client.sendall(line.upper())
     else:

@@ -37,6 +37,8 @@ def drain(server, clients):
                 client.sendall(line.upper())
         except BlockingIOError:
             continue
+        except ConnectionError:
+            pass  # reset by the client: gone, as if it had closed
         clients.remove(client)
         client.close()
 

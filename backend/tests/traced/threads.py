@@ -7,8 +7,11 @@ import threading
 
 def serve(client):
     with client:
-        while line := client.recv(1024):
-            client.sendall(line.upper())
+        try:
+            while line := client.recv(1024):
+                client.sendall(line.upper())
+        except ConnectionError:
+            pass  # the client reset the connection: it is gone either way
 
 
 port = int(sys.argv[1]) if len(sys.argv) > 1 else 0

@@ -3,6 +3,13 @@ and an echo client can pick either. Usage: two_ports.py (the kernel chooses both
 import select
 import socket
 
+def recv_or_gone(sock):
+    try:
+        return sock.recv(1024)
+    except ConnectionError:
+        return b""  # reset by the client: gone, as if it had closed
+
+
 listeners = []
 for _ in range(2):
     listener = socket.socket()
@@ -16,7 +23,7 @@ while True:
         if sock in listeners:
             client, _ = sock.accept()
             watched.append(client)
-        elif line := sock.recv(1024):
+        elif line := recv_or_gone(sock):
             sock.sendall(line.upper())
         else:
             watched.remove(sock)
