@@ -185,14 +185,23 @@ async fn text_of(c: &Client, js: &str) -> String {
 
 /// Shows a panel of the side column through its tab (`code`, `clients`, `load`, `threads`,
 /// `lesson`, `log`).
+///
+/// A click that lands while the page redraws the tab (a busy machine, a live model) can be
+/// lost; choosing a tab twice is the same as once, so an unanswered click is made again.
 async fn show_side(c: &Client, side: &str) {
-    click(c, &format!("#side-tab-{side}")).await;
-    wait_js(
-        c,
-        &format!("the side panel {side}"),
-        &format!("!document.querySelector('#side-{side}').hidden"),
-    )
-    .await;
+    let shown = format!("!document.querySelector('#side-{side}').hidden");
+    for _ in 0..3 {
+        click(c, &format!("#side-tab-{side}")).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let v = c.execute(&format!("return !!({shown});"), vec![]).await.unwrap();
+            if v == serde_json::Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+    wait_js(c, &format!("the side panel {side}"), &shown).await;
 }
 
 /// Makes the element `css` visible: an echo client that is not on the stage is in the side

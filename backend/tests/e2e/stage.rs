@@ -472,8 +472,7 @@ async fn axe_finds_no_serious_or_critical_violation_in_any_view_of_either_theme(
         // The figure view, with each panel of the side column in turn.
         show_view(&c, "figure").await;
         for side in ["code", "clients", "load", "threads", "lesson", "log"] {
-            click(&c, &format!("#side-tab-{side}")).await;
-            wait_js(&c, side, &format!("!document.querySelector('#side-{side}').hidden")).await;
+            show_side(&c, side).await;
             scan(format!("figure, side panel {side}"), axe(&c).await);
         }
         click(&c, "#side-tab-code").await;
