@@ -140,8 +140,10 @@ impl Arrivals {
     /// first byte ended phase 1), else the earliest of Kettle's client's sends; all of those by
     /// then used up. `None` when neither knows — within [`STAMP_LATE_BY`] of waiting for a
     /// stamp that may still come.
-    pub fn arrival(&self, peer: &str, t_exit: u64) -> Option<(u64, ArrivalStamp)> {
-        self.arrival_within(peer, t_exit, STAMP_LATE_BY)
+    /// Without `patient`, no waiting: only what is there already.
+    pub fn arrival(&self, peer: &str, t_exit: u64, patient: bool) -> Option<(u64, ArrivalStamp)> {
+        let wait = if patient { STAMP_LATE_BY } else { Duration::ZERO };
+        self.arrival_within(peer, t_exit, wait)
     }
 
     fn arrival_within(
@@ -306,14 +308,14 @@ mod tests {
         a.sent("127.0.0.1:1", 150);
         a.sent("127.0.0.1:1", 900);
         let sent = |t| Some((t, ArrivalStamp::ClientSend));
-        assert_eq!(a.arrival("127.0.0.1:1", 200), sent(100), "two lines in one recv");
-        assert_eq!(a.arrival("127.0.0.1:1", 1000), sent(900));
-        assert_eq!(a.arrival("127.0.0.1:2", 1000), None, "not Kettle's client: not measured");
+        assert_eq!(a.arrival("127.0.0.1:1", 200, true), sent(100), "two lines in one recv");
+        assert_eq!(a.arrival("127.0.0.1:1", 1000, true), sent(900));
+        assert_eq!(a.arrival("127.0.0.1:2", 1000, true), None, "not Kettle's client: not measured");
         // Kettle's client, but no stamp came: not measured either (after a short wait).
-        assert_eq!(a.arrival("127.0.0.1:1", 2000), None);
+        assert_eq!(a.arrival("127.0.0.1:1", 2000, true), None);
         drop(client);
         a.sent("127.0.0.1:1", 3000);
-        assert_eq!(a.arrival("127.0.0.1:1", 4000), None);
+        assert_eq!(a.arrival("127.0.0.1:1", 4000, true), None);
     }
 
     #[test]
@@ -325,9 +327,9 @@ mod tests {
         a.kernel_ready("127.0.0.1:1", 104);
         a.kernel_ready("127.0.0.1:2", 300);
         a.kernel_read_to(1000);
-        assert_eq!(a.arrival("127.0.0.1:1", 500), Some((104, ArrivalStamp::KernelReady)));
+        assert_eq!(a.arrival("127.0.0.1:1", 500, true), Some((104, ArrivalStamp::KernelReady)));
         assert_eq!(
-            a.arrival("127.0.0.1:2", 500),
+            a.arrival("127.0.0.1:2", 500, true),
             Some((300, ArrivalStamp::KernelReady)),
             "any client's line, with the kernel's word"
         );
@@ -335,7 +337,18 @@ mod tests {
         assert_eq!(a.arrival_within("127.0.0.1:3", 900, Duration::from_secs(60)), None);
         a.connection_closed("127.0.0.1:2");
         a.kernel_reading(false);
-        assert_eq!(a.arrival("127.0.0.1:2", 2000), None);
+        assert_eq!(a.arrival("127.0.0.1:2", 2000, true), None);
+    }
+
+    #[test]
+    fn an_impatient_lookup_takes_what_is_there_without_waiting_for_the_kernel() {
+        let a = Arc::new(Arrivals::default());
+        // Read up to 0: the kernel's word on a recv at 500 could still come.
+        a.kernel_reading(true);
+        let _kettles = a.stamped_client("c");
+        a.sent("c", 100);
+        assert_eq!(a.arrival("c", 500, false), Some((100, ArrivalStamp::ClientSend)));
+        assert_eq!(a.arrival("stranger", 500, false), None);
     }
 
     #[test]

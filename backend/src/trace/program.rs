@@ -628,7 +628,12 @@ impl Events {
                 let peer = self.peers.get(&(process, *fd));
                 let arrived = match (outcome, peer) {
                     (RecvOutcome::Data { .. }, Some(peer)) => {
-                        self.inner.arrivals.arrival(peer, t_ns)
+                        // The program is stopped while Kettle waits for a stamp still on its
+                        // way: worth it only at the rate a person watches. A crowded model, or
+                        // one nobody watches, takes what is there.
+                        let recorder = &self.inner.recorder;
+                        let patient = recorder.watched() && !recorder.crowded(TRACED_MODEL);
+                        self.inner.arrivals.arrival(peer, t_ns, patient)
                     }
                     _ => None,
                 };

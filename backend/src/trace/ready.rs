@@ -34,6 +34,10 @@ const TRACEFS: &str = "/sys/kernel/tracing";
 /// (it does, as records come): how often "read up to now" moves on while nothing happens.
 const POLL: Duration = Duration::from_millis(1);
 
+/// The least time between two looks at an emptied buffer: at most this late, an arrival is
+/// known (the tracer waits for it only while a person watches a program that is not busy).
+const BATCH: Duration = Duration::from_micros(500);
+
 /// The ring buffer's page: a header (timestamp, commit) and the records.
 const PAGE: usize = 4096;
 
@@ -165,6 +169,9 @@ impl Drop for KernelReady {
 /// so a stop is noticed, and the time read up to moves on while nothing happens.
 fn wait_for_data(file: &File) {
     use std::os::fd::AsRawFd;
+    // Batches: a machine busy with TCP (another model under load) makes data-ready by the
+    // hundred thousand a second; woken for each, the readers would take a core from it.
+    std::thread::sleep(BATCH);
     let mut pfd = libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     // SAFETY: one pollfd, alive for the call.
     unsafe { libc::poll(&mut pfd, 1, POLL.as_millis() as libc::c_int) };
