@@ -50,6 +50,9 @@ struct Stamps {
     /// Whether the kernel's word is being read, and up to when it has been read: a `recv` that
     /// returned before that and found no data-ready will find none by waiting.
     kernel_read_to: Option<u64>,
+    /// The ports the program listens on in this run: the kernel's data-ready of other sockets
+    /// is not the program's.
+    ports: Vec<u16>,
 }
 
 /// Pushes `t` onto `q`, dropping the oldest beyond [`KEPT_PER_CLIENT`].
@@ -103,17 +106,29 @@ impl Arrivals {
     }
 
     /// The kernel's word is read from now on ([`super::ready`]), or no longer (`false`).
+    /// Also the start of a run: its ports are not known yet.
     pub fn kernel_reading(&self, on: bool) {
         let mut s = self.lock();
         s.kernel_read_to = on.then_some(0);
-        if !on {
-            s.ready.clear();
+        s.ready.clear();
+        s.ports.clear();
+    }
+
+    /// The program listens on `port` (in this run).
+    pub fn listening(&self, port: u16) {
+        let mut s = self.lock();
+        if !s.ports.contains(&port) {
+            s.ports.push(port);
         }
     }
 
-    /// The kernel reported data ready on the program's connection from `peer` at `t_ns`.
-    pub fn kernel_ready(&self, peer: &str, t_ns: u64) {
+    /// The kernel reported data ready at `t_ns` on a connection from `peer` to local `port`:
+    /// kept if the port is one the program listens on.
+    pub fn kernel_ready(&self, port: u16, peer: &str, t_ns: u64) {
         let mut s = self.lock();
+        if !s.ports.contains(&port) {
+            return;
+        }
         if !s.ready.contains_key(peer) && s.ready.len() >= KEPT_CONNECTIONS {
             return;
         }
@@ -322,10 +337,13 @@ mod tests {
     fn the_kernels_word_is_taken_over_the_clients_and_covers_every_client() {
         let a = Arc::new(Arrivals::default());
         a.kernel_reading(true);
+        a.listening(9000);
         let _kettles = a.stamped_client("127.0.0.1:1");
         a.sent("127.0.0.1:1", 100);
-        a.kernel_ready("127.0.0.1:1", 104);
-        a.kernel_ready("127.0.0.1:2", 300);
+        a.kernel_ready(9000, "127.0.0.1:1", 104);
+        a.kernel_ready(9000, "127.0.0.1:2", 300);
+        a.kernel_ready(7878, "127.0.0.1:4", 300);
+        assert!(!a.lock().ready.contains_key("127.0.0.1:4"), "not the program's port");
         a.kernel_read_to(1000);
         assert_eq!(a.arrival("127.0.0.1:1", 500, true), Some((104, ArrivalStamp::KernelReady)));
         assert_eq!(

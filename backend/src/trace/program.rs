@@ -303,7 +303,7 @@ fn trace_one_run(
 ) {
     let mut events = Events::new(inner.clone(), generation);
     // As root, the kernel's own word on each arrival, for as long as this run lasts.
-    let _kernel = read_kernel_word(&inner, generation);
+    let _kernel = read_kernel_word(&inner);
     let pid = std::cell::Cell::new(None);
     let ended = tracer::run_with_filter(
         cmd,
@@ -354,20 +354,14 @@ fn trace_one_run(
 /// Starts reading the `sock:sk_data_ready` tracepoint for the program's connections
 /// ([`super::ready`]): root only; otherwise phase 1 comes from Kettle's clients alone, and the
 /// terminal says why once.
-fn read_kernel_word(inner: &Arc<Inner>, generation: u64) -> Option<KernelReady> {
+///
+/// The readers never take the program's state lock: `start` holds it while it waits for a
+/// failed run's thread, which waits for the readers. They ask [`Arrivals`], which knows this
+/// run's ports.
+fn read_kernel_word(inner: &Arc<Inner>) -> Option<KernelReady> {
     let arrivals = inner.arrivals.clone();
-    let program = Arc::downgrade(inner);
     let started = KernelReady::start(
-        move |peer, port, t_ns| {
-            let Some(program) = program.upgrade() else { return };
-            let ours = {
-                let state = program.lock();
-                state.generation == generation && state.ports.contains(&port)
-            };
-            if ours {
-                arrivals.kernel_ready(&peer.to_string(), t_ns);
-            }
-        },
+        move |peer, port, t_ns| arrivals.kernel_ready(port, &peer.to_string(), t_ns),
         {
             let arrivals = inner.arrivals.clone();
             move |t_ns| arrivals.kernel_read_to(t_ns)
@@ -594,6 +588,7 @@ impl Events {
                 self.inner.update(self.generation, |state| {
                     if !state.ports.contains(&port) {
                         state.ports.push(port);
+                        self.inner.arrivals.listening(port);
                     }
                     if matches!(state.reason, Some(Reason::NeverListened { .. })) {
                         state.reason = None;
