@@ -10,7 +10,7 @@
 //! port and peer. A data-ready of a socket whose local port is one the program listens on is
 //! an arrival on the connection from that peer.
 //!
-//! Everything lives in a tracefs instance of Kettle's own (`instances/kettle-<pid>`: its own
+//! Everything lives in a tracefs instance of Kettle's own (`instances/kettle-<pid>-<n>`: its own
 //! buffer, its clock set to `mono`, so stamps are on the clock Kettle's events use), removed
 //! when the run ends. Not root, no tracefs, no such tracepoint: [`KernelReady::start`] says why,
 //! and phase 1 falls back to the client's stamps.
@@ -104,9 +104,11 @@ impl KernelReady {
             }
         }
         let layout = Layout::read(&root.join("events/sock"))?;
-        let instance = root.join(format!("instances/kettle-{}", std::process::id()));
-        // A leftover of a Kettle that was killed: its readers are gone, remove it.
-        let _ = fs::remove_dir(&instance);
+        // One instance per reader: a process may trace several programs (the tests do).
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let instance = root.join(format!("instances/kettle-{}-{n}", std::process::id()));
+        remove_leftovers(&root.join("instances"));
         fs::create_dir(&instance).map_err(|e| format!("tracefs instance: {e}"))?;
         let ready =
             KernelReady { instance, stop: Arc::new(AtomicBool::new(false)), readers: vec![] };
@@ -160,7 +162,14 @@ impl Drop for KernelReady {
         }
         let _ = fs::write(self.instance.join("events/sock/sk_data_ready/enable"), "0");
         let _ = fs::write(self.instance.join("events/sock/inet_sock_set_state/enable"), "0");
-        let _ = fs::remove_dir(&self.instance);
+        // The kernel may still hold the buffer a moment after the readers closed it (EBUSY).
+        for _ in 0..100 {
+            if fs::remove_dir(&self.instance).is_ok() || !self.instance.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        eprintln!("kettle: cannot remove the tracefs instance {}", self.instance.display());
     }
 }
 
@@ -175,6 +184,19 @@ fn wait_for_data(file: &File) {
     let mut pfd = libc::pollfd { fd: file.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     // SAFETY: one pollfd, alive for the call.
     unsafe { libc::poll(&mut pfd, 1, POLL.as_millis() as libc::c_int) };
+}
+
+/// Removes the instances of Kettles that were killed (their pid no longer runs): an instance
+/// left behind keeps its tracepoints recording.
+fn remove_leftovers(instances: &Path) {
+    let Ok(dir) = fs::read_dir(instances) else { return };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.strip_prefix("kettle-").and_then(|rest| rest.split('-').next());
+        if let Some(pid) = pid.filter(|p| !Path::new("/proc").join(p).exists()) {
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
 }
 
 /// Whether Kettle runs as root (tracefs is root's).
