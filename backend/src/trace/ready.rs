@@ -193,7 +193,7 @@ fn remove_leftovers(instances: &Path) {
     for entry in dir.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let pid = name.strip_prefix("kettle-").and_then(|rest| rest.split('-').next());
-        if let Some(pid) = pid.filter(|p| !Path::new("/proc").join(p).exists()) {
+        if pid.is_some_and(|p| !Path::new("/proc").join(p).exists()) {
             let _ = fs::remove_dir(entry.path());
         }
     }
