@@ -96,15 +96,16 @@ struct FOwnerEx {
     pid: libc::pid_t,
 }
 
-/// The start of a `siginfo_t` for a `SIGPOLL`-class signal (the kernel's `_sigpoll` member).
+/// The start of a `siginfo_t` for a `SIGPOLL`-class signal (the kernel's `_sigpoll` member);
+/// also how the tracer reads a traced program's signals.
 #[repr(C)]
-struct SigPollInfo {
-    signo: libc::c_int,
+pub(crate) struct SigPollInfo {
+    pub(crate) signo: libc::c_int,
     errno: libc::c_int,
-    code: libc::c_int,
+    pub(crate) code: libc::c_int,
     _pad: libc::c_int,
     band: libc::c_long,
-    fd: libc::c_int,
+    pub(crate) fd: libc::c_int,
 }
 
 /// The realtime signal the sockets send (glibc keeps the first two for itself; `SIGRTMIN()`

@@ -29,6 +29,7 @@ use nix::unistd::Pid;
 
 use super::filter::{self, Stops};
 use crate::clock::clock;
+use crate::models::sigio::SigPollInfo;
 
 /// What the tracer saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,18 +265,9 @@ fn wait_any() -> nix::Result<(Pid, i32)> {
 /// the kernel named one. `None` if the stop is not a delivery (a group-stop has no siginfo).
 fn delivered(tid: Pid) -> Option<Option<i32>> {
     let info = ptrace::getsiginfo(tid).ok()?;
-    // The start of the kernel's siginfo for a SIGPOLL-class signal (its `_sigpoll` member).
-    #[repr(C)]
-    struct SigPoll {
-        signo: libc::c_int,
-        errno: libc::c_int,
-        code: libc::c_int,
-        _pad: libc::c_int,
-        band: libc::c_long,
-        fd: libc::c_int,
-    }
-    // SAFETY: `siginfo_t` is 128 bytes, `SigPoll` a prefix of it; every bit pattern is valid.
-    let poll = unsafe { &*(&info as *const libc::siginfo_t).cast::<SigPoll>() };
+    // SAFETY: `siginfo_t` is 128 bytes, `SigPollInfo` a prefix of it; every bit pattern is
+    // valid.
+    let poll = unsafe { &*(&info as *const libc::siginfo_t).cast::<SigPollInfo>() };
     // `si_fd` is set only by an O_ASYNC descriptor: SIGIO or the F_SETSIG signal (a realtime
     // one, numbered from the kernel's 32) with a POLL_IN..POLL_HUP code. The same codes mean
     // other things for other signals (CLD_EXITED is 1 for SIGCHLD).

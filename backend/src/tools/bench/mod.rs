@@ -170,6 +170,24 @@ pub struct Spread {
     pub max: f64,
 }
 
+/// A spread as the tables print it: the median, and the range when the runs differ.
+fn spread_text(s: &Spread, digits: usize) -> String {
+    if s.min == s.max {
+        format!("{:.digits$}", s.median)
+    } else {
+        format!("{:.digits$} ({:.digits$}–{:.digits$})", s.median, s.min, s.max)
+    }
+}
+
+/// The tables' "checked" column: every echo right and every connection made, or what was not.
+fn checked(mismatches: u64, conns_failed: u32) -> String {
+    if mismatches == 0 && conns_failed == 0 {
+        "ok".to_owned()
+    } else {
+        format!("{mismatches} wrong, {conns_failed} conns failed")
+    }
+}
+
 impl Spread {
     fn of(mut v: Vec<f64>) -> Option<Spread> {
         if v.is_empty() {
@@ -595,33 +613,22 @@ pub fn table(bench: &Bench) -> Table {
         "load CPU %",
         "checked",
     ]);
-    let spread = |s: &Spread, digits: usize| {
-        if s.min == s.max {
-            format!("{:.digits$}", s.median)
-        } else {
-            format!("{:.digits$} ({:.digits$}–{:.digits$})", s.median, s.min, s.max)
-        }
-    };
     for r in &bench.rows {
-        let checked = if r.mismatches == 0 && r.conns_failed == 0 {
-            "ok".to_owned()
-        } else {
-            format!("{} wrong, {} conns failed", r.mismatches, r.conns_failed)
-        };
+        let checked = checked(r.mismatches, r.conns_failed);
         let mut server = r.server.clone();
         if let Some(v) = r.viewer {
             server.push_str(&format!("\n(got {} events, {} dropped)", v.events, v.dropped));
         }
         t.add_row(vec![
             server,
-            spread(&r.lines_per_s, 0),
+            spread_text(&r.lines_per_s, 0),
             r.p50_us.to_string(),
             r.p99_us.to_string(),
-            spread(&r.cpu_percent, 0),
+            spread_text(&r.cpu_percent, 0),
             format!("{:.1}", r.rss_kib as f64 / 1024.0),
             r.syscalls_per_line.map_or("—".into(), |c| format!("{c:.2}")),
-            r.vs_plain_epoll.as_ref().map_or("—".into(), |s| spread(s, 2)),
-            r.vs_tokio.as_ref().map_or("—".into(), |s| spread(s, 2)),
+            r.vs_plain_epoll.as_ref().map_or("—".into(), |s| spread_text(s, 2)),
+            r.vs_tokio.as_ref().map_or("—".into(), |s| spread_text(s, 2)),
             format!("{}–{}", r.fairness.0, r.fairness.1),
             format!("{:.0}", r.generator_cpu_percent.median),
             checked,

@@ -48,7 +48,10 @@ use nix::sys::signal::{killpg, Signal};
 use serde::Serialize;
 
 use super::generator::{self, Aim, Load};
-use super::{machine, read_everything, rusage, Machine, Spread, ViewerStats, WATCHED_MODEL};
+use super::{
+    checked, machine, read_everything, rusage, spread_text, Machine, Spread, ViewerStats,
+    WATCHED_MODEL,
+};
 use crate::proc::net::{TcpTable, TCP_LISTEN};
 use crate::proc::process::{self, Pid};
 use crate::recorder::Recorder;
@@ -687,19 +690,8 @@ pub fn table(bench: &TracedBench) -> Table {
         "viewer",
         "checked",
     ]);
-    let spread = |s: &Spread, digits: usize| {
-        if s.min == s.max {
-            format!("{:.digits$}", s.median)
-        } else {
-            format!("{:.digits$} ({:.digits$}–{:.digits$})", s.median, s.min, s.max)
-        }
-    };
     for r in &bench.rows {
-        let checked = if r.mismatches == 0 && r.conns_failed == 0 {
-            "ok".to_owned()
-        } else {
-            format!("{} wrong, {} conns failed", r.mismatches, r.conns_failed)
-        };
+        let checked = checked(r.mismatches, r.conns_failed);
         let viewer = r.viewer.map_or("—".to_owned(), |v| {
             format!(
                 "{} events, {} dropped;\naggregates every ≤ {} ms, ≤ {} ms late",
@@ -708,19 +700,20 @@ pub fn table(bench: &TracedBench) -> Table {
         });
         t.add_row(vec![
             r.server.clone(),
-            spread(&r.lines_per_s, 0),
-            r.vs.as_ref().map_or("—".into(), |(base, s)| format!("{} × {base}", spread(s, 2))),
+            spread_text(&r.lines_per_s, 0),
+            r.vs.as_ref()
+                .map_or("—".into(), |(base, s)| format!("{} × {base}", spread_text(s, 2))),
             r.p50_us.to_string(),
             r.p99_us.to_string(),
             r.p999_us.to_string(),
             r.stops_per_line.map_or("—".into(), |s| format!("{s:.2}")),
             match (&r.to_listen_ms, r.stops_to_listen) {
-                (Some(ms), Some(stops)) => format!("{} ({stops})", spread(ms, 0)),
-                (Some(ms), None) => spread(ms, 0),
+                (Some(ms), Some(stops)) => format!("{} ({stops})", spread_text(ms, 0)),
+                (Some(ms), None) => spread_text(ms, 0),
                 _ => "—".into(),
             },
-            spread(&r.kettle_cpu_percent, 0),
-            r.program_cpu_percent.as_ref().map_or("—".into(), |s| spread(s, 0)),
+            spread_text(&r.kettle_cpu_percent, 0),
+            r.program_cpu_percent.as_ref().map_or("—".into(), |s| spread_text(s, 0)),
             format!("{:.0}", r.generator_cpu_percent.median),
             viewer,
             checked,
