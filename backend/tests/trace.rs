@@ -656,3 +656,131 @@ async fn a_program_on_two_ports_lists_both_and_an_echo_client_picks_either() {
     }
     server.shutdown().await.unwrap();
 }
+
+/// Runs `conns` clients against `port`, each sending 64-byte lines and reading each echo
+/// before the next (a closed loop), until `stop`: the bytes echoed in all.
+fn closed_loop(
+    port: u16,
+    conns: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    lines: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> u64 {
+    use std::sync::atomic::Ordering;
+    let mut clients: Vec<TcpStream> = (0..conns)
+        .map(|_| {
+            let s = TcpStream::connect(("127.0.0.1", port)).expect("the traced program accepts");
+            s.set_read_timeout(Some(PATIENCE)).unwrap();
+            s
+        })
+        .collect();
+    let line = [b'k'; 63].iter().chain(b"\n").copied().collect::<Vec<u8>>();
+    let mut echoed = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        for c in &mut clients {
+            c.write_all(&line).unwrap();
+        }
+        for c in &mut clients {
+            let mut got = [0u8; 64];
+            c.read_exact(&mut got).expect("the echo comes back");
+            assert_eq!(got[0], b'K');
+            echoed += 64;
+            lines.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    echoed
+}
+
+/// As root, a program too busy to watch step by step runs untouched: its calls are read from
+/// the kernel's tracepoints instead of stopping it, every byte it reads is still counted once
+/// (none lost, none counted twice at the switches), and once it is calm again a line is drawn
+/// in full detail — the select that reported its descriptor. Not root: every call still stops.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_program_runs_untouched_yet_counted_and_is_drawn_in_detail_again_once_calm() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let root = unsafe { libc::geteuid() } == 0;
+    let server = tracing(python("select_server.py")).await;
+    let port = until("the program to listen", || traced(&server).port).await;
+    let program = server.registry.traced().expect("a traced program");
+    let pid = program.pid().unwrap();
+    let recorder = server.registry.recorder().clone();
+    let mut watcher = recorder.watcher();
+    watcher.set_aggregates(Some(&[TRACED_MODEL.to_owned()]));
+    let mut aggregates = recorder.subscribe_aggregates();
+    let received = Arc::new(AtomicU64::new(0));
+    let counting = {
+        let received = received.clone();
+        tokio::spawn(async move {
+            while let Ok(cut) = aggregates.recv().await {
+                for a in cut.iter().filter(|a| a.model == TRACED_MODEL) {
+                    received.fetch_add(a.bytes_received, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+
+    let (stop, lines) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let load = {
+        let (stop, lines) = (stop.clone(), lines.clone());
+        tokio::task::spawn_blocking(move || closed_loop(port, 20, stop, lines))
+    };
+    // Busy: wait until a stretch of lines costs (nearly) no stops — or, not root, check that
+    // each line still stops the program at its calls.
+    let deadline = Instant::now() + PATIENCE;
+    let per_line = loop {
+        let (stops0, lines0) = (program.calls_stopped(), lines.load(Ordering::Relaxed));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (stops, lines) =
+            (program.calls_stopped() - stops0, lines.load(Ordering::Relaxed) - lines0);
+        let per_line = stops as f64 / lines.max(1) as f64;
+        if !root || (lines > 100 && per_line < 0.05) || Instant::now() > deadline {
+            break per_line;
+        }
+    };
+    if root {
+        assert!(per_line < 0.05, "the busy program still stops {per_line:.2} times a line");
+    } else {
+        assert!(per_line >= 2.0, "not root: each line's recv and send stop it ({per_line:.2})");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let echoed = load.await.unwrap();
+    until("every byte read to be counted once in the aggregates", || {
+        let counted = received.load(Ordering::Relaxed);
+        assert!(counted <= echoed, "{counted} bytes counted of {echoed} read: some twice");
+        (counted == echoed).then_some(())
+    })
+    .await;
+
+    // Calm again: a new connection's line, and the select that reported it, in detail. (A
+    // line sent before the program's threads were brought back is drawn without its select:
+    // send another.)
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let after = traced_events(&server).last().map_or(0, |e| e.seq);
+        assert_eq!(echo(port, "calm\n").await, "CALM\n");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let events: Vec<Event> =
+            traced_events(&server).into_iter().filter(|e| e.seq > after).collect();
+        let fd = events.iter().find_map(|e| match e.kind {
+            EventKind::RecvExit { fd, .. } => Some(fd),
+            _ => None,
+        });
+        let reported = fd.is_some_and(|fd| {
+            events.iter().any(|e| {
+                matches!(&e.kind, EventKind::WaitReturned { api: WaitApi::Select, ready, .. }
+                    if ready.iter().any(|r| r.fd == fd && r.readable))
+            })
+        });
+        if reported {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no line drawn in detail once calm: {events:?}");
+    }
+    drop(watcher);
+    counting.abort();
+    server.shutdown().await.unwrap();
+    nothing_left(pid, port);
+}

@@ -162,6 +162,15 @@ impl Tally {
         }
     }
 
+    /// Counts a readiness call whose descriptors were not seen, only how many it reported
+    /// ready (its return value) and how many it made user space look at: a traced program's
+    /// call read from the kernel's tracepoints ([`crate::trace::passive`]).
+    pub fn count_wait(&self, ready: u64, scanned: u64) {
+        add(&self.waits, 1);
+        add(&self.fds_ready, ready);
+        add(&self.fds_scanned, scanned);
+    }
+
     /// Counts system calls made.
     pub fn count_syscalls(&self, n: u64) {
         add(&self.syscalls, n);

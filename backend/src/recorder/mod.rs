@@ -583,6 +583,14 @@ impl Tracer {
         self.ledger.tally.count_syscalls(n);
     }
 
+    /// Counts a readiness call (its entry and return) known only by its numbers — how many
+    /// descriptors it reported ready, how many it made user space scan — not sent: there is no
+    /// step to draw without the descriptors ([`crate::trace::passive`]).
+    pub fn count_wait(&self, ready: u64, scanned: u64) {
+        self.count_syscalls(1);
+        self.ledger.tally.count_wait(ready, scanned);
+    }
+
     /// How many connections this thread holds now.
     pub fn set_conns(&self, n: u32) {
         self.stats.conns.store(n, Ordering::Relaxed);

@@ -65,6 +65,30 @@ impl Memory for ProcessMemory {
     }
 }
 
+/// Memory that cannot be read: a call known from the kernel's tracepoints only, its
+/// registers and result but not what they point at ([`super::passive`]).
+#[derive(Debug)]
+pub struct Unread;
+
+impl Memory for Unread {
+    fn read(&self, _: i32, _: u64, _: usize) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// A readiness call known by its registers only: how many descriptors it reported ready (its
+/// result) and how many entries it made user space look at (`select`'s `nfds`, `poll`'s
+/// array, `epoll_wait`'s returned events).
+pub fn unseen_wait(name: &str, args: [u64; 6], ret: i64) -> (u64, u64) {
+    let ready = ret.max(0) as u64;
+    let scanned = match name {
+        "select" | "pselect6" => args[0],
+        "poll" | "ppoll" => args[1],
+        _ => ready,
+    };
+    (ready, scanned)
+}
+
 /// `fcntl` commands the libc crate does not name for glibc (`<asm-generic/fcntl.h>`).
 const F_SETSIG: u64 = 10;
 const F_SETOWN_EX: u64 = 15;

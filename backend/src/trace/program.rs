@@ -28,8 +28,9 @@ use tokio::sync::broadcast;
 
 use super::arrival::Arrivals;
 use super::classify::Classifier;
-use super::decode::{Decoder, ProcessMemory};
+use super::decode::{self, Decoder, Memory, ProcessMemory, Unread};
 use super::filter::Stops;
+use super::passive::{Passive, Suspension};
 use super::ready::KernelReady;
 use super::tracer::{self, Seen};
 use crate::failure::{errno_name, io_errno};
@@ -301,24 +302,35 @@ fn trace_one_run(
     stopping: Arc<AtomicBool>,
     started: mpsc::Sender<Result<i32, Reason>>,
 ) {
-    let mut events = Events::new(inner.clone(), generation);
+    let events = Arc::new(Mutex::new(Events::new(inner.clone(), generation)));
     // As root, the kernel's own word on each arrival, for as long as this run lasts.
     let _kernel = read_kernel_word(&inner);
+    // As root, a busy program's calls read from the kernel instead of stopping it.
+    let suspension = Arc::new(Suspension::default());
+    let mut passive = None;
     let pid = std::cell::Cell::new(None);
     let ended = tracer::run_with_filter(
         cmd,
         inner.stops,
+        (inner.stops == Stops::Drawn).then_some(&*suspension),
         |child| {
             pid.set(Some(child.id() as i32));
             let _ = started.send(Ok(child.id() as i32));
+            if inner.stops == Stops::Drawn {
+                passive = read_passive(&inner, child.id() as i32, &suspension, &events);
+            }
         },
         |seen| {
+            let mut events = lock(&events);
             if let (0, Some(first)) = (events.first, pid.get()) {
                 events.first_process(first);
             }
-            events.on(&seen)
+            events.on(&seen, false)
         },
     );
+    // Every record of the run read before its end is.
+    drop(passive);
+    let mut events = lock(&events);
     let Some(first) = pid.get() else {
         // The spawn itself failed: the program never ran.
         let e = ended.err().unwrap_or_else(|| std::io::Error::other("the program did not start"));
@@ -349,6 +361,39 @@ fn trace_one_run(
         state.run = None;
         state.reason = Some(reason);
     });
+}
+
+/// Starts reading the calls of the program's passive threads ([`super::passive`]): root only;
+/// otherwise every drawn call stops the program however busy it is, and the terminal says why
+/// once.
+fn read_passive(
+    inner: &Arc<Inner>,
+    pid: i32,
+    suspension: &Arc<Suspension>,
+    events: &Arc<Mutex<Events>>,
+) -> Option<Passive> {
+    let recorder = inner.recorder.clone();
+    let events = events.clone();
+    let started = Passive::start(
+        pid,
+        suspension.clone(),
+        move || recorder.crowded(TRACED_MODEL),
+        move |seen| lock(&events).on(&seen, true),
+    );
+    match started {
+        Ok(reader) => Some(reader),
+        Err(why) => {
+            eprintln!(
+                "kettle: the traced program stops at each drawn call however busy it is (its \
+                 calls cannot be read from the kernel's tracepoints instead: {why})"
+            );
+            None
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Starts reading the `sock:sk_data_ready` tracepoint for the program's connections
@@ -462,6 +507,8 @@ struct Events {
     listeners: HashMap<i32, Vec<i32>>,
     next_conn: u64,
     first: i32,
+    /// The terminal was told the program went passive.
+    passive_told: bool,
 }
 
 impl Events {
@@ -479,6 +526,7 @@ impl Events {
             listeners: HashMap::new(),
             next_conn: 0,
             first: 0,
+            passive_told: false,
         }
     }
 
@@ -503,9 +551,20 @@ impl Events {
         self.threads.entry(tid).or_insert_with(|| recorder.tracer(TRACED_MODEL, name())).clone()
     }
 
-    fn on(&mut self, seen: &Seen) {
+    /// What the tracer saw, or — `passive` — what the kernel's tracepoints said a passive
+    /// thread did ([`super::passive`]: registers and results, no memory).
+    fn on(&mut self, seen: &Seen, passive: bool) {
         match *seen {
-            Seen::Enter { .. } => {
+            Seen::Enter { .. } if passive && !self.passive_told => {
+                self.passive_told = true;
+                eprintln!(
+                    "kettle: {} is busy: its calls are read from the kernel's tracepoints \
+                     without stopping it until it calms down (the descriptors a wait reports, \
+                     the bytes and the peers are not read meanwhile)",
+                    command_line(&self.inner.command)
+                );
+            }
+            Seen::Enter { .. } if !passive => {
                 self.inner.stopped.fetch_add(1, Ordering::Relaxed);
             }
             Seen::Spawned { tid, by, t_ns } => {
@@ -553,9 +612,24 @@ impl Events {
             }
             _ => None,
         };
-        for (tid, mut kind) in self.decoder.on(seen, &ProcessMemory) {
+        let memory: &dyn Memory = if passive { &Unread } else { &ProcessMemory };
+        for (tid, mut kind) in self.decoder.on(seen, memory) {
             if let (EventKind::Listen { addr, .. }, Some(real)) = (&mut kind, listening) {
                 *addr = real.to_string();
+            }
+            if passive
+                && matches!(kind, EventKind::WaitEnter { .. } | EventKind::WaitReturned { .. })
+            {
+                // Without the descriptors there is no step to draw: the wait is counted, and
+                // still tells which figure this is.
+                self.recognise(tid, t_ns, &kind);
+                if let (EventKind::WaitReturned { .. }, Seen::Exit { name, args, ret, .. }) =
+                    (&kind, seen)
+                {
+                    let (ready, scanned) = decode::unseen_wait(name, *args, *ret);
+                    self.tracer(tid).count_wait(ready, scanned);
+                }
+                continue;
             }
             self.record(tid, t_ns, kind);
         }
@@ -596,24 +670,8 @@ impl Events {
                 });
             }
         }
+        self.recognise(tid, t_ns, &kind);
         let tracer = self.tracer(tid);
-        // A call on a non-blocking socket cannot sleep: it is no sign of Fig. 6.1 (a busy
-        // loop's accept that found a connection, an edge-triggered drain's recv).
-        let could_block = match &kind {
-            EventKind::RecvEnter { fd, .. } => !self.decoder.nonblocking(*fd),
-            EventKind::AcceptEnter => self
-                .listeners
-                .get(&process)
-                .is_none_or(|fds| fds.iter().any(|fd| !self.decoder.nonblocking(*fd))),
-            _ => true,
-        };
-        let recognised = could_block.then(|| self.classifier.observe(tid, t_ns, &kind)).flatten();
-        if let Some(recognised) = recognised {
-            if let EventKind::Recognised { family, .. } = recognised {
-                self.inner.update(self.generation, |state| state.family = Some(family));
-            }
-            tracer.emit_at(t_ns, None, recognised);
-        }
         match &mut kind {
             EventKind::RecvEnter { .. } => {
                 self.recv_entered.insert(tid, t_ns);
@@ -651,6 +709,30 @@ impl Events {
             _ => {}
         }
         tracer.emit_at(t_ns, conn, kind);
+    }
+}
+
+impl Events {
+    /// Shows `kind` to the classifier, and records the figure it recognised, if any.
+    fn recognise(&mut self, tid: i32, t_ns: u64, kind: &EventKind) {
+        let process = self.process_of.get(&tid).copied().unwrap_or(tid);
+        // A call on a non-blocking socket cannot sleep: it is no sign of Fig. 6.1 (a busy
+        // loop's accept that found a connection, an edge-triggered drain's recv).
+        let could_block = match kind {
+            EventKind::RecvEnter { fd, .. } => !self.decoder.nonblocking(*fd),
+            EventKind::AcceptEnter => self
+                .listeners
+                .get(&process)
+                .is_none_or(|fds| fds.iter().any(|fd| !self.decoder.nonblocking(*fd))),
+            _ => true,
+        };
+        let recognised = could_block.then(|| self.classifier.observe(tid, t_ns, kind)).flatten();
+        if let Some(recognised) = recognised {
+            if let EventKind::Recognised { family, .. } = recognised {
+                self.inner.update(self.generation, |state| state.family = Some(family));
+            }
+            self.tracer(tid).emit_at(t_ns, None, recognised);
+        }
     }
 }
 

@@ -12,6 +12,10 @@
 //! signal-delivery-stop): the tracer reports it, with the descriptor the kernel named for a
 //! signal an `O_ASYNC` socket sent, and hands it on unchanged as it resumes the thread.
 //!
+//! While the program is too busy to watch call by call, a thread can be made *passive*
+//! ([`super::passive`]): at one of its calls' exits the tracer suspends its filter
+//! (`PTRACE_O_SUSPEND_SECCOMP`), and a `SIGSTOP` the tracer swallows brings it back later.
+//!
 //! Every `ptrace` request must come from the tracer thread, the thread that spawned the child:
 //! [`run`] spawns and then loops on `waitpid` in the caller's thread until every traced task
 //! has exited.
@@ -28,6 +32,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 
 use super::filter::{self, Stops};
+use super::passive::Suspension;
 use crate::clock::clock;
 use crate::models::sigio::SigPollInfo;
 
@@ -62,14 +67,19 @@ pub fn run_with(
     spawned: impl FnOnce(&mut std::process::Child),
     seen: impl FnMut(Seen),
 ) -> io::Result<(Option<i32>, Option<Signal>)> {
-    run_with_filter(cmd, Stops::Drawn, spawned, seen)
+    run_with_filter(cmd, Stops::Drawn, None, spawned, seen)
 }
 
 /// [`run_with`], the program stopping at the calls `stops` names: [`Stops::Every`] only to
 /// measure what the filter saves. A call outside [`filter::TRACED`] is seen as `"?"`.
+///
+/// With a `suspension`, a thread whose traced call returns while the suspension is
+/// [wanted](Suspension::wanted) stops being stopped (its filter suspended: its calls are then
+/// read by [`super::passive`]), until a `SIGSTOP` — swallowed here — brings it back.
 pub fn run_with_filter(
     mut cmd: Command,
     stops: Stops,
+    suspension: Option<&Suspension>,
     spawned: impl FnOnce(&mut std::process::Child),
     mut seen: impl FnMut(Seen),
 ) -> io::Result<(Option<i32>, Option<Signal>)> {
@@ -108,14 +118,7 @@ pub fn run_with_filter(
             return Err(io::Error::other(format!("the program did not stop after exec: {other:?}")))
         }
     }
-    let options = Options::PTRACE_O_TRACESECCOMP
-        | Options::PTRACE_O_TRACESYSGOOD
-        | Options::PTRACE_O_TRACECLONE
-        | Options::PTRACE_O_TRACEFORK
-        | Options::PTRACE_O_TRACEVFORK
-        | Options::PTRACE_O_TRACEEXEC
-        | Options::PTRACE_O_EXITKILL;
-    ptrace::setoptions(pid, options).map_err(io::Error::from)?;
+    ptrace::setoptions(pid, OPTIONS).map_err(io::Error::from)?;
     ptrace::cont(pid, None).map_err(io::Error::from)?;
 
     // Each thread's call between its two stops: its name and arguments.
@@ -173,7 +176,20 @@ pub fn run_with_filter(
                     }),
                     None => Ok(()),
                 };
-                exit.and_then(|()| ptrace::cont(tid, None))
+                exit.and_then(|()| match suspension {
+                    Some(s) if s.wanted() && !s.is_passive(tid.as_raw()) => {
+                        match set_options(tid, true) {
+                            Ok(()) => s.suspended(tid.as_raw(), now),
+                            // No CAP_SYS_ADMIN (or no CONFIG_CHECKPOINT_RESTORE): every call
+                            // goes on stopping.
+                            Err(Errno::EPERM | Errno::EINVAL) => s.refused(),
+                            Err(e) => return Err(e),
+                        }
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                })
+                .and_then(|()| ptrace::cont(tid, None))
             }
             WaitStatus::PtraceEvent(tid, _, e)
                 if [
@@ -190,7 +206,17 @@ pub fn run_with_filter(
                 })
             }
             WaitStatus::PtraceEvent(tid, _, _) => resume(tid, &in_call),
-            // A new task's first stop, or a stop we caused: resume it without a signal.
+            // A new task's first stop, or a stop we caused (to bring a passive thread back):
+            // its calls stop it again (a new thread may have inherited a suspended filter),
+            // and it resumes without the signal.
+            WaitStatus::Stopped(tid, Signal::SIGSTOP) if suspension.is_some() => {
+                set_options(tid, false).and_then(|()| {
+                    if let Some(s) = suspension {
+                        s.resumed(tid.as_raw(), now);
+                    }
+                    ptrace::cont(tid, None)
+                })
+            }
             WaitStatus::Stopped(tid, Signal::SIGSTOP)
             | WaitStatus::Stopped(tid, Signal::SIGTRAP) => ptrace::cont(tid, None),
             // A signal for the program: say so, and hand it on. A group-stop (the program
@@ -230,6 +256,32 @@ pub fn run_with_filter(
             Err(e) => return Err(abandon(pid, e)),
         }
     }
+}
+
+/// The tracer's options for every task: stop at the filter's calls, say which stops are
+/// system-call stops, follow every new task and exec, and kill everything if Kettle ends.
+const OPTIONS: Options = Options::PTRACE_O_TRACESECCOMP
+    .union(Options::PTRACE_O_TRACESYSGOOD)
+    .union(Options::PTRACE_O_TRACECLONE)
+    .union(Options::PTRACE_O_TRACEFORK)
+    .union(Options::PTRACE_O_TRACEVFORK)
+    .union(Options::PTRACE_O_TRACEEXEC)
+    .union(Options::PTRACE_O_EXITKILL);
+
+/// Sets task `tid`'s options, its filter suspended (`PTRACE_O_SUSPEND_SECCOMP`, which nix does
+/// not name) or not.
+fn set_options(tid: Pid, suspend: bool) -> nix::Result<()> {
+    let bits = OPTIONS.bits() | if suspend { libc::PTRACE_O_SUSPEND_SECCOMP } else { 0 };
+    // SAFETY: PTRACE_SETOPTIONS on our own stopped tracee; data is the option bits.
+    let rc = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETOPTIONS,
+            tid.as_raw(),
+            std::ptr::null_mut::<libc::c_void>(),
+            bits,
+        )
+    };
+    Errno::result(rc).map(drop)
 }
 
 /// The loop cannot go on (`e`): every task of the program is killed and reaped before the
@@ -356,6 +408,7 @@ mod tests {
             let (code, _) = run_with_filter(
                 cmd,
                 stops,
+                None,
                 |_| {},
                 |s| {
                     others += usize::from(matches!(s, Seen::Enter { name: "?", .. }));
