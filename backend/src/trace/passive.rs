@@ -198,7 +198,7 @@ impl Passive {
     pub fn start(
         pid: i32,
         suspension: Arc<Suspension>,
-        busy: impl Fn() -> bool + Send + 'static,
+        busy: impl FnMut() -> bool + Send + 'static,
         seen: impl FnMut(Seen) + Send + 'static,
     ) -> Result<Passive, String> {
         let layout = Layout::read()?;
@@ -259,7 +259,7 @@ struct Calls {
 }
 
 impl Reader {
-    fn run(mut self, stop: &AtomicBool, busy: impl Fn() -> bool, mut seen: impl FnMut(Seen)) {
+    fn run(mut self, stop: &AtomicBool, mut busy: impl FnMut() -> bool, mut seen: impl FnMut(Seen)) {
         while !stop.load(Ordering::Relaxed) {
             self.govern(busy());
             // Asked before reading: once no thread is passive (and none may become so), the

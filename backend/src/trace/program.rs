@@ -67,6 +67,10 @@ struct Inner {
     arrivals: Arc<Arrivals>,
     /// Calls that stopped the program, over every run.
     stopped: AtomicU64,
+    /// Calls that returned, and those that returned `EAGAIN`, over every run: whether the
+    /// program is spinning ([`Spinning`]).
+    returned: AtomicU64,
+    would_block: AtomicU64,
 }
 
 #[derive(Default)]
@@ -111,6 +115,8 @@ impl TracedProgram {
             state: Mutex::default(),
             arrivals: Arc::default(),
             stopped: AtomicU64::new(0),
+            returned: AtomicU64::new(0),
+            would_block: AtomicU64::new(0),
         };
         TracedProgram { inner: Arc::new(inner) }
     }
@@ -374,10 +380,18 @@ fn read_passive(
 ) -> Option<Passive> {
     let recorder = inner.recorder.clone();
     let events = events.clone();
+    let mut spinning = Spinning::new(Instant::now());
+    let counts = inner.clone();
     let started = Passive::start(
         pid,
         suspension.clone(),
-        move || recorder.crowded(TRACED_MODEL),
+        move || {
+            let (returned, would_block) = (
+                counts.returned.load(Ordering::Relaxed),
+                counts.would_block.load(Ordering::Relaxed),
+            );
+            recorder.crowded(TRACED_MODEL) && !spinning.at(Instant::now(), returned, would_block)
+        },
         move |seen| lock(&events).on(&seen, true),
     );
     match started {
@@ -389,6 +403,39 @@ fn read_passive(
             );
             None
         }
+    }
+}
+
+/// Whether the program spins: most of its calls lately returned `EAGAIN` (a non-blocking busy
+/// loop). Such a program is left stopping at its calls even when crowded: reading its storm of
+/// calls from the tracepoints would cost Kettle a core for nothing to draw, and stopped it
+/// only slows itself.
+#[derive(Debug)]
+struct Spinning {
+    since: Instant,
+    returned: u64,
+    would_block: u64,
+    verdict: bool,
+}
+
+impl Spinning {
+    /// How long a verdict holds before the counts are looked at again.
+    const EVERY: Duration = Duration::from_millis(100);
+
+    fn new(at: Instant) -> Spinning {
+        Spinning { since: at, returned: 0, would_block: 0, verdict: false }
+    }
+
+    /// The verdict at `at`, given how many calls have returned so far and how many of them
+    /// with `EAGAIN`: more than half of those since the last look.
+    fn at(&mut self, at: Instant, returned: u64, would_block: u64) -> bool {
+        if at.duration_since(self.since) >= Spinning::EVERY {
+            let calls = returned.saturating_sub(self.returned);
+            let eagain = would_block.saturating_sub(self.would_block);
+            self.verdict = eagain * 2 > calls;
+            (self.since, self.returned, self.would_block) = (at, returned, would_block);
+        }
+        self.verdict
     }
 }
 
@@ -566,6 +613,12 @@ impl Events {
             }
             Seen::Enter { .. } if !passive => {
                 self.inner.stopped.fetch_add(1, Ordering::Relaxed);
+            }
+            Seen::Exit { ret, .. } => {
+                self.inner.returned.fetch_add(1, Ordering::Relaxed);
+                if ret == -(libc::EAGAIN as i64) {
+                    self.inner.would_block.fetch_add(1, Ordering::Relaxed);
+                }
             }
             Seen::Spawned { tid, by, t_ns } => {
                 let parent = self.process_of.get(&by).copied().unwrap_or(by);
@@ -799,5 +852,23 @@ pub fn for_people(reason: &Reason) -> String {
             format!("it was killed by {name} (signal {signo})")
         }
         other => crate::failure::for_terminal(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_whose_calls_mostly_return_eagain_is_spinning_and_the_verdict_is_kept_a_while() {
+        let t0 = Instant::now();
+        let mut s = Spinning::new(t0);
+        assert!(!s.at(t0, 1000, 990), "no verdict before the first look");
+        let later = |ms| t0 + Duration::from_millis(ms);
+        assert!(s.at(later(100), 1000, 990), "a busy loop: 99 % EAGAIN");
+        assert!(s.at(later(150), 5000, 990), "kept until the next look");
+        assert!(!s.at(later(200), 5000, 990), "then: 4000 calls, none EAGAIN");
+        assert!(!s.at(later(300), 6000, 1400), "an edge-triggered drain: 40 % EAGAIN");
+        assert!(!s.at(later(400), 6000, 1400), "idle: no calls, not spinning");
     }
 }
