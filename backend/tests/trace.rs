@@ -721,7 +721,16 @@ async fn a_busy_program_runs_untouched_yet_counted_and_is_drawn_in_detail_again_
         })
     };
 
+    /// Stops the load when dropped: a failed assertion must not leave it running (the test
+    /// would wait for it forever instead of failing).
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let (stop, lines) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let stop_on_drop = StopOnDrop(stop.clone());
     let load = {
         let (stop, lines) = (stop.clone(), lines.clone());
         tokio::task::spawn_blocking(move || closed_loop(port, 20, stop, lines))
@@ -744,9 +753,44 @@ async fn a_busy_program_runs_untouched_yet_counted_and_is_drawn_in_detail_again_
     } else {
         assert!(per_line >= 2.0, "not root: each line's recv and send stop it ({per_line:.2})");
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, Ordering::Relaxed);
-    let echoed = load.await.unwrap();
+    // Passive, a browser echo client's connection is still followed (its accept's peer read
+    // from a copy of the descriptor) and its line drawn: its recv, with its bytes.
+    if root {
+        use common::{answer, next_msg, send_cmd, viewer};
+        use kettle_shared::{Command, RecvOutcome, ReplyResult, ServerMsg};
+        let (mut ws, _) = viewer(&server).await;
+        let mut seen = Vec::new();
+        send_cmd(&mut ws, 1, Command::EchoOpen { model: TRACED_MODEL.into(), port: None }).await;
+        let client = match answer(&mut ws, 1, &mut seen).await {
+            ServerMsg::Reply { result: ReplyResult::EchoOpened { client, .. }, .. } => client,
+            other => panic!("{other:?}"),
+        };
+        send_cmd(&mut ws, 2, Command::EchoSend { client, text: "followed\n".into() }).await;
+        while !matches!(next_msg(&mut ws).await, ServerMsg::Echo { .. }) {}
+        let per_line = program.calls_stopped() as f64 / lines.load(Ordering::Relaxed) as f64;
+        assert!(per_line < 0.5, "still passive while the client's line went ({per_line:.2})");
+        until("the followed client's line drawn while passive", || {
+            let events = traced_events(&server);
+            let conn = events.iter().rev().find_map(|e| match &e.kind {
+                EventKind::AcceptExit { peer: Some(_), .. } => e.conn,
+                _ => None,
+            })?;
+            events
+                .iter()
+                .any(|e| {
+                    e.conn == Some(conn)
+                        && matches!(
+                            &e.kind,
+                            EventKind::RecvExit { outcome: RecvOutcome::Data { bytes: 9, .. }, .. }
+                        )
+                })
+                .then_some(())
+        })
+        .await;
+    }
+    drop(stop_on_drop);
+    // The load's bytes, and the followed client's line.
+    let echoed = load.await.unwrap() + if root { 9 } else { 0 };
     until("every byte read to be counted once in the aggregates", || {
         let counted = received.load(Ordering::Relaxed);
         assert!(counted <= echoed, "{counted} bytes counted of {echoed} read: some twice");

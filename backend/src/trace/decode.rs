@@ -821,6 +821,37 @@ fn peer_of(mem: &dyn Memory, tid: i32, addr: u64, len_at: u64) -> Option<String>
     sockaddr(&mem.read(tid, addr, len.min(128))?)
 }
 
+/// The peer of descriptor `fd` of process `pid`, asked of a copy of the socket the tracer takes
+/// (`pidfd_getfd`, which needs the right to ptrace it): how an `accept` known only from the
+/// kernel's tracepoints ([`super::passive`]), without the program's memory, still names its
+/// peer — so a browser echo client's connection is followed. `None` if the descriptor is gone
+/// or not a connected socket.
+pub fn peer_of_descriptor(pid: i32, fd: i32) -> Option<String> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    // SAFETY: pidfd_open and pidfd_getfd return new descriptors (owned at once, closed on
+    // drop) or fail; getpeername writes at most `len` bytes into a local sockaddr_storage.
+    unsafe {
+        let pidfd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
+        if pidfd < 0 {
+            return None;
+        }
+        let pidfd = OwnedFd::from_raw_fd(pidfd as i32);
+        let copy = libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0);
+        if copy < 0 {
+            return None;
+        }
+        let copy = OwnedFd::from_raw_fd(copy as i32);
+        let mut addr: libc::sockaddr_storage = std::mem::zeroed();
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        let at = (&mut addr as *mut libc::sockaddr_storage).cast::<libc::sockaddr>();
+        if libc::getpeername(copy.as_raw_fd(), at, &mut len) != 0 {
+            return None;
+        }
+        let len = (len as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
+        sockaddr(std::slice::from_raw_parts(at.cast::<u8>(), len))
+    }
+}
+
 /// An IPv4 or IPv6 `sockaddr` as `ip:port`.
 fn sockaddr(b: &[u8]) -> Option<String> {
     let family = u16::from_ne_bytes([*b.first()?, *b.get(1)?]) as i32;
@@ -842,6 +873,19 @@ fn sockaddr(b: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use std::io::{BufRead, BufReader, Read, Write};
+
+    #[test]
+    fn an_accepted_sockets_peer_is_read_from_a_copy_of_the_descriptor() {
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        let me = std::process::id() as i32;
+        let peer = peer_of_descriptor(me, accepted.as_raw_fd());
+        assert_eq!(peer, Some(client.local_addr().unwrap().to_string()));
+        assert_eq!(peer_of_descriptor(me, listener.as_raw_fd()), None, "not connected");
+        assert_eq!(peer_of_descriptor(me, 100_000), None, "no such descriptor");
+    }
     use std::process::{Command, Stdio};
 
     /// A blocking echo server in Python, as the tutorial writes one; it prints its port.

@@ -15,8 +15,10 @@
 //! 3. The records carry a call's number, its six argument registers and its result — enough
 //!    for descriptors, byte counts, `EAGAIN`s and how many descriptors a wait reported — but
 //!    not the memory they point at, read too late to be true: a `select`'s sets, the bytes a
-//!    `recv` copied, an `accept`'s peer. A readiness call is then counted, not drawn
-//!    ([`crate::recorder::Tracer::count_wait`]); a call is seen when it returns.
+//!    `recv` copied. A readiness call is then counted, not drawn
+//!    ([`crate::recorder::Tracer::count_wait`]); a call is seen when it returns. An
+//!    `accept`'s peer is asked of a copy of the new socket instead
+//!    ([`super::decode::peer_of_descriptor`]), so a browser echo client stays followed.
 //! 4. Once the program has been calm for [`CALM`], each thread is brought back: a `SIGSTOP`
 //!    that only the tracer sees (it swallows it) stops the thread, and the tracer clears the
 //!    option. A thread inside a call the kernel would cut short with `EINTR` rather than
@@ -259,7 +261,12 @@ struct Calls {
 }
 
 impl Reader {
-    fn run(mut self, stop: &AtomicBool, mut busy: impl FnMut() -> bool, mut seen: impl FnMut(Seen)) {
+    fn run(
+        mut self,
+        stop: &AtomicBool,
+        mut busy: impl FnMut() -> bool,
+        mut seen: impl FnMut(Seen),
+    ) {
         while !stop.load(Ordering::Relaxed) {
             self.govern(busy());
             // Asked before reading: once no thread is passive (and none may become so), the

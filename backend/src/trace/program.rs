@@ -607,7 +607,7 @@ impl Events {
                 eprintln!(
                     "kettle: {} is busy: its calls are read from the kernel's tracepoints \
                      without stopping it until it calms down (the descriptors a wait reports, \
-                     the bytes and the peers are not read meanwhile)",
+                     and the bytes are not read meanwhile)",
                     command_line(&self.inner.command)
                 );
             }
@@ -669,6 +669,12 @@ impl Events {
         for (tid, mut kind) in self.decoder.on(seen, memory) {
             if let (EventKind::Listen { addr, .. }, Some(real)) = (&mut kind, listening) {
                 *addr = real.to_string();
+            }
+            if let (true, EventKind::AcceptExit { fd: Some(fd), peer: peer @ None, .. }) =
+                (passive, &mut kind)
+            {
+                let process = self.process_of.get(&tid).copied().unwrap_or(tid);
+                *peer = decode::peer_of_descriptor(process, *fd);
             }
             if passive
                 && matches!(kind, EventKind::WaitEnter { .. } | EventKind::WaitReturned { .. })
