@@ -397,6 +397,7 @@ fn info(slot: &Slot) -> ModelInfo {
         command: None,
         state,
         reason: slot.reason.clone(),
+        passive: false,
     }
 }
 

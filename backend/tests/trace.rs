@@ -756,6 +756,8 @@ async fn a_busy_program_runs_untouched_yet_counted_and_is_drawn_in_detail_again_
     // Passive, a browser echo client's connection is still followed (its accept's peer read
     // from a copy of the descriptor) and its line drawn: its recv, with its bytes.
     if root {
+        until("the model to say it is read, not stopped", || traced(&server).passive.then_some(()))
+            .await;
         use common::{answer, next_msg, send_cmd, viewer};
         use kettle_shared::{Command, RecvOutcome, ReplyResult, ServerMsg};
         let (mut ws, _) = viewer(&server).await;
@@ -798,6 +800,10 @@ async fn a_busy_program_runs_untouched_yet_counted_and_is_drawn_in_detail_again_
     })
     .await;
 
+    until("the model to say it is stopped at each call again", || {
+        (!traced(&server).passive).then_some(())
+    })
+    .await;
     // Calm again: a new connection's line, and the select that reported it, in detail. (A
     // line sent before the program's threads were brought back is drawn without its select:
     // send another.)

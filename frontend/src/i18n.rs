@@ -246,6 +246,9 @@ table! {
     TracedArrivalKernelNote =>
         "Arrival: the kernel's own word — the sk_data_ready tracepoint fired for the program's socket (Kettle runs as root).",
         "到达时刻:内核自己的记录——sk_data_ready 跟踪点为程序的 socket 触发(Kettle 以 root 运行)。";
+    TracedPassiveNote =>
+        "Busy: Kettle now reads this program's calls from the kernel instead of stopping it at each one, so it runs at full speed. Its waits are counted, not drawn, until it calms down; followed connections are still drawn.",
+        "繁忙:Kettle 现在从内核读取这个程序的系统调用,而不是在每次调用时让它停下,所以它全速运行。在它平静下来之前,它的等待只计数、不绘制;被跟踪的连接仍会绘制。";
     TracedArrivalNote =>
         "Arrival: when Kettle's echo client sent the line (its kernel's send stamp; on loopback the bytes are in the program's socket microseconds later). Lines from other clients: phase 1 not measured.",
         "到达时刻:取 Kettle 回显客户端发送这一行的时刻(其内核的发送时间戳;在回环上,数据几微秒后就进入程序的 socket)。来自其他客户端的行:第一阶段不测量。";

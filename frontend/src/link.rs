@@ -354,6 +354,7 @@ mod tests {
                         command: None,
                         state: ModelState::Stopped,
                         reason: None,
+                        passive: false,
                     })
                     .collect(),
                 clock: Clock { start_unix_ms: 0, now_ns: 0 },

@@ -85,6 +85,7 @@ fn model(state: ModelState) -> ModelInfo {
         command: None,
         state,
         reason: None,
+        passive: false,
     }
 }
 
@@ -402,6 +403,7 @@ fn traced(state: ModelState, family: Option<kettle_shared::Family>) -> ModelInfo
         command: Some("python3 select_echo.py".into()),
         state,
         reason: None,
+        passive: false,
     }
 }
 
@@ -499,6 +501,31 @@ async fn a_traced_select_server_is_drawn_as_fig_6_3_with_its_fd_set_and_says_why
     yew::scheduler::flush().await;
     assert!(page.query("input.compare-pick[value=\"traced\"]").is_some());
     assert!(page.query("input.compare-pick[value=\"blocking\"]").is_some());
+}
+
+#[wasm_bindgen_test]
+async fn a_busy_traced_program_read_from_the_kernel_says_so_under_its_figure_until_it_calms() {
+    let page = Page::mount().await;
+    let multiplex = Some(kettle_shared::Family::Multiplex);
+    show_traced(&page, vec![model(ModelState::Running), traced(ModelState::Running, multiplex)])
+        .await;
+    page.feed(ServerMsg::Batch { events: line_through_a_traced_select_server(), dropped: 0 }).await;
+    yew::scheduler::flush().await;
+    assert!(page.query("#figure-passive").is_none(), "stopped at each call: nothing to say");
+
+    let busy = ModelInfo { passive: true, ..traced(ModelState::Running, multiplex) };
+    page.feed(ServerMsg::Model { model: busy }).await;
+    let note = page.text("#figure-passive[role=\"status\"]");
+    assert!(
+        note.starts_with("Busy: Kettle now reads this program's calls from the kernel"),
+        "{note}"
+    );
+    assert!(note.contains("waits are counted, not drawn"), "{note}");
+    page.click("#lang").await;
+    assert!(page.text("#figure-passive").starts_with("繁忙"), "{}", page.text("#figure-passive"));
+
+    page.feed(ServerMsg::Model { model: traced(ModelState::Running, multiplex) }).await;
+    assert!(page.query("#figure-passive").is_none(), "calm again");
 }
 
 #[wasm_bindgen_test]

@@ -294,11 +294,16 @@ pub struct ModelInfo {
     pub state: ModelState,
     /// Why the model is unavailable or why it last stopped unexpectedly; `None` otherwise.
     pub reason: Option<Reason>,
+    /// A traced program too busy to be stopped at each call: Kettle reads its calls from the
+    /// kernel's tracepoints instead (as root), so its waits are counted, not drawn, until it
+    /// calms down. Always `false` for a built-in model.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub passive: bool,
 }
 
 // Read back through `wire.rs` (objects only, less code than the derive).
 crate::wire::deserialize_fields! {
-    ModelInfo { id, title, title_zh, figure, family, port, state, reason; or_default ports, command }
+    ModelInfo { id, title, title_zh, figure, family, port, state, reason; or_default ports, command, passive }
 }
 
 #[cfg(test)]

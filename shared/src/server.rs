@@ -326,6 +326,7 @@ mod tests {
             command: Some("python3 echo.py".into()),
             state: crate::ModelState::Stopped,
             reason: Some(Reason::ProgramExited { exit: crate::ChildExit::Exited { code: 1 } }),
+            passive: true,
         };
         let spec = LoadSpec { model: "epoll".into(), conns: 2, rate: None, size: 8, secs: 1 };
         match tag {

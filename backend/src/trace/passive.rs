@@ -195,12 +195,14 @@ impl Passive {
     /// Starts reading the calls of program `pid` (and every task it makes) for the threads
     /// `suspension` says are passive, handing each call to `seen` as an entry and an exit when
     /// it returns. `busy()` says whether the program is crowded now; the reader decides from
-    /// it when threads should go passive and brings them back. Not root, no tracefs: says why,
-    /// and the suspension stays unavailable.
+    /// it when threads should go passive and brings them back, and tells `told(passive)` each
+    /// time that decision changes. Not root, no tracefs: says why, and the suspension stays
+    /// unavailable.
     pub fn start(
         pid: i32,
         suspension: Arc<Suspension>,
         busy: impl FnMut() -> bool + Send + 'static,
+        told: impl FnMut(bool) + Send + 'static,
         seen: impl FnMut(Seen) + Send + 'static,
     ) -> Result<Passive, String> {
         let layout = Layout::read()?;
@@ -233,7 +235,7 @@ impl Passive {
         let stopping = stop.clone();
         let reader = std::thread::Builder::new()
             .name("passive-calls".into())
-            .spawn(move || reader.run(&stopping, busy, seen))
+            .spawn(move || reader.run(&stopping, busy, told, seen))
             .map_err(|e| format!("reader thread: {e}"))?;
         Ok(Passive { stop, reader: Some(reader) })
     }
@@ -265,10 +267,17 @@ impl Reader {
         mut self,
         stop: &AtomicBool,
         mut busy: impl FnMut() -> bool,
+        mut told: impl FnMut(bool),
         mut seen: impl FnMut(Seen),
     ) {
+        let mut was = false;
         while !stop.load(Ordering::Relaxed) {
             self.govern(busy());
+            let wanted = self.suspension.want.load(Ordering::Relaxed);
+            if wanted != was {
+                told(wanted);
+                was = wanted;
+            }
             // Asked before reading: once no thread is passive (and none may become so), the
             // read below finds every record they made while they were.
             let none_passive =

@@ -81,6 +81,8 @@ struct State {
     ports: Vec<u16>,
     family: Option<Family>,
     reason: Option<Reason>,
+    /// The run's busy threads are read from the tracepoints, not stopped ([`super::passive`]).
+    passive: bool,
 }
 
 struct Run {
@@ -174,6 +176,7 @@ impl TracedProgram {
                 state.ports.clear();
                 state.family = None;
                 state.reason = None;
+                state.passive = false;
                 let run = self.launch(program, state.generation)?;
                 state.run = Some(run);
             }
@@ -281,6 +284,7 @@ impl Inner {
             command: Some(title),
             state: if state.run.is_some() { ModelState::Running } else { ModelState::Stopped },
             reason: state.reason.clone(),
+            passive: state.run.is_some() && state.passive,
         }
     }
 
@@ -323,7 +327,7 @@ fn trace_one_run(
             pid.set(Some(child.id() as i32));
             let _ = started.send(Ok(child.id() as i32));
             if inner.stops == Stops::Drawn {
-                passive = read_passive(&inner, child.id() as i32, &suspension, &events);
+                passive = read_passive(&inner, generation, child.id() as i32, &suspension, &events);
             }
         },
         |seen| {
@@ -374,6 +378,7 @@ fn trace_one_run(
 /// once.
 fn read_passive(
     inner: &Arc<Inner>,
+    generation: u64,
     pid: i32,
     suspension: &Arc<Suspension>,
     events: &Arc<Mutex<Events>>,
@@ -391,6 +396,10 @@ fn read_passive(
                 counts.would_block.load(Ordering::Relaxed),
             );
             recorder.crowded(TRACED_MODEL) && !spinning.at(Instant::now(), returned, would_block)
+        },
+        {
+            let inner = inner.clone();
+            move |passive| inner.update(generation, |state| state.passive = passive)
         },
         move |seen| lock(&events).on(&seen, true),
     );

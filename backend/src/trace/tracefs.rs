@@ -21,7 +21,7 @@ pub const TRACEFS: &str = "/sys/kernel/tracing";
 pub const PAGE: usize = 4096;
 
 /// How long an idle reader sleeps before looking again, if the kernel does not wake it first
-/// (it does, as records come): how often "read up to now" moves on while nothing happens.
+/// (it does, as records come): how often "read up to now" moves on while nothing happens (`POLL`).
 const POLL: Duration = Duration::from_millis(1);
 
 /// The least time between two looks at an emptied buffer: a machine busy with TCP makes
@@ -128,8 +128,8 @@ impl Drop for Instance {
 }
 
 /// Sleeps until the kernel says the buffer has data (`poll(2)` on `trace_pipe_raw`: the
-/// kernel wakes its readers as records come, with `buffer_percent` 0), or [`POLL`] passed —
-/// so a stop is noticed, and the time read up to moves on while nothing happens.
+/// kernel wakes its readers as records come, with `buffer_percent` 0), or a millisecond passed —
+/// so a stop is noticed, and the time read up to moves on while nothing happens (`POLL`).
 pub fn wait_for_data(file: &File) {
     use std::os::fd::AsRawFd;
     std::thread::sleep(BATCH);

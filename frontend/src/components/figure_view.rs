@@ -116,6 +116,8 @@ pub fn FigureView(props: &FigureProps) -> Html {
     // Whose word a traced program's arrivals are: the newest one kept says (the kernel's
     // when Kettle runs as root, else Kettle's client's).
     let arrival_note = arrival_note(&store);
+    // Busy now: its calls are read from the kernel, not stopped at (the backend says so).
+    let passive = traced && state.models.iter().any(|m| m.id == model && m.passive);
     let room = Room { width: measured.width / zoom, height: measured.height / zoom };
     let cpu = |thread: u32| {
         state.threads.of_model(&model).find(|l| l.thread == thread).and_then(|l| l.cpu_percent)
@@ -128,6 +130,9 @@ pub fn FigureView(props: &FigureProps) -> Html {
             if let Some(why) = why {
                 <p id="figure-why" data-recognised="true" data-figure={figure.number()} title={why.clone()}>{ why }</p>
                 <p id="figure-arrival" data-stamp={arrival_note.0} title={t(lang, arrival_note.1)}>{ t(lang, arrival_note.1) }</p>
+                if passive {
+                    <p id="figure-passive" role="status" title={t(lang, Key::TracedPassiveNote)}>{ t(lang, Key::TracedPassiveNote) }</p>
+                }
             }
             // The room is sized by the page's grid, never by the figure in it: the figure is
             // taken out of the flow, so measuring the room cannot shrink it round after round.

@@ -387,6 +387,7 @@ pub(crate) mod fixtures {
             command: None,
             state,
             reason: None,
+            passive: false,
         }
     }
 

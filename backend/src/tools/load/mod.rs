@@ -358,6 +358,7 @@ mod tests {
             command: None,
             state,
             reason: None,
+            passive: false,
         };
         vec![
             model("epoll", ModelState::Running, Some(9007)),
