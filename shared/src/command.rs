@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LoadSpec, TeacherView};
+use crate::{LoadSpec, TeacherView, Verdict};
 
 /// The largest command (one WebSocket message) the backend accepts, in bytes.
 /// Larger messages close the socket with code 1009 ("message too big").
@@ -118,6 +118,31 @@ pub enum Command {
     FollowMe {
         /// What the teacher shows, or `None` to stop leading.
         view: Option<TeacherView>,
+    },
+    /// The teacher asks the class a tour question ([`crate::QUESTIONS`]) and opens a fresh,
+    /// empty vote on it, replacing any earlier one; `None` ends the asking. Every viewer is
+    /// told ([`crate::ServerMsg::Ballot`]). Teacher only.
+    Ask {
+        /// The question's id, or `None`.
+        question: Option<String>,
+    },
+    /// This viewer's answer to the question being asked. One vote per viewer: a second vote
+    /// replaces the first, until the reveal; then it is refused ([`crate::Reason::VoteClosed`]).
+    /// Votes are anonymous and kept only in memory.
+    Vote {
+        /// The question's id (must be the one being asked).
+        question: String,
+        /// The choice, an index into the question's choices.
+        choice: u32,
+    },
+    /// The teacher reveals the answer the recorded steps gave (judged by the teacher's page
+    /// with [`crate::judge`] once the line's step was recorded): the vote closes and every
+    /// viewer is told the verdict and the final counts. Teacher only.
+    Reveal {
+        /// The question's id (must be the one being asked).
+        question: String,
+        /// The verdict: its choice must be one of the question's.
+        verdict: Verdict,
     },
 }
 

@@ -1,4 +1,4 @@
-//! # Kettle's wire protocol (version 5)
+//! # Kettle's wire protocol (version 7)
 //!
 //! Everything the backend and the browser say to each other is defined here, and nothing
 //! else: the backend's model servers record [`Event`]s, the recorder ships them to every viewer
@@ -59,6 +59,11 @@
 //! ([`Command::FollowMe`], [`ServerMsg::Follow`]). A student's other commands answer
 //! [`ErrorCode::Forbidden`] with [`Reason::TeacherOnly`] and change nothing.
 //!
+//! **Predict, then see.** Each tour stop has a [`Question`] ([`QUESTIONS`]) that [`judge`]
+//! answers from the recorded events. The teacher asks it ([`Command::Ask`]), students vote
+//! ([`Command::Vote`]), the teacher reveals the verdict ([`Command::Reveal`]); every viewer
+//! follows the vote in [`ServerMsg::Ballot`].
+//!
 //! ## Reasons
 //!
 //! Whenever the backend explains something — why a model stopped or cannot run, why a
@@ -79,6 +84,7 @@ mod experiment;
 mod kernel;
 mod load;
 mod model;
+mod question;
 pub mod reason;
 mod server;
 mod wire;
@@ -92,8 +98,9 @@ pub use experiment::*;
 pub use kernel::*;
 pub use load::*;
 pub use model::*;
+pub use question::*;
 pub use reason::{ChildExit, Reason};
 pub use server::*;
 
 /// The protocol version this crate describes. Bumped on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;

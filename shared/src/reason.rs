@@ -367,6 +367,25 @@ pub enum Reason {
     /// The page brought a teacher token that is not this server's (it was restarted, and
     /// printed a new one): this viewer is a student.
     TokenRefused,
+
+    // -- why a vote or a reveal was refused ([`crate::Command::Vote`], [`crate::Command::Reveal`])
+    /// No question has this id, or the class is not being asked it now.
+    NotAsked {
+        /// The question's id as given.
+        question: String,
+    },
+    /// The question has no choice with this number.
+    NoSuchChoice {
+        /// The choice as given.
+        choice: u32,
+        /// How many choices the question has (numbered from 0).
+        choices: u32,
+    },
+    /// The question was revealed: its vote is closed.
+    VoteClosed {
+        /// The question's id.
+        question: String,
+    },
 }
 
 deserialize_tagged!(Reason, ChildExit);
@@ -469,6 +488,11 @@ impl Tagged for Reason {
             }
             "teacher_only" => R::TeacherOnly { what: f.take("what")? },
             "token_refused" => R::TokenRefused,
+            "not_asked" => R::NotAsked { question: f.take("question")? },
+            "no_such_choice" => {
+                R::NoSuchChoice { choice: f.take("choice")?, choices: f.take("choices")? }
+            }
+            "vote_closed" => R::VoteClosed { question: f.take("question")? },
             other => return Err(unknown(other, Self::TAGS)),
         })
     }

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::wire::{deserialize_tagged, unknown, Fields, Tagged};
 
 use crate::{
-    Aggregate, Event, ExperimentTable, LoadReport, LoadSpec, ModelInfo, Reason, Role, TeacherView,
+    Aggregate, Ballot, Event, ExperimentTable, LoadReport, LoadSpec, ModelInfo, Reason, Role,
+    TeacherView,
 };
 
 /// How the backend's clock relates to wall-clock time.
@@ -96,6 +97,13 @@ pub enum ServerMsg {
         /// What the teacher shows; `None`: "follow me" is off.
         view: Option<TeacherView>,
     },
+    /// The class's vote changed: a question was asked, a vote came or changed, the answer was
+    /// revealed, or the asking ended. Also sent after [`ServerMsg::Hello`] while a question is
+    /// asked, so a late student can vote.
+    Ballot {
+        /// The question and its votes; `None`: no question is asked.
+        ballot: Option<Ballot>,
+    },
     /// A command succeeded.
     Reply {
         /// The command's id.
@@ -183,6 +191,24 @@ pub enum ReplyResult {
         /// Whether the class follows the teacher.
         on: bool,
     },
+    /// The question is asked, or the asking ended ([`Command::Ask`](crate::Command::Ask)).
+    Asked {
+        /// The question's id, or `None`.
+        question: Option<String>,
+    },
+    /// This viewer's vote was counted ([`Command::Vote`](crate::Command::Vote)); an earlier
+    /// vote of the same viewer was replaced.
+    Voted {
+        /// The question.
+        question: String,
+        /// The choice counted.
+        choice: u32,
+    },
+    /// The answer was revealed ([`Command::Reveal`](crate::Command::Reveal)).
+    Revealed {
+        /// The question.
+        question: String,
+    },
 }
 
 /// Why a command failed. Its wire name is also `<&str>::from(code)` (`strum::IntoStaticStr`).
@@ -245,6 +271,7 @@ impl Tagged for ServerMsg {
             "load" => ServerMsg::Load { report: f.take("report")? },
             "experiment" => ServerMsg::Experiment { table: f.take("table")? },
             "follow" => ServerMsg::Follow { view: f.take("view")? },
+            "ballot" => ServerMsg::Ballot { ballot: f.take("ballot")? },
             "reply" => ServerMsg::Reply { id: f.take("id")?, result: f.take("result")? },
             "error" => ServerMsg::Error {
                 id: f.take("id")?,
@@ -280,6 +307,9 @@ impl Tagged for ReplyResult {
                 R::ExperimentStarted { name: f.take("name")?, short: f.take("short")? }
             }
             "follow_me" => R::FollowMe { on: f.take("on")? },
+            "asked" => R::Asked { question: f.take("question")? },
+            "voted" => R::Voted { question: f.take("question")?, choice: f.take("choice")? },
+            "revealed" => R::Revealed { question: f.take("question")? },
             other => return Err(unknown(other, Self::TAGS)),
         })
     }
@@ -372,6 +402,20 @@ mod tests {
                 },
             },
             "follow" => ServerMsg::Follow { view: Some(TeacherView::default()) },
+            "ballot" => ServerMsg::Ballot {
+                ballot: Some(Ballot {
+                    question: "select-wait".into(),
+                    voters: 3,
+                    counts: Some(vec![1, 2, 0, 0]),
+                    verdict: Some(crate::Verdict {
+                        choice: Some(1),
+                        evidence: crate::Evidence::InReadiness {
+                            api: crate::WaitApi::Select,
+                            ns: 342_000_000,
+                        },
+                    }),
+                }),
+            },
             "reply" => ServerMsg::Reply { id: 4, result: ReplyResult::LoadStarted { spec } },
             "error" => ServerMsg::Error {
                 id: Some(4),
@@ -407,6 +451,9 @@ mod tests {
                 ReplyResult::ExperimentStarted { name: "c10k".into(), short: true }
             }
             "follow_me" => ReplyResult::FollowMe { on: true },
+            "asked" => ReplyResult::Asked { question: Some("epoll-ready".into()) },
+            "voted" => ReplyResult::Voted { question: "epoll-ready".into(), choice: 2 },
+            "revealed" => ReplyResult::Revealed { question: "epoll-ready".into() },
             other => panic!("no sample of the reply `{other}`"),
         }
     }
