@@ -30,6 +30,7 @@ mod http;
 mod limits;
 mod roles;
 mod viewer;
+mod votes;
 
 pub use http::{AcceptStats, ACCEPT_PAUSE};
 pub use limits::Limits;
@@ -149,6 +150,8 @@ struct AppState {
     /// What the teacher shows while "follow me" is on
     /// ([`kettle_shared::Command::FollowMe`]); every viewer watches it.
     follow: Arc<tokio::sync::watch::Sender<Option<kettle_shared::TeacherView>>>,
+    /// The class's vote on a tour question ([`votes`]).
+    ballots: votes::Ballots,
 }
 
 /// Binds, starts the requested models and serves until [`Server::shutdown`].
@@ -221,6 +224,7 @@ pub async fn serve(config: Config) -> anyhow::Result<Server> {
         origins: Arc::new(origins),
         token: classroom.as_ref().map(|c| c.token.clone()),
         follow: Arc::new(tokio::sync::watch::Sender::new(None)),
+        ballots: votes::Ballots::new(),
     };
     let app = router(state, dist.as_deref());
     let (shutdown, rx) = oneshot::channel::<()>();

@@ -3,7 +3,8 @@
 //!
 //! A student watches: chooses models to watch and connections to follow, opens echo clients.
 //! Everything that changes the class's server for everyone — starting or stopping a model,
-//! a load, an experiment, the lesson's computation, leading the class — is the teacher's. The
+//! a load, an experiment, the lesson's computation, leading the class, asking a question and
+//! revealing its answer — is the teacher's; everyone may vote. The
 //! match is exhaustive, so a new command cannot be added without deciding who may send it.
 
 use kettle_shared::{Command, Reason, Role};
@@ -23,6 +24,9 @@ fn op(command: &Command) -> (&'static str, bool) {
         Command::ExperimentRun { .. } => ("experiment_run", true),
         Command::Compute { .. } => ("compute", true),
         Command::FollowMe { .. } => ("follow_me", true),
+        Command::Vote { .. } => ("vote", false),
+        Command::Ask { .. } => ("ask", true),
+        Command::Reveal { .. } => ("reveal", true),
     }
 }
 
@@ -56,6 +60,15 @@ mod tests {
             Command::LoadStop,
             Command::ExperimentRun { name: "scan".into(), short: true },
             Command::FollowMe { view: None },
+            Command::Ask { question: None },
+            Command::Vote { question: "select-wait".into(), choice: 1 },
+            Command::Reveal {
+                question: "select-wait".into(),
+                verdict: kettle_shared::Verdict {
+                    choice: Some(1),
+                    evidence: kettle_shared::Evidence::Eagains { count: 1 },
+                },
+            },
         ]
     }
 
@@ -88,7 +101,17 @@ mod tests {
         }
         assert_eq!(
             refused,
-            ["start", "stop", "compute", "load_start", "load_stop", "experiment_run", "follow_me"]
+            [
+                "start",
+                "stop",
+                "compute",
+                "load_start",
+                "load_stop",
+                "experiment_run",
+                "follow_me",
+                "ask",
+                "reveal"
+            ]
         );
     }
 }

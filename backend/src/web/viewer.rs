@@ -103,6 +103,10 @@ struct Viewer {
     token_refused: bool,
     /// "Follow me": what the teacher shows, relayed to this viewer on every change.
     follow: watch::Receiver<Option<TeacherView>>,
+    /// The class's vote changed (a counter; the vote itself is read from `state.ballots`).
+    ballots: watch::Receiver<u64>,
+    /// This viewer's anonymous number among the voters.
+    voter: u64,
 }
 
 /// What goes out next: a message, or a batch already encoded from the shared events (no
@@ -140,6 +144,8 @@ impl Viewer {
             EchoClients::new(state.registry.clone(), state.recorder.clone(), slots, out.clone());
         let watcher = state.recorder.watcher();
         let follow = state.follow.subscribe();
+        let ballots = state.ballots.subscribe();
+        let voter = state.ballots.voter();
         Viewer {
             gate: state.gates.commands(),
             going_away: state.going_away.clone(),
@@ -154,6 +160,8 @@ impl Viewer {
             role,
             token_refused,
             follow,
+            ballots,
+            voter,
         }
     }
 
@@ -202,6 +210,11 @@ impl Viewer {
         let following = self.follow.borrow_and_update().clone();
         if following.is_some() {
             send(socket, &ServerMsg::Follow { view: following }).await?;
+        }
+        // A late student can still vote on the question being asked.
+        self.ballots.borrow_and_update();
+        if let Some(ballot) = self.state.ballots.ballot_for(self.role) {
+            send(socket, &ServerMsg::Ballot { ballot: Some(ballot) }).await?;
         }
         // The experiment running or last run, so a page opened meanwhile shows it too.
         if let Some(table) = self.state.experiments.last() {
@@ -272,6 +285,14 @@ impl Viewer {
                 changed = self.follow.changed() => match changed {
                     // Only the newest view matters: one skipped while we were busy is gone.
                     Ok(()) => Some(Outgoing::Msg(Box::new(ServerMsg::Follow { view: self.follow.borrow_and_update().clone() }))),
+                    Err(_) => return End::Close(1001, "server shutting down"),
+                },
+                changed = self.ballots.changed() => match changed {
+                    // Only the newest vote matters: changes while we were busy are summed up.
+                    Ok(()) => {
+                        self.ballots.borrow_and_update();
+                        Some(Outgoing::Msg(Box::new(ServerMsg::Ballot { ballot: self.state.ballots.ballot_for(self.role) })))
+                    }
                     Err(_) => return End::Close(1001, "server shutting down"),
                 },
                 Some(msg) = self.out_rx.recv() => Some(Outgoing::Msg(Box::new(msg))),
@@ -371,6 +392,13 @@ impl Viewer {
                 .compute(ms)
                 .map(|thread| Some(ReplyResult::Computing { thread, ms })),
             Command::FollowMe { view } => self.follow_me(view).map(Some),
+            Command::Ask { question } => self.state.ballots.ask(question).map(Some),
+            Command::Vote { question, choice } => {
+                self.state.ballots.vote(self.voter, &question, choice).map(Some)
+            }
+            Command::Reveal { question, verdict } => {
+                self.state.ballots.reveal(&question, verdict).map(Some)
+            }
         };
         match result {
             Ok(result) => result.map(|result| ServerMsg::Reply { id, result }),
