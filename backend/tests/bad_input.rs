@@ -262,6 +262,9 @@ const KEYS: &[&str] = &[
     "rate",
     "size",
     "secs",
+    "question",
+    "choice",
+    "verdict",
 ];
 
 /// An object of command-like keys with random values, written by hand so that duplicate keys
@@ -327,6 +330,13 @@ fn unknown_or_out_of_range() -> impl Strategy<Value = Value> {
             .prop_map(|n| json!({"id": 13, "op": "experiment_run", "name": n, "short": true})),
         (kettle_shared::MAX_COMPUTE_MS + 1..=u32::MAX)
             .prop_map(|ms| json!({"id": 14, "op": "compute", "ms": ms})),
+        // No question is asked on this server: every vote and reveal is refused.
+        ("[a-z\\-]{0,20}", any::<u32>())
+            .prop_map(|(q, c)| json!({"id": 15, "op": "vote", "question": q, "choice": c})),
+        "[a-z\\-]{0,20}".prop_map(|q| json!({"id": 16, "op": "reveal", "question": q,
+            "verdict": {"choice": 0, "evidence": {"kind": "eagains", "count": 1}}})),
+        "[a-z\\-]{1,20}".prop_filter("not a question", |q| kettle_shared::question(q).is_none())
+            .prop_map(|q| json!({"id": 17, "op": "ask", "question": q})),
     ]
 }
 
