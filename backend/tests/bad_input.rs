@@ -335,7 +335,8 @@ fn unknown_or_out_of_range() -> impl Strategy<Value = Value> {
             .prop_map(|(q, c)| json!({"id": 15, "op": "vote", "question": q, "choice": c})),
         "[a-z\\-]{0,20}".prop_map(|q| json!({"id": 16, "op": "reveal", "question": q,
             "verdict": {"choice": 0, "evidence": {"kind": "eagains", "count": 1}}})),
-        "[a-z\\-]{1,20}".prop_filter("not a question", |q| kettle_shared::question(q).is_none())
+        "[a-z\\-]{1,20}"
+            .prop_filter("not a question", |q| kettle_shared::question(q).is_none())
             .prop_map(|q| json!({"id": 17, "op": "ask", "question": q})),
     ]
 }

@@ -1094,6 +1094,46 @@ table! {
     XProcessPerConn => "one child process per connection", "每个连接一个子进程";
     XDescriptorLimit => "fewer connections: the descriptor limit (RLIMIT_NOFILE) allows no more", "连接数减少:描述符上限(RLIMIT_NOFILE)不允许更多";
     XSomeFailed => "some connections got no echo", "部分连接没有得到回显";
+    // -- predict, then see (questions.rs, components/question.rs) ----------------------------
+    QuestionHeading => "Predict, then see", "先预测,再看结果";
+    QuestionAskingHelp =>
+        "Pick an answer, then reveal: the line is sent and the recorded steps decide.",
+        "先选一个答案,再揭晓:这行字会被发送,由记录下来的步骤来判定。";
+    QuestionVoteHelp =>
+        "Vote from your page; the teacher reveals what the kernel did.",
+        "在你的页面上投票;老师揭晓内核实际做了什么。";
+    QuestionReveal => "Reveal: send the line", "揭晓:发送这行字";
+    QuestionRevealing => "The line is on its way; waiting for its recorded steps…", "这行字正在路上,等待它被记录下来的步骤……";
+    QuestionConfirmed => "what the recorded steps show", "记录下来的步骤所显示的";
+    QuestionNoneConfirmed =>
+        "None of the answers: the recorded steps show this instead:",
+        "没有一个答案成立,记录下来的步骤显示的是:";
+    QuestionYours => "your answer", "你的答案";
+    QuestionRight => "Right.", "答对了。";
+    QuestionWrong => "Not this time.", "这次没答对。";
+    QuestionVoters => "{0} voted", "{0} 人已投票";
+    QuestionShowVotes => "Show the votes", "显示投票分布";
+    QuestionHideVotes => "Hide the votes", "隐藏投票分布";
+    QuestionVotesFor => "{0} votes for “{1}”", "“{1}”得 {0} 票";
+    QuestionScore => "Score on this tour: {0} of {1}", "本次导览得分:{1} 题答对 {0} 题";
+    QuestionClearScore => "Clear the score", "清除得分";
+    EvInRecv => "It slept {0} in recv while the line was on its way.", "它在 recv 里睡了 {0},这期间这行字正在路上。";
+    EvInRecvUnmeasured => "It slept in recv; phase 1 was not measured.", "它在 recv 里睡着;第一阶段没有测到。";
+    EvInReadiness => "It waited {0} in {1} before {1} reported the socket readable.", "它在 {1} 里等了 {0},然后 {1} 报告该套接字可读。";
+    EvEagains => "{0} EAGAINs on the copying thread before the recv that found the line.", "在找到这行字的 recv 之前,拷贝它的线程收到了 {0} 次 EAGAIN。";
+    EvSignalled => "{0} was delivered: until then the thread ran, in no system call.", "内核递送了 {0}:在那之前线程一直在运行,不在任何系统调用里。";
+    EvKernelCopied => "The completion brought {0} bytes the kernel had already copied.", "完成事件带来了内核已经拷贝好的 {0} 字节。";
+    EvCopiedBy => "Copied by the thread {0}.", "由线程 {0} 拷贝。";
+    EvReported => "{0} reported fd {1} ready (of {2} watched); your connection is fd {3}.", "{0} 报告 fd {1} 就绪(共监视 {2} 个);你的连接是 fd {3}。";
+    EvCallback => "The loop called the callback {0}() for fd {1}.", "循环为 fd {1} 调用了回调 {0}()。";
+    RNotAsked => "the question “{0}” is not being asked", "现在没有在问“{0}”这个问题";
+    RNoSuchChoice => "there is no answer number {0}: the question has {1}", "没有第 {0} 号答案:这个问题共有 {1} 个答案";
+    RVoteClosed => "the answer to “{0}” was revealed: voting is over", "“{0}”的答案已经揭晓:投票结束了";
+    OnlyTeacherAsk => "ask the class a question", "向全班提问";
+    OnlyTeacherReveal => "reveal the answer", "揭晓答案";
+    CmdAsk => "ask the class", "向全班提问";
+    CmdVote => "vote", "投票";
+    CmdReveal => "reveal the answer", "揭晓答案";
 }
 
 impl Lang {

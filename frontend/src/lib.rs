@@ -11,7 +11,7 @@
 //!   [`i18n`] (every string, both languages), [`reasons`] (the backend's reasons in words),
 //!   [`decode`], [`threads`] (CPU share and the kernel's view per thread), [`kernel`] (the
 //!   kernel's words on a thread), [`definitions`] (the tutorial's definitions and the threads
-//!   that show them), [`tour`] (the guided tour), [`view`] (which panel the figure column
+//!   that show them), [`tour`] (the guided tour), [`questions`] (its questions: answer, reveal, vote, score), [`view`] (which panel the figure column
 //!   shows), [`story`] (the kettle story's cases and their models), [`link`] (the address
 //!   that restores the page), [`screen`] (theme, presenter mode, the side column's panel);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
@@ -33,6 +33,7 @@ pub mod labels;
 pub mod link;
 pub mod narration;
 pub mod playback;
+pub mod questions;
 pub mod reasons;
 pub mod screen;
 pub mod service;

@@ -128,6 +128,9 @@ pub fn reason(lang: Lang, r: &Reason) -> String {
         }
         R::TeacherOnly { what } => tf(lang, Key::RTeacherOnly, &[&teacher_only(lang, what)]),
         R::TokenRefused => key(Key::RTokenRefused),
+        R::NotAsked { question } => tf(lang, Key::RNotAsked, &[question]),
+        R::NoSuchChoice { choice, choices } => tf(lang, Key::RNoSuchChoice, &[choice, choices]),
+        R::VoteClosed { question } => tf(lang, Key::RVoteClosed, &[question]),
     }
 }
 
@@ -140,6 +143,8 @@ fn teacher_only(lang: Lang, op: &str) -> String {
         "experiment_run" => Key::OnlyTeacherExperiment,
         "compute" => Key::OnlyTeacherCompute,
         "follow_me" => Key::OnlyTeacherFollowMe,
+        "ask" => Key::OnlyTeacherAsk,
+        "reveal" => Key::OnlyTeacherReveal,
         other => return other.to_owned(),
     };
     t(lang, key).to_owned()
@@ -175,6 +180,9 @@ pub fn command(lang: Lang, command: &Command) -> String {
         Command::LoadStop => t(lang, Key::CmdLoadStop).to_owned(),
         Command::ExperimentRun { name, .. } => tf(lang, Key::CmdExperimentRun, &[name]),
         Command::FollowMe { .. } => t(lang, Key::CmdFollowMe).to_owned(),
+        Command::Ask { .. } => t(lang, Key::CmdAsk).to_owned(),
+        Command::Vote { .. } => t(lang, Key::CmdVote).to_owned(),
+        Command::Reveal { .. } => t(lang, Key::CmdReveal).to_owned(),
     }
 }
 
@@ -316,6 +324,9 @@ mod tests {
             Reason::LifecycleBusy { at_once: 4, waited_ms: 20_000 },
             Reason::TeacherOnly { what: "stop".into() },
             Reason::TokenRefused,
+            Reason::NotAsked { question: "select-wait".into() },
+            Reason::NoSuchChoice { choice: 7, choices: 4 },
+            Reason::VoteClosed { question: "select-wait".into() },
         ]
     }
 

@@ -181,6 +181,11 @@ pub struct Tour {
     started: Vec<String>,
     /// An echo client was asked for at this stop.
     open_sent: bool,
+    /// The stop's question is being asked (`questions.rs`): the client is opened but the
+    /// line waits until the answer is revealed.
+    pub hold_line: bool,
+    /// `(conn, after_seq)` of the line once sent: what the question is judged from.
+    pub line: Option<(u64, u64)>,
 }
 
 /// What the tour sees of the page.
@@ -230,6 +235,8 @@ impl Tour {
             progress: Progress::Starting,
             started: Vec::new(),
             open_sent: false,
+            hold_line: false,
+            line: None,
         }
     }
 
@@ -282,6 +289,7 @@ impl Tour {
                     // The newest accepted client, else one still in the backlog (wait for it).
                     let accepted = mine.clone().rfind(|c| c.accepted.is_some());
                     match (accepted, mine.clone().next()) {
+                        (Some(_), _) if self.hold_line => {}
                         (Some(c), _) => {
                             let conn = c.accepted.unwrap_or_default();
                             effects.push(Effect::Send(Command::EchoSend {
@@ -293,6 +301,7 @@ impl Tour {
                                 conn,
                                 after_seq: world.newest_seq,
                             };
+                            self.line = Some((conn, world.newest_seq));
                         }
                         (None, Some(_)) => {}
                         (None, None) if !self.open_sent => {
@@ -480,6 +489,20 @@ mod tests {
             [Effect::Send(Command::EchoSend { client: 4, text: "kettle tour 1\n".into() })]
         );
         assert_eq!(tour.progress, Progress::Watching { client: 4, conn: 7, after_seq: 10 });
+    }
+
+    #[test]
+    fn test_a_held_line_waits_for_the_reveal_with_the_client_already_accepted() {
+        let running = models(ModelState::Running);
+        let accepted = [ClientView { id: 4, model: "blocking", accepted: Some(7), open: true }];
+        let mut tour = Tour::at(0);
+        tour.hold_line = true;
+        assert!(tour.drive(&world(&running, &accepted, None)).is_empty(), "held");
+        assert_eq!(tour.progress, Progress::Opening);
+        tour.hold_line = false;
+        let effects = tour.drive(&world(&running, &accepted, None));
+        assert_eq!(effects.len(), 1, "{effects:?}");
+        assert_eq!(tour.line, Some((7, 10)));
     }
 
     #[test]

@@ -136,6 +136,7 @@ impl State {
                 self.load = Some(LoadView { spec: report.spec.clone(), report: Some(report) })
             }
             ServerMsg::Experiment { table } => self.experiments.update(table),
+            ServerMsg::Ballot { ballot } => self.on_ballot(ballot),
             ServerMsg::Follow { view } => {
                 if view.is_none() {
                     self.classroom.leader = false;
@@ -185,6 +186,8 @@ impl State {
             ReplyResult::LoadStopped => {}
             // Every viewer, this one too, is told by a `follow` message.
             ReplyResult::FollowMe { .. } => {}
+            ReplyResult::Voted { question, choice } => self.on_voted(&question, choice),
+            ReplyResult::Asked { .. } | ReplyResult::Revealed { .. } => {}
             // Its tables follow; it was shown as running when asked.
             ReplyResult::ExperimentStarted { .. } => {}
         }

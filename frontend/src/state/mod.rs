@@ -17,6 +17,7 @@ mod classroom;
 mod connection;
 mod echo;
 mod models;
+mod quiz;
 mod time_travel;
 mod views;
 
@@ -140,6 +141,9 @@ pub enum Action {
     Follow(bool),
     /// The page asked the server to run this experiment (shown at once as running).
     ExperimentAsked(String),
+    // -- predict, then see ----------------------------------------------------------------
+    /// Answer, reveal, the vote's bars, the score (`state/quiz.rs`).
+    Quiz(crate::questions::QuizAction),
 }
 
 /// The load on the server, as this page knows it: asked for, running, or over.
@@ -221,6 +225,10 @@ pub struct State {
     pub experiments: crate::experiments::Experiments,
     /// Classroom mode: this page's role, and "follow me".
     pub classroom: crate::classroom::Classroom,
+    /// The tour stop's question (or the teacher's, on a student's page), while asked.
+    pub quiz: Option<crate::questions::Quiz>,
+    /// The score of questions answered alone (kept in the browser).
+    pub score: crate::questions::Score,
 }
 
 impl State {
@@ -343,6 +351,7 @@ impl State {
             Action::ExperimentAsked(id) => self.experiments.started(id),
             // -- classroom --------------------------------------------------------------------
             Action::FollowMeToggle | Action::Follow(_) => self.classroom_action(action),
+            Action::Quiz(action) => self.quiz_action(action),
         }
     }
 }
@@ -363,7 +372,9 @@ impl Reducible for State {
         }
         let mut next = (*self).clone();
         next.apply(action);
+        next.drive_quiz();
         next.drive_tour();
+        next.judge_quiz();
         next.lead_class();
         Rc::new(next)
     }

@@ -181,6 +181,12 @@ mod tests {
         let s = reduce(s, [opened(3, "127.0.0.1:40003")]);
         assert_eq!(s.tour.as_ref().unwrap().progress.id(), "opening", "not accepted yet");
         let s = s.reduce(batch(vec![accept_exit(1, "127.0.0.1:40003")], 0));
+        assert_ne!(
+            s.outbox.last(),
+            Some(&Command::EchoSend { client: 3, text: crate::tour::line_of(0) }),
+            "the stop's question is asked first"
+        );
+        let s = s.reduce(Action::Quiz(crate::questions::QuizAction::Reveal));
         assert_eq!(
             s.outbox.last(),
             Some(&Command::EchoSend { client: 3, text: crate::tour::line_of(0) })
