@@ -18,7 +18,10 @@
 
 use std::collections::BTreeMap;
 
-use kettle_shared::{judge, question, Ballot, Event, Question, Verdict};
+use kettle_shared::{judge, question, Ballot, Event, Evidence, Question, Verdict, WaitApi};
+
+use crate::format::{format_count, format_duration};
+use crate::i18n::{t, tf, Key, Lang};
 
 /// Where the browser keeps the score (`localStorage`).
 pub const SCORE_STORAGE_KEY: &str = "kettle.score";
@@ -169,6 +172,35 @@ impl Quiz {
     }
 }
 
+/// The call a readiness wait was, as its man page spells it.
+fn call_of(api: WaitApi) -> &'static str {
+    match api {
+        WaitApi::Select => "select",
+        WaitApi::Poll => "poll",
+        WaitApi::Epoll | WaitApi::EpollEt => "epoll_wait",
+    }
+}
+
+/// The measured value that decided a verdict, as one sentence in `lang`.
+pub fn evidence(lang: Lang, evidence: &Evidence) -> String {
+    match evidence {
+        Evidence::InRecv { wait_ns: Some(ns) } => tf(lang, Key::EvInRecv, &[&format_duration(*ns)]),
+        Evidence::InRecv { wait_ns: None } => t(lang, Key::EvInRecvUnmeasured).to_owned(),
+        Evidence::InReadiness { api, ns } => {
+            tf(lang, Key::EvInReadiness, &[&format_duration(*ns), &call_of(*api)])
+        }
+        Evidence::Eagains { count } => tf(lang, Key::EvEagains, &[&format_count(*count)]),
+        Evidence::Signalled { name } => tf(lang, Key::EvSignalled, &[name]),
+        Evidence::KernelCopied { bytes } => tf(lang, Key::EvKernelCopied, &[bytes]),
+        Evidence::CopiedBy { thread } => tf(lang, Key::EvCopiedBy, &[thread]),
+        Evidence::Reported { ready, watched, conn_fd } => {
+            let fds: Vec<String> = ready.iter().map(i32::to_string).collect();
+            tf(lang, Key::EvReported, &[&"epoll_wait", &fds.join(", "), watched, conn_fd])
+        }
+        Evidence::Callback { name, fd } => tf(lang, Key::EvCallback, &[name, fd]),
+    }
+}
+
 /// A tour's score: each question answered alone, right or not. Kept in the browser as
 /// `id=1,id=0` (one entry per question, the newest answer).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -270,6 +302,28 @@ mod tests {
         assert_eq!(quiz.verdict(), Some(&verdict));
         let unknown = Ballot { question: "nope".into(), voters: 0, counts: None, verdict: None };
         assert_eq!(Quiz::voting(unknown), None);
+    }
+
+    #[test]
+    fn test_the_deciding_value_is_said_in_both_languages_with_its_number() {
+        let said = |e: Evidence| (evidence(Lang::En, &e), evidence(Lang::Zh, &e));
+        let (en, zh) = said(Evidence::Eagains { count: 73_111 });
+        assert_eq!(en, "73 111 EAGAINs on the copying thread before the recv that found the line.");
+        assert!(zh.contains("73 111") && zh.contains("EAGAIN"), "{zh}");
+        let (en, _) = said(Evidence::InReadiness { api: WaitApi::Select, ns: 342_000_000 });
+        assert_eq!(en, "It waited 342 ms in select before select reported the socket readable.");
+        for e in [
+            Evidence::InRecv { wait_ns: None },
+            Evidence::Signalled { name: "SIGRTMIN+2".into() },
+            Evidence::KernelCopied { bytes: 14 },
+            Evidence::CopiedBy { thread: "pool-worker-2".into() },
+            Evidence::Reported { ready: vec![5], watched: 2, conn_fd: 5 },
+            Evidence::Callback { name: "read".into(), fd: 5 },
+        ] {
+            let (en, zh) = said(e);
+            assert!(!en.contains('{') && !zh.contains('{'), "{en} / {zh}");
+            assert_ne!(en, zh);
+        }
     }
 
     #[test]

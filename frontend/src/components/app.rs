@@ -61,6 +61,7 @@ pub fn App(props: &AppProps) -> Html {
         KeysContext { touring: state.tour.is_some(), picker_open: state.screen.picker_open },
     );
     use_page_in_browser(state.lang, state.screen.theme, state.link(), real_page);
+    super::question::use_score_in_browser(&state.score, dispatch.clone(), real_page);
     let ctx = Ctx { dispatch, sender };
     use_outbox(&ctx, &state);
     let presenter = state.screen.presenter;

@@ -18,6 +18,7 @@ pub mod models;
 pub mod narration;
 pub mod page;
 pub mod playback_bar;
+pub mod question;
 pub mod side;
 pub mod story_view;
 pub mod tour_view;

@@ -16,6 +16,7 @@ use super::event_log::EventLog;
 use super::load_panel::LoadPanel;
 use super::models::{Lesson, Threads};
 use super::narration::Narration;
+use super::question::QuestionView;
 use super::tour_view::TourView;
 use super::{Ctx, StateHandle};
 use crate::i18n::{t, tf, Key};
@@ -33,7 +34,7 @@ pub struct SideProps {
     pub shown: bool,
 }
 
-/// `section.column-side` with `#tour`, `#narration`, `div#side-tabs[role=tablist]` (one
+/// `section.column-side` with `#tour`, `#question`, `#narration`, `div#side-tabs[role=tablist]` (one
 /// `button[role=tab][data-side]` per panel, `aria-selected` on the shown one), one
 /// `div.side-panel[role=tabpanel][data-side]` per panel (`hidden` unless shown): `#code-panel`,
 /// `#echo-clients`, `#crowd` over `#load-panel`, `#threads`, `#lesson` with `#definitions`,
@@ -100,6 +101,7 @@ pub fn SideColumn(props: &SideProps) -> Html {
         <section class="column-side" aria-label={t(lang, Key::SideColumn)} hidden={!props.shown}>
             if props.shown {
                 <TourView tour={state.tour.clone()} {lang} />
+                <QuestionView quiz={state.quiz.clone()} score={state.score.clone()} {lang} />
             }
             <Narration ..super::OnScreen::of(state) />
             if !presenter {
