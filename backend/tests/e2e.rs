@@ -780,6 +780,14 @@ async fn walk_the_tour(c: &Client, zh: bool, mut at_stop: impl AsyncFnMut(usize,
                 &format!("#figure[data-model='{model}']"),
             )
             .await;
+            // Predict, then see: the stop asks first, and its line waits for the reveal.
+            let asked = format!("#question[data-stop='{step}'][data-state='asking']");
+            wait_for(c, &format!("stop {step}'s question"), &asked).await;
+            let state = text_of(c, "document.querySelector('#tour').dataset.state").await;
+            assert_ne!(state, "arrived", "stop {step}: the line waited for the answer");
+            click(c, "#question button[data-choice='0']").await;
+            wait_for(c, "the answer marked", "#question button[data-choice='0'][data-mine]").await;
+            click(c, "#reveal").await;
             // The stop pauses on the step it is about, once the server has recorded it.
             wait_for(
                 c,
@@ -787,6 +795,14 @@ async fn walk_the_tour(c: &Client, zh: bool, mut at_stop: impl AsyncFnMut(usize,
                 &format!("{here}[data-state='arrived']"),
             )
             .await;
+            // The recorded step decided: the confirmed answer with the value that decided it.
+            let revealed = "#question[data-state='revealed'] button[data-correct]";
+            wait_for(c, &format!("stop {step}'s answer revealed"), revealed).await;
+            let why =
+                text_of(c, "document.querySelector('#question .question-evidence').textContent")
+                    .await;
+            let cjk = why.chars().any(|ch| ('\u{4e00}'..='\u{9fff}').contains(&ch));
+            assert_eq!(cjk, zh, "stop {step}: the evidence in the page's language: {why}");
             let playing = text_of(c, "document.querySelector('#figure').dataset.seq").await;
             assert!(!playing.is_empty(), "stop {step}: a step is on screen");
         } else {
@@ -828,6 +844,94 @@ async fn the_guided_tour_walks_every_stop_in_english_and_in_chinese() {
     walk_the_tour(&c, true, async |_, _| {}).await;
     assert_no_errors_shown(&c, "the tour").await;
     c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+/// Alone, without a teacher: the select stop asks, the answer is revealed from the recorded
+/// steps, the score is kept in the browser across a reload, and cleared.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn alone_the_select_stop_asks_reveals_from_the_recorded_steps_and_keeps_a_score() {
+    let (server, _driver, c) = page_on(&[], 1280, 720).await;
+    let at_select = format!("http://127.0.0.1:{}/?tour=5", server.addr.port());
+    c.goto(&at_select).await.unwrap();
+    wait_for(&c, "the select stop asks", "#question[data-stop='5'][data-state='asking']").await;
+    wait_for(&c, "an empty score", "#score[data-answered='0']").await;
+    assert!(c.find(Locator::Css("#votes")).await.is_err(), "no class vote alone");
+    click(&c, "#question button[data-choice='1']").await;
+    click(&c, "#reveal").await;
+    let confirmed =
+        "#question[data-state='revealed'] button[data-choice='1'][data-correct][data-mine]";
+    wait_for(&c, "select confirmed, and it was this page's answer", confirmed).await;
+    let why =
+        text_of(&c, "document.querySelector('#question .question-evidence').textContent").await;
+    assert!(why.contains("in select"), "the measured wait in select: {why}");
+    wait_for(&c, "the score counts it", "#score[data-right='1'][data-answered='1']").await;
+    assert_eq!(text_of(&c, "localStorage.getItem('kettle.score')").await, "select-wait=1");
+    // Kept by the browser: a reload shows it again.
+    c.goto(&at_select).await.unwrap();
+    wait_for(&c, "the score kept", "#score[data-right='1'][data-answered='1']").await;
+    click(&c, "#score-clear").await;
+    wait_for(&c, "the score cleared", "#score[data-answered='0']").await;
+    assert_eq!(text_of(&c, "localStorage.getItem('kettle.score')").await, "");
+    assert_no_errors_shown(&c, "the self-test").await;
+    c.close().await.unwrap();
+    server.shutdown().await.unwrap();
+}
+
+/// A class votes: the teacher's page asks at the select stop, a student's browser and two
+/// WebSocket students vote 2/1, the teacher's page shows the count and the bars, and the
+/// reveal marks the confirmed answer on every page (and the student's own answer on theirs).
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn classroom_a_class_votes_and_every_page_marks_what_the_kernel_confirmed() {
+    use common::{answer, next_msg, send_cmd};
+    use kettle_shared::{Command as Cmd, ServerMsg};
+
+    let server = classroom_with_frontend().await;
+    let class = server.classroom.clone().expect("classroom mode");
+    let teacher_driver = start_driver();
+    let student_driver = start_driver();
+    let teacher = browser_sized(&teacher_driver, 1280, 720).await;
+    let student = browser_sized(&student_driver, 1280, 720).await;
+    teacher.goto(&class.teacher_link).await.unwrap();
+    wait_for(&teacher, "the teacher's role", "#role[data-role='teacher']").await;
+    // The token stays with the tab: the teacher goes to the select stop.
+    teacher.goto(&format!("http://127.0.0.1:{}/?tour=5", server.addr.port())).await.unwrap();
+    wait_for(&teacher, "still the teacher", "#role[data-role='teacher']").await;
+    let asked = "#question[data-question='select-wait'][data-state='asking']";
+    wait_for(&teacher, "the teacher's page asks", asked).await;
+    wait_for(&teacher, "nobody voted yet", "#votes[data-count='0']").await;
+
+    student.goto(&format!("http://127.0.0.1:{}/", server.addr.port())).await.unwrap();
+    wait_for(&student, "the student's role", "#role[data-role='student']").await;
+    wait_for(&student, "the teacher's question on the student's page", asked).await;
+    assert!(student.find(Locator::Css("#reveal")).await.is_err(), "a student cannot reveal");
+    assert!(student.find(Locator::Css("#votes")).await.is_err(), "no counts for a student");
+    click(&student, "#question button[data-choice='1']").await;
+    wait_for(&student, "the vote counted", "#question button[data-choice='1'][data-mine]").await;
+
+    // Two more students, from WebSocket viewers: one for select, one for recv.
+    for choice in [1, 0] {
+        let mut ws = common::connect_ws(&server, None).await.unwrap();
+        assert!(matches!(next_msg(&mut ws).await, ServerMsg::Hello { .. }));
+        send_cmd(&mut ws, 1, Cmd::Vote { question: "select-wait".into(), choice }).await;
+        assert!(matches!(answer(&mut ws, 1, &mut Vec::new()).await, ServerMsg::Reply { .. }));
+    }
+    wait_for(&teacher, "three votes", "#votes[data-count='3']").await;
+    click(&teacher, "#votes-toggle").await;
+    wait_for(&teacher, "two for select", ".vote-bar[data-choice='1'][data-count='2']").await;
+    wait_for(&teacher, "one for recv", ".vote-bar[data-choice='0'][data-count='1']").await;
+
+    click(&teacher, "#reveal").await;
+    let confirmed = "#question[data-state='revealed'] button[data-choice='1'][data-correct]";
+    wait_for(&teacher, "the teacher's page shows what the kernel did", confirmed).await;
+    let mine = "#question[data-state='revealed'] button[data-choice='1'][data-correct][data-mine]";
+    wait_for(&student, "the student's page marks it, and the student's own answer", mine).await;
+    assert_no_errors_shown(&teacher, "the class's vote").await;
+    assert_no_errors_shown(&student, "the class's vote").await;
+    teacher.close().await.unwrap();
+    student.close().await.unwrap();
     server.shutdown().await.unwrap();
 }
 

@@ -52,10 +52,17 @@ impl State {
 
     /// The question of the tour's stop, put up before the tour moves (after every action).
     pub(super) fn drive_quiz(&mut self) {
+        // Before `hello` this page does not know whether it leads a class, and cannot send.
+        if self.models.is_empty() {
+            return;
+        }
         let leads = self.leads_vote();
         match &self.tour {
             Some(tour) => {
-                let same = self.quiz.as_ref().is_some_and(|q| !q.votes && q.stop == tour.stop);
+                let same = self
+                    .quiz
+                    .as_ref()
+                    .is_some_and(|q| !q.votes && q.stop == tour.stop && q.leads == leads);
                 if !same {
                     let next = Quiz::at(tour.stop, tour.current().model, leads);
                     if leads && (next.is_some() || self.quiz.is_some()) {
@@ -220,6 +227,15 @@ mod tests {
         let s = s.reduce(Action::TourLeave);
         assert!(s.quiz.is_none());
         assert!(sent(&s).contains(&Command::Ask { question: None }));
+    }
+
+    #[test]
+    fn test_a_tour_opened_before_the_hello_asks_the_class_once_the_page_knows_it_leads() {
+        let s = reduce(Rc::default(), [Action::TourGo(0)]);
+        assert!(s.quiz.is_none() && s.outbox.is_empty());
+        let s = s.reduce(hello_as(Role::Teacher, true));
+        assert!(s.quiz.as_ref().unwrap().leads);
+        assert!(sent(&s).contains(&Command::Ask { question: Some("blocking-wait".into()) }));
     }
 
     #[test]
