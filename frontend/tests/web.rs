@@ -643,3 +643,68 @@ async fn a_traced_program_that_changed_style_is_drawn_at_each_step_as_the_figure
     yew::scheduler::flush().await;
     assert!(page.query("svg#figure[data-figure=\"6.3\"]").is_some(), "live: what it does now");
 }
+
+fn hello_as(role: kettle_shared::Role) -> ServerMsg {
+    ServerMsg::Hello {
+        protocol_version: PROTOCOL_VERSION,
+        models: vec![model(ModelState::Running)],
+        clock: Clock { start_unix_ms: 0, now_ns: 0 },
+        role,
+        classroom: true,
+    }
+}
+
+fn ballot(
+    voters: u32,
+    counts: Option<Vec<u32>>,
+    verdict: Option<kettle_shared::Verdict>,
+) -> ServerMsg {
+    let question = "blocking-wait".into();
+    ServerMsg::Ballot { ballot: Some(kettle_shared::Ballot { question, voters, counts, verdict }) }
+}
+
+fn in_recv() -> kettle_shared::Verdict {
+    let evidence = kettle_shared::Evidence::InRecv { wait_ns: Some(342_000_000) };
+    kettle_shared::Verdict { choice: Some(0), evidence }
+}
+
+#[wasm_bindgen_test]
+async fn a_students_page_shows_the_teachers_question_votes_and_marks_the_reveal() {
+    let page = Page::mount().await;
+    page.feed(hello_as(kettle_shared::Role::Student)).await;
+    page.feed(ballot(0, None, None)).await;
+    let asked = page.query("#question[data-state='asking'][data-question='blocking-wait']");
+    assert!(asked.is_some(), "the teacher's question on the student's page");
+    assert!(page.query("#reveal").is_none() && page.query("#votes").is_none());
+    page.click("#question button[data-choice='1']").await;
+    let vote = Command::Vote { question: "blocking-wait".into(), choice: 1 };
+    assert_eq!(page.sent.borrow().last(), Some(&vote));
+    let result = ReplyResult::Voted { question: "blocking-wait".into(), choice: 1 };
+    page.feed(ServerMsg::Reply { id: 1, result }).await;
+    assert!(page.query("#question button[data-choice='1'][data-mine]").is_some());
+    page.feed(ballot(3, Some(vec![1, 2, 0, 0]), Some(in_recv()))).await;
+    assert!(page.query("#question[data-state='revealed']").is_some());
+    assert!(page.query("#question button[data-choice='0'][data-correct]").is_some());
+    assert!(page
+        .query("#question button[data-choice='1'][data-mine]:not([data-correct])")
+        .is_some());
+    assert!(page.text("#question .question-evidence").contains("342 ms in recv"));
+}
+
+#[wasm_bindgen_test]
+async fn the_teachers_page_asks_counts_the_votes_and_shows_the_bars_when_chosen() {
+    let page = Page::mount().await;
+    page.feed(hello_as(kettle_shared::Role::Teacher)).await;
+    page.dispatch.emit(Action::TourGo(0));
+    yew::scheduler::flush().await;
+    wait_ms(50).await;
+    let ask = Command::Ask { question: Some("blocking-wait".into()) };
+    assert!(page.sent.borrow().contains(&ask), "{:?}", page.sent.borrow());
+    assert!(page.query("#question[data-stop='1'][data-state='asking'] #reveal").is_some());
+    page.feed(ballot(3, Some(vec![1, 2, 0, 0]), None)).await;
+    assert!(page.query("#votes[data-count='3']").is_some());
+    assert!(page.query(".vote-bar").is_none(), "the bars wait for the teacher");
+    page.click("#votes-toggle").await;
+    assert!(page.query(".vote-bar[data-choice='1'][data-count='2']").is_some());
+    assert!(page.query(".vote-bar[data-choice='0'][data-count='1']").is_some());
+}
