@@ -264,7 +264,8 @@ const KEYS: &[&str] = &[
     "secs",
     "question",
     "choice",
-    "verdict",
+    "conn",
+    "after_seq",
 ];
 
 /// An object of command-like keys with random values, written by hand so that duplicate keys
@@ -333,8 +334,9 @@ fn unknown_or_out_of_range() -> impl Strategy<Value = Value> {
         // No question is asked on this server: every vote and reveal is refused.
         ("[a-z\\-]{0,20}", any::<u32>())
             .prop_map(|(q, c)| json!({"id": 15, "op": "vote", "question": q, "choice": c})),
-        "[a-z\\-]{0,20}".prop_map(|q| json!({"id": 16, "op": "reveal", "question": q,
-            "verdict": {"choice": 0, "evidence": {"kind": "eagains", "count": 1}}})),
+        ("[a-z\\-]{0,20}", any::<u64>(), any::<u64>()).prop_map(|(q, conn, after)| {
+            json!({"id": 16, "op": "reveal", "question": q, "conn": conn, "after_seq": after})
+        }),
         "[a-z\\-]{1,20}"
             .prop_filter("not a question", |q| kettle_shared::question(q).is_none())
             .prop_map(|q| json!({"id": 17, "op": "ask", "question": q})),

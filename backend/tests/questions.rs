@@ -284,10 +284,12 @@ async fn a_class_votes_two_to_one_the_teacher_sees_the_counts_and_the_reveal_rea
         ask(&mut students[1], 21, Command::Vote { question: "epoll-ready".into(), choice: 0 })
             .await;
     assert_eq!(refusal(&msg), Some(&Reason::NotAsked { question: "epoll-ready".into() }));
-    let fake = Verdict { choice: Some(0), evidence: Evidence::InRecv { wait_ns: None } };
-    let msg =
-        ask(&mut students[0], 22, Command::Reveal { question: q.id.into(), verdict: fake }).await;
+    let early = Command::Reveal { question: q.id.into(), conn: 1, after_seq: 0 };
+    let msg = ask(&mut students[0], 22, early.clone()).await;
     assert_eq!(refusal(&msg), Some(&Reason::TeacherOnly { what: "reveal".into() }));
+    // Before any line: nothing recorded answers it, so the teacher cannot reveal either.
+    let msg = ask(&mut teacher, 23, early).await;
+    assert_eq!(refusal(&msg), Some(&Reason::NotRecorded { question: q.id.into() }));
     // A flood of votes: the rate limit refuses most, and one viewer is still one vote.
     let flood = 300u64;
     for id in 0..flood {
@@ -305,18 +307,19 @@ async fn a_class_votes_two_to_one_the_teacher_sees_the_counts_and_the_reveal_rea
     assert!(refused > 0, "{flood} votes at once, none refused");
 
     // The reveal: the teacher's echo client sends the line, the recorded steps decide.
-    let mut events = Vec::new();
     let line = tour_line(&mut teacher, "select", q).await;
-    events.extend(line.events);
     assert_eq!(line.verdict.choice, Some(1), "{:?}", line.verdict);
-    let reveal = Command::Reveal { question: q.id.into(), verdict: line.verdict.clone() };
+    // The backend judges the line itself, from the events it recorded.
+    let reveal =
+        Command::Reveal { question: q.id.into(), conn: line.conn, after_seq: line.after_seq };
     let msg = ask(&mut teacher, 30, reveal.clone()).await;
     assert!(matches!(msg, ServerMsg::Reply { result: ReplyResult::Revealed { .. }, .. }));
     let done = ballot_until(&mut teacher, |b| b.verdict.is_some()).await;
     assert_eq!(done.counts, Some(vec![1, 2, 0, 0]), "the flood changed nothing: {done:?}");
+    assert_eq!(done.verdict.as_ref().and_then(|v| v.choice), Some(1), "{done:?}");
     for s in &mut students {
         let b = ballot_until(s, |b| b.verdict.is_some()).await;
-        assert_eq!(b.verdict.as_ref(), Some(&line.verdict));
+        assert_eq!(b.verdict, done.verdict, "every page is told the same verdict");
         assert_eq!(b.counts, Some(vec![1, 2, 0, 0]), "everyone sees the counts after");
     }
 

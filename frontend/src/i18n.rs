@@ -1129,6 +1129,9 @@ table! {
     RNotAsked => "the question “{0}” is not being asked", "现在没有在问“{0}”这个问题";
     RNoSuchChoice => "there is no answer number {0}: the question has {1}", "没有第 {0} 号答案:这个问题共有 {1} 个答案";
     RVoteClosed => "the answer to “{0}” was revealed: voting is over", "“{0}”的答案已经揭晓:投票结束了";
+    RNotRecorded =>
+        "the step that answers “{0}” is not recorded yet: wait for the line to arrive",
+        "回答“{0}”的那一步还没有被记录下来:请等这行字到达";
     OnlyTeacherAsk => "ask the class a question", "向全班提问";
     OnlyTeacherReveal => "reveal the answer", "揭晓答案";
     CmdAsk => "ask the class", "向全班提问";

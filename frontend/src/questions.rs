@@ -13,8 +13,9 @@
 //! ([`Quiz::judge`]), marks the confirmed answer with its evidence and counts the score.
 //!
 //! **In class**: the teacher's page asks (`ask`), the students' pages show the question from
-//! the [`Ballot`] the server sends and vote (`vote`); the teacher reveals, the teacher's page
-//! judges and sends the verdict (`reveal`), and every page marks it from the next ballot.
+//! the [`Ballot`] the server sends and vote (`vote`); the teacher reveals (`reveal`, naming
+//! the line), the backend judges that line from the events it recorded, and every page marks
+//! the verdict from the next ballot.
 
 use std::collections::BTreeMap;
 

@@ -131,6 +131,7 @@ pub fn reason(lang: Lang, r: &Reason) -> String {
         R::NotAsked { question } => tf(lang, Key::RNotAsked, &[question]),
         R::NoSuchChoice { choice, choices } => tf(lang, Key::RNoSuchChoice, &[choice, choices]),
         R::VoteClosed { question } => tf(lang, Key::RVoteClosed, &[question]),
+        R::NotRecorded { question } => tf(lang, Key::RNotRecorded, &[question]),
     }
 }
 
@@ -327,6 +328,7 @@ mod tests {
             Reason::NotAsked { question: "select-wait".into() },
             Reason::NoSuchChoice { choice: 7, choices: 4 },
             Reason::VoteClosed { question: "select-wait".into() },
+            Reason::NotRecorded { question: "select-wait".into() },
         ]
     }
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{LoadSpec, TeacherView, Verdict};
+use crate::{LoadSpec, TeacherView};
 
 /// The largest command (one WebSocket message) the backend accepts, in bytes.
 /// Larger messages close the socket with code 1009 ("message too big").
@@ -135,14 +135,18 @@ pub enum Command {
         /// The choice, an index into the question's choices.
         choice: u32,
     },
-    /// The teacher reveals the answer the recorded steps gave (judged by the teacher's page
-    /// with [`crate::judge`] once the line's step was recorded): the vote closes and every
-    /// viewer is told the verdict and the final counts. Teacher only.
+    /// The teacher reveals the answer: the tour's line was sent on connection `conn` of the
+    /// question's model once the teacher's page had seen events up to `after_seq`, and the
+    /// backend judges it ([`crate::judge`]) from the events it recorded itself. The vote
+    /// closes and every viewer is told the verdict and the final counts. Refused
+    /// ([`crate::Reason::NotRecorded`]) while the line's step is not recorded. Teacher only.
     Reveal {
         /// The question's id (must be the one being asked).
         question: String,
-        /// The verdict: its choice must be one of the question's.
-        verdict: Verdict,
+        /// The connection the line was sent on, as the model numbered it.
+        conn: u64,
+        /// The newest event seq the teacher's page knew when it sent the line.
+        after_seq: u64,
     },
 }
 

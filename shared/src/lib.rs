@@ -61,7 +61,8 @@
 //!
 //! **Predict, then see.** Each tour stop has a [`Question`] ([`QUESTIONS`]) that [`judge`]
 //! answers from the recorded events. The teacher asks it ([`Command::Ask`]), students vote
-//! ([`Command::Vote`]), the teacher reveals the verdict ([`Command::Reveal`]); every viewer
+//! ([`Command::Vote`]), the teacher reveals ([`Command::Reveal`]) and the backend judges the
+//! line from its own recorded events; every viewer
 //! follows the vote in [`ServerMsg::Ballot`].
 //!
 //! ## Reasons

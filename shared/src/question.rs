@@ -12,8 +12,9 @@
 //! The table ([`QUESTIONS`]) holds each question's words in English and Chinese, like the
 //! catalogue holds each model's lesson, so the page, the backend and its tests read one table.
 //! In classroom mode the class votes ([`Command::Vote`](crate::Command::Vote)) while the
-//! teacher's page asks, and the teacher's page reveals the verdict it judged
-//! ([`Command::Reveal`](crate::Command::Reveal)); every page is told ([`ServerMsg::Ballot`](crate::ServerMsg::Ballot)).
+//! teacher's page asks; the teacher reveals ([`Command::Reveal`](crate::Command::Reveal)) and
+//! the backend judges the line from the events it recorded itself; every page is told
+//! ([`ServerMsg::Ballot`](crate::ServerMsg::Ballot)).
 
 use serde::{Deserialize, Serialize};
 

@@ -386,6 +386,13 @@ pub enum Reason {
         /// The question's id.
         question: String,
     },
+    /// The step that answers the question (the copy of the line on that connection, after
+    /// that seq) is not among the events the backend recorded: the line did not arrive yet,
+    /// or was sent elsewhere.
+    NotRecorded {
+        /// The question's id.
+        question: String,
+    },
 }
 
 deserialize_tagged!(Reason, ChildExit);
@@ -493,6 +500,7 @@ impl Tagged for Reason {
                 R::NoSuchChoice { choice: f.take("choice")?, choices: f.take("choices")? }
             }
             "vote_closed" => R::VoteClosed { question: f.take("question")? },
+            "not_recorded" => R::NotRecorded { question: f.take("question")? },
             other => return Err(unknown(other, Self::TAGS)),
         })
     }

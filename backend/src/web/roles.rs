@@ -62,13 +62,7 @@ mod tests {
             Command::FollowMe { view: None },
             Command::Ask { question: None },
             Command::Vote { question: "select-wait".into(), choice: 1 },
-            Command::Reveal {
-                question: "select-wait".into(),
-                verdict: kettle_shared::Verdict {
-                    choice: Some(1),
-                    evidence: kettle_shared::Evidence::Eagains { count: 1 },
-                },
-            },
+            Command::Reveal { question: "select-wait".into(), conn: 1, after_seq: 0 },
         ]
     }
 

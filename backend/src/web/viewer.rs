@@ -396,8 +396,19 @@ impl Viewer {
             Command::Vote { question, choice } => {
                 self.state.ballots.vote(self.voter, &question, choice).map(Some)
             }
-            Command::Reveal { question, verdict } => {
-                self.state.ballots.reveal(&question, verdict).map(Some)
+            Command::Reveal { question, conn, after_seq } => {
+                let recorder = &self.state.recorder;
+                self.state
+                    .ballots
+                    .reveal(&question, |q| {
+                        // The backend's own record: the events every viewer was sent.
+                        let (events, _) = recorder.history();
+                        let model = q.model.id();
+                        let events: Vec<Event> =
+                            events.into_iter().filter(|e| e.model == model).collect();
+                        kettle_shared::judge(q, &events, conn, after_seq)
+                    })
+                    .map(Some)
             }
         };
         match result {

@@ -121,16 +121,32 @@ impl Ballots {
         Ok(ReplyResult::Voted { question: id.to_owned(), choice })
     }
 
-    /// Closes the vote with the verdict the teacher's page judged from the recorded steps.
-    pub(super) fn reveal(&self, id: &str, verdict: Verdict) -> Result<ReplyResult, Refusal> {
+    /// Closes the vote with the verdict `judged` gives the question (from the events the
+    /// backend recorded): refused while it gives none, and once revealed.
+    pub(super) fn reveal(
+        &self,
+        id: &str,
+        judged: impl FnOnce(&'static Question) -> Option<Verdict>,
+    ) -> Result<ReplyResult, Refusal> {
+        // Judged without the lock held (it reads the recorder's history), then checked again.
+        let asked = {
+            let mut guard = self.lock();
+            let round = Self::asked(&mut guard, id)?;
+            if round.verdict.is_some() {
+                return Err((
+                    ErrorCode::BadRequest,
+                    Reason::VoteClosed { question: id.to_owned() },
+                ));
+            }
+            round.question
+        };
+        let Some(verdict) = judged(asked) else {
+            return Err((ErrorCode::BadRequest, Reason::NotRecorded { question: id.to_owned() }));
+        };
         let mut guard = self.lock();
         let round = Self::asked(&mut guard, id)?;
         if round.verdict.is_some() {
             return Err((ErrorCode::BadRequest, Reason::VoteClosed { question: id.to_owned() }));
-        }
-        let choices = round.question.choices.len() as u32;
-        if let Some(choice) = verdict.choice.filter(|c| *c >= choices) {
-            return Err((ErrorCode::BadRequest, Reason::NoSuchChoice { choice, choices }));
         }
         round.verdict = Some(verdict);
         drop(guard);
@@ -158,8 +174,8 @@ mod tests {
 
     use super::*;
 
-    fn verdict(choice: u32) -> Verdict {
-        Verdict { choice: Some(choice), evidence: Evidence::Eagains { count: 3 } }
+    fn verdict(choice: u32) -> impl FnOnce(&'static Question) -> Option<Verdict> {
+        move |_| Some(Verdict { choice: Some(choice), evidence: Evidence::Eagains { count: 3 } })
     }
 
     #[test]
@@ -176,7 +192,7 @@ mod tests {
         b.reveal("select-wait", verdict(1)).unwrap();
         let student = b.ballot_for(Role::Student).unwrap();
         assert_eq!(student.counts, Some(vec![0, 2, 0, 0]));
-        assert_eq!(student.verdict, Some(verdict(1)));
+        assert_eq!(student.verdict.and_then(|v| v.choice), Some(1));
     }
 
     #[test]
@@ -192,7 +208,10 @@ mod tests {
             Reason::NoSuchChoice { choice: 4, choices: 4 }
         );
         assert!(matches!(b.vote(voter, "epoll-ready", 0), Err((_, Reason::NotAsked { .. }))));
-        assert!(b.reveal("select-wait", verdict(9)).is_err());
+        assert_eq!(
+            b.reveal("select-wait", |_| None).unwrap_err().1,
+            Reason::NotRecorded { question: "select-wait".into() }
+        );
         assert_eq!(b.ballot_for(Role::Teacher), before);
         b.vote(voter, "select-wait", 2).unwrap();
         b.reveal("select-wait", verdict(1)).unwrap();

@@ -2,8 +2,8 @@
 //! the pure logic; this is where the reducer drives it). Before the tour moves, the question
 //! of its stop is put up (and asked of the class from the teacher's page) and the tour told
 //! to hold its line while the answer is open; after it moves, the line's recorded step is
-//! judged once the tour found it, and the verdict counted in the score (alone) or sent to the
-//! class (the teacher's page).
+//! judged once the tour found it, and the verdict counted in the score (alone); the teacher's
+//! page then asks the backend to reveal that line, which it judges from its own record.
 
 use kettle_shared::{Ballot, Role};
 
@@ -102,11 +102,11 @@ impl State {
         if !quiz.judge(&events, conn, after_seq) {
             return;
         }
-        let (id, verdict, right) = (quiz.question.id, quiz.verdict().cloned(), quiz.right());
+        let (id, right) = (quiz.question.id, quiz.right());
         if self.leads_vote() {
-            if let Some(verdict) = verdict {
-                self.send_later(vec![Command::Reveal { question: id.to_owned(), verdict }]);
-            }
+            // The class is told the backend's verdict, judged from the events it recorded.
+            let question = id.to_owned();
+            self.send_later(vec![Command::Reveal { question, conn, after_seq }]);
         } else if let Some(right) = right {
             self.score.record(id, right);
         }
@@ -216,13 +216,12 @@ mod tests {
     }
 
     #[test]
-    fn test_the_teachers_page_asks_the_class_and_sends_the_judged_verdict() {
+    fn test_the_teachers_page_asks_the_class_and_reveals_the_line_it_sent() {
         let s = at_the_blocking_stop(Role::Teacher, true);
         assert!(sent(&s).contains(&Command::Ask { question: Some("blocking-wait".into()) }));
         let s = reduce(s, [Action::Quiz(QuizAction::Reveal), the_line_copied(2)]);
-        let verdict =
-            Verdict { choice: Some(0), evidence: Evidence::InRecv { wait_ns: Some(342_000_000) } };
-        assert!(sent(&s).contains(&Command::Reveal { question: "blocking-wait".into(), verdict }));
+        let reveal = Command::Reveal { question: "blocking-wait".into(), conn: 1, after_seq: 1 };
+        assert!(sent(&s).contains(&reveal), "{:?}", sent(&s));
         assert_eq!(s.score.tally(), (0, 0), "a teacher's reveal is not a self-test");
         let s = s.reduce(Action::TourLeave);
         assert!(s.quiz.is_none());
