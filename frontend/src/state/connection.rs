@@ -56,6 +56,7 @@ impl State {
                 self.classroom.role = role;
                 self.classroom.leading = None;
                 self.classroom.sent = None;
+                self.quiz_after_hello();
                 self.models = models;
                 // A new WebSocket means the backend closed every relay of the old one.
                 for c in &mut self.clients {

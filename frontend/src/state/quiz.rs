@@ -125,6 +125,15 @@ impl State {
         }
     }
 
+    /// A new WebSocket is a new viewer of a server that may have forgotten the vote (it
+    /// restarted): a student's question comes back after the hello if it is still asked, and
+    /// a leading teacher's page asks afresh (`drive_quiz` puts it up again).
+    pub(super) fn quiz_after_hello(&mut self) {
+        if self.quiz.as_ref().is_some_and(|q| q.votes || q.leads) {
+            self.quiz = None;
+        }
+    }
+
     /// The server counted this page's vote.
     pub(super) fn on_voted(&mut self, question: &str, choice: u32) {
         if let Some(quiz) = self.quiz.as_mut().filter(|q| q.question.id == question) {
@@ -235,6 +244,27 @@ mod tests {
         let s = s.reduce(hello_as(Role::Teacher, true));
         assert!(s.quiz.as_ref().unwrap().leads);
         assert!(sent(&s).contains(&Command::Ask { question: Some("blocking-wait".into()) }));
+    }
+
+    #[test]
+    fn test_after_a_reconnection_the_teachers_page_asks_again_and_a_student_waits_for_the_ballot() {
+        let s = at_the_blocking_stop(Role::Teacher, true);
+        let generation = s.outbox_gen;
+        let s = s.reduce(Action::OutboxSent(generation));
+        assert!(sent(&s).is_empty());
+        let s = s.reduce(hello_as(Role::Teacher, true));
+        assert!(sent(&s).contains(&Command::Ask { question: Some("blocking-wait".into()) }));
+        let ballot =
+            Ballot { question: "select-wait".into(), voters: 0, counts: None, verdict: None };
+        let s = reduce(
+            Rc::default(),
+            [
+                hello_as(Role::Student, true),
+                Action::Server(ServerMsg::Ballot { ballot: Some(ballot) }),
+                hello_as(Role::Student, true),
+            ],
+        );
+        assert!(s.quiz.is_none(), "the server says again what is asked, if anything");
     }
 
     #[test]
