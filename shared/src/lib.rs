@@ -72,6 +72,7 @@
 
 mod aggregate;
 mod catalogue;
+pub mod chrome_trace;
 mod classroom;
 mod command;
 mod event;
