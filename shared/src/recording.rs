@@ -13,7 +13,7 @@
 //!
 //! 1. The first line is the [`RecordingHeader`]: `{"format":"kettle-recording",
 //!    "format_version":1, "kettle_version":…, "protocol_version":…, "kernel":…, "machine":…,
-//!    "models":[…], "start_unix_ms":…, "t0_unix_ms":…, "compare":[…], "history_bound":…}`.
+//!    "models":[…], "start_unix_ms":…, "t0_unix_ms":…, "compare":[…], "history_bound":…, "lost":…}`.
 //! 2. Then every event, one per line, written exactly as [`Event`] is on the WebSocket
 //!    (`{"seq":…,"t_ns":…,"model":…,"thread":…,"conn":…,"kind":{"type":…}}`), grouped by
 //!    model in the order of the header's `models` (events of any other model — the lesson's
@@ -101,13 +101,17 @@ pub struct RecordingHeader {
     /// The most events the recorder kept per model: a model with this many events may have
     /// had older ones the recording does not hold.
     pub history_bound: u32,
+    /// Events the server counted as lost while this was recorded (holes in the `seq`s, over
+    /// every model: [`ServerMsg::Batch::dropped`](crate::ServerMsg::Batch)), so a replay can
+    /// say that steps are missing instead of pretending none are.
+    pub lost: u64,
 }
 
 crate::wire::deserialize_fields! {
     HostInfo { kettle_version, kernel, machine }
     RecordingHeader {
         format, format_version, kettle_version, protocol_version, kernel, machine, models,
-        start_unix_ms, t0_unix_ms, compare, history_bound
+        start_unix_ms, t0_unix_ms, compare, history_bound, lost
     }
 }
 
@@ -147,6 +151,7 @@ impl Recording {
             t0_unix_ms: 0,
             compare: Vec::new(),
             history_bound: 0,
+            lost: 0,
         }
     }
 
