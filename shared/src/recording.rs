@@ -13,7 +13,7 @@
 //!
 //! 1. The first line is the [`RecordingHeader`]: `{"format":"kettle-recording",
 //!    "format_version":1, "kettle_version":…, "protocol_version":…, "kernel":…, "machine":…,
-//!    "models":[…], "start_unix_ms":…, "t0_unix_ms":…, "compare":[…], "history_bound":…, "lost":…}`.
+//!    "models":[…], "start_unix_ms":…, "t0_unix_ms":…, "compare":{…}|null, "history_bound":…, "lost":…}`.
 //! 2. Then every event, one per line, written exactly as [`Event`] is on the WebSocket
 //!    (`{"seq":…,"t_ns":…,"model":…,"thread":…,"conn":…,"kind":{"type":…}}`), grouped by
 //!    model in the order of the header's `models` (events of any other model — the lesson's
@@ -96,8 +96,10 @@ pub struct RecordingHeader {
     /// ([`Clock::start_unix_ms`](crate::Clock::start_unix_ms)): an event happened at
     /// `t0_unix_ms + t_ns / 1e6`.
     pub t0_unix_ms: u64,
-    /// The models the comparison (Fig. 6.6) showed, in its order; empty when none was shown.
-    pub compare: Vec<String>,
+    /// The comparison (Fig. 6.6) the page showed, if it showed one: the line and, per model,
+    /// the echo client it went through (the relay's `client_*` events name it) and the model's
+    /// connection for that client.
+    pub compare: Option<Compared>,
     /// The most events the recorder kept per model: a model with this many events may have
     /// had older ones the recording does not hold.
     pub history_bound: u32,
@@ -107,7 +109,29 @@ pub struct RecordingHeader {
     pub lost: u64,
 }
 
+/// The comparison a recording keeps: one line through one echo client on each model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Compared {
+    /// The line, as typed.
+    pub text: String,
+    /// One per model, in the comparison's order.
+    pub lanes: Vec<ComparedLane>,
+}
+
+/// One model of a kept comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComparedLane {
+    /// The model.
+    pub model: String,
+    /// The echo client the line went through.
+    pub client: u32,
+    /// The model's connection for that client, once accepted.
+    pub conn: Option<u64>,
+}
+
 crate::wire::deserialize_fields! {
+    Compared { text, lanes }
+    ComparedLane { model, client, conn }
     HostInfo { kettle_version, kernel, machine }
     RecordingHeader {
         format, format_version, kettle_version, protocol_version, kernel, machine, models,
@@ -149,7 +173,7 @@ impl Recording {
             models,
             start_unix_ms,
             t0_unix_ms: 0,
-            compare: Vec::new(),
+            compare: None,
             history_bound: 0,
             lost: 0,
         }
@@ -463,7 +487,13 @@ mod tests {
             })
             .collect();
         let mut header = Recording::header(&host(), models, 1_765_000_000_000);
-        header.compare = vec!["blocking".into(), "thread-per-conn".into()];
+        header.compare = Some(Compared {
+            text: "hi".into(),
+            lanes: vec![
+                ComparedLane { model: "blocking".into(), client: 1, conn: Some(1) },
+                ComparedLane { model: "thread-per-conn".into(), client: 2, conn: None },
+            ],
+        });
         header.history_bound = 2_000;
         let events = vec![
             event(1, "blocking", EventKind::RecvEnter { fd: 5, len: 1024 }),

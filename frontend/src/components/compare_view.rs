@@ -125,7 +125,9 @@ fn chart(state: &StateHandle, lang: Lang, width: f64) -> Html {
         .iter()
         .filter_map(|lane| {
             let client = lane.client?;
-            let conn = state.clients.iter().find(|c| c.id == client).and_then(|c| c.accepted);
+            let conn = lane
+                .conn
+                .or_else(|| state.clients.iter().find(|c| c.id == client).and_then(|c| c.accepted));
             Some(Input {
                 model: &lane.model,
                 figure: state.family_of(&lane.model),
