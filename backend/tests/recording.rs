@@ -111,6 +111,7 @@ async fn kettle_record_keeps_a_real_echo_and_kettle_export_writes_a_trace_with_a
     assert_eq!(ids, ["blocking", "select"]);
     assert!(rec.header.kernel.starts_with("Linux "), "{}", rec.header.kernel);
     assert!(rec.header.machine.contains("CPUs"), "{}", rec.header.machine);
+    assert!(rec.header.code.iter().any(|x| x.file == "select.rs"), "the code panel's excerpts");
     assert!(
         rec.header.t0_unix_ms > 1_700_000_000_000
             && rec.header.start_unix_ms >= rec.header.t0_unix_ms

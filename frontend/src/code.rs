@@ -692,6 +692,25 @@ pub fn fetch_missing(code: &'static ModelCode, arrived: impl Fn() + Clone + 'sta
     let _ = (code, arrived);
 }
 
+/// Hands the page the excerpts a recording carries, so a replay's code panel needs no server:
+/// each one this page knows (by file and region name) is kept as if fetched. Natively every
+/// excerpt is compiled in already.
+pub fn seed_excerpts(excerpts: &[kettle_shared::recording::CodeExcerpt]) {
+    #[cfg(target_arch = "wasm32")]
+    for model in kettle_shared::MODELS.iter().map(|m| m.model) {
+        for &x in code(model).excerpts {
+            let found = excerpts.iter().find(|c| c.file == x.basename() && c.name == x.name);
+            if let Some(c) = found.filter(|_| !x.is_loaded()) {
+                let text =
+                    kettle_shared::excerpt::ExcerptText { first: c.first, text: c.text.clone() };
+                fetched::answer(x, Ok(text));
+            }
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = excerpts;
+}
+
 /// Hands the page an excerpt's lines as the backend would (the browser tests, which run
 /// without a backend).
 #[cfg(target_arch = "wasm32")]

@@ -13,7 +13,7 @@
 //!
 //! 1. The first line is the [`RecordingHeader`]: `{"format":"kettle-recording",
 //!    "format_version":1, "kettle_version":…, "protocol_version":…, "kernel":…, "machine":…,
-//!    "models":[…], "start_unix_ms":…, "t0_unix_ms":…, "compare":{…}|null, "history_bound":…, "lost":…}`.
+//!    "models":[…], "start_unix_ms":…, "t0_unix_ms":…, "compare":{…}|null, "history_bound":…, "lost":…, "code":[…]}`.
 //! 2. Then every event, one per line, written exactly as [`Event`] is on the WebSocket
 //!    (`{"seq":…,"t_ns":…,"model":…,"thread":…,"conn":…,"kind":{"type":…}}`), grouped by
 //!    model in the order of the header's `models` (events of any other model — the lesson's
@@ -107,6 +107,23 @@ pub struct RecordingHeader {
     /// every model: [`ServerMsg::Batch::dropped`](crate::ServerMsg::Batch)), so a replay can
     /// say that steps are missing instead of pretending none are.
     pub lost: u64,
+    /// The marked regions of Kettle's model files (`GET /api/excerpts`), so the code panel
+    /// shows the line of each step with no server to ask; empty if they could not be had.
+    pub code: Vec<CodeExcerpt>,
+}
+
+/// A marked region of one of Kettle's model files (see [`crate::excerpt`]), as a recording
+/// carries it and `GET /api/excerpts` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeExcerpt {
+    /// The model file's basename (`"select.rs"`).
+    pub file: String,
+    /// The region's name.
+    pub name: String,
+    /// The line number of its first line in the file.
+    pub first: usize,
+    /// Its lines, each ending in `\n`.
+    pub text: String,
 }
 
 /// The comparison a recording keeps: one line through one echo client on each model.
@@ -131,11 +148,12 @@ pub struct ComparedLane {
 
 crate::wire::deserialize_fields! {
     Compared { text, lanes }
+    CodeExcerpt { file, name, first, text }
     ComparedLane { model, client, conn }
     HostInfo { kettle_version, kernel, machine }
     RecordingHeader {
         format, format_version, kettle_version, protocol_version, kernel, machine, models,
-        start_unix_ms, t0_unix_ms, compare, history_bound, lost
+        start_unix_ms, t0_unix_ms, compare, history_bound, lost; or_default code
     }
 }
 
@@ -176,6 +194,7 @@ impl Recording {
             compare: None,
             history_bound: 0,
             lost: 0,
+            code: Vec::new(),
         }
     }
 

@@ -5,7 +5,8 @@
 //! ([`crate::tools::soak::viewer`]), subscribed to those models — and keeps what it receives:
 //! the models' history the server sends every new viewer, then every event for `--secs`
 //! seconds. The header's `kernel` and `machine` come from the server's `GET /api/host`, its
-//! models from the `Hello`. A progress line on stderr says how long, how many events, how many
+//! models from the `Hello`, the model files' marked regions (for the code panel) from
+//! `GET /api/excerpts`. A progress line on stderr says how long, how many events, how many
 //! lost. The file is [`kettle_shared::recording`]'s format, written under a temporary name and
 //! renamed into place, so a failed run never leaves half a file under the name asked for.
 //!
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
-use kettle_shared::recording::{self, HostInfo, Recording};
+use kettle_shared::recording::{self, CodeExcerpt, HostInfo, Recording};
 use kettle_shared::{Command, Event, ModelInfo, ServerMsg};
 
 use crate::tools::http;
@@ -100,6 +101,7 @@ pub async fn record(args: RecordArgs) -> anyhow::Result<usize> {
     }
     let host: HostInfo = get_json(&args.url, "/api/host").await?;
     let listed: Vec<ModelInfo> = get_json(&args.url, "/api/models").await?;
+    let code: Vec<CodeExcerpt> = get_json(&args.url, "/api/excerpts").await?;
     let ids = chosen_models(&args.models, &listed)?;
     let addr: SocketAddr = authority(&args.url)?
         .to_socket_addrs()
@@ -166,6 +168,7 @@ pub async fn record(args: RecordArgs) -> anyhow::Result<usize> {
     header.t0_unix_ms = viewer.clock.start_unix_ms;
     header.history_bound = MAX_EVENTS as u32;
     header.lost = lost;
+    header.code = code;
     let count = events.len();
     let recording = Recording { header, events };
     write_whole(&args.out, &recording::encode(&recording))?;

@@ -78,6 +78,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
                     }
                 }) }
             </div>
+            if !state.replaying() {
             <div class="echo-row">
                 <input id="compare-input" ref={input_ref} type="text" placeholder={t(lang, Key::EchoPlaceholder)}
                     onkeydown={on_key} disabled={!enough} />
@@ -88,6 +89,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
                     <span class="hint">{ t(lang, Key::CompareNeedModels) }</span>
                 }
             </div>
+            }
             <div class="compare-room" ref={holder}>{ chart(state, lang, width) }</div>
             if state.compare.run.is_some() {
                 <p class="hint compare-legend">{ t(lang, Key::CompareLegend) }</p>

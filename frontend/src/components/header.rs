@@ -7,6 +7,7 @@
 use kettle_shared::{Role, PROTOCOL_VERSION};
 use yew::prelude::*;
 
+use super::keep_menu::KeepMenu;
 use super::views::ViewTabs;
 use super::{Ctx, StateHandle};
 use crate::i18n::{catalogue, t, tf, Key};
@@ -70,14 +71,20 @@ pub fn Header(props: &HeaderProps) -> Html {
                 }
                 <ViewTabs shown={state.view} {lang} />
                 <span class="spacer"></span>
+                if !state.replaying() {
                 <span id="conn-status" class={classes!("conn", status.id())} data-status={status.id()} role="status"
                     title={status_text.clone()}>
                     <span class="conn-dot" aria-hidden="true">{ "●" }</span>
                     <span class="conn-text">{ status_text }</span>
                 </span>
+                }
                 { classroom }
-                <button id="tour-start" onclick={tour} title={t(lang, Key::TourStartHelp)}
-                    aria-pressed={state.tour.is_some().to_string()}>{ t(lang, Key::TourStartShort) }</button>
+                <KeepMenu state={state.clone()} />
+                // The tour starts models and sends lines: live only.
+                if !state.replaying() {
+                    <button id="tour-start" onclick={tour} title={t(lang, Key::TourStartHelp)}
+                        aria-pressed={state.tour.is_some().to_string()}>{ t(lang, Key::TourStartShort) }</button>
+                }
                 <button id="lang" onclick={toggle} title="L" lang={crate::i18n::Lang::toggled(lang).code()}>
                     { t(lang, Key::SwitchLanguage) }
                 </button>
