@@ -122,13 +122,14 @@ pub fn KeepMenu(props: &KeepMenuProps) -> Html {
     let save_svg = {
         let (shown_svg, figure_name) = (shown_svg.clone(), figure_name.clone());
         Callback::from(move |_: MouseEvent| {
-            if let Some(svg) = shown_svg().and_then(|e| standalone_svg(&e)) {
+            if let Some(svg) = shown_svg().and_then(|(e, title)| standalone_svg(&e, title.as_ref()))
+            {
                 download(svg.text.as_bytes(), "image/svg+xml", &figure_name("svg"));
             }
         })
     };
     let save_png = Callback::from(move |_: MouseEvent| {
-        if let Some(svg) = shown_svg().and_then(|e| standalone_svg(&e)) {
+        if let Some(svg) = shown_svg().and_then(|(e, title)| standalone_svg(&e, title.as_ref())) {
             save_png_at_2x(svg, figure_name("png"));
         }
     });
@@ -276,15 +277,21 @@ fn download_blob(blob: &web_sys::Blob, name: &str) {
     .forget();
 }
 
-/// The figure on screen: `svg#compare` in the comparison, else `svg#figure`.
-fn figure_element(compare: bool) -> Option<web_sys::Element> {
+/// The figure on screen and its title: `svg#compare` in the comparison (under the panel's
+/// heading), else `svg#figure` (titled by `#figure-title`).
+fn figure_element(compare: bool) -> Option<(web_sys::Element, Option<web_sys::Element>)> {
     let document = web_sys::window()?.document()?;
-    document.get_element_by_id(if compare { "compare" } else { "figure" })
+    if compare {
+        let title = document.query_selector("#compare-panel h2").ok().flatten();
+        Some((document.get_element_by_id("compare")?, title))
+    } else {
+        Some((document.get_element_by_id("figure")?, document.get_element_by_id("figure-title")))
+    }
 }
 
 /// A figure as a file of its own: the SVG, every element's look inlined from the style sheet
-/// (so it looks the same with no CSS, in either theme), fonts named by generic family, the
-/// page's background behind it, and its size in pixels.
+/// (so it looks the same with no CSS, in the theme shown), fonts named by generic family, the
+/// page's background behind it, its title over it, and its size in pixels.
 #[derive(Debug, Clone)]
 struct Standalone {
     text: String,
@@ -313,7 +320,7 @@ const STYLE_PROPS: &[&str] = &[
     "display",
 ];
 
-fn standalone_svg(svg: &web_sys::Element) -> Option<Standalone> {
+fn standalone_svg(svg: &web_sys::Element, title: Option<&web_sys::Element>) -> Option<Standalone> {
     let window = web_sys::window()?;
     let clone: web_sys::Element = svg.clone_node_with_deep(true).ok()?.dyn_into().ok()?;
     let originals = svg.query_selector_all("*").ok()?;
@@ -334,7 +341,6 @@ fn standalone_svg(svg: &web_sys::Element) -> Option<Standalone> {
             inline.push_str(&format!("{prop}:{value};"));
         }
         let _ = to.set_attribute("style", &inline);
-        let _ = to.remove_attribute("class");
     };
     inline(svg, &clone);
     for i in 0..originals.length().min(copies.length()) {
@@ -348,27 +354,64 @@ fn standalone_svg(svg: &web_sys::Element) -> Option<Standalone> {
     }
     let rect = svg.get_bounding_client_rect();
     let (width, height) = (rect.width().round().max(1.0), rect.height().round().max(1.0));
-    let _ = clone.set_attribute("xmlns", "http://www.w3.org/2000/svg");
+    let _ = clone.remove_attribute("id");
+    let _ = clone.set_attribute("x", "0");
+    let _ = clone.set_attribute("y", &TITLE_H.to_string());
     let _ = clone.set_attribute("width", &width.to_string());
     let _ = clone.set_attribute("height", &height.to_string());
-    let _ = clone.remove_attribute("id");
+    // The figure's title is a heading beside the SVG on the page: the file carries it, as its
+    // <title> and as a line of text over the figure.
+    let (title, title_colour) = match title {
+        Some(h) => {
+            let colour = window
+                .get_computed_style(h)
+                .ok()
+                .flatten()
+                .and_then(|s| s.get_property_value("color").ok())
+                .unwrap_or_else(|| "black".into());
+            (h.text_content().unwrap_or_default().trim().to_owned(), colour)
+        }
+        None => (String::new(), "black".into()),
+    };
+    let document = window.document()?;
+    let make = |name: &str, attrs: &[(&str, &str)]| -> Option<web_sys::Element> {
+        let el = document.create_element_ns(Some(SVG_NS), name).ok()?;
+        for (k, v) in attrs {
+            let _ = el.set_attribute(k, v);
+        }
+        Some(el)
+    };
+    let (w, h) = (width.to_string(), (height + TITLE_H).to_string());
+    let outer = make(
+        "svg",
+        &[("xmlns", SVG_NS), ("width", &w), ("height", &h), ("viewBox", &format!("0 0 {w} {h}"))],
+    )?;
     // The page's background, so text stays readable on any viewer's.
     let background = background_of(&window, svg);
-    let document = window.document()?;
-    let back = document.create_element_ns(Some("http://www.w3.org/2000/svg"), "rect").ok()?;
-    for (name, value) in [("x", "-10000"), ("y", "-10000"), ("width", "30000"), ("height", "30000")]
-    {
-        let _ = back.set_attribute(name, value);
-    }
-    let _ = back.set_attribute("fill", &background);
-    let _ = clone.insert_before(&back, clone.first_child().as_ref());
-    let text = web_sys::XmlSerializer::new().ok()?.serialize_to_string(&clone).ok()?;
+    let back = make("rect", &[("width", &w), ("height", &h), ("fill", &background)])?;
+    outer.append_child(&back).ok()?;
+    let title_el = make("title", &[])?;
+    title_el.set_text_content(Some(&title));
+    outer.append_child(&title_el).ok()?;
+    let style =
+        format!("font-family:sans-serif;font-size:20px;font-weight:700;fill:{title_colour};");
+    let heading = make("text", &[("x", "12"), ("y", "27"), ("style", &style)])?;
+    heading.set_text_content(Some(&title));
+    outer.append_child(&heading).ok()?;
+    outer.append_child(&clone).ok()?;
+    let text = web_sys::XmlSerializer::new().ok()?.serialize_to_string(&outer).ok()?;
     Some(Standalone {
         text: format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{text}\n"),
         width,
-        height,
+        height: height + TITLE_H,
     })
 }
+
+/// The SVG namespace.
+const SVG_NS: &str = "http://www.w3.org/2000/svg";
+
+/// Room for the title line over a saved figure, in px.
+const TITLE_H: f64 = 40.0;
 
 /// The first background colour that is not transparent, from `el` up.
 fn background_of(window: &web_sys::Window, el: &web_sys::Element) -> String {
