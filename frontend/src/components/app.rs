@@ -55,8 +55,14 @@ pub fn App(props: &AppProps) -> Html {
     });
     let dispatch: Callback<Action> = state.dispatcher().to_callback();
     // `?recording=` at start: the page replays that file and never opens a WebSocket.
-    let replay_asked =
-        *use_state(|| real_page && Link::parse(&address_query()).recording.is_some());
+    let replay_asked = *use_state(|| {
+        let asked = real_page && Link::parse(&address_query()).recording.is_some();
+        if asked {
+            // Before any component asks the server for code (children's effects run first).
+            crate::code::go_offline();
+        }
+        asked
+    });
     use_start_from_address(dispatch.clone(), real_page);
     let live = !(replay_asked || state.replaying());
     let sender = use_connection(dispatch.clone(), props, live);

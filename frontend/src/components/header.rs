@@ -11,8 +11,10 @@ use super::keep_menu::KeepMenu;
 use super::views::ViewTabs;
 use super::{Ctx, StateHandle};
 use crate::i18n::{catalogue, t, tf, Key};
+use crate::keep::Source;
 use crate::screen::ScreenAction;
 use crate::state::{Action, ConnStatus};
+use crate::view::View;
 
 /// Properties: the page state.
 #[derive(Properties, PartialEq, Debug)]
@@ -71,6 +73,13 @@ pub fn Header(props: &HeaderProps) -> Html {
                 }
                 <ViewTabs shown={state.view} {lang} />
                 <span class="spacer"></span>
+                // The playback bar carries the badge in the figure view; elsewhere the header
+                // says that a recording plays.
+                if let (Source::Recording(replay), true) = (&state.source, state.view != View::Figure) {
+                    <span id="playback-mode" class="badge recording" data-mode="recording" role="status">
+                        { tf(lang, Key::BadgeRecording, &[&crate::keep::utc_date(replay.header.start_unix_ms), &replay.header.machine]) }
+                    </span>
+                }
                 if !state.replaying() {
                 <span id="conn-status" class={classes!("conn", status.id())} data-status={status.id()} role="status"
                     title={status_text.clone()}>

@@ -185,6 +185,7 @@ pub fn KeepMenu(props: &KeepMenuProps) -> Html {
 fn opened(bytes: &[u8], url: Option<String>, at: Option<u64>) -> Action {
     match recording::decode(bytes) {
         Ok(rec) => {
+            crate::code::go_offline();
             crate::code::seed_excerpts(&rec.header.code);
             Action::Replay { recording: Rc::new(rec), url, at }
         }
@@ -196,6 +197,7 @@ fn opened(bytes: &[u8], url: Option<String>, at: Option<u64>) -> Action {
 /// whether the page replays (and so opens no WebSocket).
 pub fn open_recording_at_start(link: &crate::link::Link, dispatch: Callback<Action>) -> bool {
     let Some(value) = link.recording.clone() else { return false };
+    crate::code::go_offline();
     let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
     let url = match keep::recording_url(&value, &origin) {
         Ok(url) => url,
