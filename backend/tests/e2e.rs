@@ -1981,6 +1981,29 @@ async fn a_recording_saved_on_the_page_replays_from_a_static_server_step_for_ste
     assert!(svg.contains(&format!("<title>{title}</title>")), "the title");
     assert!(svg.contains("data-lane="), "the lanes");
     assert!(svg.contains("font-family:sans-serif") || svg.contains("font-family: sans-serif"));
+    // In the other theme, the same figure on that theme's background.
+    let background = |svg: &str| {
+        svg.split("fill=\"").nth(1).map(|r| r.split('"').next().unwrap_or_default().to_owned())
+    };
+    let theme = text_of(&c, "document.documentElement.dataset.theme").await;
+    click(&c, "#theme").await;
+    wait_js(
+        &c,
+        "the other theme",
+        &format!("document.documentElement.dataset.theme !== '{theme}'"),
+    )
+    .await;
+    let (_, other) = saved_file(&c, "#save-figure").await;
+    let other = String::from_utf8(other).unwrap();
+    assert!(other.contains(&format!("<title>{title}</title>")) && other.contains("data-lane="));
+    assert_ne!(background(&svg), background(&other), "each theme's own background");
+    click(&c, "#theme").await;
+    wait_js(
+        &c,
+        "the first theme again",
+        &format!("document.documentElement.dataset.theme === '{theme}'"),
+    )
+    .await;
     std::fs::write(dir.join("figure.svg"), &svg).unwrap();
     let width = c
         .execute_async(
