@@ -209,8 +209,12 @@ impl State {
                 crate::keep::Source::Recording(replay) => replay.url.clone(),
                 crate::keep::Source::Live => None,
             },
-            // A replayed step is a place to come back to; live, the step is gone soon.
-            at: self.replaying().then(|| self.shown_seq()).flatten(),
+            // A replayed step is a place to come back to, with the recording's address; live,
+            // the step is gone soon, and a file opened from disk has no address to return to.
+            at: match &self.source {
+                crate::keep::Source::Recording(replay) if replay.url.is_some() => self.shown_seq(),
+                _ => None,
+            },
         }
     }
 }

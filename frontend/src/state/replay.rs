@@ -177,6 +177,24 @@ mod tests {
     }
 
     #[test]
+    fn the_link_of_a_replay_from_an_address_names_it_and_the_step() {
+        let s = Rc::new(State::default()).reduce(Action::Replay {
+            recording: recording(),
+            url: Some("lesson.kettle.jsonl.gz".into()),
+            at: Some(3),
+        });
+        let query = s.link().to_query();
+        assert!(query.contains("recording=lesson.kettle.jsonl.gz&at=3"), "{query}");
+        let from_file = Rc::new(State::default()).reduce(Action::Replay {
+            recording: recording(),
+            url: None,
+            at: Some(3),
+        });
+        let link = from_file.link();
+        assert_eq!((link.recording, link.at), (None, None), "nothing to come back to");
+    }
+
+    #[test]
     fn stepping_back_in_a_replay_moves_to_the_previous_step() {
         let s = Rc::new(State::default()).reduce(Action::Replay {
             recording: recording(),
