@@ -1966,6 +1966,15 @@ async fn a_recording_saved_on_the_page_replays_from_a_static_server_step_for_ste
     show_view(&c, "compare").await;
     wait_for(&c, "the kept comparison", "#compare g.column g.phase").await;
     assert_eq!(text_of(&c, COMPARE_DRAWN).await, compare_live, "the comparison as live");
+    // The comparison saved as a figure too: its columns, under its heading.
+    c.execute(CAPTURE_DOWNLOADS, vec![]).await.unwrap();
+    let (compare_name, compare_svg) = saved_file(&c, "#save-figure").await;
+    let compare_svg = String::from_utf8(compare_svg).unwrap();
+    assert!(compare_name.starts_with("kettle-compare"), "{compare_name}");
+    for model in ["blocking", "select"] {
+        assert!(compare_svg.contains(&format!("data-model=\"{model}\"")), "{model}'s column");
+    }
+    c.execute("document.querySelector('#keep-menu').open = false;", vec![]).await.unwrap();
     show_view(&c, "story").await;
     wait_for(&c, "the story, select's case lit", "#story .story-case[data-active]").await;
     show_view(&c, "figure").await;

@@ -71,7 +71,7 @@ pub fn Header(props: &HeaderProps) -> Html {
                         <span aria-hidden="true">{ " ▾" }</span>
                     </button>
                 }
-                <ViewTabs shown={state.view} {lang} />
+                <ViewTabs shown={state.view} {lang} replaying={state.replaying()} />
                 <span class="spacer"></span>
                 // The playback bar carries the badge in the figure view; elsewhere the header
                 // says that a recording plays.
