@@ -457,6 +457,7 @@ mod tests {
             command: None,
             state: ModelState::Running,
             reason: None,
+            passive: false,
         };
         let mut seq = 0;
         let mut ev = |model: &str, thread: u32, t_ns: u64, kind: EventKind| {

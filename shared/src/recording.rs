@@ -503,6 +503,7 @@ mod tests {
                 command: None,
                 state: crate::ModelState::Running,
                 reason: None,
+                passive: false,
             })
             .collect();
         let mut header = Recording::header(&host(), models, 1_765_000_000_000);
