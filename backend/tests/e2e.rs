@@ -1641,6 +1641,14 @@ async fn traced_on_the_page(case: Traced) {
         assert!(ids.len() >= case.clients, "a thread per client: {threads}");
     }
     assert_no_errors_shown(&c, case.script).await;
+    // On a projector the lines under its title (why this figure, whose word the arrival is)
+    // leave the figure, the narration and the code room: nothing overlaps, clips or shrinks.
+    for (w, h) in [(1024, 768), (1280, 720)] {
+        viewport(&c, w, h).await;
+        // Let the figure measure its new room and draw again.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_fits(&c, &format!("{} at {w}×{h}", case.script)).await;
+    }
 
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
