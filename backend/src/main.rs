@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use kettle_backend::tools::{bench, experiments, load, soak};
+use kettle_backend::tools::{bench, experiments, load, recording, soak};
 use kettle_backend::trace::filter::Stops;
 use kettle_backend::{serve, Config, Limits};
 
@@ -131,6 +131,35 @@ enum Cmd {
         #[arg(long, default_value = "http://127.0.0.1:7878")]
         server: String,
     },
+    /// Record what a running Kettle shows for some models, as a page receives it, into a
+    /// recording the page replays without a server (gzip JSON Lines; see ARCHITECTURE.md).
+    Record {
+        /// The running Kettle.
+        #[arg(long, default_value = "http://127.0.0.1:7878")]
+        url: String,
+        /// The models to record: ids, comma-separated (`--model select,blocking`).
+        #[arg(long = "model", required = true, value_name = "ID[,ID…]")]
+        models: Vec<String>,
+        /// Seconds to record (after the history the server sends at once).
+        #[arg(long)]
+        secs: u32,
+        /// The recording to write (by convention `*.kettle.jsonl.gz`).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Convert a recording for another tool: `--chrome-trace IN OUT` writes Chrome Trace Event
+    /// JSON that Perfetto (ui.perfetto.dev) and chrome://tracing open.
+    Export {
+        /// Write Chrome Trace Event JSON (the only format so far).
+        #[arg(long = "chrome-trace", required = true)]
+        chrome_trace: bool,
+        /// The recording to read.
+        #[arg(value_name = "IN")]
+        input: PathBuf,
+        /// The trace to write.
+        #[arg(value_name = "OUT")]
+        output: PathBuf,
+    },
     /// Every model under the same load, beside a plain epoll loop and a tokio echo server:
     /// lines/s, latency, CPU, memory, system calls per line.
     Bench {
@@ -241,6 +270,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 bench::generator::Load { conns, size, duration: Duration::from_millis(millis) };
             bench::generator::child_main(&name, port, holder, &load)?;
             return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Record { url, models, secs, out } => {
+            let args = recording::RecordArgs { url, models, secs, out };
+            return match recording::record(args).await {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("kettle record: {e:#}");
+                    Ok(ExitCode::FAILURE)
+                }
+            };
+        }
+        Cmd::Export { chrome_trace: _, input, output } => {
+            return match recording::export_chrome_trace(&input, &output) {
+                Ok(events) => {
+                    eprintln!(
+                        "kettle export: {events} events of {} written to {} as a Chrome trace",
+                        input.display(),
+                        output.display()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("kettle export: {e:#}");
+                    Ok(ExitCode::FAILURE)
+                }
+            };
         }
         Cmd::Soak { short, json, only } => {
             return Ok(exit_code(soak::cli::main(short, json, only)?))

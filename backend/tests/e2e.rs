@@ -1745,6 +1745,14 @@ async fn traced_on_the_page(case: Traced) {
         assert!(ids.len() >= case.clients, "a thread per client: {threads}");
     }
     assert_no_errors_shown(&c, case.script).await;
+    // On a projector the lines under its title (why this figure, whose word the arrival is)
+    // leave the figure, the narration and the code room: nothing overlaps, clips or shrinks.
+    for (w, h) in [(1024, 768), (1280, 720)] {
+        viewport(&c, w, h).await;
+        // Let the figure measure its new room and draw again.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_fits(&c, &format!("{} at {w}×{h}", case.script)).await;
+    }
 
     c.close().await.unwrap();
     server.shutdown().await.unwrap();
@@ -1837,3 +1845,340 @@ async fn a_traced_sigio_server_is_drawn_on_the_page_as_fig_6_4_with_its_signal()
 
 #[path = "e2e/stage.rs"]
 mod stage;
+
+// -- keeping a lesson: a recording replayed by a static server ---------------------------------
+
+/// Makes the page hand every file it would download to the test instead: each `a.click()` of
+/// a download link fetches the object URL and keeps the name and bytes (base64) in
+/// `window.__saved`. Installed again after every page load.
+const CAPTURE_DOWNLOADS: &str = r#"
+window.__saved = [];
+HTMLAnchorElement.prototype.click = function () {
+  const a = this;
+  fetch(a.href).then(r => r.arrayBuffer()).then(b => {
+    const u = new Uint8Array(b); let s = '';
+    for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000));
+    window.__saved.push({ name: a.download, b64: btoa(s) });
+  });
+};
+"#;
+
+/// Presses `button` of `#keep-menu` (opened first) and returns the file the page downloads.
+async fn saved_file(c: &Client, button: &str) -> (String, Vec<u8>) {
+    use base64::Engine as _;
+    let before = text_of(c, "(window.__saved || []).length").await.parse::<usize>().unwrap_or(0);
+    c.execute("document.querySelector('#keep-menu').open = true;", vec![]).await.unwrap();
+    click(c, button).await;
+    wait_js(c, &format!("the file of {button}"), &format!("window.__saved.length > {before}"))
+        .await;
+    let name = text_of(c, &format!("window.__saved[{before}].name")).await;
+    let b64 = text_of(c, &format!("window.__saved[{before}].b64")).await;
+    (name, base64::engine::general_purpose::STANDARD.decode(b64).unwrap())
+}
+
+/// Every step of the shown model's kept history, moved to one by one with `#scrub`: for each,
+/// its event's seq, the figure drawn, the narration and the lit line of code.
+async fn every_step(c: &Client) -> Vec<(String, String, String, String)> {
+    wait_for(c, "the code panel's lines", "#code .code-line").await;
+    let script = r#"
+const done = arguments[arguments.length - 1];
+(async () => {
+  const pause = ms => new Promise(r => setTimeout(r, ms));
+  const n = +document.querySelector('#scrub').max + 1;
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const before = document.querySelector('#figure').dataset.seq;
+    const s = document.querySelector('#scrub');
+    s.value = String(i);
+    s.dispatchEvent(new Event('input', { bubbles: true }));
+    for (let t = 0; t < 60; t++) {
+      await pause(15);
+      const f = document.querySelector('#figure').dataset.seq;
+      if ((f !== before || n === 1) && document.querySelector('#narration').dataset.seq === f) break;
+    }
+    const lit = document.querySelector('#code [data-current]');
+    out.push([document.querySelector('#figure').dataset.seq, document.querySelector('#figure').dataset.figure,
+      document.querySelector('#narration').textContent, lit ? lit.dataset.file + ':' + lit.dataset.line : 'none']);
+  }
+  return out;
+})().then(done);
+"#;
+    let got = c.execute_async(script, vec![]).await.unwrap();
+    got.as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let s = |i: usize| row[i].as_str().unwrap_or_default().to_owned();
+            (s(0), s(1), s(2), s(3))
+        })
+        .collect()
+}
+
+/// The comparison as drawn: each column's model and its phases with their measured ns.
+const COMPARE_DRAWN: &str = "[...document.querySelectorAll('#compare g.column')].map(g => g.dataset.model + ':' + [...g.querySelectorAll('g.phase')].map(p => p.dataset.phase + '=' + p.dataset.ns).join(',')).join(' | ')";
+
+/// A plain static file server (Python's) over `dir`, its request log kept in `log`.
+struct StaticServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn static_server(dir: &std::path::Path, log: &std::path::Path) -> StaticServer {
+    let port = free_port();
+    let child = Command::new("python3")
+        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("python3 serves files");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "python3 -m http.server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    StaticServer { child, port }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the built frontend and chromium: run `cargo xtask test`"]
+async fn a_recording_saved_on_the_page_replays_from_a_static_server_step_for_step() {
+    use kettle_shared::recording;
+
+    // Live: record blocking and select while a line is echoed through each, and compared.
+    let (server, driver, c) = page_on(&["blocking", "select"], 1280, 720).await;
+    c.execute("document.querySelector('#keep-menu').open = true;", vec![]).await.unwrap();
+    click(&c, "#record").await;
+    wait_for(&c, "recording on", "#record[aria-pressed='true']").await;
+    let bound = text_of(&c, "document.querySelector('#record-bound').textContent").await;
+    assert!(bound.contains("20000"), "the page says its bound: {bound}");
+    c.execute("document.querySelector('#keep-menu').open = false;", vec![]).await.unwrap();
+    for model in ["blocking", "select"] {
+        let client = accepted_client_on(&c, model).await;
+        send_line(&c, &client, "kept for the next class").await;
+        wait_reply(&c, &client, "KEPT FOR THE NEXT CLASS").await;
+    }
+    show_view(&c, "compare").await;
+    c.find(Locator::Css("#compare-input")).await.unwrap().send_keys("side by side").await.unwrap();
+    click(&c, "#compare-send").await;
+    wait_js(&c, "both columns measured", "[...document.querySelectorAll('#compare g.column')].length === 2 && [...document.querySelectorAll('#compare g.column')].every(g => g.querySelector('g.phase[data-ns]'))").await;
+    show_view(&c, "figure").await;
+    let mut live = Vec::new();
+    for model in ["blocking", "select"] {
+        select_model(&c, model).await;
+        live.push((model, every_step(&c).await));
+    }
+    let title_live = text_of(&c, "document.querySelector('#figure-title').textContent").await;
+    // The comparison as it stands once every event of its line has come (stragglers included).
+    show_view(&c, "compare").await;
+    let compare_live = text_of(&c, COMPARE_DRAWN).await;
+
+    c.execute(CAPTURE_DOWNLOADS, vec![]).await.unwrap();
+    c.execute("document.querySelector('#save-scope').value = 'every';", vec![]).await.unwrap();
+    let (name, bytes) = saved_file(&c, "#save-recording").await;
+    assert!(name.ends_with(".kettle.jsonl.gz"), "{name}");
+    let rec = recording::decode(&bytes).expect("the page's recording opens");
+    let ids: Vec<&str> = rec.header.models.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["blocking", "select"]);
+    assert!(rec.header.compare.is_some(), "the comparison is kept");
+    assert!(rec.header.code.iter().any(|x| x.file == "select.rs"), "the code panel's lines");
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut raw).unwrap();
+    let code_bytes: usize = rec.header.code.iter().map(|x| x.text.len()).sum();
+    eprintln!(
+        "recording: {} events, {} bytes gzip, {} bytes raw ({} of them the code excerpts)",
+        rec.events.len(),
+        bytes.len(),
+        raw.len(),
+        code_bytes
+    );
+    let (_, trace) = saved_file(&c, "#export-trace").await;
+    let trace: serde_json::Value = serde_json::from_slice(&trace).unwrap();
+    let slices = trace["traceEvents"].as_array().unwrap().iter().filter(|e| e["ph"] == "X").count();
+    assert!(slices > 0, "the page's trace has slices");
+    // The same file opened on the live page (`#open-recording`): the page leaves the server.
+    let picked = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("picked.kettle.jsonl.gz");
+    std::fs::write(&picked, &bytes).unwrap();
+    c.execute("document.querySelector('#keep-menu').open = true;", vec![]).await.unwrap();
+    c.find(Locator::Css("#open-recording"))
+        .await
+        .unwrap()
+        .send_keys(picked.to_str().unwrap())
+        .await
+        .unwrap();
+    wait_for(&c, "the opened file replaying", "#playback-mode[data-mode='recording']").await;
+    wait_js(&c, "no connection shown", "!document.querySelector('#conn-status')").await;
+    server.shutdown().await.unwrap();
+
+    // Replay: the built page and the file, from a plain static server, no Kettle anywhere.
+    let dist = kettle_backend::web::find_dist(
+        std::env::var_os("KETTLE_DIST").map(std::path::PathBuf::from).as_deref(),
+    )
+    .unwrap();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-replay");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(&dist).unwrap() {
+        let entry = entry.unwrap();
+        std::os::unix::fs::symlink(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    std::fs::write(dir.join("lesson.kettle.jsonl.gz"), &bytes).unwrap();
+    std::fs::write(dir.join("cut.kettle.jsonl.gz"), &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, b"{\"format\":\"kettle-recording\",\"format_version\":9}\n")
+        .unwrap();
+    std::fs::write(dir.join("future.kettle.jsonl.gz"), gz.finish().unwrap()).unwrap();
+    let log = dir.join("requests.log");
+    let files = static_server(&dir, &log);
+    let base = format!("http://127.0.0.1:{}/", files.port);
+
+    c.goto(&format!("{base}?recording=lesson.kettle.jsonl.gz&model=blocking")).await.unwrap();
+    wait_for(&c, "the recording's badge", "#playback-mode[data-mode='recording']").await;
+    let badge = text_of(&c, "document.querySelector('#playback-mode').textContent").await;
+    assert!(badge.contains("recording of") && badge.contains(&rec.header.machine), "{badge}");
+    for live_only in
+        ["#conn-status", "#echo", "#model-list .start", "#model-list .stop", "#tour-start", "#live"]
+    {
+        let there = text_of(&c, &format!("!!document.querySelector('{live_only}')")).await;
+        assert_eq!(there, "false", "{live_only} is live-only");
+    }
+    for (model, steps) in &live {
+        select_model(&c, model).await;
+        let replayed = every_step(&c).await;
+        for step in steps {
+            let again = replayed.iter().find(|r| r.0 == step.0);
+            assert_eq!(again, Some(step), "{model}: step {} as live", step.0);
+        }
+        // Step back from the last step: the one before it, as it was live.
+        let last = replayed.len() - 1;
+        c.execute(&format!("const s = document.querySelector('#scrub'); s.value = '{last}'; s.dispatchEvent(new Event('input', {{bubbles: true}}));"), vec![]).await.unwrap();
+        wait_js(
+            &c,
+            "the last step",
+            &format!("document.querySelector('#figure').dataset.seq === '{}'", replayed[last].0),
+        )
+        .await;
+        click(&c, "#step-back").await;
+        let before = &replayed[last - 1];
+        wait_js(
+            &c,
+            "the step before",
+            &format!("document.querySelector('#figure').dataset.seq === '{}'", before.0),
+        )
+        .await;
+        assert_eq!(text_of(&c, "document.querySelector('#narration').textContent").await, before.2);
+    }
+    show_view(&c, "compare").await;
+    wait_for(&c, "the kept comparison", "#compare g.column g.phase").await;
+    assert_eq!(text_of(&c, COMPARE_DRAWN).await, compare_live, "the comparison as live");
+    // The comparison saved as a figure too: its columns, under its heading.
+    c.execute(CAPTURE_DOWNLOADS, vec![]).await.unwrap();
+    let (compare_name, compare_svg) = saved_file(&c, "#save-figure").await;
+    let compare_svg = String::from_utf8(compare_svg).unwrap();
+    assert!(compare_name.starts_with("kettle-compare"), "{compare_name}");
+    for model in ["blocking", "select"] {
+        assert!(compare_svg.contains(&format!("data-model=\"{model}\"")), "{model}'s column");
+    }
+    c.execute("document.querySelector('#keep-menu').open = false;", vec![]).await.unwrap();
+    show_view(&c, "story").await;
+    wait_for(&c, "the story, select's case lit", "#story .story-case[data-active]").await;
+    show_view(&c, "figure").await;
+
+    // The figure as a file: standalone SVG (an image a browser opens) and PNG at 2x.
+    c.execute(CAPTURE_DOWNLOADS, vec![]).await.unwrap();
+    let title = text_of(&c, "document.querySelector('#figure-title').textContent").await;
+    assert_eq!(title, title_live);
+    let (svg_name, svg) = saved_file(&c, "#save-figure").await;
+    assert!(svg_name.ends_with(".svg"), "{svg_name}");
+    let svg = String::from_utf8(svg).unwrap();
+    assert!(svg.starts_with("<?xml") && svg.contains("<svg"), "{}", &svg[..200.min(svg.len())]);
+    assert!(svg.contains(&format!("<title>{title}</title>")), "the title");
+    assert!(svg.contains("data-lane="), "the lanes");
+    assert!(svg.contains("font-family:sans-serif") || svg.contains("font-family: sans-serif"));
+    // In the other theme, the same figure on that theme's background.
+    let background = |svg: &str| {
+        svg.split("fill=\"").nth(1).map(|r| r.split('"').next().unwrap_or_default().to_owned())
+    };
+    let theme = text_of(&c, "document.documentElement.dataset.theme").await;
+    click(&c, "#theme").await;
+    wait_js(
+        &c,
+        "the other theme",
+        &format!("document.documentElement.dataset.theme !== '{theme}'"),
+    )
+    .await;
+    let (_, other) = saved_file(&c, "#save-figure").await;
+    let other = String::from_utf8(other).unwrap();
+    assert!(other.contains(&format!("<title>{title}</title>")) && other.contains("data-lane="));
+    assert_ne!(background(&svg), background(&other), "each theme's own background");
+    click(&c, "#theme").await;
+    wait_js(
+        &c,
+        "the first theme again",
+        &format!("document.documentElement.dataset.theme === '{theme}'"),
+    )
+    .await;
+    std::fs::write(dir.join("figure.svg"), &svg).unwrap();
+    let width = c
+        .execute_async(
+            "const done = arguments[0]; const i = new Image(); i.onload = () => done(i.naturalWidth); i.onerror = () => done(-1); i.src = '/figure.svg';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(width.as_f64().unwrap() > 100.0, "the saved SVG opens as an image: {width}");
+    let (_, png) = saved_file(&c, "#save-figure-png").await;
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let png_w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    assert_eq!(f64::from(png_w), width.as_f64().unwrap() * 2.0, "twice the figure's size");
+
+    // A link to this step, and back to it.
+    let (_, steps) = &live[1];
+    let target = &steps[steps.len() / 2];
+    c.execute(&format!("const s = document.querySelector('#scrub'); s.value = '{}'; s.dispatchEvent(new Event('input', {{bubbles: true}}));", steps.len() / 2), vec![]).await.unwrap();
+    wait_js(
+        &c,
+        "the middle step",
+        &format!("document.querySelector('#figure').dataset.seq === '{}'", target.0),
+    )
+    .await;
+    c.execute("document.querySelector('#keep-menu').open = true;", vec![]).await.unwrap();
+    click(&c, "#copy-link").await;
+    wait_js(&c, "the link", "document.querySelector('#copied-link').textContent.includes('at=')")
+        .await;
+    let said = text_of(&c, "document.querySelector('#copied-link').textContent").await;
+    let link = said[said.find("http").unwrap()..].trim().to_owned();
+    assert!(link.contains("recording=lesson.kettle.jsonl.gz"), "{link}");
+    assert!(link.contains(&format!("at={}", target.0)), "{link}");
+    c.goto("about:blank").await.unwrap();
+    c.goto(&link).await.unwrap();
+    wait_for(&c, "the linked step", &format!("#figure[data-seq='{}']", target.0)).await;
+    wait_for(&c, "paused", "#playback[data-paused='true']").await;
+    assert_eq!(text_of(&c, "document.querySelector('#narration').textContent").await, target.2);
+
+    // A recording cut short, or of a version this page does not read: said on the page.
+    c.goto(&format!("{base}?recording=cut.kettle.jsonl.gz")).await.unwrap();
+    wait_for(&c, "the refusal", "#errors .error[data-code='recording']").await;
+    let said = text_of(&c, "document.querySelector('#errors').textContent").await;
+    assert!(said.contains("cut short"), "{said}");
+    c.goto(&format!("{base}?recording=future.kettle.jsonl.gz&lang=zh")).await.unwrap();
+    wait_for(&c, "the refusal", "#errors .error[data-code='recording']").await;
+    let said = text_of(&c, "document.querySelector('#errors').textContent").await;
+    assert!(said.contains("第 9 版"), "{said}");
+
+    // No WebSocket and no API: the static server saw only files.
+    drop(files);
+    let requests = std::fs::read_to_string(&log).unwrap();
+    assert!(requests.contains("GET /?recording=lesson.kettle.jsonl.gz"), "{requests}");
+    for never in ["/ws", "/api/"] {
+        assert!(!requests.contains(never), "a replay asked for {never}:\n{requests}");
+    }
+    drop(driver);
+}

@@ -679,6 +679,16 @@ pub fn loading(code: &ModelCode) -> Loading {
 /// there is nothing to fetch.
 pub fn fetch_missing(code: &'static ModelCode, arrived: impl Fn() + Clone + 'static) {
     #[cfg(target_arch = "wasm32")]
+    if OFFLINE.with(std::cell::Cell::get) {
+        // A recording plays: its excerpts were seeded, and there is no server to ask.
+        for &x in code.excerpts {
+            if fetched::ask(x) {
+                fetched::answer(x, Err("not in the recording".to_owned()));
+            }
+        }
+        return;
+    }
+    #[cfg(target_arch = "wasm32")]
     for &x in code.excerpts {
         if fetched::ask(x) {
             let arrived = arrived.clone();
@@ -690,6 +700,38 @@ pub fn fetch_missing(code: &'static ModelCode, arrived: impl Fn() + Clone + 'sta
     }
     #[cfg(not(target_arch = "wasm32"))]
     let _ = (code, arrived);
+}
+
+#[cfg(target_arch = "wasm32")]
+thread_local! {
+    /// Set once the page replays a recording: no excerpt is fetched from then on.
+    static OFFLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// From now on the page asks no server for excerpts: it replays a recording (which carries
+/// them, [`seed_excerpts`]) and may be served by a plain file server.
+pub fn go_offline() {
+    #[cfg(target_arch = "wasm32")]
+    OFFLINE.with(|o| o.set(true));
+}
+
+/// Hands the page the excerpts a recording carries, so a replay's code panel needs no server:
+/// each one this page knows (by file and region name) is kept as if fetched. Natively every
+/// excerpt is compiled in already.
+pub fn seed_excerpts(excerpts: &[kettle_shared::recording::CodeExcerpt]) {
+    #[cfg(target_arch = "wasm32")]
+    for model in kettle_shared::MODELS.iter().map(|m| m.model) {
+        for &x in code(model).excerpts {
+            let found = excerpts.iter().find(|c| c.file == x.basename() && c.name == x.name);
+            if let Some(c) = found.filter(|_| !x.is_loaded()) {
+                let text =
+                    kettle_shared::excerpt::ExcerptText { first: c.first, text: c.text.clone() };
+                fetched::answer(x, Ok(text));
+            }
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = excerpts;
 }
 
 /// Hands the page an excerpt's lines as the backend would (the browser tests, which run

@@ -50,6 +50,9 @@ pub struct RunLane {
     pub model: String,
     /// The echo client the line goes through, once open.
     pub client: Option<u32>,
+    /// The model's connection for that client, as a recording kept it (a live page asks its
+    /// echo clients instead).
+    pub conn: Option<u64>,
 }
 
 impl Comparison {
@@ -89,7 +92,7 @@ impl Comparison {
             .into_iter()
             .map(|model| {
                 let client = open.iter().find(|(m, _)| *m == model).map(|(_, id)| *id);
-                RunLane { model, client }
+                RunLane { model, client, conn: None }
             })
             .collect();
         if lanes.is_empty() {

@@ -30,6 +30,34 @@ pub enum Problem {
     NotConnected,
     /// Something on the WebSocket this page could not use.
     Garbled(Garble),
+    /// A recording could not be opened, fetched or saved.
+    Recording(RecordingProblem),
+}
+
+/// Why a recording could not be opened, fetched or saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingProblem {
+    /// The file was read but is not a recording this page can replay (cut short, another
+    /// version…): the shared reader's own refusal.
+    Unreadable(kettle_shared::recording::RecordingError),
+    /// `?recording=` names another site.
+    OtherOrigin {
+        /// What the address said.
+        url: String,
+    },
+    /// Fetching it failed: `status` is the HTTP status, 0 when nothing answered.
+    Fetch {
+        /// The address.
+        url: String,
+        /// The HTTP status (0: no answer).
+        status: u16,
+    },
+    /// The browser would not read the chosen file.
+    FileUnread,
+    /// There was nothing to save yet (no events of the chosen models).
+    NothingToSave,
+    /// The link needs the recording's address, and this recording was opened from a file.
+    NoAddress,
 }
 
 /// A WebSocket problem that is not a protocol message.

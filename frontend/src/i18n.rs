@@ -1137,6 +1137,63 @@ table! {
     CmdAsk => "ask the class", "向全班提问";
     CmdVote => "vote", "投票";
     CmdReveal => "reveal the answer", "揭晓答案";
+    // -- keeping a lesson: recordings, Perfetto, figures, links --------------------------------
+    KeepMenu => "Keep", "保存";
+    KeepMenuHelp =>
+        "Keep this lesson: record, save or open a recording, export for Perfetto, save the figure, copy a link to this step",
+        "保存这节课:录制、保存或打开录像,导出到 Perfetto,保存示意图,复制指向此步骤的链接";
+    RecordStart => "● Record", "● 录制";
+    RecordStop => "■ Stop recording", "■ 停止录制";
+    RecordBound =>
+        "While recording, each model keeps its newest {0} steps (usually {1}); save before stopping: stopping trims back.",
+        "录制时每个模型保留最新的 {0} 个步骤(平时 {1} 个);请在停止前保存:停止后会裁剪回去。";
+    SaveScope => "Save which events", "保存哪些事件";
+    SaveScopeShown => "the shown model's", "当前模型的";
+    SaveScopeEvery => "every model's", "所有模型的";
+    SaveRecording => "Save recording", "保存录像";
+    OpenRecording => "Open a recording", "打开录像";
+    ExportTrace => "Export for Perfetto (Chrome trace)", "导出到 Perfetto(Chrome trace)";
+    SaveFigure => "Save figure (SVG)", "保存示意图(SVG)";
+    SaveFigurePng => "Save figure (PNG, 2×)", "保存示意图(PNG,2 倍)";
+    CopyLink => "Copy link to this step", "复制指向此步骤的链接";
+    LinkCopied => "Link to this step: {0}", "指向此步骤的链接:{0}";
+    BadgeRecording => "recording of {0}, {1}", "{0} 的录像,{1}";
+    ReplayingNote =>
+        "A recording plays: no server is used, and starting models, echo clients and loads are live-only.",
+        "正在播放录像:不使用服务器;启动模型、回显客户端和负载只在实时模式可用。";
+    ReplayLost => "{0} events were lost while this was recorded.", "录制时丢失了 {0} 个事件。";
+    RecNotGzip =>
+        "This file is not a Kettle recording: it is not gzip-compressed (a recording is gzip-compressed JSON Lines).",
+        "这个文件不是 Kettle 录像:它不是 gzip 压缩的(录像是 gzip 压缩的 JSON Lines)。";
+    RecTruncated =>
+        "The recording is cut short: it ends after {0} events, before its end mark. Was the copy or download interrupted?",
+        "录像不完整:在 {0} 个事件之后、结束标记之前就中断了。复制或下载是否被打断?";
+    RecNotARecording =>
+        "This file is not a Kettle recording: its first line is not a recording's header.",
+        "这个文件不是 Kettle 录像:第一行不是录像的文件头。";
+    RecNewer =>
+        "This recording is in format version {0}, made by a newer Kettle; this page reads versions up to {1}. Open it with a newer Kettle.",
+        "这个录像使用第 {0} 版格式,由更新的 Kettle 制作;本页面最多读取第 {1} 版。请用更新的 Kettle 打开。";
+    RecOlder =>
+        "This recording is in format version {0}, older than any this page reads (the oldest is {1}). Open it with the Kettle that made it.",
+        "这个录像使用第 {0} 版格式,比本页面能读取的都旧(最旧为第 {1} 版)。请用制作它的 Kettle 打开。";
+    RecBadLine => "The recording's line {0} is not an event: the file is damaged.", "录像的第 {0} 行不是事件:文件已损坏。";
+    RecCountMismatch =>
+        "The recording's end mark counts {0} events but {1} were read: the file was changed or damaged.",
+        "录像的结束标记记录了 {0} 个事件,但读到 {1} 个:文件被修改或已损坏。";
+    RecAfterEnd =>
+        "The recording goes on after its end mark (line {0}): the file was changed or damaged.",
+        "录像在结束标记之后还有内容(第 {0} 行):文件被修改或已损坏。";
+    RecOtherOrigin =>
+        "The recording address {0} is on another site: the page opens recordings from its own server only.",
+        "录像地址 {0} 在其他网站上:本页面只打开来自自己服务器的录像。";
+    RecFetch => "The recording {0} could not be fetched (HTTP {1}).", "无法获取录像 {0}(HTTP {1})。";
+    RecFetchNoAnswer => "The recording {0} could not be fetched: nothing answered.", "无法获取录像 {0}:没有应答。";
+    RecFileUnread => "The browser could not read the chosen file.", "浏览器无法读取所选文件。";
+    RecNothingToSave => "Nothing to save yet: the chosen models have no events.", "还没有可保存的内容:所选模型没有事件。";
+    RecNoAddress =>
+        "This recording was opened from a file: a link to its steps needs its address. Serve it beside the page and open it with ?recording=.",
+        "这个录像是从文件打开的:指向其步骤的链接需要它的地址。请把它和页面放在一起,用 ?recording= 打开。";
 }
 
 impl Lang {

@@ -13,7 +13,8 @@
 //!   kernel's words on a thread), [`definitions`] (the tutorial's definitions and the threads
 //!   that show them), [`tour`] (the guided tour), [`questions`] (its questions: answer, reveal, vote, score), [`view`] (which panel the figure column
 //!   shows), [`story`] (the kettle story's cases and their models), [`link`] (the address
-//!   that restores the page), [`screen`] (theme, presenter mode, the side column's panel);
+//!   that restores the page), [`screen`] (theme, presenter mode, the side column's panel),
+//!   [`keep`] (recordings the page saves and replays, links to a step, saved files' names);
 //! - browser glue: [`service`] (the WebSocket) and [`components`] (what the page draws).
 
 pub mod classroom;
@@ -28,6 +29,7 @@ pub mod experiments;
 pub mod figures;
 pub mod format;
 pub mod i18n;
+pub mod keep;
 pub mod kernel;
 pub mod labels;
 pub mod link;

@@ -38,7 +38,15 @@ pub struct Link {
     pub theme: Option<Theme>,
     /// The comparison's ticked models (possibly none), in the order written.
     pub compare: Option<Vec<String>>,
+    /// A recording to replay instead of watching a server (`recording=` an address on this
+    /// page's own server; [`crate::keep::recording_url`] checks it before it is fetched).
+    pub recording: Option<String>,
+    /// The step to show, paused: its event's sequence number (`at=`), with `recording`.
+    pub at: Option<u64>,
 }
+
+/// Longest recording address accepted from a link.
+const MAX_RECORDING_URL: usize = 2_000;
 
 /// Longest model id accepted from a link; the catalogue's are far shorter.
 const MAX_ID: usize = 40;
@@ -103,6 +111,10 @@ impl Link {
                 "lang" => link.lang = lang_from_id(value).or(link.lang),
                 "theme" => link.theme = Theme::from_id(value).or(link.theme),
                 "compare" => link.compare = compare_set(value).or(link.compare.take()),
+                "recording" if !value.is_empty() && value.len() <= MAX_RECORDING_URL => {
+                    link.recording = Some(value.to_owned())
+                }
+                "at" => link.at = value.parse().ok().or(link.at),
                 _ => {}
             }
         }
@@ -134,6 +146,13 @@ impl Link {
             let ids: Vec<&str> =
                 models.iter().map(String::as_str).filter(|m| is_model_id(m)).collect();
             pairs.push(("compare", ids.join(",")));
+        }
+        if let Some(url) = &self.recording {
+            // The one value that may need escaping: an address.
+            pairs.push(("recording", form_urlencoded::byte_serialize(url.as_bytes()).collect()));
+        }
+        if let Some(seq) = self.at {
+            pairs.push(("at", seq.to_string()));
         }
         if pairs.is_empty() {
             return String::new();
@@ -186,6 +205,16 @@ impl State {
             lang: Some(self.lang),
             theme: Some(self.screen.theme),
             compare: Some(self.compare.ticked.clone()),
+            recording: match &self.source {
+                crate::keep::Source::Recording(replay) => replay.url.clone(),
+                crate::keep::Source::Live => None,
+            },
+            // A replayed step is a place to come back to, with the recording's address; live,
+            // the step is gone soon, and a file opened from disk has no address to return to.
+            at: match &self.source {
+                crate::keep::Source::Recording(replay) if replay.url.is_some() => self.shown_seq(),
+                _ => None,
+            },
         }
     }
 }
@@ -213,8 +242,23 @@ mod tests {
                 lang: Some(Lang::Zh),
                 theme: Some(Theme::Light),
                 compare: ids(&["blocking", "select", "sigio", "io-uring"]),
+                recording: None,
+                at: None,
             }
         );
+    }
+
+    #[test]
+    fn a_link_to_a_recorded_step_carries_the_recordings_address_escaped() {
+        let link = Link {
+            recording: Some("/lessons/select & blocking.kettle.jsonl.gz".into()),
+            at: Some(1234),
+            ..Link::default()
+        };
+        let query = link.to_query();
+        assert_eq!(query, "?recording=%2Flessons%2Fselect+%26+blocking.kettle.jsonl.gz&at=1234");
+        assert_eq!(Link::parse(&query), link);
+        assert_eq!(Link::parse("?at=soon").at, None);
     }
 
     #[test]
@@ -230,6 +274,8 @@ mod tests {
                 lang: Some(Lang::En),
                 theme: Some(Theme::Dark),
                 compare: ids(&[]),
+                recording: Some("r.kettle.jsonl.gz".into()),
+                at: Some(7),
             },
             Link {
                 view: Some(View::Figure),
@@ -255,6 +301,8 @@ mod tests {
             lang: Some(Lang::Zh),
             theme: Some(Theme::Light),
             compare: ids(&["blocking", "select"]),
+            recording: None,
+            at: None,
         };
         assert_eq!(
             link.to_query(),

@@ -9,7 +9,7 @@
 
 use kettle_shared::{ChildExit, Command, Reason};
 
-use crate::errors::{ErrorNote, Garble, Problem};
+use crate::errors::{ErrorNote, Garble, Problem, RecordingProblem};
 use crate::format::format_duration;
 use crate::i18n::{catalogue, t, tf, Key, Lang};
 
@@ -209,6 +209,30 @@ fn problem(lang: Lang, problem: &Problem) -> String {
         Problem::Garbled(Garble::Binary) => t(lang, Key::GarbledBinary).to_owned(),
         Problem::Garbled(Garble::Unreadable { .. }) => t(lang, Key::GarbledText).to_owned(),
         Problem::Garbled(Garble::SendRefused) => t(lang, Key::BrowserRefusedSend).to_owned(),
+        Problem::Recording(p) => recording_problem(lang, p),
+    }
+}
+
+/// Why a recording could not be opened, fetched or saved, in words.
+pub fn recording_problem(lang: Lang, problem: &RecordingProblem) -> String {
+    use kettle_shared::recording::RecordingError as E;
+    match problem {
+        RecordingProblem::Unreadable(e) => match e {
+            E::NotGzip => t(lang, Key::RecNotGzip).to_owned(),
+            E::Truncated { events } => tf(lang, Key::RecTruncated, &[events]),
+            E::NotARecording { .. } => t(lang, Key::RecNotARecording).to_owned(),
+            E::NewerVersion { found, newest } => tf(lang, Key::RecNewer, &[found, newest]),
+            E::OlderVersion { found, oldest } => tf(lang, Key::RecOlder, &[found, oldest]),
+            E::BadLine { line, .. } => tf(lang, Key::RecBadLine, &[line]),
+            E::CountMismatch { said, read } => tf(lang, Key::RecCountMismatch, &[said, read]),
+            E::AfterEnd { line } => tf(lang, Key::RecAfterEnd, &[line]),
+        },
+        RecordingProblem::OtherOrigin { url } => tf(lang, Key::RecOtherOrigin, &[url]),
+        RecordingProblem::Fetch { url, status: 0 } => tf(lang, Key::RecFetchNoAnswer, &[url]),
+        RecordingProblem::Fetch { url, status } => tf(lang, Key::RecFetch, &[url, status]),
+        RecordingProblem::FileUnread => t(lang, Key::RecFileUnread).to_owned(),
+        RecordingProblem::NothingToSave => t(lang, Key::RecNothingToSave).to_owned(),
+        RecordingProblem::NoAddress => t(lang, Key::RecNoAddress).to_owned(),
     }
 }
 
@@ -227,6 +251,10 @@ pub fn error_detail(note: &ErrorNote) -> Option<&str> {
     match &note.problem {
         Problem::Backend { reason: Reason::NotACommand { detail }, .. }
         | Problem::Garbled(Garble::Unreadable { detail }) => Some(detail),
+        Problem::Recording(RecordingProblem::Unreadable(
+            kettle_shared::recording::RecordingError::NotARecording { detail }
+            | kettle_shared::recording::RecordingError::BadLine { detail, .. },
+        )) => Some(detail),
         _ => None,
     }
 }

@@ -42,16 +42,27 @@ impl Track<'_> {
 /// Most events kept per model; the oldest go first (and are counted).
 pub const MAX_MODEL_EVENTS: usize = 3_000;
 
+/// Most events kept per model while the page records (`#record`: a lesson to save with
+/// `#save-recording`), and while it replays a recording.
+pub const RECORDING_MODEL_EVENTS: usize = 20_000;
+
 /// One model's events, time-ordered and bounded, with the steps derived from them.
 ///
 /// Equality is by [`ModelStore::revision`]: components compare stores on every playback tick,
 /// and a revision number is all that tells them apart.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ModelStore {
     events: VecDeque<Rc<Event>>,
     trimmed: u64,
     revision: u64,
     steps: Rc<Steps>,
+    limit: usize,
+}
+
+impl Default for ModelStore {
+    fn default() -> Self {
+        ModelStore::with_limit(MAX_MODEL_EVENTS)
+    }
 }
 
 impl PartialEq for ModelStore {
@@ -67,8 +78,41 @@ pub fn is_kept(kind: &EventKind) -> bool {
 }
 
 impl ModelStore {
-    /// Adds events (any order), trims the oldest beyond [`MAX_MODEL_EVENTS`] and derives the
-    /// steps again.
+    /// An empty store keeping at most `limit` events.
+    pub fn with_limit(limit: usize) -> ModelStore {
+        ModelStore {
+            events: VecDeque::new(),
+            trimmed: 0,
+            revision: 0,
+            steps: Rc::default(),
+            limit: limit.max(1),
+        }
+    }
+
+    /// The most events this store keeps.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Keeps at most `limit` events from now on (the oldest go at once if there are more).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.max(1);
+        if self.events.len() > self.limit {
+            self.trim();
+            self.revision += 1;
+            self.steps = Rc::new(Steps::derive(&self.events));
+        }
+    }
+
+    fn trim(&mut self) {
+        while self.events.len() > self.limit {
+            self.events.pop_front();
+            self.trimmed += 1;
+        }
+    }
+
+    /// Adds events (any order), trims the oldest beyond its limit ([`MAX_MODEL_EVENTS`]
+    /// unless set otherwise) and derives the steps again.
     pub fn extend(&mut self, events: impl IntoIterator<Item = Rc<Event>>) {
         let mut added = false;
         for event in events {
@@ -87,10 +131,7 @@ impl ModelStore {
         if !added {
             return;
         }
-        while self.events.len() > MAX_MODEL_EVENTS {
-            self.events.pop_front();
-            self.trimmed += 1;
-        }
+        self.trim();
         self.revision += 1;
         self.steps = Rc::new(Steps::derive(&self.events));
     }
@@ -105,7 +146,7 @@ impl ModelStore {
         &self.steps
     }
 
-    /// Events trimmed to stay within [`MAX_MODEL_EVENTS`].
+    /// Events trimmed to stay within its limit.
     pub fn trimmed(&self) -> u64 {
         self.trimmed
     }

@@ -42,7 +42,9 @@
 //! (what a model records, with its typed words: [`EpollOp`], [`AsyncOp`], [`ThreadRole`]),
 //! `kernel` (what `/proc` says about a thread), `aggregate` (counts under load), `load`,
 //! `experiment`, `command` (browser → server), `server` (server → browser) and `reason` (every
-//! explanation as a code). All are re-exported at the crate root.
+//! explanation as a code). All are re-exported at the crate root. Apart, as modules of their
+//! own: `recording` (a lesson kept as a file: events replayed without a server) and
+//! `chrome_trace` (those events as Chrome Trace Event JSON, for Perfetto).
 //!
 //! ## Words as enums, names as strings
 //!
@@ -76,6 +78,7 @@
 
 mod aggregate;
 mod catalogue;
+pub mod chrome_trace;
 mod classroom;
 mod command;
 mod event;
@@ -87,6 +90,7 @@ mod load;
 mod model;
 mod question;
 pub mod reason;
+pub mod recording;
 mod server;
 mod wire;
 

@@ -10,6 +10,7 @@
 //! | [`experiments`] | `kettle experiment`, the page's experiments view (`ExperimentRun`) | the tutorial's claims as measurements, in models of their own |
 //! | [`bench`] | `kettle bench` (its generator: `kettle bench-load`) | every model and two plain servers under the same load |
 //! | [`soak`] | `kettle soak` | many viewers, many restarts and faults against a `kettle serve` child |
+//! | [`recording`] | `kettle record`, `kettle export` | a running Kettle's events kept as a recording; a recording exported for Perfetto |
 //! | [`http`] | — | the one HTTP/1.1 client of the tools and the integration tests |
 //!
 //! The web front calls into two of them ([`load::Loads`], [`experiments::run`]) because the
@@ -19,4 +20,5 @@ pub mod bench;
 pub mod experiments;
 pub mod http;
 pub mod load;
+pub mod recording;
 pub mod soak;

@@ -231,6 +231,7 @@ impl Passive {
             enabled: false,
             calm_since: None,
             calls: Calls::default(),
+            told_missed: false,
         };
         let stopping = stop.clone();
         let reader = std::thread::Builder::new()
@@ -251,6 +252,8 @@ struct Reader {
     enabled: bool,
     calm_since: Option<Instant>,
     calls: Calls,
+    /// The terminal was told that the kernel dropped records.
+    told_missed: bool,
 }
 
 /// Records put in order and paired into calls.
@@ -273,15 +276,14 @@ impl Reader {
         let mut was = false;
         while !stop.load(Ordering::Relaxed) {
             self.govern(busy());
-            let wanted = self.suspension.want.load(Ordering::Relaxed);
+            let wanted = self.suspension.wanted();
             if wanted != was {
                 told(wanted);
                 was = wanted;
             }
             // Asked before reading: once no thread is passive (and none may become so), the
             // read below finds every record they made while they were.
-            let none_passive =
-                !self.suspension.want.load(Ordering::Relaxed) && !self.suspension.any_passive();
+            let none_passive = !wanted && !self.suspension.any_passive();
             if self.enabled {
                 let read_to = self.read_all();
                 self.calls.hand_on(read_to, &self.suspension, &mut seen);
@@ -304,8 +306,9 @@ impl Reader {
             if s.available.load(Ordering::Relaxed) && !self.enabled {
                 self.enabled = self.enable(true).is_ok();
             }
-            // Only once the records are flowing may a thread stop being stopped.
-            s.want.store(self.enabled, Ordering::Relaxed);
+            // Only once the records are flowing may a thread stop being stopped (and never if
+            // the kernel refused to suspend a filter).
+            s.want.store(self.enabled && s.available.load(Ordering::Relaxed), Ordering::Relaxed);
             return;
         }
         let calm = self.calm_since.get_or_insert_with(Instant::now).elapsed() >= CALM;
@@ -336,14 +339,24 @@ impl Reader {
     fn read_all(&mut self) -> u64 {
         let mut page = vec![0u8; PAGE];
         let mut read_to = u64::MAX;
-        let (layout, later) = (self.layout, &mut self.calls.later);
+        let (layout, later, told_missed) =
+            (self.layout, &mut self.calls.later, &mut self.told_missed);
         for file in &mut self.files {
             loop {
                 let before = clock().to_monotonic(clock().now_ns());
                 match file.read(&mut page) {
-                    Ok(n) if n > 0 => tracefs::parse_page(&page[..n], |data, t| {
-                        later.extend(layout.record(data, t));
-                    }),
+                    Ok(n) if n > 0 => {
+                        if tracefs::missed_before(&page[..n]) && !*told_missed {
+                            *told_missed = true;
+                            eprintln!(
+                                "kettle: the kernel dropped some of the traced program's call \
+                                 records (Kettle's reader fell behind): its counts are short"
+                            );
+                        }
+                        tracefs::parse_page(&page[..n], |data, t| {
+                            later.extend(layout.record(data, t));
+                        })
+                    }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     _ => {
                         read_to = read_to.min(before);

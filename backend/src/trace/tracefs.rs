@@ -225,6 +225,12 @@ pub fn record_tid(data: &[u8]) -> Option<i32> {
     Some(i32::from_ne_bytes(data.get(4..8)?.try_into().ok()?))
 }
 
+/// Whether the kernel dropped records before this page (the buffer was full: the reader fell
+/// behind): the commit word's `RB_MISSED_EVENTS` bit.
+pub fn missed_before(page: &[u8]) -> bool {
+    read_u64(page, 8).is_some_and(|commit| commit & (1 << 31) != 0)
+}
+
 /// Hands each record of one ring-buffer page (`include/linux/ring_buffer.h`) to `each` with
 /// its time (`mono`, ns): a `u64` timestamp, a `u64` commit (the data's length in its low 30
 /// bits), then records, each a `u32` header — `type_len` in its 5 low bits, a time delta in
@@ -325,5 +331,11 @@ pub(crate) mod tests {
         let mut got = Vec::new();
         parse_page(&p, |data, t| got.push((data.to_vec(), t)));
         assert_eq!(got, [(a, 1_005), (b, 1_005 + (1 << 27) + 3 + 7)]);
+        assert!(!missed_before(&p));
+        p[8..16].copy_from_slice(&(commit | 1 << 31).to_ne_bytes());
+        assert!(missed_before(&p), "RB_MISSED_EVENTS");
+        let mut again = Vec::new();
+        parse_page(&p, |data, t| again.push((data.to_vec(), t)));
+        assert_eq!(again.len(), 2, "the flag is not part of the length");
     }
 }

@@ -23,6 +23,29 @@ fn registry_error(e: RegistryError) -> Response {
     (status, Json(error_body(e.code(), e.reason()))).into_response()
 }
 
+/// `GET /api/host`: where the events are made (Kettle's version, the kernel, the machine), for
+/// a recording's header (`kettle record`, the page's `#save-recording`).
+pub(super) async fn host(State(_): State<AppState>) -> Response {
+    Json(host_info()).into_response()
+}
+
+/// This machine as a recording's header names it: `Linux <release>`, and
+/// `<host name> (<CPU model>, <n> CPUs)`. Anything the kernel does not say is left out.
+pub fn host_info() -> kettle_shared::recording::HostInfo {
+    use crate::proc::process::{cpu_model, kernel_release};
+    let name = nix::unistd::gethostname()
+        .ok()
+        .and_then(|n| n.into_string().ok())
+        .unwrap_or_else(|| "unnamed machine".into());
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = cpu_model().map(|m| format!("{m}, ")).unwrap_or_default();
+    kettle_shared::recording::HostInfo {
+        kettle_version: env!("CARGO_PKG_VERSION").into(),
+        kernel: format!("Linux {}", kernel_release().unwrap_or_else(|| "(release unknown)".into())),
+        machine: format!("{name} ({cpu}{cpus} CPUs)"),
+    }
+}
+
 pub(super) async fn list_models(State(state): State<AppState>) -> Response {
     Json(state.registry.list()).into_response()
 }

@@ -45,6 +45,26 @@ pub(crate) fn excerpt(file: &str, name: &str) -> Result<ExcerptText, Reason> {
     Ok(ExcerptText { first, text: src[from..to].to_owned() })
 }
 
+/// Every marked region of every model file, in [`SOURCES`]' order: what a recording carries
+/// so its code panel needs no server (`GET /api/excerpts`).
+pub(crate) fn all() -> Vec<kettle_shared::recording::CodeExcerpt> {
+    let begin = kettle_shared::excerpt::BEGIN;
+    let mut out = Vec::new();
+    for (file, src) in SOURCES {
+        for name in src.lines().filter_map(|l| l.trim_start().strip_prefix(begin)) {
+            if let Ok(ExcerptText { first, text }) = excerpt(file, name.trim()) {
+                let (file, name) = ((*file).to_owned(), name.trim().to_owned());
+                out.push(kettle_shared::recording::CodeExcerpt { file, name, first, text });
+            }
+        }
+    }
+    out
+}
+
+pub(super) async fn list_excerpts() -> Response {
+    ([(header::CACHE_CONTROL, "no-cache")], Json(all())).into_response()
+}
+
 pub(super) async fn get_excerpt(UrlPath((file, name)): UrlPath<(String, String)>) -> Response {
     match excerpt(&file, &name) {
         // The text changes only with a new build of the server, and the page asks once.
@@ -58,6 +78,22 @@ pub(super) async fn get_excerpt(UrlPath((file, name)): UrlPath<(String, String)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_list_holds_every_region_of_every_file_once() {
+        let all = all();
+        let marked: usize = SOURCES
+            .iter()
+            .map(|(_, src)| {
+                src.lines()
+                    .filter(|l| l.trim_start().starts_with(kettle_shared::excerpt::BEGIN))
+                    .count()
+            })
+            .sum();
+        assert_eq!(all.len(), marked);
+        let serve = all.iter().find(|x| x.file == "select.rs").expect("select's loop");
+        assert_eq!(excerpt(&serve.file, &serve.name).unwrap().text, serve.text);
+    }
 
     #[test]
     fn every_model_file_with_marked_regions_is_served() {

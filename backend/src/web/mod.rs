@@ -3,6 +3,8 @@
 //! | route | what | module |
 //! |---|---|---|
 //! | `GET /api/models` | every model (`kettle_shared::ModelInfo`) | [`api`] |
+//! | `GET /api/excerpts` | every marked region of the model files (`kettle_shared::recording::CodeExcerpt`), for a recording | [`excerpts`] |
+//! | `GET /api/host` | Kettle's version, the kernel, the machine (`kettle_shared::recording::HostInfo`), for a recording's header | [`api`] |
 //! | `POST /api/models/{id}/start`, `/stop` | start or stop one; 404 for an unknown id | [`api`] |
 //! | `GET /ws` | the viewer WebSocket (protocol in `kettle_shared`) | [`viewer`] |
 //! | anything else | the frontend from `dist/`, compressed, with cache headers (`index.html` for unknown paths) | [`assets`] |
@@ -275,8 +277,10 @@ pub fn find_dist(explicit: Option<&Path>) -> Option<PathBuf> {
 fn router(state: AppState, dist: Option<&Path>) -> Router {
     let api = Router::new()
         .route("/api/models", get(list_models))
+        .route("/api/host", get(api::host))
         .route("/api/models/{id}/start", post(start_model))
         .route("/api/models/{id}/stop", post(stop_model))
+        .route("/api/excerpts", get(excerpts::list_excerpts))
         .route("/api/excerpts/{file}/{name}", get(excerpts::get_excerpt))
         .route("/ws", get(websocket));
     let app = match dist {

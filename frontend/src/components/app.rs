@@ -54,7 +54,18 @@ pub fn App(props: &AppProps) -> Html {
         }
     });
     let dispatch: Callback<Action> = state.dispatcher().to_callback();
-    let sender = use_connection(dispatch.clone(), props);
+    // `?recording=` at start: the page replays that file and never opens a WebSocket.
+    let replay_asked = *use_state(|| {
+        let asked = real_page && Link::parse(&address_query()).recording.is_some();
+        if asked {
+            // Before any component asks the server for code (children's effects run first).
+            crate::code::go_offline();
+        }
+        asked
+    });
+    use_start_from_address(dispatch.clone(), real_page);
+    let live = !(replay_asked || state.replaying());
+    let sender = use_connection(dispatch.clone(), props, live);
     use_playback_clock(dispatch.clone());
     use_keyboard(
         dispatch.clone(),
@@ -108,27 +119,53 @@ fn views(state: &StateHandle) -> Html {
             <section class="column-wide">
                 <TourView tour={state.tour.clone()} lang={state.lang} />
                 { shown }
-                <EchoStrip state={state.clone()} />
+                if !state.replaying() {
+                    <EchoStrip state={state.clone()} />
+                }
             </section>
             <SideColumn state={state.clone()} shown=false />
         </>
     }
 }
 
-/// The WebSocket, open as long as the page lives (a test page gives its own sender instead);
-/// the sender to reach the backend through, once there is one.
+/// What the address asks for at start, once: a recording to replay (`?recording=`, fetched
+/// from this origin), else where the server runs (`/api/host`, for saved recordings).
 #[hook]
-fn use_connection(dispatch: Callback<Action>, props: &AppProps) -> Option<Sender> {
+fn use_start_from_address(dispatch: Callback<Action>, real_page: bool) {
+    use_effect_with((), move |_| {
+        if real_page {
+            let link = Link::parse(&address_query());
+            if !super::keep_menu::open_recording_at_start(&link, dispatch.clone()) {
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Some(host) = super::keep_menu::fetch_host().await {
+                        dispatch.emit(Action::Host(host));
+                    }
+                });
+            }
+        }
+    });
+}
+
+/// The WebSocket, open while the page is `live` (a test page gives its own sender instead;
+/// a page replaying a recording has none); the sender to reach the backend through, once
+/// there is one.
+#[hook]
+fn use_connection(dispatch: Callback<Action>, props: &AppProps, live: bool) -> Option<Sender> {
     let sender = use_state(|| props.sender.clone());
+    {
+        let on_dispatch = props.on_dispatch.clone();
+        let dispatch = dispatch.clone();
+        use_effect_with((), move |_| {
+            if let Some(cb) = on_dispatch {
+                cb.emit(dispatch);
+            }
+        });
+    }
     {
         let sender = sender.clone();
         let offline = props.sender.is_some();
-        let on_dispatch = props.on_dispatch.clone();
-        use_effect_with((), move |_| {
-            if let Some(cb) = on_dispatch {
-                cb.emit(dispatch.clone());
-            }
-            let connection = (!offline).then(page_ws_url).flatten().map(|url| {
+        use_effect_with(live, move |live| {
+            let connection = (!offline && *live).then(page_ws_url).flatten().map(|url| {
                 let token = teacher_token();
                 let url = crate::classroom::ws_url_with_token(&url, token.as_deref());
                 let c = Connection::open(url, dispatch);

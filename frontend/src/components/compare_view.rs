@@ -78,6 +78,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
                     }
                 }) }
             </div>
+            if !state.replaying() {
             <div class="echo-row">
                 <input id="compare-input" ref={input_ref} type="text" placeholder={t(lang, Key::EchoPlaceholder)}
                     onkeydown={on_key} disabled={!enough} />
@@ -88,6 +89,7 @@ pub fn CompareView(props: &CompareProps) -> Html {
                     <span class="hint">{ t(lang, Key::CompareNeedModels) }</span>
                 }
             </div>
+            }
             <div class="compare-room" ref={holder}>{ chart(state, lang, width) }</div>
             if state.compare.run.is_some() {
                 <p class="hint compare-legend">{ t(lang, Key::CompareLegend) }</p>
@@ -125,7 +127,9 @@ fn chart(state: &StateHandle, lang: Lang, width: f64) -> Html {
         .iter()
         .filter_map(|lane| {
             let client = lane.client?;
-            let conn = state.clients.iter().find(|c| c.id == client).and_then(|c| c.accepted);
+            let conn = lane
+                .conn
+                .or_else(|| state.clients.iter().find(|c| c.id == client).and_then(|c| c.accepted));
             Some(Input {
                 model: &lane.model,
                 figure: state.family_of(&lane.model),

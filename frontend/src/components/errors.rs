@@ -33,6 +33,7 @@ pub fn ErrorList(props: &ErrorListProps) -> Html {
                 let code = match &e.problem {
                     Problem::Backend { code, .. } => <&str>::from(*code),
                     Problem::NotConnected | Problem::Garbled(_) => "page",
+                    Problem::Recording(_) => "recording",
                 };
                 html! {
                     <div class="error" key={key} data-key={key.to_string()} data-code={code}

@@ -7,11 +7,14 @@
 use kettle_shared::{Role, PROTOCOL_VERSION};
 use yew::prelude::*;
 
+use super::keep_menu::KeepMenu;
 use super::views::ViewTabs;
 use super::{Ctx, StateHandle};
 use crate::i18n::{catalogue, t, tf, Key};
+use crate::keep::Source;
 use crate::screen::ScreenAction;
 use crate::state::{Action, ConnStatus};
+use crate::view::View;
 
 /// Properties: the page state.
 #[derive(Properties, PartialEq, Debug)]
@@ -68,16 +71,29 @@ pub fn Header(props: &HeaderProps) -> Html {
                         <span aria-hidden="true">{ " ▾" }</span>
                     </button>
                 }
-                <ViewTabs shown={state.view} {lang} />
+                <ViewTabs shown={state.view} {lang} replaying={state.replaying()} />
                 <span class="spacer"></span>
+                // The playback bar carries the badge in the figure view; elsewhere the header
+                // says that a recording plays.
+                if let (Source::Recording(replay), true) = (&state.source, state.view != View::Figure) {
+                    <span id="playback-mode" class="badge recording" data-mode="recording" role="status">
+                        { tf(lang, Key::BadgeRecording, &[&crate::keep::utc_date(replay.header.start_unix_ms), &replay.header.machine]) }
+                    </span>
+                }
+                if !state.replaying() {
                 <span id="conn-status" class={classes!("conn", status.id())} data-status={status.id()} role="status"
                     title={status_text.clone()}>
                     <span class="conn-dot" aria-hidden="true">{ "●" }</span>
                     <span class="conn-text">{ status_text }</span>
                 </span>
+                }
                 { classroom }
-                <button id="tour-start" onclick={tour} title={t(lang, Key::TourStartHelp)}
-                    aria-pressed={state.tour.is_some().to_string()}>{ t(lang, Key::TourStartShort) }</button>
+                <KeepMenu state={state.clone()} />
+                // The tour starts models and sends lines: live only.
+                if !state.replaying() {
+                    <button id="tour-start" onclick={tour} title={t(lang, Key::TourStartHelp)}
+                        aria-pressed={state.tour.is_some().to_string()}>{ t(lang, Key::TourStartShort) }</button>
+                }
                 <button id="lang" onclick={toggle} title="L" lang={crate::i18n::Lang::toggled(lang).code()}>
                     { t(lang, Key::SwitchLanguage) }
                 </button>

@@ -12,6 +12,7 @@ pub mod event_log;
 pub mod experiments_view;
 pub mod figure_view;
 pub mod header;
+pub mod keep_menu;
 pub mod keys;
 pub mod load_panel;
 pub mod models;

@@ -76,37 +76,42 @@ pub fn ModelList(props: &ModelsProps) -> Html {
             let id = id.clone();
             move |_: MouseEvent| Action::Select(id.clone())
         });
-        let button = match m.state {
-            ModelState::Running => {
-                let ctx = ctx.clone();
-                let id = id.clone();
-                let stop = Callback::from(move |_: MouseEvent| {
-                    ctx.send(Command::Stop { model: id.clone() })
-                });
-                let label = tf(lang, Key::StopModel, &[&m.id]);
-                html! {
-                    <button class="stop" onclick={stop} aria-label={label.clone()} title={label}>
-                        <span aria-hidden="true">{ "■" }</span>
-                    </button>
+        // Starting and stopping are live-only: a recording has no server.
+        let button = if state.replaying() {
+            Html::default()
+        } else {
+            match m.state {
+                ModelState::Running => {
+                    let ctx = ctx.clone();
+                    let id = id.clone();
+                    let stop = Callback::from(move |_: MouseEvent| {
+                        ctx.send(Command::Stop { model: id.clone() })
+                    });
+                    let label = tf(lang, Key::StopModel, &[&m.id]);
+                    html! {
+                        <button class="stop" onclick={stop} aria-label={label.clone()} title={label}>
+                            <span aria-hidden="true">{ "■" }</span>
+                        </button>
+                    }
                 }
-            }
-            ModelState::Stopped | ModelState::Unavailable => {
-                let ctx = ctx.clone();
-                let id = id.clone();
-                let start = Callback::from(move |_: MouseEvent| {
-                    ctx.send(Command::Start { model: id.clone() })
-                });
-                let unavailable = m.state == ModelState::Unavailable;
-                // The backend runs a traced program's command again: a restart, the same
-                // command as a start.
-                let (key, glyph) =
-                    if traced { (Key::RestartModel, "↻") } else { (Key::StartModel, "▶") };
-                let label = tf(lang, key, &[&m.id]);
-                html! {
-                    <button class={classes!("start", traced.then_some("restart"))} onclick={start}
-                        disabled={unavailable} aria-label={label.clone()} title={label}>
-                        <span aria-hidden="true">{ glyph }</span>
-                    </button>
+                ModelState::Stopped | ModelState::Unavailable => {
+                    let ctx = ctx.clone();
+                    let id = id.clone();
+                    let start = Callback::from(move |_: MouseEvent| {
+                        ctx.send(Command::Start { model: id.clone() })
+                    });
+                    let unavailable = m.state == ModelState::Unavailable;
+                    // The backend runs a traced program's command again: a restart, the same
+                    // command as a start.
+                    let (key, glyph) =
+                        if traced { (Key::RestartModel, "↻") } else { (Key::StartModel, "▶") };
+                    let label = tf(lang, key, &[&m.id]);
+                    html! {
+                        <button class={classes!("start", traced.then_some("restart"))} onclick={start}
+                            disabled={unavailable} aria-label={label.clone()} title={label}>
+                            <span aria-hidden="true">{ glyph }</span>
+                        </button>
+                    }
                 }
             }
         };

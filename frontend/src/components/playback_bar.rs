@@ -31,7 +31,8 @@ fn badge(lang: Lang, mode: Mode) -> String {
 }
 
 /// `div#playback[data-speed][data-live][data-paused]`, one compact row under the figure, with
-/// `#playback-mode` (the badge, `data-mode="live|replaying|paused"`), `button#pause
+/// `#playback-mode` (the badge, `data-mode="live|replaying|paused"`, or `"recording"` with
+/// the recording's date and machine while one plays), `button#pause
 /// [data-paused]`, `button#step-back`, `button#step` (pictures, named for screen readers),
 /// `select#speed` (option values are indices into the speeds, texts `1×`…`1/100 000`),
 /// `input#scrub[type=range]` over the selected model's kept steps (its value follows
@@ -72,11 +73,18 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
     let step = ctx.dispatch.reform(|_: MouseEvent| Action::Step);
     let jump = ctx.dispatch.reform(|_: MouseEvent| Action::JumpToLastEcho);
     let live = ctx.dispatch.reform(|_: MouseEvent| Action::Live);
-    let mode_id = match mode {
+    let mut mode_id = match mode {
         Mode::Live => "live",
         Mode::Replaying { .. } => "replaying",
         Mode::Paused { .. } => "paused",
     };
+    let mut badge_text = badge(lang, mode);
+    // A recording is never live: the badge says whose and when instead.
+    if let crate::keep::Source::Recording(replay) = &state.source {
+        mode_id = "recording";
+        let date = crate::keep::utc_date(replay.header.start_unix_ms);
+        badge_text = tf(lang, Key::BadgeRecording, &[&date, &replay.header.machine]);
+    }
     let position = tf(lang, Key::HistoryPos, &[&(index + 1).min(steps), &steps]);
     let (pause_icon, pause_label) =
         if playback.paused { (Icon::Play, Key::Play) } else { (Icon::Pause, Key::Pause) };
@@ -84,7 +92,7 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
         <div id="playback" data-speed={format_speed(playback.speed())} role="group" aria-label={t(lang, Key::Playback)}
             data-live={(mode == Mode::Live).to_string()} data-paused={playback.paused.to_string()}>
             <span id="playback-mode" class={classes!("badge", mode_id)} data-mode={mode_id} role="status">
-                { badge(lang, mode) }
+                { badge_text }
             </span>
             <button id="pause" class="icon" data-paused={playback.paused.to_string()} onclick={pause}
                 aria-label={t(lang, pause_label)} title={format!("{} (Space)", t(lang, pause_label))}>
@@ -117,7 +125,9 @@ pub fn PlaybackBar(props: &PlaybackBarProps) -> Html {
                 title={if echo_start.is_none() { t(lang, Key::JumpEchoNone) } else { t(lang, Key::JumpEcho) }}>
                 { t(lang, Key::JumpEchoShort) }
             </button>
-            <button id="live" onclick={live}>{ t(lang, Key::Live) }</button>
+            if !state.replaying() {
+                <button id="live" onclick={live}>{ t(lang, Key::Live) }</button>
+            }
         </div>
     }
 }

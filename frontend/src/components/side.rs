@@ -115,7 +115,9 @@ pub fn SideColumn(props: &SideProps) -> Html {
                 { panel(Side::Load, html! {
                     <>
                         { super::crowd_view::selected_crowd(state) }
-                        <LoadPanel model={state.selected_model().cloned()} load={state.load.clone()} lang={lang} />
+                        if !state.replaying() {
+                            <LoadPanel model={state.selected_model().cloned()} load={state.load.clone()} lang={lang} />
+                        }
                     </>
                 }) }
                 { panel(Side::Threads, html! { <Threads state={state.clone()} /> }) }
@@ -137,7 +139,7 @@ pub fn SideColumn(props: &SideProps) -> Html {
                     />
                 }) }
             }
-            if props.shown {
+            if props.shown && !state.replaying() {
                 <EchoStrip state={state.clone()} />
             }
         </section>

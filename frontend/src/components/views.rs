@@ -15,6 +15,9 @@ pub struct ViewTabsProps {
     pub shown: View,
     /// Page language.
     pub lang: Lang,
+    /// A recording plays: the experiments, which a server runs, are not offered.
+    #[prop_or_default]
+    pub replaying: bool,
 }
 
 /// `nav#views` with one `button[data-view]` per view; the one shown carries `data-active`
@@ -25,7 +28,7 @@ pub fn ViewTabs(props: &ViewTabsProps) -> Html {
     let (lang, shown) = (props.lang, props.shown);
     html! {
         <nav id="views" aria-label={t(lang, Key::Views)}>
-            { for View::ALL.iter().copied().map(|view| {
+            { for View::ALL.iter().copied().filter(|v| !(props.replaying && *v == View::Experiments)).map(|view| {
                 let active = view == shown;
                 let show = ctx.dispatch.reform(move |_: MouseEvent| Action::SetView(view));
                 html! {

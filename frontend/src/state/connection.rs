@@ -47,7 +47,8 @@ impl State {
 
     pub(super) fn on_server(&mut self, msg: ServerMsg) {
         match msg {
-            ServerMsg::Hello { protocol_version, models, role, classroom, .. } => {
+            ServerMsg::Hello { protocol_version, models, role, classroom, clock } => {
+                self.clock_start_unix_ms = clock.start_unix_ms;
                 self.version_mismatch =
                     (protocol_version != PROTOCOL_VERSION).then_some(protocol_version);
                 // The server tells "follow me" again after the hello if it is on; a leading
@@ -91,8 +92,12 @@ impl State {
                     }
                     by_model.entry(event.model.as_str()).or_default().push(event.clone());
                 }
+                let limit = self.store_limit();
                 for (model, events) in by_model {
-                    let store = self.stores.entry(model.to_owned()).or_default();
+                    let store = self
+                        .stores
+                        .entry(model.to_owned())
+                        .or_insert_with(|| Rc::new(ModelStore::with_limit(limit)));
                     Rc::make_mut(store).extend(events);
                 }
                 for event in &events {

@@ -18,6 +18,7 @@ mod connection;
 mod echo;
 mod models;
 mod quiz;
+mod replay;
 mod time_travel;
 mod views;
 
@@ -144,6 +145,24 @@ pub enum Action {
     // -- predict, then see ----------------------------------------------------------------
     /// Answer, reveal, the vote's bars, the score (`state/quiz.rs`).
     Quiz(crate::questions::QuizAction),
+    // -- keeping a lesson -----------------------------------------------------------------
+    /// Where the events come from, as the server says (`/api/host`): for a saved recording's
+    /// header.
+    Host(kettle_shared::recording::HostInfo),
+    /// `#record`: keep more history per model (for `#save-recording`), or the usual amount.
+    KeepToggle,
+    /// Replay this recording, with no server: the page starts afresh from its events. `url`:
+    /// where it was fetched (`?recording=`); `at`: the seq of the step to show, paused.
+    Replay {
+        /// The recording, read whole.
+        recording: Rc<kettle_shared::recording::Recording>,
+        /// Its address, when it came from one.
+        url: Option<String>,
+        /// The step to show (`?at=`), paused; the last step when `None`.
+        at: Option<u64>,
+    },
+    /// A recording could not be opened, saved or fetched.
+    RecordingRefused(crate::errors::RecordingProblem),
 }
 
 /// The load on the server, as this page knows it: asked for, running, or over.
@@ -229,6 +248,15 @@ pub struct State {
     pub quiz: Option<crate::questions::Quiz>,
     /// The score of questions answered alone (kept in the browser).
     pub score: crate::questions::Score,
+    // -- keeping a lesson -----------------------------------------------------------------
+    /// Live from a server, or replaying a recording (no WebSocket then).
+    pub source: crate::keep::Source,
+    /// Where the server runs (`/api/host`), once it said.
+    pub host: Option<kettle_shared::recording::HostInfo>,
+    /// `#record` is on: each model keeps [`crate::store::RECORDING_MODEL_EVENTS`] events.
+    pub keeping: bool,
+    /// The server's wall clock at `t_ns == 0` (the `hello`'s clock), in Unix milliseconds.
+    pub clock_start_unix_ms: u64,
 }
 
 impl State {
@@ -240,6 +268,27 @@ impl State {
     /// A model's store, if it has events.
     pub fn store(&self, model: &str) -> Option<&Rc<ModelStore>> {
         self.stores.get(model)
+    }
+
+    /// A recording is playing: no server, no WebSocket, no live-only controls.
+    pub fn replaying(&self) -> bool {
+        matches!(self.source, crate::keep::Source::Recording(_))
+    }
+
+    /// The most events each model's store keeps now: more while recording or replaying.
+    pub fn store_limit(&self) -> usize {
+        if self.keeping || self.replaying() {
+            crate::store::RECORDING_MODEL_EVENTS
+        } else {
+            crate::store::MAX_MODEL_EVENTS
+        }
+    }
+
+    /// The seq of the step on screen.
+    pub fn shown_seq(&self) -> Option<u64> {
+        let store = self.selected_store()?;
+        let index = self.position()?.index;
+        store.steps().list.get(index).map(|s| s.event.seq)
     }
 
     /// Where playback is in the selected model's steps.
@@ -292,6 +341,8 @@ impl State {
             self.classroom.following = false;
         }
         match action {
+            // A recording plays alone: a socket still closing must not add to it.
+            Action::Connection(_) | Action::Server(_) if self.replaying() => {}
             Action::Connection(status) => self.conn = Some(status),
             Action::Server(msg) => self.on_server(msg),
             Action::Unreadable(n) => self.unreadable += n,
@@ -352,6 +403,17 @@ impl State {
             // -- classroom --------------------------------------------------------------------
             Action::FollowMeToggle | Action::Follow(_) => self.classroom_action(action),
             Action::Quiz(action) => self.quiz_action(action),
+            // -- keeping a lesson -------------------------------------------------------------
+            Action::Host(host) => self.host = Some(host),
+            Action::KeepToggle => {
+                self.keeping = !self.keeping;
+                let limit = self.store_limit();
+                for store in self.stores.values_mut() {
+                    Rc::make_mut(store).set_limit(limit);
+                }
+            }
+            Action::Replay { recording, url, at } => self.replay(recording, url, at),
+            Action::RecordingRefused(problem) => self.push_error(None, Problem::Recording(problem)),
         }
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use futures_util::{SinkExt, StreamExt};
-use kettle_shared::{ClientMsg, Command, ModelInfo, ServerMsg};
+use kettle_shared::{ClientMsg, Clock, Command, ModelInfo, ServerMsg};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
@@ -38,6 +38,8 @@ pub struct Viewer {
     pub models: Vec<ModelInfo>,
     /// The server's start on our `CLOCK_MONOTONIC`, in ns (see the module's docs).
     pub start_mono_ns: u64,
+    /// The server's clock as the `Hello` gave it (its wall-clock start, for a recording).
+    pub clock: Clock,
     next_id: u64,
 }
 
@@ -74,6 +76,7 @@ impl Viewer {
                 ws,
                 models,
                 start_mono_ns: arrived.saturating_sub(clock.now_ns),
+                clock,
                 next_id: 1,
             }),
             other => bail!("first message was not a Hello: {other:?}"),
