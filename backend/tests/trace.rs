@@ -392,24 +392,33 @@ fn http_get(port: u16, path: &str) -> String {
 /// Phase 1 of a traced program's recv: as root, the kernel's own data-ready of the program's
 /// socket, for any client; otherwise the transmit stamp of Kettle's own echo client (loopback),
 /// and "not measured" — no number at all — for a line from anyone else.
-#[tokio::test(flavor = "multi_thread")]
-async fn phase_1_comes_from_the_kernel_as_root_else_kettles_client_and_is_never_guessed() {
-    use common::{answer, next_msg, send_cmd, viewer};
-    use kettle_shared::{Command, RecvOutcome, ReplyResult, ServerMsg};
-
-    let server = tracing(python("blocking.py")).await;
-    let port = until("the program to listen", || traced(&server).port).await;
-    let pid = server.registry.traced().and_then(|t| t.pid()).unwrap();
-    // Someone else's client first: its line is served, its phase 1 not measured.
-    assert_eq!(echo(port, "stranger\n").await, "STRANGER\n");
-    let (mut ws, _) = viewer(&server).await;
+/// A page's echo client of the traced program, opened through a WebSocket viewer, that has
+/// sent `text`: the viewer, on which its echo will come.
+async fn echo_client_sends(server: &Server, text: &str) -> common::Ws {
+    use common::{answer, send_cmd, viewer};
+    use kettle_shared::{Command, ReplyResult, ServerMsg};
+    let (mut ws, _) = viewer(server).await;
     let mut seen = Vec::new();
     send_cmd(&mut ws, 1, Command::EchoOpen { model: TRACED_MODEL.into(), port: None }).await;
     let client = match answer(&mut ws, 1, &mut seen).await {
         ServerMsg::Reply { result: ReplyResult::EchoOpened { client, .. }, .. } => client,
         other => panic!("{other:?}"),
     };
-    send_cmd(&mut ws, 2, Command::EchoSend { client, text: "kettle\n".into() }).await;
+    send_cmd(&mut ws, 2, Command::EchoSend { client, text: text.into() }).await;
+    ws
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn phase_1_comes_from_the_kernel_as_root_else_kettles_client_and_is_never_guessed() {
+    use common::next_msg;
+    use kettle_shared::{RecvOutcome, ServerMsg};
+
+    let server = tracing(python("blocking.py")).await;
+    let port = until("the program to listen", || traced(&server).port).await;
+    let pid = server.registry.traced().and_then(|t| t.pid()).unwrap();
+    // Someone else's client first: its line is served, its phase 1 not measured.
+    assert_eq!(echo(port, "stranger\n").await, "STRANGER\n");
+    let mut ws = echo_client_sends(&server, "kettle\n").await;
     loop {
         if let ServerMsg::Echo { text, .. } = next_msg(&mut ws).await {
             assert_eq!(text, "KETTLE\n");
@@ -758,17 +767,9 @@ async fn a_busy_program_runs_untouched_yet_counted_and_is_drawn_in_detail_again_
     if root {
         until("the model to say it is read, not stopped", || traced(&server).passive.then_some(()))
             .await;
-        use common::{answer, next_msg, send_cmd, viewer};
-        use kettle_shared::{Command, RecvOutcome, ReplyResult, ServerMsg};
-        let (mut ws, _) = viewer(&server).await;
-        let mut seen = Vec::new();
-        send_cmd(&mut ws, 1, Command::EchoOpen { model: TRACED_MODEL.into(), port: None }).await;
-        let client = match answer(&mut ws, 1, &mut seen).await {
-            ServerMsg::Reply { result: ReplyResult::EchoOpened { client, .. }, .. } => client,
-            other => panic!("{other:?}"),
-        };
-        send_cmd(&mut ws, 2, Command::EchoSend { client, text: "followed\n".into() }).await;
-        while !matches!(next_msg(&mut ws).await, ServerMsg::Echo { .. }) {}
+        use kettle_shared::{RecvOutcome, ServerMsg};
+        let mut ws = echo_client_sends(&server, "followed\n").await;
+        while !matches!(common::next_msg(&mut ws).await, ServerMsg::Echo { .. }) {}
         let per_line = program.calls_stopped() as f64 / lines.load(Ordering::Relaxed) as f64;
         assert!(per_line < 0.5, "still passive while the client's line went ({per_line:.2})");
         until("the followed client's line drawn while passive", || {
