@@ -146,6 +146,7 @@ pub fn run_with_filter(
                     cont_with(tid, signo)
                 } else {
                     in_call.remove(&tid.as_raw());
+                    ended(suspension, tid, now);
                     seen(Seen::Ended { tid: tid.as_raw(), t_ns: now, code: None, signal: None });
                     Ok(())
                 };
@@ -230,6 +231,7 @@ pub fn run_with_filter(
             }
             WaitStatus::Exited(tid, code) => {
                 in_call.remove(&tid.as_raw());
+                ended(suspension, tid, now);
                 seen(Seen::Ended { tid: tid.as_raw(), t_ns: now, code: Some(code), signal: None });
                 if tid == pid {
                     first_end = (Some(code), None);
@@ -238,6 +240,7 @@ pub fn run_with_filter(
             }
             WaitStatus::Signaled(tid, signal, _) => {
                 in_call.remove(&tid.as_raw());
+                ended(suspension, tid, now);
                 seen(Seen::Ended {
                     tid: tid.as_raw(),
                     t_ns: now,
@@ -255,6 +258,14 @@ pub fn run_with_filter(
             Ok(()) | Err(Errno::ESRCH) => {}
             Err(e) => return Err(abandon(pid, e)),
         }
+    }
+}
+
+/// Task `tid` is gone: it is passive no more (its id may be another task's later, which
+/// must never be sent the `SIGSTOP` meant for it).
+fn ended(suspension: Option<&Suspension>, tid: Pid, now: u64) {
+    if let Some(s) = suspension {
+        s.resumed(tid.as_raw(), now);
     }
 }
 
