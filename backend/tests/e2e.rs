@@ -167,6 +167,32 @@ async fn click(c: &Client, css: &str) {
     c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
 }
 
+/// Clicks `css` until `done` (a selector) shows, failing after 20 s with `what`. A click lands
+/// where the element was when the driver measured it: on a busy machine the side column may
+/// have moved in between (a line of tour text changing), and the click hits nothing. A click
+/// that never takes still fails.
+async fn click_until(c: &Client, css: &str, what: &str, done: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let shown = format!("!!document.querySelector(\"{done}\")");
+    loop {
+        // Gone or replaced since it was found: the check below says whether it took.
+        if let Ok(element) = c.find(Locator::Css(css)).await {
+            let _ = element.click().await;
+        }
+        let settle = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < settle {
+            if text_of(c, &shown).await == "true" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        if Instant::now() > deadline {
+            let body = c.execute("return document.body.innerText", vec![]).await.unwrap();
+            panic!("timed out waiting for {what}; page text:\n{body}");
+        }
+    }
+}
+
 /// Switches the page's language with its button and waits until it is `lang` (`en`, `zh-CN`).
 async fn switch_language(c: &Client, lang: &str) {
     click(c, "#lang").await;
@@ -785,9 +811,10 @@ async fn walk_the_tour(c: &Client, zh: bool, mut at_stop: impl AsyncFnMut(usize,
             wait_for(c, &format!("stop {step}'s question"), &asked).await;
             let state = text_of(c, "document.querySelector('#tour').dataset.state").await;
             assert_ne!(state, "arrived", "stop {step}: the line waited for the answer");
-            click(c, "#question button[data-choice='0']").await;
-            wait_for(c, "the answer marked", "#question button[data-choice='0'][data-mine]").await;
-            click(c, "#reveal").await;
+            let marked = "#question button[data-choice='0'][data-mine]";
+            click_until(c, "#question button[data-choice='0']", "the answer marked", marked).await;
+            let revealing = "#question:not([data-state='asking'])";
+            click_until(c, "#reveal", "the reveal under way", revealing).await;
             // The stop pauses on the step it is about, once the server has recorded it.
             wait_for(
                 c,
@@ -858,8 +885,10 @@ async fn alone_the_select_stop_asks_reveals_from_the_recorded_steps_and_keeps_a_
     wait_for(&c, "the select stop asks", "#question[data-stop='5'][data-state='asking']").await;
     wait_for(&c, "an empty score", "#score[data-answered='0']").await;
     assert!(c.find(Locator::Css("#votes")).await.is_err(), "no class vote alone");
-    click(&c, "#question button[data-choice='1']").await;
-    click(&c, "#reveal").await;
+    let marked = "#question button[data-choice='1'][data-mine]";
+    click_until(&c, "#question button[data-choice='1']", "the answer marked", marked).await;
+    let revealing = "#question:not([data-state='asking'])";
+    click_until(&c, "#reveal", "the reveal under way", revealing).await;
     let confirmed =
         "#question[data-state='revealed'] button[data-choice='1'][data-correct][data-mine]";
     wait_for(&c, "select confirmed, and it was this page's answer", confirmed).await;
@@ -908,8 +937,8 @@ async fn classroom_a_class_votes_and_every_page_marks_what_the_kernel_confirmed(
     wait_for(&student, "the teacher's question on the student's page", asked).await;
     assert!(student.find(Locator::Css("#reveal")).await.is_err(), "a student cannot reveal");
     assert!(student.find(Locator::Css("#votes")).await.is_err(), "no counts for a student");
-    click(&student, "#question button[data-choice='1']").await;
-    wait_for(&student, "the vote counted", "#question button[data-choice='1'][data-mine]").await;
+    let counted = "#question button[data-choice='1'][data-mine]";
+    click_until(&student, "#question button[data-choice='1']", "the vote counted", counted).await;
 
     // Two more students, from WebSocket viewers: one for select, one for recv.
     for choice in [1, 0] {
