@@ -797,7 +797,9 @@ async fn a_busy_program_runs_untouched_yet_counted_and_is_drawn_in_detail_again_
     until("every byte read to be counted once in the aggregates", || {
         let counted = received.load(Ordering::Relaxed);
         assert!(counted <= echoed, "{counted} bytes counted of {echoed} read: some twice");
-        (counted == echoed).then_some(())
+        // A machine too busy for Kettle's reader: the kernel dropped records and said so (the
+        // terminal says it too); then the count is short, never over.
+        (counted == echoed || program.records_missed() > 0).then_some(())
     })
     .await;
 

@@ -64,6 +64,8 @@ pub struct Suspension {
     /// The program is busy: threads should go passive.
     want: AtomicBool,
     threads: Mutex<HashMap<i32, Vec<Span>>>,
+    /// Pages the kernel said came after records it dropped (the reader fell behind).
+    missed: std::sync::atomic::AtomicU64,
 }
 
 /// One stretch of a thread's passive time.
@@ -114,6 +116,12 @@ impl Suspension {
             }
             _ => false,
         }
+    }
+
+    /// How many times the kernel said it dropped records since the run began: its counts are
+    /// short by some calls (0: none lost).
+    pub fn missed(&self) -> u64 {
+        self.missed.load(Ordering::Relaxed)
     }
 
     /// Whether a record of thread `tid` at `t_ns` was made while it ran passive.
@@ -210,9 +218,10 @@ impl Passive {
         // The program's tasks only, and every task they make from now on.
         instance.write("set_event_pid", &pid.to_string())?;
         instance.write("options/event-fork", "1")?;
-        // Bursts of a busy program while the reader is descheduled: 4 MiB a CPU holds ~60 000
-        // records.
-        let _ = instance.write("buffer_size_kb", "4096");
+        // Bursts of a busy program while the reader is descheduled (a machine busy with other
+        // work): 16 MiB a CPU holds ~250 000 records, over a second of a program answering
+        // 100 000 lines a second. Freed when the run ends.
+        let _ = instance.write("buffer_size_kb", "16384");
         let calls: Vec<String> =
             filter::TRACED.iter().map(|(_, nr)| format!("id == {nr}")).collect();
         let only_drawn = calls.join(" || ");
@@ -339,14 +348,18 @@ impl Reader {
     fn read_all(&mut self) -> u64 {
         let mut page = vec![0u8; PAGE];
         let mut read_to = u64::MAX;
-        let (layout, later, told_missed) =
-            (self.layout, &mut self.calls.later, &mut self.told_missed);
+        let (layout, later, told_missed, suspension) =
+            (self.layout, &mut self.calls.later, &mut self.told_missed, &self.suspension);
         for file in &mut self.files {
             loop {
                 let before = clock().to_monotonic(clock().now_ns());
                 match file.read(&mut page) {
                     Ok(n) if n > 0 => {
-                        if tracefs::missed_before(&page[..n]) && !*told_missed {
+                        let missed = tracefs::missed_before(&page[..n]);
+                        if missed {
+                            suspension.missed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if missed && !*told_missed {
                             *told_missed = true;
                             eprintln!(
                                 "kettle: the kernel dropped some of the traced program's call \

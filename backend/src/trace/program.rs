@@ -71,6 +71,8 @@ struct Inner {
     /// program is spinning ([`Spinning`]).
     returned: AtomicU64,
     would_block: AtomicU64,
+    /// The latest run's passive threads ([`super::passive`]).
+    suspension: Mutex<Option<Arc<Suspension>>>,
 }
 
 #[derive(Default)]
@@ -119,6 +121,7 @@ impl TracedProgram {
             stopped: AtomicU64::new(0),
             returned: AtomicU64::new(0),
             would_block: AtomicU64::new(0),
+            suspension: Mutex::default(),
         };
         TracedProgram { inner: Arc::new(inner) }
     }
@@ -141,6 +144,12 @@ impl TracedProgram {
     /// The process id of the program while it runs.
     pub fn pid(&self) -> Option<i32> {
         self.inner.lock().run.as_ref().map(|r| r.pid)
+    }
+
+    /// How many times, in the latest run, the kernel dropped records of the program's calls
+    /// while they were read passively (Kettle's reader fell behind): 0 if its counts are whole.
+    pub fn records_missed(&self) -> u64 {
+        lock(&self.inner.suspension).as_ref().map_or(0, |s| s.missed())
     }
 
     /// How many system calls have stopped the program so far (over every run): what tracing
@@ -317,6 +326,7 @@ fn trace_one_run(
     let _kernel = read_kernel_word(&inner);
     // As root, a busy program's calls read from the kernel instead of stopping it.
     let suspension = Arc::new(Suspension::default());
+    *lock(&inner.suspension) = Some(suspension.clone());
     let mut passive = None;
     let pid = std::cell::Cell::new(None);
     let ended = tracer::run_with_filter(
