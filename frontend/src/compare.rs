@@ -55,6 +55,17 @@ pub struct RunLane {
     pub conn: Option<u64>,
 }
 
+impl RunLane {
+    /// Its echo client and the model's connection for it: as a recording kept it, else as
+    /// the client saw its connection accepted. `None` until the client is open.
+    pub fn resolved(&self, clients: &[crate::state::EchoClient]) -> Option<(u32, Option<u64>)> {
+        let client = self.client?;
+        let conn =
+            self.conn.or_else(|| clients.iter().find(|c| c.id == client).and_then(|c| c.accepted));
+        Some((client, conn))
+    }
+}
+
 impl Comparison {
     /// Ticks or unticks a model.
     pub fn toggle(&mut self, model: &str) {

@@ -134,10 +134,7 @@ fn compared(state: &State) -> Option<Compared> {
         .lanes
         .iter()
         .filter_map(|lane| {
-            let client = lane.client?;
-            let conn = lane
-                .conn
-                .or_else(|| state.clients.iter().find(|c| c.id == client).and_then(|c| c.accepted));
+            let (client, conn) = lane.resolved(&state.clients)?;
             Some(ComparedLane { model: lane.model.clone(), client, conn })
         })
         .collect();

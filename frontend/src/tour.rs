@@ -13,7 +13,7 @@
 //! so every stop advances as soon as the state it waits for appears, whatever the order in
 //! which replies and events arrive.
 
-use kettle_shared::{BuiltIn, Command, Event, EventKind, ModelState, RecvOutcome, View};
+use kettle_shared::{is_copy, BuiltIn, Command, EventKind, ModelState, View};
 
 use crate::i18n::Key;
 use crate::store::Steps;
@@ -345,17 +345,6 @@ fn state_of(world: &World<'_>, model: &str) -> Option<ModelState> {
     world.models.iter().find(|(id, _)| id == model).map(|(_, s)| *s)
 }
 
-/// The copy of the line: the `recv` on `conn` that returned data, after `after_seq`.
-fn is_copy(e: &Event, conn: u64, after_seq: u64) -> bool {
-    e.seq > after_seq
-        && e.conn == Some(conn)
-        && match &e.kind {
-            EventKind::RecvExit { outcome: RecvOutcome::Data { .. }, .. } => true,
-            EventKind::Complete { op, result, .. } => op.reads_data() && *result > 0,
-            _ => false,
-        }
-}
-
 /// The sort key of the step a moment names, once it has been recorded.
 pub fn find_moment(steps: &Steps, moment: Moment, conn: u64, after_seq: u64) -> Option<(u64, u64)> {
     let list = &steps.list;
@@ -389,7 +378,7 @@ mod tests {
     use std::collections::VecDeque;
     use std::rc::Rc;
 
-    use kettle_shared::{ReadyFd, ThreadRef, WaitApi};
+    use kettle_shared::{Event, ReadyFd, RecvOutcome, ThreadRef, WaitApi};
 
     use super::*;
 

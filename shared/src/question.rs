@@ -390,8 +390,9 @@ struct Finding {
     fd: i32,
 }
 
-/// Whether `e` is the copy of the line: data returned on `conn` after `after_seq`.
-fn is_copy(e: &Event, conn: u64, after_seq: u64) -> bool {
+/// Whether `e` is the copy of the line: data returned on `conn` after `after_seq` (a `recv`
+/// that returned data, or a completion that read some). The tour finds its stop's step with it.
+pub fn is_copy(e: &Event, conn: u64, after_seq: u64) -> bool {
     e.seq > after_seq
         && e.conn == Some(conn)
         && match &e.kind {

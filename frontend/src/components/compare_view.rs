@@ -126,10 +126,7 @@ fn chart(state: &StateHandle, lang: Lang, width: f64) -> Html {
         .lanes
         .iter()
         .filter_map(|lane| {
-            let client = lane.client?;
-            let conn = lane
-                .conn
-                .or_else(|| state.clients.iter().find(|c| c.id == client).and_then(|c| c.accepted));
+            let (client, conn) = lane.resolved(&state.clients)?;
             Some(Input {
                 model: &lane.model,
                 figure: state.family_of(&lane.model),
