@@ -91,7 +91,12 @@ impl Quiz {
     pub fn at(stop: usize, model: Option<&str>, leads: bool) -> Option<Quiz> {
         let model: kettle_shared::BuiltIn = model?.parse().ok()?;
         let question = kettle_shared::question_of(model)?;
-        Some(Quiz {
+        Some(Quiz::asking(question, stop, leads, false))
+    }
+
+    /// `question`, at stop `stop`, just asked: nobody has answered yet.
+    fn asking(question: &'static Question, stop: usize, leads: bool, votes: bool) -> Quiz {
+        Quiz {
             question,
             stop,
             mine: None,
@@ -99,8 +104,8 @@ impl Quiz {
             ballot: None,
             bars: false,
             leads,
-            votes: false,
-        })
+            votes,
+        }
     }
 
     /// A student's question, from the server's ballot (`None` for an unknown question).
@@ -110,16 +115,7 @@ impl Quiz {
             .iter()
             .position(|s| s.model == Some(question.model.id()))
             .unwrap_or_default();
-        let mut quiz = Quiz {
-            question,
-            stop,
-            mine: None,
-            phase: Phase::Asking,
-            ballot: None,
-            bars: false,
-            leads: false,
-            votes: true,
-        };
+        let mut quiz = Quiz::asking(question, stop, false, true);
         quiz.update(ballot);
         Some(quiz)
     }
